@@ -1,0 +1,66 @@
+/*
+ * common.h - small definitions shared by every part of the library:
+ * the error value, checked arithmetic and a few helpers.
+ *
+ * Errors are values: a function that can fail takes a `gg_err *` and
+ * returns a negative number (or NULL) after filling it with a message that
+ * names what was wrong, e.g. "tensor 'x': data [4096, 9000) ends past the
+ * end of the file (8192 bytes)". A NULL `gg_err *` is allowed and means the
+ * caller does not want the text.
+ */
+#ifndef GG_COMMON_H
+#define GG_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GG_ERR_MAX 512
+
+typedef struct gg_err {
+    char msg[GG_ERR_MAX];
+} gg_err;
+
+/* Formats the message into `e` (if not NULL) and returns -1. */
+int gg_fail(gg_err *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+int gg_vfail(gg_err *e, const char *fmt, va_list ap);
+
+/* Prepends "prefix: " to an existing message, keeping it within bounds. */
+void gg_err_prefix(gg_err *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Overflow-checked size arithmetic: return false on overflow. */
+static inline bool gg_mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
+#if defined(__GNUC__)
+    return !__builtin_mul_overflow(a, b, out);
+#else
+    if (a != 0 && b > UINT64_MAX / a) return false;
+    *out = a * b;
+    return true;
+#endif
+}
+
+static inline bool gg_add_u64(uint64_t a, uint64_t b, uint64_t *out) {
+    if (b > UINT64_MAX - a) return false;
+    *out = a + b;
+    return true;
+}
+
+#define GG_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define GG_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define GG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Rounds n up to a multiple of the power of two `align`. */
+static inline size_t gg_align_up(size_t n, size_t align) {
+    return (n + align - 1) & ~(align - 1);
+}
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * kernels.h - conversions and products over the tensor types of types.h.
+ *
+ * Every type has a scalar reference (quant_ref.c, dot_ref.c) that defines
+ * its meaning; SIMD variants (dot_avx2.c, dot_avx512.c) must agree with it
+ * and are chosen at run time from the CPU's features.
+ *
+ * A weight row of type T is multiplied with activations quantized to
+ * T's `vec_dot_type` (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K
+ * for the K-quants, F16 for F16, BF16 for BF16, F32 for F32), as ggml
+ * does, so that results track llama.cpp's closely.
+ */
+#ifndef GG_KERNELS_H
+#define GG_KERNELS_H
+
+#include "types.h"
+
+/* SIMD levels, in increasing order of what they need. */
+typedef enum gg_simd {
+    GG_SIMD_SCALAR = 0,
+    GG_SIMD_AVX2 = 1,   /* AVX2 + FMA + F16C */
+    GG_SIMD_AVX512 = 2, /* AVX-512 F/BW/VL/DQ (+VNNI, +BF16 when present) */
+} gg_simd;
+
+/* Selects the best level the CPU supports; called once by
+ * gg_kernels_get() on first use, or forced (clamped to what the CPU has)
+ * for tests and benchmarks. Returns the level in use. */
+gg_simd gg_kernels_select(gg_simd wanted);
+gg_simd gg_kernels_level(void);
+const char *gg_simd_name(gg_simd level);
+
+/* Scalar references. n must be a multiple of the type's block size. */
+void gg_dequantize_row_ref(gg_type t, const void *src, float *dst, int64_t n);
+void gg_quantize_row_ref(gg_type t, const float *src, void *dst, int64_t n);
+void gg_vec_dot_ref(gg_type t, int64_t n, float *s, const void *w, const void *a);
+
+/* Dispatched versions (SIMD where available, scalar otherwise). */
+void gg_dequantize_row(gg_type t, const void *src, float *dst, int64_t n);
+/* Quantizes activations to a vec_dot_type (F32, F16, BF16, Q8_0, Q8_1,
+ * Q8_K). Agrees with the reference quantizer of that type. */
+void gg_quantize_act(gg_type vec_dot_type, const float *src, void *dst, int64_t n);
+/* *s = dot(row w of type t, activations a of t's vec_dot_type), n values. */
+void gg_vec_dot(gg_type t, int64_t n, float *s, const void *w, const void *a);
+
+/* A weight matrix read in place from the mapping: `rows` rows of `cols`
+ * values of `type`, row r at data + r * row_bytes. */
+typedef struct gg_matrix {
+    const void *data;
+    gg_type type;
+    int64_t cols;
+    int64_t rows;
+    size_t row_bytes;
+} gg_matrix;
+
+/* y[t * ldy + r] = dot(row r of w, activation row t of a) for r in
+ * [r0, r1) and t in [0, n_tok). `a` holds n_tok rows of w->cols values in
+ * w's vec_dot_type, `a_stride` bytes apart. Threads call this on disjoint
+ * row ranges; it allocates nothing. */
+void gg_matmul_rows(const gg_matrix *w, const void *a, size_t a_stride, int n_tok,
+                    float *y, int64_t ldy, int64_t r0, int64_t r1);
+
+/* Half-precision conversions (exact, round to nearest even). */
+float gg_half_to_float(gg_half h);
+gg_half gg_float_to_half(float f);
+static inline float gg_bf16_to_float(gg_bf16 b) {
+    union { uint32_t u; float f; } v;
+    v.u = (uint32_t)b << 16;
+    return v.f;
+}
+gg_bf16 gg_float_to_bf16(float f); /* round to nearest even; NaN kept */
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * kernels_internal.h - the function table through which kernels.c
+ * dispatches to the scalar reference or a SIMD variant. Each SIMD file
+ * fills in the entries it speeds up and leaves the rest untouched.
+ */
+#ifndef GG_KERNELS_INTERNAL_H
+#define GG_KERNELS_INTERNAL_H
+
+#include "kernels.h"
+
+typedef void (*gg_vec_dot_fn)(int64_t n, float *s, const void *w, const void *a);
+typedef void (*gg_quantize_fn)(const float *src, void *dst, int64_t n);
+typedef void (*gg_dequantize_fn)(const void *src, float *dst, int64_t n);
+/* Optional: dot products of one weight row with `n_act` activation rows
+ * (a_stride bytes apart) at once, results to s[0..n_act). Lets a kernel
+ * reuse the unpacked weights across tokens. */
+typedef void (*gg_vec_dot_multi_fn)(int64_t n, float *s, const void *w, const void *a,
+                                    size_t a_stride, int n_act);
+
+typedef struct gg_kernel_table {
+    gg_vec_dot_fn vec_dot[GG_TYPE_COUNT];
+    gg_vec_dot_multi_fn vec_dot_multi[GG_TYPE_COUNT];
+    gg_quantize_fn quantize_act[GG_TYPE_COUNT]; /* indexed by vec_dot_type */
+    gg_dequantize_fn dequantize[GG_TYPE_COUNT];
+} gg_kernel_table;
+
+void gg_kernels_fill_ref(gg_kernel_table *t);
+#if defined(GG_HAVE_X86_KERNELS)
+void gg_kernels_fill_avx2(gg_kernel_table *t);
+void gg_kernels_fill_avx512(gg_kernel_table *t);
+#endif
+
+const gg_kernel_table *gg_kernels_get(void);
+
+#endif

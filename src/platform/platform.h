@@ -1,0 +1,80 @@
+/*
+ * platform.h - everything that differs between operating systems:
+ * read-only file mapping, threads and locks, a monotonic clock, CPU
+ * features, process memory figures. posix.c implements it for Linux and
+ * macOS, win32.c for Windows; nothing outside src/platform includes an
+ * OS header.
+ */
+#ifndef GG_PLATFORM_H
+#define GG_PLATFORM_H
+
+#include "../common.h"
+
+/* ---- read-only file mapping ---- */
+
+typedef struct gg_mapping {
+    const uint8_t *data; /* NULL for an empty file */
+    uint64_t size;
+    void *os; /* platform handle(s) */
+} gg_mapping;
+
+/* Maps the whole file read-only, shared with the page cache. */
+int gg_map_file(const char *path, gg_mapping *m, gg_err *e);
+void gg_unmap_file(gg_mapping *m);
+
+/* ---- threads ---- */
+
+typedef struct gg_thread gg_thread;
+typedef struct gg_mutex gg_mutex;
+typedef struct gg_cond gg_cond;
+
+gg_thread *gg_thread_start(void (*fn)(void *), void *arg, gg_err *e);
+void gg_thread_join(gg_thread *t);
+
+gg_mutex *gg_mutex_new(void);
+void gg_mutex_free(gg_mutex *m);
+void gg_mutex_lock(gg_mutex *m);
+void gg_mutex_unlock(gg_mutex *m);
+
+gg_cond *gg_cond_new(void);
+void gg_cond_free(gg_cond *c);
+void gg_cond_wait(gg_cond *c, gg_mutex *m);
+/* Returns false on timeout. */
+bool gg_cond_timedwait(gg_cond *c, gg_mutex *m, int64_t timeout_ns);
+void gg_cond_signal(gg_cond *c);
+void gg_cond_broadcast(gg_cond *c);
+
+int gg_cpu_count(void); /* logical CPUs usable by this process, >= 1 */
+void gg_cpu_relax(void); /* pause hint inside spin loops */
+
+/* ---- time ---- */
+
+int64_t gg_now_ns(void); /* monotonic */
+void gg_sleep_ms(int ms);
+
+/* ---- CPU features (x86; all false elsewhere) ---- */
+
+typedef struct gg_cpu_features {
+    bool avx2, fma, f16c;
+    bool avx512f, avx512bw, avx512vl, avx512dq;
+    bool avx512vnni, avx512bf16, avxvnni;
+} gg_cpu_features;
+
+const gg_cpu_features *gg_cpu_get(void);
+
+/* ---- process memory (bytes; 0 where the OS does not say) ---- */
+
+typedef struct gg_mem_usage {
+    uint64_t rss_anon;  /* anonymous resident memory (heap, stacks) */
+    uint64_t rss_file;  /* file-backed resident memory (the mapping) */
+    uint64_t rss_total;
+    uint64_t peak_rss;  /* high-water mark of the whole resident set */
+} gg_mem_usage;
+
+void gg_mem_usage_get(gg_mem_usage *u);
+
+/* Allocation aligned for SIMD (64 bytes); free with gg_aligned_free. */
+void *gg_aligned_alloc(size_t size);
+void gg_aligned_free(void *p);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * check.c - counting and reporting for check.h.
+ */
+#include "check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int check_passed, check_failed;
+
+void check_report(bool ok, const char *file, int line, const char *fmt, ...) {
+    if (ok) {
+        check_passed++;
+        return;
+    }
+    check_failed++;
+    if (check_failed > 200) return; /* the count still tells */
+    fprintf(stderr, "%s:%d: check failed: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int check_done(const char *test_name) {
+    printf("%s: %d checks passed, %d failed\n", test_name, check_passed, check_failed);
+    if (check_passed == 0 && check_failed == 0) {
+        printf("%s: no check ran\n", test_name);
+        return 1;
+    }
+    return check_failed ? 1 : 0;
+}
+
+const char *check_fixtures_dir(void) {
+    const char *d = getenv("GGEMBED_FIXTURES");
+    return d && *d ? d : "../shared/fixtures/vocab";
+}
+
+const char *check_tmp_dir(void) {
+    const char *d = getenv("GGEMBED_TEST_TMP");
+    return d && *d ? d : ".";
+}
+
+uint8_t *check_read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return NULL; }
+    long n = ftell(f);
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return NULL; }
+    uint8_t *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    fclose(f);
+    if (buf) { buf[n] = 0; *size = (size_t)n; }
+    return buf;
+}
