@@ -1,0 +1,82 @@
+/*
+ * tokenizer_internal.h - what the tokenizer families share: the vocabulary
+ * as loaded from GGUF metadata, a string-to-id map, the growable id
+ * vector, and the per-family encoders that tokenizer.c dispatches to.
+ *
+ * tokenizer.c splits the input around special tokens (when asked),
+ * adds the model's special tokens, and hands each plain fragment to the
+ * family's encoder, which appends ids.
+ */
+#ifndef GG_TOKENIZER_INTERNAL_H
+#define GG_TOKENIZER_INTERNAL_H
+
+#include "tokenizer.h"
+#include "strmap.h"
+
+/* tokenizer.ggml.token_type values */
+enum {
+    GG_TOKTYPE_NORMAL = 1,
+    GG_TOKTYPE_UNKNOWN = 2,
+    GG_TOKTYPE_CONTROL = 3,
+    GG_TOKTYPE_USER_DEFINED = 4,
+    GG_TOKTYPE_UNUSED = 5,
+    GG_TOKTYPE_BYTE = 6,
+};
+
+/* Pre-tokenizers of byte-level BPE (tokenizer.ggml.pre). */
+typedef enum gg_pre_kind {
+    GG_PRE_GPT2 = 0, /* "default", "gpt-2" and unknown names' fallback is an error */
+    GG_PRE_LLAMA3,
+    GG_PRE_QWEN2,
+    GG_PRE_DEEPSEEK_CODER,
+    GG_PRE_DEEPSEEK_LLM,
+    GG_PRE_STARCODER,
+    GG_PRE_FALCON,
+    GG_PRE_MPT,
+    GG_PRE_REFACT,
+    GG_PRE_COUNT
+} gg_pre_kind;
+
+typedef struct gg_tokvec {
+    int32_t *ids;
+    size_t n, cap;
+} gg_tokvec;
+
+/* Appends one id; returns -1 when memory runs out. */
+int gg_tokvec_push(gg_tokvec *v, int32_t id);
+
+struct gg_tokenizer {
+    gg_tok_info info;
+    const gguf_file *file;
+    int32_t n_vocab;
+    gguf_str *tokens;      /* views into the mapping */
+    float *scores;         /* n_vocab, 0 when the file has none */
+    int32_t *types;        /* n_vocab, GG_TOKTYPE_NORMAL when absent */
+    gg_strmap vocab;       /* token text -> id */
+    gguf_str *merges;      /* BPE merges "left right", rank = index */
+    int32_t n_merges;
+    gg_strmap merge_rank;  /* "left right" -> rank */
+    gg_pre_kind pre;
+    bool wpm_lowercase;    /* WordPiece: uncased model */
+    bool spm_add_space_prefix;
+    bool bpe_ignore_merges; /* llama3-style: whole words found in vocab first */
+    int32_t byte_ids[256]; /* SPM <0xXX> tokens / BPE byte tokens; -1 absent */
+    int32_t *specials;     /* control/user-defined ids, longest text first */
+    int32_t n_specials;
+    size_t memory;         /* bytes allocated for the above */
+};
+
+/* Encoders append the ids of a plain text fragment (no special tokens in
+ * it). `first` is true for the fragment at the start of the text, for
+ * families that treat the start specially (SPM's space prefix). */
+int gg_wpm_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *out, gg_err *e);
+int gg_spm_encode(const gg_tokenizer *t, const char *s, size_t len, bool first, gg_tokvec *out,
+                  gg_err *e);
+int gg_bpe_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *out, gg_err *e);
+
+/* Family set-up after the common load (maps, byte tokens, flags). */
+int gg_wpm_init(gg_tokenizer *t, gg_err *e);
+int gg_spm_init(gg_tokenizer *t, gg_err *e);
+int gg_bpe_init(gg_tokenizer *t, gg_err *e);
+
+#endif
