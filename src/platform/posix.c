@@ -1,0 +1,258 @@
+/*
+ * posix.c - the platform layer (platform.h) for Linux and macOS: mmap for
+ * model files, pthreads, the monotonic clock and the process memory
+ * figures from /proc (Linux) or task_info (macOS).
+ */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
+#if !defined(__APPLE__) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include "platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__APPLE__)
+#include <mach/mach.h>
+#endif
+
+/* ---- file mapping ---- */
+
+int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
+    memset(m, 0, sizeof *m);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return gg_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        return gg_fail(e, "%s: cannot stat: %s", path, strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return gg_fail(e, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) { /* mmap refuses a zero length; an empty file is no error */
+        close(fd);
+        return 0;
+    }
+    if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
+        close(fd);
+        return gg_fail(e, "%s: %llu bytes do not fit in the address space", path,
+                       (unsigned long long)st.st_size);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd); /* the mapping keeps its own reference to the file */
+    if (p == MAP_FAILED) return gg_fail(e, "%s: cannot map: %s", path, strerror(err));
+    m->data = p;
+    m->size = (uint64_t)st.st_size;
+    return 0;
+}
+
+void gg_unmap_file(gg_mapping *m) {
+    if (m->data) munmap((void *)m->data, (size_t)m->size);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- threads ---- */
+
+struct gg_thread {
+    pthread_t id;
+    void (*fn)(void *);
+    void *arg;
+};
+
+struct gg_mutex {
+    pthread_mutex_t mu;
+};
+
+struct gg_cond {
+    pthread_cond_t cv;
+};
+
+static void *thread_main(void *p) {
+    gg_thread *t = p;
+    t->fn(t->arg);
+    return NULL;
+}
+
+gg_thread *gg_thread_start(void (*fn)(void *), void *arg, gg_err *e) {
+    gg_thread *t = malloc(sizeof *t);
+    if (!t) {
+        gg_fail(e, "cannot start a thread: out of memory");
+        return NULL;
+    }
+    t->fn = fn;
+    t->arg = arg;
+    int rc = pthread_create(&t->id, NULL, thread_main, t);
+    if (rc != 0) {
+        free(t);
+        gg_fail(e, "cannot start a thread: %s", strerror(rc));
+        return NULL;
+    }
+    return t;
+}
+
+void gg_thread_join(gg_thread *t) {
+    if (!t) return;
+    pthread_join(t->id, NULL);
+    free(t);
+}
+
+gg_mutex *gg_mutex_new(void) {
+    gg_mutex *m = malloc(sizeof *m);
+    if (m && pthread_mutex_init(&m->mu, NULL) != 0) {
+        free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+void gg_mutex_free(gg_mutex *m) {
+    if (!m) return;
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void gg_mutex_lock(gg_mutex *m) { pthread_mutex_lock(&m->mu); }
+void gg_mutex_unlock(gg_mutex *m) { pthread_mutex_unlock(&m->mu); }
+
+gg_cond *gg_cond_new(void) {
+    gg_cond *c = malloc(sizeof *c);
+    if (!c) return NULL;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+#if !defined(__APPLE__)
+    /* Timeouts measured on the monotonic clock do not jump with the date. */
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+#endif
+    int rc = pthread_cond_init(&c->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void gg_cond_free(gg_cond *c) {
+    if (!c) return;
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+void gg_cond_wait(gg_cond *c, gg_mutex *m) { pthread_cond_wait(&c->cv, &m->mu); }
+
+bool gg_cond_timedwait(gg_cond *c, gg_mutex *m, int64_t timeout_ns) {
+    if (timeout_ns < 0) timeout_ns = 0;
+    struct timespec ts;
+#if defined(__APPLE__)
+    ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+    ts.tv_nsec = (long)(timeout_ns % 1000000000);
+    return pthread_cond_timedwait_relative_np(&c->cv, &m->mu, &ts) != ETIMEDOUT;
+#else
+    int64_t deadline = gg_now_ns() + timeout_ns;
+    ts.tv_sec = (time_t)(deadline / 1000000000);
+    ts.tv_nsec = (long)(deadline % 1000000000);
+    return pthread_cond_timedwait(&c->cv, &m->mu, &ts) != ETIMEDOUT;
+#endif
+}
+
+void gg_cond_signal(gg_cond *c) { pthread_cond_signal(&c->cv); }
+void gg_cond_broadcast(gg_cond *c) { pthread_cond_broadcast(&c->cv); }
+
+int gg_cpu_count(void) {
+#if defined(__linux__)
+    /* The affinity mask, not the machine, says what we may use (taskset,
+     * containers with cpusets). */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n >= 1) return n;
+    }
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 ? (int)GG_MIN(n, 4096) : 1;
+}
+
+/* ---- time ---- */
+
+int64_t gg_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void gg_sleep_ms(int ms) {
+    if (ms <= 0) return;
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---- process memory ---- */
+
+#if defined(__linux__)
+/* Reads "Name:   1234 kB" from /proc/self/status; 0 when absent. */
+static uint64_t status_kb(const char *text, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = text; (p = strstr(p, name)) != NULL; p += n) {
+        if ((p == text || p[-1] == '\n') && p[n] == ':') {
+            return strtoull(p + n + 1, NULL, 10) * 1024;
+        }
+    }
+    return 0;
+}
+
+void gg_mem_usage_get(gg_mem_usage *u) {
+    memset(u, 0, sizeof *u);
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return;
+    char text[8192];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    u->rss_anon = status_kb(text, "RssAnon");
+    u->rss_file = status_kb(text, "RssFile");
+    u->rss_total = status_kb(text, "VmRSS");
+    u->peak_rss = status_kb(text, "VmHWM");
+}
+#elif defined(__APPLE__)
+void gg_mem_usage_get(gg_mem_usage *u) {
+    memset(u, 0, sizeof *u);
+    mach_task_basic_info_data_t info;
+    mach_msg_type_number_t count = MACH_TASK_BASIC_INFO_COUNT;
+    if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, (task_info_t)&info, &count) ==
+        KERN_SUCCESS) {
+        u->rss_total = info.resident_size;
+        u->peak_rss = info.resident_size_max;
+    }
+}
+#else
+void gg_mem_usage_get(gg_mem_usage *u) { memset(u, 0, sizeof *u); }
+#endif
+
+/* ---- aligned memory ---- */
+
+void *gg_aligned_alloc(size_t size) {
+    void *p = NULL;
+    /* posix_memalign may return NULL or a unique pointer for 0; ask for
+     * at least one byte so NULL always means failure. */
+    if (posix_memalign(&p, 64, size ? size : 1) != 0) return NULL;
+    return p;
+}
+
+void gg_aligned_free(void *p) { free(p); }

@@ -1,0 +1,178 @@
+/*
+ * test_threadpool.c - the parallel-for of threadpool.h: every task runs
+ * exactly once, on a thread index within the pool, for many pool sizes and
+ * task counts, and across thousands of back-to-back runs (the pattern of a
+ * forward pass, which exercises the spin-then-sleep hand-offs).
+ */
+#include "check.h"
+#include "platform/platform.h"
+#include "threadpool.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct counts {
+    int n_tasks;
+    int n_threads;
+    atomic_int *hits;        /* per task */
+    atomic_int bad_thread;   /* thread index out of range */
+    atomic_int *per_thread;  /* tasks run by each thread */
+} counts;
+
+static void count_task(void *ctx, int task, int thread) {
+    counts *c = ctx;
+    if (task < 0 || task >= c->n_tasks) {
+        atomic_fetch_add(&c->bad_thread, 1000); /* out-of-range task: fail loudly */
+        return;
+    }
+    atomic_fetch_add(&c->hits[task], 1);
+    if (thread < 0 || thread >= c->n_threads) atomic_fetch_add(&c->bad_thread, 1);
+    else atomic_fetch_add(&c->per_thread[thread], 1);
+}
+
+/* Runs n_tasks once on `p` and checks each ran exactly once. */
+static bool run_once(gg_pool *p, int n_tasks) {
+    counts c = {n_tasks, gg_pool_size(p), NULL, 0, NULL};
+    c.hits = calloc((size_t)n_tasks + 1, sizeof *c.hits);
+    c.per_thread = calloc((size_t)c.n_threads, sizeof *c.per_thread);
+    gg_pool_run(p, n_tasks, count_task, &c);
+    bool ok = atomic_load(&c.bad_thread) == 0;
+    for (int i = 0; i < n_tasks; i++) ok = ok && atomic_load(&c.hits[i]) == 1;
+    int sum = 0;
+    for (int t = 0; t < c.n_threads; t++) sum += atomic_load(&c.per_thread[t]);
+    ok = ok && sum == n_tasks;
+    free(c.hits);
+    free(c.per_thread);
+    return ok;
+}
+
+static void test_sizes(void) {
+    static const int sizes[] = {1, 2, 3, 4, 8};
+    static const int tasks[] = {0, 1, 2, 3, 5, 7, 8, 9, 64, 1000};
+    for (size_t s = 0; s < GG_ARRAY_LEN(sizes); s++) {
+        gg_err e = {{0}};
+        gg_pool *p = gg_pool_new(sizes[s], &e);
+        CHECKF(p != NULL, "pool of %d: %s", sizes[s], e.msg);
+        if (!p) continue;
+        CHECK_EQ_INT(gg_pool_size(p), sizes[s]);
+        for (int round = 0; round < 20; round++) {
+            for (size_t t = 0; t < GG_ARRAY_LEN(tasks); t++) {
+                CHECKF(run_once(p, tasks[t]), "pool %d, %d tasks, round %d", sizes[s], tasks[t],
+                       round);
+            }
+        }
+        gg_pool_free(p);
+    }
+}
+
+/* A pool of one runs everything on the caller, as thread 0. */
+static void thread_zero_only(void *ctx, int task, int thread) {
+    int *seen = ctx;
+    seen[task] = thread == 0 ? 1 : -1;
+}
+
+static void test_pool_of_one(void) {
+    gg_pool *p = gg_pool_new(1, NULL);
+    CHECK(p != NULL);
+    if (!p) return;
+    int seen[10] = {0};
+    gg_pool_run(p, 10, thread_zero_only, seen);
+    for (int i = 0; i < 10; i++) CHECK_EQ_INT(seen[i], 1);
+    gg_pool_free(p);
+}
+
+/* Back-to-back runs where each depends on the previous one's results, as
+ * the layers of a forward pass do: run k adds k to every slot, so a task
+ * lost, duplicated or run after gg_pool_run returned shows in the sums. */
+typedef struct chain {
+    long long *slots;
+    int k;
+} chain;
+
+static void add_k(void *ctx, int task, int thread) {
+    chain *c = ctx;
+    c->slots[task] += c->k;
+}
+
+static void test_back_to_back(int n_threads, int runs, int n_slots) {
+    gg_pool *p = gg_pool_new(n_threads, NULL);
+    CHECK(p != NULL);
+    if (!p) return;
+    chain c = {calloc((size_t)n_slots, sizeof(long long)), 0};
+    for (int k = 1; k <= runs; k++) {
+        c.k = k;
+        gg_pool_run(p, n_slots, add_k, &c);
+    }
+    long long want = (long long)runs * (runs + 1) / 2;
+    int wrong = 0;
+    for (int i = 0; i < n_slots; i++) wrong += c.slots[i] != want;
+    CHECKF(wrong == 0, "%d threads, %d runs: %d of %d slots wrong", n_threads, runs, wrong,
+           n_slots);
+    free(c.slots);
+    gg_pool_free(p);
+}
+
+/* With pauses between runs the workers fall asleep; the next run must
+ * still wake them (a lost wake-up would hang here, caught by ctest's
+ * timeout) and they must take part in the work again. */
+typedef struct sleepy {
+    atomic_int per_thread[4];
+} sleepy;
+
+static void slow_task(void *ctx, int task, int thread) {
+    sleepy *s = ctx;
+    atomic_fetch_add(&s->per_thread[thread], 1);
+    gg_sleep_ms(2); /* long enough that one thread cannot take every task */
+}
+
+static void test_wake_after_sleep(void) {
+    gg_pool *p = gg_pool_new(4, NULL);
+    CHECK(p != NULL);
+    if (!p) return;
+    sleepy s;
+    for (int i = 0; i < 4; i++) atomic_init(&s.per_thread[i], 0);
+    for (int round = 0; round < 5; round++) {
+        gg_sleep_ms(20); /* well past the spin time: workers are asleep */
+        CHECK(run_once(p, 13));
+        gg_pool_run(p, 40, slow_task, &s);
+    }
+    int sum = 0, helpers = 0;
+    for (int i = 0; i < 4; i++) {
+        sum += atomic_load(&s.per_thread[i]);
+        helpers += i > 0 && atomic_load(&s.per_thread[i]) > 0;
+    }
+    CHECK_EQ_INT(sum, 200);
+    CHECKF(helpers > 0, "no worker thread ran any task");
+    gg_pool_free(p);
+}
+
+static void test_default_size(void) {
+    gg_err e = {{0}};
+    gg_pool *p = gg_pool_new(0, &e);
+    CHECKF(p != NULL, "%s", e.msg);
+    if (!p) return;
+    CHECK_EQ_INT(gg_pool_size(p), gg_cpu_count());
+    CHECK(run_once(p, 100));
+    gg_pool_free(p);
+}
+
+static void test_too_many(void) {
+    gg_err e = {{0}};
+    gg_pool *p = gg_pool_new(1 << 20, &e);
+    CHECK(p == NULL);
+    CHECKF(strstr(e.msg, "threads") != NULL, "message: %s", e.msg);
+    gg_pool_free(p); /* NULL is allowed */
+}
+
+int main(void) {
+    test_sizes();
+    test_pool_of_one();
+    test_back_to_back(2, 5000, 7);
+    test_back_to_back(4, 3000, 33);
+    test_back_to_back(8, 1000, 5);
+    test_wake_after_sleep();
+    test_default_size();
+    test_too_many();
+    return check_done("test_threadpool");
+}
