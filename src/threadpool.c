@@ -75,7 +75,10 @@ static void wait_for_job(gg_pool *p, unsigned seen) {
     int64_t start = gg_now_ns();
     for (int i = 1; !job_ready(p, seen); i++) {
         gg_cpu_relax();
-        if (i % 64 == 0 && gg_now_ns() - start > SPIN_NS) break;
+        if (i % 64 == 0) {
+            if (gg_now_ns() - start > SPIN_NS) break;
+            gg_thread_yield();
+        }
     }
     if (job_ready(p, seen)) return;
     gg_mutex_lock(p->mu);
@@ -175,7 +178,10 @@ static void wait_for_workers(gg_pool *p) {
     int64_t start = gg_now_ns();
     for (int i = 1; atomic_load(&p->active) > 0; i++) {
         gg_cpu_relax();
-        if (i % 64 == 0 && gg_now_ns() - start > SPIN_NS) break;
+        if (i % 64 == 0) {
+            if (gg_now_ns() - start > SPIN_NS) break;
+            gg_thread_yield();
+        }
     }
     if (atomic_load(&p->active) == 0) return;
     gg_mutex_lock(p->mu);

@@ -46,6 +46,10 @@ void gg_cond_broadcast(gg_cond *c);
 
 int gg_cpu_count(void); /* logical CPUs usable by this process, >= 1 */
 void gg_cpu_relax(void); /* pause hint inside spin loops */
+/* Gives the CPU to another ready thread, if any. Spin loops call it now
+ * and then so that, with more threads than cores, the thread they wait
+ * for gets to run. */
+void gg_thread_yield(void);
 
 /* ---- time ---- */
 

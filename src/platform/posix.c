@@ -188,6 +188,8 @@ int gg_cpu_count(void) {
     return n >= 1 ? (int)GG_MIN(n, 4096) : 1;
 }
 
+void gg_thread_yield(void) { sched_yield(); }
+
 /* ---- time ---- */
 
 int64_t gg_now_ns(void) {
