@@ -1,0 +1,441 @@
+/*
+ * engine.c - the public API of include/ggembed.h: opening a model (map,
+ * validate, load the tokenizer and weights, size and allocate all working
+ * memory once), packing texts into batches, running the forward pass,
+ * pooling and normalizing.
+ *
+ * Memory: everything a forward pass touches is carved out of one
+ * allocation made at open, sized from the model's shapes, the batch token
+ * budget and the thread count; embedding allocates only the temporary
+ * text buffer a prefix needs. Weights are read through the mapping.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ggembed.h"
+#include "gguf/gguf.h"
+#include "models/model.h"
+#include "platform/platform.h"
+#include "threadpool.h"
+#include "tokenizer/tokenizer.h"
+
+#define FFN_CHUNK 64    /* tokens whose FFN activations exist at once */
+#define MAX_SPECIAL 4   /* special tokens around a text, at each end */
+#define DECODER_DEFAULT_CTX 512
+
+struct ggembed_model {
+    gguf_file *file;
+    gg_tokenizer *tok;
+    gg_model model;
+    bool has_weights;
+    ggembed_options opt;
+    ggembed_info info;
+    char arch[64], name[128], tok_name[32], tok_pre[64];
+    gg_pool *pool;
+    gg_exec ex;
+    gg_work work;
+    uint8_t *mem;
+    int n_ctx;          /* tokens per text, specials included */
+    int32_t lead[MAX_SPECIAL], trail[MAX_SPECIAL];
+    int n_lead, n_trail;
+    int32_t *tokens;    /* the packed batch */
+    int *seq_start;     /* n_seq + 1 */
+    int *seq_text;      /* text index of each sequence */
+    gg_mutex *lock;
+};
+
+static ggembed_status fail(char *err, size_t len, ggembed_status st, const char *fmt, ...) {
+    if (err && len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, len, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+void ggembed_options_default(ggembed_options *o) {
+    memset(o, 0, sizeof *o);
+    o->pooling = GGEMBED_POOLING_DEFAULT;
+    o->normalize = 1;
+}
+
+void ggembed_embed_options_default(ggembed_embed_options *o) {
+    memset(o, 0, sizeof *o);
+    o->pooling = GGEMBED_POOLING_DEFAULT;
+    o->normalize = -1;
+    o->truncate = 1;
+}
+
+static void copy_str(char *dst, size_t cap, gguf_str s) {
+    size_t n = GG_MIN(s.len, cap - 1);
+    memcpy(dst, s.ptr, n);
+    dst[n] = '\0';
+}
+
+/* The special tokens an embedding puts before and after a text, found by
+ * comparing a probe text tokenized with and without them. */
+static int find_specials(ggembed_model *m, gg_err *e) {
+    int32_t with[64], without[64];
+    gg_tok_options sp = {.add_special = true}, plain = {.add_special = false};
+    int64_t nw = gg_tokenize(m->tok, "a", 1, &sp, with, 64, e);
+    int64_t np = gg_tokenize(m->tok, "a", 1, &plain, without, 64, e);
+    if (nw < 0 || np < 0) return -1;
+    if (nw > 64 || np > 64 || nw < np || nw - np > 2 * MAX_SPECIAL)
+        return gg_fail(e, "tokenizer: unexpected special tokens around a text");
+    for (int lead = 0; lead <= nw - np && lead <= MAX_SPECIAL; lead++) {
+        if (memcmp(with + lead, without, sizeof(int32_t) * (size_t)np) != 0) continue;
+        int trail = (int)(nw - np) - lead;
+        if (trail > MAX_SPECIAL) continue;
+        m->n_lead = lead;
+        m->n_trail = trail;
+        memcpy(m->lead, with, sizeof(int32_t) * (size_t)lead);
+        memcpy(m->trail, with + lead + np, sizeof(int32_t) * (size_t)trail);
+        return 0;
+    }
+    return gg_fail(e, "tokenizer: special tokens are not only at the ends of a text");
+}
+
+static int alloc_work(ggembed_model *m, gg_err *e) {
+    const int threads = gg_pool_size(m->pool);
+    const int max_tok = m->opt.max_batch_tokens;
+    const int chunk = GG_MIN(FFN_CHUNK, max_tok);
+    gg_work_plan plan;
+    gg_work_plan_make(&m->model, max_tok, chunk, threads, &plan);
+    size_t batch_bytes = (size_t)max_tok * (sizeof(int32_t) + 2 * sizeof(int)) + sizeof(int);
+    size_t need = plan.total + batch_bytes;
+    if (m->opt.max_memory && need > m->opt.max_memory)
+        return gg_fail(e, "working memory would be %.1f MB (batch of %d tokens, %d threads), over the "
+                       "ceiling of %.1f MB: lower the batch size or raise the ceiling",
+                       need / 1048576.0, max_tok, threads, m->opt.max_memory / 1048576.0);
+    m->mem = gg_aligned_alloc(plan.total);
+    m->tokens = malloc((size_t)max_tok * sizeof(int32_t));
+    m->seq_start = malloc(((size_t)max_tok + 1) * sizeof(int));
+    m->seq_text = malloc((size_t)max_tok * sizeof(int));
+    if (!m->mem || !m->tokens || !m->seq_start || !m->seq_text)
+        return gg_fail(e, "out of memory allocating %.1f MB of working memory", need / 1048576.0);
+    gg_work_carve(&m->model, max_tok, chunk, m->mem, &m->work);
+    m->ex.pool = m->pool;
+    m->ex.n_threads = threads;
+    m->ex.act = m->mem + plan.work_bytes;
+    m->ex.act_cap = plan.act_bytes;
+    m->ex.scores = (float *)(void *)(m->mem + plan.work_bytes + plan.act_bytes);
+    m->ex.score_cap = plan.score_floats;
+    m->info.working_memory = need;
+    return 0;
+}
+
+static bool decoder(const gg_model *mo) {
+    return mo->arch == GG_ARCH_LLAMA || mo->arch == GG_ARCH_QWEN2 || mo->arch == GG_ARCH_QWEN3;
+}
+
+static int open_weights(ggembed_model *m, gg_err *e) {
+    if (gg_model_load(m->file, &m->model, e)) return -1;
+    const gg_hparams *hp = &m->model.hp;
+    if (hp->n_vocab != gg_tokenizer_info(m->tok)->n_vocab)
+        return gg_fail(e, "token_embd.weight has %d rows but the vocabulary has %d tokens",
+                       hp->n_vocab, gg_tokenizer_info(m->tok)->n_vocab);
+    int def = decoder(&m->model) ? GG_MIN(hp->n_ctx_train, DECODER_DEFAULT_CTX) : hp->n_ctx_train;
+    if (m->opt.max_batch_tokens <= 0) m->opt.max_batch_tokens = def;
+    if (m->opt.max_batch_tokens < m->n_lead + m->n_trail + 1)
+        return gg_fail(e, "batch of %d tokens is too small", m->opt.max_batch_tokens);
+    m->n_ctx = GG_MIN(hp->n_ctx_train, m->opt.max_batch_tokens);
+    int threads = m->opt.n_threads > 0 ? m->opt.n_threads : gg_cpu_count();
+    m->pool = gg_pool_new(threads, e);
+    if (!m->pool) return -1;
+    m->lock = gg_mutex_new();
+    if (!m->lock) return gg_fail(e, "cannot create a lock");
+    gg_ops_init();
+    return alloc_work(m, e);
+}
+
+static void fill_info(ggembed_model *m) {
+    ggembed_info *in = &m->info;
+    gguf_str s;
+    const gg_tok_info *ti = gg_tokenizer_info(m->tok);
+    if (!gguf_get_str(m->file, "general.architecture", &s, NULL)) copy_str(m->arch, sizeof m->arch, s);
+    if (!gguf_get_str(m->file, "general.name", &s, NULL)) copy_str(m->name, sizeof m->name, s);
+    snprintf(m->tok_name, sizeof m->tok_name, "%s", ti->model_name);
+    snprintf(m->tok_pre, sizeof m->tok_pre, "%s", ti->pre_name ? ti->pre_name : "default");
+    in->arch = m->arch;
+    in->name = m->name;
+    in->tokenizer = m->tok_name;
+    in->tokenizer_pre = m->tok_pre;
+    in->n_vocab = ti->n_vocab;
+    in->file_size = gguf_file_size(m->file);
+    in->tokenizer_memory = gg_tokenizer_memory(m->tok);
+    in->has_weights = m->has_weights;
+    in->simd = gg_simd_name(gg_kernels_level());
+    if (!m->has_weights) return;
+    const gg_hparams *hp = &m->model.hp;
+    in->n_embd = hp->n_embd;
+    in->n_ctx = m->n_ctx;
+    in->n_layer = hp->n_layer;
+    in->n_head = hp->n_head;
+    in->n_head_kv = hp->n_head_kv;
+    in->n_ff = hp->n_ff;
+    in->pooling = m->opt.pooling >= 0 ? m->opt.pooling : hp->pooling;
+    in->causal = hp->causal;
+    in->n_params = m->model.n_params;
+    in->n_threads = gg_pool_size(m->pool);
+    in->max_batch_tokens = m->opt.max_batch_tokens;
+}
+
+static ggembed_status open_steps(ggembed_model *m, const char *path, gg_err *e) {
+    if (gguf_open(path, &m->file, e)) return GGEMBED_E_FORMAT;
+    if (gg_tokenizer_load(m->file, &m->tok, e)) return GGEMBED_E_UNSUPPORTED;
+    if (find_specials(m, e)) return GGEMBED_E_UNSUPPORTED;
+    m->has_weights = !m->opt.vocab_only && gguf_tensor_count(m->file) > 0;
+    if (m->has_weights && open_weights(m, e)) {
+        if (strstr(e->msg, "memory")) return GGEMBED_E_MEMORY;
+        return strstr(e->msg, "not supported") || strstr(e->msg, "cannot compute")
+                   ? GGEMBED_E_UNSUPPORTED : GGEMBED_E_FORMAT;
+    }
+    fill_info(m);
+    return GGEMBED_OK;
+}
+
+ggembed_status ggembed_open(const char *path, const ggembed_options *opt, ggembed_model **out,
+                            char *err, size_t err_len) {
+    *out = NULL;
+    if (!path) return fail(err, err_len, GGEMBED_E_INVALID, "no model path given");
+    ggembed_model *m = calloc(1, sizeof *m);
+    if (!m) return fail(err, err_len, GGEMBED_E_MEMORY, "out of memory");
+    if (opt) m->opt = *opt;
+    else ggembed_options_default(&m->opt);
+    if (m->opt.pooling < GGEMBED_POOLING_DEFAULT || m->opt.pooling > GGEMBED_POOLING_LAST) {
+        free(m);
+        return fail(err, err_len, GGEMBED_E_INVALID, "pooling %d is not one of none, mean, cls, last",
+                    opt->pooling);
+    }
+    gg_err e = {{0}};
+    ggembed_status st = open_steps(m, path, &e);
+    if (st != GGEMBED_OK) {
+        ggembed_close(m);
+        return fail(err, err_len, st, "%s: %s", path, e.msg);
+    }
+    *out = m;
+    return GGEMBED_OK;
+}
+
+void ggembed_close(ggembed_model *m) {
+    if (!m) return;
+    gg_model_free(&m->model);
+    if (m->pool) gg_pool_free(m->pool);
+    if (m->lock) gg_mutex_free(m->lock);
+    gg_aligned_free(m->mem);
+    free(m->tokens);
+    free(m->seq_start);
+    free(m->seq_text);
+    gg_tokenizer_free(m->tok);
+    gguf_close(m->file);
+    free(m);
+}
+
+const ggembed_info *ggembed_get_info(const ggembed_model *m) { return &m->info; }
+
+/* ---------------- embedding ---------------- */
+
+typedef struct embed_call {
+    ggembed_model *m;
+    const ggembed_embed_options *o;
+    int pooling, dims;
+    bool normalize;
+    float *out;
+    ggembed_result *results;
+    int n_tok, n_seq; /* the batch being filled */
+    char *joined;     /* prefix + text scratch */
+    size_t joined_cap;
+} embed_call;
+
+static void l2_normalize(float *v, int n) {
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += (double)v[i] * v[i];
+    if (sum <= 0) return;
+    float inv = (float)(1.0 / sqrt(sum));
+    for (int i = 0; i < n; i++) v[i] *= inv;
+}
+
+static void pool_sequence(embed_call *c, int s) {
+    ggembed_model *m = c->m;
+    const int E = m->model.hp.n_embd;
+    const int t0 = m->seq_start[s], t1 = m->seq_start[s + 1];
+    float *dst = c->out + (size_t)m->seq_text[s] * c->dims;
+    const float *x = m->work.x;
+    if (c->pooling == GGEMBED_POOLING_MEAN) {
+        for (int i = 0; i < c->dims; i++) {
+            double sum = 0;
+            for (int t = t0; t < t1; t++) sum += x[(size_t)t * E + i];
+            dst[i] = (float)(sum / (t1 - t0));
+        }
+    } else {
+        int t = c->pooling == GGEMBED_POOLING_CLS ? t0 : t1 - 1;
+        memcpy(dst, x + (size_t)t * E, sizeof(float) * (size_t)c->dims);
+    }
+    if (c->normalize) l2_normalize(dst, c->dims);
+}
+
+static int cancel_hook(void *user) {
+    const ggembed_embed_options *o = user;
+    return o->cancel(o->cancel_user);
+}
+
+static ggembed_status flush(embed_call *c, gg_err *e) {
+    ggembed_model *m = c->m;
+    if (c->n_seq == 0) return GGEMBED_OK;
+    m->seq_start[c->n_seq] = c->n_tok;
+    gg_batch b = {.tokens = m->tokens, .seq_start = m->seq_start, .n_seq = c->n_seq, .n_tok = c->n_tok};
+    if (gg_model_forward(&m->model, &m->ex, &m->work, &b, c->o->cancel ? cancel_hook : NULL,
+                         (void *)c->o, e))
+        return strstr(e->msg, "cancelled") ? GGEMBED_E_CANCELLED : GGEMBED_E_INVALID;
+    for (int s = 0; s < c->n_seq; s++) pool_sequence(c, s);
+    c->n_tok = c->n_seq = 0;
+    return GGEMBED_OK;
+}
+
+/* The text to tokenize: the prefix and the text joined, or the text. */
+static const char *joined_text(embed_call *c, const ggembed_text *t, size_t *len, gg_err *e) {
+    if (!c->o->prefix || c->o->prefix_len == 0) {
+        *len = t->len;
+        return t->text ? t->text : "";
+    }
+    size_t need = c->o->prefix_len + t->len;
+    if (need > c->joined_cap) {
+        char *p = realloc(c->joined, need ? need : 1);
+        if (!p) {
+            gg_fail(e, "out of memory joining a prefix to a text of %zu bytes", t->len);
+            return NULL;
+        }
+        c->joined = p;
+        c->joined_cap = need;
+    }
+    memcpy(c->joined, c->o->prefix, c->o->prefix_len);
+    if (t->len) memcpy(c->joined + c->o->prefix_len, t->text, t->len);
+    *len = need;
+    return c->joined;
+}
+
+/* Tokenizes text i into the batch at the current end; flushes first when
+ * it does not fit. */
+static ggembed_status add_text(embed_call *c, size_t i, const ggembed_text *t, gg_err *e) {
+    ggembed_model *m = c->m;
+    const int budget = m->n_ctx - m->n_lead - m->n_trail;
+    size_t len;
+    const char *s = joined_text(c, t, &len, e);
+    if (!s) return GGEMBED_E_MEMORY;
+    gg_tok_options plain = {.add_special = false};
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int room = m->opt.max_batch_tokens - c->n_tok - m->n_lead - m->n_trail;
+        int cap = GG_MIN(budget, room);
+        int32_t *dst = m->tokens + c->n_tok + m->n_lead;
+        int64_t n = cap > 0 ? gg_tokenize(m->tok, s, len, &plain, dst, cap, e) : INT64_MAX;
+        if (n < 0) return GGEMBED_E_INVALID;
+        bool truncated = n > budget;
+        if (truncated && !c->o->truncate) {
+            gg_fail(e, "text %zu has %lld tokens, more than the context of %d", i,
+                    (long long)(n + m->n_lead + m->n_trail), m->n_ctx);
+            return GGEMBED_E_TOO_LONG;
+        }
+        int use = (int)GG_MIN(n, (int64_t)budget);
+        if (use > cap) { /* does not fit in what is left of this batch */
+            ggembed_status st = flush(c, e);
+            if (st != GGEMBED_OK) return st;
+            continue;
+        }
+        memcpy(m->tokens + c->n_tok, m->lead, sizeof(int32_t) * (size_t)m->n_lead);
+        memcpy(dst + use, m->trail, sizeof(int32_t) * (size_t)m->n_trail);
+        m->seq_start[c->n_seq] = c->n_tok;
+        m->seq_text[c->n_seq] = (int)i;
+        c->n_seq++;
+        int total = use + m->n_lead + m->n_trail;
+        c->n_tok += total;
+        if (c->results) c->results[i] = (ggembed_result){.n_tokens = total, .truncated = truncated};
+        return GGEMBED_OK;
+    }
+    gg_fail(e, "text %zu does not fit an empty batch", i);
+    return GGEMBED_E_INVALID;
+}
+
+static ggembed_status check_embed_args(ggembed_model *m, const ggembed_embed_options *o,
+                                       embed_call *c, gg_err *e) {
+    if (!m->has_weights) {
+        gg_fail(e, "this is a vocabulary-only model file (no weight tensors): it can tokenize "
+                   "but not embed");
+        return GGEMBED_E_NO_WEIGHTS;
+    }
+    c->pooling = o->pooling >= 0 ? o->pooling : m->info.pooling;
+    if (c->pooling < GGEMBED_POOLING_MEAN || c->pooling > GGEMBED_POOLING_LAST) {
+        gg_fail(e, "pooling '%s' does not give one vector per text: choose mean, cls or last",
+                ggembed_pooling_name(c->pooling));
+        return GGEMBED_E_INVALID;
+    }
+    const int E = m->model.hp.n_embd;
+    if (o->dims < 0 || o->dims > E) {
+        gg_fail(e, "dims %d is out of range (1..%d, or 0 for all)", o->dims, E);
+        return GGEMBED_E_INVALID;
+    }
+    c->dims = o->dims ? o->dims : E;
+    c->normalize = o->normalize >= 0 ? o->normalize != 0 : m->opt.normalize != 0;
+    return GGEMBED_OK;
+}
+
+ggembed_status ggembed_embed(ggembed_model *m, const ggembed_text *texts, size_t n,
+                             const ggembed_embed_options *opt, float *out,
+                             ggembed_result *results, char *err, size_t err_len) {
+    ggembed_embed_options defaults;
+    ggembed_embed_options_default(&defaults);
+    const ggembed_embed_options *o = opt ? opt : &defaults;
+    embed_call c = {.m = m, .o = o, .out = out, .results = results};
+    gg_err e = {{0}};
+    ggembed_status st = check_embed_args(m, o, &c, &e);
+    if (st != GGEMBED_OK) return fail(err, err_len, st, "%s", e.msg);
+    if (n > 0 && (!texts || !out)) return fail(err, err_len, GGEMBED_E_INVALID, "no texts or output");
+    gg_mutex_lock(m->lock);
+    for (size_t i = 0; i < n && st == GGEMBED_OK; i++) st = add_text(&c, i, &texts[i], &e);
+    if (st == GGEMBED_OK) st = flush(&c, &e);
+    gg_mutex_unlock(m->lock);
+    free(c.joined);
+    if (st != GGEMBED_OK) return fail(err, err_len, st, "%s", e.msg);
+    return GGEMBED_OK;
+}
+
+/* ---------------- tokens and names ---------------- */
+
+ggembed_status ggembed_tokenize(const ggembed_model *m, const char *text, size_t len,
+                                int add_special, int32_t *ids, size_t cap, size_t *n_tokens,
+                                char *err, size_t err_len) {
+    gg_tok_options o = {.add_special = add_special != 0};
+    gg_err e = {{0}};
+    int64_t n = gg_tokenize(m->tok, text ? text : "", text ? len : 0, &o, ids,
+                            (int64_t)GG_MIN(cap, (size_t)INT64_MAX), &e);
+    if (n < 0) return fail(err, err_len, GGEMBED_E_INVALID, "%s", e.msg);
+    *n_tokens = (size_t)n;
+    return GGEMBED_OK;
+}
+
+const char *ggembed_token_text(const ggembed_model *m, int32_t id, size_t *len) {
+    gguf_str s = gg_token_text(m->tok, id);
+    *len = (size_t)s.len;
+    return s.ptr;
+}
+
+const char *ggembed_status_name(ggembed_status s) {
+    static const char *names[] = {"ok", "invalid", "io", "format", "unsupported",
+                                  "memory", "too_long", "no_weights", "cancelled"};
+    return (unsigned)s < GG_ARRAY_LEN(names) ? names[s] : "unknown";
+}
+
+static const char *pooling_names[] = {"none", "mean", "cls", "last"};
+
+const char *ggembed_pooling_name(int pooling) {
+    if (pooling == GGEMBED_POOLING_DEFAULT) return "default";
+    return pooling >= 0 && pooling < 4 ? pooling_names[pooling] : "unknown";
+}
+
+int ggembed_pooling_parse(const char *name) {
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, pooling_names[i])) return i;
+    return -2;
+}

@@ -1,0 +1,290 @@
+/*
+ * ops.c - the forward-pass operations of ops.h. Work is split across the
+ * pool in tasks that write disjoint outputs, so results do not depend on
+ * the number of threads.
+ */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------- matrix products ---------------- */
+
+typedef struct mm_job {
+    const gg_matrix *w;
+    const float *bias;
+    const float *in;
+    int ld_in;
+    int n_tok;
+    float *out;
+    int ld_out;
+    const uint8_t *act;
+    size_t act_stride;
+    gg_type vdt;
+    uint8_t *act_dst;
+    int64_t rows_per_task;
+} mm_job;
+
+static size_t act_row_bytes(const gg_matrix *w) {
+    const gg_type_traits *t = gg_type_info(w->type);
+    return gg_align_up(gg_row_size(t->vec_dot_type, w->cols), 64);
+}
+
+size_t gg_matmul_scratch(const gg_matrix *w, int n_tok) {
+    return act_row_bytes(w) * (size_t)n_tok;
+}
+
+static void quantize_task(void *ctx, int t, int thread) {
+    (void)thread;
+    mm_job *j = ctx;
+    gg_quantize_act(j->vdt, j->in + (size_t)t * j->ld_in, j->act_dst + (size_t)t * j->act_stride,
+                    j->w->cols);
+}
+
+static void rows_task(void *ctx, int task, int thread) {
+    (void)thread;
+    mm_job *j = ctx;
+    int64_t r0 = task * j->rows_per_task;
+    int64_t r1 = GG_MIN(r0 + j->rows_per_task, j->w->rows);
+    gg_matmul_rows(j->w, j->act, j->act_stride, j->n_tok, j->out, j->ld_out, r0, r1);
+    if (!j->bias) return;
+    for (int t = 0; t < j->n_tok; t++) {
+        float *y = j->out + (size_t)t * j->ld_out;
+        for (int64_t r = r0; r < r1; r++) y[r] += j->bias[r];
+    }
+}
+
+/* Rows per task: enough tasks to balance the threads, in multiples of 16
+ * so kernels that work on row tiles see whole tiles. */
+static int64_t rows_per_task(int64_t rows, int n_threads) {
+    if (n_threads <= 1) return rows;
+    int64_t per = (rows + 4 * n_threads - 1) / (4 * n_threads);
+    per = (per + 15) & ~(int64_t)15;
+    return per < 16 ? 16 : per;
+}
+
+void gg_op_matmul(gg_exec *ex, const gg_matrix *w, const float *bias, const float *in, int ld_in,
+                  int n_tok, float *out, int ld_out) {
+    mm_job j = {.w = w, .bias = bias, .in = in, .ld_in = ld_in, .out = out, .ld_out = ld_out};
+    j.vdt = gg_type_info(w->type)->vec_dot_type;
+    j.act_stride = act_row_bytes(w);
+    j.rows_per_task = rows_per_task(w->rows, ex->n_threads);
+    int chunk = (int)(ex->act_cap / j.act_stride);
+    if (chunk < 1) chunk = 1;
+    for (int t0 = 0; t0 < n_tok; t0 += chunk) {
+        int n = GG_MIN(chunk, n_tok - t0);
+        j.in = in + (size_t)t0 * ld_in;
+        j.out = out + (size_t)t0 * ld_out;
+        j.n_tok = n;
+        j.act_dst = ex->act;
+        j.act = ex->act;
+        gg_pool_run(ex->pool, n, quantize_task, &j);
+        int tasks = (int)((w->rows + j.rows_per_task - 1) / j.rows_per_task);
+        gg_pool_run(ex->pool, tasks, rows_task, &j);
+    }
+}
+
+/* ---------------- norms ---------------- */
+
+typedef struct norm_job {
+    const float *in;
+    float *out;
+    int width;
+    const float *g, *b;
+    float eps;
+} norm_job;
+
+static void layernorm_task(void *ctx, int t, int thread) {
+    (void)thread;
+    norm_job *j = ctx;
+    float *x = j->out + (size_t)t * j->width;
+    double sum = 0;
+    for (int i = 0; i < j->width; i++) sum += x[i];
+    float mean = (float)(sum / j->width);
+    double var = 0;
+    for (int i = 0; i < j->width; i++) {
+        x[i] -= mean;
+        var += (double)x[i] * x[i];
+    }
+    float scale = 1.0f / sqrtf((float)(var / j->width) + j->eps);
+    for (int i = 0; i < j->width; i++) {
+        float v = x[i] * scale;
+        if (j->g) v *= j->g[i];
+        if (j->b) v += j->b[i];
+        x[i] = v;
+    }
+}
+
+void gg_op_layernorm(gg_exec *ex, float *x, int n_tok, int width, const float *g, const float *b,
+                     float eps) {
+    norm_job j = {.out = x, .width = width, .g = g, .b = b, .eps = eps};
+    gg_pool_run(ex->pool, n_tok, layernorm_task, &j);
+}
+
+static void rmsnorm_row(const float *in, float *out, int width, const float *g, float eps) {
+    double sum = 0;
+    for (int i = 0; i < width; i++) sum += (double)in[i] * in[i];
+    float scale = 1.0f / sqrtf((float)(sum / width) + eps);
+    for (int i = 0; i < width; i++) out[i] = in[i] * scale * (g ? g[i] : 1.0f);
+}
+
+static void rmsnorm_task(void *ctx, int t, int thread) {
+    (void)thread;
+    norm_job *j = ctx;
+    size_t off = (size_t)t * j->width;
+    rmsnorm_row(j->in + off, j->out + off, j->width, j->g, j->eps);
+}
+
+void gg_op_rmsnorm(gg_exec *ex, const float *in, float *out, int n_tok, int width, const float *g,
+                   float eps) {
+    norm_job j = {.in = in, .out = out, .width = width, .g = g, .eps = eps};
+    gg_pool_run(ex->pool, n_tok, rmsnorm_task, &j);
+}
+
+void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const float *g,
+                         float eps) {
+    for (int t = 0; t < n_tok; t++)
+        for (int h = 0; h < n_head; h++) {
+            float *row = x + (size_t)t * ld + (size_t)h * d;
+            rmsnorm_row(row, row, d, g, eps);
+        }
+}
+
+/* ---------------- element-wise ---------------- */
+
+/* GELU goes through a table indexed by the input rounded to half
+ * precision, as ggml computes it, so results track llama.cpp's and cost a
+ * lookup instead of a tanh. Built once, before any thread uses it. */
+static gg_half gelu_table[1 << 16];
+
+void gg_ops_init(void) {
+    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+    for (uint32_t i = 0; i < (1u << 16); i++) {
+        float v = gg_half_to_float((gg_half)i);
+        float g = 0.5f * v * (1.0f + tanhf(c * v * (1.0f + 0.044715f * v * v)));
+        gelu_table[i] = gg_float_to_half(g);
+    }
+}
+
+typedef struct ew_job {
+    float *x;
+    const float *y;
+    size_t n;
+    int kind;
+} ew_job;
+
+enum { EW_GELU, EW_SWIGLU, EW_ADD };
+#define EW_SPAN 4096
+
+static void gelu_span(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (v <= -10.0f) x[i] = 0.0f;
+        else if (v < 10.0f) x[i] = gg_half_to_float(gelu_table[gg_float_to_half(v)]);
+    }
+}
+
+static void ew_task(void *ctx, int task, int thread) {
+    (void)thread;
+    ew_job *j = ctx;
+    size_t i0 = (size_t)task * EW_SPAN, n = GG_MIN(EW_SPAN, j->n - i0);
+    float *x = j->x + i0;
+    const float *y = j->y ? j->y + i0 : NULL;
+    if (j->kind == EW_GELU) {
+        gelu_span(x, n);
+    } else if (j->kind == EW_SWIGLU) {
+        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i])) * y[i];
+    } else {
+        for (size_t i = 0; i < n; i++) x[i] += y[i];
+    }
+}
+
+static void ew_run(gg_exec *ex, int kind, float *x, const float *y, size_t n) {
+    ew_job j = {.x = x, .y = y, .n = n, .kind = kind};
+    gg_pool_run(ex->pool, (int)((n + EW_SPAN - 1) / EW_SPAN), ew_task, &j);
+}
+
+void gg_op_gelu(gg_exec *ex, float *x, size_t n) { ew_run(ex, EW_GELU, x, NULL, n); }
+void gg_op_swiglu(gg_exec *ex, float *gate, const float *up, size_t n) {
+    ew_run(ex, EW_SWIGLU, gate, up, n);
+}
+void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n) { ew_run(ex, EW_ADD, x, y, n); }
+
+/* ---------------- rotary embeddings ---------------- */
+
+void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *pos,
+                const gg_rope *rope) {
+    const float theta_scale = powf(rope->base, -2.0f / (float)rope->n_rot);
+    for (int t = 0; t < n_tok; t++) {
+        float *row = x + (size_t)t * ld;
+        for (int h = 0; h < n_head; h++) {
+            float *v = row + (size_t)h * d;
+            /* theta advances by repeated multiplication, as ggml does, so
+             * the angles round the same way. */
+            float theta = (float)pos[t];
+            for (int i = 0; i < rope->n_rot; i += 2) {
+                float th = theta * rope->freq_scale;
+                float c = cosf(th), s = sinf(th);
+                int a = rope->neox ? i / 2 : i;
+                int b = rope->neox ? i / 2 + rope->n_rot / 2 : i + 1;
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * c - x1 * s;
+                v[b] = x0 * s + x1 * c;
+                theta *= theta_scale;
+            }
+        }
+    }
+}
+
+/* ---------------- attention ---------------- */
+
+typedef struct attn_job {
+    const gg_attn_args *a;
+    gg_exec *ex;
+    int q_per_task;
+    int tasks_per_head;
+} attn_job;
+
+static void attend_row(const gg_attn_args *a, int h, int i, float *scores) {
+    const int kvh = h / (a->n_head / a->n_head_kv);
+    const float *q = a->q + (size_t)i * a->ld_q + (size_t)h * a->d;
+    int n = a->causal ? GG_MIN(a->n_kv, a->q_pos0 + i + 1) : a->n_kv;
+    float max = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        float s;
+        gg_vec_dot(GG_TYPE_F32, a->d, &s, a->k + (size_t)j * a->ld_k + (size_t)kvh * a->d, q);
+        s *= a->scale;
+        scores[j] = s;
+        if (s > max) max = s;
+    }
+    double sum = 0;
+    for (int j = 0; j < n; j++) {
+        scores[j] = expf(scores[j] - max);
+        sum += scores[j];
+    }
+    float inv = (float)(1.0 / sum);
+    float *out = a->out + (size_t)i * a->ld_out + (size_t)h * a->d;
+    memset(out, 0, sizeof(float) * (size_t)a->d);
+    for (int j = 0; j < n; j++) {
+        const float *v = a->v + (size_t)j * a->ld_v + (size_t)kvh * a->d;
+        float p = scores[j] * inv;
+        for (int c = 0; c < a->d; c++) out[c] += p * v[c];
+    }
+}
+
+static void attn_task(void *ctx, int task, int thread) {
+    attn_job *j = ctx;
+    const gg_attn_args *a = j->a;
+    int h = task / j->tasks_per_head;
+    int i0 = (task % j->tasks_per_head) * j->q_per_task;
+    int i1 = GG_MIN(i0 + j->q_per_task, a->n_q);
+    float *scores = j->ex->scores + (size_t)thread * j->ex->score_cap;
+    for (int i = i0; i < i1; i++) attend_row(a, h, i, scores);
+}
+
+void gg_op_attention(gg_exec *ex, const gg_attn_args *a) {
+    attn_job j = {.a = a, .ex = ex};
+    j.q_per_task = GG_MAX(1, GG_MIN(16, a->n_q));
+    j.tasks_per_head = (a->n_q + j.q_per_task - 1) / j.q_per_task;
+    gg_pool_run(ex->pool, a->n_head * j.tasks_per_head, attn_task, &j);
+}

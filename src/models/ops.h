@@ -1,0 +1,78 @@
+/*
+ * ops.h - the operations a transformer forward pass is made of, over
+ * row-major float buffers ([n_tok][width]), run on the engine's thread
+ * pool. Matrix products read weights in place from the mapping and
+ * quantize the activations to the weights' dot-product type first, as
+ * ggml does.
+ */
+#ifndef GG_OPS_H
+#define GG_OPS_H
+
+#include "../common.h"
+#include "../kernels/kernels.h"
+#include "../threadpool.h"
+
+/* What ops need to run: the pool and scratch for quantized activations
+ * (act_cap bytes) and per-thread attention rows (score_cap floats each). */
+typedef struct gg_exec {
+    gg_pool *pool;
+    int n_threads;
+    uint8_t *act;
+    size_t act_cap;
+    float *scores; /* n_threads * score_cap */
+    size_t score_cap;
+} gg_exec;
+
+/* Bytes of activation scratch a product with w needs for n_tok rows. */
+size_t gg_matmul_scratch(const gg_matrix *w, int n_tok);
+
+/* out[t][r] = sum_k w[r][k] * in[t][k] (+ bias[r]); in is n_tok rows of
+ * w->cols floats with stride ld_in, out n_tok rows with stride ld_out. */
+void gg_op_matmul(gg_exec *ex, const gg_matrix *w, const float *bias, const float *in, int ld_in,
+                  int n_tok, float *out, int ld_out);
+
+/* Layer norm over each row: (x - mean) / sqrt(var + eps) * g + b. */
+void gg_op_layernorm(gg_exec *ex, float *x, int n_tok, int width, const float *g, const float *b,
+                     float eps);
+/* RMS norm: x / sqrt(mean(x^2) + eps) * g (in -> out may alias). */
+void gg_op_rmsnorm(gg_exec *ex, const float *in, float *out, int n_tok, int width, const float *g,
+                   float eps);
+/* Per-head RMS norm over each d-wide head of rows of width n_head*d. */
+void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const float *g,
+                         float eps);
+
+/* Builds the GELU table; called once before any forward pass. */
+void gg_ops_init(void);
+void gg_op_gelu(gg_exec *ex, float *x, size_t n); /* tanh form through an f16 table, as ggml */
+void gg_op_swiglu(gg_exec *ex, float *gate, const float *up, size_t n); /* silu(gate) * up */
+void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n);
+
+/* Rotary position embedding in place on n_head heads of width d in each
+ * row, positions pos[t]. neox: rotate pairs (i, i + n_rot/2); otherwise
+ * adjacent pairs (2i, 2i+1). theta_i = pos * base^(-2i/n_rot) * scale. */
+typedef struct gg_rope {
+    int n_rot;
+    float base;
+    float freq_scale;
+    bool neox;
+} gg_rope;
+void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *pos,
+                const gg_rope *rope);
+
+/* Attention of one sequence: queries q[n_q] (positions q_pos0 .. in the
+ * sequence), keys/values k, v[n_kv]. Heads of width d; n_head query heads
+ * share n_head / n_head_kv key/value heads (GQA). With causal, query i
+ * sees keys 0 .. q_pos0 + i. out has n_q rows of n_head*d. */
+typedef struct gg_attn_args {
+    const float *q; int ld_q;
+    const float *k; int ld_k;
+    const float *v; int ld_v;
+    float *out; int ld_out;
+    int n_q, n_kv, q_pos0;
+    int n_head, n_head_kv, d;
+    float scale;
+    bool causal;
+} gg_attn_args;
+void gg_op_attention(gg_exec *ex, const gg_attn_args *a);
+
+#endif
