@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int check_passed, check_failed;
 
@@ -33,14 +34,34 @@ int check_done(const char *test_name) {
     return check_failed ? 1 : 0;
 }
 
+/* Under wine the test directories arrive as Unix paths ("/home/..."),
+ * which a Windows program would take as relative to its current drive.
+ * Wine maps the whole Unix tree to drive Z:, so "Z:/home/..." names the
+ * same file wherever the program runs. Native Windows paths ("C:/...")
+ * are left alone. */
+static const char *native_dir(const char *d, char *buf, size_t n) {
+#if defined(_WIN32)
+    if (d[0] == '/' && d[1] != '/' && strlen(d) + 3 <= n) {
+        snprintf(buf, n, "Z:%s", d);
+        return buf;
+    }
+#else
+    (void)buf;
+    (void)n;
+#endif
+    return d;
+}
+
 const char *check_fixtures_dir(void) {
+    static char buf[4096];
     const char *d = getenv("GGEMBED_FIXTURES");
-    return d && *d ? d : "../shared/fixtures/vocab";
+    return native_dir(d && *d ? d : "../shared/fixtures/vocab", buf, sizeof buf);
 }
 
 const char *check_tmp_dir(void) {
+    static char buf[4096];
     const char *d = getenv("GGEMBED_TEST_TMP");
-    return d && *d ? d : ".";
+    return native_dir(d && *d ? d : ".", buf, sizeof buf);
 }
 
 uint8_t *check_read_file(const char *path, size_t *size) {

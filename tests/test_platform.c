@@ -154,8 +154,10 @@ static void test_aligned(void) {
     static const size_t sizes[] = {0, 1, 63, 64, 65, 4096, 1 << 20};
     for (size_t i = 0; i < GG_ARRAY_LEN(sizes); i++) {
         uint8_t *p = gg_aligned_alloc(sizes[i]);
-        CHECKF(p != NULL, "size %zu", sizes[i]);
-        CHECKF(((uintptr_t)p & 63) == 0, "size %zu at %p", sizes[i], (void *)p);
+        /* %llu rather than %zu: mingw's default printf does not know z. */
+        CHECKF(p != NULL, "size %llu", (unsigned long long)sizes[i]);
+        CHECKF(((uintptr_t)p & 63) == 0, "size %llu: address ends in %llu mod 64",
+               (unsigned long long)sizes[i], (unsigned long long)((uintptr_t)p & 63));
         if (p && sizes[i]) memset(p, 0xab, sizes[i]); /* ASan checks the extent */
         gg_aligned_free(p);
     }
