@@ -28,6 +28,8 @@
 #define GGUF_MAX_KV 65536
 #define GGUF_MAX_ARRAY_DEPTH 8
 #define GGUF_MAX_KEY_LEN 65535
+/* Tensor names are shorter than this (llama.cpp's GGML_MAX_NAME). */
+#define GGUF_MAX_TENSOR_NAME 64
 
 typedef enum gguf_vtype {
     GGUF_UINT8 = 0,
@@ -67,7 +69,10 @@ typedef struct gguf_array {
 typedef struct gguf_kv {
     gguf_str key;
     gguf_vtype type;
-    const uint8_t *value; /* raw little-endian value; for ARRAY, see arr */
+    /* The value as encoded in the file: for scalars the little-endian
+     * bytes; for STRING the u64 length then the bytes; for ARRAY the
+     * element type, the count and the elements (see arr). */
+    const uint8_t *value;
     uint64_t value_bytes;
     gguf_array arr;       /* valid when type == GGUF_ARRAY */
 } gguf_kv;
