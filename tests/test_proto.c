@@ -1,0 +1,437 @@
+/*
+ * test_proto.c - the protocol codec against the hex examples of
+ * docs/PROTOCOL.md (read from the document itself, so the document and
+ * the code cannot drift apart), plus the frame reader's edge cases,
+ * UTF-8 validation and half-float conversion.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "server/proto.h"
+
+#define MAX_BLOCKS 32
+
+typedef struct block {
+    uint8_t b[512];
+    size_t n;
+} block;
+
+static block blocks[MAX_BLOCKS];
+static int n_blocks;
+
+static int hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* A line of the document made only of 4-space indent and hex byte pairs. */
+static bool hex_line(const char *s, block *out) {
+    if (strncmp(s, "    ", 4) != 0) return false;
+    s += 4;
+    size_t n = 0;
+    uint8_t tmp[64];
+    while (*s && *s != '\n') {
+        if (*s == ' ') {
+            s++;
+            continue;
+        }
+        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+        if (lo < 0 || n == sizeof tmp) return false;
+        tmp[n++] = (uint8_t)(hi * 16 + lo);
+        s += 2;
+    }
+    if (n == 0 || out->n + n > sizeof out->b) return false;
+    memcpy(out->b + out->n, tmp, n);
+    out->n += n;
+    return true;
+}
+
+/* Collects the hex example blocks of section 4, in document order. */
+static void load_examples(void) {
+    char path[1024];
+    const char *file = __FILE__;
+    const char *slash = strrchr(file, '/');
+    int dir = slash ? (int)(slash - file) : 0;
+    snprintf(path, sizeof path, "%.*s%s../docs/PROTOCOL.md", dir, file, slash ? "/" : "");
+    size_t size;
+    char *doc = (char *)check_read_file(path, &size);
+    CHECKF(doc != NULL, "cannot read %s", path);
+    if (!doc) return;
+    doc = realloc(doc, size + 1);
+    doc[size] = 0;
+    bool in_block = false;
+    for (char *line = doc; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (n_blocks < MAX_BLOCKS && hex_line(line, &blocks[n_blocks])) {
+            in_block = true;
+        } else if (in_block) {
+            in_block = false;
+            n_blocks++;
+        }
+    }
+    free(doc);
+}
+
+static bool same(const gg_buf *b, const block *x) {
+    return !b->oom && b->len == x->n && memcmp(b->data, x->b, x->n) == 0;
+}
+
+/* Reads one whole message out of an example block. */
+static gg_message one_message(const block *x, gg_reader *r) {
+    gg_message m = {0};
+    size_t used;
+    int rc = gg_reader_feed(r, x->b, x->n, &used, &m);
+    CHECK_EQ_INT(rc, GG_READ_MESSAGE);
+    CHECK_EQ_INT(used, x->n);
+    return m;
+}
+
+static void frame_of(gg_buf *out, uint8_t type, uint32_t id, gg_buf *body) {
+    gg_frames_put(out, type, id, body->data, body->len, GG_DEFAULT_MAX_FRAME);
+    gg_buf_free(body);
+}
+
+static gg_str S(const char *s) {
+    gg_str r = {s, (uint32_t)strlen(s)};
+    return r;
+}
+
+static void test_hello(gg_reader *r) {
+    gg_message m = one_message(&blocks[0], r);
+    CHECK_EQ_INT(m.type, GG_MSG_HELLO);
+    CHECK_EQ_INT(m.id, 1);
+    gg_hello_req h;
+    CHECK_EQ_INT(gg_decode_hello(m.body, m.len, &h, NULL), 0);
+    CHECK_EQ_INT(h.min_version, 1);
+    CHECK_EQ_INT(h.max_version, 1);
+    CHECK(h.client.len == 4 && !memcmp(h.client.p, "node", 4));
+    gg_buf body = {0}, out = {0};
+    gg_encode_hello(&body, &h);
+    frame_of(&out, GG_MSG_HELLO, 1, &body);
+    CHECK(same(&out, &blocks[0]));
+    gg_buf_free(&out);
+
+    gg_hello_ok ok = {1, S("ggembed 0.1.0"), S("bert"), S("tiny"), 8, 64, 256, 65536, 4194304, 64, 1, 1, 1};
+    gg_encode_hello_ok(&body, &ok);
+    frame_of(&out, GG_MSG_REPLY | GG_MSG_HELLO, 1, &body);
+    CHECK(same(&out, &blocks[1]));
+    gg_buf_free(&out);
+    m = one_message(&blocks[1], r);
+    gg_hello_ok back;
+    CHECK_EQ_INT(gg_decode_hello_ok(m.body, m.len, &back, NULL), 0);
+    CHECK_EQ_INT(back.max_message, 4194304);
+    CHECK_EQ_INT(back.max_queue, 64);
+    CHECK(back.name.len == 4 && !memcmp(back.name.p, "tiny", 4));
+}
+
+static void test_embed(gg_reader *r) {
+    gg_message m = one_message(&blocks[2], r);
+    CHECK_EQ_INT(m.type, GG_MSG_EMBED);
+    CHECK_EQ_INT(m.id, 2);
+    gg_embed_req e;
+    CHECK_EQ_INT(gg_decode_embed(m.body, m.len, 256, &e, NULL), 0);
+    CHECK_EQ_INT(e.deadline_ms, 5000);
+    CHECK_EQ_INT(e.pooling, -1);
+    CHECK_EQ_INT(e.normalize, -1);
+    CHECK_EQ_INT(e.truncate, 1);
+    CHECK_EQ_INT(e.format, 0);
+    CHECK_EQ_INT(e.dims, 0);
+    CHECK_EQ_INT(e.prefix.len, 0);
+    CHECK_EQ_INT(e.n, 2);
+    if (e.n == 2) CHECK(e.texts[1].len == 2 && !memcmp(e.texts[1].p, "ok", 2));
+    gg_buf body = {0}, out = {0};
+    gg_encode_embed(&body, &e);
+    frame_of(&out, GG_MSG_EMBED, 2, &body);
+    CHECK(same(&out, &blocks[2]));
+    gg_buf_free(&out);
+    free(e.texts);
+    /* one text too many for the limit is INVALID, not a crash */
+    CHECK_EQ_INT(gg_decode_embed(m.body, m.len, 1, &e, NULL), GG_PE_INVALID);
+
+    const float v[4] = {0.6f, 0.8f, 1.0f, 0.0f};
+    gg_encode_embed_ok_head(&body, 2, 2, 0);
+    for (int i = 0; i < 2; i++) gg_buf_u32(&body, 3), gg_buf_u32(&body, 0);
+    gg_encode_embed_ok_vectors(&body, v, 4, 0);
+    frame_of(&out, GG_MSG_REPLY | GG_MSG_EMBED, 2, &body);
+    CHECK(same(&out, &blocks[3]));
+    gg_buf_free(&out);
+    gg_encode_embed_ok_head(&body, 1, 2, 1);
+    gg_buf_u32(&body, 3), gg_buf_u32(&body, 1);
+    gg_encode_embed_ok_vectors(&body, v, 2, 1);
+    frame_of(&out, GG_MSG_REPLY | GG_MSG_EMBED, 2, &body);
+    CHECK(same(&out, &blocks[4]));
+    gg_buf_free(&out);
+
+    m = one_message(&blocks[3], r);
+    gg_embed_ok ok;
+    CHECK_EQ_INT(gg_decode_embed_ok(m.body, m.len, &ok, NULL), 0);
+    CHECK_EQ_INT(ok.n, 2);
+    CHECK_EQ_INT(ok.dims, 2);
+    CHECK(ok.vectors == m.body + 12 + 16);
+}
+
+static void test_small_messages(gg_reader *r) {
+    gg_message m = one_message(&blocks[5], r);
+    gg_tokenize_req t;
+    CHECK_EQ_INT(m.type, GG_MSG_TOKENIZE);
+    CHECK_EQ_INT(gg_decode_tokenize(m.body, m.len, &t, NULL), 0);
+    CHECK(t.add_special == 1 && t.text.len == 2 && !memcmp(t.text.p, "hi", 2));
+    gg_buf body = {0}, out = {0};
+    gg_encode_tokenize(&body, &t);
+    frame_of(&out, GG_MSG_TOKENIZE, 3, &body);
+    CHECK(same(&out, &blocks[5]));
+    gg_buf_free(&out);
+
+    gg_buf_u32(&body, 3);
+    gg_buf_u32(&body, 101), gg_buf_u32(&body, 7632), gg_buf_u32(&body, 102);
+    frame_of(&out, GG_MSG_REPLY | GG_MSG_TOKENIZE, 3, &body);
+    CHECK(same(&out, &blocks[6]));
+    gg_buf_free(&out);
+
+    m = one_message(&blocks[7], r);
+    CHECK(m.type == GG_MSG_HEALTH && m.id == 4 && gg_decode_empty(m.body, m.len, NULL) == 0);
+    gg_health_ok h = {0, 1, 2, 61000};
+    gg_encode_health_ok(&body, &h);
+    frame_of(&out, GG_MSG_REPLY | GG_MSG_HEALTH, 4, &body);
+    CHECK(same(&out, &blocks[8]));
+    gg_buf_free(&out);
+    m = one_message(&blocks[8], r);
+    gg_health_ok hb;
+    CHECK_EQ_INT(gg_decode_health_ok(m.body, m.len, &hb, NULL), 0);
+    CHECK_EQ_INT(hb.uptime_ms, 61000);
+
+    m = one_message(&blocks[9], r);
+    CHECK(m.type == GG_MSG_STATS && m.id == 5 && m.len == 0);
+    gg_buf_u32(&body, 2);
+    gg_buf_str(&body, "requests", 8), gg_buf_u64(&body, 42);
+    gg_buf_str(&body, "rss_anon", 8), gg_buf_u64(&body, 10485760);
+    frame_of(&out, GG_MSG_REPLY | GG_MSG_STATS, 5, &body);
+    CHECK(same(&out, &blocks[10]));
+    gg_buf_free(&out);
+
+    m = one_message(&blocks[11], r);
+    uint32_t target = 0;
+    CHECK(m.type == GG_MSG_CANCEL && gg_decode_cancel(m.body, m.len, &target, NULL) == 0);
+    CHECK_EQ_INT(target, 2);
+    gg_buf_u8(&body, 1), gg_buf_zero(&body, 3);
+    frame_of(&out, GG_MSG_REPLY | GG_MSG_CANCEL, 6, &body);
+    CHECK(same(&out, &blocks[12]));
+    gg_buf_free(&out);
+
+    m = one_message(&blocks[13], r);
+    CHECK(m.type == GG_MSG_SHUTDOWN && m.id == 7 && m.len == 0);
+    m = one_message(&blocks[14], r);
+    CHECK(m.type == (GG_MSG_REPLY | GG_MSG_SHUTDOWN) && m.len == 0);
+
+    gg_encode_error(&body, GG_PE_BUSY, "queue full");
+    frame_of(&out, GG_MSG_ERROR, 2, &body);
+    CHECK(same(&out, &blocks[15]));
+    gg_buf_free(&out);
+    m = one_message(&blocks[15], r);
+    uint16_t code;
+    gg_str msg;
+    CHECK_EQ_INT(gg_decode_error(m.body, m.len, &code, &msg, NULL), 0);
+    CHECK_EQ_INT(code, GG_PE_BUSY);
+    CHECK(msg.len == 10 && !memcmp(msg.p, "queue full", 10));
+}
+
+/* The split example, fed one byte at a time, gives one message. */
+static void test_split(void) {
+    gg_reader r;
+    gg_reader_init(&r, GG_DEFAULT_MAX_FRAME, 1 << 20);
+    block all = blocks[16];
+    memcpy(all.b + all.n, blocks[17].b, blocks[17].n);
+    all.n += blocks[17].n;
+    int messages = 0;
+    gg_message m = {0};
+    for (size_t i = 0; i < all.n; i++) {
+        size_t used;
+        int rc = gg_reader_feed(&r, all.b + i, 1, &used, &m);
+        CHECK_EQ_INT(used, 1);
+        if (rc == GG_READ_MESSAGE) {
+            messages++;
+            CHECK_EQ_INT(i, all.n - 1);
+        }
+    }
+    CHECK_EQ_INT(messages, 1);
+    CHECK(m.type == GG_MSG_EMBED && m.id == 9);
+    gg_embed_req e;
+    CHECK_EQ_INT(gg_decode_embed(m.body, m.len, 8, &e, NULL), 0);
+    CHECK(e.n == 1 && e.texts[0].len == 3 && !memcmp(e.texts[0].p, "abc", 3));
+    CHECK_EQ_INT(e.deadline_ms, 0);
+    /* re-encoded in 22-byte frames: 10 + 10 + 7 payload bytes, MORE on
+     * the first two, and the reader gives back the same body */
+    gg_buf body = {0}, out = {0};
+    gg_encode_embed(&body, &e);
+    CHECK_EQ_INT(body.len, 27);
+    gg_frames_put(&out, GG_MSG_EMBED, 9, body.data, body.len, 22);
+    CHECK_EQ_INT(out.len, 27 + 3 * 12);
+    if (out.len == 27 + 3 * 12) {
+        CHECK(out.data[0] == 10 && out.data[5] == 1 && out.data[22] == 10 && out.data[27] == 1);
+        CHECK(out.data[44] == 7 && out.data[49] == 0);
+    }
+    CHECK(same(&out, &all) == false);
+    size_t used;
+    int rc = GG_READ_MORE;
+    for (size_t off = 0; off < out.len && rc == GG_READ_MORE; off += used)
+        rc = gg_reader_feed(&r, out.data + off, out.len - off, &used, &m);
+    CHECK_EQ_INT(rc, GG_READ_MESSAGE);
+    CHECK(m.len == body.len && !memcmp(m.body, body.data, body.len));
+    gg_buf_free(&body);
+    gg_buf_free(&out);
+    free(e.texts);
+    gg_reader_free(&r);
+}
+
+static int feed_all(gg_reader *r, const uint8_t *p, size_t n) {
+    size_t used;
+    gg_message m;
+    int rc = GG_READ_MORE;
+    while (n > 0) {
+        rc = gg_reader_feed(r, p, n, &used, &m);
+        p += used, n -= used;
+        if (rc != GG_READ_MORE) break;
+    }
+    return rc;
+}
+
+static void test_bad_frames(void) {
+    gg_reader r;
+    uint8_t f[GG_FRAME_HEADER] = {0, 0, 0, 0, 4, 2, 0, 0, 1, 0, 0, 0}; /* flag bit 1 */
+    gg_reader_init(&r, 4096, 1 << 16);
+    CHECK_EQ_INT(feed_all(&r, f, sizeof f), GG_READ_MALFORMED);
+    gg_reader_free(&r);
+    f[5] = 0, f[6] = 1; /* reserved */
+    gg_reader_init(&r, 4096, 1 << 16);
+    CHECK_EQ_INT(feed_all(&r, f, sizeof f), GG_READ_MALFORMED);
+    gg_reader_free(&r);
+    f[6] = 0, f[0] = 0xF5, f[1] = 0x0F; /* 4085 + 12 > 4096 */
+    gg_reader_init(&r, 4096, 1 << 16);
+    CHECK_EQ_INT(feed_all(&r, f, sizeof f), GG_READ_MALFORMED);
+    gg_reader_free(&r);
+    f[0] = 0xF4; /* exactly 4096: fine, waits for the payload */
+    gg_reader_init(&r, 4096, 1 << 16);
+    CHECK_EQ_INT(feed_all(&r, f, sizeof f), GG_READ_MORE);
+    CHECK(gg_reader_partial(&r));
+    gg_reader_free(&r);
+
+    /* a continuation frame with another id breaks the stream */
+    uint8_t two[24] = {0, 0, 0, 0, 2, 1, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 6, 0, 0, 0};
+    gg_reader_init(&r, 4096, 1 << 16);
+    CHECK_EQ_INT(feed_all(&r, two, sizeof two), GG_READ_MALFORMED);
+    gg_reader_free(&r);
+}
+
+/* A message over max_message is dropped, reported, and the next is fine. */
+static void test_too_large(void) {
+    gg_reader r;
+    gg_reader_init(&r, 4096, 5000);
+    gg_buf big = {0}, out = {0};
+    gg_buf_zero(&big, 6000);
+    gg_frames_put(&out, GG_MSG_EMBED, 3, big.data, big.len, 4096);
+    gg_frames_put(&out, GG_MSG_HEALTH, 4, NULL, 0, 4096);
+    size_t off = 0, used;
+    gg_message m;
+    int rc = GG_READ_MORE;
+    while (rc == GG_READ_MORE && off < out.len) {
+        rc = gg_reader_feed(&r, out.data + off, out.len - off, &used, &m);
+        off += used;
+    }
+    CHECK_EQ_INT(rc, GG_READ_TOO_LARGE);
+    CHECK(m.type == GG_MSG_EMBED && m.id == 3);
+    CHECK(r.body_len < 5000);
+    rc = gg_reader_feed(&r, out.data + off, out.len - off, &used, &m);
+    CHECK_EQ_INT(rc, GG_READ_MESSAGE);
+    CHECK(m.type == GG_MSG_HEALTH && m.id == 4 && m.len == 0);
+    CHECK(!gg_reader_partial(&r));
+    gg_buf_free(&big);
+    gg_buf_free(&out);
+    gg_reader_free(&r);
+}
+
+/* Every prefix of a valid EMBED body is refused without a crash. */
+static void test_truncated_bodies(void) {
+    const block *x = &blocks[2];
+    const uint8_t *body = x->b + GG_FRAME_HEADER;
+    size_t len = x->n - GG_FRAME_HEADER;
+    for (size_t k = 0; k < len; k++) {
+        gg_embed_req e;
+        int rc = gg_decode_embed(body, k, 256, &e, NULL);
+        CHECKF(rc == GG_PE_BAD_REQUEST, "prefix %zu: %d", k, rc);
+    }
+    uint8_t longer[64];
+    memcpy(longer, body, len);
+    longer[len] = 0;
+    gg_embed_req e;
+    CHECK_EQ_INT(gg_decode_embed(longer, len + 1, 256, &e, NULL), GG_PE_BAD_REQUEST);
+    /* a text count far beyond the body must not allocate for it */
+    gg_buf b = {0};
+    gg_buf_u32(&b, 0), gg_buf_u32(&b, 0x0001FFFFu), gg_buf_u32(&b, 0), gg_buf_u32(&b, 0);
+    gg_buf_u32(&b, 0x7FFFFFFF);
+    CHECK_EQ_INT(gg_decode_embed(b.data, b.len, 0xFFFFFFFFu, &e, NULL), GG_PE_BAD_REQUEST);
+    gg_buf_free(&b);
+}
+
+static void test_utf8(void) {
+    CHECK(gg_utf8_valid("", 0));
+    CHECK(gg_utf8_valid("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15));
+    CHECK(!gg_utf8_valid("\xc0\x80", 2));         /* overlong NUL */
+    CHECK(!gg_utf8_valid("\xe0\x80\xaf", 3));     /* overlong '/' */
+    CHECK(!gg_utf8_valid("\xed\xa0\x80", 3));     /* surrogate D800 */
+    CHECK(!gg_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    CHECK(!gg_utf8_valid("\xe2\x82", 2));         /* cut short */
+    CHECK(!gg_utf8_valid("\x80", 1));             /* lone continuation */
+    CHECK(!gg_utf8_valid("\xff", 1));
+    CHECK(gg_utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
+    /* and the decoder applies it */
+    gg_buf b = {0};
+    gg_tokenize_req t;
+    gg_buf_u8(&b, 1), gg_buf_zero(&b, 3), gg_buf_str(&b, "a\xff", 2);
+    CHECK_EQ_INT(gg_decode_tokenize(b.data, b.len, &t, NULL), GG_PE_BAD_UTF8);
+    gg_buf_free(&b);
+}
+
+static void test_f16(void) {
+    /* values from the IEEE 754 binary16 definition */
+    CHECK_EQ_INT(gg_f32_to_f16(1.0f), 0x3C00);
+    CHECK_EQ_INT(gg_f32_to_f16(-2.0f), 0xC000);
+    CHECK_EQ_INT(gg_f32_to_f16(65504.0f), 0x7BFF);
+    CHECK_EQ_INT(gg_f32_to_f16(65520.0f), 0x7C00); /* halfway to the next: ties to even = inf */
+    CHECK_EQ_INT(gg_f32_to_f16(ldexpf(1, -24)), 0x0001);
+    CHECK_EQ_INT(gg_f32_to_f16(ldexpf(1, -25)), 0x0000); /* tie, rounds to even zero */
+    CHECK_EQ_INT(gg_f32_to_f16(ldexpf(1, -14)), 0x0400);
+    CHECK_EQ_INT(gg_f32_to_f16(0.1f), 0x2E66);
+    CHECK_EQ_INT(gg_f32_to_f16(1.0f + ldexpf(1, -11)), 0x3C00); /* tie to even */
+    CHECK_EQ_INT(gg_f32_to_f16(1.0f + 3 * ldexpf(1, -11)), 0x3C02);
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        if ((h & 0x7C00) == 0x7C00 && (h & 0x3FF)) continue; /* NaN */
+        if (gg_f32_to_f16(gg_f16_to_f32((uint16_t)h)) != h) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(gg_f16_to_f32(0x0001) == ldexpf(1, -24));
+    CHECK(gg_f16_to_f32(0x3555) > 0.333f && gg_f16_to_f32(0x3555) < 0.3334f);
+}
+
+int main(void) {
+    load_examples();
+    CHECKF(n_blocks == 18, "found %d hex examples in PROTOCOL.md, expected 18", n_blocks);
+    if (n_blocks == 18) {
+        gg_reader r;
+        gg_reader_init(&r, GG_DEFAULT_MAX_FRAME, 1 << 20);
+        test_hello(&r);
+        test_embed(&r);
+        test_small_messages(&r);
+        gg_reader_free(&r);
+        test_split();
+        test_truncated_bodies();
+    }
+    test_bad_frames();
+    test_too_large();
+    test_utf8();
+    test_f16();
+    return check_done("test_proto");
+}
