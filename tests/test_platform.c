@@ -128,6 +128,51 @@ static void test_cpu(void) {
 /* Keeps the compiler from dropping an allocation nothing reads. */
 static void *volatile keep_alive;
 
+#if defined(__linux__) && defined(__x86_64__)
+/* True when the first "flags" line of /proc/cpuinfo lists `flag`. */
+static bool cpuinfo_has(const char *text, const char *flag) {
+    const char *line = strstr(text, "\nflags");
+    if (!line) return false;
+    const char *end = strchr(line + 1, '\n');
+    size_t n = strlen(flag);
+    for (const char *p = strstr(line, flag); p && (!end || p < end); p = strstr(p + 1, flag)) {
+        if (p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n')) return true;
+    }
+    return false;
+}
+
+/* The kernel's view of the CPU, which also drops what the OS does not
+ * save, is an independent check of cpuid and XCR0 decoding. */
+static void test_cpu_vs_cpuinfo(void) {
+    /* /proc files report size 0, so read until the end rather than
+     * asking for the size (check_read_file would see an empty file). */
+    FILE *in = fopen("/proc/cpuinfo", "r");
+    CHECK(in != NULL);
+    if (!in) return;
+    size_t cap = 1 << 16, len = 0, got;
+    char *text = malloc(cap + 1);
+    while ((got = fread(text + len, 1, cap - len, in)) > 0 && len + got < cap) len += got;
+    len += got;
+    fclose(in);
+    text[len] = '\0';
+    CHECKF(strstr(text, "\nflags") != NULL, "no flags line in /proc/cpuinfo");
+    const gg_cpu_features *f = gg_cpu_get();
+    CHECK_EQ_INT(f->avx2, cpuinfo_has(text, "avx2"));
+    CHECK_EQ_INT(f->fma, cpuinfo_has(text, "fma"));
+    CHECK_EQ_INT(f->f16c, cpuinfo_has(text, "f16c"));
+    CHECK_EQ_INT(f->avx512f, cpuinfo_has(text, "avx512f"));
+    CHECK_EQ_INT(f->avx512bw, cpuinfo_has(text, "avx512bw"));
+    CHECK_EQ_INT(f->avx512vl, cpuinfo_has(text, "avx512vl"));
+    CHECK_EQ_INT(f->avx512dq, cpuinfo_has(text, "avx512dq"));
+    CHECK_EQ_INT(f->avx512vnni, cpuinfo_has(text, "avx512_vnni"));
+    CHECK_EQ_INT(f->avx512bf16, cpuinfo_has(text, "avx512_bf16"));
+    CHECK_EQ_INT(f->avxvnni, cpuinfo_has(text, "avx_vnni"));
+    free(text);
+}
+#else
+static void test_cpu_vs_cpuinfo(void) {}
+#endif
+
 static void test_mem_usage(void) {
     gg_mem_usage u;
     memset(&u, 0xff, sizeof u);
@@ -272,6 +317,7 @@ int main(void) {
     test_map_directory();
     test_clock();
     test_cpu();
+    test_cpu_vs_cpuinfo();
     test_mem_usage();
     test_aligned();
     test_mutex();
