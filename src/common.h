@@ -16,6 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* printf-style argument checking; mingw's C99 printf is gnu_printf. */
+#if defined(__MINGW32__)
+#define GG_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#elif defined(__GNUC__)
+#define GG_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define GG_PRINTF(f, a)
+#endif
+
 #define GG_ERR_MAX 512
 
 typedef struct gg_err {
@@ -24,17 +33,13 @@ typedef struct gg_err {
 
 /* Formats the message into `e` (if not NULL) and returns -1. */
 int gg_fail(gg_err *e, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    GG_PRINTF(2, 3)
     ;
 int gg_vfail(gg_err *e, const char *fmt, va_list ap);
 
 /* Prepends "prefix: " to an existing message, keeping it within bounds. */
 void gg_err_prefix(gg_err *e, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    GG_PRINTF(2, 3)
     ;
 
 /* Overflow-checked size arithmetic: return false on overflow. */

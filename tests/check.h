@@ -10,12 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common.h"
+
 extern int check_passed, check_failed;
 
 void check_report(bool ok, const char *file, int line, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
+    GG_PRINTF(4, 5)
     ;
 int check_done(const char *test_name);
 
