@@ -25,7 +25,7 @@ enum {
 
 /* Pre-tokenizers of byte-level BPE (tokenizer.ggml.pre). */
 typedef enum gg_pre_kind {
-    GG_PRE_GPT2 = 0, /* "default", "gpt-2" and unknown names' fallback is an error */
+    GG_PRE_GPT2 = 0, /* "gpt-2" (unknown names are an error) */
     GG_PRE_LLAMA3,
     GG_PRE_QWEN2,
     GG_PRE_DEEPSEEK_CODER,
@@ -34,6 +34,7 @@ typedef enum gg_pre_kind {
     GG_PRE_FALCON,
     GG_PRE_MPT,
     GG_PRE_REFACT,
+    GG_PRE_DEFAULT, /* "default" or no tokenizer.ggml.pre: llama.cpp's own list */
     GG_PRE_COUNT
 } gg_pre_kind;
 
