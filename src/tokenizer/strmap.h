@@ -24,7 +24,8 @@ typedef struct gg_strmap {
 /* Sizes the table for n keys; returns -1 when memory runs out. */
 int gg_strmap_init(gg_strmap *m, size_t n);
 void gg_strmap_free(gg_strmap *m);
-/* Inserts key -> value; an existing key keeps its first value. */
+/* Inserts key -> value (value >= 0; the map must have been sized for
+ * it by gg_strmap_init); an existing key keeps its first value. */
 void gg_strmap_put(gg_strmap *m, const char *key, size_t len, int32_t value);
 /* The value, or -1 when absent. */
 int32_t gg_strmap_get(const gg_strmap *m, const char *key, size_t len);

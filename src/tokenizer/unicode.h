@@ -42,6 +42,13 @@ enum {
  * consume exactly one byte, so every input is walked deterministically.
  * len must be >= 1. */
 uint32_t gg_utf8_decode(const char *s, size_t len, size_t *consumed);
+/* Decodes one code point the way llama.cpp does, for the places whose
+ * output must match it byte for byte: a lead byte with all its
+ * continuation bytes present yields the value it encodes even when that
+ * is an overlong form, a surrogate or past U+10FFFF (up to 0x1FFFFF);
+ * anything else (stray continuation byte, 0xF8..0xFF, a truncated or
+ * broken sequence) is U+FFFD consuming one byte. len must be >= 1. */
+uint32_t gg_utf8_decode_lax(const char *s, size_t len, size_t *consumed);
 /* Encodes cp (<= 0x10FFFF) into out (4 bytes); returns the byte count. */
 int gg_utf8_encode(uint32_t cp, char *out);
 /* Length of the sequence a lead byte announces (1 for invalid leads). */
@@ -56,5 +63,20 @@ uint32_t gg_unicode_lower(uint32_t cp);
  * does not decompose). GG_NFD_MAX is always enough. */
 #define GG_NFD_MAX 18
 int gg_unicode_nfd(uint32_t cp, uint32_t *out, int cap);
+/* The first code point of cp's canonical decomposition (cp when none).
+ * llama.cpp's "NFD" step keeps only this, one code point for one, and
+ * the WordPiece tokenizer must do the same to match it. */
+uint32_t gg_unicode_nfd_first(uint32_t cp);
+
+/* The generated tables (unicode_tables.c); only unicode.c reads them. */
+#define GG_UTAB_SHIFT 7
+#define GG_UTAB_WS 0x20
+extern const char gg_unicode_version[];
+extern const uint16_t gg_utab_block[0x110000 >> GG_UTAB_SHIFT];
+extern const uint8_t gg_utab_cat[];
+extern const int32_t gg_utab_lower[][4];
+extern const int gg_utab_lower_count;
+extern const uint32_t gg_utab_decomp[][3];
+extern const int gg_utab_decomp_count;
 
 #endif
