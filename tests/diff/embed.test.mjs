@@ -1,0 +1,273 @@
+// embed.test.mjs - differential test of `ggembed embed` against llama.cpp
+// (through tests/ref) on models made by `ggembed mkmodel`.
+//
+// For each model: the vectors of `ggembed embed -m MODEL --jsonl` must have
+// cosine >= 0.9999 (f32, f16) or >= 0.999 (quantized types) with llama.cpp's
+// vector (normalized here: node-llama-cpp returns it raw), and the token
+// counts must match, on: very short texts, medium texts in several scripts,
+// a text of exactly the model's context (specials included), texts over the
+// context, all in one mixed-length batch and some of them alone.
+//
+// Over-context texts: llama.cpp refuses them (it never truncates), so the
+// expected vector is llama.cpp's on the truncated ids: the first
+// n_ctx - (number of specials) ids of the text, with the embedding's
+// begin/end specials kept around them (as Hugging Face tokenizers truncate),
+// n_tokens = n_ctx. A failure also says whether ggembed's vector matches a
+// plain cut of the first n_ctx ids instead.
+//
+// Models (GGEMBED_DIFF_MODELS, comma-separated), each either
+//   - a path to a .gguf file (the threshold follows its general.file_type), or
+//   - PRESET:TYPE[:VOCAB], made here with
+//     `ggembed mkmodel --preset PRESET --type TYPE --vocab VOCAB -o TMP --seed 7`
+//     (VOCAB: a vocab fixture name, default bert-bge, qwen2 for qwen presets).
+// Default: every "tiny" preset that `ggembed mkmodel --help` lists, with
+// every type in GGEMBED_DIFF_TYPES (default f32,f16,q8_0,q4_0,q4_K_M,q5_K_M).
+// Made models go to a temporary directory, removed at the end.
+// Both sides run with GGEMBED_DIFF_THREADS threads (default 2).
+
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { generateCorpus } from "../corpus/gen.mjs";
+import { openReference, normalize, cosine } from "../ref/ref.mjs";
+import { ggembedBin, requireGgembed, run, vocabPath, show, THREADS } from "./util.mjs";
+
+const ALL_TYPES = ["f32", "f16", "q8_0", "q4_0", "q4_K_M", "q5_K_M"];
+const TYPES = (process.env.GGEMBED_DIFF_TYPES || ALL_TYPES.join(",")).split(",").map((s) => s.trim()).filter(Boolean);
+// llama_ftype values of general.file_type that are not quantized.
+const FTYPE_FLOAT = new Set([0, 1, 32]); // ALL_F32, MOSTLY_F16, MOSTLY_BF16
+
+let tmpDir = null;
+function scratch() {
+  if (!tmpDir) tmpDir = mkdtempSync(path.join(os.tmpdir(), "ggembed-diff-"));
+  return tmpDir;
+}
+after(() => {
+  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+});
+
+/** Model specs from GGEMBED_DIFF_MODELS, or the defaults from mkmodel --help. */
+async function modelSpecs() {
+  const env = (process.env.GGEMBED_DIFF_MODELS || "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (env.length > 0) {
+    return env.map((e) => {
+      if (e.endsWith(".gguf") || existsSync(e)) return { label: path.basename(e), file: path.resolve(e) };
+      const [preset, type, vocab] = e.split(":");
+      if (!preset || !type) throw new Error(`GGEMBED_DIFF_MODELS entry "${e}": want FILE.gguf or PRESET:TYPE[:VOCAB]`);
+      return { label: `${preset}/${type}`, preset, type, vocab };
+    });
+  }
+  const r = await run(ggembedBin(), ["mkmodel", "--help"]);
+  const help = r.stdout + r.stderr;
+  const presets = [...new Set(help.match(/[A-Za-z0-9][A-Za-z0-9._-]*tiny[A-Za-z0-9._-]*|tiny[A-Za-z0-9._-]*/g) || [])];
+  if (presets.length === 0) {
+    throw new Error(`no "tiny" preset in \`ggembed mkmodel --help\`; set GGEMBED_DIFF_MODELS. Help was:\n${help}`);
+  }
+  const specs = [];
+  for (const preset of presets) for (const type of TYPES) specs.push({ label: `${preset}/${type}`, preset, type });
+  return specs;
+}
+
+async function makeModel(spec) {
+  if (spec.file) return spec.file;
+  const vocab = spec.vocab || (/qwen/i.test(spec.preset) ? "qwen2" : "bert-bge");
+  const out = path.join(scratch(), `${spec.preset}-${spec.type}-${vocab}.gguf`);
+  const args = ["mkmodel", "--preset", spec.preset, "--type", spec.type, "--vocab", vocabPath(vocab), "-o", out, "--seed", "7"];
+  const r = await run(ggembedBin(), args);
+  if (r.code !== 0) throw new Error(`ggembed ${args.join(" ")} exited with ${r.code}: ${r.stderr}`);
+  return out;
+}
+
+/** The thread option `ggembed embed` documents in its --help (empty if none). */
+let threadArgsCache = null;
+async function threadArgs() {
+  if (threadArgsCache) return threadArgsCache;
+  const r = await run(ggembedBin(), ["embed", "--help"]);
+  const help = r.stdout + r.stderr;
+  if (/--threads\b/.test(help)) threadArgsCache = ["--threads", String(THREADS)];
+  else if (/(^|\s)-t\b/m.test(help)) threadArgsCache = ["-t", String(THREADS)];
+  else threadArgsCache = [];
+  return threadArgsCache;
+}
+
+/**
+ * Parses `ggembed embed --jsonl` output: one JSON value per text, either an
+ * object with the vector in "embedding" (or "vector") and the token count in
+ * "n_tokens" (or "tokens"), or a bare array (then without a count).
+ */
+function parseEmbedLines(stdout, n) {
+  const lines = stdout.split("\n").filter((l) => l.trim() !== "");
+  if (lines.length !== n) throw new Error(`ggembed embed printed ${lines.length} lines for ${n} texts:\n${stdout.slice(0, 500)}`);
+  return lines.map((l, i) => {
+    const v = JSON.parse(l);
+    if (Array.isArray(v)) return { embedding: v, tokens: undefined, truncated: undefined };
+    const emb = v.embedding ?? v.vector;
+    if (!Array.isArray(emb)) throw new Error(`line ${i + 1}: no "embedding" array: ${l.slice(0, 200)}`);
+    const tokens = typeof v.n_tokens === "number" ? v.n_tokens : typeof v.tokens === "number" ? v.tokens : undefined;
+    return { embedding: emb, tokens, truncated: v.truncated };
+  });
+}
+
+async function ggembedEmbed(model, texts) {
+  const input = texts.map((t) => JSON.stringify(t)).join("\n") + "\n";
+  const args = ["embed", "-m", model, "--jsonl", ...(await threadArgs())];
+  const r = await run(ggembedBin(), args, input);
+  if (r.code !== 0) throw new Error(`ggembed ${args.join(" ")} exited with ${r.code} ${r.signal ?? ""}: ${r.stderr.slice(0, 2000)}`);
+  return parseEmbedLines(r.stdout, texts.length);
+}
+
+// Single-token words in the BERT and GPT-2-style vocabularies (with the
+// leading space BPE attaches), used to reach an exact token count.
+const FILLER = ["the", "of", "and", "to", "in", "is", "was", "for", "on", "with", "as", "by", "at", "from", "that", "it"];
+
+/** A text whose embedding ids (specials included) number exactly n, or null. */
+function textWithTokens(ref, n) {
+  const make = (k) => Array.from({ length: k }, (_, i) => FILLER[i % FILLER.length]).join(" ");
+  const count = (s) => ref.tokenizeForEmbedding(s).length;
+  let lo = 1, hi = n + 2;
+  while (lo < hi) { // largest k with count(make(k)) <= n
+    const mid = (lo + hi + 1) >> 1;
+    if (count(make(mid)) <= n) lo = mid; else hi = mid - 1;
+  }
+  let s = make(lo);
+  for (const extra of [" a", " x", "!", " 1", ".", ","]) {
+    if (count(s) === n) break;
+    if (count(s + extra) <= n) s += extra;
+  }
+  return count(s) === n ? s : null;
+}
+
+/** Expected ids of an over-context text: content cut, specials kept. */
+function truncateKeepingSpecials(ref, ids, n) {
+  const { begin, end } = ref.embeddingSpecials();
+  const hasBegin = begin != null && ids[0] === begin;
+  const hasEnd = end != null && ids[ids.length - 1] === end;
+  const content = ids.slice(hasBegin ? 1 : 0, hasEnd ? -1 : undefined);
+  const room = n - (hasBegin ? 1 : 0) - (hasEnd ? 1 : 0);
+  return [...(hasBegin ? [begin] : []), ...content.slice(0, room), ...(hasEnd ? [end] : [])];
+}
+
+function buildTexts(ref) {
+  const n = ref.maxTokens;
+  const corpus = generateCorpus({ seed: 11, count: 400 });
+  const texts = [];
+  const add = (kind, text) => texts.push({ kind, text });
+  // Very short.
+  for (const s of ["a", "Hi", "é", "😀", "?", " x ", "42"]) add("short", s);
+  // Medium: corpus texts in several scripts and shapes that fit the context.
+  const want = [/[а-я]/, /[\u4e00-\u9fff]/, /[\u0600-\u06ff]/, /[\u0900-\u097f]/, /\u200d/, /\r\n/, /[{};]/, /https?:/, /[àéèêëîïôûüç]/, /\t/];
+  for (const re of want) {
+    const t = corpus.find((s) => re.test(s) && s.length > 20 && ref.tokenizeForEmbedding(s).length < n / 2);
+    if (t !== undefined) add("medium", t);
+  }
+  add("medium", "The quick brown fox jumps over the lazy dog.");
+  // Exactly at the context, and one less.
+  const exact = textWithTokens(ref, n);
+  if (exact === null) throw new Error(`could not build a text of exactly ${n} tokens`);
+  add("exact", exact);
+  const minus = textWithTokens(ref, n - 1);
+  if (minus !== null) add("exact-1", minus);
+  // Over the context: a bit over, and far over with varied content.
+  add("over", exact + " and the rest of it");
+  let long = "";
+  for (const s of corpus) {
+    long += s + "\n";
+    if (long.length > n * 12) break;
+  }
+  add("over", long);
+  return texts;
+}
+
+const specs = await modelSpecs().catch((e) => e);
+
+test("embed: model list", async (t) => {
+  if (!(await requireGgembed(t, "embed"))) return;
+  if (!process.env.GGEMBED_DIFF_MODELS && !(await requireGgembed(t, "mkmodel"))) return;
+  if (specs instanceof Error) throw specs;
+  assert.ok(specs.length > 0);
+  t.diagnostic(`models: ${specs.map((s) => s.label).join(", ")}`);
+});
+
+for (const spec of specs instanceof Error ? [] : specs) {
+  test(`ggembed embed matches llama.cpp: ${spec.label}`, async (t) => {
+    if (!(await requireGgembed(t, "embed"))) return;
+    if (spec.preset && !(await requireGgembed(t, "mkmodel"))) return;
+    const model = await makeModel(spec);
+    const ref = await openReference(model, { threads: THREADS });
+    try {
+      const info = ref.info;
+      const ftype = ref.model.fileInfo.metadata.general?.file_type;
+      const minCos = FTYPE_FLOAT.has(ftype) ? 0.9999 : 0.999;
+      const n = ref.maxTokens;
+      assert.ok(Number.isInteger(n) && n > 8, `model context ${n}`);
+      t.diagnostic(`${spec.label}: arch ${info.architecture}, pooling ${info.pooling}, n_ctx ${n}, n_embd ${info.nEmbd}, file_type ${ftype}, min cosine ${minCos}`);
+
+      const texts = buildTexts(ref);
+      // Reference vectors (normalized here) and token counts.
+      const expect = [];
+      for (const { kind, text } of texts) {
+        const full = ref.tokenizeForEmbedding(text);
+        assert.equal(full.length, await ref.calculateInputLength(text), `harness: token count of ${show(text, 80)} agrees with node-llama-cpp's`);
+        if (kind === "exact") assert.equal(full.length, n);
+        if (kind === "over") assert.ok(full.length > n);
+        const ids = full.length > n ? truncateKeepingSpecials(ref, full, n) : full;
+        const r = await ref.embed(ids);
+        assert.equal(r.embedding.length, info.nEmbd);
+        const e = { kind, text, tokens: ids.length, vec: normalize(r.embedding), truncated: full.length > n };
+        if (full.length > n) e.naive = normalize((await ref.embed(full.slice(0, n))).embedding);
+        expect.push(e);
+      }
+      // The comparison can only fail if different texts give different vectors.
+      let minPair = 1;
+      for (let i = 0; i < expect.length; i++) {
+        for (let j = i + 1; j < expect.length; j++) {
+          if (texts[i].text !== texts[j].text) minPair = Math.min(minPair, cosine(expect[i].vec, expect[j].vec));
+        }
+      }
+      assert.ok(minPair < minCos, `reference vectors of different texts are all within cosine ${minPair} of each other: the test could not tell them apart`);
+
+      // ggembed: all texts as one mixed-length batch, then some alone.
+      const batch = await ggembedEmbed(model, texts.map((x) => x.text));
+      const alone = [0, texts.findIndex((x) => x.kind === "exact"), texts.length - 1];
+      const single = [];
+      for (const i of alone) single.push([i, (await ggembedEmbed(model, [texts[i].text]))[0]]);
+
+      const problems = [];
+      const check = (label, i, got) => {
+        const e = expect[i];
+        const where = `${label} #${i} (${e.kind}) ${show(e.text, 120)}`;
+        if (got.embedding.length !== info.nEmbd) {
+          problems.push(`${where}: ${got.embedding.length} dimensions, llama.cpp ${info.nEmbd}`);
+          return;
+        }
+        if (got.tokens === undefined) problems.push(`${where}: ggembed printed no token count`);
+        else if (got.tokens !== e.tokens) problems.push(`${where}: ${got.tokens} tokens, llama.cpp ${e.tokens}`);
+        if (got.truncated !== undefined && Boolean(got.truncated) !== e.truncated) {
+          problems.push(`${where}: truncated=${got.truncated}, expected ${e.truncated}`);
+        }
+        const c = cosine(got.embedding, e.vec);
+        if (!(c >= minCos)) {
+          let hint = "";
+          if (e.naive) hint = `; cosine with a plain cut of the first ${n} ids: ${cosine(got.embedding, e.naive).toFixed(6)}`;
+          problems.push(`${where}: cosine ${c.toFixed(6)} < ${minCos}${hint}`);
+        }
+        // ggembed normalizes by default: the printed vector has unit length.
+        const norm = Math.hypot(...got.embedding);
+        if (Math.abs(norm - 1) > 1e-3) problems.push(`${where}: vector norm ${norm}, expected 1 (normalized)`);
+      };
+      batch.forEach((got, i) => check("batch", i, got));
+      for (const [i, got] of single) check("alone", i, got);
+      // A text's vector must not depend on its batch.
+      for (const [i, got] of single) {
+        const c = cosine(got.embedding, batch[i].embedding);
+        if (!(c >= 0.99999)) problems.push(`#${i}: alone vs in batch cosine ${c.toFixed(7)}`);
+      }
+      t.diagnostic(`${spec.label}: ${texts.length} texts in a batch + ${single.length} alone, ${problems.length} problems`);
+      assert.equal(problems.length, 0, `${spec.label}:\n${problems.join("\n")}`);
+    } finally {
+      await ref.close();
+    }
+  });
+}
