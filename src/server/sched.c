@@ -1,0 +1,302 @@
+/*
+ * sched.c - the server's one queue of EMBED requests and the engine thread
+ * that serves it. Requests wait in arrival order; the engine takes the
+ * first and, with it, later ones whose options agree, up to the model's
+ * token budget, and runs their texts as one ggembed_embed call (dynamic
+ * batching); each request then gets its own answer. The queue is bounded:
+ * a request that does not fit is refused at once with BUSY.
+ */
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void job_free(job *j) {
+    free(j->req.texts);
+    free(j->body);
+    free(j);
+}
+
+/* Answers j with an error and drops it; s->mu not held. */
+static void job_fail(srv *s, job *j, int code, const char *msg) {
+    srv_send_error(j->c, j->id, code, msg);
+    gg_mutex_lock(s->mu);
+    if (code == GG_PE_TIMEOUT) s->st.timeouts++;
+    if (code == GG_PE_CANCELLED) s->st.cancelled++;
+    j->c->inflight--;
+    srv_conn_unref_locked(j->c);
+    gg_cond_broadcast(j->c->cv);
+    gg_mutex_unlock(s->mu);
+    job_free(j);
+}
+
+void sched_submit(srv *s, job *j) {
+    gg_mutex_lock(s->mu);
+    s->st.embed_requests++;
+    int code = s->stopping ? GG_PE_SHUTTING_DOWN : s->depth >= s->cfg.max_queue ? GG_PE_BUSY : 0;
+    if (code == GG_PE_BUSY) s->st.busy++;
+    if (!code) {
+        j->c->inflight++;
+        srv_conn_ref_locked(j->c);
+        if (s->tail) s->tail->next = j;
+        else s->head = j;
+        s->tail = j;
+        s->depth++;
+        gg_cond_broadcast(s->cv);
+    }
+    gg_mutex_unlock(s->mu);
+    if (code) {
+        srv_send_error(j->c, j->id, code,
+                       code == GG_PE_BUSY ? "queue full" : "the server is shutting down");
+        job_free(j);
+    }
+}
+
+/* Unlinks waiting jobs that match; returns them as a list. s->mu held. */
+static job *unlink_waiting(srv *s, srv_conn *c, bool any_id, uint32_t id) {
+    job *out = NULL, **p = &s->head;
+    s->tail = NULL;
+    while (*p) {
+        job *j = *p;
+        if (j->c == c && (any_id || j->id == id)) {
+            *p = j->next;
+            j->next = out;
+            out = j;
+            s->depth--;
+        } else {
+            s->tail = j;
+            p = &j->next;
+        }
+    }
+    return out;
+}
+
+static int cancel_matching(srv *s, srv_conn *c, bool any_id, uint32_t id) {
+    gg_mutex_lock(s->mu);
+    int found = 0;
+    for (job *j = s->running; j; j = j->next) {
+        if (j->c == c && (any_id || j->id == id) && !j->cancel_code) {
+            j->cancel_code = GG_PE_CANCELLED;
+            found = 1;
+        }
+    }
+    job *list = unlink_waiting(s, c, any_id, id);
+    gg_mutex_unlock(s->mu);
+    while (list) {
+        job *next = list->next;
+        job_fail(s, list, GG_PE_CANCELLED, "cancelled");
+        list = next;
+        found = 1;
+    }
+    return found;
+}
+
+int sched_cancel(srv *s, srv_conn *c, uint32_t id) { return cancel_matching(s, c, false, id); }
+void sched_cancel_conn(srv *s, srv_conn *c) { cancel_matching(s, c, true, 0); }
+
+/* ---- the engine ---- */
+
+static bool same_options(const gg_embed_req *a, const gg_embed_req *b) {
+    return a->pooling == b->pooling && a->normalize == b->normalize && a->truncate == b->truncate &&
+           a->dims == b->dims && a->prefix.len == b->prefix.len &&
+           !memcmp(a->prefix.p, b->prefix.p, a->prefix.len);
+}
+
+/* A guess of a text's tokens, only to size batches: about 3 bytes each. */
+static size_t guess_tokens(const srv *s, const gg_embed_req *r) {
+    size_t t = 0;
+    for (uint32_t i = 0; i < r->n; i++)
+        t += GG_MIN((size_t)s->info->n_ctx, (r->texts[i].len + r->prefix.len) / 3 + 2);
+    return t;
+}
+
+/* Takes the first waiting job and the later ones that can share its pass.
+ * Jobs past their deadline are unlinked into *expired. s->mu held. */
+static job *take_batch(srv *s, job **expired) {
+    size_t budget = (size_t)GG_MAX(s->info->max_batch_tokens, s->info->n_ctx), used = 0;
+    int64_t now = gg_now_ns();
+    job *batch = NULL, **tail = &batch, **p = &s->head;
+    s->tail = NULL;
+    while (*p) {
+        job *j = *p;
+        if (j->deadline && now > j->deadline) {
+            *p = j->next;
+            j->next = *expired;
+            *expired = j;
+            s->depth--;
+            continue;
+        }
+        size_t t = guess_tokens(s, &j->req);
+        if (!batch || (same_options(&batch->req, &j->req) && used + t <= budget)) {
+            *p = j->next;
+            j->next = NULL;
+            j->running = true;
+            *tail = j;
+            tail = &j->next;
+            used += t;
+            continue;
+        }
+        s->tail = j;
+        p = &j->next;
+    }
+    return batch;
+}
+
+/* Stops the pass when no job of the batch wants its result any more. */
+static int batch_cancelled(void *user) {
+    srv *s = user;
+    int64_t now = gg_now_ns();
+    int dead = 1;
+    gg_mutex_lock(s->mu);
+    for (job *j = s->running; j; j = j->next)
+        if (!j->cancel_code && !(j->deadline && now > j->deadline)) dead = 0;
+    gg_mutex_unlock(s->mu);
+    return dead;
+}
+
+static int status_code(ggembed_status st) {
+    switch (st) {
+    case GGEMBED_E_TOO_LONG: return GG_PE_TOO_LONG;
+    case GGEMBED_E_INVALID: return GG_PE_INVALID;
+    case GGEMBED_E_NO_WEIGHTS: return GG_PE_NO_WEIGHTS;
+    case GGEMBED_E_CANCELLED: return GG_PE_CANCELLED;
+    default: return GG_PE_INTERNAL;
+    }
+}
+
+/* Sends j its vectors, or the reason it has none. */
+static void answer(srv *s, job *j, const float *vec, const ggembed_result *res, int dims) {
+    gg_mutex_lock(s->mu);
+    int code = j->cancel_code;
+    if (!code && j->deadline && gg_now_ns() > j->deadline) code = GG_PE_TIMEOUT;
+    gg_mutex_unlock(s->mu);
+    if (code) return job_fail(s, j, code, code == GG_PE_TIMEOUT ? "deadline passed" : "cancelled");
+    gg_buf b = {0};
+    gg_encode_embed_ok_head(&b, j->req.n, (uint32_t)dims, j->req.format);
+    uint64_t tokens = 0;
+    for (uint32_t i = 0; i < j->req.n; i++) {
+        gg_buf_u32(&b, (uint32_t)res[i].n_tokens);
+        gg_buf_u32(&b, res[i].truncated ? 1 : 0);
+        tokens += (uint64_t)res[i].n_tokens;
+    }
+    gg_encode_embed_ok_vectors(&b, vec, (size_t)j->req.n * (size_t)dims, j->req.format);
+    if (b.oom) {
+        gg_buf_free(&b);
+        return job_fail(s, j, GG_PE_INTERNAL, "out of memory for the answer");
+    }
+    srv_send(j->c, GG_MSG_REPLY | GG_MSG_EMBED, j->id, b.data, b.len);
+    gg_buf_free(&b);
+    gg_mutex_lock(s->mu);
+    s->st.texts += j->req.n;
+    s->st.tokens += tokens;
+    srv_stats_latency_locked(s, gg_now_ns() - j->t_recv);
+    j->c->inflight--;
+    srv_conn_unref_locked(j->c);
+    gg_cond_broadcast(j->c->cv);
+    gg_mutex_unlock(s->mu);
+    job_free(j);
+}
+
+/* Runs the texts of jobs [batch, end) in one pass; returns the status. */
+static ggembed_status run_pass(srv *s, job *batch, job *end, char *err, size_t err_len) {
+    size_t n = 0;
+    for (job *j = batch; j != end; j = j->next) n += j->req.n;
+    int dims = batch->req.dims ? (int)batch->req.dims : s->info->n_embd;
+    ggembed_text *texts = malloc((n ? n : 1) * sizeof *texts);
+    float *vec = malloc((n ? n : 1) * (size_t)dims * sizeof *vec);
+    ggembed_result *res = malloc((n ? n : 1) * sizeof *res);
+    ggembed_status st = GGEMBED_E_MEMORY;
+    if (texts && vec && res) {
+        size_t k = 0;
+        for (job *j = batch; j != end; j = j->next)
+            for (uint32_t i = 0; i < j->req.n; i++, k++)
+                texts[k] = (ggembed_text){j->req.texts[i].p, j->req.texts[i].len};
+        ggembed_embed_options o;
+        ggembed_embed_options_default(&o);
+        o.pooling = batch->req.pooling;
+        o.normalize = batch->req.normalize;
+        o.dims = (int)batch->req.dims;
+        o.truncate = batch->req.truncate;
+        o.prefix = batch->req.prefix.len ? batch->req.prefix.p : NULL;
+        o.prefix_len = batch->req.prefix.len;
+        o.cancel = batch_cancelled;
+        o.cancel_user = s;
+        st = n ? ggembed_embed(s->model, texts, n, &o, vec, res, err, err_len) : GGEMBED_OK;
+        if (st == GGEMBED_OK) {
+            /* Off the running list before the jobs are answered and freed. */
+            gg_mutex_lock(s->mu);
+            s->st.batches++;
+            s->running = NULL;
+            gg_mutex_unlock(s->mu);
+            k = 0;
+            for (job *j = batch, *next; j != end; j = next) {
+                next = j->next;
+                size_t nj = j->req.n;
+                answer(s, j, vec + k * (size_t)dims, res + k, dims);
+                k += nj;
+            }
+        }
+    } else {
+        snprintf(err, err_len, "out of memory for %zu texts", n);
+    }
+    free(texts);
+    free(vec);
+    free(res);
+    return st;
+}
+
+/* Runs a batch; when a shared pass fails, each job runs alone so the
+ * error goes to the request that caused it. */
+static void run_batch(srv *s, job *batch) {
+    char err[GGEMBED_ERR_LEN] = "";
+    ggembed_status st = run_pass(s, batch, NULL, err, sizeof err);
+    if (st == GGEMBED_OK) return;
+    for (job *j = batch, *next; j; j = next) {
+        next = j->next;
+        if (batch->next) {
+            j->next = NULL;
+            gg_mutex_lock(s->mu);
+            s->running = j;
+            gg_mutex_unlock(s->mu);
+            st = run_pass(s, j, NULL, err, sizeof err);
+            if (st == GGEMBED_OK) continue;
+        }
+        gg_mutex_lock(s->mu);
+        s->running = NULL;
+        int code = j->cancel_code;
+        if (!code && j->deadline && gg_now_ns() > j->deadline) code = GG_PE_TIMEOUT;
+        gg_mutex_unlock(s->mu);
+        if (!code) code = status_code(st);
+        job_fail(s, j, code, code == GG_PE_TIMEOUT ? "deadline passed" : code == GG_PE_CANCELLED ? "cancelled" : err);
+    }
+}
+
+void sched_engine_main(void *arg) {
+    srv *s = arg;
+    gg_mutex_lock(s->mu);
+    for (;;) {
+        while (!s->head && !s->stopping) gg_cond_wait(s->cv, s->mu);
+        if (!s->head) break; /* stopping and drained */
+        job *expired = NULL;
+        job *batch = take_batch(s, &expired);
+        s->running = batch;
+        uint32_t n_batch = 0;
+        for (job *j = batch; j; j = j->next) n_batch++;
+        gg_mutex_unlock(s->mu);
+        while (expired) {
+            job *next = expired->next;
+            job_fail(s, expired, GG_PE_TIMEOUT, "deadline passed before the work started");
+            expired = next;
+        }
+        if (batch) {
+            if (s->cfg.test_delay_ms > 0) gg_sleep_ms(s->cfg.test_delay_ms);
+            run_batch(s, batch);
+        }
+        gg_mutex_lock(s->mu);
+        s->running = NULL;
+        s->depth -= n_batch;
+        gg_cond_broadcast(s->cv);
+    }
+    gg_mutex_unlock(s->mu);
+}

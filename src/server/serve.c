@@ -1,0 +1,173 @@
+/*
+ * serve.c - the server's life: start the engine thread, accept
+ * connections until told to stop, then drain: finish every queued request,
+ * let every connection flush its answers, and join all threads. Also the
+ * answers that never wait for the engine (HEALTH, STATS) and the counters
+ * behind them.
+ */
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gg_server_stop(srv *s) {
+    gg_mutex_lock(s->mu);
+    bool first = !s->stopping;
+    s->stopping = true;
+    gg_cond_broadcast(s->cv);
+    gg_mutex_unlock(s->mu);
+    if (first) {
+        fprintf(stderr, "ggembed: stopping\n");
+        gg_listener_stop(s->listener);
+    }
+}
+
+void srv_stats_latency_locked(srv *s, int64_t ns) {
+    srv_stats *st = &s->st;
+    st->lat[st->lat_next] = (uint32_t)GG_MIN(ns / 1000, (int64_t)UINT32_MAX);
+    st->lat_next = (st->lat_next + 1) % GG_ARRAY_LEN(st->lat);
+    if (st->lat_n < GG_ARRAY_LEN(st->lat)) st->lat_n++;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted v[0..n). */
+static uint64_t percentile(const uint32_t *v, uint32_t n, int p) {
+    if (n == 0) return 0;
+    uint32_t rank = (uint32_t)(((uint64_t)p * n + 99) / 100);
+    return v[rank ? rank - 1 : 0];
+}
+
+static void stat(gg_buf *b, uint32_t *count, const char *name, uint64_t v) {
+    gg_buf_str(b, name, strlen(name));
+    gg_buf_u64(b, v);
+    (*count)++;
+}
+
+void srv_answer_stats(srv *s, srv_conn *c, uint32_t id) {
+    srv_stats st;
+    uint32_t queue, conns;
+    gg_mutex_lock(s->mu);
+    st = s->st;
+    queue = s->depth;
+    conns = s->n_conns;
+    gg_mutex_unlock(s->mu);
+    qsort(st.lat, st.lat_n, sizeof st.lat[0], cmp_u32);
+    gg_mem_usage mem;
+    gg_mem_usage_get(&mem);
+    gg_buf b = {0};
+    uint32_t n = 0;
+    gg_buf_u32(&b, 0);
+    stat(&b, &n, "requests", st.requests);
+    stat(&b, &n, "embed_requests", st.embed_requests);
+    stat(&b, &n, "texts", st.texts);
+    stat(&b, &n, "tokens", st.tokens);
+    stat(&b, &n, "errors", st.errors);
+    stat(&b, &n, "busy", st.busy);
+    stat(&b, &n, "timeouts", st.timeouts);
+    stat(&b, &n, "cancelled", st.cancelled);
+    stat(&b, &n, "batches", st.batches);
+    stat(&b, &n, "queue", queue);
+    stat(&b, &n, "max_queue", s->cfg.max_queue);
+    stat(&b, &n, "connections", conns);
+    stat(&b, &n, "latency_p50_us", percentile(st.lat, st.lat_n, 50));
+    stat(&b, &n, "latency_p90_us", percentile(st.lat, st.lat_n, 90));
+    stat(&b, &n, "latency_p99_us", percentile(st.lat, st.lat_n, 99));
+    stat(&b, &n, "latency_max_us", st.lat_n ? st.lat[st.lat_n - 1] : 0);
+    stat(&b, &n, "rss_anon", mem.rss_anon);
+    stat(&b, &n, "rss_file", mem.rss_file);
+    stat(&b, &n, "uptime_ms", (uint64_t)((gg_now_ns() - s->t_start) / 1000000));
+    if (!b.oom) b.data[0] = (uint8_t)n; /* fewer than 256 pairs */
+    srv_send(c, GG_MSG_REPLY | GG_MSG_STATS, id, b.data, b.len);
+    gg_buf_free(&b);
+}
+
+void srv_answer_health(srv *s, srv_conn *c, uint32_t id) {
+    gg_health_ok h;
+    gg_mutex_lock(s->mu);
+    h.state = s->stopping ? 1 : 0;
+    h.queue = s->depth;
+    h.connections = s->n_conns;
+    gg_mutex_unlock(s->mu);
+    h.uptime_ms = (uint64_t)((gg_now_ns() - s->t_start) / 1000000);
+    gg_buf b = {0};
+    gg_encode_health_ok(&b, &h);
+    srv_send(c, GG_MSG_REPLY | GG_MSG_HEALTH, id, b.data, b.len);
+    gg_buf_free(&b);
+}
+
+static void on_stop_signal(void *user) { gg_server_stop(user); }
+
+/* After the engine has drained: every connection flushes and closes;
+ * the ones that cannot within a few seconds are cut. */
+static void close_connections(srv *s) {
+    gg_mutex_lock(s->mu);
+    for (srv_conn *c = s->conns; c; c = c->next) srv_conn_close_locked(c);
+    int64_t give_up = gg_now_ns() + 5000000000LL;
+    while (s->conns && gg_now_ns() < give_up) gg_cond_timedwait(s->cv, s->mu, 100000000LL);
+    for (srv_conn *c = s->conns; c; c = c->next) srv_conn_force_locked(c);
+    gg_mutex_unlock(s->mu);
+    srv_reap(s, true);
+}
+
+static void accept_loop(srv *s) {
+    for (;;) {
+        gg_err e;
+        gg_conn *io = gg_accept(s->listener, &e);
+        srv_reap(s, false);
+        gg_mutex_lock(s->mu);
+        bool stopping = s->stopping;
+        gg_mutex_unlock(s->mu);
+        if (!io) {
+            if (!stopping) {
+                fprintf(stderr, "ggembed: error: %s\n", e.msg);
+                gg_server_stop(s);
+            }
+            return;
+        }
+        if (stopping) {
+            gg_conn_close(io);
+            return;
+        }
+        if (!srv_conn_start(s, io, &e)) fprintf(stderr, "ggembed: error: connection: %s\n", e.msg);
+    }
+}
+
+int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_server_config *cfg,
+                  gg_err *e) {
+    srv *s = calloc(1, sizeof *s);
+    if (!s) return gg_fail(e, "out of memory");
+    s->model = model;
+    s->info = ggembed_get_info(model);
+    s->cfg = *cfg;
+    s->listener = l;
+    s->is_stdio = is_stdio;
+    s->t_start = gg_now_ns();
+    s->mu = gg_mutex_new();
+    s->cv = gg_cond_new();
+    gg_thread *engine = s->mu && s->cv ? gg_thread_start(sched_engine_main, s, e) : NULL;
+    gg_stop_watch *watch = engine ? gg_stop_watch_start(on_stop_signal, s, e) : NULL;
+    if (!watch) {
+        if (engine) gg_server_stop(s), gg_thread_join(engine);
+        if (s->mu) gg_mutex_free(s->mu);
+        if (s->cv) gg_cond_free(s->cv);
+        free(s);
+        return -1;
+    }
+    if (cfg->ready_line) fprintf(stderr, "%s\n", cfg->ready_line);
+    fflush(stderr);
+    accept_loop(s);
+    gg_thread_join(engine); /* returns once stopping and the queue is drained */
+    close_connections(s);
+    gg_stop_watch_end(watch);
+    fprintf(stderr, "ggembed: stopped requests=%llu errors=%llu\n",
+            (unsigned long long)s->st.requests, (unsigned long long)s->st.errors);
+    gg_mutex_free(s->mu);
+    gg_cond_free(s->cv);
+    free(s);
+    return 0;
+}
