@@ -1,0 +1,190 @@
+/*
+ * kernels.c - chooses between the scalar reference kernels and the SIMD
+ * variants, and the entry points that go through that choice.
+ *
+ * There is one table per SIMD level: the reference fills every entry,
+ * then each level's file overwrites the entries it speeds up. A table is
+ * built once, on first use, under an atomic once-guard, so threads may
+ * race on the first call. The level in use is the best the CPU supports,
+ * capped by GGEMBED_SIMD=scalar|avx2|avx512 if set; gg_kernels_select()
+ * changes it (tests and benchmarks compare levels that way).
+ */
+#include "kernels_ref.h"
+
+#include "../platform/platform.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_LEVELS 3
+
+static gg_kernel_table tables[N_LEVELS];
+static atomic_int table_state[N_LEVELS]; /* 0 not built, 1 being built, 2 ready */
+static _Atomic(const gg_kernel_table *) active;
+static atomic_int active_level;
+
+void gg_kernels_fill_ref(gg_kernel_table *t) {
+    gg_ref_fill_quant(t);
+    gg_ref_fill_dot(t);
+}
+
+/* The best level both compiled in and usable on this CPU and OS. */
+static gg_simd cpu_level(void) {
+#if defined(GG_HAVE_X86_KERNELS) && defined(GG_HAVE_SIMD_FILES)
+    const gg_cpu_features *f = gg_cpu_get();
+    if (!(f->avx2 && f->fma && f->f16c)) return GG_SIMD_SCALAR;
+    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq) return GG_SIMD_AVX512;
+    return GG_SIMD_AVX2;
+#else
+    return GG_SIMD_SCALAR;
+#endif
+}
+
+static void build(gg_kernel_table *t, gg_simd level) {
+    memset(t, 0, sizeof *t);
+    gg_kernels_fill_ref(t);
+#if defined(GG_HAVE_X86_KERNELS) && defined(GG_HAVE_SIMD_FILES)
+    if (level >= GG_SIMD_AVX2) gg_kernels_fill_avx2(t);
+    if (level >= GG_SIMD_AVX512) gg_kernels_fill_avx512(t);
+#else
+    (void)level;
+#endif
+}
+
+/* The table of `level`, built by whichever thread gets here first; the
+ * others wait for it (building takes microseconds). */
+static const gg_kernel_table *table_for(gg_simd level) {
+    atomic_int *state = &table_state[level];
+    if (atomic_load_explicit(state, memory_order_acquire) == 2) return &tables[level];
+    int expected = 0;
+    if (atomic_compare_exchange_strong(state, &expected, 1)) {
+        build(&tables[level], level);
+        atomic_store_explicit(state, 2, memory_order_release);
+    } else {
+        while (atomic_load_explicit(state, memory_order_acquire) != 2) gg_cpu_relax();
+    }
+    return &tables[level];
+}
+
+static gg_simd env_cap(void) {
+    const char *v = getenv("GGEMBED_SIMD");
+    if (!v) return GG_SIMD_AVX512;
+    if (strcmp(v, "scalar") == 0) return GG_SIMD_SCALAR;
+    if (strcmp(v, "avx2") == 0) return GG_SIMD_AVX2;
+    return GG_SIMD_AVX512;
+}
+
+static gg_simd use_level(gg_simd level) {
+    const gg_kernel_table *t = table_for(level);
+    atomic_store_explicit(&active_level, (int)level, memory_order_relaxed);
+    atomic_store_explicit(&active, t, memory_order_release);
+    return level;
+}
+
+gg_simd gg_kernels_select(gg_simd wanted) {
+    gg_simd best = cpu_level();
+    if (wanted < GG_SIMD_SCALAR) wanted = GG_SIMD_SCALAR;
+    return use_level(wanted < best ? wanted : best);
+}
+
+const gg_kernel_table *gg_kernels_get(void) {
+    const gg_kernel_table *t = atomic_load_explicit(&active, memory_order_acquire);
+    if (t) return t;
+    /* First use: racing threads all pick the same level and table. */
+    gg_simd best = cpu_level(), cap = env_cap();
+    use_level(cap < best ? cap : best);
+    return atomic_load_explicit(&active, memory_order_acquire);
+}
+
+gg_simd gg_kernels_level(void) {
+    gg_kernels_get();
+    return (gg_simd)atomic_load_explicit(&active_level, memory_order_relaxed);
+}
+
+const char *gg_simd_name(gg_simd level) {
+    switch (level) {
+    case GG_SIMD_SCALAR: return "scalar";
+    case GG_SIMD_AVX2: return "avx2";
+    case GG_SIMD_AVX512: return "avx512";
+    }
+    return "unknown";
+}
+
+/* A type without a kernel reaching here is a bug in the caller, which
+ * must check gg_type_info()->can_compute first; carrying on would give
+ * silently wrong numbers. */
+static void no_kernel(const char *what, gg_type t) {
+    fprintf(stderr, "ggembed: no %s kernel for type %s\n", what, gg_type_name(t));
+    abort();
+}
+
+void gg_dequantize_row(gg_type t, const void *src, float *dst, int64_t n) {
+    const gg_kernel_table *k = gg_kernels_get();
+    if ((unsigned)t >= GG_TYPE_COUNT || !k->dequantize[t]) no_kernel("dequantize", t);
+    k->dequantize[t](src, dst, n);
+}
+
+void gg_quantize_act(gg_type vec_dot_type, const float *src, void *dst, int64_t n) {
+    const gg_kernel_table *k = gg_kernels_get();
+    if ((unsigned)vec_dot_type >= GG_TYPE_COUNT || !k->quantize_act[vec_dot_type]) {
+        no_kernel("quantize", vec_dot_type);
+    }
+    k->quantize_act[vec_dot_type](src, dst, n);
+}
+
+void gg_vec_dot(gg_type t, int64_t n, float *s, const void *w, const void *a) {
+    const gg_kernel_table *k = gg_kernels_get();
+    if ((unsigned)t >= GG_TYPE_COUNT || !k->vec_dot[t]) no_kernel("vec_dot", t);
+    k->vec_dot[t](n, s, w, a);
+}
+
+/* ---------------- matrix rows ---------------- */
+
+/* A tile of ROW_TILE weight rows stays in cache while every token passes
+ * over it; with a multi-token kernel, tokens go TOK_CHUNK at a time. */
+#define ROW_TILE 16
+#define TOK_CHUNK 32
+
+static void tile_multi(gg_vec_dot_multi_fn multi, const gg_matrix *w, const uint8_t *a,
+                       size_t a_stride, int n_tok, float *y, int64_t ldy, int64_t r0,
+                       int64_t r1) {
+    float s[TOK_CHUNK];
+    for (int t0 = 0; t0 < n_tok; t0 += TOK_CHUNK) {
+        int nt = GG_MIN(TOK_CHUNK, n_tok - t0);
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            multi(w->cols, s, row, a + (size_t)t0 * a_stride, a_stride, nt);
+            for (int k = 0; k < nt; k++) y[(int64_t)(t0 + k) * ldy + r] = s[k];
+        }
+    }
+}
+
+static void tile_single(gg_vec_dot_fn dot, const gg_matrix *w, const uint8_t *a,
+                        size_t a_stride, int n_tok, float *y, int64_t ldy, int64_t r0,
+                        int64_t r1) {
+    for (int t = 0; t < n_tok; t++) {
+        const uint8_t *act = a + (size_t)t * a_stride;
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            dot(w->cols, &y[(int64_t)t * ldy + r], row, act);
+        }
+    }
+}
+
+void gg_matmul_rows(const gg_matrix *w, const void *a, size_t a_stride, int n_tok,
+                    float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const gg_kernel_table *k = gg_kernels_get();
+    gg_type t = w->type;
+    if ((unsigned)t >= GG_TYPE_COUNT || !k->vec_dot[t]) no_kernel("vec_dot", t);
+    gg_vec_dot_multi_fn multi = k->vec_dot_multi[t];
+    for (int64_t rb = r0; rb < r1; rb += ROW_TILE) {
+        int64_t re = GG_MIN(rb + ROW_TILE, r1);
+        if (multi && n_tok > 1) {
+            tile_multi(multi, w, a, a_stride, n_tok, y, ldy, rb, re);
+        } else {
+            tile_single(k->vec_dot[t], w, a, a_stride, n_tok, y, ldy, rb, re);
+        }
+    }
+}
