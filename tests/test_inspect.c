@@ -23,7 +23,13 @@ static int run_inspect(const char *args, char **text) {
     const char *bin = getenv("GGEMBED_BIN");
     if (!bin || !*bin) bin = "ggembed";
     char cmd[4096];
+#ifdef _WIN32
+    /* cmd.exe drops the first and last quote of a line that starts with
+     * one, so the whole line gets an extra pair. */
+    snprintf(cmd, sizeof cmd, "\"\"%s\" inspect %s > \"%s\" 2> \"%s\"\"", bin, args, out_path, err_path);
+#else
     snprintf(cmd, sizeof cmd, "\"%s\" inspect %s > \"%s\" 2> \"%s\"", bin, args, out_path, err_path);
+#endif
     int rc = system(cmd);
     size_t n;
     *text = (char *)check_read_file(out_path, &n);
