@@ -1,0 +1,611 @@
+/*
+ * dot_avx2.c - AVX2 + FMA + F16C versions of the hot kernels: dot
+ * products of a weight row with one or several activation rows,
+ * activation quantizers and row dequantizers.
+ *
+ * Compiled with -mavx2 -mfma -mf16c and called only when the CPU has
+ * those, through the table kernels.c fills (gg_kernels_fill_avx2).
+ *
+ * Meaning is that of the scalar reference (quant_ref.c, dot_ref.c): the
+ * integer part of every block product is computed exactly, only the order
+ * in which the float scales are accumulated differs. Quantizers and
+ * dequantizers do the same float operations as the reference in the same
+ * order, so their output is bit for bit the same.
+ *
+ * The int8 products use vpmaddubsw (unsigned x signed bytes to pairs of
+ * int16). It saturates at 32767, so the unsigned operand is kept small:
+ * weights as 0..15, 0..31 or 0..63, or |w| with the sign moved onto the
+ * activation (vpsignb) where weights are signed.
+ *
+ * Each dot kernel is written once as a function of the number of
+ * activation rows (1 to 4) and forced inline so the compiler keeps the
+ * accumulators in registers; the weights of a block are unpacked once and
+ * reused for every activation row, which is what makes matrix-matrix
+ * products (batched prompts) faster than repeated vector products.
+ */
+#include "kernels_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define MAX_ROWS 4
+
+/* ---- small helpers ---- */
+
+static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline float half(gg_half h) { return _cvtsh_ss(h); }
+
+static inline gg_half to_half(float f) {
+    return (gg_half)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+/* Sum of u8 x s8 products, as 8 int32 lanes (each the sum of 4). */
+static inline __m256i dot_us8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* 32 nibbles from 16 bytes: low nibbles first, then high nibbles (the
+ * order of Q4_0/Q4_1/Q5_x blocks). */
+static inline __m256i nibbles32(const uint8_t *qs) {
+    __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/* Byte j is 0x10 where bit j of the little-endian 32-bit word is set. */
+static inline __m256i bits32(const uint8_t *qh) {
+    uint32_t w;
+    memcpy(&w, qh, 4);
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                             0x0101010101010101, 0x0000000000000000);
+    const __m256i mask = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), spread);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, mask), mask);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* Calls body(rows) with a constant row count so each copy is unrolled. */
+#define MULTI(name, rows_fn)                                                           \
+    static void name(int64_t n, float *s, const void *w, const void *a, size_t a_stride, \
+                     int n_act) {                                                      \
+        const uint8_t *ap = a;                                                         \
+        for (; n_act >= 4; n_act -= 4, s += 4, ap += 4 * a_stride)                     \
+            rows_fn(n, s, w, ap, a_stride, 4);                                         \
+        if (n_act == 3) rows_fn(n, s, w, ap, a_stride, 3);                             \
+        if (n_act == 2) rows_fn(n, s, w, ap, a_stride, 2);                             \
+        if (n_act == 1) rows_fn(n, s, w, ap, a_stride, 1);                             \
+    }                                                                                  \
+    static void name##_one(int64_t n, float *s, const void *w, const void *a) {        \
+        rows_fn(n, s, w, a, 0, 1);                                                     \
+    }
+
+/* ---- F32, F16, BF16 ---- */
+
+static inline __m256 load_f32(const void *p, int64_t i) {
+    return _mm256_loadu_ps((const float *)p + i);
+}
+static inline __m256 load_f16(const void *p, int64_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const gg_half *)p + i)));
+}
+static inline __m256 load_bf16(const void *p, int64_t i) {
+    __m128i h = _mm_loadu_si128((const __m128i *)((const gg_bf16 *)p + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+static inline float get_f32(const void *p, int64_t i) { return ((const float *)p)[i]; }
+static inline float get_f16(const void *p, int64_t i) { return half(((const gg_half *)p)[i]); }
+static inline float get_bf16(const void *p, int64_t i) {
+    return gg_bf16_to_float(((const gg_bf16 *)p)[i]);
+}
+
+/* Weight and activations share the element type. Two accumulators per
+ * row hide the FMA latency; the tail is done one value at a time. */
+#define FLOAT_ROWS(name, load, get)                                               \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *w, const uint8_t *a,        \
+                            size_t st, int rows) {                                       \
+        __m256 acc0[MAX_ROWS], acc1[MAX_ROWS];                                           \
+        for (int r = 0; r < rows; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();          \
+        int64_t i = 0;                                                                   \
+        for (; i + 16 <= n; i += 16) {                                                   \
+            __m256 w0 = load(w, i), w1 = load(w, i + 8);                                 \
+            for (int r = 0; r < rows; r++) {                                             \
+                acc0[r] = _mm256_fmadd_ps(w0, load(a + r * st, i), acc0[r]);             \
+                acc1[r] = _mm256_fmadd_ps(w1, load(a + r * st, i + 8), acc1[r]);         \
+            }                                                                            \
+        }                                                                                \
+        for (; i + 8 <= n; i += 8) {                                                     \
+            __m256 w0 = load(w, i);                                                      \
+            for (int r = 0; r < rows; r++)                                               \
+                acc0[r] = _mm256_fmadd_ps(w0, load(a + r * st, i), acc0[r]);             \
+        }                                                                                \
+        for (int r = 0; r < rows; r++) {                                                 \
+            float t = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));                          \
+            for (int64_t j = i; j < n; j++) t += get(w, j) * get(a + r * st, j);         \
+            s[r] = t;                                                                    \
+        }                                                                                \
+    }
+
+FLOAT_ROWS(f32_rows, load_f32, get_f32)
+FLOAT_ROWS(f16_rows, load_f16, get_f16)
+FLOAT_ROWS(bf16_rows, load_bf16, get_bf16)
+MULTI(f32_multi, f32_rows)
+MULTI(f16_multi, f16_rows)
+MULTI(bf16_multi, bf16_rows)
+
+/* ---- 32-value blocks against Q8_0 / Q8_1 ---- */
+
+/* Signed weights x (Q4_0, Q5_0, Q8_0): |x| times y with x's sign. */
+#define SIGNED_BLOCK_ROWS(name, wtype, unpack)                                           \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
+                            size_t st, int rows) {                                       \
+        const wtype *w = wv;                                                             \
+        __m256 acc[MAX_ROWS];                                                            \
+        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();                     \
+        for (int64_t b = 0; b < n / 32; b++) {                                           \
+            __m256i x = unpack(&w[b]);                                                   \
+            __m256i ax = _mm256_sign_epi8(x, x);                                         \
+            float dw = half(w[b].d);                                                     \
+            for (int r = 0; r < rows; r++) {                                             \
+                const gg_block_q8_0 *y = (const gg_block_q8_0 *)(a + r * st) + b;        \
+                __m256i yv = _mm256_loadu_si256((const __m256i *)y->qs);                 \
+                __m256 p = _mm256_cvtepi32_ps(dot_us8(ax, _mm256_sign_epi8(yv, x)));     \
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half(y->d)), p, acc[r]);    \
+            }                                                                            \
+        }                                                                                \
+        for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]);                           \
+    }
+
+static inline __m256i unpack_q4_0(const gg_block_q4_0 *b) {
+    return _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8));
+}
+static inline __m256i unpack_q5_0(const gg_block_q5_0 *b) {
+    __m256i q = _mm256_or_si256(nibbles32(b->qs), bits32(b->qh));
+    return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+}
+static inline __m256i unpack_q8_0(const gg_block_q8_0 *b) {
+    return _mm256_loadu_si256((const __m256i *)b->qs);
+}
+
+SIGNED_BLOCK_ROWS(q4_0_rows, gg_block_q4_0, unpack_q4_0)
+SIGNED_BLOCK_ROWS(q5_0_rows, gg_block_q5_0, unpack_q5_0)
+SIGNED_BLOCK_ROWS(q8_0_rows, gg_block_q8_0, unpack_q8_0)
+MULTI(q4_0_multi, q4_0_rows)
+MULTI(q5_0_multi, q5_0_rows)
+MULTI(q8_0_multi, q8_0_rows)
+
+/* Unsigned weights with an offset (Q4_1, Q5_1): x = d*q + m, so the
+ * block product is d*dy*sum(q*y) + m*s where s = dy*sum(y) comes with
+ * the Q8_1 activations. */
+#define OFFSET_BLOCK_ROWS(name, wtype, unpack)                                           \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
+                            size_t st, int rows) {                                       \
+        const wtype *w = wv;                                                             \
+        __m256 acc[MAX_ROWS];                                                            \
+        float offs[MAX_ROWS];                                                            \
+        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), offs[r] = 0;        \
+        for (int64_t b = 0; b < n / 32; b++) {                                           \
+            __m256i q = unpack(&w[b]);                                                   \
+            float dw = half(w[b].d), mw = half(w[b].m);                                  \
+            for (int r = 0; r < rows; r++) {                                             \
+                const gg_block_q8_1 *y = (const gg_block_q8_1 *)(a + r * st) + b;        \
+                __m256i yv = _mm256_loadu_si256((const __m256i *)y->qs);                 \
+                __m256 p = _mm256_cvtepi32_ps(dot_us8(q, yv));                           \
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half(y->d)), p, acc[r]);    \
+                offs[r] += mw * half(y->s);                                              \
+            }                                                                            \
+        }                                                                                \
+        for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]) + offs[r];                 \
+    }
+
+static inline __m256i unpack_q4_1(const gg_block_q4_1 *b) { return nibbles32(b->qs); }
+static inline __m256i unpack_q5_1(const gg_block_q5_1 *b) {
+    return _mm256_or_si256(nibbles32(b->qs), bits32(b->qh));
+}
+
+OFFSET_BLOCK_ROWS(q4_1_rows, gg_block_q4_1, unpack_q4_1)
+OFFSET_BLOCK_ROWS(q5_1_rows, gg_block_q5_1, unpack_q5_1)
+MULTI(q4_1_multi, q4_1_rows)
+MULTI(q5_1_multi, q5_1_rows)
+
+/* ---- K-quants against Q8_K ---- */
+
+/* The 6-bit scales and mins of Q4_K/Q5_K: the first four sub-blocks keep
+ * theirs in the low 6 bits of bytes 0-3 (scales) and 4-7 (mins); the last
+ * four keep the low 4 bits in bytes 8-11 and the top 2 bits in the spare
+ * top bits of bytes 0-7. */
+static inline void kscales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = p[j] & 63;
+        mn[j] = p[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((p[j + 8] & 0x0f) | ((p[j] >> 6) << 4));
+        mn[j + 4] = (uint8_t)((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
+    }
+}
+
+/* sum over the 8 sub-blocks of mn[j] * (bsums[2j] + bsums[2j+1]). */
+static inline int kmins(const uint8_t mn[8], const int16_t *bsums) {
+    __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
+    __m128i b = _mm_loadu_si128((const __m128i *)bsums);
+    __m128i b2 = _mm_loadu_si128((const __m128i *)(bsums + 8));
+    __m128i pairs = _mm_hadd_epi16(b, b2); /* |sum of 2| <= 2*16*127: fits */
+    __m128i p = _mm_madd_epi16(m, pairs);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
+    return _mm_cvtsi128_si32(p);
+}
+
+/* Q4_K and Q5_K: per 64-value chunk c, sub-block 2c is the low nibbles
+ * and 2c+1 the high nibbles of 32 bytes (plus bits 2c, 2c+1 of qh). The
+ * unpacked weights of a super-block (256 bytes) are kept in registers. */
+/* The 256 values of a Q4_K/Q5_K super-block as 8 vectors of 32 bytes in
+ * natural order: chunk c's 32 bytes give sub-block 2c (low nibbles) and
+ * 2c+1 (high nibbles); Q5_K adds bits 2c and 2c+1 of qh as bit 4. */
+static inline void unpack_k45(const uint8_t *qs, const uint8_t *qh, __m256i q[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
+    __m256i hb = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+        q[2 * c] = _mm256_and_si256(v, m4);
+        q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        if (qh) {
+            /* bit k of each byte moved to bit 4: 16-bit shifts never carry a
+             * bit of the high byte into bit 4 of the low byte for k < 4 */
+            q[2 * c] = _mm256_or_si256(q[2 * c], _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
+            q[2 * c + 1] =
+                _mm256_or_si256(q[2 * c + 1], _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
+            hb = _mm256_srli_epi16(hb, 2);
+        }
+    }
+}
+
+#define K45_ROWS(name, wtype, qh_of)                                                     \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
+                            size_t st, int rows) {                                       \
+        const wtype *w = wv;                                                             \
+        __m256 acc[MAX_ROWS];                                                            \
+        float mins[MAX_ROWS];                                                            \
+        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), mins[r] = 0;       \
+        for (int64_t b = 0; b < n / GG_QK_K; b++) {                                      \
+            uint8_t sc[8], mn[8];                                                        \
+            __m256i q[8], scv[8];                                                        \
+            kscales(w[b].scales, sc, mn);                                                \
+            unpack_k45(w[b].qs, qh_of, q);                             \
+            for (int j = 0; j < 8; j++) scv[j] = _mm256_set1_epi16(sc[j]);               \
+            float dw = half(w[b].d), mw = half(w[b].dmin);                               \
+            for (int r = 0; r < rows; r++) {                                             \
+                const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;        \
+                __m256i sum = _mm256_setzero_si256();                                    \
+                for (int j = 0; j < 8; j++) {                                            \
+                    __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j));  \
+                    __m256i p16 = _mm256_maddubs_epi16(q[j], yv);                        \
+                    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(scv[j], p16));         \
+                }                                                                        \
+                mins[r] += mw * y->d * (float)kmins(mn, y->bsums);                       \
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * y->d), _mm256_cvtepi32_ps(sum), \
+                                         acc[r]);                                        \
+            }                                                                            \
+        }                                                                                \
+        for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]) - mins[r];                 \
+    }
+
+K45_ROWS(q4_K_rows, gg_block_q4_K, NULL)
+K45_ROWS(q5_K_rows, gg_block_q5_K, w[b].qh)
+MULTI(q4_K_multi, q4_K_rows)
+MULTI(q5_K_multi, q5_K_rows)
+
+/* Q6_K: q = ql nibble | 2 bits of qh << 4, in 0..63, x = q - 32. The -32
+ * is applied once per super-block through the activation's bsums:
+ * sum sc*(q-32)*y = sum sc*q*y - 32 * sum_j sc[j]*bsums[j]. */
+static inline void unpack_q6_K(const gg_block_q6_K *w, __m256i q[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x30);
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h + 32));
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
+        q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                       _mm256_and_si256(_mm256_slli_epi16(hi, 4), m3));
+        q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                       _mm256_and_si256(_mm256_slli_epi16(hi, 2), m3));
+        q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                       _mm256_and_si256(hi, m3));
+        q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_and_si256(_mm256_srli_epi16(hi, 2), m3));
+    }
+}
+
+ALWAYS_INLINE void q6_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,
+                             int rows) {
+    const gg_block_q6_K *w = wv;
+    __m256 acc[MAX_ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / GG_QK_K; b++) {
+        __m256i q[8], scv[8];
+        unpack_q6_K(&w[b], q);
+        /* 32 values span two sub-blocks of 16: scale per int16 pair lane. */
+        for (int j = 0; j < 8; j++) {
+            __m128i lo = _mm_set1_epi16(w[b].scales[2 * j]);
+            __m128i hi = _mm_set1_epi16(w[b].scales[2 * j + 1]);
+            scv[j] = _mm256_set_m128i(hi, lo);
+        }
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));
+        float dw = half(w[b].d);
+        for (int r = 0; r < rows; r++) {
+            const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;
+            __m256i sum = _mm256_setzero_si256();
+            for (int j = 0; j < 8; j++) {
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j));
+                __m256i p16 = _mm256_maddubs_epi16(q[j], yv);
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(scv[j], p16));
+            }
+            __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
+            __m256i corr = _mm256_madd_epi16(sc16, bs);
+            sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(corr, 5));
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * y->d), _mm256_cvtepi32_ps(sum), acc[r]);
+        }
+    }
+    for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]);
+}
+MULTI(q6_K_multi, q6_K_rows)
+
+/* ---- activation quantizers ---- */
+
+static inline float amax8(const float *x, int count) {
+    const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < count; i += 8)
+        m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + i), abs));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* Rounds x*id to the nearest integer (ties to even: the MXCSR default)
+ * and stores 32 int8; returns their sum. */
+static inline int round_store32(const float *x, float id, int8_t *dst) {
+    __m256 m = _mm256_set1_ps(id);
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), m));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), m));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), m));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), m));
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    /* packs work per 128-bit lane; the permute puts the dwords back in order */
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)dst, p);
+    return hsum_epi32(sum);
+}
+
+static void quantize_q8_0(const float *x, void *dst, int64_t n) {
+    gg_block_q8_0 *y = dst;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        float amax = amax8(x, 32);
+        float d = amax / 127.0f;
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f; /* not 1/d: as the reference */
+        y[b].d = to_half(d);
+        round_store32(x, id, y[b].qs);
+    }
+}
+
+static void quantize_q8_1(const float *x, void *dst, int64_t n) {
+    gg_block_q8_1 *y = dst;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        float amax = amax8(x, 32);
+        float d = amax / 127.0f;
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f; /* not 1/d: as the reference */
+        y[b].d = to_half(d);
+        int sum = round_store32(x, id, y[b].qs);
+        y[b].s = to_half((float)sum * d);
+    }
+}
+
+/* Q8_K scales by the value of largest magnitude (the first one, if
+ * several), sign included: that value maps to -127. */
+static void quantize_q8_K(const float *x, void *dst, int64_t n) {
+    gg_block_q8_K *y = dst;
+    for (int64_t b = 0; b < n / GG_QK_K; b++, x += GG_QK_K) {
+        float amax = amax8(x, GG_QK_K);
+        if (amax == 0.0f) {
+            memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        int first = 0;
+        while (x[first] != amax && x[first] != -amax) first++;
+        float iscale = -127.0f / x[first];
+        for (int j = 0; j < GG_QK_K; j += 32) {
+            int8_t *q = y[b].qs + j;
+            round_store32(x + j, iscale, q);
+            /* the clamp to 127 of the reference never bites: |x*iscale| <= 127.
+             * Sums of 16 bytes via sad on the bytes biased to unsigned. */
+            __m256i v = _mm256_loadu_si256((const __m256i *)q);
+            __m256i u = _mm256_sad_epu8(_mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)),
+                                        _mm256_setzero_si256());
+            y[b].bsums[j / 16] = (int16_t)(_mm256_extract_epi64(u, 0) +
+                                           _mm256_extract_epi64(u, 1) - 16 * 128);
+            y[b].bsums[j / 16 + 1] = (int16_t)(_mm256_extract_epi64(u, 2) +
+                                               _mm256_extract_epi64(u, 3) - 16 * 128);
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
+static void quantize_f16(const float *x, void *dst, int64_t n) {
+    gg_half *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = gg_float_to_half(x[i]);
+}
+
+/* Round to nearest even on the bits; NaN stays NaN (made quiet). */
+static inline __m256i bf16_round8(__m256i u) {
+    const __m256i abs = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb));
+    r = _mm256_srli_epi32(r, 16);
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs), inf);
+    __m256i qnan = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    return _mm256_blendv_epi8(r, qnan, nan);
+}
+
+static void quantize_bf16(const float *x, void *dst, int64_t n) {
+    gg_bf16 *y = dst;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i a = bf16_round8(_mm256_castps_si256(_mm256_loadu_ps(x + i)));
+        __m256i b = bf16_round8(_mm256_castps_si256(_mm256_loadu_ps(x + i + 8)));
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+        _mm256_storeu_si256((__m256i *)(y + i), p);
+    }
+    for (; i < n; i++) y[i] = gg_float_to_bf16(x[i]);
+}
+
+/* ---- dequantizers ---- */
+
+static void dequant_f16(const void *src, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, load_f16(src, i));
+    for (; i < n; i++) y[i] = get_f16(src, i);
+}
+
+static void dequant_bf16(const void *src, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, load_bf16(src, i));
+    for (; i < n; i++) y[i] = get_bf16(src, i);
+}
+
+/* y[0..32) = d * x for 32 signed bytes x. */
+static inline void store_scaled32(__m256i x, float d, float *y) {
+    __m256 dv = _mm256_set1_ps(d);
+    __m128i lo = _mm256_castsi256_si128(x), hi = _mm256_extracti128_si256(x, 1);
+    _mm256_storeu_ps(y, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+    _mm256_storeu_ps(y + 8, _mm256_mul_ps(
+        dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+    _mm256_storeu_ps(y + 16, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+    _mm256_storeu_ps(y + 24, _mm256_mul_ps(
+        dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+}
+
+/* y[0..32) = d * q + m, the multiply and the add rounded separately. */
+static inline void store_affine32(__m256i q, float d, float m, float *y) {
+    __m256 dv = _mm256_set1_ps(d), mv = _mm256_set1_ps(m);
+    for (int k = 0; k < 4; k++) {
+        __m128i part = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
+        if (k & 1) part = _mm_srli_si128(part, 8);
+        __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part));
+        _mm256_storeu_ps(y + 8 * k, _mm256_add_ps(_mm256_mul_ps(dv, f), mv));
+    }
+}
+
+#define DEQUANT_SIGNED(name, wtype, unpack)                                      \
+    static void name(const void *src, float *y, int64_t n) {                     \
+        const wtype *w = src;                                                    \
+        for (int64_t b = 0; b < n / 32; b++)                                     \
+            store_scaled32(unpack(&w[b]), half(w[b].d), y + 32 * b);             \
+    }
+#define DEQUANT_OFFSET(name, wtype, unpack)                                      \
+    static void name(const void *src, float *y, int64_t n) {                     \
+        const wtype *w = src;                                                    \
+        for (int64_t b = 0; b < n / 32; b++)                                     \
+            store_affine32(unpack(&w[b]), half(w[b].d), half(w[b].m), y + 32 * b); \
+    }
+DEQUANT_SIGNED(dequant_q4_0, gg_block_q4_0, unpack_q4_0)
+DEQUANT_SIGNED(dequant_q5_0, gg_block_q5_0, unpack_q5_0)
+DEQUANT_SIGNED(dequant_q8_0, gg_block_q8_0, unpack_q8_0)
+DEQUANT_OFFSET(dequant_q4_1, gg_block_q4_1, unpack_q4_1)
+DEQUANT_OFFSET(dequant_q5_1, gg_block_q5_1, unpack_q5_1)
+
+/* Q4_K/Q5_K: per sub-block dl = d*sc and ml = dmin*m, then dl*q - ml
+ * rounded twice, as the reference does. */
+static inline void store_k32(__m256i q, float dl, float ml, float *y) {
+    __m256 dv = _mm256_set1_ps(dl), mv = _mm256_set1_ps(ml);
+    for (int k = 0; k < 4; k++) {
+        __m128i part = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
+        if (k & 1) part = _mm_srli_si128(part, 8);
+        __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part));
+        _mm256_storeu_ps(y + 8 * k, _mm256_sub_ps(_mm256_mul_ps(dv, f), mv));
+    }
+}
+
+#define DEQUANT_K45(name, wtype, qh_of)                                          \
+    static void name(const void *src, float *y, int64_t n) {                     \
+        const wtype *w = src;                                                    \
+        for (int64_t b = 0; b < n / GG_QK_K; b++, y += GG_QK_K) {                \
+            uint8_t sc[8], mn[8];                                                \
+            __m256i q[8];                                                        \
+            kscales(w[b].scales, sc, mn);                                        \
+            unpack_k45(w[b].qs, qh_of, q);                                       \
+            float d = half(w[b].d), dmin = half(w[b].dmin);                      \
+            for (int j = 0; j < 8; j++)                                          \
+                store_k32(q[j], d * (float)sc[j], dmin * (float)mn[j], y + 32 * j); \
+        }                                                                        \
+    }
+DEQUANT_K45(dequant_q4_K, gg_block_q4_K, NULL)
+DEQUANT_K45(dequant_q5_K, gg_block_q5_K, w[b].qh)
+
+/* Q6_K: (d*sc) * (q - 32) per sub-block of 16. */
+static void dequant_q6_K(const void *src, float *y, int64_t n) {
+    const gg_block_q6_K *w = src;
+    for (int64_t b = 0; b < n / GG_QK_K; b++, y += GG_QK_K) {
+        __m256i q[8];
+        unpack_q6_K(&w[b], q);
+        float d = half(w[b].d);
+        for (int j = 0; j < 8; j++) {
+            __m256i x = _mm256_sub_epi8(q[j], _mm256_set1_epi8(32));
+            for (int k = 0; k < 4; k++) {
+                __m128i part = k < 2 ? _mm256_castsi256_si128(x) : _mm256_extracti128_si256(x, 1);
+                if (k & 1) part = _mm_srli_si128(part, 8);
+                __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part));
+                __m256 dl = _mm256_set1_ps(d * (float)w[b].scales[2 * j + k / 2]);
+                _mm256_storeu_ps(y + 32 * j + 8 * k, _mm256_mul_ps(dl, f));
+            }
+        }
+    }
+}
+
+/* ---- the table ---- */
+
+void gg_kernels_fill_avx2(gg_kernel_table *t) {
+#define DOT(type, fn) (t->vec_dot[type] = fn##_one, t->vec_dot_multi[type] = fn)
+    DOT(GG_TYPE_F32, f32_multi);
+    DOT(GG_TYPE_F16, f16_multi);
+    DOT(GG_TYPE_BF16, bf16_multi);
+    DOT(GG_TYPE_Q4_0, q4_0_multi);
+    DOT(GG_TYPE_Q5_0, q5_0_multi);
+    DOT(GG_TYPE_Q8_0, q8_0_multi);
+    DOT(GG_TYPE_Q4_1, q4_1_multi);
+    DOT(GG_TYPE_Q5_1, q5_1_multi);
+    DOT(GG_TYPE_Q4_K, q4_K_multi);
+    DOT(GG_TYPE_Q5_K, q5_K_multi);
+    DOT(GG_TYPE_Q6_K, q6_K_multi);
+#undef DOT
+    t->quantize_act[GG_TYPE_Q8_0] = quantize_q8_0;
+    t->quantize_act[GG_TYPE_Q8_1] = quantize_q8_1;
+    t->quantize_act[GG_TYPE_Q8_K] = quantize_q8_K;
+    t->quantize_act[GG_TYPE_F16] = quantize_f16;
+    t->quantize_act[GG_TYPE_BF16] = quantize_bf16;
+    t->dequantize[GG_TYPE_F16] = dequant_f16;
+    t->dequantize[GG_TYPE_BF16] = dequant_bf16;
+    t->dequantize[GG_TYPE_Q4_0] = dequant_q4_0;
+    t->dequantize[GG_TYPE_Q5_0] = dequant_q5_0;
+    t->dequantize[GG_TYPE_Q8_0] = dequant_q8_0;
+    t->dequantize[GG_TYPE_Q4_1] = dequant_q4_1;
+    t->dequantize[GG_TYPE_Q5_1] = dequant_q5_1;
+    t->dequantize[GG_TYPE_Q4_K] = dequant_q4_K;
+    t->dequantize[GG_TYPE_Q5_K] = dequant_q5_K;
+    t->dequantize[GG_TYPE_Q6_K] = dequant_q6_K;
+}

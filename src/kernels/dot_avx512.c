@@ -1,0 +1,406 @@
+/*
+ * dot_avx512.c - AVX-512 versions of the dot products, with VNNI for the
+ * int8 products and AVX512-BF16 for bfloat16 rows when the CPU has them.
+ *
+ * gg_kernels_fill_avx512 starts from the AVX2 table (the quantizers and
+ * dequantizers stay there: they are not where the time goes) and
+ * replaces the dot products:
+ *   F32, F16        512-bit FMA, masked loads for the tail;
+ *   BF16            vdpbf16ps when AVX512-BF16 is present;
+ *   Q4_K Q5_K Q6_K  64 values per register, with vpdpbusd when VNNI is
+ *                   present and vpmaddubsw + vpmaddwd otherwise;
+ *   32-value blocks vpdpbusd on 256-bit registers (VNNI only; without it
+ *                   the AVX2 kernels are as good).
+ *
+ * As in dot_avx2.c, the integer part of each block is exact and only the
+ * order of the float accumulation differs from the reference; each kernel
+ * is one inline function of the number of activation rows (1 to 4) so the
+ * unpacked weights of a block serve every row.
+ */
+#include "kernels_internal.h"
+
+#include "../platform/platform.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define MAX_ROWS 4
+
+static inline float half(gg_half h) { return _cvtsh_ss(h); }
+
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Instantiates name(...) for 1..4 rows, plus the single-row name_one. */
+#define MULTI(name, rows_fn)                                                           \
+    static void name(int64_t n, float *s, const void *w, const void *a, size_t a_stride, \
+                     int n_act) {                                                      \
+        const uint8_t *ap = a;                                                         \
+        for (; n_act >= 4; n_act -= 4, s += 4, ap += 4 * a_stride)                     \
+            rows_fn(n, s, w, ap, a_stride, 4);                                         \
+        if (n_act == 3) rows_fn(n, s, w, ap, a_stride, 3);                             \
+        if (n_act == 2) rows_fn(n, s, w, ap, a_stride, 2);                             \
+        if (n_act == 1) rows_fn(n, s, w, ap, a_stride, 1);                             \
+    }                                                                                  \
+    static void name##_one(int64_t n, float *s, const void *w, const void *a) {        \
+        rows_fn(n, s, w, a, 0, 1);                                                     \
+    }
+
+/* ---- F32, F16, BF16 ---- */
+
+static inline __m512 load_f32(const void *p, int64_t i, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+}
+static inline __m512 load_f16(const void *p, int64_t i, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const gg_half *)p + i));
+}
+static inline __m512 load_bf16(const void *p, int64_t i, __mmask16 m) {
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const gg_bf16 *)p + i);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* The tail (n % 16 values) is read with a masked load: the lanes past
+ * the end are zero and add nothing. */
+#define FLOAT_ROWS(name, load)                                                           \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *w, const uint8_t *a,        \
+                            size_t st, int rows) {                                       \
+        __m512 acc0[MAX_ROWS], acc1[MAX_ROWS];                                           \
+        for (int r = 0; r < rows; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();          \
+        const __mmask16 all = 0xffff;                                                    \
+        int64_t i = 0;                                                                   \
+        for (; i + 32 <= n; i += 32) {                                                   \
+            __m512 w0 = load(w, i, all), w1 = load(w, i + 16, all);                      \
+            for (int r = 0; r < rows; r++) {                                             \
+                acc0[r] = _mm512_fmadd_ps(w0, load(a + r * st, i, all), acc0[r]);        \
+                acc1[r] = _mm512_fmadd_ps(w1, load(a + r * st, i + 16, all), acc1[r]);   \
+            }                                                                            \
+        }                                                                                \
+        for (; i < n; i += 16) {                                                         \
+            __mmask16 m = n - i >= 16 ? all : (__mmask16)((1u << (n - i)) - 1);         \
+            __m512 w0 = load(w, i, m);                                                   \
+            for (int r = 0; r < rows; r++)                                               \
+                acc0[r] = _mm512_fmadd_ps(w0, load(a + r * st, i, m), acc0[r]);          \
+        }                                                                                \
+        for (int r = 0; r < rows; r++)                                                   \
+            s[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));                \
+    }
+
+FLOAT_ROWS(f32_rows, load_f32)
+FLOAT_ROWS(f16_rows, load_f16)
+FLOAT_ROWS(bf16_rows, load_bf16)
+MULTI(f32_multi, f32_rows)
+MULTI(f16_multi, f16_rows)
+MULTI(bf16_multi, bf16_rows)
+
+/* vdpbf16ps multiplies pairs of bfloat16 exactly and adds them in single
+ * precision (denormals flushed: they are below the tolerance anyway). */
+ALWAYS_INLINE void bf16dp_rows(int64_t n, float *s, const void *wv, const uint8_t *a,
+                               size_t st, int rows) {
+    const gg_bf16 *w = wv;
+    __m512 acc0[MAX_ROWS], acc1[MAX_ROWS];
+    for (int r = 0; r < rows; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512i w0 = _mm512_loadu_si512(w + i), w1 = _mm512_loadu_si512(w + i + 32);
+        for (int r = 0; r < rows; r++) {
+            const gg_bf16 *y = (const gg_bf16 *)(a + r * st) + i;
+            acc0[r] = _mm512_dpbf16_ps(acc0[r], (__m512bh)w0, (__m512bh)_mm512_loadu_si512(y));
+            acc1[r] = _mm512_dpbf16_ps(acc1[r], (__m512bh)w1,
+                                       (__m512bh)_mm512_loadu_si512(y + 32));
+        }
+    }
+    for (; i < n; i += 32) {
+        __mmask32 m = n - i >= 32 ? 0xffffffffu : (__mmask32)((1u << (n - i)) - 1);
+        __m512i w0 = _mm512_maskz_loadu_epi16(m, w + i);
+        for (int r = 0; r < rows; r++) {
+            const gg_bf16 *y = (const gg_bf16 *)(a + r * st) + i;
+            acc0[r] = _mm512_dpbf16_ps(acc0[r], (__m512bh)w0,
+                                       (__m512bh)_mm512_maskz_loadu_epi16(m, y));
+        }
+    }
+    for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+}
+MULTI(bf16dp_multi, bf16dp_rows)
+
+/* ---- 32-value blocks with VNNI on 256-bit registers ---- */
+
+static inline __m256i nibbles32(const uint8_t *qs) {
+    __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/* 0x10 in byte j where bit j of qh (little-endian) is set. */
+static inline __m256i bits32(const uint8_t *qh) {
+    uint32_t m;
+    memcpy(&m, qh, 4);
+    return _mm256_maskz_set1_epi8((__mmask32)m, 0x10);
+}
+
+static inline __m256i unpack_q4_0(const gg_block_q4_0 *b) {
+    return _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8));
+}
+static inline __m256i unpack_q5_0(const gg_block_q5_0 *b) {
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b->qs), bits32(b->qh)),
+                           _mm256_set1_epi8(16));
+}
+static inline __m256i unpack_q8_0(const gg_block_q8_0 *b) {
+    return _mm256_loadu_si256((const __m256i *)b->qs);
+}
+static inline __m256i unpack_q4_1(const gg_block_q4_1 *b) { return nibbles32(b->qs); }
+static inline __m256i unpack_q5_1(const gg_block_q5_1 *b) {
+    return _mm256_or_si256(nibbles32(b->qs), bits32(b->qh));
+}
+
+/* Signed weights: vpdpbusd takes |x| as the unsigned operand and the
+ * activation with x's sign. */
+#define SIGNED_BLOCK_ROWS(name, wtype, unpack)                                           \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
+                            size_t st, int rows) {                                       \
+        const wtype *w = wv;                                                             \
+        __m256 acc[MAX_ROWS];                                                            \
+        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();                     \
+        for (int64_t b = 0; b < n / 32; b++) {                                           \
+            __m256i x = unpack(&w[b]);                                                   \
+            __m256i ax = _mm256_abs_epi8(x);                                             \
+            float dw = half(w[b].d);                                                     \
+            for (int r = 0; r < rows; r++) {                                             \
+                const gg_block_q8_0 *y = (const gg_block_q8_0 *)(a + r * st) + b;        \
+                __m256i yv = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), x); \
+                __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, yv);         \
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half(y->d)),                \
+                                         _mm256_cvtepi32_ps(p), acc[r]);                 \
+            }                                                                            \
+        }                                                                                \
+        for (int r = 0; r < rows; r++) s[r] = hsum256(acc[r]);                           \
+    }
+
+#define OFFSET_BLOCK_ROWS(name, wtype, unpack)                                           \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
+                            size_t st, int rows) {                                       \
+        const wtype *w = wv;                                                             \
+        __m256 acc[MAX_ROWS];                                                            \
+        float offs[MAX_ROWS];                                                            \
+        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), offs[r] = 0;        \
+        for (int64_t b = 0; b < n / 32; b++) {                                           \
+            __m256i q = unpack(&w[b]);                                                   \
+            float dw = half(w[b].d), mw = half(w[b].m);                                  \
+            for (int r = 0; r < rows; r++) {                                             \
+                const gg_block_q8_1 *y = (const gg_block_q8_1 *)(a + r * st) + b;        \
+                __m256i yv = _mm256_loadu_si256((const __m256i *)y->qs);                 \
+                __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, yv);          \
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half(y->d)),                \
+                                         _mm256_cvtepi32_ps(p), acc[r]);                 \
+                offs[r] += mw * half(y->s);                                              \
+            }                                                                            \
+        }                                                                                \
+        for (int r = 0; r < rows; r++) s[r] = hsum256(acc[r]) + offs[r];                 \
+    }
+
+SIGNED_BLOCK_ROWS(q4_0_rows, gg_block_q4_0, unpack_q4_0)
+SIGNED_BLOCK_ROWS(q5_0_rows, gg_block_q5_0, unpack_q5_0)
+SIGNED_BLOCK_ROWS(q8_0_rows, gg_block_q8_0, unpack_q8_0)
+OFFSET_BLOCK_ROWS(q4_1_rows, gg_block_q4_1, unpack_q4_1)
+OFFSET_BLOCK_ROWS(q5_1_rows, gg_block_q5_1, unpack_q5_1)
+MULTI(q4_0_multi, q4_0_rows)
+MULTI(q5_0_multi, q5_0_rows)
+MULTI(q8_0_multi, q8_0_rows)
+MULTI(q4_1_multi, q4_1_rows)
+MULTI(q5_1_multi, q5_1_rows)
+
+/* ---- K-quants: 64 values per register ---- */
+
+/* Sums of 4 u8 x s8 products per int32 lane. Each is at most
+ * 4 * 63 * 128 in magnitude, so it also fits the low 16 bits of its lane,
+ * which is what scale() relies on. */
+ALWAYS_INLINE __m512i dot_us8(__m512i u, __m512i s, int vnni) {
+    if (vnni) return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s);
+    return _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1));
+}
+
+/* p * sc per lane, where sc holds the scale in the low 16 bits of each
+ * lane and zero above: vpmaddwd is cheaper than vpmulld. */
+static inline __m512i scale(__m512i p, __m512i sc) { return _mm512_madd_epi16(p, sc); }
+
+static inline __m512i scale_pair(int lo, int hi) {
+    return _mm512_inserti64x4(_mm512_set1_epi32(lo & 0xffff), _mm256_set1_epi32(hi & 0xffff), 1);
+}
+
+static inline void kscales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = p[j] & 63;
+        mn[j] = p[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((p[j + 8] & 0x0f) | ((p[j] >> 6) << 4));
+        mn[j + 4] = (uint8_t)((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
+    }
+}
+
+static inline int kmins(const uint8_t mn[8], const int16_t *bsums) {
+    __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
+    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                                   _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m128i p = _mm_madd_epi16(m, pairs);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
+    return _mm_cvtsi128_si32(p);
+}
+
+/* Chunk c of a Q4_K/Q5_K super-block: 32 bytes whose low nibbles are
+ * values 64c..64c+31 and high nibbles the next 32; the 256-bit load is
+ * doubled and the upper copy shifted by 4 (Q5_K: qh bit 2c, 2c+1). */
+static inline void unpack_k45(const uint8_t *qs, const uint8_t *qh, __m512i q[4]) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
+    const __m512i by4 = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+    __m512i h = qh ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh))
+                   : _mm512_setzero_si512();
+    __m512i hsh = _mm512_set_epi64(1, 1, 1, 1, 0, 0, 0, 0);
+    for (int c = 0; c < 4; c++) {
+        __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * c)));
+        q[c] = _mm512_and_si512(_mm512_srlv_epi64(v, by4), m4);
+        if (qh) {
+            /* bit k of a byte reaches bit 0 by a 64-bit shift of k < 8 */
+            __m512i hb = _mm512_and_si512(_mm512_srlv_epi64(h, hsh), one);
+            q[c] = _mm512_or_si512(q[c], _mm512_slli_epi16(hb, 4));
+            hsh = _mm512_add_epi64(hsh, _mm512_set1_epi64(2));
+        }
+    }
+}
+
+ALWAYS_INLINE __m512i load_y64(const gg_block_q8_K *y, int c) {
+    return _mm512_loadu_si512(y->qs + 64 * c);
+}
+
+#define K45_ROWS(name, wtype, qh_of, vnni)                                               \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
+                            size_t st, int rows) {                                       \
+        const wtype *w = wv;                                                             \
+        __m512 acc[MAX_ROWS];                                                            \
+        float mins[MAX_ROWS];                                                            \
+        for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps(), mins[r] = 0;       \
+        for (int64_t b = 0; b < n / GG_QK_K; b++) {                                      \
+            uint8_t sc[8], mn[8];                                                        \
+            __m512i q[4], scv[4];                                                        \
+            kscales(w[b].scales, sc, mn);                                                \
+            unpack_k45(w[b].qs, qh_of, q);                                               \
+            for (int c = 0; c < 4; c++) scv[c] = scale_pair(sc[2 * c], sc[2 * c + 1]);   \
+            float dw = half(w[b].d), mw = half(w[b].dmin);                               \
+            for (int r = 0; r < rows; r++) {                                             \
+                const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;        \
+                __m512i sum = _mm512_setzero_si512();                                    \
+                for (int c = 0; c < 4; c++)                                              \
+                    sum = _mm512_add_epi32(sum, scale(dot_us8(q[c], load_y64(y, c), vnni), \
+                                                      scv[c]));                          \
+                mins[r] += mw * y->d * (float)kmins(mn, y->bsums);                       \
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * y->d), _mm512_cvtepi32_ps(sum), \
+                                         acc[r]);                                        \
+            }                                                                            \
+        }                                                                                \
+        for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(acc[r]) - mins[r];    \
+    }
+
+K45_ROWS(q4_K_rows_vnni, gg_block_q4_K, NULL, 1)
+K45_ROWS(q5_K_rows_vnni, gg_block_q5_K, w[b].qh, 1)
+K45_ROWS(q4_K_rows_plain, gg_block_q4_K, NULL, 0)
+K45_ROWS(q5_K_rows_plain, gg_block_q5_K, w[b].qh, 0)
+MULTI(q4_K_multi_vnni, q4_K_rows_vnni)
+MULTI(q5_K_multi_vnni, q5_K_rows_vnni)
+MULTI(q4_K_multi_plain, q4_K_rows_plain)
+MULTI(q5_K_multi_plain, q5_K_rows_plain)
+
+/* Q6_K: q in 0..63 from 4 bits of ql and 2 of qh; x = q - 32, the -32
+ * applied per super-block through bsums. Chunk k holds values
+ * 64k..64k+63, i.e. sub-blocks 4k..4k+3 of 16 values (4 lanes each). */
+static inline void unpack_q6_K(const gg_block_q6_K *w, __m512i q[4], __m512i scv[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x30);
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h + 32));
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
+        __m256i a0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                     _mm256_and_si256(_mm256_slli_epi16(hi, 4), m3));
+        __m256i a1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                     _mm256_and_si256(_mm256_slli_epi16(hi, 2), m3));
+        __m256i a2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                     _mm256_and_si256(hi, m3));
+        __m256i a3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                     _mm256_and_si256(_mm256_srli_epi16(hi, 2), m3));
+        q[2 * h] = _mm512_inserti64x4(_mm512_castsi256_si512(a0), a1, 1);
+        q[2 * h + 1] = _mm512_inserti64x4(_mm512_castsi256_si512(a2), a3, 1);
+    }
+    __m512i sc = _mm512_and_si512(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)w->scales)),
+        _mm512_set1_epi32(0xffff));
+    for (int k = 0; k < 4; k++) {
+        __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3,
+                                       4 * k + 2, 4 * k + 2, 4 * k + 2, 4 * k + 2,
+                                       4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
+                                       4 * k, 4 * k, 4 * k, 4 * k);
+        scv[k] = _mm512_permutexvar_epi32(idx, sc);
+    }
+}
+
+#define Q6K_ROWS(name, vnni)                                                             \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
+                            size_t st, int rows) {                                       \
+        const gg_block_q6_K *w = wv;                                                     \
+        __m512 acc[MAX_ROWS];                                                            \
+        for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps();                     \
+        for (int64_t b = 0; b < n / GG_QK_K; b++) {                                      \
+            __m512i q[4], scv[4];                                                        \
+            unpack_q6_K(&w[b], q, scv);                                                  \
+            __m256i sc16 =                                                               \
+                _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));     \
+            float dw = half(w[b].d);                                                     \
+            for (int r = 0; r < rows; r++) {                                             \
+                const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;        \
+                __m512i sum = _mm512_setzero_si512();                                    \
+                for (int c = 0; c < 4; c++)                                              \
+                    sum = _mm512_add_epi32(sum, scale(dot_us8(q[c], load_y64(y, c), vnni), \
+                                                      scv[c]));                          \
+                __m256i corr = _mm256_madd_epi16(                                        \
+                    sc16, _mm256_loadu_si256((const __m256i *)y->bsums));                \
+                sum = _mm512_sub_epi32(                                                  \
+                    sum, _mm512_castsi256_si512(_mm256_slli_epi32(corr, 5)));            \
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * y->d), _mm512_cvtepi32_ps(sum), \
+                                         acc[r]);                                        \
+            }                                                                            \
+        }                                                                                \
+        for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(acc[r]);              \
+    }
+
+Q6K_ROWS(q6_K_rows_vnni, 1)
+Q6K_ROWS(q6_K_rows_plain, 0)
+MULTI(q6_K_multi_vnni, q6_K_rows_vnni)
+MULTI(q6_K_multi_plain, q6_K_rows_plain)
+
+/* ---- the table ---- */
+
+void gg_kernels_fill_avx512(gg_kernel_table *t) {
+    const gg_cpu_features *cpu = gg_cpu_get();
+    gg_kernels_fill_avx2(t);
+#define DOT(type, fn) (t->vec_dot[type] = fn##_one, t->vec_dot_multi[type] = fn)
+    DOT(GG_TYPE_F32, f32_multi);
+    DOT(GG_TYPE_F16, f16_multi);
+    if (cpu->avx512bf16) DOT(GG_TYPE_BF16, bf16dp_multi);
+    else DOT(GG_TYPE_BF16, bf16_multi);
+    if (cpu->avx512vnni) {
+        DOT(GG_TYPE_Q4_0, q4_0_multi);
+        DOT(GG_TYPE_Q5_0, q5_0_multi);
+        DOT(GG_TYPE_Q8_0, q8_0_multi);
+        DOT(GG_TYPE_Q4_1, q4_1_multi);
+        DOT(GG_TYPE_Q5_1, q5_1_multi);
+        DOT(GG_TYPE_Q4_K, q4_K_multi_vnni);
+        DOT(GG_TYPE_Q5_K, q5_K_multi_vnni);
+        DOT(GG_TYPE_Q6_K, q6_K_multi_vnni);
+    } else {
+        DOT(GG_TYPE_Q4_K, q4_K_multi_plain);
+        DOT(GG_TYPE_Q5_K, q5_K_multi_plain);
+        DOT(GG_TYPE_Q6_K, q6_K_multi_plain);
+    }
+#undef DOT
+}

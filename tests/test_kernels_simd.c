@@ -1,0 +1,205 @@
+/*
+ * test_kernels_simd.c - the SIMD kernels (AVX2, AVX-512) against the
+ * scalar reference, at every level this CPU has.
+ *
+ * For each computed type, random weight rows of awkward lengths (odd
+ * numbers of blocks; for the float types lengths that leave a tail) are
+ * multiplied with activations quantized by the reference, and:
+ *   - quantize_act must give the reference's bytes exactly;
+ *   - dequantize must give the reference's floats exactly (same
+ *     operations in the same order);
+ *   - vec_dot and vec_dot_multi must agree with gg_vec_dot_ref within
+ *     1e-5 of the sum of |terms| (the integer part of each block is exact
+ *     in both; only the order of float additions differs), and
+ *     vec_dot_multi must equal vec_dot bit for bit for each row;
+ *   - gg_matmul_rows must agree with the reference in the same way.
+ */
+#include "check.h"
+#include "kernels/kernels_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t next_u32(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+static float frand(void) { return (float)(next_u32() % 2000001) / 1000000.0f - 1.0f; }
+
+static const gg_type dot_types[] = {GG_TYPE_F32,  GG_TYPE_F16,  GG_TYPE_BF16, GG_TYPE_Q4_0,
+                                    GG_TYPE_Q4_1, GG_TYPE_Q5_0, GG_TYPE_Q5_1, GG_TYPE_Q8_0,
+                                    GG_TYPE_Q4_K, GG_TYPE_Q5_K, GG_TYPE_Q6_K};
+
+/* Lengths: a few blocks (odd counts), and ~4096; plain types get tails. */
+static int64_t length(gg_type t, int which) {
+    static const int64_t blocks[] = {1, 3, 5, 16};
+    int bs = gg_type_info(t)->block_size;
+    if (bs == 1) {
+        static const int64_t plain[] = {7, 77, 333, 4099};
+        return plain[which];
+    }
+    return bs == 32 ? 32 * (blocks[which] * 8 + 1) : 256 * blocks[which];
+}
+
+/* Weights: the reference quantizer applied to random floats, with a few
+ * large values so that scales vary between blocks. */
+static void *make_weights(gg_type t, int64_t n) {
+    float *x = malloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++) x[i] = frand() * (i % 41 == 0 ? 8.0f : 1.0f);
+    void *w = malloc(gg_row_size(t, n));
+    gg_quantize_row_ref(t, x, w, n);
+    free(x);
+    return w;
+}
+
+/* sum of |w_i * a_i| from the dequantized rows: the scale of the error. */
+static double magnitude(gg_type t, const void *w, const void *a, int64_t n) {
+    gg_type at = gg_type_info(t)->vec_dot_type;
+    float *wf = malloc((size_t)n * sizeof *wf), *af = malloc((size_t)n * sizeof *af);
+    gg_dequantize_row_ref(t, w, wf, n);
+    gg_dequantize_row_ref(at, a, af, n);
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m += fabs((double)wf[i] * af[i]);
+    free(wf);
+    free(af);
+    return m;
+}
+
+static bool close_enough(float got, float want, double mag) {
+    return fabs((double)got - want) <= 1e-5 * mag + 1e-30;
+}
+
+#define N_ACT 7 /* more than the 4 rows a multi kernel takes at once */
+
+static void test_type(const gg_kernel_table *k, const char *lv, gg_type t, int which) {
+    const gg_type_traits *ti = gg_type_info(t);
+    gg_type at = ti->vec_dot_type;
+    int64_t n = length(t, which);
+    size_t as = gg_row_size(at, n);
+    void *w = make_weights(t, n);
+    float *x = malloc((size_t)n * N_ACT * sizeof *x);
+    uint8_t *a = malloc(as * N_ACT), *a2 = malloc(as * N_ACT);
+    for (int64_t i = 0; i < n * N_ACT; i++) x[i] = frand() * (i % 53 == 0 ? 5.0f : 1.0f);
+    /* exact halves of the quantization step test rounding ties */
+    for (int64_t i = 0; i < GG_MIN(n, 32); i++) x[i] = (float)(i % 8) * 0.5f - 2.0f;
+    x[1] = 127.0f;
+    for (int r = 0; r < N_ACT; r++) {
+        gg_quantize_row_ref(at, x + r * n, a + r * as, n);
+        k->quantize_act[at](x + r * n, a2 + r * as, n);
+    }
+    CHECKF(memcmp(a, a2, as * N_ACT) == 0, "%s quantize_act %s n=%lld differs", lv,
+           gg_type_name(at), (long long)n);
+
+    if (k->dequantize[t]) {
+        float *d0 = malloc((size_t)n * sizeof *d0), *d1 = malloc((size_t)n * sizeof *d1);
+        gg_dequantize_row_ref(t, w, d0, n);
+        k->dequantize[t](w, d1, n);
+        CHECKF(memcmp(d0, d1, (size_t)n * sizeof *d0) == 0, "%s dequantize %s n=%lld differs",
+               lv, ti->name, (long long)n);
+        free(d0);
+        free(d1);
+    }
+
+    float multi[N_ACT];
+    k->vec_dot_multi[t](n, multi, w, a, as, N_ACT);
+    for (int r = 0; r < N_ACT; r++) {
+        float ref, one;
+        gg_vec_dot_ref(t, n, &ref, w, a + r * as);
+        k->vec_dot[t](n, &one, w, a + r * as);
+        double mag = magnitude(t, w, a + r * as, n);
+        CHECKF(close_enough(one, ref, mag), "%s vec_dot %s n=%lld row %d: %.9g vs ref %.9g", lv,
+               ti->name, (long long)n, r, one, ref);
+        CHECKF(multi[r] == one, "%s vec_dot_multi %s n=%lld row %d: %.9g vs %.9g", lv,
+               ti->name, (long long)n, r, multi[r], one);
+    }
+    free(w);
+    free(x);
+    free(a);
+    free(a2);
+}
+
+/* gg_matmul_rows over a small matrix, a row range and 1 or 5 tokens,
+ * compared with the reference dot of each row and token. */
+static void test_matmul(const char *lv, gg_type t, int n_tok) {
+    const int64_t rows = 21, cols = gg_type_info(t)->block_size == 1 ? 100 : 512;
+    gg_type at = gg_type_info(t)->vec_dot_type;
+    size_t rb = gg_row_size(t, cols), as = gg_row_size(at, cols);
+    uint8_t *wd = malloc(rb * rows);
+    for (int64_t r = 0; r < rows; r++) {
+        void *row = make_weights(t, cols);
+        memcpy(wd + r * rb, row, rb);
+        free(row);
+    }
+    gg_matrix m = {wd, t, cols, rows, rb};
+    float *x = malloc(sizeof(float) * cols);
+    uint8_t *a = malloc(as * n_tok);
+    for (int tk = 0; tk < n_tok; tk++) {
+        for (int64_t i = 0; i < cols; i++) x[i] = frand();
+        gg_quantize_row_ref(at, x, a + tk * as, cols);
+    }
+    const int64_t ldy = rows + 3, r0 = 2, r1 = 19;
+    float *y = calloc((size_t)(ldy * n_tok), sizeof *y);
+    gg_matmul_rows(&m, a, as, n_tok, y, ldy, r0, r1);
+    int bad = 0;
+    for (int tk = 0; tk < n_tok; tk++) {
+        for (int64_t r = 0; r < rows; r++) {
+            float got = y[tk * ldy + r], ref = 0;
+            if (r < r0 || r >= r1) {
+                if (got != 0) bad++; /* rows outside the range untouched */
+                continue;
+            }
+            gg_vec_dot_ref(t, cols, &ref, wd + r * rb, a + tk * as);
+            if (!close_enough(got, ref, magnitude(t, wd + r * rb, a + tk * as, cols))) bad++;
+        }
+    }
+    CHECKF(bad == 0, "%s matmul_rows %s n_tok=%d: %d wrong", lv, gg_type_name(t), n_tok, bad);
+    free(wd);
+    free(x);
+    free(a);
+    free(y);
+}
+
+/* Q8_K of a block whose largest magnitude is negative and appears twice
+ * with both signs: the first one sets the sign of the scale. */
+static void test_q8_K_sign(const gg_kernel_table *k, const char *lv) {
+    float x[GG_QK_K];
+    for (int i = 0; i < GG_QK_K; i++) x[i] = frand();
+    x[10] = -3.0f;
+    x[200] = 3.0f;
+    gg_block_q8_K r, s;
+    gg_quantize_row_ref(GG_TYPE_Q8_K, x, &r, GG_QK_K);
+    k->quantize_act[GG_TYPE_Q8_K](x, &s, GG_QK_K);
+    CHECKF(s.qs[10] == -127 && s.qs[200] == 127, "%s q8_K sign: %d %d", lv, s.qs[10], s.qs[200]);
+    CHECKF(memcmp(&r, &s, sizeof r) == 0, "%s q8_K differs from the reference", lv);
+    /* all zero: d = 0, no quants */
+    memset(x, 0, sizeof x);
+    k->quantize_act[GG_TYPE_Q8_K](x, &s, GG_QK_K);
+    CHECKF(s.d == 0 && s.qs[5] == 0 && s.bsums[3] == 0, "%s q8_K of zeros", lv);
+}
+
+int main(void) {
+    int tested = 0;
+    for (int lvl = GG_SIMD_AVX2; lvl <= GG_SIMD_AVX512; lvl++) {
+        if (gg_kernels_select((gg_simd)lvl) != (gg_simd)lvl) {
+            printf("level %s not available here: skipped\n", gg_simd_name((gg_simd)lvl));
+            continue;
+        }
+        tested++;
+        const gg_kernel_table *k = gg_kernels_get();
+        const char *lv = gg_simd_name((gg_simd)lvl);
+        for (size_t i = 0; i < GG_ARRAY_LEN(dot_types); i++) {
+            for (int which = 0; which < 4; which++) test_type(k, lv, dot_types[i], which);
+            test_matmul(lv, dot_types[i], 1);
+            test_matmul(lv, dot_types[i], 5);
+        }
+        test_q8_K_sign(k, lv);
+    }
+    printf("levels tested: %d\n", tested);
+    gg_kernels_select(GG_SIMD_AVX512);
+    return check_done("test_kernels_simd");
+}
