@@ -38,6 +38,11 @@ typedef enum gg_pre_kind {
     GG_PRE_COUNT
 } gg_pre_kind;
 
+/* Whether splitting around a special token also eats the white space
+ * before (LSTRIP) or after (RSTRIP) it, as llama.cpp sets for a few
+ * models by name. */
+enum { GG_STRIP_LEFT = 1, GG_STRIP_RIGHT = 2 };
+
 typedef struct gg_tokvec {
     int32_t *ids;
     size_t n, cap;
@@ -59,17 +64,21 @@ struct gg_tokenizer {
     gg_strmap merge_rank;  /* "left right" -> rank */
     gg_pre_kind pre;
     bool wpm_lowercase;    /* WordPiece: uncased model */
+    bool wpm_strip_accents; /* WordPiece: first code point of NFD, marks dropped */
+    int32_t max_token_len; /* longest token text in bytes */
     bool spm_add_space_prefix;
     bool bpe_ignore_merges; /* llama3-style: whole words found in vocab first */
     int32_t byte_ids[256]; /* SPM <0xXX> tokens / BPE byte tokens; -1 absent */
-    int32_t *specials;     /* control/user-defined ids, longest text first */
+    int32_t *specials;     /* control/user-defined/unknown ids, longest text first */
+    uint8_t *special_strip; /* per entry of specials: GG_STRIP_* */
     int32_t n_specials;
-    size_t memory;         /* bytes allocated for the above */
+    size_t memory;         /* bytes allocated for the above, maps excluded */
 };
 
 /* Encoders append the ids of a plain text fragment (no special tokens in
- * it). `first` is true for the fragment at the start of the text, for
- * families that treat the start specially (SPM's space prefix). */
+ * it). `first` is true for a fragment at the start of the text or right
+ * after a special token (BOS included): llama.cpp gives SentencePiece's
+ * space prefix to exactly those. */
 int gg_wpm_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *out, gg_err *e);
 int gg_spm_encode(const gg_tokenizer *t, const char *s, size_t len, bool first, gg_tokvec *out,
                   gg_err *e);
