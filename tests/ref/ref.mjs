@@ -64,7 +64,7 @@ let llamaPromise = null;
 // Log lines that loading a vocabulary-only file always prints (it has no
 // weights); anything else at warn level or worse goes to stderr.
 function logger(level, message) {
-  if (/missing tensor|failed to load model|Failed simulating model resource usage|resulted in a different text/i.test(message)) return;
+  if (/missing tensor|failed to load model|Failed simulating model resource usage|resulted in a different text|possible training context overflow/i.test(message)) return;
   if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal || level === LlamaLogLevel.warn) {
     process.stderr.write(`[llama.cpp] ${message.trimEnd()}\n`);
   }
@@ -199,18 +199,41 @@ export class Reference {
 
   /**
    * Embeds a text (string) or a token id list (specials are added to a list
-   * as to a text, unless already there). Returns {tokens, embedding} with the
-   * raw (unnormalized) vector as an array of numbers.
+   * as to a text, unless already there; addSpecial: false evaluates the list
+   * exactly as given). Returns {tokens, embedding} with the raw
+   * (unnormalized) vector as an array of numbers. Unlike node-llama-cpp's
+   * getEmbeddingFor(""), an empty text still evaluates its specials (e.g.
+   * [CLS][SEP]), as llama.cpp's tokenizer with add_special does.
    */
-  async embed(input) {
+  async embed(input, { addSpecial = true } = {}) {
     const ctx = await this._context();
-    const ids = typeof input === "string" ? this.tokenizeForEmbedding(input) : this.addEmbeddingSpecials(input);
+    let ids;
+    if (typeof input === "string") ids = this.tokenizeForEmbedding(input);
+    else ids = addSpecial ? this.addEmbeddingSpecials(input) : input.slice();
     if (ids.length > this.maxTokens) {
       throw new Error(`input has ${ids.length} tokens, more than the model's context of ${this.maxTokens}`);
     }
     if (ids.length === 0) return { tokens: 0, embedding: [] };
-    const e = await ctx.getEmbeddingFor(ids);
+    // getEmbeddingFor(ids) would add missing specials again; to evaluate a
+    // list exactly, hand it the ids through the same internal path it uses.
+    const e = addSpecial || typeof input === "string" ? await ctx.getEmbeddingFor(ids) : await this._embedExact(ctx, ids);
     return { tokens: ids.length, embedding: Array.from(e.vector) };
+  }
+
+  async _embedExact(ctx, ids) {
+    // LlamaEmbeddingContext.getEmbeddingFor() appends the end token when the
+    // list does not end with it; with addSpecial false the caller wants the
+    // list as it is, so temporarily bypass its _prepareInput (node-llama-cpp
+    // 3.22's internal; checked by the length assertion below).
+    if (typeof ctx._prepareInput !== "function") throw new Error("node-llama-cpp internals changed: no _prepareInput");
+    ctx._prepareInput = () => {}; // an own property shadowing the class method
+    try {
+      const e = await ctx.getEmbeddingFor(ids);
+      if (ctx.calculateInputLength(ids) !== ids.length) throw new Error("could not evaluate ids exactly");
+      return e;
+    } finally {
+      delete ctx._prepareInput;
+    }
   }
 
   async close() {
