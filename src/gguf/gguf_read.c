@@ -400,7 +400,9 @@ typedef struct span {
 
 static int span_cmp(const void *a, const void *b) {
     const span *x = a, *y = b;
-    return x->start < y->start ? -1 : x->start > y->start;
+    /* ties broken by index so that messages do not depend on the qsort */
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 /* Sorting is the simple way to find any overlap; this scratch table is
