@@ -767,6 +767,7 @@ static void test_dispatch(void) {
     CHECK(start >= GG_SIMD_SCALAR && start <= GG_SIMD_AVX512);
     const char *env = getenv("GGEMBED_SIMD");
     if (env && strcmp(env, "scalar") == 0) CHECK(start == GG_SIMD_SCALAR);
+    if (env && strcmp(env, "avx2") == 0) CHECK(start <= GG_SIMD_AVX2);
     CHECK(strcmp(gg_simd_name(GG_SIMD_SCALAR), "scalar") == 0);
     CHECK(strcmp(gg_simd_name(GG_SIMD_AVX2), "avx2") == 0);
     CHECK(strcmp(gg_simd_name(GG_SIMD_AVX512), "avx512") == 0);
