@@ -1,0 +1,85 @@
+// Test helpers: the real ggembed binary, tiny generated models, references.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** node/ (this file is node/dist/test/helpers.js once compiled) */
+export const PKG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const BIN = path.resolve(PKG, process.env.GGEMBED_BIN ?? '../build/ggembed');
+export const FIXTURES = path.resolve(PKG, process.env.GGEMBED_FIXTURES ?? '../../shared/fixtures/vocab');
+
+/** Fails (never skips) when the binary is missing: these tests need the real server. */
+export function requireBinary(): string {
+  assert.ok(existsSync(BIN), `ggembed binary not found at ${BIN} (set GGEMBED_BIN)`);
+  return BIN;
+}
+
+export function tmpDir(t?: { after: (fn: () => void) => void }): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'ggembed-node-test-'));
+  if (t) t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** A bert-tiny model with the BGE vocabulary when the fixture is there, else mkmodel's built-in one. */
+export function makeModel(dir: string, name = 'tiny.gguf', extra: string[] = []): string {
+  requireBinary();
+  const out = path.join(dir, name);
+  const vocab = path.join(FIXTURES, 'ggml-vocab-bert-bge.gguf');
+  const args = ['mkmodel', '--preset', 'bert-tiny', '-o', out, ...extra];
+  if (existsSync(vocab)) args.push('--vocab', vocab);
+  execFileSync(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return out;
+}
+
+/** Vectors from the C command `ggembed embed --jsonl`. */
+export function cEmbed(model: string, texts: string[], extra: string[] = []): { tokens: number; truncated: boolean; embedding: number[] }[] {
+  const r = spawnSync(BIN, ['embed', '-m', model, '--jsonl', '--threads', '1', ...extra], {
+    input: texts.map((t) => JSON.stringify(t)).join('\n') + '\n',
+    maxBuffer: 256 << 20,
+  });
+  assert.equal(r.status, 0, `ggembed embed failed: ${r.stderr}`);
+  return r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
+}
+
+export function copyBinary(dir: string): string {
+  const p = path.join(dir, 'ggembed-copy');
+  copyFileSync(BIN, p);
+  return p;
+}
+
+export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-6, msg = ''): void {
+  assert.equal(a.length, b.length, `length ${msg}`);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `value ${i} differs: ${a[i]} vs ${b[i]} ${msg}`);
+}
+
+export function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Options for fast supervision in tests. */
+export const FAST = {
+  threads: 1,
+  restartBackoffMs: 20,
+  reconnectBackoffMs: 20,
+  healthIntervalMs: 100,
+  healthTimeoutMs: 400,
+  recoveryIntervalMs: 150,
+  stableMs: 2000,
+  startTimeoutMs: 15000,
+};
+
+export const texts = (n: number, tag = 'text') => Array.from({ length: n }, (_, i) => `${tag} number ${i}: the quick brown fox ${i % 7 === 0 ? 'jumps over the lazy dog ' : ''}and item ${i * 31 % 97}`);
