@@ -9,6 +9,7 @@
  * budget and the thread count; embedding allocates only the temporary
  * text buffer a prefix needs. Weights are read through the mapping.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,12 @@ static void fill_info(ggembed_model *m) {
 }
 
 static ggembed_status open_steps(ggembed_model *m, const char *path, gg_err *e) {
+    FILE *probe = fopen(path, "rb"); /* tell "cannot read" from "not a model" */
+    if (!probe) {
+        gg_fail(e, "cannot open: %s", strerror(errno));
+        return GGEMBED_E_IO;
+    }
+    fclose(probe);
     if (gguf_open(path, &m->file, e)) return GGEMBED_E_FORMAT;
     if (gg_tokenizer_load(m->file, &m->tok, e)) return GGEMBED_E_UNSUPPORTED;
     if (find_specials(m, e)) return GGEMBED_E_UNSUPPORTED;
