@@ -347,10 +347,10 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
     let established = false;
     child.on('exit', (code, signal) => {
       liveChildren.delete(child);
-      if (!established || gen !== this.gen || this.state === 'closed') return;
+      if (!established || this.state === 'closed') return;
       const reason = `the embedder (pid ${child.pid}) exited with ${signal ? 'signal ' + signal : 'status ' + code}`;
       this.emit('exit', { pid: child.pid ?? -1, code, signal, reason });
-      this.onFailure(reason);
+      if (gen === this.gen) this.onFailure(reason);
     });
 
     try {
