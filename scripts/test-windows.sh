@@ -45,6 +45,105 @@ fi
 
 status=0
 ctest --test-dir "$build" --output-on-failure "$@" || status=$?
+
+# ---- named pipe, end to end: the Windows server and client (under wine)
+# give the same embeddings as the Linux `ggembed embed` for the same model
+# and texts. The Linux binary is built in build/ (LINUX_BUILD_DIR) if needed.
+linux_build=${LINUX_BUILD_DIR:-"$root/build"}
+if [ ! -f "$linux_build/CMakeCache.txt" ]; then
+    cmake -S "$root" -B "$linux_build" -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$linux_build" -j"$jobs" --target ggembed
+lin="$linux_build/ggembed"
+win="$build/ggembed.exe"
+work="$build/pipe-e2e"
+rm -rf "$work"
+mkdir -p "$work"
+# Wine maps the Unix root to drive Z:.
+winpath() { case "$1" in /*) printf 'Z:%s' "$1" ;; *) printf '%s' "$1" ;; esac; }
+run_limited() { # seconds, command...
+    if command -v timeout >/dev/null 2>&1; then timeout "$@"; else shift; "$@"; fi
+}
+
+pipe_e2e() {
+    vocab="$root/../shared/fixtures/vocab/ggml-vocab-bert-bge.gguf"
+    if [ -f "$vocab" ]; then
+        "$lin" mkmodel --preset bert-tiny --vocab "$vocab" -o "$work/tiny.gguf" >/dev/null || return 1
+    else
+        "$lin" mkmodel --preset bert-tiny -o "$work/tiny.gguf" >/dev/null || return 1
+    fi
+    # Short, unicode, empty, control characters, and one over the context.
+    {
+        printf '%s\n' '"hello world"' '"The quick brown fox jumps over the lazy dog."' \
+            '"na\u00efve caf\u00e9 \u2014 \u00fcn\u00efc\u00f6d\u00e9"' '""' '"tab\there\nnew line\r\n"' \
+            '"\u4e2d\u6587 \ud83d\ude00 emoji"'
+        long='"'; i=0
+        while [ $i -lt 200 ]; do long="$long word$i"; i=$((i + 1)); done
+        printf '%s"\n' "$long"
+        i=0
+        while [ $i -lt 40 ]; do printf '"sentence number %d about topic %d"\n' $i $((i % 7)); i=$((i + 1)); done
+    } >"$work/texts.jsonl"
+    "$lin" embed -m "$work/tiny.gguf" --jsonl <"$work/texts.jsonl" >"$work/linux.jsonl" || return 1
+
+    name="ggembed-e2e-$$"
+    run_limited 300 "$wine_loader" "$win" serve -m "$(winpath "$work/tiny.gguf")" --pipe "$name" \
+        2>"$work/serve.log" &
+    server=$!
+    i=0
+    until grep -q '^ggembed: ready ' "$work/serve.log" 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 600 ] || ! kill -0 $server 2>/dev/null; then
+            echo "test-windows.sh: the pipe server did not start:" >&2
+            cat "$work/serve.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    ok=0
+    run_limited 120 "$wine_loader" "$win" client --pipe "$name" embed --jsonl \
+        <"$work/texts.jsonl" >"$work/pipe.jsonl" || ok=1
+    run_limited 60 "$wine_loader" "$win" client --pipe "$name" shutdown || ok=1
+    wait $server || { echo "test-windows.sh: the pipe server exited with $?" >&2; ok=1; }
+    [ $ok -eq 0 ] || return 1
+
+    # Same texts, same order; tokens equal; every number within 1e-6.
+    tr -d '\r' <"$work/pipe.jsonl" >"$work/pipe.unix.jsonl"
+    awk -v tol=1e-6 '
+        function fields(line, out,   t, v) {
+            t = line; sub(/.*"tokens": */, "", t); sub(/[^0-9].*/, "", t); out["tokens"] = t
+            t = line; sub(/.*"index": */, "", t); sub(/[^0-9].*/, "", t); out["index"] = t
+            out["truncated"] = (line ~ /"truncated": true/) ? 1 : 0
+            v = line; sub(/.*"embedding": *\[/, "", v); sub(/\].*/, "", v)
+            return split(v, out_vec, /, */)
+        }
+        NR == FNR { a[FNR] = $0; na = FNR; next }
+        { b[FNR] = $0; nb = FNR }
+        END {
+            bad = 0
+            if (na != nb || na == 0) { printf "line counts differ: linux %d, pipe %d\n", na, nb; exit 1 }
+            for (i = 1; i <= na; i++) {
+                n1 = fields(a[i], f1); for (k = 1; k <= n1; k++) v1[k] = out_vec[k] + 0
+                n2 = fields(b[i], f2); for (k = 1; k <= n2; k++) v2[k] = out_vec[k] + 0
+                if (f1["tokens"] != f2["tokens"] || f1["index"] != f2["index"] || f1["truncated"] != f2["truncated"]) {
+                    printf "line %d: tokens/index/truncated differ\n", i; bad++; continue
+                }
+                if (n1 != n2 || n1 < 2) { printf "line %d: %d vs %d values\n", i, n1, n2; bad++; continue }
+                for (k = 1; k <= n1; k++) {
+                    d = v1[k] - v2[k]; if (d < 0) d = -d
+                    if (d > tol) { printf "line %d value %d: %s vs %s\n", i, k, v1[k], v2[k]; bad++; break }
+                }
+            }
+            if (bad) exit 1
+            printf "pipe-e2e: %d embeddings equal (linux embed vs windows serve/client over a named pipe)\n", na
+        }' "$work/linux.jsonl" "$work/pipe.unix.jsonl"
+}
+
+if pipe_e2e; then
+    echo "test-windows.sh: named pipe end-to-end test passed"
+else
+    echo "test-windows.sh: named pipe end-to-end test FAILED" >&2
+    status=1
+fi
 # Leave no wineserver behind once the tests are over.
 [ -z "$wineserver" ] || "$wineserver" -k >/dev/null 2>&1 || true
 exit $status
