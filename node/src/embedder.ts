@@ -15,7 +15,7 @@ import { describeBinarySearch, findBinary } from './binary.js';
 import { CONNECTION_LOST, Connection } from './connection.js';
 import { EmbedderError } from './errors.js';
 import { fallbackEmbedding, fallbackTokenCount } from './fallback.js';
-import { ensureModel, type ProgressEvent } from './integrity.js';
+import { ensureModel, inspectModel, type ProgressEvent } from './integrity.js';
 import {
   MsgType, decodeEmbedOk, decodeHealthOk, decodeStatsOk, decodeTokenizeOk, embedBodyOverhead, encodeCancel, encodeEmbed,
   encodeTokenize, type HelloOk,
@@ -276,9 +276,21 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
         await e.close();
         throw err;
       }
+      await e.learnDims();
       e.enterDegraded((err as Error).message);
     }
     return e;
+  }
+
+  /** Fallback vectors use the model's dimension: ask the engine about the file even when it did not start. */
+  private async learnDims(): Promise<void> {
+    if (this.hello || this.inspectDims) return;
+    const b = this.binary ?? findBinary(this.o.binary);
+    if (!b) return;
+    try {
+      const info = await inspectModel(b, this.o.model, 10000);
+      if (info.dims) this.inspectDims = info.dims;
+    } catch { /* unknown: fallbackDims */ }
   }
 
   // ------------------------------------------------------------ lifecycle

@@ -1,0 +1,25 @@
+#!/bin/sh
+# test-node.sh - installs, builds and tests the Node.js package (node/)
+# against the real ggembed binary.
+#
+#   GGEMBED_BIN       the ggembed binary (default: build/ggembed of this repo)
+#   GGEMBED_FIXTURES  directory of the vocab fixtures (default: ../shared/fixtures/vocab
+#                     beside the repo; without it mkmodel's built-in vocabulary is used)
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root/node"
+
+: "${GGEMBED_BIN:=../build/ggembed}"
+: "${GGEMBED_FIXTURES:=../../shared/fixtures/vocab}"
+export GGEMBED_BIN GGEMBED_FIXTURES
+
+if [ ! -x "$GGEMBED_BIN" ]; then
+    echo "test-node.sh: no ggembed binary at $GGEMBED_BIN (build it, or set GGEMBED_BIN)" >&2
+    exit 1
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+# one test file at a time: the tests start servers; keep a 2-core machine usable
+node --test --test-concurrency=1 dist/test/
