@@ -4,7 +4,7 @@
 // compared with node-llama-cpp loading the same model in-process (the
 // test-only install in tests/ref: run scripts/setup-ref.sh first).
 //
-//   node bench/node/bench.mjs [--model FILE] [--bin GGEMBED] [--texts N] [--threads N] [--preset P] [--type T]
+//   node bench/node/bench.mjs [--model FILE] [--bin GGEMBED] [--texts N] [--threads N] [--preset P] [--type T] [--timeout S]
 //
 // Without --model a model is generated with `ggembed mkmodel --preset P`
 // (default minilm: 384 dims, 6 layers). Needs `npm run build` in node/.
@@ -21,7 +21,7 @@ const root = path.resolve(here, '..', '..');
 const { values } = parseArgs({
   options: {
     model: { type: 'string' }, bin: { type: 'string' }, texts: { type: 'string' }, threads: { type: 'string' },
-    preset: { type: 'string' }, type: { type: 'string' }, role: { type: 'string' }, vocab: { type: 'string' },
+    preset: { type: 'string' }, timeout: { type: 'string' }, type: { type: 'string' }, role: { type: 'string' }, vocab: { type: 'string' },
   },
 });
 const N = Number(values.texts ?? 10000);
@@ -124,8 +124,12 @@ function run(role) {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--role', role, '--model', model, '--bin', bin, '--texts', String(N), '--threads', String(threads)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
+    // a side that takes too long is stopped and reported, not waited for forever
+    const limit = setTimeout(() => c.kill('SIGKILL'), Number(values.timeout ?? 900) * 1000);
     c.stdout.on('data', (d) => { out += d; });
     c.on('exit', (code) => {
+      clearTimeout(limit);
+      process.stderr.write(`${role}: ${out.trim()}\n`);
       try { resolve(code === 0 ? JSON.parse(out.trim().split('\n').at(-1)) : { error: `exit ${code}` }); } catch { resolve({ error: out.slice(0, 200) }); }
     });
   });
