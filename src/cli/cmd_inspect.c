@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ggembed.h"
 #include "gguf/gguf.h"
 
 #define SHOW_ELEMS 8     /* array elements shown */
@@ -170,12 +171,43 @@ static const char *pooling_name(const gguf_kv *kv) {
 
 /* ---- engine figures ----
  *
- * The place for what only the engine knows (working memory, whether the
- * model can embed): it will open the model with ggembed_open and print
- * ggembed_info here, as text lines or as a `,"engine":{...}` member in
- * JSON. The engine is not linked in yet, so there is nothing to print. */
+ * What only the engine knows: the working memory it allocates at open
+ * (default options: all CPUs, the default batch of tokens) and the
+ * tokenizer's memory. The model is opened with ggembed_open; a file the
+ * engine refuses still gets the GGUF report, with the engine's reason. */
 static void print_engine_info(FILE *out, const char *path, bool json) {
-    (void)out, (void)path, (void)json;
+    ggembed_options opt;
+    ggembed_options_default(&opt);
+    ggembed_model *m = NULL;
+    char err[GGEMBED_ERR_LEN] = "";
+    ggembed_status st = ggembed_open(path, &opt, &m, err, sizeof err);
+    const ggembed_info *in = st == GGEMBED_OK ? ggembed_get_info(m) : NULL;
+    if (json) {
+        fputs(",\"engine\":{", out);
+        if (!in) {
+            fprintf(out, "\"status\":\"%s\",\"error\":", ggembed_status_name(st));
+            cli_json_string(out, err, strlen(err));
+        } else {
+            fprintf(out, "\"has_weights\":%s,\"tokenizer_memory\":%zu", in->has_weights ? "true" : "false",
+                    in->tokenizer_memory);
+            if (in->has_weights)
+                fprintf(out, ",\"working_memory\":%zu,\"threads\":%d,\"max_batch_tokens\":%d,\"simd\":\"%s\"",
+                        in->working_memory, in->n_threads, in->max_batch_tokens, in->simd);
+        }
+        fputc('}', out);
+    } else if (!in) {
+        fprintf(out, "%-20s cannot open the model (%s): %s\n", "engine:", ggembed_status_name(st), err);
+    } else {
+        if (in->has_weights)
+            fprintf(out, "%-20s %zu bytes (%.2f MB; batch of %d tokens, %d threads, %s kernels)\n",
+                    "working memory:", in->working_memory, in->working_memory / 1048576.0,
+                    in->max_batch_tokens, in->n_threads, in->simd);
+        else
+            fprintf(out, "%-20s none (vocabulary-only file: tokenizes, cannot embed)\n", "working memory:");
+        fprintf(out, "%-20s %zu bytes (%.2f MB)\n", "tokenizer memory:", in->tokenizer_memory,
+                in->tokenizer_memory / 1048576.0);
+    }
+    ggembed_close(m);
 }
 
 /* ---- text ---- */
