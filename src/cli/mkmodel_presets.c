@@ -86,9 +86,11 @@ static gg_type fit_row(gg_type t, int64_t ne0) {
 gg_type mk_tensor_type(const mk_ftype *ft, const char *name, int layer, int n_layer,
                        int64_t ne0, int n_dims) {
     if (n_dims == 1) return GG_TYPE_F32;
+    /* llama.cpp adds the token-type row to f32 activations directly, so
+     * the converter keeps it f32; it never quantizes position embeddings. */
+    if (has(name, "token_types")) return GG_TYPE_F32;
     bool plain = ft->base == GG_TYPE_F32 || ft->base == GG_TYPE_F16 || ft->base == GG_TYPE_BF16;
-    /* llama.cpp never quantizes position and token-type embeddings. */
-    if (!plain && (has(name, "position_embd") || has(name, "token_types"))) return GG_TYPE_F32;
+    if (!plain && has(name, "position_embd")) return GG_TYPE_F32;
     gg_type t = ft->base;
     if (ft->mix && has(name, "attn_qkv.weight")) t = ft->mix == 4 ? GG_TYPE_Q5_K : GG_TYPE_Q6_K;
     else if (ft->mix && (has(name, "attn_v.weight") || has(name, "ffn_down.weight")) &&
