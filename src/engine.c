@@ -346,6 +346,15 @@ static ggembed_status add_text(embed_call *c, size_t i, const ggembed_text *t, g
             return GGEMBED_E_TOO_LONG;
         }
         int use = (int)GG_MIN(n, (int64_t)budget);
+        if (use + m->n_lead + m->n_trail == 0) {
+            /* No tokens at all (an empty text, no specials added: e.g.
+             * Qwen2): nothing to pool; its vector is zeros, and it takes
+             * no place in the batch (pooling "last" would otherwise read
+             * the previous text's last token, or before the buffer). */
+            memset(c->out + i * (size_t)c->dims, 0, sizeof(float) * (size_t)c->dims);
+            if (c->results) c->results[i] = (ggembed_result){.n_tokens = 0, .truncated = false};
+            return GGEMBED_OK;
+        }
         if (use > cap) { /* does not fit in what is left of this batch */
             ggembed_status st = flush(c, e);
             if (st != GGEMBED_OK) return st;
