@@ -1,0 +1,711 @@
+/*
+ * test_engine.c - the public API of include/ggembed.h on real model files,
+ * through that API only.
+ *
+ * Models are written by the ggembed program (GGEMBED_BIN mkmodel) into
+ * GGEMBED_TEST_TMP: a BERT (bert-tiny, f32, the bert-bge vocabulary
+ * fixture), a BERT with the built-in vocabulary, and a Qwen2 decoder
+ * (qwen2-tiny, f16, the qwen2 fixture: no BOS/EOS, so an embedding's
+ * tokens are exactly the text's). Expected values come from the API
+ * itself by independent routes (a text alone against the same text in a
+ * batch, one thread against several, a prefix joined by hand, a causal
+ * model's per-position states got as last-token vectors of the text's
+ * prefixes), never from a stored output of the code under test.
+ *
+ * Tolerances: batch composition, thread count and concurrency must not
+ * change a vector at all (bit-exact, memcmp): the engine computes each
+ * output element in a fixed order whatever the batch and the threads.
+ * Derived quantities use 1e-5 (dims: renormalized prefix; normalize:
+ * raw / |raw|) and 2e-4 relative (the decoder's mean against the average
+ * of its per-position states, which come from forward passes of other
+ * lengths and so from other matrix tilings).
+ */
+#include "check.h"
+#include "ggembed.h"
+#include "platform/platform.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char bert_path[2048], builtin_path[2048], qwen_path[2048], vocab_bert[2048];
+
+static int run_mkmodel(const char *args, const char *out) {
+    const char *bin = getenv("GGEMBED_BIN");
+    if (!bin || !*bin) bin = "ggembed";
+    char cmd[8192];
+#ifdef _WIN32
+    snprintf(cmd, sizeof cmd, "\"\"%s\" mkmodel %s -o \"%s\" 2> nul\"", bin, args, out);
+#else
+    snprintf(cmd, sizeof cmd, "\"%s\" mkmodel %s -o \"%s\" 2> /dev/null", bin, args, out);
+#endif
+    int rc = system(cmd);
+    CHECKF(rc == 0, "ggembed mkmodel %s: status %d (is GGEMBED_BIN set?)", args, rc);
+    return rc;
+}
+
+static ggembed_model *open_model(const char *path, int threads, int max_batch) {
+    ggembed_options o;
+    ggembed_options_default(&o);
+    o.n_threads = threads;
+    o.max_batch_tokens = max_batch;
+    ggembed_model *m = NULL;
+    char err[GGEMBED_ERR_LEN] = "";
+    ggembed_status st = ggembed_open(path, &o, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_OK && m, "open %s: %s: %s", path, ggembed_status_name(st), err);
+    return st == GGEMBED_OK ? m : NULL;
+}
+
+static ggembed_text T(const char *s) { return (ggembed_text){s, strlen(s)}; }
+
+/* Embeds n texts; returns a malloc'd n x dims array or NULL (and checks OK). */
+static float *embed(ggembed_model *m, const ggembed_text *t, size_t n, const ggembed_embed_options *o,
+                    ggembed_result *res) {
+    int dims = o && o->dims ? o->dims : ggembed_get_info(m)->n_embd;
+    float *out = malloc(sizeof(float) * (n ? n : 1) * (size_t)dims);
+    char err[GGEMBED_ERR_LEN] = "";
+    ggembed_status st = ggembed_embed(m, t, n, o, out, res, err, sizeof err);
+    CHECKF(st == GGEMBED_OK, "embed %zu texts: %s: %s", n, ggembed_status_name(st), err);
+    if (st != GGEMBED_OK) { free(out); return NULL; }
+    return out;
+}
+
+static float *embed1(ggembed_model *m, ggembed_text t, const ggembed_embed_options *o, ggembed_result *res) {
+    return embed(m, &t, 1, o, res);
+}
+
+static double norm(const float *v, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
+    return sqrt(s);
+}
+
+static double max_abs_diff(const float *a, const float *b, int n) {
+    double d = 0;
+    for (int i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+static bool all_finite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return false;
+    return true;
+}
+
+/* Texts of mixed lengths and kinds. */
+static const char *mixed[] = {
+    "a",
+    "The quick brown fox jumps over the lazy dog.",
+    "",
+    "Embeddings map texts to vectors; similar texts land near each other in the space, "
+    "and that is what search, clustering and deduplication use. This one is longer than "
+    "the others so that the batch mixes short and long sequences of tokens together.",
+    "héllo wörld — ça va? 你好，世界 😀",
+    "x",
+    "   leading and trailing spaces   ",
+};
+#define N_MIXED (sizeof mixed / sizeof mixed[0])
+
+/* ---- a text alone equals the text in a batch; threads; batch sizes ---- */
+
+static void test_batch_and_threads(const char *path, const char *label) {
+    ggembed_model *m1 = open_model(path, 1, 0);
+    if (!m1) return;
+    const int E = ggembed_get_info(m1)->n_embd;
+    ggembed_text t[N_MIXED];
+    for (size_t i = 0; i < N_MIXED; i++) t[i] = T(mixed[i]);
+    ggembed_result res[N_MIXED];
+    float *batch = embed(m1, t, N_MIXED, NULL, res);
+    if (!batch) { ggembed_close(m1); return; }
+    CHECK(all_finite(batch, N_MIXED * (size_t)E));
+    for (size_t i = 0; i < N_MIXED; i++) {
+        ggembed_result r1;
+        float *alone = embed1(m1, t[i], NULL, &r1);
+        if (!alone) continue;
+        CHECKF(memcmp(alone, batch + i * E, sizeof(float) * E) == 0,
+               "%s: text %zu alone differs from the same text in a batch (max |diff| %g)", label, i,
+               max_abs_diff(alone, batch + i * E, E));
+        CHECK_EQ_INT(r1.n_tokens, res[i].n_tokens);
+        /* A text of no tokens (empty, and a model that adds no specials)
+         * has the zero vector; the others unit vectors. */
+        double want_norm = r1.n_tokens > 0 ? 1 : 0;
+        CHECKF(fabs(norm(alone, E) - want_norm) < 1e-5, "%s: text %zu (%d tokens): norm %g", label, i,
+               r1.n_tokens, norm(alone, E));
+        free(alone);
+    }
+    /* Reversed order: the same vectors in the other rows. */
+    ggembed_text rev[N_MIXED];
+    for (size_t i = 0; i < N_MIXED; i++) rev[i] = t[N_MIXED - 1 - i];
+    float *rb = embed(m1, rev, N_MIXED, NULL, NULL);
+    if (rb)
+        for (size_t i = 0; i < N_MIXED; i++)
+            CHECKF(memcmp(rb + i * E, batch + (N_MIXED - 1 - i) * E, sizeof(float) * E) == 0,
+                   "%s: text %zu in a reversed batch differs", label, N_MIXED - 1 - i);
+    free(rb);
+    /* More threads, and small forward passes (several per call). */
+    const int threads[] = {2, 3}, batches[] = {0, 48};
+    for (int ti = 0; ti < 2; ti++) {
+        for (int bi = 0; bi < 2; bi++) {
+            ggembed_model *mt = open_model(path, threads[ti], batches[bi]);
+            if (!mt) continue;
+            CHECK_EQ_INT(ggembed_get_info(mt)->n_threads, threads[ti]);
+            ggembed_result rt[N_MIXED];
+            float *v = embed(mt, t, N_MIXED, NULL, rt);
+            /* A smaller batch is also a smaller context (a text is never
+             * split across forward passes): texts longer than it are cut. */
+            for (size_t i = 0; v && i < N_MIXED; i++) {
+                if (res[i].n_tokens > ggembed_get_info(mt)->n_ctx) {
+                    CHECK_EQ_INT(rt[i].truncated, 1);
+                    CHECK_EQ_INT(rt[i].n_tokens, ggembed_get_info(mt)->n_ctx);
+                    continue;
+                }
+                CHECK_EQ_INT(rt[i].n_tokens, res[i].n_tokens);
+                CHECKF(memcmp(v + i * E, batch + i * E, sizeof(float) * E) == 0,
+                           "%s: %d threads, batch %d: text %zu differs from 1 thread (max |diff| %g)",
+                           label, threads[ti], batches[bi], i, max_abs_diff(v + i * E, batch + i * E, E));
+            }
+            free(v);
+            ggembed_close(mt);
+        }
+    }
+    free(batch);
+    ggembed_close(m1);
+}
+
+/* ---- concurrency: 4 threads calling ggembed_embed on one model ---- */
+
+typedef struct worker {
+    ggembed_model *m;
+    int id, E, rounds;
+    const float *want; /* N_MIXED x E, sequential results */
+    int mismatches, failures;
+} worker;
+
+static void worker_main(void *arg) {
+    worker *w = arg;
+    for (int r = 0; r < w->rounds; r++) {
+        /* Each worker embeds a different rotation of the texts. */
+        ggembed_text t[N_MIXED];
+        size_t which[N_MIXED];
+        for (size_t i = 0; i < N_MIXED; i++) {
+            which[i] = (i + (size_t)w->id + (size_t)r) % N_MIXED;
+            t[i] = T(mixed[which[i]]);
+        }
+        float *out = malloc(sizeof(float) * N_MIXED * (size_t)w->E);
+        char err[GGEMBED_ERR_LEN];
+        if (ggembed_embed(w->m, t, N_MIXED, NULL, out, NULL, err, sizeof err) != GGEMBED_OK) {
+            w->failures++;
+        } else {
+            for (size_t i = 0; i < N_MIXED; i++)
+                if (memcmp(out + i * w->E, w->want + which[i] * w->E, sizeof(float) * w->E) != 0)
+                    w->mismatches++;
+        }
+        free(out);
+    }
+}
+
+static void test_concurrent(const char *path) {
+    ggembed_model *m = open_model(path, 2, 0);
+    if (!m) return;
+    const int E = ggembed_get_info(m)->n_embd;
+    ggembed_text t[N_MIXED];
+    for (size_t i = 0; i < N_MIXED; i++) t[i] = T(mixed[i]);
+    float *want = embed(m, t, N_MIXED, NULL, NULL);
+    if (want) {
+        worker w[4];
+        gg_thread *th[4];
+        for (int i = 0; i < 4; i++) {
+            w[i] = (worker){.m = m, .id = i, .E = E, .rounds = 3, .want = want};
+            gg_err e = {{0}};
+            th[i] = gg_thread_start(worker_main, &w[i], &e);
+            CHECKF(th[i] != NULL, "thread %d: %s", i, e.msg);
+        }
+        for (int i = 0; i < 4; i++) {
+            if (!th[i]) continue;
+            gg_thread_join(th[i]);
+            CHECKF(w[i].failures == 0, "concurrent worker %d: %d calls failed", i, w[i].failures);
+            CHECKF(w[i].mismatches == 0, "concurrent worker %d: %d vectors differ from sequential", i,
+                   w[i].mismatches);
+        }
+    }
+    free(want);
+    ggembed_close(m);
+}
+
+/* ---- texts: empty, random bytes, invalid UTF-8, 1 MB, too long ---- */
+
+static uint64_t rng_state = 0x1234567887654321ull;
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+
+static void test_texts(ggembed_model *m) {
+    const ggembed_info *in = ggembed_get_info(m);
+    const int E = in->n_embd;
+    ggembed_result r;
+
+    /* Empty: valid, its vector is that of [CLS][SEP]. */
+    float *v = embed1(m, (ggembed_text){NULL, 0}, NULL, &r);
+    if (v) {
+        CHECK_EQ_INT(r.n_tokens, 2);
+        CHECK_EQ_INT(r.truncated, 0);
+        CHECK(all_finite(v, (size_t)E));
+        CHECKF(fabs(norm(v, E) - 1) < 1e-5, "empty text: norm %g", norm(v, E));
+        float *v2 = embed1(m, T(""), NULL, NULL);
+        if (v2) CHECK(memcmp(v, v2, sizeof(float) * E) == 0);
+        free(v2);
+    }
+    free(v);
+
+    /* Random bytes and invalid UTF-8: accepted, finite, deterministic. */
+    static const char *bad[] = {"\xff\xfe\xfd", "abc\x80" "def", "\xc3", "\xe2\x82", "\xed\xa0\x80 surrogate",
+                                "\xf4\x90\x80\x80 past U+10FFFF", "\xc0\xaf overlong", "nul\0inside"};
+    size_t bad_len[] = {3, 7, 1, 2, 13, 19, 12, 10};
+    char rb[4][200];
+    ggembed_text tx[12];
+    for (int i = 0; i < 8; i++) tx[i] = (ggembed_text){bad[i], bad_len[i]};
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 200; j++) rb[i][j] = (char)(rnd() & 0xff);
+        tx[8 + i] = (ggembed_text){rb[i], 50 + 50 * (size_t)i};
+    }
+    ggembed_result rr[12];
+    float *a = embed(m, tx, 12, NULL, rr);
+    float *b = embed(m, tx, 12, NULL, NULL);
+    if (a && b) {
+        CHECK(all_finite(a, 12 * (size_t)E));
+        CHECK(memcmp(a, b, sizeof(float) * 12 * E) == 0);
+        for (int i = 0; i < 12; i++) CHECKF(rr[i].n_tokens >= 2, "bad text %d: %d tokens", i, rr[i].n_tokens);
+    }
+    free(a);
+    free(b);
+
+    /* 1 MB: cut to the context and flagged. */
+    size_t big = 1 << 20;
+    char *s = malloc(big);
+    for (size_t i = 0; i < big; i++) s[i] = "lorem ipsum dolor sit amet, "[i % 28];
+    ggembed_text two[2] = {{s, big}, T("short")};
+    ggembed_result r2[2];
+    float *w = embed(m, two, 2, NULL, r2);
+    if (w) {
+        CHECK_EQ_INT(r2[0].n_tokens, in->n_ctx);
+        CHECK_EQ_INT(r2[0].truncated, 1);
+        CHECK_EQ_INT(r2[1].truncated, 0);
+        CHECK(all_finite(w, 2 * (size_t)E));
+    }
+    free(w);
+
+    /* truncate = 0: E_TOO_LONG, naming the text (index 1 here). */
+    ggembed_embed_options o;
+    ggembed_embed_options_default(&o);
+    o.truncate = 0;
+    ggembed_text three[3] = {T("fine"), {s, 4000}, T("fine too")};
+    float out[3 * 1024];
+    char err[GGEMBED_ERR_LEN] = "";
+    ggembed_status st = ggembed_embed(m, three, 3, &o, out, NULL, err, sizeof err);
+    CHECKF(st == GGEMBED_E_TOO_LONG, "truncate=0: %s: %s", ggembed_status_name(st), err);
+    CHECKF(strstr(err, "text 1") != NULL, "truncate=0: the message names the text: '%s'", err);
+    CHECKF(strstr(err, "context") != NULL, "truncate=0: the message names the context: '%s'", err);
+    /* A text exactly at the context passes with truncate = 0. */
+    int32_t ids[4096];
+    size_t nt = 0;
+    size_t lo = 0, hi = 4000; /* longest prefix of s with n_ctx tokens (specials included) */
+    while (lo < hi) {
+        size_t mid = (lo + hi + 1) / 2;
+        ggembed_tokenize(m, s, mid, 1, ids, 4096, &nt, NULL, 0);
+        if ((int)nt <= in->n_ctx) lo = mid; else hi = mid - 1;
+    }
+    ggembed_tokenize(m, s, lo, 1, ids, 4096, &nt, NULL, 0);
+    if ((int)nt == in->n_ctx) {
+        ggembed_result re;
+        st = ggembed_embed(m, &(ggembed_text){s, lo}, 1, &o, out, &re, err, sizeof err);
+        CHECKF(st == GGEMBED_OK, "a text of exactly n_ctx tokens with truncate=0: %s", err);
+        if (st == GGEMBED_OK) CHECK_EQ_INT(re.n_tokens, in->n_ctx);
+        st = ggembed_embed(m, &(ggembed_text){s, lo + 7}, 1, &o, out, &re, err, sizeof err);
+        CHECKF(st == GGEMBED_E_TOO_LONG, "n_ctx tokens and a few more with truncate=0: %s", ggembed_status_name(st));
+    }
+    free(s);
+
+    /* Special-token text in the input is not parsed: "[CLS]" is plain text. */
+    size_t n1 = 0, n2 = 0;
+    int32_t i1[32], i2[32];
+    CHECK(ggembed_tokenize(m, "[CLS]", 5, 0, i1, 32, &n1, NULL, 0) == GGEMBED_OK);
+    CHECKF(n1 > 1, "\"[CLS]\" is %zu token(s): its text was parsed as the special token", n1);
+    for (size_t i = 0; i < n1 && i < 32; i++) CHECKF(i1[i] != 101, "\"[CLS]\" gave id 101 (the [CLS] token)");
+    CHECK(ggembed_tokenize(m, "[CLS] hi [SEP]", 14, 1, i2, 32, &n2, NULL, 0) == GGEMBED_OK);
+    int n_cls = 0;
+    for (size_t i = 0; i < n2 && i < 32; i++) n_cls += i2[i] == 101;
+    CHECK_EQ_INT(n_cls, 1);
+}
+
+/* ---- dims, normalize, pooling, prefix ---- */
+
+static void test_options(ggembed_model *m) {
+    const int E = ggembed_get_info(m)->n_embd;
+    ggembed_text t[3] = {T("dims, normalization and pooling"), T("a second text"), T("")};
+    float *full = embed(m, t, 3, NULL, NULL);
+    ggembed_embed_options o;
+
+    /* dims: unit vectors, equal to the renormalized prefix of the full vector. */
+    ggembed_embed_options_default(&o);
+    o.dims = 16;
+    float *d = embed(m, t, 3, &o, NULL);
+    if (full && d) {
+        for (int i = 0; i < 3; i++) {
+            double n = norm(full + i * E, 16);
+            CHECKF(fabs(norm(d + i * 16, 16) - 1) < 1e-5, "dims 16: norm %g", norm(d + i * 16, 16));
+            double md = 0;
+            for (int k = 0; k < 16; k++) md = fmax(md, fabs(d[i * 16 + k] - full[i * E + k] / n));
+            CHECKF(md < 1e-5, "dims 16, text %d: differs from the renormalized prefix by %g", i, md);
+        }
+    }
+    free(d);
+    char err[GGEMBED_ERR_LEN];
+    float tmp[4096];
+    o.dims = E + 1;
+    CHECK(ggembed_embed(m, t, 1, &o, tmp, NULL, err, sizeof err) == GGEMBED_E_INVALID);
+    o.dims = -1;
+    CHECK(ggembed_embed(m, t, 1, &o, tmp, NULL, err, sizeof err) == GGEMBED_E_INVALID);
+
+    /* normalize off: the raw pooled vector; normalized it is the default output. */
+    ggembed_embed_options_default(&o);
+    o.normalize = 0;
+    float *raw = embed(m, t, 3, &o, NULL);
+    if (full && raw) {
+        for (int i = 0; i < 3; i++) {
+            double n = norm(raw + i * E, E);
+            CHECKF(fabs(n - 1) > 1e-3, "normalize=0: text %d has norm %g (looks normalized)", i, n);
+            double md = 0;
+            for (int k = 0; k < E; k++) md = fmax(md, fabs(raw[i * E + k] / n - full[i * E + k]));
+            CHECKF(md < 1e-5, "normalize=0, text %d: raw/|raw| differs from the default by %g", i, md);
+        }
+    }
+    free(raw);
+
+    /* Pooling: mean (the model's), cls and last each give other vectors. */
+    float *pv[3] = {0};
+    const int pools[3] = {GGEMBED_POOLING_MEAN, GGEMBED_POOLING_CLS, GGEMBED_POOLING_LAST};
+    for (int p = 0; p < 3; p++) {
+        ggembed_embed_options_default(&o);
+        o.pooling = pools[p];
+        pv[p] = embed(m, t, 1, &o, NULL);
+    }
+    if (pv[0] && pv[1] && pv[2] && full) {
+        CHECK(memcmp(pv[0], full, sizeof(float) * E) == 0); /* mean is this model's default */
+        CHECKF(max_abs_diff(pv[0], pv[1], E) > 1e-3, "mean and cls pooling agree");
+        CHECKF(max_abs_diff(pv[0], pv[2], E) > 1e-3, "mean and last pooling agree");
+        CHECKF(max_abs_diff(pv[1], pv[2], E) > 1e-3, "cls and last pooling agree");
+    }
+    for (int p = 0; p < 3; p++) free(pv[p]);
+    ggembed_embed_options_default(&o);
+    o.pooling = GGEMBED_POOLING_NONE;
+    CHECK(ggembed_embed(m, t, 1, &o, tmp, NULL, err, sizeof err) == GGEMBED_E_INVALID);
+
+    /* Prefix: equals embedding prefix + text joined, token counts included. */
+    ggembed_embed_options_default(&o);
+    o.prefix = "search_query: ";
+    o.prefix_len = strlen(o.prefix);
+    ggembed_result rp[3], rj[3];
+    float *pre = embed(m, t, 3, &o, rp);
+    char j0[128], j1[128];
+    snprintf(j0, sizeof j0, "search_query: %s", t[0].text);
+    snprintf(j1, sizeof j1, "search_query: %s", t[1].text);
+    ggembed_text joined[3] = {T(j0), T(j1), T("search_query: ")};
+    float *jv = embed(m, joined, 3, NULL, rj);
+    if (pre && jv) {
+        CHECK(memcmp(pre, jv, sizeof(float) * 3 * E) == 0);
+        for (int i = 0; i < 3; i++) CHECK_EQ_INT(rp[i].n_tokens, rj[i].n_tokens);
+        CHECKF(max_abs_diff(pre, full, E) > 1e-3, "the prefix changed nothing");
+    }
+    free(pre);
+    free(jv);
+    free(full);
+}
+
+/* The decoder's mean pooling is the average of its per-position states;
+ * a causal model's state at position k is the last-token vector of the
+ * text's first k+1 tokens. */
+static void test_decoder_mean(void) {
+    ggembed_model *m = open_model(qwen_path, 2, 0);
+    if (!m) return;
+    const ggembed_info *in = ggembed_get_info(m);
+    CHECK_EQ_INT(in->causal, 1);
+    CHECK_EQ_INT(in->pooling, GGEMBED_POOLING_LAST);
+    const int E = in->n_embd;
+    static const char *words[] = {"the", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog"};
+    enum { NW = 9 };
+    char prefixes[NW][80];
+    ggembed_text pt[NW];
+    size_t len = 0;
+    char full[80] = "";
+    for (int k = 0; k < NW; k++) {
+        strcat(full, words[k]);
+        len = strlen(full);
+        memcpy(prefixes[k], full, len + 1);
+        pt[k] = (ggembed_text){prefixes[k], len};
+    }
+    /* The precondition, checked: every word is one token and prefixes of
+     * the text tokenize to prefixes of its ids (no BOS/EOS added). */
+    int32_t all[64], part[64];
+    size_t na = 0, np = 0;
+    ggembed_tokenize(m, full, len, 1, all, 64, &na, NULL, 0);
+    CHECK_EQ_INT(na, NW);
+    bool ok = na == NW;
+    for (int k = 0; k < NW && ok; k++) {
+        ggembed_tokenize(m, prefixes[k], strlen(prefixes[k]), 1, part, 64, &np, NULL, 0);
+        ok = np == (size_t)k + 1 && memcmp(part, all, sizeof(int32_t) * np) == 0;
+    }
+    CHECKF(ok, "qwen2 prefixes do not tokenize to prefixes: the mean test cannot run");
+    if (ok) {
+        ggembed_embed_options o;
+        ggembed_embed_options_default(&o);
+        o.normalize = 0;
+        o.pooling = GGEMBED_POOLING_LAST;
+        float *last = embed(m, pt, NW, &o, NULL); /* row k: state at position k */
+        o.pooling = GGEMBED_POOLING_MEAN;
+        float *mean = embed1(m, pt[NW - 1], &o, NULL);
+        o.pooling = GGEMBED_POOLING_CLS;
+        float *cls = embed1(m, pt[NW - 1], &o, NULL);
+        if (last && mean && cls) {
+            double worst = 0, scale = 0;
+            for (int i = 0; i < E; i++) scale = fmax(scale, fabs(mean[i]));
+            for (int i = 0; i < E; i++) {
+                double avg = 0;
+                for (int k = 0; k < NW; k++) avg += last[k * E + i];
+                avg /= NW;
+                worst = fmax(worst, fabs(avg - mean[i]));
+            }
+            CHECKF(worst <= 2e-4 * scale + 1e-6, "decoder mean differs from the average of "
+                   "its per-position states by %g (largest element %g)", worst, scale);
+            /* cls is position 0: the first prefix's last token. */
+            CHECKF(max_abs_diff(cls, last, E) <= 2e-4 * scale + 1e-6,
+                   "decoder cls differs from position 0 by %g", max_abs_diff(cls, last, E));
+            /* the whole text's last token is its default pooling */
+            CHECKF(max_abs_diff(last + (NW - 1) * E, mean, E) > 1e-3, "decoder last and mean agree");
+        }
+        free(last);
+        free(mean);
+        free(cls);
+    }
+    ggembed_close(m);
+}
+
+/* ---- opening: memory ceiling, vocabulary-only, corrupt files, info ---- */
+
+static void test_open_errors(void) {
+    ggembed_model *m = open_model(bert_path, 2, 0);
+    if (!m) return;
+    const ggembed_info *in = ggembed_get_info(m);
+    size_t need = in->working_memory;
+    CHECKF(need > 0, "working_memory %zu", need);
+    CHECK_EQ_INT(in->has_weights, 1);
+    CHECK_EQ_INT(in->n_embd, 64);
+    CHECK_EQ_INT(in->n_layer, 2);
+    CHECK_EQ_INT(in->n_ctx, 128);
+    CHECK_EQ_INT(in->causal, 0);
+    CHECK_EQ_INT(in->pooling, GGEMBED_POOLING_MEAN);
+    CHECK(strcmp(in->arch, "bert") == 0);
+    CHECK(strcmp(in->tokenizer, "bert") == 0);
+    CHECK(in->n_params > 0 && in->file_size > 0 && in->tokenizer_memory > 0);
+    ggembed_close(m);
+
+    ggembed_options o;
+    ggembed_options_default(&o);
+    o.n_threads = 2;
+    char err[GGEMBED_ERR_LEN] = "";
+    o.max_memory = need - 1;
+    ggembed_status st = ggembed_open(bert_path, &o, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_E_MEMORY && m == NULL, "max_memory below the need: %s", ggembed_status_name(st));
+    char mb[32];
+    snprintf(mb, sizeof mb, "%.1f MB", need / 1048576.0);
+    CHECKF(strstr(err, mb) != NULL, "the message says how much it would need (%s): '%s'", mb, err);
+    o.max_memory = need;
+    st = ggembed_open(bert_path, &o, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_OK, "max_memory equal to the need: %s", err);
+    ggembed_close(m);
+    m = NULL;
+
+    /* A vocabulary-only file: opens, tokenizes, cannot embed. */
+    st = ggembed_open(vocab_bert, NULL, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_OK, "vocab-only open: %s", err);
+    if (m) {
+        CHECK_EQ_INT(ggembed_get_info(m)->has_weights, 0);
+        int32_t ids[16];
+        size_t n = 0;
+        CHECK(ggembed_tokenize(m, "hello world", 11, 1, ids, 16, &n, err, sizeof err) == GGEMBED_OK);
+        CHECK_EQ_INT(n, 4);
+        if (n == 4) CHECK(ids[0] == 101 && ids[1] == 7592 && ids[2] == 2088 && ids[3] == 102);
+        float out[8];
+        err[0] = 0;
+        st = ggembed_embed(m, &(ggembed_text){"hello", 5}, 1, NULL, out, NULL, err, sizeof err);
+        CHECKF(st == GGEMBED_E_NO_WEIGHTS, "embed on a vocab-only file: %s", ggembed_status_name(st));
+        CHECKF(strstr(err, "vocabulary-only") != NULL, "the message says why: '%s'", err);
+        ggembed_close(m);
+        m = NULL;
+    }
+
+    /* Truncated and corrupt copies of the model; a missing file. */
+    size_t size = 0;
+    uint8_t *data = check_read_file(bert_path, &size);
+    CHECK(data != NULL && size > 1000);
+    if (data) {
+        char bad[2048];
+        snprintf(bad, sizeof bad, "%s/engine-broken.gguf", check_tmp_dir());
+        const size_t cuts[] = {size / 2, size - 1, 24, 0};
+        for (int i = 0; i < 5; i++) {
+            FILE *f = fopen(bad, "wb");
+            if (!f) { CHECKF(0, "cannot write %s", bad); break; }
+            if (i < 4) {
+                fwrite(data, 1, cuts[i], f);
+            } else { /* a tensor count far too large */
+                uint8_t *c = malloc(size);
+                memcpy(c, data, size);
+                c[15] = 0x7f;
+                fwrite(c, 1, size, f);
+                free(c);
+            }
+            fclose(f);
+            err[0] = 0;
+            st = ggembed_open(bad, NULL, &m, err, sizeof err);
+            CHECKF(st != GGEMBED_OK && m == NULL, "broken file %d opened", i);
+            CHECKF(st == GGEMBED_E_FORMAT, "broken file %d: %s", i, ggembed_status_name(st));
+            CHECKF(strlen(err) > 10 && strstr(err, "engine-broken.gguf"), "broken file %d: message '%s'", i, err);
+            if (m) ggembed_close(m);
+            m = NULL;
+        }
+        remove(bad);
+        free(data);
+    }
+    char missing[2048];
+    snprintf(missing, sizeof missing, "%s/engine-no-such-file.gguf", check_tmp_dir());
+    st = ggembed_open(missing, NULL, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_E_IO && m == NULL, "missing file: %s", ggembed_status_name(st));
+}
+
+/* ---- tokenize with specials = lead + plain + trail, every fixture ---- */
+
+static void test_tokenize_specials(void) {
+    static const char *names[] = {"bert-bge", "llama-spm", "gpt-2", "deepseek-coder", "starcoder", "qwen2"};
+    for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
+        char path[2048], inp[2100];
+        snprintf(path, sizeof path, "%s/ggml-vocab-%s.gguf", check_fixtures_dir(), names[f]);
+        snprintf(inp, sizeof inp, "%s.inp", path);
+        ggembed_options o;
+        ggembed_options_default(&o);
+        o.vocab_only = 1;
+        ggembed_model *m = NULL;
+        char err[GGEMBED_ERR_LEN];
+        if (ggembed_open(path, &o, &m, err, sizeof err) != GGEMBED_OK) {
+            CHECKF(0, "%s: %s", names[f], err);
+            continue;
+        }
+        size_t size = 0;
+        char *text = (char *)check_read_file(inp, &size);
+        CHECKF(text != NULL, "cannot read %s", inp);
+        /* What the specials are: the empty text's ids. */
+        int32_t sp[8];
+        size_t nsp = 0;
+        ggembed_tokenize(m, "", 0, 1, sp, 8, &nsp, NULL, 0);
+        CHECKF(nsp <= 2, "%s: %zu specials", names[f], nsp);
+        int lead = -1, texts = 0, bad = 0;
+        const char *sep = "\n__ggml_vocab_test__\n";
+        for (char *p = text; p && *p;) {
+            char *q = strstr(p, sep);
+            if (!q) break;
+            size_t len = (size_t)(q - p);
+            enum { CAP = 4096 };
+            static int32_t plain[CAP], with[CAP + 8];
+            size_t np = 0, nw = 0;
+            ggembed_tokenize(m, p, len, 0, plain, CAP, &np, NULL, 0);
+            ggembed_tokenize(m, p, len, 1, with, CAP + 8, &nw, NULL, 0);
+            texts++;
+            if (np > CAP || nw != np + nsp) {
+                bad++;
+            } else if (np > 0) {
+                /* with == sp[0..L) + plain + sp[L..) for one L, the same for all texts */
+                int found = -1;
+                for (int L = 0; L <= (int)nsp && found < 0; L++) {
+                    if (memcmp(with, sp, sizeof(int32_t) * (size_t)L) == 0 &&
+                        memcmp(with + L, plain, sizeof(int32_t) * np) == 0 &&
+                        memcmp(with + L + np, sp + L, sizeof(int32_t) * (nsp - (size_t)L)) == 0)
+                        found = L;
+                }
+                if (found < 0 || (lead >= 0 && found != lead && nsp > 0)) bad++;
+                else if (nsp > 0 && np > 0 && lead < 0) lead = found;
+            }
+            p = q + strlen(sep);
+        }
+        CHECKF(texts > 10, "%s: %d fixture texts", names[f], texts);
+        CHECKF(bad == 0, "%s: %d of %d texts are not lead + plain + trail", names[f], bad, texts);
+        /* the expected specials, as llama.cpp adds them for an embedding */
+        if (!strcmp(names[f], "bert-bge")) CHECK(nsp == 2 && sp[0] == 101 && sp[1] == 102 && lead == 1);
+        if (!strcmp(names[f], "llama-spm")) CHECK(nsp == 1 && sp[0] == 1 && lead == 1);
+        if (!strcmp(names[f], "qwen2") || !strcmp(names[f], "gpt-2")) CHECK_EQ_INT(nsp, 0);
+        free(text);
+        ggembed_close(m);
+    }
+}
+
+/* ---- cancel ---- */
+
+static int cancel_calls;
+static int cancel_yes(void *u) { (void)u; cancel_calls++; return 1; }
+static int cancel_no(void *u) { (void)u; cancel_calls++; return 0; }
+
+static void test_cancel(ggembed_model *m) {
+    ggembed_embed_options o;
+    ggembed_embed_options_default(&o);
+    o.cancel = cancel_yes;
+    float out[2 * 1024];
+    char err[GGEMBED_ERR_LEN] = "";
+    ggembed_text t[2] = {T("cancel me"), T("and me")};
+    cancel_calls = 0;
+    ggembed_status st = ggembed_embed(m, t, 2, &o, out, NULL, err, sizeof err);
+    CHECKF(st == GGEMBED_E_CANCELLED, "cancel returning 1: %s (%s)", ggembed_status_name(st), err);
+    CHECK(cancel_calls >= 1);
+    o.cancel = cancel_no;
+    cancel_calls = 0;
+    st = ggembed_embed(m, t, 2, &o, out, NULL, err, sizeof err);
+    CHECKF(st == GGEMBED_OK, "cancel returning 0: %s", err);
+    CHECK(cancel_calls >= 1);
+    float *want = embed(m, t, 2, NULL, NULL);
+    if (want && st == GGEMBED_OK) CHECK(memcmp(want, out, sizeof(float) * 2 * 64) == 0);
+    free(want);
+}
+
+int main(void) {
+    const char *tmp = check_tmp_dir(), *fix = check_fixtures_dir();
+    snprintf(vocab_bert, sizeof vocab_bert, "%s/ggml-vocab-bert-bge.gguf", fix);
+    snprintf(bert_path, sizeof bert_path, "%s/engine-bert-tiny.gguf", tmp);
+    snprintf(builtin_path, sizeof builtin_path, "%s/engine-bert-builtin.gguf", tmp);
+    snprintf(qwen_path, sizeof qwen_path, "%s/engine-qwen2-tiny.gguf", tmp);
+    char args[4096];
+    snprintf(args, sizeof args, "--preset bert-tiny --type f32 --seed 3 --vocab \"%s\"", vocab_bert);
+    int rc = run_mkmodel(args, bert_path);
+    rc |= run_mkmodel("--preset bert-tiny --type q8_0 --seed 4", builtin_path);
+    snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\"", fix);
+    rc |= run_mkmodel(args, qwen_path);
+    if (rc == 0) {
+        test_batch_and_threads(bert_path, "bert f32");
+        test_batch_and_threads(builtin_path, "bert q8_0 built-in vocab");
+        test_batch_and_threads(qwen_path, "qwen2 f16");
+        test_concurrent(bert_path);
+        ggembed_model *m = open_model(bert_path, 2, 0);
+        if (m) {
+            test_texts(m);
+            test_options(m);
+            test_cancel(m);
+            ggembed_close(m);
+        }
+        test_decoder_mean();
+        test_open_errors();
+    }
+    test_tokenize_specials();
+    remove(bert_path);
+    remove(builtin_path);
+    remove(qwen_path);
+    return check_done("test_engine");
+}
