@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "ggembed.h"
@@ -302,6 +303,7 @@ static int parse(bench_args *a, int argc, char **argv) {
 typedef struct batch_result {
     int texts, repeat;
     double tokens_per_text, seconds;
+    double cpu_seconds; /* process CPU time (clock(): all threads on POSIX) */
     uint64_t peak_anon, peak_file;
 } batch_result;
 
@@ -348,14 +350,14 @@ static void report_text(const bench_args *a, const bench_run *r) {
            r->first_ms, r->first_tokens, r->cold_ms);
     printf("RssAnon:            %.1f MB before open, %.1f MB after open, %.1f MB peak in first embedding\n",
            mb(r->base_anon), mb(r->open_anon), mb(r->first_anon));
-    printf("\n%8s %7s %10s %10s %11s %13s %13s\n", "texts", "calls", "texts/s", "ms/text", "tokens/s",
-           "peak anon MB", "peak file MB");
+    printf("\n%8s %7s %10s %10s %11s %11s %13s %13s\n", "texts", "calls", "texts/s", "ms/text",
+           "CPU ms/text", "tokens/s", "peak anon MB", "peak file MB");
     for (int i = 0; i < a->n_batches; i++) {
         const batch_result *b = &r->b[i];
         double per_call = b->seconds / b->repeat;
-        printf("%8d %7d %10.2f %10.2f %11.0f %13.1f %13.1f\n", b->texts, b->repeat, b->texts / per_call,
-               per_call * 1000.0 / b->texts, b->texts * b->tokens_per_text / per_call, mb(b->peak_anon),
-               mb(b->peak_file));
+        printf("%8d %7d %10.2f %10.2f %11.2f %11.0f %13.1f %13.1f\n", b->texts, b->repeat, b->texts / per_call,
+               per_call * 1000.0 / b->texts, b->cpu_seconds * 1000.0 / b->repeat / b->texts,
+               b->texts * b->tokens_per_text / per_call, mb(b->peak_anon), mb(b->peak_file));
     }
     printf("\npeak RssAnon %.1f MB, peak RssFile %.1f MB (sampled %" PRIu64 " times, every %d ms and at "
            "each call); VmHWM %.1f MB\n",
@@ -385,10 +387,10 @@ static void report_json(const bench_args *a, const bench_run *r) {
         double per_call = b->seconds / b->repeat;
         printf("%s{\"texts\":%d,\"calls\":%d,\"seconds\":%.6f,\"tokens_per_text\":%.2f,\"texts_per_s\":%.4f"
                ",\"ms_per_text\":%.4f,\"tokens_per_s\":%.2f,\"peak_rss_anon\":%" PRIu64
-               ",\"peak_rss_file\":%" PRIu64 "}",
+               ",\"peak_rss_file\":%" PRIu64 ",\"cpu_ms_per_text\":%.4f}",
                i ? "," : "", b->texts, b->repeat, b->seconds, b->tokens_per_text, b->texts / per_call,
                per_call * 1000.0 / b->texts, b->texts * b->tokens_per_text / per_call, b->peak_anon,
-               b->peak_file);
+               b->peak_file, b->cpu_seconds * 1000.0 / b->repeat / b->texts);
     }
     printf("],\"peak_rss_anon\":%" PRIu64 ",\"peak_rss_file\":%" PRIu64 ",\"vm_hwm\":%" PRIu64
            ",\"samples\":%" PRIu64 ",\"sample_ms\":%d}\n",
@@ -467,6 +469,7 @@ static int run(const bench_args *a, int64_t t_start, mem_sampler *ms, bench_run 
         b->texts = a->batches[bi];
         mem_phase_reset(ms);
         int64_t tb = gg_now_ns();
+        clock_t cb = clock();
         for (;;) {
             if (embed_call(m, texts, b->texts, out, res)) goto done;
             b->repeat++;
@@ -476,6 +479,7 @@ static int run(const bench_args *a, int64_t t_start, mem_sampler *ms, bench_run 
                 break;
         }
         b->seconds = (double)(gg_now_ns() - tb) / 1e9;
+        b->cpu_seconds = (double)(clock() - cb) / CLOCKS_PER_SEC;
         double tok = 0;
         for (int i = 0; i < b->texts; i++) tok += res[i].n_tokens;
         b->tokens_per_text = tok / b->texts;
