@@ -60,7 +60,7 @@ function runJson(cmd, args, what) {
 
 /** `ggembed bench --json`; texts written to textsFile. */
 export function runGgembed(bin, model, { threads, batches, tokens, repeat, textsFile, extra = [] }) {
-  const args = ["bench", "-m", model, "--threads", String(threads), "--batch-texts", batches.join(","),
+  const args = ["bench", "-m", model, "--threads", String(threads), "--batch-texts", batches.length ? batches.join(",") : "none",
     "--tokens", String(tokens), "--json", "--dump-texts", textsFile, ...extra];
   if (repeat) args.push("--repeat", String(repeat));
   return runJson(bin, args, "ggembed bench");
@@ -69,7 +69,7 @@ export function runGgembed(bin, model, { threads, batches, tokens, repeat, texts
 /** bench/llama_side.mjs over the same texts. */
 export function runLlama(model, { threads, batches, repeat, textsFile, context }) {
   const args = [path.join(here, "llama_side.mjs"), "--model", model, "--texts", textsFile, "--threads", String(threads),
-    "--batch-texts", batches.join(",")];
+    "--batch-texts", batches.length ? batches.join(",") : "none"];
   if (repeat) args.push("--repeat", String(repeat));
   if (context) args.push("--context", String(context));
   return runJson(process.execPath, args, "llama_side.mjs");

@@ -34,7 +34,10 @@ function parse(argv) {
     if (a === "--model" || a === "-m") o.model = val();
     else if (a === "--texts") o.texts = val();
     else if (a === "--threads") o.threads = Number(val());
-    else if (a === "--batch-texts") o.batches = val().split(",").map(Number);
+    else if (a === "--batch-texts") {
+      const v = val();
+      o.batches = v === "none" ? [] : v.split(",").map(Number);
+    }
     else if (a === "--repeat") o.repeat = Number(val());
     else if (a === "--context") o.context = Number(val());
     else if (a === "--sample-ms") o.sampleMs = Number(val());
@@ -78,7 +81,7 @@ const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 async function main() {
   const o = parse(process.argv.slice(2));
   const texts = readFileSync(o.texts, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
-  const need = Math.max(...o.batches);
+  const need = Math.max(1, ...o.batches);
   if (texts.length < need) throw new Error(`${o.texts} has ${texts.length} texts, fewer than ${need}`);
   const timer = o.sampleMs > 0 ? setInterval(sample, o.sampleMs) : null;
   sample();

@@ -48,6 +48,10 @@ if [ -z "${FAST:-}" ]; then
     fi
 fi
 
+if [ -n "${SLOW:-}" ]; then
+    run "7B model: peak RssAnon under 50 MB (slow)" tests/slow/big_model_memory.sh build/ggembed
+fi
+
 if [ -n "$failed" ]; then
     printf '\nFAILED:%s\n' "$failed"
     exit 1

@@ -227,7 +227,8 @@ static void usage(FILE *out) {
             "Times ggembed_embed on generated texts and reports speed and memory.\n"
             "  -m, --model FILE       GGUF model\n"
             "  --threads N            threads (default: all CPUs)\n"
-            "  --batch-texts LIST     texts per ggembed_embed call, comma-separated (default 1,10,100)\n"
+            "  --batch-texts LIST     texts per ggembed_embed call, comma-separated (default 1,10,100;\n"
+            "                         none: only the load and the first embedding)\n"
             "  --tokens N             tokens per text, specials included (default 60; at most the context)\n"
             "  --repeat R             timed calls per batch size (default: auto, about %.0f s each)\n"
             "  --batch-tokens N       tokens per forward pass (default: the engine's)\n"
@@ -241,6 +242,7 @@ static void usage(FILE *out) {
 
 static int parse_list(const char *val, bench_args *a) {
     a->n_batches = 0;
+    if (!strcmp(val, "none")) return 0; /* the load and the first embedding only */
     const char *p = val;
     while (*p) {
         char *end;
@@ -413,7 +415,7 @@ static int run(const bench_args *a, int64_t t_start, mem_sampler *ms, bench_run 
     opt.n_threads = a->threads;
     opt.max_batch_tokens = a->batch_tokens;
     ggembed_model *m = NULL;
-    int max_texts = 0;
+    int max_texts = 1;
     for (int i = 0; i < a->n_batches; i++) max_texts = GG_MAX(max_texts, a->batches[i]);
     ggembed_text *texts = calloc((size_t)max_texts, sizeof *texts);
     ggembed_result *res = calloc((size_t)max_texts, sizeof *res);
