@@ -36,6 +36,7 @@ typedef struct mk_job {
     const char *vocab_path, *out_path, *arch;
     uint64_t seed;
     int n_layer, n_ctx, n_vocab;
+    mk_preset shape; /* the preset with the command line's overrides; p points here */
     mk_tensor *t;
     int n_t, cap_t;
 } mk_job;
@@ -289,13 +290,19 @@ static int write_model(mk_job *j) {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: ggembed mkmodel --preset NAME -o OUT.gguf [--type TYPE] [--vocab VOCAB.gguf]\n"
-            "                       [--seed N] [--layers N] [--ctx N]\n\n"
+            "                       [--seed N] [--layers N] [--ctx N] [--pooling P]\n"
+            "                       [--embd N] [--ff N]\n\n"
             "Writes a model with seeded random weights in the shape of a real one.\n"
             "  --vocab FILE  copy the tokenizer from a GGUF file (default: a small built-in\n"
             "                WordPiece vocabulary, for BERT-family presets)\n"
             "  --type TYPE   tensor type or llama.cpp mix (default f16)\n"
             "  --layers N    fewer (or more) layers than the preset\n"
-            "  --ctx N       another context length\n\npresets:\n");
+            "  --ctx N       another context length\n"
+            "  --pooling P   <arch>.pooling_type: none, mean, cls or last (default: the preset's)\n"
+            "  --embd N      another width (the heads stay; their size is n_embd / heads, except\n"
+            "                Qwen3's, which stays the preset's)\n"
+            "  --ff N        another feed-forward width (K-quants need widths that are multiples\n"
+            "                of 256, else llama.cpp and mkmodel fall back to 32-blocks)\n\npresets:\n");
     if (out == stderr) return;
     fflush(out);
     mk_list_presets();
@@ -305,6 +312,7 @@ static void usage(FILE *out) {
 
 static int parse(mk_job *j, int argc, char **argv) {
     const char *preset = NULL, *type = "f16";
+    int pooling = -1, embd = 0, ff = 0;
     long v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -318,7 +326,17 @@ static int parse(mk_job *j, int argc, char **argv) {
         else if (!strcmp(a, "--seed") && cli_parse_int(a, val, 0, 0x7fffffffL, &v)) j->seed = (uint64_t)v;
         else if (!strcmp(a, "--layers") && cli_parse_int(a, val, 1, 256, &v)) j->n_layer = (int)v;
         else if (!strcmp(a, "--ctx") && cli_parse_int(a, val, 8, 1 << 20, &v)) j->n_ctx = (int)v;
-        else if (strcmp(a, "--seed") && strcmp(a, "--layers") && strcmp(a, "--ctx")) {
+        else if (!strcmp(a, "--embd") && cli_parse_int(a, val, 32, 1 << 16, &v)) embd = (int)v;
+        else if (!strcmp(a, "--ff") && cli_parse_int(a, val, 32, 1 << 18, &v)) ff = (int)v;
+        else if (!strcmp(a, "--pooling")) {
+            pooling = ggembed_pooling_parse(val);
+            if (pooling < 0) {
+                fprintf(stderr, "ggembed mkmodel: --pooling must be none, mean, cls or last, not '%s'\n", val);
+                return -1;
+            }
+        }
+        else if (strcmp(a, "--seed") && strcmp(a, "--layers") && strcmp(a, "--ctx") && strcmp(a, "--embd") &&
+                 strcmp(a, "--ff")) {
             fprintf(stderr, "ggembed mkmodel: unknown option '%s'\n", a);
             return -1;
         } else return -1;
@@ -343,6 +361,22 @@ static int parse(mk_job *j, int argc, char **argv) {
                         "WordPiece, for BERT-family models)\n", preset);
         return -1;
     }
+    j->shape = *j->p;
+    if (pooling >= 0) j->shape.pooling = pooling;
+    if (ff) j->shape.n_ff = ff;
+    if (embd) {
+        /* Qwen3 has its own head size; the others' is n_embd / n_head
+         * (llama.cpp's qwen2 requires it). */
+        bool own_head = !strcmp(j->p->arch, "qwen3");
+        if (!own_head && embd % j->p->n_head) {
+            fprintf(stderr, "ggembed mkmodel: --embd %d is not a multiple of the %d heads\n", embd,
+                    j->p->n_head);
+            return -1;
+        }
+        j->shape.n_embd = embd;
+        if (!own_head) j->shape.head_dim = embd / j->p->n_head;
+    }
+    j->p = &j->shape;
     if (!j->n_layer) j->n_layer = j->p->n_layer;
     if (!j->n_ctx) j->n_ctx = j->p->n_ctx;
     return 0;
