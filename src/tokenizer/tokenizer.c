@@ -20,6 +20,16 @@
  *    parse_special, user-defined ones always. Of tokens of equal length
  *    the lower id is searched first (llama.cpp's order there is
  *    whatever its unstable sort gives).
+ *  - Special-token text in the input (say "[CLS]" or "<|endoftext|>")
+ *    is plain text unless parse_special is set, and the engine never
+ *    sets it: an embedding tokenizes the text as llama.cpp's embedding
+ *    path does (common_tokenize with parse_special=false), so a user's
+ *    text cannot inject control tokens, and "[CLS] x" embeds as the
+ *    pieces of "[CLS]" then "x", inside the one real [CLS] ... [SEP]
+ *    that add_special puts around it. (User-defined added tokens still
+ *    match, as in llama.cpp.) Checked against llama.cpp on the corpus's
+ *    special-token look-alikes (tests/diff/tokenize.test.mjs) and in
+ *    tests/test_engine.c.
  *  - When token texts repeat, the text maps to the last id, as in
  *    llama.cpp's map. Empty token texts are never matched.
  *
