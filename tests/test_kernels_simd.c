@@ -164,6 +164,64 @@ static void test_matmul(const char *lv, gg_type t, int n_tok) {
     free(y);
 }
 
+/* gg_gemm_rows (where the level has a packed kernel for t) against the
+ * reference dot of each row and token, for widths of one segment and of
+ * more (2304 = 2048 + 256); then each token alone and a sub-range of rows
+ * must give the same bits as the whole batch. */
+static int gemm_tested;
+
+static void test_gemm(const char *lv, gg_type t, int64_t cols) {
+    const int64_t rows = 11;
+    const int n_tok = 9;
+    gg_type at = gg_type_info(t)->vec_dot_type;
+    size_t rb = gg_row_size(t, cols), as = gg_row_size(at, cols);
+    uint8_t *wd = malloc(rb * rows);
+    for (int64_t r = 0; r < rows; r++) {
+        void *row = make_weights(t, cols);
+        memcpy(wd + r * rb, row, rb);
+        free(row);
+    }
+    gg_matrix m = {wd, t, cols, rows, rb};
+    size_t ps = gg_gemm_act_size(&m);
+    if (!ps) {
+        free(wd);
+        return;
+    }
+    gemm_tested++;
+    float *x = malloc(sizeof(float) * cols * n_tok);
+    uint8_t *a = malloc(as * n_tok), *p = malloc(ps * n_tok);
+    for (int tk = 0; tk < n_tok; tk++) {
+        for (int64_t i = 0; i < cols; i++) x[tk * cols + i] = frand() * (i % 37 == 0 ? 5.0f : 1.0f);
+        gg_quantize_row_ref(at, x + tk * cols, a + tk * as, cols);
+        gg_gemm_pack_act(&m, x + tk * cols, p + tk * ps);
+    }
+    const int64_t ldy = rows + 1;
+    float *y = calloc((size_t)(ldy * n_tok), sizeof *y), *y1 = calloc((size_t)ldy, sizeof *y1);
+    gg_gemm_rows(&m, p, ps, n_tok, y, ldy, 0, rows);
+    int bad = 0, differ = 0;
+    for (int tk = 0; tk < n_tok; tk++) {
+        for (int64_t r = 0; r < rows; r++) {
+            float ref = 0;
+            gg_vec_dot_ref(t, cols, &ref, wd + r * rb, a + tk * as);
+            if (!close_enough(y[tk * ldy + r], ref, magnitude(t, wd + r * rb, a + tk * as, cols)))
+                bad++;
+        }
+        memset(y1, 0, sizeof(float) * ldy);
+        gg_gemm_rows(&m, p + tk * ps, ps, 1, y1, ldy, 3, rows);
+        for (int64_t r = 3; r < rows; r++) differ += memcmp(&y1[r], &y[tk * ldy + r], 4) != 0;
+        differ += y1[0] != 0 || y1[rows] != 0;
+    }
+    CHECKF(bad == 0, "%s gemm %s cols=%lld: %d wrong", lv, gg_type_name(t), (long long)cols, bad);
+    CHECKF(differ == 0, "%s gemm %s cols=%lld: %d differ alone", lv, gg_type_name(t),
+           (long long)cols, differ);
+    free(wd);
+    free(x);
+    free(a);
+    free(p);
+    free(y);
+    free(y1);
+}
+
 /* Q8_K of a block whose largest magnitude is negative and appears twice
  * with both signs: the first one sets the sign of the scale. */
 static void test_q8_K_sign(const gg_kernel_table *k, const char *lv) {
@@ -196,10 +254,12 @@ int main(void) {
             for (int which = 0; which < 4; which++) test_type(k, lv, dot_types[i], which);
             test_matmul(lv, dot_types[i], 1);
             test_matmul(lv, dot_types[i], 5);
+            test_gemm(lv, dot_types[i], 768);
+            test_gemm(lv, dot_types[i], 2304);
         }
         test_q8_K_sign(k, lv);
     }
-    printf("levels tested: %d\n", tested);
+    printf("levels tested: %d, packed products tested: %d\n", tested, gemm_tested);
     gg_kernels_select(GG_SIMD_AVX512);
     return check_done("test_kernels_simd");
 }

@@ -404,3 +404,258 @@ void gg_kernels_fill_avx512(gg_kernel_table *t) {
     }
 #undef DOT
 }
+
+/* ---- packed matrix products (VNNI) ----
+ *
+ * gg_gemm_rows computes many tokens against many weight rows with a
+ * register tile of up to 4 rows x 4 tokens. Both sides are first brought
+ * to one form, 64 values at a time:
+ *   activations (packed once per chunk by gg_gemm_pack_act, from the
+ *     reference quantization of the vec_dot_type): the int8 values + 128
+ *     as unsigned bytes, then one float scale per 4 values (the block's
+ *     d repeated), then d * sum(q) per 32 values (for the K-quant mins);
+ *   weights (unpacked per tile of rows, SEG values at a time, into a
+ *     buffer on the stack): signed int8 values, one float scale per 4
+ *     values, -128 * sum of the 4 values (undoes the + 128 of the
+ *     activations inside vpdpbusd) and the float min per 32 values.
+ * Each 4-value group of a product is exact in int32; the float part is
+ * acc += float(p) * (ws * as) per lane, reduced once per segment, so a
+ * token's result does not depend on which tile or batch it is in. */
+
+#define SEG 2048 /* values per weight segment (a multiple of 256) */
+#define TR 4     /* weight rows per tile */
+#define TT 4     /* tokens per tile */
+
+typedef struct wbuf {
+    int8_t q[TR][SEG];
+    float s[TR][SEG / 4];
+    int32_t c[TR][SEG / 4];
+    float m[TR][SEG / 32];
+} wbuf;
+
+/* The activation row layout: n bytes, n/4 floats, n/32 floats. */
+static inline const float *act_scales(const uint8_t *a, int64_t n) {
+    return (const float *)(const void *)(a + n);
+}
+static inline const float *act_sums(const uint8_t *a, int64_t n) {
+    return (const float *)(const void *)(a + 2 * n);
+}
+
+static void pack_q8_0_act(const float *x, void *dst, int64_t n) {
+    uint8_t *qs = dst;
+    float *as = (float *)(void *)(qs + n), *sum = as + n / 4;
+    gg_block_q8_0 tmp[SEG / 32];
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int64_t i0 = 0; i0 < n; i0 += SEG) {
+        int64_t m = GG_MIN(SEG, n - i0);
+        gg_quantize_act(GG_TYPE_Q8_0, x + i0, tmp, m);
+        for (int64_t b = 0; b < m / 32; b++) {
+            int64_t i = i0 + 32 * b;
+            _mm256_storeu_si256((__m256i *)(qs + i),
+                                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)tmp[b].qs), flip));
+            _mm256_storeu_ps(as + i / 4, _mm256_set1_ps(half(tmp[b].d)));
+            sum[i / 32] = 0;
+        }
+    }
+}
+
+static void pack_q8_K_act(const float *x, void *dst, int64_t n) {
+    uint8_t *qs = dst;
+    float *as = (float *)(void *)(qs + n), *sum = as + n / 4;
+    gg_block_q8_K tmp[SEG / GG_QK_K];
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int64_t i0 = 0; i0 < n; i0 += SEG) {
+        int64_t m = GG_MIN(SEG, n - i0);
+        gg_quantize_act(GG_TYPE_Q8_K, x + i0, tmp, m);
+        for (int64_t b = 0; b < m / GG_QK_K; b++) {
+            int64_t i = i0 + GG_QK_K * b;
+            for (int c = 0; c < 4; c++)
+                _mm512_storeu_si512(qs + i + 64 * c,
+                                    _mm512_xor_si512(_mm512_loadu_si512(tmp[b].qs + 64 * c), flip));
+            __m512 d = _mm512_set1_ps(tmp[b].d);
+            for (int c = 0; c < 4; c++) _mm512_storeu_ps(as + i / 4 + 16 * c, d);
+            for (int j = 0; j < 8; j++)
+                sum[i / 32 + j] = tmp[b].d * (float)(tmp[b].bsums[2 * j] + tmp[b].bsums[2 * j + 1]);
+        }
+    }
+}
+
+/* -128 * (sum of each 4 weights), per lane. */
+static inline __m512i neg_corr(__m512i q) {
+    __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)0x80), q);
+    return _mm512_sub_epi32(_mm512_setzero_si512(), p);
+}
+
+static inline void put64(wbuf *b, int r, int64_t i, __m512i q, __m512 s) {
+    _mm512_storeu_si512(b->q[r] + i, q);
+    _mm512_storeu_si512(b->c[r] + i / 4, neg_corr(q));
+    _mm512_storeu_ps(b->s[r] + i / 4, s);
+}
+
+static inline __m512 pair_scale(gg_half d0, gg_half d1) {
+    return _mm512_insertf32x8(_mm512_set1_ps(half(d0)), _mm256_set1_ps(half(d1)), 1);
+}
+
+#define UNPACK_32(name, wtype, unpack)                                                   \
+    static void name(const void *row, int64_t k0, int64_t m, wbuf *b, int r) {           \
+        const wtype *w = (const wtype *)row + k0 / 32;                                   \
+        for (int64_t j = 0; j < m / 32; j += 2) {                                        \
+            __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(unpack(&w[j])),        \
+                                           unpack(&w[j + 1]), 1);                        \
+            put64(b, r, 32 * j, q, pair_scale(w[j].d, w[j + 1].d));                      \
+        }                                                                                \
+    }
+UNPACK_32(unpack_rows_q8_0, gg_block_q8_0, unpack_q8_0)
+UNPACK_32(unpack_rows_q4_0, gg_block_q4_0, unpack_q4_0)
+UNPACK_32(unpack_rows_q5_0, gg_block_q5_0, unpack_q5_0)
+
+static void unpack_rows_q6_K(const void *row, int64_t k0, int64_t m, wbuf *b, int r) {
+    const gg_block_q6_K *w = (const gg_block_q6_K *)row + k0 / GG_QK_K;
+    for (int64_t j = 0; j < m / GG_QK_K; j++) {
+        __m512i q[4], scv[4];
+        unpack_q6_K(&w[j], q, scv);
+        __m512 sc = _mm512_mul_ps(
+            _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)w[j].scales))),
+            _mm512_set1_ps(half(w[j].d)));
+        for (int c = 0; c < 4; c++) {
+            __m512i idx = _mm512_srli_epi32(
+                _mm512_add_epi32(_mm512_set1_epi32(16 * c),
+                                 _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)),
+                2);
+            put64(b, r, GG_QK_K * j + 64 * c, _mm512_sub_epi8(q[c], _mm512_set1_epi8(32)),
+                  _mm512_permutexvar_ps(idx, sc));
+        }
+    }
+}
+
+#define UNPACK_K45(name, wtype, qh_of)                                                   \
+    static void name(const void *row, int64_t k0, int64_t m, wbuf *b, int r) {           \
+        const wtype *w = (const wtype *)row + k0 / GG_QK_K;                              \
+        for (int64_t j = 0; j < m / GG_QK_K; j++) {                                      \
+            uint8_t sc[8], mn[8];                                                        \
+            __m512i q[4];                                                                \
+            kscales(w[j].scales, sc, mn);                                                \
+            unpack_k45(w[j].qs, qh_of, q);                                               \
+            float d = half(w[j].d), dm = half(w[j].dmin);                                \
+            for (int c = 0; c < 4; c++)                                                  \
+                put64(b, r, GG_QK_K * j + 64 * c, q[c],                                  \
+                      _mm512_insertf32x8(_mm512_set1_ps(d * sc[2 * c]),                  \
+                                         _mm256_set1_ps(d * sc[2 * c + 1]), 1));         \
+            for (int s = 0; s < 8; s++) b->m[r][GG_QK_K / 32 * j + s] = dm * mn[s];      \
+        }                                                                                \
+    }
+UNPACK_K45(unpack_rows_q4_K, gg_block_q4_K, NULL)
+UNPACK_K45(unpack_rows_q5_K, gg_block_q5_K, w[j].qh)
+
+typedef void (*unpack_fn)(const void *row, int64_t k0, int64_t m, wbuf *b, int r);
+
+/* out[r][t] = the segment's dot products of NR buffered rows and NT
+ * tokens (a[t], s[t] point at the segment in each token's row). */
+ALWAYS_INLINE void micro(int NR, int NT, int64_t m, const wbuf *b, const uint8_t *const *a,
+                         const float *const *s, float out[TR][TT]) {
+    __m512 acc[TR][TT];
+    for (int r = 0; r < NR; r++)
+        for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < m; i += 64) {
+        __m512i w[TR], c[TR];
+        __m512 ws[TR];
+        for (int r = 0; r < NR; r++) {
+            w[r] = _mm512_loadu_si512(b->q[r] + i);
+            c[r] = _mm512_loadu_si512(b->c[r] + i / 4);
+            ws[r] = _mm512_loadu_ps(b->s[r] + i / 4);
+        }
+        for (int t = 0; t < NT; t++) {
+            __m512i av = _mm512_loadu_si512(a[t] + i);
+            __m512 as = _mm512_loadu_ps(s[t] + i / 4);
+            for (int r = 0; r < NR; r++) {
+                __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c[r], av, w[r]));
+                acc[r][t] = _mm512_fmadd_ps(p, _mm512_mul_ps(ws[r], as), acc[r][t]);
+            }
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int t = 0; t < NT; t++) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+static void micro_any(int nr, int nt, int64_t m, const wbuf *b, const uint8_t *const *a,
+                      const float *const *s, float out[TR][TT]) {
+#define CASE(R, T) \
+    case (R) * 8 + (T): micro(R, T, m, b, a, s, out); break;
+    switch (nr * 8 + nt) {
+        CASE(4, 4) CASE(4, 3) CASE(4, 2) CASE(4, 1)
+        CASE(3, 4) CASE(3, 3) CASE(3, 2) CASE(3, 1)
+        CASE(2, 4) CASE(2, 3) CASE(2, 2) CASE(2, 1)
+        CASE(1, 4) CASE(1, 3) CASE(1, 2) CASE(1, 1)
+    default: break;
+    }
+#undef CASE
+}
+
+/* sum over the segment's 32-blocks of min * (d * sum(q)) of a token. */
+static inline float mins_dot(const float *wm, const float *as, int64_t nb) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t j = 0; j < nb; j += 16) {
+        __mmask16 k = nb - j >= 16 ? 0xffff : (__mmask16)((1u << (nb - j)) - 1);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, wm + j), _mm512_maskz_loadu_ps(k, as + j), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+static void gemm_rows(unpack_fn unpack, bool mins, const gg_matrix *w, const void *act,
+                      size_t stride, int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    wbuf buf;
+    const int64_t n = w->cols;
+    for (int64_t rb = r0; rb < r1; rb += TR) {
+        int nr = (int)GG_MIN(TR, r1 - rb);
+        for (int64_t k0 = 0; k0 < n; k0 += SEG) {
+            int64_t m = GG_MIN(SEG, n - k0);
+            for (int r = 0; r < nr; r++)
+                unpack((const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes, k0, m, &buf, r);
+            for (int t0 = 0; t0 < n_tok; t0 += TT) {
+                int nt = GG_MIN(TT, n_tok - t0);
+                const uint8_t *a[TT];
+                const float *s[TT];
+                float out[TR][TT];
+                for (int t = 0; t < nt; t++) {
+                    const uint8_t *row = (const uint8_t *)act + (size_t)(t0 + t) * stride;
+                    a[t] = row + k0;
+                    s[t] = act_scales(row, n) + k0 / 4;
+                }
+                micro_any(nr, nt, m, &buf, a, s, out);
+                for (int t = 0; t < nt; t++) {
+                    float *yt = y + (int64_t)(t0 + t) * ldy + rb;
+                    const uint8_t *row = (const uint8_t *)act + (size_t)(t0 + t) * stride;
+                    for (int r = 0; r < nr; r++) {
+                        float v = out[r][t];
+                        if (mins) v -= mins_dot(buf.m[r], act_sums(row, n) + k0 / 32, m / 32);
+                        yt[r] = k0 == 0 ? v : yt[r] + v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#define GEMM(name, unpack, mins)                                                         \
+    static void name(const gg_matrix *w, const void *act, size_t stride, int n_tok,      \
+                     float *y, int64_t ldy, int64_t r0, int64_t r1) {                    \
+        gemm_rows(unpack, mins, w, act, stride, n_tok, y, ldy, r0, r1);                  \
+    }
+GEMM(gemm_q8_0, unpack_rows_q8_0, false)
+GEMM(gemm_q4_0, unpack_rows_q4_0, false)
+GEMM(gemm_q5_0, unpack_rows_q5_0, false)
+GEMM(gemm_q4_K, unpack_rows_q4_K, true)
+GEMM(gemm_q5_K, unpack_rows_q5_K, true)
+GEMM(gemm_q6_K, unpack_rows_q6_K, false)
+
+void gg_gemm_fill_avx512(gg_kernel_table *t) {
+    if (!gg_cpu_get()->avx512vnni) return;
+    t->gemm_pack[GG_TYPE_Q8_0] = pack_q8_0_act;
+    t->gemm_pack[GG_TYPE_Q8_K] = pack_q8_K_act;
+    t->gemm[GG_TYPE_Q8_0] = gemm_q8_0;
+    t->gemm[GG_TYPE_Q4_0] = gemm_q4_0;
+    t->gemm[GG_TYPE_Q5_0] = gemm_q5_0;
+    t->gemm[GG_TYPE_Q4_K] = gemm_q4_K;
+    t->gemm[GG_TYPE_Q5_K] = gemm_q5_K;
+    t->gemm[GG_TYPE_Q6_K] = gemm_q6_K;
+}

@@ -47,7 +47,7 @@ static void build(gg_kernel_table *t, gg_simd level) {
     gg_kernels_fill_ref(t);
 #if defined(GG_HAVE_X86_KERNELS) && defined(GG_HAVE_SIMD_FILES)
     if (level >= GG_SIMD_AVX2) gg_kernels_fill_avx2(t);
-    if (level >= GG_SIMD_AVX512) gg_kernels_fill_avx512(t);
+    if (level >= GG_SIMD_AVX512) gg_kernels_fill_avx512(t), gg_gemm_fill_avx512(t);
 #else
     (void)level;
 #endif
@@ -187,4 +187,26 @@ void gg_matmul_rows(const gg_matrix *w, const void *a, size_t a_stride, int n_to
             tile_single(k->vec_dot[t], w, a, a_stride, n_tok, y, ldy, rb, re);
         }
     }
+}
+
+/* ---------------- packed products ---------------- */
+
+size_t gg_gemm_act_size(const gg_matrix *w) {
+    const gg_kernel_table *k = gg_kernels_get();
+    gg_type t = w->type;
+    if ((unsigned)t >= GG_TYPE_COUNT || !k->gemm[t] || w->cols % 64 != 0) return 0;
+    if (!k->gemm_pack[gg_type_info(t)->vec_dot_type]) return 0;
+    /* the values as bytes, a float per 4 values, a float per 32 */
+    return (size_t)w->cols * 2 + (size_t)w->cols / 8;
+}
+
+void gg_gemm_pack_act(const gg_matrix *w, const float *x, void *dst) {
+    const gg_kernel_table *k = gg_kernels_get();
+    k->gemm_pack[gg_type_info(w->type)->vec_dot_type](x, dst, w->cols);
+}
+
+void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,
+                  int64_t ldy, int64_t r0, int64_t r1) {
+    const gg_kernel_table *k = gg_kernels_get();
+    k->gemm[w->type](w, act, stride, n_tok, y, ldy, r0, r1);
 }

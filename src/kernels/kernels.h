@@ -59,6 +59,17 @@ typedef struct gg_matrix {
 void gg_matmul_rows(const gg_matrix *w, const void *a, size_t a_stride, int n_tok,
                     float *y, int64_t ldy, int64_t r0, int64_t r1);
 
+/* Packed products, the faster path for several tokens where a kernel
+ * exists: gg_gemm_act_size gives the bytes of one packed activation row
+ * for w (0: no packed kernel, use gg_matmul_rows), gg_gemm_pack_act
+ * quantizes a row of floats as gg_quantize_act would and packs it, and
+ * gg_gemm_rows is gg_matmul_rows over packed rows `stride` bytes apart.
+ * A token's results do not depend on the other tokens or the row range. */
+size_t gg_gemm_act_size(const gg_matrix *w);
+void gg_gemm_pack_act(const gg_matrix *w, const float *x, void *dst);
+void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,
+                  int64_t ldy, int64_t r0, int64_t r1);
+
 /* Half-precision conversions (exact, round to nearest even). */
 float gg_half_to_float(gg_half h);
 gg_half gg_float_to_half(float f);

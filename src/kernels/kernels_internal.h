@@ -17,17 +17,26 @@ typedef void (*gg_dequantize_fn)(const void *src, float *dst, int64_t n);
 typedef void (*gg_vec_dot_multi_fn)(int64_t n, float *s, const void *w, const void *a,
                                     size_t a_stride, int n_act);
 
+/* Optional packed products (see gg_gemm_rows): the activation packer,
+ * indexed by vec_dot_type, and the product, indexed by weight type. */
+typedef void (*gg_gemm_pack_fn)(const float *x, void *dst, int64_t n);
+typedef void (*gg_gemm_fn)(const gg_matrix *w, const void *act, size_t stride, int n_tok,
+                           float *y, int64_t ldy, int64_t r0, int64_t r1);
+
 typedef struct gg_kernel_table {
     gg_vec_dot_fn vec_dot[GG_TYPE_COUNT];
     gg_vec_dot_multi_fn vec_dot_multi[GG_TYPE_COUNT];
     gg_quantize_fn quantize_act[GG_TYPE_COUNT]; /* indexed by vec_dot_type */
     gg_dequantize_fn dequantize[GG_TYPE_COUNT];
+    gg_gemm_pack_fn gemm_pack[GG_TYPE_COUNT];
+    gg_gemm_fn gemm[GG_TYPE_COUNT];
 } gg_kernel_table;
 
 void gg_kernels_fill_ref(gg_kernel_table *t);
 #if defined(GG_HAVE_X86_KERNELS)
 void gg_kernels_fill_avx2(gg_kernel_table *t);
 void gg_kernels_fill_avx512(gg_kernel_table *t);
+void gg_gemm_fill_avx512(gg_kernel_table *t);
 #endif
 
 const gg_kernel_table *gg_kernels_get(void);

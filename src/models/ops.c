@@ -21,11 +21,14 @@ typedef struct mm_job {
     const uint8_t *act;
     size_t act_stride;
     gg_type vdt;
+    bool packed; /* the gg_gemm_* path */
     uint8_t *act_dst;
     int64_t rows_per_task;
 } mm_job;
 
 static size_t act_row_bytes(const gg_matrix *w) {
+    size_t packed = gg_gemm_act_size(w);
+    if (packed) return gg_align_up(packed, 64);
     const gg_type_traits *t = gg_type_info(w->type);
     return gg_align_up(gg_row_size(t->vec_dot_type, w->cols), 64);
 }
@@ -37,6 +40,10 @@ size_t gg_matmul_scratch(const gg_matrix *w, int n_tok) {
 static void quantize_task(void *ctx, int t, int thread) {
     (void)thread;
     mm_job *j = ctx;
+    if (j->packed) {
+        gg_gemm_pack_act(j->w, j->in + (size_t)t * j->ld_in, j->act_dst + (size_t)t * j->act_stride);
+        return;
+    }
     gg_quantize_act(j->vdt, j->in + (size_t)t * j->ld_in, j->act_dst + (size_t)t * j->act_stride,
                     j->w->cols);
 }
@@ -46,7 +53,8 @@ static void rows_task(void *ctx, int task, int thread) {
     mm_job *j = ctx;
     int64_t r0 = task * j->rows_per_task;
     int64_t r1 = GG_MIN(r0 + j->rows_per_task, j->w->rows);
-    gg_matmul_rows(j->w, j->act, j->act_stride, j->n_tok, j->out, j->ld_out, r0, r1);
+    if (j->packed) gg_gemm_rows(j->w, j->act, j->act_stride, j->n_tok, j->out, j->ld_out, r0, r1);
+    else gg_matmul_rows(j->w, j->act, j->act_stride, j->n_tok, j->out, j->ld_out, r0, r1);
     if (!j->bias) return;
     for (int t = 0; t < j->n_tok; t++) {
         float *y = j->out + (size_t)t * j->ld_out;
@@ -67,6 +75,7 @@ void gg_op_matmul(gg_exec *ex, const gg_matrix *w, const float *bias, const floa
                   int n_tok, float *out, int ld_out) {
     mm_job j = {.w = w, .bias = bias, .in = in, .ld_in = ld_in, .out = out, .ld_out = ld_out};
     j.vdt = gg_type_info(w->type)->vec_dot_type;
+    j.packed = gg_gemm_act_size(w) != 0;
     j.act_stride = act_row_bytes(w);
     j.rows_per_task = rows_per_task(w->rows, ex->n_threads);
     int chunk = (int)(ex->act_cap / j.act_stride);
