@@ -6,7 +6,7 @@
 // vector (normalized here: node-llama-cpp returns it raw), and the token
 // counts must match, on: very short texts, medium texts in several scripts,
 // a text of exactly the model's context (specials included), texts over the
-// context, all in one mixed-length batch and some of them alone.
+// context, all in one mixed-length batch and each alone.
 //
 // Over-context texts: llama.cpp refuses them (it never truncates), so the
 // expected vector is llama.cpp's on the truncated ids: the first
@@ -17,11 +17,24 @@
 //
 // Models (GGEMBED_DIFF_MODELS, comma-separated), each either
 //   - a path to a .gguf file (the threshold follows its general.file_type), or
-//   - PRESET:TYPE[:VOCAB], made here with
-//     `ggembed mkmodel --preset PRESET --type TYPE --vocab VOCAB -o TMP --seed 7`
-//     (VOCAB: a vocab fixture name, default bert-bge, qwen2 for qwen presets).
-// Default: every "tiny" preset that `ggembed mkmodel --help` lists, with
-// every type in GGEMBED_DIFF_TYPES (default f32,f16,q8_0,q4_0,q4_K_M,q5_K_M).
+//   - PRESET:TYPE[:VOCAB][:KEY=VALUE...], made here with
+//     `ggembed mkmodel --preset PRESET --type TYPE --vocab VOCAB -o TMP --seed 7
+//      [--KEY VALUE...]` (VOCAB: a vocab fixture name, default bert-bge,
+//     qwen2 for qwen presets, llama-spm for llama presets; KEY: a mkmodel
+//     option such as pooling, embd, ff, layers, ctx).
+// Default: the matrix in DEFAULT_MODELS below (scripts/test-diff.sh runs it):
+// the BERT family (bert-tiny, nomic-tiny) in every type of
+// GGEMBED_DIFF_TYPES (default f32,f16,q8_0,q4_0,q4_K_M,q5_K_M), the real
+// minilm shape once, the decoders (llama-tiny with the llama-spm vocab,
+// qwen2-tiny and qwen3-tiny with the qwen2 vocab) in f16, q8_0, q4_K_M and
+// q6_K with last (their default) and mean pooling. The tiny shapes are 64
+// wide, and a K-quant needs rows that are multiples of 256 (llama.cpp falls
+// back to a 32-block type otherwise), so the K-quant entries are made
+// 256 wide (embd=256, ff=512) to run the K-quant kernels for real.
+// Every text is embedded in one mixed-length batch; alone (one process
+// each, about 0.3 s with a 150k-token vocabulary), GGEMBED_DIFF_ALONE=all:
+// every text, =some: three (the first, the exact-context one, the last),
+// default: every text for f32 and f16 models, three for the others.
 // Made models go to a temporary directory, removed at the end.
 // Both sides run with GGEMBED_DIFF_THREADS threads (default 2).
 
@@ -48,33 +61,50 @@ after(() => {
   if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
 });
 
-/** Model specs from GGEMBED_DIFF_MODELS, or the defaults from mkmodel --help. */
+const WIDE = ":embd=256:ff=512"; // rows that are whole K-quant super-blocks
+
+/** The default model matrix (see the top comment). */
+function defaultModels() {
+  const m = [];
+  for (const preset of ["bert-tiny", "nomic-tiny"]) {
+    for (const type of TYPES) m.push(`${preset}:${type}${/_K/.test(type) ? WIDE : ""}`);
+  }
+  m.push("minilm:q5_K_M");
+  for (const preset of ["llama-tiny", "qwen2-tiny", "qwen3-tiny"]) {
+    for (const type of ["f16", "q8_0", "q4_K_M", "q6_K"]) {
+      for (const pooling of ["last", "mean"]) {
+        m.push(`${preset}:${type}${/_K/.test(type) ? WIDE : ""}${pooling === "last" ? "" : ":pooling=mean"}`);
+      }
+    }
+  }
+  return m;
+}
+
+/** Model specs from GGEMBED_DIFF_MODELS, or the default matrix. */
 async function modelSpecs() {
-  const env = (process.env.GGEMBED_DIFF_MODELS || "").split(",").map((s) => s.trim()).filter(Boolean);
-  if (env.length > 0) {
-    return env.map((e) => {
-      if (e.endsWith(".gguf") || existsSync(e)) return { label: path.basename(e), file: path.resolve(e) };
-      const [preset, type, vocab] = e.split(":");
-      if (!preset || !type) throw new Error(`GGEMBED_DIFF_MODELS entry "${e}": want FILE.gguf or PRESET:TYPE[:VOCAB]`);
-      return { label: `${preset}/${type}`, preset, type, vocab };
-    });
-  }
-  const r = await run(ggembedBin(), ["mkmodel", "--help"]);
-  const help = r.stdout + r.stderr;
-  const presets = [...new Set(help.match(/[A-Za-z0-9][A-Za-z0-9._-]*tiny[A-Za-z0-9._-]*|tiny[A-Za-z0-9._-]*/g) || [])];
-  if (presets.length === 0) {
-    throw new Error(`no "tiny" preset in \`ggembed mkmodel --help\`; set GGEMBED_DIFF_MODELS. Help was:\n${help}`);
-  }
-  const specs = [];
-  for (const preset of presets) for (const type of TYPES) specs.push({ label: `${preset}/${type}`, preset, type });
-  return specs;
+  let list = (process.env.GGEMBED_DIFF_MODELS || "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) list = defaultModels();
+  return list.map((e) => {
+    if (e.endsWith(".gguf") || existsSync(e)) return { label: path.basename(e), file: path.resolve(e) };
+    const [preset, type, ...rest] = e.split(":");
+    if (!preset || !type) throw new Error(`GGEMBED_DIFF_MODELS entry "${e}": want FILE.gguf or PRESET:TYPE[:VOCAB][:KEY=VALUE...]`);
+    let vocab;
+    const opts = [];
+    for (const r of rest) {
+      const eq = r.indexOf("=");
+      if (eq < 0) vocab = r;
+      else opts.push([r.slice(0, eq), r.slice(eq + 1)]);
+    }
+    return { label: [preset, type, ...rest].join("/"), preset, type, vocab, opts };
+  });
 }
 
 async function makeModel(spec) {
   if (spec.file) return spec.file;
-  const vocab = spec.vocab || (/qwen/i.test(spec.preset) ? "qwen2" : "bert-bge");
-  const out = path.join(scratch(), `${spec.preset}-${spec.type}-${vocab}.gguf`);
+  const vocab = spec.vocab || (/qwen/i.test(spec.preset) ? "qwen2" : /llama|mistral/i.test(spec.preset) ? "llama-spm" : "bert-bge");
+  const out = path.join(scratch(), `${spec.label.replace(/[^A-Za-z0-9._=-]+/g, "_")}-${vocab}.gguf`);
   const args = ["mkmodel", "--preset", spec.preset, "--type", spec.type, "--vocab", vocabPath(vocab), "-o", out, "--seed", "7"];
+  for (const [k, v] of spec.opts || []) args.push(`--${k}`, v);
   const r = await run(ggembedBin(), args);
   if (r.code !== 0) throw new Error(`ggembed ${args.join(" ")} exited with ${r.code}: ${r.stderr}`);
   return out;
@@ -155,7 +185,9 @@ function buildTexts(ref) {
   const texts = [];
   const add = (kind, text) => texts.push({ kind, text });
   // Very short.
-  for (const s of ["a", "Hi", "é", "😀", "?", " x ", "42"]) add("short", s);
+  // "" has no tokens on a model that adds no specials (Qwen2): llama.cpp has
+  // nothing to evaluate, ggembed gives the zero vector with 0 tokens.
+  for (const s of ["", "a", "Hi", "é", "😀", "?", " x ", "42"]) add("short", s);
   // Medium: corpus texts in several scripts and shapes that fit the context.
   const want = [/[а-я]/, /[\u4e00-\u9fff]/, /[\u0600-\u06ff]/, /[\u0900-\u097f]/, /\u200d/, /\r\n/, /[{};]/, /https?:/, /[àéèêëîïôûüç]/, /\t/];
   for (const re of want) {
@@ -213,7 +245,7 @@ for (const spec of specs instanceof Error ? [] : specs) {
         if (kind === "exact") assert.equal(full.length, n);
         if (kind === "over") assert.ok(full.length > n);
         const ids = full.length > n ? truncateKeepingSpecials(ref, full, n) : full;
-        const r = await ref.embed(ids);
+        const r = ids.length > 0 ? await ref.embed(ids) : { tokens: 0, embedding: new Array(info.nEmbd).fill(0) };
         assert.equal(r.embedding.length, info.nEmbd);
         const e = { kind, text, tokens: ids.length, vec: normalize(r.embedding), truncated: full.length > n };
         if (full.length > n) e.naive = normalize((await ref.embed(full.slice(0, n), { addSpecial: false })).embedding);
@@ -230,7 +262,10 @@ for (const spec of specs instanceof Error ? [] : specs) {
 
       // ggembed: all texts as one mixed-length batch, then some alone.
       const batch = await ggembedEmbed(model, texts.map((x) => x.text));
-      const alone = [0, texts.findIndex((x) => x.kind === "exact"), texts.length - 1];
+      const aloneMode = process.env.GGEMBED_DIFF_ALONE || (["f32", "f16"].includes(spec.type) || spec.file ? "all" : "some");
+      const alone = aloneMode === "all"
+        ? texts.map((_, i) => i)
+        : [0, texts.findIndex((x) => x.kind === "exact"), texts.length - 1];
       const single = [];
       for (const i of alone) single.push([i, (await ggembedEmbed(model, [texts[i].text]))[0]]);
 
@@ -255,7 +290,8 @@ for (const spec of specs instanceof Error ? [] : specs) {
         }
         // ggembed normalizes by default: the printed vector has unit length.
         const norm = Math.hypot(...got.embedding);
-        if (Math.abs(norm - 1) > 1e-3) problems.push(`${where}: vector norm ${norm}, expected 1 (normalized)`);
+        const wantNorm = e.tokens > 0 ? 1 : 0;
+        if (Math.abs(norm - wantNorm) > 1e-3) problems.push(`${where}: vector norm ${norm}, expected ${wantNorm}${wantNorm ? " (normalized)" : " (no tokens)"}`);
       };
       batch.forEach((got, i) => check("batch", i, got));
       for (const [i, got] of single) check("alone", i, got);
