@@ -96,9 +96,9 @@ gg_type mk_tensor_type(const mk_ftype *ft, const char *name, int layer, int n_la
     else if (ft->mix && (has(name, "attn_v.weight") || has(name, "ffn_down.weight")) &&
              use_more_bits(layer, n_layer))
         t = GG_TYPE_Q6_K;
-    const gg_type_traits *tr = gg_type_info(t);
-    if (ne0 % tr->block_size != 0) return GG_TYPE_F16;
-    return fit_row(t, ne0);
+    t = fit_row(t, ne0);
+    if (ne0 % gg_type_info(t)->block_size != 0) return GG_TYPE_F16;
+    return t;
 }
 
 /* ---------------- built-in vocabulary ---------------- */
