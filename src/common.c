@@ -21,12 +21,13 @@ int gg_fail(gg_err *e, const char *fmt, ...) {
 
 void gg_err_prefix(gg_err *e, const char *fmt, ...) {
     if (!e) return;
-    char prefix[GG_ERR_MAX];
+    char prefix[GG_ERR_MAX / 2];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char old[GG_ERR_MAX];
+    /* The message keeps its start when the two do not fit together. */
+    char old[GG_ERR_MAX / 2];
     memcpy(old, e->msg, sizeof old);
     old[sizeof old - 1] = '\0';
     snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);

@@ -234,7 +234,7 @@ static int read_nested_elems(cursor *c, uint32_t level, gguf_array *a, gg_err *e
         return need(c, UINT64_MAX, e, "array of %" PRIu64 " arrays", a->n);
     uint32_t deepest = 0;
     for (uint64_t i = 0; i < a->n; i++) {
-        gguf_array sub;
+        gguf_array sub = {0};
         if (read_array(c, level + 1, &sub, e) < 0) return -1;
         deepest = GG_MAX(deepest, sub.depth);
     }
