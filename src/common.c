@@ -21,7 +21,7 @@ int gg_fail(gg_err *e, const char *fmt, ...) {
 
 void gg_err_prefix(gg_err *e, const char *fmt, ...) {
     if (!e) return;
-    char prefix[GG_ERR_MAX / 2];
+    char prefix[GG_ERR_MAX / 2 - 1];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
