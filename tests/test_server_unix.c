@@ -4,14 +4,19 @@
  * the library's own ggembed_tokenize, 32 concurrent clients with 200 mixed
  * requests each matched by id, garbage frames, a client that disconnects
  * mid-request, a client that never reads, and SIGTERM answering what is
- * in flight. Uses a vocabulary-only model (EMBED answers NO_WEIGHTS),
- * so it needs no weights. POSIX only.
+ * in flight, with a vocabulary-only model (EMBED answers NO_WEIGHTS).
+ * Then with a bert-tiny model from `ggembed mkmodel`: EMBED answers equal
+ * to `ggembed embed` output; BUSY from a small --max-queue and TIMEOUT
+ * from a deadline, with GGEMBED_TEST_DELAY_MS slowing the engine; SIGTERM
+ * with EMBED requests in flight answering every one; and the
+ * GGEMBED_TEST_POISON exit. POSIX only.
  */
 #ifdef _WIN32
 #include "check.h"
 int main(void) { return check_done("test_server_unix (POSIX only)"); }
 #else
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -33,27 +38,51 @@ static ggembed_model *vocab;
 static const char *texts[] = {"hello world", "The quick brown fox.", "", "naïve café",
                               "a much longer sentence, with punctuation; and numbers 12345!"};
 
-static pid_t start_server(const char *model) {
+/* Starts `ggembed serve -m model --socket ... extra...` with the extra
+ * environment entries env (NULL-terminated, may be NULL); waits until it
+ * answers. */
+static pid_t start_server_with(const char *model, const char *const *extra, const char *const *env) {
+    static int serial;
     char dir[400];
-    snprintf(dir, sizeof dir, "%s/srv-%ld", check_tmp_dir(), (long)getpid());
+    snprintf(dir, sizeof dir, "%s/srv-%ld-%d", check_tmp_dir(), (long)getpid(), serial++);
     mkdir(dir, 0700);
     chmod(dir, 0700);
     snprintf(sock_path, sizeof sock_path, "%s/s.sock", dir);
     const char *bin = getenv("GGEMBED_BIN");
-    char *argv[] = {(char *)bin, "serve", "-m", (char *)model, "--vocab-only", "--socket", sock_path,
-                    "--max-queue", "8", NULL};
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)bin, argv[n++] = "serve", argv[n++] = "-m", argv[n++] = (char *)model;
+    argv[n++] = "--socket", argv[n++] = sock_path;
+    for (int i = 0; extra && extra[i] && n < 31; i++) argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    size_t ne = 0, nx = 0;
+    while (environ[ne]) ne++;
+    while (env && env[nx]) nx++;
+    char **envp = calloc(ne + nx + 1, sizeof *envp);
+    if (!envp) return -1;
+    memcpy(envp, environ, ne * sizeof *envp);
+    for (size_t i = 0; i < nx; i++) envp[ne + i] = (char *)env[i];
     pid_t pid;
-    if (!bin || posix_spawn(&pid, bin, NULL, NULL, argv, environ) != 0) return -1;
-    for (int i = 0; i < 500; i++) { /* up to 5 s for the socket to answer */
+    int rc = bin ? posix_spawn(&pid, bin, NULL, NULL, argv, envp) : -1;
+    free(envp);
+    if (rc != 0) return -1;
+    for (int i = 0; i < 1000; i++) { /* up to 10 s for the socket to answer */
         gg_client *c = gg_client_open(sock_path, false, NULL);
         if (c) {
             gg_client_close(c);
             return pid;
         }
+        if (waitpid(pid, NULL, WNOHANG) == pid) return -1;
         gg_sleep_ms(10);
     }
     kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
     return -1;
+}
+
+static pid_t start_server(const char *model) {
+    static const char *const extra[] = {"--vocab-only", "--max-queue", "8", NULL};
+    return start_server_with(model, extra, NULL);
 }
 
 /* Expected ids from the library itself, not from the server. */
@@ -248,6 +277,359 @@ static void test_abuse(void) {
     if (slow) gg_client_close(slow);
 }
 
+/* ---- with a real model (bert-tiny from `ggembed mkmodel`) ---- */
+
+static char tiny_path[600];
+static const char *mtexts[] = {"hello world", "The quick brown fox.", "", "na\xc3\xafve caf\xc3\xa9",
+                               "a much longer sentence, with punctuation; and numbers 12345!",
+                               "tab\there \"quoted\" back\\slash", NULL /* over the context */};
+enum { NM = GG_ARRAY_LEN(mtexts), MAX_DIMS = 1024 };
+static char long_text[4096];
+
+typedef struct ref_vec {
+    int tokens, truncated, dims;
+    float v[MAX_DIMS];
+} ref_vec;
+static ref_vec refs[NM];
+
+/* Runs bin with argv; stdin and stdout from/to files when not NULL. */
+static int run(char **argv, const char *in, const char *out) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (in) posix_spawn_file_actions_addopen(&fa, 0, in, O_RDONLY, 0);
+    if (out) posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return -1;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void json_put(FILE *f, const char *t) {
+    fputc('"', f);
+    for (; *t; t++) {
+        unsigned char ch = (unsigned char)*t;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputs("\"\n", f);
+}
+
+/* The reference: `ggembed embed --jsonl` on mtexts, parsed from its JSON lines. */
+static bool embed_reference(void) {
+    char in[600], out[600];
+    snprintf(in, sizeof in, "%s/unix-texts-%ld.jsonl", check_tmp_dir(), (long)getpid());
+    snprintf(out, sizeof out, "%s/unix-embed-%ld.jsonl", check_tmp_dir(), (long)getpid());
+    FILE *f = fopen(in, "w");
+    if (!f) return false;
+    for (size_t i = 0; i < NM; i++) json_put(f, mtexts[i]);
+    fclose(f);
+    char *argv[] = {getenv("GGEMBED_BIN"), "embed", "-m", tiny_path, "--jsonl", NULL};
+    int rc = run(argv, in, out);
+    CHECKF(rc == 0, "ggembed embed exited with %d", rc);
+    size_t size;
+    char *text = (char *)check_read_file(out, &size);
+    unlink(in);
+    unlink(out);
+    if (rc != 0 || !text) return free(text), false;
+    size_t lines = 0;
+    for (char *line = text, *next; line < text + size && lines < NM; line = next, lines++) {
+        char *nl = memchr(line, '\n', (size_t)(text + size - line));
+        next = nl ? nl + 1 : text + size;
+        if (nl) *nl = '\0';
+        ref_vec *r = &refs[lines];
+        char *p = strstr(line, "\"tokens\": ");
+        r->tokens = p ? atoi(p + 10) : -1;
+        r->truncated = strstr(line, "\"truncated\": true") != NULL;
+        p = strchr(line, '[');
+        r->dims = 0;
+        while (p && *p != ']' && *p && r->dims < MAX_DIMS) {
+            char *end;
+            float v = strtof(p + 1, &end);
+            if (end == p + 1) break;
+            r->v[r->dims++] = v;
+            p = end;
+            while (*p == ' ') p++;
+        }
+    }
+    free(text);
+    CHECK_EQ_INT(lines, NM);
+    return lines == NM;
+}
+
+static void encode_embed(gg_buf *b, uint32_t deadline_ms, size_t first, size_t n, gg_str *store) {
+    for (size_t i = 0; i < n; i++) store[i] = (gg_str){mtexts[first + i], (uint32_t)strlen(mtexts[first + i])};
+    gg_embed_req q = {deadline_ms, -1, -1, 1, 0, 0, {"", 0}, (uint32_t)n, store};
+    gg_encode_embed(b, &q);
+}
+
+/* Failures in an EMBED_OK body compared with refs[first..first+n). */
+static int compare_embed_ok(const uint8_t *body, size_t len, size_t first, size_t n) {
+    gg_embed_ok ok;
+    if (gg_decode_embed_ok(body, len, &ok, NULL) || ok.n != n || ok.format != 0) return 1;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ref_vec *r = &refs[first + i];
+        gg_rd rd;
+        gg_rd_init(&rd, ok.info + 8 * i, 8);
+        uint32_t tokens = gg_rd_u32(&rd), flags = gg_rd_u32(&rd);
+        if ((int)tokens != r->tokens || (int)(flags & 1) != r->truncated || (int)ok.dims != r->dims) {
+            bad++;
+            continue;
+        }
+        gg_rd_init(&rd, ok.vectors + 4 * i * ok.dims, 4 * (size_t)ok.dims);
+        for (uint32_t k = 0; k < ok.dims; k++) {
+            float d = gg_rd_f32(&rd) - r->v[k];
+            if (d > 1e-6f || d < -1e-6f) {
+                bad++;
+                break;
+            }
+        }
+    }
+    return bad;
+}
+
+static int stop_and_wait(pid_t pid) {
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* EMBED over the socket equals `ggembed embed`: all texts in one request and each alone. */
+static void test_embed_equal(void) {
+    static const char *const extra[] = {"--threads", "1", NULL};
+    pid_t pid = start_server_with(tiny_path, extra, NULL);
+    CHECKF(pid > 0, "model server did not start");
+    if (pid <= 0) return;
+    gg_err e;
+    gg_client *c = gg_client_open(sock_path, false, &e);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_EQ_INT(c->hello.has_weights, 1);
+        CHECK_EQ_INT(c->hello.dims, refs[0].dims);
+        gg_str store[NM];
+        gg_buf b = {0}, r = {0};
+        encode_embed(&b, 0, 0, NM, store);
+        CHECKF(gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, NULL, &e), "embed: %s", e.msg);
+        CHECK_EQ_INT(compare_embed_ok(r.data, r.len, 0, NM), 0);
+        for (size_t i = 0; i < NM; i++) {
+            b.len = 0;
+            encode_embed(&b, 0, i, 1, store);
+            CHECKF(gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, NULL, &e), "embed %zu: %s", i, e.msg);
+            CHECKF(compare_embed_ok(r.data, r.len, i, 1) == 0, "text %zu equals ggembed embed", i);
+        }
+        gg_buf_free(&b);
+        gg_buf_free(&r);
+        gg_client_close(c);
+    }
+    CHECK_EQ_INT(stop_and_wait(pid), 0);
+}
+
+/* A slow engine (GGEMBED_TEST_DELAY_MS) and a queue of 2: a burst gets
+ * BUSY for what does not fit; a deadline shorter than the delay gets
+ * TIMEOUT. Every request gets exactly one answer. */
+static void test_busy_timeout(void) {
+    static const char *const extra[] = {"--threads", "1", "--max-queue", "2", NULL};
+    static const char *const env[] = {"GGEMBED_TEST_DELAY_MS=300", NULL};
+    pid_t pid = start_server_with(tiny_path, extra, env);
+    CHECKF(pid > 0, "delayed server did not start");
+    if (pid <= 0) return;
+    gg_client *c = gg_client_open(sock_path, false, NULL);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_EQ_INT(c->hello.max_queue, 2);
+        enum { BURST = 6 };
+        gg_str store[1];
+        gg_buf b = {0}, r = {0};
+        uint32_t ids[BURST];
+        for (int i = 0; i < BURST; i++) {
+            b.len = 0;
+            encode_embed(&b, 0, (size_t)i % NM, 1, store);
+            ids[i] = gg_client_send(c, GG_MSG_EMBED, b.data, b.len);
+        }
+        int ok = 0, busy = 0, other = 0, seen = 0;
+        for (int k = 0; k < BURST; k++) {
+            uint8_t type;
+            uint32_t id;
+            if (!gg_client_recv(c, &type, &id, &r)) break;
+            int i = -1;
+            for (int j = 0; j < BURST; j++)
+                if (ids[j] == id && !(seen & (1 << j))) i = j;
+            if (i < 0) {
+                other++;
+                continue;
+            }
+            seen |= 1 << i;
+            uint16_t code = 0;
+            gg_str msg;
+            if (type == (GG_MSG_REPLY | GG_MSG_EMBED)) ok++, other += compare_embed_ok(r.data, r.len, (size_t)i % NM, 1);
+            else if (type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) && code == GG_PE_BUSY)
+                busy++;
+            else other++;
+        }
+        CHECKF(ok + busy == BURST && other == 0, "burst: %d ok, %d busy, %d other", ok, busy, other);
+        CHECKF(busy >= 1 && ok >= 2, "burst: %d ok, %d busy", ok, busy);
+        /* deadline 50 ms, engine delay 300 ms */
+        int code = 0;
+        gg_err e;
+        b.len = 0;
+        encode_embed(&b, 50, 0, 1, store);
+        CHECK(!gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, &code, &e));
+        CHECK_EQ_INT(code, GG_PE_TIMEOUT);
+        /* and without a deadline the same request is answered */
+        b.len = 0;
+        encode_embed(&b, 0, 0, 1, store);
+        CHECKF(gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, &code, &e), "embed: %s", e.msg);
+        CHECK(gg_client_call(c, GG_MSG_STATS, NULL, 0, &r, NULL, &e));
+        gg_rd rd;
+        gg_rd_init(&rd, r.data, r.len);
+        uint32_t n = gg_rd_u32(&rd);
+        uint64_t st_busy = 0, st_timeouts = 0;
+        for (uint32_t i = 0; i < n && !rd.bad; i++) {
+            gg_str name = gg_rd_str(&rd);
+            uint64_t v = gg_rd_u64(&rd);
+            if (name.len == 4 && !memcmp(name.p, "busy", 4)) st_busy = v;
+            if (name.len == 8 && !memcmp(name.p, "timeouts", 8)) st_timeouts = v;
+        }
+        CHECK_EQ_INT(st_busy, busy);
+        CHECK_EQ_INT(st_timeouts, 1);
+        gg_buf_free(&b);
+        gg_buf_free(&r);
+        gg_client_close(c);
+    }
+    CHECK_EQ_INT(stop_and_wait(pid), 0);
+}
+
+/* SIGTERM while EMBED requests wait: every one is answered (EMBED_OK for
+ * those the server had read; SHUTTING_DOWN is allowed only for any read
+ * after the signal), then exit 0 and the socket file is gone. */
+static void test_sigterm_inflight(void) {
+    static const char *const extra[] = {"--threads", "1", "--max-queue", "64", NULL};
+    static const char *const env[] = {"GGEMBED_TEST_DELAY_MS=150", NULL};
+    pid_t pid = start_server_with(tiny_path, extra, env);
+    CHECKF(pid > 0, "delayed server did not start");
+    if (pid <= 0) return;
+    enum { CONNS = 2, EACH = 8 };
+    gg_client *c[CONNS];
+    uint32_t ids[CONNS][EACH];
+    gg_str store[1];
+    gg_buf b = {0}, r = {0};
+    for (int k = 0; k < CONNS; k++) {
+        c[k] = gg_client_open(sock_path, false, NULL);
+        CHECK(c[k] != NULL);
+        for (int i = 0; c[k] && i < EACH; i++) {
+            b.len = 0;
+            encode_embed(&b, 0, (size_t)(k + i) % NM, 1, store);
+            ids[k][i] = gg_client_send(c[k], GG_MSG_EMBED, b.data, b.len);
+        }
+    }
+    /* wait (bounded) until the server has read them all */
+    gg_client *h = gg_client_open(sock_path, false, NULL);
+    bool all_queued = false;
+    for (int t = 0; h && t < 400 && !all_queued; t++) {
+        gg_health_ok hh;
+        if (gg_client_call(h, GG_MSG_HEALTH, NULL, 0, &r, NULL, NULL) &&
+            !gg_decode_health_ok(r.data, r.len, &hh, NULL))
+            all_queued = hh.queue >= CONNS * EACH;
+        if (!all_queued) gg_sleep_ms(2);
+    }
+    gg_client_close(h);
+    kill(pid, SIGTERM);
+    int ok = 0, shutting = 0, bad = 0, missing = 0;
+    for (int k = 0; k < CONNS; k++) {
+        bool seen[EACH] = {0};
+        for (int n = 0; c[k] && n < EACH; n++) {
+            uint8_t type;
+            uint32_t id;
+            if (!gg_client_recv(c[k], &type, &id, &r)) {
+                missing += EACH - n;
+                break;
+            }
+            int i = -1;
+            for (int j = 0; j < EACH; j++)
+                if (ids[k][j] == id && !seen[j]) i = j;
+            if (i < 0) {
+                bad++;
+                continue;
+            }
+            seen[i] = true;
+            uint16_t code = 0;
+            gg_str msg;
+            if (type == (GG_MSG_REPLY | GG_MSG_EMBED)) ok++, bad += compare_embed_ok(r.data, r.len, (size_t)(k + i) % NM, 1);
+            else if (type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) &&
+                     code == GG_PE_SHUTTING_DOWN)
+                shutting++;
+            else bad++;
+        }
+        gg_client_close(c[k]);
+    }
+    CHECKF(missing == 0 && bad == 0, "sigterm: %d ok, %d shutting down, %d missing, %d bad", ok, shutting, missing, bad);
+    if (all_queued) CHECKF(ok == CONNS * EACH, "every queued request answered with its embedding: %d", ok);
+    else CHECK(ok >= 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(access(sock_path, F_OK) != 0);
+    gg_buf_free(&b);
+    gg_buf_free(&r);
+}
+
+/* GGEMBED_TEST_POISON: an EMBED text containing it ends the server at once
+ * with status 3 and no answer; ordinary requests before it are served. */
+static void test_poison(void) {
+    static const char *const extra[] = {"--threads", "1", NULL};
+    static const char *const env[] = {"GGEMBED_TEST_POISON=xyzzy", NULL};
+    pid_t pid = start_server_with(tiny_path, extra, env);
+    CHECKF(pid > 0, "poisoned server did not start");
+    if (pid <= 0) return;
+    gg_client *c = gg_client_open(sock_path, false, NULL);
+    CHECK(c != NULL);
+    if (c) {
+        gg_str store[1];
+        gg_buf b = {0}, r = {0};
+        gg_err e;
+        encode_embed(&b, 0, 0, 1, store);
+        CHECKF(gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, NULL, &e), "embed: %s", e.msg);
+        gg_str poison = {"a xyzzy b", 9};
+        gg_embed_req q = {0, -1, -1, 1, 0, 0, {"", 0}, 1, &poison};
+        b.len = 0;
+        gg_encode_embed(&b, &q);
+        int code = 0;
+        CHECK(!gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, &code, &e));
+        CHECK_EQ_INT(code, 0); /* no answer at all: the connection ended */
+        gg_buf_free(&b);
+        gg_buf_free(&r);
+        gg_client_close(c);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 3, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+static void model_tests(void) {
+    memset(long_text, 0, sizeof long_text);
+    for (int i = 0; i < 300; i++) strcat(long_text, i % 2 ? "word " : "token ");
+    mtexts[NM - 1] = long_text;
+    snprintf(tiny_path, sizeof tiny_path, "%s/unix-tiny-%ld.gguf", check_tmp_dir(), (long)getpid());
+    char vocab_file[600];
+    snprintf(vocab_file, sizeof vocab_file, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
+    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", "bert-tiny", "--vocab", vocab_file,
+                    "-o", tiny_path, NULL};
+    int rc = argv[0] ? run(argv, NULL, "/dev/null") : -1;
+    CHECKF(rc == 0, "mkmodel exited with %d", rc);
+    if (rc != 0 || !embed_reference()) return;
+    CHECK(refs[NM - 1].truncated == 1 && refs[0].dims > 0);
+    test_embed_equal();
+    test_busy_timeout();
+    test_sigterm_inflight();
+    test_poison();
+    unlink(tiny_path);
+}
+
 int main(void) {
     char model[600];
     snprintf(model, sizeof model, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
@@ -270,6 +652,7 @@ int main(void) {
         CHECK(access(sock_path, F_OK) != 0);
     }
     if (vocab) ggembed_close(vocab);
+    model_tests();
     return check_done("test_server_unix");
 }
 #endif
