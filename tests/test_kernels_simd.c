@@ -222,6 +222,29 @@ static void test_gemm(const char *lv, gg_type t, int64_t cols) {
     free(y1);
 }
 
+/* One query row of attention against the scalar definition, for head
+ * widths with and without a tail and key counts around 16. */
+static void test_attn(const char *lv) {
+    static const int ds[] = {32, 64, 80, 128, 300};
+    static const int ns[] = {1, 5, 16, 37, 100};
+    int bad = 0;
+    for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
+        for (size_t b = 0; b < GG_ARRAY_LEN(ns); b++) {
+            int d = ds[a], n = ns[b];
+            size_t ld = (size_t)d + 3;
+            float *q = malloc(sizeof(float) * d), *k = malloc(sizeof(float) * ld * n);
+            float *v = malloc(sizeof(float) * ld * n), *sc = malloc(sizeof(float) * n);
+            float *o1 = malloc(sizeof(float) * d), *o2 = malloc(sizeof(float) * d);
+            for (int i = 0; i < d; i++) q[i] = 2 * frand();
+            for (size_t i = 0; i < ld * n; i++) k[i] = 2 * frand(), v[i] = frand();
+            gg_attn_row_ref(q, k, ld, v, ld, n, d, 0.125f, sc, o1);
+            gg_attn_row(q, k, ld, v, ld, n, d, 0.125f, sc, o2);
+            for (int i = 0; i < d; i++) bad += !(fabsf(o1[i] - o2[i]) <= 1e-5f);
+            free(q), free(k), free(v), free(sc), free(o1), free(o2);
+        }
+    CHECKF(bad == 0, "%s attention row: %d values off", lv, bad);
+}
+
 /* Q8_K of a block whose largest magnitude is negative and appears twice
  * with both signs: the first one sets the sign of the scale. */
 static void test_q8_K_sign(const gg_kernel_table *k, const char *lv) {
@@ -258,6 +281,7 @@ int main(void) {
             test_gemm(lv, dot_types[i], 2304);
         }
         test_q8_K_sign(k, lv);
+        test_attn(lv);
     }
     printf("levels tested: %d, packed products tested: %d\n", tested, gemm_tested);
     gg_kernels_select(GG_SIMD_AVX512);

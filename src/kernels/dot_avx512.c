@@ -601,6 +601,16 @@ static inline float mins_dot(const float *wm, const float *as, int64_t nb) {
     return _mm512_reduce_add_ps(acc);
 }
 
+static void prefetch_tile(const gg_matrix *w, int64_t r0, int64_t r1, int64_t k0, int64_t m) {
+    const gg_type_traits *ti = gg_type_info(w->type);
+    size_t b0 = (size_t)(k0 / ti->block_size) * ti->type_size;
+    size_t b1 = (size_t)((k0 + m) / ti->block_size) * ti->type_size;
+    for (int64_t r = r0; r < r1; r++) {
+        const char *row = (const char *)w->data + (size_t)r * w->row_bytes;
+        for (size_t o = b0; o < b1; o += 64) _mm_prefetch(row + o, _MM_HINT_T0);
+    }
+}
+
 static void gemm_rows(unpack_fn unpack, bool mins, const gg_matrix *w, const void *act,
                       size_t stride, int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     wbuf buf;
@@ -611,6 +621,9 @@ static void gemm_rows(unpack_fn unpack, bool mins, const gg_matrix *w, const voi
             int64_t m = GG_MIN(SEG, n - k0);
             for (int r = 0; r < nr; r++)
                 unpack((const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes, k0, m, &buf, r);
+            /* The next tile's weights come from memory while this one
+             * computes: the unpacking above would otherwise wait for them. */
+            if (n_tok > 1) prefetch_tile(w, rb + TR, GG_MIN(rb + 2 * TR, r1), k0, m);
             for (int t0 = 0; t0 < n_tok; t0 += TT) {
                 int nt = GG_MIN(TT, n_tok - t0);
                 const uint8_t *a[TT];

@@ -13,6 +13,7 @@
 
 #include "../platform/platform.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static atomic_int active_level;
 void gg_kernels_fill_ref(gg_kernel_table *t) {
     gg_ref_fill_quant(t);
     gg_ref_fill_dot(t);
+    t->attn_row = gg_attn_row_ref;
 }
 
 /* The best level both compiled in and usable on this CPU and OS. */
@@ -47,7 +49,7 @@ static void build(gg_kernel_table *t, gg_simd level) {
     gg_kernels_fill_ref(t);
 #if defined(GG_HAVE_X86_KERNELS) && defined(GG_HAVE_SIMD_FILES)
     if (level >= GG_SIMD_AVX2) gg_kernels_fill_avx2(t);
-    if (level >= GG_SIMD_AVX512) gg_kernels_fill_avx512(t), gg_gemm_fill_avx512(t);
+    if (level >= GG_SIMD_AVX512) gg_kernels_fill_avx512(t), gg_gemm_fill_avx512(t), gg_attn_fill_avx512(t);
 #else
     (void)level;
 #endif
@@ -209,4 +211,35 @@ void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok,
                   int64_t ldy, int64_t r0, int64_t r1) {
     const gg_kernel_table *k = gg_kernels_get();
     k->gemm[w->type](w, act, stride, n_tok, y, ldy, r0, r1);
+}
+
+/* ---------------- attention ---------------- */
+
+void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
+                     int n, int d, float scale, float *scores, float *out) {
+    float max = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        float s;
+        gg_vec_dot(GG_TYPE_F32, d, &s, k + (size_t)j * ld_k, q);
+        s *= scale;
+        scores[j] = s;
+        if (s > max) max = s;
+    }
+    double sum = 0;
+    for (int j = 0; j < n; j++) {
+        scores[j] = expf(scores[j] - max);
+        sum += scores[j];
+    }
+    float inv = (float)(1.0 / sum);
+    memset(out, 0, sizeof(float) * (size_t)d);
+    for (int j = 0; j < n; j++) {
+        const float *vr = v + (size_t)j * ld_v;
+        float p = scores[j] * inv;
+        for (int c = 0; c < d; c++) out[c] += p * vr[c];
+    }
+}
+
+void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v, int n,
+                 int d, float scale, float *scores, float *out) {
+    gg_kernels_get()->attn_row(q, k, ld_k, v, ld_v, n, d, scale, scores, out);
 }

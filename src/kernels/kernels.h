@@ -70,6 +70,14 @@ void gg_gemm_pack_act(const gg_matrix *w, const float *x, void *dst);
 void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,
                   int64_t ldy, int64_t r0, int64_t r1);
 
+/* One query row of attention over n keys and values (rows ld_k, ld_v
+ * floats apart, heads d wide): out = softmax(scale * q.k_j) . v_j.
+ * scores is scratch of n floats. _ref is the scalar definition. */
+void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v, int n,
+                 int d, float scale, float *scores, float *out);
+void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
+                     int n, int d, float scale, float *scores, float *out);
+
 /* Half-precision conversions (exact, round to nearest even). */
 float gg_half_to_float(gg_half h);
 gg_half gg_float_to_half(float f);

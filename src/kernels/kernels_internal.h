@@ -23,6 +23,9 @@ typedef void (*gg_gemm_pack_fn)(const float *x, void *dst, int64_t n);
 typedef void (*gg_gemm_fn)(const gg_matrix *w, const void *act, size_t stride, int n_tok,
                            float *y, int64_t ldy, int64_t r0, int64_t r1);
 
+typedef void (*gg_attn_row_fn)(const float *q, const float *k, size_t ld_k, const float *v,
+                               size_t ld_v, int n, int d, float scale, float *scores, float *out);
+
 typedef struct gg_kernel_table {
     gg_vec_dot_fn vec_dot[GG_TYPE_COUNT];
     gg_vec_dot_multi_fn vec_dot_multi[GG_TYPE_COUNT];
@@ -30,6 +33,7 @@ typedef struct gg_kernel_table {
     gg_dequantize_fn dequantize[GG_TYPE_COUNT];
     gg_gemm_pack_fn gemm_pack[GG_TYPE_COUNT];
     gg_gemm_fn gemm[GG_TYPE_COUNT];
+    gg_attn_row_fn attn_row;
 } gg_kernel_table;
 
 void gg_kernels_fill_ref(gg_kernel_table *t);
@@ -37,6 +41,7 @@ void gg_kernels_fill_ref(gg_kernel_table *t);
 void gg_kernels_fill_avx2(gg_kernel_table *t);
 void gg_kernels_fill_avx512(gg_kernel_table *t);
 void gg_gemm_fill_avx512(gg_kernel_table *t);
+void gg_attn_fill_avx512(gg_kernel_table *t);
 #endif
 
 const gg_kernel_table *gg_kernels_get(void);

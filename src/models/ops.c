@@ -258,27 +258,9 @@ static void attend_row(const gg_attn_args *a, int h, int i, float *scores) {
     const int kvh = h / (a->n_head / a->n_head_kv);
     const float *q = a->q + (size_t)i * a->ld_q + (size_t)h * a->d;
     int n = a->causal ? GG_MIN(a->n_kv, a->q_pos0 + i + 1) : a->n_kv;
-    float max = -INFINITY;
-    for (int j = 0; j < n; j++) {
-        float s;
-        gg_vec_dot(GG_TYPE_F32, a->d, &s, a->k + (size_t)j * a->ld_k + (size_t)kvh * a->d, q);
-        s *= a->scale;
-        scores[j] = s;
-        if (s > max) max = s;
-    }
-    double sum = 0;
-    for (int j = 0; j < n; j++) {
-        scores[j] = expf(scores[j] - max);
-        sum += scores[j];
-    }
-    float inv = (float)(1.0 / sum);
-    float *out = a->out + (size_t)i * a->ld_out + (size_t)h * a->d;
-    memset(out, 0, sizeof(float) * (size_t)a->d);
-    for (int j = 0; j < n; j++) {
-        const float *v = a->v + (size_t)j * a->ld_v + (size_t)kvh * a->d;
-        float p = scores[j] * inv;
-        for (int c = 0; c < a->d; c++) out[c] += p * v[c];
-    }
+    gg_attn_row(q, a->k + (size_t)kvh * a->d, (size_t)a->ld_k, a->v + (size_t)kvh * a->d,
+                (size_t)a->ld_v, n, a->d, a->scale, scores,
+                a->out + (size_t)i * a->ld_out + (size_t)h * a->d);
 }
 
 static void attn_task(void *ctx, int task, int thread) {
