@@ -70,12 +70,12 @@ try {
   const row = (name, r) => [name, f(r.cold.load_ms / 1000, 2), f(r.cold.first_embed_ms / 1000, 2), f(r.cold.cold_start_ms / 1000, 2),
     f(r.warm.load_ms / 1000, 2), f(r.warm.first_embed_ms / 1000, 2), f(r.warm.cold_start_ms / 1000, 2),
     f((r.warm.batches[0]?.ms_per_text ?? r.warm.first_embed_ms) / 1000, 2),
-    r.warm.batches[0] ? f(r.warm.batches[0].cpu_ms_per_text / 1000, 2) : "-",
+    f((r.warm.batches[0]?.cpu_ms_per_text ?? r.warm.first_embed_cpu_ms) / 1000, 2),
     f(MB(Math.max(r.cold.peak_rss_anon, r.warm.peak_rss_anon))), f(MB(Math.max(r.cold.peak_rss_file, r.warm.peak_rss_file))),
     String(r.cold.first_embed_tokens)];
   console.log(`\n## seconds and peak MB (cold = ${coldLabel})`);
   table(["side", "cold load s", "cold first embed s", "cold: process start to first vector s", "warm load s",
-    "warm first embed s", "warm: start to first vector s", values.steady ? "s per text (steady)" : "s per text (= warm first embed)", "CPU s per text (--steady)", "peak RssAnon MB",
+    "warm first embed s", "warm: start to first vector s", values.steady ? "s per text (steady)" : "s per text (= warm first embed)", "CPU s per text", "peak RssAnon MB",
     "peak RssFile MB", "tokens"], [row("ggembed", g), row("llama.cpp (node-llama-cpp)", l)]);
   console.log(`\nllama.cpp: node baseline RssAnon ${f(MB(l.cold.rss_anon_baseline))} MB (node + node-llama-cpp, no model) is included in its peak;`);
   console.log(`llama.cpp share of RssAnon: ${f(MB(l.cold.peak_rss_anon - l.cold.rss_anon_baseline))} MB; contextSize ${l.cold.context_size}.`);

@@ -105,8 +105,11 @@ async function main() {
 
   phaseReset();
   t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   await ctx.getEmbeddingFor(texts[0]);
   out.first_embed_ms = ms(t0);
+  const c1 = process.cpuUsage(c0);
+  out.first_embed_cpu_ms = (c1.user + c1.system) / 1000;
   out.cold_start_ms = ms(t_start);
   out.first_embed_tokens = ctx.calculateInputLength(texts[0]);
   const fp = phasePeaks();
