@@ -12,8 +12,23 @@
  * GGEMBED_TEST_POISON exit. POSIX only.
  */
 #ifdef _WIN32
+/* On Windows: Unix sockets are refused with a message naming --pipe. */
+#include <string.h>
+
 #include "check.h"
-int main(void) { return check_done("test_server_unix (POSIX only)"); }
+#include "platform/transport.h"
+int main(void) {
+    gg_err e;
+    e.msg[0] = '\0';
+    gg_listener *l = gg_listen_unix("ggembed-test.sock", &e);
+    CHECK(l == NULL && strstr(e.msg, "--pipe") != NULL);
+    if (l) gg_listener_close(l);
+    e.msg[0] = '\0';
+    gg_conn *c = gg_connect_unix("ggembed-test.sock", &e);
+    CHECK(c == NULL && strstr(e.msg, "pipe") != NULL);
+    if (c) gg_conn_close(c);
+    return check_done("test_server_unix (Unix sockets: POSIX only)");
+}
 #else
 #define _GNU_SOURCE
 #include <fcntl.h>
