@@ -661,7 +661,83 @@ GEMM(gemm_q4_K, unpack_rows_q4_K, true)
 GEMM(gemm_q5_K, unpack_rows_q5_K, true)
 GEMM(gemm_q6_K, unpack_rows_q6_K, false)
 
+/* F16: weights widened to floats per tile of rows, activations kept as
+ * the F16 row gg_quantize_act makes (widened as they are loaded, once
+ * for the 4 rows of a tile); one FMA per row, token and 16 values. */
+typedef struct fbuf {
+    float w[TR][SEG];
+} fbuf;
+
+static void pack_f16_act(const float *x, void *dst, int64_t n) {
+    gg_quantize_act(GG_TYPE_F16, x, dst, n);
+}
+
+ALWAYS_INLINE void micro_f16(int NR, int NT, int64_t m, const fbuf *b, const gg_half *const *a,
+                             float out[TR][TT]) {
+    __m512 acc[TR][TT];
+    for (int r = 0; r < NR; r++)
+        for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < m; i += 16) {
+        __m512 w[TR];
+        for (int r = 0; r < NR; r++) w[r] = _mm512_loadu_ps(b->w[r] + i);
+        for (int t = 0; t < NT; t++) {
+            __m512 av = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a[t] + i)));
+            for (int r = 0; r < NR; r++) acc[r][t] = _mm512_fmadd_ps(w[r], av, acc[r][t]);
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int t = 0; t < NT; t++) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+static void micro_f16_any(int nr, int nt, int64_t m, const fbuf *b, const gg_half *const *a,
+                          float out[TR][TT]) {
+#define CASE(R, T) \
+    case (R) * 8 + (T): micro_f16(R, T, m, b, a, out); break;
+    switch (nr * 8 + nt) {
+        CASE(4, 4) CASE(4, 3) CASE(4, 2) CASE(4, 1)
+        CASE(3, 4) CASE(3, 3) CASE(3, 2) CASE(3, 1)
+        CASE(2, 4) CASE(2, 3) CASE(2, 2) CASE(2, 1)
+        CASE(1, 4) CASE(1, 3) CASE(1, 2) CASE(1, 1)
+    default: break;
+    }
+#undef CASE
+}
+
+static void gemm_f16(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,
+                     int64_t ldy, int64_t r0, int64_t r1) {
+    fbuf buf;
+    const int64_t n = w->cols;
+    for (int64_t rb = r0; rb < r1; rb += TR) {
+        int nr = (int)GG_MIN(TR, r1 - rb);
+        for (int64_t k0 = 0; k0 < n; k0 += SEG) {
+            int64_t m = GG_MIN(SEG, n - k0);
+            for (int r = 0; r < nr; r++) {
+                const gg_half *row =
+                    (const gg_half *)((const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes) + k0;
+                for (int64_t i = 0; i < m; i += 16)
+                    _mm512_storeu_ps(buf.w[r] + i,
+                                     _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + i))));
+            }
+            if (n_tok > 1) prefetch_tile(w, rb + TR, GG_MIN(rb + 2 * TR, r1), k0, m);
+            for (int t0 = 0; t0 < n_tok; t0 += TT) {
+                int nt = GG_MIN(TT, n_tok - t0);
+                const gg_half *a[TT];
+                float out[TR][TT];
+                for (int t = 0; t < nt; t++)
+                    a[t] = (const gg_half *)((const uint8_t *)act + (size_t)(t0 + t) * stride) + k0;
+                micro_f16_any(nr, nt, m, &buf, a, out);
+                for (int t = 0; t < nt; t++) {
+                    float *yt = y + (int64_t)(t0 + t) * ldy + rb;
+                    for (int r = 0; r < nr; r++) yt[r] = k0 == 0 ? out[r][t] : yt[r] + out[r][t];
+                }
+            }
+        }
+    }
+}
+
 void gg_gemm_fill_avx512(gg_kernel_table *t) {
+    t->gemm_pack[GG_TYPE_F16] = pack_f16_act;
+    t->gemm[GG_TYPE_F16] = gemm_f16;
     if (!gg_cpu_get()->avx512vnni) return;
     t->gemm_pack[GG_TYPE_Q8_0] = pack_q8_0_act;
     t->gemm_pack[GG_TYPE_Q8_K] = pack_q8_K_act;
