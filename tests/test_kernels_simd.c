@@ -245,6 +245,32 @@ static void test_attn(const char *lv) {
     CHECKF(bad == 0, "%s attention row: %d values off", lv, bad);
 }
 
+/* Rounding through half precision must be exact; silu(g) * u within a
+ * few ulp, over signs and magnitudes up to where exp saturates. */
+static void test_elementwise(const char *lv) {
+    enum { N = 1003 };
+    float x[N], y[N], g1[N], g2[N], u[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = y[i] = frand() * (float)(1 << (i % 20)) * 1e-4f;
+        g1[i] = g2[i] = frand() * (float)(i % 200), u[i] = frand();
+    }
+    x[5] = y[5] = 70000.0f, x[6] = y[6] = 1e-7f, x[7] = y[7] = -6e-8f;
+    gg_round_half_ref(x, N);
+    gg_round_half(y, N);
+    CHECKF(memcmp(x, y, sizeof x) == 0, "%s round_half differs from the reference", lv);
+    gg_swiglu_ref(g1, u, N);
+    gg_swiglu(g2, u, N);
+    int bad = 0;
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double e = fabs((double)g1[i] - g2[i]) / (fabs((double)g1[i]) + 1e-30);
+        if (e > worst) worst = e;
+        bad += !(e <= 4e-7);
+    }
+    if (bad) printf("swiglu worst relative error %g\n", worst);
+    CHECKF(bad == 0, "%s swiglu: %d values off", lv, bad);
+}
+
 /* Q8_K of a block whose largest magnitude is negative and appears twice
  * with both signs: the first one sets the sign of the scale. */
 static void test_q8_K_sign(const gg_kernel_table *k, const char *lv) {
@@ -282,6 +308,7 @@ int main(void) {
         }
         test_q8_K_sign(k, lv);
         test_attn(lv);
+        test_elementwise(lv);
     }
     printf("levels tested: %d, packed products tested: %d\n", tested, gemm_tested);
     gg_kernels_select(GG_SIMD_AVX512);

@@ -106,4 +106,37 @@ static void attn_row_any(const float *q, const float *k, size_t ld_k, const floa
     else attn_row(q, k, ld_k, v, ld_v, n, d, scale, scores, out);
 }
 
-void gg_attn_fill_avx512(gg_kernel_table *t) { t->attn_row = attn_row_any; }
+/* ---- element-wise rows ---- */
+
+/* Rounds through half precision (vcvtps2ph rounds to nearest even, as
+ * gg_float_to_half does). */
+static void round_half(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        v = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm512_mask_storeu_ps(x + i, m, v);
+    }
+}
+
+/* g = g / (1 + exp(-g)) * u; exp(-g) of large g saturates to inf and the
+ * quotient to -0, as expf gives. */
+static void swiglu(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(m, g + i);
+        /* exp(-|x|), inverted where x < 0 */
+        __m512 e = exp_neg(_mm512_min_ps(x, _mm512_sub_ps(_mm512_setzero_ps(), x)));
+        __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+        __m512 ex = _mm512_mask_div_ps(e, neg, _mm512_set1_ps(1.0f), e);
+        __m512 r = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), ex));
+        _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(r, _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+
+void gg_attn_fill_avx512(gg_kernel_table *t) {
+    t->attn_row = attn_row_any;
+    t->round_half = round_half;
+    t->swiglu = swiglu;
+}

@@ -30,6 +30,8 @@ void gg_kernels_fill_ref(gg_kernel_table *t) {
     gg_ref_fill_quant(t);
     gg_ref_fill_dot(t);
     t->attn_row = gg_attn_row_ref;
+    t->round_half = gg_round_half_ref;
+    t->swiglu = gg_swiglu_ref;
 }
 
 /* The best level both compiled in and usable on this CPU and OS. */
@@ -244,3 +246,15 @@ void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, si
                  int d, float scale, float *scores, float *out) {
     gg_kernels_get()->attn_row(q, k, ld_k, v, ld_v, n, d, scale, scores, out);
 }
+
+/* ---------------- element-wise ---------------- */
+
+void gg_round_half_ref(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = gg_half_to_float(gg_float_to_half(x[i]));
+}
+void gg_round_half(float *x, int64_t n) { gg_kernels_get()->round_half(x, n); }
+
+void gg_swiglu_ref(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+void gg_swiglu(float *g, const float *u, int64_t n) { gg_kernels_get()->swiglu(g, u, n); }

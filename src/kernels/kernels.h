@@ -78,6 +78,13 @@ void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, si
 void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
                      int n, int d, float scale, float *scores, float *out);
 
+/* x = half(x) elementwise (as a F16 KV cache holds values); and
+ * g = silu(g) * u. _ref are the scalar definitions. */
+void gg_round_half(float *x, int64_t n);
+void gg_round_half_ref(float *x, int64_t n);
+void gg_swiglu(float *g, const float *u, int64_t n);
+void gg_swiglu_ref(float *g, const float *u, int64_t n);
+
 /* Half-precision conversions (exact, round to nearest even). */
 float gg_half_to_float(gg_half h);
 gg_half gg_float_to_half(float f);

@@ -34,6 +34,8 @@ typedef struct gg_kernel_table {
     gg_gemm_pack_fn gemm_pack[GG_TYPE_COUNT];
     gg_gemm_fn gemm[GG_TYPE_COUNT];
     gg_attn_row_fn attn_row;
+    void (*round_half)(float *x, int64_t n);
+    void (*swiglu)(float *g, const float *u, int64_t n);
 } gg_kernel_table;
 
 void gg_kernels_fill_ref(gg_kernel_table *t);

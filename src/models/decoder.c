@@ -126,7 +126,7 @@ int gg_decoder_load(const gguf_file *f, gg_model *m, gg_err *e) {
 }
 
 static void round_to_half(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = gg_half_to_float(gg_float_to_half(x[i]));
+    gg_round_half(x, (int64_t)n);
 }
 
 /* Q, K, V of tokens [c0, c0 + c) from RMSNorm(x), with Q/K norms, rotary

@@ -202,7 +202,7 @@ static void ew_task(void *ctx, int task, int thread) {
     if (j->kind == EW_GELU) {
         gelu_span(x, n);
     } else if (j->kind == EW_SWIGLU) {
-        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i])) * y[i];
+        gg_swiglu(x, y, (int64_t)n);
     } else {
         for (size_t i = 0; i < n; i++) x[i] += y[i];
     }
