@@ -138,8 +138,37 @@ pipe_e2e() {
         }' "$work/linux.jsonl" "$work/pipe.unix.jsonl"
 }
 
-if pipe_e2e; then
-    echo "test-windows.sh: named pipe end-to-end test passed"
+# Ctrl-C (wine turns SIGINT into a console CTRL_C_EVENT) stops the server
+# gracefully: the same path as SHUTDOWN, exit status 0.
+ctrl_c_stop() {
+    name="ggembed-ctrlc-$$"
+    # Not under timeout(1): it would not pass SIGINT on from a background job.
+    "$wine_loader" "$win" serve -m "$(winpath "$work/tiny.gguf")" --pipe "$name" 2>"$work/ctrlc.log" &
+    server=$!
+    i=0
+    until grep -q '^ggembed: ready ' "$work/ctrlc.log" 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 600 ] || ! kill -0 $server 2>/dev/null; then
+            kill -KILL $server 2>/dev/null
+            cat "$work/ctrlc.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    kill -INT $server
+    i=0
+    while kill -0 $server 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL $server 2>/dev/null || true
+    rc=0
+    wait $server || rc=$?
+    grep -q '^ggembed: stopped ' "$work/ctrlc.log" && [ $rc -eq 0 ] && return 0
+    echo "test-windows.sh: after Ctrl-C the server exited with $rc:" >&2
+    cat "$work/ctrlc.log" >&2
+    return 1
+}
+
+if pipe_e2e && ctrl_c_stop; then
+    echo "test-windows.sh: named pipe end-to-end test and Ctrl-C stop passed"
 else
     echo "test-windows.sh: named pipe end-to-end test FAILED" >&2
     status=1
