@@ -223,23 +223,33 @@ void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n) { ew_run(ex, EW_
 
 void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *pos,
                 const gg_rope *rope) {
+    if (rope->n_rot > 1024) { /* wider than the tables: one head at a time */
+        for (int h = 0; h < n_head; h++) gg_op_rope(x + (size_t)h * d, n_tok, ld, 1, d, pos, rope);
+        return;
+    }
     const float theta_scale = powf(rope->base, -2.0f / (float)rope->n_rot);
+    float cs[512], sn[512]; /* per pair; every head of a token shares them */
     for (int t = 0; t < n_tok; t++) {
         float *row = x + (size_t)t * ld;
+        /* theta advances by repeated multiplication, as ggml does, so the
+         * angles round the same way. */
+        float theta = (float)pos[t];
+        const int n_pair = rope->n_rot / 2;
+        for (int p = 0; p < n_pair; p++) {
+            float th = theta * rope->freq_scale;
+            cs[p] = cosf(th);
+            sn[p] = sinf(th);
+            theta *= theta_scale;
+        }
         for (int h = 0; h < n_head; h++) {
             float *v = row + (size_t)h * d;
-            /* theta advances by repeated multiplication, as ggml does, so
-             * the angles round the same way. */
-            float theta = (float)pos[t];
             for (int i = 0; i < rope->n_rot; i += 2) {
-                float th = theta * rope->freq_scale;
-                float c = cosf(th), s = sinf(th);
+                float c = cs[i / 2], s = sn[i / 2];
                 int a = rope->neox ? i / 2 : i;
-                int b = rope->neox ? i / 2 + rope->n_rot / 2 : i + 1;
+                int b = rope->neox ? i / 2 + n_pair : i + 1;
                 float x0 = v[a], x1 = v[b];
                 v[a] = x0 * c - x1 * s;
                 v[b] = x0 * s + x1 * c;
-                theta *= theta_scale;
             }
         }
     }
