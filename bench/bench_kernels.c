@@ -55,6 +55,34 @@ static double time_matmul(const gg_matrix *m, const void *a, size_t as, int n_to
     return (double)(t1 - t0) * 1e-9 / (double)calls;
 }
 
+/* The same through the packed path (gg_gemm_rows), where it exists. */
+static double time_gemm(const gg_matrix *m, const void *a, size_t as, int n_tok, float *y,
+                        double budget) {
+    gg_gemm_rows(m, a, as, n_tok, y, m->rows, 0, m->rows);
+    int64_t t0 = gg_now_ns(), t1;
+    long calls = 0;
+    do {
+        gg_gemm_rows(m, a, as, n_tok, y, m->rows, 0, m->rows);
+        calls++;
+        t1 = gg_now_ns();
+    } while ((double)(t1 - t0) * 1e-9 < budget);
+    return (double)(t1 - t0) * 1e-9 / (double)calls;
+}
+
+static void *make_packed(const gg_matrix *m, int n_tok, size_t *stride) {
+    *stride = gg_gemm_act_size(m);
+    if (!*stride) return NULL;
+    uint8_t *a = gg_aligned_alloc(*stride * (size_t)n_tok);
+    float *x = malloc((size_t)m->cols * sizeof *x);
+    unsigned s = 7;
+    for (int k = 0; k < n_tok; k++) {
+        for (int64_t i = 0; i < m->cols; i++) x[i] = frand(&s);
+        gg_gemm_pack_act(m, x, a + (size_t)k * *stride);
+    }
+    free(x);
+    return a;
+}
+
 /* Activations: n_tok rows of cols values in t's vec_dot_type. */
 static void *make_act(gg_type t, int64_t cols, int n_tok, size_t *stride) {
     gg_type at = gg_type_info(t)->vec_dot_type;
@@ -77,7 +105,9 @@ int main(int argc, char **argv) {
     const int mm_tok = 64;
     printf("one thread; mv: %lld x %lld matrix, 1 token; mm: %lld x %lld matrix, %d tokens\n",
            (long long)mv_rows, (long long)cols, (long long)mm_rows, (long long)cols, mm_tok);
-    printf("%-6s %-7s %10s %12s %12s\n", "type", "level", "mv GB/s", "mv GFLOP/s", "mm GFLOP/s");
+    printf("(packed: the gg_gemm_rows path, where the level has one)\n");
+    printf("%-6s %-7s %10s %12s %12s %10s %12s\n", "type", "level", "mv GB/s", "mv GFLOP/s",
+           "mm GFLOP/s", "packed mv", "packed mm");
     float *y = malloc(sizeof(float) * (size_t)(mv_rows > mm_rows * mm_tok ? mv_rows : mm_rows * mm_tok));
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         gg_type t = types[i];
@@ -89,9 +119,19 @@ int main(int argc, char **argv) {
             double s1 = time_matmul(&mv, a, as, 1, y, budget);
             double s2 = time_matmul(&mm, a, as, mm_tok, y, budget);
             double bytes = (double)mv.row_bytes * (double)mv_rows;
-            printf("%-6s %-7s %10.2f %12.2f %12.2f\n", gg_type_name(t), gg_simd_name((gg_simd)lvl),
+            printf("%-6s %-7s %10.2f %12.2f %12.2f", gg_type_name(t), gg_simd_name((gg_simd)lvl),
                    bytes / s1 * 1e-9, 2.0 * (double)mv_rows * (double)cols / s1 * 1e-9,
                    2.0 * (double)mm_rows * (double)cols * mm_tok / s2 * 1e-9);
+            size_t ps;
+            void *p = make_packed(&mm, mm_tok, &ps);
+            if (p) {
+                double s3 = time_gemm(&mv, p, ps, 1, y, budget);
+                double s4 = time_gemm(&mm, p, ps, mm_tok, y, budget);
+                printf(" %10.2f %12.2f", bytes / s3 * 1e-9,
+                       2.0 * (double)mm_rows * (double)cols * mm_tok / s4 * 1e-9);
+                gg_aligned_free(p);
+            }
+            printf("\n");
             fflush(stdout);
             gg_aligned_free(a);
         }

@@ -623,7 +623,7 @@ static void gemm_rows(unpack_fn unpack, bool mins, const gg_matrix *w, const voi
                 unpack((const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes, k0, m, &buf, r);
             /* The next tile's weights come from memory while this one
              * computes: the unpacking above would otherwise wait for them. */
-            if (n_tok > 1) prefetch_tile(w, rb + TR, GG_MIN(rb + 2 * TR, r1), k0, m);
+            prefetch_tile(w, rb + TR, GG_MIN(rb + 2 * TR, r1), k0, m);
             for (int t0 = 0; t0 < n_tok; t0 += TT) {
                 int nt = GG_MIN(TT, n_tok - t0);
                 const uint8_t *a[TT];
@@ -718,7 +718,7 @@ static void gemm_f16(const gg_matrix *w, const void *act, size_t stride, int n_t
                     _mm512_storeu_ps(buf.w[r] + i,
                                      _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + i))));
             }
-            if (n_tok > 1) prefetch_tile(w, rb + TR, GG_MIN(rb + 2 * TR, r1), k0, m);
+            prefetch_tile(w, rb + TR, GG_MIN(rb + 2 * TR, r1), k0, m);
             for (int t0 = 0; t0 < n_tok; t0 += TT) {
                 int nt = GG_MIN(TT, n_tok - t0);
                 const gg_half *a[TT];
