@@ -258,6 +258,14 @@ static void test_elementwise(const char *lv) {
     gg_round_half_ref(x, N);
     gg_round_half(y, N);
     CHECKF(memcmp(x, y, sizeof x) == 0, "%s round_half differs from the reference", lv);
+    static gg_half table[1 << 16];
+    for (uint32_t i = 0; i < (1u << 16); i++) table[i] = (gg_half)(next_u32() & 0x3fff);
+    float z1[N], z2[N];
+    for (int i = 0; i < N; i++) z1[i] = z2[i] = frand() * 12.0f;
+    z1[0] = z2[0] = -10.0f, z1[1] = z2[1] = 10.0f, z1[2] = z2[2] = 9.999f, z1[3] = z2[3] = -9.999f;
+    gg_gelu_table_row_ref(z1, N, table);
+    gg_gelu_table_row(z2, N, table);
+    CHECKF(memcmp(z1, z2, sizeof z1) == 0, "%s gelu table differs from the reference", lv);
     gg_swiglu_ref(g1, u, N);
     gg_swiglu(g2, u, N);
     int bad = 0;

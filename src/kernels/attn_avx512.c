@@ -135,7 +135,30 @@ static void swiglu(float *g, const float *u, int64_t n) {
     }
 }
 
+/* GELU through a table of 65536 halves indexed by the input rounded to
+ * half: lanes in (-10, 10) gather their entry, lanes at or below -10
+ * become 0, lanes at or above 10 stay. Only in-range lanes read the
+ * table, and their indices stay below 0xffff, so the 4-byte gather reads
+ * inside it. */
+static void gelu_table_row(float *x, int64_t n, const gg_half *table) {
+    const __m512 lo = _mm512_set1_ps(-10.0f), hi = _mm512_set1_ps(10.0f);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __mmask16 in = _mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ) & _mm512_cmp_ps_mask(v, hi, _CMP_LT_OQ);
+        __mmask16 low = _mm512_cmp_ps_mask(v, lo, _CMP_LE_OQ);
+        __m512i idx = _mm512_cvtepu16_epi32(
+            _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), in, idx, table, 2);
+        __m512 gv = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+        __m512 r = _mm512_mask_mov_ps(v, in, gv);
+        r = _mm512_mask_mov_ps(r, low, _mm512_setzero_ps());
+        _mm512_mask_storeu_ps(x + i, m, r);
+    }
+}
+
 void gg_attn_fill_avx512(gg_kernel_table *t) {
+    t->gelu_table_row = gelu_table_row;
     t->attn_row = attn_row_any;
     t->round_half = round_half;
     t->swiglu = swiglu;

@@ -32,6 +32,7 @@ void gg_kernels_fill_ref(gg_kernel_table *t) {
     t->attn_row = gg_attn_row_ref;
     t->round_half = gg_round_half_ref;
     t->swiglu = gg_swiglu_ref;
+    t->gelu_table_row = gg_gelu_table_row_ref;
 }
 
 /* The best level both compiled in and usable on this CPU and OS. */
@@ -258,3 +259,14 @@ void gg_swiglu_ref(float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 void gg_swiglu(float *g, const float *u, int64_t n) { gg_kernels_get()->swiglu(g, u, n); }
+
+void gg_gelu_table_row_ref(float *x, int64_t n, const gg_half *table) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (v <= -10.0f) x[i] = 0.0f;
+        else if (v < 10.0f) x[i] = gg_half_to_float(table[gg_float_to_half(v)]);
+    }
+}
+void gg_gelu_table_row(float *x, int64_t n, const gg_half *table) {
+    gg_kernels_get()->gelu_table_row(x, n, table);
+}

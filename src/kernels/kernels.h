@@ -85,6 +85,11 @@ void gg_round_half_ref(float *x, int64_t n);
 void gg_swiglu(float *g, const float *u, int64_t n);
 void gg_swiglu_ref(float *g, const float *u, int64_t n);
 
+/* GELU as ggml computes it: x <= -10 gives 0, x >= 10 gives x, else
+ * table[half(x)] (65536 halves). */
+void gg_gelu_table_row(float *x, int64_t n, const gg_half *table);
+void gg_gelu_table_row_ref(float *x, int64_t n, const gg_half *table);
+
 /* Half-precision conversions (exact, round to nearest even). */
 float gg_half_to_float(gg_half h);
 gg_half gg_float_to_half(float f);

@@ -36,6 +36,7 @@ typedef struct gg_kernel_table {
     gg_attn_row_fn attn_row;
     void (*round_half)(float *x, int64_t n);
     void (*swiglu)(float *g, const float *u, int64_t n);
+    void (*gelu_table_row)(float *x, int64_t n, const gg_half *table);
 } gg_kernel_table;
 
 void gg_kernels_fill_ref(gg_kernel_table *t);

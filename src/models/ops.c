@@ -185,13 +185,7 @@ typedef struct ew_job {
 enum { EW_GELU, EW_SWIGLU, EW_ADD };
 #define EW_SPAN 4096
 
-static void gelu_span(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (v <= -10.0f) x[i] = 0.0f;
-        else if (v < 10.0f) x[i] = gg_half_to_float(gelu_table[gg_float_to_half(v)]);
-    }
-}
+static void gelu_span(float *x, size_t n) { gg_gelu_table_row(x, (int64_t)n, gelu_table); }
 
 static void ew_task(void *ctx, int task, int thread) {
     (void)thread;
