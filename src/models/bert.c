@@ -184,7 +184,7 @@ static void layer_forward(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_
     for (int c0 = 0; c0 < b->n_tok; c0 += w->chunk) {
         int c = GG_MIN(w->chunk, b->n_tok - c0);
         float *x = w->x + (size_t)c0 * E;
-        gg_attend_chunk(m, ex, w, b, c0, c);
+        gg_attend_chunk(m, ex, w, b, c0, c, w->q + (size_t)c0 * E);
         gg_op_matmul(ex, &l->wo, l->bo, w->attn, E, c, w->tmp, E);
         gg_op_add(ex, x, w->tmp, (size_t)c * E);
         gg_op_layernorm(ex, x, c, E, l->attn_out_norm, l->attn_out_norm_b, eps);

@@ -11,9 +11,9 @@
  * SwiGLU FFN, and a final RMS norm. Keys and values are rounded to half
  * precision, as llama.cpp's F16 KV cache holds them.
  *
- * Memory: the residual stream, queries, keys and values exist for all
- * tokens; everything wider (the FFN) exists for one chunk at a time, so
- * a 7B model embeds 512 tokens in a few tens of MB.
+ * Memory: the residual stream, keys and values exist for all tokens;
+ * queries and everything wider (the FFN) exist for one chunk of tokens
+ * at a time, so a 7B model embeds 512 tokens in a few tens of MB.
  */
 #include <math.h>
 #include <stdio.h>
@@ -125,36 +125,34 @@ int gg_decoder_load(const gguf_file *f, gg_model *m, gg_err *e) {
     return 0;
 }
 
-static void round_to_half(float *x, size_t n) {
-    gg_round_half(x, (int64_t)n);
-}
-
-/* Q, K, V of tokens [c0, c0 + c) from RMSNorm(x), with Q/K norms, rotary
- * positions and K/V rounded as the KV cache would hold them. */
-static void project_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
-                          int c) {
+/* Keys and values of tokens [c0, c0 + c) from RMSNorm(x), with K norms,
+ * rotary positions and rounding as the KV cache would hold them. */
+static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
+                       int c) {
     const gg_hparams *hp = &m->hp;
-    const int E = hp->n_embd, D = hp->head_dim, QW = D * hp->n_head, KV = D * hp->n_head_kv;
-    float *h = w->tmp, *q = w->q + (size_t)c0 * QW;
-    float *k = w->k + (size_t)c0 * KV, *v = w->v + (size_t)c0 * KV;
+    const int E = hp->n_embd, D = hp->head_dim, KV = D * hp->n_head_kv;
+    float *h = w->tmp, *k = w->k + (size_t)c0 * KV, *v = w->v + (size_t)c0 * KV;
     gg_op_rmsnorm(ex, w->x + (size_t)c0 * E, h, c, E, l->attn_norm, hp->norm_eps);
-    gg_op_matmul(ex, &l->wq, l->bq, h, E, c, q, QW);
     gg_op_matmul(ex, &l->wk, l->bk, h, E, c, k, KV);
     gg_op_matmul(ex, &l->wv, l->bv, h, E, c, v, KV);
-    if (l->q_norm) gg_op_rmsnorm_heads(q, c, QW, hp->n_head, D, l->q_norm, hp->norm_eps);
     if (l->k_norm) gg_op_rmsnorm_heads(k, c, KV, hp->n_head_kv, D, l->k_norm, hp->norm_eps);
-    gg_op_rope(q, c, QW, hp->n_head, D, w->pos + c0, &hp->rope);
     gg_op_rope(k, c, KV, hp->n_head_kv, D, w->pos + c0, &hp->rope);
-    round_to_half(k, (size_t)c * KV);
-    round_to_half(v, (size_t)c * KV);
+    gg_round_half(k, (int64_t)c * KV);
+    gg_round_half(v, (int64_t)c * KV);
 }
 
+/* Queries of the chunk (made here, so they exist for one chunk only),
+ * attention, output projection and the FFN, added into x. */
 static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
                          const gg_batch *b, int c0, int c) {
     const gg_hparams *hp = &m->hp;
-    const int E = hp->n_embd, F = hp->n_ff, QW = hp->head_dim * hp->n_head;
+    const int E = hp->n_embd, F = hp->n_ff, D = hp->head_dim, QW = D * hp->n_head;
     float *x = w->x + (size_t)c0 * E;
-    gg_attend_chunk(m, ex, w, b, c0, c);
+    gg_op_rmsnorm(ex, x, w->tmp, c, E, l->attn_norm, hp->norm_eps);
+    gg_op_matmul(ex, &l->wq, l->bq, w->tmp, E, c, w->q, QW);
+    if (l->q_norm) gg_op_rmsnorm_heads(w->q, c, QW, hp->n_head, D, l->q_norm, hp->norm_eps);
+    gg_op_rope(w->q, c, QW, hp->n_head, D, w->pos + c0, &hp->rope);
+    gg_attend_chunk(m, ex, w, b, c0, c, w->q);
     gg_op_matmul(ex, &l->wo, l->bo, w->attn, QW, c, w->tmp, E);
     gg_op_add(ex, x, w->tmp, (size_t)c * E);
     gg_op_rmsnorm(ex, x, w->tmp, c, E, l->ffn_norm, hp->norm_eps);
@@ -177,7 +175,7 @@ int gg_decoder_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batc
         /* All keys and values of the layer first: a token's attention
          * needs every earlier token's, and x changes as chunks finish. */
         for (int c0 = 0; c0 < b->n_tok; c0 += w->chunk)
-            project_chunk(m, l, ex, w, c0, GG_MIN(w->chunk, b->n_tok - c0));
+            project_kv(m, l, ex, w, c0, GG_MIN(w->chunk, b->n_tok - c0));
         for (int c0 = 0; c0 < b->n_tok; c0 += w->chunk)
             finish_chunk(m, l, ex, w, b, c0, GG_MIN(w->chunk, b->n_tok - c0));
     }

@@ -65,7 +65,7 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
 /* Attention output for tokens [c0, c0 + c) into w->attn, each token
  * attending over its own sequence only. */
 void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, int c0,
-                         int c) {
+                     int c, const float *q) {
     const gg_hparams *hp = &m->hp;
     const int QW = hp->head_dim * hp->n_head, KV = hp->head_dim * hp->n_head_kv;
     for (int s = 0; s < b->n_seq; s++) {
@@ -73,7 +73,7 @@ void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
         int lo = GG_MAX(s0, c0), hi = GG_MIN(s1, c0 + c);
         if (lo >= hi) continue;
         gg_attn_args a = {
-            .q = w->q + (size_t)lo * QW, .ld_q = QW,
+            .q = q + (size_t)(lo - c0) * QW, .ld_q = QW,
             .k = w->k + (size_t)s0 * KV, .ld_k = KV,
             .v = w->v + (size_t)s0 * KV, .ld_v = KV,
             .out = w->attn + (size_t)(lo - c0) * QW, .ld_out = QW,
@@ -94,7 +94,7 @@ static void work_sizes(const gg_model *m, int max_tok, int chunk, size_t sz[8]) 
     sz[0] = T * E;           /* x */
     sz[1] = T * KV;          /* k */
     sz[2] = T * KV;          /* v */
-    sz[3] = T * QW;          /* q */
+    sz[3] = (is_decoder(m->arch) ? C : T) * QW; /* q: decoders make it per chunk */
     sz[4] = C * QW;          /* attn: also an FFN output chunk */
     sz[5] = C * (E + 2 * KV);/* tmp: also holds a fused QKV chunk */
     sz[6] = C * hp->n_ff;    /* ff_up */

@@ -71,7 +71,7 @@ typedef struct gg_batch {
 typedef struct gg_work {
     float *x;      /* [max_tok][n_embd] the residual stream; final states */
     float *k, *v;  /* [max_tok][n_kv_width] one layer's keys and values */
-    float *q;      /* [max_tok][n_head * head_dim] */
+    float *q;      /* [max_tok (decoders: chunk)][n_head * head_dim] */
     float *attn;   /* [chunk][max(n_embd, n_head * head_dim)] */
     float *tmp;    /* [chunk][n_embd] */
     float *ff_up;  /* [chunk][n_ff] */
@@ -105,8 +105,10 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
                      gg_cancel_fn cancel, void *cancel_user, gg_err *e);
 
 /* Attention output for tokens [c0, c0 + c) of the batch into w->attn,
- * each token attending within its own sequence only (model.c). */
-void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, int c0, int c);
+ * each token attending within its own sequence only; q holds the chunk's
+ * queries, token c0 first (model.c). */
+void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, int c0, int c,
+                     const float *q);
 
 /* Architecture files. */
 int gg_bert_load(const gguf_file *f, gg_model *m, gg_err *e);

@@ -40,7 +40,9 @@ static uint64_t hash_bytes(const char *s, size_t len) {
 
 int gg_strmap_init(gg_strmap *m, size_t n) {
     size_t cap = 16;
-    while (cap < n * 2 + 2) {
+    /* At most three quarters full: probes stay short and a 150k-token
+     * vocabulary takes 4 MB of slots, not 8. */
+    while (cap < n + n / 3 + 2) {
         if (cap > SIZE_MAX / 2 / sizeof(gg_strmap_slot)) return -1;
         cap *= 2;
     }
@@ -74,9 +76,9 @@ static size_t find_slot(const gg_strmap *m, const char *key, size_t len) {
 }
 
 void gg_strmap_put(gg_strmap *m, const char *key, size_t len, int32_t value) {
-    /* Callers size the map first; refuse to go past half full (or accept
-     * a negative value, which would read as an empty slot). */
-    if (!m->slots || value < 0 || len > UINT32_MAX || (m->count + 1) * 2 > m->mask + 1) return;
+    /* Callers size the map first; refuse to go past three quarters full
+     * (or accept a negative value, which would read as an empty slot). */
+    if (!m->slots || value < 0 || len > UINT32_MAX || (m->count + 1) * 4 > (m->mask + 1) * 3) return;
     gg_strmap_slot *s = &m->slots[find_slot(m, key, len)];
     if (s->value >= 0) return;
     s->key = key;
