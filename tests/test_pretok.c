@@ -6,6 +6,7 @@
  */
 #include "check.h"
 #include "tokenizer/pretok.h"
+#include "tokenizer/unicode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@ static const char *words(gg_pretok *p, gg_pre_kind kind, const char *text, char 
         if (i > 0 && n + 1 < cap) buf[n++] = '|';
         for (size_t j = b; j < b + p->lens[i]; j++) {
             char u[4];
-            int k = gg_pretok_encode(p->cps[j], u);
+            int k = gg_utf8_encode(p->cps[j], u);
             if (n + (size_t)k < cap) memcpy(buf + n, u, (size_t)k), n += (size_t)k;
         }
         b += p->lens[i];
@@ -38,25 +39,25 @@ static const char *words(gg_pretok *p, gg_pre_kind kind, const char *text, char 
 
 static void test_decode(void) {
     size_t used;
-    CHECK_EQ_INT(gg_pretok_decode("A", 1, &used), 'A');
+    CHECK_EQ_INT(gg_utf8_decode_lax("A", 1, &used), 'A');
     CHECK_EQ_INT(used, 1);
-    CHECK_EQ_INT(gg_pretok_decode("\xF0\x9F\x98\x80", 4, &used), 0x1F600);
+    CHECK_EQ_INT(gg_utf8_decode_lax("\xF0\x9F\x98\x80", 4, &used), 0x1F600);
     CHECK_EQ_INT(used, 4);
     /* llama.cpp accepts overlong forms and surrogates as they are */
-    CHECK_EQ_INT(gg_pretok_decode("\xC0\x80", 2, &used), 0);
+    CHECK_EQ_INT(gg_utf8_decode_lax("\xC0\x80", 2, &used), 0);
     CHECK_EQ_INT(used, 2);
-    CHECK_EQ_INT(gg_pretok_decode("\xED\xA0\x80", 3, &used), 0xD800);
+    CHECK_EQ_INT(gg_utf8_decode_lax("\xED\xA0\x80", 3, &used), 0xD800);
     CHECK_EQ_INT(used, 3);
     /* and replaces the rest one byte at a time */
-    CHECK_EQ_INT(gg_pretok_decode("\x80", 1, &used), 0xFFFD);
+    CHECK_EQ_INT(gg_utf8_decode_lax("\x80", 1, &used), 0xFFFD);
     CHECK_EQ_INT(used, 1);
-    CHECK_EQ_INT(gg_pretok_decode("\xE2\x82", 2, &used), 0xFFFD);
+    CHECK_EQ_INT(gg_utf8_decode_lax("\xE2\x82", 2, &used), 0xFFFD);
     CHECK_EQ_INT(used, 1);
-    CHECK_EQ_INT(gg_pretok_decode("\xE2\x41\x41", 3, &used), 0xFFFD);
+    CHECK_EQ_INT(gg_utf8_decode_lax("\xE2\x41\x41", 3, &used), 0xFFFD);
     CHECK_EQ_INT(used, 1);
-    CHECK_EQ_INT(gg_pretok_decode("\xF4\x90\x80\x80", 4, &used), 0xFFFD);
+    CHECK_EQ_INT(gg_utf8_decode_lax("\xF4\x90\x80\x80", 4, &used), 0xFFFD);
     CHECK_EQ_INT(used, 1);
-    CHECK_EQ_INT(gg_pretok_decode("\xFF", 1, &used), 0xFFFD);
+    CHECK_EQ_INT(gg_utf8_decode_lax("\xFF", 1, &used), 0xFFFD);
 }
 
 static void test_gpt2(gg_pretok *pp) {

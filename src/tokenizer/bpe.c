@@ -17,6 +17,7 @@
  * call and is reused from word to word.
  */
 #include "pretok.h"
+#include "unicode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,9 +163,9 @@ static size_t encode_word(bpe_work *w, const uint32_t *cps, size_t n) {
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
         char utf8[4];
-        int k = gg_pretok_encode(cps[i], utf8);
+        int k = gg_utf8_encode(cps[i], utf8);
         for (int j = 0; j < k; j++)
-            len += (size_t)gg_pretok_encode(byte_symbol((uint8_t)utf8[j]), w->word + len);
+            len += (size_t)gg_utf8_encode(byte_symbol((uint8_t)utf8[j]), w->word + len);
     }
     return len;
 }
@@ -287,7 +288,7 @@ int gg_bpe_init(gg_tokenizer *t, gg_err *e) {
     t->bpe_ignore_merges = found->ignore_merges;
     for (int b = 0; b < 256; b++) {
         char sym[4];
-        int k = gg_pretok_encode(byte_symbol((uint8_t)b), sym);
+        int k = gg_utf8_encode(byte_symbol((uint8_t)b), sym);
         t->byte_ids[b] = gg_strmap_get(&t->vocab, sym, (size_t)k);
     }
     return 0;

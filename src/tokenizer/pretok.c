@@ -23,49 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint32_t gg_pretok_decode(const char *s, size_t len, size_t *consumed) {
-    const uint8_t *u = (const uint8_t *)s;
-    uint8_t c = u[0];
-    size_t need;
-    uint32_t cp;
-    *consumed = 1;
-    if (c < 0x80) return c;
-    if (c < 0xC0) return 0xFFFD;          /* stray continuation byte */
-    if (c < 0xE0) need = 2, cp = c & 0x1F;
-    else if (c < 0xF0) need = 3, cp = c & 0x0F;
-    else if (c < 0xF8) need = 4, cp = c & 0x07;
-    else return 0xFFFD;
-    if (len < need) return 0xFFFD;
-    for (size_t i = 1; i < need; i++) {
-        if ((u[i] & 0xC0) != 0x80) return 0xFFFD;
-        cp = (cp << 6) | (u[i] & 0x3F);
-    }
-    if (cp > 0x10FFFF) return 0xFFFD;
-    *consumed = need;
-    return cp;
-}
-
-int gg_pretok_encode(uint32_t cp, char *out) {
-    uint8_t *o = (uint8_t *)out;
-    if (cp < 0x80) { o[0] = (uint8_t)cp; return 1; }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xC0 | (cp >> 6));
-        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | (cp >> 12));
-        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | (cp >> 18));
-    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* ---- character classes (callers keep i inside the piece) ---- */
 
 static bool is_ws(const gg_pretok *p, size_t i) {
@@ -425,7 +382,7 @@ static int decode_all(gg_pretok *p, const char *s, size_t len) {
     if (grow((void **)&p->flags, &p->cap_flags, len, sizeof *p->flags)) return -1;
     while (i < len) {
         size_t used;
-        uint32_t cp = gg_pretok_decode(s + i, len - i, &used);
+        uint32_t cp = gg_utf8_decode_lax(s + i, len - i, &used);
         p->cps[n] = cp;
         p->flags[n] = (uint16_t)gg_unicode_flags(cp);
         n++;

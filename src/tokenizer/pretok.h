@@ -12,7 +12,7 @@
  * the previous one produced.
  *
  * Invalid UTF-8 is decoded as llama.cpp decodes it (see
- * gg_pretok_decode), so a word is a run of code points; the caller
+ * gg_utf8_decode_lax), so a word is a run of code points; the caller
  * re-encodes it as UTF-8 and then as GPT-2 byte symbols.
  */
 #ifndef GG_PRETOK_H
@@ -36,15 +36,5 @@ typedef struct gg_pretok {
  * text is too long (more than 2^32-2 code points). */
 int gg_pretok_split(gg_pretok *p, gg_pre_kind kind, const char *s, size_t len);
 void gg_pretok_free(gg_pretok *p);
-
-/* Decodes one code point the lenient way llama.cpp does: overlong forms
- * and surrogates are accepted as they come; a bad lead byte, a missing or
- * wrong continuation byte or a value past U+10FFFF yields U+FFFD and
- * consumes one byte. (For the last case llama.cpp itself throws.) */
-uint32_t gg_pretok_decode(const char *s, size_t len, size_t *consumed);
-
-/* Encodes a decoded code point as llama.cpp does (surrogates included);
- * returns the byte count (1-4). */
-int gg_pretok_encode(uint32_t cp, char *out);
 
 #endif

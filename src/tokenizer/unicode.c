@@ -63,6 +63,7 @@ uint32_t gg_utf8_decode_lax(const char *s, size_t len, size_t *consumed) {
         if (!is_cont(s, i)) return 0xFFFD;
         cp = (cp << 6) | (u[i] & 0x3F);
     }
+    if (cp > 0x10FFFF) return 0xFFFD; /* no such code point: one byte at a time */
     *consumed = n;
     return cp;
 }

@@ -45,9 +45,10 @@ uint32_t gg_utf8_decode(const char *s, size_t len, size_t *consumed);
 /* Decodes one code point the way llama.cpp does, for the places whose
  * output must match it byte for byte: a lead byte with all its
  * continuation bytes present yields the value it encodes even when that
- * is an overlong form, a surrogate or past U+10FFFF (up to 0x1FFFFF);
- * anything else (stray continuation byte, 0xF8..0xFF, a truncated or
- * broken sequence) is U+FFFD consuming one byte. len must be >= 1. */
+ * is an overlong form or a surrogate; anything else (stray continuation
+ * byte, 0xF8..0xFF, a truncated or broken sequence, a value past
+ * U+10FFFF, where llama.cpp throws) is U+FFFD consuming one byte.
+ * len must be >= 1. */
 uint32_t gg_utf8_decode_lax(const char *s, size_t len, size_t *consumed);
 /* Encodes cp (<= 0x10FFFF) into out (4 bytes); returns the byte count. */
 int gg_utf8_encode(uint32_t cp, char *out);
