@@ -25,7 +25,8 @@
 // Default: the matrix in DEFAULT_MODELS below (scripts/test-diff.sh runs it):
 // the BERT family (bert-tiny, nomic-tiny) in every type of
 // GGEMBED_DIFF_TYPES (default f32,f16,q8_0,q4_0,q4_K_M,q5_K_M), the real
-// minilm shape once, the decoders (llama-tiny with the llama-spm vocab,
+// shapes of minilm, bge-base and nomic-embed-text in the same types
+// (GGEMBED_DIFF_REAL=0: not), the decoders (llama-tiny with the llama-spm vocab,
 // qwen2-tiny and qwen3-tiny with the qwen2 vocab) in f16, q8_0, q4_K_M and
 // q6_K with last (their default) and mean pooling. The tiny shapes are 64
 // wide, and a K-quant needs rows that are multiples of 256 (llama.cpp falls
@@ -34,7 +35,7 @@
 // Every text is embedded in one mixed-length batch; alone (one process
 // each, about 0.3 s with a 150k-token vocabulary), GGEMBED_DIFF_ALONE=all:
 // every text, =some: three (the first, the exact-context one, the last),
-// default: every text for f32 and f16 models, three for the others.
+// default: every text for tiny f32 and f16 models, three for the others.
 // Made models go to a temporary directory, removed at the end.
 // Both sides run with GGEMBED_DIFF_THREADS threads (default 2).
 
@@ -48,6 +49,7 @@ import { openReference, normalize, cosine } from "../ref/ref.mjs";
 import { ggembedBin, requireGgembed, run, vocabPath, show, THREADS } from "./util.mjs";
 
 const ALL_TYPES = ["f32", "f16", "q8_0", "q4_0", "q4_K_M", "q5_K_M"];
+const REAL_PRESETS = ["minilm", "bge-base", "nomic-embed-text"];
 const TYPES = (process.env.GGEMBED_DIFF_TYPES || ALL_TYPES.join(",")).split(",").map((s) => s.trim()).filter(Boolean);
 // llama_ftype values of general.file_type that are not quantized.
 const FTYPE_FLOAT = new Set([0, 1, 32]); // ALL_F32, MOSTLY_F16, MOSTLY_BF16
@@ -69,7 +71,15 @@ function defaultModels() {
   for (const preset of ["bert-tiny", "nomic-tiny"]) {
     for (const type of TYPES) m.push(`${preset}:${type}${/_K/.test(type) ? WIDE : ""}`);
   }
-  m.push("minilm:q5_K_M");
+  // The real shapes of all-MiniLM-L6-v2, bge-base-en-v1.5 and
+  // nomic-embed-text-v1.5 in every type (GGEMBED_DIFF_REAL=0 leaves them out).
+  if (process.env.GGEMBED_DIFF_REAL !== "0") {
+    // nomic-embed-text's 2,048-token context is cut to 512 here: its
+    // exact-context and over-context texts would otherwise cost minutes per
+    // type; GGEMBED_DIFF_REAL=full keeps it.
+    const ctx = (p) => (p === "nomic-embed-text" && process.env.GGEMBED_DIFF_REAL !== "full" ? ":ctx=512" : "");
+    for (const preset of REAL_PRESETS) for (const type of TYPES) m.push(`${preset}:${type}${ctx(preset)}`);
+  }
   for (const preset of ["llama-tiny", "qwen2-tiny", "qwen3-tiny"]) {
     for (const type of ["f16", "q8_0", "q4_K_M", "q6_K"]) {
       for (const pooling of ["last", "mean"]) {
@@ -262,7 +272,9 @@ for (const spec of specs instanceof Error ? [] : specs) {
 
       // ggembed: all texts as one mixed-length batch, then some alone.
       const batch = await ggembedEmbed(model, texts.map((x) => x.text));
-      const aloneMode = process.env.GGEMBED_DIFF_ALONE || (["f32", "f16"].includes(spec.type) || spec.file ? "all" : "some");
+      const small = !REAL_PRESETS.includes(spec.preset);
+      const aloneMode = process.env.GGEMBED_DIFF_ALONE ||
+        ((["f32", "f16"].includes(spec.type) && small) || spec.file ? "all" : "some");
       const alone = aloneMode === "all"
         ? texts.map((_, i) => i)
         : [0, texts.findIndex((x) => x.kind === "exact"), texts.length - 1];
