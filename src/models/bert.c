@@ -9,9 +9,9 @@
  * and a SwiGLU FFN without biases. Attention is bidirectional within each
  * sequence of the batch and never crosses sequences.
  *
- * The pass works layer by layer: Q, K and V of every token first, then
- * the rest of the layer chunk by chunk, so the FFN's wide activations
- * only ever exist for one chunk of tokens.
+ * The pass works layer by layer: K and V of every token first, then
+ * the rest of the layer chunk by chunk (queries, attention, FFN), so
+ * queries and the FFN's wide activations exist for one chunk at a time.
  */
 #include <math.h>
 #include <stdio.h>
@@ -56,6 +56,25 @@ static int read_hparams(const gguf_file *f, const char *arch, gg_hparams *hp, gg
     return 0;
 }
 
+/* A fused QKV projection is three projections whose rows follow each
+ * other: Q's E rows, then K's and V's; views of each keep one code path
+ * and let queries be made a chunk at a time. */
+static gg_matrix rows_of(const gg_matrix *w, int64_t r0, int64_t n) {
+    gg_matrix v = *w;
+    v.data = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+    v.rows = n;
+    return v;
+}
+
+static void split_qkv(const gg_matrix *qkv, const float *b, int64_t E, int64_t KV, gg_layer *l) {
+    l->wq = rows_of(qkv, 0, E);
+    l->wk = rows_of(qkv, E, KV);
+    l->wv = rows_of(qkv, E + KV, KV);
+    l->bq = b ? b : NULL;
+    l->bk = b ? b + E : NULL;
+    l->bv = b ? b + E + KV : NULL;
+}
+
 static int load_layer(const gguf_file *f, const gg_model *m, int il, gg_layer *l, gg_err *e) {
     const gg_hparams *hp = &m->hp;
     const int64_t E = hp->n_embd, F = hp->n_ff, KV = (int64_t)hp->head_dim * hp->n_head_kv;
@@ -74,8 +93,13 @@ static int load_layer(const gguf_file *f, const gg_model *m, int il, gg_layer *l
             gg_load_vector(f, T("ffn_down.bias"), E, true, &l->ffn_down_b, e))
             return -1;
     } else {
-        if (gg_load_matrix(f, T("attn_qkv.weight"), E, E + 2 * KV, true, &l->wqkv, e) ||
-            gg_load_vector(f, T("attn_qkv.bias"), E + 2 * KV, false, &l->bqkv, e) ||
+        gg_matrix qkv;
+        const float *bqkv;
+        if (gg_load_matrix(f, T("attn_qkv.weight"), E, E + 2 * KV, true, &qkv, e) ||
+            gg_load_vector(f, T("attn_qkv.bias"), E + 2 * KV, false, &bqkv, e))
+            return -1;
+        split_qkv(&qkv, bqkv, E, KV, l);
+        if (
             gg_load_vector(f, T("attn_output.bias"), E, false, &l->bo, e) ||
             gg_load_matrix(f, T("ffn_gate.weight"), E, F, true, &l->ffn_gate, e))
             return -1;
@@ -136,30 +160,21 @@ static void embed_tokens(const gg_model *m, gg_exec *ex, gg_work *w, const gg_ba
     gg_op_layernorm(ex, w->x, b->n_tok, E, m->tok_norm, m->tok_norm_b, m->hp.norm_eps);
 }
 
-/* Q, K, V of all tokens (fused or not), rotated where the model says. */
-static void project_qkv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int n) {
+/* Keys and values of all tokens, rotated where the model says. */
+static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int n) {
     const int E = m->hp.n_embd, KV = m->hp.head_dim * m->hp.n_head_kv;
-    if (!l->wqkv.data) {
-        gg_op_matmul(ex, &l->wq, l->bq, w->x, E, n, w->q, E);
-        gg_op_matmul(ex, &l->wk, l->bk, w->x, E, n, w->k, KV);
-        gg_op_matmul(ex, &l->wv, l->bv, w->x, E, n, w->v, KV);
-    } else {
-        const int W = E + 2 * KV;
-        for (int c0 = 0; c0 < n; c0 += w->chunk) {
-            int c = GG_MIN(w->chunk, n - c0);
-            gg_op_matmul(ex, &l->wqkv, l->bqkv, w->x + (size_t)c0 * E, E, c, w->tmp, W);
-            for (int t = 0; t < c; t++) {
-                const float *r = w->tmp + (size_t)t * W;
-                memcpy(w->q + (size_t)(c0 + t) * E, r, sizeof(float) * E);
-                memcpy(w->k + (size_t)(c0 + t) * KV, r + E, sizeof(float) * KV);
-                memcpy(w->v + (size_t)(c0 + t) * KV, r + E + KV, sizeof(float) * KV);
-            }
-        }
-    }
-    if (m->arch == GG_ARCH_NOMIC_BERT) {
-        gg_op_rope(w->q, n, E, m->hp.n_head, m->hp.head_dim, w->pos, &m->hp.rope);
+    gg_op_matmul(ex, &l->wk, l->bk, w->x, E, n, w->k, KV);
+    gg_op_matmul(ex, &l->wv, l->bv, w->x, E, n, w->v, KV);
+    if (m->arch == GG_ARCH_NOMIC_BERT)
         gg_op_rope(w->k, n, KV, m->hp.n_head_kv, m->hp.head_dim, w->pos, &m->hp.rope);
-    }
+}
+
+/* Queries of tokens [c0, c0 + c) into w->q, from the layer's input. */
+static void project_q(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0, int c) {
+    const int E = m->hp.n_embd;
+    gg_op_matmul(ex, &l->wq, l->bq, w->x + (size_t)c0 * E, E, c, w->q, E);
+    if (m->arch == GG_ARCH_NOMIC_BERT)
+        gg_op_rope(w->q, c, E, m->hp.n_head, m->hp.head_dim, w->pos + c0, &m->hp.rope);
 }
 
 static void ffn_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, float *h,
@@ -180,11 +195,12 @@ static void layer_forward(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_
                           const gg_batch *b) {
     const int E = m->hp.n_embd;
     const float eps = m->hp.norm_eps;
-    project_qkv(m, l, ex, w, b->n_tok);
+    project_kv(m, l, ex, w, b->n_tok);
     for (int c0 = 0; c0 < b->n_tok; c0 += w->chunk) {
         int c = GG_MIN(w->chunk, b->n_tok - c0);
         float *x = w->x + (size_t)c0 * E;
-        gg_attend_chunk(m, ex, w, b, c0, c, w->q + (size_t)c0 * E);
+        project_q(m, l, ex, w, c0, c); /* before x changes under it */
+        gg_attend_chunk(m, ex, w, b, c0, c, w->q);
         gg_op_matmul(ex, &l->wo, l->bo, w->attn, E, c, w->tmp, E);
         gg_op_add(ex, x, w->tmp, (size_t)c * E);
         gg_op_layernorm(ex, x, c, E, l->attn_out_norm, l->attn_out_norm_b, eps);

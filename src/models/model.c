@@ -94,9 +94,9 @@ static void work_sizes(const gg_model *m, int max_tok, int chunk, size_t sz[8]) 
     sz[0] = T * E;           /* x */
     sz[1] = T * KV;          /* k */
     sz[2] = T * KV;          /* v */
-    sz[3] = (is_decoder(m->arch) ? C : T) * QW; /* q: decoders make it per chunk */
+    sz[3] = C * QW;          /* q: made one chunk at a time */
     sz[4] = C * QW;          /* attn: also an FFN output chunk */
-    sz[5] = C * (E + 2 * KV);/* tmp: also holds a fused QKV chunk */
+    sz[5] = C * E;           /* tmp */
     sz[6] = C * hp->n_ff;    /* ff_up */
     sz[7] = C * hp->n_ff;    /* ff_gate */
 }
@@ -114,7 +114,7 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
     size_t act = 0;
     for (int il = 0; il < m->hp.n_layer; il++) {
         const gg_layer *l = &m->layers[il];
-        const gg_matrix *ws[] = {&l->wq, &l->wk, &l->wv, &l->wqkv, &l->wo,
+        const gg_matrix *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo,
                                  &l->ffn_up, &l->ffn_gate, &l->ffn_down};
         for (size_t i = 0; i < GG_ARRAY_LEN(ws); i++) act = GG_MAX(act, matrix_scratch(ws[i], chunk));
     }

@@ -37,8 +37,8 @@ typedef struct gg_hparams {
 } gg_hparams;
 
 typedef struct gg_layer {
-    gg_matrix wq, wk, wv, wqkv, wo;
-    const float *bq, *bk, *bv, *bqkv, *bo;
+    gg_matrix wq, wk, wv, wo; /* a fused QKV tensor is loaded as three views */
+    const float *bq, *bk, *bv, *bo;
     gg_matrix ffn_up, ffn_gate, ffn_down;
     const float *ffn_up_b, *ffn_down_b;
     /* BERT: post-norms with biases */
@@ -71,7 +71,7 @@ typedef struct gg_batch {
 typedef struct gg_work {
     float *x;      /* [max_tok][n_embd] the residual stream; final states */
     float *k, *v;  /* [max_tok][n_kv_width] one layer's keys and values */
-    float *q;      /* [max_tok (decoders: chunk)][n_head * head_dim] */
+    float *q;      /* [chunk][n_head * head_dim] */
     float *attn;   /* [chunk][max(n_embd, n_head * head_dim)] */
     float *tmp;    /* [chunk][n_embd] */
     float *ff_up;  /* [chunk][n_ff] */
