@@ -11,9 +11,9 @@ import { fileURLToPath } from "node:url";
 export const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, "..");
 
-/** The ggembed binary: --bin, $GGEMBED_BIN, or build-bench/ or build/ in the tree. */
+/** The ggembed binary: --bin, $GGEMBED_BIN, or build/ggembed in the tree. */
 export function findBin(opt) {
-  const cands = [opt, process.env.GGEMBED_BIN, path.join(root, "build-bench", "ggembed"), path.join(root, "build", "ggembed")];
+  const cands = [opt, process.env.GGEMBED_BIN, path.join(root, "build", "ggembed")];
   for (const c of cands) if (c && existsSync(c)) return path.resolve(c);
   throw new Error("no ggembed binary: build it (cmake --build build) or pass --bin");
 }
