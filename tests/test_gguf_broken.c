@@ -6,6 +6,7 @@
  * the buffer (each candidate sits in an allocation of its exact size, so
  * AddressSanitizer sees any overread).
  */
+#include "bytes.h"
 #include "check.h"
 #include "gguf/gguf.h"
 
@@ -13,29 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-    }
-    if (n) memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void put_le(buf *b, uint64_t v, int n) {
-    for (int i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)(v >> (8 * i));
-        put(b, &c, 1);
-    }
-}
-static void put_str(buf *b, const char *s) {
-    put_le(b, strlen(s), 8);
-    put(b, s, strlen(s));
-}
 
 /* Offsets of the fields the tests damage. */
 static struct {

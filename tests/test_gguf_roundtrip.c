@@ -5,6 +5,7 @@
  * tensor type, in memory and through a real file. Also: the typed
  * getters' conversions, a 150k-string array, and the vocab fixtures.
  */
+#include "bytes.h"
 #include "check.h"
 #include "gguf/gguf.h"
 
@@ -14,29 +15,6 @@
 
 /* ---- a byte builder that follows the format description ---- */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-    }
-    if (n) memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void put_le(buf *b, uint64_t v, int n) {
-    for (int i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)(v >> (8 * i));
-        put(b, &c, 1);
-    }
-}
-static void put_str(buf *b, const char *s) {
-    put_le(b, strlen(s), 8);
-    put(b, s, strlen(s));
-}
 static void put_key(buf *b, const char *k, uint32_t type) {
     put_str(b, k);
     put_le(b, type, 4);
