@@ -24,12 +24,11 @@
  * products (batched prompts) faster than repeated vector products.
  */
 #include "kernels_internal.h"
+#include "simd_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-#define MAX_ROWS 4
 
 /* ---- small helpers ---- */
 
@@ -46,8 +45,6 @@ static inline int hsum_epi32(__m256i v) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
 }
-
-static inline float half(gg_half h) { return _cvtsh_ss(h); }
 
 static inline gg_half to_half(float f) {
     return (gg_half)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -77,21 +74,6 @@ static inline __m256i bits32(const uint8_t *qh) {
     v = _mm256_cmpeq_epi8(_mm256_and_si256(v, mask), mask);
     return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
 }
-
-/* Calls body(rows) with a constant row count so each copy is unrolled. */
-#define MULTI(name, rows_fn)                                                           \
-    static void name(int64_t n, float *s, const void *w, const void *a, size_t a_stride, \
-                     int n_act) {                                                      \
-        const uint8_t *ap = a;                                                         \
-        for (; n_act >= 4; n_act -= 4, s += 4, ap += 4 * a_stride)                     \
-            rows_fn(n, s, w, ap, a_stride, 4);                                         \
-        if (n_act == 3) rows_fn(n, s, w, ap, a_stride, 3);                             \
-        if (n_act == 2) rows_fn(n, s, w, ap, a_stride, 2);                             \
-        if (n_act == 1) rows_fn(n, s, w, ap, a_stride, 1);                             \
-    }                                                                                  \
-    static void name##_one(int64_t n, float *s, const void *w, const void *a) {        \
-        rows_fn(n, s, w, a, 0, 1);                                                     \
-    }
 
 /* ---- F32, F16, BF16 ---- */
 
@@ -222,34 +204,6 @@ MULTI(q5_1_multi, q5_1_rows)
 
 /* ---- K-quants against Q8_K ---- */
 
-/* The 6-bit scales and mins of Q4_K/Q5_K: the first four sub-blocks keep
- * theirs in the low 6 bits of bytes 0-3 (scales) and 4-7 (mins); the last
- * four keep the low 4 bits in bytes 8-11 and the top 2 bits in the spare
- * top bits of bytes 0-7. */
-static inline void kscales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8]) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = p[j] & 63;
-        mn[j] = p[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((p[j + 8] & 0x0f) | ((p[j] >> 6) << 4));
-        mn[j + 4] = (uint8_t)((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
-    }
-}
-
-/* sum over the 8 sub-blocks of mn[j] * (bsums[2j] + bsums[2j+1]). */
-static inline int kmins(const uint8_t mn[8], const int16_t *bsums) {
-    __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
-    __m128i b = _mm_loadu_si128((const __m128i *)bsums);
-    __m128i b2 = _mm_loadu_si128((const __m128i *)(bsums + 8));
-    __m128i pairs = _mm_hadd_epi16(b, b2); /* |sum of 2| <= 2*16*127: fits */
-    __m128i p = _mm_madd_epi16(m, pairs);
-    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
-    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
-    return _mm_cvtsi128_si32(p);
-}
-
-/* Q4_K and Q5_K: per 64-value chunk c, sub-block 2c is the low nibbles
- * and 2c+1 the high nibbles of 32 bytes (plus bits 2c, 2c+1 of qh). The
- * unpacked weights of a super-block (256 bytes) are kept in registers. */
 /* The 256 values of a Q4_K/Q5_K super-block as 8 vectors of 32 bytes in
  * natural order: chunk c's 32 bytes give sub-block 2c (low nibbles) and
  * 2c+1 (high nibbles); Q5_K adds bits 2c and 2c+1 of qh as bit 4. */

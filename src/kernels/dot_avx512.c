@@ -18,16 +18,13 @@
  * unpacked weights of a block serve every row.
  */
 #include "kernels_internal.h"
+#include "simd_x86.h"
 
 #include "../platform/platform.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-#define MAX_ROWS 4
-
-static inline float half(gg_half h) { return _cvtsh_ss(h); }
 
 static inline float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -35,21 +32,6 @@ static inline float hsum256(__m256 v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-
-/* Instantiates name(...) for 1..4 rows, plus the single-row name_one. */
-#define MULTI(name, rows_fn)                                                           \
-    static void name(int64_t n, float *s, const void *w, const void *a, size_t a_stride, \
-                     int n_act) {                                                      \
-        const uint8_t *ap = a;                                                         \
-        for (; n_act >= 4; n_act -= 4, s += 4, ap += 4 * a_stride)                     \
-            rows_fn(n, s, w, ap, a_stride, 4);                                         \
-        if (n_act == 3) rows_fn(n, s, w, ap, a_stride, 3);                             \
-        if (n_act == 2) rows_fn(n, s, w, ap, a_stride, 2);                             \
-        if (n_act == 1) rows_fn(n, s, w, ap, a_stride, 1);                             \
-    }                                                                                  \
-    static void name##_one(int64_t n, float *s, const void *w, const void *a) {        \
-        rows_fn(n, s, w, a, 0, 1);                                                     \
-    }
 
 /* ---- F32, F16, BF16 ---- */
 
@@ -229,25 +211,6 @@ static inline __m512i scale(__m512i p, __m512i sc) { return _mm512_madd_epi16(p,
 
 static inline __m512i scale_pair(int lo, int hi) {
     return _mm512_inserti64x4(_mm512_set1_epi32(lo & 0xffff), _mm256_set1_epi32(hi & 0xffff), 1);
-}
-
-static inline void kscales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8]) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = p[j] & 63;
-        mn[j] = p[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((p[j + 8] & 0x0f) | ((p[j] >> 6) << 4));
-        mn[j + 4] = (uint8_t)((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
-    }
-}
-
-static inline int kmins(const uint8_t mn[8], const int16_t *bsums) {
-    __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
-    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
-                                   _mm_loadu_si128((const __m128i *)(bsums + 8)));
-    __m128i p = _mm_madd_epi16(m, pairs);
-    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
-    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
-    return _mm_cvtsi128_si32(p);
 }
 
 /* Chunk c of a Q4_K/Q5_K super-block: 32 bytes whose low nibbles are
