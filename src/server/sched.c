@@ -165,9 +165,18 @@ static int status_code(ggembed_status st) {
     }
 }
 
+/* A running job keeps its place in the queue's count until it is answered.
+ * The place is given back before the answer is written, so a client that
+ * sends its next request on reading an answer always finds room for it. */
+static void release_slot_locked(srv *s) {
+    s->depth--;
+    gg_cond_broadcast(s->cv);
+}
+
 /* Sends j its vectors, or the reason it has none. */
 static void answer(srv *s, job *j, const float *vec, const ggembed_result *res, int dims) {
     gg_mutex_lock(s->mu);
+    release_slot_locked(s);
     int code = j->cancel_code;
     if (!code && j->deadline && gg_now_ns() > j->deadline) code = GG_PE_TIMEOUT;
     gg_mutex_unlock(s->mu);
@@ -264,6 +273,7 @@ static void run_batch(srv *s, job *batch) {
         }
         gg_mutex_lock(s->mu);
         s->running = NULL;
+        release_slot_locked(s);
         int code = j->cancel_code;
         if (!code && j->deadline && gg_now_ns() > j->deadline) code = GG_PE_TIMEOUT;
         gg_mutex_unlock(s->mu);
@@ -281,8 +291,6 @@ void sched_engine_main(void *arg) {
         job *expired = NULL;
         job *batch = take_batch(s, &expired);
         s->running = batch;
-        uint32_t n_batch = 0;
-        for (job *j = batch; j; j = j->next) n_batch++;
         gg_mutex_unlock(s->mu);
         while (expired) {
             job *next = expired->next;
@@ -295,8 +303,6 @@ void sched_engine_main(void *arg) {
         }
         gg_mutex_lock(s->mu);
         s->running = NULL;
-        s->depth -= n_batch;
-        gg_cond_broadcast(s->cv);
     }
     gg_mutex_unlock(s->mu);
 }
