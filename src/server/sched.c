@@ -18,18 +18,35 @@ void job_free(job *j) {
     free(j);
 }
 
-/* Answers j with an error and drops it; s->mu not held. */
+/* Answers j with an error and drops it; s->mu not held. A job the
+ * deadline thread has already answered is dropped without a word. */
 static void job_fail(srv *s, job *j, int code, const char *msg) {
-    srv_send_error(j->c, j->id, code, msg);
     gg_mutex_lock(s->mu);
-    if (code == GG_PE_TIMEOUT) s->st.timeouts++;
-    if (code == GG_PE_CANCELLED) s->st.cancelled++;
-    j->c->inflight--;
+    bool answered = j->answered;
+    gg_mutex_unlock(s->mu);
+    if (!answered) srv_send_error(j->c, j->id, code, msg);
+    gg_mutex_lock(s->mu);
+    if (!answered) {
+        if (code == GG_PE_TIMEOUT) s->st.timeouts++;
+        if (code == GG_PE_CANCELLED) s->st.cancelled++;
+        j->c->inflight--;
+    }
     srv_conn_unref_locked(j->c);
     gg_cond_broadcast(j->c->cv);
     gg_mutex_unlock(s->mu);
     job_free(j);
 }
+
+/* Answers every job of a list with the same error; s->mu not held. */
+static void fail_all(srv *s, job *list, int code, const char *msg) {
+    while (list) {
+        job *next = list->next;
+        job_fail(s, list, code, msg);
+        list = next;
+    }
+}
+
+#define EXPIRED_MSG "deadline passed before the work started"
 
 void sched_submit(srv *s, job *j) {
     gg_mutex_lock(s->mu);
@@ -83,12 +100,8 @@ static int cancel_matching(srv *s, srv_conn *c, bool any_id, uint32_t id) {
     }
     job *list = unlink_waiting(s, c, any_id, id);
     gg_mutex_unlock(s->mu);
-    while (list) {
-        job *next = list->next;
-        job_fail(s, list, GG_PE_CANCELLED, "cancelled");
-        list = next;
-        found = 1;
-    }
+    if (list) found = 1;
+    fail_all(s, list, GG_PE_CANCELLED, "cancelled");
     return found;
 }
 
@@ -111,22 +124,39 @@ static size_t guess_tokens(const srv *s, const gg_embed_req *r) {
     return t;
 }
 
-/* Takes the first waiting job and the later ones that can share its pass.
- * Jobs past their deadline are unlinked into *expired. s->mu held. */
-static job *take_batch(srv *s, job **expired) {
-    size_t budget = (size_t)GG_MAX(s->info->max_batch_tokens, s->info->n_ctx), used = 0;
-    int64_t now = gg_now_ns();
-    job *batch = NULL, **tail = &batch, **p = &s->head;
+/* Unlinks the waiting jobs past their deadline and returns them as a
+ * list; *next gets the earliest deadline still to come (0: none). s->mu
+ * held. */
+static job *unlink_expired(srv *s, int64_t now, int64_t *next) {
+    job *out = NULL, **p = &s->head;
     s->tail = NULL;
+    *next = 0;
     while (*p) {
         job *j = *p;
         if (j->deadline && now > j->deadline) {
             *p = j->next;
-            j->next = *expired;
-            *expired = j;
+            j->next = out;
+            out = j;
             s->depth--;
             continue;
         }
+        if (j->deadline && (!*next || j->deadline < *next)) *next = j->deadline;
+        s->tail = j;
+        p = &j->next;
+    }
+    return out;
+}
+
+/* Takes the first waiting job and the later ones that can share its pass.
+ * Jobs past their deadline are unlinked into *expired. s->mu held. */
+static job *take_batch(srv *s, job **expired) {
+    size_t budget = (size_t)GG_MAX(s->info->max_batch_tokens, s->info->n_ctx), used = 0;
+    int64_t next_deadline;
+    *expired = unlink_expired(s, gg_now_ns(), &next_deadline);
+    job *batch = NULL, **tail = &batch, **p = &s->head;
+    s->tail = NULL;
+    while (*p) {
+        job *j = *p;
         size_t t = guess_tokens(s, &j->req);
         if (!batch || (same_options(&batch->req, &j->req) && used + t <= budget)) {
             *p = j->next;
@@ -292,17 +322,74 @@ void sched_engine_main(void *arg) {
         job *batch = take_batch(s, &expired);
         s->running = batch;
         gg_mutex_unlock(s->mu);
-        while (expired) {
-            job *next = expired->next;
-            job_fail(s, expired, GG_PE_TIMEOUT, "deadline passed before the work started");
-            expired = next;
-        }
+        fail_all(s, expired, GG_PE_TIMEOUT, EXPIRED_MSG);
         if (batch) {
             if (s->cfg.test_delay_ms > 0) gg_sleep_ms(s->cfg.test_delay_ms);
             run_batch(s, batch);
         }
         gg_mutex_lock(s->mu);
         s->running = NULL;
+    }
+    gg_mutex_unlock(s->mu);
+}
+
+/* Answers TIMEOUT, now, to one running job past its deadline that has
+ * not heard yet; false when there is none. The job stays in the pass (its
+ * texts are being read) and the engine drops it when the pass ends; the
+ * answer is counted in flight until it is queued, so a closing connection
+ * waits for it. s->mu held (dropped while sending). */
+static bool answer_one_overdue_locked(srv *s, int64_t now) {
+    for (job *j = s->running; j; j = j->next) {
+        if (j->answered || j->cancel_code || !j->deadline || now <= j->deadline) continue;
+        j->answered = true;
+        j->cancel_code = GG_PE_TIMEOUT;
+        srv_conn *c = j->c;
+        uint32_t id = j->id;
+        srv_conn_ref_locked(c);
+        s->st.timeouts++;
+        gg_mutex_unlock(s->mu);
+        srv_send_error(c, id, GG_PE_TIMEOUT, "deadline passed");
+        gg_mutex_lock(s->mu);
+        c->inflight--;
+        gg_cond_broadcast(c->cv);
+        srv_conn_unref_locked(c);
+        return true;
+    }
+    return false;
+}
+
+/* The earliest deadline of a running job not yet answered (0: none). */
+static int64_t next_running_deadline(const srv *s) {
+    int64_t next = 0;
+    for (const job *j = s->running; j; j = j->next)
+        if (!j->answered && !j->cancel_code && j->deadline && (!next || j->deadline < next))
+            next = j->deadline;
+    return next;
+}
+
+/* Answers TIMEOUT to a request the moment its deadline passes, not when
+ * the engine reaches it or finishes the pass it is in: behind or inside a
+ * long pass a client with a short deadline still hears on time. Runs until
+ * stopping with nothing waiting (no request is queued after the stop). */
+void sched_deadline_main(void *arg) {
+    srv *s = arg;
+    gg_mutex_lock(s->mu);
+    while (!s->stopping || s->head) {
+        int64_t now = gg_now_ns(), next;
+        job *expired = unlink_expired(s, now, &next);
+        if (expired) {
+            gg_mutex_unlock(s->mu);
+            fail_all(s, expired, GG_PE_TIMEOUT, EXPIRED_MSG);
+            gg_mutex_lock(s->mu);
+            continue;
+        }
+        if (answer_one_overdue_locked(s, now)) continue;
+        int64_t r = next_running_deadline(s);
+        if (r && (!next || r < next)) next = r;
+        /* Woken early by every change of the queue; at least once a second
+         * so that a stop with an empty queue is seen. */
+        int64_t wait = next ? GG_MIN(next - now + 1000000, 1000000000LL) : 1000000000LL;
+        gg_cond_timedwait(s->cv, s->mu, wait);
     }
     gg_mutex_unlock(s->mu);
 }

@@ -150,9 +150,11 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     s->mu = gg_mutex_new();
     s->cv = gg_cond_new();
     gg_thread *engine = s->mu && s->cv ? gg_thread_start(sched_engine_main, s, e) : NULL;
-    gg_stop_watch *watch = engine ? gg_stop_watch_start(on_stop_signal, s, e) : NULL;
+    gg_thread *deadlines = engine ? gg_thread_start(sched_deadline_main, s, e) : NULL;
+    gg_stop_watch *watch = deadlines ? gg_stop_watch_start(on_stop_signal, s, e) : NULL;
     if (!watch) {
         if (engine) gg_server_stop(s), gg_thread_join(engine);
+        if (deadlines) gg_thread_join(deadlines);
         if (s->mu) gg_mutex_free(s->mu);
         if (s->cv) gg_cond_free(s->cv);
         free(s);
@@ -162,6 +164,10 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     fflush(stderr);
     accept_loop(s);
     gg_thread_join(engine); /* returns once stopping and the queue is drained */
+    gg_mutex_lock(s->mu);
+    gg_cond_broadcast(s->cv); /* the deadline thread sees the queue empty */
+    gg_mutex_unlock(s->mu);
+    gg_thread_join(deadlines);
     close_connections(s);
     gg_stop_watch_end(watch);
     fprintf(stderr, "ggembed: stopped requests=%llu errors=%llu\n",

@@ -41,6 +41,7 @@ typedef struct job {
     int64_t t_recv, deadline; /* ns, gg_now_ns clock; deadline 0: none */
     int cancel_code;    /* set under the queue lock: CANCELLED or TIMEOUT */
     bool running;
+    bool answered;      /* TIMEOUT already sent while it ran (under the queue lock) */
 } job;
 
 typedef struct srv_stats {
@@ -117,6 +118,8 @@ int sched_cancel(srv *s, srv_conn *c, uint32_t id);
 /* Cancels every request of c (it went away). */
 void sched_cancel_conn(srv *s, srv_conn *c);
 void sched_engine_main(void *arg);
+/* Answers waiting requests TIMEOUT as their deadlines pass. */
+void sched_deadline_main(void *arg);
 void job_free(job *j);
 
 /* serve.c */
