@@ -474,6 +474,39 @@ static void overdue_hears_first(gg_client *c, bool waits) {
     gg_buf_free(&r);
 }
 
+/* CANCEL of a request inside a 300 ms pass: its CANCELLED answer comes at
+ * once, before the answers to the CANCEL and to a HEALTH sent after it. */
+static void cancel_answers_at_once(gg_client *c) {
+    gg_str store[1];
+    gg_buf b = {0}, r = {0};
+    encode_embed(&b, 0, 3, 1, store);
+    uint32_t id_embed = gg_client_send(c, GG_MSG_EMBED, b.data, b.len);
+    gg_sleep_ms(50); /* the engine has taken it: it is running */
+    uint8_t target[4] = {(uint8_t)id_embed, (uint8_t)(id_embed >> 8), (uint8_t)(id_embed >> 16),
+                         (uint8_t)(id_embed >> 24)};
+    uint32_t id_cancel = gg_client_send(c, GG_MSG_CANCEL, target, sizeof target);
+    uint32_t id_health = gg_client_send(c, GG_MSG_HEALTH, NULL, 0);
+    int order[3] = {-1, -1, -1};
+    for (int k = 0; k < 3; k++) {
+        uint8_t type = 0;
+        uint32_t id = 0;
+        if (!gg_client_recv(c, &type, &id, &r)) break;
+        uint16_t code = 0;
+        gg_str msg;
+        if (id == id_embed && type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) &&
+            code == GG_PE_CANCELLED)
+            order[k] = 0;
+        else if (id == id_cancel && type == (GG_MSG_REPLY | GG_MSG_CANCEL) && r.len == 4 && r.data[0] == 1)
+            order[k] = 1;
+        else if (id == id_health && type == (GG_MSG_REPLY | GG_MSG_HEALTH))
+            order[k] = 2;
+    }
+    CHECKF(order[0] == 0 && order[1] == 1 && order[2] == 2, "answers in order %d %d %d (want 0 1 2)",
+           order[0], order[1], order[2]);
+    gg_buf_free(&b);
+    gg_buf_free(&r);
+}
+
 /* A slow engine (GGEMBED_TEST_DELAY_MS) and a queue of 2: a burst gets
  * BUSY for what does not fit; a deadline shorter than the delay gets
  * TIMEOUT. Every request gets exactly one answer. */
@@ -531,19 +564,22 @@ static void test_busy_timeout(void) {
         CHECKF(gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, &code, &e), "embed: %s", e.msg);
         overdue_hears_first(c, true);
         overdue_hears_first(c, false);
+        cancel_answers_at_once(c);
         CHECK(gg_client_call(c, GG_MSG_STATS, NULL, 0, &r, NULL, &e));
         gg_rd rd;
         gg_rd_init(&rd, r.data, r.len);
         uint32_t n = gg_rd_u32(&rd);
-        uint64_t st_busy = 0, st_timeouts = 0;
+        uint64_t st_busy = 0, st_timeouts = 0, st_cancelled = 0;
         for (uint32_t i = 0; i < n && !rd.bad; i++) {
             gg_str name = gg_rd_str(&rd);
             uint64_t v = gg_rd_u64(&rd);
             if (name.len == 4 && !memcmp(name.p, "busy", 4)) st_busy = v;
+            if (name.len == 9 && !memcmp(name.p, "cancelled", 9)) st_cancelled = v;
             if (name.len == 8 && !memcmp(name.p, "timeouts", 8)) st_timeouts = v;
         }
         CHECK_EQ_INT(st_busy, busy);
         CHECK_EQ_INT(st_timeouts, 3);
+        CHECK_EQ_INT(st_cancelled, 1);
         gg_buf_free(&b);
         gg_buf_free(&r);
         gg_client_close(c);

@@ -46,6 +46,27 @@ static void fail_all(srv *s, job *list, int code, const char *msg) {
     }
 }
 
+/* Answers a running job now with an error. The job stays in the pass (its
+ * texts are being read) and the engine drops it silently when the pass
+ * ends; the answer counts as in flight until it is queued, so a closing
+ * connection waits for it. s->mu held (dropped while sending, so the
+ * caller must look at s->running afresh). */
+static void answer_running_now_locked(srv *s, job *j, int code, const char *msg) {
+    j->answered = true;
+    j->cancel_code = code;
+    srv_conn *c = j->c;
+    uint32_t id = j->id;
+    srv_conn_ref_locked(c);
+    if (code == GG_PE_TIMEOUT) s->st.timeouts++;
+    if (code == GG_PE_CANCELLED) s->st.cancelled++;
+    gg_mutex_unlock(s->mu);
+    srv_send_error(c, id, code, msg);
+    gg_mutex_lock(s->mu);
+    c->inflight--;
+    gg_cond_broadcast(c->cv);
+    srv_conn_unref_locked(c);
+}
+
 #define EXPIRED_MSG "deadline passed before the work started"
 
 void sched_submit(srv *s, job *j) {
@@ -89,15 +110,20 @@ static job *unlink_waiting(srv *s, srv_conn *c, bool any_id, uint32_t id) {
     return out;
 }
 
+/* A running job of c's that matches and has not been answered, or NULL. */
+static job *find_running(srv *s, srv_conn *c, bool any_id, uint32_t id) {
+    for (job *j = s->running; j; j = j->next)
+        if (j->c == c && (any_id || j->id == id) && !j->cancel_code) return j;
+    return NULL;
+}
+
+/* Cancelled requests are answered at once, running or waiting; a pass
+ * left with no request that wants it stops (batch_cancelled). */
 static int cancel_matching(srv *s, srv_conn *c, bool any_id, uint32_t id) {
     gg_mutex_lock(s->mu);
     int found = 0;
-    for (job *j = s->running; j; j = j->next) {
-        if (j->c == c && (any_id || j->id == id) && !j->cancel_code) {
-            j->cancel_code = GG_PE_CANCELLED;
-            found = 1;
-        }
-    }
+    for (job *j; (j = find_running(s, c, any_id, id)) != NULL; found = 1)
+        answer_running_now_locked(s, j, GG_PE_CANCELLED, "cancelled");
     job *list = unlink_waiting(s, c, any_id, id);
     gg_mutex_unlock(s->mu);
     if (list) found = 1;
@@ -333,26 +359,12 @@ void sched_engine_main(void *arg) {
     gg_mutex_unlock(s->mu);
 }
 
-/* Answers TIMEOUT, now, to one running job past its deadline that has
- * not heard yet; false when there is none. The job stays in the pass (its
- * texts are being read) and the engine drops it when the pass ends; the
- * answer is counted in flight until it is queued, so a closing connection
- * waits for it. s->mu held (dropped while sending). */
+/* Answers TIMEOUT to one running job past its deadline that has not heard
+ * yet; false when there is none. s->mu held. */
 static bool answer_one_overdue_locked(srv *s, int64_t now) {
     for (job *j = s->running; j; j = j->next) {
         if (j->answered || j->cancel_code || !j->deadline || now <= j->deadline) continue;
-        j->answered = true;
-        j->cancel_code = GG_PE_TIMEOUT;
-        srv_conn *c = j->c;
-        uint32_t id = j->id;
-        srv_conn_ref_locked(c);
-        s->st.timeouts++;
-        gg_mutex_unlock(s->mu);
-        srv_send_error(c, id, GG_PE_TIMEOUT, "deadline passed");
-        gg_mutex_lock(s->mu);
-        c->inflight--;
-        gg_cond_broadcast(c->cv);
-        srv_conn_unref_locked(c);
+        answer_running_now_locked(s, j, GG_PE_TIMEOUT, "deadline passed");
         return true;
     }
     return false;
