@@ -11,35 +11,24 @@
  * back to its single bytes, and bytes with no token of their own are
  * dropped, which is what llama.cpp does.
  *
- * The merge keeps candidate pairs in a binary heap and checks on pop
- * whether a pair is still current, so a word of n symbols costs
- * O(n log n), not O(n^2). All working memory lives in one bpe_work per
- * call and is reused from word to word.
+ * The merge itself (symmerge.c) is shared with SentencePiece; here a
+ * pair's cost is its merge rank. All working memory lives in one
+ * bpe_work per call and is reused from word to word.
  */
 #include "pretok.h"
+#include "symmerge.h"
 #include "unicode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct bpe_sym {
-    uint32_t start, len; /* bytes of the encoded word; len 0 once merged away */
-    int32_t prev, next;
-} bpe_sym;
-
-typedef struct bpe_pair {
-    int32_t rank;
-    int32_t left, right;
-    uint32_t size; /* left.len + right.len when queued: detects stale pairs */
-} bpe_pair;
-
 typedef struct bpe_work {
+    const gg_tokenizer *t;
     gg_pretok pt;
     char *word, *key;
-    bpe_sym *syms;
-    bpe_pair *heap;
-    size_t n_heap;
+    gg_sym *syms;
+    gg_sym_pair *heap;
     size_t cap_word, cap_key, cap_syms, cap_heap;
 } bpe_work;
 
@@ -50,13 +39,6 @@ static uint32_t byte_symbol(uint8_t b) {
     if (b >= 0x7F && b <= 0xA0) return 0x100 + 33 + (b - 0x7F);
     if (b == 0xAD) return 0x100 + 33 + 34;
     return b;
-}
-
-/* Bytes in the UTF-8 character a byte starts, by its high nibble, as
- * llama.cpp counts them (no validation; the caller clips at the end). */
-static uint32_t utf8_len(uint8_t b) {
-    static const uint8_t by_nibble[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
-    return by_nibble[b >> 4];
 }
 
 static int reserve(void **buf, size_t *cap, size_t need, size_t elem) {
@@ -70,80 +52,21 @@ static int reserve(void **buf, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
-/* ---- the heap: lowest rank first, then leftmost ---- */
-
-static bool pair_before(const bpe_pair *a, const bpe_pair *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(bpe_work *w, bpe_pair pr) {
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!pair_before(&pr, &w->heap[up])) break;
-        w->heap[i] = w->heap[up];
-        i = up;
-    }
-    w->heap[i] = pr;
-}
-
-static bpe_pair heap_pop(bpe_work *w) {
-    bpe_pair top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_before(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!pair_before(&w->heap[c], &last)) break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n > 0) w->heap[i] = last;
-    return top;
-}
-
-/* Queues the pair (left, right) if "left right" is a merge. */
-static void try_pair(const gg_tokenizer *t, bpe_work *w, int32_t left, int32_t right) {
-    const bpe_sym *l, *r;
+/* A pair may join when "left right" is a merge; its rank is the cost. */
+static bool merge_rank(void *ctx, const gg_sym *l, const gg_sym *r, double *cost) {
+    bpe_work *w = ctx;
     int32_t rank;
-    if (left < 0 || right < 0) return;
-    l = &w->syms[left];
-    r = &w->syms[right];
     memcpy(w->key, w->word + l->start, l->len);
     w->key[l->len] = ' ';
     memcpy(w->key + l->len + 1, w->word + r->start, r->len);
-    rank = gg_strmap_get(&t->merge_rank, w->key, l->len + 1 + r->len);
-    if (rank >= 0) heap_push(w, (bpe_pair){rank, left, right, l->len + r->len});
-}
-
-/* Splits the encoded word into its UTF-8 characters and merges them. */
-static void merge_word(const gg_tokenizer *t, bpe_work *w, size_t len) {
-    int32_t n = 0;
-    for (size_t off = 0; off < len; n++) {
-        uint32_t k = utf8_len((uint8_t)w->word[off]);
-        if (k > len - off) k = (uint32_t)(len - off);
-        w->syms[n] = (bpe_sym){(uint32_t)off, k, n - 1, -1};
-        if (n > 0) w->syms[n - 1].next = n;
-        off += k;
-    }
-    w->n_heap = 0;
-    for (int32_t i = 1; i < n; i++) try_pair(t, w, i - 1, i);
-    while (w->n_heap > 0) {
-        bpe_pair pr = heap_pop(w);
-        bpe_sym *l = &w->syms[pr.left], *r = &w->syms[pr.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != pr.size) continue;
-        l->len += r->len;
-        r->len = 0;
-        l->next = r->next;
-        if (r->next >= 0) w->syms[r->next].prev = pr.left;
-        try_pair(t, w, l->prev, pr.left);
-        try_pair(t, w, pr.left, l->next);
-    }
+    rank = gg_strmap_get(&w->t->merge_rank, w->key, l->len + 1 + r->len);
+    *cost = rank;
+    return rank >= 0;
 }
 
 static int emit_symbols(const gg_tokenizer *t, bpe_work *w, gg_tokvec *out) {
     for (int32_t i = 0; i >= 0; i = w->syms[i].next) {
-        const bpe_sym *s = &w->syms[i];
+        const gg_sym *s = &w->syms[i];
         const char *txt = w->word + s->start;
         int32_t id = gg_strmap_get(&t->vocab, txt, s->len);
         if (id >= 0) {
@@ -177,14 +100,14 @@ static int encode_one(const gg_tokenizer *t, bpe_work *w, const uint32_t *cps, s
     if (reserve((void **)&w->word, &w->cap_word, n * 8, 1)) return -1;
     if (reserve((void **)&w->key, &w->cap_key, n * 8 + 1, 1)) return -1;
     if (reserve((void **)&w->syms, &w->cap_syms, n * 4, sizeof *w->syms)) return -1;
-    /* n-1 first pairs, then at most two per merge */
+    /* gg_sym_merge wants three pairs per symbol */
     if (reserve((void **)&w->heap, &w->cap_heap, n * 12, sizeof *w->heap)) return -1;
     len = encode_word(w, cps, n);
     if (t->bpe_ignore_merges) {
         int32_t id = gg_strmap_get(&t->vocab, w->word, len);
         if (id >= 0) return gg_tokvec_push(out, id);
     }
-    merge_word(t, w, len);
+    gg_sym_merge(w->syms, gg_sym_cut(w->syms, w->word, len), w->heap, merge_rank, w);
     return emit_symbols(t, w, out);
 }
 
@@ -193,6 +116,7 @@ int gg_bpe_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *o
     int rc = 0;
     size_t b = 0;
     memset(&w, 0, sizeof w);
+    w.t = t;
     if (gg_pretok_split(&w.pt, t->pre, s, len)) {
         rc = gg_fail(e, "BPE tokenizer: out of memory splitting %zu bytes of text", len);
         goto done;

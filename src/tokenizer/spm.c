@@ -11,130 +11,54 @@
  * not a token is spelled with byte tokens <0xXX> (or, failing that, the
  * token whose text is the byte itself).
  *
- * Candidate pairs wait in a binary heap; a popped pair whose symbols
- * changed since it was queued is skipped, so the cost is O(n log n).
+ * The merge itself (symmerge.c) is shared with byte-level BPE; here a
+ * pair's cost is minus the score of the token it makes.
  */
+#include "symmerge.h"
 #include "tokenizer_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct spm_sym {
-    uint32_t start, len; /* len 0 once merged into the left neighbour */
-    int32_t prev, next;
-} spm_sym;
-
-typedef struct spm_pair {
-    float score;
-    int32_t left, right;
-    uint32_t size; /* left.len + right.len when queued */
-} spm_pair;
-
 typedef struct spm_work {
+    const gg_tokenizer *t;
     char *text;
     size_t len;
-    spm_sym *syms;
-    spm_pair *heap;
-    size_t n_heap;
+    gg_sym *syms;
+    gg_sym_pair *heap;
 } spm_work;
 
-/* Bytes in the UTF-8 character a byte starts, by its high nibble, as
- * llama.cpp counts them (no validation; clipped at the end of text). */
-static uint32_t utf8_len(uint8_t b) {
-    static const uint8_t by_nibble[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
-    return by_nibble[b >> 4];
+/* A pair may join when its joined text is a token; the cost is minus
+ * the token's score, so the best score joins first. Symbols are always
+ * contiguous in w->text, so the joined text needs no copy. */
+static bool token_score(void *ctx, const gg_sym *l, const gg_sym *r, double *cost) {
+    const spm_work *w = ctx;
+    const gg_tokenizer *t = w->t;
+    int32_t id = gg_strmap_get(&t->vocab, w->text + l->start, l->len + r->len);
+    if (id < 0 || id >= t->n_vocab) return false;
+    *cost = -(double)(t->scores ? t->scores[id] : 0.0f);
+    return true;
 }
 
-/* ---- the heap: highest score first, then leftmost ---- */
-
-static bool pair_before(const spm_pair *a, const spm_pair *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(spm_work *w, spm_pair pr) {
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!pair_before(&pr, &w->heap[up])) break;
-        w->heap[i] = w->heap[up];
-        i = up;
-    }
-    w->heap[i] = pr;
-}
-
-static spm_pair heap_pop(spm_work *w) {
-    spm_pair top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_before(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!pair_before(&w->heap[c], &last)) break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n > 0) w->heap[i] = last;
-    return top;
-}
-
-/* Queues (left, right) when their joined text is a token. Symbols are
- * always contiguous in w->text, so the joined text needs no copy. */
-static void try_pair(const gg_tokenizer *t, spm_work *w, int32_t left, int32_t right) {
-    const spm_sym *l, *r;
-    int32_t id;
-    if (left < 0 || right < 0) return;
-    l = &w->syms[left];
-    r = &w->syms[right];
-    id = gg_strmap_get(&t->vocab, w->text + l->start, l->len + r->len);
-    if (id < 0 || id >= t->n_vocab) return;
-    heap_push(w, (spm_pair){t->scores ? t->scores[id] : 0.0f, left, right, l->len + r->len});
-}
-
-/* Copies the fragment with spaces escaped (and the prefix), cut into characters. */
-static void escape_and_cut(const gg_tokenizer *t, spm_work *w, const char *s, size_t len,
-                           bool first) {
+/* Copies the fragment with spaces escaped (and the prefix) to text;
+ * returns its length. */
+static size_t escape(const gg_tokenizer *t, char *text, const char *s, size_t len, bool first) {
     static const char space[3] = {'\xE2', '\x96', '\x81'};
     size_t n = 0;
-    int32_t k = 0;
-    if (first && t->spm_add_space_prefix) memcpy(w->text, space, 3), n = 3;
+    if (first && t->spm_add_space_prefix) memcpy(text, space, 3), n = 3;
     for (size_t i = 0; i < len; i++) {
-        if (s[i] == ' ') memcpy(w->text + n, space, 3), n += 3;
-        else w->text[n++] = s[i];
+        if (s[i] == ' ') memcpy(text + n, space, 3), n += 3;
+        else text[n++] = s[i];
     }
-    w->len = n;
-    for (size_t off = 0; off < n; k++) {
-        uint32_t c = utf8_len((uint8_t)w->text[off]);
-        if (c > n - off) c = (uint32_t)(n - off);
-        w->syms[k] = (spm_sym){(uint32_t)off, c, k - 1, -1};
-        if (k > 0) w->syms[k - 1].next = k;
-        off += c;
-    }
-}
-
-static void merge(const gg_tokenizer *t, spm_work *w) {
-    int32_t n = 0;
-    for (int32_t i = 0; i >= 0; i = w->syms[i].next) n++;
-    w->n_heap = 0;
-    for (int32_t i = 1; i < n; i++) try_pair(t, w, i - 1, i);
-    while (w->n_heap > 0) {
-        spm_pair pr = heap_pop(w);
-        spm_sym *l = &w->syms[pr.left], *r = &w->syms[pr.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != pr.size) continue;
-        l->len += r->len;
-        r->len = 0;
-        l->next = r->next;
-        if (r->next >= 0) w->syms[r->next].prev = pr.left;
-        try_pair(t, w, l->prev, pr.left);
-        try_pair(t, w, pr.left, l->next);
-    }
+    return n;
 }
 
 /* Every merged symbol is a token (that is why it was merged), so only
  * single characters can miss the vocabulary; they go out as bytes. */
 static int emit_symbols(const gg_tokenizer *t, const spm_work *w, gg_tokvec *out, gg_err *e) {
     for (int32_t i = 0; i >= 0; i = w->syms[i].next) {
-        const spm_sym *s = &w->syms[i];
+        const gg_sym *s = &w->syms[i];
         int32_t id = gg_strmap_get(&t->vocab, w->text + s->start, s->len);
         if (id >= 0) {
             if (gg_tokvec_push(out, id)) return gg_fail(e, "SentencePiece tokenizer: out of memory");
@@ -160,14 +84,15 @@ int gg_spm_encode(const gg_tokenizer *t, const char *s, size_t len, bool first, 
     if (len > (UINT32_MAX - 3) / 3) return gg_fail(e, "SentencePiece tokenizer: text too long (%zu bytes)", len);
     max = len * 3 + 3;
     memset(&w, 0, sizeof w);
+    w.t = t;
     w.text = malloc(max);
     w.syms = malloc(max * sizeof *w.syms);
-    w.heap = malloc(max * 3 * sizeof *w.heap); /* n-1 pairs, then two per merge */
+    w.heap = malloc(max * 3 * sizeof *w.heap); /* three pairs per symbol, for gg_sym_merge */
     if (!w.text || !w.syms || !w.heap) {
         rc = gg_fail(e, "SentencePiece tokenizer: out of memory for %zu bytes of text", len);
     } else {
-        escape_and_cut(t, &w, s, len, first);
-        merge(t, &w);
+        w.len = escape(t, w.text, s, len, first);
+        gg_sym_merge(w.syms, gg_sym_cut(w.syms, w.text, w.len), w.heap, token_score, &w);
         rc = emit_symbols(t, &w, out, e);
     }
     free(w.text);
