@@ -19,7 +19,8 @@
 
 static const gg_type types[] = {GG_TYPE_F32,  GG_TYPE_F16,  GG_TYPE_BF16, GG_TYPE_Q8_0,
                                 GG_TYPE_Q4_0, GG_TYPE_Q4_1, GG_TYPE_Q5_0, GG_TYPE_Q5_1,
-                                GG_TYPE_Q4_K, GG_TYPE_Q5_K, GG_TYPE_Q6_K};
+                                GG_TYPE_Q2_K, GG_TYPE_Q3_K, GG_TYPE_Q4_K, GG_TYPE_Q5_K,
+                                GG_TYPE_Q6_K};
 
 static float frand(unsigned *s) {
     *s = *s * 1664525u + 1013904223u;

@@ -12,10 +12,13 @@
  *     1e-5 of the sum of |terms| (the integer part of each block is exact
  *     in both; only the order of float additions differs), and
  *     vec_dot_multi must equal vec_dot bit for bit for each row;
- *   - gg_matmul_rows must agree with the reference in the same way.
+ *   - gg_matmul_rows must agree with the reference in the same way;
+ *   - each level must really dispatch to its own kernels (test_dispatch),
+ *     or the comparisons would pass without testing anything.
  */
 #include "check.h"
 #include "kernels/kernels_internal.h"
+#include "platform/platform.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -33,7 +36,8 @@ static float frand(void) { return (float)(next_u32() % 2000001) / 1000000.0f - 1
 
 static const gg_type dot_types[] = {GG_TYPE_F32,  GG_TYPE_F16,  GG_TYPE_BF16, GG_TYPE_Q4_0,
                                     GG_TYPE_Q4_1, GG_TYPE_Q5_0, GG_TYPE_Q5_1, GG_TYPE_Q8_0,
-                                    GG_TYPE_Q4_K, GG_TYPE_Q5_K, GG_TYPE_Q6_K};
+                                    GG_TYPE_Q2_K, GG_TYPE_Q3_K, GG_TYPE_Q4_K, GG_TYPE_Q5_K,
+                                    GG_TYPE_Q6_K};
 
 /* Lengths: a few blocks (odd counts), and ~4096; plain types get tails. */
 static int64_t length(gg_type t, int which) {
@@ -222,6 +226,31 @@ static void test_gemm(const char *lv, gg_type t, int64_t cols) {
     free(y1);
 }
 
+static bool is_k_quant(gg_type t) {
+    return t == GG_TYPE_Q2_K || t == GG_TYPE_Q3_K || t == GG_TYPE_Q4_K || t == GG_TYPE_Q5_K ||
+           t == GG_TYPE_Q6_K;
+}
+
+/* Every type of dot_types has SIMD dot products at every level (not the
+ * reference left in place); at AVX-512 the K-quants have 512-bit ones,
+ * not AVX2's (`below`), and with VNNI a packed kernel. */
+static void test_dispatch(const gg_kernel_table *k, const gg_kernel_table *below,
+                          const char *lv) {
+    gg_kernel_table ref;
+    memset(&ref, 0, sizeof ref);
+    gg_kernels_fill_ref(&ref);
+    for (size_t i = 0; i < GG_ARRAY_LEN(dot_types); i++) {
+        gg_type t = dot_types[i];
+        const char *name = gg_type_name(t);
+        CHECKF(k->vec_dot[t] && k->vec_dot[t] != ref.vec_dot[t] && k->vec_dot_multi[t],
+               "%s %s: no SIMD dot product", lv, name);
+        if (!below || !is_k_quant(t)) continue;
+        CHECKF(k->vec_dot[t] != below->vec_dot[t] && k->vec_dot_multi[t] != below->vec_dot_multi[t],
+               "%s %s: the AVX2 kernel, not a 512-bit one", lv, name);
+        if (gg_cpu_get()->avx512vnni) CHECKF(k->gemm[t] != NULL, "%s %s: no packed kernel", lv, name);
+    }
+}
+
 /* One query row of attention against the scalar definition, for head
  * widths with and without a tail and key counts around 16. */
 static void test_attn(const char *lv) {
@@ -299,6 +328,7 @@ static void test_q8_K_sign(const gg_kernel_table *k, const char *lv) {
 
 int main(void) {
     int tested = 0;
+    const gg_kernel_table *below = NULL;
     for (int lvl = GG_SIMD_AVX2; lvl <= GG_SIMD_AVX512; lvl++) {
         if (gg_kernels_select((gg_simd)lvl) != (gg_simd)lvl) {
             printf("level %s not available here: skipped\n", gg_simd_name((gg_simd)lvl));
@@ -307,6 +337,8 @@ int main(void) {
         tested++;
         const gg_kernel_table *k = gg_kernels_get();
         const char *lv = gg_simd_name((gg_simd)lvl);
+        test_dispatch(k, below, lv);
+        below = k;
         for (size_t i = 0; i < GG_ARRAY_LEN(dot_types); i++) {
             for (int which = 0; which < 4; which++) test_type(k, lv, dot_types[i], which);
             test_matmul(lv, dot_types[i], 1);

@@ -14,8 +14,9 @@
  *
  * The int8 products use vpmaddubsw (unsigned x signed bytes to pairs of
  * int16). It saturates at 32767, so the unsigned operand is kept small:
- * weights as 0..15, 0..31 or 0..63, or |w| with the sign moved onto the
- * activation (vpsignb) where weights are signed.
+ * weights as 0..3 up to 0..63 (an offset such as Q3_K's -4 or Q6_K's -32
+ * taken back through the activation sums), or |w| with the sign moved
+ * onto the activation (vpsignb) where weights are signed.
  *
  * Each dot kernel is written once as a function of the number of
  * activation rows (1 to 4) and forced inline so the compiler keeps the
@@ -37,13 +38,6 @@ static inline float hsum_ps(__m256 v) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
-}
-
-static inline int hsum_epi32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
 }
 
 static inline gg_half to_half(float f) {
@@ -314,6 +308,100 @@ ALWAYS_INLINE void q6_K_rows(int64_t n, float *s, const void *wv, const uint8_t 
 }
 MULTI(q6_K_multi, q6_K_rows)
 
+/* Q2_K and Q3_K keep 2 bits per value, four values to a byte: byte l of
+ * the 32 at qs + 32h holds value 128h + 32j + l at bits 2j. Vector
+ * k = 4h + j of 32 values spans sub-blocks 2k (low lane) and 2k+1. */
+static inline void unpack_2bit(const uint8_t *qs, __m256i q[8]) {
+    const __m256i m2 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
+        for (int j = 0; j < 4; j++) q[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(v, 2 * j), m2);
+    }
+}
+
+/* Q3_K's high bit k of hmask[l] (set: +0, clear: -4) becomes bit 2, so
+ * the stored q + 4 is in 0..7 and unsigned for vpmaddubsw; the 4 is taken
+ * back once per super-block through bsums. */
+static inline void unpack_q3_K(const gg_block_q3_K *w, __m256i q[8]) {
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256i hm = _mm256_loadu_si256((const __m256i *)w->hmask);
+    unpack_2bit(w->qs, q);
+    for (int k = 0; k < 8; k++) {
+        __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, k), one);
+        q[k] = _mm256_or_si256(q[k], _mm256_slli_epi16(hb, 2));
+    }
+}
+
+/* Per 32-value vector j, the scales of its two sub-blocks of 16 as int16:
+ * sc[2j] across the low lane, sc[2j+1] across the high one. Even scales
+ * go to the low lane and odd to the high first, so that one in-lane
+ * shuffle per vector then does it (broadcasts from memory cost more). */
+static inline void pair_scales(__m128i sc8, __m256i scv[8]) {
+    const __m128i even_odd = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, even_odd));
+    for (int j = 0; j < 8; j++)
+        scv[j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0101 * 2 * j + 0x0100)));
+}
+
+/* sum over a super-block of scale * q * y, 8 int32 lanes: |q| <= 7 and
+ * |scale| <= 32 keep every pair and lane far from overflow. */
+ALWAYS_INLINE __m256i k16_isum(const __m256i q[8], const __m256i scv[8], const gg_block_q8_K *y) {
+    __m256i sum = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++) {
+        __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j));
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(scv[j], _mm256_maddubs_epi16(q[j], yv)));
+    }
+    return sum;
+}
+
+ALWAYS_INLINE void q2_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,
+                             int rows) {
+    const gg_block_q2_K *w = wv;
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    __m256 acc[MAX_ROWS];
+    float mins[MAX_ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), mins[r] = 0;
+    for (int64_t b = 0; b < n / GG_QK_K; b++) {
+        __m256i q[8], scv[8];
+        unpack_2bit(w[b].qs, q);
+        __m128i raw = _mm_loadu_si128((const __m128i *)w[b].scales);
+        pair_scales(_mm_and_si128(raw, m4), scv);
+        __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
+        float dw = half(w[b].d), mw = half(w[b].dmin);
+        for (int r = 0; r < rows; r++) {
+            const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;
+            __m256i sum = k16_isum(q, scv, y);
+            mins[r] += mw * y->d * (float)hsum_epi32(madd_bsums(mn, y->bsums));
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * y->d), _mm256_cvtepi32_ps(sum), acc[r]);
+        }
+    }
+    for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]) - mins[r];
+}
+MULTI(q2_K_multi, q2_K_rows)
+
+ALWAYS_INLINE void q3_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,
+                             int rows) {
+    const gg_block_q3_K *w = wv;
+    __m256 acc[MAX_ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / GG_QK_K; b++) {
+        __m256i q[8], scv[8];
+        unpack_q3_K(&w[b], q);
+        __m128i sc = q3scales(w[b].scales);
+        pair_scales(sc, scv);
+        __m256i sc16 = _mm256_cvtepi8_epi16(sc);
+        float dw = half(w[b].d);
+        for (int r = 0; r < rows; r++) {
+            const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;
+            __m256i sum = k16_isum(q, scv, y);
+            sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(madd_bsums(sc16, y->bsums), 2));
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * y->d), _mm256_cvtepi32_ps(sum), acc[r]);
+        }
+    }
+    for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]);
+}
+MULTI(q3_K_multi, q3_K_rows)
+
 /* ---- activation quantizers ---- */
 
 static inline float amax8(const float *x, int count) {
@@ -543,6 +631,8 @@ void gg_kernels_fill_avx2(gg_kernel_table *t) {
     DOT(GG_TYPE_Q8_0, q8_0_multi);
     DOT(GG_TYPE_Q4_1, q4_1_multi);
     DOT(GG_TYPE_Q5_1, q5_1_multi);
+    DOT(GG_TYPE_Q2_K, q2_K_multi);
+    DOT(GG_TYPE_Q3_K, q3_K_multi);
     DOT(GG_TYPE_Q4_K, q4_K_multi);
     DOT(GG_TYPE_Q5_K, q5_K_multi);
     DOT(GG_TYPE_Q6_K, q6_K_multi);

@@ -7,7 +7,7 @@
  * replaces the dot products:
  *   F32, F16        512-bit FMA, masked loads for the tail;
  *   BF16            vdpbf16ps when AVX512-BF16 is present;
- *   Q4_K Q5_K Q6_K  64 values per register, with vpdpbusd when VNNI is
+ *   K-quants        64 values per register, with vpdpbusd when VNNI is
  *                   present and vpmaddubsw + vpmaddwd otherwise;
  *   32-value blocks vpdpbusd on 256-bit registers (VNNI only; without it
  *                   the AVX2 kernels are as good).
@@ -341,6 +341,119 @@ Q6K_ROWS(q6_K_rows_plain, 0)
 MULTI(q6_K_multi_vnni, q6_K_rows_vnni)
 MULTI(q6_K_multi_plain, q6_K_rows_plain)
 
+/* Q2_K/Q3_K: 2 bits per value; byte l of the 32 at qs + 32h holds value
+ * 128h + 32j + l at bits 2j. Chunk c (values 64c..64c+63) is those 32
+ * bytes (h = c/2) shifted by 4(c%2) in the low half and 4(c%2) + 2 in
+ * the high half; a 64-bit shift of under 8 brings each byte's own bits
+ * down to bit 0. */
+static inline void unpack_2bit(const uint8_t *qs, __m512i q[4]) {
+    const __m512i m2 = _mm512_set1_epi8(3);
+    for (int c = 0; c < 4; c++) {
+        __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * (c / 2))));
+        long long lo = 4 * (c % 2), hi = lo + 2;
+        __m512i by = _mm512_set_epi64(hi, hi, hi, hi, lo, lo, lo, lo);
+        q[c] = _mm512_and_si512(_mm512_srlv_epi64(v, by), m2);
+    }
+}
+
+/* Q3_K's high bit (bit k of hmask[l] for 32-value vector k; set: +0,
+ * clear: -4) added as bit 2, so the values are q + 4 in 0..7: unsigned
+ * for the u8 x s8 product, the 4 taken back through bsums. */
+static inline void unpack_q3_K(const gg_block_q3_K *w, __m512i q[4]) {
+    const __m512i one = _mm512_set1_epi8(1);
+    __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)w->hmask));
+    unpack_2bit(w->qs, q);
+    for (int c = 0; c < 4; c++) {
+        long long lo = 2 * c, hi = lo + 1;
+        __m512i hb = _mm512_and_si512(_mm512_srlv_epi64(hm, _mm512_set_epi64(hi, hi, hi, hi, lo, lo, lo, lo)), one);
+        q[c] = _mm512_or_si512(q[c], _mm512_slli_epi16(hb, 2));
+    }
+}
+
+/* Lane i of chunk c belongs to sub-block 4c + i/4 (16 values, 4 lanes). */
+static inline __m512i quad_idx(int c) {
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    return _mm512_srli_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(16 * c)), 2);
+}
+
+/* sc32: the 16 scales as int32 with zero in the top 16 bits (scale()). */
+static inline void spread_scales(__m512i sc32, __m512i scv[4]) {
+    for (int c = 0; c < 4; c++) scv[c] = _mm512_permutexvar_epi32(quad_idx(c), sc32);
+}
+
+ALWAYS_INLINE __m512i k16_isum(const __m512i q[4], const __m512i scv[4], const gg_block_q8_K *y,
+                               int vnni) {
+    __m512i sum = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++)
+        sum = _mm512_add_epi32(sum, scale(dot_us8(q[c], load_y64(y, c), vnni), scv[c]));
+    return sum;
+}
+
+ALWAYS_INLINE void q2_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,
+                             int rows, int vnni) {
+    const gg_block_q2_K *w = wv;
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    __m512 acc[MAX_ROWS];
+    float mins[MAX_ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps(), mins[r] = 0;
+    for (int64_t b = 0; b < n / GG_QK_K; b++) {
+        __m512i q[4], scv[4];
+        unpack_2bit(w[b].qs, q);
+        __m128i raw = _mm_loadu_si128((const __m128i *)w[b].scales);
+        spread_scales(_mm512_cvtepu8_epi32(_mm_and_si128(raw, m4)), scv);
+        __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
+        float dw = half(w[b].d), mw = half(w[b].dmin);
+        for (int r = 0; r < rows; r++) {
+            const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;
+            __m512i sum = k16_isum(q, scv, y, vnni);
+            mins[r] += mw * y->d * (float)hsum_epi32(madd_bsums(mn, y->bsums));
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * y->d), _mm512_cvtepi32_ps(sum), acc[r]);
+        }
+    }
+    for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(acc[r]) - mins[r];
+}
+
+ALWAYS_INLINE void q3_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,
+                             int rows, int vnni) {
+    const gg_block_q3_K *w = wv;
+    __m512 acc[MAX_ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / GG_QK_K; b++) {
+        __m512i q[4], scv[4];
+        unpack_q3_K(&w[b], q);
+        __m128i sc = q3scales(w[b].scales);
+        spread_scales(_mm512_and_si512(_mm512_cvtepi8_epi32(sc), _mm512_set1_epi32(0xffff)), scv);
+        __m256i sc16 = _mm256_cvtepi8_epi16(sc);
+        float dw = half(w[b].d);
+        for (int r = 0; r < rows; r++) {
+            const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;
+            __m512i sum = k16_isum(q, scv, y, vnni);
+            __m256i corr = _mm256_slli_epi32(madd_bsums(sc16, y->bsums), 2);
+            sum = _mm512_sub_epi32(sum, _mm512_zextsi256_si512(corr));
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * y->d), _mm512_cvtepi32_ps(sum), acc[r]);
+        }
+    }
+    for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+/* The VNNI and the vpmaddubsw copies of a kernel, each with its rows
+ * count made constant by MULTI. */
+#define VNNI_AND_PLAIN(base)                                                             \
+    ALWAYS_INLINE void base##_vnni(int64_t n, float *s, const void *w, const uint8_t *a, \
+                                   size_t st, int rows) {                                \
+        base(n, s, w, a, st, rows, 1);                                                   \
+    }                                                                                    \
+    ALWAYS_INLINE void base##_plain(int64_t n, float *s, const void *w, const uint8_t *a, \
+                                    size_t st, int rows) {                               \
+        base(n, s, w, a, st, rows, 0);                                                   \
+    }
+VNNI_AND_PLAIN(q2_K_rows)
+VNNI_AND_PLAIN(q3_K_rows)
+MULTI(q2_K_multi_vnni, q2_K_rows_vnni)
+MULTI(q3_K_multi_vnni, q3_K_rows_vnni)
+MULTI(q2_K_multi_plain, q2_K_rows_plain)
+MULTI(q3_K_multi_plain, q3_K_rows_plain)
+
 /* ---- the table ---- */
 
 void gg_kernels_fill_avx512(gg_kernel_table *t) {
@@ -357,10 +470,14 @@ void gg_kernels_fill_avx512(gg_kernel_table *t) {
         DOT(GG_TYPE_Q8_0, q8_0_multi);
         DOT(GG_TYPE_Q4_1, q4_1_multi);
         DOT(GG_TYPE_Q5_1, q5_1_multi);
+        DOT(GG_TYPE_Q2_K, q2_K_multi_vnni);
+        DOT(GG_TYPE_Q3_K, q3_K_multi_vnni);
         DOT(GG_TYPE_Q4_K, q4_K_multi_vnni);
         DOT(GG_TYPE_Q5_K, q5_K_multi_vnni);
         DOT(GG_TYPE_Q6_K, q6_K_multi_vnni);
     } else {
+        DOT(GG_TYPE_Q2_K, q2_K_multi_plain);
+        DOT(GG_TYPE_Q3_K, q3_K_multi_plain);
         DOT(GG_TYPE_Q4_K, q4_K_multi_plain);
         DOT(GG_TYPE_Q5_K, q5_K_multi_plain);
         DOT(GG_TYPE_Q6_K, q6_K_multi_plain);
@@ -376,11 +493,12 @@ void gg_kernels_fill_avx512(gg_kernel_table *t) {
  *   activations (packed once per chunk by gg_gemm_pack_act, from the
  *     reference quantization of the vec_dot_type): the int8 values + 128
  *     as unsigned bytes, then one float scale per 4 values (the block's
- *     d repeated), then d * sum(q) per 32 values (for the K-quant mins);
+ *     d repeated), then d * sum(q) per 16 values (for the K-quant mins:
+ *     Q2_K has a min per 16);
  *   weights (unpacked per tile of rows, SEG values at a time, into a
  *     buffer on the stack): signed int8 values, one float scale per 4
  *     values, -128 * sum of the 4 values (undoes the + 128 of the
- *     activations inside vpdpbusd) and the float min per 32 values.
+ *     activations inside vpdpbusd) and the float min per 16 values.
  * Each 4-value group of a product is exact in int32; the float part is
  * acc += float(p) * (ws * as) per lane, reduced once per segment, so a
  * token's result does not depend on which tile or batch it is in. */
@@ -393,10 +511,10 @@ typedef struct wbuf {
     int8_t q[TR][SEG];
     float s[TR][SEG / 4];
     int32_t c[TR][SEG / 4];
-    float m[TR][SEG / 32];
+    float m[TR][SEG / 16];
 } wbuf;
 
-/* The activation row layout: n bytes, n/4 floats, n/32 floats. */
+/* The activation row layout: n bytes, n/4 floats, n/16 floats. */
 static inline const float *act_scales(const uint8_t *a, int64_t n) {
     return (const float *)(const void *)(a + n);
 }
@@ -417,7 +535,7 @@ static void pack_q8_0_act(const float *x, void *dst, int64_t n) {
             _mm256_storeu_si256((__m256i *)(qs + i),
                                 _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)tmp[b].qs), flip));
             _mm256_storeu_ps(as + i / 4, _mm256_set1_ps(half(tmp[b].d)));
-            sum[i / 32] = 0;
+            sum[i / 16] = sum[i / 16 + 1] = 0;
         }
     }
 }
@@ -437,8 +555,7 @@ static void pack_q8_K_act(const float *x, void *dst, int64_t n) {
                                     _mm512_xor_si512(_mm512_loadu_si512(tmp[b].qs + 64 * c), flip));
             __m512 d = _mm512_set1_ps(tmp[b].d);
             for (int c = 0; c < 4; c++) _mm512_storeu_ps(as + i / 4 + 16 * c, d);
-            for (int j = 0; j < 8; j++)
-                sum[i / 32 + j] = tmp[b].d * (float)(tmp[b].bsums[2 * j] + tmp[b].bsums[2 * j + 1]);
+            for (int j = 0; j < 16; j++) sum[i / 16 + j] = tmp[b].d * (float)tmp[b].bsums[j];
         }
     }
 }
@@ -504,11 +621,43 @@ static void unpack_rows_q6_K(const void *row, int64_t k0, int64_t m, wbuf *b, in
                 put64(b, r, GG_QK_K * j + 64 * c, q[c],                                  \
                       _mm512_insertf32x8(_mm512_set1_ps(d * sc[2 * c]),                  \
                                          _mm256_set1_ps(d * sc[2 * c + 1]), 1));         \
-            for (int s = 0; s < 8; s++) b->m[r][GG_QK_K / 32 * j + s] = dm * mn[s];      \
+            for (int s = 0; s < 16; s++) b->m[r][GG_QK_K / 16 * j + s] = dm * mn[s / 2]; \
         }                                                                                \
     }
 UNPACK_K45(unpack_rows_q4_K, gg_block_q4_K, NULL)
 UNPACK_K45(unpack_rows_q5_K, gg_block_q5_K, w[j].qh)
+
+/* Q2_K: values 0..3, scale d*sc per lane and min dmin*m per 16. */
+static void unpack_rows_q2_K(const void *row, int64_t k0, int64_t m, wbuf *b, int r) {
+    const gg_block_q2_K *w = (const gg_block_q2_K *)row + k0 / GG_QK_K;
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    for (int64_t j = 0; j < m / GG_QK_K; j++) {
+        __m512i q[4];
+        unpack_2bit(w[j].qs, q);
+        __m128i raw = _mm_loadu_si128((const __m128i *)w[j].scales);
+        __m512 sc = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(raw, m4))),
+                                  _mm512_set1_ps(half(w[j].d)));
+        __m512i mn = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
+        for (int c = 0; c < 4; c++)
+            put64(b, r, GG_QK_K * j + 64 * c, q[c], _mm512_permutexvar_ps(quad_idx(c), sc));
+        _mm512_storeu_ps(b->m[r] + GG_QK_K / 16 * j,
+                         _mm512_mul_ps(_mm512_cvtepi32_ps(mn), _mm512_set1_ps(half(w[j].dmin))));
+    }
+}
+
+/* Q3_K: values -4..3 (the stored q + 4 less 4), scale d*sc per lane. */
+static void unpack_rows_q3_K(const void *row, int64_t k0, int64_t m, wbuf *b, int r) {
+    const gg_block_q3_K *w = (const gg_block_q3_K *)row + k0 / GG_QK_K;
+    for (int64_t j = 0; j < m / GG_QK_K; j++) {
+        __m512i q[4];
+        unpack_q3_K(&w[j], q);
+        __m512 sc = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q3scales(w[j].scales))),
+                                  _mm512_set1_ps(half(w[j].d)));
+        for (int c = 0; c < 4; c++)
+            put64(b, r, GG_QK_K * j + 64 * c, _mm512_sub_epi8(q[c], _mm512_set1_epi8(4)),
+                  _mm512_permutexvar_ps(quad_idx(c), sc));
+    }
+}
 
 typedef void (*unpack_fn)(const void *row, int64_t k0, int64_t m, wbuf *b, int r);
 
@@ -554,7 +703,7 @@ static void micro_any(int nr, int nt, int64_t m, const wbuf *b, const uint8_t *c
 #undef CASE
 }
 
-/* sum over the segment's 32-blocks of min * (d * sum(q)) of a token. */
+/* sum over the segment's 16-value groups of min * (d * sum(q)) of a token. */
 static inline float mins_dot(const float *wm, const float *as, int64_t nb) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t j = 0; j < nb; j += 16) {
@@ -603,7 +752,7 @@ static void gemm_rows(unpack_fn unpack, bool mins, const gg_matrix *w, const voi
                     const uint8_t *row = (const uint8_t *)act + (size_t)(t0 + t) * stride;
                     for (int r = 0; r < nr; r++) {
                         float v = out[r][t];
-                        if (mins) v -= mins_dot(buf.m[r], act_sums(row, n) + k0 / 32, m / 32);
+                        if (mins) v -= mins_dot(buf.m[r], act_sums(row, n) + k0 / 16, m / 16);
                         yt[r] = k0 == 0 ? v : yt[r] + v;
                     }
                 }
@@ -620,6 +769,8 @@ static void gemm_rows(unpack_fn unpack, bool mins, const gg_matrix *w, const voi
 GEMM(gemm_q8_0, unpack_rows_q8_0, false)
 GEMM(gemm_q4_0, unpack_rows_q4_0, false)
 GEMM(gemm_q5_0, unpack_rows_q5_0, false)
+GEMM(gemm_q2_K, unpack_rows_q2_K, true)
+GEMM(gemm_q3_K, unpack_rows_q3_K, false)
 GEMM(gemm_q4_K, unpack_rows_q4_K, true)
 GEMM(gemm_q5_K, unpack_rows_q5_K, true)
 GEMM(gemm_q6_K, unpack_rows_q6_K, false)
@@ -707,6 +858,8 @@ void gg_gemm_fill_avx512(gg_kernel_table *t) {
     t->gemm[GG_TYPE_Q8_0] = gemm_q8_0;
     t->gemm[GG_TYPE_Q4_0] = gemm_q4_0;
     t->gemm[GG_TYPE_Q5_0] = gemm_q5_0;
+    t->gemm[GG_TYPE_Q2_K] = gemm_q2_K;
+    t->gemm[GG_TYPE_Q3_K] = gemm_q3_K;
     t->gemm[GG_TYPE_Q4_K] = gemm_q4_K;
     t->gemm[GG_TYPE_Q5_K] = gemm_q5_K;
     t->gemm[GG_TYPE_Q6_K] = gemm_q6_K;

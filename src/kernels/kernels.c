@@ -202,8 +202,8 @@ size_t gg_gemm_act_size(const gg_matrix *w) {
     if ((unsigned)t >= GG_TYPE_COUNT || !k->gemm[t] || w->cols % 64 != 0) return 0;
     if (!k->gemm_pack[gg_type_info(t)->vec_dot_type]) return 0;
     if (t == GG_TYPE_F16) return (size_t)w->cols * 2; /* the F16 row itself */
-    /* the values as bytes, a float per 4 values, a float per 32 */
-    return (size_t)w->cols * 2 + (size_t)w->cols / 8;
+    /* the values as bytes, a float per 4 values, a float per 16 */
+    return (size_t)w->cols * 2 + (size_t)w->cols / 4;
 }
 
 void gg_gemm_pack_act(const gg_matrix *w, const float *x, void *dst) {

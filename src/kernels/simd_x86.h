@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "types.h"
 
@@ -15,6 +16,13 @@
 #define MAX_ROWS 4 /* activation rows one multi-row kernel handles at once */
 
 static inline float half(gg_half h) { return _cvtsh_ss(h); }
+
+static inline int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
 
 /* Instantiates name(...) over any number of activation rows, four at a
  * time, calling rows_fn with a constant row count so each copy unrolls,
@@ -56,6 +64,28 @@ static inline int kmins(const uint8_t mn[8], const int16_t *bsums) {
     p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
     p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
     return _mm_cvtsi128_si32(p);
+}
+
+/* Q3_K's sixteen 6-bit scales (stored +32) as 16 signed bytes. Scale i
+ * keeps its low 4 bits in byte i (i < 8) or the high nibble of byte i-8,
+ * its top 2 bits at bit 2(i/4) of byte 8 + i%4: one 32-bit lane per
+ * group of four, shifted by its own count. Reads exactly 12 bytes, since
+ * the scales sit near the end of the block. */
+static inline __m128i q3scales(const uint8_t *p) {
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    uint32_t top;
+    memcpy(&top, p + 8, 4);
+    __m128i low = _mm_loadl_epi64((const __m128i *)p);
+    low = _mm_unpacklo_epi64(_mm_and_si128(low, m4), _mm_and_si128(_mm_srli_epi16(low, 4), m4));
+    __m128i high = _mm_shuffle_epi32(_mm_cvtsi32_si128((int)top), 0);
+    high = _mm_and_si128(_mm_srlv_epi32(high, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+    return _mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi8(32));
+}
+
+/* sum_k m[k] * bsums[k] over the 16 sub-blocks, m as 16 int16: each pair
+ * fits int32 (|m| <= 32, |bsums| <= 16 * 128). */
+static inline __m256i madd_bsums(__m256i m16, const int16_t *bsums) {
+    return _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)bsums));
 }
 
 #endif
