@@ -328,7 +328,7 @@ static inline void unpack_q6_K(const gg_block_q6_K *w, __m512i q[4], __m512i scv
                 __m256i corr = _mm256_madd_epi16(                                        \
                     sc16, _mm256_loadu_si256((const __m256i *)y->bsums));                \
                 sum = _mm512_sub_epi32(                                                  \
-                    sum, _mm512_castsi256_si512(_mm256_slli_epi32(corr, 5)));            \
+                    sum, _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));            \
                 acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * y->d), _mm512_cvtepi32_ps(sum), \
                                          acc[r]);                                        \
             }                                                                            \
