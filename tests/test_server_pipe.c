@@ -12,20 +12,10 @@
  */
 #ifndef _WIN32
 /* Elsewhere: named pipes are refused with a message, never half made. */
-#include <string.h>
-
 #include "check.h"
-#include "platform/transport.h"
+#include "server_check.h"
 int main(void) {
-    gg_err e;
-    e.msg[0] = '\0';
-    gg_listener *l = gg_listen_pipe("ggembed-test", &e);
-    CHECK(l == NULL && strstr(e.msg, "Windows") != NULL);
-    if (l) gg_listener_close(l);
-    e.msg[0] = '\0';
-    gg_conn *c = gg_connect_pipe("ggembed-test", &e);
-    CHECK(c == NULL && strstr(e.msg, "Windows") != NULL);
-    if (c) gg_conn_close(c);
+    check_transport_refused(gg_listen_pipe, gg_connect_pipe, "ggembed-test", "Windows", "Windows");
     return check_done("test_server_pipe (named pipes are Windows only)");
 }
 #else
@@ -40,6 +30,7 @@ int main(void) {
 #include "ggembed.h"
 #include "platform/platform.h"
 #include "server/client.h"
+#include "server_check.h"
 
 static char bin[1024], model_path[1024], pipe_name[128];
 static ggembed_model *model;
@@ -106,12 +97,6 @@ static HANDLE start_server(void) {
     return NULL;
 }
 
-static size_t expect_ids(const char *t, int32_t *ids, size_t cap) {
-    size_t n = 0;
-    ggembed_tokenize(model, t, strlen(t), 1, ids, cap, &n, NULL, 0);
-    return n;
-}
-
 /* The library's vector for one text, alone. */
 static bool expect_vec(const char *t, float *v, int *tokens) {
     ggembed_text x = {t, strlen(t)};
@@ -167,12 +152,7 @@ static void test_basic(void) {
         b.len = 0;
         gg_encode_tokenize(&b, &q);
         CHECKF(gg_client_call(c, GG_MSG_TOKENIZE, b.data, b.len, &r, NULL, &e), "tokenize: %s", e.msg);
-        int32_t ids[256];
-        size_t n = expect_ids(texts[i], ids, 256);
-        gg_rd rd;
-        gg_rd_init(&rd, r.data, r.len);
-        CHECK_EQ_INT(gg_rd_u32(&rd), n);
-        for (size_t k = 0; k < n && !rd.bad; k++) CHECK_EQ_INT((int32_t)gg_rd_u32(&rd), ids[k]);
+        CHECKF(tokenize_answer_errors(model, texts[i], r.data, r.len) == 0, "TOKENIZE of text %zu", i);
     }
     /* all texts in one EMBED, then each alone */
     gg_str store[GG_ARRAY_LEN(texts)];
@@ -198,107 +178,20 @@ static void test_basic(void) {
     gg_client_close(c);
 }
 
-enum { CLIENTS = 8, PER_CLIENT = 60 };
-static int client_errors[CLIENTS];
-
-/* Sends every request first, then reads the answers in any order. */
-static void client_main(void *arg) {
-    int me = (int)(intptr_t)arg, bad = 0;
-    gg_client *c = open_client();
-    if (!c) {
-        client_errors[me] = 1000;
-        return;
-    }
-    uint8_t kind[PER_CLIENT];
-    size_t which[PER_CLIENT];
-    uint32_t first = 0;
-    gg_str store[1];
-    for (int i = 0; i < PER_CLIENT; i++) {
-        gg_buf b = {0};
-        which[i] = (size_t)(me + i) % GG_ARRAY_LEN(texts);
-        if (i % 3 == 0) kind[i] = GG_MSG_HEALTH;
-        else if (i % 3 == 1) {
-            gg_tokenize_req q = {1, {texts[which[i]], (uint32_t)strlen(texts[which[i]])}};
-            gg_encode_tokenize(&b, &q);
-            kind[i] = GG_MSG_TOKENIZE;
-        } else {
-            encode_embed(&b, which[i], 1, store);
-            kind[i] = GG_MSG_EMBED;
-        }
-        uint32_t id = gg_client_send(c, kind[i], b.data, b.len);
-        if (i == 0) first = id;
-        gg_buf_free(&b);
-    }
-    bool seen[PER_CLIENT] = {0};
-    gg_buf r = {0};
-    for (int k = 0; k < PER_CLIENT; k++) {
-        uint8_t type;
-        uint32_t id;
-        if (!gg_client_recv(c, &type, &id, &r)) {
-            bad += PER_CLIENT - k;
-            break;
-        }
-        uint32_t i = id - first;
-        /* EMBED may be refused with BUSY (max-queue 8): a real answer too */
-        if (i < PER_CLIENT && !seen[i] && kind[i] == GG_MSG_EMBED && type == GG_MSG_ERROR) {
-            uint16_t code = 0;
-            gg_str msg;
-            gg_decode_error(r.data, r.len, &code, &msg, NULL);
-            seen[i] = true;
-            if (code != GG_PE_BUSY) bad++;
-            continue;
-        }
-        if (i >= PER_CLIENT || seen[i] || type != (GG_MSG_REPLY | kind[i])) {
-            bad++;
-            continue;
-        }
-        seen[i] = true;
-        if (kind[i] == GG_MSG_TOKENIZE) {
-            int32_t ids[256];
-            size_t n = expect_ids(texts[which[i]], ids, 256);
-            gg_rd rd;
-            gg_rd_init(&rd, r.data, r.len);
-            if (gg_rd_u32(&rd) != n) bad++;
-            for (size_t t = 0; t < n; t++)
-                if ((int32_t)gg_rd_u32(&rd) != ids[t]) bad++;
-        } else if (kind[i] == GG_MSG_EMBED) {
-            bad += check_embed_ok(r.data, r.len, which[i], 1);
-        }
-    }
-    gg_buf_free(&r);
-    gg_client_close(c);
-    client_errors[me] = bad;
+static int embed_errors(const uint8_t *body, size_t len, size_t text) {
+    return check_embed_ok(body, len, text, 1);
 }
 
+/* 8 clients of 60 requests each, EMBED among them (BUSY allowed: max-queue 8). */
 static void test_concurrent(void) {
-    gg_thread *t[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++) t[i] = gg_thread_start(client_main, (void *)(intptr_t)i, NULL);
-    int bad = 0;
-    for (int i = 0; i < CLIENTS; i++) {
-        if (t[i]) gg_thread_join(t[i]);
-        else bad++;
-        bad += client_errors[i];
-    }
-    CHECK_EQ_INT(bad, 0);
+    mixed_clients m = {pipe_name, true, model, texts, GG_ARRAY_LEN(texts), 8, 60, embed_errors};
+    CHECK_EQ_INT(run_mixed_clients(&m), 0);
 }
 
-/* Garbage gets MALFORMED and then the end of the stream (the server must
- * close its end of the pipe, not wait for the next client to do it). */
+/* Garbage, and clients that vanish mid-request, do not stop the server. */
 static void test_abuse(void) {
     gg_err e;
-    gg_conn *g = gg_connect_pipe(pipe_name, &e);
-    CHECKF(g != NULL, "connect: %s", g ? "" : e.msg);
-    if (g) {
-        uint8_t junk[64];
-        for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)(i * 37 + 11);
-        CHECK(gg_conn_write(g, junk, sizeof junk));
-        uint8_t buf[256];
-        long n = gg_conn_read(g, buf, sizeof buf);
-        CHECK(n >= 12 && buf[4] == GG_MSG_ERROR);
-        while (n > 0) n = gg_conn_read(g, buf, sizeof buf);
-        CHECK_EQ_INT(n, 0);
-        gg_conn_close(g);
-    }
+    check_garbage_refused(pipe_name, true);
     /* vanishing right after a request, and after half a frame */
     for (int k = 0; k < 2; k++) {
         gg_client *c = open_client();
@@ -411,13 +304,8 @@ static void test_stdio(void) {
                 CHECK_EQ_INT(check_embed_ok(m.body, m.len, 0, GG_ARRAY_LEN(texts)), 0);
             }
             if (m.id == 3) {
-                int32_t ids[256];
-                size_t n = expect_ids(texts[last], ids, 256);
-                gg_rd r;
-                gg_rd_init(&r, m.body, m.len);
                 CHECK_EQ_INT(m.type, GG_MSG_REPLY | GG_MSG_TOKENIZE);
-                CHECK_EQ_INT(gg_rd_u32(&r), n);
-                for (size_t k = 0; k < n && !r.bad; k++) CHECK_EQ_INT((int32_t)gg_rd_u32(&r), ids[k]);
+                CHECK_EQ_INT(tokenize_answer_errors(model, texts[last], m.body, m.len), 0);
             }
         }
     }

@@ -13,20 +13,10 @@
  */
 #ifdef _WIN32
 /* On Windows: Unix sockets are refused with a message naming --pipe. */
-#include <string.h>
-
 #include "check.h"
-#include "platform/transport.h"
+#include "server_check.h"
 int main(void) {
-    gg_err e;
-    e.msg[0] = '\0';
-    gg_listener *l = gg_listen_unix("ggembed-test.sock", &e);
-    CHECK(l == NULL && strstr(e.msg, "--pipe") != NULL);
-    if (l) gg_listener_close(l);
-    e.msg[0] = '\0';
-    gg_conn *c = gg_connect_unix("ggembed-test.sock", &e);
-    CHECK(c == NULL && strstr(e.msg, "pipe") != NULL);
-    if (c) gg_conn_close(c);
+    check_transport_refused(gg_listen_unix, gg_connect_unix, "ggembed-test.sock", "--pipe", "pipe");
     return check_done("test_server_unix (Unix sockets: POSIX only)");
 }
 #else
@@ -45,6 +35,7 @@ int main(void) {
 #include "ggembed.h"
 #include "platform/platform.h"
 #include "server/client.h"
+#include "server_check.h"
 
 extern char **environ;
 
@@ -100,13 +91,6 @@ static pid_t start_server(const char *model) {
     return start_server_with(model, extra, NULL);
 }
 
-/* Expected ids from the library itself, not from the server. */
-static size_t expect_ids(const char *t, int32_t *ids, size_t cap) {
-    size_t n = 0;
-    ggembed_tokenize(vocab, t, strlen(t), 1, ids, cap, &n, NULL, 0);
-    return n;
-}
-
 static void test_tokenize(gg_client *c) {
     for (size_t i = 0; i < GG_ARRAY_LEN(texts); i++) {
         gg_tokenize_req q = {1, {texts[i], (uint32_t)strlen(texts[i])}};
@@ -114,13 +98,7 @@ static void test_tokenize(gg_client *c) {
         gg_encode_tokenize(&b, &q);
         gg_err e;
         CHECKF(gg_client_call(c, GG_MSG_TOKENIZE, b.data, b.len, &r, NULL, &e), "tokenize: %s", e.msg);
-        int32_t ids[256];
-        size_t n = expect_ids(texts[i], ids, 256);
-        gg_rd rd;
-        gg_rd_init(&rd, r.data, r.len);
-        CHECK_EQ_INT(gg_rd_u32(&rd), n);
-        for (size_t k = 0; k < n && !rd.bad; k++) CHECK_EQ_INT((int32_t)gg_rd_u32(&rd), ids[k]);
-        CHECK(gg_rd_done(&rd));
+        CHECKF(tokenize_answer_errors(vocab, texts[i], r.data, r.len) == 0, "TOKENIZE of text %zu", i);
         gg_buf_free(&b);
         gg_buf_free(&r);
     }
@@ -158,77 +136,10 @@ static void test_basic(void) {
     gg_client_close(c);
 }
 
-/* 32 clients, each sends 200 requests without waiting, then reads all
- * answers and matches every one to its request by id. */
-enum { CLIENTS = 32, PER_CLIENT = 200 };
-
-static int client_errors[CLIENTS];
-
-static void client_main(void *arg) {
-    int me = (int)(intptr_t)arg, bad = 0;
-    gg_client *c = gg_client_open(sock_path, false, NULL);
-    if (!c) {
-        client_errors[me] = 1000;
-        return;
-    }
-    uint8_t kind[PER_CLIENT + 2];
-    size_t which[PER_CLIENT + 2];
-    uint32_t first = 0;
-    for (int i = 0; i < PER_CLIENT; i++) {
-        gg_buf b = {0};
-        uint8_t type;
-        which[i] = (size_t)(me + i) % GG_ARRAY_LEN(texts);
-        if (i % 3 == 0) type = GG_MSG_HEALTH;
-        else {
-            gg_tokenize_req q = {1, {texts[which[i]], (uint32_t)strlen(texts[which[i]])}};
-            gg_encode_tokenize(&b, &q);
-            type = GG_MSG_TOKENIZE;
-        }
-        uint32_t id = gg_client_send(c, type, b.data, b.len);
-        if (i == 0) first = id;
-        kind[i] = type;
-        gg_buf_free(&b);
-    }
-    bool seen[PER_CLIENT] = {0};
-    gg_buf r = {0};
-    for (int k = 0; k < PER_CLIENT; k++) {
-        uint8_t type;
-        uint32_t id;
-        if (!gg_client_recv(c, &type, &id, &r)) {
-            bad += PER_CLIENT - k;
-            break;
-        }
-        uint32_t i = id - first;
-        if (i >= PER_CLIENT || seen[i] || type != (GG_MSG_REPLY | kind[i])) {
-            bad++;
-            continue;
-        }
-        seen[i] = true;
-        if (kind[i] == GG_MSG_TOKENIZE) {
-            int32_t ids[256];
-            size_t n = expect_ids(texts[which[i]], ids, 256);
-            gg_rd rd;
-            gg_rd_init(&rd, r.data, r.len);
-            if (gg_rd_u32(&rd) != n) bad++;
-            for (size_t t = 0; t < n; t++)
-                if ((int32_t)gg_rd_u32(&rd) != ids[t]) bad++;
-        }
-    }
-    gg_buf_free(&r);
-    gg_client_close(c);
-    client_errors[me] = bad;
-}
-
+/* 32 clients of 200 HEALTH and TOKENIZE requests each. */
 static void test_concurrent(void) {
-    gg_thread *t[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++) t[i] = gg_thread_start(client_main, (void *)(intptr_t)i, NULL);
-    int bad = 0;
-    for (int i = 0; i < CLIENTS; i++) {
-        if (t[i]) gg_thread_join(t[i]);
-        else bad++;
-        bad += client_errors[i];
-    }
-    CHECK_EQ_INT(bad, 0);
+    mixed_clients m = {sock_path, false, vocab, texts, GG_ARRAY_LEN(texts), 32, 200, NULL};
+    CHECK_EQ_INT(run_mixed_clients(&m), 0);
 }
 
 typedef struct flood_arg {
@@ -244,18 +155,7 @@ static void flood_main(void *arg) {
 /* Garbage, a vanished client and a non-reading client do not hurt others. */
 static void test_abuse(void) {
     gg_err e;
-    gg_conn *g = gg_connect_unix(sock_path, &e);
-    uint8_t junk[64];
-    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)(i * 37 + 11);
-    if (g) {
-        gg_conn_write(g, junk, sizeof junk);
-        uint8_t buf[256];
-        long n = gg_conn_read(g, buf, sizeof buf); /* MALFORMED error, then closed */
-        CHECK(n >= 12 && buf[4] == GG_MSG_ERROR);
-        while (n > 0) n = gg_conn_read(g, buf, sizeof buf);
-        CHECK_EQ_INT(n, 0);
-        gg_conn_close(g);
-    }
+    check_garbage_refused(sock_path, false);
     /* disconnects right after sending, and one that sends half a frame */
     for (int k = 0; k < 2; k++) {
         gg_client *c = gg_client_open(sock_path, false, &e);
