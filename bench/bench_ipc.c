@@ -133,6 +133,17 @@ static void ch_free(chan *c) {
     free(c);
 }
 
+/* Closes both ends of a stdio stream; the server sees the end of its input. */
+static void ch_close_stdio(chan *c) {
+#ifdef _WIN32
+    CloseHandle(c->to);
+    CloseHandle(c->from);
+#else
+    close(c->to);
+    close(c->from);
+#endif
+}
+
 /* ---- the server process ---- */
 
 typedef struct server {
@@ -162,6 +173,21 @@ static chan *connect_chan(server *s) {
 
 static void release_chan(server *s, chan *c) {
     if (c != s->stdio) ch_free(c);
+}
+
+/* Asks the server to exit: the end of its input for stdio (which stops
+ * it), SHUTDOWN over a new connection otherwise. */
+static void ask_stop(server *s) {
+    if (s->stdio) {
+        ch_close_stdio(s->stdio);
+        ch_free(s->stdio);
+        s->stdio = NULL;
+        return;
+    }
+    chan *c = connect_chan(s);
+    uint8_t type;
+    if (c && ch_send(c, GG_MSG_SHUTDOWN, NULL)) ch_recv(c, &type);
+    release_chan(s, c);
 }
 
 #ifdef _WIN32
@@ -203,17 +229,7 @@ static bool spawn_server(server *s, const char *model) {
 }
 
 static int stop_server(server *s) {
-    if (s->stdio) {
-        CloseHandle(s->stdio->to); /* end of input */
-        CloseHandle(s->stdio->from);
-        ch_free(s->stdio);
-        s->stdio = NULL;
-    } else {
-        chan *c = connect_chan(s);
-        uint8_t type;
-        if (c && ch_send(c, GG_MSG_SHUTDOWN, NULL)) ch_recv(c, &type);
-        release_chan(s, c);
-    }
+    ask_stop(s);
     DWORD code = 1;
     if (WaitForSingleObject(s->proc, 30000) != WAIT_OBJECT_0) TerminateProcess(s->proc, 9);
     GetExitCodeProcess(s->proc, &code);
@@ -249,17 +265,7 @@ static bool spawn_server(server *s, const char *model) {
 }
 
 static int stop_server(server *s) {
-    if (s->stdio) {
-        close(s->stdio->to); /* end of input */
-        close(s->stdio->from);
-        ch_free(s->stdio);
-        s->stdio = NULL;
-    } else {
-        chan *c = connect_chan(s);
-        uint8_t type;
-        if (c && ch_send(c, GG_MSG_SHUTDOWN, NULL)) ch_recv(c, &type);
-        release_chan(s, c);
-    }
+    ask_stop(s);
     int status = 0;
     waitpid(s->pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
