@@ -11,6 +11,11 @@
  * batch, one thread against several, a prefix joined by hand, a causal
  * model's per-position states got as last-token vectors of the text's
  * prefixes), never from a stored output of the code under test.
+ * Rotary scaling: models of the same weights whose scaling metadata must
+ * give the same vectors (a factor with no type is linear, as llama.cpp
+ * reads it; type none ignores the factor; YaRN with factor 1 is no
+ * scaling) or different ones (linear, YaRN, none); the values themselves
+ * are compared with llama.cpp by the differential tests.
  *
  * Tolerances: batch composition, thread count and concurrency must not
  * change a vector at all (bit-exact, memcmp): the engine computes each
@@ -493,6 +498,88 @@ static void test_decoder_mean(void) {
     ggembed_close(m);
 }
 
+/* ---- rotary scaling metadata ---- */
+
+enum { ROPE_N = 2 };
+static const char *rope_texts[ROPE_N] = {
+    "short",
+    "A text of well over thirty-two tokens, so that its later positions lie past the "
+    "original context that the scaled models below declare, where the kinds of rotary "
+    "scaling part ways with each other and with no scaling at all.",
+};
+
+/* Vectors of rope_texts from a qwen2-tiny (the weights of qwen_path) with
+ * the given rope options, or NULL. */
+static float *rope_vectors(const char *opts, int *dims) {
+    char path[2048], args[4096];
+    snprintf(path, sizeof path, "%s/engine-rope.gguf", check_tmp_dir());
+    snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\" %s",
+             check_fixtures_dir(), opts);
+    float *v = NULL;
+    ggembed_model *m = run_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+    if (m) {
+        ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
+        *dims = ggembed_get_info(m)->n_embd;
+        v = embed(m, t, ROPE_N, NULL, NULL);
+        ggembed_close(m);
+    }
+    remove(path);
+    return v;
+}
+
+/* A copy of a YaRN model whose scaling type is renamed: refused, by name. */
+static void rope_unknown_type(void) {
+    char path[2048], args[4096];
+    snprintf(path, sizeof path, "%s/engine-rope-bad.gguf", check_tmp_dir());
+    snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --vocab \"%s/ggml-vocab-qwen2.gguf\" "
+             "--rope-scaling yarn --rope-factor 4", check_fixtures_dir());
+    size_t size = 0;
+    uint8_t *data = run_mkmodel(args, path) ? NULL : check_read_file(path, &size);
+    /* the key, then its value: type (u32), length (u64), "yarn" */
+    static const char key[] = "qwen2.rope.scaling.type";
+    uint8_t *at = NULL;
+    for (size_t i = 0; data && !at && i + sizeof key + 16 <= size; i++)
+        if (!memcmp(data + i, key, sizeof key - 1)) at = data + i + sizeof key - 1 + 12;
+    CHECKF(at && !memcmp(at, "yarn", 4), "no YaRN type in the made model");
+    if (at && !memcmp(at, "yarn", 4)) {
+        memcpy(at, "yarx", 4);
+        FILE *f = fopen(path, "wb");
+        if (f) fwrite(data, 1, size, f), fclose(f);
+        ggembed_model *m = NULL;
+        char err[GGEMBED_ERR_LEN] = "";
+        ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
+        CHECKF(st == GGEMBED_E_UNSUPPORTED && !m, "unknown rope scaling: %s", ggembed_status_name(st));
+        CHECKF(strstr(err, "rope scaling 'yarx' is not supported"), "the message names it: '%s'", err);
+        if (m) ggembed_close(m);
+    }
+    free(data);
+    remove(path);
+}
+
+static void test_rope_scaling(void) {
+    int E = 0;
+    float *none = rope_vectors("", &E);
+    float *none_f4 = rope_vectors("--rope-scaling none --rope-factor 4", &E);
+    float *lin = rope_vectors("--rope-scaling linear --rope-factor 4", &E);
+    float *lin_notype = rope_vectors("--rope-factor 4", &E);
+    float *yarn = rope_vectors("--rope-scaling yarn --rope-factor 4 --rope-orig-ctx 32", &E);
+    float *yarn_f1 = rope_vectors("--rope-scaling yarn --rope-factor 1 --rope-orig-ctx 32", &E);
+    if (none && none_f4 && lin && lin_notype && yarn && yarn_f1) {
+        size_t bytes = sizeof(float) * ROPE_N * (size_t)E;
+        CHECKF(!memcmp(none, none_f4, bytes), "type none still scaled by its factor");
+        CHECKF(!memcmp(lin, lin_notype, bytes), "a factor with no type is not linear scaling");
+        /* YaRN at factor 1 mixes two equal angles: equal up to rounding */
+        CHECKF(max_abs_diff(none, yarn_f1, ROPE_N * E) < 1e-5, "YaRN factor 1 differs from none by %g",
+               max_abs_diff(none, yarn_f1, ROPE_N * E));
+        const float *l = lin + E, *y = yarn + E, *n = none + E; /* the long text */
+        CHECKF(max_abs_diff(n, l, E) > 1e-4, "linear scaling changed nothing");
+        CHECKF(max_abs_diff(l, y, E) > 1e-4, "YaRN equals linear scaling");
+        CHECKF(max_abs_diff(n, y, E) > 1e-4, "YaRN changed nothing");
+    }
+    free(none), free(none_f4), free(lin), free(lin_notype), free(yarn), free(yarn_f1);
+    rope_unknown_type();
+}
+
 /* ---- opening: memory ceiling, vocabulary-only, corrupt files, info ---- */
 
 static void test_open_errors(void) {
@@ -701,6 +788,7 @@ int main(void) {
             ggembed_close(m);
         }
         test_decoder_mean();
+        test_rope_scaling();
         test_open_errors();
     }
     test_tokenize_specials();

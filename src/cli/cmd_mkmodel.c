@@ -37,6 +37,10 @@ typedef struct mk_job {
     uint64_t seed;
     int n_layer, n_ctx, n_vocab;
     mk_preset shape; /* the preset with the command line's overrides; p points here */
+    /* rotary scaling metadata, written only when given (decoders) */
+    const char *rope_scaling;
+    float rope_factor, rope_attn_factor; /* 0: not given */
+    int rope_orig_ctx;                   /* 0: not given */
     mk_tensor *t;
     int n_t, cap_t;
 } mk_job;
@@ -146,6 +150,11 @@ static void set_hparams(mk_job *j, gguf_writer *w) {
         SET(gguf_set_u32, "rope.dimension_count", (uint32_t)p->head_dim);
         SET(gguf_set_u32, "attention.key_length", (uint32_t)p->head_dim);
         SET(gguf_set_u32, "attention.value_length", (uint32_t)p->head_dim);
+        if (j->rope_scaling) SET(gguf_set_str, "rope.scaling.type", j->rope_scaling);
+        if (j->rope_factor > 0) SET(gguf_set_f32, "rope.scaling.factor", j->rope_factor);
+        if (j->rope_orig_ctx > 0)
+            SET(gguf_set_u32, "rope.scaling.original_context_length", (uint32_t)j->rope_orig_ctx);
+        if (j->rope_attn_factor > 0) SET(gguf_set_f32, "rope.scaling.attn_factor", j->rope_attn_factor);
     }
 #undef SET
 }
@@ -296,7 +305,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: ggembed mkmodel --preset NAME -o OUT.gguf [--type TYPE] [--vocab VOCAB.gguf]\n"
             "                       [--seed N] [--layers N] [--ctx N] [--pooling P]\n"
-            "                       [--embd N] [--ff N]\n\n"
+            "                       [--embd N] [--ff N] [--rope-scaling none|linear|yarn]\n"
+            "                       [--rope-factor F] [--rope-orig-ctx N] [--rope-attn-factor F]\n\n"
             "Writes a model with seeded random weights in the shape of a real one.\n"
             "  --vocab FILE  copy the tokenizer from a GGUF file (default: a small built-in\n"
             "                WordPiece vocabulary, for BERT-family presets)\n"
@@ -307,12 +317,54 @@ static void usage(FILE *out) {
             "  --embd N      another width (the heads stay; their size is n_embd / heads, except\n"
             "                Qwen3's, which stays the preset's)\n"
             "  --ff N        another feed-forward width (K-quants need widths that are multiples\n"
-            "                of 256, else llama.cpp and mkmodel fall back to 32-blocks)\n\npresets:\n");
+            "                of 256, else llama.cpp and mkmodel fall back to 32-blocks)\n"
+            "Rotary scaling of decoder presets (each key is written only when given):\n"
+            "  --rope-scaling T      <arch>.rope.scaling.type: none, linear or yarn\n"
+            "  --rope-factor F       <arch>.rope.scaling.factor: positions stretched F times\n"
+            "  --rope-orig-ctx N     <arch>.rope.scaling.original_context_length (YaRN's\n"
+            "                        trained context; llama.cpp's default is the context)\n"
+            "  --rope-attn-factor F  <arch>.rope.scaling.attn_factor (cos/sin multiplier)\n"
+            "\npresets:\n");
     if (out == stderr) return;
     fflush(out);
     mk_list_presets();
     fprintf(stderr, "types:");
     mk_list_ftypes();
+}
+
+/* A positive finite float option value; prints a message naming the
+ * option and returns false when it is not one. */
+static bool parse_positive(const char *opt, const char *val, float *out) {
+    char *end;
+    float f = strtof(val, &end);
+    if (end == val || *end || !(f > 0.0f) || isinf(f)) {
+        fprintf(stderr, "ggembed mkmodel: %s wants a positive number, not '%s'\n", opt, val);
+        return false;
+    }
+    *out = f;
+    return true;
+}
+
+/* The --rope-* options: 1 when a was one (and val was good), 0 when it
+ * is not one of them, -1 on a bad value. */
+static int parse_rope(mk_job *j, const char *a, const char *val) {
+    long v;
+    if (!strcmp(a, "--rope-scaling")) {
+        if (strcmp(val, "none") && strcmp(val, "linear") && strcmp(val, "yarn")) {
+            fprintf(stderr, "ggembed mkmodel: --rope-scaling must be none, linear or yarn, not '%s'\n", val);
+            return -1;
+        }
+        j->rope_scaling = val;
+        return 1;
+    }
+    if (!strcmp(a, "--rope-factor")) return parse_positive(a, val, &j->rope_factor) ? 1 : -1;
+    if (!strcmp(a, "--rope-attn-factor")) return parse_positive(a, val, &j->rope_attn_factor) ? 1 : -1;
+    if (!strcmp(a, "--rope-orig-ctx")) {
+        if (!cli_parse_int(a, val, 1, 1 << 20, &v)) return -1;
+        j->rope_orig_ctx = (int)v;
+        return 1;
+    }
+    return 0;
 }
 
 static int parse(mk_job *j, int argc, char **argv) {
@@ -324,6 +376,9 @@ static int parse(mk_job *j, int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
         if (!val) { fprintf(stderr, "ggembed mkmodel: %s needs a value\n", a); return -1; }
         i++;
+        int rope = parse_rope(j, a, val);
+        if (rope < 0) return -1;
+        if (rope > 0) continue;
         if (!strcmp(a, "--preset")) preset = val;
         else if (!strcmp(a, "--type")) type = val;
         else if (!strcmp(a, "--vocab")) j->vocab_path = val;
@@ -364,6 +419,12 @@ static int parse(mk_job *j, int argc, char **argv) {
     if (!j->vocab_path && strcmp(j->p->arch, "bert") && strcmp(j->p->arch, "nomic-bert")) {
         fprintf(stderr, "ggembed mkmodel: preset '%s' needs --vocab (the built-in vocabulary is "
                         "WordPiece, for BERT-family models)\n", preset);
+        return -1;
+    }
+    bool rope = j->rope_scaling || j->rope_factor > 0 || j->rope_orig_ctx || j->rope_attn_factor > 0;
+    if (rope && (!strcmp(j->p->arch, "bert") || !strcmp(j->p->arch, "nomic-bert"))) {
+        fprintf(stderr, "ggembed mkmodel: the --rope-* options are for decoder presets (llama, "
+                        "qwen2, qwen3), not '%s'\n", preset);
         return -1;
     }
     j->shape = *j->p;

@@ -52,7 +52,7 @@ static int read_hparams(const gguf_file *f, const char *arch, gg_hparams *hp, gg
                        "context %d)", arch, hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv,
                        hp->n_ff, hp->n_ctx_train);
     hp->head_dim = hp->n_embd / hp->n_head;
-    hp->rope = (gg_rope){.n_rot = hp->head_dim, .base = base, .freq_scale = 1.0f, .neox = true};
+    hp->rope = gg_rope_plain(hp->head_dim, base, true);
     return 0;
 }
 

@@ -9,7 +9,9 @@
  * for llama, whose converter permutes Q/K; NeoX halves for Qwen), Q/K/V
  * biases where present (Qwen2), per-head RMS norms of Q and K (Qwen3), a
  * SwiGLU FFN, and a final RMS norm. Keys and values are rounded to half
- * precision, as llama.cpp's F16 KV cache holds them.
+ * precision, as llama.cpp's F16 KV cache holds them. Rotary positions may
+ * be scaled, linearly or by YaRN, as the <arch>.rope.scaling.* metadata
+ * says and llama.cpp reads it.
  *
  * Memory: the residual stream, keys and values exist for all tokens;
  * queries and everything wider (the FFN) exist for one chunk of tokens
@@ -22,32 +24,79 @@
 #include "ggembed.h"
 #include "model.h"
 
+/* The scaling factor of <arch>.rope.scaling.factor (or the older
+ * rope.scale_linear), as a frequency scale: 1 when neither is there or
+ * the factor is 0, as llama.cpp reads it. */
+static int read_freq_scale(const gguf_file *f, const char *arch, float *freq_scale, gg_err *e) {
+    char key[128];
+    float factor = 0.0f;
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", arch);
+    if (!gguf_find_kv(f, key)) snprintf(key, sizeof key, "%s.rope.scale_linear", arch);
+    if (gguf_get_f32_or(f, key, 0.0f, &factor, e)) return -1;
+    if (!(factor >= 0.0f) || isinf(factor)) return gg_fail(e, "%s = %g is not a usable factor", key, factor);
+    *freq_scale = factor == 0.0f ? 1.0f : 1.0f / factor;
+    return 0;
+}
+
+/* YaRN's cos/sin multiplier before the rope op's own 1 + 0.1 ln(factor):
+ * llama.cpp sets it to that same amount and then divides the op's factor
+ * back out, so the net magnitude is 1 + 0.1 ln(factor) either way; it is
+ * computed the same way here so that it rounds the same. */
+static float yarn_attn_factor(float freq_scale) {
+    const float factor = 1.0f / freq_scale;
+    float af = factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f;
+    return af * (1.0f / (1.0f + 0.1f * logf(factor)));
+}
+
+/* YaRN over <arch>.rope.scaling.original_context_length positions (default
+ * the training context), with ggml's default betas (32 and 1): llama.cpp
+ * reads no others for these architectures. */
+static int read_yarn(const gguf_file *f, const char *arch, gg_hparams *hp, gg_err *e) {
+    char key[128];
+    uint32_t n_orig;
+    snprintf(key, sizeof key, "%s.rope.scaling.original_context_length", arch);
+    if (gguf_get_u32_or(f, key, (uint32_t)hp->n_ctx_train, &n_orig, e)) return -1;
+    if (n_orig == 0) n_orig = (uint32_t)hp->n_ctx_train;
+    if (n_orig > (1u << 30)) return gg_fail(e, "%s = %u is out of range", key, n_orig);
+    hp->rope.ext_factor = 1.0f;
+    hp->rope.attn_factor *= yarn_attn_factor(hp->rope.freq_scale);
+    gg_rope_set_yarn(&hp->rope, (int)n_orig, 32.0f, 1.0f);
+    return 0;
+}
+
+/* <arch>.rope.scaling.*: the type (llama.cpp takes a missing type as
+ * linear, so a factor alone scales), the factor, an extra cos/sin factor
+ * (attn_factor) and, for YaRN, the original context. */
+static int read_rope_scaling(const gguf_file *f, const char *arch, gg_hparams *hp, gg_err *e) {
+    char key[128];
+    gguf_str type = {"linear", 6};
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    if (gguf_find_kv(f, key) && gguf_get_str(f, key, &type, e)) return -1;
+    const bool yarn = gguf_str_eq(type, "yarn");
+    if (!yarn && !gguf_str_eq(type, "linear") && !gguf_str_eq(type, "none"))
+        return gg_fail(e, "rope scaling '%.*s' is not supported (none, linear and yarn are)",
+                       (int)GG_MIN(type.len, 32), type.ptr);
+    if (read_freq_scale(f, arch, &hp->rope.freq_scale, e)) return -1;
+    if (gguf_str_eq(type, "none")) hp->rope.freq_scale = 1.0f;
+    snprintf(key, sizeof key, "%s.rope.scaling.attn_factor", arch);
+    if (gguf_get_f32_or(f, key, 1.0f, &hp->rope.attn_factor, e)) return -1;
+    if (!(hp->rope.attn_factor > 0.0f) || isinf(hp->rope.attn_factor))
+        return gg_fail(e, "%s = %g is not a positive number", key, hp->rope.attn_factor);
+    return yarn ? read_yarn(f, arch, hp, e) : 0;
+}
+
 static int read_rope(const gguf_file *f, const char *arch, gg_hparams *hp, gg_err *e) {
     char key[128];
     uint32_t n_rot;
+    float base;
     snprintf(key, sizeof key, "%s.rope.dimension_count", arch);
     if (gguf_get_u32_or(f, key, (uint32_t)hp->head_dim, &n_rot, e)) return -1;
     if (n_rot == 0 || n_rot > (uint32_t)hp->head_dim || n_rot % 2)
         return gg_fail(e, "%s = %u does not fit heads of %d", key, n_rot, hp->head_dim);
-    hp->rope.n_rot = (int)n_rot;
     snprintf(key, sizeof key, "%s.rope.freq_base", arch);
-    if (gguf_get_f32_or(f, key, 10000.0f, &hp->rope.base, e)) return -1;
-    hp->rope.freq_scale = 1.0f;
-    hp->rope.neox = strcmp(arch, "llama") != 0;
-    gguf_str type = {"none", 4};
-    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
-    if (gguf_find_kv(f, key) && gguf_get_str(f, key, &type, e)) return -1;
-    if (gguf_str_eq(type, "linear")) {
-        float factor;
-        snprintf(key, sizeof key, "%s.rope.scaling.factor", arch);
-        if (gguf_get_f32(f, key, &factor, e)) return -1;
-        if (!(factor > 0)) return gg_fail(e, "%s = %g is not positive", key, factor);
-        hp->rope.freq_scale = 1.0f / factor;
-    } else if (!gguf_str_eq(type, "none")) {
-        return gg_fail(e, "rope scaling '%.*s' is not supported (none and linear are)",
-                       (int)GG_MIN(type.len, 32), type.ptr);
-    }
-    return 0;
+    if (gguf_get_f32_or(f, key, 10000.0f, &base, e)) return -1;
+    hp->rope = gg_rope_plain((int)n_rot, base, strcmp(arch, "llama") != 0);
+    return read_rope_scaling(f, arch, hp, e);
 }
 
 static int read_hparams(const gguf_file *f, const char *arch, gg_hparams *hp, gg_err *e) {

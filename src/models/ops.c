@@ -215,6 +215,67 @@ void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n) { ew_run(ex, EW_
 
 /* ---------------- rotary embeddings ---------------- */
 
+gg_rope gg_rope_plain(int n_rot, float base, bool neox) {
+    return (gg_rope){.n_rot = n_rot, .base = base, .freq_scale = 1.0f, .neox = neox,
+                     .attn_factor = 1.0f, .ext_factor = 0.0f};
+}
+
+/* The pair index whose angle turns `turns` full circles over n_ctx_orig
+ * positions (solving n_ctx_orig * base^(-2i/n_rot) = turns * 2 pi for i),
+ * in float as ggml computes it, so the range rounds to the same pairs. */
+static float yarn_corr_dim(int n_rot, int n_ctx_orig, float turns, float base) {
+    const float two_pi = 6.28318530717958647692f;
+    return (float)n_rot * logf((float)n_ctx_orig / (turns * two_pi)) / (2.0f * logf(base));
+}
+
+void gg_rope_set_yarn(gg_rope *r, int n_ctx_orig, float beta_fast, float beta_slow) {
+    float lo = floorf(yarn_corr_dim(r->n_rot, n_ctx_orig, beta_fast, r->base));
+    float hi = ceilf(yarn_corr_dim(r->n_rot, n_ctx_orig, beta_slow, r->base));
+    r->corr_lo = lo > 0.0f ? lo : 0.0f;
+    r->corr_hi = hi < (float)(r->n_rot - 1) ? hi : (float)(r->n_rot - 1);
+}
+
+/* Per pair, the weight of the unscaled angle (YaRN's ramp times
+ * ext_factor): 1 below corr_lo, 0 above corr_hi. */
+static void yarn_mix(const gg_rope *r, float *mix) {
+    const float width = fmaxf(0.001f, r->corr_hi - r->corr_lo);
+    for (int p = 0; p < r->n_rot / 2; p++) {
+        float y = ((float)p - r->corr_lo) / width;
+        mix[p] = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * r->ext_factor;
+    }
+}
+
+/* cos and sin of every pair's angle at position pos, times mscale. */
+static void rope_angles(const gg_rope *r, float theta_scale, const float *mix, float mscale,
+                        int32_t pos, float *cs, float *sn) {
+    /* theta advances by repeated multiplication, as ggml does, so the
+     * angles round the same way. */
+    float theta = (float)pos;
+    for (int p = 0; p < r->n_rot / 2; p++) {
+        float th = theta * r->freq_scale;
+        if (mix) th = th * (1.0f - mix[p]) + theta * mix[p];
+        cs[p] = cosf(th) * mscale;
+        sn[p] = sinf(th) * mscale;
+        theta *= theta_scale;
+    }
+}
+
+static void rotate_heads(const gg_rope *r, float *row, int n_head, int d, const float *cs,
+                         const float *sn) {
+    const int n_pair = r->n_rot / 2;
+    for (int h = 0; h < n_head; h++) {
+        float *v = row + (size_t)h * d;
+        for (int i = 0; i < r->n_rot; i += 2) {
+            float c = cs[i / 2], s = sn[i / 2];
+            int a = r->neox ? i / 2 : i;
+            int b = r->neox ? i / 2 + n_pair : i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
 void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *pos,
                 const gg_rope *rope) {
     if (rope->n_rot > 1024) { /* wider than the tables: one head at a time */
@@ -222,30 +283,16 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
         return;
     }
     const float theta_scale = powf(rope->base, -2.0f / (float)rope->n_rot);
-    float cs[512], sn[512]; /* per pair; every head of a token shares them */
+    float cs[512], sn[512], mix[512]; /* per pair; every head of a token shares them */
+    float mscale = rope->attn_factor;
+    const bool yarn = rope->ext_factor != 0.0f;
+    if (yarn) {
+        yarn_mix(rope, mix);
+        mscale *= 1.0f + 0.1f * logf(1.0f / rope->freq_scale);
+    }
     for (int t = 0; t < n_tok; t++) {
-        float *row = x + (size_t)t * ld;
-        /* theta advances by repeated multiplication, as ggml does, so the
-         * angles round the same way. */
-        float theta = (float)pos[t];
-        const int n_pair = rope->n_rot / 2;
-        for (int p = 0; p < n_pair; p++) {
-            float th = theta * rope->freq_scale;
-            cs[p] = cosf(th);
-            sn[p] = sinf(th);
-            theta *= theta_scale;
-        }
-        for (int h = 0; h < n_head; h++) {
-            float *v = row + (size_t)h * d;
-            for (int i = 0; i < rope->n_rot; i += 2) {
-                float c = cs[i / 2], s = sn[i / 2];
-                int a = rope->neox ? i / 2 : i;
-                int b = rope->neox ? i / 2 + n_pair : i + 1;
-                float x0 = v[a], x1 = v[b];
-                v[a] = x0 * c - x1 * s;
-                v[b] = x0 * s + x1 * c;
-            }
-        }
+        rope_angles(rope, theta_scale, yarn ? mix : NULL, mscale, pos[t], cs, sn);
+        rotate_heads(rope, x + (size_t)t * ld, n_head, d, cs, sn);
     }
 }
 

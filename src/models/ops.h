@@ -49,13 +49,30 @@ void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n);
 
 /* Rotary position embedding in place on n_head heads of width d in each
  * row, positions pos[t]. neox: rotate pairs (i, i + n_rot/2); otherwise
- * adjacent pairs (2i, 2i+1). theta_i = pos * base^(-2i/n_rot) * scale. */
+ * adjacent pairs (2i, 2i+1). Pair i turns by theta_i = pos * base^(-2i/n_rot)
+ * * freq_scale, and cos and sin are multiplied by attn_factor.
+ *
+ * YaRN (ext_factor != 0), as ggml's rope does it: pair i turns by a mix of
+ * the scaled and the unscaled angle, unscaled for pairs below corr_lo
+ * (they turn many times within the original context, so positions past
+ * it look familiar), scaled above corr_hi, a linear ramp between, times
+ * ext_factor; and cos and sin get a further 1 + 0.1 ln(1 / freq_scale). */
 typedef struct gg_rope {
     int n_rot;
     float base;
     float freq_scale;
     bool neox;
+    float attn_factor;
+    float ext_factor;
+    float corr_lo, corr_hi; /* set by gg_rope_set_yarn */
 } gg_rope;
+
+/* A rope that neither scales nor interpolates. */
+gg_rope gg_rope_plain(int n_rot, float base, bool neox);
+/* YaRN's correction range for a model trained on n_ctx_orig positions:
+ * the pairs that turn more than beta_fast times over it keep their
+ * angle, those that turn less than beta_slow times are interpolated. */
+void gg_rope_set_yarn(gg_rope *r, int n_ctx_orig, float beta_fast, float beta_slow);
 void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *pos,
                 const gg_rope *rope);
 

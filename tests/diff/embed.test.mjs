@@ -21,7 +21,7 @@
 //     `ggembed mkmodel --preset PRESET --type TYPE --vocab VOCAB -o TMP --seed 7
 //      [--KEY VALUE...]` (VOCAB: a vocab fixture name, default bert-bge,
 //     qwen2 for qwen presets, llama-spm for llama presets; KEY: a mkmodel
-//     option such as pooling, embd, ff, layers, ctx).
+//     option such as pooling, embd, ff, layers, ctx, rope-scaling, rope-factor).
 // Default: the matrix in DEFAULT_MODELS below (scripts/test-diff.sh runs it):
 // the BERT family (bert-tiny, nomic-tiny) in every type of
 // GGEMBED_DIFF_TYPES (default f32,f16,q8_0,q4_0,q4_K_M,q5_K_M), the real
@@ -32,10 +32,14 @@
 // wide, and a K-quant needs rows that are multiples of 256 (llama.cpp falls
 // back to a 32-block type otherwise), so the K-quant entries are made
 // 256 wide (embd=256, ff=512) to run the K-quant kernels for real.
+// Rotary scaling (ROPE_MODELS): llama-tiny with linear scaling, llama-tiny
+// and qwen2-tiny with YaRN, in f16, trained (original) context 32 and factor
+// 4, so the texts up to the 256-token context sit far past it.
 // Every text is embedded in one mixed-length batch; alone (one process
 // each, about 0.3 s with a 150k-token vocabulary), GGEMBED_DIFF_ALONE=all:
 // every text, =some: three (the first, the exact-context one, the last),
-// default: every text for tiny f32 and f16 models, three for the others.
+// default: every text for tiny f32 and f16 models (rotary-scaled ones
+// excepted), three for the others.
 // Made models go to a temporary directory, removed at the end.
 // Both sides run with GGEMBED_DIFF_THREADS threads (default 2).
 
@@ -65,6 +69,18 @@ after(() => {
 
 const WIDE = ":embd=256:ff=512"; // rows that are whole K-quant super-blocks
 
+// Rotary scaling entries. rope-attn-factor=1.5 (<arch>.rope.scaling.attn_factor,
+// a cos/sin multiplier llama.cpp applies) sharpens the random models'
+// attention: at 1.0 their near-uniform attention hides rotary errors in the
+// fourth decimal of the cosine (dropping YaRN's magnitude scaling, its ramp,
+// or llama.cpp's cancelling of the op's own factor costs 0.9997-0.9999); at
+// 1.5 each costs 0.9993 or worse, so the 0.9999 bound catches it.
+const ROPE_MODELS = [
+  "llama-tiny:f16:rope-scaling=linear:rope-factor=4:rope-attn-factor=1.5",
+  "llama-tiny:f16:rope-scaling=yarn:rope-factor=4:rope-orig-ctx=32:rope-attn-factor=1.5",
+  "qwen2-tiny:f16:rope-scaling=yarn:rope-factor=4:rope-orig-ctx=32:rope-attn-factor=1.5",
+];
+
 /** The default model matrix (see the top comment). */
 function defaultModels() {
   const m = [];
@@ -87,6 +103,7 @@ function defaultModels() {
       }
     }
   }
+  m.push(...ROPE_MODELS);
   return m;
 }
 
@@ -273,8 +290,11 @@ for (const spec of specs instanceof Error ? [] : specs) {
       // ggembed: all texts as one mixed-length batch, then some alone.
       const batch = await ggembedEmbed(model, texts.map((x) => x.text));
       const small = !REAL_PRESETS.includes(spec.preset);
+      // A rotary-scaled model tests position math, which a batch exercises
+      // as well as a text alone: three alone keep its cost down.
+      const scaled = (spec.opts || []).some(([k]) => k.startsWith("rope-"));
       const aloneMode = process.env.GGEMBED_DIFF_ALONE ||
-        ((["f32", "f16"].includes(spec.type) && small) || spec.file ? "all" : "some");
+        ((["f32", "f16"].includes(spec.type) && small && !scaled) || spec.file ? "all" : "some");
       const alone = aloneMode === "all"
         ? texts.map((_, i) => i)
         : [0, texts.findIndex((x) => x.kind === "exact"), texts.length - 1];
