@@ -27,6 +27,7 @@
  */
 #include "check.h"
 #include "ggembed.h"
+#include "gguf/gguf.h"
 #include "platform/platform.h"
 
 #include <math.h>
@@ -556,6 +557,58 @@ static void rope_unknown_type(void) {
     remove(path);
 }
 
+/* A llama with Llama 3.1's rope_freqs tensor: its vectors differ from the
+ * same weights without it; a non-positive divisor in it is refused with
+ * the tensor's name. */
+static void rope_freqs_tensor(void) {
+    char path[2048], args[4096];
+    snprintf(path, sizeof path, "%s/engine-rope-freqs.gguf", check_tmp_dir());
+    const char *base = "--preset llama-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-llama-spm.gguf\" %s";
+    float *v[2] = {NULL, NULL};
+    int E = 0;
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, base, check_fixtures_dir(), k ? "--rope-freqs 8 --rope-orig-ctx 32" : "");
+        ggembed_model *m = run_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+        if (!m) continue;
+        ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
+        E = ggembed_get_info(m)->n_embd;
+        v[k] = embed(m, t, ROPE_N, NULL, NULL);
+        ggembed_close(m);
+    }
+    CHECK(v[0] && v[1]);
+    if (v[0] && v[1]) CHECKF(max_abs_diff(v[0] + E, v[1] + E, E) > 1e-4, "rope_freqs changed nothing");
+    free(v[0]), free(v[1]);
+    /* now the file with rope_freqs: its last divisor (8) becomes -8 */
+    gguf_file *f = NULL;
+    gg_err e = {{0}};
+    uint64_t at = 0;
+    if (!gguf_open(path, &f, &e)) {
+        const gguf_tensor *t = gguf_find_tensor(f, "rope_freqs.weight");
+        CHECKF(t && t->size >= 4, "no rope_freqs tensor in the made model");
+        if (t) at = gguf_data_offset(f) + t->offset + t->size - 4;
+        gguf_close(f);
+    }
+    size_t size = 0;
+    uint8_t *data = at ? check_read_file(path, &size) : NULL;
+    if (data && at + 4 <= size) {
+        float x;
+        memcpy(&x, data + at, 4);
+        CHECKF(x == 8.0f, "last rope_freqs divisor %g, expected 8", x);
+        x = -x;
+        memcpy(data + at, &x, 4);
+        FILE *fp = fopen(path, "wb");
+        if (fp) fwrite(data, 1, size, fp), fclose(fp);
+        ggembed_model *m = NULL;
+        char err[GGEMBED_ERR_LEN] = "";
+        ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
+        CHECKF(st != GGEMBED_OK && !m, "a negative rope_freqs divisor: %s", ggembed_status_name(st));
+        CHECKF(strstr(err, "rope_freqs.weight"), "the message names the tensor: '%s'", err);
+        if (m) ggembed_close(m);
+    }
+    free(data);
+    remove(path);
+}
+
 static void test_rope_scaling(void) {
     int E = 0;
     float *none = rope_vectors("", &E);
@@ -578,6 +631,7 @@ static void test_rope_scaling(void) {
     }
     free(none), free(none_f4), free(lin), free(lin_notype), free(yarn), free(yarn_f1);
     rope_unknown_type();
+    rope_freqs_tensor();
 }
 
 /* ---- opening: memory ceiling, vocabulary-only, corrupt files, info ---- */

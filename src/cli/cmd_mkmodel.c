@@ -20,7 +20,7 @@
 #include "kernels/kernels.h"
 #include "mkmodel.h"
 
-typedef enum { K_EMBED, K_MATRIX, K_NORM, K_BIAS } mk_kind;
+typedef enum { K_EMBED, K_MATRIX, K_NORM, K_BIAS, K_ROPE_FREQS } mk_kind;
 
 typedef struct mk_tensor {
     char name[96];
@@ -41,6 +41,7 @@ typedef struct mk_job {
     const char *rope_scaling;
     float rope_factor, rope_attn_factor; /* 0: not given */
     int rope_orig_ctx;                   /* 0: not given */
+    float rope_freqs;                    /* 0: none; else a Llama 3 rope_freqs tensor, this stretch */
     mk_tensor *t;
     int n_t, cap_t;
 } mk_job;
@@ -126,6 +127,7 @@ static void decoder_tensors(mk_job *j) {
         matrix(j, l, "ffn_down", F, E, false);
         matrix(j, l, "ffn_up", E, F, false);
     }
+    if (j->rope_freqs > 0) add(j, -1, "rope_freqs.weight", D / 2, 0, K_ROPE_FREQS);
 }
 
 static void set_hparams(mk_job *j, gguf_writer *w) {
@@ -233,7 +235,27 @@ static uint64_t name_hash(const char *s) {
     return h;
 }
 
-static void fill_row(const mk_tensor *t, uint64_t *rng, float *row) {
+/* Llama 3.1's per-pair divisors of the rotary angle, as its converter
+ * writes them: pairs that turn more than 4 times within the original
+ * context (--rope-orig-ctx, default 8192) keep their angle, pairs that turn
+ * less than once are stretched by the whole factor, a smooth ramp between. */
+static void llama3_rope_freqs(const mk_job *j, int64_t n_pair, float *row) {
+    const float factor = j->rope_freqs, lo = 1.0f, hi = 4.0f;
+    const float orig = j->rope_orig_ctx > 0 ? (float)j->rope_orig_ctx : 8192.0f;
+    const float base = j->p->rope_base > 0 ? j->p->rope_base : 10000.0f;
+    for (int64_t i = 0; i < n_pair; i++) {
+        float wavelen = 2.0f * 3.14159265f * powf(base, (float)(2 * i) / (float)(2 * n_pair));
+        if (wavelen < orig / hi) row[i] = 1.0f;
+        else if (wavelen > orig / lo) row[i] = factor;
+        else {
+            float smooth = (orig / wavelen - lo) / (hi - lo);
+            row[i] = 1.0f / ((1.0f - smooth) / factor + smooth);
+        }
+    }
+}
+
+static void fill_row(const mk_job *j, const mk_tensor *t, uint64_t *rng, float *row) {
+    if (t->kind == K_ROPE_FREQS) return llama3_rope_freqs(j, t->ne0, row);
     /* Uniform values. Matrices get a standard deviation of 0.55/sqrt(fan-in):
      * 0.02 at width 768, the initializer range of BERT and LLaMA, and the
      * same gain per layer at every width. Much larger gains make random
@@ -248,13 +270,13 @@ static void fill_row(const mk_tensor *t, uint64_t *rng, float *row) {
     }
 }
 
-static int write_tensor(gguf_writer *w, const mk_tensor *t, uint64_t seed, float *row, uint8_t *buf,
+static int write_tensor(gguf_writer *w, const mk_job *j, const mk_tensor *t, float *row, uint8_t *buf,
                         gg_err *e) {
-    uint64_t rng = seed ^ name_hash(t->name);
+    uint64_t rng = j->seed ^ name_hash(t->name);
     size_t row_bytes = gg_row_size(t->type, t->ne0);
     int64_t rows = t->n_dims == 2 ? t->ne1 : 1;
     for (int64_t r = 0; r < rows; r++) {
-        fill_row(t, &rng, row);
+        fill_row(j, t, &rng, row);
         gg_quantize_row_ref(t->type, row, buf, t->ne0);
         if (gguf_write_data(w, buf, row_bytes, e)) return -1;
     }
@@ -292,7 +314,7 @@ static int write_model(mk_job *j) {
     float *row = malloc(sizeof(float) * (size_t)widest);
     uint8_t *buf = malloc(sizeof(float) * (size_t)widest);
     int rc = row && buf ? gguf_writer_begin(w, j->out_path, 3, &e) : gg_fail(&e, "out of memory");
-    for (int i = 0; i < j->n_t && rc == 0; i++) rc = write_tensor(w, &j->t[i], j->seed, row, buf, &e);
+    for (int i = 0; i < j->n_t && rc == 0; i++) rc = write_tensor(w, j, &j->t[i], row, buf, &e);
     if (rc == 0) rc = gguf_writer_finish(w, &e);
     if (rc) fprintf(stderr, "ggembed mkmodel: %s\n", e.msg);
     free(row);
@@ -306,7 +328,8 @@ static void usage(FILE *out) {
             "usage: ggembed mkmodel --preset NAME -o OUT.gguf [--type TYPE] [--vocab VOCAB.gguf]\n"
             "                       [--seed N] [--layers N] [--ctx N] [--pooling P]\n"
             "                       [--embd N] [--ff N] [--rope-scaling none|linear|yarn]\n"
-            "                       [--rope-factor F] [--rope-orig-ctx N] [--rope-attn-factor F]\n\n"
+            "                       [--rope-factor F] [--rope-orig-ctx N] [--rope-attn-factor F]\n"
+            "                       [--rope-freqs F]\n\n"
             "Writes a model with seeded random weights in the shape of a real one.\n"
             "  --vocab FILE  copy the tokenizer from a GGUF file (default: a small built-in\n"
             "                WordPiece vocabulary, for BERT-family presets)\n"
@@ -324,6 +347,8 @@ static void usage(FILE *out) {
             "  --rope-orig-ctx N     <arch>.rope.scaling.original_context_length (YaRN's\n"
             "                        trained context; llama.cpp's default is the context)\n"
             "  --rope-attn-factor F  <arch>.rope.scaling.attn_factor (cos/sin multiplier)\n"
+            "  --rope-freqs F        llama: a rope_freqs tensor as Llama 3.1's, slow pairs\n"
+            "                        stretched F times (over --rope-orig-ctx, default 8192)\n"
             "\npresets:\n");
     if (out == stderr) return;
     fflush(out);
@@ -359,6 +384,7 @@ static int parse_rope(mk_job *j, const char *a, const char *val) {
     }
     if (!strcmp(a, "--rope-factor")) return parse_positive(a, val, &j->rope_factor) ? 1 : -1;
     if (!strcmp(a, "--rope-attn-factor")) return parse_positive(a, val, &j->rope_attn_factor) ? 1 : -1;
+    if (!strcmp(a, "--rope-freqs")) return parse_positive(a, val, &j->rope_freqs) ? 1 : -1;
     if (!strcmp(a, "--rope-orig-ctx")) {
         if (!cli_parse_int(a, val, 1, 1 << 20, &v)) return -1;
         j->rope_orig_ctx = (int)v;
@@ -425,6 +451,11 @@ static int parse(mk_job *j, int argc, char **argv) {
     if (rope && (!strcmp(j->p->arch, "bert") || !strcmp(j->p->arch, "nomic-bert"))) {
         fprintf(stderr, "ggembed mkmodel: the --rope-* options are for decoder presets (llama, "
                         "qwen2, qwen3), not '%s'\n", preset);
+        return -1;
+    }
+    if (j->rope_freqs > 0 && strcmp(j->p->arch, "llama")) {
+        fprintf(stderr, "ggembed mkmodel: --rope-freqs is for llama presets (llama.cpp reads the "
+                        "tensor for no other of these architectures), not '%s'\n", preset);
         return -1;
     }
     j->shape = *j->p;

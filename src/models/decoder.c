@@ -161,6 +161,24 @@ static int load_layer(const gguf_file *f, const gg_model *m, int il, gg_layer *l
     return 0;
 }
 
+/* Llama 3's per-pair rotary frequency divisors, one f32 vector shared by
+ * every layer. llama.cpp reads it for llama only and refuses a qwen2 or
+ * qwen3 file that has it (a tensor it does not expect), so that is
+ * refused here too rather than run one way or the other. */
+static int load_rope_freqs(const gguf_file *f, gg_model *m, gg_err *e) {
+    static const char name[] = "rope_freqs.weight";
+    if (!gguf_find_tensor(f, name)) return 0;
+    if (m->arch != GG_ARCH_LLAMA)
+        return gg_fail(e, "tensor '%s' is not part of a %s model", name, m->arch_name);
+    const float *ff;
+    if (gg_load_vector(f, name, m->hp.rope.n_rot / 2, true, &ff, e)) return -1;
+    for (int i = 0; i < m->hp.rope.n_rot / 2; i++)
+        if (!(ff[i] > 0.0f) || isinf(ff[i]))
+            return gg_fail(e, "tensor '%s': value %d is %g, not a positive factor", name, i, ff[i]);
+    m->hp.rope.freq_factors = ff;
+    return 0;
+}
+
 int gg_decoder_load(const gguf_file *f, gg_model *m, gg_err *e) {
     if (read_hparams(f, m->arch_name, &m->hp, e)) return -1;
     const gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");
@@ -171,7 +189,7 @@ int gg_decoder_load(const gguf_file *f, gg_model *m, gg_err *e) {
         return -1;
     for (int il = 0; il < m->hp.n_layer; il++)
         if (load_layer(f, m, il, &m->layers[il], e)) return -1;
-    return 0;
+    return load_rope_freqs(f, m, e);
 }
 
 /* Keys and values of tokens [c0, c0 + c) from RMSNorm(x), with K norms,

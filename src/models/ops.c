@@ -252,8 +252,9 @@ static void rope_angles(const gg_rope *r, float theta_scale, const float *mix, f
      * angles round the same way. */
     float theta = (float)pos;
     for (int p = 0; p < r->n_rot / 2; p++) {
-        float th = theta * r->freq_scale;
-        if (mix) th = th * (1.0f - mix[p]) + theta * mix[p];
+        const float extrap = r->freq_factors ? theta / r->freq_factors[p] : theta;
+        float th = extrap * r->freq_scale;
+        if (mix) th = th * (1.0f - mix[p]) + extrap * mix[p];
         cs[p] = cosf(th) * mscale;
         sn[p] = sinf(th) * mscale;
         theta *= theta_scale;

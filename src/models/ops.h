@@ -56,7 +56,11 @@ void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n);
  * the scaled and the unscaled angle, unscaled for pairs below corr_lo
  * (they turn many times within the original context, so positions past
  * it look familiar), scaled above corr_hi, a linear ramp between, times
- * ext_factor; and cos and sin get a further 1 + 0.1 ln(1 / freq_scale). */
+ * ext_factor; and cos and sin get a further 1 + 0.1 ln(1 / freq_scale).
+ *
+ * freq_factors (Llama 3's rope_freqs tensor, n_rot/2 values): pair i's
+ * unscaled angle is divided by freq_factors[i] before any of the above,
+ * which is how those models stretch only their slow-turning pairs. */
 typedef struct gg_rope {
     int n_rot;
     float base;
@@ -65,6 +69,7 @@ typedef struct gg_rope {
     float attn_factor;
     float ext_factor;
     float corr_lo, corr_hi; /* set by gg_rope_set_yarn */
+    const float *freq_factors; /* NULL: all 1 */
 } gg_rope;
 
 /* A rope that neither scales nor interpolates. */

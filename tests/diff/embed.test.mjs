@@ -34,7 +34,8 @@
 // 256 wide (embd=256, ff=512) to run the K-quant kernels for real.
 // Rotary scaling (ROPE_MODELS): llama-tiny with linear scaling, llama-tiny
 // and qwen2-tiny with YaRN, in f16, trained (original) context 32 and factor
-// 4, so the texts up to the 256-token context sit far past it.
+// 4, so the texts up to the 256-token context sit far past it; llama-tiny
+// with a Llama 3.1 rope_freqs tensor.
 // Every text is embedded in one mixed-length batch; alone (one process
 // each, about 0.3 s with a 150k-token vocabulary), GGEMBED_DIFF_ALONE=all:
 // every text, =some: three (the first, the exact-context one, the last),
@@ -79,6 +80,9 @@ const ROPE_MODELS = [
   "llama-tiny:f16:rope-scaling=linear:rope-factor=4:rope-attn-factor=1.5",
   "llama-tiny:f16:rope-scaling=yarn:rope-factor=4:rope-orig-ctx=32:rope-attn-factor=1.5",
   "qwen2-tiny:f16:rope-scaling=yarn:rope-factor=4:rope-orig-ctx=32:rope-attn-factor=1.5",
+  // Llama 3.1's per-pair divisors (a rope_freqs tensor) over a 32-token
+  // original context: most pairs stretched 8 times, a ramp, the fastest kept.
+  "llama-tiny:f16:rope-freqs=8:rope-orig-ctx=32:rope-attn-factor=1.5",
 ];
 
 /** The default model matrix (see the top comment). */
