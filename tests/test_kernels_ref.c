@@ -770,6 +770,7 @@ static void test_dispatch(void) {
     if (env && strcmp(env, "avx2") == 0) CHECK(start <= GG_SIMD_AVX2);
     CHECK(strcmp(gg_simd_name(GG_SIMD_SCALAR), "scalar") == 0);
     CHECK(strcmp(gg_simd_name(GG_SIMD_AVX2), "avx2") == 0);
+    CHECK(strcmp(gg_simd_name(GG_SIMD_AVX512_PLAIN), "avx512-plain") == 0);
     CHECK(strcmp(gg_simd_name(GG_SIMD_AVX512), "avx512") == 0);
 
     CHECK(gg_kernels_select(GG_SIMD_SCALAR) == GG_SIMD_SCALAR);

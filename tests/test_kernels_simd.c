@@ -1,6 +1,6 @@
 /*
- * test_kernels_simd.c - the SIMD kernels (AVX2, AVX-512) against the
- * scalar reference, at every level this CPU has.
+ * test_kernels_simd.c - the SIMD kernels (AVX2; AVX-512 without and with
+ * VNNI/BF16) against the scalar reference, at every level this CPU has.
  *
  * For each computed type, random weight rows of awkward lengths (odd
  * numbers of blocks; for the float types lengths that leave a tail) are
@@ -232,10 +232,13 @@ static bool is_k_quant(gg_type t) {
 }
 
 /* Every type of dot_types has SIMD dot products at every level (not the
- * reference left in place); at AVX-512 the K-quants have 512-bit ones,
- * not AVX2's (`below`), and with VNNI a packed kernel. */
-static void test_dispatch(const gg_kernel_table *k, const gg_kernel_table *below,
-                          const char *lv) {
+ * reference left in place); at the AVX-512 levels the K-quants have
+ * 512-bit ones, not AVX2's (`avx2`); at the full level on a CPU with VNNI
+ * they have packed kernels and 512-bit kernels of their own, not those of
+ * the plain level (`plain`), which has no packed ones. */
+static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel_table *avx2,
+                          const gg_kernel_table *plain, const char *lv) {
+    const bool vnni = gg_cpu_get()->avx512vnni;
     gg_kernel_table ref;
     memset(&ref, 0, sizeof ref);
     gg_kernels_fill_ref(&ref);
@@ -244,10 +247,15 @@ static void test_dispatch(const gg_kernel_table *k, const gg_kernel_table *below
         const char *name = gg_type_name(t);
         CHECKF(k->vec_dot[t] && k->vec_dot[t] != ref.vec_dot[t] && k->vec_dot_multi[t],
                "%s %s: no SIMD dot product", lv, name);
-        if (!below || !is_k_quant(t)) continue;
-        CHECKF(k->vec_dot[t] != below->vec_dot[t] && k->vec_dot_multi[t] != below->vec_dot_multi[t],
+        if (lvl < GG_SIMD_AVX512_PLAIN || !is_k_quant(t)) continue;
+        CHECKF(avx2 && k->vec_dot[t] != avx2->vec_dot[t] && k->vec_dot_multi[t] != avx2->vec_dot_multi[t],
                "%s %s: the AVX2 kernel, not a 512-bit one", lv, name);
-        if (gg_cpu_get()->avx512vnni) CHECKF(k->gemm[t] != NULL, "%s %s: no packed kernel", lv, name);
+        if (lvl == GG_SIMD_AVX512_PLAIN) CHECKF(k->gemm[t] == NULL, "%s %s: a packed (VNNI) kernel", lv, name);
+        if (lvl == GG_SIMD_AVX512 && vnni) {
+            CHECKF(k->gemm[t] != NULL, "%s %s: no packed kernel", lv, name);
+            CHECKF(plain && k->vec_dot_multi[t] != plain->vec_dot_multi[t], "%s %s: the plain kernel",
+                   lv, name);
+        }
     }
 }
 
@@ -328,7 +336,7 @@ static void test_q8_K_sign(const gg_kernel_table *k, const char *lv) {
 
 int main(void) {
     int tested = 0;
-    const gg_kernel_table *below = NULL;
+    const gg_kernel_table *avx2 = NULL, *plain = NULL;
     for (int lvl = GG_SIMD_AVX2; lvl <= GG_SIMD_AVX512; lvl++) {
         if (gg_kernels_select((gg_simd)lvl) != (gg_simd)lvl) {
             printf("level %s not available here: skipped\n", gg_simd_name((gg_simd)lvl));
@@ -337,8 +345,9 @@ int main(void) {
         tested++;
         const gg_kernel_table *k = gg_kernels_get();
         const char *lv = gg_simd_name((gg_simd)lvl);
-        test_dispatch(k, below, lv);
-        below = k;
+        test_dispatch(k, (gg_simd)lvl, avx2, plain, lv);
+        if (lvl == GG_SIMD_AVX2) avx2 = k;
+        if (lvl == GG_SIMD_AVX512_PLAIN) plain = k;
         for (size_t i = 0; i < GG_ARRAY_LEN(dot_types); i++) {
             for (int which = 0; which < 4; which++) test_type(k, lv, dot_types[i], which);
             test_matmul(lv, dot_types[i], 1);

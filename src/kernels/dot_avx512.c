@@ -456,15 +456,15 @@ MULTI(q3_K_multi_plain, q3_K_rows_plain)
 
 /* ---- the table ---- */
 
-void gg_kernels_fill_avx512(gg_kernel_table *t) {
-    const gg_cpu_features *cpu = gg_cpu_get();
+void gg_kernels_fill_avx512(gg_kernel_table *t, bool ext) {
+    const bool vnni = ext && gg_cpu_get()->avx512vnni, bf16 = ext && gg_cpu_get()->avx512bf16;
     gg_kernels_fill_avx2(t);
 #define DOT(type, fn) (t->vec_dot[type] = fn##_one, t->vec_dot_multi[type] = fn)
     DOT(GG_TYPE_F32, f32_multi);
     DOT(GG_TYPE_F16, f16_multi);
-    if (cpu->avx512bf16) DOT(GG_TYPE_BF16, bf16dp_multi);
+    if (bf16) DOT(GG_TYPE_BF16, bf16dp_multi);
     else DOT(GG_TYPE_BF16, bf16_multi);
-    if (cpu->avx512vnni) {
+    if (vnni) {
         DOT(GG_TYPE_Q4_0, q4_0_multi);
         DOT(GG_TYPE_Q5_0, q5_0_multi);
         DOT(GG_TYPE_Q8_0, q8_0_multi);
@@ -849,10 +849,10 @@ static void gemm_f16(const gg_matrix *w, const void *act, size_t stride, int n_t
     }
 }
 
-void gg_gemm_fill_avx512(gg_kernel_table *t) {
+void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext) {
     t->gemm_pack[GG_TYPE_F16] = pack_f16_act;
     t->gemm[GG_TYPE_F16] = gemm_f16;
-    if (!gg_cpu_get()->avx512vnni) return;
+    if (!ext || !gg_cpu_get()->avx512vnni) return;
     t->gemm_pack[GG_TYPE_Q8_0] = pack_q8_0_act;
     t->gemm_pack[GG_TYPE_Q8_K] = pack_q8_K_act;
     t->gemm[GG_TYPE_Q8_0] = gemm_q8_0;

@@ -6,7 +6,7 @@
  * then each level's file overwrites the entries it speeds up. A table is
  * built once, on first use, under an atomic once-guard, so threads may
  * race on the first call. The level in use is the best the CPU supports,
- * capped by GGEMBED_SIMD=scalar|avx2|avx512 if set; gg_kernels_select()
+ * capped by GGEMBED_SIMD=scalar|avx2|avx512-plain|avx512 if set; gg_kernels_select()
  * changes it (tests and benchmarks compare levels that way).
  */
 #include "kernels_ref.h"
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_LEVELS 3
+#define N_LEVELS 4
 
 static gg_kernel_table tables[N_LEVELS];
 static atomic_int table_state[N_LEVELS]; /* 0 not built, 1 being built, 2 ready */
@@ -52,7 +52,12 @@ static void build(gg_kernel_table *t, gg_simd level) {
     gg_kernels_fill_ref(t);
 #if defined(GG_HAVE_X86_KERNELS) && defined(GG_HAVE_SIMD_FILES)
     if (level >= GG_SIMD_AVX2) gg_kernels_fill_avx2(t);
-    if (level >= GG_SIMD_AVX512) gg_kernels_fill_avx512(t), gg_gemm_fill_avx512(t), gg_attn_fill_avx512(t);
+    if (level >= GG_SIMD_AVX512_PLAIN) {
+        const bool ext = level >= GG_SIMD_AVX512;
+        gg_kernels_fill_avx512(t, ext);
+        gg_gemm_fill_avx512(t, ext);
+        gg_attn_fill_avx512(t);
+    }
 #else
     (void)level;
 #endif
@@ -78,6 +83,7 @@ static gg_simd env_cap(void) {
     if (!v) return GG_SIMD_AVX512;
     if (strcmp(v, "scalar") == 0) return GG_SIMD_SCALAR;
     if (strcmp(v, "avx2") == 0) return GG_SIMD_AVX2;
+    if (strcmp(v, "avx512-plain") == 0) return GG_SIMD_AVX512_PLAIN;
     return GG_SIMD_AVX512;
 }
 
@@ -112,6 +118,7 @@ const char *gg_simd_name(gg_simd level) {
     switch (level) {
     case GG_SIMD_SCALAR: return "scalar";
     case GG_SIMD_AVX2: return "avx2";
+    case GG_SIMD_AVX512_PLAIN: return "avx512-plain";
     case GG_SIMD_AVX512: return "avx512";
     }
     return "unknown";

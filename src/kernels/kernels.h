@@ -19,7 +19,11 @@
 typedef enum gg_simd {
     GG_SIMD_SCALAR = 0,
     GG_SIMD_AVX2 = 1,   /* AVX2 + FMA + F16C */
-    GG_SIMD_AVX512 = 2, /* AVX-512 F/BW/VL/DQ (+VNNI, +BF16 when present) */
+    /* AVX-512 F/BW/VL/DQ alone: what every AVX-512 CPU has. A level of its
+     * own so that the kernels for CPUs without VNNI or BF16 are tested on
+     * CPUs with them. */
+    GG_SIMD_AVX512_PLAIN = 2,
+    GG_SIMD_AVX512 = 3, /* the same plus VNNI and BF16 where present */
 } gg_simd;
 
 /* Selects the best level the CPU supports; called once by

@@ -42,8 +42,9 @@ typedef struct gg_kernel_table {
 void gg_kernels_fill_ref(gg_kernel_table *t);
 #if defined(GG_HAVE_X86_KERNELS)
 void gg_kernels_fill_avx2(gg_kernel_table *t);
-void gg_kernels_fill_avx512(gg_kernel_table *t);
-void gg_gemm_fill_avx512(gg_kernel_table *t);
+/* ext: also use VNNI and BF16 where the CPU has them */
+void gg_kernels_fill_avx512(gg_kernel_table *t, bool ext);
+void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext);
 void gg_attn_fill_avx512(gg_kernel_table *t);
 #endif
 
