@@ -82,6 +82,9 @@ void sched_submit(srv *s, job *j) {
         s->tail = j;
         s->depth++;
         gg_cond_broadcast(s->cv);
+        /* Only requests with a deadline wake the deadline thread: one
+         * wake-up per request would cost a context switch each. */
+        if (j->deadline) gg_cond_signal(s->deadline_cv);
     }
     gg_mutex_unlock(s->mu);
     if (code) {
@@ -224,10 +227,7 @@ static int status_code(ggembed_status st) {
 /* A running job keeps its place in the queue's count until it is answered.
  * The place is given back before the answer is written, so a client that
  * sends its next request on reading an answer always finds room for it. */
-static void release_slot_locked(srv *s) {
-    s->depth--;
-    gg_cond_broadcast(s->cv);
-}
+static void release_slot_locked(srv *s) { s->depth--; }
 
 /* Sends j its vectors, or the reason it has none. */
 static void answer(srv *s, job *j, const float *vec, const ggembed_result *res, int dims) {
@@ -398,10 +398,10 @@ void sched_deadline_main(void *arg) {
         if (answer_one_overdue_locked(s, now)) continue;
         int64_t r = next_running_deadline(s);
         if (r && (!next || r < next)) next = r;
-        /* Woken early by every change of the queue; at least once a second
-         * so that a stop with an empty queue is seen. */
+        /* Woken early by a new deadline and by the stop; at least once a
+         * second all the same. */
         int64_t wait = next ? GG_MIN(next - now + 1000000, 1000000000LL) : 1000000000LL;
-        gg_cond_timedwait(s->cv, s->mu, wait);
+        gg_cond_timedwait(s->deadline_cv, s->mu, wait);
     }
     gg_mutex_unlock(s->mu);
 }

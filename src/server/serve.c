@@ -16,6 +16,7 @@ void gg_server_stop(srv *s) {
     bool first = !s->stopping;
     s->stopping = true;
     gg_cond_broadcast(s->cv);
+    gg_cond_broadcast(s->deadline_cv);
     gg_mutex_unlock(s->mu);
     if (first) {
         fprintf(stderr, "ggembed: stopping\n");
@@ -149,7 +150,9 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     s->t_start = gg_now_ns();
     s->mu = gg_mutex_new();
     s->cv = gg_cond_new();
-    gg_thread *engine = s->mu && s->cv ? gg_thread_start(sched_engine_main, s, e) : NULL;
+    s->deadline_cv = gg_cond_new();
+    gg_thread *engine =
+        s->mu && s->cv && s->deadline_cv ? gg_thread_start(sched_engine_main, s, e) : NULL;
     gg_thread *deadlines = engine ? gg_thread_start(sched_deadline_main, s, e) : NULL;
     gg_stop_watch *watch = deadlines ? gg_stop_watch_start(on_stop_signal, s, e) : NULL;
     if (!watch) {
@@ -157,6 +160,7 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
         if (deadlines) gg_thread_join(deadlines);
         if (s->mu) gg_mutex_free(s->mu);
         if (s->cv) gg_cond_free(s->cv);
+        if (s->deadline_cv) gg_cond_free(s->deadline_cv);
         free(s);
         return -1;
     }
@@ -165,7 +169,7 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     accept_loop(s);
     gg_thread_join(engine); /* returns once stopping and the queue is drained */
     gg_mutex_lock(s->mu);
-    gg_cond_broadcast(s->cv); /* the deadline thread sees the queue empty */
+    gg_cond_broadcast(s->deadline_cv); /* the deadline thread sees the queue empty */
     gg_mutex_unlock(s->mu);
     gg_thread_join(deadlines);
     close_connections(s);
@@ -174,6 +178,7 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
             (unsigned long long)s->st.requests, (unsigned long long)s->st.errors);
     gg_mutex_free(s->mu);
     gg_cond_free(s->cv);
+    gg_cond_free(s->deadline_cv);
     free(s);
     return 0;
 }

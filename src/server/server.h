@@ -60,6 +60,7 @@ struct srv {
 
     gg_mutex *mu;       /* guards everything below */
     gg_cond *cv;        /* queue changes, stop, connection list changes */
+    gg_cond *deadline_cv; /* a request with a deadline came, or the stop */
     bool stopping;
     job *head, *tail;   /* waiting jobs */
     job *running;       /* the batch in the engine */
