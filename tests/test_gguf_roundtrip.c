@@ -389,6 +389,35 @@ static void test_writer_errors(void) {
     gguf_writer_free(w);
 }
 
+/* A zero dimension makes an empty tensor however large the others are;
+ * the reader takes such a shape, so the writer must too (the fuzzer found
+ * the writer refusing [2^55, 218, 0] as too large), and the shape whose
+ * bytes really overflow is refused by both. */
+static void test_empty_huge_shape(void) {
+    gg_err e = {{0}};
+    gguf_writer *w = gguf_writer_new();
+    int64_t ne[3] = {(int64_t)1 << 55, 218, 0};
+    gguf_add_tensor(w, "empty", GG_TYPE_F32, 3, ne);
+    uint8_t *img = NULL;
+    size_t n = 0;
+    CHECKF(gguf_writer_to_memory(w, 3, NULL, 0, &img, &n, &e) == 0, "%s", e.msg);
+    gguf_file *f = NULL;
+    if (img && gguf_open_memory(img, n, &f, &e) == 0) {
+        const gguf_tensor *t = gguf_find_tensor(f, "empty");
+        CHECK(t && t->size == 0 && t->ne[0] == ne[0] && t->ne[1] == 218 && t->ne[2] == 0);
+        gguf_close(f);
+    } else {
+        CHECKF(0, "the written file is refused: %s", e.msg);
+    }
+    free(img);
+    gguf_writer_free(w);
+    w = gguf_writer_new();
+    int64_t big[2] = {(int64_t)1 << 55, 218};
+    gguf_add_tensor(w, "big", GG_TYPE_F32, 2, big);
+    CHECK(gguf_writer_to_memory(w, 3, NULL, 0, &img, &n, &e) < 0 && strstr(e.msg, "tensor 'big'"));
+    gguf_writer_free(w);
+}
+
 /* ---- big string arrays ---- */
 
 static void test_many_strings(void) {
@@ -460,6 +489,7 @@ int main(void) {
     test_all_types();
     test_file();
     test_writer_errors();
+    test_empty_huge_shape();
     test_many_strings();
     test_fixtures();
     return check_done("test_gguf_roundtrip");

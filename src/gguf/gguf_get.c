@@ -20,6 +20,17 @@ const char *gguf_vtype_name(gguf_vtype t) {
     return (unsigned)t < GGUF_VTYPE_COUNT ? vtype_names[t] : "unknown";
 }
 
+bool gguf_shape_bytes(const gg_type_traits *tt, uint32_t n_dims, const int64_t *ne, uint64_t *bytes) {
+    uint64_t n = 1, rows = 1;
+    for (uint32_t d = 0; d < n_dims; d++)
+        if (ne[d] < 0 || !gg_mul_u64(n, (uint64_t)ne[d], &n) || n > INT64_MAX) return false;
+    /* rows <= n when n > 0; with a zero dimension it may wrap, but is then unused or 0 */
+    for (uint32_t d = 1; d < n_dims; d++) rows *= (uint64_t)ne[d];
+    if (n == 0) rows = 0;
+    return gg_mul_u64((uint64_t)ne[0] / (uint64_t)tt->block_size, tt->type_size, bytes) &&
+           gg_mul_u64(*bytes, rows, bytes);
+}
+
 size_t gguf_vtype_size(uint32_t t) {
     static const uint8_t sizes[GGUF_VTYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
     return t < GGUF_VTYPE_COUNT ? sizes[t] : 0;

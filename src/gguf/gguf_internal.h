@@ -39,6 +39,13 @@ static inline uint64_t gguf_rd64(const uint8_t *p) {
  * for ids that are not types). */
 size_t gguf_vtype_size(uint32_t t);
 
+/* Bytes of the data of a tensor of type tt and shape ne[0 .. n_dims);
+ * false when a dimension is negative or the element count or the byte
+ * size does not fit 64 bits. The rows are counted first, so a zero
+ * dimension anywhere makes an empty tensor whatever the others are: the
+ * reader and the writer must agree on which shapes exist. */
+bool gguf_shape_bytes(const gg_type_traits *tt, uint32_t n_dims, const int64_t *ne, uint64_t *bytes);
+
 /* Bytes of the encoded array whose header (element type, count) starts
  * at p, header included; *depth gets its nesting depth. Only for arrays
  * the reader already validated. */

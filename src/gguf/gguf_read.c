@@ -324,16 +324,7 @@ static int read_alignment(gguf_file *f, gg_err *e) {
 
 /* Byte size of a tensor whose shape and type are read. */
 static int tensor_size(gguf_tensor *t, const gg_type_traits *tt, gg_err *e) {
-    uint64_t n = 1, rows = 1, bytes;
-    for (int d = 0; d < GGUF_MAX_DIMS; d++)
-        if (!gg_mul_u64(n, (uint64_t)t->ne[d], &n) || n > INT64_MAX) goto overflow;
-    for (int d = 1; d < GGUF_MAX_DIMS; d++) rows *= (uint64_t)t->ne[d]; /* <= n, no overflow */
-    if (!gg_mul_u64((uint64_t)t->ne[0] / (uint64_t)tt->block_size, tt->type_size, &bytes) ||
-        !gg_mul_u64(bytes, rows, &bytes))
-        goto overflow;
-    t->size = bytes;
-    return 0;
-overflow:
+    if (gguf_shape_bytes(tt, GGUF_MAX_DIMS, t->ne, &t->size)) return 0;
     return gg_fail(e, "shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
                       "] has more elements or bytes than 64-bit counts hold",
                    t->ne[0], t->ne[1], t->ne[2], t->ne[3]);

@@ -235,18 +235,6 @@ void gguf_set_kv_from(gguf_writer *w, const gguf_kv *kv) {
 
 /* ---- tensor infos ---- */
 
-static bool shape_size(gg_type type, uint32_t n_dims, const int64_t *ne, uint64_t *size) {
-    const gg_type_traits *tt = gg_type_info(type);
-    uint64_t bytes, n = 1;
-    for (uint32_t d = 0; d < n_dims; d++)
-        if (ne[d] < 0 || !gg_mul_u64(n, (uint64_t)ne[d], &n) || n > INT64_MAX) return false;
-    if (!gg_mul_u64((uint64_t)ne[0] / (uint64_t)tt->block_size, tt->type_size, &bytes)) return false;
-    for (uint32_t d = 1; d < n_dims; d++)
-        if (!gg_mul_u64(bytes, (uint64_t)ne[d], &bytes)) return false;
-    *size = bytes;
-    return true;
-}
-
 static const char *check_tensor(const gguf_writer *w, const char *name, gg_type type, uint32_t n_dims,
                                 const int64_t *ne) {
     if (strlen(name) >= GGUF_MAX_TENSOR_NAME) return "name too long";
@@ -263,7 +251,8 @@ void gguf_add_tensor(gguf_writer *w, const char *name, gg_type type, uint32_t n_
     const char *why = check_tensor(w, name, type, n_dims, ne);
     wtensor t = {0};
     if (why) return fail(w, "tensor '%s': %s", name, why);
-    if (!shape_size(type, n_dims, ne, &t.size)) return fail(w, "tensor '%s': shape too large", name);
+    if (!gguf_shape_bytes(gg_type_info(type), n_dims, ne, &t.size))
+        return fail(w, "tensor '%s': shape too large", name);
     if (w->n_t == w->cap_t) {
         size_t cap = w->cap_t ? 2 * w->cap_t : 16;
         wtensor *grown = realloc(w->t, cap * sizeof *grown);
