@@ -70,7 +70,7 @@ static void split_qkv(const gg_matrix *qkv, const float *b, int64_t E, int64_t K
     l->wq = rows_of(qkv, 0, E);
     l->wk = rows_of(qkv, E, KV);
     l->wv = rows_of(qkv, E + KV, KV);
-    l->bq = b ? b : NULL;
+    l->bq = b;
     l->bk = b ? b + E : NULL;
     l->bv = b ? b + E + KV : NULL;
 }
@@ -96,13 +96,11 @@ static int load_layer(const gguf_file *f, const gg_model *m, int il, gg_layer *l
         gg_matrix qkv;
         const float *bqkv;
         if (gg_load_matrix(f, T("attn_qkv.weight"), E, E + 2 * KV, true, &qkv, e) ||
-            gg_load_vector(f, T("attn_qkv.bias"), E + 2 * KV, false, &bqkv, e))
-            return -1;
-        split_qkv(&qkv, bqkv, E, KV, l);
-        if (
+            gg_load_vector(f, T("attn_qkv.bias"), E + 2 * KV, false, &bqkv, e) ||
             gg_load_vector(f, T("attn_output.bias"), E, false, &l->bo, e) ||
             gg_load_matrix(f, T("ffn_gate.weight"), E, F, true, &l->ffn_gate, e))
             return -1;
+        split_qkv(&qkv, bqkv, E, KV, l);
     }
     if (gg_load_matrix(f, T("attn_output.weight"), E, E, true, &l->wo, e) ||
         gg_load_vector(f, T("attn_output_norm.weight"), E, true, &l->attn_out_norm, e) ||

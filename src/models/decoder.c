@@ -11,7 +11,8 @@
  * SwiGLU FFN, and a final RMS norm. Keys and values are rounded to half
  * precision, as llama.cpp's F16 KV cache holds them. Rotary positions may
  * be scaled, linearly or by YaRN, as the <arch>.rope.scaling.* metadata
- * says and llama.cpp reads it.
+ * says and llama.cpp reads it, and (llama) divided per pair by a
+ * rope_freqs tensor.
  *
  * Memory: the residual stream, keys and values exist for all tokens;
  * queries and everything wider (the FFN) exist for one chunk of tokens

@@ -18,17 +18,21 @@ void job_free(job *j) {
     free(j);
 }
 
-/* Answers j with an error and drops it; s->mu not held. A job the
- * deadline thread has already answered is dropped without a word. */
+static void count_error_locked(srv *s, int code) {
+    if (code == GG_PE_TIMEOUT) s->st.timeouts++;
+    if (code == GG_PE_CANCELLED) s->st.cancelled++;
+}
+
+/* Answers j with an error and drops it; s->mu not held. A job already
+ * answered while it ran is dropped without a word. */
 static void job_fail(srv *s, job *j, int code, const char *msg) {
     gg_mutex_lock(s->mu);
-    bool answered = j->answered;
+    bool answered = j->answered_with != 0;
     gg_mutex_unlock(s->mu);
     if (!answered) srv_send_error(j->c, j->id, code, msg);
     gg_mutex_lock(s->mu);
     if (!answered) {
-        if (code == GG_PE_TIMEOUT) s->st.timeouts++;
-        if (code == GG_PE_CANCELLED) s->st.cancelled++;
+        count_error_locked(s, code);
         j->c->inflight--;
     }
     srv_conn_unref_locked(j->c);
@@ -52,13 +56,11 @@ static void fail_all(srv *s, job *list, int code, const char *msg) {
  * connection waits for it. s->mu held (dropped while sending, so the
  * caller must look at s->running afresh). */
 static void answer_running_now_locked(srv *s, job *j, int code, const char *msg) {
-    j->answered = true;
-    j->cancel_code = code;
+    j->answered_with = code;
     srv_conn *c = j->c;
     uint32_t id = j->id;
     srv_conn_ref_locked(c);
-    if (code == GG_PE_TIMEOUT) s->st.timeouts++;
-    if (code == GG_PE_CANCELLED) s->st.cancelled++;
+    count_error_locked(s, code);
     gg_mutex_unlock(s->mu);
     srv_send_error(c, id, code, msg);
     gg_mutex_lock(s->mu);
@@ -116,7 +118,7 @@ static job *unlink_waiting(srv *s, srv_conn *c, bool any_id, uint32_t id) {
 /* A running job of c's that matches and has not been answered, or NULL. */
 static job *find_running(srv *s, srv_conn *c, bool any_id, uint32_t id) {
     for (job *j = s->running; j; j = j->next)
-        if (j->c == c && (any_id || j->id == id) && !j->cancel_code) return j;
+        if (j->c == c && (any_id || j->id == id) && !j->answered_with) return j;
     return NULL;
 }
 
@@ -209,7 +211,7 @@ static int batch_cancelled(void *user) {
     int dead = 1;
     gg_mutex_lock(s->mu);
     for (job *j = s->running; j; j = j->next)
-        if (!j->cancel_code && !(j->deadline && now > j->deadline)) dead = 0;
+        if (!j->answered_with && !(j->deadline && now > j->deadline)) dead = 0;
     gg_mutex_unlock(s->mu);
     return dead;
 }
@@ -229,12 +231,18 @@ static int status_code(ggembed_status st) {
  * sends its next request on reading an answer always finds room for it. */
 static void release_slot_locked(srv *s) { s->depth--; }
 
+/* Why a running job gets no vectors: the error it was answered with, or
+ * TIMEOUT when its deadline has passed meanwhile; 0 when it wants them. */
+static int unwanted_code_locked(const job *j) {
+    if (j->answered_with) return j->answered_with;
+    return j->deadline && gg_now_ns() > j->deadline ? GG_PE_TIMEOUT : 0;
+}
+
 /* Sends j its vectors, or the reason it has none. */
 static void answer(srv *s, job *j, const float *vec, const ggembed_result *res, int dims) {
     gg_mutex_lock(s->mu);
     release_slot_locked(s);
-    int code = j->cancel_code;
-    if (!code && j->deadline && gg_now_ns() > j->deadline) code = GG_PE_TIMEOUT;
+    int code = unwanted_code_locked(j);
     gg_mutex_unlock(s->mu);
     if (code) return job_fail(s, j, code, code == GG_PE_TIMEOUT ? "deadline passed" : "cancelled");
     gg_buf b = {0};
@@ -330,8 +338,7 @@ static void run_batch(srv *s, job *batch) {
         gg_mutex_lock(s->mu);
         s->running = NULL;
         release_slot_locked(s);
-        int code = j->cancel_code;
-        if (!code && j->deadline && gg_now_ns() > j->deadline) code = GG_PE_TIMEOUT;
+        int code = unwanted_code_locked(j);
         gg_mutex_unlock(s->mu);
         if (!code) code = status_code(st);
         job_fail(s, j, code, code == GG_PE_TIMEOUT ? "deadline passed" : code == GG_PE_CANCELLED ? "cancelled" : err);
@@ -363,7 +370,7 @@ void sched_engine_main(void *arg) {
  * yet; false when there is none. s->mu held. */
 static bool answer_one_overdue_locked(srv *s, int64_t now) {
     for (job *j = s->running; j; j = j->next) {
-        if (j->answered || j->cancel_code || !j->deadline || now <= j->deadline) continue;
+        if (j->answered_with || !j->deadline || now <= j->deadline) continue;
         answer_running_now_locked(s, j, GG_PE_TIMEOUT, "deadline passed");
         return true;
     }
@@ -374,7 +381,7 @@ static bool answer_one_overdue_locked(srv *s, int64_t now) {
 static int64_t next_running_deadline(const srv *s) {
     int64_t next = 0;
     for (const job *j = s->running; j; j = j->next)
-        if (!j->answered && !j->cancel_code && j->deadline && (!next || j->deadline < next))
+        if (!j->answered_with && j->deadline && (!next || j->deadline < next))
             next = j->deadline;
     return next;
 }

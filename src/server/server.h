@@ -39,9 +39,9 @@ typedef struct job {
     gg_embed_req req;   /* strings point into body */
     uint8_t *body;
     int64_t t_recv, deadline; /* ns, gg_now_ns clock; deadline 0: none */
-    int cancel_code;    /* set under the queue lock: CANCELLED or TIMEOUT */
+    int answered_with;  /* CANCELLED or TIMEOUT once answered early while it ran
+                           (set under the queue lock); the engine then drops it */
     bool running;
-    bool answered;      /* TIMEOUT already sent while it ran (under the queue lock) */
 } job;
 
 typedef struct srv_stats {
