@@ -40,15 +40,19 @@ export const ErrorCode = {
   SHUTTING_DOWN: 13,
   NO_WEIGHTS: 14,
   INTERNAL: 15,
+  MODEL_CHANGED: 16,
 } as const;
 
-const ERROR_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(ErrorCode).map(([k, v]) => [v, k]),
+/** The server's error names (docs/PROTOCOL.md). */
+export type ServerErrorName = keyof typeof ErrorCode;
+
+const ERROR_NAMES = new Map<number, ServerErrorName>(
+  Object.entries(ErrorCode).map(([k, v]) => [v, k as ServerErrorName]),
 );
 
 /** The protocol name of an error code; unknown codes are INTERNAL. */
-export function errorName(code: number): string {
-  return ERROR_NAMES[code] ?? 'INTERNAL';
+export function errorName(code: number): ServerErrorName {
+  return ERROR_NAMES.get(code) ?? 'INTERNAL';
 }
 
 export class ProtocolError extends Error {
@@ -395,7 +399,7 @@ export function decodeCancelOk(body: Buffer): boolean {
 
 export interface ErrorBody {
   code: number;
-  name: string;
+  name: ServerErrorName;
   message: string;
 }
 

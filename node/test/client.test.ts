@@ -18,7 +18,7 @@ for (const transport of ['socket', 'stdio'] as const) {
   test(`every method over ${transport}; vectors equal the C command's`, async () => {
     const e = await Embedder.start({ model, binary: bin, transport, ...FAST });
     try {
-      assert.equal(e.status, 'ready');
+      assert.equal(e.state, 'ready');
       const info = e.info();
       assert.equal(info.transport, transport);
       assert.equal(info.arch, 'bert');
@@ -63,7 +63,7 @@ for (const transport of ['socket', 'stdio'] as const) {
 
       const pid = h.pid!;
       await e.close();
-      assert.equal(e.status, 'closed');
+      assert.equal(e.state, 'closed');
       await until(() => !alive(pid), 'the server to exit');
       await assert.rejects(e.embed('x'), (err: EmbedderError) => err.code === 'CLOSED');
     } finally {

@@ -2,7 +2,7 @@
 // binary, a corrupted model, a poison text. No request is lost or answered
 // twice, the right error or degraded flag appears, recovery follows.
 import assert from 'node:assert/strict';
-import { copyFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Embedder, EmbedderError, fallbackEmbedding } from '../src/index.js';
@@ -58,7 +58,7 @@ test('kill -9 during a batch of 1,000 texts: restarted, every text answered once
     const s = await e.stats();
     assert.ok(s.client.replayed >= 1, 'requests in flight were re-sent');
     assert.equal(s.client.fallbackTexts, 0);
-    assert.equal(e.status, 'ready');
+    assert.equal(e.state, 'ready');
   } finally {
     await e.close();
   }
@@ -79,7 +79,7 @@ test('SIGSTOP (hung): the health check notices, the server is replaced, the batc
     assert.ok(restart, 'a restart event');
     assert.match((restart!.arg as { reason: string }).reason, /hung|health/);
     await until(() => !alive(pid), 'the stopped server to be killed');
-    assert.equal(e.status, 'ready');
+    assert.equal(e.state, 'ready');
   } finally {
     await e.close();
   }
@@ -95,7 +95,7 @@ test('binary deleted: restarts exhausted, degraded fallback for whole batches, r
     assert.equal(first.degraded, false);
     rmSync(copy);
     process.kill(e.pid!, 'SIGKILL');
-    await until(() => e.status === 'degraded', 'degraded');
+    await until(() => e.state === 'degraded', 'degraded');
     const deg = ev.find((x) => x.name === 'degraded');
     assert.ok(deg);
     assert.match((deg!.arg as { reason: string }).reason, /not found|restarts/);
@@ -112,7 +112,7 @@ test('binary deleted: restarts exhausted, degraded fallback for whole batches, r
     assert.equal(h.degraded, true);
     await assert.rejects(e.tokenize('x'), (err: EmbedderError) => err.code === 'UNAVAILABLE');
     copyFileSync(bin, copy);
-    await until(() => e.status === 'ready', 'recovery');
+    await until(() => e.state === 'ready', 'recovery');
     assert.ok(ev.some((x) => x.name === 'recovered'));
     assertAllReal(await e.embedBatch(corpus.slice(0, 30)), ref.slice(0, 30));
   } finally {
@@ -138,7 +138,8 @@ test('binary missing with fallback off: callers get the error', async () => {
     } catch (err) {
       assert.equal((err as EmbedderError).code, 'UNAVAILABLE');
     }
-    await until(() => e.status === 'degraded', 'degraded');
+    await until(() => e.state === 'failed', 'failed');
+    assert.equal(e.status.degraded, false);
     await assert.rejects(e.embed('x'), (err: EmbedderError) => err.code === 'UNAVAILABLE');
   } finally {
     await e.close();
@@ -146,7 +147,7 @@ test('binary missing with fallback off: callers get the error', async () => {
   }
 });
 
-test('corrupted model: refused by inspect, degraded, recovered once the file is good again', async () => {
+test('corrupted model: start rejects; with fallback always: degraded, recovered once the file is good again', async () => {
   const d = tmpDir();
   const m = path.join(d, 'm.gguf');
   copyFileSync(model, m);
@@ -154,16 +155,17 @@ test('corrupted model: refused by inspect, degraded, recovered once the file is 
   writeSync(fd, Buffer.from('NOTGGUF!'), 0, 8, 0);
   closeSync(fd);
   await assert.rejects(Embedder.start({ model: m, binary: bin, ...FAST, fallback: false }), (err: EmbedderError) => err.code === 'INTEGRITY');
-  const e = await Embedder.start({ model: m, binary: bin, ...FAST, fallbackDims: 64 });
+  await assert.rejects(Embedder.start({ model: m, binary: bin, ...FAST }), (err: EmbedderError) => err.code === 'INTEGRITY');
+  const e = await Embedder.start({ model: m, binary: bin, ...FAST, fallbackDims: 64, fallback: 'always' });
   const ev = record(e);
   try {
-    assert.equal(e.status, 'degraded');
+    assert.equal(e.state, 'degraded');
     assert.match(e.info().reason!, /refuses/);
     const r = await e.embed('hello');
     assert.equal(r.degraded, true);
     assert.match(r.reason!, /refuses/);
     copyFileSync(model, m);
-    await until(() => e.status === 'ready', 'recovery');
+    await until(() => e.state === 'ready', 'recovery');
     assert.ok(ev.some((x) => x.name === 'recovered'));
     const ok = await e.embed(corpus[0]);
     assert.equal(ok.degraded, false);
@@ -198,7 +200,7 @@ test('poison text: isolated by splitting the batch, fails alone with POISON; the
     assert.ok(exits >= 2 && exits <= 12, `bounded number of crashes: ${exits}`);
     assert.equal(ev.filter((x) => x.name === 'degraded').length, 0, 'never degraded');
     await assert.rejects(e.embed('POISONPILL alone'), (err: EmbedderError) => err.code === 'POISON' && /restart/.test(err.message));
-    await until(() => e.status === 'ready', 'the embedder to be back after the poison');
+    await until(() => e.state === 'ready', 'the embedder to be back after the poison');
     assertClose((await e.embed(corpus[1])).embedding, ref[1].embedding);
     assert.equal((await e.stats()).client.poisoned, 2);
   } finally {
@@ -221,4 +223,3 @@ test('concurrent callers across a crash: every promise settles exactly once', as
     await e.close();
   }
 });
-void writeFileSync;

@@ -84,7 +84,7 @@ test('a corrupted model with a source URL is downloaded again, verified and used
     }).catch((err) => { throw err; });
     // events before start resolved are not observable here; check the result instead
     try {
-      assert.equal(e.status, 'ready');
+      assert.equal(e.state, 'ready');
       assert.equal(createHash('sha256').update(readFileSync(m)).digest('hex'), goodSha, 'the file was replaced by the good one');
       const ref = cEmbed(model, ['integrity']);
       assertClose((await e.embed('integrity')).embedding, ref[0].embedding);
@@ -106,7 +106,7 @@ test('a corrupted model with a source URL is downloaded again, verified and used
   }
 });
 
-test('a wrong SHA-256 is refused: no start without fallback, degraded with it; the file is not replaced by an unverified one', async () => {
+test('a wrong SHA-256 is refused: no start unless fallback is "always", then degraded; the file is not replaced by an unverified one', async () => {
   const d = tmpDir();
   try {
     const m = path.join(d, 'm.gguf');
@@ -116,9 +116,11 @@ test('a wrong SHA-256 is refused: no start without fallback, degraded with it; t
       Embedder.start({ model: m, binary: bin, ...FAST, sha256: wrong, sourceUrl: `${base}/model.gguf`, cacheDir: d, fallback: false }),
       (err: EmbedderError) => err.code === 'INTEGRITY' && /expected/.test(err.message),
     );
-    const e = await Embedder.start({ model: m, binary: bin, ...FAST, sha256: wrong, cacheDir: d, recoveryIntervalMs: 60000 });
+    await assert.rejects(Embedder.start({ model: m, binary: bin, ...FAST, sha256: wrong, cacheDir: d }),
+      (err: EmbedderError) => err.code === 'INTEGRITY');
+    const e = await Embedder.start({ model: m, binary: bin, ...FAST, sha256: wrong, cacheDir: d, recoveryIntervalMs: 60000, fallback: 'always' });
     try {
-      assert.equal(e.status, 'degraded');
+      assert.equal(e.state, 'degraded');
       const r = await e.embed('x');
       assert.equal(r.degraded, true);
       assert.match(r.reason!, /SHA-256/);
