@@ -19,7 +19,6 @@ interface Pending {
 export const CONNECTION_LOST = 'CONNECTION_LOST';
 
 export class Connection extends EventEmitter {
-  hello: HelloOk | null = null;
   private readonly decoder = new MessageDecoder();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -41,16 +40,15 @@ export class Connection extends EventEmitter {
   }
 
   get isClosed(): boolean { return this.closed; }
-  get inFlight(): number { return this.pending.size; }
 
   /** Sends HELLO and stores the server's limits. */
   async handshake(client: string, timeoutMs: number): Promise<HelloOk> {
     const { promise } = this.send(MsgType.HELLO, encodeHello(client), timeoutMs);
     const body = await promise;
-    this.hello = decodeHelloOk(body);
-    if (this.hello.version !== 1) throw new EmbedderError('PROTOCOL', `server chose unsupported protocol version ${this.hello.version}`);
-    this.maxFrame = Math.max(PRE_HELLO_MAX_FRAME, this.hello.maxFrame);
-    return this.hello;
+    const hello = decodeHelloOk(body);
+    if (hello.version !== 1) throw new EmbedderError('PROTOCOL', `server chose unsupported protocol version ${hello.version}`);
+    this.maxFrame = Math.max(PRE_HELLO_MAX_FRAME, hello.maxFrame);
+    return hello;
   }
 
   private allocId(): number {

@@ -9,7 +9,15 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { retry } from './backoff.js';
 import { EmbedderError } from './errors.js';
+
+const execFileP = promisify(execFile);
 
 export type ProgressEvent =
   | { phase: 'hash'; file: string; bytes: number; total: number }
@@ -17,60 +25,49 @@ export type ProgressEvent =
 
 export type ProgressFn = (e: ProgressEvent) => void;
 
+/**
+ * The part of `ggembed inspect --json` the client relies on (src/cli/cmd_inspect.c);
+ * other fields pass through. A shape value the file lacks is null.
+ */
+export const InspectSchema = z.looseObject({
+  file: z.string(),
+  file_size: z.number().int().nonnegative(),
+  architecture: z.string(),
+  name: z.string().nullable().optional(),
+  embedding_length: z.number().int().positive().nullable(),
+  context_length: z.number().int().positive().nullable().optional(),
+  pooling: z.string().nullable().optional(),
+  engine: z.looseObject({ has_weights: z.boolean().optional(), working_memory: z.number().optional() }).optional(),
+});
+
 /** What `ggembed inspect --json` said, with the fields the client uses pulled out. */
 export interface InspectInfo {
-  raw: Record<string, unknown>;
+  raw: z.infer<typeof InspectSchema>;
   dims: number | null;
   arch: string | null;
 }
 
-function findNumber(obj: unknown, keys: string[], depth = 0): number | null {
-  if (!obj || typeof obj !== 'object' || depth > 3) return null;
-  const o = obj as Record<string, unknown>;
-  for (const k of keys) if (typeof o[k] === 'number') return o[k] as number;
-  for (const v of Object.values(o)) {
-    const r = findNumber(v, keys, depth + 1);
-    if (r !== null) return r;
-  }
-  return null;
-}
-
-function findString(obj: unknown, keys: string[]): string | null {
-  if (!obj || typeof obj !== 'object') return null;
-  const o = obj as Record<string, unknown>;
-  for (const k of keys) if (typeof o[k] === 'string') return o[k] as string;
-  for (const v of Object.values(o)) {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      const r = findString(v, keys);
-      if (r !== null) return r;
-    }
-  }
-  return null;
-}
-
 /** Runs `binary inspect model --json`; rejects (code INTEGRITY) when the engine refuses the file. */
-export function inspectModel(binary: string, model: string, timeoutMs = 30000): Promise<InspectInfo> {
-  return new Promise((resolve, reject) => {
-    execFile(binary, ['inspect', model, '--json'], { timeout: timeoutMs, maxBuffer: 64 << 20, windowsHide: true }, (err, stdout, stderr) => {
-      if (err) {
-        const msg = (stderr || err.message).toString().trim().split('\n').slice(-3).join(' / ');
-        reject(new EmbedderError('INTEGRITY', `the engine refuses ${model}: ${msg}`, { cause: err }));
-        return;
-      }
-      let raw: Record<string, unknown>;
-      try {
-        raw = JSON.parse(stdout);
-      } catch (e) {
-        reject(new EmbedderError('INTEGRITY', `ggembed inspect printed no JSON for ${model}`, { cause: e }));
-        return;
-      }
-      resolve({
-        raw,
-        dims: findNumber(raw, ['dims', 'n_embd', 'embedding_length', 'embedding_dims']),
-        arch: findString(raw, ['arch', 'architecture', 'general.architecture']),
-      });
-    });
-  });
+export async function inspectModel(binary: string, model: string, timeoutMs = 30000): Promise<InspectInfo> {
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileP(binary, ['inspect', model, '--json'], { timeout: timeoutMs, maxBuffer: 64 << 20, windowsHide: true }));
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    const msg = (e.stderr || e.message).toString().trim().split('\n').slice(-3).join(' / ');
+    throw new EmbedderError('INTEGRITY', `the engine refuses ${model}: ${msg}`, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch (e) {
+    throw new EmbedderError('INTEGRITY', `ggembed inspect printed no JSON for ${model}`, { cause: e });
+  }
+  const r = InspectSchema.safeParse(json);
+  if (!r.success) {
+    throw new EmbedderError('PROTOCOL', `ggembed inspect --json for ${model} is not what this client expects: ${z.prettifyError(r.error)}`);
+  }
+  return { raw: r.data, dims: r.data.embedding_length, arch: r.data.architecture || null };
 }
 
 /** Streams a file through SHA-256 with progress. */
@@ -140,17 +137,15 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** extra check of the finished temporary file before it replaces DEST */
   verify?: (tmpFile: string) => Promise<void>;
+  /** tries when the network fails or the server answers 5xx (default 3) */
+  attempts?: number;
 }
 
-/**
- * Downloads url to dest: into a temporary file beside dest, verified
- * (SHA-256 when given, then opts.verify), then renamed over dest, so dest is
- * never a partial file. With resume, the temporary file is DEST.part and an
- * interrupted download continues where it stopped.
- */
-export async function downloadFile(url: string, dest: string, opts: DownloadOptions = {}): Promise<void> {
-  await fsp.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
-  const tmp = opts.resume ? `${dest}.part` : `${dest}.${process.pid}.${Date.now()}.download`;
+/** A download failure worth another try (network, 5xx, cut short); a 4xx or a bad file is not. */
+class TransientDownloadError extends EmbedderError {}
+
+/** One try: fetches url into tmp (appending to what is there when resuming). */
+async function fetchInto(url: string, dest: string, tmp: string, opts: DownloadOptions): Promise<void> {
   let have = 0;
   if (opts.resume) {
     try { have = (await fsp.stat(tmp)).size; } catch { have = 0; }
@@ -161,38 +156,59 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   try {
     res = await fetch(url, { headers, signal: opts.signal, redirect: 'follow' });
   } catch (e) {
-    throw new EmbedderError('DOWNLOAD', `cannot download ${url}: ${(e as Error).message}`, { cause: e });
+    throw new TransientDownloadError('DOWNLOAD', `cannot download ${url}: ${(e as Error).message}`, { cause: e });
   }
   if (have > 0 && res.status === 416) {
     // the part file is already complete
     await res.body?.cancel();
-  } else if (!res.ok || !res.body) {
-    throw new EmbedderError('DOWNLOAD', `cannot download ${url}: HTTP ${res.status}`);
+    return;
+  }
+  if (!res.ok || !res.body) {
+    throw new (res.status >= 500 ? TransientDownloadError : EmbedderError)('DOWNLOAD', `cannot download ${url}: HTTP ${res.status}`);
   }
   const append = have > 0 && res.status === 206;
   if (!append) have = 0;
   const len = res.headers.get('content-length');
-  const total = res.status === 416 ? have : len !== null ? have + Number(len) : null;
-  if (res.status !== 416) {
-    const out = createWriteStream(tmp, { flags: append ? 'a' : 'w' });
-    let bytes = have;
-    let last = 0;
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-        bytes += chunk.length;
-        if (opts.onProgress && (bytes - last >= 1 << 20 || bytes === total)) {
-          last = bytes;
-          opts.onProgress({ phase: 'download', url, file: dest, bytes, total });
-        }
-      }
-    } finally {
-      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    }
-    if (opts.onProgress && last !== bytes) opts.onProgress({ phase: 'download', url, file: dest, bytes, total });
-    if (total !== null && bytes !== total) {
-      throw new EmbedderError('DOWNLOAD', `download of ${url} ended after ${bytes} of ${total} bytes`);
-    }
+  const total = len !== null ? have + Number(len) : null;
+  let bytes = have;
+  let last = 0;
+  const report = () => { last = bytes; opts.onProgress?.({ phase: 'download', url, file: dest, bytes, total }); };
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      if (bytes - last >= 1 << 20 || bytes === total) report();
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), counter, createWriteStream(tmp, { flags: append ? 'a' : 'w' }));
+  } catch (e) {
+    if (opts.signal?.aborted) throw e;
+    throw new TransientDownloadError('DOWNLOAD', `download of ${url} failed after ${bytes} bytes: ${(e as Error).message}`, { cause: e });
+  }
+  if (last !== bytes) report();
+  if (total !== null && bytes !== total) {
+    throw new TransientDownloadError('DOWNLOAD', `download of ${url} ended after ${bytes} of ${total} bytes`);
+  }
+}
+
+/**
+ * Downloads url to dest: into a temporary file beside dest, verified
+ * (SHA-256 when given, then opts.verify), then renamed over dest, so dest is
+ * never a partial file. With resume, the temporary file is DEST.part and an
+ * interrupted download continues where it stopped. Network failures are
+ * retried with backoff.
+ */
+export async function downloadFile(url: string, dest: string, opts: DownloadOptions = {}): Promise<void> {
+  await fsp.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
+  const tmp = opts.resume ? `${dest}.part` : `${dest}.${process.pid}.${Date.now()}.download`;
+  try {
+    await retry(() => fetchInto(url, dest, tmp, opts), {
+      attempts: opts.attempts ?? 3, baseMs: 500, signal: opts.signal, retryable: (e) => e instanceof TransientDownloadError,
+    });
+  } catch (e) {
+    if (!opts.resume) await fsp.rm(tmp, { force: true });
+    throw e;
   }
   try {
     if (opts.sha256) {

@@ -2,7 +2,7 @@
 // source URL on 127.0.0.1, refusal of a wrong digest, resumable pull.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -146,6 +146,54 @@ test('pull: a catalogue model is downloaded, resumed from a partial file, and ve
     await assert.rejects(pullModel('test-tiny', { dir: tmpDir(), catalogue: [{ ...entry, sha256: '00'.repeat(32) }] }),
       (err: EmbedderError) => err.code === 'INTEGRITY');
     await assert.rejects(pullModel('no-such-model', { dir: d }), (err: EmbedderError) => err.code === 'INVALID');
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('a download cut short or answered 503 is tried again (with backoff) and resumed', async () => {
+  const d = tmpDir();
+  let calls = 0;
+  const seenRanges: (string | undefined)[] = [];
+  const flaky = http.createServer((req, res) => {
+    calls++;
+    seenRanges.push(req.headers.range);
+    if (calls === 1) { res.writeHead(503).end(); return; }
+    if (calls === 2) {
+      // half the file, then the connection drops
+      res.writeHead(200, { 'content-length': good.length });
+      res.write(good.subarray(0, 5000), () => res.destroy());
+      return;
+    }
+    const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+    res.writeHead(start ? 206 : 200, { 'content-length': good.length - start });
+    res.end(good.subarray(start));
+  });
+  await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+  try {
+    const { downloadFile } = await import('../src/integrity.js');
+    const dest = path.join(d, 'm.gguf');
+    await downloadFile(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}/m.gguf`, dest, { sha256: goodSha, resume: true });
+    assert.deepEqual(readFileSync(dest), good);
+    assert.equal(calls, 3);
+    assert.deepEqual(seenRanges, [undefined, undefined, 'bytes=5000-']);
+  } finally {
+    flaky.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('ggembed inspect --json is checked against its schema: unexpected output is a PROTOCOL error', async () => {
+  const d = tmpDir();
+  try {
+    const { inspectModel } = await import('../src/integrity.js');
+    const ok = await inspectModel(bin, model);
+    assert.equal(ok.dims, 64);
+    assert.equal(ok.arch, 'bert');
+    const fake = path.join(d, 'fake-ggembed');
+    writeFileSync(fake, '#!/bin/sh\necho \'{"file": "x", "embedding_length": "sixty-four"}\'\n');
+    chmodSync(fake, 0o755);
+    await assert.rejects(inspectModel(fake, model), (err: EmbedderError) => err.code === 'PROTOCOL' && /embedding_length|architecture/.test(err.message));
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
