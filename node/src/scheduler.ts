@@ -224,8 +224,8 @@ export class Scheduler implements SupervisorHooks {
         if (!this.owns(op, conn, id)) return;
         if (e.code === 'CONNECTION_LOST') return; // the supervisor's lost() takes it back
         this.inflight.delete(op);
-        if (e.code === 'BUSY' || e.code === 'SHUTTING_DOWN') {
-          // the server's queue is full (or it is stopping and a restart follows): send it again later
+        if (e.code === 'BUSY' || e.code === 'SHUTTING_DOWN' || e.code === 'MODEL_CHANGED') {
+          // the server's queue is full, or it is stopping (its model changed) and a restart follows: send it again later
           op.conn = undefined;
           op.reqId = undefined;
           this.waiting.unshift(op);

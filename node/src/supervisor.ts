@@ -304,6 +304,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (this.st !== 'starting') throw err; // closed meanwhile
       if (this.o.fallback !== 'always') throw err;
       await this.learnDims();
+      if (this.st !== 'starting') throw err;
       this.to('degraded', (err as Error).message);
       return;
     }

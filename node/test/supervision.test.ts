@@ -167,6 +167,9 @@ test('a script that forgets close() exits when idle, and its server with it; asy
   await until(() => !alive(pid), 'the server to exit after asyncDispose', 5000);
 });
 
+/** The wrapper below is a shell script (and finds the server with pgrep). */
+const POSIX_SH = { skip: process.platform === 'win32' ? 'the exit-4 wrapper is a shell script' : false };
+
 /**
  * A binary that runs the real server and, when FLAG exists, exits 4 after it
  * (the server's "model changed" status) however the server ended.
@@ -186,7 +189,7 @@ function breakModel(m: string): void {
   closeSync(fd);
 }
 
-test('exit 4 (model changed): the model is checked before the restart; a bad file without a source fails loudly, then recovers', async () => {
+test('exit 4 (model changed): the model is checked before the restart; a bad file without a source fails loudly, then recovers', POSIX_SH, async () => {
   const d = tmpDir();
   const m = path.join(d, 'm.gguf');
   copyFileSync(model, m);
@@ -217,7 +220,7 @@ test('exit 4 (model changed): the model is checked before the restart; a bad fil
   }
 });
 
-test('exit 4 (model changed) with a source URL: downloaded again and verified before the restart', async () => {
+test('exit 4 (model changed) with a source URL: downloaded again and verified before the restart', POSIX_SH, async () => {
   const good = readFileSync(model);
   const sha = createHash('sha256').update(good).digest('hex');
   const server = http.createServer((_req, res) => { res.writeHead(200, { 'content-length': good.length }); res.end(good); });
