@@ -14,6 +14,8 @@ interface Sent { id: number; n: number; resolve: (b: Buffer) => void; reject: (e
 class ScriptedConn {
   isClosed = false;
   sent: Sent[] = [];
+  /** set: every EMBED is answered with this error at once */
+  refuse: EmbedderError | null = null;
   private nextId = 1;
   send(type: number, body: Buffer): { id: number; promise: Promise<Buffer> } {
     const id = this.nextId++;
@@ -22,6 +24,7 @@ class ScriptedConn {
     const promise = new Promise<Buffer>((res, rej) => { resolve = res; reject = rej; });
     // EMBED body: deadline u32, 4 option bytes, dims u32, prefix str (empty here), n u32, texts
     if (type === MsgType.EMBED) this.sent.push({ id, n: body.readUInt32LE(16), resolve, reject });
+    if (type === MsgType.EMBED && this.refuse) reject(this.refuse);
     else promise.catch(() => {});
     return { id, promise };
   }
@@ -118,16 +121,16 @@ test('an outside kill during isolated re-sends keeps them isolated and whole; a 
 test('an EMBED answered MODEL_CHANGED is sent again after the restart, not failed', async () => {
   const { sup, sched } = setup();
   const p = sched.submit(['x', 'y'], OPTS, 0);
-  const first = sup.conn.sent[0]!;
-  first.reject(new EmbedderError('MODEL_CHANGED', 'the model file changed'));
-  await tick();
-  // the server exits 4 and is restarted with a checked model
+  // the server answers MODEL_CHANGED (to re-sends too) until it has exited 4 and was restarted
   const old = sup.conn;
+  old.refuse = new EmbedderError('MODEL_CHANGED', 'the model file changed');
+  old.sent[0]!.reject(old.refuse);
+  await new Promise((r) => setTimeout(r, 30));
   old.isClosed = true;
   sup.conn = new ScriptedConn();
   sched.ready();
-  await new Promise((r) => setTimeout(r, 60)); // the re-send waits a backoff
-  sched.ready();
+  // the re-send waits a backoff
+  for (let waited = 0; sup.conn.sent.length === 0 && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
   assert.equal(sup.conn.sent.length, 1);
   sup.conn.ok(sup.conn.sent[0]!);
   const r = await p;
