@@ -5,20 +5,24 @@
 //
 // States (Supervisor.state) and the only transitions `to()` allows:
 //
-//                  up                      failure: exit, hang, lost connection
-//   [starting] ---------> [ready] ------------------------------------+
-//     |   |                 ^  ^                                       v
-//     |   |                 |  +---------------- up --------------- [restarting]
-//     |   |                 |                                        |        |
-//     |   | config error,   | recovered         restarts spent,      |        | restarts spent, fallback off;
-//     |   | fallback        |                   fallback on; or      |        | or model check failed
-//     |   | 'always'        |                   model check failed,  |        | (fallback not 'always')
-//     |   v                 |                   fallback 'always'    v        v
-//     |  [degraded] --------+-----------------------------------[degraded] [failed]
-//     |                     +--------------- recovered --------------------- [failed]
-//     | config error (start rejects)
+//                  up
+//   starting ------------> ready <-----------------+------------------+
+//     |   |                  |                     | up               | recovered
+//     |   |                  | failure: exit,      |                  |
+//     |   |                  | hang, lost conn     |                  |
+//     |   |                  v                     |                  |
+//     |   |              restarting ---------------+                  |
+//     |   |               |      |                                    |
+//     |   |  restarts     |      | restarts spent, fallback off;      |
+//     |   |  spent,       |      | bad model, fallback not 'always'   |
+//     |   |  fallback on; |      v                                    |
+//     |   |  bad model,   |    failed ------------------------------->+
+//     |   |  'always'     v                                           |
+//     |   +----------> degraded ------------------------------------->+
+//     |  cannot start,
+//     |  fallback 'always'
 //     v
-//   [closed] <--- close() from any state
+//   closed   <- close() from every state; a start() that rejects
 //
 // degraded: fallback vectors, flagged on every result; failed: requests
 // reject with the reason's error. Both retry recovery every recoveryIntervalMs.
