@@ -3,9 +3,9 @@
 // because its model changed has the model checked before a restart, timeouts
 // and signals leak no listeners, and a script that forgets close() exits.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -54,6 +54,9 @@ test('state machine: exactly the transitions of the diagram; exits classified by
   assert.equal(classifyExit(1, null, 'win32'), 'other'); // TerminateProcess by someone else
 });
 
+/** Tests that count transitions: no health checks, so a slow machine adds no 'hung' restart. */
+const EXACT = { healthIntervalMs: 0 };
+
 function recordStatus(e: Embedder, into: string[]): void {
   e.on('status', (s) => into.push(`${s.from}>${s.state}`));
 }
@@ -93,7 +96,7 @@ test('fallback after a successful start is on by default and loud: one status ev
   const d = tmpDir();
   const copy = path.join(d, 'ggembed');
   copyFileSync(bin, copy);
-  const e = await Embedder.start({ model, binary: copy, ...FAST, maxRestarts: 1 });
+  const e = await Embedder.start({ model, binary: copy, ...FAST, maxRestarts: 1, ...EXACT });
   const seen: string[] = [];
   recordStatus(e, seen);
   try {
@@ -194,7 +197,7 @@ test('exit 4 (model changed): the model is checked before the restart; a bad fil
   const m = path.join(d, 'm.gguf');
   copyFileSync(model, m);
   const w = exit4Wrapper(d);
-  const e = await Embedder.start({ model: m, binary: w.binary, ...FAST });
+  const e = await Embedder.start({ model: m, binary: w.binary, ...FAST, ...EXACT });
   const seen: string[] = [];
   recordStatus(e, seen);
   const exits: (number | null)[] = [];
@@ -230,7 +233,7 @@ test('exit 4 (model changed) with a source URL: downloaded again and verified be
   copyFileSync(model, m);
   const w = exit4Wrapper(d);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/m.gguf`;
-  const e = await Embedder.start({ model: m, binary: w.binary, ...FAST, sha256: sha, sourceUrl: url, cacheDir: d });
+  const e = await Embedder.start({ model: m, binary: w.binary, ...FAST, sha256: sha, sourceUrl: url, cacheDir: d, ...EXACT });
   const seen: string[] = [];
   recordStatus(e, seen);
   const redownloads: string[] = [];
@@ -247,6 +250,65 @@ test('exit 4 (model changed) with a source URL: downloaded again and verified be
     assert.deepEqual(readFileSync(m), good);
     assert.ok(!seen.includes('restarting>failed') && !seen.includes('restarting>degraded'), seen.join(', '));
     assert.ok(!existsSync(w.flag));
+  } finally {
+    await e.close();
+    server.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+/** Whether this ggembed stops with MODEL_CHANGED and status 4 (its `serve --help` says so). */
+function serverHasModelChanged(): boolean {
+  const r = spawnSync(requireBinary(), ['serve', '--help'], { encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`.includes('MODEL_CHANGED');
+}
+const REAL_EXIT4 = { skip: serverHasModelChanged() ? false : 'this ggembed predates MODEL_CHANGED and exit status 4' };
+
+test('the real server: a model truncated under it ends in MODEL_CHANGED and exit 4; the check fails loudly without a source', REAL_EXIT4, async () => {
+  const d = tmpDir();
+  const m = path.join(d, 'm.gguf');
+  copyFileSync(model, m);
+  const e = await Embedder.start({ model: m, binary: bin, ...FAST, ...EXACT });
+  const seen: string[] = [];
+  recordStatus(e, seen);
+  const exits: (number | null)[] = [];
+  e.on('exit', (x) => exits.push(x.code));
+  try {
+    assert.equal((await e.embed('before')).degraded, false);
+    truncateSync(m, Math.floor(readFileSync(m).length / 2));
+    await assert.rejects(e.embed('after the truncation'), (err: EmbedderError) => err.code === 'INTEGRITY');
+    assert.deepEqual(exits, [4]);
+    assert.deepEqual(seen, ['ready>restarting', 'restarting>failed']);
+    assert.equal(e.status.degraded, false);
+    copyFileSync(model, m);
+    await until(() => e.state === 'ready', 'recovery once the file is good');
+    assertClose((await e.embed('after')).embedding, cEmbed(model, ['after'])[0]!.embedding);
+  } finally {
+    await e.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('the real server: a model overwritten in place is downloaded again (SHA-256 differs) and the request answered from it', REAL_EXIT4, async () => {
+  const good = readFileSync(model);
+  const sha = createHash('sha256').update(good).digest('hex');
+  const server = http.createServer((_req, res) => { res.writeHead(200, { 'content-length': good.length }); res.end(good); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const d = tmpDir();
+  const m = path.join(d, 'm.gguf');
+  copyFileSync(model, m);
+  const other = makeModel(d, 'other.gguf', ['--seed', '7']);
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/m.gguf`;
+  const e = await Embedder.start({ model: m, binary: bin, ...FAST, ...EXACT, sha256: sha, sourceUrl: url, cacheDir: d });
+  const exits: (number | null)[] = [];
+  e.on('exit', (x) => exits.push(x.code));
+  try {
+    writeFileSync(m, readFileSync(other)); // cp other.gguf model.gguf
+    const r = await e.embed('answered by the right model');
+    assert.equal(r.degraded, false);
+    assertClose(r.embedding, cEmbed(model, ['answered by the right model'])[0]!.embedding);
+    assert.deepEqual(exits, [4]);
+    assert.deepEqual(readFileSync(m), good);
   } finally {
     await e.close();
     server.close();
