@@ -238,6 +238,8 @@ test('exit 4 (model changed) with a source URL: downloaded again and verified be
   recordStatus(e, seen);
   const redownloads: string[] = [];
   e.on('redownload', (r) => redownloads.push(r.reason));
+  const exits: (number | null)[] = [];
+  e.on('exit', (x) => exits.push(x.code));
   try {
     writeFileSync(w.flag, '');
     breakModel(m);
@@ -245,7 +247,8 @@ test('exit 4 (model changed) with a source URL: downloaded again and verified be
     process.kill(w.serverPid(e.pid!), 'SIGKILL');
     const r = await p;
     r.forEach((x) => assert.equal(x.degraded, false));
-    await until(() => e.state === 'ready', 'ready');
+    await until(() => exits.length === 1 && e.state === 'ready', 'the restart');
+    assert.deepEqual(exits, [4]);
     assert.equal(redownloads.length, 1);
     assert.deepEqual(readFileSync(m), good);
     assert.ok(!seen.includes('restarting>failed') && !seen.includes('restarting>degraded'), seen.join(', '));
