@@ -162,7 +162,7 @@ test('a download cut short or answered 503 is tried again (with backoff) and res
     if (calls === 2) {
       // half the file, then the connection drops
       res.writeHead(200, { 'content-length': good.length });
-      res.write(good.subarray(0, 5000), () => res.destroy());
+      res.write(good.subarray(0, 5000), () => setTimeout(() => res.destroy(), 200));
       return;
     }
     const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);

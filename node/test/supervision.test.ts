@@ -242,10 +242,9 @@ test('exit 4 (model changed) with a source URL: downloaded again and verified be
   e.on('exit', (x) => exits.push(x.code));
   try {
     writeFileSync(w.flag, '');
-    breakModel(m);
-    const p = e.embedBatch(['during', 'the', 'change']);
+    breakModel(m); // no request until the kill: a server that checks its file itself finds nothing while idle
     process.kill(w.serverPid(e.pid!), 'SIGKILL');
-    const r = await p;
+    const r = await e.embedBatch(['during', 'the', 'change']);
     r.forEach((x) => assert.equal(x.degraded, false));
     await until(() => exits.length === 1 && e.state === 'ready', 'the restart');
     assert.deepEqual(exits, [4]);
