@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 /** node/ (this file is node/dist/test/helpers.js once compiled) */
@@ -60,7 +61,7 @@ export function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => delay(ms);
 
 export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20000): Promise<void> {
   const end = Date.now() + ms;
