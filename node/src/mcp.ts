@@ -3,86 +3,240 @@
 // embed, similarity and embedder_status, on top of the Embedder client. The
 // worked example of using ggembed from an MCP server: the model runs in the
 // supervised ggembed process, never in this one.
+//
+// Answers stay well under the SDK's message limit (10 MiB over stdio: a
+// message past it ends the connection): vectors travel once, in the
+// structured content, with float32 precision; the text part is a short
+// summary; a call whose answer would not fit is refused with a clear error.
+// A degraded embedder is said in the text part, where a model reads it.
 
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
-import { embedderOptionsFromCli } from './cli-options.js';
-import { Embedder, type EmbedResult } from './embedder.js';
+import {
+  type DegradedState,
+  degradedState,
+  EMBEDDER_OPTIONS,
+  embedderOptionsFrom,
+  HELP_OPTION,
+  helpText,
+  intOption,
+  isMain,
+  logTransitions,
+  type OptionTable,
+  parseCli,
+  runBin,
+  startBinEmbedder,
+} from './cli-options.js';
+import type { Embedder, EmbedResult } from './embedder.js';
+
+const BIN = 'ggembed-mcp';
+
+export interface McpServerOptions {
+  /** texts per call of embed and similarity (default 512) */
+  maxTexts?: number;
+  /** bytes of vectors an answer may carry (default 8 MiB, under the SDK's 10 MiB) */
+  maxAnswerBytes?: number;
+}
+
+export const MCP_DEFAULTS = { maxTexts: 512, maxAnswerBytes: 8 << 20 } as const;
+
+// JSON of one float32 value at 9 significant digits, a comma and a sign, at most
+const BYTES_PER_VALUE = 16;
+const BYTES_PER_TEXT = 96;
+
+/** float32 values as the shortest decimals that read back as the same float32 (9 significant digits). */
+function compact(v: Float32Array): number[] {
+  return Array.from(v, (x) => Number(x.toPrecision(9)));
+}
 
 function cosine(a: Float32Array, b: Float32Array): number {
-  let d = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    d += x * y;
+    na += x * x;
+    nb += y * y;
+  }
   return na && nb ? d / Math.sqrt(na * nb) : 0;
 }
 
-function reply(obj: Record<string, unknown>) {
-  return { content: [{ type: 'text' as const, text: JSON.stringify(obj) }], structuredContent: obj };
+function degradedWarning(s: DegradedState): string {
+  return (
+    'WARNING: the embedder is degraded: these vectors come from a local fallback (feature hashing), not from the model, ' +
+    `so similarities are only approximate. Reason: ${s.reason ?? 'unknown'}`
+  );
+}
+
+function errorReply(text: string) {
+  return { content: [{ type: 'text' as const, text }], isError: true };
 }
 
 function failed(r: EmbedResult[]): string | null {
   const bad = r.filter((x) => x.error);
-  return bad.length ? bad.map((x) => `text ${x.index}: ${x.error!.code}: ${x.error!.message}`).join('; ') : null;
+  return bad.length ? bad.map((x) => `text ${x.index}: ${x.error?.code}: ${x.error?.message}`).join('; ') : null;
 }
 
-export function createMcpServer(embedder: Embedder): McpServer {
+/** The degraded state of a batch of results (they are all real or all fallback). */
+function resultState(r: EmbedResult[]): DegradedState {
+  const d = r.find((x) => x.degraded);
+  return { degraded: d !== undefined, reason: d?.reason ?? null };
+}
+
+const snippet = (s: string, n = 80) => (s.length > n ? `${s.slice(0, n - 1)}…` : s).replace(/\s+/g, ' ');
+
+export function createMcpServer(embedder: Embedder, options: McpServerOptions = {}): McpServer {
+  const o = { ...MCP_DEFAULTS, ...options };
   const server = new McpServer({ name: 'ggembed', version: '0.1.0' });
 
-  server.registerTool('embed', {
-    description: 'Embed texts with the local embedding model. Returns one vector per text, with token counts; degraded=true means a local fallback embedding was used.',
-    inputSchema: {
-      texts: z.array(z.string()).min(1).describe('texts to embed'),
-      dims: z.number().int().positive().optional().describe('keep the first N dimensions (Matryoshka models)'),
-      prefix: z.string().optional().describe('prepended to every text, e.g. "search_query: "'),
-    },
-  }, async ({ texts, dims, prefix }) => {
-    const r = await embedder.embedBatch(texts, { dims, prefix });
-    const err = failed(r);
-    if (err) return { content: [{ type: 'text' as const, text: err }], isError: true };
-    return reply({
-      dims: r[0]?.embedding.length ?? 0,
-      degraded: r.some((x) => x.degraded),
-      reason: r.find((x) => x.reason)?.reason ?? null,
-      embeddings: r.map((x) => ({ index: x.index, tokens: x.tokens, truncated: x.truncated, embedding: Array.from(x.embedding) })),
-    });
-  });
+  /** Texts one call may take with vectors of `dims` values. */
+  const maxTexts = (dims: number) => Math.max(1, Math.min(o.maxTexts, Math.floor(o.maxAnswerBytes / (dims * BYTES_PER_VALUE + BYTES_PER_TEXT))));
+  const tooMany = (n: number, dims: number, what: string) => {
+    const limit = maxTexts(dims);
+    return n > limit
+      ? `too many ${what} in one call: ${n}; at most ${limit} per call with ${dims}-dimensional vectors (so the answer fits in one MCP message). Split them into several calls.`
+      : null;
+  };
 
-  server.registerTool('similarity', {
-    description: 'Rank candidate texts by cosine similarity of their embeddings to a query text.',
-    inputSchema: {
-      query: z.string(),
-      candidates: z.array(z.string()).min(1),
-      top_k: z.number().int().positive().optional(),
+  server.registerTool(
+    'embed',
+    {
+      description:
+        'Embed texts with the local embedding model. The vectors are in the structured content (embeddings[i].embedding), ' +
+        'one per text, with token counts; the text part is a summary. degraded=true means a local fallback embedding was used, not the model.',
+      inputSchema: {
+        texts: z.array(z.string()).min(1).describe(`texts to embed (at most ${o.maxTexts} per call)`),
+        dims: z.number().int().positive().optional().describe('keep the first N dimensions (Matryoshka models)'),
+        prefix: z.string().optional().describe('prepended to every text, e.g. "search_query: "'),
+      },
+      outputSchema: {
+        model: z.string().nullable(),
+        count: z.number(),
+        dims: z.number(),
+        tokens: z.number(),
+        degraded: z.boolean(),
+        reason: z.string().nullable(),
+        embeddings: z.array(z.object({ index: z.number(), tokens: z.number(), truncated: z.boolean(), embedding: z.array(z.number()) })),
+      },
     },
-  }, async ({ query, candidates, top_k }) => {
-    const r = await embedder.embedBatch([query, ...candidates]);
-    const err = failed(r);
-    if (err) return { content: [{ type: 'text' as const, text: err }], isError: true };
-    const q = r[0].embedding;
-    const ranked = candidates
-      .map((text, i) => ({ index: i, text, score: cosine(q, r[i + 1].embedding) }))
-      .sort((a, b) => b.score - a.score)
-      .slice(0, top_k ?? candidates.length);
-    return reply({ degraded: r[0].degraded, reason: r[0].reason ?? null, results: ranked });
-  });
+    async ({ texts, dims, prefix }) => {
+      const info = embedder.info();
+      const over = tooMany(texts.length, dims ?? info.dims, 'texts');
+      if (over) return errorReply(over);
+      const r = await embedder.embedBatch(texts, { dims, prefix });
+      const err = failed(r);
+      if (err) return errorReply(err);
+      const state = resultState(r);
+      const d = r[0]?.embedding.length ?? 0;
+      const tokens = r.reduce((s, x) => s + x.tokens, 0);
+      const truncated = r.filter((x) => x.truncated).length;
+      const summary = [
+        ...(state.degraded ? [degradedWarning(state)] : []),
+        `Embedded ${r.length} text${r.length === 1 ? '' : 's'} (${tokens} tokens${truncated ? `, ${truncated} truncated to the model's context` : ''}) ` +
+          `into ${d}-dimensional vectors with ${info.name ?? info.model}. The vectors are in the structured content: embeddings[i].embedding.`,
+      ].join('\n');
+      return {
+        content: [{ type: 'text' as const, text: summary }],
+        structuredContent: {
+          model: info.name,
+          count: r.length,
+          dims: d,
+          tokens,
+          degraded: state.degraded,
+          reason: state.reason,
+          embeddings: r.map((x) => ({ index: x.index, tokens: x.tokens, truncated: x.truncated, embedding: compact(x.embedding) })),
+        },
+      };
+    },
+  );
 
-  server.registerTool('embedder_status', {
-    description: 'The embedding model and the health of the embedder process: state, degraded flag and reason, restarts, statistics.',
-    inputSchema: {},
-  }, async () => {
-    const [health, stats] = await Promise.all([embedder.health(), embedder.stats()]);
-    return reply({ model: embedder.info(), health, degraded: health.degraded, reason: health.reason, stats });
-  });
+  server.registerTool(
+    'similarity',
+    {
+      description: 'Rank candidate texts by cosine similarity of their embeddings to a query text.',
+      inputSchema: {
+        query: z.string(),
+        candidates: z.array(z.string()).min(1).describe(`at most ${o.maxTexts - 1} per call`),
+        top_k: z.number().int().positive().optional(),
+      },
+      outputSchema: {
+        degraded: z.boolean(),
+        reason: z.string().nullable(),
+        results: z.array(z.object({ index: z.number(), score: z.number(), text: z.string() })),
+      },
+    },
+    async ({ query, candidates, top_k }) => {
+      // the vectors stay here, only scores go back; the cap is the texts per call
+      if (candidates.length + 1 > o.maxTexts) {
+        return errorReply(`too many candidates in one call: ${candidates.length}; at most ${o.maxTexts - 1} per call. Split them into several calls.`);
+      }
+      const r = await embedder.embedBatch([query, ...candidates]);
+      const err = failed(r);
+      if (err) return errorReply(err);
+      const q = r[0]?.embedding ?? new Float32Array(0);
+      const ranked = candidates
+        .map((text, i) => ({ index: i, score: cosine(q, r[i + 1]?.embedding ?? new Float32Array(0)), text }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, top_k ?? candidates.length);
+      const state = resultState(r);
+      const lines = ranked.map((x, k) => `${k + 1}. candidate ${x.index} (score ${x.score.toFixed(4)}): ${snippet(x.text)}`);
+      const text = [...(state.degraded ? [degradedWarning(state)] : []), ...lines].join('\n');
+      return {
+        content: [{ type: 'text' as const, text }],
+        structuredContent: { degraded: state.degraded, reason: state.reason, results: ranked },
+      };
+    },
+  );
+
+  server.registerTool(
+    'embedder_status',
+    {
+      description: 'The embedding model and the health of the embedder process: state, degraded flag and reason, restarts, statistics.',
+      inputSchema: {},
+    },
+    async () => {
+      const [health, stats] = await Promise.all([embedder.health(), embedder.stats()]);
+      const state = degradedState(embedder);
+      const obj = { model: embedder.info(), health, degraded: state.degraded, reason: state.reason, stats };
+      const head = state.degraded ? degradedWarning(state) : `The embedder is ${health.state}; vectors come from the model.`;
+      return { content: [{ type: 'text' as const, text: `${head}\n${JSON.stringify(obj)}` }], structuredContent: obj };
+    },
+  );
 
   return server;
 }
 
+export const MCP_OPTIONS: OptionTable = {
+  ...EMBEDDER_OPTIONS,
+  'max-texts': {
+    type: 'string',
+    value: 'N',
+    help: `texts per call of embed and similarity (default ${MCP_DEFAULTS.maxTexts}; fewer for wide vectors, so answers fit in one MCP message)`,
+    schema: intOption(2, 100_000),
+  },
+  ...HELP_OPTION,
+};
+
 async function main(): Promise<void> {
-  const { opts } = embedderOptionsFromCli(process.argv.slice(2));
-  const embedder = await Embedder.start(opts);
-  embedder.on('degraded', ({ reason }) => process.stderr.write(`ggembed-mcp: degraded: ${reason}\n`));
-  embedder.on('recovered', () => process.stderr.write('ggembed-mcp: recovered\n'));
-  const server = createMcpServer(embedder);
+  const cli = parseCli(process.argv.slice(2), MCP_OPTIONS);
+  if (cli.help) {
+    process.stdout.write(
+      helpText(
+        `${BIN} --model FILE [options]`,
+        'A stdio MCP server with the tools embed, similarity and embedder_status; the model runs in a supervised ggembed process.',
+        MCP_OPTIONS,
+        `Register it with a coding assistant, e.g.:\n  {"mcpServers": {"ggembed": {"command": "npx", "args": ["-y", "--package", "ggembed", "${BIN}", "--model", "/path/to/model.gguf"]}}}`,
+      ),
+    );
+    return;
+  }
+  const { opts, fallback } = embedderOptionsFrom(cli.values);
+  const embedder = await startBinEmbedder(opts, fallback);
+  logTransitions(embedder, BIN);
+  const server = createMcpServer(embedder, cli.values['max-texts'] !== undefined ? { maxTexts: cli.values['max-texts'] as number } : {});
   const transport = new StdioServerTransport();
   let closing = false;
   const shutdown = async () => {
@@ -98,7 +252,4 @@ async function main(): Promise<void> {
   await server.connect(transport);
 }
 
-main().catch((e) => {
-  process.stderr.write(`ggembed-mcp: ${(e as Error).message}\n`);
-  process.exit(1);
-});
+if (isMain(import.meta.url)) runBin(BIN, main);
