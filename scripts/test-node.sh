@@ -20,6 +20,8 @@ if [ ! -x "$GGEMBED_BIN" ]; then
 fi
 
 npm ci --no-audit --no-fund --loglevel=error
+# format, lint (Biome) and the noUncheckedIndexedAccess check
+npm run --silent lint
 npm run --silent build
 # one test file at a time: the tests start servers; keep a 2-core machine usable
 node --test --test-concurrency=1 dist/test/

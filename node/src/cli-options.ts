@@ -43,12 +43,7 @@ export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
     .string()
     .regex(/^[0-9]{1,15}$/, 'expected a whole number')
     .transform(Number)
-    .pipe(
-      z
-        .number()
-        .min(min, `must be at least ${min}`)
-        .max(max, `must be at most ${max}`),
-    );
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
 export const fallbackModes = ['on-failure', 'always', 'never'] as const;
@@ -82,7 +77,13 @@ export const EMBEDDER_OPTIONS: OptionTable = {
     schema: z.enum(['auto', 'socket', 'pipe', 'stdio'], 'expected auto, socket, pipe or stdio'),
   },
   sha256: { type: 'string', env: 'GGEMBED_SHA256', value: 'HEX', help: 'expected SHA-256 of the model file', schema: hex64 },
-  'source-url': { type: 'string', env: 'GGEMBED_SOURCE_URL', value: 'URL', help: 'download the model again from here when its check fails', schema: httpUrl },
+  'source-url': {
+    type: 'string',
+    env: 'GGEMBED_SOURCE_URL',
+    value: 'URL',
+    help: 'download the model again from here when its check fails',
+    schema: httpUrl,
+  },
   fallback: {
     type: 'string',
     env: 'GGEMBED_FALLBACK',

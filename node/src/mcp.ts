@@ -93,7 +93,8 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
   const server = new McpServer({ name: 'ggembed', version: '0.1.0' });
 
   /** Texts one call may take with vectors of `dims` values. */
-  const maxTexts = (dims: number) => Math.max(1, Math.min(o.maxTexts, Math.floor(o.maxAnswerBytes / (dims * BYTES_PER_VALUE + BYTES_PER_TEXT))));
+  const maxTexts = (dims: number) =>
+    Math.max(1, Math.min(o.maxTexts, Math.floor(o.maxAnswerBytes / (dims * BYTES_PER_VALUE + BYTES_PER_TEXT))));
   const tooMany = (n: number, dims: number, what: string) => {
     const limit = maxTexts(dims);
     return n > limit
@@ -159,7 +160,10 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
       description: 'Rank candidate texts by cosine similarity of their embeddings to a query text.',
       inputSchema: {
         query: z.string(),
-        candidates: z.array(z.string()).min(1).describe(`at most ${o.maxTexts - 1} per call`),
+        candidates: z
+          .array(z.string())
+          .min(1)
+          .describe(`at most ${o.maxTexts - 1} per call`),
         top_k: z.number().int().positive().optional(),
       },
       outputSchema: {
@@ -171,7 +175,9 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
     async ({ query, candidates, top_k }) => {
       // the vectors stay here, only scores go back; the cap is the texts per call
       if (candidates.length + 1 > o.maxTexts) {
-        return errorReply(`too many candidates in one call: ${candidates.length}; at most ${o.maxTexts - 1} per call. Split them into several calls.`);
+        return errorReply(
+          `too many candidates in one call: ${candidates.length}; at most ${o.maxTexts - 1} per call. Split them into several calls.`,
+        );
       }
       const r = await embedder.embedBatch([query, ...candidates]);
       const err = failed(r);

@@ -101,7 +101,11 @@ function bodySchema(maxInputs: number) {
       ),
       model: z.string("'model' must be a string").optional(),
       encoding_format: z.enum(['float', 'base64'], "'encoding_format' must be 'float' or 'base64'").optional(),
-      dimensions: z.number("'dimensions' must be a positive integer").int("'dimensions' must be a positive integer").positive("'dimensions' must be a positive integer").optional(),
+      dimensions: z
+        .number("'dimensions' must be a positive integer")
+        .int("'dimensions' must be a positive integer")
+        .positive("'dimensions' must be a positive integer")
+        .optional(),
       user: z.string("'user' must be a string").optional(),
     },
     "the body must be a JSON object with 'input'",
@@ -189,7 +193,12 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
       }
     }
     if (!ok) {
-      throw new HttpError(403, `host '${host ?? ''}' is not allowed: use localhost, 127.0.0.1 or [::1] (or start with --allow-host NAME)`, 'permission_error', 'host_not_allowed');
+      throw new HttpError(
+        403,
+        `host '${host ?? ''}' is not allowed: use localhost, 127.0.0.1 or [::1] (or start with --allow-host NAME)`,
+        'permission_error',
+        'host_not_allowed',
+      );
     }
   }
 
@@ -198,7 +207,12 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
     const origin = req.headers.origin;
     if (origin === undefined) return;
     if (!originAllowed(origin)) {
-      throw new HttpError(403, `origin '${origin}' is not allowed (start with --cors-origin ${origin} to allow it)`, 'permission_error', 'origin_not_allowed');
+      throw new HttpError(
+        403,
+        `origin '${origin}' is not allowed (start with --cors-origin ${origin} to allow it)`,
+        'permission_error',
+        'origin_not_allowed',
+      );
     }
     res.setHeader('access-control-allow-origin', origins.has('*') ? '*' : origin);
     res.setHeader('vary', 'Origin');
@@ -272,7 +286,11 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
   async function embeddings(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const ctype = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (ctype !== 'application/json') {
-      throw invalid(415, `the body must be JSON with 'content-type: application/json' (got '${req.headers['content-type'] ?? 'none'}')`, 'unsupported_media_type');
+      throw invalid(
+        415,
+        `the body must be JSON with 'content-type: application/json' (got '${req.headers['content-type'] ?? 'none'}')`,
+        'unsupported_media_type',
+      );
     }
     const text = await readBody(req);
     let json: unknown;
@@ -291,7 +309,12 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
     refuseDegraded();
     const over = await tokensOver(texts);
     if (over !== null) {
-      throw invalid(400, `the inputs take ${over} tokens; at most ${o.maxTokens} are allowed per request`, 'max_tokens_per_request', 'input');
+      throw invalid(
+        400,
+        `the inputs take ${over} tokens; at most ${o.maxTokens} are allowed per request`,
+        'max_tokens_per_request',
+        'input',
+      );
     }
     const ac = new AbortController();
     res.on('close', () => {
@@ -304,7 +327,9 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
     const reason = r.find((x) => x.reason)?.reason ?? null;
     if (degraded && !o.allowDegraded) {
       // degraded during this request: the state may already be back, the vectors are not
-      throw new HttpError(503, `the embedder became degraded during the request: ${reason}`, 'server_error', 'embedder_degraded', null, { 'retry-after': '10' });
+      throw new HttpError(503, `the embedder became degraded during the request: ${reason}`, 'server_error', 'embedder_degraded', null, {
+        'retry-after': '10',
+      });
     }
     const tokens = r.reduce((s, x) => s + x.tokens, 0);
     const format = body.encoding_format ?? 'float';
@@ -359,7 +384,14 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
     if (url.pathname !== '/v1/embeddings') throw invalid(404, `no route ${req.method} ${url.pathname}`, 'not_found');
     if (req.method !== 'POST') throw invalid(405, 'use POST', 'method_not_allowed');
     if (active >= o.maxConcurrent) {
-      throw new HttpError(429, `more than ${o.maxConcurrent} requests at once; retry later`, 'rate_limit_error', 'too_many_requests', null, { 'retry-after': '1' });
+      throw new HttpError(
+        429,
+        `more than ${o.maxConcurrent} requests at once; retry later`,
+        'rate_limit_error',
+        'too_many_requests',
+        null,
+        { 'retry-after': '1' },
+      );
     }
     active++;
     try {
@@ -397,9 +429,25 @@ const originSchema = z.string().refine((s) => {
 
 export const OPENAI_OPTIONS: OptionTable = {
   ...EMBEDDER_OPTIONS,
-  port: { type: 'string', env: 'GGEMBED_PORT', value: 'N', help: 'TCP port on 127.0.0.1 (default 8089; 0: any free port)', schema: intOption(0, 65535) },
-  'max-inputs': { type: 'string', value: 'N', help: `inputs per request (default ${OPENAI_DEFAULTS.maxInputs})`, schema: intOption(1, 1_000_000) },
-  'max-tokens': { type: 'string', value: 'N', help: `tokens per request, all inputs together (default ${OPENAI_DEFAULTS.maxTokens})`, schema: intOption(1, 1e12) },
+  port: {
+    type: 'string',
+    env: 'GGEMBED_PORT',
+    value: 'N',
+    help: 'TCP port on 127.0.0.1 (default 8089; 0: any free port)',
+    schema: intOption(0, 65535),
+  },
+  'max-inputs': {
+    type: 'string',
+    value: 'N',
+    help: `inputs per request (default ${OPENAI_DEFAULTS.maxInputs})`,
+    schema: intOption(1, 1_000_000),
+  },
+  'max-tokens': {
+    type: 'string',
+    value: 'N',
+    help: `tokens per request, all inputs together (default ${OPENAI_DEFAULTS.maxTokens})`,
+    schema: intOption(1, 1e12),
+  },
   'api-key': {
     type: 'string',
     env: 'GGEMBED_API_KEY',
@@ -407,7 +455,13 @@ export const OPENAI_OPTIONS: OptionTable = {
     help: "require 'Authorization: Bearer KEY' (prefer the env variable: a command line is visible to other users)",
     schema: z.string().min(8, 'must be at least 8 characters'),
   },
-  'cors-origin': { type: 'string', multiple: true, value: 'ORIGIN', help: "allow browser requests from this origin (or '*')", schema: originSchema },
+  'cors-origin': {
+    type: 'string',
+    multiple: true,
+    value: 'ORIGIN',
+    help: "allow browser requests from this origin (or '*')",
+    schema: originSchema,
+  },
   'allow-host': {
     type: 'string',
     multiple: true,
@@ -415,7 +469,7 @@ export const OPENAI_OPTIONS: OptionTable = {
     help: 'accept this host name in the Host header besides localhost, 127.0.0.1 and [::1]',
     schema: z.string().regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/, 'expected a host name without port'),
   },
-  'allow-degraded': { type: 'boolean', help: "answer with fallback vectors (flagged) while degraded instead of 503" },
+  'allow-degraded': { type: 'boolean', help: 'answer with fallback vectors (flagged) while degraded instead of 503' },
   ...HELP_OPTION,
 };
 

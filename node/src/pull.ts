@@ -1,9 +1,9 @@
 #!/usr/bin/env node
+import { z } from 'zod';
 // pull.ts - `ggembed-pull [--list] [--dir DIR] [--sha256 HEX] NAME`: downloads a
 // catalogue model, resumable, verified.
 import { CATALOGUE, pullModel } from './catalogue.js';
 import { CliError, HELP_OPTION, helpText, isMain, type OptionTable, parseCli, runBin } from './cli-options.js';
-import { z } from 'zod';
 
 const BIN = 'ggembed-pull';
 
@@ -23,7 +23,11 @@ async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2), PULL_OPTIONS, { positionals: { min: 0, max: 1 } });
   if (cli.help) {
     process.stdout.write(
-      helpText(`${BIN} [--dir DIR] [--sha256 HEX] NAME | ${BIN} --list`, 'Downloads a model of the catalogue (resumably), verifies it and prints its path and SHA-256.', PULL_OPTIONS),
+      helpText(
+        `${BIN} [--dir DIR] [--sha256 HEX] NAME | ${BIN} --list`,
+        'Downloads a model of the catalogue (resumably), verifies it and prints its path and SHA-256.',
+        PULL_OPTIONS,
+      ),
     );
     return;
   }
@@ -35,12 +39,15 @@ async function main(): Promise<void> {
   }
   const name = cli.positionals[0];
   if (!name) throw new CliError('which model? give a NAME (ggembed-pull --list shows them)');
-  if (!CATALOGUE.some((c) => c.name === name)) throw new CliError(`no model named '${name}' in the catalogue (ggembed-pull --list shows them)`);
+  if (!CATALOGUE.some((c) => c.name === name))
+    throw new CliError(`no model named '${name}' in the catalogue (ggembed-pull --list shows them)`);
   const r = await pullModel(name, {
     ...(v.dir !== undefined ? { dir: v.dir as string } : {}),
     ...(v.sha256 !== undefined ? { sha256: v.sha256 as string } : {}),
     onProgress: (p) =>
-      process.stderr.write(`\r${p.phase} ${(p.bytes / 1048576).toFixed(1)} MiB${p.total ? ` of ${(p.total / 1048576).toFixed(1)} MiB` : ''}   `),
+      process.stderr.write(
+        `\r${p.phase} ${(p.bytes / 1048576).toFixed(1)} MiB${p.total ? ` of ${(p.total / 1048576).toFixed(1)} MiB` : ''}   `,
+      ),
   }).finally(() => process.stderr.write('\n'));
   process.stdout.write(`${r.file}\nsha256 ${r.sha256}\n`);
 }

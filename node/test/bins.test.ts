@@ -22,7 +22,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const script = (name: string) => path.join(PKG, 'dist/src', `${name}.js`);
 
 function run(name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [script(name), ...args], { encoding: 'utf8', timeout: 30000, env: { ...process.env, GGEMBED_MODEL: '', ...env } });
+  const r = spawnSync(process.execPath, [script(name), ...args], {
+    encoding: 'utf8',
+    timeout: 30000,
+    env: { ...process.env, GGEMBED_MODEL: '', ...env },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -37,7 +41,10 @@ function oneLine(name: string, stderr: string): string {
 test('--help on every bin: usage and every option on stdout, status 0', () => {
   for (const [name, options] of [
     ['mcp', ['--model', '--fallback', '--max-texts', '--threads']],
-    ['openai', ['--model', '--port', '--api-key', '--cors-origin', '--allow-host', '--allow-degraded', '--max-inputs', '--max-tokens', '--fallback']],
+    [
+      'openai',
+      ['--model', '--port', '--api-key', '--cors-origin', '--allow-host', '--allow-degraded', '--max-inputs', '--max-tokens', '--fallback'],
+    ],
     ['pull', ['--list', '--dir', '--sha256']],
   ] as const) {
     for (const flag of ['--help', '-h']) {
@@ -99,8 +106,14 @@ test('a configuration error ends the bins with one line and status 1 (no silent 
 });
 
 /** Starts ggembed-openai; resolves with its URL once it listens. */
-async function startOpenAI(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [script('openai'), '--threads', '1', '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+async function startOpenAI(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [script('openai'), '--threads', '1', '--port', '0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let buf = '';
   child.stderr?.on('data', (d) => {
     buf += d;
@@ -133,10 +146,16 @@ test('ggembed-openai over HTTP: vectors equal the C command, text/plain refused'
   try {
     const input = ['first text', 'second text'];
     const ref = cEmbed(model, input);
-    const res = await fetch(`${url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'x', input }) });
+    const res = await fetch(`${url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'x', input }),
+    });
     assert.equal(res.status, 200);
     const j = (await res.json()) as { data: { embedding: number[] }[]; degraded: boolean };
-    j.data.forEach((d, i) => assertClose(d.embedding, ref[i]!.embedding));
+    j.data.forEach((d, i) => {
+      assertClose(d.embedding, ref[i]!.embedding);
+    });
     assert.equal(j.degraded, false);
     // fetch sends a string body as text/plain, as a web page can without a preflight
     const plain = await fetch(`${url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ input }) });
@@ -153,7 +172,9 @@ test('ggembed-openai: a port in use is one line and status 1, before any model i
   try {
     const t0 = Date.now();
     const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, [script('openai'), '--model', model, '--binary', bin, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = spawn(process.execPath, [script('openai'), '--model', model, '--binary', bin, '--port', String(port)], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let err = '';
       c.stderr.on('data', (d) => {
         err += d;
@@ -173,7 +194,12 @@ test('ggembed-openai --fallback always: stays up, 503 by default, one stderr lin
   const copy = copyBinary(d);
   const env = { GGEMBED_RECOVERY_INTERVAL_MS: '150', GGEMBED_RESTART_BACKOFF_MS: '20', GGEMBED_HEALTH_INTERVAL_MS: '100' };
   const { child, url, stderr } = await startOpenAI(['--model', model, '--binary', copy, '--fallback', 'always'], env);
-  const post = () => fetch(`${url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'x' }) });
+  const post = () =>
+    fetch(`${url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'x' }),
+    });
   try {
     assert.equal((await post()).status, 200);
     const health = (await (await fetch(`${url}/health`)).json()) as { pid: number };
@@ -189,7 +215,9 @@ test('ggembed-openai --fallback always: stays up, 503 by default, one stderr lin
     copyFileSync(bin, copy);
     await until(() => /recovered/.test(stderr()), 'the recovered line');
     assert.equal((await post()).status, 200);
-    const lines = stderr().split('\n').filter((l) => /degraded|recovered/.test(l));
+    const lines = stderr()
+      .split('\n')
+      .filter((l) => /degraded|recovered/.test(l));
     assert.equal(lines.length, 2, stderr());
     assert.match(lines[0]!, /^ggembed-openai: degraded: serving fallback vectors/);
     assert.match(lines[1]!, /^ggembed-openai: recovered/);

@@ -59,7 +59,9 @@ test('tools: vectors once, in the structured content; the text part is a short s
       assert.equal(x.tokens, ref[i]!.tokens);
       assertClose(x.embedding, ref[i]!.embedding);
       // float32 precision is kept exactly
-      x.embedding.forEach((v, k) => assert.equal(Math.fround(v), Math.fround(ref[i]!.embedding[k]!)));
+      x.embedding.forEach((v, k) => {
+        assert.equal(Math.fround(v), Math.fround(ref[i]!.embedding[k]!));
+      });
     });
     assert.equal(em.content.length, 1);
     const text = em.content[0]!.text;
@@ -68,7 +70,10 @@ test('tools: vectors once, in the structured content; the text part is a short s
     assert.doesNotMatch(text, /WARNING|degraded/i);
     assert.ok(!text.includes(String(s.embeddings[0].embedding[0])), 'no vector values in the text part');
 
-    const sim = await call(client, 'similarity', { query: 'parse config file', candidates: ['parse config file', 'zebra', 'the weather today'] });
+    const sim = await call(client, 'similarity', {
+      query: 'parse config file',
+      candidates: ['parse config file', 'zebra', 'the weather today'],
+    });
     assert.ok(!sim.isError, sim.content[0]?.text);
     const r = sim.structuredContent?.results as { index: number; score: number; text: string }[];
     assert.equal(r.length, 3);
@@ -154,7 +159,10 @@ test('--fallback always with a missing model: every tool answer says degraded in
   } finally {
     await client.close();
   }
-  const lines = stderr.join('').split('\n').filter((l) => /degraded/.test(l));
+  const lines = stderr
+    .join('')
+    .split('\n')
+    .filter((l) => /degraded/.test(l));
   assert.equal(lines.length, 1, stderr.join(''));
   assert.match(lines[0]!, /^ggembed-mcp: degraded: .*missing\.gguf/);
 });

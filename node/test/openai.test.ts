@@ -2,9 +2,9 @@
 // bounds (body, inputs, tokens), OpenAI-shaped errors, Host / Origin / content
 // type checks, the bearer token, and degraded answers.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { degradedState } from '../src/cli-options.js';
 import { Embedder } from '../src/embedder.js';
@@ -44,11 +44,21 @@ interface Reply {
 }
 
 /** One HTTP request with exactly these headers (a Host of our choosing, too). */
-function request(port: number, opts: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number }): Promise<Reply> {
+function request(
+  port: number,
+  opts: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number },
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers = { host: `127.0.0.1:${port}`, ...(opts.headers ?? {}) };
     const req = http.request(
-      { host: '127.0.0.1', port, method: opts.method ?? 'POST', path: opts.path ?? '/v1/embeddings', headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 30000) },
+      {
+        host: '127.0.0.1',
+        port,
+        method: opts.method ?? 'POST',
+        path: opts.path ?? '/v1/embeddings',
+        headers,
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 30000),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -75,7 +85,11 @@ const post = (port: number, body: unknown, headers: Record<string, string> = {})
   request(port, { headers: { ...JSON_CT, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 /** An OpenAI-shaped error: {"error": {"message", "type", "param", "code"}}. */
-function assertApiError(r: Reply, status: number, code?: string): { message: string; type: string; param: string | null; code: string | null } {
+function assertApiError(
+  r: Reply,
+  status: number,
+  code?: string,
+): { message: string; type: string; param: string | null; code: string | null } {
   assert.equal(r.status, status, `status of ${r.body.slice(0, 300)}`);
   assert.match(r.headers['content-type'] ?? '', /application\/json/);
   const j = r.json();
@@ -183,13 +197,16 @@ test('a body over the limit gets 413 without being read whole', async () => {
   // a chunked body (no content-length) over a small limit
   const small = await serve({ maxBodyBytes: 1000 });
   const r2 = await new Promise<Reply | Error>((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port: small, method: 'POST', path: '/v1/embeddings', headers: { ...JSON_CT, 'transfer-encoding': 'chunked' } }, (res) => {
-      let b = '';
-      res.on('data', (c) => {
-        b += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b, json: () => JSON.parse(b) }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port: small, method: 'POST', path: '/v1/embeddings', headers: { ...JSON_CT, 'transfer-encoding': 'chunked' } },
+      (res) => {
+        let b = '';
+        res.on('data', (c) => {
+          b += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b, json: () => JSON.parse(b) }));
+      },
+    );
     let answered = false;
     req.on('response', () => {
       answered = true;
@@ -226,12 +243,23 @@ test('Host header: loopback names with this port only (no DNS rebinding), unless
   for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `LOCALHOST:${port}`]) {
     assert.equal((await post(port, { input: 'x' }, { host })).status, 200, host);
   }
-  for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1:${port + 1}`, 'localhost', `localhost.evil.example:${port}`, `127.0.0.2:${port}`]) {
+  for (const host of [
+    `evil.example:${port}`,
+    'evil.example',
+    `127.0.0.1:${port + 1}`,
+    'localhost',
+    `localhost.evil.example:${port}`,
+    `127.0.0.2:${port}`,
+  ]) {
     const e = assertApiError(await post(port, { input: 'x' }, { host }), 403, 'host_not_allowed');
     assert.equal(e.type, 'permission_error');
   }
   // GET routes too
-  assertApiError(await request(port, { method: 'GET', path: '/health', headers: { host: `evil.example:${port}` } }), 403, 'host_not_allowed');
+  assertApiError(
+    await request(port, { method: 'GET', path: '/health', headers: { host: `evil.example:${port}` } }),
+    403,
+    'host_not_allowed',
+  );
   const named = await serve({ allowHosts: ['embed.internal'] });
   assert.equal((await post(named, { input: 'x' }, { host: `embed.internal:${named}` })).status, 200);
   assertApiError(await post(named, { input: 'x' }, { host: `other.internal:${named}` }), 403);
@@ -244,11 +272,17 @@ test('browsers: a foreign Origin and non-JSON bodies are refused; --cors-origin 
   assertApiError(await request(port, { body: '{"input":"x"}' }), 415);
   assertApiError(await request(port, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '{"input":"x"}' }), 415);
   assertApiError(await post(port, { input: 'x' }, { origin: 'http://evil.example' }), 403, 'origin_not_allowed');
-  assertApiError(await request(port, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } }), 403);
+  assertApiError(
+    await request(port, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } }),
+    403,
+  );
 
   const app = 'http://localhost:5173';
   const cors = await serve({ corsOrigins: [app] });
-  const pre = await request(cors, { method: 'OPTIONS', headers: { origin: app, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' } });
+  const pre = await request(cors, {
+    method: 'OPTIONS',
+    headers: { origin: app, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+  });
   assert.equal(pre.status, 204);
   assert.equal(pre.headers['access-control-allow-origin'], app);
   assert.match(String(pre.headers['access-control-allow-methods']), /POST/);
@@ -276,7 +310,10 @@ test('bearer token: 401 without or with a wrong key, served with the right one; 
   assert.match(String(r401.headers['www-authenticate']), /Bearer/);
   assert.equal((await post(port, { input: 'x' }, { authorization: `Bearer ${key}` })).status, 200);
   assert.equal((await request(port, { method: 'GET', path: '/v1/models', headers: { authorization: `bearer ${key}` } })).status, 200);
-  const pre = await request(port, { method: 'OPTIONS', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } });
+  const pre = await request(port, {
+    method: 'OPTIONS',
+    headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' },
+  });
   assert.equal(pre.status, 204);
 });
 
