@@ -41,14 +41,19 @@ async function main(): Promise<void> {
   if (!name) throw new CliError('which model? give a NAME (ggembed-pull --list shows them)');
   if (!CATALOGUE.some((c) => c.name === name))
     throw new CliError(`no model named '${name}' in the catalogue (ggembed-pull --list shows them)`);
+  let progress = false;
   const r = await pullModel(name, {
     ...(v.dir !== undefined ? { dir: v.dir as string } : {}),
     ...(v.sha256 !== undefined ? { sha256: v.sha256 as string } : {}),
-    onProgress: (p) =>
+    onProgress: (p) => {
+      progress = true;
       process.stderr.write(
         `\r${p.phase} ${(p.bytes / 1048576).toFixed(1)} MiB${p.total ? ` of ${(p.total / 1048576).toFixed(1)} MiB` : ''}   `,
-      ),
-  }).finally(() => process.stderr.write('\n'));
+      );
+    },
+  }).finally(() => {
+    if (progress) process.stderr.write('\n');
+  });
   process.stdout.write(`${r.file}\nsha256 ${r.sha256}\n`);
 }
 

@@ -103,7 +103,7 @@ function assertApiError(
 }
 
 // first in this file: the peak RSS of this process is measured from here
-test('200,000 inputs in one 2 MB body are refused (400) at once, and peak RSS stays bounded', async () => {
+test('200,000 inputs in one 2 MB body are refused (400) at once, and peak RSS stays bounded', async (t) => {
   const port = await serve();
   const ok = await post(port, { input: ['warm up'] });
   assert.equal(ok.status, 200);
@@ -120,6 +120,7 @@ test('200,000 inputs in one 2 MB body are refused (400) at once, and peak RSS st
     assert.ok(Date.now() - t0 < 10000, 'refused without embedding');
   }
   const grownMiB = (process.resourceUsage().maxRSS - before) / 1024;
+  t.diagnostic(`peak RSS grew by ${grownMiB.toFixed(1)} MiB while refusing three 200,000-input bodies`);
   assert.ok(grownMiB < 150, `peak RSS grew by ${grownMiB.toFixed(0)} MiB while refusing`);
   const s = await embedder.stats();
   assert.ok(s.client.texts < 100, `the refused inputs were not embedded (${s.client.texts} texts)`);
@@ -221,6 +222,32 @@ test('a body over the limit gets 413 without being read whole', async () => {
   assertApiError(r2 as Reply, 413, 'request_too_large');
   // the server still answers
   assert.equal((await post(port, { input: 'still here' })).status, 200);
+});
+
+test('requests at once are capped: one more gets 429 while the others are still sending', async () => {
+  const port = await serve({ maxConcurrent: 1 });
+  let answer!: (r: Reply) => void;
+  const first = new Promise<Reply>((r) => {
+    answer = r;
+  });
+  const slow = http.request(
+    { host: '127.0.0.1', port, method: 'POST', path: '/v1/embeddings', headers: { ...JSON_CT, 'transfer-encoding': 'chunked' } },
+    (res) => {
+      let b = '';
+      res.on('data', (c) => {
+        b += c;
+      });
+      res.on('end', () => answer({ status: res.statusCode ?? 0, headers: res.headers, body: b, json: () => JSON.parse(b) }));
+    },
+  );
+  slow.write('{"input": ');
+  // the first request is being read until its body ends: a second one is over the cap
+  await until(async () => (await post(port, { input: 'x' })).status === 429, 'a 429 while the first request is open', 5000);
+  const busy = assertApiError(await post(port, { input: 'x' }), 429, 'too_many_requests');
+  assert.equal(busy.type, 'rate_limit_error');
+  slow.end('"the first"}');
+  assert.equal((await first).status, 200);
+  assert.equal((await post(port, { input: 'x' })).status, 200);
 });
 
 test('tokens per request are capped (exact count when the cheap bound is over the limit)', async () => {
