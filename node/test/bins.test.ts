@@ -7,6 +7,10 @@ import { copyFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { CliError, embedderOptionsFrom, parseCli } from '../src/cli-options.js';
+import { MCP_OPTIONS } from '../src/mcp.js';
+import { OPENAI_OPTIONS } from '../src/openai.js';
+import { PULL_OPTIONS } from '../src/pull.js';
 import { assertClose, cEmbed, copyBinary, makeModel, PKG, requireBinary, tmpDir, until } from './helpers.js';
 
 let dir: string;
@@ -47,49 +51,94 @@ test('--help on every bin: usage and every option on stdout, status 0', () => {
     ],
     ['pull', ['--list', '--dir', '--sha256']],
   ] as const) {
-    for (const flag of ['--help', '-h']) {
-      const r = run(name, [flag]);
-      assert.equal(r.status, 0, `${name} ${flag}: ${r.stderr}`);
-      assert.match(r.stdout, new RegExp(`^usage: ggembed-${name} `));
-      for (const o of options) assert.ok(r.stdout.includes(o), `${name} --help names ${o}`);
-      assert.equal(r.stderr, '');
-    }
+    const r = run(name, ['--help']);
+    assert.equal(r.status, 0, `${name} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: ggembed-${name} `));
+    for (const o of options) assert.ok(r.stdout.includes(o), `${name} --help names ${o}`);
+    assert.equal(r.stderr, '');
   }
+  assert.equal(parseCli(['-h'], MCP_OPTIONS).help, true);
 });
 
-test('bad options: one line naming the mistake, status 2, no stack trace', () => {
-  const cases: [string, string[], RegExp, NodeJS.ProcessEnv?][] = [
-    ['mcp', ['--model', model, '--bogus'], /unknown option --bogus/],
-    ['openai', ['--model', model, '--prot', '1'], /unknown option --prot/],
-    ['pull', ['--bogus'], /unknown option --bogus/],
-    ['mcp', ['--model'], /option --model needs a value/],
-    ['openai', ['--model', '--port', '80'], /option --model needs a value/],
-    ['openai', ['--model', model, '--port', 'eighty'], /--port: expected a whole number \(got 'eighty'\)/],
-    ['openai', ['--model', model, '--port', '70000'], /--port: must be at most 65535/],
-    ['mcp', ['--model', model, '--threads', '0'], /--threads: must be at least 1/],
-    ['mcp', ['--model', model, '--threads', '2x'], /--threads: expected a whole number/],
-    ['mcp', ['--model', model, '--fallback', 'sometimes'], /--fallback: expected on-failure, always or never/],
-    ['mcp', ['--model', model, '--transport', 'carrier-pigeon'], /--transport: expected auto, socket, pipe or stdio/],
-    ['mcp', ['--model', model, '--max-texts', '-5'], /option --max-texts needs a value/],
-    ['mcp', ['--model', model, 'stray'], /unexpected argument 'stray'/],
-    ['mcp', ['--model', model, '--model', model], /option --model is given more than once/],
-    ['mcp', ['--help=yes'], /option --help takes no value/],
-    ['openai', ['--model', model, '--cors-origin', 'localhost:3000'], /--cors-origin: expected an origin/],
-    ['openai', ['--model', model, '--api-key', 'short'], /--api-key: must be at least 8 characters/],
-    ['openai', ['--model', model, '--sha256', 'abc'], /--sha256: expected 64 hexadecimal digits/],
-    ['openai', ['--model', model], /env GGEMBED_PORT: expected a whole number \(got 'x'\)/, { GGEMBED_PORT: 'x' }],
-    ['mcp', [], /a model is required: --model FILE or env GGEMBED_MODEL/],
-    ['pull', [], /give a NAME/],
-    ['pull', ['no-such-model'], /no model named 'no-such-model'/],
-    ['pull', ['a', 'b'], /unexpected argument 'b'/],
-    ['pull', ['--sha256', 'xyz', 'bge-small-en-v1.5-q8_0'], /--sha256: expected 64 hexadecimal digits/],
+const TABLES = { mcp: MCP_OPTIONS, openai: OPENAI_OPTIONS, pull: PULL_OPTIONS };
+
+/** What a bin does with its arguments before it starts anything. */
+function parseLikeBin(name: keyof typeof TABLES, args: string[], env: NodeJS.ProcessEnv = {}): void {
+  const cli = parseCli(args, TABLES[name], { env, ...(name === 'pull' ? { positionals: { min: 0, max: 1 } } : {}) });
+  if (name !== 'pull' && !cli.help) embedderOptionsFrom(cli.values, env);
+}
+
+test('bad options and environment values: a CliError naming the option and the mistake', () => {
+  const cases: [keyof typeof TABLES, string[], RegExp, NodeJS.ProcessEnv?][] = [
+    ['mcp', ['--model', model, '--bogus'], /^unknown option --bogus$/],
+    ['openai', ['--model', model, '--prot', '1'], /^unknown option --prot$/],
+    ['pull', ['-x'], /^unknown option -x$/],
+    ['mcp', ['--model'], /^option --model needs a value$/],
+    ['openai', ['--model', '--port', '80'], /^option --model needs a value$/],
+    ['openai', ['--model', model, '--port', 'eighty'], /^--port: expected a whole number \(got 'eighty'\)$/],
+    ['openai', ['--model', model, '--port', '70000'], /^--port: must be at most 65535/],
+    ['mcp', ['--model', model, '--threads', '0'], /^--threads: must be at least 1/],
+    ['mcp', ['--model', model, '--threads', '2x'], /^--threads: expected a whole number/],
+    ['mcp', ['--model', model, '--threads', ''], /^--threads: expected a whole number/],
+    ['mcp', ['--model', model, '--fallback', 'sometimes'], /^--fallback: expected on-failure, always or never/],
+    ['mcp', ['--model', model, '--transport', 'carrier-pigeon'], /^--transport: expected auto, socket, pipe or stdio/],
+    ['mcp', ['--model', model, '--max-texts', '-5'], /^option --max-texts needs a value$/],
+    ['mcp', ['--model', model, 'stray'], /^unexpected argument 'stray'$/],
+    ['mcp', ['--model', model, '--model', model], /^option --model is given more than once$/],
+    ['mcp', ['--help=yes'], /^option --help takes no value$/],
+    ['openai', ['--model', model, '--cors-origin', 'localhost:3000'], /^--cors-origin: expected an origin/],
+    [
+      'openai',
+      ['--model', model, '--cors-origin', 'http://a.example', '--cors-origin', 'http://b.example/path'],
+      /^--cors-origin: expected an origin.*got 'http:\/\/b\.example\/path'/,
+    ],
+    ['openai', ['--model', model, '--api-key', 'short'], /^--api-key: must be at least 8 characters/],
+    ['openai', ['--model', model, '--sha256', 'abc'], /^--sha256: expected 64 hexadecimal digits/],
+    ['openai', ['--model', model, '--source-url', 'ftp://x/y'], /^--source-url: expected an http/],
+    ['openai', ['--model', model], /^env GGEMBED_PORT: expected a whole number \(got 'x'\)$/, { GGEMBED_PORT: 'x' }],
+    ['mcp', [], /^env GGEMBED_THREADS: must be at least 1/, { GGEMBED_MODEL: model, GGEMBED_THREADS: '0' }],
+    ['mcp', ['--model', model], /^env GGEMBED_RECOVERY_INTERVAL_MS: expected a whole number/, { GGEMBED_RECOVERY_INTERVAL_MS: 'soon' }],
+    ['mcp', [], /^a model is required: --model FILE or env GGEMBED_MODEL$/],
+    ['pull', ['a', 'b'], /^unexpected argument 'b'$/],
+    ['pull', ['--sha256', 'xyz', 'bge-small-en-v1.5-q8_0'], /^--sha256: expected 64 hexadecimal digits/],
   ];
   for (const [name, args, re, env] of cases) {
-    const r = run(name, args, env);
+    assert.throws(
+      () => parseLikeBin(name, args, env),
+      (e: unknown) => e instanceof CliError && re.test(e.message),
+      `${name} ${args.join(' ')}`,
+    );
+  }
+  // and what is right is taken
+  const ok = parseCli(
+    ['-m', model, '--port=0', '--cors-origin', 'http://a.example:8080', '--cors-origin', '*', '--allow-degraded'],
+    OPENAI_OPTIONS,
+    {
+      env: {},
+    },
+  );
+  assert.deepEqual(ok.values, { model, port: 0, 'cors-origin': ['http://a.example:8080', '*'], 'allow-degraded': true });
+  const { opts, fallback } = embedderOptionsFrom(
+    parseCli(['--threads', '3', '--fallback', 'always'], MCP_OPTIONS, { env: { GGEMBED_MODEL: model } }).values,
+    {},
+  );
+  assert.equal(fallback, 'always');
+  assert.equal(opts.model, model);
+  assert.equal(opts.threads, 3);
+});
+
+test('a bad option ends a bin with one line and status 2, no stack trace', () => {
+  for (const [name, args, re] of [
+    ['mcp', ['--model', model, '--bogus'], /unknown option --bogus/],
+    ['openai', ['--model', model, '--port', 'eighty'], /--port: expected a whole number \(got 'eighty'\)/],
+    ['pull', [], /give a NAME/],
+    ['pull', ['no-such-model'], /no model named 'no-such-model'/],
+  ] as const) {
+    const r = run(name, [...args]);
     assert.equal(r.status, 2, `${name} ${args.join(' ')}: status ${r.status}: ${r.stderr}`);
     const line = oneLine(`ggembed-${name}`, r.stderr);
     assert.match(line, re);
-    assert.match(line, /see ggembed-\w+ --help/);
+    assert.match(line, new RegExp(`\\(see ggembed-${name} --help\\)$`));
   }
 });
 
