@@ -64,7 +64,7 @@ const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
 // a text has at most one token per UTF-8 byte, plus special tokens (and a SentencePiece space)
 const SPECIAL_TOKENS_BOUND = 4;
 
-type ErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'rate_limit_error' | 'server_error';
+type ErrorType = 'invalid_request_error' | 'permission_error' | 'rate_limit_error' | 'server_error';
 
 /** An answer other than 200, in OpenAI's error shape. */
 class HttpError extends Error {
@@ -116,7 +116,7 @@ function bodySchema(maxInputs: number) {
 function firstIssue(issues: z.core.$ZodIssue[]): { message: string; param: string | null } {
   const i = issues[0];
   if (!i) return { message: 'invalid body', param: null };
-  if (i.code === 'invalid_union' && Array.isArray(i.path) && i.path[0] === 'input') {
+  if (i.code === 'invalid_union' && i.path[0] === 'input') {
     // an array input: report the array branch's own message (count, emptiness)
     const arrayBranch = i.errors.find((branch) => branch.some((x) => x.code === 'too_big' || x.code === 'too_small'));
     const inner = arrayBranch?.[0];
@@ -411,9 +411,14 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
   };
 }
 
+// a client gets this long to send a whole request (a slow sender must not hold a slot for Node's default 5 minutes)
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /** An http.Server answering the OpenAI embeddings API with the embedder. */
 export function createOpenAIServer(embedder: Embedder, options: OpenAIServerOptions = {}): http.Server {
-  return http.createServer(createOpenAIHandler(embedder, options));
+  const server = http.createServer(createOpenAIHandler(embedder, options));
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  return server;
 }
 
 // ---------------------------------------------------------------- the bin
@@ -512,6 +517,7 @@ async function main(): Promise<void> {
   const server = http.createServer((_req, res) =>
     sendError(res, new HttpError(503, 'the embedder is starting', 'server_error', 'starting', null, { 'retry-after': '1' })),
   );
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   const addr = await listen(server, port, host);
   let embedder: Embedder;
   try {
