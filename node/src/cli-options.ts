@@ -214,7 +214,9 @@ export function embedderOptionsFrom(
   const opts: EmbedderOptions = {
     model,
     transport: (values.transport as EmbedderOptions['transport']) ?? 'auto',
-    fallback: fallback !== 'never',
+    // Embedder's modes: 'always' (also when it cannot start), true (after a start), false.
+    // The cast lets this build against an Embedder whose option is still a boolean (truthy: on).
+    fallback: (fallback === 'always' ? 'always' : fallback !== 'never') as unknown as EmbedderOptions['fallback'],
   };
   if (values.binary !== undefined) opts.binary = values.binary as string;
   if (values.threads !== undefined) opts.threads = values.threads as number;
@@ -251,11 +253,18 @@ export function degradedState(e: Embedder): DegradedState {
  * with 'always' the bin stays up with flagged fallback vectors.
  */
 export async function startBinEmbedder(opts: EmbedderOptions, fallback: FallbackMode): Promise<Embedder> {
-  const e = await Embedder.start(opts);
+  const hint = fallback === 'always' ? '' : ' (--fallback always serves fallback vectors instead)';
+  let e: Embedder;
+  try {
+    e = await Embedder.start(opts);
+  } catch (err) {
+    throw new Error(`cannot start the embedder: ${err instanceof Error ? err.message : String(err)}${hint}`);
+  }
+  // an Embedder that resolves degraded when it cannot start is refused here all the same
   const s = degradedState(e);
   if (s.degraded && fallback !== 'always') {
     await e.close().catch(() => {});
-    throw new Error(`cannot start the embedder: ${s.reason} (--fallback always serves fallback vectors instead)`);
+    throw new Error(`cannot start the embedder: ${s.reason}${hint}`);
   }
   return e;
 }
