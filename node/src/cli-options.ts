@@ -6,7 +6,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { Embedder, type EmbedderOptions } from './embedder.js';
+import { Embedder, type EmbedderOptions, type EmbedderStatus } from './embedder.js';
 
 /** A mistake on the command line or in the environment: the bin prints its message as one line and exits 2. */
 export class CliError extends Error {
@@ -46,13 +46,13 @@ export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
-export const fallbackModes = ['on-failure', 'always', 'never'] as const;
+export const binBinFallbacks = ['on-failure', 'always', 'never'] as const;
 /**
  * on-failure: a configuration error ends the bin; once started, a failing
  * embedder serves fallback vectors (flagged). always: stay up with fallback
  * vectors even when the embedder cannot start. never: no fallback vectors.
  */
-export type FallbackMode = (typeof fallbackModes)[number];
+export type BinFallback = (typeof binBinFallbacks)[number];
 
 const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hexadecimal digits');
 const httpUrl = z.string().refine((s) => {
@@ -91,7 +91,7 @@ export const EMBEDDER_OPTIONS: OptionTable = {
     help:
       'on-failure (default): exit at once on a configuration error, serve flagged fallback vectors if the embedder fails later; ' +
       'always: stay up with fallback vectors even when the embedder cannot start; never: no fallback vectors',
-    schema: z.enum(fallbackModes, 'expected on-failure, always or never'),
+    schema: z.enum(binBinFallbacks, 'expected on-failure, always or never'),
   },
 };
 
@@ -207,16 +207,14 @@ export function helpText(usage: string, summary: string, table: OptionTable, foo
 export function embedderOptionsFrom(
   values: Record<string, unknown>,
   env: NodeJS.ProcessEnv = process.env,
-): { opts: EmbedderOptions; fallback: FallbackMode } {
+): { opts: EmbedderOptions; fallback: BinFallback } {
   const model = values.model as string | undefined;
   if (!model) throw new CliError('a model is required: --model FILE or env GGEMBED_MODEL');
-  const fallback = (values.fallback as FallbackMode | undefined) ?? 'on-failure';
+  const fallback = (values.fallback as BinFallback | undefined) ?? 'on-failure';
   const opts: EmbedderOptions = {
     model,
     transport: (values.transport as EmbedderOptions['transport']) ?? 'auto',
-    // Embedder's modes: 'always' (also when it cannot start), true (after a start), false.
-    // The cast lets this build against an Embedder whose option is still a boolean (truthy: on).
-    fallback: (fallback === 'always' ? 'always' : fallback !== 'never') as unknown as EmbedderOptions['fallback'],
+    fallback: fallback === 'always' ? 'always' : fallback !== 'never',
   };
   if (values.binary !== undefined) opts.binary = values.binary as string;
   if (values.threads !== undefined) opts.threads = values.threads as number;
@@ -241,10 +239,10 @@ export interface DegradedState {
   reason: string | null;
 }
 
-/** Reads the embedder's degraded state (the one seam between the bins and the Embedder's status API). */
+/** Whether the embedder's results are fallback vectors, and why. */
 export function degradedState(e: Embedder): DegradedState {
-  const i = e.info();
-  return { degraded: i.degraded, reason: i.reason };
+  const s = e.status;
+  return { degraded: s.degraded, reason: s.reason };
 }
 
 /**
@@ -252,38 +250,36 @@ export function degradedState(e: Embedder): DegradedState {
  * embedder that cannot start is an error (the bin exits with one line);
  * with 'always' the bin stays up with flagged fallback vectors.
  */
-export async function startBinEmbedder(opts: EmbedderOptions, fallback: FallbackMode): Promise<Embedder> {
-  const hint = fallback === 'always' ? '' : ' (--fallback always serves fallback vectors instead)';
-  let e: Embedder;
+export async function startBinEmbedder(opts: EmbedderOptions, fallback: BinFallback): Promise<Embedder> {
   try {
-    e = await Embedder.start(opts);
+    return await Embedder.start(opts);
   } catch (err) {
+    const hint = fallback === 'always' ? '' : ' (--fallback always serves fallback vectors instead)';
     throw new Error(`cannot start the embedder: ${err instanceof Error ? err.message : String(err)}${hint}`);
   }
-  // an Embedder that resolves degraded when it cannot start is refused here all the same
-  const s = degradedState(e);
-  if (s.degraded && fallback !== 'always') {
-    await e.close().catch(() => {});
-    throw new Error(`cannot start the embedder: ${s.reason}${hint}`);
-  }
-  return e;
 }
 
-/** Logs each degraded/recovered transition of the embedder once, as one stderr line. */
+/** What a bin tells its user about the embedder: the model's vectors, fallback vectors, or errors. */
+function serving(s: EmbedderStatus): 'model' | 'fallback' | 'failed' {
+  return s.degraded ? 'fallback' : s.state === 'failed' ? 'failed' : 'model';
+}
+
+/** Logs each change between the model's vectors, fallback vectors and failure once, as one stderr line. */
 export function logTransitions(e: Embedder, bin: string, write: (line: string) => void = (l) => process.stderr.write(l)): void {
-  let last = degradedState(e);
-  const say = (s: DegradedState) => {
-    if (s.degraded) write(`${bin}: degraded: serving fallback vectors (not the model's): ${s.reason}\n`);
+  let last = serving(e.status);
+  const say = (s: EmbedderStatus) => {
+    const now = serving(s);
+    if (now === 'fallback') write(`${bin}: degraded: serving fallback vectors (not the model's): ${s.reason}\n`);
+    else if (now === 'failed') write(`${bin}: failed: requests get errors: ${s.reason}\n`);
     else write(`${bin}: recovered: serving the model's vectors again\n`);
   };
-  if (last.degraded) say(last);
-  const check = () => {
-    const now = degradedState(e);
-    if (now.degraded !== last.degraded) say(now);
+  if (last !== 'model') say(e.status);
+  e.on('status', (s) => {
+    if (s.state === 'closed') return;
+    const now = serving(s);
+    if (now !== last) say(s);
     last = now;
-  };
-  e.on('degraded', check);
-  e.on('recovered', check);
+  });
 }
 
 /** True when the module of this URL is the script node was started with (also through an npm bin link). */

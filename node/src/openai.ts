@@ -160,6 +160,9 @@ function fromEmbedderError(e: unknown): HttpError {
       return new HttpError(429, e.message, 'rate_limit_error', code, null, { 'retry-after': '1' });
     case 'UNAVAILABLE':
     case 'CLOSED':
+    case 'INTEGRITY':
+    case 'DOWNLOAD':
+    case 'MODEL_CHANGED':
       return new HttpError(503, e.message, 'server_error', code, null, { 'retry-after': '10' });
     case 'TIMEOUT':
       return new HttpError(504, e.message, 'server_error', code);

@@ -3,11 +3,13 @@
 // degraded transitions logged once each.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { copyFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CliError, embedderOptionsFrom, parseCli } from '../src/cli-options.js';
+import { CliError, embedderOptionsFrom, logTransitions, parseCli } from '../src/cli-options.js';
+import type { Embedder, EmbedderStatus } from '../src/embedder.js';
 import { MCP_OPTIONS } from '../src/mcp.js';
 import { OPENAI_OPTIONS } from '../src/openai.js';
 import { PULL_OPTIONS } from '../src/pull.js';
@@ -274,4 +276,40 @@ test('ggembed-openai --fallback always: stays up, 503 by default, one stderr lin
     await stop(child);
     rmSync(d, { recursive: true, force: true });
   }
+});
+
+test('transitions are logged once each: degraded, failed, recovered; restarts and reason changes are not', () => {
+  const fake = Object.assign(new EventEmitter(), {
+    status: { state: 'ready', degraded: false, reason: null, error: null, since: 0 } as EmbedderStatus,
+  });
+  const lines: string[] = [];
+  logTransitions(fake as unknown as Embedder, 'ggembed-x', (l) => lines.push(l));
+  const to = (state: EmbedderStatus['state'], reason: string | null = null) => {
+    const from = fake.status.state;
+    fake.status = { state, degraded: state === 'degraded', reason, error: null, since: 0 };
+    fake.emit('status', { ...fake.status, from });
+  };
+  to('restarting', 'exited');
+  to('degraded', 'restarts spent');
+  to('degraded', 'binary not found');
+  to('ready');
+  to('restarting', 'exited');
+  to('ready');
+  to('restarting', 'model changed');
+  to('failed', 'model file is not GGUF');
+  to('ready');
+  to('closed');
+  assert.deepEqual(lines, [
+    "ggembed-x: degraded: serving fallback vectors (not the model's): restarts spent\n",
+    "ggembed-x: recovered: serving the model's vectors again\n",
+    'ggembed-x: failed: requests get errors: model file is not GGUF\n',
+    "ggembed-x: recovered: serving the model's vectors again\n",
+  ]);
+  // a bin that starts degraded says so at once
+  const started: string[] = [];
+  const deg = Object.assign(new EventEmitter(), {
+    status: { state: 'degraded', degraded: true, reason: 'no model', error: null, since: 0 } as EmbedderStatus,
+  });
+  logTransitions(deg as unknown as Embedder, 'ggembed-x', (l) => started.push(l));
+  assert.deepEqual(started, ["ggembed-x: degraded: serving fallback vectors (not the model's): no model\n"]);
 });
