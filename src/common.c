@@ -1,5 +1,5 @@
 /*
- * common.c - the error value helpers declared in common.h.
+ * common.c - the error value helpers and the byte budget of common.h.
  */
 #include "common.h"
 
@@ -31,4 +31,20 @@ void gg_err_prefix(gg_err *e, const char *fmt, ...) {
     memcpy(old, e->msg, sizeof old);
     old[sizeof old - 1] = '\0';
     snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+}
+
+bool gg_budget_reserve(gg_budget *b, size_t n, bool must) {
+    if (!b) return true;
+    size_t used = atomic_load(&b->used);
+    do {
+        if (!must && b->limit && (n > b->limit || used > b->limit - n)) return false;
+    } while (!atomic_compare_exchange_weak(&b->used, &used, used + n));
+    size_t peak = atomic_load(&b->peak);
+    while (used + n > peak && !atomic_compare_exchange_weak(&b->peak, &peak, used + n)) {
+    }
+    return true;
+}
+
+void gg_budget_release(gg_budget *b, size_t n) {
+    if (b && n) atomic_fetch_sub(&b->used, n);
 }

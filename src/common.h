@@ -12,6 +12,7 @@
 #define GG_COMMON_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,21 @@ static inline bool gg_add_u64(uint64_t a, uint64_t b, uint64_t *out) {
     *out = a + b;
     return true;
 }
+
+/* Bytes held against a limit, shared by threads without a lock: what the
+ * server holds for requests and answers (docs/PROTOCOL.md, section 6).
+ * gg_budget_reserve and gg_budget_release are the only way in and out. */
+typedef struct gg_budget {
+    atomic_size_t used;
+    atomic_size_t peak;
+    size_t limit; /* 0: no limit */
+} gg_budget;
+
+/* Adds n and returns true when the total stays within the limit; else
+ * changes nothing and returns false. With must, always adds: for the
+ * answer to work that was admitted (and so reserved for) already. */
+bool gg_budget_reserve(gg_budget *b, size_t n, bool must);
+void gg_budget_release(gg_budget *b, size_t n);
 
 #define GG_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define GG_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -19,24 +19,35 @@ static void serve_usage(FILE *out) {
             "  --stdio            one client: the parent, on stdin/stdout\n"
             "  --threads N        engine threads (default: all CPUs)\n"
             "  --max-queue N      EMBED requests waiting before BUSY (default 64)\n"
-            "  --max-memory MB    ceiling on the engine's working memory\n"
+            "  --max-connections N  connections at once; a client beyond them gets BUSY and is\n"
+            "                     closed (default: from the descriptor limit, at most %d)\n"
+            "  --idle-timeout S   close a connection whose started message stays incomplete for\n"
+            "                     S seconds of waiting (default 30; 0: never)\n"
+            "  --max-memory MB    ceiling on the process's memory besides the mapped model: the\n"
+            "                     model's working memory and tokenizer, then requests and answers\n"
+            "                     held (read, queued, unwritten) get the rest; past it BUSY.\n"
+            "                     Without it, requests and answers may hold %d MB\n"
             "  --max-texts N      texts per EMBED request (default 1024)\n"
             "  --max-frame BYTES  frame size limit, >= 4096 (default 65536)\n"
             "  --vocab-only       open a vocabulary-only file: TOKENIZE works, EMBED is refused\n"
             "Logs go to stderr; the line 'ggembed: ready ...' means requests are taken.\n"
             "Test-only environment (never in production):\n"
             "  GGEMBED_TEST_POISON=TEXT   exit(3) at once on an EMBED text containing TEXT\n"
-            "  GGEMBED_TEST_DELAY_MS=N    sleep N ms before each engine batch\n");
+            "  GGEMBED_TEST_DELAY_MS=N    sleep N ms before each engine batch\n"
+            "Exit status: 0 after SHUTDOWN, SIGTERM/SIGINT or the end of --stdio input; 1 when\n"
+            "it cannot start or stops abnormally (the reason is on stderr); 2 for a usage error.\n",
+            GG_CONN_LIMIT_CAP, (int)(SRV_DEFAULT_MEM_LIMIT >> 20));
 }
 
 typedef struct serve_args {
     const char *model, *socket, *pipe;
     bool stdio, vocab_only;
-    long threads, max_queue, max_memory, max_texts, max_frame;
+    long threads, max_queue, max_memory, max_texts, max_frame, max_conns, idle_timeout;
 } serve_args;
 
 static int parse_args(int argc, char **argv, serve_args *a) {
-    *a = (serve_args){NULL, NULL, NULL, false, false, 0, 64, 0, 1024, GG_DEFAULT_MAX_FRAME};
+    *a = (serve_args){.max_queue = 64, .max_texts = 1024, .max_frame = GG_DEFAULT_MAX_FRAME,
+                      .max_conns = gg_conn_limit_default(), .idle_timeout = 30};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true;
@@ -55,6 +66,8 @@ static int parse_args(int argc, char **argv, serve_args *a) {
         else if (!strcmp(o, "--max-memory")) ok = cli_parse_int(o, v, 0, 1L << 30, &a->max_memory);
         else if (!strcmp(o, "--max-texts")) ok = cli_parse_int(o, v, 1, 1000000, &a->max_texts);
         else if (!strcmp(o, "--max-frame")) ok = cli_parse_int(o, v, GG_FRAME_MIN_MAX, 1L << 26, &a->max_frame);
+        else if (!strcmp(o, "--max-connections")) ok = cli_parse_int(o, v, 1, 1000000, &a->max_conns);
+        else if (!strcmp(o, "--idle-timeout")) ok = cli_parse_int(o, v, 0, 1000000, &a->idle_timeout);
         else return fprintf(stderr, "ggembed serve: unknown option '%s'\n", o), serve_usage(stderr), 2;
         if (!ok) return 2;
     }
@@ -86,12 +99,37 @@ static ggembed_model *open_model(const serve_args *a) {
     return m;
 }
 
+/* The bytes requests and answers may hold: what --max-memory leaves after
+ * the model's working memory, its tokenizer and the process as it is now
+ * (whichever is more), or the default. 0 (with a message) when that is
+ * not even one connection with one largest message. */
+static size_t request_memory(const serve_args *a, const ggembed_info *in, uint32_t max_message) {
+    if (!a->max_memory) return SRV_DEFAULT_MEM_LIMIT;
+    size_t ceiling = (size_t)a->max_memory << 20;
+    gg_mem_usage now;
+    gg_mem_usage_get(&now);
+    size_t model = in->working_memory + GG_MAX((size_t)now.rss_anon, in->tokenizer_memory);
+    size_t need = SRV_CONN_COST + 2 * (size_t)max_message;
+    if (ceiling > model && ceiling - model >= need) return ceiling - model;
+    fprintf(stderr,
+            "ggembed: error: --max-memory %ld is too small: the model takes %.1f MB (working memory, "
+            "tokenizer, process) and requests need at least %.1f MB more; give at least %.0f\n",
+            a->max_memory, model / 1048576.0, need / 1048576.0, (double)((model + need + (1u << 20) - 1) >> 20));
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv) {
     serve_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
     ggembed_model *m = open_model(&a);
     if (!m) return 1;
+    const ggembed_info *in = ggembed_get_info(m);
+    size_t mem_limit = request_memory(&a, in, GG_DEFAULT_MAX_MESSAGE);
+    if (!mem_limit) {
+        ggembed_close(m);
+        return 1;
+    }
     gg_err e;
     gg_listener *l = a.socket ? gg_listen_unix(a.socket, &e)
                      : a.pipe ? gg_listen_pipe(a.pipe, &e)
@@ -101,15 +139,23 @@ int cmd_serve(int argc, char **argv) {
         ggembed_close(m);
         return 1;
     }
-    const ggembed_info *in = ggembed_get_info(m);
     char ready[1024];
-    snprintf(ready, sizeof ready, "ggembed: ready transport=%s address=%s pid=%ld dims=%d context=%d",
-             a.socket ? "socket" : a.pipe ? "pipe" : "stdio",
-             a.socket ? a.socket : a.pipe ? a.pipe : "-", gg_process_id(), in->n_embd, in->n_ctx);
+    snprintf(ready, sizeof ready,
+             "ggembed: ready transport=%s address=%s pid=%ld dims=%d context=%d max_connections=%ld "
+             "request_memory=%zu",
+             a.socket ? "socket" : a.pipe ? "pipe" : "stdio", a.socket ? a.socket : a.pipe ? a.pipe : "-",
+             gg_process_id(), in->n_embd, in->n_ctx, a.max_conns, mem_limit);
     const char *delay = getenv("GGEMBED_TEST_DELAY_MS");
-    gg_server_config cfg = {(uint32_t)a.max_frame, GG_DEFAULT_MAX_MESSAGE, (uint32_t)a.max_texts,
-                            (uint32_t)a.max_queue, getenv("GGEMBED_TEST_POISON"),
-                            delay ? atoi(delay) : 0, ready};
+    gg_server_config cfg = {.max_frame = (uint32_t)a.max_frame,
+                            .max_message = GG_DEFAULT_MAX_MESSAGE,
+                            .max_texts = (uint32_t)a.max_texts,
+                            .max_queue = (uint32_t)a.max_queue,
+                            .max_conns = (uint32_t)a.max_conns,
+                            .idle_timeout_ms = (int64_t)a.idle_timeout * 1000,
+                            .mem_limit = mem_limit,
+                            .poison = getenv("GGEMBED_TEST_POISON"),
+                            .test_delay_ms = delay ? atoi(delay) : 0,
+                            .ready_line = ready};
     if (cfg.poison && !*cfg.poison) cfg.poison = NULL;
     if (cfg.poison || cfg.test_delay_ms) fprintf(stderr, "ggembed: warning: test-only switches are set\n");
     rc = gg_server_run(m, l, a.stdio, &cfg, &e);

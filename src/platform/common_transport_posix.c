@@ -1,8 +1,10 @@
 /*
  * common_transport_posix.c - transport.h for Linux and macOS: Unix domain
- * sockets and stdio. Each connection has a wake pipe: blocking waits poll
- * the stream and the pipe together, so gg_conn_shutdown can end them from
- * another thread without races on the descriptor itself.
+ * sockets and stdio. A socket connection costs one descriptor: shutdown()
+ * on the socket wakes every poll on it, so gg_conn_shutdown ends blocked
+ * reads and writes from another thread without touching the descriptor's
+ * life. stdin/stdout cannot be shut down that way and get a wake pipe that
+ * blocking waits poll together with the stream.
  */
 #ifndef _WIN32
 #define _GNU_SOURCE
@@ -12,9 +14,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,14 +32,20 @@
 struct gg_conn {
     int in, out;     /* the same socket twice, or stdin and stdout */
     bool is_socket;
-    int wake[2];     /* readable once shut down */
+    atomic_bool shut;
+    int wake[2];     /* stdio only: readable once shut down; -1 for sockets */
 };
 
 struct gg_listener {
     int fd;          /* -1 for stdio */
     int wake[2];
+    int spare;       /* a descriptor held in reserve to turn clients away with */
     char *path;      /* socket file to remove at close */
+    dev_t dev;       /* ... while it is still this one */
+    ino_t ino;
     bool stdio_given;
+    uint8_t *refusal;
+    size_t refusal_len;
 };
 
 static bool make_wake(int wake[2], gg_err *e) {
@@ -50,44 +60,64 @@ static void ring(int wake[2]) {
     (void)rc; /* a full pipe is already ringing */
 }
 
-/* Waits until fd is ready for `events` or the wake pipe rings: true when fd is ready. */
-static bool wait_fd(int fd, short events, int wake_fd) {
+enum { WAIT_READY = 1, WAIT_STOPPED = 0, WAIT_TIMEOUT = -1 };
+
+/* Waits until fd is ready for `events`, the wake pipe (if any) rings, or
+ * timeout_ms passes (< 0: never). */
+static int wait_fd(int fd, short events, int wake_fd, int64_t timeout_ms) {
     struct pollfd p[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
+    int64_t until = timeout_ms >= 0 ? gg_now_ns() + timeout_ms * 1000000 : 0;
     for (;;) {
-        int rc = poll(p, 2, -1);
+        int wait = -1;
+        if (timeout_ms >= 0) {
+            int64_t left = until - gg_now_ns();
+            if (left <= 0) return WAIT_TIMEOUT;
+            wait = (int)GG_MIN((left + 999999) / 1000000, (int64_t)1 << 30);
+        }
+        int rc = poll(p, wake_fd >= 0 ? 2 : 1, wait);
         if (rc < 0 && errno == EINTR) continue;
-        if (rc < 0 || (p[1].revents & POLLIN)) return false;
-        if (p[0].revents) return true;
+        if (rc < 0 || (wake_fd >= 0 && (p[1].revents & POLLIN))) return WAIT_STOPPED;
+        if (p[0].revents) return WAIT_READY;
     }
 }
+
+static int conn_wake_fd(const gg_conn *c) { return c->wake[0]; }
 
 static gg_conn *conn_new(int in, int out, bool is_socket, gg_err *e) {
     gg_conn *c = calloc(1, sizeof *c);
     if (!c) return gg_fail(e, "out of memory"), NULL;
-    if (!make_wake(c->wake, e)) {
+    c->wake[0] = c->wake[1] = -1;
+    if (!is_socket && !make_wake(c->wake, e)) {
         free(c);
         return NULL;
     }
     c->in = in;
     c->out = out;
     c->is_socket = is_socket;
+    atomic_init(&c->shut, false);
     if (is_socket) fcntl(in, F_SETFL, fcntl(in, F_GETFL) | O_NONBLOCK);
     return c;
 }
 
-long gg_conn_read(gg_conn *c, void *buf, size_t cap) {
+long gg_conn_read_within(gg_conn *c, void *buf, size_t cap, int64_t timeout_ms) {
     for (;;) {
-        if (!wait_fd(c->in, POLLIN, c->wake[0])) return -1;
+        int w = wait_fd(c->in, POLLIN, conn_wake_fd(c), timeout_ms);
+        if (w == WAIT_TIMEOUT) return GG_CONN_TIMEOUT;
+        if (w == WAIT_STOPPED || atomic_load(&c->shut)) return -1;
         ssize_t n = read(c->in, buf, cap);
+        if (atomic_load(&c->shut)) return -1;
         if (n >= 0) return (long)n;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
     }
 }
 
+long gg_conn_read(gg_conn *c, void *buf, size_t cap) { return gg_conn_read_within(c, buf, cap, -1); }
+
 bool gg_conn_write(gg_conn *c, const void *buf, size_t n) {
     const char *p = buf;
     while (n > 0) {
-        if (!wait_fd(c->out, POLLOUT, c->wake[0])) return false;
+        if (wait_fd(c->out, POLLOUT, conn_wake_fd(c), -1) != WAIT_READY || atomic_load(&c->shut))
+            return false;
         /* A blocking pipe (stdout) takes at most a page without blocking
          * after POLLOUT, so stay interruptible by writing pages. */
         size_t chunk = c->is_socket ? n : GG_MIN(n, (size_t)4096);
@@ -103,16 +133,47 @@ bool gg_conn_write(gg_conn *c, const void *buf, size_t n) {
 }
 
 void gg_conn_shutdown(gg_conn *c) {
-    ring(c->wake);
+    atomic_store(&c->shut, true);
     if (c->is_socket) shutdown(c->in, SHUT_RDWR);
+    else ring(c->wake);
 }
 
 void gg_conn_close(gg_conn *c) {
     if (!c) return;
     if (c->is_socket) close(c->in);
-    close(c->wake[0]);
-    close(c->wake[1]);
+    if (c->wake[0] >= 0) close(c->wake[0]);
+    if (c->wake[1] >= 0) close(c->wake[1]);
     free(c);
+}
+
+/* One non-blocking send: a refusal is short and the socket is new, so it
+ * fits; a client that does not take it loses nothing it could use. */
+static void refuse_fd(int fd, const void *msg, size_t n) {
+    if (n) {
+        ssize_t rc = send(fd, msg, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)rc;
+    }
+    close(fd);
+}
+
+void gg_conn_refuse(gg_conn *c, const void *msg, size_t n) {
+    if (!c) return;
+    if (!c->is_socket) {
+        if (n) gg_conn_write(c, msg, n);
+        gg_conn_close(c);
+        return;
+    }
+    refuse_fd(c->in, msg, n);
+    free(c);
+}
+
+uint32_t gg_conn_limit_default(void) {
+    struct rlimit r;
+    /* Kept for the model file, the listener, stdio, logs and the spare. */
+    const rlim_t reserve = 32;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return GG_CONN_LIMIT_CAP;
+    if (r.rlim_cur <= reserve + 1) return 1;
+    return (uint32_t)GG_MIN(r.rlim_cur - reserve, (rlim_t)GG_CONN_LIMIT_CAP);
 }
 
 /* ---- Unix sockets ---- */
@@ -186,6 +247,9 @@ gg_listener *gg_listen_unix(const char *path, gg_err *e) {
         return NULL;
     }
     fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
+    struct stat st;
+    if (lstat(path, &st) == 0) l->dev = st.st_dev, l->ino = st.st_ino;
+    l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return l;
 }
 
@@ -198,6 +262,7 @@ gg_listener *gg_listen_stdio(gg_err *e) {
     gg_listener *l = calloc(1, sizeof *l);
     if (!l) return gg_fail(e, "out of memory"), NULL;
     l->fd = -1;
+    l->spare = -1;
     if (!make_wake(l->wake, e)) {
         free(l);
         return NULL;
@@ -205,41 +270,88 @@ gg_listener *gg_listen_stdio(gg_err *e) {
     return l;
 }
 
-gg_conn *gg_accept(gg_listener *l, gg_err *e) {
+void gg_listener_set_refusal(gg_listener *l, const void *msg, size_t n) {
+    uint8_t *p = n ? malloc(n) : NULL;
+    if (n && !p) return; /* clients are then turned away without a word */
+    if (n) memcpy(p, msg, n);
+    free(l->refusal);
+    l->refusal = p;
+    l->refusal_len = n;
+}
+
+/* Out of descriptors with a client waiting: give up the spare for a moment
+ * to take the client and turn it away, instead of leaving it hanging in
+ * the backlog (and every client behind it). */
+static gg_accept_status out_of_fds(gg_listener *l, int err, gg_err *e) {
+    if (l->spare < 0) l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (l->spare < 0) {
+        gg_sleep_ms(50); /* nothing to refuse with: back off, let connections close */
+        return gg_fail(e, "accept: %s (no descriptor in reserve; backing off)", strerror(err)),
+               GG_ACCEPT_RETRY;
+    }
+    close(l->spare);
+    l->spare = -1;
+    int fd = accept(l->fd, NULL, NULL);
+    if (fd >= 0) refuse_fd(fd, l->refusal, l->refusal_len);
+    l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) gg_sleep_ms(10);
+    return gg_fail(e, "out of file descriptors (%s): %s", strerror(err),
+                   fd >= 0 ? "a client was turned away" : "backing off"),
+           GG_ACCEPT_RETRY;
+}
+
+gg_accept_status gg_accept(gg_listener *l, gg_conn **out, gg_err *e) {
+    *out = NULL;
     if (l->fd < 0) {
         if (!l->stdio_given) {
             l->stdio_given = true;
-            return conn_new(0, 1, false, e);
+            *out = conn_new(0, 1, false, e);
+            return *out ? GG_ACCEPT_OK : GG_ACCEPT_BROKEN;
         }
-        wait_fd(l->wake[0], POLLIN, l->wake[0]);
-        return gg_fail(e, "stopped"), NULL;
+        wait_fd(l->wake[0], POLLIN, l->wake[0], -1);
+        return gg_fail(e, "stopped"), GG_ACCEPT_STOPPED;
     }
     for (;;) {
-        if (!wait_fd(l->fd, POLLIN, l->wake[0])) return gg_fail(e, "stopped"), NULL;
+        if (wait_fd(l->fd, POLLIN, l->wake[0], -1) != WAIT_READY)
+            return gg_fail(e, "stopped"), GG_ACCEPT_STOPPED;
         int fd = accept(l->fd, NULL, NULL);
         if (fd >= 0) {
             fcntl(fd, F_SETFD, FD_CLOEXEC);
-            gg_conn *c = conn_new(fd, fd, true, e);
-            if (!c) close(fd);
-            return c;
+            *out = conn_new(fd, fd, true, e);
+            if (*out) return GG_ACCEPT_OK;
+            refuse_fd(fd, l->refusal, l->refusal_len);
+            return GG_ACCEPT_RETRY;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno == EMFILE || errno == ENFILE) {
-            gg_sleep_ms(10); /* out of descriptors: let connections close */
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED || err == EPROTO)
             continue;
+        if (err == EMFILE || err == ENFILE) return out_of_fds(l, err, e);
+        if (err == ENOBUFS || err == ENOMEM || err == EPERM) {
+            gg_sleep_ms(10);
+            return gg_fail(e, "accept: %s", strerror(err)), GG_ACCEPT_RETRY;
         }
-        return gg_fail(e, "accept: %s", strerror(errno)), NULL;
+        return gg_fail(e, "accept: %s", strerror(err)), GG_ACCEPT_BROKEN;
     }
 }
 
 void gg_listener_stop(gg_listener *l) { ring(l->wake); }
 
+/* Removes the socket file only while it is still the one this listener
+ * bound: another server may have replaced it since. */
+static void remove_own_socket(const gg_listener *l) {
+    struct stat st;
+    if (lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == l->dev && st.st_ino == l->ino)
+        unlink(l->path);
+}
+
 void gg_listener_close(gg_listener *l) {
     if (!l) return;
+    if (l->path) remove_own_socket(l);
     if (l->fd >= 0) close(l->fd);
-    if (l->path) unlink(l->path);
+    if (l->spare >= 0) close(l->spare);
     close(l->wake[0]);
     close(l->wake[1]);
+    free(l->refusal);
     free(l->path);
     free(l);
 }

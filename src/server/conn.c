@@ -5,28 +5,53 @@
  * The split keeps the engine from ever blocking on a client: it only
  * appends to a queue. A client that does not read its answers fills its
  * queue, and its reader then stops taking requests from it.
+ *
+ * Every byte a connection holds for requests and answers is charged to
+ * the server's budget (srv.mem): its fixed cost when it is admitted, the
+ * message being read when a frame header announces it (gg_reader), a
+ * request's copy and room for its answer when it is taken (make_job, the
+ * TOKENIZE handler), and each queued answer until it is written.
  */
 #include "server.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static size_t out_chunk_cost(const out_chunk *o) { return sizeof *o + o->len; }
+
+static void out_chunk_free(srv *s, out_chunk *o) {
+    gg_budget_release(&s->mem, out_chunk_cost(o));
+    free(o);
+}
 
 static void conn_free(srv_conn *c) {
     out_chunk *o = c->out_head;
     while (o) {
         out_chunk *next = o->next;
-        free(o);
+        out_chunk_free(c->s, o);
         o = next;
     }
     gg_conn_close(c->io);
     gg_cond_free(c->cv);
+    gg_budget_release(&c->s->mem, c->held);
     free(c);
 }
 
 void srv_conn_ref_locked(srv_conn *c) { c->refs++; }
 
+/* A finished connection nobody refers to any more gives its descriptor
+ * back at once, not when it is reaped (that waits for the next client,
+ * which may need the descriptor). */
+static void release_io_locked(srv_conn *c) {
+    if (c->refs > 0 || !c->finished || !c->io) return;
+    gg_conn_close(c->io);
+    c->io = NULL;
+}
+
 void srv_conn_unref_locked(srv_conn *c) {
     c->refs--;
+    release_io_locked(c);
     gg_cond_broadcast(c->s->cv);
 }
 
@@ -34,30 +59,31 @@ static void drop_output_locked(srv_conn *c) {
     out_chunk *o = c->out_head;
     while (o) {
         out_chunk *next = o->next;
-        free(o);
+        out_chunk_free(c->s, o);
         o = next;
     }
     c->out_head = c->out_tail = NULL;
     c->out_bytes = 0;
 }
 
+/* An answer is charged whatever the budget says: the work it answers was
+ * admitted, with room for it, and a client must hear. */
 void srv_send(srv_conn *c, uint8_t type, uint32_t id, const uint8_t *body, size_t len) {
     srv *s = c->s;
-    gg_buf frames = {0};
-    gg_frames_put(&frames, type, id, body, len, s->cfg.max_frame);
-    out_chunk *o = frames.oom ? NULL : malloc(sizeof *o + frames.len);
+    size_t n = gg_frames_size(len, s->cfg.max_frame);
+    out_chunk *o = malloc(sizeof *o + n);
     if (o) {
         o->next = NULL;
-        o->len = frames.len;
-        memcpy(o->data, frames.data, frames.len);
+        o->len = n;
+        gg_frames_write(o->data, type, id, body, len, s->cfg.max_frame);
+        gg_budget_reserve(&s->mem, out_chunk_cost(o), true);
     }
-    gg_buf_free(&frames);
     gg_mutex_lock(s->mu);
     if (type == GG_MSG_ERROR) s->st.errors++;
     if (!o || c->write_dead) {
         /* Out of memory: the client loses this answer; better than the server. */
-        free(o);
-        if (!o) c->write_dead = true, gg_conn_shutdown(c->io);
+        if (o) out_chunk_free(s, o);
+        else c->write_dead = true, gg_conn_shutdown(c->io);
     } else {
         if (c->out_tail) c->out_tail->next = o;
         else c->out_head = o;
@@ -103,7 +129,7 @@ static void writer_main(void *arg) {
         bool ok = gg_conn_write(c->io, o->data, o->len);
         gg_mutex_lock(s->mu);
         c->out_bytes -= o->len;
-        free(o);
+        out_chunk_free(s, o);
         if (!ok) {
             c->write_dead = true;
             drop_output_locked(c);
@@ -148,26 +174,59 @@ static void handle_hello(srv_conn *c, const gg_message *m) {
     gg_buf_free(&b);
 }
 
-/* Builds a job that owns a copy of the body its strings point into. */
+#define MEMORY_BUSY "the server holds as many requests as its memory limit allows; try later"
+
+/* Charges n bytes to the server's budget, or counts a refusal. */
+static bool reserve(srv *s, size_t n) {
+    if (gg_budget_reserve(&s->mem, n, false)) return true;
+    gg_mutex_lock(s->mu);
+    s->st.memory_busy++;
+    gg_mutex_unlock(s->mu);
+    return false;
+}
+
+/* What an EMBED request holds besides its body: its list of texts, and
+ * room for its answer twice (the vectors of its pass, their encoding). */
+static size_t embed_extra_cost(const srv *s, const gg_embed_req *q) {
+    size_t n = q->n, dims = q->dims ? q->dims : (size_t)s->info->n_embd;
+    size_t answer = 16 + 8 * n + n * dims * (q->format ? 2 : 4);
+    size_t pass = n * (dims * sizeof(float) + sizeof(ggembed_result) + sizeof(ggembed_text));
+    return n * sizeof(gg_str) + pass + 2 * answer;
+}
+
+/* Builds a job that owns a copy of the body its strings point into; the
+ * job holds what it costs (job_free gives it back), or BUSY. */
 static job *make_job(srv_conn *c, const gg_message *m, gg_err *e, int *code) {
     srv *s = c->s;
+    size_t base = sizeof(job) + m->len;
+    if (!reserve(s, base)) {
+        *code = GG_PE_BUSY;
+        gg_fail(e, MEMORY_BUSY);
+        return NULL;
+    }
     job *j = calloc(1, sizeof *j);
     if (!j || !(j->body = malloc(m->len ? m->len : 1))) {
         free(j);
+        gg_budget_release(&s->mem, base);
         *code = GG_PE_INTERNAL;
         gg_fail(e, "out of memory");
         return NULL;
     }
+    j->budget = &s->mem;
+    j->held = base;
     memcpy(j->body, m->body, m->len);
     *code = gg_decode_embed(j->body, m->len, s->cfg.max_texts, &j->req, e);
+    if (!*code) {
+        size_t extra = embed_extra_cost(s, &j->req);
+        if (reserve(s, extra)) j->held += extra;
+        else *code = GG_PE_BUSY, gg_fail(e, MEMORY_BUSY);
+    }
     if (!*code && j->req.dims > (uint32_t)s->info->n_embd)
         *code = GG_PE_INVALID, gg_fail(e, "dims %u is over the model's %d", j->req.dims, s->info->n_embd);
     if (!*code && !s->info->has_weights)
         *code = GG_PE_NO_WEIGHTS, gg_fail(e, "the model has a vocabulary only");
     if (*code) {
-        free(j->req.texts);
-        free(j->body);
-        free(j);
+        job_free(j);
         return NULL;
     }
     j->c = c;
@@ -194,6 +253,9 @@ static void handle_tokenize(srv_conn *c, const gg_message *m) {
     int rc = gg_decode_tokenize(m->body, m->len, &t, &e);
     if (rc) return srv_send_error(c, m->id, rc, e.msg);
     size_t cap = t.text.len + 16, n = 0;
+    /* the ids, and their encoding (which may grow to twice its size) */
+    size_t cost = 12 * (cap + 1);
+    if (!reserve(c->s, cost)) return srv_send_error(c, m->id, GG_PE_BUSY, MEMORY_BUSY);
     gg_buf b = {0};
     for (int attempt = 0; attempt < 2; attempt++) {
         gg_buf_free(&b);
@@ -207,6 +269,7 @@ static void handle_tokenize(srv_conn *c, const gg_message *m) {
         if (st != GGEMBED_OK || b.oom) {
             free(ids);
             gg_buf_free(&b);
+            gg_budget_release(&c->s->mem, cost);
             return srv_send_error(c, m->id, GG_PE_INTERNAL, ids ? err : "out of memory");
         }
         if (n <= cap) {
@@ -221,6 +284,7 @@ static void handle_tokenize(srv_conn *c, const gg_message *m) {
     }
     srv_send(c, GG_MSG_REPLY | GG_MSG_TOKENIZE, m->id, b.data, b.len);
     gg_buf_free(&b);
+    gg_budget_release(&c->s->mem, cost);
 }
 
 static void handle_cancel(srv_conn *c, const gg_message *m) {
@@ -259,6 +323,9 @@ static void handle(srv_conn *c, const gg_message *m) {
     }
 }
 
+/* Why a reader stopped reading. */
+typedef enum conn_end { END_EOF, END_ERROR, END_WRITE, END_MALFORMED, END_IDLE } conn_end;
+
 /* Handles every message in data; false when the stream is broken. */
 static bool consume(srv_conn *c, gg_reader *r, const uint8_t *data, size_t n) {
     while (n > 0) {
@@ -272,9 +339,61 @@ static bool consume(srv_conn *c, gg_reader *r, const uint8_t *data, size_t n) {
         }
         if (rc == GG_READ_TOO_LARGE)
             srv_send_error(c, m.id, GG_PE_TOO_LARGE, "request over max_message");
+        if (rc == GG_READ_BUSY) {
+            gg_mutex_lock(c->s->mu);
+            c->s->st.memory_busy++;
+            gg_mutex_unlock(c->s->mu);
+            srv_send_error(c, m.id, GG_PE_BUSY, MEMORY_BUSY);
+        }
         if (rc == GG_READ_MESSAGE) handle(c, &m);
     }
     return true;
+}
+
+/* Reads and handles requests until the stream ends, breaks or stalls: a
+ * started message whose rest keeps the reader waiting longer than the
+ * idle timeout (in total: time the server itself spends not reading does
+ * not count) gets the connection closed. */
+static conn_end read_requests(srv_conn *c, gg_reader *r, uint8_t *buf) {
+    srv *s = c->s;
+    int64_t waited_ns = 0, limit_ns = s->cfg.idle_timeout_ms * 1000000;
+    for (;;) {
+        gg_mutex_lock(s->mu);
+        while (c->out_bytes > SRV_OUT_SOFT_LIMIT && !c->write_dead && !c->closing)
+            gg_cond_wait(c->cv, s->mu);
+        bool dead = c->write_dead;
+        gg_mutex_unlock(s->mu);
+        if (dead) return END_WRITE;
+        bool partial = gg_reader_partial(r) && limit_ns > 0;
+        int64_t t0 = gg_now_ns();
+        long n = gg_conn_read_within(c->io, buf, SRV_READ_CHUNK,
+                                     partial ? GG_MAX(limit_ns - waited_ns, 0) / 1000000 : -1);
+        if (partial) waited_ns += gg_now_ns() - t0;
+        if (n == GG_CONN_TIMEOUT) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "no complete message within %lld s (idle timeout); closing",
+                     (long long)(s->cfg.idle_timeout_ms / 1000));
+            srv_send_error(c, 0, GG_PE_TIMEOUT, msg);
+            return END_IDLE;
+        }
+        if (n <= 0) return n == 0 ? END_EOF : END_ERROR;
+        if (!consume(c, r, buf, (size_t)n)) return END_MALFORMED;
+        if (!gg_reader_partial(r)) waited_ns = 0;
+    }
+}
+
+/* The stdio connection is the server's only client: its end stops the
+ * server, and an end other than end of input is a failure. */
+static void stdio_ended(srv *s, conn_end why) {
+    gg_mutex_lock(s->mu);
+    bool stopping = s->stopping;
+    gg_mutex_unlock(s->mu);
+    if (why == END_EOF || stopping) return gg_server_stop(s);
+    srv_fail(s, "standard input: %s",
+             why == END_MALFORMED ? "malformed frame header"
+             : why == END_IDLE    ? "a message stayed incomplete past the idle timeout"
+             : why == END_WRITE   ? "standard output failed"
+                                  : "read error");
 }
 
 static void reader_main(void *arg) {
@@ -282,17 +401,9 @@ static void reader_main(void *arg) {
     srv *s = c->s;
     gg_reader r;
     gg_reader_init(&r, s->cfg.max_frame, s->cfg.max_message);
-    enum { CHUNK = 64 * 1024 };
-    uint8_t *buf = malloc(CHUNK);
-    for (bool ok = buf != NULL; ok;) {
-        gg_mutex_lock(s->mu);
-        while (c->out_bytes > SRV_OUT_SOFT_LIMIT && !c->write_dead && !c->closing)
-            gg_cond_wait(c->cv, s->mu);
-        ok = !c->write_dead;
-        gg_mutex_unlock(s->mu);
-        long n = ok ? gg_conn_read(c->io, buf, CHUNK) : -1;
-        ok = n > 0 && consume(c, &r, buf, (size_t)n);
-    }
+    r.budget = &s->mem;
+    uint8_t *buf = malloc(SRV_READ_CHUNK);
+    conn_end why = buf ? read_requests(c, &r, buf) : END_ERROR;
     free(buf);
     gg_reader_free(&r);
     sched_cancel_conn(s, c);
@@ -300,7 +411,8 @@ static void reader_main(void *arg) {
     c->read_done = true;
     gg_cond_broadcast(c->cv);
     gg_mutex_unlock(s->mu);
-    if (s->is_stdio) gg_server_stop(s); /* end of input: the parent is done */
+    if (s->is_stdio) stdio_ended(s, why);
+    else if (why == END_IDLE) fprintf(stderr, "ggembed: closed a connection: a message stayed incomplete past the idle timeout\n");
     gg_thread_join(c->writer);
     gg_mutex_lock(s->mu);
     srv_conn **p = &s->conns;
@@ -309,38 +421,69 @@ static void reader_main(void *arg) {
     c->next = s->zombies;
     s->zombies = c;
     s->n_conns--;
+    c->finished = true;
     c->refs--;
+    release_io_locked(c);
     gg_cond_broadcast(s->cv);
     gg_mutex_unlock(s->mu);
 }
 
-srv_conn *srv_conn_start(srv *s, gg_conn *io, gg_err *e) {
+/* Sends a client ERROR BUSY (id 0) and closes it, and says so in the log. */
+static void refuse(srv *s, gg_conn *io, const char *why) {
+    gg_buf b = {0}, frames = {0};
+    gg_encode_error(&b, GG_PE_BUSY, why);
+    gg_frames_put(&frames, GG_MSG_ERROR, 0, b.data, b.len, GG_FRAME_MIN_MAX);
+    gg_conn_refuse(io, frames.data, frames.oom ? 0 : frames.len);
+    gg_buf_free(&b);
+    gg_buf_free(&frames);
+    gg_mutex_lock(s->mu);
+    s->st.conns_refused++;
+    gg_mutex_unlock(s->mu);
+    fprintf(stderr, "ggembed: refused a connection: %s\n", why);
+}
+
+void srv_conn_admit(srv *s, gg_conn *io) {
+    char why[GG_ERR_MAX + 64];
+    gg_mutex_lock(s->mu);
+    uint32_t open = s->n_conns;
+    gg_mutex_unlock(s->mu);
+    if (open >= s->cfg.max_conns) {
+        snprintf(why, sizeof why, "the server has %u connections open, its limit (--max-connections); try later",
+                 open);
+        return refuse(s, io, why);
+    }
+    if (!gg_budget_reserve(&s->mem, SRV_CONN_COST, false))
+        return refuse(s, io, "the server holds as much as its memory limit allows; try later");
     srv_conn *c = calloc(1, sizeof *c);
+    gg_err e;
     if (!c || !(c->cv = gg_cond_new())) {
         free(c);
-        gg_conn_close(io);
-        return gg_fail(e, "out of memory"), NULL;
+        gg_budget_release(&s->mem, SRV_CONN_COST);
+        return refuse(s, io, "the server is out of memory; try later");
     }
     c->s = s;
     c->io = io;
     c->refs = 1;
-    c->writer = gg_thread_start(writer_main, c, e);
+    c->held = SRV_CONN_COST;
+    c->writer = gg_thread_start(writer_main, c, &e);
     if (!c->writer) {
+        c->io = NULL;
         conn_free(c);
-        return NULL;
+        snprintf(why, sizeof why, "%s; try later", e.msg);
+        return refuse(s, io, why);
     }
     gg_mutex_lock(s->mu);
     c->next = s->conns;
     s->conns = c;
     s->n_conns++;
     gg_mutex_unlock(s->mu);
-    c->reader = gg_thread_start(reader_main, c, e);
+    c->reader = gg_thread_start(reader_main, c, &e);
     if (!c->reader) {
         /* Wind down as a reader would, on this thread: its read fails at once. */
+        fprintf(stderr, "ggembed: closed a connection: %s\n", e.msg);
         gg_conn_shutdown(io);
         reader_main(c);
     }
-    return c;
 }
 
 /* Joins finished connections; with all, waits for every one. */

@@ -71,6 +71,7 @@ void gg_reader_init(gg_reader *r, uint32_t max_frame, uint32_t max_message) {
 
 void gg_reader_free(gg_reader *r) {
     free(r->body);
+    gg_budget_release(r->budget, r->body_cap);
     r->body = NULL;
     r->body_len = r->body_cap = 0;
 }
@@ -79,33 +80,61 @@ bool gg_reader_partial(const gg_reader *r) {
     return r->hdr_have > 0 || r->in_frame || r->in_message;
 }
 
-/* Starts a frame whose header is complete; false when it is malformed,
- * including a continuation frame whose type or id differ. */
-static bool start_frame(gg_reader *r) {
+/* Makes room for need bytes of body: 0, 1 when the budget has none, -1
+ * when out of memory. */
+static int body_reserve(gg_reader *r, size_t need) {
+    if (need <= r->body_cap) return 0;
+    size_t cap = r->body_cap ? r->body_cap : 256;
+    while (cap < need) cap *= 2;
+    if (!gg_budget_reserve(r->budget, cap - r->body_cap, false)) return 1;
+    uint8_t *p = realloc(r->body, cap);
+    if (!p) {
+        gg_budget_release(r->budget, cap - r->body_cap);
+        return -1;
+    }
+    r->body = p;
+    r->body_cap = cap;
+    return 0;
+}
+
+/* From here on the message's bytes are dropped, and so is what it had. */
+static void discard(gg_reader *r) {
+    r->discarding = true;
+    gg_reader_free(r);
+}
+
+/* Starts a frame whose header is complete: MALFORMED when it is,
+ * including a continuation frame whose type or id differ; BUSY when the
+ * budget has no room for its payload; else MORE. */
+static int start_frame(gg_reader *r, gg_message *m) {
     gg_frame_header h;
-    if (!gg_frame_header_get(r->hdr, r->max_frame, &h)) return false;
-    if (r->in_message && (h.type != r->cur.type || h.id != r->cur.id)) return false;
+    if (!gg_frame_header_get(r->hdr, r->max_frame, &h)) return GG_READ_MALFORMED;
+    if (r->in_message && (h.type != r->cur.type || h.id != r->cur.id)) return GG_READ_MALFORMED;
     if (!r->in_message) {
         r->body_len = 0;
-        r->discarding = false;
+        r->discarding = r->refused = false;
     }
     r->cur = h;
     r->frame_left = h.length;
     r->hdr_have = 0;
     r->in_frame = true;
-    if (!r->discarding && (uint64_t)r->body_len + h.length > r->max_message) r->discarding = true;
-    return true;
-}
-
-static bool body_reserve(gg_reader *r, size_t extra) {
-    if (r->body_len + extra <= r->body_cap) return true;
-    size_t cap = r->body_cap ? r->body_cap : 256;
-    while (cap < r->body_len + extra) cap *= 2;
-    uint8_t *p = realloc(r->body, cap);
-    if (!p) return false;
-    r->body = p;
-    r->body_cap = cap;
-    return true;
+    if (r->discarding) return GG_READ_MORE;
+    if ((uint64_t)r->body_len + h.length > r->max_message) {
+        discard(r);
+        return GG_READ_MORE;
+    }
+    /* Room for the whole payload now, so the budget refuses a message as
+     * soon as its frames announce too much, before it is read. */
+    int rc = body_reserve(r, r->body_len + h.length);
+    if (rc < 0) discard(r); /* out of memory: reported as TOO_LARGE */
+    if (rc <= 0) return GG_READ_MORE;
+    discard(r);
+    r->refused = true;
+    m->type = h.type;
+    m->id = h.id;
+    m->body = NULL;
+    m->len = 0;
+    return GG_READ_BUSY;
 }
 
 /* Ends the current frame: reports the message when it was the last one. */
@@ -121,10 +150,11 @@ static int end_frame(gg_reader *r, gg_message *m) {
     m->body = r->body;
     m->len = r->body_len;
     if (r->discarding) {
+        bool refused = r->refused; /* answered when it was refused */
         m->body = NULL;
         m->len = 0;
-        r->discarding = false;
-        return GG_READ_TOO_LARGE;
+        r->discarding = r->refused = false;
+        return refused ? GG_READ_MORE : GG_READ_TOO_LARGE;
     }
     /* Keep a big buffer from one large message from living forever. */
     return GG_READ_MESSAGE;
@@ -142,19 +172,16 @@ int gg_reader_feed(gg_reader *r, const uint8_t *data, size_t n, size_t *used, gg
             r->hdr_have += take;
             off += take;
             if (r->hdr_have < GG_FRAME_HEADER) break;
-            if (!start_frame(r)) {
+            int rc = start_frame(r, m);
+            if (rc != GG_READ_MORE) {
                 *used = off;
-                return GG_READ_MALFORMED;
+                return rc;
             }
         }
         size_t take = GG_MIN(n - off, (size_t)r->frame_left);
         if (!r->discarding && take > 0) {
-            if (!body_reserve(r, take)) {
-                r->discarding = true; /* out of memory: reported as TOO_LARGE */
-            } else {
-                memcpy(r->body + r->body_len, data + off, take);
-                r->body_len += take;
-            }
+            memcpy(r->body + r->body_len, data + off, take);
+            r->body_len += take;
         }
         off += take;
         r->frame_left -= (uint32_t)take;
@@ -235,19 +262,32 @@ void gg_buf_str(gg_buf *b, const char *s, size_t len) {
     gg_buf_put(b, s, len);
 }
 
-void gg_frames_put(gg_buf *out, uint8_t type, uint32_t id, const uint8_t *body, size_t len,
-                   uint32_t max_frame) {
+size_t gg_frames_size(size_t len, uint32_t max_frame) {
+    size_t room = (size_t)max_frame - GG_FRAME_HEADER;
+    size_t frames = len ? (len + room - 1) / room : 1;
+    return len + frames * GG_FRAME_HEADER;
+}
+
+void gg_frames_write(uint8_t *out, uint8_t type, uint32_t id, const uint8_t *body, size_t len,
+                     uint32_t max_frame) {
     size_t room = (size_t)max_frame - GG_FRAME_HEADER;
     size_t off = 0;
     do {
         size_t take = GG_MIN(len - off, room);
         gg_frame_header h = {(uint32_t)take, type, off + take < len ? GG_FRAME_MORE : 0, id};
-        uint8_t hdr[GG_FRAME_HEADER];
-        gg_frame_header_put(hdr, &h);
-        gg_buf_put(out, hdr, sizeof hdr);
-        gg_buf_put(out, body + off, take);
+        gg_frame_header_put(out, &h);
+        if (take) memcpy(out + GG_FRAME_HEADER, body + off, take);
+        out += GG_FRAME_HEADER + take;
         off += take;
     } while (off < len);
+}
+
+void gg_frames_put(gg_buf *out, uint8_t type, uint32_t id, const uint8_t *body, size_t len,
+                   uint32_t max_frame) {
+    size_t n = gg_frames_size(len, max_frame);
+    if (!buf_grow(out, n)) return;
+    gg_frames_write(out->data + out->len, type, id, body, len, max_frame);
+    out->len += n;
 }
 
 /* ---- body reader ---- */

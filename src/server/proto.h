@@ -74,14 +74,20 @@ typedef struct gg_reader {
     uint32_t frame_left;  /* payload bytes of cur still to read */
     bool in_message;      /* a MORE frame was seen: the message continues */
     bool discarding;      /* the message is over max_message: drop it */
+    bool refused;         /* ... because the budget had no room for it */
     uint8_t *body;
     size_t body_len, body_cap;
+    /* Optional: the body buffer is charged to it when a frame header
+     * announces its payload, before any of it is read. */
+    gg_budget *budget;
 } gg_reader;
 
 enum {
     GG_READ_MORE = 0,      /* all input used, no message complete */
     GG_READ_MESSAGE = 1,   /* a message is complete: see gg_message */
     GG_READ_TOO_LARGE = 2, /* a message over max_message ended (its body is dropped) */
+    GG_READ_BUSY = 3,      /* a frame header announced more than the budget has room for: the
+                              message (type and id set) is dropped now, its frames discarded */
     GG_READ_MALFORMED = -1 /* the stream cannot be parsed any further */
 };
 
@@ -93,6 +99,7 @@ typedef struct gg_message {
 } gg_message;
 
 void gg_reader_init(gg_reader *r, uint32_t max_frame, uint32_t max_message);
+/* Frees the body buffer (and gives its bytes back to the budget). */
 void gg_reader_free(gg_reader *r);
 /* Consumes bytes from data[0..n) and stores in *used how many; stops after
  * each complete message so the caller can handle it, then call again with
@@ -119,9 +126,14 @@ void gg_buf_f32(gg_buf *b, float v);
 void gg_buf_str(gg_buf *b, const char *s, size_t len);
 void gg_buf_zero(gg_buf *b, size_t n);
 
+/* Bytes of a message of len bytes as frames of at most max_frame bytes. */
+size_t gg_frames_size(size_t len, uint32_t max_frame);
 /* Appends a message as frames of at most max_frame bytes each. */
 void gg_frames_put(gg_buf *out, uint8_t type, uint32_t id, const uint8_t *body, size_t len,
                    uint32_t max_frame);
+/* The same into out[0..gg_frames_size(len, max_frame)). */
+void gg_frames_write(uint8_t *out, uint8_t type, uint32_t id, const uint8_t *body, size_t len,
+                     uint32_t max_frame);
 
 /* ---- body reader ---- */
 

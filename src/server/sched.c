@@ -13,6 +13,7 @@
 #include <string.h>
 
 void job_free(job *j) {
+    gg_budget_release(j->budget, j->held);
     free(j->req.texts);
     free(j->body);
     free(j);

@@ -7,6 +7,7 @@
  */
 #include "server.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,20 @@ void gg_server_stop(srv *s) {
         fprintf(stderr, "ggembed: stopping\n");
         gg_listener_stop(s->listener);
     }
+}
+
+void srv_fail(srv *s, const char *fmt, ...) {
+    gg_mutex_lock(s->mu);
+    bool first = !s->failed;
+    if (first) {
+        va_list ap;
+        va_start(ap, fmt);
+        gg_vfail(&s->failure, fmt, ap);
+        va_end(ap);
+        s->failed = true;
+    }
+    gg_mutex_unlock(s->mu);
+    gg_server_stop(s);
 }
 
 void srv_stats_latency_locked(srv *s, int64_t ns) {
@@ -82,6 +97,12 @@ void srv_answer_stats(srv *s, srv_conn *c, uint32_t id) {
     stat(&b, &n, "rss_anon", mem.rss_anon);
     stat(&b, &n, "rss_file", mem.rss_file);
     stat(&b, &n, "uptime_ms", (uint64_t)((gg_now_ns() - s->t_start) / 1000000));
+    stat(&b, &n, "max_connections", s->cfg.max_conns);
+    stat(&b, &n, "connections_refused", st.conns_refused);
+    stat(&b, &n, "memory_busy", st.memory_busy);
+    stat(&b, &n, "memory_held", atomic_load(&s->mem.used));
+    stat(&b, &n, "memory_peak", atomic_load(&s->mem.peak));
+    stat(&b, &n, "memory_limit", s->mem.limit);
     if (!b.oom) b.data[0] = (uint8_t)n; /* fewer than 256 pairs */
     srv_send(c, GG_MSG_REPLY | GG_MSG_STATS, id, b.data, b.len);
     gg_buf_free(&b);
@@ -115,27 +136,46 @@ static void close_connections(srv *s) {
     srv_reap(s, true);
 }
 
+/* Takes clients until the stop. A client that cannot be taken is turned
+ * away and the loop goes on; only a listener that fails for good ends it,
+ * as a failure. */
 static void accept_loop(srv *s) {
     for (;;) {
         gg_err e;
-        gg_conn *io = gg_accept(s->listener, &e);
+        gg_conn *io = NULL;
+        gg_accept_status st = gg_accept(s->listener, &io, &e);
         srv_reap(s, false);
         gg_mutex_lock(s->mu);
         bool stopping = s->stopping;
         gg_mutex_unlock(s->mu);
-        if (!io) {
-            if (!stopping) {
-                fprintf(stderr, "ggembed: error: %s\n", e.msg);
-                gg_server_stop(s);
-            }
+        switch (st) {
+        case GG_ACCEPT_OK:
+            if (stopping) return gg_conn_close(io);
+            srv_conn_admit(s, io);
+            break;
+        case GG_ACCEPT_RETRY:
+            if (stopping) return;
+            gg_mutex_lock(s->mu);
+            s->st.conns_refused++;
+            gg_mutex_unlock(s->mu);
+            fprintf(stderr, "ggembed: refused a connection: %s\n", e.msg);
+            break;
+        case GG_ACCEPT_STOPPED: return;
+        case GG_ACCEPT_BROKEN:
+            if (!stopping) srv_fail(s, "%s", e.msg);
             return;
         }
-        if (stopping) {
-            gg_conn_close(io);
-            return;
-        }
-        if (!srv_conn_start(s, io, &e)) fprintf(stderr, "ggembed: error: connection: %s\n", e.msg);
     }
+}
+
+/* What a client turned away by the transport itself hears. */
+static void set_refusal(srv *s) {
+    gg_buf b = {0}, frames = {0};
+    gg_encode_error(&b, GG_PE_BUSY, "the server is out of file descriptors; try later");
+    gg_frames_put(&frames, GG_MSG_ERROR, 0, b.data, b.len, GG_FRAME_MIN_MAX);
+    if (!frames.oom) gg_listener_set_refusal(s->listener, frames.data, frames.len);
+    gg_buf_free(&b);
+    gg_buf_free(&frames);
 }
 
 int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_server_config *cfg,
@@ -148,6 +188,7 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     s->listener = l;
     s->is_stdio = is_stdio;
     s->t_start = gg_now_ns();
+    s->mem.limit = cfg->mem_limit;
     s->mu = gg_mutex_new();
     s->cv = gg_cond_new();
     s->deadline_cv = gg_cond_new();
@@ -164,6 +205,7 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
         free(s);
         return -1;
     }
+    set_refusal(s);
     if (cfg->ready_line) fprintf(stderr, "%s\n", cfg->ready_line);
     fflush(stderr);
     accept_loop(s);
@@ -176,9 +218,11 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     gg_stop_watch_end(watch);
     fprintf(stderr, "ggembed: stopped requests=%llu errors=%llu\n",
             (unsigned long long)s->st.requests, (unsigned long long)s->st.errors);
+    int rc = 0;
+    if (s->failed) rc = gg_fail(e, "%s", s->failure.msg);
     gg_mutex_free(s->mu);
     gg_cond_free(s->cv);
     gg_cond_free(s->deadline_cv);
     free(s);
-    return 0;
+    return rc;
 }

@@ -17,6 +17,9 @@
 
 typedef struct gg_server_config {
     uint32_t max_frame, max_message, max_texts, max_queue;
+    uint32_t max_conns;      /* beyond: a new connection is sent BUSY and closed */
+    int64_t idle_timeout_ms; /* a started message must arrive within it (0: no limit) */
+    size_t mem_limit;        /* bytes held for requests and answers (PROTOCOL.md, section 6) */
     const char *poison;  /* test-only: exit(3) on an EMBED text containing it */
     int test_delay_ms;   /* test-only: sleep before each batch */
     const char *ready_line; /* written to stderr once requests are taken */
@@ -26,7 +29,9 @@ typedef struct srv srv;
 typedef struct srv_conn srv_conn;
 
 /* Serves until stopped (SHUTDOWN, gg_server_stop, end of stdio input);
- * every request in flight is answered before it returns. */
+ * every request in flight is answered before it returns. Returns 0 after
+ * an ordinary stop, -1 with the reason in e after a failure (the listener
+ * broke, standard input failed or was malformed). */
 int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_server_config *cfg,
                   gg_err *e);
 
@@ -42,10 +47,13 @@ typedef struct job {
     int answered_with;  /* CANCELLED or TIMEOUT once answered early while it ran
                            (set under the queue lock); the engine then drops it */
     bool running;
+    gg_budget *budget;  /* `held` bytes of it are this request's, given back by job_free */
+    size_t held;
 } job;
 
 typedef struct srv_stats {
     uint64_t requests, embed_requests, texts, tokens, errors, busy, timeouts, cancelled, batches;
+    uint64_t conns_refused, memory_busy;
     uint32_t lat[1024]; /* EMBED latencies in µs, a ring */
     uint32_t lat_n, lat_next;
 } srv_stats;
@@ -69,11 +77,14 @@ struct srv {
     srv_conn *zombies;  /* finished, reader thread to join */
     uint32_t n_conns;
     srv_stats st;
+    bool failed;        /* the stop is abnormal: gg_server_run returns failure */
+    gg_err failure;
+    gg_budget mem;      /* request and answer bytes held (no lock: atomic) */
 };
 
 typedef struct out_chunk {
     struct out_chunk *next;
-    size_t len;
+    size_t len;         /* charged to srv.mem with the header: out_chunk_cost */
     uint8_t data[];
 } out_chunk;
 
@@ -88,17 +99,28 @@ struct srv_conn {
     bool write_dead;      /* the client cannot be written to */
     bool closing;         /* flush, then close */
     bool hello;
+    bool finished;        /* its threads are done: io is closed once refs is 0 */
     uint32_t inflight;    /* EMBED jobs queued or running */
     int refs;             /* reader thread + jobs */
+    size_t held;          /* its fixed cost, charged to srv.mem (SRV_CONN_COST) */
     gg_thread *reader, *writer;
     srv_conn *next;
 };
 
 /* Beyond this many unread answer bytes a connection is not read from. */
 #define SRV_OUT_SOFT_LIMIT (4u << 20)
+/* Bytes read from a connection at a time. */
+#define SRV_READ_CHUNK (16u << 10)
+/* What a connection costs before it holds any request: its read buffer,
+ * its state and about what its two threads keep resident on their stacks. */
+#define SRV_CONN_COST (SRV_READ_CHUNK + sizeof(srv_conn) + 2 * (16u << 10))
+/* Without --max-memory, the bytes held for requests and answers at once. */
+#define SRV_DEFAULT_MEM_LIMIT ((size_t)256 << 20)
 
 /* conn.c */
-srv_conn *srv_conn_start(srv *s, gg_conn *io, gg_err *e);
+/* Serves a new client, or turns it away with BUSY (id 0) when the server
+ * has max_conns connections, no memory to spare, or no thread for it. */
+void srv_conn_admit(srv *s, gg_conn *io);
 /* Queues an encoded message for the client; never blocks. */
 void srv_send(srv_conn *c, uint8_t type, uint32_t id, const uint8_t *body, size_t len);
 void srv_send_error(srv_conn *c, uint32_t id, int code, const char *msg);
@@ -125,6 +147,9 @@ void job_free(job *j);
 
 /* serve.c */
 void gg_server_stop(srv *s);
+/* Stops the server as a failure: gg_server_run will return -1 with the
+ * first reason given. */
+void srv_fail(srv *s, const char *fmt, ...) GG_PRINTF(2, 3);
 void srv_stats_latency_locked(srv *s, int64_t ns);
 void srv_answer_stats(srv *s, srv_conn *c, uint32_t id);
 void srv_answer_health(srv *s, srv_conn *c, uint32_t id);
