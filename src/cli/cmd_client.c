@@ -8,16 +8,21 @@
 #include <string.h>
 
 #include "cli.h"
+#include "embed_opts.h"
 #include "server/client.h"
+#include "texts.h"
 
 static void client_usage(FILE *out) {
     fprintf(out,
             "usage: ggembed client (--socket PATH | --pipe NAME) COMMAND\n"
             "  health                     print the server's state as JSON\n"
             "  stats                      print the server's counters as JSON\n"
-            "  embed [--jsonl] [TEXT...]  embed the TEXTs (or, with --jsonl, one JSON\n"
-            "                             string per line of stdin); print JSON lines\n"
-            "  shutdown                   ask the server to stop\n");
+            "  embed [options] [--] [TEXT...]\n"
+            "                             embed the TEXTs, or each line of standard input,\n"
+            "                             and print JSON lines as `ggembed embed` does\n"
+            "  shutdown                   ask the server to stop\n"
+            "embed options:\n");
+    embed_opts_usage(out, EMBED_CLIENT);
 }
 
 static int do_health(gg_client *c) {
@@ -75,68 +80,71 @@ static void print_vectors(const gg_embed_ok *ok, size_t first) {
     }
 }
 
-/* Embeds texts[0..n) in requests of at most max_texts; prints each answer. */
-static int embed_texts(gg_client *c, gg_str *texts, size_t n) {
-    size_t step = c->hello.max_texts ? c->hello.max_texts : 1;
-    for (size_t first = 0; first < n; first += step) {
-        gg_embed_req q = {0, -1, -1, 1, 0, 0, {"", 0}, (uint32_t)GG_MIN(step, n - first), texts + first};
-        gg_buf body = {0}, r = {0};
-        gg_encode_embed(&body, &q);
-        gg_err e;
-        gg_embed_ok ok;
-        bool good = gg_client_call(c, GG_MSG_EMBED, body.data, body.len, &r, NULL, &e) &&
-                    gg_decode_embed_ok(r.data, r.len, &ok, &e) == 0;
-        if (good) print_vectors(&ok, first);
-        else fprintf(stderr, "ggembed client: %s\n", e.msg);
-        gg_buf_free(&body);
-        gg_buf_free(&r);
-        if (!good) return 1;
-    }
-    return 0;
+/* Sends texts[0..n) (the ones from index `first` on) as one EMBED and
+ * prints the answer; false after a message. */
+static bool embed_group(gg_client *c, const gg_embed_req *opts, gg_str *texts, size_t n, size_t first) {
+    gg_embed_req q = *opts;
+    q.n = (uint32_t)n;
+    q.texts = texts;
+    gg_buf body = {0}, r = {0};
+    gg_encode_embed(&body, &q);
+    gg_err e;
+    gg_embed_ok ok;
+    bool good = !body.oom && gg_client_call(c, GG_MSG_EMBED, body.data, body.len, &r, NULL, &e) &&
+                gg_decode_embed_ok(r.data, r.len, &ok, &e) == 0;
+    if (good) print_vectors(&ok, first);
+    else fprintf(stderr, "ggembed client: %s\n", body.oom ? "out of memory" : e.msg);
+    gg_buf_free(&body);
+    gg_buf_free(&r);
+    fflush(stdout);
+    return good;
 }
 
-/* Reads one JSON string per line of stdin into texts (malloc'd copies). */
-static bool read_jsonl(gg_str **texts, size_t *n) {
-    size_t cap = 0, len = 0, line_cap = 0;
-    char *line = NULL;
-    int ch;
-    for (bool eof = false; !eof;) {
-        len = 0;
-        while ((ch = getchar()) != EOF && ch != '\n') {
-            if (len + 1 >= line_cap) line = realloc(line, line_cap = line_cap ? 2 * line_cap : 256);
-            line[len++] = (char)ch;
+/* Embeds the texts of src in requests the server takes: at most max_texts
+ * texts and max_message bytes each. */
+static int embed_texts(gg_client *c, const gg_embed_req *opts, text_source *src) {
+    size_t max_n = c->hello.max_texts ? c->hello.max_texts : 1;
+    size_t max_bytes = c->hello.max_message ? c->hello.max_message : GG_DEFAULT_MAX_MESSAGE;
+    size_t fixed = 24 + opts->prefix.len, n = 0, bytes = fixed, first = 0;
+    gg_str *texts = calloc(max_n, sizeof *texts);
+    int rc = texts ? 0 : 1, got = 0;
+    char *t;
+    size_t len;
+    while (rc == 0 && (got = text_next(src, &t, &len)) > 0) {
+        if (n > 0 && (n == max_n || bytes + 4 + len > max_bytes)) {
+            if (!embed_group(c, opts, texts, n, first)) rc = 1;
+            for (size_t i = 0; i < n; i++) free((char *)texts[i].p);
+            first += n, n = 0, bytes = fixed;
         }
-        eof = ch == EOF;
-        if (len == 0) continue;
-        char err[256];
-        size_t out_len;
-        char *s = cli_json_parse_string(line, len, &out_len, err, sizeof err);
-        if (!s) {
-            fprintf(stderr, "ggembed client: line %zu: %s\n", *n + 1, err);
-            free(line);
-            return false;
+        char *copy = malloc(len + 1);
+        if (!copy) {
+            rc = 1;
+            break;
         }
-        if (*n == cap) *texts = realloc(*texts, (cap = cap ? 2 * cap : 64) * sizeof **texts);
-        (*texts)[(*n)++] = (gg_str){s, (uint32_t)out_len};
+        memcpy(copy, t, len);
+        texts[n++] = (gg_str){copy, (uint32_t)len};
+        bytes += 4 + len;
     }
-    free(line);
-    return true;
-}
-
-static int do_embed(gg_client *c, int argc, char **argv) {
-    bool jsonl = argc > 0 && !strcmp(argv[0], "--jsonl");
-    gg_str *texts = NULL;
-    size_t n = 0;
-    int rc = 1;
-    if (jsonl) {
-        if (read_jsonl(&texts, &n)) rc = embed_texts(c, texts, n);
-        for (size_t i = 0; i < n; i++) free((char *)texts[i].p);
-    } else {
-        texts = calloc((size_t)argc + 1, sizeof *texts);
-        for (int i = 0; i < argc; i++) texts[i] = (gg_str){argv[i], (uint32_t)strlen(argv[i])};
-        rc = embed_texts(c, texts, (size_t)argc);
-    }
+    if (got < 0) rc = 1;
+    if (rc == 0 && n > 0 && !embed_group(c, opts, texts, n, first)) rc = 1;
+    for (size_t i = 0; i < n; i++) free((char *)texts[i].p);
     free(texts);
+    return rc;
+}
+
+/* The texts of argv[first..argc), or stdin, with options o. */
+static int do_embed(gg_client *c, const embed_opts *o, int first, int argc, char **argv) {
+    gg_embed_req q = {0};
+    q.pooling = (int8_t)o->pooling;
+    q.normalize = o->no_normalize ? 0 : -1;
+    q.truncate = o->no_truncate ? 0 : 1;
+    q.dims = (uint32_t)o->dims;
+    q.prefix = (gg_str){o->prefix ? o->prefix : "", o->prefix ? (uint32_t)strlen(o->prefix) : 0};
+    text_source src = {0};
+    src.jsonl = o->jsonl;
+    if (first < argc) src.argv = argv + first, src.argc = argc - first;
+    int rc = embed_texts(c, &q, &src);
+    text_source_close(&src);
     return rc;
 }
 
@@ -154,13 +162,22 @@ int cmd_client(int argc, char **argv) {
     const char *cmd = argv[i++];
     if (strcmp(cmd, "health") && strcmp(cmd, "stats") && strcmp(cmd, "embed") && strcmp(cmd, "shutdown"))
         return fprintf(stderr, "ggembed client: unknown command '%s'\n", cmd), client_usage(stderr), 2;
+    /* The options of embed are checked before the server is asked anything. */
+    embed_opts eo;
+    int first = 0;
+    if (!strcmp(cmd, "embed")) {
+        for (int k = i; k < argc && strcmp(argv[k], "--"); k++)
+            if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) return client_usage(stdout), 0;
+        first = embed_opts_parse("ggembed client embed", EMBED_CLIENT, argc - i, argv + i, &eo);
+        if (first < 0) return 2;
+    }
     gg_err e;
     gg_client *c = gg_client_open(address, is_pipe, &e);
     if (!c) return fprintf(stderr, "ggembed client: %s\n", e.msg), 1;
     int rc;
     if (!strcmp(cmd, "health")) rc = do_health(c);
     else if (!strcmp(cmd, "stats")) rc = do_stats(c);
-    else if (!strcmp(cmd, "embed")) rc = do_embed(c, argc - i, argv + i);
+    else if (!strcmp(cmd, "embed")) rc = do_embed(c, &eo, first, argc - i, argv + i);
     else {
         gg_buf r = {0};
         rc = gg_client_call(c, GG_MSG_SHUTDOWN, NULL, 0, &r, NULL, &e) ? 0 : 1;

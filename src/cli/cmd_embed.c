@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "embed_opts.h"
 #include "ggembed.h"
 #include "texts.h"
 
@@ -25,64 +26,35 @@ typedef struct embed_args {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: ggembed embed -m MODEL [options] [TEXT...]\n"
-            "Embeds each TEXT, or each line of standard input, and prints one JSON line per text.\n"
-            "  -m, --model FILE    GGUF model\n"
-            "  --jsonl             read one JSON string per input line (texts may hold newlines)\n"
-            "  --threads N         threads (default: all CPUs)\n"
-            "  --pooling P         mean, cls or last (default: the model's)\n"
-            "  --no-normalize      do not L2-normalize\n"
-            "  --dims N            keep the first N dimensions (Matryoshka), renormalized\n"
-            "  --batch N           tokens per forward pass (default: the model's context)\n"
-            "  --prefix TEXT       prepend TEXT to every text (e.g. 'search_query: ')\n"
-            "  --no-truncate       fail on texts longer than the context instead of cutting them\n"
-            "  --max-memory MB     refuse to run with more working memory than this\n");
+            "usage: ggembed embed -m MODEL [options] [--] [TEXT...]\n"
+            "Embeds each TEXT, or each line of standard input, and prints one JSON line per text.\n");
+    embed_opts_usage(out, EMBED_LOCAL);
 }
 
 static int parse(embed_args *a, int argc, char **argv) {
-    long v;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); exit(0); }
-        if (!strcmp(o, "--")) { i++; break; }
-        if (!strcmp(o, "--jsonl")) { a->src.jsonl = true; continue; }
-        if (!strcmp(o, "--no-normalize")) { a->opt.normalize = 0; continue; }
-        if (!strcmp(o, "--no-truncate")) { a->eo.truncate = 0; continue; }
-        if (!val) { fprintf(stderr, "ggembed embed: %s needs a value\n", o); return -1; }
-        i++;
-        if (!strcmp(o, "-m") || !strcmp(o, "--model")) a->model = val;
-        else if (!strcmp(o, "--prefix")) { a->eo.prefix = val; a->eo.prefix_len = strlen(val); }
-        else if (!strcmp(o, "--pooling")) {
-            a->opt.pooling = ggembed_pooling_parse(val);
-            if (a->opt.pooling < 1) {
-                fprintf(stderr, "ggembed embed: --pooling must be mean, cls or last, not '%s'\n", val);
-                return -1;
-            }
-        } else if (!strcmp(o, "--threads")) {
-            if (!cli_parse_int(o, val, 1, 1024, &v)) return -1;
-            a->opt.n_threads = (int)v;
-        } else if (!strcmp(o, "--dims")) {
-            if (!cli_parse_int(o, val, 1, 1 << 20, &v)) return -1;
-            a->eo.dims = (int)v;
-        } else if (!strcmp(o, "--batch")) {
-            if (!cli_parse_int(o, val, 1, 1 << 20, &v)) return -1;
-            a->opt.max_batch_tokens = (int)v;
-        } else if (!strcmp(o, "--max-memory")) {
-            if (!cli_parse_int(o, val, 1, 1L << 30, &v)) return -1;
-            a->opt.max_memory = (size_t)v << 20;
-        } else {
-            fprintf(stderr, "ggembed embed: unknown option '%s'\n", o);
-            return -1;
-        }
-    }
-    if (!a->model) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); exit(0); }
+    embed_opts o;
+    int first = embed_opts_parse("ggembed embed", EMBED_LOCAL, argc - 1, argv + 1, &o);
+    if (first < 0) return -1;
+    first += 1;
+    if (!o.model) {
         fprintf(stderr, "ggembed embed: -m MODEL is required\n");
         return -1;
     }
-    if (i < argc) {
-        a->src.argv = argv + i;
-        a->src.argc = argc - i;
+    a->model = o.model;
+    a->src.jsonl = o.jsonl;
+    if (o.no_normalize) a->opt.normalize = 0;
+    if (o.no_truncate) a->eo.truncate = 0;
+    if (o.prefix) a->eo.prefix = o.prefix, a->eo.prefix_len = strlen(o.prefix);
+    if (o.pooling != GGEMBED_POOLING_DEFAULT) a->opt.pooling = o.pooling;
+    if (o.threads) a->opt.n_threads = (int)o.threads;
+    if (o.dims) a->eo.dims = (int)o.dims;
+    if (o.batch) a->opt.max_batch_tokens = (int)o.batch;
+    if (o.max_memory) a->opt.max_memory = (size_t)o.max_memory << 20;
+    if (first < argc) {
+        a->src.argv = argv + first;
+        a->src.argc = argc - first;
     }
     return 0;
 }
