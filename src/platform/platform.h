@@ -77,6 +77,12 @@ typedef struct gg_mem_usage {
 
 void gg_mem_usage_get(gg_mem_usage *u);
 
+/* Makes freed large blocks (request bodies, answers) go back to the OS at
+ * once, so what the server holds is what is resident: glibc otherwise
+ * raises its mmap threshold after the first such free and keeps later
+ * ones in its heaps. A no-op where the allocator does this already. */
+void gg_heap_return_large_blocks(void);
+
 /* Allocation aligned for SIMD (64 bytes); free with gg_aligned_free. */
 void *gg_aligned_alloc(size_t size);
 void gg_aligned_free(void *p);

@@ -23,6 +23,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #if defined(__APPLE__)
 #include <mach/mach.h>
@@ -246,6 +249,12 @@ void gg_mem_usage_get(gg_mem_usage *u) {
 #else
 void gg_mem_usage_get(gg_mem_usage *u) { memset(u, 0, sizeof *u); }
 #endif
+
+void gg_heap_return_large_blocks(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* a fixed value also ends the dynamic raising */
+#endif
+}
 
 /* ---- aligned memory ---- */
 

@@ -236,5 +236,7 @@ void gg_mem_usage_get(gg_mem_usage *u) {
 
 /* ---- aligned memory ---- */
 
+void gg_heap_return_large_blocks(void) {} /* the Windows heap frees large blocks to the OS itself */
+
 void *gg_aligned_alloc(size_t size) { return _aligned_malloc(size ? size : 1, 64); }
 void gg_aligned_free(void *p) { _aligned_free(p); }

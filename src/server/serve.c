@@ -189,6 +189,7 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     s->is_stdio = is_stdio;
     s->t_start = gg_now_ns();
     s->mem.limit = cfg->mem_limit;
+    gg_heap_return_large_blocks();
     s->mu = gg_mutex_new();
     s->cv = gg_cond_new();
     s->deadline_cv = gg_cond_new();
