@@ -352,6 +352,46 @@ static void test_too_large(void) {
     gg_reader_free(&r);
 }
 
+/* With a budget, a message is refused (BUSY, its id) at the frame header
+ * that would cross it, before its payload is read; what it held is given
+ * back, its other frames are dropped, and the next message is read. */
+static void test_budget(void) {
+    gg_budget budget = {0};
+    budget.limit = 8192;
+    gg_reader r;
+    gg_reader_init(&r, 4096, 1 << 20);
+    r.budget = &budget;
+    gg_buf big = {0}, out = {0};
+    gg_buf_zero(&big, 20000);
+    gg_frames_put(&out, GG_MSG_EMBED, 3, big.data, big.len, 4096);
+    gg_frames_put(&out, GG_MSG_TOKENIZE, 4, big.data, 3000, 4096);
+    size_t off = 0, used;
+    gg_message m;
+    int rc = GG_READ_MORE;
+    while (rc == GG_READ_MORE && off < out.len) {
+        rc = gg_reader_feed(&r, out.data + off, out.len - off, &used, &m);
+        off += used;
+    }
+    CHECK_EQ_INT(rc, GG_READ_BUSY);
+    CHECK(m.type == GG_MSG_EMBED && m.id == 3);
+    /* refused on a header: the third frame's (8168 bytes of body would need 16 KiB) */
+    CHECKF(off == 2 * 4096 + GG_FRAME_HEADER, "refused after %zu bytes", off);
+    CHECK_EQ_INT(atomic_load(&budget.used), 0);
+    rc = GG_READ_MORE;
+    while (rc == GG_READ_MORE && off < out.len) {
+        rc = gg_reader_feed(&r, out.data + off, out.len - off, &used, &m);
+        off += used;
+    }
+    CHECK_EQ_INT(rc, GG_READ_MESSAGE);
+    CHECK(m.type == GG_MSG_TOKENIZE && m.id == 4 && m.len == 3000);
+    CHECK(atomic_load(&budget.used) == r.body_cap && r.body_cap >= 3000);
+    CHECK(atomic_load(&budget.peak) <= budget.limit);
+    gg_reader_free(&r);
+    CHECK_EQ_INT(atomic_load(&budget.used), 0);
+    gg_buf_free(&big);
+    gg_buf_free(&out);
+}
+
 /* Every prefix of a valid EMBED body is refused without a crash. */
 static void test_truncated_bodies(void) {
     const block *x = &blocks[2];
@@ -431,6 +471,7 @@ int main(void) {
     }
     test_bad_frames();
     test_too_large();
+    test_budget();
     test_utf8();
     test_f16();
     return check_done("test_proto");

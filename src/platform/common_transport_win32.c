@@ -157,10 +157,11 @@ static bool pipe_release_locked(gg_conn *c) {
     return true;
 }
 
-/* One overlapped transfer on the pipe; the stop event cancels it. Returns
- * bytes moved (0 for a zero-byte message), or -1 on error or stop; *eof
- * tells the end of the stream. */
-static long pipe_io(gg_conn *c, bool writing, void *buf, DWORD n, bool *eof) {
+/* One overlapped transfer on the pipe; the stop event cancels it, and so
+ * does timeout_ms passing (< 0: never), which returns GG_CONN_TIMEOUT.
+ * Returns bytes moved (0 for a zero-byte message), or -1 on error or stop;
+ * *eof tells the end of the stream. */
+static long pipe_io(gg_conn *c, bool writing, void *buf, DWORD n, bool *eof, int64_t timeout_ms) {
     *eof = false;
     EnterCriticalSection(&c->wlock);
     bool go = !c->shut;
@@ -172,23 +173,28 @@ static long pipe_io(gg_conn *c, bool writing, void *buf, DWORD n, bool *eof) {
     ov.hEvent = writing ? c->ev_write : c->ev_read;
     DWORD got = 0;
     long rc = -1;
+    bool timed_out = false;
     BOOL ok = writing ? WriteFile(c->h, buf, n, NULL, &ov) : ReadFile(c->h, buf, n, NULL, &ov);
     DWORD err = ok ? 0 : GetLastError();
     if (ok || err == ERROR_IO_PENDING) {
         HANDLE waits[2] = {c->stop, ov.hEvent};
-        DWORD w = WaitForMultipleObjects(2, waits, FALSE, INFINITE);
+        DWORD wait_ms = timeout_ms < 0 ? INFINITE : (DWORD)GG_MIN(timeout_ms, (int64_t)0x7fffffff);
+        DWORD w = WaitForMultipleObjects(2, waits, FALSE, wait_ms);
         if (w != WAIT_OBJECT_0 + 1) {
-            /* Stopped: the kernel owns ov and buf until the cancel is done. */
+            /* Stopped or timed out: the kernel owns ov and buf until the
+             * cancel is done (and the transfer may have finished meanwhile). */
             CancelIoEx(c->h, &ov);
-            GetOverlappedResult(c->h, &ov, &got, TRUE);
-            ok = FALSE;
-            err = ERROR_OPERATION_ABORTED;
+            ok = GetOverlappedResult(c->h, &ov, &got, TRUE);
+            err = ok ? 0 : GetLastError();
+            if (w == WAIT_TIMEOUT && !ok && err == ERROR_OPERATION_ABORTED) timed_out = true;
+            else if (w != WAIT_TIMEOUT) ok = FALSE, err = ERROR_OPERATION_ABORTED;
         } else {
             ok = GetOverlappedResult(c->h, &ov, &got, FALSE);
             err = ok ? 0 : GetLastError();
         }
     }
     if (ok) rc = (long)got;
+    else if (timed_out) rc = GG_CONN_TIMEOUT;
     else if (err == ERROR_BROKEN_PIPE || err == ERROR_PIPE_NOT_CONNECTED || err == ERROR_NO_DATA ||
              err == ERROR_HANDLE_EOF)
         *eof = true;
@@ -200,21 +206,33 @@ static long pipe_io(gg_conn *c, bool writing, void *buf, DWORD n, bool *eof) {
     return rc;
 }
 
-long gg_conn_read(gg_conn *c, void *buf, size_t cap) {
+long gg_conn_read_within(gg_conn *c, void *buf, size_t cap, int64_t timeout_ms) {
     if (cap == 0) return -1;
+    int64_t until = timeout_ms >= 0 ? gg_now_ns() + timeout_ms * 1000000 : 0;
     if (c->kind == KIND_PIPE) {
         for (;;) {
             bool eof;
-            long n = pipe_io(c, false, buf, (DWORD)GG_MIN(cap, (size_t)IO_MAX), &eof);
+            int64_t left = timeout_ms >= 0 ? GG_MAX((until - gg_now_ns()) / 1000000, 0) : -1;
+            long n = pipe_io(c, false, buf, (DWORD)GG_MIN(cap, (size_t)IO_MAX), &eof, left);
             if (eof) return 0;
             if (n != 0) return n;
             /* a zero-byte write by the peer: not the end, read on */
         }
     }
     gg_mutex_lock(pump.mu);
-    while (pump.off == pump.len && !pump.eof && !pump.failed && !c->shut) gg_cond_wait(pump.cv, pump.mu);
+    bool timed_out = false;
+    while (pump.off == pump.len && !pump.eof && !pump.failed && !c->shut && !timed_out) {
+        if (timeout_ms < 0) {
+            gg_cond_wait(pump.cv, pump.mu);
+            continue;
+        }
+        int64_t left = until - gg_now_ns();
+        if (left <= 0) timed_out = true;
+        else gg_cond_timedwait(pump.cv, pump.mu, left);
+    }
     long n;
     if (c->shut) n = -1;
+    else if (timed_out) n = GG_CONN_TIMEOUT;
     else if (pump.off < pump.len) {
         size_t k = GG_MIN(cap, pump.len - pump.off);
         memcpy(buf, pump.buf + pump.off, k);
@@ -225,6 +243,8 @@ long gg_conn_read(gg_conn *c, void *buf, size_t cap) {
     gg_mutex_unlock(pump.mu);
     return n;
 }
+
+long gg_conn_read(gg_conn *c, void *buf, size_t cap) { return gg_conn_read_within(c, buf, cap, -1); }
 
 static bool stdio_write(gg_conn *c, const char *p, size_t n) {
     HANDLE out = GetStdHandle(STD_OUTPUT_HANDLE);
@@ -257,7 +277,7 @@ bool gg_conn_write(gg_conn *c, const void *buf, size_t n) {
     const char *p = buf;
     while (n > 0) {
         bool eof;
-        long k = pipe_io(c, true, (void *)p, (DWORD)GG_MIN(n, (size_t)IO_MAX), &eof);
+        long k = pipe_io(c, true, (void *)p, (DWORD)GG_MIN(n, (size_t)IO_MAX), &eof, -1);
         if (k <= 0) return false;
         p += k;
         n -= (size_t)k;
@@ -299,6 +319,22 @@ void gg_conn_close(gg_conn *c) {
     DeleteCriticalSection(&c->wlock);
     free(c);
 }
+
+/* A refusal is short and the pipe new: the write completes at once into
+ * the pipe's buffer; a client that does not take it within a moment loses
+ * nothing it could use. */
+void gg_conn_refuse(gg_conn *c, const void *msg, size_t n) {
+    if (!c) return;
+    if (n && c->kind == KIND_PIPE) {
+        bool eof;
+        pipe_io(c, true, (void *)msg, (DWORD)n, &eof, 200);
+    } else if (n) {
+        gg_conn_write(c, msg, n);
+    }
+    gg_conn_close(c);
+}
+
+uint32_t gg_conn_limit_default(void) { return GG_CONN_LIMIT_CAP; } /* handles are not limited per process */
 
 /* ---- the current user's security descriptor ---- */
 
@@ -361,6 +397,9 @@ struct gg_listener {
     wchar_t *path;
     user_sd sec;
     HANDLE next;           /* the instance waiting for the next client */
+    uint8_t *refusal;      /* sent to a client turned away inside gg_accept */
+    size_t refusal_len;
+    int failures;          /* instances that could not be made in a row */
     HANDLE stop;           /* manual reset: gg_listener_stop */
     HANDLE ev_connect;
 };
@@ -378,6 +417,7 @@ static void listener_free(gg_listener *l) {
     if (l->stop) CloseHandle(l->stop);
     if (l->ev_connect) CloseHandle(l->ev_connect);
     if (l->has_sec) user_sd_free(&l->sec);
+    free(l->refusal);
     free(l->path);
     free(l->name);
     free(l);
@@ -453,39 +493,74 @@ gg_listener *gg_listen_stdio(gg_err *e) {
     return l;
 }
 
-static gg_conn *accept_stdio(gg_listener *l, gg_err *e) {
+static gg_accept_status accept_stdio(gg_listener *l, gg_conn **out, gg_err *e) {
     if (l->stdio_given) {
         WaitForSingleObject(l->stop, INFINITE);
-        return gg_fail(e, "stopped"), NULL;
+        return gg_fail(e, "stopped"), GG_ACCEPT_STOPPED;
     }
     l->stdio_given = true;
     if (!pump.mu) {
         pump.mu = gg_mutex_new();
         pump.cv = gg_cond_new();
-        if (!pump.mu || !pump.cv) return gg_fail(e, "out of memory"), NULL;
+        if (!pump.mu || !pump.cv) return gg_fail(e, "out of memory"), GG_ACCEPT_BROKEN;
     }
     gg_conn *c = conn_new(KIND_STDIO, NULL, e);
-    if (!c) return NULL;
+    if (!c) return GG_ACCEPT_BROKEN;
     if (!pump.thread) {
         /* Never joined: it may stay blocked in ReadFile until the process ends. */
         pump.thread = gg_thread_start(pump_main, NULL, e);
         if (!pump.thread) {
             gg_conn_close(c);
-            return NULL;
+            return GG_ACCEPT_BROKEN;
         }
     }
-    return c;
+    *out = c;
+    return GG_ACCEPT_OK;
 }
 
-gg_conn *gg_accept(gg_listener *l, gg_err *e) {
-    if (l->is_stdio) return accept_stdio(l, e);
-    for (int failures = 0;;) {
-        if (WaitForSingleObject(l->stop, 0) == WAIT_OBJECT_0) return gg_fail(e, "stopped"), NULL;
-        if (!l->next && !(l->next = new_instance(l, false))) {
-            if (++failures > 100) return fail_os(e, "create an instance of pipe", l->name), NULL;
-            Sleep(10); /* out of resources: let connections close */
-            continue;
+void gg_listener_set_refusal(gg_listener *l, const void *msg, size_t n) {
+    uint8_t *p = n ? malloc(n) : NULL;
+    if (n && !p) return; /* clients are then turned away without a word */
+    if (n) memcpy(p, msg, n);
+    free(l->refusal);
+    l->refusal = p;
+    l->refusal_len = n;
+}
+
+/* A connected instance that cannot become a connection (out of
+ * resources): the client hears the refusal and the instance is closed. */
+static void refuse_handle(gg_listener *l, HANDLE h) {
+    if (l->refusal_len) {
+        OVERLAPPED ov;
+        memset(&ov, 0, sizeof ov);
+        ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+        DWORD got = 0;
+        if (ov.hEvent) {
+            if (!WriteFile(h, l->refusal, (DWORD)l->refusal_len, NULL, &ov) && GetLastError() == ERROR_IO_PENDING &&
+                WaitForSingleObject(ov.hEvent, 200) != WAIT_OBJECT_0)
+                CancelIoEx(h, &ov);
+            GetOverlappedResult(h, &ov, &got, TRUE);
+            CloseHandle(ov.hEvent);
         }
+    }
+    CloseHandle(h);
+}
+
+gg_accept_status gg_accept(gg_listener *l, gg_conn **out, gg_err *e) {
+    *out = NULL;
+    if (l->is_stdio) return accept_stdio(l, out, e);
+    for (;;) {
+        if (WaitForSingleObject(l->stop, 0) == WAIT_OBJECT_0) return gg_fail(e, "stopped"), GG_ACCEPT_STOPPED;
+        if (!l->next && !(l->next = new_instance(l, false))) {
+            /* Out of resources: back off (longer each time, up to a second)
+             * and let connections close; the server goes on. */
+            fail_os(e, "create an instance of pipe", l->name);
+            l->failures++;
+            if (WaitForSingleObject(l->stop, (DWORD)GG_MIN(10 << GG_MIN(l->failures, 7), 1000)) == WAIT_OBJECT_0)
+                return gg_fail(e, "stopped"), GG_ACCEPT_STOPPED;
+            return GG_ACCEPT_RETRY;
+        }
+        l->failures = 0;
         OVERLAPPED ov;
         memset(&ov, 0, sizeof ov);
         ov.hEvent = l->ev_connect;
@@ -498,7 +573,7 @@ gg_conn *gg_accept(gg_listener *l, gg_err *e) {
             if (w != WAIT_OBJECT_0 + 1) {
                 CancelIoEx(l->next, &ov);
                 GetOverlappedResult(l->next, &ov, &dummy, TRUE);
-                return gg_fail(e, "stopped"), NULL;
+                return gg_fail(e, "stopped"), GG_ACCEPT_STOPPED;
             }
             ok = GetOverlappedResult(l->next, &ov, &dummy, FALSE);
             err = ok ? 0 : GetLastError();
@@ -507,17 +582,19 @@ gg_conn *gg_accept(gg_listener *l, gg_err *e) {
             HANDLE h = l->next;
             /* A new instance at once, so clients never find the name gone. */
             l->next = new_instance(l, false);
-            gg_conn *c = conn_new(KIND_PIPE, h, e);
-            if (!c) CloseHandle(h);
-            return c;
+            *out = conn_new(KIND_PIPE, h, e);
+            if (*out) return GG_ACCEPT_OK;
+            refuse_handle(l, h);
+            return GG_ACCEPT_RETRY;
         }
         /* ERROR_NO_DATA: the client came and went; others: this instance is
          * unusable. Either way start over with a fresh one. */
         CloseHandle(l->next);
         l->next = NULL;
-        if (err != ERROR_NO_DATA && ++failures > 100) {
+        if (err != ERROR_NO_DATA) {
             SetLastError(err);
-            return fail_os(e, "accept on pipe", l->name), NULL;
+            fail_os(e, "accept on pipe", l->name);
+            return GG_ACCEPT_RETRY;
         }
     }
 }
