@@ -78,9 +78,10 @@ static void step(const char *what) {
 
 static gg_client *open_client(void) { return gg_client_open(pipe_name, true, NULL); }
 
-static HANDLE start_server(void) {
+static HANDLE start_server_with(const char *extra) {
     char args[2048];
-    snprintf(args, sizeof args, "serve -m \"%s\" --pipe %s --max-queue 8 --threads 1", model_path, pipe_name);
+    snprintf(args, sizeof args, "serve -m \"%s\" --pipe %s --max-queue 8 --threads 1 %s", model_path, pipe_name,
+             extra);
     HANDLE p = spawn(args, NULL, NULL);
     if (!p) return NULL;
     for (int i = 0; i < 3000; i++) { /* up to 30 s: wine can be slow to start */
@@ -96,6 +97,8 @@ static HANDLE start_server(void) {
     CloseHandle(p);
     return NULL;
 }
+
+static HANDLE start_server(void) { return start_server_with(""); }
 
 /* The library's vector for one text, alone. */
 static bool expect_vec(const char *t, float *v, int *tokens) {
@@ -242,6 +245,85 @@ static void test_shutdown(HANDLE server) {
     gg_conn_close(gone);
 }
 
+/* The next message on a raw connection within ms: its type (0 at the end
+ * of the stream, -1 on timeout), id and error code. */
+static int next_message(gg_conn *g, gg_reader *rd, int ms, uint32_t *id, uint16_t *code) {
+    uint8_t b;
+    int64_t until = gg_now_ns() + (int64_t)ms * 1000000;
+    for (;;) {
+        int64_t left = (until - gg_now_ns()) / 1000000;
+        long n = left > 0 ? gg_conn_read_within(g, &b, 1, left) : GG_CONN_TIMEOUT;
+        if (n == GG_CONN_TIMEOUT) return -1;
+        if (n <= 0) return 0;
+        size_t used;
+        gg_message m;
+        int rc = gg_reader_feed(rd, &b, 1, &used, &m);
+        if (rc == GG_READ_MALFORMED) return 0;
+        if (rc != GG_READ_MESSAGE) continue;
+        *id = m.id;
+        gg_str msg;
+        *code = 0;
+        if (m.type == GG_MSG_ERROR) gg_decode_error(m.body, m.len, code, &msg, NULL);
+        return m.type;
+    }
+}
+
+/* The same connection limit and idle timeout as on sockets: the client
+ * beyond --max-connections gets BUSY (id 0) and the end of the stream; a
+ * stalled message gets TIMEOUT (id 0) and the end; the server goes on. */
+static void test_limits(void) {
+    HANDLE p = start_server_with("--max-connections 2 --idle-timeout 1");
+    CHECKF(p != NULL, "the limited pipe server did not start");
+    if (!p) return;
+    gg_client *a = open_client(), *b = open_client();
+    CHECK(a != NULL && b != NULL);
+    gg_err e;
+    gg_conn *g = gg_connect_pipe(pipe_name, &e);
+    CHECKF(g != NULL, "connect: %s", g ? "" : e.msg);
+    if (g) {
+        gg_reader rd;
+        gg_reader_init(&rd, 1u << 20, 1u << 20);
+        uint32_t id = 99;
+        uint16_t code = 0;
+        int type = next_message(g, &rd, 10000, &id, &code);
+        CHECKF(type == GG_MSG_ERROR && id == 0 && code == GG_PE_BUSY, "third client: type %d id %u code %u", type,
+               id, code);
+        CHECK_EQ_INT(next_message(g, &rd, 5000, &id, &code), 0);
+        gg_reader_free(&rd);
+        gg_conn_close(g);
+    }
+    gg_client_close(b);
+    /* a's connection stalls mid-frame */
+    if (a) {
+        gg_conn_write(a->io, "\x10\x00\x00\x00\x04", 5);
+        gg_reader rd;
+        gg_reader_init(&rd, 1u << 20, 1u << 20);
+        uint32_t id = 99;
+        uint16_t code = 0;
+        int type = next_message(a->io, &rd, 10000, &id, &code);
+        CHECKF(type == GG_MSG_ERROR && id == 0 && code == GG_PE_TIMEOUT, "stalled: type %d id %u code %u", type, id,
+               code);
+        CHECK_EQ_INT(next_message(a->io, &rd, 5000, &id, &code), 0);
+        gg_reader_free(&rd);
+        gg_client_close(a);
+    }
+    /* places freed: a client is served again */
+    gg_client *c = NULL;
+    for (int i = 0; i < 50 && !c; i++) {
+        c = open_client();
+        if (!c) gg_sleep_ms(100);
+    }
+    CHECKF(c != NULL, "a new client is served after the others left");
+    gg_buf r = {0};
+    if (c) CHECK(gg_client_call(c, GG_MSG_SHUTDOWN, NULL, 0, &r, NULL, &e));
+    gg_buf_free(&r);
+    gg_client_close(c);
+    long rc = wait_exit(p, 60000);
+    if (rc < 0) TerminateProcess(p, 99);
+    CHECK_EQ_INT(rc, 0);
+    CloseHandle(p);
+}
+
 /* --stdio: requests on the child's stdin, answers on its stdout; bytes
  * that text mode would change must arrive as sent. End of input stops it. */
 static void test_stdio(void) {
@@ -364,6 +446,7 @@ int main(void) {
         test_shutdown(server);
         CloseHandle(server);
     }
+    if (model) step("limits"), test_limits();
     if (model) step("stdio"), test_stdio();
     if (model) ggembed_close(model);
     DeleteFileA(model_path);

@@ -56,11 +56,15 @@ static void decode(const gg_message *m) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    /* The first byte picks the read size, so short and long reads are tried. */
+    /* The first byte picks the read size, so short and long reads are
+     * tried, and (its top bits) a memory budget, so refusals are too. */
     size_t chunk = (size_t)data[0] % 64 + 1;
+    gg_budget budget = {0};
+    budget.limit = (size_t)(data[0] >> 6) * 8192;
     data++, size--;
     gg_reader r;
     gg_reader_init(&r, GG_FRAME_MIN_MAX, 1 << 16);
+    if (budget.limit) r.budget = &budget;
     while (size > 0) {
         size_t used = 0, n = size < chunk ? size : chunk;
         gg_message m;
@@ -71,5 +75,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (rc == GG_READ_MESSAGE) decode(&m);
     }
     gg_reader_free(&r);
+    if (atomic_load(&budget.used) != 0) abort(); /* every byte charged is given back */
     return 0;
 }
