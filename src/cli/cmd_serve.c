@@ -100,15 +100,17 @@ static ggembed_model *open_model(const serve_args *a) {
 }
 
 /* The bytes requests and answers may hold: what --max-memory leaves after
- * the model's working memory, its tokenizer and the process as it is now
- * (whichever is more), or the default. 0 (with a message) when that is
+ * the model's working memory, its tokenizer or the process as it is now
+ * (whichever is more) and the allocator's slack, or the default. 0 (with a message) when that is
  * not even one connection with one largest message. */
 static size_t request_memory(const serve_args *a, const ggembed_info *in, uint32_t max_message) {
     if (!a->max_memory) return SRV_DEFAULT_MEM_LIMIT;
     size_t ceiling = (size_t)a->max_memory << 20;
     gg_mem_usage now;
     gg_mem_usage_get(&now);
-    size_t model = in->working_memory + GG_MAX((size_t)now.rss_anon, in->tokenizer_memory);
+    /* and an allowance for what the allocator keeps beside what is charged
+     * (per-thread arenas, small blocks), measured at about 1.5 MB */
+    size_t model = in->working_memory + GG_MAX((size_t)now.rss_anon, in->tokenizer_memory) + SRV_ALLOCATOR_SLACK;
     size_t need = SRV_CONN_COST + 2 * (size_t)max_message;
     if (ceiling > model && ceiling - model >= need) return ceiling - model;
     fprintf(stderr,

@@ -114,6 +114,8 @@ struct srv_conn {
 /* What a connection costs before it holds any request: its read buffer,
  * its state and about what its two threads keep resident on their stacks. */
 #define SRV_CONN_COST (SRV_READ_CHUNK + sizeof(srv_conn) + 2 * (16u << 10))
+/* What --max-memory keeps back for the allocator's own overhead. */
+#define SRV_ALLOCATOR_SLACK ((size_t)4 << 20)
 /* Without --max-memory, the bytes held for requests and answers at once. */
 #define SRV_DEFAULT_MEM_LIMIT ((size_t)256 << 20)
 
