@@ -594,7 +594,8 @@ gg_accept_status gg_accept(gg_listener *l, gg_conn **out, gg_err *e) {
         if (err != ERROR_NO_DATA) {
             SetLastError(err);
             fail_os(e, "accept on pipe", l->name);
-            return GG_ACCEPT_RETRY;
+            if (WaitForSingleObject(l->stop, 10) == WAIT_OBJECT_0) return GG_ACCEPT_STOPPED;
+            return GG_ACCEPT_RETRY; /* backed off: an error that repeats does not spin */
         }
     }
 }
