@@ -326,8 +326,9 @@ static void handle(srv_conn *c, const gg_message *m) {
 /* Why a reader stopped reading. */
 typedef enum conn_end { END_EOF, END_ERROR, END_WRITE, END_MALFORMED, END_IDLE } conn_end;
 
-/* Handles every message in data; false when the stream is broken. */
-static bool consume(srv_conn *c, gg_reader *r, const uint8_t *data, size_t n) {
+/* Handles every message in data; false when the stream is broken. *ended
+ * counts the messages that ended (handled, refused or dropped). */
+static bool consume(srv_conn *c, gg_reader *r, const uint8_t *data, size_t n, int *ended) {
     while (n > 0) {
         size_t used;
         gg_message m;
@@ -346,6 +347,7 @@ static bool consume(srv_conn *c, gg_reader *r, const uint8_t *data, size_t n) {
             srv_send_error(c, m.id, GG_PE_BUSY, MEMORY_BUSY);
         }
         if (rc == GG_READ_MESSAGE) handle(c, &m);
+        if (rc != GG_READ_MORE) (*ended)++;
     }
     return true;
 }
@@ -377,8 +379,9 @@ static conn_end read_requests(srv_conn *c, gg_reader *r, uint8_t *buf) {
             return END_IDLE;
         }
         if (n <= 0) return n == 0 ? END_EOF : END_ERROR;
-        if (!consume(c, r, buf, (size_t)n)) return END_MALFORMED;
-        if (!gg_reader_partial(r)) waited_ns = 0;
+        int ended = 0;
+        if (!consume(c, r, buf, (size_t)n, &ended)) return END_MALFORMED;
+        if (ended) waited_ns = 0; /* the clock is per message */
     }
 }
 
