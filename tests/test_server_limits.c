@@ -447,12 +447,12 @@ static void test_memory_bound(void) {
     CHECKF(busy >= CLIENTS / 2, "%d of %d unfinished 4 MiB messages refused with BUSY", busy, CLIENTS);
     CHECKF(held != UINT64_MAX && limit != UINT64_MAX && held <= limit, "held %llu <= limit %llu",
            (unsigned long long)held, (unsigned long long)limit);
-    /* ASan's allocator keeps freed memory in quarantine: resident memory
-     * says nothing there, the accounting above still does. */
-#if defined(__SANITIZE_ADDRESS__)
+    /* A sanitizer's allocator keeps freed memory (quarantine, shadow):
+     * resident memory says nothing there; the accounting above still does. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     rss = 0;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
     rss = 0;
 #endif
 #endif
