@@ -98,6 +98,9 @@ void gguf_close(gguf_file *f);
 
 uint32_t gguf_version(const gguf_file *f);
 uint64_t gguf_file_size(const gguf_file *f);
+/* The mapping behind a file opened from a path (its identity tells whether
+ * the file changed since); NULL for gguf_open_memory. */
+const struct gg_mapping *gguf_mapping(const gguf_file *f);
 uint64_t gguf_alignment(const gguf_file *f);
 uint64_t gguf_data_offset(const gguf_file *f);
 

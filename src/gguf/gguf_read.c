@@ -512,6 +512,7 @@ void gguf_close(gguf_file *f) {
 
 uint32_t gguf_version(const gguf_file *f) { return f->version; }
 uint64_t gguf_file_size(const gguf_file *f) { return f->size; }
+const gg_mapping *gguf_mapping(const gguf_file *f) { return f->mapped ? &f->map : NULL; }
 uint64_t gguf_alignment(const gguf_file *f) { return f->alignment; }
 uint64_t gguf_data_offset(const gguf_file *f) { return f->data_offset; }
 uint64_t gguf_kv_count(const gguf_file *f) { return f->n_kv; }

@@ -1,6 +1,7 @@
 /*
  * platform.h - everything that differs between operating systems:
- * read-only file mapping, threads and locks, a monotonic clock, CPU
+ * read-only file mapping, file identity and the guard against a mapped
+ * file truncated under us, threads and locks, a monotonic clock, CPU
  * features, process memory figures. posix.c implements it for Linux and
  * macOS, win32.c for Windows; nothing outside src/platform includes an
  * OS header.
@@ -10,17 +11,56 @@
 
 #include "../common.h"
 
+/* ---- file identity ---- */
+
+/* What tells one state of a file from another without reading it. A
+ * mapping shares the page cache with every writer of the file, so a file
+ * rewritten in place (`cp other.gguf model.gguf`) changes the bytes under
+ * a running process, and a truncated one makes reading them fault; any
+ * field that differs from the snapshot taken at open means that happened
+ * (or the name now points at another file). */
+typedef struct gg_file_identity {
+    uint64_t size;
+    int64_t mtime_ns;  /* last write */
+    int64_t ctime_ns;  /* POSIX: last status change, which `cp -p` or touch
+                          cannot set back after a rewrite; 0 on Windows */
+    uint64_t device;   /* st_dev; Windows: the volume serial number */
+    uint64_t file_id;  /* st_ino; Windows: the file index */
+} gg_file_identity;
+
+/* The identity of the file that path names now (symbolic links followed).
+ * Costs one stat (Windows: open for attributes, query, close). */
+int gg_file_identity_get(const char *path, gg_file_identity *id, gg_err *e);
+
 /* ---- read-only file mapping ---- */
 
 typedef struct gg_mapping {
     const uint8_t *data; /* NULL for an empty file */
     uint64_t size;
+    gg_file_identity id; /* of the file mapped, from the handle that mapped it */
     void *os; /* platform handle(s) */
 } gg_mapping;
 
-/* Maps the whole file read-only, shared with the page cache. */
+/* Maps the whole file read-only, shared with the page cache. The mapping
+ * is registered with the fault guard under path (up to GG_FAULT_REGIONS
+ * mappings at a time; more are mapped but not guarded). */
 int gg_map_file(const char *path, gg_mapping *m, gg_err *e);
 void gg_unmap_file(gg_mapping *m);
+
+/* ---- the fault guard ---- */
+
+#define GG_FAULT_REGIONS 16
+
+/* Reading a page of a mapping whose file was truncated under it faults
+ * (POSIX: SIGBUS; Windows: EXCEPTION_IN_PAGE_ERROR). Without the guard that
+ * is a silent death by signal. Once installed, a fault at an address inside
+ * a mapping made by gg_map_file writes one line naming the file to stderr
+ * ("ggembed: error: PATH: ..."), removes cleanup_path when it is not NULL
+ * and still the file it was at install time (a server's socket), and ends
+ * the process at once with exit_status. Faults anywhere else keep their
+ * default action. Process-wide; a second call replaces the settings. The
+ * handler only calls async-signal-safe functions. */
+int gg_fault_guard_install(int exit_status, const char *cleanup_path, gg_err *e);
 
 /* ---- threads ---- */
 

@@ -1,6 +1,6 @@
 /*
  * posix.c - the platform layer (platform.h) for Linux and macOS: mmap for
- * model files, pthreads, the monotonic clock and the process memory
+ * model files, their identity from stat, the SIGBUS guard, pthreads, the monotonic clock and the process memory
  * figures from /proc (Linux) or task_info (macOS).
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
@@ -11,11 +11,13 @@
 #endif
 
 #include "platform.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,32 @@
 #if defined(__APPLE__)
 #include <mach/mach.h>
 #endif
+
+/* ---- file identity ---- */
+
+#if defined(__APPLE__)
+#define MTIME(st) ((int64_t)(st).st_mtimespec.tv_sec * 1000000000 + (st).st_mtimespec.tv_nsec)
+#define CTIME(st) ((int64_t)(st).st_ctimespec.tv_sec * 1000000000 + (st).st_ctimespec.tv_nsec)
+#else
+#define MTIME(st) ((int64_t)(st).st_mtim.tv_sec * 1000000000 + (st).st_mtim.tv_nsec)
+#define CTIME(st) ((int64_t)(st).st_ctim.tv_sec * 1000000000 + (st).st_ctim.tv_nsec)
+#endif
+
+static void identity_of(const struct stat *st, gg_file_identity *id) {
+    id->size = (uint64_t)st->st_size;
+    id->mtime_ns = MTIME(*st);
+    id->ctime_ns = CTIME(*st);
+    id->device = (uint64_t)st->st_dev;
+    id->file_id = (uint64_t)st->st_ino;
+}
+
+int gg_file_identity_get(const char *path, gg_file_identity *id, gg_err *e) {
+    memset(id, 0, sizeof *id);
+    struct stat st;
+    if (stat(path, &st) != 0) return gg_fail(e, "%s", strerror(errno));
+    identity_of(&st, id);
+    return 0;
+}
 
 /* ---- file mapping ---- */
 
@@ -47,6 +75,7 @@ int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
         close(fd);
         return gg_fail(e, "%s: not a regular file", path);
     }
+    identity_of(&st, &m->id);
     if (st.st_size == 0) { /* mmap refuses a zero length; an empty file is no error */
         close(fd);
         return 0;
@@ -62,12 +91,66 @@ int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
     if (p == MAP_FAILED) return gg_fail(e, "%s: cannot map: %s", path, strerror(err));
     m->data = p;
     m->size = (uint64_t)st.st_size;
+    gg_fault_region_add(m->data, m->size, path);
     return 0;
 }
 
 void gg_unmap_file(gg_mapping *m) {
-    if (m->data) munmap((void *)m->data, (size_t)m->size);
+    if (m->data) {
+        gg_fault_region_remove(m->data);
+        munmap((void *)m->data, (size_t)m->size);
+    }
     memset(m, 0, sizeof *m);
+}
+
+/* ---- the fault guard ---- */
+
+/* Set before the handler is installed and never freed: the handler reads
+ * them without a lock. */
+static volatile sig_atomic_t guard_status = 1;
+static char guard_cleanup[4096];
+static dev_t guard_cleanup_dev;
+static ino_t guard_cleanup_ino;
+
+/* Only async-signal-safe calls: write, lstat, unlink, _exit, signal, raise. */
+static void on_sigbus(int sig, siginfo_t *si, void *uc) {
+    (void)uc;
+    size_t len;
+    const char *line = si ? gg_fault_region_message((uintptr_t)si->si_addr, &len) : NULL;
+    if (!line || si->si_code <= 0) { /* not a fault in a mapped file (or sent by kill) */
+        signal(sig, SIG_DFL);
+        raise(sig); /* delivered on return, with the default action */
+        return;
+    }
+    ssize_t rc = write(2, line, len);
+    (void)rc;
+    struct stat st;
+    if (guard_cleanup[0] && lstat(guard_cleanup, &st) == 0 && st.st_dev == guard_cleanup_dev &&
+        st.st_ino == guard_cleanup_ino)
+        unlink(guard_cleanup);
+    _exit(guard_status);
+}
+
+int gg_fault_guard_install(int exit_status, const char *cleanup_path, gg_err *e) {
+    guard_cleanup[0] = '\0';
+    if (cleanup_path) {
+        struct stat st;
+        if (strlen(cleanup_path) >= sizeof guard_cleanup)
+            return gg_fail(e, "'%s': path too long for the fault guard", cleanup_path);
+        if (lstat(cleanup_path, &st) != 0)
+            return gg_fail(e, "'%s': %s", cleanup_path, strerror(errno));
+        guard_cleanup_dev = st.st_dev;
+        guard_cleanup_ino = st.st_ino;
+        memcpy(guard_cleanup, cleanup_path, strlen(cleanup_path) + 1);
+    }
+    guard_status = exit_status;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGBUS, &sa, NULL) != 0) return gg_fail(e, "sigaction(SIGBUS): %s", strerror(errno));
+    return 0;
 }
 
 /* ---- threads ---- */

@@ -1,6 +1,7 @@
 /*
  * win32.c - the platform layer (platform.h) for Windows: file mapping
- * with CreateFileMapping, threads, slim reader/writer locks with condition
+ * with CreateFileMapping, file identity from GetFileInformationByHandle,
+ * the in-page error guard (a vectored exception handler), threads, slim reader/writer locks with condition
  * variables, QueryPerformanceCounter and the process memory counters.
  * Paths arrive as UTF-8 and are converted to UTF-16 for the wide API, so
  * any file name works whatever the ANSI code page.
@@ -12,6 +13,7 @@
 #define WIN32_LEAN_AND_MEAN
 
 #include "platform.h"
+#include "fault.h"
 
 #include <windows.h>
 #include <malloc.h>
@@ -52,6 +54,39 @@ static wchar_t *widen(const char *s) {
     return w;
 }
 
+static int64_t filetime_ns(FILETIME t) {
+    uint64_t ticks = (uint64_t)t.dwHighDateTime << 32 | t.dwLowDateTime; /* 100 ns */
+    return (int64_t)(ticks * 100);
+}
+
+static bool identity_of(HANDLE f, gg_file_identity *id) {
+    BY_HANDLE_FILE_INFORMATION fi;
+    if (!GetFileInformationByHandle(f, &fi)) return false;
+    id->size = (uint64_t)fi.nFileSizeHigh << 32 | fi.nFileSizeLow;
+    id->mtime_ns = filetime_ns(fi.ftLastWriteTime);
+    id->ctime_ns = 0; /* not in BY_HANDLE_FILE_INFORMATION */
+    id->device = fi.dwVolumeSerialNumber;
+    id->file_id = (uint64_t)fi.nFileIndexHigh << 32 | fi.nFileIndexLow;
+    return true;
+}
+
+int gg_file_identity_get(const char *path, gg_file_identity *id, gg_err *e) {
+    memset(id, 0, sizeof *id);
+    wchar_t *wpath = widen(path);
+    if (!wpath) return gg_fail(e, "the path is not valid UTF-8");
+    /* Attributes only, sharing everything: never in the way of a writer. */
+    HANDLE f = CreateFileW(wpath, FILE_READ_ATTRIBUTES,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    free(wpath);
+    char text[256];
+    if (f == INVALID_HANDLE_VALUE) return gg_fail(e, "%s", os_error_text(GetLastError(), text, sizeof text));
+    bool ok = identity_of(f, id);
+    DWORD code = GetLastError();
+    CloseHandle(f);
+    return ok ? 0 : gg_fail(e, "%s", os_error_text(code, text, sizeof text));
+}
+
 int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
     memset(m, 0, sizeof *m);
     wchar_t *wpath = widen(path);
@@ -65,6 +100,11 @@ int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
     LARGE_INTEGER size;
     if (!GetFileSizeEx(f, &size)) {
         int rc = fail_os(e, path, "cannot get the size");
+        CloseHandle(f);
+        return rc;
+    }
+    if (!identity_of(f, &m->id)) {
+        int rc = fail_os(e, path, "cannot get the file's identity");
         CloseHandle(f);
         return rc;
     }
@@ -91,13 +131,55 @@ int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
     if (rc == 0) {
         m->data = view;
         m->size = (uint64_t)size.QuadPart;
+        gg_fault_region_add(m->data, m->size, path);
     }
     return rc;
 }
 
 void gg_unmap_file(gg_mapping *m) {
-    if (m->data) UnmapViewOfFile(m->data);
+    if (m->data) {
+        gg_fault_region_remove(m->data);
+        UnmapViewOfFile(m->data);
+    }
     memset(m, 0, sizeof *m);
+}
+
+/* ---- the fault guard ---- */
+
+/* Windows refuses to truncate a file while a view of it is mapped; an
+ * in-page error still comes when the pages cannot be read back (a network
+ * share that went away, a removable disk, a failing drive). */
+static volatile LONG guard_status = 1;
+static wchar_t *guard_cleanup;
+static PVOID guard_handler;
+
+/* Runs on the faulting thread before any frame-based handler: no CRT
+ * calls (the faulting thread may hold the CRT's locks), only kernel32. */
+static LONG CALLBACK on_exception(EXCEPTION_POINTERS *x) {
+    const EXCEPTION_RECORD *r = x->ExceptionRecord;
+    if (r->ExceptionCode != EXCEPTION_IN_PAGE_ERROR || r->NumberParameters < 2)
+        return EXCEPTION_CONTINUE_SEARCH;
+    size_t len;
+    const char *line = gg_fault_region_message((uintptr_t)r->ExceptionInformation[1], &len);
+    if (!line) return EXCEPTION_CONTINUE_SEARCH;
+    DWORD written;
+    WriteFile(GetStdHandle(STD_ERROR_HANDLE), line, (DWORD)len, &written, NULL);
+    if (guard_cleanup) DeleteFileW(guard_cleanup);
+    TerminateProcess(GetCurrentProcess(), (UINT)guard_status);
+    return EXCEPTION_CONTINUE_SEARCH; /* not reached */
+}
+
+int gg_fault_guard_install(int exit_status, const char *cleanup_path, gg_err *e) {
+    wchar_t *w = NULL;
+    if (cleanup_path && !(w = widen(cleanup_path)))
+        return gg_fail(e, "'%s': the path is not valid UTF-8", cleanup_path);
+    wchar_t *old = guard_cleanup;
+    guard_cleanup = w;
+    free(old);
+    guard_status = exit_status;
+    if (!guard_handler) guard_handler = AddVectoredExceptionHandler(1, on_exception);
+    if (!guard_handler) return gg_fail(e, "cannot install the in-page error handler");
+    return 0;
 }
 
 /* ---- threads ---- */
