@@ -47,6 +47,8 @@ typedef enum ggembed_status {
     GGEMBED_E_TOO_LONG = 6,    /* a text is longer than the context and truncation is off */
     GGEMBED_E_NO_WEIGHTS = 7,  /* vocabulary-only file: can tokenize, cannot embed */
     GGEMBED_E_CANCELLED = 8,
+    GGEMBED_E_MODEL_CHANGED = 9, /* the model file was rewritten, truncated, replaced or
+                                    removed since it was opened: close and reopen it */
 } ggembed_status;
 
 typedef struct ggembed_model ggembed_model;
@@ -130,13 +132,25 @@ typedef struct ggembed_result {
 
 /* Embeds n texts into out[n * dims] (dims: options' dims or n_embd),
  * row i for text i; results[i] (optional) tells each text's token count.
- * A text's vector does not depend on which texts share its batch. */
+ * A text's vector does not depend on which texts share its batch.
+ *
+ * The weights are read in place, so the file must not change while the
+ * model is open. Before the call's work and before and after each forward
+ * pass, the file's identity (size, modification time, file id; one stat)
+ * is compared with the one it had at open; any difference fails the call
+ * with GGEMBED_E_MODEL_CHANGED, and every later call as well. Truncating
+ * the file while a pass reads it faults; a program that wants a message
+ * instead of a death by SIGBUS installs a handler (ggembed's own commands
+ * do: they print the file's name and exit with status 4). A relative path
+ * is checked against the current directory of the moment. */
 GGEMBED_API ggembed_status ggembed_embed(ggembed_model *m, const ggembed_text *texts, size_t n,
                                          const ggembed_embed_options *opt, float *out,
                                          ggembed_result *results, char *err, size_t err_len);
 
 /* Tokenizes one text. Writes at most cap ids and stores the full count in
- * *n_tokens (larger than cap means: call again with more room). */
+ * *n_tokens (larger than cap means: call again with more room). Fails
+ * with GGEMBED_E_MODEL_CHANGED as ggembed_embed does (the vocabulary is
+ * read in place too). */
 GGEMBED_API ggembed_status ggembed_tokenize(const ggembed_model *m, const char *text, size_t len,
                                             int add_special, int32_t *ids, size_t cap,
                                             size_t *n_tokens, char *err, size_t err_len);

@@ -27,6 +27,7 @@
 #define DECODER_DEFAULT_CTX 512
 
 struct ggembed_model {
+    char *path;         /* as given to open: the file checked before each pass */
     gguf_file *file;
     gg_tokenizer *tok;
     gg_model model;
@@ -184,6 +185,33 @@ static void fill_info(ggembed_model *m) {
     in->max_batch_tokens = m->opt.max_batch_tokens;
 }
 
+/* The mapped file must still be the file that was opened: rewritten in
+ * place, its pages would mix two models and give vectors that match
+ * neither; truncated, reading them faults. A change is for good: the
+ * identity can never be set back (ctime, or a new file id). */
+static ggembed_status check_file(const ggembed_model *m, gg_err *e) {
+    const gg_mapping *map = gguf_mapping(m->file);
+    if (!map) return GGEMBED_OK;
+    gg_file_identity now;
+    gg_err os;
+    if (gg_file_identity_get(m->path, &now, &os)) {
+        gg_fail(e, "%s: the model file is gone since it was opened (%s); reopen it", m->path, os.msg);
+        return GGEMBED_E_MODEL_CHANGED;
+    }
+    const gg_file_identity *was = &map->id;
+    char what[128];
+    if (now.device != was->device || now.file_id != was->file_id)
+        snprintf(what, sizeof what, "its name now belongs to another file");
+    else if (now.size != was->size)
+        snprintf(what, sizeof what, "its size went from %llu to %llu bytes",
+                 (unsigned long long)was->size, (unsigned long long)now.size);
+    else if (now.mtime_ns != was->mtime_ns || now.ctime_ns != was->ctime_ns)
+        snprintf(what, sizeof what, "it was written to");
+    else return GGEMBED_OK;
+    gg_fail(e, "%s: the model file changed on disk since it was opened (%s); reopen it", m->path, what);
+    return GGEMBED_E_MODEL_CHANGED;
+}
+
 static ggembed_status open_steps(ggembed_model *m, const char *path, gg_err *e) {
     FILE *probe = fopen(path, "rb"); /* tell "cannot read" from "not a model" */
     if (!probe) {
@@ -212,7 +240,15 @@ ggembed_status ggembed_open(const char *path, const ggembed_options *opt, ggembe
     if (!m) return fail(err, err_len, GGEMBED_E_MEMORY, "out of memory");
     if (opt) m->opt = *opt;
     else ggembed_options_default(&m->opt);
+    size_t path_len = strlen(path);
+    m->path = malloc(path_len + 1);
+    if (!m->path) {
+        free(m);
+        return fail(err, err_len, GGEMBED_E_MEMORY, "out of memory");
+    }
+    memcpy(m->path, path, path_len + 1);
     if (m->opt.pooling < GGEMBED_POOLING_DEFAULT || m->opt.pooling > GGEMBED_POOLING_LAST) {
+        free(m->path);
         free(m);
         return fail(err, err_len, GGEMBED_E_INVALID, "pooling %d is not one of none, mean, cls, last",
                     opt->pooling);
@@ -238,6 +274,7 @@ void ggembed_close(ggembed_model *m) {
     free(m->seq_text);
     gg_tokenizer_free(m->tok);
     gguf_close(m->file);
+    free(m->path);
     free(m);
 }
 
@@ -294,9 +331,14 @@ static ggembed_status flush(embed_call *c, gg_err *e) {
     if (c->n_seq == 0) return GGEMBED_OK;
     m->seq_start[c->n_seq] = c->n_tok;
     gg_batch b = {.tokens = m->tokens, .seq_start = m->seq_start, .n_seq = c->n_seq, .n_tok = c->n_tok};
+    ggembed_status st = check_file(m, e);
+    if (st != GGEMBED_OK) return st;
     if (gg_model_forward(&m->model, &m->ex, &m->work, &b, c->o->cancel ? cancel_hook : NULL,
                          (void *)c->o, e))
         return strstr(e->msg, "cancelled") ? GGEMBED_E_CANCELLED : GGEMBED_E_INVALID;
+    /* A file rewritten during the pass leaves vectors of mixed weights. */
+    st = check_file(m, e);
+    if (st != GGEMBED_OK) return st;
     for (int s = 0; s < c->n_seq; s++) pool_sequence(c, s);
     c->n_tok = c->n_seq = 0;
     return GGEMBED_OK;
@@ -409,6 +451,7 @@ ggembed_status ggembed_embed(ggembed_model *m, const ggembed_text *texts, size_t
     if (st != GGEMBED_OK) return fail(err, err_len, st, "%s", e.msg);
     if (n > 0 && (!texts || !out)) return fail(err, err_len, GGEMBED_E_INVALID, "no texts or output");
     gg_mutex_lock(m->lock);
+    st = check_file(m, &e); /* tokenizing reads the vocabulary in the file */
     for (size_t i = 0; i < n && st == GGEMBED_OK; i++) st = add_text(&c, i, &texts[i], &e);
     if (st == GGEMBED_OK) st = flush(&c, &e);
     gg_mutex_unlock(m->lock);
@@ -424,6 +467,8 @@ ggembed_status ggembed_tokenize(const ggembed_model *m, const char *text, size_t
                                 char *err, size_t err_len) {
     gg_tok_options o = {.add_special = add_special != 0};
     gg_err e = {{0}};
+    ggembed_status st = check_file(m, &e);
+    if (st != GGEMBED_OK) return fail(err, err_len, st, "%s", e.msg);
     int64_t n = gg_tokenize(m->tok, text ? text : "", text ? len : 0, &o, ids,
                             (int64_t)GG_MIN(cap, (size_t)INT64_MAX), &e);
     if (n < 0) return fail(err, err_len, GGEMBED_E_INVALID, "%s", e.msg);
@@ -439,7 +484,8 @@ const char *ggembed_token_text(const ggembed_model *m, int32_t id, size_t *len) 
 
 const char *ggembed_status_name(ggembed_status s) {
     static const char *names[] = {"ok", "invalid", "io", "format", "unsupported",
-                                  "memory", "too_long", "no_weights", "cancelled"};
+                                  "memory", "too_long", "no_weights", "cancelled",
+                                  "model_changed"};
     return (unsigned)s < GG_ARRAY_LEN(names) ? names[s] : "unknown";
 }
 
