@@ -9,12 +9,13 @@
 #include <string.h>
 
 const char *gg_proto_error_name(int code) {
-    static const char *names[] = {"?", "MALFORMED", "TOO_LARGE", "UNKNOWN_TYPE", "BAD_REQUEST",
-                                  "BAD_UTF8", "NO_HELLO", "VERSION", "BUSY", "TIMEOUT",
-                                  "CANCELLED", "TOO_LONG", "INVALID", "SHUTTING_DOWN",
-                                  "NO_WEIGHTS", "INTERNAL"};
-    if (code <= 0 || code >= (int)GG_ARRAY_LEN(names)) return "INTERNAL";
-    return names[code];
+    switch (code) {
+#define GG_PE_NAME(name, num) \
+    case num: return #name;
+        GG_PROTO_ERRORS(GG_PE_NAME)
+#undef GG_PE_NAME
+    default: return "INTERNAL";
+    }
 }
 
 const char *gg_proto_type_name(int type) {

@@ -28,25 +28,35 @@ enum {
     GG_MSG_ERROR = 0xFF,
 };
 
-/* Error codes carried by ERROR messages. */
+/* Error codes carried by ERROR messages: one row per code, name and
+ * number as in the error table of docs/PROTOCOL.md (test_proto checks
+ * that the two agree, both ways). */
+#define GG_PROTO_ERRORS(X)  \
+    X(MALFORMED, 1)         \
+    X(TOO_LARGE, 2)         \
+    X(UNKNOWN_TYPE, 3)      \
+    X(BAD_REQUEST, 4)       \
+    X(BAD_UTF8, 5)          \
+    X(NO_HELLO, 6)          \
+    X(VERSION, 7)           \
+    X(BUSY, 8)              \
+    X(TIMEOUT, 9)           \
+    X(CANCELLED, 10)        \
+    X(TOO_LONG, 11)         \
+    X(INVALID, 12)          \
+    X(SHUTTING_DOWN, 13)    \
+    X(NO_WEIGHTS, 14)       \
+    X(INTERNAL, 15)         \
+    X(MODEL_CHANGED, 16)
+
 enum {
-    GG_PE_MALFORMED = 1,
-    GG_PE_TOO_LARGE = 2,
-    GG_PE_UNKNOWN_TYPE = 3,
-    GG_PE_BAD_REQUEST = 4,
-    GG_PE_BAD_UTF8 = 5,
-    GG_PE_NO_HELLO = 6,
-    GG_PE_VERSION = 7,
-    GG_PE_BUSY = 8,
-    GG_PE_TIMEOUT = 9,
-    GG_PE_CANCELLED = 10,
-    GG_PE_TOO_LONG = 11,
-    GG_PE_INVALID = 12,
-    GG_PE_SHUTTING_DOWN = 13,
-    GG_PE_NO_WEIGHTS = 14,
-    GG_PE_INTERNAL = 15,
+#define GG_PE_ENUM(name, code) GG_PE_##name = code,
+    GG_PROTO_ERRORS(GG_PE_ENUM)
+#undef GG_PE_ENUM
 };
 
+/* The name of a code ("BUSY"); INTERNAL for a code not in the table, as
+ * clients must treat unknown codes. */
 const char *gg_proto_error_name(int code);
 const char *gg_proto_type_name(int type);
 
