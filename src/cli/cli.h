@@ -9,6 +9,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Exit statuses of the ggembed command (README, docs/PROTOCOL.md). */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_POISON = 3,        /* serve: GGEMBED_TEST_POISON matched (tests only) */
+    CLI_EXIT_MODEL_CHANGED = 4, /* the model file changed or was truncated while in use */
+};
+
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);

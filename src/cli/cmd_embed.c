@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "embed_opts.h"
 #include "ggembed.h"
+#include "platform/platform.h"
 #include "texts.h"
 
 #define GROUP 256 /* texts per ggembed_embed call */
@@ -75,12 +76,15 @@ typedef struct group {
     size_t n, first;
 } group;
 
+/* Returns 0 or the exit status. */
 static int flush(ggembed_model *m, const embed_args *a, group *g, float *out, int dims) {
     char err[GGEMBED_ERR_LEN];
     int rc = 0;
-    if (g->n && ggembed_embed(m, g->texts, g->n, &a->eo, out, g->results, err, sizeof err)) {
+    ggembed_status st =
+        g->n ? ggembed_embed(m, g->texts, g->n, &a->eo, out, g->results, err, sizeof err) : GGEMBED_OK;
+    if (st != GGEMBED_OK) {
         fprintf(stderr, "ggembed embed: %s\n", err);
-        rc = -1;
+        rc = st == GGEMBED_E_MODEL_CHANGED ? CLI_EXIT_MODEL_CHANGED : CLI_EXIT_ERROR;
     }
     for (size_t i = 0; i < g->n; i++) {
         if (!rc) print_result(g->first + i, &g->results[i], out + i * (size_t)dims, dims);
@@ -96,20 +100,21 @@ static int run(ggembed_model *m, embed_args *a) {
     const int dims = a->eo.dims ? a->eo.dims : ggembed_get_info(m)->n_embd;
     float *out = malloc(sizeof(float) * (size_t)dims * GROUP);
     group *g = calloc(1, sizeof *g);
-    int rc = out && g ? 0 : -1;
+    int rc = out && g ? 0 : CLI_EXIT_ERROR;
     char *text;
     size_t len;
     int got = 0;
     while (rc == 0 && (got = text_next(&a->src, &text, &len)) > 0) {
         char *copy = malloc(len + 1);
-        if (!copy) { rc = -1; break; }
+        if (!copy) { rc = CLI_EXIT_ERROR; break; }
         memcpy(copy, text, len);
         copy[len] = '\0';
         g->texts[g->n++] = (ggembed_text){copy, len};
         if (g->n == GROUP) rc = flush(m, a, g, out, dims);
     }
-    if (rc == 0 && got < 0) rc = -1;
-    if (g && flush(m, a, g, out, dims)) rc = -1;
+    if (rc == 0 && got < 0) rc = CLI_EXIT_ERROR;
+    int last = g ? flush(m, a, g, out, dims) : 0;
+    if (!rc) rc = last;
     free(out);
     free(g);
     return rc;
@@ -123,12 +128,15 @@ int cmd_embed(int argc, char **argv) {
     if (a.eo.dims && a.opt.normalize == 0) a.eo.normalize = 0;
     char err[GGEMBED_ERR_LEN];
     ggembed_model *m;
+    gg_err e;
+    if (gg_fault_guard_install(CLI_EXIT_MODEL_CHANGED, NULL, &e))
+        fprintf(stderr, "ggembed embed: warning: %s\n", e.msg);
     if (ggembed_open(a.model, &a.opt, &m, err, sizeof err)) {
         fprintf(stderr, "ggembed embed: %s\n", err);
-        return 1;
+        return CLI_EXIT_ERROR;
     }
     int rc = run(m, &a);
     text_source_close(&a.src);
     ggembed_close(m);
-    return rc ? 1 : 0;
+    return rc;
 }

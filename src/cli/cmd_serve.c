@@ -32,6 +32,8 @@ static void serve_usage(FILE *out) {
             "  --max-frame BYTES  frame size limit, >= 4096 (default 65536)\n"
             "  --vocab-only       open a vocabulary-only file: TOKENIZE works, EMBED is refused\n"
             "Logs go to stderr; the line 'ggembed: ready ...' means requests are taken.\n"
+            "Exit status: 0 stopped as asked; 1 error; 2 usage; 4 the model file changed or was\n"
+            "truncated while serving (requests in flight were answered MODEL_CHANGED).\n"
             "Test-only environment (never in production):\n"
             "  GGEMBED_TEST_POISON=TEXT   exit(3) at once on an EMBED text containing TEXT\n"
             "  GGEMBED_TEST_DELAY_MS=N    sleep N ms before each engine batch\n"
@@ -142,6 +144,9 @@ int cmd_serve(int argc, char **argv) {
         ggembed_close(m);
         return 1;
     }
+    /* Truncating the mapped model faults; say so and leave no socket behind. */
+    if (gg_fault_guard_install(CLI_EXIT_MODEL_CHANGED, a.socket, &e))
+        fprintf(stderr, "ggembed: warning: %s\n", e.msg);
     char ready[1024];
     snprintf(ready, sizeof ready,
              "ggembed: ready transport=%s address=%s pid=%ld dims=%d context=%d max_connections=%ld "
@@ -162,8 +167,8 @@ int cmd_serve(int argc, char **argv) {
     if (cfg.poison && !*cfg.poison) cfg.poison = NULL;
     if (cfg.poison || cfg.test_delay_ms) fprintf(stderr, "ggembed: warning: test-only switches are set\n");
     rc = gg_server_run(m, l, a.stdio, &cfg, &e);
-    if (rc) fprintf(stderr, "ggembed: error: %s\n", e.msg);
+    if (rc < 0) fprintf(stderr, "ggembed: error: %s\n", e.msg);
     gg_listener_close(l);
     ggembed_close(m);
-    return rc ? 1 : 0;
+    return rc < 0 ? CLI_EXIT_ERROR : rc == GG_SERVER_MODEL_CHANGED ? CLI_EXIT_MODEL_CHANGED : CLI_EXIT_OK;
 }

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "ggembed.h"
+#include "platform/platform.h"
 #include "texts.h"
 
 static void usage(FILE *out) {
@@ -67,6 +68,9 @@ int cmd_tokenize(int argc, char **argv) {
     opt.vocab_only = 1;
     char err[GGEMBED_ERR_LEN];
     ggembed_model *m;
+    gg_err e;
+    if (gg_fault_guard_install(CLI_EXIT_MODEL_CHANGED, NULL, &e))
+        fprintf(stderr, "ggembed tokenize: warning: %s\n", e.msg);
     if (ggembed_open(model, &opt, &m, err, sizeof err)) {
         fprintf(stderr, "ggembed tokenize: %s\n", err);
         return 1;

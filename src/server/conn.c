@@ -270,6 +270,10 @@ static void handle_tokenize(srv_conn *c, const gg_message *m) {
             free(ids);
             gg_buf_free(&b);
             gg_budget_release(&c->s->mem, cost);
+            if (st == GGEMBED_E_MODEL_CHANGED) {
+                srv_send_error(c, m->id, GG_PE_MODEL_CHANGED, err);
+                return srv_model_changed(c->s, err);
+            }
             return srv_send_error(c, m->id, GG_PE_INTERNAL, ids ? err : "out of memory");
         }
         if (n <= cap) {

@@ -75,7 +75,9 @@ static void answer_running_now_locked(srv *s, job *j, int code, const char *msg)
 void sched_submit(srv *s, job *j) {
     gg_mutex_lock(s->mu);
     s->st.embed_requests++;
-    int code = s->stopping ? GG_PE_SHUTTING_DOWN : s->depth >= s->cfg.max_queue ? GG_PE_BUSY : 0;
+    int code = s->model_changed ? GG_PE_MODEL_CHANGED
+               : s->stopping    ? GG_PE_SHUTTING_DOWN
+               : s->depth >= s->cfg.max_queue ? GG_PE_BUSY : 0;
     if (code == GG_PE_BUSY) s->st.busy++;
     if (!code) {
         j->c->inflight++;
@@ -92,7 +94,9 @@ void sched_submit(srv *s, job *j) {
     gg_mutex_unlock(s->mu);
     if (code) {
         srv_send_error(j->c, j->id, code,
-                       code == GG_PE_BUSY ? "queue full" : "the server is shutting down");
+                       code == GG_PE_BUSY ? "queue full"
+                       : code == GG_PE_MODEL_CHANGED ? "the model file changed on disk"
+                                                     : "the server is shutting down");
         job_free(j);
     }
 }
@@ -223,6 +227,7 @@ static int status_code(ggembed_status st) {
     case GGEMBED_E_INVALID: return GG_PE_INVALID;
     case GGEMBED_E_NO_WEIGHTS: return GG_PE_NO_WEIGHTS;
     case GGEMBED_E_CANCELLED: return GG_PE_CANCELLED;
+    case GGEMBED_E_MODEL_CHANGED: return GG_PE_MODEL_CHANGED;
     default: return GG_PE_INTERNAL;
     }
 }
@@ -297,6 +302,7 @@ static ggembed_status run_pass(srv *s, job *batch, job *end, char *err, size_t e
         o.cancel = batch_cancelled;
         o.cancel_user = s;
         st = n ? ggembed_embed(s->model, texts, n, &o, vec, res, err, err_len) : GGEMBED_OK;
+        if (st == GGEMBED_E_MODEL_CHANGED) srv_model_changed(s, err);
         if (st == GGEMBED_OK) {
             /* Off the running list before the jobs are answered and freed. */
             gg_mutex_lock(s->mu);

@@ -39,6 +39,15 @@ void srv_fail(srv *s, const char *fmt, ...) {
     gg_server_stop(s);
 }
 
+void srv_model_changed(srv *s, const char *why) {
+    gg_mutex_lock(s->mu);
+    bool first = !s->model_changed;
+    s->model_changed = true;
+    gg_mutex_unlock(s->mu);
+    if (first) fprintf(stderr, "ggembed: error: %s (answering MODEL_CHANGED, exit status 4)\n", why);
+    gg_server_stop(s);
+}
+
 void srv_stats_latency_locked(srv *s, int64_t ns) {
     srv_stats *st = &s->st;
     st->lat[st->lat_next] = (uint32_t)GG_MIN(ns / 1000, (int64_t)UINT32_MAX);
@@ -219,7 +228,7 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     gg_stop_watch_end(watch);
     fprintf(stderr, "ggembed: stopped requests=%llu errors=%llu\n",
             (unsigned long long)s->st.requests, (unsigned long long)s->st.errors);
-    int rc = 0;
+    int rc = s->model_changed ? GG_SERVER_MODEL_CHANGED : 0;
     if (s->failed) rc = gg_fail(e, "%s", s->failure.msg);
     gg_mutex_free(s->mu);
     gg_cond_free(s->cv);

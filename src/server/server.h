@@ -28,9 +28,14 @@ typedef struct gg_server_config {
 typedef struct srv srv;
 typedef struct srv_conn srv_conn;
 
-/* Serves until stopped (SHUTDOWN, gg_server_stop, end of stdio input);
- * every request in flight is answered before it returns. Returns 0 after
- * an ordinary stop, -1 with the reason in e after a failure (the listener
+/* gg_server_run's result when it stopped because the model file changed
+ * under it (`ggembed serve` then exits with status 4). */
+#define GG_SERVER_MODEL_CHANGED 1
+
+/* Serves until stopped (SHUTDOWN, gg_server_stop, end of stdio input, the
+ * model file changing); every request in flight is answered before it
+ * returns. Returns 0, GG_SERVER_MODEL_CHANGED, or -1 when it could not
+ * start or failed (message in e: the listener
  * broke, standard input failed or was malformed). */
 int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_server_config *cfg,
                   gg_err *e);
@@ -70,6 +75,7 @@ struct srv {
     gg_cond *cv;        /* queue changes, stop, connection list changes */
     gg_cond *deadline_cv; /* a request with a deadline came, or the stop */
     bool stopping;
+    bool model_changed; /* the stop is for MODEL_CHANGED: new work hears that */
     job *head, *tail;   /* waiting jobs */
     job *running;       /* the batch in the engine */
     uint32_t depth;     /* waiting + running */
@@ -152,6 +158,10 @@ void gg_server_stop(srv *s);
 /* Stops the server as a failure: gg_server_run will return -1 with the
  * first reason given. */
 void srv_fail(srv *s, const char *fmt, ...) GG_PRINTF(2, 3);
+/* The engine found the model file changed (why: its message): logs it
+ * once and stops the server; requests still in flight get MODEL_CHANGED
+ * from the engine, which now fails every call at once. */
+void srv_model_changed(srv *s, const char *why);
 void srv_stats_latency_locked(srv *s, int64_t ns);
 void srv_answer_stats(srv *s, srv_conn *c, uint32_t id);
 void srv_answer_health(srv *s, srv_conn *c, uint32_t id);
