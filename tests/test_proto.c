@@ -51,18 +51,22 @@ static bool hex_line(const char *s, block *out) {
 }
 
 /* Collects the hex example blocks of section 4, in document order. */
-static void load_examples(void) {
+/* docs/PROTOCOL.md, NUL-terminated (malloc'd), or NULL. */
+static char *protocol_doc(void) {
     char path[1024];
     const char *file = __FILE__;
     const char *slash = strrchr(file, '/');
     int dir = slash ? (int)(slash - file) : 0;
     snprintf(path, sizeof path, "%.*s%s../docs/PROTOCOL.md", dir, file, slash ? "/" : "");
     size_t size;
-    char *doc = (char *)check_read_file(path, &size);
+    char *doc = (char *)check_read_file(path, &size); /* NUL-terminated */
     CHECKF(doc != NULL, "cannot read %s", path);
+    return doc;
+}
+
+static void load_examples(void) {
+    char *doc = protocol_doc();
     if (!doc) return;
-    doc = realloc(doc, size + 1);
-    doc[size] = 0;
     bool in_block = false;
     for (char *line = doc; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         if (n_blocks < MAX_BLOCKS && hex_line(line, &blocks[n_blocks])) {
@@ -456,7 +460,45 @@ static void test_f16(void) {
     CHECK(gg_f16_to_f32(0x3555) > 0.333f && gg_f16_to_f32(0x3555) < 0.3334f);
 }
 
+/* The error table of PROTOCOL.md and GG_PROTO_ERRORS agree both ways:
+ * every code of the C table has a row "| code | `NAME` |", and every row
+ * of the document's table is a code of the C table with that name. */
+static void test_error_table(void) {
+    static const struct { int code; const char *name; } table[] = {
+#define ROW(name, code) {code, #name},
+        GG_PROTO_ERRORS(ROW)
+#undef ROW
+    };
+    char *doc = protocol_doc();
+    if (!doc) return;
+    for (size_t i = 0; i < GG_ARRAY_LEN(table); i++) {
+        char row[128];
+        snprintf(row, sizeof row, "\n| %d | `%s` |", table[i].code, table[i].name);
+        CHECKF(strstr(doc, row) != NULL, "PROTOCOL.md has no error row '%s'", row + 1);
+        CHECKF(!strcmp(gg_proto_error_name(table[i].code), table[i].name), "name of %d", table[i].code);
+    }
+    const char *head = strstr(doc, "| code | name | meaning |");
+    CHECKF(head != NULL, "PROTOCOL.md has no error table");
+    int rows = 0;
+    for (const char *line = head ? strchr(head, '\n') : NULL; line && line[1] == '|';
+         line = strchr(line + 1, '\n')) {
+        int code;
+        char name[64];
+        if (sscanf(line + 1, "| %d | `%63[A-Z_0-9]` |", &code, name) != 2) continue; /* the |---| row */
+        rows++;
+        bool known = false;
+        for (size_t i = 0; i < GG_ARRAY_LEN(table); i++)
+            if (table[i].code == code && !strcmp(table[i].name, name)) known = true;
+        CHECKF(known, "PROTOCOL.md error %d %s is not in GG_PROTO_ERRORS", code, name);
+    }
+    CHECK_EQ_INT(rows, GG_ARRAY_LEN(table));
+    CHECK_EQ_INT(GG_PE_MODEL_CHANGED, 16);
+    CHECK(!strcmp(gg_proto_error_name(999), "INTERNAL") && !strcmp(gg_proto_error_name(0), "INTERNAL"));
+    free(doc);
+}
+
 int main(void) {
+    test_error_table();
     load_examples();
     CHECKF(n_blocks == 18, "found %d hex examples in PROTOCOL.md, expected 18", n_blocks);
     if (n_blocks == 18) {
