@@ -195,7 +195,8 @@ static ggembed_status check_file(const ggembed_model *m, gg_err *e) {
     gg_file_identity now;
     gg_err os;
     if (gg_file_identity_get(m->path, &now, &os)) {
-        gg_fail(e, "%s: the model file is gone since it was opened (%s); reopen it", m->path, os.msg);
+        gg_fail(e, "%s: the model file changed on disk since it was opened (it cannot be found: %s); "
+                   "reopen it", m->path, os.msg);
         return GGEMBED_E_MODEL_CHANGED;
     }
     const gg_file_identity *was = &map->id;

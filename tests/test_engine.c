@@ -25,6 +25,9 @@
  * of its per-position states, which come from forward passes of other
  * lengths and so from other matrix tilings).
  */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* truncate */
+#endif
 #include "check.h"
 #include "ggembed.h"
 #include "gguf/gguf.h"
@@ -34,6 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <unistd.h>
+#endif
 
 static char bert_path[2048], builtin_path[2048], qwen_path[2048], vocab_bert[2048];
 
@@ -817,6 +826,146 @@ static void test_cancel(ggembed_model *m) {
     free(want);
 }
 
+/* ---- the model file changing under an open model ---- */
+
+static char other_path[2048], changing_path[2048];
+static uint8_t *other_bytes;
+static size_t other_size;
+
+/* A fresh copy of bert_path at changing_path. */
+static bool fresh_copy(void) {
+    size_t n;
+    uint8_t *b = check_read_file(bert_path, &n);
+    FILE *f = b ? fopen(changing_path, "wb") : NULL;
+    bool ok = f && fwrite(b, 1, n, f) == n;
+    if (f) ok = fclose(f) == 0 && ok;
+    free(b);
+    CHECKF(ok, "cannot copy %s to %s", bert_path, changing_path);
+    return ok;
+}
+
+/* What `cp other.gguf model.gguf` does: the same file, new bytes. */
+static bool overwrite_in_place(void) {
+    gg_sleep_ms(30); /* file times tick in steps of a few ms */
+    FILE *f = fopen(changing_path, "r+b");
+    bool ok = f && fwrite(other_bytes, 1, other_size, f) == other_size;
+    if (f) ok = fclose(f) == 0 && ok;
+    return ok;
+}
+
+static ggembed_status embed_status(ggembed_model *m, const ggembed_embed_options *o, float *out, char *err,
+                                   size_t n) {
+    ggembed_text t = T("hello world");
+    return ggembed_embed(m, &t, 1, o, out, NULL, err, n);
+}
+
+/* The call fails with MODEL_CHANGED, naming the file; so do later ones,
+ * and tokenizing. */
+static void expect_changed(ggembed_model *m, const char *what) {
+    float v[1024];
+    char err[GGEMBED_ERR_LEN] = "";
+    ggembed_status st = embed_status(m, NULL, v, err, sizeof err);
+    CHECKF(st == GGEMBED_E_MODEL_CHANGED, "%s: embed gave %s (%s)", what, ggembed_status_name(st), err);
+    CHECKF(strstr(err, changing_path) && strstr(err, "changed"), "%s: message: %s", what, err);
+    CHECK(embed_status(m, NULL, v, NULL, 0) == GGEMBED_E_MODEL_CHANGED);
+    int32_t ids[64];
+    size_t n;
+    st = ggembed_tokenize(m, "hello", 5, 1, ids, 64, &n, err, sizeof err);
+    CHECKF(st == GGEMBED_E_MODEL_CHANGED, "%s: tokenize gave %s", what, ggembed_status_name(st));
+    CHECK(!strcmp(ggembed_status_name(GGEMBED_E_MODEL_CHANGED), "model_changed"));
+}
+
+static int rewrite_calls;
+/* Polled between layers: rewrites the file once, in the middle of the pass. */
+static int rewrite_mid_pass(void *u) {
+    (void)u;
+    if (rewrite_calls++ == 1) CHECK(overwrite_in_place());
+    return 0;
+}
+
+static void test_model_changed(void) {
+    snprintf(other_path, sizeof other_path, "%s/engine-bert-other.gguf", check_tmp_dir());
+    snprintf(changing_path, sizeof changing_path, "%s/engine-bert-changing.gguf", check_tmp_dir());
+    char args[4096];
+    snprintf(args, sizeof args, "--preset bert-tiny --type f32 --seed 6 --vocab \"%s\"", vocab_bert);
+    size_t bert_size = 0;
+    free(check_read_file(bert_path, &bert_size));
+    if (run_mkmodel(args, other_path) || !(other_bytes = check_read_file(other_path, &other_size))) return;
+    CHECK_EQ_INT(other_size, bert_size); /* same shapes: only the bytes differ */
+    float want[1024], v[1024];
+    char err[GGEMBED_ERR_LEN];
+
+    /* Rewritten in place between calls. */
+    ggembed_model *m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    if (!m) return;
+    CHECK(embed_status(m, NULL, want, err, sizeof err) == GGEMBED_OK);
+#ifdef _WIN32
+    /* Windows refuses to write a file that is mapped: the model stays as it was. */
+    CHECKF(!overwrite_in_place(), "a mapped model file was overwritten");
+    CHECK(embed_status(m, NULL, v, err, sizeof err) == GGEMBED_OK && !memcmp(v, want, sizeof(float) * 32));
+#else
+    CHECK(overwrite_in_place());
+    expect_changed(m, "rewritten in place");
+#endif
+    ggembed_close(m);
+
+#ifndef _WIN32
+    /* Rewritten during a pass: the vectors of mixed weights are not given out. */
+    m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    if (m) {
+        ggembed_embed_options o;
+        ggembed_embed_options_default(&o);
+        o.cancel = rewrite_mid_pass;
+        rewrite_calls = 0;
+        ggembed_status st = embed_status(m, &o, v, err, sizeof err);
+        CHECKF(rewrite_calls >= 2 && st == GGEMBED_E_MODEL_CHANGED, "rewritten mid-pass: %s after %d polls",
+               ggembed_status_name(st), rewrite_calls);
+        ggembed_close(m);
+    }
+    /* Truncated: found before anything reads the file (no SIGBUS). */
+    m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    if (m) {
+        CHECK(truncate(changing_path, 1000) == 0);
+        expect_changed(m, "truncated");
+        ggembed_close(m);
+    }
+#endif
+
+    /* Replaced by a rename (Windows may refuse it while the file is mapped). */
+    char renamed[2100];
+    snprintf(renamed, sizeof renamed, "%s.new", changing_path);
+    m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    FILE *f = fopen(renamed, "wb");
+    bool written = f && fwrite(other_bytes, 1, other_size, f) == other_size;
+    if (f) written = fclose(f) == 0 && written;
+    if (m && written) {
+#ifdef _WIN32
+        bool replaced = MoveFileExA(renamed, changing_path, MOVEFILE_REPLACE_EXISTING) != 0;
+#else
+        bool replaced = rename(renamed, changing_path) == 0;
+#endif
+        if (replaced) {
+            expect_changed(m, "replaced by a rename");
+        } else {
+            printf("test_engine: renaming over a mapped model is refused here\n");
+            CHECK(embed_status(m, NULL, v, err, sizeof err) == GGEMBED_OK && !memcmp(v, want, sizeof(float) * 32));
+        }
+    }
+    if (m) ggembed_close(m);
+    remove(renamed);
+
+    /* Removed (the mapping keeps the old bytes readable, but the name is gone). */
+    m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    if (m) {
+        if (remove(changing_path) == 0) expect_changed(m, "removed");
+        else printf("test_engine: removing a mapped model is refused here\n");
+        ggembed_close(m);
+    }
+    remove(changing_path);
+    remove(other_path);
+    free(other_bytes);
+}
+
 int main(void) {
     const char *tmp = check_tmp_dir(), *fix = check_fixtures_dir();
     snprintf(vocab_bert, sizeof vocab_bert, "%s/ggml-vocab-bert-bge.gguf", fix);
@@ -844,6 +993,7 @@ int main(void) {
         test_decoder_mean();
         test_rope_scaling();
         test_open_errors();
+        test_model_changed();
     }
     test_tokenize_specials();
     remove(bert_path);

@@ -1,14 +1,30 @@
 /*
  * test_platform.c - the OS layer of platform.h: file mapping (contents,
  * empty file, errors), the clock, CPU count and features, memory figures,
- * aligned allocation, and threads with mutexes and condition variables.
+ * aligned allocation, threads with mutexes and condition variables, file
+ * identity (a file rewritten, truncated or replaced under its mapping) and
+ * the fault guard (POSIX: a real SIGBUS from a truncated mapping, in a
+ * child process; Windows: an in-page error raised in a child process,
+ * since Windows refuses to truncate a mapped file, which is checked too).
  */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
 #include "check.h"
 #include "platform/platform.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 static void path_in_tmp(char *buf, size_t n, const char *name) {
     snprintf(buf, n, "%s/%s", check_tmp_dir(), name);
@@ -86,6 +102,210 @@ static void test_map_directory(void) {
     CHECKF(rc < 0, "mapping a directory succeeded");
     CHECKF(strstr(e.msg, check_tmp_dir()) != NULL, "message: %s", e.msg);
 }
+
+/* ---- file identity and the fault guard ---- */
+
+static bool same_identity(const gg_file_identity *a, const gg_file_identity *b) {
+    return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns &&
+           a->device == b->device && a->file_id == b->file_id;
+}
+
+static void fill(uint8_t *p, size_t n, uint32_t seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (uint8_t)(seed >> 16);
+    }
+}
+
+/* Rewrites the file in place (same inode, same size): what `cp` does. */
+static bool overwrite_in_place(const char *path, const uint8_t *data, size_t n) {
+    FILE *f = fopen(path, "r+b");
+    if (!f) return false;
+    bool ok = fwrite(data, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
+/* Puts another file in place of path by a rename, as tools that update
+ * atomically do. */
+static bool replace_by_rename(const char *from, const char *path) {
+#ifdef _WIN32
+    return MoveFileExA(from, path, MOVEFILE_REPLACE_EXISTING) != 0;
+#else
+    return rename(from, path) == 0;
+#endif
+}
+
+static void test_identity(void) {
+    char path[1024], other[1024];
+    path_in_tmp(path, sizeof path, "platform-identity.bin");
+    path_in_tmp(other, sizeof other, "platform-identity-other.bin");
+    enum { N = 2 * 4096 + 77 };
+    static uint8_t a[N], b[N];
+    fill(a, N, 1);
+    fill(b, N, 2);
+    CHECK(write_file(path, a, N) && write_file(other, b, N));
+    gg_mapping m;
+    gg_err e = {{0}};
+    if (gg_map_file(path, &m, &e)) {
+        CHECKF(false, "map: %s", e.msg);
+        return;
+    }
+    gg_file_identity now;
+    CHECKF(gg_file_identity_get(path, &now, &e) == 0, "identity: %s", e.msg);
+    CHECK(same_identity(&now, &m.id) && now.size == N);
+    gg_sleep_ms(30); /* file times tick in steps of a few ms */
+#ifdef _WIN32
+    /* Windows keeps a mapped file as it is: writing and truncating are refused. */
+    CHECKF(!overwrite_in_place(path, b, N), "a mapped file was overwritten");
+    HANDLE h = CreateFileA(path, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           NULL, OPEN_EXISTING, 0, NULL);
+    bool truncated = h != INVALID_HANDLE_VALUE && SetEndOfFile(h);
+    if (h != INVALID_HANDLE_VALUE) CloseHandle(h);
+    CHECKF(!truncated, "a mapped file was truncated");
+    CHECK(gg_file_identity_get(path, &now, &e) == 0 && same_identity(&now, &m.id));
+    CHECK(memcmp(m.data, a, N) == 0);
+#else
+    /* The same inode rewritten at the same size: only the times tell. */
+    CHECK(overwrite_in_place(path, b, N));
+    CHECK(gg_file_identity_get(path, &now, &e) == 0);
+    CHECK(now.size == N && now.file_id == m.id.file_id);
+    CHECKF(!same_identity(&now, &m.id), "a file rewritten in place looks unchanged");
+    CHECK(memcmp(m.data, b, N) == 0); /* what the mapping now sees: the new bytes */
+    CHECK(truncate(path, 100) == 0);
+    CHECK(gg_file_identity_get(path, &now, &e) == 0 && now.size == 100);
+#endif
+    /* Replaced by a rename: the name now belongs to another file. On
+     * Windows the rename of a file over a mapped one may be refused. */
+    gg_file_identity before;
+    CHECK(gg_file_identity_get(path, &before, &e) == 0);
+    if (replace_by_rename(other, path)) {
+        CHECK(gg_file_identity_get(path, &now, &e) == 0);
+        CHECKF(now.file_id != before.file_id || now.device != before.device, "a renamed-in file has the old id");
+    } else {
+        printf("test_platform: renaming over a mapped file is refused here\n");
+        CHECK(gg_file_identity_get(path, &now, &e) == 0 && same_identity(&now, &before));
+    }
+    gg_unmap_file(&m);
+    remove(path);
+    remove(other);
+    e.msg[0] = '\0';
+    CHECK(gg_file_identity_get(path, &now, &e) < 0 && e.msg[0] != '\0');
+}
+
+#ifndef _WIN32
+/* A child maps a file, installs the guard, truncates the file under the
+ * mapping and reads it. Returns the child's wait status; its stderr goes
+ * to err_path. */
+static int fault_child(const char *path, const char *err_path, const char *cleanup, bool replace_cleanup,
+                       bool unguarded_bus) {
+    static uint8_t data[3 * 4096];
+    fill(data, sizeof data, 3);
+    if (!write_file(path, data, sizeof data)) return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        FILE *err = freopen(err_path, "w", stderr);
+        gg_mapping m;
+        if (!err || gg_map_file(path, &m, NULL)) _exit(90);
+        if (cleanup && !write_file(cleanup, data, 1)) _exit(91);
+        if (gg_fault_guard_install(4, cleanup, NULL)) _exit(92);
+        char other[1100];
+        snprintf(other, sizeof other, "%s.new", cleanup);
+        if (replace_cleanup && (!write_file(other, data, 2) || rename(other, cleanup) != 0)) _exit(93);
+        if (unguarded_bus) raise(SIGBUS); /* not a fault in a mapping: the default action */
+        if (truncate(path, 0) != 0) _exit(94);
+        volatile uint8_t sum = 0;
+        for (size_t i = 0; i < m.size; i += 4096) sum += m.data[i];
+        _exit(sum == 255 ? 95 : 96); /* reached only if reading did not fault */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static bool file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+static void test_fault_guard(void) {
+    char path[1024], err_path[1024], cleanup[1024];
+    path_in_tmp(path, sizeof path, "platform-fault.bin");
+    path_in_tmp(err_path, sizeof err_path, "platform-fault.err");
+    path_in_tmp(cleanup, sizeof cleanup, "platform-fault.sock");
+    remove(cleanup);
+    int st = fault_child(path, err_path, cleanup, false, false);
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 4, "truncated mapping: wait status 0x%x (exit %d, signal %d)",
+           st, WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    size_t n;
+    char *err = (char *)check_read_file(err_path, &n);
+    char want[1200];
+    snprintf(want, sizeof want, "ggembed: error: %s: reading the mapped model file failed", path);
+    CHECKF(err && strstr(err, want), "stderr: %s", err ? err : "(none)");
+    free(err);
+    CHECKF(!file_exists(cleanup), "the cleanup file was left behind");
+    /* A cleanup path that is another file by now (another server's socket) stays. */
+    st = fault_child(path, err_path, cleanup, true, false);
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 4, "wait status 0x%x", st);
+    CHECKF(file_exists(cleanup), "a file the guard did not make was removed");
+    remove(cleanup);
+    /* SIGBUS that is no fault in a mapping keeps its default action. */
+    st = fault_child(path, err_path, NULL, false, true);
+    CHECKF(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS, "unrelated SIGBUS: wait status 0x%x", st);
+    remove(path);
+    remove(err_path);
+}
+#else
+/* The child side: map argv's file, install the guard, raise the in-page
+ * error Windows gives for a mapped page that cannot be read back. */
+static int fault_child_main(const char *path, const char *cleanup) {
+    gg_mapping m;
+    if (gg_map_file(path, &m, NULL) || gg_fault_guard_install(4, cleanup, NULL)) return 90;
+    ULONG_PTR info[3] = {0, (ULONG_PTR)(m.data + 4100), (ULONG_PTR)0xC000009DL /* device not connected */};
+    RaiseException(EXCEPTION_IN_PAGE_ERROR, 0, 3, info);
+    return 96; /* reached only if the guard did not end the process */
+}
+
+static void test_fault_guard(void) {
+    char path[1024], err_path[1024], cleanup[1024], exe[1024], cmd[4096];
+    path_in_tmp(path, sizeof path, "platform-fault.bin");
+    path_in_tmp(err_path, sizeof err_path, "platform-fault.err");
+    path_in_tmp(cleanup, sizeof cleanup, "platform-fault.sock");
+    static uint8_t data[3 * 4096];
+    fill(data, sizeof data, 3);
+    CHECK(write_file(path, data, sizeof data) && write_file(cleanup, data, 1));
+    GetModuleFileNameA(NULL, exe, sizeof exe);
+    snprintf(cmd, sizeof cmd, "\"%s\" fault-child \"%s\" \"%s\"", exe, path, cleanup);
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
+    HANDLE err = CreateFileA(err_path, GENERIC_WRITE, FILE_SHARE_READ, &sa, CREATE_ALWAYS, 0, NULL);
+    STARTUPINFOA si;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+    si.hStdError = err;
+    PROCESS_INFORMATION pi;
+    BOOL started = err != INVALID_HANDLE_VALUE && CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+    CHECKF(started, "cannot start %s", cmd);
+    if (err != INVALID_HANDLE_VALUE) CloseHandle(err);
+    if (!started) return;
+    DWORD code = 0;
+    CHECK(WaitForSingleObject(pi.hProcess, 60000) == WAIT_OBJECT_0);
+    GetExitCodeProcess(pi.hProcess, &code);
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    CHECKF(code == 4, "in-page error: exit code 0x%lx", (unsigned long)code);
+    size_t n;
+    char *text = (char *)check_read_file(err_path, &n);
+    char want[1200];
+    snprintf(want, sizeof want, "ggembed: error: %s: reading the mapped model file failed", path);
+    CHECKF(text && strstr(text, want), "stderr: %s", text ? text : "(none)");
+    free(text);
+    CHECKF(GetFileAttributesA(cleanup) == INVALID_FILE_ATTRIBUTES, "the cleanup file was left behind");
+    remove(cleanup);
+    remove(path);
+    remove(err_path);
+}
+#endif
 
 static void test_clock(void) {
     int64_t a = gg_now_ns();
@@ -310,7 +530,14 @@ static void test_timedwait_signalled(void) {
     gg_mutex_free(s.mu);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+#ifdef _WIN32
+    if (argc == 4 && !strcmp(argv[1], "fault-child")) return fault_child_main(argv[2], argv[3]);
+#else
+    (void)argc, (void)argv;
+#endif
+    test_identity();
+    test_fault_guard();
     test_map_contents();
     test_map_empty();
     test_map_missing();

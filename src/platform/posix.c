@@ -109,8 +109,7 @@ void gg_unmap_file(gg_mapping *m) {
  * them without a lock. */
 static volatile sig_atomic_t guard_status = 1;
 static char guard_cleanup[4096];
-static dev_t guard_cleanup_dev;
-static ino_t guard_cleanup_ino;
+static struct stat guard_cleanup_st;
 
 /* Only async-signal-safe calls: write, lstat, unlink, _exit, signal, raise. */
 static void on_sigbus(int sig, siginfo_t *si, void *uc) {
@@ -125,8 +124,9 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc) {
     ssize_t rc = write(2, line, len);
     (void)rc;
     struct stat st;
-    if (guard_cleanup[0] && lstat(guard_cleanup, &st) == 0 && st.st_dev == guard_cleanup_dev &&
-        st.st_ino == guard_cleanup_ino)
+    /* Only if still the file it was: an inode number alone can be reused. */
+    if (guard_cleanup[0] && lstat(guard_cleanup, &st) == 0 && st.st_dev == guard_cleanup_st.st_dev &&
+        st.st_ino == guard_cleanup_st.st_ino && CTIME(st) == CTIME(guard_cleanup_st))
         unlink(guard_cleanup);
     _exit(guard_status);
 }
@@ -139,8 +139,7 @@ int gg_fault_guard_install(int exit_status, const char *cleanup_path, gg_err *e)
             return gg_fail(e, "'%s': path too long for the fault guard", cleanup_path);
         if (lstat(cleanup_path, &st) != 0)
             return gg_fail(e, "'%s': %s", cleanup_path, strerror(errno));
-        guard_cleanup_dev = st.st_dev;
-        guard_cleanup_ino = st.st_ino;
+        guard_cleanup_st = st;
         memcpy(guard_cleanup, cleanup_path, strlen(cleanup_path) + 1);
     }
     guard_status = exit_status;
