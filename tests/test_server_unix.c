@@ -8,8 +8,12 @@
  * Then with a bert-tiny model from `ggembed mkmodel`: EMBED answers equal
  * to `ggembed embed` output; BUSY from a small --max-queue and TIMEOUT
  * from a deadline, with GGEMBED_TEST_DELAY_MS slowing the engine; SIGTERM
- * with EMBED requests in flight answering every one; and the
- * GGEMBED_TEST_POISON exit. POSIX only.
+ * with EMBED requests in flight answering every one; the
+ * GGEMBED_TEST_POISON exit; and the model file changing under the server:
+ * overwritten in place (every request in flight answered MODEL_CHANGED,
+ * exit status 4) and truncated during a long request (exit status 4 with a
+ * message naming the file, by the check or by the SIGBUS guard, and no
+ * socket file left). POSIX only.
  */
 #ifdef _WIN32
 /* On Windows: Unix sockets are refused with a message naming --pipe. */
@@ -40,6 +44,7 @@ int main(void) {
 extern char **environ;
 
 static char sock_path[512];
+static const char *server_stderr; /* the next server's stderr goes here when set */
 static ggembed_model *vocab;
 static const char *texts[] = {"hello world", "The quick brown fox.", "", "naïve café",
                               "a much longer sentence, with punctuation; and numbers 12345!"};
@@ -69,7 +74,11 @@ static pid_t start_server_with(const char *model, const char *const *extra, cons
     memcpy(envp, environ, ne * sizeof *envp);
     for (size_t i = 0; i < nx; i++) envp[ne + i] = (char *)env[i];
     pid_t pid;
-    int rc = bin ? posix_spawn(&pid, bin, NULL, NULL, argv, envp) : -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (server_stderr) posix_spawn_file_actions_addopen(&fa, 2, server_stderr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int rc = bin ? posix_spawn(&pid, bin, &fa, NULL, argv, envp) : -1;
+    posix_spawn_file_actions_destroy(&fa);
     free(envp);
     if (rc != 0) return -1;
     for (int i = 0; i < 1000; i++) { /* up to 10 s for the socket to answer */
@@ -593,6 +602,185 @@ static void test_poison(void) {
     CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 3, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+/* ---- the model file changing under the server ---- */
+
+static char changing_path[700], other_path[700], changing_err[700];
+
+static bool copy_file(const char *from, const char *to) {
+    size_t n;
+    uint8_t *b = check_read_file(from, &n);
+    FILE *f = b ? fopen(to, "wb") : NULL;
+    bool ok = f && fwrite(b, 1, n, f) == n;
+    if (f) ok = fclose(f) == 0 && ok;
+    free(b);
+    return ok;
+}
+
+/* Overwrites `to` in place with the bytes of `from`, as `cp` does. */
+static bool overwrite_in_place(const char *from, const char *to) {
+    size_t n;
+    uint8_t *b = check_read_file(from, &n);
+    FILE *f = b ? fopen(to, "r+b") : NULL;
+    bool ok = f && fwrite(b, 1, n, f) == n;
+    if (f) ok = fclose(f) == 0 && ok;
+    free(b);
+    return ok;
+}
+
+static int wait_status(pid_t pid, int seconds) {
+    int status = 0;
+    for (int i = 0; i < seconds * 100; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        gg_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+static bool log_has(const char *needle) {
+    size_t n;
+    char *log = (char *)check_read_file(changing_err, &n);
+    bool found = log && strstr(log, needle);
+    if (!found) fprintf(stderr, "server log, without '%s':\n%s\n", needle, log ? log : "(none)");
+    free(log);
+    return found;
+}
+
+/* `cp other.gguf model.gguf` under a running server: requests served
+ * before are right; the request that finds the change and those queued
+ * behind it (other options, so other passes) are answered MODEL_CHANGED,
+ * none with vectors; the server exits 4 naming the file, socket removed. */
+static void test_overwritten(void) {
+    if (!copy_file(tiny_path, changing_path)) return (void)CHECKF(false, "cannot copy the model");
+    static const char *const extra[] = {"--threads", "1", NULL};
+    static const char *const env[] = {"GGEMBED_TEST_DELAY_MS=200", NULL};
+    server_stderr = changing_err;
+    pid_t pid = start_server_with(changing_path, extra, env);
+    server_stderr = NULL;
+    CHECKF(pid > 0, "server did not start");
+    if (pid <= 0) return;
+    gg_client *c = gg_client_open(sock_path, false, NULL);
+    CHECK(c != NULL);
+    if (c) {
+        gg_str store[NM];
+        gg_buf b = {0}, r = {0};
+        gg_err e;
+        encode_embed(&b, 0, 0, 2, store);
+        CHECKF(gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, NULL, &e), "embed before: %s", e.msg);
+        CHECK(compare_embed_ok(r.data, r.len, 0, 2) == 0);
+        gg_sleep_ms(30); /* file times tick in steps of a few ms */
+        CHECK(overwrite_in_place(other_path, changing_path));
+        enum { N = 3 };
+        uint32_t ids[N];
+        for (int i = 0; i < N; i++) { /* dims 0, 8, 16: three passes */
+            gg_str text = {mtexts[0], (uint32_t)strlen(mtexts[0])};
+            gg_embed_req q = {0, -1, -1, 1, 0, (uint32_t)(8 * i), {"", 0}, 1, &text};
+            b.len = 0;
+            gg_encode_embed(&b, &q);
+            ids[i] = gg_client_send(c, GG_MSG_EMBED, b.data, b.len);
+        }
+        int changed = 0;
+        for (int k = 0; k < N; k++) {
+            uint8_t type;
+            uint32_t id;
+            if (!gg_client_recv(c, &type, &id, &r)) break;
+            uint16_t code = 0;
+            gg_str msg;
+            bool mine = id == ids[0] || id == ids[1] || id == ids[2];
+            if (mine && type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) &&
+                code == GG_PE_MODEL_CHANGED)
+                changed++;
+            else CHECKF(false, "answer type 0x%x code %d", type, code);
+        }
+        CHECK_EQ_INT(changed, N);
+        gg_buf_free(&b);
+        gg_buf_free(&r);
+        gg_client_close(c);
+    }
+    CHECK_EQ_INT(wait_status(pid, 30), 4);
+    CHECK(log_has(changing_path) && log_has("changed on disk"));
+    CHECK(access(sock_path, F_OK) != 0);
+}
+
+/* The file truncated while a long request runs: exit status 4 with a line
+ * naming the file, no socket file left. A pass reads every layer's weights,
+ * so a truncation inside one faults (the SIGBUS guard); one between passes
+ * is found by the check; the test accepts either and says which. */
+static void test_truncated(void) {
+    char deep[700];
+    snprintf(deep, sizeof deep, "%s/unix-deep-%ld.gguf", check_tmp_dir(), (long)getpid());
+    char vocab_file[600];
+    snprintf(vocab_file, sizeof vocab_file, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
+    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", "bert-tiny", "--vocab", vocab_file,
+                    "--layers", "24", "--ctx", "512", "-o", deep, NULL};
+    if (run(argv, NULL, "/dev/null") != 0) return (void)CHECKF(false, "mkmodel of the deep model failed");
+    static const char *const extra[] = {"--threads", "1", NULL};
+    server_stderr = changing_err;
+    pid_t pid = start_server_with(deep, extra, NULL);
+    server_stderr = NULL;
+    CHECKF(pid > 0, "server did not start");
+    gg_client *c = pid > 0 ? gg_client_open(sock_path, false, NULL) : NULL;
+    CHECK(pid <= 0 || c != NULL);
+    if (c) {
+        enum { N = 64 };
+        static char text[4000];
+        for (int i = 0; text[0] == 0 || strlen(text) < 3500; i++) strcat(text, i % 2 ? "lorem " : "ipsum ");
+        gg_str store[N];
+        for (int i = 0; i < N; i++) store[i] = (gg_str){text, (uint32_t)strlen(text)};
+        gg_embed_req q = {0, -1, -1, 1, 0, 0, {"", 0}, N, store};
+        gg_buf b = {0}, r = {0};
+        gg_encode_embed(&b, &q);
+        uint32_t id = gg_client_send(c, GG_MSG_EMBED, b.data, b.len);
+        CHECK(id != 0);
+        gg_sleep_ms(300);
+        CHECK(truncate(deep, 0) == 0);
+        uint8_t type = 0;
+        uint32_t rid;
+        bool answered = gg_client_recv(c, &type, &rid, &r);
+        uint16_t code = 0;
+        gg_str msg;
+        if (answered) CHECK(type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) &&
+                            code == GG_PE_MODEL_CHANGED);
+        gg_buf_free(&b);
+        gg_buf_free(&r);
+        gg_client_close(c);
+    }
+    if (pid > 0) {
+        int status = wait_status(pid, 60);
+        CHECK_EQ_INT(status, 4);
+        CHECK(log_has(deep));
+        CHECK(access(sock_path, F_OK) != 0);
+        size_t n;
+        char *log = (char *)check_read_file(changing_err, &n);
+        if (status == 4)
+            printf("test_server_unix: truncation during a pass was caught by %s\n",
+                   log && strstr(log, "reading the mapped model file failed") ? "the SIGBUS guard" : "the check");
+        free(log);
+    }
+    unlink(deep);
+}
+
+static void test_model_changed(void) {
+    snprintf(changing_path, sizeof changing_path, "%s/unix-changing-%ld.gguf", check_tmp_dir(), (long)getpid());
+    snprintf(other_path, sizeof other_path, "%s/unix-other-%ld.gguf", check_tmp_dir(), (long)getpid());
+    snprintf(changing_err, sizeof changing_err, "%s/unix-changing-%ld.log", check_tmp_dir(), (long)getpid());
+    char vocab_file[600];
+    snprintf(vocab_file, sizeof vocab_file, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
+    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", "bert-tiny", "--vocab", vocab_file,
+                    "--seed", "77", "-o", other_path, NULL};
+    int rc = run(argv, NULL, "/dev/null");
+    CHECKF(rc == 0, "mkmodel exited with %d", rc);
+    if (rc == 0) {
+        test_overwritten();
+        test_truncated();
+    }
+    unlink(changing_path);
+    unlink(other_path);
+    unlink(changing_err);
+}
+
 static void model_tests(void) {
     memset(long_text, 0, sizeof long_text);
     for (int i = 0; i < 300; i++) strcat(long_text, i % 2 ? "word " : "token ");
@@ -610,6 +798,7 @@ static void model_tests(void) {
     test_busy_timeout();
     test_sigterm_inflight();
     test_poison();
+    test_model_changed();
     unlink(tiny_path);
 }
 
