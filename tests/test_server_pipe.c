@@ -7,7 +7,10 @@
  * with MALFORMED and then the end of the stream; a second server on the
  * same name refused; SHUTDOWN answered and exit 0; and the stdio
  * transport with bytes a text-mode stream would mangle (CR, LF, ^Z), and
- * its stop at the end of input.
+ * its stop at the end of input. The model file changing under the server:
+ * Windows refuses to truncate a mapped file (checked, and the answers stay
+ * right); overwritten in place, it is answered MODEL_CHANGED and the
+ * server exits 4.
  * Windows only.
  */
 #ifndef _WIN32
@@ -32,7 +35,7 @@ int main(void) {
 #include "server/client.h"
 #include "server_check.h"
 
-static char bin[1024], model_path[1024], pipe_name[128];
+static char bin[1024], model_path[1024], pipe_name[128], vocab_native[1024];
 static ggembed_model *model;
 static const char *texts[] = {"hello world", "The quick brown fox.", "", "na\xc3\xafve caf\xc3\xa9",
                               "a much longer sentence, with punctuation; and numbers 12345!",
@@ -78,14 +81,14 @@ static void step(const char *what) {
 
 static gg_client *open_client(void) { return gg_client_open(pipe_name, true, NULL); }
 
-static HANDLE start_server_with(const char *extra) {
+static HANDLE start_server_at(const char *model_file, const char *name, const char *extra) {
     char args[2048];
-    snprintf(args, sizeof args, "serve -m \"%s\" --pipe %s --max-queue 8 --threads 1 %s", model_path, pipe_name,
+    snprintf(args, sizeof args, "serve -m \"%s\" --pipe %s --max-queue 8 --threads 1 %s", model_file, name,
              extra);
     HANDLE p = spawn(args, NULL, NULL);
     if (!p) return NULL;
     for (int i = 0; i < 3000; i++) { /* up to 30 s: wine can be slow to start */
-        gg_client *c = open_client();
+        gg_client *c = gg_client_open(name, true, NULL);
         if (c) {
             gg_client_close(c);
             return p;
@@ -98,6 +101,7 @@ static HANDLE start_server_with(const char *extra) {
     return NULL;
 }
 
+static HANDLE start_server_with(const char *extra) { return start_server_at(model_path, pipe_name, extra); }
 static HANDLE start_server(void) { return start_server_with(""); }
 
 /* The library's vector for one text, alone. */
@@ -406,6 +410,78 @@ static void test_stdio(void) {
     gg_buf_free(&body);
 }
 
+/* ---- the model file changing under the server ---- */
+
+/* One EMBED of texts[0]: 0 with its answer in *r when answered EMBED_OK,
+ * else the error code (-1: no answer). */
+static int embed_code(gg_client *c, gg_buf *r) {
+    gg_str store[1];
+    gg_buf b = {0};
+    encode_embed(&b, 0, 1, store);
+    int code = -1;
+    gg_err e;
+    bool ok = gg_client_call(c, GG_MSG_EMBED, b.data, b.len, r, &code, &e);
+    gg_buf_free(&b);
+    return ok ? 0 : code ? code : -1;
+}
+
+/* Overwrites `to` in place with the bytes of `from` (no truncation). */
+static bool overwrite_in_place(const char *from, const char *to) {
+    size_t n;
+    uint8_t *bytes = check_read_file(from, &n);
+    FILE *f = bytes ? fopen(to, "r+b") : NULL;
+    bool ok = f && fwrite(bytes, 1, n, f) == n;
+    if (f) ok = fclose(f) == 0 && ok;
+    free(bytes);
+    return ok;
+}
+
+static void test_model_changed(void) {
+    char changing[1024], other[1024], args[4096], name[160];
+    snprintf(changing, sizeof changing, "%s.changing.gguf", model_path);
+    snprintf(other, sizeof other, "%s.other.gguf", model_path);
+    snprintf(name, sizeof name, "%s-changing", pipe_name);
+    snprintf(args, sizeof args, "mkmodel --preset bert-tiny --seed 77 --vocab \"%s\" -o \"%s\"", vocab_native, other);
+    HANDLE mk = spawn(args, NULL, NULL);
+    long rc = mk ? wait_exit(mk, 120000) : -2;
+    if (mk) CloseHandle(mk);
+    CHECKF(rc == 0, "mkmodel exited with %ld", rc);
+    if (rc != 0 || !CopyFileA(model_path, changing, FALSE)) return (void)CHECKF(false, "cannot copy the model");
+    HANDLE server = start_server_at(changing, name, "");
+    CHECKF(server != NULL, "the server on a copy did not start");
+    gg_client *c = server ? gg_client_open(name, true, NULL) : NULL;
+    gg_buf r = {0};
+    if (c) {
+        CHECK(embed_code(c, &r) == 0 && check_embed_ok(r.data, r.len, 0, 1) == 0);
+        /* Truncation: refused while the server maps the file. */
+        HANDLE h = CreateFileA(changing, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                               NULL, OPEN_EXISTING, 0, NULL);
+        CHECK(h != INVALID_HANDLE_VALUE);
+        bool truncated = h != INVALID_HANDLE_VALUE && SetFilePointer(h, 4096, NULL, FILE_BEGIN) == 4096 &&
+                         SetEndOfFile(h);
+        if (h != INVALID_HANDLE_VALUE) CloseHandle(h);
+        CHECKF(!truncated, "a mapped model was truncated");
+        CHECK(embed_code(c, &r) == 0 && check_embed_ok(r.data, r.len, 0, 1) == 0);
+        /* Overwritten in place with a model of the same size: allowed, and found. */
+        gg_sleep_ms(30);
+        CHECK(overwrite_in_place(other, changing));
+        int code = embed_code(c, &r);
+        CHECKF(code == GG_PE_MODEL_CHANGED, "after the model was overwritten: code %d", code);
+        gg_client_close(c);
+        rc = wait_exit(server, 60000);
+        if (rc < 0) TerminateProcess(server, 99);
+        CHECK_EQ_INT(rc, 4);
+        printf("test_server_pipe: truncating the mapped model was refused; overwriting it in place gave "
+               "MODEL_CHANGED and exit %ld\n", rc);
+    } else if (server) {
+        TerminateProcess(server, 99);
+    }
+    if (server) CloseHandle(server);
+    gg_buf_free(&r);
+    DeleteFileA(changing);
+    DeleteFileA(other);
+}
+
 int main(void) {
     const char *b = getenv("GGEMBED_BIN");
     CHECKF(b != NULL, "GGEMBED_BIN is set");
@@ -417,6 +493,7 @@ int main(void) {
     snprintf(vocab, sizeof vocab, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
     native_path(args, sizeof args, vocab);
     snprintf(vocab, sizeof vocab, "%s", args);
+    snprintf(vocab_native, sizeof vocab_native, "%s", vocab);
     snprintf(args, sizeof args, "mkmodel --preset bert-tiny --vocab \"%s\" -o \"%s\"", vocab, model_path);
     step("mkmodel");
     HANDLE mk = spawn(args, NULL, NULL);
@@ -448,6 +525,7 @@ int main(void) {
     }
     if (model) step("limits"), test_limits();
     if (model) step("stdio"), test_stdio();
+    if (model) step("model_changed"), test_model_changed();
     if (model) ggembed_close(model);
     DeleteFileA(model_path);
     return check_done("test_server_pipe");
