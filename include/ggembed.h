@@ -135,10 +135,11 @@ typedef struct ggembed_result {
  * A text's vector does not depend on which texts share its batch.
  *
  * The weights are read in place, so the file must not change while the
- * model is open. Before the call's work and before and after each forward
- * pass, the file's identity (size, modification time, file id; one stat)
- * is compared with the one it had at open; any difference fails the call
- * with GGEMBED_E_MODEL_CHANGED, and every later call as well. Truncating
+ * model is open. Before the call's work and after each forward pass (so
+ * before the next), the file's identity (size, modification and change
+ * times, file id; one stat) is compared with the one it had at open; any
+ * difference fails the call with GGEMBED_E_MODEL_CHANGED, and every later
+ * call as well. Truncating
  * the file while a pass reads it faults; a program that wants a message
  * instead of a death by SIGBUS installs a handler (ggembed's own commands
  * do: they print the file's name and exit with status 4). A relative path

@@ -332,13 +332,13 @@ static ggembed_status flush(embed_call *c, gg_err *e) {
     if (c->n_seq == 0) return GGEMBED_OK;
     m->seq_start[c->n_seq] = c->n_tok;
     gg_batch b = {.tokens = m->tokens, .seq_start = m->seq_start, .n_seq = c->n_seq, .n_tok = c->n_tok};
-    ggembed_status st = check_file(m, e);
-    if (st != GGEMBED_OK) return st;
     if (gg_model_forward(&m->model, &m->ex, &m->work, &b, c->o->cancel ? cancel_hook : NULL,
                          (void *)c->o, e))
         return strstr(e->msg, "cancelled") ? GGEMBED_E_CANCELLED : GGEMBED_E_INVALID;
-    /* A file rewritten during the pass leaves vectors of mixed weights. */
-    st = check_file(m, e);
+    /* A file rewritten during the pass leaves vectors of mixed weights.
+     * This check is also the one before the next pass: only tokenizing
+     * comes between (the call checked once before its first). */
+    ggembed_status st = check_file(m, e);
     if (st != GGEMBED_OK) return st;
     for (int s = 0; s < c->n_seq; s++) pool_sequence(c, s);
     c->n_tok = c->n_seq = 0;
