@@ -13,7 +13,8 @@
  * overwritten in place (every request in flight answered MODEL_CHANGED,
  * exit status 4) and truncated during a long request (exit status 4 with a
  * message naming the file, by the check or by the SIGBUS guard, and no
- * socket file left). POSIX only.
+ * socket file left), and `ggembed embed` on a model truncated while it runs
+ * (exit status 4, a line naming the file). POSIX only.
  */
 #ifdef _WIN32
 /* On Windows: Unix sockets are refused with a message naming --pipe. */
@@ -704,6 +705,37 @@ static void test_overwritten(void) {
     CHECK(access(sock_path, F_OK) != 0);
 }
 
+/* `ggembed embed` on a model truncated while it runs: exit status 4 and a
+ * line naming the file (by the check or by the SIGBUS guard). */
+static void test_embed_cli_truncated(const char *deep) {
+    char in[700];
+    snprintf(in, sizeof in, "%s/unix-long-%ld.txt", check_tmp_dir(), (long)getpid());
+    FILE *f = fopen(in, "w");
+    if (!f) return (void)CHECKF(false, "cannot write %s", in);
+    for (int line = 0; line < 64; line++) {
+        for (int w = 0; w < 600; w++) fputs(w % 2 ? "lorem " : "ipsum ", f);
+        fputc('\n', f);
+    }
+    fclose(f);
+    char *argv[] = {getenv("GGEMBED_BIN"), "embed", "-m", (char *)deep, "--threads", "1", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, in, O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, changing_err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    CHECK(rc == 0);
+    if (rc == 0) {
+        gg_sleep_ms(300);
+        CHECK(truncate(deep, 0) == 0);
+        CHECK_EQ_INT(wait_status(pid, 60), 4);
+        CHECK(log_has(deep));
+    }
+    unlink(in);
+}
+
 /* The file truncated while a long request runs: exit status 4 with a line
  * naming the file, no socket file left. A pass reads every layer's weights,
  * so a truncation inside one faults (the SIGBUS guard); one between passes
@@ -759,6 +791,9 @@ static void test_truncated(void) {
                    log && strstr(log, "reading the mapped model file failed") ? "the SIGBUS guard" : "the check");
         free(log);
     }
+    /* `ggembed embed` on a fresh copy of the same model */
+    if (run(argv, NULL, "/dev/null") == 0) test_embed_cli_truncated(deep);
+    else CHECKF(false, "mkmodel of the deep model failed");
     unlink(deep);
 }
 

@@ -30,6 +30,9 @@ static void usage(FILE *out) {
             "usage: ggembed embed -m MODEL [options] [--] [TEXT...]\n"
             "Embeds each TEXT, or each line of standard input, and prints one JSON line per text.\n");
     embed_opts_usage(out, EMBED_LOCAL);
+    fputs("Exit status: 0 done; 1 error; 2 usage; 4 the model file changed or was truncated\n"
+          "while in use.\n",
+          out);
 }
 
 static int parse(embed_args *a, int argc, char **argv) {
