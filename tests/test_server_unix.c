@@ -27,6 +27,7 @@ int main(void) {
 #else
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -705,6 +706,30 @@ static void test_overwritten(void) {
     CHECK(access(sock_path, F_OK) != 0);
 }
 
+/* Waits until process pid has mapped path (Linux: /proc/PID/maps lists it;
+ * elsewhere a generous sleep): truncated earlier, the file would only be
+ * "not a GGUF file" to the opening process. */
+static void wait_mapped(pid_t pid, const char *path) {
+#ifdef __linux__
+    char maps[64], real[PATH_MAX];
+    snprintf(maps, sizeof maps, "/proc/%ld/maps", (long)pid);
+    if (!realpath(path, real)) return;
+    for (int i = 0; i < 3000; i++) {
+        FILE *f = fopen(maps, "r"); /* /proc files have no size: read line by line */
+        char line[PATH_MAX + 256];
+        bool found = false;
+        while (f && !found && fgets(line, sizeof line, f)) found = strstr(line, real) != NULL;
+        if (f) fclose(f);
+        if (found) return;
+        gg_sleep_ms(10);
+    }
+    CHECKF(false, "%s was never mapped by process %ld", path, (long)pid);
+#else
+    (void)pid, (void)path;
+    gg_sleep_ms(2000);
+#endif
+}
+
 /* `ggembed embed` on a model truncated while it runs: exit status 4 and a
  * line naming the file (by the check or by the SIGBUS guard). */
 static void test_embed_cli_truncated(const char *deep) {
@@ -728,7 +753,8 @@ static void test_embed_cli_truncated(const char *deep) {
     posix_spawn_file_actions_destroy(&fa);
     CHECK(rc == 0);
     if (rc == 0) {
-        gg_sleep_ms(300);
+        wait_mapped(pid, deep);
+        gg_sleep_ms(100);
         CHECK(truncate(deep, 0) == 0);
         CHECK_EQ_INT(wait_status(pid, 60), 4);
         CHECK(log_has(deep));
