@@ -1,0 +1,173 @@
+// Chunking by syntax, measured with the real model's tokenizer (bert-tiny: a 128-token context).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Embedder } from '../src/index.js';
+import { chunkFile, type Chunk } from '../src/search/chunker.js';
+import { PKG, makeModel, requireBinary, tmpDir } from './helpers.js';
+
+const REPO = path.resolve(PKG, '..');
+let dir: string;
+let e: Embedder;
+const count = async (t: string) => (await e.tokenize(t)).length;
+
+before(async () => {
+  const bin = requireBinary();
+  dir = tmpDir();
+  e = await Embedder.start({ model: makeModel(dir), binary: bin, healthIntervalMs: 0 });
+});
+after(async () => {
+  await e.close();
+  (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+});
+
+/** [symbol, first line, last line] of each chunk */
+const shape = (cs: Chunk[]) => cs.map((c) => [c.symbol, c.startLine, c.endLine]);
+
+// Each fixture: a doc comment on the first definition, a small container with a member, a free function.
+// Unmerged (minTokens 0) so that the boundaries are the syntax's own.
+const FIXTURES: { file: string; src: string; want: [string | null, number, number][] }[] = [
+  {
+    file: 'a.ts',
+    src: `import { x } from './x';\n\n/** adds */\nexport function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport class Box {\n  get(): number { return 1; }\n}\n\nconst twice = (n: number) => n * 2;\n`,
+    want: [[null, 1, 2], ['add', 3, 6], ['Box', 8, 10], ['twice', 12, 12]],
+  },
+  {
+    file: 'a.py',
+    src: `import os\n\n# says hi\ndef hello(name):\n    return "hi " + name\n\n\nclass Greeter:\n    def greet(self):\n        return hello("x")\n`,
+    want: [[null, 1, 2], ['hello', 3, 5], ['Greeter', 8, 10]],
+  },
+  {
+    file: 'a.go',
+    src: `package main\n\n// Point is a point.\ntype Point struct {\n\tX int\n}\n\nfunc (p Point) Norm() int {\n\treturn p.X\n}\n\nfunc main() {}\n`,
+    want: [[null, 1, 2], ['Point', 3, 6], ['Norm', 8, 10], ['main', 12, 12]],
+  },
+  {
+    file: 'a.rs',
+    src: `use std::fmt;\n\nstruct S { a: i32 }\n\nimpl S {\n    fn get(&self) -> i32 { self.a }\n}\n\nfn main() {\n    let s = S { a: 1 };\n}\n`,
+    want: [[null, 1, 2], ['S', 3, 3], ['S', 5, 7], ['main', 9, 11]],
+  },
+  {
+    file: 'A.java',
+    src: `package p;\n\npublic class A {\n    public int f() { return 1; }\n}\n\ninterface I {\n    void g();\n}\n`,
+    want: [[null, 1, 2], ['A', 3, 5], ['I', 7, 9]],
+  },
+  {
+    file: 'a.c',
+    src: `#include <stdio.h>\n\nstruct point { int x; };\n\n/* adds */\nstatic int add(int a, int b)\n{\n    return a + b;\n}\n\nint main(void) { return add(1, 2); }\n`,
+    want: [[null, 1, 2], ['point', 3, 3], ['add', 5, 9], ['main', 11, 11]],
+  },
+  {
+    file: 'a.cpp',
+    src: `#include <vector>\n\nnamespace ns {\nclass K {\n  int v;\n};\n}\n\ntemplate <typename T>\nT id(T t) { return t; }\n\nint K::get() const { return v; }\n`,
+    want: [[null, 1, 2], ['ns', 3, 7], ['id', 9, 10], ['K::get', 12, 12]],
+  },
+  {
+    file: 'A.cs',
+    src: `using System;\n\nnamespace N {\n    class C {\n        int F() { return 1; }\n    }\n}\n`,
+    want: [[null, 1, 2], ['N', 3, 7]],
+  },
+  {
+    file: 'a.rb',
+    src: `require "x"\n\n# a module\nmodule M\n  def self.f\n    1\n  end\nend\n\ndef top\n  2\nend\n`,
+    want: [[null, 1, 2], ['M', 3, 8], ['top', 10, 12]],
+  },
+  {
+    file: 'a.php',
+    src: `<?php\n\nfunction f($a) {\n    return $a;\n}\n\nclass C {\n    public function m() { return 1; }\n}\n`,
+    want: [[null, 1, 2], ['f', 3, 5], ['C', 7, 9]],
+  },
+];
+
+for (const f of FIXTURES) {
+  test(`boundaries and symbols: ${f.file}`, async () => {
+    const cs = await chunkFile(f.file, f.src, { countTokens: count, maxTokens: 128, minTokens: 0 });
+    assert.deepEqual(shape(cs), f.want);
+  });
+}
+
+/** Every chunk fits (by the tokenizer), its text is its lines, and together they cover every non-blank line. */
+async function checkChunks(file: string, src: string, cs: Chunk[], max: number): Promise<void> {
+  const lines = src.split(/\r?\n/);
+  const covered = new Uint8Array(lines.length + 1);
+  for (const c of cs) {
+    const n = await count(c.text);
+    assert.ok(n <= max, `${file}:${c.startLine}-${c.endLine} has ${n} tokens > ${max}`);
+    assert.ok(c.startLine >= 1 && c.endLine >= c.startLine && c.endLine <= lines.length, `${file}: bad range ${c.startLine}-${c.endLine}`);
+    const own = lines.slice(c.startLine - 1, c.endLine).join('\n');
+    assert.ok(c.startLine === c.endLine ? own.includes(c.text) : own === c.text, `${file}:${c.startLine}: text is not its lines`);
+    for (let l = c.startLine; l <= c.endLine; l++) covered[l] = 1;
+  }
+  lines.forEach((l, i) => assert.ok(!l.trim() || covered[i + 1], `${file}:${i + 1} is in no chunk`));
+}
+
+const REAL = [
+  path.join(REPO, 'src/engine.c'),
+  path.join(REPO, 'src/tokenizer/bpe.c'),
+  path.join(REPO, 'node/src/embedder.ts'),
+  path.join(REPO, 'tools/gen_unicode.py'),
+  path.join(REPO, 'README.md'),
+  path.join(PKG, 'node_modules/@modelcontextprotocol/sdk/dist/esm/server/mcp.js'),
+  path.join(PKG, 'node_modules/eventsource-parser/src/parse.ts'),
+  '/usr/include/stdio.h',
+];
+
+for (const file of REAL) {
+  test(`real code fits the context and is covered: ${path.relative(REPO, file)}`, async () => {
+    const src = readFileSync(file, 'utf8');
+    const cs = await chunkFile(file, src, { countTokens: count, maxTokens: 128 });
+    assert.ok(cs.length > 3);
+    await checkChunks(file, src, cs, 128);
+  });
+}
+
+test('C functions of the engine are chunks named by their symbol, starting at their definition or its comment', async () => {
+  const file = path.join(REPO, 'src/engine.c');
+  const src = readFileSync(file, 'utf8');
+  const cs = await chunkFile(file, src, { countTokens: count, maxTokens: 128, minTokens: 0 });
+  const lines = src.split('\n');
+  for (const name of ['ggembed_open', 'ggembed_close', 'ggembed_embed']) {
+    const def = lines.findIndex((l, i) => new RegExp(`^\\w.*\\b${name}\\(`).test(l) && !l.trimEnd().endsWith(';') && i > 0) + 1;
+    assert.ok(def > 0, `${name} is defined in engine.c`);
+    const c = cs.find((x) => x.symbol === name);
+    assert.ok(c, `a chunk named ${name}`);
+    assert.ok(c.startLine <= def && c.endLine >= def, `${name}'s first chunk holds its definition line ${def}`);
+    // the lines above the chunk start are not part of the definition: a blank line or the end of something else
+    assert.ok(c.startLine === 1 || !/^\s*(\/\/|\/?\*)/.test(lines[c.startLine - 2]), `${name}: a comment above line ${c.startLine} was left out`);
+  }
+});
+
+test('a long function is split at statement boundaries with a small overlap', async () => {
+  const body = Array.from({ length: 60 }, (_, i) => `  const v${i} = compute(${i}, "value number ${i}");`).join('\n');
+  const src = `function longOne() {\n${body}\n  return 0;\n}\n`;
+  const cs = await chunkFile('long.js', src, { countTokens: count, maxTokens: 128, overlapLines: 2 });
+  assert.ok(cs.length >= 3, `split into ${cs.length}`);
+  await checkChunks('long.js', src, cs, 128);
+  for (const c of cs) assert.equal(c.symbol, 'longOne');
+  for (let i = 1; i < cs.length; i++) {
+    const overlap = cs[i - 1].endLine - cs[i].startLine + 1;
+    assert.ok(overlap >= 1 && overlap <= 2, `pieces ${i - 1} and ${i} overlap by ${overlap} lines`);
+    // a piece ends at the end of a statement
+    assert.match(src.split('\n')[cs[i - 1].endLine - 1], /;$/);
+  }
+});
+
+test('small neighbours are merged while the sum fits; merged chunks name every symbol', async () => {
+  const src = Array.from({ length: 12 }, (_, i) => `function f${i}() { return ${i}; }`).join('\n\n') + '\n';
+  const unmerged = await chunkFile('small.js', src, { countTokens: count, maxTokens: 128, minTokens: 0 });
+  assert.equal(unmerged.filter((c) => c.kind === 'function').length, 12);
+  const merged = await chunkFile('small.js', src, { countTokens: count, maxTokens: 128, minTokens: 40 });
+  assert.ok(merged.length < unmerged.length / 2, `${merged.length} chunks after merging`);
+  await checkChunks('small.js', src, merged, 128);
+  const names = merged.flatMap((c) => (c.symbol ?? '').split(', ')).filter(Boolean);
+  assert.deepEqual(names, Array.from({ length: 12 }, (_, i) => `f${i}`));
+});
+
+test('one line longer than the context is cut into parts that fit', async () => {
+  const src = `const data = [${Array.from({ length: 400 }, (_, i) => i * 7919).join(', ')}];\n`;
+  const cs = await chunkFile('data.js', src, { countTokens: count, maxTokens: 128 });
+  assert.ok(cs.length > 1);
+  for (const c of cs) assert.ok((await count(c.text)) <= 128);
+  assert.equal(cs.map((c) => c.text).join(''), src.trimEnd());
+});
