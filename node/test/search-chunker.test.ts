@@ -31,52 +31,52 @@ const FIXTURES: { file: string; src: string; want: [string | null, number, numbe
   {
     file: 'a.ts',
     src: `import { x } from './x';\n\n/** adds */\nexport function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport class Box {\n  get(): number { return 1; }\n}\n\nconst twice = (n: number) => n * 2;\n`,
-    want: [[null, 1, 2], ['add', 3, 6], ['Box', 8, 10], ['twice', 12, 12]],
+    want: [[null, 1, 1], ['add', 3, 6], ['Box', 8, 10], ['twice', 12, 12]],
   },
   {
     file: 'a.py',
     src: `import os\n\n# says hi\ndef hello(name):\n    return "hi " + name\n\n\nclass Greeter:\n    def greet(self):\n        return hello("x")\n`,
-    want: [[null, 1, 2], ['hello', 3, 5], ['Greeter', 8, 10]],
+    want: [[null, 1, 1], ['hello', 3, 5], ['Greeter', 8, 10]],
   },
   {
     file: 'a.go',
     src: `package main\n\n// Point is a point.\ntype Point struct {\n\tX int\n}\n\nfunc (p Point) Norm() int {\n\treturn p.X\n}\n\nfunc main() {}\n`,
-    want: [[null, 1, 2], ['Point', 3, 6], ['Norm', 8, 10], ['main', 12, 12]],
+    want: [[null, 1, 1], ['Point', 3, 6], ['Norm', 8, 10], ['main', 12, 12]],
   },
   {
     file: 'a.rs',
     src: `use std::fmt;\n\nstruct S { a: i32 }\n\nimpl S {\n    fn get(&self) -> i32 { self.a }\n}\n\nfn main() {\n    let s = S { a: 1 };\n}\n`,
-    want: [[null, 1, 2], ['S', 3, 3], ['S', 5, 7], ['main', 9, 11]],
+    want: [[null, 1, 1], ['S', 3, 3], ['S', 5, 7], ['main', 9, 11]],
   },
   {
     file: 'A.java',
     src: `package p;\n\npublic class A {\n    public int f() { return 1; }\n}\n\ninterface I {\n    void g();\n}\n`,
-    want: [[null, 1, 2], ['A', 3, 5], ['I', 7, 9]],
+    want: [[null, 1, 1], ['A', 3, 5], ['I', 7, 9]],
   },
   {
     file: 'a.c',
     src: `#include <stdio.h>\n\nstruct point { int x; };\n\n/* adds */\nstatic int add(int a, int b)\n{\n    return a + b;\n}\n\nint main(void) { return add(1, 2); }\n`,
-    want: [[null, 1, 2], ['point', 3, 3], ['add', 5, 9], ['main', 11, 11]],
+    want: [[null, 1, 1], ['point', 3, 3], ['add', 5, 9], ['main', 11, 11]],
   },
   {
     file: 'a.cpp',
     src: `#include <vector>\n\nnamespace ns {\nclass K {\n  int v;\n};\n}\n\ntemplate <typename T>\nT id(T t) { return t; }\n\nint K::get() const { return v; }\n`,
-    want: [[null, 1, 2], ['ns', 3, 7], ['id', 9, 10], ['K::get', 12, 12]],
+    want: [[null, 1, 1], ['ns', 3, 7], ['id', 9, 10], ['K::get', 12, 12]],
   },
   {
     file: 'A.cs',
     src: `using System;\n\nnamespace N {\n    class C {\n        int F() { return 1; }\n    }\n}\n`,
-    want: [[null, 1, 2], ['N', 3, 7]],
+    want: [[null, 1, 1], ['N', 3, 7]],
   },
   {
     file: 'a.rb',
     src: `require "x"\n\n# a module\nmodule M\n  def self.f\n    1\n  end\nend\n\ndef top\n  2\nend\n`,
-    want: [[null, 1, 2], ['M', 3, 8], ['top', 10, 12]],
+    want: [[null, 1, 1], ['M', 3, 8], ['top', 10, 12]],
   },
   {
     file: 'a.php',
     src: `<?php\n\nfunction f($a) {\n    return $a;\n}\n\nclass C {\n    public function m() { return 1; }\n}\n`,
-    want: [[null, 1, 2], ['f', 3, 5], ['C', 7, 9]],
+    want: [[null, 1, 1], ['f', 3, 5], ['C', 7, 9]],
   },
 ];
 

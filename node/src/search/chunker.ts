@@ -358,9 +358,16 @@ export async function chunkFile(file: string, source: string, options: ChunkOpti
   segs = await mergeSmall(segs, sp, m, options.minTokens ?? Math.floor(options.maxTokens / 8));
   const chunks: Chunk[] = [];
   for (const s of segs) {
-    const text = 'cutText' in s ? (s as Segment & { cutText: string }).cutText : sp.text(s.start, s.end);
-    if (!text.trim()) continue;
-    chunks.push({ startLine: s.start + 1, endLine: s.end + 1, symbol: s.symbol, kind: s.kind, text });
+    if ('cutText' in s) {
+      chunks.push({ startLine: s.start + 1, endLine: s.end + 1, symbol: s.symbol, kind: s.kind, text: (s as Segment & { cutText: string }).cutText });
+      continue;
+    }
+    // blank lines at either end are dropped: a chunk's text (and so its hash) must not depend on the spacing around it
+    let a = s.start, b = s.end;
+    while (a <= b && !lines[a].trim()) a++;
+    while (b >= a && !lines[b].trim()) b--;
+    if (a > b) continue;
+    chunks.push({ startLine: a + 1, endLine: b + 1, symbol: s.symbol, kind: s.kind, text: sp.text(a, b) });
   }
   return chunks;
 }

@@ -1,0 +1,160 @@
+// The incremental index on real code of this repository, with the real embedder (bert-tiny, 128-token context).
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Embedder } from '../src/index.js';
+import { chunkFile } from '../src/search/chunker.js';
+import { indexRepository, type IndexEmbedder, type IndexOptions } from '../src/search/indexer.js';
+import { FileStore, sha256 } from '../src/search/store.js';
+import { PKG, makeModel, requireBinary, tmpDir } from './helpers.js';
+
+const REPO = path.resolve(PKG, '..');
+const SOURCES = [
+  'node/src/backoff.ts', 'node/src/binary.ts', 'node/src/fallback.ts', 'node/src/catalogue.ts', 'node/src/connection.ts',
+  'src/kernels/types.c', 'src/kernels/fp16.c', 'src/kernels/dot_ref.c', 'src/platform/common_cpu.c',
+];
+const OPTS: IndexOptions = { maxTokens: 128, batchSize: 16 };
+
+let dir: string;
+let e: Embedder;
+/** the embedder, counting the texts it embeds */
+let counted: IndexEmbedder & { texts: number };
+
+before(async () => {
+  dir = tmpDir();
+  e = await Embedder.start({ model: makeModel(dir), binary: requireBinary(), healthIntervalMs: 0, threads: 1 });
+  counted = {
+    texts: 0,
+    embedBatch: async (t, o) => { counted.texts += t.length; return e.embedBatch(t, o); },
+    tokenize: (t) => e.tokenize(t),
+  };
+});
+after(async () => {
+  await e.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function makeRepo(name: string): string {
+  const root = path.join(dir, name);
+  for (const s of SOURCES) {
+    mkdirSync(path.dirname(path.join(root, s)), { recursive: true });
+    copyFileSync(path.join(REPO, s), path.join(root, s));
+  }
+  return root;
+}
+
+/** Distinct chunk hashes of a file, computed apart from the indexer. */
+async function hashesOf(root: string, rel: string): Promise<string[]> {
+  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), { countTokens: async (t) => (await e.tokenize(t)).length, maxTokens: 128 });
+  return cs.map((c) => sha256(c.text));
+}
+
+async function allHashes(root: string, files: string[]): Promise<Set<string>> {
+  const s = new Set<string>();
+  for (const f of files) for (const h of await hashesOf(root, f)) s.add(h);
+  return s;
+}
+
+function liveHashes(store: FileStore): Set<string> {
+  return new Set([...store.files()].flatMap((f) => f.chunks.map((c) => c.hash)));
+}
+
+test('full index, then nothing to do; an edit re-embeds only its changed chunks; a moved function keeps its vector; a deleted file leaves', async () => {
+  const root = makeRepo('repo1');
+  const store = await FileStore.open(path.join(dir, 'idx1'));
+  await store.setMeta({ model: 'tiny', dims: 64 });
+  const expected = await allHashes(root, SOURCES);
+
+  counted.texts = 0;
+  const r1 = await indexRepository(root, counted, store, OPTS);
+  assert.equal(r1.walk.files, SOURCES.length);
+  assert.equal(r1.filesChanged, SOURCES.length);
+  assert.equal(r1.chunksEmbedded, expected.size);
+  assert.equal(counted.texts, expected.size);
+  assert.deepEqual(liveHashes(store), expected);
+  assert.deepEqual(r1.errors, []);
+
+  // again: nothing read, nothing embedded
+  counted.texts = 0;
+  const r2 = await indexRepository(root, counted, store, OPTS);
+  assert.equal(r2.filesUnchanged, SOURCES.length);
+  assert.equal(r2.chunksEmbedded, 0);
+  assert.equal(counted.texts, 0);
+
+  // touched but the same content: the hash says unchanged
+  utimesSync(path.join(root, 'src/kernels/types.c'), new Date(), new Date(Date.now() + 5000));
+  // one line edited inside one function of dot_ref.c
+  const rel = 'src/kernels/dot_ref.c';
+  const before = new Set(await hashesOf(root, rel));
+  const src = readFileSync(path.join(root, rel), 'utf8');
+  const lines = src.split('\n');
+  const at = lines.findIndex((l) => /^\s+.*sum.*;\s*$/.test(l));
+  assert.ok(at > 0, 'a statement to edit');
+  lines.splice(at + 1, 0, '    /* edited */');
+  writeFileSync(path.join(root, rel), lines.join('\n'));
+  const afterEdit = await hashesOf(root, rel);
+  const changed = new Set(afterEdit.filter((h) => !before.has(h) && !expected.has(h)));
+  assert.ok(changed.size >= 1 && changed.size < afterEdit.length / 2, `${changed.size} of ${afterEdit.length} chunks changed by a one-line edit`);
+  counted.texts = 0;
+  const r3 = await indexRepository(root, counted, store, OPTS);
+  assert.equal(r3.filesChanged, 1);
+  assert.equal(r3.filesUnchanged, SOURCES.length - 1);
+  assert.equal(r3.chunksEmbedded, changed.size);
+  assert.equal(counted.texts, changed.size);
+
+  // a function moved to another file: its chunk is found by its hash, not embedded again
+  const fp = 'src/kernels/fp16.c';
+  const fpSrc = readFileSync(path.join(root, fp), 'utf8');
+  const fpChunks = await chunkFile(fp, fpSrc, { countTokens: async (t) => (await e.tokenize(t)).length, maxTokens: 128 });
+  const moved = fpChunks.find((c) => c.kind === 'function' && !c.symbol?.includes(','))!;
+  assert.ok(moved, 'a function chunk in fp16.c');
+  const fpLines = fpSrc.split('\n');
+  writeFileSync(path.join(root, fp), [...fpLines.slice(0, moved.startLine - 1), ...fpLines.slice(moved.endLine)].join('\n'));
+  writeFileSync(path.join(root, 'src/kernels/moved.c'), `${moved.text}\n`);
+  const movedHash = sha256(moved.text);
+  assert.ok(store.hasVector(movedHash));
+  const newHashes = new Set([...(await hashesOf(root, fp)), ...(await hashesOf(root, 'src/kernels/moved.c'))].filter((h) => !store.hasVector(h)));
+  counted.texts = 0;
+  const r4 = await indexRepository(root, counted, store, OPTS);
+  assert.equal(r4.filesChanged, 2);
+  assert.equal(r4.chunksEmbedded, newHashes.size);
+  assert.ok(store.file('src/kernels/moved.c')!.chunks.some((c) => c.hash === movedHash));
+
+  // deleted: its chunks leave the index
+  unlinkSync(path.join(root, 'node/src/connection.ts'));
+  const r5 = await indexRepository(root, counted, store, OPTS);
+  assert.equal(r5.filesRemoved, 1);
+  assert.equal(store.file('node/src/connection.ts'), undefined);
+  const reopened = await FileStore.open(path.join(dir, 'idx1'));
+  assert.deepEqual([...reopened.files()].map((f) => f.path).sort(), [...store.files()].map((f) => f.path).sort());
+  assert.ok(!reopened.file('node/src/connection.ts'));
+});
+
+test('an interrupted run resumes where it stopped: nothing lost, nothing embedded twice', async () => {
+  const root = makeRepo('repo2');
+  const expected = await allHashes(root, SOURCES);
+  const idx = path.join(dir, 'idx2');
+  const store = await FileStore.open(idx);
+  await store.setMeta({ model: 'tiny', dims: 64 });
+  const ac = new AbortController();
+  counted.texts = 0;
+  const r1 = await indexRepository(root, counted, store, {
+    ...OPTS, signal: ac.signal, onProgress: (p) => { if (p.chunksEmbedded > 0 && p.currentFile === null) ac.abort(); },
+  });
+  assert.equal(r1.aborted, true);
+  assert.ok(r1.chunksEmbedded > 0 && r1.chunksEmbedded < expected.size, `${r1.chunksEmbedded} of ${expected.size} before the abort`);
+  const firstTexts = counted.texts;
+
+  // a torn journal line and vector record, as a crash mid-write leaves them
+  writeFileSync(path.join(idx, 'journal.jsonl'), readFileSync(path.join(idx, 'journal.jsonl'), 'utf8') + '{"op":"file","fi');
+  writeFileSync(path.join(idx, 'vectors.bin'), Buffer.concat([readFileSync(path.join(idx, 'vectors.bin')), Buffer.alloc(40, 7)]));
+
+  const resumed = await FileStore.open(idx);
+  counted.texts = 0;
+  const r2 = await indexRepository(root, counted, resumed, OPTS);
+  assert.equal(r2.aborted, false);
+  assert.equal(firstTexts + counted.texts, expected.size, 'every distinct chunk embedded exactly once over both runs');
+  assert.deepEqual(liveHashes(resumed), expected);
+  assert.equal([...resumed.files()].length, SOURCES.length);
+});
