@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { Embedder } from '../src/index.js';
 import { chunkFile } from '../src/search/chunker.js';
 import { indexRepository, type IndexEmbedder, type IndexOptions } from '../src/search/indexer.js';
+import { searchCode } from '../src/search/search.js';
 import { FileStore, sha256 } from '../src/search/store.js';
 import { PKG, makeModel, requireBinary, tmpDir } from './helpers.js';
 
@@ -157,4 +158,27 @@ test('an interrupted run resumes where it stopped: nothing lost, nothing embedde
   assert.equal(firstTexts + counted.texts, expected.size, 'every distinct chunk embedded exactly once over both runs');
   assert.deepEqual(liveHashes(resumed), expected);
   assert.equal([...resumed.files()].length, SOURCES.length);
+});
+
+test('search: a chunk\'s own text finds that chunk first; an exact identifier finds its definition first; filters apply', async () => {
+  const root = makeRepo('repo3');
+  const store = await FileStore.open(path.join(dir, 'idx3'));
+  await store.setMeta({ model: 'tiny', dims: 64 });
+  await indexRepository(root, e, store, OPTS);
+  const rel = 'src/kernels/dot_ref.c';
+  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), { countTokens: async (t) => (await e.tokenize(t)).length, maxTokens: 128 });
+  for (const c of [cs[1], cs[Math.floor(cs.length / 2)], cs[cs.length - 1]]) {
+    const [first] = await searchCode(root, store, e, c.text, { limit: 5 });
+    assert.deepEqual([first.file, first.startLine, first.endLine], [rel, c.startLine, c.endLine]);
+  }
+  for (const [name, file] of [['fallbackEmbedding', 'node/src/fallback.ts'], ['float_bits', 'src/kernels/fp16.c']]) {
+    const [first] = await searchCode(root, store, e, name, { limit: 5 });
+    assert.equal(first.file, file);
+    assert.equal(first.symbol, name);
+    assert.match(first.snippet, new RegExp(name));
+  }
+  const onlyTs = await searchCode(root, store, e, 'float_bits', { limit: 5, pathGlob: 'node/**/*.ts' });
+  assert.ok(onlyTs.length > 0 && onlyTs.every((r) => r.file.startsWith('node/') && r.file.endsWith('.ts')));
+  const onlyC = await searchCode(root, store, e, 'backoff', { limit: 5, language: 'c' });
+  assert.ok(onlyC.length > 0 && onlyC.every((r) => r.language === 'c'));
 });

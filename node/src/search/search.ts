@@ -1,0 +1,130 @@
+// search.ts - answers a query from the index: the vector half (the query's
+// embedding against the chunk vectors) and a keyword half (query words
+// against symbol names and paths), fused by reciprocal rank. The keyword
+// half is what makes an exact identifier find its definition first whatever
+// the model; BM25 over chunk text is the store's job once it has a
+// full-text index (issue 11, not in FileStore yet).
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ChunkMeta, FileRecord, SearchStore } from './store.js';
+
+export interface SearchOptions {
+  limit?: number;
+  /** only files matching this glob (`*` within a directory, `**` across, `?` one character) */
+  pathGlob?: string;
+  language?: string;
+  /** prepended to the query when embedded (the model's query instruction) */
+  queryPrefix?: string;
+}
+
+export interface SearchResult {
+  file: string;
+  startLine: number;
+  endLine: number;
+  symbol: string | null;
+  language: string;
+  score: number;
+  snippet: string;
+}
+
+export interface QueryEmbedder {
+  embed(text: string, options?: { prefix?: string }): Promise<{ embedding: Float32Array; degraded: boolean; reason?: string }>;
+}
+
+/** The constant of reciprocal rank fusion (the usual 60: ranks past the first few matter little). */
+const RRF_K = 60;
+/** queries of more words than this are not matched against names */
+const MAX_KEYWORD_WORDS = 4;
+
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*' && glob[i + 1] === '*') {
+      i++;
+      if (glob[i + 1] === '/') { i++; re += '(?:.*/)?'; } else re += '.*';
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+interface Located { file: FileRecord; chunk: ChunkMeta }
+
+function words(s: string): string[] {
+  return s.toLowerCase().split(/[^a-z0-9_$]+/).filter((w) => w.length > 1);
+}
+
+/** Keyword ranks: an exact symbol match first, then a symbol containing a query word, then a path that does. */
+function keywordRanking(query: string, located: Located[]): { ranked: Located[]; exact: Set<Located> } {
+  const q = words(query);
+  const whole = query.trim().toLowerCase();
+  if (!q.length) return { ranked: [], exact: new Set() };
+  const scored: { l: Located; s: number }[] = [];
+  for (const l of located) {
+    const sym = (l.chunk.symbol ?? '').toLowerCase();
+    const syms = sym.split(/, |\./);
+    let s = 0;
+    if (sym && (syms.includes(whole) || sym === whole)) s += 100;
+    for (const w of q) {
+      if (syms.includes(w)) s += 10;
+      else if (sym.includes(w)) s += 3;
+      if (l.file.path.toLowerCase().includes(w)) s += 1;
+    }
+    // a definition beats a merged chunk or a piece of a long function
+    if (s && l.chunk.kind !== 'code') s += 0.5;
+    if (s) scored.push({ l, s });
+  }
+  scored.sort((a, b) => b.s - a.s || a.l.chunk.startLine - b.l.chunk.startLine);
+  return { ranked: scored.map((x) => x.l), exact: new Set(scored.filter((x) => x.s >= 100).map((x) => x.l)) };
+}
+
+async function snippetOf(root: string, file: string, chunk: ChunkMeta, maxLines = 8): Promise<string> {
+  try {
+    const lines = (await readFile(path.join(root, file), 'utf8')).split(/\r?\n/);
+    return lines.slice(chunk.startLine - 1, Math.min(chunk.endLine, chunk.startLine - 1 + maxLines)).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export async function searchCode(root: string, store: SearchStore, embedder: QueryEmbedder, query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
+  const limit = options.limit ?? 10;
+  const glob = options.pathGlob ? globToRegExp(options.pathGlob) : null;
+  const byHash = new Map<string, Located[]>();
+  const located: Located[] = [];
+  for (const file of store.files()) {
+    if (options.language && file.language !== options.language) continue;
+    if (glob && !glob.test(file.path)) continue;
+    for (const chunk of file.chunks) {
+      const l = { file, chunk };
+      located.push(l);
+      const a = byHash.get(chunk.hash);
+      if (a) a.push(l); else byHash.set(chunk.hash, [l]);
+    }
+  }
+  if (!located.length) return [];
+  const q = await embedder.embed(query, { prefix: options.queryPrefix });
+  if (q.degraded) throw new Error(`the embedder is degraded (${q.reason ?? 'fallback vectors'}): its query vector cannot be compared with the index`);
+  const hits = await store.nearest(q.embedding, limit * 4, (h) => byHash.has(h));
+  const vectorRanked = hits.flatMap((h) => byHash.get(h.hash)!);
+  // names are what a short query is; a long one (a sentence, a pasted snippet) is matched by meaning alone
+  const kw = words(query).length <= MAX_KEYWORD_WORDS ? keywordRanking(query, located) : { ranked: [], exact: new Set<Located>() };
+  const keywordRanked = kw.ranked.slice(0, limit * 4);
+  const fused = new Map<Located, number>();
+  vectorRanked.forEach((l, i) => fused.set(l, (fused.get(l) ?? 0) + 1 / (RRF_K + i + 1)));
+  keywordRanked.forEach((l, i) => fused.set(l, (fused.get(l) ?? 0) + 1 / (RRF_K + i + 1)));
+  // the definition of the very name asked for comes first, whatever the vectors say
+  for (const l of kw.exact) if (fused.has(l)) fused.set(l, fused.get(l)! + 1);
+  const top = [...fused.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit);
+  const out: SearchResult[] = [];
+  for (const [l, score] of top) {
+    out.push({
+      file: l.file.path, startLine: l.chunk.startLine, endLine: l.chunk.endLine, symbol: l.chunk.symbol, language: l.file.language,
+      score: Number((score >= 1 ? score - 1 : score).toFixed(6)), snippet: await snippetOf(root, l.file.path, l.chunk),
+    });
+  }
+  return out;
+}
