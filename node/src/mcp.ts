@@ -29,6 +29,7 @@ import {
   startBinEmbedder,
 } from './cli-options.js';
 import type { Embedder, EmbedResult } from './embedder.js';
+import { registerSearchTools } from './search/tools.js';
 
 const BIN = 'ggembed-mcp';
 
@@ -212,6 +213,7 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
     },
   );
 
+  registerSearchTools(server, embedder, { root: process.env.GGEMBED_ROOT });
   return server;
 }
 

@@ -42,7 +42,15 @@ test('tools: vectors once, in the structured content; the text part is a short s
   const client = await connect(['--model', model]);
   try {
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['embed', 'embedder_status', 'similarity']);
+    assert.deepEqual(tools.map((t) => t.name).sort(), [
+      'clear_index',
+      'embed',
+      'embedder_status',
+      'index_codebase',
+      'index_status',
+      'search_code',
+      'similarity',
+    ]);
     assert.ok(tools.find((t) => t.name === 'embed')?.outputSchema, 'embed declares its output schema');
 
     const input = ['def parse_config(path):', 'class HttpServer:'];
