@@ -179,7 +179,8 @@ export class FileStore implements SearchStore {
   async putVectors(items: { hash: string; vector: Float32Array }[]): Promise<void> {
     if (!this.meta) throw new Error('index meta (model, dims) must be set before vectors are stored');
     const dims = this.meta.dims;
-    const fresh = items.filter((x, i) => !this.offsets.has(x.hash) && items.findIndex((y) => y.hash === x.hash) === i);
+    const taken = new Set<string>();
+    const fresh = items.filter((x) => !this.offsets.has(x.hash) && !taken.has(x.hash) && taken.add(x.hash));
     if (!fresh.length) return;
     const buf = Buffer.alloc(fresh.length * this.recordBytes);
     fresh.forEach((x, i) => {
