@@ -28,6 +28,8 @@ export interface IndexOptions extends WalkOptions {
   minTokens?: number;
   /** chunks embedded per request (default 64) */
   batchSize?: number;
+  /** chunks queued before they are embedded and their files written (default 4 x batchSize): the work an interruption can cost */
+  flushChunks?: number;
   /** re-chunk every file even when unchanged (vectors are still reused by hash) */
   force?: boolean;
   signal?: AbortSignal;
@@ -61,6 +63,7 @@ interface Pending {
 export async function indexRepository(root: string, embedder: IndexEmbedder, store: SearchStore, options: IndexOptions): Promise<IndexReport> {
   const prefix = options.documentPrefix ?? '';
   const batchSize = options.batchSize ?? 64;
+  const flushChunks = options.flushChunks ?? 4 * batchSize;
   const report: IndexReport = {
     walk: emptyStats(), filesUnchanged: 0, filesChanged: 0, filesRemoved: 0, chunks: 0, chunksEmbedded: 0, chunksReused: 0, errors: [], aborted: false,
   };
@@ -148,7 +151,7 @@ export async function indexRepository(root: string, embedder: IndexEmbedder, sto
       report.chunks += metas.length;
       queue.push({ rec: { path: f.path, hash, size: f.size, mtimeMs: f.mtimeMs, language: languageIdOf(f.path), chunks: metas }, texts });
       queued += texts.size;
-      if (queued >= batchSize) await flush();
+      if (queued >= flushChunks) await flush();
     }
     await flush();
     for (const f of [...store.files()]) {
