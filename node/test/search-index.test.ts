@@ -67,6 +67,15 @@ test('full index, then nothing to do; an edit re-embeds only its changed chunks;
   await store.setMeta({ model: 'tiny', dims: 64 });
   const expected = await allHashes(root, SOURCES);
 
+  // a dry run says what a real run will embed, and stores nothing
+  counted.texts = 0;
+  const dry = await indexRepository(root, counted, store, { ...OPTS, dryRun: true });
+  assert.equal(dry.chunksToEmbed, expected.size);
+  assert.ok(dry.estimatedMs !== undefined && dry.estimatedMs >= 0);
+  assert.equal(counted.texts, Math.min(16, expected.size), 'only the sample batch is embedded');
+  assert.equal([...store.files()].length, 0);
+  assert.equal(store.vectorCount, 0);
+
   counted.texts = 0;
   const r1 = await indexRepository(root, counted, store, OPTS);
   assert.equal(r1.walk.files, SOURCES.length);

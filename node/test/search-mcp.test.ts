@@ -21,7 +21,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 type ToolResult = { content: { type: string; text: string }[]; isError?: boolean };
 const body = (r: unknown) => JSON.parse((r as ToolResult).content[0].text);
 
-test('index_codebase (with progress), search_code, index_status, clear_index', async () => {
+test('index_codebase (dry run, then with progress), search_code, index_status, clear_index', async () => {
   const root = path.join(dir, 'repo');
   for (const s of ['node/src/fallback.ts', 'node/src/backoff.ts', 'src/kernels/fp16.c']) {
     mkdirSync(path.dirname(path.join(root, s)), { recursive: true });
@@ -39,13 +39,19 @@ test('index_codebase (with progress), search_code, index_status, clear_index', a
   const client = new Client({ name: 'ggembed-test', version: '0.0.0' });
   await client.connect(transport);
   try {
+    const dry = body(await client.callTool({ name: 'index_codebase', arguments: { dry_run: true } }));
+    assert.equal(dry.dryRun, true);
+    assert.equal(dry.walk.files, 4);
+    assert.ok(dry.chunksToEmbed > 0 && dry.estimatedMs >= 0);
+    assert.equal(body(await client.callTool({ name: 'index_status', arguments: {} })).files, 0);
+
     const progress: string[] = [];
     const ix = await client.callTool({ name: 'index_codebase', arguments: {} }, undefined, { onprogress: (p) => progress.push(p.message ?? '') });
     assert.ok(!(ix as ToolResult).isError, (ix as ToolResult).content[0]?.text);
     const r = body(ix);
     assert.equal(r.walk.files, 4); // the three sources and .gitignore
     assert.equal(r.walk.skipped.ignored, 2); // secret/ by .gitignore, .ggembed/ (the index itself) built in
-    assert.ok(r.chunksEmbedded > 0);
+    assert.equal(r.chunksEmbedded, dry.chunksToEmbed);
     assert.ok(progress.length > 0, 'progress notifications');
 
     const again = body(await client.callTool({ name: 'index_codebase', arguments: {} }));

@@ -33,6 +33,8 @@ export interface IndexOptions extends WalkOptions {
   /** re-chunk every file even when unchanged (vectors are still reused by hash) */
   force?: boolean;
   signal?: AbortSignal;
+  /** walk and chunk only: report what would be embedded and estimate the time from a sample; nothing is stored */
+  dryRun?: boolean;
   onProgress?: (p: IndexProgress) => void;
 }
 
@@ -53,6 +55,9 @@ export interface IndexReport {
   /** files or chunks that failed, with why; the rest of the run went on */
   errors: { path: string; message: string }[];
   aborted: boolean;
+  /** dry run: distinct chunks that would be embedded, and the time that would take at the rate of a sample batch */
+  chunksToEmbed?: number;
+  estimatedMs?: number;
 }
 
 interface Pending {
@@ -68,6 +73,8 @@ export async function indexRepository(root: string, embedder: IndexEmbedder, sto
     walk: emptyStats(), filesUnchanged: 0, filesChanged: 0, filesRemoved: 0, chunks: 0, chunksEmbedded: 0, chunksReused: 0, errors: [], aborted: false,
   };
   const seen = new Set<string>();
+  const dryHashes = new Set<string>();
+  const sample: string[] = [];
   let queue: Pending[] = [];
   let queued = 0;
   const countTokens = async (t: string) => (await embedder.tokenize(prefix + t)).length;
@@ -125,7 +132,7 @@ export async function indexRepository(root: string, embedder: IndexEmbedder, sto
       }
       const hash = sha256(content);
       if (!options.force && old && old.hash === hash) {
-        await store.putFile({ ...old, size: f.size, mtimeMs: f.mtimeMs });
+        if (!options.dryRun) await store.putFile({ ...old, size: f.size, mtimeMs: f.mtimeMs });
         report.filesUnchanged++;
         report.chunks += old.chunks.length;
         continue;
@@ -149,9 +156,28 @@ export async function indexRepository(root: string, embedder: IndexEmbedder, sto
         else if (!texts.has(h)) texts.set(h, c.text);
       }
       report.chunks += metas.length;
+      if (options.dryRun) {
+        for (const [h, t] of texts) {
+          if (!dryHashes.has(h) && sample.length < batchSize) sample.push(t);
+          dryHashes.add(h);
+        }
+        continue;
+      }
       queue.push({ rec: { path: f.path, hash, size: f.size, mtimeMs: f.mtimeMs, language: languageIdOf(f.path), chunks: metas }, texts });
       queued += texts.size;
       if (queued >= flushChunks) await flush();
+    }
+    if (options.dryRun) {
+      report.chunksToEmbed = dryHashes.size;
+      if (sample.length) {
+        const t0 = performance.now();
+        await embedder.embedBatch(sample, { prefix, signal: options.signal });
+        report.estimatedMs = Math.round(((performance.now() - t0) / sample.length) * dryHashes.size);
+      } else {
+        report.estimatedMs = 0;
+      }
+      for (const f of store.files()) if (!seen.has(f.path)) report.filesRemoved++;
+      return report;
     }
     await flush();
     for (const f of [...store.files()]) {

@@ -61,18 +61,19 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     inputSchema: {
       path: z.string().optional().describe('repository root (default: the server\'s root)'),
       force: z.boolean().optional().describe('re-chunk every file (vectors of unchanged chunks are still reused)'),
+      dry_run: z.boolean().optional().describe('only report what would be indexed and embedded, with an estimate of the time'),
     },
-  }, async ({ path: p, force }, extra) => {
+  }, async ({ path: p, force, dry_run }, extra) => {
     const root = path.resolve(defaultRoot, p ?? '.');
     current = root;
     const st = await stateOf(root);
     if (st.running) return fail(`already indexing ${root}`);
-    await st.store.setMeta(modelId());
+    if (!dry_run) await st.store.setMeta(modelId());
     const token = extra._meta?.progressToken;
     const t0 = Date.now();
     const maxTokens = options.maxTokens ?? Math.min(embedder.info().context ?? 512, 512);
     st.running = indexRepository(root, embedder, st.store, {
-      maxTokens, force, documentPrefix: options.documentPrefix, signal: extra.signal,
+      maxTokens, force, dryRun: dry_run, documentPrefix: options.documentPrefix, signal: extra.signal,
       onProgress: (pr) => {
         if (token === undefined) return;
         void extra.sendNotification({
@@ -83,6 +84,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     });
     try {
       const report = await st.running;
+      if (dry_run) return reply({ root, dryRun: true, ...report, ms: Date.now() - t0 });
       st.lastRun = { at: new Date().toISOString(), report, ms: Date.now() - t0 };
       return reply({ root, ...report, ms: st.lastRun.ms });
     } catch (e) {
