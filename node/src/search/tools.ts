@@ -8,6 +8,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Embedder } from '../embedder.js';
 import { indexRepository, type IndexReport } from './indexer.js';
+import { prefixesFor } from './prefixes.js';
 import { searchCode } from './search.js';
 import { FileStore } from './store.js';
 
@@ -16,6 +17,7 @@ export interface SearchToolsOptions {
   root?: string;
   /** where the index of a root lives (default <root>/.ggembed/index) */
   indexDir?: (root: string) => string;
+  /** override the model's own (prefixes.ts); default env GGEMBED_DOCUMENT_PREFIX / GGEMBED_QUERY_PREFIX */
   documentPrefix?: string;
   queryPrefix?: string;
   /** tokens per chunk at most (default: the model's context, at most 512) */
@@ -51,9 +53,16 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     }
     return s;
   };
+  const prefixes = () => {
+    const i = embedder.info();
+    return prefixesFor([i.name, path.basename(i.model)], {
+      query: options.queryPrefix ?? process.env.GGEMBED_QUERY_PREFIX, document: options.documentPrefix ?? process.env.GGEMBED_DOCUMENT_PREFIX,
+    });
+  };
+  // the document prefix is part of what made the vectors: another prefix is another index
   const modelId = () => {
     const i = embedder.info();
-    return { model: `${i.name ?? i.arch ?? 'model'} (${path.basename(i.model)})`, dims: i.dims };
+    return { model: `${i.name ?? i.arch ?? 'model'} (${path.basename(i.model)}) document prefix ${JSON.stringify(prefixes().document)}`, dims: i.dims };
   };
 
   server.registerTool('index_codebase', {
@@ -73,7 +82,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     const t0 = Date.now();
     const maxTokens = options.maxTokens ?? Math.min(embedder.info().context ?? 512, 512);
     st.running = indexRepository(root, embedder, st.store, {
-      maxTokens, force, dryRun: dry_run, documentPrefix: options.documentPrefix, signal: extra.signal,
+      maxTokens, force, dryRun: dry_run, documentPrefix: prefixes().document, signal: extra.signal,
       onProgress: (pr) => {
         if (token === undefined) return;
         void extra.sendNotification({
@@ -106,7 +115,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     const st = await stateOf(current);
     if (![...st.store.files()].length) return fail(`${current} is not indexed: call index_codebase first`);
     try {
-      const results = await searchCode(current, st.store, embedder, query, { limit, pathGlob: path_glob, language, queryPrefix: options.queryPrefix });
+      const results = await searchCode(current, st.store, embedder, query, { limit, pathGlob: path_glob, language, queryPrefix: prefixes().query });
       return reply({ root: current, results });
     } catch (e) {
       return fail((e as Error).message);
