@@ -170,12 +170,12 @@ static void test_matmul(const char *lv, gg_type t, int n_tok) {
 
 /* gg_gemm_rows (where the level has a packed kernel for t) against the
  * reference dot of each row and token, for widths of one segment and of
- * more (2304 = 2048 + 256); then each token alone and a sub-range of rows
+ * several (2304 = 2 * 1024 + 256); then each token alone and a sub-range of rows
  * must give the same bits as the whole batch. */
 static int gemm_tested;
 
 static void test_gemm(const char *lv, gg_type t, int64_t cols) {
-    const int64_t rows = 11;
+    const int64_t rows = 37; /* two whole 16-row panels and a part of one */
     const int n_tok = 9;
     gg_type at = gg_type_info(t)->vec_dot_type;
     size_t rb = gg_row_size(t, cols), as = gg_row_size(at, cols);

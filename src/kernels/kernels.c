@@ -207,10 +207,9 @@ size_t gg_gemm_act_size(const gg_matrix *w) {
     const gg_kernel_table *k = gg_kernels_get();
     gg_type t = w->type;
     if ((unsigned)t >= GG_TYPE_COUNT || !k->gemm[t] || w->cols % 64 != 0) return 0;
-    if (!k->gemm_pack[gg_type_info(t)->vec_dot_type]) return 0;
-    if (t == GG_TYPE_F16) return (size_t)w->cols * 2; /* the F16 row itself */
-    /* the values as bytes, a float per 4 values, a float per 16 */
-    return (size_t)w->cols * 2 + (size_t)w->cols / 4;
+    gg_type vdt = gg_type_info(t)->vec_dot_type;
+    if (!k->gemm_pack[vdt] || !k->gemm_act_bytes) return 0;
+    return k->gemm_act_bytes(vdt, w->cols);
 }
 
 void gg_gemm_pack_act(const gg_matrix *w, const float *x, void *dst) {

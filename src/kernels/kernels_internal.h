@@ -33,6 +33,8 @@ typedef struct gg_kernel_table {
     gg_dequantize_fn dequantize[GG_TYPE_COUNT];
     gg_gemm_pack_fn gemm_pack[GG_TYPE_COUNT];
     gg_gemm_fn gemm[GG_TYPE_COUNT];
+    /* bytes of one packed activation row of n values of a vec_dot_type */
+    size_t (*gemm_act_bytes)(gg_type vec_dot_type, int64_t n);
     gg_attn_row_fn attn_row;
     void (*round_half)(float *x, int64_t n);
     void (*swiglu)(float *g, const float *u, int64_t n);
