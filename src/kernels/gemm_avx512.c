@@ -75,18 +75,29 @@ UNPACK_32(unpack_row_q8_0, gg_block_q8_0, unpack_q8_0)
 UNPACK_32(unpack_row_q4_0, gg_block_q4_0, unpack_q4_0)
 UNPACK_32(unpack_row_q5_0, gg_block_q5_0, unpack_q5_0)
 
+/* The 8 scales and 8 mins of a Q4_K/Q5_K super-block (see kscales) as
+ * floats times d and dmin, four 6-bit fields at a time. */
+static inline void k45_scales(const uint8_t *p, gg_half d, gg_half dmin, float *sc, float *mn) {
+    uint32_t u[3];
+    memcpy(u, p, 12);
+    const uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, top2 = 0x30303030;
+    uint64_t s8 = (u[0] & lo6) | (uint64_t)((u[2] & lo4) | ((u[0] >> 2) & top2)) << 32;
+    uint64_t m8 = (u[1] & lo6) | (uint64_t)(((u[2] >> 4) & lo4) | ((u[1] >> 2) & top2)) << 32;
+    __m256 fs = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)s8)));
+    __m256 fm = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m8)));
+    _mm256_storeu_ps(sc, _mm256_mul_ps(fs, _mm256_set1_ps(half(d))));
+    _mm256_storeu_ps(mn, _mm256_mul_ps(fm, _mm256_set1_ps(half(dmin))));
+}
+
 #define UNPACK_K45(name, wtype, qh_of)                                                   \
     static void name(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,       \
                      float *mn) {                                                        \
         const wtype *w = (const wtype *)row + k0 / GG_QK_K;                              \
         for (int64_t j = 0; j < m / GG_QK_K; j++) {                                      \
-            uint8_t s[8], n[8];                                                          \
             __m512i v[4];                                                                \
-            kscales(w[j].scales, s, n);                                                  \
             unpack_k45(w[j].qs, qh_of, v);                                               \
             for (int c = 0; c < 4; c++) _mm512_storeu_si512(q + 256 * j + 64 * c, v[c]); \
-            float d = half(w[j].d), dm = half(w[j].dmin);                                \
-            for (int i = 0; i < 8; i++) sc[8 * j + i] = d * s[i], mn[8 * j + i] = dm * n[i]; \
+            k45_scales(w[j].scales, w[j].d, w[j].dmin, sc + 8 * j, mn + 8 * j);          \
         }                                                                                \
     }
 UNPACK_K45(unpack_row_q4_K, gg_block_q4_K, NULL)
@@ -185,9 +196,9 @@ typedef struct gdesc {
     int sub;  /* values per weight scale */
     bool mins;
     row_unpack_fn unpack;
-    /* the register tile over nt <= TT tokens */
-    void (*micro)(int nt, const panel *p, int64_t m, const uint8_t *const *a,
-                  const float *const *ad, const float *const *bs, __m512 *out);
+    /* the register tile over nt <= TT tokens (see tile) */
+    void (*micro)(int nt, const panel *p, int64_t m, const uint8_t *a, size_t stride,
+                  ptrdiff_t ad_off, ptrdiff_t bs_off, __m512 *out);
 } gdesc;
 
 static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, int64_t k0,
@@ -240,12 +251,19 @@ static inline __m512i bcast4(const uint8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
-ALWAYS_INLINE void micro(int SB, int S, int MINS, int NT, const panel *p, int64_t m,
-                         const uint8_t *const *a, const float *const *ad, const float *const *bs,
-                         __m512 *out) {
+/* out[t] = the segment's sums for token t, whose values are at
+ * a + t * stride and whose block scales and sub-block sums at ad_off and
+ * bs_off bytes from there. One base pointer (not one per token) leaves the
+ * general registers to the addresses the loop needs. With several
+ * sub-blocks per activation block, each block's sum f goes to out[] in
+ * memory, so that the registers hold only the int32 sums and f. */
+ALWAYS_INLINE void tile(int SB, int S, int MINS, int NT, const panel *p, int64_t m,
+                        const uint8_t *a, size_t stride, ptrdiff_t ad_off, ptrdiff_t bs_off,
+                        __m512 *out) {
     const int nsb = SB / S, steps = S / 4;
-    __m512 tot[TT];
-    for (int t = 0; t < NT; t++) tot[t] = _mm512_setzero_ps();
+    const uint8_t *at[TT];
+    for (int t = 0; t < NT; t++) at[t] = a + (size_t)t * stride;
+    for (int t = 0; t < NT; t++) out[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < m / SB; b++) {
         __m512 f[TT];
         for (int s = 0; s < nsb; s++) {
@@ -256,7 +274,7 @@ ALWAYS_INLINE void micro(int SB, int S, int MINS, int NT, const panel *p, int64_
             for (int j = 0; j < steps; j++) {
                 const __m512i wv = _mm512_loadu_si512(p->q[si * steps + j]);
                 for (int t = 0; t < NT; t++)
-                    acc[t] = _mm512_dpbusd_epi32(acc[t], bcast4(a[t] + si * S + 4 * j), wv);
+                    acc[t] = _mm512_dpbusd_epi32(acc[t], bcast4(at[t] + si * S + 4 * j), wv);
             }
             const __m512 sc = _mm512_loadu_ps(p->sc[si]);
             for (int t = 0; t < NT; t++) {
@@ -265,13 +283,17 @@ ALWAYS_INLINE void micro(int SB, int S, int MINS, int NT, const panel *p, int64_
             }
             if (MINS) {
                 const __m512 mn = _mm512_loadu_ps(p->mn[si]);
-                for (int t = 0; t < NT; t++)
-                    f[t] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(bs[t][si]), f[t]);
+                for (int t = 0; t < NT; t++) {
+                    const float *bs = (const float *)(const void *)(at[t] + bs_off);
+                    f[t] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(bs[si]), f[t]);
+                }
             }
         }
-        for (int t = 0; t < NT; t++) tot[t] = _mm512_fmadd_ps(f[t], _mm512_set1_ps(ad[t][b]), tot[t]);
+        for (int t = 0; t < NT; t++) {
+            const float *ad = (const float *)(const void *)(at[t] + ad_off);
+            out[t] = _mm512_fmadd_ps(f[t], _mm512_set1_ps(ad[b]), out[t]);
+        }
     }
-    for (int t = 0; t < NT; t++) out[t] = tot[t];
 }
 
 /* Bytes of one packed activation row, and where its parts start. */
@@ -299,16 +321,10 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
             else if (rb + GR < r1) prefetch_panel(w, rb + GR, r1, 0, GG_MIN(SEG, n));
             for (int t0 = 0; t0 < n_tok; t0 += TT) {
                 const int nt = GG_MIN(TT, n_tok - t0);
-                const uint8_t *a[TT];
-                const float *ad[TT], *bs[TT];
-                for (int t = 0; t < nt; t++) {
-                    const uint8_t *row = (const uint8_t *)act + (size_t)(t0 + t) * stride;
-                    a[t] = row + k0;
-                    ad[t] = (const float *)(const void *)(row + ad_off) + k0 / g->sb;
-                    bs[t] = (const float *)(const void *)(row + bs_off) + k0 / g->sub;
-                }
+                const uint8_t *a = (const uint8_t *)act + (size_t)t0 * stride + k0;
                 __m512 out[TT];
-                g->micro(nt, p, m, a, ad, bs, out);
+                g->micro(nt, p, m, a, stride, (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb)),
+                         (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub)), out);
                 for (int t = 0; t < nt; t++) {
                     float *yt = y + (int64_t)(t0 + t) * ldy + rb;
                     __m512 v = out[t];
@@ -321,17 +337,17 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
 }
 
 #define GEMM(name, SB, S, MINS, unpack_fn)                                               \
-    static void name##_micro(int nt, const panel *p, int64_t m, const uint8_t *const *a, \
-                             const float *const *ad, const float *const *bs, __m512 *out) { \
+    static void name##_micro(int nt, const panel *p, int64_t m, const uint8_t *a, size_t st, \
+                             ptrdiff_t ado, ptrdiff_t bso, __m512 *out) {                \
         switch (nt) {                                                                    \
-        case 8: micro(SB, S, MINS, 8, p, m, a, ad, bs, out); break;                      \
-        case 7: micro(SB, S, MINS, 7, p, m, a, ad, bs, out); break;                      \
-        case 6: micro(SB, S, MINS, 6, p, m, a, ad, bs, out); break;                      \
-        case 5: micro(SB, S, MINS, 5, p, m, a, ad, bs, out); break;                      \
-        case 4: micro(SB, S, MINS, 4, p, m, a, ad, bs, out); break;                      \
-        case 3: micro(SB, S, MINS, 3, p, m, a, ad, bs, out); break;                      \
-        case 2: micro(SB, S, MINS, 2, p, m, a, ad, bs, out); break;                      \
-        default: micro(SB, S, MINS, 1, p, m, a, ad, bs, out); break;                     \
+        case 8: tile(SB, S, MINS, 8, p, m, a, st, ado, bso, out); break;                 \
+        case 7: tile(SB, S, MINS, 7, p, m, a, st, ado, bso, out); break;                 \
+        case 6: tile(SB, S, MINS, 6, p, m, a, st, ado, bso, out); break;                 \
+        case 5: tile(SB, S, MINS, 5, p, m, a, st, ado, bso, out); break;                 \
+        case 4: tile(SB, S, MINS, 4, p, m, a, st, ado, bso, out); break;                 \
+        case 3: tile(SB, S, MINS, 3, p, m, a, st, ado, bso, out); break;                 \
+        case 2: tile(SB, S, MINS, 2, p, m, a, st, ado, bso, out); break;                 \
+        default: tile(SB, S, MINS, 1, p, m, a, st, ado, bso, out); break;                \
         }                                                                                \
     }                                                                                    \
     static void name(const gg_matrix *w, const void *act, size_t stride, int n_tok,      \
