@@ -2,26 +2,46 @@
  * threadpool.c - the parallel-for of threadpool.h on the platform layer's
  * threads, locks and C11 atomics.
  *
- * A run is published by bumping `gen`: workers notice the new generation,
- * take task numbers from the atomic `next` until they run out, then check
- * out by decrementing `active`. The caller also takes tasks and returns
- * only when `active` reaches zero, so no worker still reads the job when
- * the next one is written.
+ * A run is published by storing a new `ticket`: generation, task count
+ * and next task number in one 64-bit atomic. Every thread (the caller
+ * too) claims tasks by incrementing the ticket; the value returned says
+ * which generation and which task it got, so a claim is valid exactly when
+ * its number is below that generation's count, and a thread that wakes
+ * late, even by several runs, can only claim a task of the run current at
+ * that moment: no task is lost, none runs twice, and no thread runs
+ * anything once its run is over. A thread that got a valid claim reads the
+ * run's function from jobs[gen & 1], which is rewritten only two runs
+ * later, after this run (including that task) is finished. Each finished
+ * task increments `done`; the caller returns when done reaches the count,
+ * without waiting for workers that never woke up or found nothing left,
+ * so a descheduled worker (another process took its core) cannot hold up
+ * a pass. Work is spread by the claims themselves: a slow thread takes
+ * fewer tasks.
  *
- * Both waits (workers for a job, the caller for the workers) spin for a
- * bounded time and then sleep on a condition variable. A sleeper announces
- * itself with a seq_cst counter before its last look at the shared state;
- * the other side changes that state (seq_cst) before reading the counter.
- * One of the two must see the other's write, so either the sleeper sees
- * the change and does not sleep, or the waker sees the sleeper and
- * signals under the mutex the sleeper holds until it waits. No wake-up is
- * lost, and when nobody sleeps the fast path takes no lock.
+ * Ordering: the caller writes jobs[] and resets `done` before the seq_cst
+ * store that publishes the ticket; a claim is an acq_rel read-modify-write
+ * of the ticket, so it reads that store or a later increment in its release
+ * sequence and sees the job. Tasks' writes reach the caller through the
+ * seq_cst increments of `done`, which it reads (seq_cst) equal to the
+ * count. The slot a claimer read was rewritten only after the caller saw
+ * `done` complete, i.e. after the claimer's increment: no race.
+ *
+ * Both waits (workers for a job, the caller for `done`) spin for a
+ * bounded time, yielding the CPU every few dozen turns, and then sleep on
+ * a condition variable. A sleeper announces itself with a seq_cst counter
+ * or flag before its last look at the shared state; the other side
+ * changes that state (seq_cst) before reading the announcement. One of the
+ * two must see the other's write, so either the sleeper sees the change
+ * and does not sleep, or the waker sees the sleeper and signals under the
+ * mutex the sleeper holds until it waits. No wake-up is lost, and when
+ * nobody sleeps the fast path takes no lock.
  */
 #include "threadpool.h"
 
 #include "platform/platform.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,43 +51,69 @@
  * idle pool costs nothing noticeable. */
 #define SPIN_NS 200000
 
+/* The ticket: generation (24 bits, wrapping) | task count (20) | next
+ * task (20). A run's claims number at most its count plus one per
+ * thread, so `next` never carries into the count. */
+#define COUNT_SHIFT 20
+#define GEN_SHIFT 40
+#define FIELD_MASK ((1u << 20) - 1)
+#define GEN_MASK ((1u << 24) - 1)
+#define MAX_RUN_TASKS (1 << 19) /* larger runs go in pieces */
+
+static unsigned ticket_gen(uint64_t v) { return (unsigned)(v >> GEN_SHIFT) & GEN_MASK; }
+static int ticket_count(uint64_t v) { return (int)((v >> COUNT_SHIFT) & FIELD_MASK); }
+static int ticket_next(uint64_t v) { return (int)(v & FIELD_MASK); }
+
 typedef struct worker {
     gg_pool *pool;
     int index;
     gg_thread *thread;
 } worker;
 
+typedef struct job {
+    gg_pool_fn fn;
+    void *ctx;
+} job;
+
 struct gg_pool {
     int n_threads;
     worker *workers; /* n_threads - 1 of them; the caller is thread 0 */
 
-    /* The job; written by the caller only while no worker is active. */
-    gg_pool_fn fn;
-    void *ctx;
-    int n_tasks;
-
-    atomic_uint gen;     /* bumped to publish a job */
-    atomic_int next;     /* next task number to hand out */
-    atomic_int active;   /* workers not yet done with the current job */
-    atomic_bool stop;    /* set once, by gg_pool_free */
+    job jobs[2];           /* generation g's in jobs[g & 1]; written by the caller */
+    unsigned gen;          /* the latest generation; the caller's alone */
+    _Atomic uint64_t ticket;
+    atomic_int done;       /* tasks of the current run finished */
+    atomic_bool stop;      /* set once, by gg_pool_free */
 
     gg_mutex *mu;
     gg_cond *job_cv;           /* workers sleep here for a job */
-    gg_cond *done_cv;          /* the caller sleeps here for the workers */
+    gg_cond *done_cv;          /* the caller sleeps here for `done` */
     atomic_int idle_sleepers;  /* workers asleep (or about to be) on job_cv */
     atomic_bool caller_sleeps; /* the caller is asleep (or about to be) */
 };
 
-static void run_tasks(gg_pool *p, int thread) {
+/* Claims and runs tasks until a claim finds none left; returns the
+ * generation of that last claim. */
+static unsigned run_tasks(gg_pool *p, int thread) {
     for (;;) {
-        int t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (t >= p->n_tasks) break;
-        p->fn(p->ctx, t, thread);
+        uint64_t v = atomic_fetch_add_explicit(&p->ticket, 1, memory_order_acq_rel);
+        const unsigned g = ticket_gen(v);
+        const int n = ticket_count(v), t = ticket_next(v);
+        if (t >= n) return g;
+        const job *j = &p->jobs[g & 1];
+        j->fn(j->ctx, t, thread);
+        /* The thread that finishes the last task wakes the caller if it
+         * went to sleep. */
+        if (atomic_fetch_add(&p->done, 1) + 1 == n && atomic_load(&p->caller_sleeps)) {
+            gg_mutex_lock(p->mu);
+            gg_cond_signal(p->done_cv);
+            gg_mutex_unlock(p->mu);
+        }
     }
 }
 
 static bool job_ready(gg_pool *p, unsigned seen) {
-    return atomic_load(&p->gen) != seen || atomic_load(&p->stop);
+    return ticket_gen(atomic_load(&p->ticket)) != seen || atomic_load(&p->stop);
 }
 
 /* Waits until a job newer than `seen` is published or the pool stops. */
@@ -95,14 +141,7 @@ static void worker_main(void *arg) {
     for (;;) {
         wait_for_job(p, seen);
         if (atomic_load(&p->stop)) return;
-        seen = atomic_load(&p->gen);
-        run_tasks(p, w->index);
-        /* The last worker out wakes the caller if it went to sleep. */
-        if (atomic_fetch_sub(&p->active, 1) == 1 && atomic_load(&p->caller_sleeps)) {
-            gg_mutex_lock(p->mu);
-            gg_cond_signal(p->done_cv);
-            gg_mutex_unlock(p->mu);
-        }
+        seen = run_tasks(p, w->index);
     }
 }
 
@@ -141,9 +180,8 @@ gg_pool *gg_pool_new(int n_threads, gg_err *e) {
         free_pool(p);
         goto oom;
     }
-    atomic_init(&p->gen, 0);
-    atomic_init(&p->next, 0);
-    atomic_init(&p->active, 0);
+    atomic_init(&p->ticket, 0);
+    atomic_init(&p->done, 0);
     atomic_init(&p->stop, false);
     atomic_init(&p->idle_sleepers, 0);
     atomic_init(&p->caller_sleeps, false);
@@ -173,22 +211,34 @@ void gg_pool_free(gg_pool *p) {
 
 int gg_pool_size(const gg_pool *p) { return p->n_threads; }
 
-/* Waits until every worker has checked out of the current job. */
-static void wait_for_workers(gg_pool *p) {
+/* Waits until the n tasks of the current run are finished. */
+static void wait_for_done(gg_pool *p, int n) {
     int64_t start = gg_now_ns();
-    for (int i = 1; atomic_load(&p->active) > 0; i++) {
+    for (int i = 1; atomic_load(&p->done) < n; i++) {
         gg_cpu_relax();
         if (i % 64 == 0) {
             if (gg_now_ns() - start > SPIN_NS) break;
             gg_thread_yield();
         }
     }
-    if (atomic_load(&p->active) == 0) return;
+    if (atomic_load(&p->done) >= n) return;
     gg_mutex_lock(p->mu);
     atomic_store(&p->caller_sleeps, true);
-    while (atomic_load(&p->active) > 0) gg_cond_wait(p->done_cv, p->mu);
+    while (atomic_load(&p->done) < n) gg_cond_wait(p->done_cv, p->mu);
     atomic_store(&p->caller_sleeps, false);
     gg_mutex_unlock(p->mu);
+}
+
+/* Tasks base.. of a run too large for one ticket. */
+typedef struct piece {
+    gg_pool_fn fn;
+    void *ctx;
+    int base;
+} piece;
+
+static void piece_task(void *ctx, int task, int thread) {
+    piece *c = ctx;
+    c->fn(c->ctx, c->base + task, thread);
 }
 
 void gg_pool_run(gg_pool *p, int n_tasks, gg_pool_fn fn, void *ctx) {
@@ -198,17 +248,23 @@ void gg_pool_run(gg_pool *p, int n_tasks, gg_pool_fn fn, void *ctx) {
         for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->active, p->n_threads - 1, memory_order_relaxed);
-    atomic_fetch_add(&p->gen, 1); /* publishes the job (seq_cst) */
+    if (n_tasks > MAX_RUN_TASKS) {
+        for (int b = 0; b < n_tasks; b += MAX_RUN_TASKS) {
+            piece c = {fn, ctx, b};
+            gg_pool_run(p, GG_MIN(MAX_RUN_TASKS, n_tasks - b), piece_task, &c);
+        }
+        return;
+    }
+    p->gen = (p->gen + 1) & GEN_MASK;
+    p->jobs[p->gen & 1] = (job){fn, ctx};
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    /* publishes the job (seq_cst) */
+    atomic_store(&p->ticket, (uint64_t)p->gen << GEN_SHIFT | (uint64_t)n_tasks << COUNT_SHIFT);
     if (atomic_load(&p->idle_sleepers) > 0) {
         gg_mutex_lock(p->mu);
         gg_cond_broadcast(p->job_cv);
         gg_mutex_unlock(p->mu);
     }
     run_tasks(p, 0);
-    wait_for_workers(p);
+    wait_for_done(p, n_tasks);
 }
