@@ -198,7 +198,7 @@ typedef struct gdesc {
     row_unpack_fn unpack;
     /* the register tile over nt <= TT tokens (see tile) */
     void (*micro)(int nt, const panel *p, int64_t m, const uint8_t *a, size_t stride,
-                  ptrdiff_t ad_off, ptrdiff_t bs_off, __m512 *out);
+                  ptrdiff_t ad_off, ptrdiff_t bs_off, float *out);
 } gdesc;
 
 static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, int64_t k0,
@@ -259,11 +259,11 @@ static inline __m512i bcast4(const uint8_t *p) {
  * memory, so that the registers hold only the int32 sums and f. */
 ALWAYS_INLINE void tile(int SB, int S, int MINS, int NT, const panel *p, int64_t m,
                         const uint8_t *a, size_t stride, ptrdiff_t ad_off, ptrdiff_t bs_off,
-                        __m512 *out) {
+                        float *out) {
     const int nsb = SB / S, steps = S / 4;
     const uint8_t *at[TT];
     for (int t = 0; t < NT; t++) at[t] = a + (size_t)t * stride;
-    for (int t = 0; t < NT; t++) out[t] = _mm512_setzero_ps();
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + 16 * t, _mm512_setzero_ps());
     for (int64_t b = 0; b < m / SB; b++) {
         __m512 f[TT];
         for (int s = 0; s < nsb; s++) {
@@ -291,7 +291,8 @@ ALWAYS_INLINE void tile(int SB, int S, int MINS, int NT, const panel *p, int64_t
         }
         for (int t = 0; t < NT; t++) {
             const float *ad = (const float *)(const void *)(at[t] + ad_off);
-            out[t] = _mm512_fmadd_ps(f[t], _mm512_set1_ps(ad[b]), out[t]);
+            _mm512_storeu_ps(out + 16 * t, _mm512_fmadd_ps(f[t], _mm512_set1_ps(ad[b]),
+                                                           _mm512_loadu_ps(out + 16 * t)));
         }
     }
 }
@@ -322,12 +323,12 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
             for (int t0 = 0; t0 < n_tok; t0 += TT) {
                 const int nt = GG_MIN(TT, n_tok - t0);
                 const uint8_t *a = (const uint8_t *)act + (size_t)t0 * stride + k0;
-                __m512 out[TT];
+                float out[TT * 16]; /* not __m512[]: mingw does not align the stack */
                 g->micro(nt, p, m, a, stride, (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb)),
                          (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub)), out);
                 for (int t = 0; t < nt; t++) {
                     float *yt = y + (int64_t)(t0 + t) * ldy + rb;
-                    __m512 v = out[t];
+                    __m512 v = _mm512_loadu_ps(out + 16 * t);
                     if (k0 > 0) v = _mm512_add_ps(_mm512_maskz_loadu_ps(keep, yt), v);
                     _mm512_mask_storeu_ps(yt, keep, v);
                 }
@@ -338,7 +339,7 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
 
 #define GEMM(name, SB, S, MINS, unpack_fn)                                               \
     static void name##_micro(int nt, const panel *p, int64_t m, const uint8_t *a, size_t st, \
-                             ptrdiff_t ado, ptrdiff_t bso, __m512 *out) {                \
+                             ptrdiff_t ado, ptrdiff_t bso, float *out) {                 \
         switch (nt) {                                                                    \
         case 8: tile(SB, S, MINS, 8, p, m, a, st, ado, bso, out); break;                 \
         case 7: tile(SB, S, MINS, 7, p, m, a, st, ado, bso, out); break;                 \
