@@ -94,10 +94,12 @@ static inline void k45_scales(const uint8_t *p, gg_half d, gg_half dmin, float *
                      float *mn) {                                                        \
         const wtype *w = (const wtype *)row + k0 / GG_QK_K;                              \
         for (int64_t j = 0; j < m / GG_QK_K; j++) {                                      \
-            __m512i v[4];                                                                \
-            unpack_k45(w[j].qs, qh_of, v);                                               \
-            for (int c = 0; c < 4; c++) _mm512_storeu_si512(q + 256 * j + 64 * c, v[c]); \
-            k45_scales(w[j].scales, w[j].d, w[j].dmin, sc + 8 * j, mn + 8 * j);          \
+            if (q) {                                                                     \
+                __m512i v[4];                                                            \
+                unpack_k45(w[j].qs, qh_of, v);                                           \
+                for (int c = 0; c < 4; c++) _mm512_storeu_si512(q + 256 * j + 64 * c, v[c]); \
+            }                                                                            \
+            if (sc) k45_scales(w[j].scales, w[j].d, w[j].dmin, sc + 8 * j, mn + 8 * j);  \
         }                                                                                \
     }
 UNPACK_K45(unpack_row_q4_K, gg_block_q4_K, NULL)
@@ -196,34 +198,112 @@ typedef struct gdesc {
     int sub;  /* values per weight scale */
     bool mins;
     row_unpack_fn unpack;
+    /* optional: the panel's values straight from the rows' packed bytes,
+     * unpack then being asked for scales only (q == NULL) */
+    void (*panel_q)(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p);
+    /* optional: the panel's scales and mins likewise (unpack given NULL) */
+    void (*panel_sc)(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p);
     /* the register tile over nt <= TT tokens (see tile) */
     void (*micro)(int nt, const panel *p, int64_t m, const uint8_t *a, size_t stride,
                   ptrdiff_t ad_off, ptrdiff_t bs_off, float *out);
 } gdesc;
 
+/* Q4_K values straight from 16 rows' packed bytes (no row-major copy):
+ * the 64 bytes of chunks 2h and 2h+1 of a super-block (32 bytes each;
+ * byte l holds value l of the chunk in its low nibble and value 32 + l in
+ * its high one) transposed as 16 dwords give, for dword d < 8 of a chunk,
+ * the panel vector of values 4d..4d+3 (low nibbles) and of 32+4d..
+ * (high nibbles). */
+static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m,
+                         panel *p) {
+    const gg_block_q4_K *rows[GR];
+    for (int r = 0; r < GR; r++)
+        rows[r] = r < nr ? (const gg_block_q4_K *)(const void *)((const uint8_t *)w->data +
+                                                                 (size_t)(rb + r) * w->row_bytes) +
+                               k0 / GG_QK_K
+                         : NULL;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    for (int64_t b = 0; b < m / GG_QK_K; b++)
+        for (int h = 0; h < 2; h++) {
+            __m512i v[16];
+            for (int r = 0; r < GR; r++)
+                v[r] = rows[r] ? _mm512_loadu_si512(rows[r][b].qs + 64 * h) : _mm512_setzero_si512();
+            transpose16(v);
+            for (int cc = 0; cc < 2; cc++) {
+                int8_t(*q)[64] = p->q + 16 * (4 * b + 2 * h + cc);
+                for (int d = 0; d < 8; d++) {
+                    const __m512i x = v[8 * cc + d];
+                    _mm512_storeu_si512(q[d], _mm512_and_si512(x, m4));
+                    _mm512_storeu_si512(q[8 + d], _mm512_and_si512(_mm512_srli_epi16(x, 4), m4));
+                }
+            }
+        }
+}
+
+/* Q4_K/Q5_K scales and mins of 16 rows at once: the first 16 bytes of a
+ * super-block (d, dmin, then the 12 bytes kscales reads) gathered as four
+ * dwords per row, one row per lane, and the 6-bit fields cut out there. */
+static void panel_sc_k45(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m,
+                         panel *p) {
+    const size_t bb = gg_type_info(w->type)->type_size;
+    const __mmask16 live = (__mmask16)((1u << nr) - 1);
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i idx = _mm512_mullo_epi32(iota, _mm512_set1_epi32((int)w->row_bytes));
+    const __m512i lo6 = _mm512_set1_epi32(63), lo4 = _mm512_set1_epi32(15), top2 = _mm512_set1_epi32(0x30);
+    const uint8_t *base = (const uint8_t *)w->data + (size_t)rb * w->row_bytes + (size_t)(k0 / GG_QK_K) * bb;
+    for (int64_t b = 0; b < m / GG_QK_K; b++) {
+        const uint8_t *blk = base + (size_t)b * bb;
+        const __m512i z = _mm512_setzero_si512();
+        __m512i dd = _mm512_mask_i32gather_epi32(z, live, idx, blk, 1);
+        __m512i u0 = _mm512_mask_i32gather_epi32(z, live, idx, blk + 4, 1);
+        __m512i u1 = _mm512_mask_i32gather_epi32(z, live, idx, blk + 8, 1);
+        __m512i u2 = _mm512_mask_i32gather_epi32(z, live, idx, blk + 12, 1);
+        __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
+        __m512 dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
+        for (int j = 0; j < 4; j++) {
+            __m512i s0 = _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j), lo6);
+            __m512i m0 = _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j), lo6);
+            __m512i s1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * j), lo4),
+                                         _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j + 2), top2));
+            __m512i m1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * j + 4), lo4),
+                                         _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j + 2), top2));
+            _mm512_storeu_ps(p->sc[8 * b + j], _mm512_mul_ps(_mm512_cvtepi32_ps(s0), d));
+            _mm512_storeu_ps(p->mn[8 * b + j], _mm512_mul_ps(_mm512_cvtepi32_ps(m0), dm));
+            _mm512_storeu_ps(p->sc[8 * b + 4 + j], _mm512_mul_ps(_mm512_cvtepi32_ps(s1), d));
+            _mm512_storeu_ps(p->mn[8 * b + 4 + j], _mm512_mul_ps(_mm512_cvtepi32_ps(m1), dm));
+        }
+    }
+}
+
 static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, int64_t k0,
                         int64_t m, rows_buf *rw, panel *p) {
     const int nsub = (int)(m / g->sub), nsub16 = (nsub + 15) & ~15;
-    for (int r = 0; r < GR; r++) {
+    for (int r = 0; r < GR && !(g->panel_q && g->panel_sc); r++) {
         if (r < nr) {
             g->unpack((const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes, k0, m,
-                      rw->q[r], rw->sc[r], rw->mn[r]);
+                      g->panel_q ? NULL : rw->q[r], g->panel_sc ? NULL : rw->sc[r],
+                      g->panel_sc ? NULL : rw->mn[r]);
         } else {
             /* lanes of no row: zeros, computed and never stored */
-            memset(rw->q[r], 0, (size_t)m);
+            if (!g->panel_q) memset(rw->q[r], 0, (size_t)m);
             memset(rw->sc[r], 0, sizeof(float) * (size_t)nsub);
             memset(rw->mn[r], 0, sizeof(float) * (size_t)nsub);
         }
         for (int s = nsub; s < nsub16; s++) rw->sc[r][s] = rw->mn[r][s] = 0;
     }
-    for (int64_t c = 0; c < m / 64; c++) {
+    if (g->panel_q) g->panel_q(w, rb, nr, k0, m, p);
+    for (int64_t c = 0; !g->panel_q && c < m / 64; c++) {
         __m512i v[16];
         for (int r = 0; r < GR; r++) v[r] = _mm512_loadu_si512(rw->q[r] + 64 * c);
         transpose16(v);
         for (int j = 0; j < 16; j++) _mm512_storeu_si512(p->q[16 * c + j], v[j]);
     }
-    transpose_cols(rw->sc, sizeof rw->sc[0], nsub, p->sc);
-    if (g->mins) transpose_cols(rw->mn, sizeof rw->mn[0], nsub, p->mn);
+    if (g->panel_sc) {
+        g->panel_sc(w, rb, nr, k0, m, p);
+    } else {
+        transpose_cols(rw->sc, sizeof rw->sc[0], nsub, p->sc);
+        if (g->mins) transpose_cols(rw->mn, sizeof rw->mn[0], nsub, p->mn);
+    }
     const __m512i k128 = _mm512_set1_epi8((char)0x80);
     const int steps = g->sub / 4;
     for (int s = 0; s < nsub; s++) {
@@ -337,7 +417,7 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     }
 }
 
-#define GEMM(name, SB, S, MINS, unpack_fn)                                               \
+#define GEMM(name, SB, S, MINS, unpack_fn, panel_q, panel_sc)                            \
     static void name##_micro(int nt, const panel *p, int64_t m, const uint8_t *a, size_t st, \
                              ptrdiff_t ado, ptrdiff_t bso, float *out) {                 \
         switch (nt) {                                                                    \
@@ -353,17 +433,17 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     }                                                                                    \
     static void name(const gg_matrix *w, const void *act, size_t stride, int n_tok,      \
                      float *y, int64_t ldy, int64_t r0, int64_t r1) {                    \
-        static const gdesc g = {SB, S, MINS, unpack_fn, name##_micro};                   \
+        static const gdesc g = {SB, S, MINS, unpack_fn, panel_q, panel_sc, name##_micro}; \
         gemm_run(&g, w, act, stride, n_tok, y, ldy, r0, r1);                             \
     }
-GEMM(gemm_q8_0, 32, 32, 0, unpack_row_q8_0)
-GEMM(gemm_q4_0, 32, 32, 0, unpack_row_q4_0)
-GEMM(gemm_q5_0, 32, 32, 0, unpack_row_q5_0)
-GEMM(gemm_q2_K, 256, 16, 1, unpack_row_q2_K)
-GEMM(gemm_q3_K, 256, 16, 0, unpack_row_q3_K)
-GEMM(gemm_q4_K, 256, 32, 1, unpack_row_q4_K)
-GEMM(gemm_q5_K, 256, 32, 1, unpack_row_q5_K)
-GEMM(gemm_q6_K, 256, 16, 0, unpack_row_q6_K)
+GEMM(gemm_q8_0, 32, 32, 0, unpack_row_q8_0, NULL, NULL)
+GEMM(gemm_q4_0, 32, 32, 0, unpack_row_q4_0, NULL, NULL)
+GEMM(gemm_q5_0, 32, 32, 0, unpack_row_q5_0, NULL, NULL)
+GEMM(gemm_q2_K, 256, 16, 1, unpack_row_q2_K, NULL, NULL)
+GEMM(gemm_q3_K, 256, 16, 0, unpack_row_q3_K, NULL, NULL)
+GEMM(gemm_q4_K, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, panel_sc_k45)
+GEMM(gemm_q5_K, 256, 32, 1, unpack_row_q5_K, NULL, panel_sc_k45)
+GEMM(gemm_q6_K, 256, 16, 0, unpack_row_q6_K, NULL, NULL)
 
 /* ---- activations ---- */
 
