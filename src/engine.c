@@ -24,7 +24,6 @@
 
 #define FFN_CHUNK 64    /* tokens whose FFN activations exist at once */
 #define MAX_SPECIAL 4   /* special tokens around a text, at each end */
-#define DECODER_DEFAULT_CTX 512
 
 struct ggembed_model {
     char *path;         /* as given to open: the file checked before each pass */
@@ -129,17 +128,14 @@ static int alloc_work(ggembed_model *m, gg_err *e) {
     return 0;
 }
 
-static bool decoder(const gg_model *mo) {
-    return mo->arch == GG_ARCH_LLAMA || mo->arch == GG_ARCH_QWEN2 || mo->arch == GG_ARCH_QWEN3;
-}
-
 static int open_weights(ggembed_model *m, gg_err *e) {
     if (gg_model_load(m->file, &m->model, e)) return -1;
     const gg_hparams *hp = &m->model.hp;
     if (hp->n_vocab != gg_tokenizer_info(m->tok)->n_vocab)
         return gg_fail(e, "token_embd.weight has %d rows but the vocabulary has %d tokens",
                        hp->n_vocab, gg_tokenizer_info(m->tok)->n_vocab);
-    int def = decoder(&m->model) ? GG_MIN(hp->n_ctx_train, DECODER_DEFAULT_CTX) : hp->n_ctx_train;
+    const int cap = m->model.desc->default_ctx;
+    int def = cap ? GG_MIN(hp->n_ctx_train, cap) : hp->n_ctx_train;
     if (m->opt.max_batch_tokens <= 0) m->opt.max_batch_tokens = def;
     if (m->opt.max_batch_tokens < m->n_lead + m->n_trail + 1)
         return gg_fail(e, "batch of %d tokens is too small", m->opt.max_batch_tokens);

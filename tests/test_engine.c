@@ -643,6 +643,7 @@ static void test_rope_scaling(void) {
     rope_freqs_tensor();
 }
 
+
 /* ---- opening: memory ceiling, vocabulary-only, corrupt files, info ---- */
 
 static void test_open_errors(void) {
@@ -733,6 +734,50 @@ static void test_open_errors(void) {
     snprintf(missing, sizeof missing, "%s/engine-no-such-file.gguf", check_tmp_dir());
     st = ggembed_open(missing, NULL, &m, err, sizeof err);
     CHECKF(st == GGEMBED_E_IO && m == NULL, "missing file: %s", ggembed_status_name(st));
+}
+
+/* A copy of `src` with one extra f32 tensor `extra` [ne0, ne1] (zeros). */
+static int copy_with_tensor(const char *src, const char *dst, const char *extra, int64_t ne0,
+                            int64_t ne1) {
+    gguf_file *f = NULL;
+    gg_err e = {{0}};
+    if (gguf_open(src, &f, &e)) return -1;
+    gguf_writer *w = gguf_writer_new();
+    for (uint64_t i = 0; i < gguf_kv_count(f); i++) gguf_set_kv_from(w, gguf_kv_at(f, i));
+    char name[128];
+    for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
+        const gguf_tensor *t = gguf_tensor_at(f, i);
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        gguf_add_tensor(w, name, (gg_type)t->type, t->n_dims, t->ne);
+    }
+    const int64_t ne[2] = {ne0, ne1};
+    gguf_add_tensor(w, extra, GG_TYPE_F32, 2, ne);
+    float *zeros = calloc((size_t)(ne0 * ne1), sizeof(float));
+    int rc = zeros ? gguf_writer_begin(w, dst, 3, &e) : -1;
+    for (uint64_t i = 0; i < gguf_tensor_count(f) && !rc; i++)
+        rc = gguf_write_data(w, gguf_tensor_at(f, i)->data, gguf_tensor_at(f, i)->size, &e);
+    if (!rc) rc = gguf_write_data(w, zeros, sizeof(float) * (size_t)(ne0 * ne1), &e);
+    if (!rc) rc = gguf_writer_finish(w, &e);
+    free(zeros);
+    gguf_writer_free(w);
+    gguf_close(f);
+    return rc;
+}
+
+/* A tensor that another architecture has but this one does not (a gate
+ * in a GELU BERT, which would mean a gated FFN) is refused by name
+ * rather than ignored. */
+static void test_foreign_tensor(void) {
+    char path[2048], err[GGEMBED_ERR_LEN] = "";
+    snprintf(path, sizeof path, "%s/engine-foreign.gguf", check_tmp_dir());
+    CHECK(copy_with_tensor(bert_path, path, "blk.0.ffn_gate.weight", 64, 128) == 0);
+    ggembed_model *m = NULL;
+    ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_E_FORMAT && !m, "bert with ffn_gate: %s", ggembed_status_name(st));
+    CHECKF(strstr(err, "blk.0.ffn_gate.weight") && strstr(err, "not part of a bert model"),
+           "the message names the tensor and the architecture: '%s'", err);
+    if (m) ggembed_close(m);
+    remove(path);
 }
 
 /* ---- tokenize with specials = lead + plain + trail, every fixture ---- */
@@ -997,6 +1042,7 @@ int main(void) {
         test_rope_scaling();
         test_open_errors();
         test_model_changed();
+        test_foreign_tensor();
     }
     test_tokenize_specials();
     remove(bert_path);

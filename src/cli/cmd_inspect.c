@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "ggembed.h"
 #include "gguf/gguf.h"
+#include "models/model.h"
 
 #define SHOW_ELEMS 8     /* array elements shown */
 #define SHOW_STR_TEXT 200 /* bytes of a string shown in text mode */
@@ -217,7 +218,10 @@ static void text_report(FILE *out, const char *path, const gguf_file *f, const s
     fprintf(out, "%-20s %" PRIu64 " bytes\n", "file size:", gguf_file_size(f));
     fprintf(out, "%-20s %" PRIu32 "\n", "GGUF version:", gguf_version(f));
     fprintf(out, "%-20s %" PRIu64 "\n", "alignment:", gguf_alignment(f));
-    fprintf(out, "%-20s %.*s\n", "architecture:", (int)s->arch.len, s->arch.ptr);
+    char names[256];
+    gg_arch_names(names, sizeof names);
+    fprintf(out, "%-20s %.*s (%s; ggembed runs %s)\n", "architecture:", (int)s->arch.len, s->arch.ptr,
+            gg_arch_find(s->arch) ? "supported" : "not supported", names);
     fprintf(out, "%-20s %" PRIu64 "\n", "parameters:", s->params);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         const gguf_kv *kv = field_kv(f, s, &fields[i]);

@@ -19,6 +19,7 @@
 #include "ggembed.h"
 #include "kernels/kernels.h"
 #include "mkmodel.h"
+#include "models/model.h"
 
 typedef enum { K_EMBED, K_MATRIX, K_NORM, K_BIAS, K_ROPE_FREQS } mk_kind;
 
@@ -34,6 +35,7 @@ typedef struct mk_job {
     const mk_preset *p;
     const mk_ftype *ft;
     const char *vocab_path, *out_path, *arch;
+    const gg_arch_desc *desc;
     uint64_t seed;
     int n_layer, n_ctx, n_vocab;
     mk_preset shape; /* the preset with the command line's overrides; p points here */
@@ -62,76 +64,44 @@ static void add(mk_job *j, int layer, const char *name, int64_t ne0, int64_t ne1
     t->kind = kind;
 }
 
-static void matrix(mk_job *j, int l, const char *base, int64_t ne0, int64_t ne1, bool bias) {
-    char n[64];
-    snprintf(n, sizeof n, "%s.weight", base);
-    add(j, l, n, ne0, ne1, K_MATRIX);
-    if (!bias) return;
-    snprintf(n, sizeof n, "%s.bias", base);
-    add(j, l, n, ne1, 0, K_BIAS);
-}
-
-static void norm(mk_job *j, int l, const char *base, int64_t n, bool bias) {
-    char s[64];
-    snprintf(s, sizeof s, "%s.weight", base);
-    add(j, l, s, n, 0, K_NORM);
-    if (!bias) return;
-    snprintf(s, sizeof s, "%s.bias", base);
-    add(j, l, s, n, 0, K_BIAS);
-}
-
-static void encoder_tensors(mk_job *j) {
-    const mk_preset *p = j->p;
-    const int64_t E = p->n_embd, F = p->n_ff;
-    const bool nomic = !strcmp(p->arch, "nomic-bert");
-    add(j, -1, "token_embd.weight", E, j->n_vocab, K_EMBED);
-    add(j, -1, "token_types.weight", E, 2, K_EMBED);
-    if (!nomic) add(j, -1, "position_embd.weight", E, j->n_ctx, K_EMBED);
-    norm(j, -1, "token_embd_norm", E, true);
-    for (int l = 0; l < j->n_layer; l++) {
-        if (nomic) {
-            matrix(j, l, "attn_qkv", E, 3 * E, false);
-        } else {
-            matrix(j, l, "attn_q", E, E, true);
-            matrix(j, l, "attn_k", E, E, true);
-            matrix(j, l, "attn_v", E, E, true);
-        }
-        matrix(j, l, "attn_output", E, E, !nomic);
-        norm(j, l, "attn_output_norm", E, true);
-        matrix(j, l, "ffn_up", E, F, !nomic);
-        if (nomic) matrix(j, l, "ffn_gate", E, F, false);
-        matrix(j, l, "ffn_down", F, E, !nomic);
-        norm(j, l, "layer_output_norm", E, true);
+static mk_kind kind_of(gg_tensor_role r) {
+    switch (r) {
+    case GG_T_EMBED: return K_EMBED;
+    case GG_T_MATRIX: return K_MATRIX;
+    case GG_T_NORM: return K_NORM;
+    case GG_T_BIAS: return K_BIAS;
+    case GG_T_ROPE_FREQS: return K_ROPE_FREQS;
     }
+    return K_MATRIX;
 }
 
-static void decoder_tensors(mk_job *j) {
+/* The tensors the architecture's row implies: those real models have
+ * (GG_USUAL and up), and rope_freqs when asked for. */
+static int add_spec(const gg_tensor_spec *t, void *user) {
+    mk_job *j = user;
+    bool want = t->need >= GG_USUAL || (t->role == GG_T_ROPE_FREQS && j->rope_freqs > 0);
+    if (want) add(j, -1, t->name, t->ne0, t->ne1, kind_of(t->role));
+    if (want) j->t[j->n_t - 1].layer = t->layer;
+    return 0;
+}
+
+static void shape_of(const mk_job *j, gg_hparams *hp) {
     const mk_preset *p = j->p;
-    const int64_t E = p->n_embd, F = p->n_ff, D = p->head_dim;
-    const int64_t QW = D * p->n_head, KV = D * p->n_head_kv;
-    const bool qwen2 = !strcmp(p->arch, "qwen2"), qwen3 = !strcmp(p->arch, "qwen3");
-    add(j, -1, "token_embd.weight", E, j->n_vocab, K_EMBED);
-    norm(j, -1, "output_norm", E, false);
-    for (int l = 0; l < j->n_layer; l++) {
-        norm(j, l, "attn_norm", E, false);
-        matrix(j, l, "attn_q", E, QW, qwen2);
-        matrix(j, l, "attn_k", E, KV, qwen2);
-        matrix(j, l, "attn_v", E, KV, qwen2);
-        matrix(j, l, "attn_output", QW, E, false);
-        if (qwen3) {
-            norm(j, l, "attn_q_norm", D, false);
-            norm(j, l, "attn_k_norm", D, false);
-        }
-        norm(j, l, "ffn_norm", E, false);
-        matrix(j, l, "ffn_gate", E, F, false);
-        matrix(j, l, "ffn_down", F, E, false);
-        matrix(j, l, "ffn_up", E, F, false);
-    }
-    if (j->rope_freqs > 0) add(j, -1, "rope_freqs.weight", D / 2, 0, K_ROPE_FREQS);
+    memset(hp, 0, sizeof *hp);
+    hp->n_vocab = j->n_vocab;
+    hp->n_embd = p->n_embd;
+    hp->n_layer = j->n_layer;
+    hp->n_head = p->n_head;
+    hp->n_head_kv = p->n_head_kv;
+    hp->head_dim = p->head_dim;
+    hp->n_ff = p->n_ff;
+    hp->n_ctx_train = j->n_ctx;
+    hp->rope.n_rot = p->head_dim;
 }
 
 static void set_hparams(mk_job *j, gguf_writer *w) {
     const mk_preset *p = j->p;
+    const gg_arch_desc *d = j->desc;
     char k[96];
 #define SET(fn, suffix, v) (snprintf(k, sizeof k, "%s.%s", p->arch, suffix), fn(w, k, v))
     SET(gguf_set_u32, "context_length", (uint32_t)j->n_ctx);
@@ -139,19 +109,16 @@ static void set_hparams(mk_job *j, gguf_writer *w) {
     SET(gguf_set_u32, "feed_forward_length", (uint32_t)p->n_ff);
     SET(gguf_set_u32, "block_count", (uint32_t)j->n_layer);
     SET(gguf_set_u32, "attention.head_count", (uint32_t)p->n_head);
+    SET(gguf_set_u32, "attention.head_count_kv", (uint32_t)p->n_head_kv);
+    SET(gguf_set_u32, "attention.key_length", (uint32_t)p->head_dim);
+    SET(gguf_set_u32, "attention.value_length", (uint32_t)p->head_dim);
     SET(gguf_set_u32, "pooling_type", (uint32_t)p->pooling);
-    bool encoder = !strcmp(p->arch, "bert") || !strcmp(p->arch, "nomic-bert");
-    if (encoder) {
-        SET(gguf_set_f32, "attention.layer_norm_epsilon", p->norm_eps);
-        SET(gguf_set_bool, "attention.causal", false);
-        if (p->rope_base > 0) SET(gguf_set_f32, "rope.freq_base", p->rope_base);
-    } else {
-        SET(gguf_set_u32, "attention.head_count_kv", (uint32_t)p->n_head_kv);
-        SET(gguf_set_f32, "attention.layer_norm_rms_epsilon", p->norm_eps);
+    SET(gguf_set_f32, d->norm == GG_NORM_RMS ? "attention.layer_norm_rms_epsilon"
+                                             : "attention.layer_norm_epsilon", p->norm_eps);
+    if (!d->causal) SET(gguf_set_bool, "attention.causal", false);
+    if (d->pos != GG_POS_LEARNED) {
         SET(gguf_set_f32, "rope.freq_base", p->rope_base);
         SET(gguf_set_u32, "rope.dimension_count", (uint32_t)p->head_dim);
-        SET(gguf_set_u32, "attention.key_length", (uint32_t)p->head_dim);
-        SET(gguf_set_u32, "attention.value_length", (uint32_t)p->head_dim);
         if (j->rope_scaling) SET(gguf_set_str, "rope.scaling.type", j->rope_scaling);
         if (j->rope_factor > 0) SET(gguf_set_f32, "rope.scaling.factor", j->rope_factor);
         if (j->rope_orig_ctx > 0)
@@ -300,9 +267,9 @@ static int write_model(mk_job *j) {
     }
     if (j->p->add_eos >= 0) gguf_set_bool(w, "tokenizer.ggml.add_eos_token", j->p->add_eos != 0);
     set_hparams(j, w);
-    bool encoder = !strcmp(j->p->arch, "bert") || !strcmp(j->p->arch, "nomic-bert");
-    if (encoder) encoder_tensors(j);
-    else decoder_tensors(j);
+    gg_hparams hp;
+    shape_of(j, &hp);
+    gg_arch_tensors(j->desc, &hp, 2, NULL, add_spec, j);
     int64_t widest = 0;
     for (int i = 0; i < j->n_t; i++) {
         mk_tensor *t = &j->t[i];
@@ -442,18 +409,23 @@ static int parse(mk_job *j, int argc, char **argv) {
         mk_list_ftypes();
         return -1;
     }
-    if (!j->vocab_path && strcmp(j->p->arch, "bert") && strcmp(j->p->arch, "nomic-bert")) {
+    j->desc = gg_arch_find((gguf_str){j->p->arch, strlen(j->p->arch)});
+    if (!j->desc) {
+        fprintf(stderr, "ggembed mkmodel: preset '%s' has no architecture row\n", preset);
+        return -1;
+    }
+    if (!j->vocab_path && !j->p->builtin_vocab) {
         fprintf(stderr, "ggembed mkmodel: preset '%s' needs --vocab (the built-in vocabulary is "
                         "WordPiece, for BERT-family models)\n", preset);
         return -1;
     }
     bool rope = j->rope_scaling || j->rope_factor > 0 || j->rope_orig_ctx || j->rope_attn_factor > 0;
-    if (rope && (!strcmp(j->p->arch, "bert") || !strcmp(j->p->arch, "nomic-bert"))) {
+    if (rope && (j->desc->pos == GG_POS_LEARNED || !j->desc->causal)) {
         fprintf(stderr, "ggembed mkmodel: the --rope-* options are for decoder presets (llama, "
                         "qwen2, qwen3), not '%s'\n", preset);
         return -1;
     }
-    if (j->rope_freqs > 0 && strcmp(j->p->arch, "llama")) {
+    if (j->rope_freqs > 0 && !j->desc->rope_freqs) {
         fprintf(stderr, "ggembed mkmodel: --rope-freqs is for llama presets (llama.cpp reads the "
                         "tensor for no other of these architectures), not '%s'\n", preset);
         return -1;
@@ -464,7 +436,7 @@ static int parse(mk_job *j, int argc, char **argv) {
     if (embd) {
         /* Qwen3 has its own head size; the others' is n_embd / n_head
          * (llama.cpp's qwen2 requires it). */
-        bool own_head = !strcmp(j->p->arch, "qwen3");
+        bool own_head = j->p->head_dim * j->p->n_head != j->p->n_embd;
         if (!own_head && embd % j->p->n_head) {
             fprintf(stderr, "ggembed mkmodel: --embd %d is not a multiple of the %d heads\n", embd,
                     j->p->n_head);

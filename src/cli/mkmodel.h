@@ -21,6 +21,7 @@ typedef struct mk_preset {
     float norm_eps, rope_base;
     int pooling;
     int add_eos; /* -1: as the vocabulary says */
+    bool builtin_vocab; /* the built-in WordPiece vocabulary fits (BERT family) */
 } mk_preset;
 
 const mk_preset *mk_find_preset(const char *name);

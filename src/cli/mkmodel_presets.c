@@ -10,11 +10,11 @@
 #include "mkmodel.h"
 
 static const mk_preset presets[] = {
-    {"minilm", "bert", "all-MiniLM-L6-v2", 0, 384, 6, 12, 12, 32, 1536, 512, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1},
-    {"bge-base", "bert", "bge-base-en-v1.5", 0, 768, 12, 12, 12, 64, 3072, 512, 1e-12f, 0, GGEMBED_POOLING_CLS, -1},
-    {"nomic-embed-text", "nomic-bert", "nomic-embed-text-v1.5", 0, 768, 12, 12, 12, 64, 3072, 2048, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1},
-    {"bert-tiny", "bert", "a tiny BERT for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1},
-    {"nomic-tiny", "nomic-bert", "a tiny nomic-bert for tests", 0, 64, 2, 4, 4, 16, 128, 256, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1},
+    {"minilm", "bert", "all-MiniLM-L6-v2", 0, 384, 6, 12, 12, 32, 1536, 512, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
+    {"bge-base", "bert", "bge-base-en-v1.5", 0, 768, 12, 12, 12, 64, 3072, 512, 1e-12f, 0, GGEMBED_POOLING_CLS, -1, 1},
+    {"nomic-embed-text", "nomic-bert", "nomic-embed-text-v1.5", 0, 768, 12, 12, 12, 64, 3072, 2048, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1, 1},
+    {"bert-tiny", "bert", "a tiny BERT for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
+    {"nomic-tiny", "nomic-bert", "a tiny nomic-bert for tests", 0, 64, 2, 4, 4, 16, 128, 256, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1, 1},
     {"llama-tiny", "llama", "a tiny LLaMA/Mistral decoder for tests", 0, 64, 2, 4, 2, 16, 160, 256, 1e-5f, 10000.0f, GGEMBED_POOLING_LAST, 1},
     {"qwen2-tiny", "qwen2", "a tiny Qwen2 decoder for tests", 0, 64, 2, 4, 2, 16, 160, 256, 1e-6f, 1000000.0f, GGEMBED_POOLING_LAST, -1},
     {"qwen3-tiny", "qwen3", "a tiny Qwen3 decoder for tests (head 32 wide)", 0, 64, 2, 4, 2, 32, 160, 256, 1e-6f, 1000000.0f, GGEMBED_POOLING_LAST, 1},

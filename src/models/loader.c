@@ -1,9 +1,15 @@
 /*
- * loader.c - finding weight tensors by name with the shapes an
- * architecture expects, and reading hyperparameters that several
- * architectures share. Every failure names the tensor and both shapes.
+ * loader.c - loading a model: its architecture's row, the shared
+ * hyperparameters, and every tensor the row implies (gg_arch_tensors),
+ * found by name with the shape the row expects. Every failure names the
+ * tensor and both shapes. A tensor that some other row has but this one
+ * does not (an ffn_gate in a GELU model, rope_freqs in a Qwen model) is
+ * refused rather than ignored: the file means a computation this row
+ * would not do.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
@@ -57,4 +63,133 @@ int gg_load_vector(const gguf_file *f, const char *name, int64_t n, bool require
 void gg_embedding_row(const gg_matrix *table, int64_t row, float *out) {
     const uint8_t *src = (const uint8_t *)table->data + (size_t)row * table->row_bytes;
     gg_dequantize_row(table->type, src, out, table->cols);
+}
+
+/* ---------------- loading a model ---------------- */
+
+typedef struct load_ctx {
+    const gguf_file *f;
+    gg_model *m;
+    gg_err *e;
+} load_ctx;
+
+static int load_one(const gg_tensor_spec *t, void *user) {
+    load_ctx *c = user;
+    const bool req = t->need == GG_MUST;
+    if (t->ne1 > 0) return gg_load_matrix(c->f, t->name, t->ne0, t->ne1, req, t->slot, c->e);
+    return gg_load_vector(c->f, t->name, t->ne0, req, t->slot, c->e);
+}
+
+/* A fused QKV projection is three projections whose rows follow each
+ * other: Q's, then K's and V's; views of each keep one code path and let
+ * queries be made a chunk at a time. */
+static gg_matrix rows_of(const gg_matrix *w, int64_t r0, int64_t n) {
+    gg_matrix v = *w;
+    v.data = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+    v.rows = n;
+    return v;
+}
+
+static void split_qkv(const gg_hparams *hp, gg_layer *l) {
+    const int64_t QW = (int64_t)hp->head_dim * hp->n_head, KV = (int64_t)hp->head_dim * hp->n_head_kv;
+    const gg_matrix qkv = l->wq;
+    const float *b = l->bq;
+    l->wq = rows_of(&qkv, 0, QW);
+    l->wk = rows_of(&qkv, QW, KV);
+    l->wv = rows_of(&qkv, QW + KV, KV);
+    l->bk = b ? b + QW : NULL;
+    l->bv = b ? b + QW + KV : NULL;
+}
+
+static int check_rope_freqs(const gg_hparams *hp, gg_err *e) {
+    const float *ff = hp->rope.freq_factors;
+    for (int i = 0; ff && i < hp->rope.n_rot / 2; i++)
+        if (!(ff[i] > 0.0f) || isinf(ff[i]))
+            return gg_fail(e, "tensor 'rope_freqs.weight': value %d is %g, not a positive factor", i,
+                           ff[i]);
+    return 0;
+}
+
+/* The part of a tensor name after "blk.N.", which is what rows share. */
+static gguf_str base_name(gguf_str n) {
+    if (n.len < 4 || memcmp(n.ptr, "blk.", 4)) return n;
+    for (uint64_t i = 4; i < n.len; i++)
+        if (n.ptr[i] == '.') return (gguf_str){n.ptr + i + 1, n.len - i - 1};
+    return n;
+}
+
+typedef struct name_set {
+    char names[64][48];
+    int n;
+} name_set;
+
+static bool in_set(const name_set *s, gguf_str name) {
+    for (int i = 0; i < s->n; i++)
+        if (gguf_str_eq(name, s->names[i])) return true;
+    return false;
+}
+
+static int collect(const gg_tensor_spec *t, void *user) {
+    name_set *s = user;
+    gguf_str b = base_name((gguf_str){t->name, strlen(t->name)});
+    if (s->n < 64 && !in_set(s, b)) snprintf(s->names[s->n++], sizeof s->names[0], "%.*s", (int)b.len, b.ptr);
+    return 0;
+}
+
+/* Every tensor of the file that the architecture table knows by name
+ * must be one this row has. */
+static int check_foreign(const gguf_file *f, const gg_model *m, gg_err *e) {
+    name_set mine = {.n = 0}, all = {.n = 0};
+    gg_hparams one = m->hp;
+    one.n_layer = 1;
+    gg_arch_tensors(m->desc, &one, 1, NULL, collect, &mine);
+    for (int i = 0; gg_arch_at(i); i++) gg_arch_tensors(gg_arch_at(i), &one, 1, NULL, collect, &all);
+    for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
+        gguf_str name = gguf_tensor_at(f, i)->name, b = base_name(name);
+        if (in_set(&all, b) && !in_set(&mine, b))
+            return gg_fail(e, "tensor '%.*s' is not part of a %s model", (int)GG_MIN(name.len, 64),
+                           name.ptr, m->desc->name);
+    }
+    return 0;
+}
+
+int gg_model_load(const gguf_file *f, gg_model *m, gg_err *e) {
+    memset(m, 0, sizeof *m);
+    gguf_str arch;
+    if (gguf_get_str(f, "general.architecture", &arch, e)) return -1;
+    m->desc = gg_arch_find(arch);
+    if (!m->desc) {
+        char names[256];
+        gg_arch_names(names, sizeof names);
+        return gg_fail(e, "architecture '%.*s' is not supported (supported: %s)",
+                       (int)GG_MIN(arch.len, 64), arch.ptr, names);
+    }
+    if (gg_hparams_read(f, m->desc, &m->hp, e)) return -1;
+    const gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");
+    if (!te) return gg_fail(e, "missing tensor 'token_embd.weight'");
+    if (te->ne[1] <= 0 || te->ne[1] > INT32_MAX)
+        return gg_fail(e, "tensor 'token_embd.weight' has %lld rows", (long long)te->ne[1]);
+    m->hp.n_vocab = (int)te->ne[1];
+    const gguf_tensor *tt = gguf_find_tensor(f, "token_types.weight");
+    int n_types = tt ? (int)GG_MIN(tt->ne[1], 1 << 16) : 0;
+    m->layers = calloc((size_t)m->hp.n_layer, sizeof *m->layers);
+    if (!m->layers) return gg_fail(e, "out of memory for %d layers", m->hp.n_layer);
+    load_ctx c = {.f = f, .m = m, .e = e};
+    if (check_foreign(f, m, e) || gg_arch_tensors(m->desc, &m->hp, n_types, m, load_one, &c) ||
+        check_rope_freqs(&m->hp, e)) {
+        gg_model_free(m);
+        return -1;
+    }
+    if (m->desc->fused_qkv)
+        for (int il = 0; il < m->hp.n_layer; il++) split_qkv(&m->hp, &m->layers[il]);
+    for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
+        const gguf_tensor *t = gguf_tensor_at(f, i);
+        m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+    }
+    return 0;
+}
+
+void gg_model_free(gg_model *m) {
+    free(m->layers);
+    m->layers = NULL;
 }

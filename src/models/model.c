@@ -1,6 +1,6 @@
 /*
- * model.c - picks the architecture of a GGUF file, loads it through the
- * architecture's file, and sizes the working memory of a forward pass.
+ * model.c - attention over a packed batch, and the working memory of a
+ * forward pass.
  */
 #include <math.h>
 #include <stdio.h>
@@ -8,59 +8,6 @@
 #include <string.h>
 
 #include "model.h"
-
-static const struct {
-    const char *name;
-    gg_arch arch;
-} arch_names[] = {
-    {"bert", GG_ARCH_BERT},   {"nomic-bert", GG_ARCH_NOMIC_BERT}, {"llama", GG_ARCH_LLAMA},
-    {"qwen2", GG_ARCH_QWEN2}, {"qwen3", GG_ARCH_QWEN3},
-};
-
-static bool is_decoder(gg_arch a) { return a == GG_ARCH_LLAMA || a == GG_ARCH_QWEN2 || a == GG_ARCH_QWEN3; }
-
-int gg_model_load(const gguf_file *f, gg_model *m, gg_err *e) {
-    memset(m, 0, sizeof *m);
-    gguf_str arch;
-    if (gguf_get_str(f, "general.architecture", &arch, e)) return -1;
-    for (size_t i = 0; i < GG_ARRAY_LEN(arch_names); i++)
-        if (gguf_str_eq(arch, arch_names[i].name)) {
-            m->arch = arch_names[i].arch;
-            m->arch_name = arch_names[i].name;
-        }
-    if (!m->arch_name)
-        return gg_fail(e, "architecture '%.*s' is not supported (supported: bert, nomic-bert, "
-                       "llama, qwen2, qwen3)", (int)GG_MIN(arch.len, 64), arch.ptr);
-    uint32_t n_layer;
-    char key[96];
-    snprintf(key, sizeof key, "%s.block_count", m->arch_name);
-    if (gguf_get_u32(f, key, &n_layer, e)) return -1;
-    if (n_layer == 0 || n_layer > 4096) return gg_fail(e, "%s: %u layers is out of range", key, n_layer);
-    m->layers = calloc(n_layer, sizeof *m->layers);
-    if (!m->layers) return gg_fail(e, "out of memory for %u layers", n_layer);
-    int rc = is_decoder(m->arch) ? gg_decoder_load(f, m, e) : gg_bert_load(f, m, e);
-    if (rc) {
-        gg_model_free(m);
-        return -1;
-    }
-    for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
-        const gguf_tensor *t = gguf_tensor_at(f, i);
-        m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
-    }
-    return 0;
-}
-
-void gg_model_free(gg_model *m) {
-    free(m->layers);
-    m->layers = NULL;
-}
-
-int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b,
-                     gg_cancel_fn cancel, void *cancel_user, gg_err *e) {
-    if (b->n_tok > w->max_tok) return gg_fail(e, "batch of %d tokens exceeds %d", b->n_tok, w->max_tok);
-    if (is_decoder(m->arch)) return gg_decoder_forward(m, ex, w, b, cancel, cancel_user, e);
-    return gg_bert_forward(m, ex, w, b, cancel, cancel_user, e);
-}
 
 /* Attention output for tokens [c0, c0 + c) into w->attn, each token
  * attending over its own sequence only. */
@@ -79,7 +26,7 @@ void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
             .out = w->attn + (size_t)(lo - c0) * QW, .ld_out = QW,
             .n_q = hi - lo, .n_kv = s1 - s0, .q_pos0 = lo - s0,
             .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .d = hp->head_dim,
-            .scale = 1.0f / sqrtf((float)hp->head_dim), .causal = hp->causal,
+            .scale = hp->attn_scale, .causal = hp->causal,
         };
         gg_op_attention(ex, &a);
     }

@@ -1,6 +1,13 @@
 /*
  * model.h - a transformer's shape and weights as read from a GGUF file,
- * and the forward passes that the architecture files provide.
+ * the table of architectures that describes each one, and the one
+ * forward pass they all run (transformer.c).
+ *
+ * An architecture is one row of a table (arch.c): whether attention is
+ * causal, the norm kind and where norms sit, the position scheme, the FFN
+ * kind, fused or separate QKV, Q/K norms, the pooling default. Which
+ * tensors a file must (or may) hold follows from the row, and the same
+ * enumeration (gg_arch_tensors) drives the loader and `ggembed mkmodel`.
  *
  * Weights are views into the file mapping (gg_matrix, const float *);
  * nothing here owns tensor data. A forward pass turns a packed batch of
@@ -13,13 +20,57 @@
 #include "../gguf/gguf.h"
 #include "ops.h"
 
-typedef enum gg_arch {
-    GG_ARCH_BERT,
-    GG_ARCH_NOMIC_BERT,
-    GG_ARCH_LLAMA,
-    GG_ARCH_QWEN2,
-    GG_ARCH_QWEN3,
-} gg_arch;
+typedef enum gg_norm_kind { GG_NORM_LAYER, GG_NORM_RMS } gg_norm_kind;
+
+/* Where each sub-layer f (attention, FFN) has its norms. */
+typedef enum gg_norm_place {
+    GG_NORM_POST,     /* x = norm(x + f(x))            BERT */
+    GG_NORM_PRE,      /* x = x + f(norm(x))            LLaMA */
+    GG_NORM_SANDWICH, /* x = x + norm(f(norm(x)))      Gemma */
+} gg_norm_place;
+
+typedef enum gg_pos_kind {
+    GG_POS_LEARNED,   /* position_embd rows added to the token embeddings */
+    GG_POS_ROPE,      /* rotary, adjacent pairs (llama.cpp's converter permutes Q/K) */
+    GG_POS_ROPE_NEOX, /* rotary, pairs of the two halves of a head */
+} gg_pos_kind;
+
+typedef enum gg_ffn_kind {
+    GG_FFN_GELU,   /* down(gelu(up(x))) */
+    GG_FFN_SWIGLU, /* down(silu(gate(x)) * up(x)) */
+    GG_FFN_GEGLU,  /* down(gelu(gate(x)) * up(x)) */
+} gg_ffn_kind;
+
+/* How much a file is held to having a tensor. GG_USUAL: optional, but the
+ * real models have it (so mkmodel writes it). */
+typedef enum gg_need { GG_NO = 0, GG_MAY, GG_USUAL, GG_MUST } gg_need;
+
+typedef struct gg_arch_desc {
+    const char *name;        /* general.architecture */
+    const char *models;      /* what it covers, for messages and docs */
+    bool causal;             /* the default; non-causal rows read <arch>.attention.causal */
+    gg_norm_kind norm;
+    gg_norm_place place;
+    bool embd_norm;          /* token_embd_norm right after the embedding */
+    bool out_norm;           /* output_norm after the last block */
+    bool token_types;        /* token_types rows (type 0 is added) */
+    gg_pos_kind pos;
+    gg_ffn_kind ffn;
+    bool fused_qkv;          /* attn_qkv, rows Q then K then V */
+    bool qk_norm;            /* per-head norms of Q and K */
+    gg_need bias_qkv, bias_out, bias_ffn;
+    bool kv_half;            /* K, V rounded to half, as llama.cpp's F16 KV cache holds them */
+    bool rope_freqs;         /* may carry Llama 3's rope_freqs tensor */
+    int pooling;             /* when <arch>.pooling_type is absent */
+    int default_ctx;         /* cap on the default batch (0: the training context) */
+} gg_arch_desc;
+
+/* The row of general.architecture `name`, or NULL. */
+const gg_arch_desc *gg_arch_find(gguf_str name);
+/* Row i of the table, or NULL past its end. */
+const gg_arch_desc *gg_arch_at(int i);
+/* The supported names, comma-separated ("bert, nomic-bert, ..."). */
+void gg_arch_names(char *buf, size_t cap);
 
 typedef struct gg_hparams {
     int n_vocab;
@@ -31,32 +82,57 @@ typedef struct gg_hparams {
     int n_ff;
     int n_ctx_train;
     float norm_eps;
+    float attn_scale;
     gg_rope rope;
     int pooling; /* ggembed_pooling from metadata */
     bool causal;
 } gg_hparams;
 
+/* The <arch>.* hyperparameters of an architecture, every shape checked
+ * once here (hparams.c). n_vocab comes from token_embd. */
+int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, gg_err *e);
+
 typedef struct gg_layer {
     gg_matrix wq, wk, wv, wo; /* a fused QKV tensor is loaded as three views */
     const float *bq, *bk, *bv, *bo;
+    const float *q_norm, *k_norm;               /* [head_dim] */
+    const float *attn_norm, *attn_norm_b;       /* pre-attention */
+    const float *attn_post_norm;                /* on the attention output (sandwich) */
+    const float *attn_out_norm, *attn_out_norm_b; /* after the residual add (post) */
     gg_matrix ffn_up, ffn_gate, ffn_down;
     const float *ffn_up_b, *ffn_down_b;
-    /* BERT: post-norms with biases */
-    const float *attn_out_norm, *attn_out_norm_b, *out_norm, *out_norm_b;
-    /* decoders: pre-norms, per-head Q/K norms (Qwen3) */
-    const float *attn_norm, *ffn_norm, *q_norm, *k_norm;
+    const float *ffn_norm, *ffn_norm_b;         /* pre-FFN */
+    const float *ffn_post_norm;                 /* on the FFN output (sandwich) */
+    const float *out_norm, *out_norm_b;         /* after the residual add (post) */
 } gg_layer;
 
 typedef struct gg_model {
-    gg_arch arch;
-    const char *arch_name;
+    const gg_arch_desc *desc;
     gg_hparams hp;
     gg_matrix tok_embd, type_embd, pos_embd;
-    const float *tok_norm, *tok_norm_b; /* BERT embedding norm */
-    const float *out_norm;              /* decoders: final RMS norm */
+    const float *embd_norm, *embd_norm_b;
+    const float *out_norm, *out_norm_b;
     gg_layer *layers;
     uint64_t n_params;
 } gg_model;
+
+/* Every tensor an architecture has, in file order, for the loader and
+ * mkmodel. ne1 == 0: a vector. slot: where the loader puts it (NULL when
+ * gg_arch_tensors is given no model). */
+typedef enum gg_tensor_role { GG_T_EMBED, GG_T_MATRIX, GG_T_NORM, GG_T_BIAS, GG_T_ROPE_FREQS } gg_tensor_role;
+typedef struct gg_tensor_spec {
+    char name[64];
+    int layer; /* -1: not in a block */
+    int64_t ne0, ne1;
+    gg_need need;
+    gg_tensor_role role;
+    void *slot; /* gg_matrix * (ne1 > 0) or const float ** */
+} gg_tensor_spec;
+typedef int (*gg_tensor_fn)(const gg_tensor_spec *t, void *user);
+/* Calls fn for each tensor of d with shapes hp (n_vocab, n_ctx_train,
+ * n_types rows of token types); stops at and returns fn's first non-zero. */
+int gg_arch_tensors(const gg_arch_desc *d, const gg_hparams *hp, int n_types, gg_model *m,
+                    gg_tensor_fn fn, void *user);
 
 /* A packed batch: n_seq sequences, sequence s being tokens
  * [seq_start[s], seq_start[s + 1]). */
@@ -98,8 +174,8 @@ void gg_work_carve(const gg_model *m, int max_tok, int chunk, uint8_t *mem, gg_w
 int gg_model_load(const gguf_file *f, gg_model *m, gg_err *e);
 void gg_model_free(gg_model *m);
 
-/* Final hidden states of every token into w->x. Returns -1 (with the
- * message "cancelled") when cancel() says so between layers. */
+/* Final hidden states of every token into w->x (transformer.c). Returns
+ * -1 (kind GG_E_CANCELLED) when cancel() says so between layers. */
 typedef int (*gg_cancel_fn)(void *user);
 int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b,
                      gg_cancel_fn cancel, void *cancel_user, gg_err *e);
@@ -109,14 +185,6 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
  * queries, token c0 first (model.c). */
 void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, int c0, int c,
                      const float *q);
-
-/* Architecture files. */
-int gg_bert_load(const gguf_file *f, gg_model *m, gg_err *e);
-int gg_bert_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b,
-                    gg_cancel_fn cancel, void *cancel_user, gg_err *e);
-int gg_decoder_load(const gguf_file *f, gg_model *m, gg_err *e);
-int gg_decoder_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b,
-                       gg_cancel_fn cancel, void *cancel_user, gg_err *e);
 
 /* Tensor lookup with shape checks (loader.c). ne0 = row length. */
 int gg_load_matrix(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, bool required,

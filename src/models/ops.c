@@ -103,10 +103,13 @@ typedef struct norm_job {
     float eps;
 } norm_job;
 
+static void rmsnorm_task(void *ctx, int t, int thread);
+
 static void layernorm_task(void *ctx, int t, int thread) {
     (void)thread;
     norm_job *j = ctx;
     float *x = j->out + (size_t)t * j->width;
+    if (j->in != j->out) memcpy(x, j->in + (size_t)t * j->width, sizeof(float) * (size_t)j->width);
     double sum = 0;
     for (int i = 0; i < j->width; i++) sum += x[i];
     float mean = (float)(sum / j->width);
@@ -126,8 +129,14 @@ static void layernorm_task(void *ctx, int t, int thread) {
 
 void gg_op_layernorm(gg_exec *ex, float *x, int n_tok, int width, const float *g, const float *b,
                      float eps) {
-    norm_job j = {.out = x, .width = width, .g = g, .b = b, .eps = eps};
+    norm_job j = {.in = x, .out = x, .width = width, .g = g, .b = b, .eps = eps};
     gg_pool_run(ex->pool, n_tok, layernorm_task, &j);
+}
+
+void gg_op_norm(gg_exec *ex, bool rms, const float *in, float *out, int n_tok, int width,
+                const float *g, const float *b, float eps) {
+    norm_job j = {.in = in, .out = out, .width = width, .g = g, .b = b, .eps = eps};
+    gg_pool_run(ex->pool, n_tok, rms ? rmsnorm_task : layernorm_task, &j);
 }
 
 static void rmsnorm_row(const float *in, float *out, int width, const float *g, float eps) {
@@ -182,7 +191,7 @@ typedef struct ew_job {
     int kind;
 } ew_job;
 
-enum { EW_GELU, EW_SWIGLU, EW_ADD };
+enum { EW_GELU, EW_SWIGLU, EW_GEGLU, EW_ADD };
 #define EW_SPAN 4096
 
 static void gelu_span(float *x, size_t n) { gg_gelu_table_row(x, (int64_t)n, gelu_table); }
@@ -197,6 +206,9 @@ static void ew_task(void *ctx, int task, int thread) {
         gelu_span(x, n);
     } else if (j->kind == EW_SWIGLU) {
         gg_swiglu(x, y, (int64_t)n);
+    } else if (j->kind == EW_GEGLU) {
+        gelu_span(x, n);
+        for (size_t i = 0; i < n; i++) x[i] *= y[i];
     } else {
         for (size_t i = 0; i < n; i++) x[i] += y[i];
     }
@@ -210,6 +222,9 @@ static void ew_run(gg_exec *ex, int kind, float *x, const float *y, size_t n) {
 void gg_op_gelu(gg_exec *ex, float *x, size_t n) { ew_run(ex, EW_GELU, x, NULL, n); }
 void gg_op_swiglu(gg_exec *ex, float *gate, const float *up, size_t n) {
     ew_run(ex, EW_SWIGLU, gate, up, n);
+}
+void gg_op_geglu(gg_exec *ex, float *gate, const float *up, size_t n) {
+    ew_run(ex, EW_GEGLU, gate, up, n);
 }
 void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n) { ew_run(ex, EW_ADD, x, y, n); }
 

@@ -37,6 +37,10 @@ void gg_op_layernorm(gg_exec *ex, float *x, int n_tok, int width, const float *g
 /* RMS norm: x / sqrt(mean(x^2) + eps) * g (in -> out may alias). */
 void gg_op_rmsnorm(gg_exec *ex, const float *in, float *out, int n_tok, int width, const float *g,
                    float eps);
+/* A layer norm (rms false: g and b may be NULL) or an RMS norm (b
+ * unused) of in into out, which may alias. */
+void gg_op_norm(gg_exec *ex, bool rms, const float *in, float *out, int n_tok, int width,
+                const float *g, const float *b, float eps);
 /* Per-head RMS norm over each d-wide head of rows of width n_head*d. */
 void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const float *g,
                          float eps);
@@ -45,6 +49,7 @@ void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const f
 void gg_ops_init(void);
 void gg_op_gelu(gg_exec *ex, float *x, size_t n); /* tanh form through an f16 table, as ggml */
 void gg_op_swiglu(gg_exec *ex, float *gate, const float *up, size_t n); /* silu(gate) * up */
+void gg_op_geglu(gg_exec *ex, float *gate, const float *up, size_t n); /* gelu(gate) * up */
 void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n);
 
 /* Rotary position embedding in place on n_head heads of width d in each

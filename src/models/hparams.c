@@ -1,0 +1,138 @@
+/*
+ * hparams.c - the <arch>.* hyperparameters, read the same way for every
+ * architecture and checked once: positive sizes, heads that divide,
+ * heads of a usable width, and the rotary settings where the row has
+ * rotary positions (scaled linearly or by YaRN as the
+ * <arch>.rope.scaling.* metadata says and llama.cpp reads it).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model.h"
+
+#define KEY(buf, arch, suffix) (snprintf(buf, sizeof buf, "%s.%s", arch, suffix), buf)
+
+/* The scaling factor of <arch>.rope.scaling.factor (or the older
+ * rope.scale_linear), as a frequency scale: 1 when neither is there or
+ * the factor is 0, as llama.cpp reads it. */
+static int read_freq_scale(const gguf_file *f, const char *arch, float *freq_scale, gg_err *e) {
+    char key[128];
+    float factor = 0.0f;
+    if (!gguf_find_kv(f, KEY(key, arch, "rope.scaling.factor"))) KEY(key, arch, "rope.scale_linear");
+    if (gguf_get_f32_or(f, key, 0.0f, &factor, e)) return -1;
+    if (!(factor >= 0.0f) || isinf(factor))
+        return gg_fail(e, "%s = %g is not a usable factor", key, factor);
+    *freq_scale = factor == 0.0f ? 1.0f : 1.0f / factor;
+    return 0;
+}
+
+/* YaRN's cos/sin multiplier before the rope op's own 1 + 0.1 ln(factor):
+ * llama.cpp sets it to that same amount and then divides the op's factor
+ * back out, so the net magnitude is 1 + 0.1 ln(factor) either way; it is
+ * computed the same way here so that it rounds the same. */
+static float yarn_attn_factor(float freq_scale) {
+    const float factor = 1.0f / freq_scale;
+    float af = factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f;
+    return af * (1.0f / (1.0f + 0.1f * logf(factor)));
+}
+
+/* YaRN over <arch>.rope.scaling.original_context_length positions (default
+ * the training context), with ggml's default betas (32 and 1): llama.cpp
+ * reads no others for these architectures. */
+static int read_yarn(const gguf_file *f, const char *arch, gg_hparams *hp, gg_err *e) {
+    char key[128];
+    uint32_t n_orig;
+    KEY(key, arch, "rope.scaling.original_context_length");
+    if (gguf_get_u32_or(f, key, (uint32_t)hp->n_ctx_train, &n_orig, e)) return -1;
+    if (n_orig == 0) n_orig = (uint32_t)hp->n_ctx_train;
+    if (n_orig > (1u << 30)) return gg_fail(e, "%s = %u is out of range", key, n_orig);
+    hp->rope.ext_factor = 1.0f;
+    hp->rope.attn_factor *= yarn_attn_factor(hp->rope.freq_scale);
+    gg_rope_set_yarn(&hp->rope, (int)n_orig, 32.0f, 1.0f);
+    return 0;
+}
+
+/* <arch>.rope.scaling.*: the type (llama.cpp takes a missing type as
+ * linear, so a factor alone scales), the factor, an extra cos/sin factor
+ * (attn_factor) and, for YaRN, the original context. */
+static int read_rope_scaling(const gguf_file *f, const char *arch, gg_hparams *hp, gg_err *e) {
+    char key[128];
+    gguf_str type = {"linear", 6};
+    if (gguf_find_kv(f, KEY(key, arch, "rope.scaling.type")) && gguf_get_str(f, key, &type, e))
+        return -1;
+    const bool yarn = gguf_str_eq(type, "yarn");
+    if (!yarn && !gguf_str_eq(type, "linear") && !gguf_str_eq(type, "none"))
+        return gg_fail(e, "rope scaling '%.*s' is not supported (none, linear and yarn are)",
+                       (int)GG_MIN(type.len, 32), type.ptr);
+    if (read_freq_scale(f, arch, &hp->rope.freq_scale, e)) return -1;
+    if (gguf_str_eq(type, "none")) hp->rope.freq_scale = 1.0f;
+    KEY(key, arch, "rope.scaling.attn_factor");
+    if (gguf_get_f32_or(f, key, 1.0f, &hp->rope.attn_factor, e)) return -1;
+    if (!(hp->rope.attn_factor > 0.0f) || isinf(hp->rope.attn_factor))
+        return gg_fail(e, "%s = %g is not a positive number", key, hp->rope.attn_factor);
+    return yarn ? read_yarn(f, arch, hp, e) : 0;
+}
+
+static int read_rope(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, gg_err *e) {
+    char key[128];
+    uint32_t n_rot;
+    float base;
+    KEY(key, d->name, "rope.dimension_count");
+    if (gguf_get_u32_or(f, key, (uint32_t)hp->head_dim, &n_rot, e)) return -1;
+    if (n_rot == 0 || n_rot > (uint32_t)hp->head_dim || n_rot % 2)
+        return gg_fail(e, "%s = %u does not fit heads of %d", key, n_rot, hp->head_dim);
+    if (gguf_get_f32_or(f, KEY(key, d->name, "rope.freq_base"), 10000.0f, &base, e)) return -1;
+    if (!(base > 1.0f) || isinf(base)) return gg_fail(e, "%s = %g is not a usable base", key, base);
+    hp->rope = gg_rope_plain((int)n_rot, base, d->pos == GG_POS_ROPE_NEOX);
+    return read_rope_scaling(f, d->name, hp, e);
+}
+
+static int get_int(const gguf_file *f, const char *arch, const char *suffix, int def, int max,
+                   int *out, gg_err *e) {
+    char key[128];
+    uint32_t v;
+    KEY(key, arch, suffix);
+    if (def < 0 ? gguf_get_u32(f, key, &v, e) : gguf_get_u32_or(f, key, (uint32_t)def, &v, e))
+        return -1;
+    if (v == 0 || v > (uint32_t)max) return gg_fail(e, "%s = %u is out of range (1..%d)", key, v, max);
+    *out = (int)v;
+    return 0;
+}
+
+int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, gg_err *e) {
+    const char *a = d->name;
+    char key[128];
+    memset(hp, 0, sizeof *hp);
+    if (get_int(f, a, "embedding_length", -1, 65536, &hp->n_embd, e) ||
+        get_int(f, a, "block_count", -1, 4096, &hp->n_layer, e) ||
+        get_int(f, a, "attention.head_count", -1, 4096, &hp->n_head, e) ||
+        get_int(f, a, "attention.head_count_kv", hp->n_head, hp->n_head, &hp->n_head_kv, e) ||
+        get_int(f, a, "feed_forward_length", -1, 1 << 20, &hp->n_ff, e) ||
+        get_int(f, a, "context_length", -1, 1 << 30, &hp->n_ctx_train, e))
+        return -1;
+    if (hp->n_head % hp->n_head_kv)
+        return gg_fail(e, "%s: %d query heads do not share %d key/value heads evenly", a,
+                       hp->n_head, hp->n_head_kv);
+    /* Heads are n_embd / n_head wide unless the file says otherwise. */
+    const bool own_width = gguf_find_kv(f, KEY(key, a, "attention.key_length")) != NULL;
+    if (!own_width && hp->n_embd % hp->n_head)
+        return gg_fail(e, "%s: embedding of %d does not split into %d heads", a, hp->n_embd,
+                       hp->n_head);
+    if (get_int(f, a, "attention.key_length", hp->n_embd / hp->n_head, 1024, &hp->head_dim, e))
+        return -1;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    const char *eps = d->norm == GG_NORM_RMS ? "attention.layer_norm_rms_epsilon"
+                                              : "attention.layer_norm_epsilon";
+    if (gguf_get_f32(f, KEY(key, a, eps), &hp->norm_eps, e)) return -1;
+    if (!(hp->norm_eps >= 0.0f) || isinf(hp->norm_eps))
+        return gg_fail(e, "%s = %g is not a usable epsilon", key, hp->norm_eps);
+    hp->causal = d->causal;
+    if (!d->causal && gguf_get_bool_or(f, KEY(key, a, "attention.causal"), false, &hp->causal, e))
+        return -1;
+    uint32_t pooling;
+    if (gguf_get_u32_or(f, KEY(key, a, "pooling_type"), (uint32_t)d->pooling, &pooling, e)) return -1;
+    hp->pooling = (int)pooling;
+    if (d->pos == GG_POS_ROPE || d->pos == GG_POS_ROPE_NEOX) return read_rope(f, d, hp, e);
+    return 0;
+}

@@ -1,0 +1,154 @@
+/*
+ * transformer.c - the one forward pass every architecture runs, driven by
+ * its row of the table (arch.c). Shapes: T tokens in the batch, c <= chunk
+ * tokens at a time, E = n_embd, QW = n_head * head_dim, KV = n_head_kv *
+ * head_dim, F = n_ff. Per layer, with norms where the row places them:
+ *
+ *   h      = attn_norm(x)                       [c][E]   (x itself: post-norm)
+ *   q,k,v  = h Wq, h Wk, h Wv (+ biases)        [c][QW], [T][KV] x2
+ *            per-head Q/K norms, rotary positions, K and V rounded to half
+ *   a      = attention(q, k, v) Wo (+ bo)       [c][E]   each token within its own sequence
+ *   x      = x + post_attn_norm(a)              [c][E]   then attn_out_norm(x): post-norm
+ *   h      = ffn_norm(x)                        [c][E]
+ *   f      = down(act(gate h) * up h)           [c][F] -> [c][E]
+ *   x      = x + post_ffn_norm(f)               [c][E]   then out_norm(x): post-norm
+ *
+ * Memory: the residual stream x, keys and values exist for all T tokens;
+ * queries and everything wider (the FFN) exist for one chunk at a time, so
+ * a 7B model embeds 512 tokens in a few tens of MB. A layer therefore makes
+ * every token's keys and values first (a token's attention needs them all,
+ * and x changes as chunks finish), then finishes the chunks in order.
+ */
+#include <string.h>
+
+#include "model.h"
+
+static void norm(const gg_model *m, gg_exec *ex, const float *in, float *out, int n,
+                 const float *g, const float *b) {
+    const gg_hparams *hp = &m->hp;
+    gg_op_norm(ex, m->desc->norm == GG_NORM_RMS, in, out, n, hp->n_embd, g, b, hp->norm_eps);
+}
+
+/* x[t] = token (+ type 0) (+ position), then the embedding norm. [T][E] */
+static void embed_tokens(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b) {
+    const int E = m->hp.n_embd;
+    float *row = w->tmp; /* one row of scratch */
+    for (int t = 0; t < b->n_tok; t++) {
+        float *x = w->x + (size_t)t * E;
+        gg_embedding_row(&m->tok_embd, b->tokens[t], x);
+        if (m->type_embd.data) {
+            gg_embedding_row(&m->type_embd, 0, row);
+            for (int i = 0; i < E; i++) x[i] += row[i];
+        }
+        if (m->pos_embd.data) {
+            gg_embedding_row(&m->pos_embd, w->pos[t], row);
+            for (int i = 0; i < E; i++) x[i] += row[i];
+        }
+    }
+    if (m->embd_norm) norm(m, ex, w->x, w->x, b->n_tok, m->embd_norm, m->embd_norm_b);
+}
+
+/* The attention input of tokens [c0, c0 + c): attn_norm(x) in tmp, or x
+ * itself where the row has no pre-norm. [c][E] */
+static const float *attn_input(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
+                               int c0, int c) {
+    const float *x = w->x + (size_t)c0 * m->hp.n_embd;
+    if (!l->attn_norm) return x;
+    norm(m, ex, x, w->tmp, c, l->attn_norm, l->attn_norm_b);
+    return w->tmp;
+}
+
+/* Per-head norms and rotary positions of n rows of q or k (n_head heads). */
+static void shape_heads(const gg_model *m, float *x, int n, int n_head, const float *g,
+                        const int32_t *pos) {
+    const gg_hparams *hp = &m->hp;
+    const int D = hp->head_dim, W = n_head * D;
+    if (g) gg_op_rmsnorm_heads(x, n, W, n_head, D, g, hp->norm_eps);
+    if (m->desc->pos != GG_POS_LEARNED) gg_op_rope(x, n, W, n_head, D, pos, &hp->rope);
+}
+
+/* Keys and values of tokens [c0, c0 + c) into w->k, w->v. [c][KV] each */
+static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
+                       int c) {
+    const gg_hparams *hp = &m->hp;
+    const int E = hp->n_embd, KV = hp->head_dim * hp->n_head_kv;
+    float *k = w->k + (size_t)c0 * KV, *v = w->v + (size_t)c0 * KV;
+    const float *h = attn_input(m, l, ex, w, c0, c);
+    gg_op_matmul(ex, &l->wk, l->bk, h, E, c, k, KV);
+    gg_op_matmul(ex, &l->wv, l->bv, h, E, c, v, KV);
+    shape_heads(m, k, c, hp->n_head_kv, l->k_norm, w->pos + c0);
+    if (m->desc->kv_half) {
+        gg_round_half(k, (int64_t)c * KV);
+        gg_round_half(v, (int64_t)c * KV);
+    }
+}
+
+/* The FFN of h into out. [c][E] -> [c][F] -> [c][E] */
+static void ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, const float *h,
+                int c, float *out) {
+    const int E = m->hp.n_embd, F = m->hp.n_ff;
+    const size_t n = (size_t)c * F;
+    gg_op_matmul(ex, &l->ffn_up, l->ffn_up_b, h, E, c, w->ff_up, F);
+    float *act = w->ff_up;
+    switch (m->desc->ffn) {
+    case GG_FFN_GELU:
+        gg_op_gelu(ex, w->ff_up, n);
+        break;
+    case GG_FFN_SWIGLU:
+    case GG_FFN_GEGLU:
+        gg_op_matmul(ex, &l->ffn_gate, NULL, h, E, c, w->ff_gate, F);
+        if (m->desc->ffn == GG_FFN_SWIGLU) gg_op_swiglu(ex, w->ff_gate, w->ff_up, n);
+        else gg_op_geglu(ex, w->ff_gate, w->ff_up, n);
+        act = w->ff_gate;
+        break;
+    }
+    gg_op_matmul(ex, &l->ffn_down, l->ffn_down_b, act, F, c, out, E);
+}
+
+/* The rest of the layer for tokens [c0, c0 + c), once all keys and
+ * values exist. */
+static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
+                         const gg_batch *b, int c0, int c) {
+    const gg_hparams *hp = &m->hp;
+    const int E = hp->n_embd, QW = hp->head_dim * hp->n_head;
+    float *x = w->x + (size_t)c0 * E;                            /* [c][E] */
+    const float *h = attn_input(m, l, ex, w, c0, c);             /* [c][E] */
+    gg_op_matmul(ex, &l->wq, l->bq, h, E, c, w->q, QW);          /* [c][QW] */
+    shape_heads(m, w->q, c, hp->n_head, l->q_norm, w->pos + c0);
+    gg_attend_chunk(m, ex, w, b, c0, c, w->q);                   /* [c][QW] in attn */
+    gg_op_matmul(ex, &l->wo, l->bo, w->attn, QW, c, w->tmp, E);  /* [c][E] */
+    if (l->attn_post_norm) norm(m, ex, w->tmp, w->tmp, c, l->attn_post_norm, NULL);
+    gg_op_add(ex, x, w->tmp, (size_t)c * E);
+    if (l->attn_out_norm) norm(m, ex, x, x, c, l->attn_out_norm, l->attn_out_norm_b);
+    h = x;
+    if (l->ffn_norm) {
+        norm(m, ex, x, w->tmp, c, l->ffn_norm, l->ffn_norm_b);
+        h = w->tmp;
+    }
+    ffn(m, l, ex, w, h, c, w->attn);                             /* [c][E] in attn */
+    if (l->ffn_post_norm) norm(m, ex, w->attn, w->attn, c, l->ffn_post_norm, NULL);
+    gg_op_add(ex, x, w->attn, (size_t)c * E);
+    if (l->out_norm) norm(m, ex, x, x, c, l->out_norm, l->out_norm_b);
+}
+
+int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b,
+                     gg_cancel_fn cancel, void *cancel_user, gg_err *e) {
+    if (b->n_tok > w->max_tok) return gg_fail(e, "batch of %d tokens exceeds %d", b->n_tok, w->max_tok);
+    for (int s = 0; s < b->n_seq; s++)
+        for (int t = b->seq_start[s]; t < b->seq_start[s + 1]; t++) w->pos[t] = t - b->seq_start[s];
+    embed_tokens(m, ex, w, b);
+    /* Keys and values in spans: without a pre-norm the attention input is
+     * x itself, so one product covers every token; a pre-norm goes
+     * through tmp, one chunk at a time. */
+    const int kv_span = m->desc->place == GG_NORM_POST ? GG_MAX(b->n_tok, 1) : w->chunk;
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        if (cancel && cancel(cancel_user)) return gg_fail(e, "cancelled");
+        const gg_layer *l = &m->layers[il];
+        for (int c0 = 0; c0 < b->n_tok; c0 += kv_span)
+            project_kv(m, l, ex, w, c0, GG_MIN(kv_span, b->n_tok - c0));
+        for (int c0 = 0; c0 < b->n_tok; c0 += w->chunk)
+            finish_chunk(m, l, ex, w, b, c0, GG_MIN(w->chunk, b->n_tok - c0));
+    }
+    if (m->out_norm) norm(m, ex, w->x, w->x, b->n_tok, m->out_norm, m->out_norm_b);
+    return 0;
+}
