@@ -6,15 +6,34 @@
 #include <stdio.h>
 #include <string.h>
 
-int gg_vfail(gg_err *e, const char *fmt, va_list ap) {
-    if (e) vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+const char *gg_err_kind_name(gg_err_kind k) {
+    static const char *const names[] = {
+#define GG_ERR_NAME(id, name, about) name,
+        GG_ERR_KINDS(GG_ERR_NAME)
+#undef GG_ERR_NAME
+    };
+    return (unsigned)k < GG_E_KIND_COUNT ? names[k] : "unknown";
+}
+
+int gg_vfail(gg_err *e, gg_err_kind kind, const char *fmt, va_list ap) {
+    if (!e) return -1;
+    e->kind = kind;
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     return -1;
 }
 
 int gg_fail(gg_err *e, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    gg_vfail(e, fmt, ap);
+    gg_vfail(e, GG_E_INVALID, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int gg_fail_kind(gg_err *e, gg_err_kind kind, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    gg_vfail(e, kind, fmt, ap);
     va_end(ap);
     return -1;
 }

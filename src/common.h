@@ -5,8 +5,9 @@
  * Errors are values: a function that can fail takes a `gg_err *` and
  * returns a negative number (or NULL) after filling it with a message that
  * names what was wrong, e.g. "tensor 'x': data [4096, 9000) ends past the
- * end of the file (8192 bytes)". A NULL `gg_err *` is allowed and means the
- * caller does not want the text.
+ * end of the file (8192 bytes)", and a kind, set where the error happens,
+ * that callers branch on (never on the text). A NULL `gg_err *` is allowed
+ * and means the caller does not want either.
  */
 #ifndef GG_COMMON_H
 #define GG_COMMON_H
@@ -28,17 +29,45 @@
 
 #define GG_ERR_MAX 512
 
+/* The kinds of error: name, and what it means. gg_fail gives INVALID, the
+ * input (an argument, or the content of a file being read) is wrong; the
+ * others are set explicitly where they happen. */
+#define GG_ERR_KINDS(X)                                                              \
+    X(GG_E_NONE, "none", "no error")                                                  \
+    X(GG_E_INVALID, "invalid", "the input is wrong: an argument, or a file's content") \
+    X(GG_E_IO, "io", "the operating system refused: open, map, read, write")         \
+    X(GG_E_UNSUPPORTED, "unsupported", "valid, but not something ggembed runs")      \
+    X(GG_E_MEMORY, "memory", "an allocation failed or would pass a ceiling")         \
+    X(GG_E_TOO_LONG, "too_long", "a text is longer than the context allows")         \
+    X(GG_E_CANCELLED, "cancelled", "the caller asked to stop")
+
+typedef enum gg_err_kind {
+#define GG_ERR_ENUM(id, name, about) id,
+    GG_ERR_KINDS(GG_ERR_ENUM)
+#undef GG_ERR_ENUM
+    GG_E_KIND_COUNT
+} gg_err_kind;
+
+const char *gg_err_kind_name(gg_err_kind k);
+
 typedef struct gg_err {
     char msg[GG_ERR_MAX];
+    gg_err_kind kind;
 } gg_err;
 
-/* Formats the message into `e` (if not NULL) and returns -1. */
+/* Formats the message into `e` (if not NULL), kind GG_E_INVALID, and
+ * returns -1. */
 int gg_fail(gg_err *e, const char *fmt, ...)
     GG_PRINTF(2, 3)
     ;
-int gg_vfail(gg_err *e, const char *fmt, va_list ap);
+/* The same with another kind. */
+int gg_fail_kind(gg_err *e, gg_err_kind kind, const char *fmt, ...)
+    GG_PRINTF(3, 4)
+    ;
+int gg_vfail(gg_err *e, gg_err_kind kind, const char *fmt, va_list ap);
 
-/* Prepends "prefix: " to an existing message, keeping it within bounds. */
+/* Prepends "prefix: " to an existing message, keeping it within bounds
+ * (and its kind). */
 void gg_err_prefix(gg_err *e, const char *fmt, ...)
     GG_PRINTF(2, 3)
     ;

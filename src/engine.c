@@ -85,7 +85,7 @@ static int find_specials(ggembed_model *m, gg_err *e) {
     int64_t np = gg_tokenize(m->tok, "a", 1, &plain, without, 64, e);
     if (nw < 0 || np < 0) return -1;
     if (nw > 64 || np > 64 || nw < np || nw - np > 2 * MAX_SPECIAL)
-        return gg_fail(e, "tokenizer: unexpected special tokens around a text");
+        return gg_fail_kind(e, GG_E_UNSUPPORTED, "tokenizer: unexpected special tokens around a text");
     for (int lead = 0; lead <= nw - np && lead <= MAX_SPECIAL; lead++) {
         if (memcmp(with + lead, without, sizeof(int32_t) * (size_t)np) != 0) continue;
         int trail = (int)(nw - np) - lead;
@@ -96,7 +96,7 @@ static int find_specials(ggembed_model *m, gg_err *e) {
         memcpy(m->trail, with + lead + np, sizeof(int32_t) * (size_t)trail);
         return 0;
     }
-    return gg_fail(e, "tokenizer: special tokens are not only at the ends of a text");
+    return gg_fail_kind(e, GG_E_UNSUPPORTED, "tokenizer: special tokens are not only at the ends of a text");
 }
 
 static int alloc_work(ggembed_model *m, gg_err *e) {
@@ -108,7 +108,7 @@ static int alloc_work(ggembed_model *m, gg_err *e) {
     size_t batch_bytes = (size_t)max_tok * (sizeof(int32_t) + 2 * sizeof(int)) + sizeof(int);
     size_t need = plan.total + batch_bytes;
     if (m->opt.max_memory && need > m->opt.max_memory)
-        return gg_fail(e, "working memory would be %.1f MB (batch of %d tokens, %d threads), over the "
+        return gg_fail_kind(e, GG_E_MEMORY, "working memory would be %.1f MB (batch of %d tokens, %d threads), over the "
                        "ceiling of %.1f MB: lower the batch size or raise the ceiling",
                        need / 1048576.0, max_tok, threads, m->opt.max_memory / 1048576.0);
     m->mem = gg_aligned_alloc(plan.total);
@@ -116,7 +116,7 @@ static int alloc_work(ggembed_model *m, gg_err *e) {
     m->seq_start = malloc(((size_t)max_tok + 1) * sizeof(int));
     m->seq_text = malloc((size_t)max_tok * sizeof(int));
     if (!m->mem || !m->tokens || !m->seq_start || !m->seq_text)
-        return gg_fail(e, "out of memory allocating %.1f MB of working memory", need / 1048576.0);
+        return gg_fail_kind(e, GG_E_MEMORY, "out of memory allocating %.1f MB of working memory", need / 1048576.0);
     gg_work_carve(&m->model, max_tok, chunk, m->mem, &m->work);
     m->ex.pool = m->pool;
     m->ex.n_threads = threads;
@@ -209,22 +209,34 @@ static ggembed_status check_file(const ggembed_model *m, gg_err *e) {
     return GGEMBED_E_MODEL_CHANGED;
 }
 
+/* The public status of an error of kind k; `invalid` is what
+ * GG_E_INVALID means where it happened (a bad file while opening, a bad
+ * argument otherwise). */
+static ggembed_status status_of(gg_err_kind k, ggembed_status invalid) {
+    switch (k) {
+    case GG_E_IO: return GGEMBED_E_IO;
+    case GG_E_UNSUPPORTED: return GGEMBED_E_UNSUPPORTED;
+    case GG_E_MEMORY: return GGEMBED_E_MEMORY;
+    case GG_E_TOO_LONG: return GGEMBED_E_TOO_LONG;
+    case GG_E_CANCELLED: return GGEMBED_E_CANCELLED;
+    case GG_E_NONE:
+    case GG_E_INVALID:
+    case GG_E_KIND_COUNT: break;
+    }
+    return invalid;
+}
+
 static ggembed_status open_steps(ggembed_model *m, const char *path, gg_err *e) {
     FILE *probe = fopen(path, "rb"); /* tell "cannot read" from "not a model" */
     if (!probe) {
-        gg_fail(e, "cannot open: %s", strerror(errno));
+        gg_fail_kind(e, GG_E_IO, "cannot open: %s", strerror(errno));
         return GGEMBED_E_IO;
     }
     fclose(probe);
-    if (gguf_open(path, &m->file, e)) return GGEMBED_E_FORMAT;
-    if (gg_tokenizer_load(m->file, &m->tok, e)) return GGEMBED_E_UNSUPPORTED;
-    if (find_specials(m, e)) return GGEMBED_E_UNSUPPORTED;
+    if (gguf_open(path, &m->file, e) || gg_tokenizer_load(m->file, &m->tok, e) || find_specials(m, e))
+        return status_of(e->kind, GGEMBED_E_FORMAT);
     m->has_weights = !m->opt.vocab_only && gguf_tensor_count(m->file) > 0;
-    if (m->has_weights && open_weights(m, e)) {
-        if (strstr(e->msg, "memory")) return GGEMBED_E_MEMORY;
-        return strstr(e->msg, "not supported") || strstr(e->msg, "cannot compute")
-                   ? GGEMBED_E_UNSUPPORTED : GGEMBED_E_FORMAT;
-    }
+    if (m->has_weights && open_weights(m, e)) return status_of(e->kind, GGEMBED_E_FORMAT);
     fill_info(m);
     return GGEMBED_OK;
 }
@@ -330,7 +342,7 @@ static ggembed_status flush(embed_call *c, gg_err *e) {
     gg_batch b = {.tokens = m->tokens, .seq_start = m->seq_start, .n_seq = c->n_seq, .n_tok = c->n_tok};
     if (gg_model_forward(&m->model, &m->ex, &m->work, &b, c->o->cancel ? cancel_hook : NULL,
                          (void *)c->o, e))
-        return strstr(e->msg, "cancelled") ? GGEMBED_E_CANCELLED : GGEMBED_E_INVALID;
+        return status_of(e->kind, GGEMBED_E_INVALID);
     /* A file rewritten during the pass leaves vectors of mixed weights.
      * This check is also the one before the next pass: only tokenizing
      * comes between (the call checked once before its first). */
@@ -351,7 +363,7 @@ static const char *joined_text(embed_call *c, const ggembed_text *t, size_t *len
     if (need > c->joined_cap) {
         char *p = realloc(c->joined, need ? need : 1);
         if (!p) {
-            gg_fail(e, "out of memory joining a prefix to a text of %zu bytes", t->len);
+            gg_fail_kind(e, GG_E_MEMORY, "out of memory joining a prefix to a text of %zu bytes", t->len);
             return NULL;
         }
         c->joined = p;
@@ -377,10 +389,10 @@ static ggembed_status add_text(embed_call *c, size_t i, const ggembed_text *t, g
         int cap = GG_MIN(budget, room);
         int32_t *dst = m->tokens + c->n_tok + m->n_lead;
         int64_t n = cap > 0 ? gg_tokenize(m->tok, s, len, &plain, dst, cap, e) : INT64_MAX;
-        if (n < 0) return GGEMBED_E_INVALID;
+        if (n < 0) return status_of(e->kind, GGEMBED_E_INVALID);
         bool truncated = n > budget;
         if (truncated && !c->o->truncate) {
-            gg_fail(e, "text %zu has %lld tokens, more than the context of %d", i,
+            gg_fail_kind(e, GG_E_TOO_LONG, "text %zu has %lld tokens, more than the context of %d", i,
                     (long long)(n + m->n_lead + m->n_trail), m->n_ctx);
             return GGEMBED_E_TOO_LONG;
         }

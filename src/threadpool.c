@@ -199,7 +199,7 @@ gg_pool *gg_pool_new(int n_threads, gg_err *e) {
     }
     return p;
 oom:
-    gg_fail(e, "thread pool: out of memory");
+    gg_fail_kind(e, GG_E_MEMORY, "thread pool: out of memory");
     return NULL;
 }
 

@@ -736,14 +736,18 @@ static void test_open_errors(void) {
     CHECKF(st == GGEMBED_E_IO && m == NULL, "missing file: %s", ggembed_status_name(st));
 }
 
-/* A copy of `src` with one extra f32 tensor `extra` [ne0, ne1] (zeros). */
-static int copy_with_tensor(const char *src, const char *dst, const char *extra, int64_t ne0,
-                            int64_t ne1) {
+/* A copy of `src` with general.architecture `arch` (NULL: kept) and one
+ * extra f32 tensor `extra` [ne0, ne1] of zeros (NULL: none). */
+static int copy_model(const char *src, const char *dst, const char *arch, const char *extra,
+                      int64_t ne0, int64_t ne1) {
     gguf_file *f = NULL;
     gg_err e = {{0}};
     if (gguf_open(src, &f, &e)) return -1;
     gguf_writer *w = gguf_writer_new();
-    for (uint64_t i = 0; i < gguf_kv_count(f); i++) gguf_set_kv_from(w, gguf_kv_at(f, i));
+    for (uint64_t i = 0; i < gguf_kv_count(f); i++)
+        if (!arch || !gguf_str_eq(gguf_kv_at(f, i)->key, "general.architecture"))
+            gguf_set_kv_from(w, gguf_kv_at(f, i));
+    if (arch) gguf_set_str(w, "general.architecture", arch);
     char name[128];
     for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
         const gguf_tensor *t = gguf_tensor_at(f, i);
@@ -751,12 +755,12 @@ static int copy_with_tensor(const char *src, const char *dst, const char *extra,
         gguf_add_tensor(w, name, (gg_type)t->type, t->n_dims, t->ne);
     }
     const int64_t ne[2] = {ne0, ne1};
-    gguf_add_tensor(w, extra, GG_TYPE_F32, 2, ne);
+    if (extra) gguf_add_tensor(w, extra, GG_TYPE_F32, 2, ne);
     float *zeros = calloc((size_t)(ne0 * ne1), sizeof(float));
     int rc = zeros ? gguf_writer_begin(w, dst, 3, &e) : -1;
     for (uint64_t i = 0; i < gguf_tensor_count(f) && !rc; i++)
         rc = gguf_write_data(w, gguf_tensor_at(f, i)->data, gguf_tensor_at(f, i)->size, &e);
-    if (!rc) rc = gguf_write_data(w, zeros, sizeof(float) * (size_t)(ne0 * ne1), &e);
+    if (!rc && extra) rc = gguf_write_data(w, zeros, sizeof(float) * (size_t)(ne0 * ne1), &e);
     if (!rc) rc = gguf_writer_finish(w, &e);
     free(zeros);
     gguf_writer_free(w);
@@ -770,12 +774,29 @@ static int copy_with_tensor(const char *src, const char *dst, const char *extra,
 static void test_foreign_tensor(void) {
     char path[2048], err[GGEMBED_ERR_LEN] = "";
     snprintf(path, sizeof path, "%s/engine-foreign.gguf", check_tmp_dir());
-    CHECK(copy_with_tensor(bert_path, path, "blk.0.ffn_gate.weight", 64, 128) == 0);
+    CHECK(copy_model(bert_path, path, NULL, "blk.0.ffn_gate.weight", 64, 128) == 0);
     ggembed_model *m = NULL;
     ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
     CHECKF(st == GGEMBED_E_FORMAT && !m, "bert with ffn_gate: %s", ggembed_status_name(st));
     CHECKF(strstr(err, "blk.0.ffn_gate.weight") && strstr(err, "not part of a bert model"),
            "the message names the tensor and the architecture: '%s'", err);
+    if (m) ggembed_close(m);
+    remove(path);
+}
+
+/* Statuses come from the kind of error set where it happened, not from
+ * the message: an unknown architecture whose name says "memory" is
+ * UNSUPPORTED, not MEMORY. */
+static void test_error_kinds(void) {
+    char path[2048], err[GGEMBED_ERR_LEN] = "";
+    snprintf(path, sizeof path, "%s/engine-kinds.gguf", check_tmp_dir());
+    CHECK(copy_model(bert_path, path, "memory-bert", NULL, 0, 0) == 0);
+    ggembed_model *m = NULL;
+    ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_E_UNSUPPORTED && !m, "architecture 'memory-bert': %s (%s)",
+           ggembed_status_name(st), err);
+    CHECKF(strstr(err, "'memory-bert' is not supported") && strstr(err, "bert, nomic-bert"),
+           "the message names it and the supported ones: '%s'", err);
     if (m) ggembed_close(m);
     remove(path);
 }
@@ -1043,6 +1064,7 @@ int main(void) {
         test_open_errors();
         test_model_changed();
         test_foreign_tensor();
+        test_error_kinds();
     }
     test_tokenize_specials();
     remove(bert_path);

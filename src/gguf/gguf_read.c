@@ -159,7 +159,7 @@ static int alloc_tables(gguf_file *f, gg_err *e) {
     f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof *f->kv);
     f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *f->tensors);
     f->kv_slots = calloc((size_t)kcap + tcap, sizeof(uint32_t));
-    if (!f->kv || !f->tensors || !f->kv_slots) return gg_fail(e, "out of memory for the metadata tables");
+    if (!f->kv || !f->tensors || !f->kv_slots) return gg_fail_kind(e, GG_E_MEMORY, "out of memory for the metadata tables");
     f->tensor_slots = f->kv_slots + kcap;
     f->kv_mask = kcap - 1;
     f->tensor_mask = tcap - 1;
@@ -401,7 +401,7 @@ static int span_cmp(const void *a, const void *b) {
 static int check_overlaps(gguf_file *f, gg_err *e) {
     if (f->n_tensors < 2) return 0;
     span *s = malloc(f->n_tensors * sizeof *s);
-    if (!s) return gg_fail(e, "out of memory checking tensor ranges");
+    if (!s) return gg_fail_kind(e, GG_E_MEMORY, "out of memory checking tensor ranges");
     size_t n = 0;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const gguf_tensor *t = &f->tensors[i];
@@ -471,7 +471,7 @@ static int parse(gguf_file *f, gg_err *e) {
 int gguf_open_memory(const void *data, size_t size, gguf_file **out, gg_err *e) {
     *out = NULL;
     gguf_file *f = calloc(1, sizeof *f);
-    if (!f) return gg_fail(e, "out of memory");
+    if (!f) return gg_fail_kind(e, GG_E_MEMORY, "out of memory");
     f->base = data;
     f->size = size;
     if (parse(f, e) < 0) {

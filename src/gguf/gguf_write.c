@@ -65,7 +65,7 @@ static void fail(gguf_writer *w, const char *fmt, ...) {
     w->failed = true;
     va_list ap;
     va_start(ap, fmt);
-    gg_vfail(&w->err, fmt, ap);
+    gg_vfail(&w->err, GG_E_INVALID, fmt, ap);
     va_end(ap);
 }
 
@@ -283,7 +283,7 @@ static int out(gguf_writer *w, const void *p, size_t n, gg_err *e) {
             cap *= 2;
         }
         uint8_t *grown = realloc(w->mem, cap);
-        if (!grown) return gg_fail(e, "out of memory for the GGUF image");
+        if (!grown) return gg_fail_kind(e, GG_E_MEMORY, "out of memory for the GGUF image");
         w->mem = grown, w->mem_cap = cap;
     }
     memcpy(w->mem + w->mem_len, p, n);
@@ -364,7 +364,7 @@ static int advance(gguf_writer *w, gg_err *e) {
 }
 
 static int begin(gguf_writer *w, uint32_t version, gg_err *e) {
-    if (w->failed) return gg_fail(e, "%s", w->err.msg);
+    if (w->failed) return gg_fail_kind(e, w->err.kind, "%s", w->err.msg);
     if (version != 2 && version != 3) return gg_fail(e, "GGUF version %" PRIu32 " cannot be written (2 or 3)", version);
     if (choose_alignment(w, e) < 0) return -1;
     w->cur = 0;
@@ -377,7 +377,7 @@ int gguf_writer_begin(gguf_writer *w, const char *path, uint32_t version, gg_err
     end_stream(w, false);
     if (begin(w, version, e) < 0) return -1;
     w->path = malloc(strlen(path) + 1);
-    if (!w->path) return gg_fail(e, "out of memory");
+    if (!w->path) return gg_fail_kind(e, GG_E_MEMORY, "out of memory");
     strcpy(w->path, path);
     w->fp = fopen(path, "wb");
     if (!w->fp) {

@@ -63,7 +63,7 @@ static int read_rope_scaling(const gguf_file *f, const char *arch, gg_hparams *h
         return -1;
     const bool yarn = gguf_str_eq(type, "yarn");
     if (!yarn && !gguf_str_eq(type, "linear") && !gguf_str_eq(type, "none"))
-        return gg_fail(e, "rope scaling '%.*s' is not supported (none, linear and yarn are)",
+        return gg_fail_kind(e, GG_E_UNSUPPORTED, "rope scaling '%.*s' is not supported (none, linear and yarn are)",
                        (int)GG_MIN(type.len, 32), type.ptr);
     if (read_freq_scale(f, arch, &hp->rope.freq_scale, e)) return -1;
     if (gguf_str_eq(type, "none")) hp->rope.freq_scale = 1.0f;

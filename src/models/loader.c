@@ -34,7 +34,7 @@ int gg_load_matrix(const gguf_file *f, const char *name, int64_t ne0, int64_t ne
                        (long long)t->ne[3], (long long)ne0, (long long)ne1);
     const gg_type_traits *tr = gg_type_info(t->type);
     if (!tr || !tr->can_compute)
-        return gg_fail(e, "tensor '%s' has type %s, which ggembed cannot compute with", name,
+        return gg_fail_kind(e, GG_E_UNSUPPORTED, "tensor '%s' has type %s, which ggembed cannot compute with", name,
                        gg_type_name(t->type));
     out->data = t->data;
     out->type = (gg_type)t->type;
@@ -161,7 +161,7 @@ int gg_model_load(const gguf_file *f, gg_model *m, gg_err *e) {
     if (!m->desc) {
         char names[256];
         gg_arch_names(names, sizeof names);
-        return gg_fail(e, "architecture '%.*s' is not supported (supported: %s)",
+        return gg_fail_kind(e, GG_E_UNSUPPORTED, "architecture '%.*s' is not supported (supported: %s)",
                        (int)GG_MIN(arch.len, 64), arch.ptr, names);
     }
     if (gg_hparams_read(f, m->desc, &m->hp, e)) return -1;
@@ -173,7 +173,7 @@ int gg_model_load(const gguf_file *f, gg_model *m, gg_err *e) {
     const gguf_tensor *tt = gguf_find_tensor(f, "token_types.weight");
     int n_types = tt ? (int)GG_MIN(tt->ne[1], 1 << 16) : 0;
     m->layers = calloc((size_t)m->hp.n_layer, sizeof *m->layers);
-    if (!m->layers) return gg_fail(e, "out of memory for %d layers", m->hp.n_layer);
+    if (!m->layers) return gg_fail_kind(e, GG_E_MEMORY, "out of memory for %d layers", m->hp.n_layer);
     load_ctx c = {.f = f, .m = m, .e = e};
     if (check_foreign(f, m, e) || gg_arch_tensors(m->desc, &m->hp, n_types, m, load_one, &c) ||
         check_rope_freqs(&m->hp, e)) {

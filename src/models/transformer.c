@@ -142,7 +142,7 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
      * through tmp, one chunk at a time. */
     const int kv_span = m->desc->place == GG_NORM_POST ? GG_MAX(b->n_tok, 1) : w->chunk;
     for (int il = 0; il < m->hp.n_layer; il++) {
-        if (cancel && cancel(cancel_user)) return gg_fail(e, "cancelled");
+        if (cancel && cancel(cancel_user)) return gg_fail_kind(e, GG_E_CANCELLED, "cancelled");
         const gg_layer *l = &m->layers[il];
         for (int c0 = 0; c0 < b->n_tok; c0 += kv_span)
             project_kv(m, l, ex, w, c0, GG_MIN(kv_span, b->n_tok - c0));

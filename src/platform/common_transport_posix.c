@@ -85,7 +85,7 @@ static int conn_wake_fd(const gg_conn *c) { return c->wake[0]; }
 
 static gg_conn *conn_new(int in, int out, bool is_socket, gg_err *e) {
     gg_conn *c = calloc(1, sizeof *c);
-    if (!c) return gg_fail(e, "out of memory"), NULL;
+    if (!c) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     c->wake[0] = c->wake[1] = -1;
     if (!is_socket && !make_wake(c->wake, e)) {
         free(c);
@@ -235,7 +235,7 @@ gg_listener *gg_listen_unix(const char *path, gg_err *e) {
     gg_listener *l = calloc(1, sizeof *l);
     if (!l || !(l->path = strdup(path))) {
         free(l);
-        return gg_fail(e, "out of memory"), NULL;
+        return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     }
     l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&a, sizeof a) != 0 || chmod(path, 0600) != 0 ||
@@ -260,7 +260,7 @@ gg_listener *gg_listen_pipe(const char *name, gg_err *e) {
 
 gg_listener *gg_listen_stdio(gg_err *e) {
     gg_listener *l = calloc(1, sizeof *l);
-    if (!l) return gg_fail(e, "out of memory"), NULL;
+    if (!l) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     l->fd = -1;
     l->spare = -1;
     if (!make_wake(l->wake, e)) {
@@ -405,7 +405,7 @@ gg_stop_watch *gg_stop_watch_start(void (*fn)(void *), void *user, gg_err *e) {
     signal(SIGPIPE, SIG_IGN);
     if (stop_pipe[0] < 0 && !make_wake(stop_pipe, e)) return NULL;
     gg_stop_watch *w = calloc(1, sizeof *w);
-    if (!w) return gg_fail(e, "out of memory"), NULL;
+    if (!w) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     w->fn = fn;
     w->user = user;
     w->thread = gg_thread_start(watch_main, w, e);

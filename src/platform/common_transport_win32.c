@@ -64,7 +64,7 @@ static wchar_t *pipe_path(const char *name, gg_err *e) {
     size_t n = strlen(name) + (has_prefix ? 0 : sizeof prefix - 1);
     if (n > 256) return gg_fail(e, "pipe name '%s' is longer than 256 characters", name), NULL;
     char *full = malloc(n + 1);
-    if (!full) return gg_fail(e, "out of memory"), NULL;
+    if (!full) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     snprintf(full, n + 1, "%s%s", has_prefix ? "" : prefix, name);
     int wn = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, full, -1, NULL, 0);
     wchar_t *w = wn > 0 ? malloc((size_t)wn * sizeof *w) : NULL;
@@ -132,7 +132,7 @@ static void pump_main(void *arg) {
 
 static gg_conn *conn_new(int kind, HANDLE h, gg_err *e) {
     gg_conn *c = calloc(1, sizeof *c);
-    if (!c) return gg_fail(e, "out of memory"), NULL;
+    if (!c) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     c->kind = kind;
     c->h = h;
     c->stop = CreateEventW(NULL, TRUE, FALSE, NULL);
@@ -430,11 +430,11 @@ gg_listener *gg_listen_unix(const char *path, gg_err *e) {
 
 gg_listener *gg_listen_pipe(const char *name, gg_err *e) {
     gg_listener *l = calloc(1, sizeof *l);
-    if (!l) return gg_fail(e, "out of memory"), NULL;
+    if (!l) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     l->name = _strdup(name ? name : "");
     l->path = pipe_path(name, e);
     if (!l->name || !l->path) {
-        if (!l->name) gg_fail(e, "out of memory");
+        if (!l->name) gg_fail_kind(e, GG_E_MEMORY, "out of memory");
         listener_free(l);
         return NULL;
     }
@@ -477,7 +477,7 @@ gg_listener *gg_listen_pipe(const char *name, gg_err *e) {
 
 gg_listener *gg_listen_stdio(gg_err *e) {
     gg_listener *l = calloc(1, sizeof *l);
-    if (!l) return gg_fail(e, "out of memory"), NULL;
+    if (!l) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     l->is_stdio = true;
     l->stop = CreateEventW(NULL, TRUE, FALSE, NULL);
     if (!l->stop) {
@@ -502,7 +502,7 @@ static gg_accept_status accept_stdio(gg_listener *l, gg_conn **out, gg_err *e) {
     if (!pump.mu) {
         pump.mu = gg_mutex_new();
         pump.cv = gg_cond_new();
-        if (!pump.mu || !pump.cv) return gg_fail(e, "out of memory"), GG_ACCEPT_BROKEN;
+        if (!pump.mu || !pump.cv) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), GG_ACCEPT_BROKEN;
     }
     gg_conn *c = conn_new(KIND_STDIO, NULL, e);
     if (!c) return GG_ACCEPT_BROKEN;
@@ -685,7 +685,7 @@ static void watch_main(void *arg) {
 
 gg_stop_watch *gg_stop_watch_start(void (*fn)(void *), void *user, gg_err *e) {
     gg_stop_watch *w = calloc(1, sizeof *w);
-    if (!w) return gg_fail(e, "out of memory"), NULL;
+    if (!w) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     w->fn = fn;
     w->user = user;
     w->fire = CreateEventW(NULL, TRUE, FALSE, NULL);

@@ -64,12 +64,12 @@ int gg_file_identity_get(const char *path, gg_file_identity *id, gg_err *e) {
 int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
     memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return gg_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return gg_fail_kind(e, GG_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int err = errno;
         close(fd);
-        return gg_fail(e, "%s: cannot stat: %s", path, strerror(err));
+        return gg_fail_kind(e, GG_E_IO, "%s: cannot stat: %s", path, strerror(err));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
@@ -88,7 +88,7 @@ int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     int err = errno;
     close(fd); /* the mapping keeps its own reference to the file */
-    if (p == MAP_FAILED) return gg_fail(e, "%s: cannot map: %s", path, strerror(err));
+    if (p == MAP_FAILED) return gg_fail_kind(e, GG_E_IO, "%s: cannot map: %s", path, strerror(err));
     m->data = p;
     m->size = (uint64_t)st.st_size;
     gg_fault_region_add(m->data, m->size, path);
@@ -177,7 +177,7 @@ static void *thread_main(void *p) {
 gg_thread *gg_thread_start(void (*fn)(void *), void *arg, gg_err *e) {
     gg_thread *t = malloc(sizeof *t);
     if (!t) {
-        gg_fail(e, "cannot start a thread: out of memory");
+        gg_fail_kind(e, GG_E_MEMORY, "cannot start a thread: out of memory");
         return NULL;
     }
     t->fn = fn;

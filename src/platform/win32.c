@@ -37,7 +37,7 @@ static const char *os_error_text(DWORD code, char *buf, size_t n) {
 static int fail_os(gg_err *e, const char *path, const char *what) {
     DWORD code = GetLastError();
     char text[256];
-    return gg_fail(e, "%s: %s: %s", path, what, os_error_text(code, text, sizeof text));
+    return gg_fail_kind(e, GG_E_IO, "%s: %s: %s", path, what, os_error_text(code, text, sizeof text));
 }
 
 /* ---- file mapping ---- */
@@ -207,7 +207,7 @@ static unsigned __stdcall thread_main(void *p) {
 gg_thread *gg_thread_start(void (*fn)(void *), void *arg, gg_err *e) {
     gg_thread *t = malloc(sizeof *t);
     if (!t) {
-        gg_fail(e, "cannot start a thread: out of memory");
+        gg_fail_kind(e, GG_E_MEMORY, "cannot start a thread: out of memory");
         return NULL;
     }
     t->fn = fn;

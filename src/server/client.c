@@ -63,7 +63,7 @@ bool gg_client_call(gg_client *c, uint8_t type, const uint8_t *body, size_t len,
 
 gg_client *gg_client_open(const char *address, bool is_pipe, gg_err *e) {
     gg_client *c = calloc(1, sizeof *c);
-    if (!c) return gg_fail(e, "out of memory"), NULL;
+    if (!c) return gg_fail_kind(e, GG_E_MEMORY, "out of memory"), NULL;
     c->io = is_pipe ? gg_connect_pipe(address, e) : gg_connect_unix(address, e);
     if (!c->io) {
         free(c);

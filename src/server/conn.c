@@ -209,7 +209,7 @@ static job *make_job(srv_conn *c, const gg_message *m, gg_err *e, int *code) {
         free(j);
         gg_budget_release(&s->mem, base);
         *code = GG_PE_INTERNAL;
-        gg_fail(e, "out of memory");
+        gg_fail_kind(e, GG_E_MEMORY, "out of memory");
         return NULL;
     }
     j->budget = &s->mem;

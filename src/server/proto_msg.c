@@ -68,7 +68,7 @@ int gg_decode_embed(const uint8_t *b, size_t n, uint32_t max_texts, gg_embed_req
     /* Each text takes at least its 4-byte length: refuse before allocating. */
     if ((uint64_t)r->n * 4 > rd.len - rd.off) return bad(e, "EMBED: body too short for its texts");
     r->texts = malloc((r->n ? r->n : 1) * sizeof *r->texts);
-    if (!r->texts) return gg_fail(e, "EMBED: out of memory"), GG_PE_INTERNAL;
+    if (!r->texts) return gg_fail_kind(e, GG_E_MEMORY, "EMBED: out of memory"), GG_PE_INTERNAL;
     for (uint32_t i = 0; i < r->n; i++) r->texts[i] = gg_rd_str(&rd);
     rc = check_end(&rd, "EMBED", e);
     for (uint32_t i = 0; i < r->n && !rc; i++) {

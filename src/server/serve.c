@@ -31,7 +31,7 @@ void srv_fail(srv *s, const char *fmt, ...) {
     if (first) {
         va_list ap;
         va_start(ap, fmt);
-        gg_vfail(&s->failure, fmt, ap);
+        gg_vfail(&s->failure, GG_E_IO, fmt, ap); /* the listener or standard input broke */
         va_end(ap);
         s->failed = true;
     }
@@ -190,7 +190,7 @@ static void set_refusal(srv *s) {
 int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_server_config *cfg,
                   gg_err *e) {
     srv *s = calloc(1, sizeof *s);
-    if (!s) return gg_fail(e, "out of memory");
+    if (!s) return gg_fail_kind(e, GG_E_MEMORY, "out of memory");
     s->model = model;
     s->info = ggembed_get_info(model);
     s->cfg = *cfg;

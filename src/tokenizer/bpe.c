@@ -118,12 +118,12 @@ int gg_bpe_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *o
     memset(&w, 0, sizeof w);
     w.t = t;
     if (gg_pretok_split(&w.pt, t->pre, s, len)) {
-        rc = gg_fail(e, "BPE tokenizer: out of memory splitting %zu bytes of text", len);
+        rc = gg_fail_kind(e, GG_E_MEMORY, "BPE tokenizer: out of memory splitting %zu bytes of text", len);
         goto done;
     }
     for (size_t i = 0; i < w.pt.n_lens; i++) {
         if (encode_one(t, &w, w.pt.cps + b, w.pt.lens[i], out)) {
-            rc = gg_fail(e, "BPE tokenizer: out of memory");
+            rc = gg_fail_kind(e, GG_E_MEMORY, "BPE tokenizer: out of memory");
             goto done;
         }
         b += w.pt.lens[i];
@@ -177,7 +177,7 @@ static int unknown_pre(const char *name, size_t len, gg_err *e) {
         int k = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", pre_names[i].name);
         if (k > 0) used += (size_t)k;
     }
-    return gg_fail(e, "BPE tokenizer: unknown pre-tokenizer '%.*s' (tokenizer.ggml.pre); supported: %s",
+    return gg_fail_kind(e, GG_E_UNSUPPORTED, "BPE tokenizer: unknown pre-tokenizer '%.*s' (tokenizer.ggml.pre); supported: %s",
                    (int)GG_MIN(len, 64), name, list);
 }
 

@@ -108,7 +108,7 @@ static int set_family(gg_tokenizer *t, gguf_str model, gguf_str pre, gg_err *e) 
         in->add_sep = pre_is(pre, sep_pres);
         if (pre_is(pre, no_bos_pres)) in->bos = -1;
     } else {
-        return gg_fail(e, "unknown tokenizer '%.*s' (tokenizer.ggml.model); supported: bert, llama, gpt2",
+        return gg_fail_kind(e, GG_E_UNSUPPORTED, "unknown tokenizer '%.*s' (tokenizer.ggml.model); supported: bert, llama, gpt2",
                        (int)GG_MIN(model.len, 64), model.ptr);
     }
     return 0;
@@ -126,7 +126,7 @@ static int load_tokens(gg_tokenizer *t, gg_err *e) {
     t->types = malloc(n * sizeof(int32_t));
     t->memory += n * (sizeof(gguf_str) + sizeof(float) + sizeof(int32_t));
     if (!t->tokens || !t->scores || !t->types || gg_strmap_init(&t->vocab, n))
-        return gg_fail(e, "tokenizer: out of memory for %zu tokens", n);
+        return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory for %zu tokens", n);
     gguf_arr_strs(&a, t->tokens);
     for (size_t i = 0; i < n; i++) {
         t->types[i] = GG_TOKTYPE_NORMAL;
@@ -172,7 +172,7 @@ static int load_merges(gg_tokenizer *t, gg_err *e) {
     t->merges = malloc((n ? n : 1) * sizeof(gguf_str));
     t->memory += n * sizeof(gguf_str);
     if (!t->merges || gg_strmap_init(&t->merge_rank, n))
-        return gg_fail(e, "tokenizer: out of memory for %zu merges", n);
+        return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory for %zu merges", n);
     gguf_arr_strs(&a, t->merges);
     /* first occurrence wins, as llama.cpp's emplace does */
     for (size_t i = 0; i < n; i++) gg_strmap_put(&t->merge_rank, t->merges[i].ptr, t->merges[i].len, (int32_t)i);
@@ -200,7 +200,7 @@ static int load_ids(gg_tokenizer *t, gg_err *e) {
 
 static int pre_name(gg_tokenizer *t, gguf_str pre, gg_err *e) {
     char *name = malloc(pre.len + 1);
-    if (!name) return gg_fail(e, "tokenizer: out of memory");
+    if (!name) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
     if (pre.len) memcpy(name, pre.ptr, pre.len);
     name[pre.len] = 0;
     if (!pre.ptr) strcpy(name, "default");
@@ -304,9 +304,9 @@ static int load_specials(gg_tokenizer *t, gg_err *e) {
     t->specials = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
     t->special_strip = calloc((size_t)(n ? n : 1), 1);
     t->memory += (size_t)n * (sizeof(int32_t) + 1);
-    if (!t->specials || !t->special_strip) return gg_fail(e, "tokenizer: out of memory");
+    if (!t->specials || !t->special_strip) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
     special_key *keys = malloc((size_t)(n ? n : 1) * sizeof *keys);
-    if (!keys) return gg_fail(e, "tokenizer: out of memory");
+    if (!keys) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
     for (int32_t i = 0, k = 0; i < t->n_vocab; i++)
         if (is_special_type(t->types[i]) && t->tokens[i].len > 0) keys[k++] = (special_key){t->tokens[i].len, i};
     qsort(keys, (size_t)n, sizeof *keys, by_length_desc);
@@ -320,7 +320,7 @@ static int load_specials(gg_tokenizer *t, gg_err *e) {
 int gg_tokenizer_load(const gguf_file *f, gg_tokenizer **out, gg_err *e) {
     *out = NULL;
     gg_tokenizer *t = calloc(1, sizeof *t);
-    if (!t) return gg_fail(e, "tokenizer: out of memory");
+    if (!t) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
     t->file = f;
     for (int b = 0; b < 256; b++) t->byte_ids[b] = -1;
     gguf_str model, pre = {NULL, 0};
@@ -483,7 +483,7 @@ static int encode_fragment(const gg_tokenizer *t, const char *s, size_t len, boo
 
 static int push_special(gg_tokvec *v, int32_t id, const char *what, gg_err *e) {
     if (id < 0) return gg_fail(e, "tokenizer: the model adds a %s token but has none", what);
-    if (gg_tokvec_push(v, id)) return gg_fail(e, "tokenizer: out of memory");
+    if (gg_tokvec_push(v, id)) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
     return 0;
 }
 
@@ -497,7 +497,7 @@ static int tokenize_all(const gg_tokenizer *t, const char *text, const fragvec *
     for (size_t i = 0; i < frags->n; i++) {
         const fragment *fr = &frags->f[i];
         if (fr->id >= 0) {
-            if (gg_tokvec_push(v, fr->id)) return gg_fail(e, "tokenizer: out of memory");
+            if (gg_tokvec_push(v, fr->id)) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
             after_special = true;
             continue;
         }
@@ -518,7 +518,7 @@ int64_t gg_tokenize(const gg_tokenizer *t, const char *text, size_t len,
     gg_tokvec v = {0};
     int64_t rc;
     if (partition(t, text, len, opt->parse_special, &a, &b)) {
-        rc = gg_fail(e, "tokenizer: out of memory");
+        rc = gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
     } else if (tokenize_all(t, text, &a, opt, &v, e)) {
         rc = -1;
     } else {

@@ -124,5 +124,5 @@ int gg_wpm_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *o
     }
     if (rc == 0) rc = flush_word(t, &w, out);
     if (w.p != w.small) free(w.p);
-    return rc ? gg_fail(e, "WordPiece tokenizer: out of memory") : 0;
+    return rc ? gg_fail_kind(e, GG_E_MEMORY, "WordPiece tokenizer: out of memory") : 0;
 }
