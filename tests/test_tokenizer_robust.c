@@ -9,6 +9,7 @@
  */
 #include "check.h"
 #include "tokenizer/strmap.h"
+#include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 
 #include <stdio.h>
@@ -236,12 +237,77 @@ static void run(const char *dir, const char *file) {
     gguf_close(f);
 }
 
+/* A unigram vocabulary whose character map is `map` (n bytes): tokenizing
+ * "ab" gives want_rc (0: ids; -1: an error naming the map); a map whose
+ * trie does not fit it is refused when the tokenizer loads. */
+static void ugm_charsmap(const char *what, const uint8_t *map, size_t n, bool loads, int want_rc) {
+    static const gguf_str toks[] = {{"<pad>", 5}, {"</s>", 4}, {"<unk>", 5}, {"\xe2\x96\x81" "a", 4}, {"b", 1}};
+    const float scores[] = {0, 0, 0, -1, -2};
+    const int32_t types[] = {3, 3, 2, 1, 1};
+    gguf_writer *w = gguf_writer_new();
+    gguf_set_str(w, "tokenizer.ggml.model", "t5");
+    gguf_set_bool(w, "tokenizer.ggml.add_space_prefix", true);
+    gguf_set_arr_str(w, "tokenizer.ggml.tokens", toks, 5);
+    gguf_set_arr(w, "tokenizer.ggml.scores", GGUF_FLOAT32, scores, 5);
+    gguf_set_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, types, 5);
+    gguf_set_arr(w, "tokenizer.ggml.precompiled_charsmap", GGUF_UINT8, map, n);
+    uint8_t *img = NULL;
+    size_t img_n = 0;
+    gg_err e = {{0}};
+    gguf_file *f = NULL;
+    gg_tokenizer *t = NULL;
+    CHECKF(gguf_writer_to_memory(w, 3, NULL, 0, &img, &img_n, &e) == 0, "%s: %s", what, e.msg);
+    if (img && gguf_open_memory(img, img_n, &f, &e) == 0) {
+        int rc = gg_tokenizer_load(f, &t, &e);
+        CHECKF((rc == 0) == loads, "%s: load %d: %s", what, rc, e.msg);
+        if (!loads) CHECKF(strstr(e.msg, "precompiled_charsmap") != NULL, "%s: message '%s'", what, e.msg);
+        if (t) {
+            int32_t ids[8];
+            e.msg[0] = 0;
+            int64_t got = gg_tokenize(t, "ab", 2, NULL, ids, 8, &e);
+            CHECKF(want_rc == 0 ? got == 2 && ids[0] == 3 && ids[1] == 4 : got == -1,
+                   "%s: tokenize gave %lld (%s)", what, (long long)got, e.msg);
+            if (want_rc) CHECKF(strstr(e.msg, "precompiled_charsmap") != NULL, "%s: message '%s'", what, e.msg);
+        }
+    }
+    gg_tokenizer_free(t);
+    gguf_close(f);
+    free(img);
+    gguf_writer_free(w);
+}
+
+/* Little-endian words into bytes. */
+static size_t words(uint8_t *out, const uint32_t *w, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 4; b++) out[i * 4 + (size_t)b] = (uint8_t)(w[i] >> (8 * b));
+    return n * 4;
+}
+
+static void ugm_charsmaps(void) {
+    static uint8_t m[2048];
+    /* size 8 (two nodes), root whose BASE (1000 << 10 >> 10) leads outside */
+    size_t n = words(m, (const uint32_t[]){8, 1000u << 10, 0}, 3);
+    m[n++] = 'x', m[n++] = 0;
+    ugm_charsmap("root BASE outside the trie", m, n, true, -1);
+    /* a trie that claims more bytes than the map has */
+    n = words(m, (const uint32_t[]){4096, 0}, 2);
+    ugm_charsmap("trie larger than the map", m, n, false, 0);
+    /* a trie of 256 nodes that match nothing: text passes through */
+    static uint32_t none[257];
+    none[0] = 256 * 4;
+    n = words(m, none, 257);
+    m[n++] = 0;
+    ugm_charsmap("a trie that matches nothing", m, n, true, 0);
+}
+
 int main(void) {
     static const char *const files[] = {
         "ggml-vocab-bert-bge.gguf", "ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf",
         "ggml-vocab-qwen2.gguf", "ggml-vocab-deepseek-coder.gguf", "ggml-vocab-starcoder.gguf",
+        "ggml-vocab-nomic-bert-moe.gguf",
     };
     strmap_basics();
+    ugm_charsmaps();
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) run(check_fixtures_dir(), files[i]);
     return check_done("test_tokenizer_robust");
 }

@@ -107,8 +107,12 @@ static int set_family(gg_tokenizer *t, gguf_str model, gguf_str pre, gg_err *e) 
         in->add_bos = pre_is(pre, bos_pres);
         in->add_sep = pre_is(pre, sep_pres);
         if (pre_is(pre, no_bos_pres)) in->bos = -1;
+    } else if (gguf_str_eq(model, "t5")) {
+        in->kind = GG_TOK_UGM, in->model_name = "t5";
+        in->eos = 1, in->unk = 2, in->pad = 0;
+        in->add_eos = true;
     } else {
-        return gg_fail_kind(e, GG_E_UNSUPPORTED, "unknown tokenizer '%.*s' (tokenizer.ggml.model); supported: bert, llama, gpt2",
+        return gg_fail_kind(e, GG_E_UNSUPPORTED, "unknown tokenizer '%.*s' (tokenizer.ggml.model); supported: bert, llama, gpt2, t5",
                        (int)GG_MIN(model.len, 64), model.ptr);
     }
     return 0;
@@ -192,6 +196,7 @@ static int load_ids(gg_tokenizer *t, gg_err *e) {
         opt_bool(t->file, "tokenizer.ggml.add_eos_token", &in->add_eos, e) ||
         opt_bool(t->file, "tokenizer.ggml.add_sep_token", &in->add_sep, e) ||
         opt_bool(t->file, "tokenizer.ggml.add_space_prefix", &t->spm_add_space_prefix, e) ||
+        opt_bool(t->file, "tokenizer.ggml.remove_extra_whitespaces", &t->ugm_remove_extra_ws, e) ||
         opt_bool(t->file, "tokenizer.ggml.normalizer.lowercase", &t->wpm_lowercase, e))
         return -1;
     t->wpm_strip_accents = t->wpm_lowercase;
@@ -339,6 +344,7 @@ int gg_tokenizer_load(const gguf_file *f, gg_tokenizer **out, gg_err *e) {
         case GG_TOK_WPM: rc = gg_wpm_init(t, e); break;
         case GG_TOK_SPM: rc = gg_spm_init(t, e); break;
         case GG_TOK_BPE: rc = gg_bpe_init(t, e); break;
+        case GG_TOK_UGM: rc = gg_ugm_init(t, e); break;
         }
     }
     if (rc) {
@@ -359,6 +365,7 @@ void gg_tokenizer_free(gg_tokenizer *t) {
     gg_strmap_free(&t->merge_rank);
     free(t->specials);
     free(t->special_strip);
+    free(t->ugm_sorted);
     free((char *)t->info.pre_name);
     free(t);
 }
@@ -477,6 +484,7 @@ static int encode_fragment(const gg_tokenizer *t, const char *s, size_t len, boo
     case GG_TOK_WPM: return gg_wpm_encode(t, s, len, v, e);
     case GG_TOK_SPM: return gg_spm_encode(t, s, len, first, v, e);
     case GG_TOK_BPE: return gg_bpe_encode(t, s, len, v, e);
+    case GG_TOK_UGM: return gg_ugm_encode(t, s, len, v, e);
     }
     return gg_fail(e, "tokenizer: unknown kind %d", (int)t->info.kind);
 }

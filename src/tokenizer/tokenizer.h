@@ -1,8 +1,8 @@
 /*
- * tokenizer.h - text to token ids for the three tokenizer families a GGUF
+ * tokenizer.h - text to token ids for the four tokenizer families a GGUF
  * file can name in tokenizer.ggml.model: "bert" (WordPiece), "llama"
- * (SentencePiece) and "gpt2" (byte-level BPE with the pre-tokenizer named
- * by tokenizer.ggml.pre).
+ * (SentencePiece), "gpt2" (byte-level BPE with the pre-tokenizer named
+ * by tokenizer.ggml.pre) and "t5" (SentencePiece unigram).
  *
  * A tokenizer is built once from the file's metadata and is read-only
  * afterwards, so any number of threads may call gg_tokenize at once.
@@ -14,7 +14,7 @@
 #include "../common.h"
 #include "../gguf/gguf.h"
 
-typedef enum gg_tok_kind { GG_TOK_WPM = 1, GG_TOK_SPM = 2, GG_TOK_BPE = 3 } gg_tok_kind;
+typedef enum gg_tok_kind { GG_TOK_WPM = 1, GG_TOK_SPM = 2, GG_TOK_BPE = 3, GG_TOK_UGM = 4 } gg_tok_kind;
 
 typedef struct gg_tokenizer gg_tokenizer;
 

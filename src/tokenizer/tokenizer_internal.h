@@ -43,6 +43,13 @@ typedef enum gg_pre_kind {
  * models by name. */
 enum { GG_STRIP_LEFT = 1, GG_STRIP_RIGHT = 2 };
 
+/* A matchable token of a unigram vocabulary, in the table sorted by text. */
+typedef struct gg_ugm_tok {
+    const char *text;
+    uint32_t len;
+    int32_t id;
+} gg_ugm_tok;
+
 typedef struct gg_tokvec {
     int32_t *ids;
     size_t n, cap;
@@ -68,6 +75,15 @@ struct gg_tokenizer {
     int32_t max_token_len; /* longest token text in bytes */
     bool spm_add_space_prefix;
     bool bpe_ignore_merges; /* llama3-style: whole words found in vocab first */
+    bool ugm_remove_extra_ws; /* unigram: tokenizer.ggml.remove_extra_whitespaces */
+    float ugm_unk_score;   /* unigram: lowest normal score - 10 */
+    int32_t ugm_max_user_len; /* longest user-defined token */
+    gg_ugm_tok *ugm_sorted; /* matchable tokens sorted by text */
+    int32_t ugm_n_sorted;
+    const uint8_t *ugm_xcda; /* unigram: the character map's trie (in the mapping) */
+    uint32_t ugm_xcda_n;
+    const char *ugm_repl;  /* and its replacements */
+    size_t ugm_repl_len;
     int32_t byte_ids[256]; /* SPM <0xXX> tokens / BPE byte tokens; -1 absent */
     int32_t *specials;     /* control/user-defined/unknown ids, longest text first */
     uint8_t *special_strip; /* per entry of specials: GG_STRIP_* */
@@ -83,10 +99,12 @@ int gg_wpm_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *o
 int gg_spm_encode(const gg_tokenizer *t, const char *s, size_t len, bool first, gg_tokvec *out,
                   gg_err *e);
 int gg_bpe_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *out, gg_err *e);
+int gg_ugm_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *out, gg_err *e);
 
 /* Family set-up after the common load (maps, byte tokens, flags). */
 int gg_wpm_init(gg_tokenizer *t, gg_err *e);
 int gg_spm_init(gg_tokenizer *t, gg_err *e);
 int gg_bpe_init(gg_tokenizer *t, gg_err *e);
+int gg_ugm_init(gg_tokenizer *t, gg_err *e);
 
 #endif
