@@ -272,12 +272,17 @@ static void test_attn(const char *lv) {
             float *q = malloc(sizeof(float) * d), *k = malloc(sizeof(float) * ld * n);
             float *v = malloc(sizeof(float) * ld * n), *sc = malloc(sizeof(float) * n);
             float *o1 = malloc(sizeof(float) * d), *o2 = malloc(sizeof(float) * d);
+            float *bias = malloc(sizeof(float) * n); /* ALiBi-like: -0.5 |i - j| */
             for (int i = 0; i < d; i++) q[i] = 2 * frand();
             for (size_t i = 0; i < ld * n; i++) k[i] = 2 * frand(), v[i] = frand();
-            gg_attn_row_ref(q, k, ld, v, ld, n, d, 0.125f, sc, o1);
-            gg_attn_row(q, k, ld, v, ld, n, d, 0.125f, sc, o2);
-            for (int i = 0; i < d; i++) bad += !(fabsf(o1[i] - o2[i]) <= 1e-5f);
-            free(q), free(k), free(v), free(sc), free(o1), free(o2);
+            for (int j = 0; j < n; j++) bias[j] = -0.5f * (float)abs(n / 2 - j);
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                const float *bp = with_bias ? bias : NULL;
+                gg_attn_row_ref(q, k, ld, v, ld, n, d, 0.125f, bp, sc, o1);
+                gg_attn_row(q, k, ld, v, ld, n, d, 0.125f, bp, sc, o2);
+                for (int i = 0; i < d; i++) bad += !(fabsf(o1[i] - o2[i]) <= 1e-5f);
+            }
+            free(q), free(k), free(v), free(sc), free(o1), free(o2), free(bias);
         }
     CHECKF(bad == 0, "%s attention row: %d values off", lv, bad);
 }

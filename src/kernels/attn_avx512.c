@@ -47,7 +47,7 @@ static inline __m512 sum16(__m512 a[16]) {
 }
 
 static void attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                     int n, int d, float scale, float *scores, float *out) {
+                     int n, int d, float scale, const float *bias, float *scores, float *out) {
     const int nv = (d + 15) / 16;
     __m512 qv[16]; /* heads up to 256 wide; wider ones take the reference */
     for (int c = 0; c < nv; c++) {
@@ -70,6 +70,7 @@ static void attn_row(const float *q, const float *k, size_t ld_k, const float *v
         }
         __mmask16 jm = nj == 16 ? 0xffff : (__mmask16)((1u << nj) - 1);
         __m512 s = _mm512_mul_ps(sum16(acc), _mm512_set1_ps(scale));
+        if (bias) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(jm, bias + j0));
         _mm512_mask_storeu_ps(scores + j0, jm, s);
         vmax = _mm512_mask_max_ps(vmax, jm, vmax, s);
     }
@@ -101,9 +102,9 @@ static void attn_row(const float *q, const float *k, size_t ld_k, const float *v
 }
 
 static void attn_row_any(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                         int n, int d, float scale, float *scores, float *out) {
-    if (d > 256) gg_attn_row_ref(q, k, ld_k, v, ld_v, n, d, scale, scores, out);
-    else attn_row(q, k, ld_k, v, ld_v, n, d, scale, scores, out);
+                         int n, int d, float scale, const float *bias, float *scores, float *out) {
+    if (d > 256) gg_attn_row_ref(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out);
+    else attn_row(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out);
 }
 
 /* ---- element-wise rows ---- */

@@ -226,12 +226,13 @@ void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok,
 /* ---------------- attention ---------------- */
 
 void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                     int n, int d, float scale, float *scores, float *out) {
+                     int n, int d, float scale, const float *bias, float *scores, float *out) {
     float max = -INFINITY;
     for (int j = 0; j < n; j++) {
         float s;
         gg_vec_dot(GG_TYPE_F32, d, &s, k + (size_t)j * ld_k, q);
         s *= scale;
+        if (bias) s += bias[j];
         scores[j] = s;
         if (s > max) max = s;
     }
@@ -250,8 +251,8 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
 }
 
 void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v, int n,
-                 int d, float scale, float *scores, float *out) {
-    gg_kernels_get()->attn_row(q, k, ld_k, v, ld_v, n, d, scale, scores, out);
+                 int d, float scale, const float *bias, float *scores, float *out) {
+    gg_kernels_get()->attn_row(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out);
 }
 
 /* ---------------- element-wise ---------------- */

@@ -75,12 +75,13 @@ void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok,
                   int64_t ldy, int64_t r0, int64_t r1);
 
 /* One query row of attention over n keys and values (rows ld_k, ld_v
- * floats apart, heads d wide): out = softmax(scale * q.k_j) . v_j.
+ * floats apart, heads d wide): out = softmax(scale * q.k_j + bias_j) . v_j,
+ * bias (n floats, an additive mask such as ALiBi's) NULL for none.
  * scores is scratch of n floats. _ref is the scalar definition. */
 void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v, int n,
-                 int d, float scale, float *scores, float *out);
+                 int d, float scale, const float *bias, float *scores, float *out);
 void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                     int n, int d, float scale, float *scores, float *out);
+                     int n, int d, float scale, const float *bias, float *scores, float *out);
 
 /* x = half(x) elementwise (as a F16 KV cache holds values); and
  * g = silu(g) * u. _ref are the scalar definitions. */

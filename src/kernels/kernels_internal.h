@@ -24,7 +24,8 @@ typedef void (*gg_gemm_fn)(const gg_matrix *w, const void *act, size_t stride, i
                            float *y, int64_t ldy, int64_t r0, int64_t r1);
 
 typedef void (*gg_attn_row_fn)(const float *q, const float *k, size_t ld_k, const float *v,
-                               size_t ld_v, int n, int d, float scale, float *scores, float *out);
+                               size_t ld_v, int n, int d, float scale, const float *bias,
+                               float *scores, float *out);
 
 typedef struct gg_kernel_table {
     gg_vec_dot_fn vec_dot[GG_TYPE_COUNT];

@@ -26,7 +26,7 @@ void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
             .out = w->attn + (size_t)(lo - c0) * QW, .ld_out = QW,
             .n_q = hi - lo, .n_kv = s1 - s0, .q_pos0 = lo - s0,
             .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .d = hp->head_dim,
-            .scale = hp->attn_scale, .causal = hp->causal,
+            .scale = hp->attn_scale, .causal = hp->causal, .alibi_max = hp->alibi_max,
         };
         gg_op_attention(ex, &a);
     }
@@ -66,7 +66,7 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
         for (size_t i = 0; i < GG_ARRAY_LEN(ws); i++) act = GG_MAX(act, matrix_scratch(ws[i], chunk));
     }
     p->act_bytes = gg_align_up(act, 64);
-    p->score_floats = gg_align_up((size_t)max_tok, 16);
+    p->score_floats = 2 * gg_align_up((size_t)max_tok, 16); /* scores, then a mask */
     p->total = p->work_bytes + p->act_bytes + p->score_floats * sizeof(float) * (size_t)n_threads;
 }
 

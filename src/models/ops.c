@@ -6,6 +6,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------- matrix products ---------------- */
@@ -321,12 +322,29 @@ typedef struct attn_job {
     int tasks_per_head;
 } attn_job;
 
-static void attend_row(const gg_attn_args *a, int h, int i, float *scores) {
+/* ALiBi's slope for head h, as ggml's soft_max computes it: the first
+ * 2^floor(log2(n_head)) heads take powers of m0, the rest odd powers of m1. */
+static float alibi_slope(float max_bias, int n_head, int h) {
+    int n_log2 = 1;
+    while (n_log2 * 2 <= n_head) n_log2 *= 2;
+    const float m0 = powf(2.0f, -max_bias / (float)n_log2);
+    const float m1 = powf(2.0f, -(max_bias / 2.0f) / (float)n_log2);
+    return h < n_log2 ? powf(m0, (float)(h + 1)) : powf(m1, (float)(2 * (h - n_log2) + 1));
+}
+
+static void attend_row(const gg_attn_args *a, int h, int i, float *scores, float *mask) {
     const int kvh = h / (a->n_head / a->n_head_kv);
+    const int pos = a->q_pos0 + i;
     const float *q = a->q + (size_t)i * a->ld_q + (size_t)h * a->d;
-    int n = a->causal ? GG_MIN(a->n_kv, a->q_pos0 + i + 1) : a->n_kv;
+    const int n = a->causal ? GG_MIN(a->n_kv, pos + 1) : a->n_kv;
+    const float *bias = NULL;
+    if (a->alibi_max > 0.0f) {
+        const float slope = alibi_slope(a->alibi_max, a->n_head, h);
+        for (int j = 0; j < n; j++) mask[j] = slope * -(float)abs(pos - j);
+        bias = mask;
+    }
     gg_attn_row(q, a->k + (size_t)kvh * a->d, (size_t)a->ld_k, a->v + (size_t)kvh * a->d,
-                (size_t)a->ld_v, n, a->d, a->scale, scores,
+                (size_t)a->ld_v, n, a->d, a->scale, bias, scores,
                 a->out + (size_t)i * a->ld_out + (size_t)h * a->d);
 }
 
@@ -337,7 +355,8 @@ static void attn_task(void *ctx, int task, int thread) {
     int i0 = (task % j->tasks_per_head) * j->q_per_task;
     int i1 = GG_MIN(i0 + j->q_per_task, a->n_q);
     float *scores = j->ex->scores + (size_t)thread * j->ex->score_cap;
-    for (int i = i0; i < i1; i++) attend_row(a, h, i, scores);
+    float *mask = scores + j->ex->score_cap / 2;
+    for (int i = i0; i < i1; i++) attend_row(a, h, i, scores, mask);
 }
 
 void gg_op_attention(gg_exec *ex, const gg_attn_args *a) {

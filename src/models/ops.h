@@ -13,7 +13,8 @@
 #include "../threadpool.h"
 
 /* What ops need to run: the pool and scratch for quantized activations
- * (act_cap bytes) and per-thread attention rows (score_cap floats each). */
+ * (act_cap bytes) and per-thread attention rows (score_cap floats each:
+ * a row's scores, then its mask). */
 typedef struct gg_exec {
     gg_pool *pool;
     int n_threads;
@@ -88,8 +89,10 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
 
 /* Attention of one sequence: queries q[n_q] (positions q_pos0 .. in the
  * sequence), keys/values k, v[n_kv]. Heads of width d; n_head query heads
- * share n_head / n_head_kv key/value heads (GQA). With causal, query i
- * sees keys 0 .. q_pos0 + i. out has n_q rows of n_head*d. */
+ * share n_head / n_head_kv key/value heads (GQA). out has n_q rows of
+ * n_head*d. The mask: with causal, query i sees keys 0 .. q_pos0 + i;
+ * with alibi_max > 0, the score of key j gets -slope_h * |pos_i - j|, the
+ * slopes of head h as ggml derives them from alibi_max (ALiBi). */
 typedef struct gg_attn_args {
     const float *q; int ld_q;
     const float *k; int ld_k;
@@ -99,6 +102,7 @@ typedef struct gg_attn_args {
     int n_head, n_head_kv, d;
     float scale;
     bool causal;
+    float alibi_max;
 } gg_attn_args;
 void gg_op_attention(gg_exec *ex, const gg_attn_args *a);
 
