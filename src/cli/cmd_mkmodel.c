@@ -38,6 +38,7 @@ typedef struct mk_job {
     const gg_arch_desc *desc;
     uint64_t seed;
     int n_layer, n_ctx, n_vocab;
+    int n_types; /* rows of token_types */
     mk_preset shape; /* the preset with the command line's overrides; p points here */
     /* rotary scaling metadata, written only when given (decoders) */
     const char *rope_scaling;
@@ -116,7 +117,7 @@ static void set_hparams(mk_job *j, gguf_writer *w) {
     SET(gguf_set_f32, d->norm == GG_NORM_RMS ? "attention.layer_norm_rms_epsilon"
                                              : "attention.layer_norm_epsilon", p->norm_eps);
     if (!d->causal) SET(gguf_set_bool, "attention.causal", false);
-    if (d->pos != GG_POS_LEARNED) {
+    if (d->pos == GG_POS_ROPE || d->pos == GG_POS_ROPE_NEOX) {
         SET(gguf_set_f32, "rope.freq_base", p->rope_base);
         SET(gguf_set_u32, "rope.dimension_count", (uint32_t)p->head_dim);
         if (j->rope_scaling) SET(gguf_set_str, "rope.scaling.type", j->rope_scaling);
@@ -144,6 +145,12 @@ static int copy_vocab(mk_job *j, gguf_writer *w) {
         return -1;
     }
     int have = (int)toks.n;
+    /* token_types has as many rows as the vocabulary says there are types
+     * (XLM-R: 1), as llama.cpp checks */
+    uint32_t n_types = 2;
+    if (gguf_find_kv(v, "tokenizer.ggml.token_type_count") &&
+        gguf_get_u32(v, "tokenizer.ggml.token_type_count", &n_types, NULL) == 0 && n_types >= 1 && n_types <= 16)
+        j->n_types = (int)n_types;
     j->n_vocab = j->p->n_vocab > have ? j->p->n_vocab : have;
     int pad = j->n_vocab - have;
     for (uint64_t i = 0; i < gguf_kv_count(v); i++) {
@@ -269,7 +276,7 @@ static int write_model(mk_job *j) {
     set_hparams(j, w);
     gg_hparams hp;
     shape_of(j, &hp);
-    gg_arch_tensors(j->desc, &hp, 2, NULL, add_spec, j);
+    gg_arch_tensors(j->desc, &hp, j->n_types, NULL, add_spec, j);
     int64_t widest = 0;
     for (int i = 0; i < j->n_t; i++) {
         mk_tensor *t = &j->t[i];
@@ -420,7 +427,7 @@ static int parse(mk_job *j, int argc, char **argv) {
         return -1;
     }
     bool rope = j->rope_scaling || j->rope_factor > 0 || j->rope_orig_ctx || j->rope_attn_factor > 0;
-    if (rope && (j->desc->pos == GG_POS_LEARNED || !j->desc->causal)) {
+    if (rope && !j->desc->causal) {
         fprintf(stderr, "ggembed mkmodel: the --rope-* options are for decoder presets (llama, "
                         "qwen2, qwen3), not '%s'\n", preset);
         return -1;
@@ -452,7 +459,7 @@ static int parse(mk_job *j, int argc, char **argv) {
 }
 
 int cmd_mkmodel(int argc, char **argv) {
-    mk_job j = {.seed = 42};
+    mk_job j = {.seed = 42, .n_types = 2};
     if (parse(&j, argc, argv)) return 2;
     int rc = write_model(&j);
     free(j.t);

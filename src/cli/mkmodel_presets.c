@@ -13,6 +13,16 @@ static const mk_preset presets[] = {
     {"minilm", "bert", "all-MiniLM-L6-v2", 0, 384, 6, 12, 12, 32, 1536, 512, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"bge-base", "bert", "bge-base-en-v1.5", 0, 768, 12, 12, 12, 64, 3072, 512, 1e-12f, 0, GGEMBED_POOLING_CLS, -1, 1},
     {"nomic-embed-text", "nomic-bert", "nomic-embed-text-v1.5", 0, 768, 12, 12, 12, 64, 3072, 2048, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1, 1},
+    /* XLM-RoBERTa bodies: BERT with the SentencePiece unigram vocabulary
+     * (--vocab an XLM-R vocabulary, such as ggml-vocab-nomic-bert-moe) */
+    {"multilingual-e5-small", "bert", "multilingual-e5-small (XLM-R vocabulary)", 0, 384, 12, 12, 12, 32, 1536, 512, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1},
+    {"bge-m3", "bert", "bge-m3 (XLM-RoBERTa large)", 0, 1024, 24, 16, 16, 64, 4096, 8192, 1e-5f, 0, GGEMBED_POOLING_CLS, -1},
+    {"xlmr-tiny", "bert", "a tiny XLM-R-style BERT for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-5f, 0, GGEMBED_POOLING_MEAN, -1},
+    /* jina-embeddings-v2: BERT with ALiBi and a GEGLU FFN (base-code: --vocab
+     * a BPE vocabulary with the jina-v2-code pre-tokenizer) */
+    {"jina-v2-base-en", "jina-bert-v2", "jina-embeddings-v2-base-en", 0, 768, 12, 12, 12, 64, 3072, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
+    {"jina-v2-small-en", "jina-bert-v2", "jina-embeddings-v2-small-en", 0, 512, 4, 8, 8, 64, 2048, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
+    {"jina-tiny", "jina-bert-v2", "a tiny jina-bert-v2 for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"bert-tiny", "bert", "a tiny BERT for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"nomic-tiny", "nomic-bert", "a tiny nomic-bert for tests", 0, 64, 2, 4, 4, 16, 128, 256, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1, 1},
     {"llama-tiny", "llama", "a tiny LLaMA/Mistral decoder for tests", 0, 64, 2, 4, 2, 16, 160, 256, 1e-5f, 10000.0f, GGEMBED_POOLING_LAST, 1},

@@ -15,7 +15,7 @@ static const gg_arch_desc archs[] = {
         .name = "bert", .models = "all-MiniLM, bge, e5, gte, mxbai",
         .norm = GG_NORM_LAYER, .place = GG_NORM_POST, .embd_norm = true, .token_types = true,
         .pos = GG_POS_LEARNED, .ffn = GG_FFN_GELU,
-        .bias_qkv = GG_MUST, .bias_out = GG_MUST, .bias_ffn = GG_MUST,
+        .bias_qkv = GG_MUST, .bias_out = GG_MUST, .bias_up = GG_MUST, .bias_down = GG_MUST,
         .pooling = GGEMBED_POOLING_MEAN,
     },
     {
@@ -23,6 +23,13 @@ static const gg_arch_desc archs[] = {
         .norm = GG_NORM_LAYER, .place = GG_NORM_POST, .embd_norm = true, .token_types = true,
         .pos = GG_POS_ROPE_NEOX, .ffn = GG_FFN_SWIGLU, .fused_qkv = true,
         .bias_qkv = GG_MAY, .bias_out = GG_MAY,
+        .pooling = GGEMBED_POOLING_MEAN,
+    },
+    {
+        .name = "jina-bert-v2", .models = "jina-embeddings-v2 (base-en, small-en, base-code, de, es)",
+        .norm = GG_NORM_LAYER, .place = GG_NORM_POST, .embd_norm = true, .token_types = true,
+        .pos = GG_POS_ALIBI, .ffn = GG_FFN_GEGLU,
+        .bias_qkv = GG_MUST, .bias_out = GG_MUST, .bias_down = GG_MUST,
         .pooling = GGEMBED_POOLING_MEAN,
     },
     {
@@ -127,9 +134,9 @@ static void layer_tensors(walk *w, const gg_arch_desc *d, const gg_hparams *hp, 
     norm(w, d, "post_attention_norm", E, sandwich, SLOT(&l->attn_post_norm), NULL);
     norm(w, d, "attn_output_norm", E, post, SLOT(&l->attn_out_norm), SLOT(&l->attn_out_norm_b));
     norm(w, d, "ffn_norm", E, pre, SLOT(&l->ffn_norm), SLOT(&l->ffn_norm_b));
-    weight(w, "ffn_up", E, F, GG_MUST, d->bias_ffn, SLOT(&l->ffn_up), SLOT(&l->ffn_up_b));
+    weight(w, "ffn_up", E, F, GG_MUST, d->bias_up, SLOT(&l->ffn_up), SLOT(&l->ffn_up_b));
     if (d->ffn != GG_FFN_GELU) weight(w, "ffn_gate", E, F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
-    weight(w, "ffn_down", F, E, GG_MUST, d->bias_ffn, SLOT(&l->ffn_down), SLOT(&l->ffn_down_b));
+    weight(w, "ffn_down", F, E, GG_MUST, d->bias_down, SLOT(&l->ffn_down), SLOT(&l->ffn_down_b));
     norm(w, d, "post_ffw_norm", E, sandwich, SLOT(&l->ffn_post_norm), NULL);
     norm(w, d, "layer_output_norm", E, post, SLOT(&l->out_norm), SLOT(&l->out_norm_b));
 }

@@ -133,6 +133,8 @@ int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, g
     uint32_t pooling;
     if (gguf_get_u32_or(f, KEY(key, a, "pooling_type"), (uint32_t)d->pooling, &pooling, e)) return -1;
     hp->pooling = (int)pooling;
+    /* llama.cpp fixes ALiBi's maximum bias at 8 and reads no key for it */
+    if (d->pos == GG_POS_ALIBI) hp->alibi_max = 8.0f;
     if (d->pos == GG_POS_ROPE || d->pos == GG_POS_ROPE_NEOX) return read_rope(f, d, hp, e);
     return 0;
 }

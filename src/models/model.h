@@ -33,6 +33,7 @@ typedef enum gg_pos_kind {
     GG_POS_LEARNED,   /* position_embd rows added to the token embeddings */
     GG_POS_ROPE,      /* rotary, adjacent pairs (llama.cpp's converter permutes Q/K) */
     GG_POS_ROPE_NEOX, /* rotary, pairs of the two halves of a head */
+    GG_POS_ALIBI,     /* none in the embeddings; a distance penalty in the attention mask */
 } gg_pos_kind;
 
 typedef enum gg_ffn_kind {
@@ -58,7 +59,7 @@ typedef struct gg_arch_desc {
     gg_ffn_kind ffn;
     bool fused_qkv;          /* attn_qkv, rows Q then K then V */
     bool qk_norm;            /* per-head norms of Q and K */
-    gg_need bias_qkv, bias_out, bias_ffn;
+    gg_need bias_qkv, bias_out, bias_up, bias_down;
     bool kv_half;            /* K, V rounded to half, as llama.cpp's F16 KV cache holds them */
     bool rope_freqs;         /* may carry Llama 3's rope_freqs tensor */
     int pooling;             /* when <arch>.pooling_type is absent */
@@ -83,6 +84,7 @@ typedef struct gg_hparams {
     int n_ctx_train;
     float norm_eps;
     float attn_scale;
+    float alibi_max; /* ALiBi's maximum bias; 0: no ALiBi */
     gg_rope rope;
     int pooling; /* ggembed_pooling from metadata */
     bool causal;

@@ -64,7 +64,8 @@ static void shape_heads(const gg_model *m, float *x, int n, int n_head, const fl
     const gg_hparams *hp = &m->hp;
     const int D = hp->head_dim, W = n_head * D;
     if (g) gg_op_rmsnorm_heads(x, n, W, n_head, D, g, hp->norm_eps);
-    if (m->desc->pos != GG_POS_LEARNED) gg_op_rope(x, n, W, n_head, D, pos, &hp->rope);
+    const gg_pos_kind p = m->desc->pos;
+    if (p == GG_POS_ROPE || p == GG_POS_ROPE_NEOX) gg_op_rope(x, n, W, n_head, D, pos, &hp->rope);
 }
 
 /* Keys and values of tokens [c0, c0 + c) into w->k, w->v. [c][KV] each */

@@ -31,9 +31,14 @@
 //   UGM EOS, otherwise EOS only when add_eos_token says so (and the vocab has a
 //   BOS). This equals llama.cpp's own add_special=true except that it never
 //   doubles a BOS/EOS already there (which cannot happen without parse_special
-//   for the vocabularies we test). tokenizeForEmbedding() below reproduces it
-//   with the public API, and the fixture test checks that its length equals the
-//   embedding context's calculateInputLength().
+//   for the vocabularies we test), and except for UGM (SentencePiece unigram:
+//   XLM-R, bge-m3) vocabularies: there node-llama-cpp leaves out the BOS (<s>)
+//   that llama.cpp's tokenizer with add_special (llama-server, llama-embedding)
+//   and Hugging Face put first, and that these models are trained with (bge-m3
+//   pools on it). tokenizeForEmbedding() below gives llama.cpp's add_special
+//   ids, <s> included, and embed() hands llama.cpp those ids; the embed test
+//   checks that the length equals the embedding context's
+//   calculateInputLength() (plus that <s> for UGM).
 // - Pooling: the context is created with llama.cpp's default pooling type
 //   (UNSPECIFIED), i.e. what the model's GGUF says in <arch>.pooling_type; the
 //   JS API cannot override it (only "rank"). So --pooling here only checks
@@ -166,8 +171,7 @@ export class Reference {
     const t = this.model.tokens;
     let begin = null, end = null;
     if (vt === "wpm") { begin = t.bos; end = t.sep; }
-    else if (vt === "ugm") { end = t.eos; }
-    else if (vt !== "rwkv") {
+    else if (vt !== "rwkv") { // UGM too: llama.cpp's add_special, not node-llama-cpp's (see the top)
       if (t.shouldPrependBosToken) begin = t.bos;
       if (t.shouldAppendEosToken) end = t.eos;
     }
