@@ -25,7 +25,7 @@ typedef enum { K_EMBED, K_MATRIX, K_NORM, K_BIAS, K_ROPE_FREQS } mk_kind;
 
 typedef struct mk_tensor {
     char name[96];
-    int64_t ne0, ne1;
+    int64_t ne0, ne1, ne2; /* ne2 > 0: a stack of matrices (experts) */
     int n_dims, layer;
     mk_kind kind;
     gg_type type;
@@ -60,6 +60,7 @@ static void add(mk_job *j, int layer, const char *name, int64_t ne0, int64_t ne1
     else snprintf(t->name, sizeof t->name, "%s", name);
     t->ne0 = ne0;
     t->ne1 = ne1;
+    t->ne2 = 0;
     t->n_dims = ne1 > 0 ? 2 : 1;
     t->layer = layer;
     t->kind = kind;
@@ -83,6 +84,7 @@ static int add_spec(const gg_tensor_spec *t, void *user) {
     bool want = t->need >= GG_USUAL || (t->role == GG_T_ROPE_FREQS && j->rope_freqs > 0);
     if (want) add(j, -1, t->name, t->ne0, t->ne1, kind_of(t->role));
     if (want) j->t[j->n_t - 1].layer = t->layer;
+    if (want && t->ne2 > 0) j->t[j->n_t - 1].ne2 = t->ne2, j->t[j->n_t - 1].n_dims = 3;
     return 0;
 }
 
@@ -98,6 +100,9 @@ static void shape_of(const mk_job *j, gg_hparams *hp) {
     hp->n_ff = p->n_ff;
     hp->n_ctx_train = j->n_ctx;
     hp->rope.n_rot = p->head_dim;
+    hp->moe_every = p->moe_every;
+    hp->n_expert = p->n_expert;
+    hp->n_expert_used = p->n_expert_used;
 }
 
 static void set_hparams(mk_job *j, gguf_writer *w) {
@@ -117,6 +122,11 @@ static void set_hparams(mk_job *j, gguf_writer *w) {
     SET(gguf_set_f32, d->norm == GG_NORM_RMS ? "attention.layer_norm_rms_epsilon"
                                              : "attention.layer_norm_epsilon", p->norm_eps);
     if (!d->causal) SET(gguf_set_bool, "attention.causal", false);
+    if (d->moe) {
+        SET(gguf_set_u32, "moe_every_n_layers", (uint32_t)p->moe_every);
+        SET(gguf_set_u32, "expert_count", (uint32_t)p->n_expert);
+        SET(gguf_set_u32, "expert_used_count", (uint32_t)p->n_expert_used);
+    }
     if (d->pos == GG_POS_ROPE || d->pos == GG_POS_ROPE_NEOX) {
         SET(gguf_set_f32, "rope.freq_base", p->rope_base);
         SET(gguf_set_u32, "rope.dimension_count", (uint32_t)p->head_dim);
@@ -248,7 +258,7 @@ static int write_tensor(gguf_writer *w, const mk_job *j, const mk_tensor *t, flo
                         gg_err *e) {
     uint64_t rng = j->seed ^ name_hash(t->name);
     size_t row_bytes = gg_row_size(t->type, t->ne0);
-    int64_t rows = t->n_dims == 2 ? t->ne1 : 1;
+    int64_t rows = t->n_dims == 3 ? t->ne1 * t->ne2 : t->n_dims == 2 ? t->ne1 : 1;
     for (int64_t r = 0; r < rows; r++) {
         fill_row(j, t, &rng, row);
         gg_quantize_row_ref(t->type, row, buf, t->ne0);
@@ -281,7 +291,7 @@ static int write_model(mk_job *j) {
     for (int i = 0; i < j->n_t; i++) {
         mk_tensor *t = &j->t[i];
         t->type = mk_tensor_type(j->ft, t->name, t->layer, j->n_layer, t->ne0, t->n_dims);
-        int64_t ne[2] = {t->ne0, t->ne1};
+        int64_t ne[3] = {t->ne0, t->ne1, t->ne2};
         gguf_add_tensor(w, t->name, t->type, (uint32_t)t->n_dims, ne);
         if (t->ne0 > widest) widest = t->ne0;
     }

@@ -23,6 +23,11 @@ static const mk_preset presets[] = {
     {"jina-v2-base-en", "jina-bert-v2", "jina-embeddings-v2-base-en", 0, 768, 12, 12, 12, 64, 3072, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"jina-v2-small-en", "jina-bert-v2", "jina-embeddings-v2-small-en", 0, 512, 4, 8, 8, 64, 2048, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"jina-tiny", "jina-bert-v2", "a tiny jina-bert-v2 for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
+    /* nomic-bert-moe: nomic-bert's attention, XLM-R's vocabulary, every second
+     * block a mixture of 8 GELU experts of which 2 run (--vocab an XLM-R
+     * vocabulary) */
+    {"nomic-embed-text-v2-moe", "nomic-bert-moe", "nomic-embed-text-v2-moe", 0, 768, 12, 12, 12, 64, 3072, 512, 1e-5f, 10000.0f, GGEMBED_POOLING_MEAN, -1, 0, 8, 2, 2},
+    {"nomic-moe-tiny", "nomic-bert-moe", "a tiny nomic-bert-moe for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-5f, 10000.0f, GGEMBED_POOLING_MEAN, -1, 0, 4, 2, 2},
     {"bert-tiny", "bert", "a tiny BERT for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"nomic-tiny", "nomic-bert", "a tiny nomic-bert for tests", 0, 64, 2, 4, 4, 16, 128, 256, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1, 1},
     {"llama-tiny", "llama", "a tiny LLaMA/Mistral decoder for tests", 0, 64, 2, 4, 2, 16, 160, 256, 1e-5f, 10000.0f, GGEMBED_POOLING_LAST, 1},

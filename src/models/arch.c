@@ -33,6 +33,13 @@ static const gg_arch_desc archs[] = {
         .pooling = GGEMBED_POOLING_MEAN,
     },
     {
+        .name = "nomic-bert-moe", .models = "nomic-embed-text-v2-moe",
+        .norm = GG_NORM_LAYER, .place = GG_NORM_POST, .embd_norm = true, .token_types = true,
+        .pos = GG_POS_ROPE_NEOX, .ffn = GG_FFN_GELU, .fused_qkv = true, .moe = true,
+        .bias_qkv = GG_MAY, .bias_out = GG_MAY, .bias_up = GG_MAY, .bias_down = GG_MAY,
+        .pooling = GGEMBED_POOLING_MEAN,
+    },
+    {
         .name = "llama", .models = "e5-mistral, SFR-Embedding",
         .causal = true, .norm = GG_NORM_RMS, .place = GG_NORM_PRE, .out_norm = true,
         .pos = GG_POS_ROPE, .ffn = GG_FFN_SWIGLU,
@@ -91,6 +98,15 @@ static void put(walk *w, const char *name, int64_t ne0, int64_t ne1, gg_need nee
     w->rc = w->fn(&t, w->user);
 }
 
+/* A stack of ne2 matrices [ne0, ne1] (experts). */
+static void put3(walk *w, const char *name, int64_t ne0, int64_t ne1, int64_t ne2, void *slot) {
+    if (w->rc) return;
+    gg_tensor_spec t = {.layer = w->layer, .ne0 = ne0, .ne1 = ne1, .ne2 = ne2, .need = GG_MUST,
+                        .role = GG_T_MATRIX, .slot = slot};
+    snprintf(t.name, sizeof t.name, "blk.%d.%s", w->layer, name);
+    w->rc = w->fn(&t, w->user);
+}
+
 /* "NAME.weight" [ne0, ne1] and, when `bias` says, "NAME.bias" [ne1]. */
 static void weight(walk *w, const char *name, int64_t ne0, int64_t ne1, gg_need need,
                    gg_need bias, gg_matrix *slot, const float **bslot) {
@@ -134,9 +150,15 @@ static void layer_tensors(walk *w, const gg_arch_desc *d, const gg_hparams *hp, 
     norm(w, d, "post_attention_norm", E, sandwich, SLOT(&l->attn_post_norm), NULL);
     norm(w, d, "attn_output_norm", E, post, SLOT(&l->attn_out_norm), SLOT(&l->attn_out_norm_b));
     norm(w, d, "ffn_norm", E, pre, SLOT(&l->ffn_norm), SLOT(&l->ffn_norm_b));
-    weight(w, "ffn_up", E, F, GG_MUST, d->bias_up, SLOT(&l->ffn_up), SLOT(&l->ffn_up_b));
-    if (d->ffn != GG_FFN_GELU) weight(w, "ffn_gate", E, F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
-    weight(w, "ffn_down", F, E, GG_MUST, d->bias_down, SLOT(&l->ffn_down), SLOT(&l->ffn_down_b));
+    if (gg_layer_is_moe(hp, w->layer)) {
+        put(w, "ffn_gate_inp.weight", E, hp->n_expert, GG_MUST, GG_T_MATRIX, SLOT(&l->ffn_router));
+        put3(w, "ffn_up_exps.weight", E, F, hp->n_expert, SLOT(&l->ffn_up_exps));
+        put3(w, "ffn_down_exps.weight", F, E, hp->n_expert, SLOT(&l->ffn_down_exps));
+    } else {
+        weight(w, "ffn_up", E, F, GG_MUST, d->bias_up, SLOT(&l->ffn_up), SLOT(&l->ffn_up_b));
+        if (d->ffn != GG_FFN_GELU) weight(w, "ffn_gate", E, F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
+        weight(w, "ffn_down", F, E, GG_MUST, d->bias_down, SLOT(&l->ffn_down), SLOT(&l->ffn_down_b));
+    }
     norm(w, d, "post_ffw_norm", E, sandwich, SLOT(&l->ffn_post_norm), NULL);
     norm(w, d, "layer_output_norm", E, post, SLOT(&l->out_norm), SLOT(&l->out_norm_b));
 }

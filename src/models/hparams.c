@@ -133,6 +133,16 @@ int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, g
     uint32_t pooling;
     if (gguf_get_u32_or(f, KEY(key, a, "pooling_type"), (uint32_t)d->pooling, &pooling, e)) return -1;
     hp->pooling = (int)pooling;
+    if (d->moe) {
+        if (get_int(f, a, "moe_every_n_layers", -1, hp->n_layer, &hp->moe_every, e) ||
+            get_int(f, a, "expert_count", -1, 256, &hp->n_expert, e) ||
+            get_int(f, a, "expert_used_count", -1, hp->n_expert, &hp->n_expert_used, e))
+            return -1;
+        /* the router's scores and an expert's output share a [chunk][n_ff] buffer */
+        if (hp->n_ff < hp->n_embd || hp->n_ff < hp->n_expert || hp->n_expert_used > 8)
+            return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s: experts of %d (%d of %d used) with an embedding of %d "
+                                "are not supported", a, hp->n_ff, hp->n_expert_used, hp->n_expert, hp->n_embd);
+    }
     /* llama.cpp fixes ALiBi's maximum bias at 8 and reads no key for it */
     if (d->pos == GG_POS_ALIBI) hp->alibi_max = 8.0f;
     if (d->pos == GG_POS_ROPE || d->pos == GG_POS_ROPE_NEOX) return read_rope(f, d, hp, e);

@@ -44,6 +44,25 @@ int gg_load_matrix(const gguf_file *f, const char *name, int64_t ne0, int64_t ne
     return 0;
 }
 
+int gg_load_stack(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, int64_t ne2,
+                  bool required, gg_matrix *out, gg_err *e) {
+    int rc;
+    memset(out, 0, sizeof *out);
+    const gguf_tensor *t = find(f, name, required, e, &rc);
+    if (!t) return rc;
+    if (t->n_dims != 3 || t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != ne2)
+        return gg_fail(e, "tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld]",
+                       name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                       (long long)t->ne[3], (long long)ne0, (long long)ne1, (long long)ne2);
+    const gg_type_traits *tr = gg_type_info(t->type);
+    if (!tr || !tr->can_compute)
+        return gg_fail_kind(e, GG_E_UNSUPPORTED, "tensor '%s' has type %s, which ggembed cannot compute with",
+                            name, gg_type_name(t->type));
+    *out = (gg_matrix){.data = t->data, .type = (gg_type)t->type, .cols = ne0, .rows = ne1 * ne2,
+                       .row_bytes = gg_row_size((gg_type)t->type, ne0)};
+    return 0;
+}
+
 int gg_load_vector(const gguf_file *f, const char *name, int64_t n, bool required,
                    const float **out, gg_err *e) {
     int rc;
@@ -76,6 +95,7 @@ typedef struct load_ctx {
 static int load_one(const gg_tensor_spec *t, void *user) {
     load_ctx *c = user;
     const bool req = t->need == GG_MUST;
+    if (t->ne2 > 0) return gg_load_stack(c->f, t->name, t->ne0, t->ne1, t->ne2, req, t->slot, c->e);
     if (t->ne1 > 0) return gg_load_matrix(c->f, t->name, t->ne0, t->ne1, req, t->slot, c->e);
     return gg_load_vector(c->f, t->name, t->ne0, req, t->slot, c->e);
 }
@@ -140,9 +160,11 @@ static int collect(const gg_tensor_spec *t, void *user) {
  * must be one this row has. */
 static int check_foreign(const gguf_file *f, const gg_model *m, gg_err *e) {
     name_set mine = {.n = 0}, all = {.n = 0};
-    gg_hparams one = m->hp;
-    one.n_layer = 1;
+    gg_hparams one = m->hp; /* two blocks: the second has experts where any row has them */
+    one.n_layer = 2;
     gg_arch_tensors(m->desc, &one, 1, NULL, collect, &mine);
+    one.moe_every = 2;
+    one.n_expert = one.n_expert_used = 1;
     for (int i = 0; gg_arch_at(i); i++) gg_arch_tensors(gg_arch_at(i), &one, 1, NULL, collect, &all);
     for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
         gguf_str name = gguf_tensor_at(f, i)->name, b = base_name(name);

@@ -61,8 +61,9 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
     size_t act = 0;
     for (int il = 0; il < m->hp.n_layer; il++) {
         const gg_layer *l = &m->layers[il];
-        const gg_matrix *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo,
-                                 &l->ffn_up, &l->ffn_gate, &l->ffn_down};
+        const gg_matrix *ws[] = {&l->wq,     &l->wk,       &l->wv,         &l->wo,
+                                 &l->ffn_up, &l->ffn_gate, &l->ffn_down,   &l->ffn_router,
+                                 &l->ffn_up_exps, &l->ffn_down_exps};
         for (size_t i = 0; i < GG_ARRAY_LEN(ws); i++) act = GG_MAX(act, matrix_scratch(ws[i], chunk));
     }
     p->act_bytes = gg_align_up(act, 64);

@@ -62,6 +62,8 @@ typedef struct gg_arch_desc {
     gg_need bias_qkv, bias_out, bias_up, bias_down;
     bool kv_half;            /* K, V rounded to half, as llama.cpp's F16 KV cache holds them */
     bool rope_freqs;         /* may carry Llama 3's rope_freqs tensor */
+    bool moe;                /* every moe_every_n_layers-th block (il % n == 1) has a
+                              * mixture of GELU experts, top-k of a softmax router */
     int pooling;             /* when <arch>.pooling_type is absent */
     int default_ctx;         /* cap on the default batch (0: the training context) */
 } gg_arch_desc;
@@ -85,6 +87,7 @@ typedef struct gg_hparams {
     float norm_eps;
     float attn_scale;
     float alibi_max; /* ALiBi's maximum bias; 0: no ALiBi */
+    int moe_every, n_expert, n_expert_used; /* 0: no experts */
     gg_rope rope;
     int pooling; /* ggembed_pooling from metadata */
     bool causal;
@@ -102,6 +105,10 @@ typedef struct gg_layer {
     const float *attn_post_norm;                /* on the attention output (sandwich) */
     const float *attn_out_norm, *attn_out_norm_b; /* after the residual add (post) */
     gg_matrix ffn_up, ffn_gate, ffn_down;
+    /* a mixture-of-experts block: the router [n_expert rows], and the
+     * experts' up and down matrices stacked, expert e's rows at e * F (up)
+     * and e * E (down) */
+    gg_matrix ffn_router, ffn_up_exps, ffn_down_exps;
     const float *ffn_up_b, *ffn_down_b;
     const float *ffn_norm, *ffn_norm_b;         /* pre-FFN */
     const float *ffn_post_norm;                 /* on the FFN output (sandwich) */
@@ -126,6 +133,7 @@ typedef struct gg_tensor_spec {
     char name[64];
     int layer; /* -1: not in a block */
     int64_t ne0, ne1;
+    int64_t ne2; /* > 0: a stack of ne2 matrices (experts), loaded as one tall matrix */
     gg_need need;
     gg_tensor_role role;
     void *slot; /* gg_matrix * (ne1 > 0) or const float ** */
@@ -188,9 +196,17 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
 void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, int c0, int c,
                      const float *q);
 
+/* Whether block il has experts. */
+static inline bool gg_layer_is_moe(const gg_hparams *hp, int il) {
+    return hp->moe_every > 0 && il % hp->moe_every == 1;
+}
+
 /* Tensor lookup with shape checks (loader.c). ne0 = row length. */
 int gg_load_matrix(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, bool required,
                    gg_matrix *out, gg_err *e);
+/* A [ne0, ne1, ne2] stack as one matrix of ne1 * ne2 rows. */
+int gg_load_stack(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, int64_t ne2,
+                  bool required, gg_matrix *out, gg_err *e);
 int gg_load_vector(const gguf_file *f, const char *name, int64_t n, bool required,
                    const float **out, gg_err *e);
 /* Dequantizes row `row` of an embedding table into out (n_embd floats). */

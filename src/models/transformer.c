@@ -19,6 +19,7 @@
  * every token's keys and values first (a token's attention needs them all,
  * and x changes as chunks finish), then finishes the chunks in order.
  */
+#include <math.h>
 #include <string.h>
 
 #include "model.h"
@@ -106,6 +107,81 @@ static void ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, c
     gg_op_matmul(ex, &l->ffn_down, l->ffn_down_b, act, F, c, out, E);
 }
 
+/* Rows [r0, r0 + n) of a stacked matrix: one expert. */
+static gg_matrix rows_of(const gg_matrix *w, int64_t r0, int64_t n) {
+    gg_matrix v = *w;
+    v.data = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+    v.rows = n;
+    return v;
+}
+
+/* The n_expert_used experts of highest router probability for each token
+ * (softmax as ggml's: exp(x - max) * (1 / sum) with the sum in double),
+ * ids and probabilities best first. */
+static void route(const gg_hparams *hp, const float *logits, int c, int32_t *ids, float *wts) {
+    const int n = hp->n_expert, k = hp->n_expert_used;
+    for (int t = 0; t < c; t++) {
+        const float *x = logits + (size_t)t * n;
+        float p[256], max = -INFINITY;
+        for (int i = 0; i < n; i++) max = fmaxf(max, x[i]);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += (p[i] = expf(x[i] - max));
+        const float inv = (float)(1.0 / sum);
+        for (int i = 0; i < n; i++) p[i] *= inv;
+        for (int s = 0; s < k; s++) {
+            int best = -1;
+            for (int i = 0; i < n; i++) {
+                bool taken = false;
+                for (int r = 0; r < s; r++) taken |= ids[t * k + r] == i;
+                if (!taken && (best < 0 || p[i] > p[best])) best = i;
+            }
+            ids[t * k + s] = best;
+            wts[t * k + s] = p[best];
+        }
+    }
+}
+
+/* A mixture of GELU experts over h into out, as llama.cpp's MoE FFN:
+ * out = sum over the chosen experts, best first, of p * down(gelu(up h)).
+ * The rows routed to one expert are gathered into q and run as one
+ * product. Scratch: the router's scores and each expert's output in
+ * ff_gate ([c][n_expert], [c][E]: n_ff is at least both). */
+static void moe_ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, const float *h,
+                    int c, float *out) {
+    const gg_hparams *hp = &m->hp;
+    const int E = hp->n_embd, F = hp->n_ff, k = hp->n_expert_used;
+    int32_t ids[64 * 8], rows[64];
+    float wts[64 * 8];
+    for (int c0 = 0; c0 < c; c0 += 64) { /* routes for at most 64 tokens at a time */
+        const int n = GG_MIN(64, c - c0);
+        const float *hc = h + (size_t)c0 * E;
+        float *oc = out + (size_t)c0 * E;
+        gg_op_matmul(ex, &l->ffn_router, NULL, hc, E, n, w->ff_gate, hp->n_expert);
+        route(hp, w->ff_gate, n, ids, wts);
+        memset(oc, 0, sizeof(float) * (size_t)n * E);
+        for (int s = 0; s < k; s++) /* slot by slot: the sum's order is llama.cpp's */
+            for (int x = 0; x < hp->n_expert; x++) {
+                int g = 0;
+                for (int t = 0; t < n; t++)
+                    if (ids[t * k + s] == x) {
+                        memcpy(w->q + (size_t)g * E, hc + (size_t)t * E, sizeof(float) * (size_t)E);
+                        rows[g++] = t;
+                    }
+                if (!g) continue;
+                const gg_matrix up = rows_of(&l->ffn_up_exps, (int64_t)x * F, F);
+                const gg_matrix down = rows_of(&l->ffn_down_exps, (int64_t)x * E, E);
+                gg_op_matmul(ex, &up, NULL, w->q, E, g, w->ff_up, F);       /* [g][F] */
+                gg_op_gelu(ex, w->ff_up, (size_t)g * F);
+                gg_op_matmul(ex, &down, NULL, w->ff_up, F, g, w->ff_gate, E); /* [g][E] */
+                for (int r = 0; r < g; r++) {
+                    const float p = wts[rows[r] * k + s], *y = w->ff_gate + (size_t)r * E;
+                    float *o = oc + (size_t)rows[r] * E;
+                    for (int i = 0; i < E; i++) o[i] += y[i] * p;
+                }
+            }
+    }
+}
+
 /* The rest of the layer for tokens [c0, c0 + c), once all keys and
  * values exist. */
 static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
@@ -126,7 +202,8 @@ static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
         norm(m, ex, x, w->tmp, c, l->ffn_norm, l->ffn_norm_b);
         h = w->tmp;
     }
-    ffn(m, l, ex, w, h, c, w->attn);                             /* [c][E] in attn */
+    if (l->ffn_router.data) moe_ffn(m, l, ex, w, h, c, w->attn);  /* [c][E] in attn */
+    else ffn(m, l, ex, w, h, c, w->attn);
     if (l->ffn_post_norm) norm(m, ex, w->attn, w->attn, c, l->ffn_post_norm, NULL);
     gg_op_add(ex, x, w->attn, (size_t)c * E);
     if (l->out_norm) norm(m, ex, x, x, c, l->out_norm, l->out_norm_b);

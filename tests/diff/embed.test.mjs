@@ -23,6 +23,9 @@
 //     qwen2 for qwen presets, llama-spm for llama presets; KEY: a mkmodel
 //     option such as pooling, embd, ff, layers, ctx, rope-scaling, rope-factor).
 // Default: the matrix in DEFAULT_MODELS below (scripts/test-diff.sh runs it):
+// BERT with XLM-R's unigram vocabulary (xlmr-tiny, multilingual-e5-small) and
+// jina-bert-v2 (jina-tiny, jina-v2-small-en) and nomic-bert-moe
+// (nomic-moe-tiny) in f16, q8_0 and q4_K_M,
 // the BERT family (bert-tiny, nomic-tiny) in every type of
 // GGEMBED_DIFF_TYPES (default f32,f16,q8_0,q4_0,q4_K_M,q5_K_M), the real
 // shapes of minilm, bge-base and nomic-embed-text in the same types
@@ -93,9 +96,15 @@ function defaultModels() {
   }
   // BERT with XLM-R's SentencePiece unigram vocabulary (bge-m3,
   // multilingual-e5): the tiny shape, and multilingual-e5-small's real one.
-  for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`xlmr-tiny:${type}${/_K/.test(type) ? WIDE : ""}`);
+  // jina-bert-v2 (ALiBi, GEGLU): the tiny shape and jina-v2-small-en's real
+  // one (its 8,192-token context cut to 512, as nomic-embed-text's is).
+  // nomic-bert-moe (its second block a mixture of experts): the tiny shape.
+  for (const preset of ["xlmr-tiny", "jina-tiny", "nomic-moe-tiny"]) {
+    for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`${preset}:${type}${/_K/.test(type) ? WIDE : ""}`);
+  }
   if (process.env.GGEMBED_DIFF_REAL !== "0") {
     for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`multilingual-e5-small:${type}`);
+    for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`jina-v2-small-en:${type}:ctx=512`);
   }
   // The real shapes of all-MiniLM-L6-v2, bge-base-en-v1.5 and
   // nomic-embed-text-v1.5 in every type (GGEMBED_DIFF_REAL=0 leaves them out).
@@ -139,7 +148,7 @@ async function modelSpecs() {
 async function makeModel(spec) {
   if (spec.file) return spec.file;
   const vocab = spec.vocab || (/qwen/i.test(spec.preset) ? "qwen2" : /llama|mistral/i.test(spec.preset) ? "llama-spm"
-    : /xlmr|multilingual|bge-m3/i.test(spec.preset) ? "nomic-bert-moe" : "bert-bge");
+    : /xlmr|multilingual|bge-m3|moe/i.test(spec.preset) ? "nomic-bert-moe" : "bert-bge");
   const out = path.join(scratch(), `${spec.label.replace(/[^A-Za-z0-9._=-]+/g, "_")}-${vocab}.gguf`);
   const args = ["mkmodel", "--preset", spec.preset, "--type", spec.type, "--vocab", vocabPath(vocab), "-o", out, "--seed", "7"];
   for (const [k, v] of spec.opts || []) args.push(`--${k}`, v);
