@@ -781,6 +781,12 @@ static void test_foreign_tensor(void) {
     CHECKF(strstr(err, "blk.0.ffn_gate.weight") && strstr(err, "not part of a bert model"),
            "the message names the tensor and the architecture: '%s'", err);
     if (m) ggembed_close(m);
+    /* a tensor of a variant not run yet (a dense projection after pooling) */
+    CHECK(copy_model(bert_path, path, NULL, "dense_2.weight", 64, 256) == 0);
+    st = ggembed_open(path, NULL, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_E_UNSUPPORTED && !m, "bert with dense_2: %s", ggembed_status_name(st));
+    CHECKF(strstr(err, "dense_2.weight") && strstr(err, "not supported"), "message: '%s'", err);
+    if (m) ggembed_close(m);
     remove(path);
 }
 

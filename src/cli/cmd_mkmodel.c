@@ -122,6 +122,7 @@ static void set_hparams(mk_job *j, gguf_writer *w) {
     SET(gguf_set_f32, d->norm == GG_NORM_RMS ? "attention.layer_norm_rms_epsilon"
                                              : "attention.layer_norm_epsilon", p->norm_eps);
     if (!d->causal) SET(gguf_set_bool, "attention.causal", false);
+    if (d->swa_pattern > 0) SET(gguf_set_u32, "attention.sliding_window", (uint32_t)p->n_swa);
     if (d->moe) {
         SET(gguf_set_u32, "moe_every_n_layers", (uint32_t)p->moe_every);
         SET(gguf_set_u32, "expert_count", (uint32_t)p->n_expert);

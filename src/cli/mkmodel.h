@@ -23,6 +23,7 @@ typedef struct mk_preset {
     int add_eos; /* -1: as the vocabulary says */
     bool builtin_vocab; /* the built-in WordPiece vocabulary fits (BERT family) */
     int n_expert, n_expert_used, moe_every; /* mixture-of-experts rows */
+    int n_swa; /* sliding-window rows: attention.sliding_window */
 } mk_preset;
 
 const mk_preset *mk_find_preset(const char *name);

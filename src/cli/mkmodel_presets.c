@@ -28,6 +28,11 @@ static const mk_preset presets[] = {
      * vocabulary) */
     {"nomic-embed-text-v2-moe", "nomic-bert-moe", "nomic-embed-text-v2-moe", 0, 768, 12, 12, 12, 64, 3072, 512, 1e-5f, 10000.0f, GGEMBED_POOLING_MEAN, -1, 0, 8, 2, 2},
     {"nomic-moe-tiny", "nomic-bert-moe", "a tiny nomic-bert-moe for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-5f, 10000.0f, GGEMBED_POOLING_MEAN, -1, 0, 4, 2, 2},
+    /* EmbeddingGemma: Gemma 3's sandwich-normed blocks, bidirectional, five
+     * of every six within a 512-token window (--vocab a SentencePiece
+     * vocabulary; the real one is Gemma 3's) */
+    {"embeddinggemma-300m", "gemma-embedding", "EmbeddingGemma-300m", 0, 768, 24, 3, 1, 256, 1152, 2048, 1e-6f, 1000000.0f, GGEMBED_POOLING_MEAN, -1, 0, 0, 0, 0, 512},
+    {"gemma-emb-tiny", "gemma-embedding", "a tiny gemma-embedding for tests (window 16)", 0, 64, 6, 2, 1, 32, 128, 256, 1e-6f, 1000000.0f, GGEMBED_POOLING_MEAN, -1, 0, 0, 0, 0, 16},
     {"bert-tiny", "bert", "a tiny BERT for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"nomic-tiny", "nomic-bert", "a tiny nomic-bert for tests", 0, 64, 2, 4, 4, 16, 128, 256, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1, 1},
     {"llama-tiny", "llama", "a tiny LLaMA/Mistral decoder for tests", 0, 64, 2, 4, 2, 16, 160, 256, 1e-5f, 10000.0f, GGEMBED_POOLING_LAST, 1},

@@ -40,6 +40,12 @@ static const gg_arch_desc archs[] = {
         .pooling = GGEMBED_POOLING_MEAN,
     },
     {
+        .name = "gemma-embedding", .models = "EmbeddingGemma-300m",
+        .norm = GG_NORM_RMS, .place = GG_NORM_SANDWICH, .embd_scale = true, .out_norm = true,
+        .pos = GG_POS_ROPE_NEOX, .ffn = GG_FFN_GEGLU, .qk_norm = true, .swa_pattern = 6,
+        .pooling = GGEMBED_POOLING_MEAN,
+    },
+    {
         .name = "llama", .models = "e5-mistral, SFR-Embedding",
         .causal = true, .norm = GG_NORM_RMS, .place = GG_NORM_PRE, .out_norm = true,
         .pos = GG_POS_ROPE, .ffn = GG_FFN_SWIGLU,

@@ -85,6 +85,9 @@ static int read_rope(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, 
     if (gguf_get_f32_or(f, KEY(key, d->name, "rope.freq_base"), 10000.0f, &base, e)) return -1;
     if (!(base > 1.0f) || isinf(base)) return gg_fail(e, "%s = %g is not a usable base", key, base);
     hp->rope = gg_rope_plain((int)n_rot, base, d->pos == GG_POS_ROPE_NEOX);
+    /* sliding-window blocks: base 10000 and no scaling, as llama.cpp sets
+     * them for Gemma */
+    hp->rope_swa = gg_rope_plain((int)n_rot, 10000.0f, d->pos == GG_POS_ROPE_NEOX);
     return read_rope_scaling(f, d->name, hp, e);
 }
 
@@ -142,6 +145,11 @@ int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, g
         if (hp->n_ff < hp->n_embd || hp->n_ff < hp->n_expert || hp->n_expert_used > 8)
             return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s: experts of %d (%d of %d used) with an embedding of %d "
                                 "are not supported", a, hp->n_ff, hp->n_expert_used, hp->n_expert, hp->n_embd);
+    }
+    if (d->swa_pattern > 0) {
+        int n_swa = 0;
+        if (get_int(f, a, "attention.sliding_window", -1, 1 << 30, &n_swa, e)) return -1;
+        hp->swa_half = n_swa / 2;
     }
     /* llama.cpp fixes ALiBi's maximum bias at 8 and reads no key for it */
     if (d->pos == GG_POS_ALIBI) hp->alibi_max = 8.0f;

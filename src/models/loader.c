@@ -156,6 +156,16 @@ static int collect(const gg_tensor_spec *t, void *user) {
     return 0;
 }
 
+/* Tensors of variants llama.cpp runs and ggembed does not yet: refused by
+ * name rather than ignored, since they change the result. */
+static const struct {
+    const char *name, *what;
+} not_yet[] = {
+    {"dense_2.weight", "the sentence-transformers dense projection after pooling"},
+    {"dense_3.weight", "the sentence-transformers dense projection after pooling"},
+    {"attn_norm_2.weight", "jina-bert-v2's second attention norm"},
+};
+
 /* Every tensor of the file that the architecture table knows by name
  * must be one this row has. */
 static int check_foreign(const gguf_file *f, const gg_model *m, gg_err *e) {
@@ -171,6 +181,10 @@ static int check_foreign(const gguf_file *f, const gg_model *m, gg_err *e) {
         if (in_set(&all, b) && !in_set(&mine, b))
             return gg_fail(e, "tensor '%.*s' is not part of a %s model", (int)GG_MIN(name.len, 64),
                            name.ptr, m->desc->name);
+        for (size_t k = 0; k < GG_ARRAY_LEN(not_yet); k++)
+            if (gguf_str_eq(b, not_yet[k].name))
+                return gg_fail_kind(e, GG_E_UNSUPPORTED, "tensor '%.*s' (%s) is not supported yet",
+                                    (int)GG_MIN(name.len, 64), name.ptr, not_yet[k].what);
     }
     return 0;
 }
@@ -204,6 +218,8 @@ int gg_model_load(const gguf_file *f, gg_model *m, gg_err *e) {
     }
     if (m->desc->fused_qkv)
         for (int il = 0; il < m->hp.n_layer; il++) split_qkv(&m->hp, &m->layers[il]);
+    const int pat = m->desc->swa_pattern;
+    for (int il = 0; pat > 0 && il < m->hp.n_layer; il++) m->layers[il].swa = il % pat < pat - 1;
     for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
         const gguf_tensor *t = gguf_tensor_at(f, i);
         m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);

@@ -11,8 +11,8 @@
 
 /* Attention output for tokens [c0, c0 + c) into w->attn, each token
  * attending over its own sequence only. */
-void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, int c0,
-                     int c, const float *q) {
+void gg_attend_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
+                     const gg_batch *b, int c0, int c, const float *q) {
     const gg_hparams *hp = &m->hp;
     const int QW = hp->head_dim * hp->n_head, KV = hp->head_dim * hp->n_head_kv;
     for (int s = 0; s < b->n_seq; s++) {
@@ -27,6 +27,7 @@ void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
             .n_q = hi - lo, .n_kv = s1 - s0, .q_pos0 = lo - s0,
             .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .d = hp->head_dim,
             .scale = hp->attn_scale, .causal = hp->causal, .alibi_max = hp->alibi_max,
+            .window = l->swa ? hp->swa_half : 0,
         };
         gg_op_attention(ex, &a);
     }

@@ -53,6 +53,10 @@ typedef struct gg_arch_desc {
     gg_norm_kind norm;
     gg_norm_place place;
     bool embd_norm;          /* token_embd_norm right after the embedding */
+    bool embd_scale;         /* embeddings times sqrt(n_embd) (Gemma) */
+    int swa_pattern;         /* > 0: of every swa_pattern blocks all but the last attend
+                              * within <arch>.attention.sliding_window (symmetric),
+                              * with rotary base 10000 */
     bool out_norm;           /* output_norm after the last block */
     bool token_types;        /* token_types rows (type 0 is added) */
     gg_pos_kind pos;
@@ -89,6 +93,8 @@ typedef struct gg_hparams {
     float alibi_max; /* ALiBi's maximum bias; 0: no ALiBi */
     int moe_every, n_expert, n_expert_used; /* 0: no experts */
     gg_rope rope;
+    gg_rope rope_swa;  /* the sliding-window blocks' rotary positions */
+    int swa_half;      /* those blocks see keys within this distance */
     int pooling; /* ggembed_pooling from metadata */
     bool causal;
 } gg_hparams;
@@ -98,6 +104,7 @@ typedef struct gg_hparams {
 int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, gg_err *e);
 
 typedef struct gg_layer {
+    bool swa; /* attends within hp.swa_half, rotary by hp.rope_swa */
     gg_matrix wq, wk, wv, wo; /* a fused QKV tensor is loaded as three views */
     const float *bq, *bk, *bv, *bo;
     const float *q_norm, *k_norm;               /* [head_dim] */
@@ -193,8 +200,8 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
 /* Attention output for tokens [c0, c0 + c) of the batch into w->attn,
  * each token attending within its own sequence only; q holds the chunk's
  * queries, token c0 first (model.c). */
-void gg_attend_chunk(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, int c0, int c,
-                     const float *q);
+void gg_attend_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
+                     const gg_batch *b, int c0, int c, const float *q);
 
 /* Whether block il has experts. */
 static inline bool gg_layer_is_moe(const gg_hparams *hp, int il) {

@@ -336,16 +336,20 @@ static void attend_row(const gg_attn_args *a, int h, int i, float *scores, float
     const int kvh = h / (a->n_head / a->n_head_kv);
     const int pos = a->q_pos0 + i;
     const float *q = a->q + (size_t)i * a->ld_q + (size_t)h * a->d;
-    const int n = a->causal ? GG_MIN(a->n_kv, pos + 1) : a->n_kv;
+    int lo = 0, hi = a->causal ? GG_MIN(a->n_kv, pos + 1) : a->n_kv; /* keys [lo, hi) */
+    if (a->window > 0) {
+        lo = GG_MAX(lo, pos - a->window);
+        hi = GG_MIN(hi, pos + a->window + 1);
+    }
     const float *bias = NULL;
     if (a->alibi_max > 0.0f) {
         const float slope = alibi_slope(a->alibi_max, a->n_head, h);
-        for (int j = 0; j < n; j++) mask[j] = slope * -(float)abs(pos - j);
+        for (int j = lo; j < hi; j++) mask[j - lo] = slope * -(float)abs(pos - j);
         bias = mask;
     }
-    gg_attn_row(q, a->k + (size_t)kvh * a->d, (size_t)a->ld_k, a->v + (size_t)kvh * a->d,
-                (size_t)a->ld_v, n, a->d, a->scale, bias, scores,
-                a->out + (size_t)i * a->ld_out + (size_t)h * a->d);
+    gg_attn_row(q, a->k + (size_t)lo * a->ld_k + (size_t)kvh * a->d, (size_t)a->ld_k,
+                a->v + (size_t)lo * a->ld_v + (size_t)kvh * a->d, (size_t)a->ld_v, hi - lo, a->d,
+                a->scale, bias, scores, a->out + (size_t)i * a->ld_out + (size_t)h * a->d);
 }
 
 static void attn_task(void *ctx, int task, int thread) {

@@ -92,7 +92,9 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
  * share n_head / n_head_kv key/value heads (GQA). out has n_q rows of
  * n_head*d. The mask: with causal, query i sees keys 0 .. q_pos0 + i;
  * with alibi_max > 0, the score of key j gets -slope_h * |pos_i - j|, the
- * slopes of head h as ggml derives them from alibi_max (ALiBi). */
+ * slopes of head h as ggml derives them from alibi_max (ALiBi); with
+ * window > 0, query i sees only keys j with |pos_i - j| <= window (a
+ * symmetric sliding window, as llama.cpp's LLAMA_SWA_TYPE_SYMMETRIC). */
 typedef struct gg_attn_args {
     const float *q; int ld_q;
     const float *k; int ld_k;
@@ -103,6 +105,7 @@ typedef struct gg_attn_args {
     float scale;
     bool causal;
     float alibi_max;
+    int window;
 } gg_attn_args;
 void gg_op_attention(gg_exec *ex, const gg_attn_args *a);
 

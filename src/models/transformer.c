@@ -30,7 +30,8 @@ static void norm(const gg_model *m, gg_exec *ex, const float *in, float *out, in
     gg_op_norm(ex, m->desc->norm == GG_NORM_RMS, in, out, n, hp->n_embd, g, b, hp->norm_eps);
 }
 
-/* x[t] = token (+ type 0) (+ position), then the embedding norm. [T][E] */
+/* x[t] = token (+ type 0) (+ position) (times sqrt(E)), then the embedding
+ * norm. [T][E] */
 static void embed_tokens(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b) {
     const int E = m->hp.n_embd;
     float *row = w->tmp; /* one row of scratch */
@@ -46,6 +47,10 @@ static void embed_tokens(const gg_model *m, gg_exec *ex, gg_work *w, const gg_ba
             for (int i = 0; i < E; i++) x[i] += row[i];
         }
     }
+    if (m->desc->embd_scale) {
+        const float s = sqrtf((float)E);
+        for (size_t i = 0; i < (size_t)b->n_tok * E; i++) w->x[i] *= s;
+    }
     if (m->embd_norm) norm(m, ex, w->x, w->x, b->n_tok, m->embd_norm, m->embd_norm_b);
 }
 
@@ -60,13 +65,14 @@ static const float *attn_input(const gg_model *m, const gg_layer *l, gg_exec *ex
 }
 
 /* Per-head norms and rotary positions of n rows of q or k (n_head heads). */
-static void shape_heads(const gg_model *m, float *x, int n, int n_head, const float *g,
-                        const int32_t *pos) {
+static void shape_heads(const gg_model *m, const gg_layer *l, float *x, int n, int n_head,
+                        const float *g, const int32_t *pos) {
     const gg_hparams *hp = &m->hp;
     const int D = hp->head_dim, W = n_head * D;
     if (g) gg_op_rmsnorm_heads(x, n, W, n_head, D, g, hp->norm_eps);
     const gg_pos_kind p = m->desc->pos;
-    if (p == GG_POS_ROPE || p == GG_POS_ROPE_NEOX) gg_op_rope(x, n, W, n_head, D, pos, &hp->rope);
+    if (p == GG_POS_ROPE || p == GG_POS_ROPE_NEOX)
+        gg_op_rope(x, n, W, n_head, D, pos, l->swa ? &hp->rope_swa : &hp->rope);
 }
 
 /* Keys and values of tokens [c0, c0 + c) into w->k, w->v. [c][KV] each */
@@ -78,7 +84,7 @@ static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_wor
     const float *h = attn_input(m, l, ex, w, c0, c);
     gg_op_matmul(ex, &l->wk, l->bk, h, E, c, k, KV);
     gg_op_matmul(ex, &l->wv, l->bv, h, E, c, v, KV);
-    shape_heads(m, k, c, hp->n_head_kv, l->k_norm, w->pos + c0);
+    shape_heads(m, l, k, c, hp->n_head_kv, l->k_norm, w->pos + c0);
     if (m->desc->kv_half) {
         gg_round_half(k, (int64_t)c * KV);
         gg_round_half(v, (int64_t)c * KV);
@@ -191,8 +197,8 @@ static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
     float *x = w->x + (size_t)c0 * E;                            /* [c][E] */
     const float *h = attn_input(m, l, ex, w, c0, c);             /* [c][E] */
     gg_op_matmul(ex, &l->wq, l->bq, h, E, c, w->q, QW);          /* [c][QW] */
-    shape_heads(m, w->q, c, hp->n_head, l->q_norm, w->pos + c0);
-    gg_attend_chunk(m, ex, w, b, c0, c, w->q);                   /* [c][QW] in attn */
+    shape_heads(m, l, w->q, c, hp->n_head, l->q_norm, w->pos + c0);
+    gg_attend_chunk(m, l, ex, w, b, c0, c, w->q);                   /* [c][QW] in attn */
     gg_op_matmul(ex, &l->wo, l->bo, w->attn, QW, c, w->tmp, E);  /* [c][E] */
     if (l->attn_post_norm) norm(m, ex, w->tmp, w->tmp, c, l->attn_post_norm, NULL);
     gg_op_add(ex, x, w->tmp, (size_t)c * E);
