@@ -123,6 +123,7 @@ static void set_hparams(mk_job *j, gguf_writer *w) {
                                              : "attention.layer_norm_epsilon", p->norm_eps);
     if (!d->causal) SET(gguf_set_bool, "attention.causal", false);
     if (d->swa_pattern > 0) SET(gguf_set_u32, "attention.sliding_window", (uint32_t)p->n_swa);
+    if (d->swa_pattern > 0 && d->swa_rope_base == 0.0f) SET(gguf_set_f32, "rope.freq_base_swa", 10000.0f);
     if (d->moe) {
         SET(gguf_set_u32, "moe_every_n_layers", (uint32_t)p->moe_every);
         SET(gguf_set_u32, "expert_count", (uint32_t)p->n_expert);

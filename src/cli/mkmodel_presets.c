@@ -33,6 +33,11 @@ static const mk_preset presets[] = {
      * vocabulary; the real one is Gemma 3's) */
     {"embeddinggemma-300m", "gemma-embedding", "EmbeddingGemma-300m", 0, 768, 24, 3, 1, 256, 1152, 2048, 1e-6f, 1000000.0f, GGEMBED_POOLING_MEAN, -1, 0, 0, 0, 0, 512},
     {"gemma-emb-tiny", "gemma-embedding", "a tiny gemma-embedding for tests (window 16)", 0, 64, 6, 2, 1, 32, 128, 256, 1e-6f, 1000000.0f, GGEMBED_POOLING_MEAN, -1, 0, 0, 0, 0, 16},
+    /* ModernBERT: pre-norm without biases, GEGLU, global attention every third
+     * block from the first, the others within a 128-token window (--vocab a
+     * BPE vocabulary) */
+    {"gte-modernbert-base", "modern-bert", "gte-modernbert-base (ModernBERT base)", 0, 768, 22, 12, 12, 64, 1152, 8192, 1e-5f, 160000.0f, GGEMBED_POOLING_CLS, -1, 0, 0, 0, 0, 128},
+    {"modernbert-tiny", "modern-bert", "a tiny ModernBERT for tests (window 16)", 0, 64, 4, 4, 4, 16, 128, 256, 1e-5f, 160000.0f, GGEMBED_POOLING_MEAN, -1, 0, 0, 0, 0, 16},
     {"bert-tiny", "bert", "a tiny BERT for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"nomic-tiny", "nomic-bert", "a tiny nomic-bert for tests", 0, 64, 2, 4, 4, 16, 128, 256, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1, 1},
     {"llama-tiny", "llama", "a tiny LLaMA/Mistral decoder for tests", 0, 64, 2, 4, 2, 16, 160, 256, 1e-5f, 10000.0f, GGEMBED_POOLING_LAST, 1},

@@ -43,7 +43,14 @@ static const gg_arch_desc archs[] = {
         .name = "gemma-embedding", .models = "EmbeddingGemma-300m",
         .norm = GG_NORM_RMS, .place = GG_NORM_SANDWICH, .embd_scale = true, .out_norm = true,
         .pos = GG_POS_ROPE_NEOX, .ffn = GG_FFN_GEGLU, .qk_norm = true, .swa_pattern = 6,
-        .pooling = GGEMBED_POOLING_MEAN,
+        .swa_rope_base = 10000.0f, .pooling = GGEMBED_POOLING_MEAN,
+    },
+    {
+        .name = "modern-bert", .models = "ModernBERT, gte-modernbert, granite-embedding r2",
+        .norm = GG_NORM_LAYER, .norm_no_bias = true, .place = GG_NORM_PRE, .embd_norm = true,
+        .out_norm = true, .first_attn_norm_may = true, .pos = GG_POS_ROPE_NEOX,
+        .ffn = GG_FFN_GEGLU, .fused_up_gate = true, .fused_qkv = true,
+        .swa_pattern = 3, .swa_dense_first = true, .pooling = GGEMBED_POOLING_MEAN,
     },
     {
         .name = "llama", .models = "e5-mistral, SFR-Embedding",
@@ -129,9 +136,10 @@ static void norm(walk *w, const gg_arch_desc *d, const char *name, int64_t n, bo
     if (!have) return;
     char s[48];
     snprintf(s, sizeof s, "%s.weight", name);
-    put(w, s, n, 0, GG_MUST, GG_T_NORM, g);
+    const bool optional = d->first_attn_norm_may && w->layer == 0 && !strcmp(name, "attn_norm");
+    put(w, s, n, 0, optional ? GG_MAY : GG_MUST, GG_T_NORM, g);
     snprintf(s, sizeof s, "%s.bias", name);
-    put(w, s, n, 0, d->norm == GG_NORM_LAYER ? GG_MUST : GG_NO, GG_T_BIAS, b);
+    put(w, s, n, 0, d->norm == GG_NORM_LAYER && !d->norm_no_bias ? GG_MUST : GG_NO, GG_T_BIAS, b);
 }
 
 #define SLOT(p) (m ? (void *)(p) : NULL)
@@ -161,8 +169,12 @@ static void layer_tensors(walk *w, const gg_arch_desc *d, const gg_hparams *hp, 
         put3(w, "ffn_up_exps.weight", E, F, hp->n_expert, SLOT(&l->ffn_up_exps));
         put3(w, "ffn_down_exps.weight", F, E, hp->n_expert, SLOT(&l->ffn_down_exps));
     } else {
-        weight(w, "ffn_up", E, F, GG_MUST, d->bias_up, SLOT(&l->ffn_up), SLOT(&l->ffn_up_b));
-        if (d->ffn != GG_FFN_GELU) weight(w, "ffn_gate", E, F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
+        if (d->fused_up_gate) { /* loaded into ffn_gate, split into views by the loader */
+            weight(w, "ffn_up", E, 2 * F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
+        } else {
+            weight(w, "ffn_up", E, F, GG_MUST, d->bias_up, SLOT(&l->ffn_up), SLOT(&l->ffn_up_b));
+            if (d->ffn != GG_FFN_GELU) weight(w, "ffn_gate", E, F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
+        }
         weight(w, "ffn_down", F, E, GG_MUST, d->bias_down, SLOT(&l->ffn_down), SLOT(&l->ffn_down_b));
     }
     norm(w, d, "post_ffw_norm", E, sandwich, SLOT(&l->ffn_post_norm), NULL);

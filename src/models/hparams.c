@@ -85,9 +85,14 @@ static int read_rope(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, 
     if (gguf_get_f32_or(f, KEY(key, d->name, "rope.freq_base"), 10000.0f, &base, e)) return -1;
     if (!(base > 1.0f) || isinf(base)) return gg_fail(e, "%s = %g is not a usable base", key, base);
     hp->rope = gg_rope_plain((int)n_rot, base, d->pos == GG_POS_ROPE_NEOX);
-    /* sliding-window blocks: base 10000 and no scaling, as llama.cpp sets
-     * them for Gemma */
-    hp->rope_swa = gg_rope_plain((int)n_rot, 10000.0f, d->pos == GG_POS_ROPE_NEOX);
+    /* sliding-window blocks: their own base (Gemma's fixed 10000, or the
+     * file's rope.freq_base_swa, by default the main one) and no scaling,
+     * as llama.cpp sets them */
+    float swa_base = d->swa_rope_base;
+    if (swa_base == 0.0f && gguf_get_f32_or(f, KEY(key, d->name, "rope.freq_base_swa"), base, &swa_base, e))
+        return -1;
+    if (!(swa_base > 1.0f) || isinf(swa_base)) return gg_fail(e, "%s = %g is not a usable base", key, swa_base);
+    hp->rope_swa = gg_rope_plain((int)n_rot, swa_base, d->pos == GG_POS_ROPE_NEOX);
     return read_rope_scaling(f, d->name, hp, e);
 }
 
@@ -146,10 +151,21 @@ int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, g
             return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s: experts of %d (%d of %d used) with an embedding of %d "
                                 "are not supported", a, hp->n_ff, hp->n_expert_used, hp->n_expert, hp->n_embd);
     }
-    if (d->swa_pattern > 0) {
-        int n_swa = 0;
-        if (get_int(f, a, "attention.sliding_window", -1, 1 << 30, &n_swa, e)) return -1;
-        hp->swa_half = n_swa / 2;
+    if (d->swa_pattern > 0) { /* optional where the full-attention block comes first */
+        uint32_t n_swa = 0;
+        KEY(key, a, "attention.sliding_window");
+        if (d->swa_dense_first ? gguf_get_u32_or(f, key, 0, &n_swa, e) : gguf_get_u32(f, key, &n_swa, e))
+            return -1;
+        if (n_swa > (1u << 30) || (!d->swa_dense_first && n_swa == 0))
+            return gg_fail(e, "%s = %u is out of range", key, n_swa);
+        hp->swa_half = (int)(n_swa / 2);
+        hp->swa_pattern = d->swa_pattern;
+        KEY(key, a, "attention.sliding_window_pattern");
+        uint32_t pat = (uint32_t)d->swa_pattern;
+        if (d->swa_dense_first && gguf_get_u32_or(f, key, pat, &pat, e)) return -1;
+        if (pat == 0 || pat > 4096) return gg_fail(e, "%s = %u is out of range", key, pat);
+        if (n_swa > 0) hp->swa_pattern = (int)pat;
+        else hp->swa_pattern = 0;
     }
     /* llama.cpp fixes ALiBi's maximum bias at 8 and reads no key for it */
     if (d->pos == GG_POS_ALIBI) hp->alibi_max = 8.0f;

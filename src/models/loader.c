@@ -121,6 +121,13 @@ static void split_qkv(const gg_hparams *hp, gg_layer *l) {
     l->bv = b ? b + QW + KV : NULL;
 }
 
+/* A fused up-gate projection: the activated half's rows first. */
+static void split_up_gate(const gg_hparams *hp, gg_layer *l) {
+    const gg_matrix both = l->ffn_gate;
+    l->ffn_gate = rows_of(&both, 0, hp->n_ff);
+    l->ffn_up = rows_of(&both, hp->n_ff, hp->n_ff);
+}
+
 static int check_rope_freqs(const gg_hparams *hp, gg_err *e) {
     const float *ff = hp->rope.freq_factors;
     for (int i = 0; ff && i < hp->rope.n_rot / 2; i++)
@@ -218,8 +225,11 @@ int gg_model_load(const gguf_file *f, gg_model *m, gg_err *e) {
     }
     if (m->desc->fused_qkv)
         for (int il = 0; il < m->hp.n_layer; il++) split_qkv(&m->hp, &m->layers[il]);
-    const int pat = m->desc->swa_pattern;
-    for (int il = 0; pat > 0 && il < m->hp.n_layer; il++) m->layers[il].swa = il % pat < pat - 1;
+    const int pat = m->hp.swa_pattern; /* llama.cpp's set_swa_pattern */
+    for (int il = 0; pat > 0 && il < m->hp.n_layer; il++)
+        m->layers[il].swa = m->desc->swa_dense_first ? il % pat != 0 : il % pat < pat - 1;
+    if (m->desc->fused_up_gate)
+        for (int il = 0; il < m->hp.n_layer; il++) split_up_gate(&m->hp, &m->layers[il]);
     for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
         const gguf_tensor *t = gguf_tensor_at(f, i);
         m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);

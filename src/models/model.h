@@ -54,9 +54,14 @@ typedef struct gg_arch_desc {
     gg_norm_place place;
     bool embd_norm;          /* token_embd_norm right after the embedding */
     bool embd_scale;         /* embeddings times sqrt(n_embd) (Gemma) */
-    int swa_pattern;         /* > 0: of every swa_pattern blocks all but the last attend
-                              * within <arch>.attention.sliding_window (symmetric),
-                              * with rotary base 10000 */
+    int swa_pattern;         /* > 0: of every swa_pattern blocks all but one attend
+                              * within <arch>.attention.sliding_window (symmetric) */
+    bool swa_dense_first;    /* the full-attention block is the first of each period
+                              * (else the last); the window key may be absent (no SWA) */
+    float swa_rope_base;     /* the windowed blocks' rotary base; 0: <arch>.rope.freq_base_swa */
+    bool norm_no_bias;       /* layer norms without biases (ModernBERT) */
+    bool first_attn_norm_may;/* block 0 may lack attn_norm (identity) */
+    bool fused_up_gate;      /* ffn_up [E, 2F]: rows 0..F the activated half, F..2F the linear */
     bool out_norm;           /* output_norm after the last block */
     bool token_types;        /* token_types rows (type 0 is added) */
     gg_pos_kind pos;
@@ -95,6 +100,7 @@ typedef struct gg_hparams {
     gg_rope rope;
     gg_rope rope_swa;  /* the sliding-window blocks' rotary positions */
     int swa_half;      /* those blocks see keys within this distance */
+    int swa_pattern;   /* 0: no windowed blocks */
     int pooling; /* ggembed_pooling from metadata */
     bool causal;
 } gg_hparams;

@@ -149,6 +149,7 @@ typedef struct pre_name {
 static const pre_name pre_names[] = {
     {"default", GG_PRE_DEFAULT, false},
     {"gpt-2", GG_PRE_GPT2, false},          {"phi-2", GG_PRE_GPT2, false},
+    {"modern-bert", GG_PRE_GPT2, false},
     {"jina-es", GG_PRE_GPT2, false},        {"jina-de", GG_PRE_GPT2, false},
     {"jina-v2-es", GG_PRE_GPT2, false},     {"jina-v2-de", GG_PRE_GPT2, false},
     {"jina-v1-en", GG_PRE_GPT2, false},     {"jina-v2-code", GG_PRE_GPT2, false},

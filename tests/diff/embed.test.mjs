@@ -25,8 +25,8 @@
 // Default: the matrix in DEFAULT_MODELS below (scripts/test-diff.sh runs it):
 // BERT with XLM-R's unigram vocabulary (xlmr-tiny, multilingual-e5-small) and
 // jina-bert-v2 (jina-tiny, jina-v2-small-en), nomic-bert-moe
-// (nomic-moe-tiny) and gemma-embedding (gemma-emb-tiny, llama-spm vocab) in
-// f16, q8_0 and q4_K_M,
+// (nomic-moe-tiny), gemma-embedding (gemma-emb-tiny, llama-spm vocab) and
+// modern-bert (modernbert-tiny, gpt-2 vocab) in f16, q8_0 and q4_K_M,
 // the BERT family (bert-tiny, nomic-tiny) in every type of
 // GGEMBED_DIFF_TYPES (default f32,f16,q8_0,q4_0,q4_K_M,q5_K_M), the real
 // shapes of minilm, bge-base and nomic-embed-text in the same types
@@ -102,7 +102,9 @@ function defaultModels() {
   // nomic-bert-moe (its second block a mixture of experts) and
   // gemma-embedding (a 16-token sliding window in five of its six blocks, so
   // the longer texts cross it): the tiny shapes.
-  for (const preset of ["xlmr-tiny", "jina-tiny", "nomic-moe-tiny", "gemma-emb-tiny"]) {
+  // modern-bert (global attention in blocks 0 and 3, a 16-token window in
+  // the others, GPT-2 vocab): the tiny shape.
+  for (const preset of ["xlmr-tiny", "jina-tiny", "nomic-moe-tiny", "gemma-emb-tiny", "modernbert-tiny"]) {
     for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`${preset}:${type}${/_K/.test(type) ? WIDE : ""}`);
   }
   if (process.env.GGEMBED_DIFF_REAL !== "0") {
@@ -150,7 +152,7 @@ async function modelSpecs() {
 
 async function makeModel(spec) {
   if (spec.file) return spec.file;
-  const vocab = spec.vocab || (/qwen/i.test(spec.preset) ? "qwen2" : /llama|mistral|gemma/i.test(spec.preset) ? "llama-spm"
+  const vocab = spec.vocab || (/qwen/i.test(spec.preset) ? "qwen2" : /modernbert/i.test(spec.preset) ? "gpt-2" : /llama|mistral|gemma/i.test(spec.preset) ? "llama-spm"
     : /xlmr|multilingual|bge-m3|moe/i.test(spec.preset) ? "nomic-bert-moe" : "bert-bge");
   const out = path.join(scratch(), `${spec.label.replace(/[^A-Za-z0-9._=-]+/g, "_")}-${vocab}.gguf`);
   const args = ["mkmodel", "--preset", spec.preset, "--type", spec.type, "--vocab", vocabPath(vocab), "-o", out, "--seed", "7"];
