@@ -7,6 +7,11 @@
 //
 //   node bench/bench_bert.mjs [--threads 2] [--types q8_0,q4_K_M] [--batch-texts 1,10,100]
 //        [--tokens 60] [--repeat R] [--bin GGEMBED] [--dir DIR] [--keep]
+//        [--preset NAME] [--vocab VOCAB.gguf] [--ctx N]
+// --preset another encoder shape (a `ggembed mkmodel` preset: multilingual-e5-small,
+// jina-v2-small-en, gte-modernbert-base, embeddinggemma-300m, ...) with a
+// vocabulary that fits it; --ctx its context for the file (both sides size
+// their working memory from it).
 //
 // Needs scripts/setup-ref.sh (node-llama-cpp) and a built ggembed.
 // node-llama-cpp embeds one text per getEmbeddingFor() call: its batch of N
@@ -22,7 +27,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "2" }, types: { type: "string", default: "q8_0,q4_K_M" },
     "batch-texts": { type: "string", default: "1,10,100" }, tokens: { type: "string", default: "60" },
     repeat: { type: "string" }, bin: { type: "string" }, dir: { type: "string" }, keep: { type: "boolean" },
-    vocab: { type: "string" },
+    vocab: { type: "string" }, preset: { type: "string", default: "nomic-embed-text" }, ctx: { type: "string" },
   },
 });
 const threads = Number(values.threads);
@@ -34,13 +39,15 @@ const vocab = values.vocab ?? path.join(root, "..", "shared", "fixtures", "vocab
 checkRef();
 const dir = values.dir ?? mkdtempSync(path.join(os.tmpdir(), "ggembed-bench-bert-"));
 
-console.log(`# BERT family: nomic-embed-text-v1.5 shape, ${threads} threads, texts of about ${tokens} tokens`);
+const preset = values.preset;
+console.log(`# encoder: ${preset} shape, ${threads} threads, texts of about ${tokens} tokens`);
 console.log(`# ${machine()}`);
 const rows = [], memRows = [], coldRows = [];
 try {
   for (const type of values.types.split(",")) {
-    const model = path.join(dir, `nomic-embed-text-${type}.gguf`);
-    const mk = mkmodel(bin, ["--preset", "nomic-embed-text", "--type", type, "--vocab", vocab], model);
+    const model = path.join(dir, `${preset}-${type}.gguf`);
+    const mk = mkmodel(bin, ["--preset", preset, "--type", type, "--vocab", vocab,
+      ...(values.ctx ? ["--ctx", values.ctx] : [])], model);
     const textsFile = path.join(dir, `texts-${type}.jsonl`);
     process.stderr.write(`bench_bert: ${type}: ${MB(mk.bytes).toFixed(1)} MB file; ggembed...\n`);
     const g = runGgembed(bin, model, { threads, batches, tokens, repeat, textsFile });

@@ -4,7 +4,8 @@
 # corpus for every vocab fixture (with and without the specials an embedding
 # adds), the fixtures' own expected ids, and embeddings of models made by
 # `ggembed mkmodel` (the matrix is in tests/diff/embed.test.mjs: BERT,
-# nomic-bert, minilm, LLaMA, Qwen2, Qwen3; float, 32-block and K-quant
+# nomic-bert, minilm, XLM-R BERT, jina-bert-v2, nomic-bert-moe,
+# gemma-embedding, modern-bert, LLaMA, Qwen2, Qwen3; float, 32-block and K-quant
 # types; last and mean pooling; linear, YaRN and Llama 3.1 rotary scaling;
 # batched and alone). About 5 CPU-minutes (4-5
 # minutes on two idle cores). Nothing skips silently: a missing binary or
