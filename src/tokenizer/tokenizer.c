@@ -204,11 +204,11 @@ static int load_ids(gg_tokenizer *t, gg_err *e) {
 }
 
 static int pre_name(gg_tokenizer *t, gguf_str pre, gg_err *e) {
+    if (!pre.ptr) pre = (gguf_str){"default", 7}; /* no tokenizer.ggml.pre */
     char *name = malloc(pre.len + 1);
     if (!name) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
     if (pre.len) memcpy(name, pre.ptr, pre.len);
     name[pre.len] = 0;
-    if (!pre.ptr) strcpy(name, "default");
     t->info.pre_name = name;
     return 0;
 }
