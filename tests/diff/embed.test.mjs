@@ -23,8 +23,8 @@
 //     qwen2 for qwen presets, llama-spm for llama presets; KEY: a mkmodel
 //     option such as pooling, embd, ff, layers, ctx, rope-scaling, rope-factor).
 // Default: the matrix in DEFAULT_MODELS below (scripts/test-diff.sh runs it):
-// BERT with XLM-R's unigram vocabulary (xlmr-tiny, multilingual-e5-small) and
-// jina-bert-v2 (jina-tiny, jina-v2-small-en), nomic-bert-moe
+// BERT with XLM-R's unigram vocabulary (xlmr-tiny; multilingual-e5-small with
+// SLOW=1), jina-bert-v2 (jina-tiny; jina-v2-small-en with SLOW=1), nomic-bert-moe
 // (nomic-moe-tiny), gemma-embedding (gemma-emb-tiny, llama-spm vocab) and
 // modern-bert (modernbert-tiny, gpt-2 vocab) in f16, q8_0 and q4_K_M,
 // the BERT family (bert-tiny, nomic-tiny) in every type of
@@ -107,7 +107,9 @@ function defaultModels() {
   for (const preset of ["xlmr-tiny", "jina-tiny", "nomic-moe-tiny", "gemma-emb-tiny", "modernbert-tiny"]) {
     for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`${preset}:${type}${/_K/.test(type) ? WIDE : ""}`);
   }
-  if (process.env.GGEMBED_DIFF_REAL !== "0") {
+  // Their real shapes (a 250k-token vocabulary, 8k contexts) cost minutes
+  // more: with SLOW=1 (or GGEMBED_DIFF_REAL=full).
+  if (process.env.SLOW || process.env.GGEMBED_DIFF_REAL === "full") {
     for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`multilingual-e5-small:${type}`);
     for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`jina-v2-small-en:${type}:ctx=512`);
   }
