@@ -7,10 +7,11 @@
  *   h      = attn_norm(x)                       [c][E]   (x itself: post-norm)
  *   q,k,v  = h Wq, h Wk, h Wv (+ biases)        [c][QW], [T][KV] x2
  *            per-head Q/K norms, rotary positions, K and V rounded to half
- *   a      = attention(q, k, v) Wo (+ bo)       [c][E]   each token within its own sequence
+ *   a      = attention(q, k, v) Wo (+ bo)       [c][E]   each token within its own sequence;
+ *            the mask (causal, sliding window, ALiBi) is the attention op's arguments
  *   x      = x + post_attn_norm(a)              [c][E]   then attn_out_norm(x): post-norm
  *   h      = ffn_norm(x)                        [c][E]
- *   f      = down(act(gate h) * up h)           [c][F] -> [c][E]
+ *   f      = down(act(gate h) * up h)           [c][F] -> [c][E]   (or a mixture of experts)
  *   x      = x + post_ffn_norm(f)               [c][E]   then out_norm(x): post-norm
  *
  * Memory: the residual stream x, keys and values exist for all T tokens;
