@@ -81,7 +81,8 @@ static mk_kind kind_of(gg_tensor_role r) {
  * (GG_USUAL and up), and rope_freqs when asked for. */
 static int add_spec(const gg_tensor_spec *t, void *user) {
     mk_job *j = user;
-    bool want = t->need >= GG_USUAL || (t->role == GG_T_ROPE_FREQS && j->rope_freqs > 0);
+    bool want = t->need >= GG_USUAL || (t->role == GG_T_ROPE_FREQS && j->rope_freqs > 0) ||
+                (t->need == GG_MAY && j->p->all_optional && t->role != GG_T_ROPE_FREQS);
     if (want) add(j, -1, t->name, t->ne0, t->ne1, kind_of(t->role));
     if (want) j->t[j->n_t - 1].layer = t->layer;
     if (want && t->ne2 > 0) j->t[j->n_t - 1].ne2 = t->ne2, j->t[j->n_t - 1].n_dims = 3;

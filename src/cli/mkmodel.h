@@ -24,6 +24,7 @@ typedef struct mk_preset {
     bool builtin_vocab; /* the built-in WordPiece vocabulary fits (BERT family) */
     int n_expert, n_expert_used, moe_every; /* mixture-of-experts rows */
     int n_swa; /* sliding-window rows: attention.sliding_window */
+    bool all_optional; /* also the tensors the row may have (jina-v2-base-code's Q/K norms) */
 } mk_preset;
 
 const mk_preset *mk_find_preset(const char *name);

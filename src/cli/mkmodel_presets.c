@@ -22,6 +22,8 @@ static const mk_preset presets[] = {
      * a BPE vocabulary with the jina-v2-code pre-tokenizer) */
     {"jina-v2-base-en", "jina-bert-v2", "jina-embeddings-v2-base-en", 0, 768, 12, 12, 12, 64, 3072, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"jina-v2-small-en", "jina-bert-v2", "jina-embeddings-v2-small-en", 0, 512, 4, 8, 8, 64, 2048, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
+    {"jina-v2-base-code", "jina-bert-v2", "jina-embeddings-v2-base-code (Q/K layer norms)", 0, 768, 12, 12, 12, 64, 3072, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1, 0, 0, 0, 0, 1},
+    {"jina-code-tiny", "jina-bert-v2", "a tiny jina-bert-v2 with Q/K layer norms, for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1, 0, 0, 0, 0, 1},
     {"jina-tiny", "jina-bert-v2", "a tiny jina-bert-v2 for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     /* nomic-bert-moe: nomic-bert's attention, XLM-R's vocabulary, every second
      * block a mixture of 8 GELU experts of which 2 run (--vocab an XLM-R

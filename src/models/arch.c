@@ -28,7 +28,7 @@ static const gg_arch_desc archs[] = {
     {
         .name = "jina-bert-v2", .models = "jina-embeddings-v2 (base-en, small-en, base-code, de, es)",
         .norm = GG_NORM_LAYER, .place = GG_NORM_POST, .embd_norm = true, .token_types = true,
-        .pos = GG_POS_ALIBI, .ffn = GG_FFN_GEGLU,
+        .pos = GG_POS_ALIBI, .ffn = GG_FFN_GEGLU, .qk_norm_rows = true,
         .bias_qkv = GG_MUST, .bias_out = GG_MUST, .bias_down = GG_MUST,
         .pooling = GGEMBED_POOLING_MEAN,
     },
@@ -160,6 +160,12 @@ static void layer_tensors(walk *w, const gg_arch_desc *d, const gg_hparams *hp, 
     }
     norm(w, d, "attn_q_norm", D, d->qk_norm, SLOT(&l->q_norm), NULL);
     norm(w, d, "attn_k_norm", D, d->qk_norm, SLOT(&l->k_norm), NULL);
+    if (d->qk_norm_rows) {
+        put(w, "attn_q_norm.weight", QW, 0, GG_MAY, GG_T_NORM, SLOT(&l->q_norm_row));
+        put(w, "attn_q_norm.bias", QW, 0, GG_MAY, GG_T_BIAS, SLOT(&l->q_norm_row_b));
+        put(w, "attn_k_norm.weight", KV, 0, GG_MAY, GG_T_NORM, SLOT(&l->k_norm_row));
+        put(w, "attn_k_norm.bias", KV, 0, GG_MAY, GG_T_BIAS, SLOT(&l->k_norm_row_b));
+    }
     weight(w, "attn_output", QW, E, GG_MUST, d->bias_out, SLOT(&l->wo), SLOT(&l->bo));
     norm(w, d, "post_attention_norm", E, sandwich, SLOT(&l->attn_post_norm), NULL);
     norm(w, d, "attn_output_norm", E, post, SLOT(&l->attn_out_norm), SLOT(&l->attn_out_norm_b));

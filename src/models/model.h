@@ -68,6 +68,8 @@ typedef struct gg_arch_desc {
     gg_ffn_kind ffn;
     bool fused_qkv;          /* attn_qkv, rows Q then K then V */
     bool qk_norm;            /* per-head norms of Q and K */
+    bool qk_norm_rows;       /* optional layer norms of whole Q and K rows, with biases
+                              * (jina-embeddings-v2-base-code) */
     gg_need bias_qkv, bias_out, bias_up, bias_down;
     bool kv_half;            /* K, V rounded to half, as llama.cpp's F16 KV cache holds them */
     bool rope_freqs;         /* may carry Llama 3's rope_freqs tensor */
@@ -114,6 +116,7 @@ typedef struct gg_layer {
     gg_matrix wq, wk, wv, wo; /* a fused QKV tensor is loaded as three views */
     const float *bq, *bk, *bv, *bo;
     const float *q_norm, *k_norm;               /* [head_dim] */
+    const float *q_norm_row, *q_norm_row_b, *k_norm_row, *k_norm_row_b; /* [QW], [KV] */
     const float *attn_norm, *attn_norm_b;       /* pre-attention */
     const float *attn_post_norm;                /* on the attention output (sandwich) */
     const float *attn_out_norm, *attn_out_norm_b; /* after the residual add (post) */

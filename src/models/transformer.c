@@ -65,11 +65,14 @@ static const float *attn_input(const gg_model *m, const gg_layer *l, gg_exec *ex
     return w->tmp;
 }
 
-/* Per-head norms and rotary positions of n rows of q or k (n_head heads). */
-static void shape_heads(const gg_model *m, const gg_layer *l, float *x, int n, int n_head,
-                        const float *g, const int32_t *pos) {
+/* Norms (of whole rows, or per head) and rotary positions of n rows of q
+ * or k (n_head heads). */
+static void shape_heads(const gg_model *m, const gg_layer *l, gg_exec *ex, float *x, int n,
+                        int n_head, const float *g, const float *g_row, const float *b_row,
+                        const int32_t *pos) {
     const gg_hparams *hp = &m->hp;
     const int D = hp->head_dim, W = n_head * D;
+    if (g_row) gg_op_norm(ex, false, x, x, n, W, g_row, b_row, hp->norm_eps);
     if (g) gg_op_rmsnorm_heads(x, n, W, n_head, D, g, hp->norm_eps);
     const gg_pos_kind p = m->desc->pos;
     if (p == GG_POS_ROPE || p == GG_POS_ROPE_NEOX)
@@ -85,7 +88,7 @@ static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_wor
     const float *h = attn_input(m, l, ex, w, c0, c);
     gg_op_matmul(ex, &l->wk, l->bk, h, E, c, k, KV);
     gg_op_matmul(ex, &l->wv, l->bv, h, E, c, v, KV);
-    shape_heads(m, l, k, c, hp->n_head_kv, l->k_norm, w->pos + c0);
+    shape_heads(m, l, ex, k, c, hp->n_head_kv, l->k_norm, l->k_norm_row, l->k_norm_row_b, w->pos + c0);
     if (m->desc->kv_half) {
         gg_round_half(k, (int64_t)c * KV);
         gg_round_half(v, (int64_t)c * KV);
@@ -198,7 +201,7 @@ static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
     float *x = w->x + (size_t)c0 * E;                            /* [c][E] */
     const float *h = attn_input(m, l, ex, w, c0, c);             /* [c][E] */
     gg_op_matmul(ex, &l->wq, l->bq, h, E, c, w->q, QW);          /* [c][QW] */
-    shape_heads(m, l, w->q, c, hp->n_head, l->q_norm, w->pos + c0);
+    shape_heads(m, l, ex, w->q, c, hp->n_head, l->q_norm, l->q_norm_row, l->q_norm_row_b, w->pos + c0);
     gg_attend_chunk(m, l, ex, w, b, c0, c, w->q);                   /* [c][QW] in attn */
     gg_op_matmul(ex, &l->wo, l->bo, w->attn, QW, c, w->tmp, E);  /* [c][E] */
     if (l->attn_post_norm) norm(m, ex, w->tmp, w->tmp, c, l->attn_post_norm, NULL);

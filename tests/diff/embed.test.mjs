@@ -107,6 +107,8 @@ function defaultModels() {
   for (const preset of ["xlmr-tiny", "jina-tiny", "nomic-moe-tiny", "gemma-emb-tiny", "modernbert-tiny"]) {
     for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`${preset}:${type}${/_K/.test(type) ? WIDE : ""}`);
   }
+  // jina-embeddings-v2-base-code's layer norms of whole Q and K rows.
+  m.push("jina-code-tiny:f16");
   // Their real shapes (a 250k-token vocabulary, 8k contexts) cost minutes
   // more: with SLOW=1 (or GGEMBED_DIFF_REAL=full).
   if (process.env.SLOW || process.env.GGEMBED_DIFF_REAL === "full") {
