@@ -46,7 +46,7 @@ static const gg_arch_desc archs[] = {
         .swa_rope_base = 10000.0f, .pooling = GGEMBED_POOLING_MEAN,
     },
     {
-        .name = "modern-bert", .models = "ModernBERT, gte-modernbert, granite-embedding r2",
+        .name = "modern-bert", .models = "ModernBERT, gte-modernbert (GeGLU)",
         .norm = GG_NORM_LAYER, .norm_no_bias = true, .place = GG_NORM_PRE, .embd_norm = true,
         .out_norm = true, .first_attn_norm_may = true, .pos = GG_POS_ROPE_NEOX,
         .ffn = GG_FFN_GEGLU, .fused_up_gate = true, .fused_qkv = true,
