@@ -5,8 +5,15 @@ import { EventEmitter } from 'node:events';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { EmbedderError } from './errors.js';
 import {
-  MessageDecoder, MsgType, PRE_HELLO_MAX_FRAME, decodeError, decodeHelloOk, encodeHello, encodeMessage,
-  type HelloOk, type Message,
+  MessageDecoder,
+  MsgType,
+  PRE_HELLO_MAX_FRAME,
+  decodeError,
+  decodeHelloOk,
+  encodeHello,
+  encodeMessage,
+  type HelloOk,
+  type Message,
 } from './protocol.js';
 
 interface Pending {
@@ -26,7 +33,11 @@ export class Connection extends EventEmitter {
   private closed = false;
   private closeReason = 'connection closed';
 
-  constructor(private readonly input: Readable, private readonly output: Writable, private readonly onDestroy?: () => void) {
+  constructor(
+    private readonly input: Readable,
+    private readonly output: Writable,
+    private readonly onDestroy?: () => void,
+  ) {
     super();
     input.on('data', (d: Buffer) => this.onData(d));
     input.on('end', () => this.fail('the embedder closed the connection'));
@@ -39,7 +50,9 @@ export class Connection extends EventEmitter {
     return new Connection(s, s, () => s.destroy());
   }
 
-  get isClosed(): boolean { return this.closed; }
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   /** Sends HELLO and stores the server's limits. */
   async handshake(client: string, timeoutMs: number): Promise<HelloOk> {
@@ -71,11 +84,20 @@ export class Connection extends EventEmitter {
     }
     const promise = new Promise<Buffer>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const done = () => { if (timer) clearTimeout(timer); this.pending.delete(id); };
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        this.pending.delete(id);
+      };
       this.pending.set(id, {
         type,
-        resolve: (b) => { done(); resolve(b); },
-        reject: (e) => { done(); reject(e); },
+        resolve: (b) => {
+          done();
+          resolve(b);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
       });
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
@@ -119,7 +141,12 @@ export class Connection extends EventEmitter {
     if (!p) return; // answer to a forgotten request
     if (m.type === MsgType.ERROR) {
       let e;
-      try { e = decodeError(m.body); } catch (err) { p.reject(new EmbedderError('PROTOCOL', (err as Error).message)); return; }
+      try {
+        e = decodeError(m.body);
+      } catch (err) {
+        p.reject(new EmbedderError('PROTOCOL', (err as Error).message));
+        return;
+      }
       p.reject(new EmbedderError(e.name, e.message));
     } else if (m.type === (0x80 | p.type)) {
       p.resolve(m.body);
@@ -136,7 +163,11 @@ export class Connection extends EventEmitter {
     const all = [...this.pending.values()];
     this.pending.clear();
     for (const p of all) p.reject(new EmbedderError(CONNECTION_LOST, reason));
-    try { this.onDestroy?.(); } catch { /* already gone */ }
+    try {
+      this.onDestroy?.();
+    } catch {
+      /* already gone */
+    }
     this.emit('close', reason);
   }
 

@@ -10,7 +10,13 @@ import { fallbackEmbedding, fallbackTokenCount } from './fallback.js';
 import { MsgType, decodeHealthOk, decodeStatsOk, decodeTokenizeOk, encodeTokenize } from './protocol.js';
 import { Scheduler, type ClientStats, type Item, type ResolvedEmbedOptions } from './scheduler.js';
 import {
-  KeepAlive, Supervisor, type EmbedderStatus, type FallbackMode, type StatusEvent, type SupervisorEvents, type SupervisorState,
+  KeepAlive,
+  Supervisor,
+  type EmbedderStatus,
+  type FallbackMode,
+  type StatusEvent,
+  type SupervisorEvents,
+  type SupervisorState,
   type Transport,
 } from './supervisor.js';
 
@@ -132,7 +138,6 @@ export interface EmbedderHealth {
   server: { state: number; queue: number; connections: number; uptimeMs: number } | null;
 }
 
-
 export type EmbedderEvents = SupervisorEvents;
 
 const POOLING: Record<Pooling, number> = { default: -1, mean: 1, cls: 2, last: 3 };
@@ -145,7 +150,16 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
   private readonly keepAlive = new KeepAlive();
   private readonly timeoutMs: number;
   private readonly model: string;
-  private readonly cstats: ClientStats = { requests: 0, texts: 0, replayed: 0, restarts: 0, fallbackTexts: 0, poisoned: 0, cancelled: 0, timeouts: 0 };
+  private readonly cstats: ClientStats = {
+    requests: 0,
+    texts: 0,
+    replayed: 0,
+    restarts: 0,
+    fallbackTexts: 0,
+    poisoned: 0,
+    cancelled: 0,
+    timeouts: 0,
+  };
 
   private constructor(opts: EmbedderOptions) {
     super();
@@ -172,7 +186,8 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
     });
     this.sched = new Scheduler(this.sup, opts.maxInFlight, this.cstats);
     this.sup.hooks = this.sched;
-    for (const name of EVENTS) this.sup.on(name, (...args: unknown[]) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args));
+    for (const name of EVENTS)
+      this.sup.on(name, (...args: unknown[]) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args));
     if (opts.onStatus) this.sup.on('status', opts.onStatus);
   }
 
@@ -256,10 +271,18 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
     const fb = items.find((i): i is Extract<Item, { kind: 'fallback' }> => i.kind === 'fallback');
     const dims = opts.dims || this.sup.dims;
     return items.map((it, index): EmbedResult => {
-      if (it.kind === 'error') return { index, embedding: new Float32Array(0), tokens: 0, truncated: false, degraded: false, error: it.error };
+      if (it.kind === 'error')
+        return { index, embedding: new Float32Array(0), tokens: 0, truncated: false, degraded: false, error: it.error };
       if (fb) {
         this.cstats.fallbackTexts++;
-        return { index, embedding: fallbackEmbedding(opts.prefix + texts[index], dims), tokens: fallbackTokenCount(texts[index]!), truncated: false, degraded: true, reason: fb.reason };
+        return {
+          index,
+          embedding: fallbackEmbedding(opts.prefix + texts[index], dims),
+          tokens: fallbackTokenCount(texts[index]!),
+          truncated: false,
+          degraded: true,
+          reason: fb.reason,
+        };
       }
       const ok = it as Extract<Item, { kind: 'ok' }>;
       return { index, embedding: ok.vector, tokens: ok.tokens, truncated: ok.truncated, degraded: false };
@@ -280,17 +303,20 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
 
   /** A request the server answers at once, re-sent after a restart. */
   private async simple(type: number, body: Buffer): Promise<Buffer> {
-    return this.keepAlive.around((async () => {
-      for (let attempt = 0; ; attempt++) {
-        const conn = await this.whenReady();
-        try {
-          return await conn.send(type, body).promise;
-        } catch (e) {
-          if ((e as EmbedderError).code !== 'CONNECTION_LOST') throw e;
-          if (attempt >= this.sup.maxRestarts) throw new EmbedderError('UNAVAILABLE', `the embedder kept failing: ${(e as Error).message}`, { cause: e });
+    return this.keepAlive.around(
+      (async () => {
+        for (let attempt = 0; ; attempt++) {
+          const conn = await this.whenReady();
+          try {
+            return await conn.send(type, body).promise;
+          } catch (e) {
+            if ((e as EmbedderError).code !== 'CONNECTION_LOST') throw e;
+            if (attempt >= this.sup.maxRestarts)
+              throw new EmbedderError('UNAVAILABLE', `the embedder kept failing: ${(e as Error).message}`, { cause: e });
+          }
         }
-      }
-    })());
+      })(),
+    );
   }
 
   /** Token ids of a text (the model's tokenizer; not available while degraded). */
@@ -334,7 +360,14 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
   async health(): Promise<EmbedderHealth> {
     const b = await this.ask(MsgType.HEALTH);
     const s = this.sup.status;
-    return { state: s.state, degraded: s.degraded, reason: s.reason, pid: this.sup.pid, restarts: this.sup.restarts, server: b ? decodeHealthOk(b) : null };
+    return {
+      state: s.state,
+      degraded: s.degraded,
+      reason: s.reason,
+      pid: this.sup.pid,
+      restarts: this.sup.restarts,
+      server: b ? decodeHealthOk(b) : null,
+    };
   }
 
   /** The client's counters and, when the server is up, its STATS. */

@@ -1,8 +1,19 @@
 // index.ts - the package's public API.
 export { Embedder } from './embedder.js';
 export type {
-  EmbedderOptions, EmbedOptions, EmbedResult, EmbedderInfo, EmbedderHealth, ClientStats, Transport, Pooling, EmbedderEvents,
-  EmbedderStatus, FallbackMode, StatusEvent, SupervisorState,
+  EmbedderOptions,
+  EmbedOptions,
+  EmbedResult,
+  EmbedderInfo,
+  EmbedderHealth,
+  ClientStats,
+  Transport,
+  Pooling,
+  EmbedderEvents,
+  EmbedderStatus,
+  FallbackMode,
+  StatusEvent,
+  SupervisorState,
 } from './embedder.js';
 export { EmbedderError, isEmbedderError } from './errors.js';
 export type { EmbedderErrorCode, ClientErrorCode } from './errors.js';

@@ -89,11 +89,16 @@ export async function sha256File(file: string, onProgress?: ProgressFn, startHas
 }
 
 export function defaultCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || (process.platform === 'win32' ? process.env.LOCALAPPDATA : null) || path.join(os.homedir(), '.cache');
+  const base =
+    process.env.XDG_CACHE_HOME || (process.platform === 'win32' ? process.env.LOCALAPPDATA : null) || path.join(os.homedir(), '.cache');
   return path.join(base, 'ggembed');
 }
 
-interface CacheEntry { size: number; mtimeMs: number; sha256: string }
+interface CacheEntry {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
 
 async function readCache(cacheDir: string): Promise<Record<string, CacheEntry>> {
   try {
@@ -109,11 +114,16 @@ async function writeCache(cacheDir: string, c: Record<string, CacheEntry>): Prom
     const tmp = path.join(cacheDir, `sha256-cache.json.${process.pid}.tmp`);
     await fsp.writeFile(tmp, JSON.stringify(c));
     await fsp.rename(tmp, path.join(cacheDir, 'sha256-cache.json'));
-  } catch { /* a cache is optional */ }
+  } catch {
+    /* a cache is optional */
+  }
 }
 
 /** SHA-256 of a file, from the cache when its size and mtime have not changed. */
-export async function cachedSha256(file: string, opts: { cacheDir?: string; onProgress?: ProgressFn } = {}): Promise<{ sha256: string; cached: boolean }> {
+export async function cachedSha256(
+  file: string,
+  opts: { cacheDir?: string; onProgress?: ProgressFn } = {},
+): Promise<{ sha256: string; cached: boolean }> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const abs = path.resolve(file);
   const st = await fsp.stat(abs);
@@ -148,7 +158,11 @@ class TransientDownloadError extends EmbedderError {}
 async function fetchInto(url: string, dest: string, tmp: string, opts: DownloadOptions): Promise<void> {
   let have = 0;
   if (opts.resume) {
-    try { have = (await fsp.stat(tmp)).size; } catch { have = 0; }
+    try {
+      have = (await fsp.stat(tmp)).size;
+    } catch {
+      have = 0;
+    }
   }
   const headers: Record<string, string> = {};
   if (have > 0) headers.Range = `bytes=${have}-`;
@@ -172,7 +186,10 @@ async function fetchInto(url: string, dest: string, tmp: string, opts: DownloadO
   const total = len !== null ? have + Number(len) : null;
   let bytes = have;
   let last = 0;
-  const report = () => { last = bytes; opts.onProgress?.({ phase: 'download', url, file: dest, bytes, total }); };
+  const report = () => {
+    last = bytes;
+    opts.onProgress?.({ phase: 'download', url, file: dest, bytes, total });
+  };
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
@@ -181,7 +198,11 @@ async function fetchInto(url: string, dest: string, tmp: string, opts: DownloadO
     },
   });
   try {
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), counter, createWriteStream(tmp, { flags: append ? 'a' : 'w' }));
+    await pipeline(
+      Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
+      counter,
+      createWriteStream(tmp, { flags: append ? 'a' : 'w' }),
+    );
   } catch (e) {
     if (opts.signal?.aborted) throw e;
     throw new TransientDownloadError('DOWNLOAD', `download of ${url} failed after ${bytes} bytes: ${(e as Error).message}`, { cause: e });
@@ -204,7 +225,10 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   const tmp = opts.resume ? `${dest}.part` : `${dest}.${process.pid}.${Date.now()}.download`;
   try {
     await retry(() => fetchInto(url, dest, tmp, opts), {
-      attempts: opts.attempts ?? 3, baseMs: 500, signal: opts.signal, retryable: (e) => e instanceof TransientDownloadError,
+      attempts: opts.attempts ?? 3,
+      baseMs: 500,
+      signal: opts.signal,
+      retryable: (e) => e instanceof TransientDownloadError,
     });
   } catch (e) {
     if (!opts.resume) await fsp.rm(tmp, { force: true });
@@ -266,7 +290,9 @@ export async function ensureModel(opts: EnsureModelOptions): Promise<InspectInfo
     await downloadFile(opts.sourceUrl, opts.model, {
       sha256: opts.sha256,
       onProgress: opts.onProgress,
-      verify: async (tmp) => { if (opts.binary) info = await inspectModel(opts.binary, tmp); },
+      verify: async (tmp) => {
+        if (opts.binary) info = await inspectModel(opts.binary, tmp);
+      },
     });
     return info;
   }

@@ -46,9 +46,7 @@ export const ErrorCode = {
 /** The server's error names (docs/PROTOCOL.md). */
 export type ServerErrorName = keyof typeof ErrorCode;
 
-const ERROR_NAMES = new Map<number, ServerErrorName>(
-  Object.entries(ErrorCode).map(([k, v]) => [v, k as ServerErrorName]),
-);
+const ERROR_NAMES = new Map<number, ServerErrorName>(Object.entries(ErrorCode).map(([k, v]) => [v, k as ServerErrorName]));
 
 /** The protocol name of an error code; unknown codes are INTERNAL. */
 export function errorName(code: number): ServerErrorName {
@@ -86,22 +84,71 @@ export class Writer {
     this.buf.copy(b, 0, 0, this.pos);
     this.buf = b;
   }
-  u8(v: number): this { this.need(1); this.buf.writeUInt8(v, this.pos); this.pos += 1; return this; }
-  i8(v: number): this { this.need(1); this.buf.writeInt8(v, this.pos); this.pos += 1; return this; }
-  u16(v: number): this { this.need(2); this.buf.writeUInt16LE(v, this.pos); this.pos += 2; return this; }
-  u32(v: number): this { this.need(4); this.buf.writeUInt32LE(v >>> 0, this.pos); this.pos += 4; return this; }
-  i32(v: number): this { this.need(4); this.buf.writeInt32LE(v, this.pos); this.pos += 4; return this; }
-  u64(v: number | bigint): this { this.need(8); this.buf.writeBigUInt64LE(BigInt(v), this.pos); this.pos += 8; return this; }
-  f32(v: number): this { this.need(4); this.buf.writeFloatLE(v, this.pos); this.pos += 4; return this; }
-  pad(k: number): this { this.need(k); this.buf.fill(0, this.pos, this.pos + k); this.pos += k; return this; }
-  bytes(b: Uint8Array): this { this.need(b.length); this.buf.set(b, this.pos); this.pos += b.length; return this; }
+  u8(v: number): this {
+    this.need(1);
+    this.buf.writeUInt8(v, this.pos);
+    this.pos += 1;
+    return this;
+  }
+  i8(v: number): this {
+    this.need(1);
+    this.buf.writeInt8(v, this.pos);
+    this.pos += 1;
+    return this;
+  }
+  u16(v: number): this {
+    this.need(2);
+    this.buf.writeUInt16LE(v, this.pos);
+    this.pos += 2;
+    return this;
+  }
+  u32(v: number): this {
+    this.need(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+    return this;
+  }
+  i32(v: number): this {
+    this.need(4);
+    this.buf.writeInt32LE(v, this.pos);
+    this.pos += 4;
+    return this;
+  }
+  u64(v: number | bigint): this {
+    this.need(8);
+    this.buf.writeBigUInt64LE(BigInt(v), this.pos);
+    this.pos += 8;
+    return this;
+  }
+  f32(v: number): this {
+    this.need(4);
+    this.buf.writeFloatLE(v, this.pos);
+    this.pos += 4;
+    return this;
+  }
+  pad(k: number): this {
+    this.need(k);
+    this.buf.fill(0, this.pos, this.pos + k);
+    this.pos += k;
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.need(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
   str(s: string | Uint8Array): this {
     const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
     this.u32(b.length);
     return this.bytes(b);
   }
-  get length(): number { return this.pos; }
-  finish(): Buffer { return this.buf.subarray(0, this.pos); }
+  get length(): number {
+    return this.pos;
+  }
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
 }
 
 /**
@@ -141,18 +188,36 @@ export class Reader {
     this.pos += n;
     return p;
   }
-  u8(): number { return this.buf.readUInt8(this.take(1)); }
-  i8(): number { return this.buf.readInt8(this.take(1)); }
-  u16(): number { return this.buf.readUInt16LE(this.take(2)); }
-  u32(): number { return this.buf.readUInt32LE(this.take(4)); }
-  i32(): number { return this.buf.readInt32LE(this.take(4)); }
+  u8(): number {
+    return this.buf.readUInt8(this.take(1));
+  }
+  i8(): number {
+    return this.buf.readInt8(this.take(1));
+  }
+  u16(): number {
+    return this.buf.readUInt16LE(this.take(2));
+  }
+  u32(): number {
+    return this.buf.readUInt32LE(this.take(4));
+  }
+  i32(): number {
+    return this.buf.readInt32LE(this.take(4));
+  }
   u64(): number {
     const v = this.buf.readBigUInt64LE(this.take(8));
     return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number(v);
   }
-  skip(k: number): void { this.take(k); }
-  raw(n: number): Buffer { const p = this.take(n); return this.buf.subarray(p, p + n); }
-  str(): string { const n = this.u32(); return this.raw(n).toString('utf8'); }
+  skip(k: number): void {
+    this.take(k);
+  }
+  raw(n: number): Buffer {
+    const p = this.take(n);
+    return this.buf.subarray(p, p + n);
+  }
+  str(): string {
+    const n = this.u32();
+    return this.raw(n).toString('utf8');
+  }
   end(): void {
     if (this.pos !== this.buf.length) throw new ProtocolError(`trailing bytes in body (${this.buf.length - this.pos})`);
   }
@@ -181,7 +246,8 @@ export class MessageDecoder {
       const reserved = head.readUInt16LE(6);
       const id = head.readUInt32LE(8);
       if ((flags & ~FLAG_MORE) !== 0 || reserved !== 0) throw new ProtocolError('malformed frame header (reserved bits set)');
-      if (HEADER_SIZE + length > this.maxFrame) throw new ProtocolError(`frame of ${HEADER_SIZE + length} bytes over the max frame ${this.maxFrame}`);
+      if (HEADER_SIZE + length > this.maxFrame)
+        throw new ProtocolError(`frame of ${HEADER_SIZE + length} bytes over the max frame ${this.maxFrame}`);
       if (this.buffered < HEADER_SIZE + length) break;
       const frame = this.consume(HEADER_SIZE + length);
       const payload = frame.subarray(HEADER_SIZE);
@@ -345,7 +411,11 @@ export function decodeEmbedOk(body: Buffer): EmbedOk {
 }
 
 export function encodeTokenize(text: string, addSpecial: boolean): Buffer {
-  return new Writer(16 + text.length * 3).u8(addSpecial ? 1 : 0).pad(3).str(text).finish();
+  return new Writer(16 + text.length * 3)
+    .u8(addSpecial ? 1 : 0)
+    .pad(3)
+    .str(text)
+    .finish();
 }
 
 export function decodeTokenizeOk(body: Buffer): number[] {

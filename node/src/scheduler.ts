@@ -62,7 +62,8 @@ interface Op {
 /** An AbortSignal's reason as the error callers get. */
 function abortError(reason: unknown): EmbedderError {
   if (reason instanceof EmbedderError) return reason;
-  if (reason instanceof Error && reason.name === 'TimeoutError') return new EmbedderError('TIMEOUT', 'the request timed out', { cause: reason });
+  if (reason instanceof Error && reason.name === 'TimeoutError')
+    return new EmbedderError('TIMEOUT', 'the request timed out', { cause: reason });
   return new EmbedderError('ABORTED', `the request was aborted${reason instanceof Error ? ': ' + reason.message : ''}`, { cause: reason });
 }
 
@@ -73,7 +74,11 @@ export class Scheduler implements SupervisorHooks {
   private busy = 0;
   private busyTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly sup: Supervisor, private readonly maxInFlight: number | undefined, private readonly stats: ClientStats) {}
+  constructor(
+    private readonly sup: Supervisor,
+    private readonly maxInFlight: number | undefined,
+    private readonly stats: ClientStats,
+  ) {}
 
   /** Queues texts; resolves with one item per text, or rejects when the whole call fails. */
   submit(texts: string[], opts: ResolvedEmbedOptions, deadline: number, signal?: AbortSignal): Promise<Item[]> {
@@ -85,7 +90,14 @@ export class Scheduler implements SupervisorHooks {
         this.stop(call, err);
       };
       const call: Call = {
-        opts, deadline, items: new Array<Item>(texts.length), remaining: texts.length, ops: new Set(), settled: false, resolve, reject,
+        opts,
+        deadline,
+        items: new Array<Item>(texts.length),
+        remaining: texts.length,
+        ops: new Set(),
+        settled: false,
+        resolve,
+        reject,
         cleanup: () => signal?.removeEventListener('abort', onAbort),
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -163,7 +175,10 @@ export class Scheduler implements SupervisorHooks {
     const conn = this.sup.conn;
     while (this.sup.state === 'ready' && conn && !conn.isClosed && !this.busyTimer && this.waiting.length > 0) {
       const next = this.waiting[0]!;
-      if (next.call.settled) { this.waiting.shift(); continue; }
+      if (next.call.settled) {
+        this.waiting.shift();
+        continue;
+      }
       if (next.isolated) {
         if (this.inflight.size > 0) return;
       } else {
@@ -241,7 +256,13 @@ export class Scheduler implements SupervisorHooks {
   private waitBusy(): void {
     if (this.busyTimer) return;
     this.busy++;
-    this.busyTimer = setTimeout(() => { this.busyTimer = null; this.pump(); }, backoffDelay(this.busy, 20, 1000)).unref();
+    this.busyTimer = setTimeout(
+      () => {
+        this.busyTimer = null;
+        this.pump();
+      },
+      backoffDelay(this.busy, 20, 1000),
+    ).unref();
   }
 
   // ------------------------------------------------ the supervisor's hooks
@@ -274,7 +295,15 @@ export class Scheduler implements SupervisorHooks {
       attributed = true;
       if (op.texts.length === 1) {
         this.stats.poisoned++;
-        this.complete(op, [{ kind: 'error', error: new EmbedderError('POISON', `this text made the embedder crash again, alone, after a restart (${death.reason}); it was not embedded`) }]);
+        this.complete(op, [
+          {
+            kind: 'error',
+            error: new EmbedderError(
+              'POISON',
+              `this text made the embedder crash again, alone, after a restart (${death.reason}); it was not embedded`,
+            ),
+          },
+        ]);
         continue;
       }
       requeue.push(...this.split(op));
@@ -300,13 +329,20 @@ export class Scheduler implements SupervisorHooks {
   down(status: EmbedderStatus): void {
     for (const op of this.waiting.splice(0)) {
       if (op.call.settled) continue;
-      if (status.degraded) this.complete(op, op.texts.map(() => ({ kind: 'fallback', reason: status.reason ?? 'degraded' })));
+      if (status.degraded)
+        this.complete(
+          op,
+          op.texts.map(() => ({ kind: 'fallback', reason: status.reason ?? 'degraded' })),
+        );
       else this.stop(op.call, status.error ?? new EmbedderError('UNAVAILABLE', `the embedder is not running: ${status.reason}`));
     }
   }
 
   closed(): void {
-    if (this.busyTimer) { clearTimeout(this.busyTimer); this.busyTimer = null; }
+    if (this.busyTimer) {
+      clearTimeout(this.busyTimer);
+      this.busyTimer = null;
+    }
     const calls = new Set([...this.waiting, ...this.inflight].map((op) => op.call));
     for (const c of calls) this.stop(c, new EmbedderError('CLOSED', 'the embedder was closed'));
     this.waiting = [];

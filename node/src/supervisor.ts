@@ -105,7 +105,11 @@ export const EXIT_MODEL_CHANGED = 4;
  * SIGTERM, TerminateProcess), our own kill of a hung server or a clean exit
  * says nothing about the texts it held.
  */
-export function classifyExit(code: number | null, signal: string | null, platform: string = process.platform): 'crash' | 'model-changed' | 'other' {
+export function classifyExit(
+  code: number | null,
+  signal: string | null,
+  platform: string = process.platform,
+): 'crash' | 'model-changed' | 'other' {
   if (signal) return FAULT_SIGNALS.has(signal) ? 'crash' : 'other';
   if (code === EXIT_MODEL_CHANGED) return 'model-changed';
   if (code === EXIT_POISON) return 'crash';
@@ -173,10 +177,18 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const c of liveChildren) {
-      try { c.kill('SIGKILL'); } catch { /* gone */ }
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     for (const d of liveDirs) {
-      try { rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ }
+      try {
+        rmSync(d, { recursive: true, force: true });
+      } catch {
+        /* ignore */
+      }
     }
   });
 }
@@ -195,12 +207,19 @@ export class KeepAlive {
     return () => {
       if (released) return;
       released = true;
-      if (--this.holds === 0 && this.timer) { clearInterval(this.timer); this.timer = null; }
+      if (--this.holds === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = null;
+      }
     };
   }
   async around<T>(p: Promise<T>): Promise<T> {
     const release = this.hold();
-    try { return await p; } finally { release(); }
+    try {
+      return await p;
+    } finally {
+      release();
+    }
   }
 }
 
@@ -241,23 +260,41 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     installExitHook();
   }
 
-  get state(): SupervisorState { return this.st; }
-
-  get status(): EmbedderStatus {
-    return { state: this.st, degraded: this.st === 'degraded', reason: this.reason, error: this.st === 'failed' ? this.downError : null, since: this.since };
+  get state(): SupervisorState {
+    return this.st;
   }
 
-  get pid(): number | null { return this.child?.proc.pid ?? null; }
+  get status(): EmbedderStatus {
+    return {
+      state: this.st,
+      degraded: this.st === 'degraded',
+      reason: this.reason,
+      error: this.st === 'failed' ? this.downError : null,
+      since: this.since,
+    };
+  }
 
-  get maxRestarts(): number { return this.o.maxRestarts; }
+  get pid(): number | null {
+    return this.child?.proc.pid ?? null;
+  }
 
-  get healthTimeoutMs(): number { return this.o.healthTimeoutMs; }
+  get maxRestarts(): number {
+    return this.o.maxRestarts;
+  }
+
+  get healthTimeoutMs(): number {
+    return this.o.healthTimeoutMs;
+  }
 
   /** The vector size: the server's, else inspect's, else fallbackDims. */
-  get dims(): number { return this.hello?.dims ?? this.inspectDims ?? this.o.fallbackDims; }
+  get dims(): number {
+    return this.hello?.dims ?? this.inspectDims ?? this.o.fallbackDims;
+  }
 
   /** The request scheduler calls this when the server answered: it works. */
-  working(): void { this.failures = 0; }
+  working(): void {
+    this.failures = 0;
+  }
 
   /**
    * Every state change goes through here, with what entering the new state
@@ -277,7 +314,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       case 'ready':
         if (from === 'degraded' || from === 'failed') this.emit('recovered', { pid: this.pid ?? -1 });
         this.startHealthChecks();
-        this.stableTimer = setTimeout(() => { this.failures = 0; }, this.o.stableMs).unref();
+        this.stableTimer = setTimeout(() => {
+          this.failures = 0;
+        }, this.o.stableMs).unref();
         this.hooks?.ready();
         break;
       case 'degraded':
@@ -312,7 +351,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.to('degraded', (err as Error).message);
       return;
     }
-    if (this.st !== 'starting') { this.giveUpChild(); throw new EmbedderError('CLOSED', 'the embedder was closed'); }
+    if (this.st !== 'starting') {
+      this.giveUpChild();
+      throw new EmbedderError('CLOSED', 'the embedder was closed');
+    }
     this.to('ready', null);
   }
 
@@ -324,7 +366,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     try {
       const info = await inspectModel(b, this.o.model, 10000);
       if (info.dims) this.inspectDims = info.dims;
-    } catch { /* unknown: fallbackDims */ }
+    } catch {
+      /* unknown: fallbackDims */
+    }
   }
 
   /** Finds the binary, checks the model (when asked), spawns and connects. */
@@ -377,40 +421,67 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     for (const s of [proc.stdin, proc.stdout, proc.stderr]) (s as unknown as net.Socket | null)?.unref?.();
     const child: Child = {
       proc,
-      exited: new Promise((resolve) => proc.once('exit', (code, signal) => { liveChildren.delete(proc); resolve({ code, signal }); })),
+      exited: new Promise((resolve) =>
+        proc.once('exit', (code, signal) => {
+          liveChildren.delete(proc);
+          resolve({ code, signal });
+        }),
+      ),
     };
     this.child = child;
     liveChildren.add(proc);
     this.stderrTail = [];
 
     const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new EmbedderError('UNAVAILABLE', `ggembed serve printed no ready line within ${this.o.startTimeoutMs} ms`)), this.o.startTimeoutMs).unref();
+      const timer = setTimeout(
+        () => reject(new EmbedderError('UNAVAILABLE', `ggembed serve printed no ready line within ${this.o.startTimeoutMs} ms`)),
+        this.o.startTimeoutMs,
+      ).unref();
       const rl = createInterface({ input: proc.stderr! });
       rl.on('line', (line) => {
         this.stderrTail.push(line);
         if (this.stderrTail.length > 20) this.stderrTail.shift();
         this.emit('log', line);
-        if (line.startsWith('ggembed: ready ')) { clearTimeout(timer); resolve(); }
+        if (line.startsWith('ggembed: ready ')) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
-      proc.once('error', (err) => { clearTimeout(timer); reject(new EmbedderError('UNAVAILABLE', `cannot run ${this.binary}: ${err.message}`, { cause: err })); });
+      proc.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new EmbedderError('UNAVAILABLE', `cannot run ${this.binary}: ${err.message}`, { cause: err }));
+      });
       void child.exited.then(({ code, signal }) => {
         clearTimeout(timer);
-        const tail = this.stderrTail.filter((l) => !l.startsWith('ggembed: ready')).slice(-3).join(' / ');
-        reject(new EmbedderError('UNAVAILABLE', `ggembed serve exited (${signal ?? 'status ' + code}) before it was ready${tail ? ': ' + tail : ''}`));
+        const tail = this.stderrTail
+          .filter((l) => !l.startsWith('ggembed: ready'))
+          .slice(-3)
+          .join(' / ');
+        reject(
+          new EmbedderError(
+            'UNAVAILABLE',
+            `ggembed serve exited (${signal ?? 'status ' + code}) before it was ready${tail ? ': ' + tail : ''}`,
+          ),
+        );
       });
     });
 
     try {
       await ready;
-      const conn = stdio
-        ? new Connection(proc.stdout!, proc.stdin!, () => proc.stdin?.end())
-        : await this.connect(addr.connectTo);
+      const conn = stdio ? new Connection(proc.stdout!, proc.stdin!, () => proc.stdin?.end()) : await this.connect(addr.connectTo);
       const hello = await conn.handshake(this.o.clientName, this.o.startTimeoutMs);
-      if (gen !== this.gen) { conn.close(); throw new EmbedderError('UNAVAILABLE', 'the embedder exited while starting'); }
+      if (gen !== this.gen) {
+        conn.close();
+        throw new EmbedderError('UNAVAILABLE', 'the embedder exited while starting');
+      }
       this.conn = conn;
       this.hello = hello;
-      conn.on('close', (reason: string) => { if (gen === this.gen) this.fail(`lost the connection to the embedder: ${reason}`); });
-      void child.exited.then(({ code, signal }) => { if (gen === this.gen) this.fail(`exited with ${signal ? 'signal ' + signal : 'status ' + code}`); });
+      conn.on('close', (reason: string) => {
+        if (gen === this.gen) this.fail(`lost the connection to the embedder: ${reason}`);
+      });
+      void child.exited.then(({ code, signal }) => {
+        if (gen === this.gen) this.fail(`exited with ${signal ? 'signal ' + signal : 'status ' + code}`);
+      });
       this.emit('start', { pid: proc.pid ?? -1, transport: this.transport, address: addr.connectTo || 'stdio' });
     } catch (err) {
       if (gen === this.gen) this.gen++; // the exit of this child is not a failure of a running one
@@ -422,26 +493,36 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private async connect(address: string): Promise<Connection> {
     try {
-      return await retry(async () => {
-        const sock = net.connect(address);
-        try {
-          await once(sock, 'connect');
-        } catch (e) {
-          sock.destroy();
-          throw e;
-        }
-        sock.unref();
-        return Connection.fromDuplex(sock);
-      }, { attempts: this.o.maxReconnects, baseMs: this.o.reconnectBackoffMs });
+      return await retry(
+        async () => {
+          const sock = net.connect(address);
+          try {
+            await once(sock, 'connect');
+          } catch (e) {
+            sock.destroy();
+            throw e;
+          }
+          sock.unref();
+          return Connection.fromDuplex(sock);
+        },
+        { attempts: this.o.maxReconnects, baseMs: this.o.reconnectBackoffMs },
+      );
     } catch (e) {
-      throw new EmbedderError('UNAVAILABLE', `cannot connect to the embedder at ${address} after ${this.o.maxReconnects} attempts: ${(e as Error).message}`);
+      throw new EmbedderError(
+        'UNAVAILABLE',
+        `cannot connect to the embedder at ${address} after ${this.o.maxReconnects} attempts: ${(e as Error).message}`,
+      );
     }
   }
 
   private killChild(child: Child | null): void {
     const p = child?.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    try { p.kill('SIGKILL'); } catch { /* gone */ }
+    try {
+      p.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 
   /** A child that started after close() or a give-up: not ours to keep. */
@@ -495,10 +576,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const pid = child.proc.pid ?? -1;
     // a dropped connection comes just before the exit; a server that stays up without it is killed
     const ac = new AbortController();
-    const exit = await Promise.race([
-      child.exited,
-      sleep(2000, null, { ref: false, signal: ac.signal }).catch(() => null),
-    ]);
+    const exit = await Promise.race([child.exited, sleep(2000, null, { ref: false, signal: ac.signal }).catch(() => null)]);
     ac.abort();
     let death: Death;
     if (exit) {
@@ -552,7 +630,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         this.failures++;
         continue;
       }
-      if (this.st !== 'restarting') { this.giveUpChild(); return; }
+      if (this.st !== 'restarting') {
+        this.giveUpChild();
+        return;
+      }
       this.to('ready', null);
       return;
     }
@@ -571,7 +652,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         this.scheduleRecovery();
         return;
       }
-      if (this.st !== state) { this.giveUpChild(); return; }
+      if (this.st !== state) {
+        this.giveUpChild();
+        return;
+      }
       this.failures = 0;
       this.to('ready', null);
     }, this.o.recoveryIntervalMs).unref();
@@ -593,7 +677,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         } else {
           child.proc.kill('SIGTERM');
         }
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
       const t = setTimeout(() => this.killChild(child), graceMs);
       await child.exited;
       clearTimeout(t);

@@ -40,13 +40,35 @@ test(`${KILLS} kill -9 from outside during ${N} texts: 0 POISON, 0 lost, 0 dupli
     // half single-text calls, half one batch: both kinds of request are in flight at a kill
     const half = N >> 1;
     const singles = corpus.slice(0, half).map((t, i) =>
-      e.embed(t).then((r) => { settled[i]!++; results[i] = r; }, (err: Error) => { settled[i]!++; results[i] = err; }));
+      e.embed(t).then(
+        (r) => {
+          settled[i]!++;
+          results[i] = r;
+        },
+        (err: Error) => {
+          settled[i]!++;
+          results[i] = err;
+        },
+      ),
+    );
     const batch = e.embedBatch(corpus.slice(half)).then(
-      (rs) => rs.forEach((r, j) => { settled[half + j]!++; results[half + j] = r; }),
-      (err: Error) => { for (let j = half; j < N; j++) { settled[j]!++; results[j] = err; } });
+      (rs) =>
+        rs.forEach((r, j) => {
+          settled[half + j]!++;
+          results[half + j] = r;
+        }),
+      (err: Error) => {
+        for (let j = half; j < N; j++) {
+          settled[j]!++;
+          results[j] = err;
+        }
+      },
+    );
     const done = Promise.all([...singles, batch]);
     let finished = false;
-    void done.then(() => { finished = true; });
+    void done.then(() => {
+      finished = true;
+    });
 
     // kill soon after each (re)start, so that re-sent requests are in flight when the next kill lands
     let kills = 0;
@@ -73,7 +95,12 @@ test(`${KILLS} kill -9 from outside during ${N} texts: 0 POISON, 0 lost, 0 dupli
         why.add(r ? r.message : 'never answered');
         return;
       }
-      if (r.error) { if (r.error.code === 'POISON') poison++; else lost++; why.add(r.error.message); return; }
+      if (r.error) {
+        if (r.error.code === 'POISON') poison++;
+        else lost++;
+        why.add(r.error.message);
+        return;
+      }
       assert.equal(r.degraded, false, `text ${i} degraded`);
       const a = r.embedding;
       const b = ref[i]!.embedding;
@@ -83,7 +110,9 @@ test(`${KILLS} kill -9 from outside during ${N} texts: 0 POISON, 0 lost, 0 dupli
       if (d > 1e-6) changed++;
     });
     const duplicated = settled.filter((n) => n > 1).length;
-    process.stderr.write(`kills: ${kills} kills, ${N} texts: ${poison} POISON, ${lost} lost, ${duplicated} duplicated, ${changed} changed (max diff ${maxDiff}), replayed ${(await e.stats()).client.replayed}${why.size ? '; ' + [...why].join(' | ') : ''}\n`);
+    process.stderr.write(
+      `kills: ${kills} kills, ${N} texts: ${poison} POISON, ${lost} lost, ${duplicated} duplicated, ${changed} changed (max diff ${maxDiff}), replayed ${(await e.stats()).client.replayed}${why.size ? '; ' + [...why].join(' | ') : ''}\n`,
+    );
     assert.ok(kills >= Math.min(KILLS, 3), `only ${kills} kills landed before the texts were done`);
     assert.deepEqual({ poison, lost, duplicated, changed }, { poison: 0, lost: 0, duplicated: 0, changed: 0 });
     assert.equal(e.state, 'ready');

@@ -2,8 +2,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  MessageDecoder, MsgType, decodeCancelOk, decodeEmbedOk, decodeError, decodeHealthOk, decodeHelloOk, decodeStatsOk,
-  decodeTokenizeOk, encodeCancel, encodeEmbed, encodeHello, encodeMessage, encodeTokenize, ProtocolError,
+  MessageDecoder,
+  MsgType,
+  decodeCancelOk,
+  decodeEmbedOk,
+  decodeError,
+  decodeHealthOk,
+  decodeHelloOk,
+  decodeStatsOk,
+  decodeTokenizeOk,
+  encodeCancel,
+  encodeEmbed,
+  encodeHello,
+  encodeMessage,
+  encodeTokenize,
+  ProtocolError,
 } from '../src/protocol.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -15,33 +28,54 @@ const decodeOne = (bytes: Buffer) => {
 };
 
 test('HELLO encodes as in the spec', () => {
-  assert.deepEqual(frame(MsgType.HELLO, 1, encodeHello('node')), hex('0c 00 00 00 01 00 00 00 01 00 00 00 01 00 01 00 04 00 00 00 6e 6f 64 65'));
+  assert.deepEqual(
+    frame(MsgType.HELLO, 1, encodeHello('node')),
+    hex('0c 00 00 00 01 00 00 00 01 00 00 00 01 00 01 00 04 00 00 00 6e 6f 64 65'),
+  );
 });
 
 test('HELLO_OK decodes as in the spec', () => {
-  const m = decodeOne(hex(`3f 00 00 00 81 00 00 00 01 00 00 00 01 00 0d 00
+  const m = decodeOne(
+    hex(`3f 00 00 00 81 00 00 00 01 00 00 00 01 00 0d 00
     00 00 67 67 65 6d 62 65 64 20 30 2e 31 2e 30 04
     00 00 00 62 65 72 74 04 00 00 00 74 69 6e 79 08
     00 00 00 40 00 00 00 00 01 00 00 00 00 01 00 00
-    00 40 00 40 00 00 00 01 01 01 00`));
+    00 40 00 40 00 00 00 01 01 01 00`),
+  );
   assert.equal(m.type, MsgType.HELLO_OK);
   assert.equal(m.id, 1);
   assert.deepEqual(decodeHelloOk(m.body), {
-    version: 1, server: 'ggembed 0.1.0', arch: 'bert', name: 'tiny', dims: 8, context: 64, maxTexts: 256,
-    maxFrame: 65536, maxMessage: 4194304, maxQueue: 64, pooling: 1, normalize: true, hasWeights: true,
+    version: 1,
+    server: 'ggembed 0.1.0',
+    arch: 'bert',
+    name: 'tiny',
+    dims: 8,
+    context: 64,
+    maxTexts: 256,
+    maxFrame: 65536,
+    maxMessage: 4194304,
+    maxQueue: 64,
+    pooling: 1,
+    normalize: true,
+    hasWeights: true,
   });
 });
 
 test('EMBED encodes as in the spec', () => {
   const body = encodeEmbed({ deadlineMs: 5000, texts: ['hi', 'ok'] });
-  assert.deepEqual(frame(MsgType.EMBED, 2, body), hex(`20 00 00 00 02 00 00 00 02 00 00 00 88 13 00 00
-    ff ff 01 00 00 00 00 00 00 00 00 00 02 00 00 00 02 00 00 00 68 69 02 00 00 00 6f 6b`));
+  assert.deepEqual(
+    frame(MsgType.EMBED, 2, body),
+    hex(`20 00 00 00 02 00 00 00 02 00 00 00 88 13 00 00
+    ff ff 01 00 00 00 00 00 00 00 00 00 02 00 00 00 02 00 00 00 68 69 02 00 00 00 6f 6b`),
+  );
 });
 
 test('EMBED_OK f32 and f16 decode as in the spec', () => {
-  const m = decodeOne(hex(`2c 00 00 00 82 00 00 00 02 00 00 00 02 00 00 00
+  const m = decodeOne(
+    hex(`2c 00 00 00 82 00 00 00 02 00 00 00 02 00 00 00
     02 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00
-    03 00 00 00 00 00 00 00 9a 99 19 3f cd cc 4c 3f 00 00 80 3f 00 00 00 00`));
+    03 00 00 00 00 00 00 00 9a 99 19 3f cd cc 4c 3f 00 00 80 3f 00 00 00 00`),
+  );
   const r = decodeEmbedOk(m.body);
   assert.equal(r.n, 2);
   assert.equal(r.dims, 2);
@@ -49,8 +83,12 @@ test('EMBED_OK f32 and f16 decode as in the spec', () => {
   assert.deepEqual(r.truncated, [false, false]);
   assert.deepEqual([...r.vectors[0]], [Math.fround(0.6), Math.fround(0.8)]);
   assert.deepEqual([...r.vectors[1]], [1, 0]);
-  const h = decodeEmbedOk(decodeOne(hex(`18 00 00 00 82 00 00 00 02 00 00 00 01 00 00 00
-    02 00 00 00 01 00 00 00 03 00 00 00 01 00 00 00 cd 38 66 3a`)).body);
+  const h = decodeEmbedOk(
+    decodeOne(
+      hex(`18 00 00 00 82 00 00 00 02 00 00 00 01 00 00 00
+    02 00 00 00 01 00 00 00 03 00 00 00 01 00 00 00 cd 38 66 3a`),
+    ).body,
+  );
   assert.equal(h.format, 1);
   assert.deepEqual(h.truncated, [true]);
   assert.ok(Math.abs(h.vectors[0][0] - 0.6) < 1e-3 && Math.abs(h.vectors[0][1] - 0.8) < 1e-3);
@@ -58,15 +96,35 @@ test('EMBED_OK f32 and f16 decode as in the spec', () => {
 });
 
 test('TOKENIZE, HEALTH, STATS, CANCEL, SHUTDOWN, ERROR as in the spec', () => {
-  assert.deepEqual(frame(MsgType.TOKENIZE, 3, encodeTokenize('hi', true)), hex('0a 00 00 00 03 00 00 00 03 00 00 00 01 00 00 00 02 00 00 00 68 69'));
-  assert.deepEqual(decodeTokenizeOk(decodeOne(hex('10 00 00 00 83 00 00 00 03 00 00 00 03 00 00 00 65 00 00 00 d0 1d 00 00 66 00 00 00')).body), [101, 7632, 102]);
+  assert.deepEqual(
+    frame(MsgType.TOKENIZE, 3, encodeTokenize('hi', true)),
+    hex('0a 00 00 00 03 00 00 00 03 00 00 00 01 00 00 00 02 00 00 00 68 69'),
+  );
+  assert.deepEqual(
+    decodeTokenizeOk(decodeOne(hex('10 00 00 00 83 00 00 00 03 00 00 00 03 00 00 00 65 00 00 00 d0 1d 00 00 66 00 00 00')).body),
+    [101, 7632, 102],
+  );
   assert.deepEqual(frame(MsgType.HEALTH, 4, Buffer.alloc(0)), hex('00 00 00 00 04 00 00 00 04 00 00 00'));
-  assert.deepEqual(decodeHealthOk(decodeOne(hex(`14 00 00 00 84 00 00 00 04 00 00 00 00 00 00 00
-    01 00 00 00 02 00 00 00 48 ee 00 00 00 00 00 00`)).body), { state: 0, queue: 1, connections: 2, uptimeMs: 61000 });
+  assert.deepEqual(
+    decodeHealthOk(
+      decodeOne(
+        hex(`14 00 00 00 84 00 00 00 04 00 00 00 00 00 00 00
+    01 00 00 00 02 00 00 00 48 ee 00 00 00 00 00 00`),
+      ).body,
+    ),
+    { state: 0, queue: 1, connections: 2, uptimeMs: 61000 },
+  );
   assert.deepEqual(frame(MsgType.STATS, 5, Buffer.alloc(0)), hex('00 00 00 00 05 00 00 00 05 00 00 00'));
-  assert.deepEqual(decodeStatsOk(decodeOne(hex(`2c 00 00 00 85 00 00 00 05 00 00 00 02 00 00 00
+  assert.deepEqual(
+    decodeStatsOk(
+      decodeOne(
+        hex(`2c 00 00 00 85 00 00 00 05 00 00 00 02 00 00 00
     08 00 00 00 72 65 71 75 65 73 74 73 2a 00 00 00 00 00 00 00 08 00 00 00 72 73 73 5f 61 6e 6f 6e
-    00 00 a0 00 00 00 00 00`)).body), { requests: 42, rss_anon: 10485760 });
+    00 00 a0 00 00 00 00 00`),
+      ).body,
+    ),
+    { requests: 42, rss_anon: 10485760 },
+  );
   assert.deepEqual(frame(MsgType.CANCEL, 6, encodeCancel(2)), hex('04 00 00 00 06 00 00 00 06 00 00 00 02 00 00 00'));
   assert.equal(decodeCancelOk(decodeOne(hex('04 00 00 00 86 00 00 00 06 00 00 00 01 00 00 00')).body), true);
   assert.deepEqual(frame(MsgType.SHUTDOWN, 7, Buffer.alloc(0)), hex('00 00 00 00 07 00 00 00 07 00 00 00'));

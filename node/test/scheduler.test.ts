@@ -8,7 +8,12 @@ import { MsgType } from '../src/protocol.js';
 import { Scheduler, type ClientStats, type Item, type ResolvedEmbedOptions } from '../src/scheduler.js';
 import type { Death, Supervisor } from '../src/supervisor.js';
 
-interface Sent { id: number; n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void }
+interface Sent {
+  id: number;
+  n: number;
+  resolve: (b: Buffer) => void;
+  reject: (e: Error) => void;
+}
 
 /** A connection that records EMBED requests and lets the test answer them. */
 class ScriptedConn {
@@ -21,7 +26,10 @@ class ScriptedConn {
     const id = this.nextId++;
     let resolve!: (b: Buffer) => void;
     let reject!: (e: Error) => void;
-    const promise = new Promise<Buffer>((res, rej) => { resolve = res; reject = rej; });
+    const promise = new Promise<Buffer>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
     // EMBED body: deadline u32, 4 option bytes, dims u32, prefix str (empty here), n u32, texts
     if (type === MsgType.EMBED) this.sent.push({ id, n: body.readUInt32LE(16), resolve, reject });
     if (type === MsgType.EMBED && this.refuse) reject(this.refuse);
@@ -72,7 +80,9 @@ const tick = () => new Promise((r) => setImmediate(r));
 test('outside kills are no evidence: the text is re-sent every time, never POISON; its own crashes, alone, are', async () => {
   const { sup, sched, stats, die } = setup();
   const box: { result: Item[] | null } = { result: null };
-  void sched.submit(['one text'], OPTS, 0).then((r) => { box.result = r; });
+  void sched.submit(['one text'], OPTS, 0).then((r) => {
+    box.result = r;
+  });
   for (let kill = 0; kill < 5; kill++) {
     assert.equal(sup.conn.sent.length, 1, `sent again after kill ${kill}`);
     assert.equal(die(false), false, 'an outside kill is not attributed');
@@ -95,27 +105,50 @@ test('outside kills are no evidence: the text is re-sent every time, never POISO
 test('an outside kill during isolated re-sends keeps them isolated and whole; a crash alone splits the batch', async () => {
   const { sup, sched, die } = setup();
   const box: { result: Item[] | null } = { result: null };
-  void sched.submit(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], OPTS, 0).then((r) => { box.result = r; });
-  assert.deepEqual(sup.conn.sent.map((s) => s.n), [4, 4]);
+  void sched.submit(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], OPTS, 0).then((r) => {
+    box.result = r;
+  });
+  assert.deepEqual(
+    sup.conn.sent.map((s) => s.n),
+    [4, 4],
+  );
   die(true); // crash: both requests isolated, sent one at a time
   await tick();
-  assert.deepEqual(sup.conn.sent.map((s) => s.n), [4]);
+  assert.deepEqual(
+    sup.conn.sent.map((s) => s.n),
+    [4],
+  );
   die(false); // killed from outside while alone: sent again whole
   await tick();
-  assert.deepEqual(sup.conn.sent.map((s) => s.n), [4]);
+  assert.deepEqual(
+    sup.conn.sent.map((s) => s.n),
+    [4],
+  );
   die(true); // crashed again, alone: split in halves
   await tick();
-  assert.deepEqual(sup.conn.sent.map((s) => s.n), [2]);
+  assert.deepEqual(
+    sup.conn.sent.map((s) => s.n),
+    [2],
+  );
   for (let round = 0; round < 3; round++) {
     const s = sup.conn.sent.at(-1)!;
     sup.conn.ok(s);
     await tick();
   }
-  assert.deepEqual(sup.conn.sent.map((s) => s.n), [2, 2, 4]);
+  assert.deepEqual(
+    sup.conn.sent.map((s) => s.n),
+    [2, 2, 4],
+  );
   const result = box.result;
   assert.ok(result, 'every text answered');
-  assert.deepEqual(result.map((x) => x.kind), new Array(8).fill('ok'));
-  assert.deepEqual(result.map((x) => (x as { vector: Float32Array }).vector[0]), [0, 1, 0, 1, 0, 1, 2, 3]);
+  assert.deepEqual(
+    result.map((x) => x.kind),
+    new Array(8).fill('ok'),
+  );
+  assert.deepEqual(
+    result.map((x) => (x as { vector: Float32Array }).vector[0]),
+    [0, 1, 0, 1, 0, 1, 2, 3],
+  );
 });
 
 test('an EMBED answered MODEL_CHANGED is sent again after the restart, not failed', async () => {
@@ -134,5 +167,8 @@ test('an EMBED answered MODEL_CHANGED is sent again after the restart, not faile
   assert.equal(sup.conn.sent.length, 1);
   sup.conn.ok(sup.conn.sent[0]!);
   const r = await p;
-  assert.deepEqual(r.map((x) => x.kind), ['ok', 'ok']);
+  assert.deepEqual(
+    r.map((x) => x.kind),
+    ['ok', 'ok'],
+  );
 });

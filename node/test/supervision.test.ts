@@ -5,7 +5,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, existsSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -28,11 +39,19 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const STATES: SupervisorState[] = ['starting', 'ready', 'restarting', 'degraded', 'failed', 'closed'];
 // the diagram in supervisor.ts, written out again as pairs
 const LEGAL = new Set([
-  'starting>ready', 'starting>degraded', 'starting>closed',
-  'ready>restarting', 'ready>closed',
-  'restarting>ready', 'restarting>degraded', 'restarting>failed', 'restarting>closed',
-  'degraded>ready', 'degraded>closed',
-  'failed>ready', 'failed>closed',
+  'starting>ready',
+  'starting>degraded',
+  'starting>closed',
+  'ready>restarting',
+  'ready>closed',
+  'restarting>ready',
+  'restarting>degraded',
+  'restarting>failed',
+  'restarting>closed',
+  'degraded>ready',
+  'degraded>closed',
+  'failed>ready',
+  'failed>closed',
 ]);
 
 test('state machine: exactly the transitions of the diagram; exits classified by who caused them', () => {
@@ -63,22 +82,38 @@ function recordStatus(e: Embedder, into: string[]): void {
 
 test('configuration errors reject start; fallback "always" resolves degraded, says why, flags every result', async () => {
   const missing = path.join(dir, 'no-such-model.gguf');
-  await assert.rejects(Embedder.start({ model: missing, binary: bin, ...FAST }),
-    (err: EmbedderError) => err.code === 'INTEGRITY' && err.message.includes(missing));
-  await assert.rejects(Embedder.start({ model, binary: path.join(dir, 'no-such-ggembed'), ...FAST }),
-    (err: EmbedderError) => err.code === 'UNAVAILABLE' && /binary not found/.test(err.message));
+  await assert.rejects(
+    Embedder.start({ model: missing, binary: bin, ...FAST }),
+    (err: EmbedderError) => err.code === 'INTEGRITY' && err.message.includes(missing),
+  );
+  await assert.rejects(
+    Embedder.start({ model, binary: path.join(dir, 'no-such-ggembed'), ...FAST }),
+    (err: EmbedderError) => err.code === 'UNAVAILABLE' && /binary not found/.test(err.message),
+  );
   const notGguf = path.join(dir, 'not.gguf');
   writeFileSync(notGguf, 'this is not a model file');
-  await assert.rejects(Embedder.start({ model: notGguf, binary: bin, ...FAST }),
-    (err: EmbedderError) => err.code === 'INTEGRITY' && /refuses/.test(err.message));
+  await assert.rejects(
+    Embedder.start({ model: notGguf, binary: bin, ...FAST }),
+    (err: EmbedderError) => err.code === 'INTEGRITY' && /refuses/.test(err.message),
+  );
 
   const seen: StatusEvent[] = [];
-  const e = await Embedder.start({ model: missing, binary: bin, ...FAST, fallback: 'always', recoveryIntervalMs: 60000, onStatus: (s) => seen.push(s) });
+  const e = await Embedder.start({
+    model: missing,
+    binary: bin,
+    ...FAST,
+    fallback: 'always',
+    recoveryIntervalMs: 60000,
+    onStatus: (s) => seen.push(s),
+  });
   try {
     assert.equal(e.state, 'degraded');
     assert.equal(e.status.degraded, true);
     assert.ok(e.status.reason!.includes(missing), e.status.reason!);
-    assert.deepEqual(seen.map((s) => `${s.from}>${s.state}`), ['starting>degraded']);
+    assert.deepEqual(
+      seen.map((s) => `${s.from}>${s.state}`),
+      ['starting>degraded'],
+    );
     assert.equal(seen[0]!.degraded, true);
     const r = await e.embedBatch(['one', 'two']);
     r.forEach((x, i) => {
@@ -138,7 +173,10 @@ test('1,000 concurrent calls and a 1,200-text batch on one AbortSignal with time
     process.off('warning', onWarning);
     await e.close();
   }
-  assert.deepEqual(warnings.map((w) => `${w.name}: ${w.message}`), []);
+  assert.deepEqual(
+    warnings.map((w) => `${w.name}: ${w.message}`),
+    [],
+  );
 });
 
 test('a script that forgets close() exits when idle, and its server with it; asyncDispose closes', async () => {
@@ -150,10 +188,18 @@ test('a script that forgets close() exits when idle, and its server with it; asy
       console.log(e.pid, r.embedding.length);`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
     const code = await new Promise<number | null>((resolve) => {
-      const t = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 15000);
-      child.once('exit', (c) => { clearTimeout(t); resolve(c); });
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(null);
+      }, 15000);
+      child.once('exit', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
     });
     assert.equal(code, 0, `the script (${transport}) exited by itself`);
     const [pid, dims] = out.trim().split(' ').map(Number);
@@ -182,7 +228,13 @@ function exit4Wrapper(d: string): { binary: string; flag: string; serverPid: (wr
   const flag = path.join(d, 'exit4');
   writeFileSync(binary, `#!/bin/sh\n"${bin}" "$@"\nst=$?\nif [ -f "${flag}" ]; then rm -f "${flag}"; exit 4; fi\nexit $st\n`);
   chmodSync(binary, 0o755);
-  const serverPid = (w: number) => Number(execFileSync('pgrep', ['-P', String(w)]).toString().trim().split('\n')[0]);
+  const serverPid = (w: number) =>
+    Number(
+      execFileSync('pgrep', ['-P', String(w)])
+        .toString()
+        .trim()
+        .split('\n')[0],
+    );
   return { binary, flag, serverPid };
 }
 
@@ -192,41 +244,48 @@ function breakModel(m: string): void {
   closeSync(fd);
 }
 
-test('exit 4 (model changed): the model is checked before the restart; a bad file without a source fails loudly, then recovers', POSIX_SH, async () => {
-  const d = tmpDir();
-  const m = path.join(d, 'm.gguf');
-  copyFileSync(model, m);
-  const w = exit4Wrapper(d);
-  const e = await Embedder.start({ model: m, binary: w.binary, ...FAST, ...EXACT });
-  const seen: string[] = [];
-  recordStatus(e, seen);
-  const exits: (number | null)[] = [];
-  e.on('exit', (x) => exits.push(x.code));
-  try {
-    assert.equal((await e.embed('before')).degraded, false);
-    writeFileSync(w.flag, '');
-    breakModel(m);
-    process.kill(w.serverPid(e.pid!), 'SIGKILL');
-    await until(() => e.state === 'failed', 'failed');
-    assert.deepEqual(exits, [4]);
-    assert.deepEqual(seen, ['ready>restarting', 'restarting>failed']);
-    assert.equal(e.status.degraded, false, 'a bad model is an error, not fallback vectors');
-    assert.equal(e.status.error?.code, 'INTEGRITY');
-    assert.match(e.status.reason!, /refuses/);
-    await assert.rejects(e.embed('x'), (err: EmbedderError) => err.code === 'INTEGRITY');
+test(
+  'exit 4 (model changed): the model is checked before the restart; a bad file without a source fails loudly, then recovers',
+  POSIX_SH,
+  async () => {
+    const d = tmpDir();
+    const m = path.join(d, 'm.gguf');
     copyFileSync(model, m);
-    await until(() => e.state === 'ready', 'recovery once the file is good');
-    assertClose((await e.embed('after')).embedding, cEmbed(model, ['after'])[0]!.embedding);
-  } finally {
-    await e.close();
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+    const w = exit4Wrapper(d);
+    const e = await Embedder.start({ model: m, binary: w.binary, ...FAST, ...EXACT });
+    const seen: string[] = [];
+    recordStatus(e, seen);
+    const exits: (number | null)[] = [];
+    e.on('exit', (x) => exits.push(x.code));
+    try {
+      assert.equal((await e.embed('before')).degraded, false);
+      writeFileSync(w.flag, '');
+      breakModel(m);
+      process.kill(w.serverPid(e.pid!), 'SIGKILL');
+      await until(() => e.state === 'failed', 'failed');
+      assert.deepEqual(exits, [4]);
+      assert.deepEqual(seen, ['ready>restarting', 'restarting>failed']);
+      assert.equal(e.status.degraded, false, 'a bad model is an error, not fallback vectors');
+      assert.equal(e.status.error?.code, 'INTEGRITY');
+      assert.match(e.status.reason!, /refuses/);
+      await assert.rejects(e.embed('x'), (err: EmbedderError) => err.code === 'INTEGRITY');
+      copyFileSync(model, m);
+      await until(() => e.state === 'ready', 'recovery once the file is good');
+      assertClose((await e.embed('after')).embedding, cEmbed(model, ['after'])[0]!.embedding);
+    } finally {
+      await e.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  },
+);
 
 test('exit 4 (model changed) with a source URL: downloaded again and verified before the restart', POSIX_SH, async () => {
   const good = readFileSync(model);
   const sha = createHash('sha256').update(good).digest('hex');
-  const server = http.createServer((_req, res) => { res.writeHead(200, { 'content-length': good.length }); res.end(good); });
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': good.length });
+    res.end(good);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const d = tmpDir();
   const m = path.join(d, 'm.gguf');
@@ -266,54 +325,65 @@ function serverHasModelChanged(): boolean {
 }
 const REAL_EXIT4 = { skip: serverHasModelChanged() ? false : 'this ggembed predates MODEL_CHANGED and exit status 4' };
 
-test('the real server: a model truncated under it ends in MODEL_CHANGED and exit 4; the check fails loudly without a source', REAL_EXIT4, async () => {
-  const d = tmpDir();
-  const m = path.join(d, 'm.gguf');
-  copyFileSync(model, m);
-  const e = await Embedder.start({ model: m, binary: bin, ...FAST, ...EXACT });
-  const seen: string[] = [];
-  recordStatus(e, seen);
-  const exits: (number | null)[] = [];
-  e.on('exit', (x) => exits.push(x.code));
-  try {
-    assert.equal((await e.embed('before')).degraded, false);
-    truncateSync(m, Math.floor(readFileSync(m).length / 2));
-    await assert.rejects(e.embed('after the truncation'), (err: EmbedderError) => err.code === 'INTEGRITY');
-    assert.deepEqual(exits, [4]);
-    assert.deepEqual(seen, ['ready>restarting', 'restarting>failed']);
-    assert.equal(e.status.degraded, false);
+test(
+  'the real server: a model truncated under it ends in MODEL_CHANGED and exit 4; the check fails loudly without a source',
+  REAL_EXIT4,
+  async () => {
+    const d = tmpDir();
+    const m = path.join(d, 'm.gguf');
     copyFileSync(model, m);
-    await until(() => e.state === 'ready', 'recovery once the file is good');
-    assertClose((await e.embed('after')).embedding, cEmbed(model, ['after'])[0]!.embedding);
-  } finally {
-    await e.close();
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+    const e = await Embedder.start({ model: m, binary: bin, ...FAST, ...EXACT });
+    const seen: string[] = [];
+    recordStatus(e, seen);
+    const exits: (number | null)[] = [];
+    e.on('exit', (x) => exits.push(x.code));
+    try {
+      assert.equal((await e.embed('before')).degraded, false);
+      truncateSync(m, Math.floor(readFileSync(m).length / 2));
+      await assert.rejects(e.embed('after the truncation'), (err: EmbedderError) => err.code === 'INTEGRITY');
+      assert.deepEqual(exits, [4]);
+      assert.deepEqual(seen, ['ready>restarting', 'restarting>failed']);
+      assert.equal(e.status.degraded, false);
+      copyFileSync(model, m);
+      await until(() => e.state === 'ready', 'recovery once the file is good');
+      assertClose((await e.embed('after')).embedding, cEmbed(model, ['after'])[0]!.embedding);
+    } finally {
+      await e.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  },
+);
 
-test('the real server: a model overwritten in place is downloaded again (SHA-256 differs) and the request answered from it', REAL_EXIT4, async () => {
-  const good = readFileSync(model);
-  const sha = createHash('sha256').update(good).digest('hex');
-  const server = http.createServer((_req, res) => { res.writeHead(200, { 'content-length': good.length }); res.end(good); });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const d = tmpDir();
-  const m = path.join(d, 'm.gguf');
-  copyFileSync(model, m);
-  const other = makeModel(d, 'other.gguf', ['--seed', '7']);
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/m.gguf`;
-  const e = await Embedder.start({ model: m, binary: bin, ...FAST, ...EXACT, sha256: sha, sourceUrl: url, cacheDir: d });
-  const exits: (number | null)[] = [];
-  e.on('exit', (x) => exits.push(x.code));
-  try {
-    writeFileSync(m, readFileSync(other)); // cp other.gguf model.gguf
-    const r = await e.embed('answered by the right model');
-    assert.equal(r.degraded, false);
-    assertClose(r.embedding, cEmbed(model, ['answered by the right model'])[0]!.embedding);
-    assert.deepEqual(exits, [4]);
-    assert.deepEqual(readFileSync(m), good);
-  } finally {
-    await e.close();
-    server.close();
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+test(
+  'the real server: a model overwritten in place is downloaded again (SHA-256 differs) and the request answered from it',
+  REAL_EXIT4,
+  async () => {
+    const good = readFileSync(model);
+    const sha = createHash('sha256').update(good).digest('hex');
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': good.length });
+      res.end(good);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const d = tmpDir();
+    const m = path.join(d, 'm.gguf');
+    copyFileSync(model, m);
+    const other = makeModel(d, 'other.gguf', ['--seed', '7']);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/m.gguf`;
+    const e = await Embedder.start({ model: m, binary: bin, ...FAST, ...EXACT, sha256: sha, sourceUrl: url, cacheDir: d });
+    const exits: (number | null)[] = [];
+    e.on('exit', (x) => exits.push(x.code));
+    try {
+      writeFileSync(m, readFileSync(other)); // cp other.gguf model.gguf
+      const r = await e.embed('answered by the right model');
+      assert.equal(r.degraded, false);
+      assertClose(r.embedding, cEmbed(model, ['answered by the right model'])[0]!.embedding);
+      assert.deepEqual(exits, [4]);
+      assert.deepEqual(readFileSync(m), good);
+    } finally {
+      await e.close();
+      server.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  },
+);
