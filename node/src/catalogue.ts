@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import { EmbedderError } from './errors.js';
-import { defaultCacheDir, downloadFile, sha256File, type ProgressFn } from './integrity.js';
+import { defaultCacheDir, downloadFile, type ProgressFn, sha256File } from './integrity.js';
 
 export interface CatalogueEntry {
   name: string;

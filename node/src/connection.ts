@@ -5,15 +5,15 @@ import { EventEmitter } from 'node:events';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { EmbedderError } from './errors.js';
 import {
-  MessageDecoder,
-  MsgType,
-  PRE_HELLO_MAX_FRAME,
   decodeError,
   decodeHelloOk,
   encodeHello,
   encodeMessage,
   type HelloOk,
   type Message,
+  MessageDecoder,
+  MsgType,
+  PRE_HELLO_MAX_FRAME,
 } from './protocol.js';
 
 interface Pending {

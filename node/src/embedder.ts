@@ -7,14 +7,14 @@ import { EventEmitter, once } from 'node:events';
 import type { Connection } from './connection.js';
 import { EmbedderError } from './errors.js';
 import { fallbackEmbedding, fallbackTokenCount } from './fallback.js';
-import { MsgType, decodeHealthOk, decodeStatsOk, decodeTokenizeOk, encodeTokenize } from './protocol.js';
-import { Scheduler, type ClientStats, type Item, type ResolvedEmbedOptions } from './scheduler.js';
+import { decodeHealthOk, decodeStatsOk, decodeTokenizeOk, encodeTokenize, MsgType } from './protocol.js';
+import { type ClientStats, type Item, type ResolvedEmbedOptions, Scheduler } from './scheduler.js';
 import {
-  KeepAlive,
-  Supervisor,
   type EmbedderStatus,
   type FallbackMode,
+  KeepAlive,
   type StatusEvent,
+  Supervisor,
   type SupervisorEvents,
   type SupervisorState,
   type Transport,

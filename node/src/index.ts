@@ -1,26 +1,27 @@
 // index.ts - the package's public API.
-export { Embedder } from './embedder.js';
+
+export { findBinary } from './binary.js';
+export type { CatalogueEntry } from './catalogue.js';
+export { CATALOGUE, pullModel } from './catalogue.js';
 export type {
+  ClientStats,
+  EmbedderEvents,
+  EmbedderHealth,
+  EmbedderInfo,
   EmbedderOptions,
+  EmbedderStatus,
   EmbedOptions,
   EmbedResult,
-  EmbedderInfo,
-  EmbedderHealth,
-  ClientStats,
-  Transport,
-  Pooling,
-  EmbedderEvents,
-  EmbedderStatus,
   FallbackMode,
+  Pooling,
   StatusEvent,
   SupervisorState,
+  Transport,
 } from './embedder.js';
+export { Embedder } from './embedder.js';
+export type { ClientErrorCode, EmbedderErrorCode } from './errors.js';
 export { EmbedderError, isEmbedderError } from './errors.js';
-export type { EmbedderErrorCode, ClientErrorCode } from './errors.js';
 export { fallbackEmbedding } from './fallback.js';
-export { findBinary } from './binary.js';
-export { inspectModel, sha256File, cachedSha256, downloadFile, checkModel, ensureModel } from './integrity.js';
-export type { ProgressEvent, InspectInfo, DownloadOptions } from './integrity.js';
-export { CATALOGUE, pullModel } from './catalogue.js';
-export type { CatalogueEntry } from './catalogue.js';
+export type { DownloadOptions, InspectInfo, ProgressEvent } from './integrity.js';
+export { cachedSha256, checkModel, downloadFile, ensureModel, inspectModel, sha256File } from './integrity.js';
 export * as protocol from './protocol.js';

@@ -3,10 +3,10 @@
 // server death, and, when the server crashed by itself, re-sent one at a time
 // and split in halves until the text that crashes it fails alone (POISON).
 
-import type { Connection } from './connection.js';
 import { backoffDelay } from './backoff.js';
+import type { Connection } from './connection.js';
 import { EmbedderError } from './errors.js';
-import { MsgType, decodeEmbedOk, embedBodyOverhead, encodeCancel, encodeEmbed } from './protocol.js';
+import { decodeEmbedOk, embedBodyOverhead, encodeCancel, encodeEmbed, MsgType } from './protocol.js';
 import type { Death, EmbedderStatus, Supervisor, SupervisorHooks } from './supervisor.js';
 
 export type Item =

@@ -27,7 +27,7 @@
 // degraded: fallback vectors, flagged on every result; failed: requests
 // reject with the reason's error. Both retry recovery every recoveryIntervalMs.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { promises as fsp, rmSync } from 'node:fs';
@@ -41,7 +41,7 @@ import { describeBinarySearch, findBinary } from './binary.js';
 import { Connection } from './connection.js';
 import { EmbedderError } from './errors.js';
 import { ensureModel, inspectModel, type ProgressEvent } from './integrity.js';
-import { MsgType, type HelloOk } from './protocol.js';
+import { type HelloOk, MsgType } from './protocol.js';
 
 export type SupervisorState = 'starting' | 'ready' | 'restarting' | 'degraded' | 'failed' | 'closed';
 

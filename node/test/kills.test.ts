@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { Embedder, type EmbedderError, type EmbedResult } from '../src/index.js';
-import { FAST, alive, makeModel, requireBinary, texts, tmpDir, until } from './helpers.js';
+import { alive, FAST, makeModel, requireBinary, texts, tmpDir, until } from './helpers.js';
 
 const N = Number(process.env.GGEMBED_KILL_TEXTS ?? 400);
 const KILLS = Number(process.env.GGEMBED_KILLS ?? 8);

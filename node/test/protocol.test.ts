@@ -2,8 +2,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  MessageDecoder,
-  MsgType,
   decodeCancelOk,
   decodeEmbedOk,
   decodeError,
@@ -16,6 +14,8 @@ import {
   encodeHello,
   encodeMessage,
   encodeTokenize,
+  MessageDecoder,
+  MsgType,
   ProtocolError,
 } from '../src/protocol.js';
 

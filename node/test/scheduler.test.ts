@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { Connection } from '../src/connection.js';
 import { EmbedderError } from '../src/errors.js';
 import { MsgType } from '../src/protocol.js';
-import { Scheduler, type ClientStats, type Item, type ResolvedEmbedOptions } from '../src/scheduler.js';
+import { type ClientStats, type Item, type ResolvedEmbedOptions, Scheduler } from '../src/scheduler.js';
 import type { Death, Supervisor } from '../src/supervisor.js';
 
 interface Sent {

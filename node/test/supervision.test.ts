@@ -22,9 +22,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Embedder, EmbedderError, fallbackEmbedding, type StatusEvent, type SupervisorState } from '../src/index.js';
+import { Embedder, type EmbedderError, fallbackEmbedding, type StatusEvent, type SupervisorState } from '../src/index.js';
 import { checkTransition, classifyExit } from '../src/supervisor.js';
-import { FAST, alive, assertClose, cEmbed, makeModel, requireBinary, texts, tmpDir, until } from './helpers.js';
+import { alive, assertClose, cEmbed, FAST, makeModel, requireBinary, texts, tmpDir, until } from './helpers.js';
 
 let dir: string;
 let model: string;
