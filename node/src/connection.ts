@@ -7,6 +7,7 @@ import { EmbedderError } from './errors.js';
 import {
   decodeError,
   decodeHelloOk,
+  type ErrorBody,
   encodeHello,
   encodeMessage,
   type HelloOk,
@@ -34,7 +35,7 @@ export class Connection extends EventEmitter {
   private closeReason = 'connection closed';
 
   constructor(
-    private readonly input: Readable,
+    input: Readable,
     private readonly output: Writable,
     private readonly onDestroy?: () => void,
   ) {
@@ -140,7 +141,7 @@ export class Connection extends EventEmitter {
     const p = this.pending.get(m.id);
     if (!p) return; // answer to a forgotten request
     if (m.type === MsgType.ERROR) {
-      let e;
+      let e: ErrorBody;
       try {
         e = decodeError(m.body);
       } catch (err) {

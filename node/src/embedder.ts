@@ -4,6 +4,7 @@
 // requests. Model data never enters this process: only texts and vectors do.
 
 import { EventEmitter, once } from 'node:events';
+import { zip } from './arrays.js';
 import type { Connection } from './connection.js';
 import { EmbedderError } from './errors.js';
 import { fallbackEmbedding, fallbackTokenCount } from './fallback.js';
@@ -198,7 +199,7 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
    * says why, and recovery is retried in the background.
    */
   static async start(opts: EmbedderOptions): Promise<Embedder> {
-    if (!opts || !opts.model) throw new TypeError('Embedder.start: option model is required');
+    if (!opts?.model) throw new TypeError('Embedder.start: option model is required');
     const e = new Embedder(opts);
     try {
       await e.keepAlive.around(e.sup.start());
@@ -234,8 +235,10 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
   /** Embeds one text. Rejects when that text fails (e.g. POISON, TOO_LONG). */
   async embed(text: string, options: EmbedOptions = {}): Promise<EmbedResult> {
     const [r] = await this.embedBatch([text], options);
-    if (r!.error) throw r!.error;
-    return r!;
+    // cannot happen: embedBatch answers every text
+    if (!r) throw new Error('Embedder.embed: no result');
+    if (r.error) throw r.error;
+    return r;
   }
 
   /**
@@ -255,7 +258,7 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
 
     let items: Item[];
     const st = this.sup.status;
-    if (st.state === 'failed') throw st.error!;
+    if (st.state === 'failed') throw failedError(st);
     if (st.degraded) {
       items = texts.map(() => ({ kind: 'fallback', reason: st.reason ?? 'degraded' }));
     } else {
@@ -270,15 +273,15 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
     // never a silent mix: one fallback result makes the whole batch fallback
     const fb = items.find((i): i is Extract<Item, { kind: 'fallback' }> => i.kind === 'fallback');
     const dims = opts.dims || this.sup.dims;
-    return items.map((it, index): EmbedResult => {
+    return zip(texts, items).map(([text, it], index): EmbedResult => {
       if (it.kind === 'error')
         return { index, embedding: new Float32Array(0), tokens: 0, truncated: false, degraded: false, error: it.error };
       if (fb) {
         this.cstats.fallbackTexts++;
         return {
           index,
-          embedding: fallbackEmbedding(opts.prefix + texts[index], dims),
-          tokens: fallbackTokenCount(texts[index]!),
+          embedding: fallbackEmbedding(opts.prefix + text, dims),
+          tokens: fallbackTokenCount(text),
           truncated: false,
           degraded: true,
           reason: fb.reason,
@@ -295,7 +298,7 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
       const s = this.sup.status;
       if (s.state === 'ready' && this.sup.conn) return this.sup.conn;
       if (s.state === 'closed') throw new EmbedderError('CLOSED', 'the embedder was closed');
-      if (s.state === 'failed') throw s.error!;
+      if (s.state === 'failed') throw failedError(s);
       if (s.state === 'degraded') throw new EmbedderError('UNAVAILABLE', `the embedder is not running: ${s.reason}`);
       await once(this.sup, 'status');
     }
@@ -390,4 +393,9 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
   get status(): EmbedderStatus {
     return this.sup.status;
   }
+}
+
+function failedError(s: EmbedderStatus): EmbedderError {
+  // the supervisor sets the error whenever it enters 'failed'
+  return s.error ?? new EmbedderError('UNAVAILABLE', `the embedder failed: ${s.reason}`);
 }

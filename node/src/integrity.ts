@@ -256,8 +256,8 @@ export interface EnsureModelOptions {
   sourceUrl?: string;
   cacheDir?: string;
   onProgress?: ProgressFn;
-  /** called when a download starts, with the reason */
-  onRedownload?: (reason: string) => void;
+  /** called when a download starts, with the reason and the URL */
+  onRedownload?: (reason: string, url: string) => void;
 }
 
 /** Checks a model file (engine accepts it; SHA-256 when configured). Rejects with code INTEGRITY. */
@@ -285,7 +285,7 @@ export async function ensureModel(opts: EnsureModelOptions): Promise<InspectInfo
     return await checkModel(opts);
   } catch (e) {
     if (!opts.sourceUrl || !(e instanceof EmbedderError) || e.code !== 'INTEGRITY') throw e;
-    opts.onRedownload?.((e as Error).message);
+    opts.onRedownload?.((e as Error).message, opts.sourceUrl);
     let info: InspectInfo | null = null;
     await downloadFile(opts.sourceUrl, opts.model, {
       sha256: opts.sha256,

@@ -321,7 +321,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         break;
       case 'degraded':
       case 'failed':
-        if (next === 'degraded') this.emit('degraded', { reason: reason! });
+        if (next === 'degraded') this.emit('degraded', { reason: reason ?? 'degraded' });
         this.hooks?.down(status);
         this.scheduleRecovery();
         break;
@@ -373,21 +373,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Finds the binary, checks the model (when asked), spawns and connects. */
   private async bringUp(checkModel: boolean): Promise<void> {
-    this.binary = findBinary(this.o.binary);
-    if (!this.binary) throw new EmbedderError('UNAVAILABLE', `ggembed binary not found (${describeBinarySearch(this.o.binary)})`);
+    const binary = findBinary(this.o.binary);
+    if (!binary) throw new EmbedderError('UNAVAILABLE', `ggembed binary not found (${describeBinarySearch(this.o.binary)})`);
+    this.binary = binary;
     if (checkModel) {
       const info = await ensureModel({
-        binary: this.o.skipInspect ? null : this.binary,
+        binary: this.o.skipInspect ? null : binary,
         model: this.o.model,
         sha256: this.o.sha256,
         sourceUrl: this.o.sourceUrl,
         cacheDir: this.o.cacheDir,
         onProgress: (p) => this.emit('progress', p),
-        onRedownload: (reason) => this.emit('redownload', { reason, url: this.o.sourceUrl! }),
+        onRedownload: (reason, url) => this.emit('redownload', { reason, url }),
       });
       if (info?.dims) this.inspectDims = info.dims;
     }
-    await this.spawnChild();
+    await this.spawnChild(binary);
   }
 
   private address(): { serveArgs: string[]; connectTo: string } {
@@ -396,11 +397,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const name = `ggembed-${process.pid}-${randomBytes(6).toString('hex')}`;
       return { serveArgs: ['--pipe', name], connectTo: `\\\\.\\pipe\\${name}` };
     }
-    const p = path.join(this.sockDir!, 'ggembed.sock');
+    // spawnChild makes the directory before it asks for the address
+    if (!this.sockDir) throw new Error('Supervisor.address: no socket directory');
+    const p = path.join(this.sockDir, 'ggembed.sock');
     return { serveArgs: ['--socket', p], connectTo: p };
   }
 
-  private async spawnChild(): Promise<void> {
+  private async spawnChild(binary: string): Promise<void> {
     if (this.transport === 'socket' && !this.sockDir) {
       this.sockDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ggembed-'));
       liveDirs.add(this.sockDir);
@@ -411,11 +414,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.o.threads) args.push('--threads', String(this.o.threads));
     args.push(...this.o.serveArgs);
     const stdio = this.transport === 'stdio';
-    const proc = spawn(this.binary!, args, {
+    const proc = spawn(binary, args, {
       stdio: [stdio ? 'pipe' : 'ignore', stdio ? 'pipe' : 'ignore', 'pipe'],
       env: { ...process.env, ...this.o.env },
       windowsHide: true,
     });
+    const { stderr } = proc;
+    // cannot happen: stderr is always 'pipe' above
+    if (!stderr) throw new Error('Supervisor.spawnChild: the child has no stderr pipe');
     // nothing of the child keeps the process alive: KeepAlive does, while someone waits
     proc.unref();
     for (const s of [proc.stdin, proc.stdout, proc.stderr]) (s as unknown as net.Socket | null)?.unref?.();
@@ -437,7 +443,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         () => reject(new EmbedderError('UNAVAILABLE', `ggembed serve printed no ready line within ${this.o.startTimeoutMs} ms`)),
         this.o.startTimeoutMs,
       ).unref();
-      const rl = createInterface({ input: proc.stderr! });
+      const rl = createInterface({ input: stderr });
       rl.on('line', (line) => {
         this.stderrTail.push(line);
         if (this.stderrTail.length > 20) this.stderrTail.shift();
@@ -460,7 +466,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         reject(
           new EmbedderError(
             'UNAVAILABLE',
-            `ggembed serve exited (${signal ?? 'status ' + code}) before it was ready${tail ? ': ' + tail : ''}`,
+            `ggembed serve exited (${signal ?? `status ${code}`}) before it was ready${tail ? `: ${tail}` : ''}`,
           ),
         );
       });
@@ -468,7 +474,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
     try {
       await ready;
-      const conn = stdio ? new Connection(proc.stdout!, proc.stdin!, () => proc.stdin?.end()) : await this.connect(addr.connectTo);
+      const conn = stdio ? stdioConnection(proc) : await this.connect(addr.connectTo);
       const hello = await conn.handshake(this.o.clientName, this.o.startTimeoutMs);
       if (gen !== this.gen) {
         conn.close();
@@ -480,7 +486,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         if (gen === this.gen) this.fail(`lost the connection to the embedder: ${reason}`);
       });
       void child.exited.then(({ code, signal }) => {
-        if (gen === this.gen) this.fail(`exited with ${signal ? 'signal ' + signal : 'status ' + code}`);
+        if (gen === this.gen) this.fail(`exited with ${signal ? `signal ${signal}` : `status ${code}`}`);
       });
       this.emit('start', { pid: proc.pid ?? -1, transport: this.transport, address: addr.connectTo || 'stdio' });
     } catch (err) {
@@ -561,8 +567,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    */
   private fail(what: string, hung = false): void {
     if (this.st !== 'ready') return;
+    const child = this.child;
+    if (!child) throw new Error('Supervisor.fail: ready without a child');
     this.gen++;
-    const child = this.child!;
     this.child = null;
     const conn = this.conn;
     this.conn = null;
@@ -691,4 +698,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.sockDir = null;
     }
   }
+}
+
+function stdioConnection(proc: ChildProcess): Connection {
+  const { stdout, stdin } = proc;
+  // cannot happen: both are 'pipe' with the stdio transport
+  if (!stdout || !stdin) throw new Error('Supervisor: the child has no stdio pipes');
+  return new Connection(stdout, stdin, () => stdin.end());
 }

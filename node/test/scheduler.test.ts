@@ -2,7 +2,6 @@
 // deaths are evidence against the texts in flight, and what is re-sent.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Connection } from '../src/connection.js';
 import { EmbedderError } from '../src/errors.js';
 import { MsgType } from '../src/protocol.js';
 import { type ClientStats, type Item, type ResolvedEmbedOptions, Scheduler } from '../src/scheduler.js';

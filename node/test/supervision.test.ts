@@ -304,7 +304,7 @@ test('exit 4 (model changed) with a source URL: downloaded again and verified be
     breakModel(m); // no request until the kill: a server that checks its file itself finds nothing while idle
     process.kill(w.serverPid(e.pid!), 'SIGKILL');
     const r = await e.embedBatch(['during', 'the', 'change']);
-    r.forEach((x) => assert.equal(x.degraded, false));
+    for (const x of r) assert.equal(x.degraded, false);
     await until(() => exits.length === 1 && e.state === 'ready', 'the restart');
     assert.deepEqual(exits, [4]);
     assert.equal(redownloads.length, 1);
