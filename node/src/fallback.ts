@@ -3,6 +3,8 @@
 // into `dims` buckets with a hashed sign, then L2 normalization. Texts that
 // share words and spellings get similar vectors; nothing else is promised.
 
+import { at } from './arrays.js';
+
 /** FNV-1a over the UTF-16 code units of s, seeded. */
 function fnv1a(s: string, seed: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
@@ -25,7 +27,7 @@ function add(v: Float32Array, feature: string, weight: number): void {
   const h = fnv1a(feature, 0);
   const bucket = h % v.length;
   const sign = fnv1a(feature, 0x9e3779b9) & 1 ? 1 : -1;
-  v[bucket] += sign * weight;
+  v[bucket] = at(v, bucket) + sign * weight;
 }
 
 /** The fallback vector of one text: dims values, L2-normalized (all zero for a text without words). */
@@ -34,16 +36,16 @@ export function fallbackEmbedding(text: string, dims: number): Float32Array {
   const v = new Float32Array(dims);
   const words = text.normalize('NFKC').toLowerCase().match(WORD) ?? [];
   for (const w of words) {
-    add(v, 'w:' + w, 1);
+    add(v, `w:${w}`, 1);
     const padded = ` ${w} `;
     const chars = Array.from(padded);
-    for (let i = 0; i + 3 <= chars.length; i++) add(v, 'c:' + chars.slice(i, i + 3).join(''), 0.5);
+    for (let i = 0; i + 3 <= chars.length; i++) add(v, `c:${chars.slice(i, i + 3).join('')}`, 0.5);
   }
   let ss = 0;
-  for (let i = 0; i < dims; i++) ss += v[i] * v[i];
+  for (const x of v) ss += x * x;
   if (ss > 0) {
     const inv = 1 / Math.sqrt(ss);
-    for (let i = 0; i < dims; i++) v[i] *= inv;
+    for (const [i, x] of v.entries()) v[i] = x * inv;
   }
   return v;
 }

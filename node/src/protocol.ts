@@ -1,6 +1,8 @@
 // protocol.ts - encoder and decoder for the ggembed IPC protocol, version 1
 // (docs/PROTOCOL.md): frames, message assembly, request and answer bodies.
 
+import { at } from './arrays.js';
+
 export const HEADER_SIZE = 12;
 export const FLAG_MORE = 1;
 export const PRE_HELLO_MAX_FRAME = 4096;
@@ -260,14 +262,15 @@ export class MessageDecoder {
       if (!(flags & FLAG_MORE)) {
         const p = this.partial;
         this.partial = null;
-        out.push({ type: p.type, id: p.id, body: p.parts.length === 1 ? p.parts[0] : Buffer.concat(p.parts, p.size) });
+        out.push({ type: p.type, id: p.id, body: p.parts.length === 1 ? at(p.parts, 0) : Buffer.concat(p.parts, p.size) });
       }
     }
     return out;
   }
 
   private peek(n: number): Buffer {
-    if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
+    const first = this.chunks[0];
+    if (first && first.length >= n) return first.subarray(0, n);
     const all = Buffer.concat(this.chunks, this.buffered);
     this.chunks = [all];
     return all.subarray(0, n);
@@ -275,7 +278,7 @@ export class MessageDecoder {
 
   private consume(n: number): Buffer {
     let first = this.chunks[0];
-    if (first.length < n) {
+    if (!first || first.length < n) {
       first = Buffer.concat(this.chunks, this.buffered);
       this.chunks = [first];
     }

@@ -3,6 +3,7 @@
 // server death, and, when the server crashed by itself, re-sent one at a time
 // and split in halves until the text that crashes it fails alone (POISON).
 
+import { at } from './arrays.js';
 import { backoffDelay } from './backoff.js';
 import type { Connection } from './connection.js';
 import { EmbedderError } from './errors.js';
@@ -64,7 +65,7 @@ function abortError(reason: unknown): EmbedderError {
   if (reason instanceof EmbedderError) return reason;
   if (reason instanceof Error && reason.name === 'TimeoutError')
     return new EmbedderError('TIMEOUT', 'the request timed out', { cause: reason });
-  return new EmbedderError('ABORTED', `the request was aborted${reason instanceof Error ? ': ' + reason.message : ''}`, { cause: reason });
+  return new EmbedderError('ABORTED', `the request was aborted${reason instanceof Error ? `: ${reason.message}` : ''}`, { cause: reason });
 }
 
 export class Scheduler implements SupervisorHooks {
@@ -84,7 +85,7 @@ export class Scheduler implements SupervisorHooks {
   submit(texts: string[], opts: ResolvedEmbedOptions, deadline: number, signal?: AbortSignal): Promise<Item[]> {
     return new Promise<Item[]>((resolve, reject) => {
       const onAbort = () => {
-        const err = abortError(signal!.reason);
+        const err = abortError(signal?.reason);
         if (err.code === 'TIMEOUT') this.stats.timeouts++;
         else this.stats.cancelled++;
         this.stop(call, err);
@@ -139,7 +140,7 @@ export class Scheduler implements SupervisorHooks {
     const c = op.call;
     if (c.settled) return;
     c.ops.delete(op);
-    for (let i = 0; i < items.length; i++) c.items[op.offset + i] = items[i]!;
+    for (const [i, item] of items.entries()) c.items[op.offset + i] = item;
     c.remaining -= op.texts.length;
     if (c.remaining > 0) return;
     c.settled = true;
@@ -174,7 +175,7 @@ export class Scheduler implements SupervisorHooks {
   pump(): void {
     const conn = this.sup.conn;
     while (this.sup.state === 'ready' && conn && !conn.isClosed && !this.busyTimer && this.waiting.length > 0) {
-      const next = this.waiting[0]!;
+      const next = at(this.waiting, 0);
       if (next.call.settled) {
         this.waiting.shift();
         continue;
@@ -225,7 +226,8 @@ export class Scheduler implements SupervisorHooks {
         try {
           const r = decodeEmbedOk(b);
           if (r.n !== op.texts.length) throw new Error(`EMBED_OK has ${r.n} vectors for ${op.texts.length} texts`);
-          items = r.vectors.map((v, i) => ({ kind: 'ok', vector: v, tokens: r.tokens[i]!, truncated: r.truncated[i]! }));
+          // decodeEmbedOk makes tokens and truncated n long, like vectors
+          items = r.vectors.map((v, i) => ({ kind: 'ok', vector: v, tokens: at(r.tokens, i), truncated: at(r.truncated, i) }));
         } catch (e) {
           this.stop(c, new EmbedderError('PROTOCOL', (e as Error).message));
           return;
@@ -280,7 +282,7 @@ export class Scheduler implements SupervisorHooks {
   lost(death: Death): boolean {
     const ops = [...this.inflight];
     this.inflight.clear();
-    const alone = death.blame && ops.length === 1 && ops[0]!.isolated;
+    const alone = death.blame && ops.length === 1 && at(ops, 0).isolated;
     const requeue: Op[] = [];
     let attributed = false;
     for (const op of ops) {

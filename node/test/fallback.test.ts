@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { at } from '../src/arrays.js';
 import { fallbackEmbedding } from '../src/fallback.js';
 
-const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
+const dot = (a: Float32Array, b: Float32Array) => {
+  assert.equal(a.length, b.length);
+  return a.reduce((s, v, i) => s + v * at(b, i), 0);
+};
 
 test('fallback vectors: model dimension, L2-normalized, deterministic', () => {
   const a = fallbackEmbedding('The quick brown fox jumps', 64);

@@ -111,7 +111,7 @@ test(`${KILLS} kill -9 from outside during ${N} texts: 0 POISON, 0 lost, 0 dupli
     });
     const duplicated = settled.filter((n) => n > 1).length;
     process.stderr.write(
-      `kills: ${kills} kills, ${N} texts: ${poison} POISON, ${lost} lost, ${duplicated} duplicated, ${changed} changed (max diff ${maxDiff}), replayed ${(await e.stats()).client.replayed}${why.size ? '; ' + [...why].join(' | ') : ''}\n`,
+      `kills: ${kills} kills, ${N} texts: ${poison} POISON, ${lost} lost, ${duplicated} duplicated, ${changed} changed (max diff ${maxDiff}), replayed ${(await e.stats()).client.replayed}${why.size ? `; ${[...why].join(' | ')}` : ''}\n`,
     );
     assert.ok(kills >= Math.min(KILLS, 3), `only ${kills} kills landed before the texts were done`);
     assert.deepEqual({ poison, lost, duplicated, changed }, { poison: 0, lost: 0, duplicated: 0, changed: 0 });

@@ -1,6 +1,7 @@
 // Codec tests against the hex examples of docs/PROTOCOL.md section 4.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { at } from '../src/arrays.js';
 import {
   decodeCancelOk,
   decodeEmbedOk,
@@ -24,7 +25,9 @@ const frame = (type: number, id: number, body: Buffer) => Buffer.concat(encodeMe
 const decodeOne = (bytes: Buffer) => {
   const msgs = new MessageDecoder().push(bytes);
   assert.equal(msgs.length, 1);
-  return msgs[0];
+  const [m] = msgs;
+  assert.ok(m);
+  return m;
 };
 
 test('HELLO encodes as in the spec', () => {
@@ -81,8 +84,10 @@ test('EMBED_OK f32 and f16 decode as in the spec', () => {
   assert.equal(r.dims, 2);
   assert.deepEqual(r.tokens, [3, 3]);
   assert.deepEqual(r.truncated, [false, false]);
-  assert.deepEqual([...r.vectors[0]], [Math.fround(0.6), Math.fround(0.8)]);
-  assert.deepEqual([...r.vectors[1]], [1, 0]);
+  const [v0, v1] = r.vectors;
+  assert.ok(v0 && v1);
+  assert.deepEqual([...v0], [Math.fround(0.6), Math.fround(0.8)]);
+  assert.deepEqual([...v1], [1, 0]);
   const h = decodeEmbedOk(
     decodeOne(
       hex(`18 00 00 00 82 00 00 00 02 00 00 00 01 00 00 00
@@ -91,8 +96,10 @@ test('EMBED_OK f32 and f16 decode as in the spec', () => {
   );
   assert.equal(h.format, 1);
   assert.deepEqual(h.truncated, [true]);
-  assert.ok(Math.abs(h.vectors[0][0] - 0.6) < 1e-3 && Math.abs(h.vectors[0][1] - 0.8) < 1e-3);
-  assert.equal(h.vectors[0][0], 0.60009765625); // 0x38cd exactly
+  const [hv] = h.vectors;
+  assert.ok(hv);
+  assert.ok(Math.abs(at(hv, 0) - 0.6) < 1e-3 && Math.abs(at(hv, 1) - 0.8) < 1e-3);
+  assert.equal(hv[0], 0.60009765625); // 0x38cd exactly
 });
 
 test('TOKENIZE, HEALTH, STATS, CANCEL, SHUTDOWN, ERROR as in the spec', () => {
@@ -140,18 +147,20 @@ test('a message split across frames: encoder matches the spec, decoder reassembl
   const body = encodeEmbed({ texts: ['abc'] });
   const mine = encodeMessage(MsgType.EMBED, 9, body, 12 + 10);
   assert.deepEqual(mine[0], wire.subarray(0, 22)); // same first frame, MORE set
-  assert.equal(mine.at(-1)![5], 0); // the last frame ends the message
+  assert.equal(mine.at(-1)?.[5], 0); // the last frame ends the message
   assert.ok(mine.slice(0, -1).every((f) => f[5] === 1));
   const d = new MessageDecoder();
   const got = [];
   for (const b of wire) got.push(...d.push(Buffer.from([b])));
   assert.equal(got.length, 1);
-  assert.equal(got[0].id, 9);
-  assert.deepEqual(got[0].body, body);
+  const [g] = got;
+  assert.ok(g);
+  assert.equal(g.id, 9);
+  assert.deepEqual(g.body, body);
 });
 
 test('a large message round-trips through 4096-byte frames; several messages in one chunk', () => {
-  const texts = Array.from({ length: 500 }, (_, i) => `text number ${i} ` + 'x'.repeat(i % 37));
+  const texts = Array.from({ length: 500 }, (_, i) => `text number ${i} ${'x'.repeat(i % 37)}`);
   const body = encodeEmbed({ texts, prefix: 'p: ' });
   const frames = encodeMessage(MsgType.EMBED, 77, body, 4096);
   assert.ok(frames.length > 1);
@@ -159,8 +168,10 @@ test('a large message round-trips through 4096-byte frames; several messages in 
   const all = Buffer.concat([...frames, ...encodeMessage(MsgType.HEALTH, 78, Buffer.alloc(0), 4096)]);
   const msgs = new MessageDecoder().push(all);
   assert.equal(msgs.length, 2);
-  assert.deepEqual(msgs[0].body, body);
-  assert.equal(msgs[1].id, 78);
+  const [first, second] = msgs;
+  assert.ok(first && second);
+  assert.deepEqual(first.body, body);
+  assert.equal(second.id, 78);
 });
 
 test('malformed input is refused', () => {
