@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Embedder } from '../src/index.js';
-import { chunkFile, type Chunk } from '../src/search/chunker.js';
-import { PKG, makeModel, requireBinary, tmpDir } from './helpers.js';
+import { type Chunk, chunkFile } from '../src/search/chunker.js';
+import { makeModel, PKG, requireBinary, tmpDir } from './helpers.js';
 
 const REPO = path.resolve(PKG, '..');
 let dir: string;
@@ -31,52 +31,96 @@ const FIXTURES: { file: string; src: string; want: [string | null, number, numbe
   {
     file: 'a.ts',
     src: `import { x } from './x';\n\n/** adds */\nexport function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport class Box {\n  get(): number { return 1; }\n}\n\nconst twice = (n: number) => n * 2;\n`,
-    want: [[null, 1, 1], ['add', 3, 6], ['Box', 8, 10], ['twice', 12, 12]],
+    want: [
+      [null, 1, 1],
+      ['add', 3, 6],
+      ['Box', 8, 10],
+      ['twice', 12, 12],
+    ],
   },
   {
     file: 'a.py',
     src: `import os\n\n# says hi\ndef hello(name):\n    return "hi " + name\n\n\nclass Greeter:\n    def greet(self):\n        return hello("x")\n`,
-    want: [[null, 1, 1], ['hello', 3, 5], ['Greeter', 8, 10]],
+    want: [
+      [null, 1, 1],
+      ['hello', 3, 5],
+      ['Greeter', 8, 10],
+    ],
   },
   {
     file: 'a.go',
     src: `package main\n\n// Point is a point.\ntype Point struct {\n\tX int\n}\n\nfunc (p Point) Norm() int {\n\treturn p.X\n}\n\nfunc main() {}\n`,
-    want: [[null, 1, 1], ['Point', 3, 6], ['Norm', 8, 10], ['main', 12, 12]],
+    want: [
+      [null, 1, 1],
+      ['Point', 3, 6],
+      ['Norm', 8, 10],
+      ['main', 12, 12],
+    ],
   },
   {
     file: 'a.rs',
     src: `use std::fmt;\n\nstruct S { a: i32 }\n\nimpl S {\n    fn get(&self) -> i32 { self.a }\n}\n\nfn main() {\n    let s = S { a: 1 };\n}\n`,
-    want: [[null, 1, 1], ['S', 3, 3], ['S', 5, 7], ['main', 9, 11]],
+    want: [
+      [null, 1, 1],
+      ['S', 3, 3],
+      ['S', 5, 7],
+      ['main', 9, 11],
+    ],
   },
   {
     file: 'A.java',
     src: `package p;\n\npublic class A {\n    public int f() { return 1; }\n}\n\ninterface I {\n    void g();\n}\n`,
-    want: [[null, 1, 1], ['A', 3, 5], ['I', 7, 9]],
+    want: [
+      [null, 1, 1],
+      ['A', 3, 5],
+      ['I', 7, 9],
+    ],
   },
   {
     file: 'a.c',
     src: `#include <stdio.h>\n\nstruct point { int x; };\n\n/* adds */\nstatic int add(int a, int b)\n{\n    return a + b;\n}\n\nint main(void) { return add(1, 2); }\n`,
-    want: [[null, 1, 1], ['point', 3, 3], ['add', 5, 9], ['main', 11, 11]],
+    want: [
+      [null, 1, 1],
+      ['point', 3, 3],
+      ['add', 5, 9],
+      ['main', 11, 11],
+    ],
   },
   {
     file: 'a.cpp',
     src: `#include <vector>\n\nnamespace ns {\nclass K {\n  int v;\n};\n}\n\ntemplate <typename T>\nT id(T t) { return t; }\n\nint K::get() const { return v; }\n`,
-    want: [[null, 1, 1], ['ns', 3, 7], ['id', 9, 10], ['K::get', 12, 12]],
+    want: [
+      [null, 1, 1],
+      ['ns', 3, 7],
+      ['id', 9, 10],
+      ['K::get', 12, 12],
+    ],
   },
   {
     file: 'A.cs',
     src: `using System;\n\nnamespace N {\n    class C {\n        int F() { return 1; }\n    }\n}\n`,
-    want: [[null, 1, 1], ['N', 3, 7]],
+    want: [
+      [null, 1, 1],
+      ['N', 3, 7],
+    ],
   },
   {
     file: 'a.rb',
     src: `require "x"\n\n# a module\nmodule M\n  def self.f\n    1\n  end\nend\n\ndef top\n  2\nend\n`,
-    want: [[null, 1, 1], ['M', 3, 8], ['top', 10, 12]],
+    want: [
+      [null, 1, 1],
+      ['M', 3, 8],
+      ['top', 10, 12],
+    ],
   },
   {
     file: 'a.php',
     src: `<?php\n\nfunction f($a) {\n    return $a;\n}\n\nclass C {\n    public function m() { return 1; }\n}\n`,
-    want: [[null, 1, 1], ['f', 3, 5], ['C', 7, 9]],
+    want: [
+      [null, 1, 1],
+      ['f', 3, 5],
+      ['C', 7, 9],
+    ],
   },
 ];
 
@@ -134,7 +178,10 @@ test('C functions of the engine are chunks named by their symbol, starting at th
     assert.ok(c, `a chunk named ${name}`);
     assert.ok(c.startLine <= def && c.endLine >= def, `${name}'s first chunk holds its definition line ${def}`);
     // the lines above the chunk start are not part of the definition: a blank line or the end of something else
-    assert.ok(c.startLine === 1 || !/^\s*(\/\/|\/?\*)/.test(lines[c.startLine - 2]), `${name}: a comment above line ${c.startLine} was left out`);
+    assert.ok(
+      c.startLine === 1 || !/^\s*(\/\/|\/?\*)/.test(lines[c.startLine - 2]),
+      `${name}: a comment above line ${c.startLine} was left out`,
+    );
   }
 });
 
@@ -154,14 +201,17 @@ test('a long function is split at statement boundaries with a small overlap', as
 });
 
 test('small neighbours are merged while the sum fits; merged chunks name every symbol', async () => {
-  const src = Array.from({ length: 12 }, (_, i) => `function f${i}() { return ${i}; }`).join('\n\n') + '\n';
+  const src = `${Array.from({ length: 12 }, (_, i) => `function f${i}() { return ${i}; }`).join('\n\n')}\n`;
   const unmerged = await chunkFile('small.js', src, { countTokens: count, maxTokens: 128, minTokens: 0 });
   assert.equal(unmerged.filter((c) => c.kind === 'function').length, 12);
   const merged = await chunkFile('small.js', src, { countTokens: count, maxTokens: 128, minTokens: 40 });
   assert.ok(merged.length < unmerged.length / 2, `${merged.length} chunks after merging`);
   await checkChunks('small.js', src, merged, 128);
   const names = merged.flatMap((c) => (c.symbol ?? '').split(', ')).filter(Boolean);
-  assert.deepEqual(names, Array.from({ length: 12 }, (_, i) => `f${i}`));
+  assert.deepEqual(
+    names,
+    Array.from({ length: 12 }, (_, i) => `f${i}`),
+  );
 });
 
 test('one line longer than the context is cut into parts that fit', async () => {

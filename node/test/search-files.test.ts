@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { classifyFile, emptyStats, walkFiles, type WalkedFile } from '../src/search/files.js';
+import { classifyFile, emptyStats, type WalkedFile, walkFiles } from '../src/search/files.js';
 import { PKG, tmpDir } from './helpers.js';
 
 const REPO = path.resolve(PKG, '..');
@@ -46,10 +46,25 @@ test('gitignore (nested, negated), .ggembedignore, built-in directories and ever
   put(d, 'big.txt', 'x'.repeat(5000));
   const stats = emptyStats();
   const got = await collect(walkFiles(d, { maxFileBytes: 4000 }, stats));
-  assert.deepEqual(got, ['.ggembedignore', '.gitignore', 'keep.log', 'local.txt', 'mentions.go', 'notes.txt', 'src/.gitignore', 'src/main.ts']);
+  assert.deepEqual(got, [
+    '.ggembedignore',
+    '.gitignore',
+    'keep.log',
+    'local.txt',
+    'mentions.go',
+    'notes.txt',
+    'src/.gitignore',
+    'src/main.ts',
+  ]);
   assert.deepEqual(stats.skipped, {
     // debug.log, gen/, docs/, node_modules/, src/local.txt, src/deep/local.txt
-    ignored: 6, too_large: 1, lockfile: 2, binary: 2, minified: 2, generated: 2, unreadable: 0,
+    ignored: 6,
+    too_large: 1,
+    lockfile: 2,
+    binary: 2,
+    minified: 2,
+    generated: 2,
+    unreadable: 0,
   });
   assert.equal(stats.files, got.length);
 });

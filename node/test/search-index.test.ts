@@ -5,15 +5,22 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Embedder } from '../src/index.js';
 import { chunkFile } from '../src/search/chunker.js';
-import { indexRepository, type IndexEmbedder, type IndexOptions } from '../src/search/indexer.js';
+import { type IndexEmbedder, type IndexOptions, indexRepository } from '../src/search/indexer.js';
 import { searchCode } from '../src/search/search.js';
 import { FileStore, sha256 } from '../src/search/store.js';
-import { PKG, makeModel, requireBinary, tmpDir } from './helpers.js';
+import { makeModel, PKG, requireBinary, tmpDir } from './helpers.js';
 
 const REPO = path.resolve(PKG, '..');
 const SOURCES = [
-  'node/src/backoff.ts', 'node/src/binary.ts', 'node/src/fallback.ts', 'node/src/catalogue.ts', 'node/src/connection.ts',
-  'src/kernels/types.c', 'src/kernels/fp16.c', 'src/kernels/dot_ref.c', 'src/platform/common_cpu.c',
+  'node/src/backoff.ts',
+  'node/src/binary.ts',
+  'node/src/fallback.ts',
+  'node/src/catalogue.ts',
+  'node/src/connection.ts',
+  'src/kernels/types.c',
+  'src/kernels/fp16.c',
+  'src/kernels/dot_ref.c',
+  'src/platform/common_cpu.c',
 ];
 const OPTS: IndexOptions = { maxTokens: 128, batchSize: 16 };
 
@@ -27,7 +34,10 @@ before(async () => {
   e = await Embedder.start({ model: makeModel(dir), binary: requireBinary(), healthIntervalMs: 0, threads: 1 });
   counted = {
     texts: 0,
-    embedBatch: async (t, o) => { counted.texts += t.length; return e.embedBatch(t, o); },
+    embedBatch: async (t, o) => {
+      counted.texts += t.length;
+      return e.embedBatch(t, o);
+    },
     tokenize: (t) => e.tokenize(t),
   };
 });
@@ -47,7 +57,10 @@ function makeRepo(name: string): string {
 
 /** Distinct chunk hashes of a file, computed apart from the indexer. */
 async function hashesOf(root: string, rel: string): Promise<string[]> {
-  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), { countTokens: async (t) => (await e.tokenize(t)).length, maxTokens: 128 });
+  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), {
+    countTokens: async (t) => (await e.tokenize(t)).length,
+    maxTokens: 128,
+  });
   return cs.map((c) => sha256(c.text));
 }
 
@@ -105,7 +118,10 @@ test('full index, then nothing to do; an edit re-embeds only its changed chunks;
   writeFileSync(path.join(root, rel), lines.join('\n'));
   const afterEdit = await hashesOf(root, rel);
   const changed = new Set(afterEdit.filter((h) => !before.has(h) && !expected.has(h)));
-  assert.ok(changed.size >= 1 && changed.size < afterEdit.length / 2, `${changed.size} of ${afterEdit.length} chunks changed by a one-line edit`);
+  assert.ok(
+    changed.size >= 1 && changed.size < afterEdit.length / 2,
+    `${changed.size} of ${afterEdit.length} chunks changed by a one-line edit`,
+  );
   counted.texts = 0;
   const r3 = await indexRepository(root, counted, store, OPTS);
   assert.equal(r3.filesChanged, 1);
@@ -124,7 +140,9 @@ test('full index, then nothing to do; an edit re-embeds only its changed chunks;
   writeFileSync(path.join(root, 'src/kernels/moved.c'), `${moved.text}\n`);
   const movedHash = sha256(moved.text);
   assert.ok(store.hasVector(movedHash));
-  const newHashes = new Set([...(await hashesOf(root, fp)), ...(await hashesOf(root, 'src/kernels/moved.c'))].filter((h) => !store.hasVector(h)));
+  const newHashes = new Set(
+    [...(await hashesOf(root, fp)), ...(await hashesOf(root, 'src/kernels/moved.c'))].filter((h) => !store.hasVector(h)),
+  );
   counted.texts = 0;
   const r4 = await indexRepository(root, counted, store, OPTS);
   assert.equal(r4.filesChanged, 2);
@@ -166,7 +184,7 @@ test('an interrupted run resumes where it stopped: nothing lost, nothing embedde
   const firstTexts = counted.texts - 8; // the third request was cut off by the abort
 
   // a torn journal line and vector record, as a crash mid-write leaves them
-  writeFileSync(path.join(idx, 'journal.jsonl'), readFileSync(path.join(idx, 'journal.jsonl'), 'utf8') + '{"op":"file","fi');
+  writeFileSync(path.join(idx, 'journal.jsonl'), `${readFileSync(path.join(idx, 'journal.jsonl'), 'utf8')}{"op":"file","fi`);
   writeFileSync(path.join(idx, 'vectors.bin'), Buffer.concat([readFileSync(path.join(idx, 'vectors.bin')), Buffer.alloc(40, 7)]));
 
   const resumed = await FileStore.open(idx);
@@ -178,18 +196,24 @@ test('an interrupted run resumes where it stopped: nothing lost, nothing embedde
   assert.equal([...resumed.files()].length, SOURCES.length);
 });
 
-test('search: a chunk\'s own text finds that chunk first; an exact identifier finds its definition first; filters apply', async () => {
+test("search: a chunk's own text finds that chunk first; an exact identifier finds its definition first; filters apply", async () => {
   const root = makeRepo('repo3');
   const store = await FileStore.open(path.join(dir, 'idx3'));
   await store.setMeta({ model: 'tiny', dims: 64 });
   await indexRepository(root, e, store, OPTS);
   const rel = 'src/kernels/dot_ref.c';
-  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), { countTokens: async (t) => (await e.tokenize(t)).length, maxTokens: 128 });
+  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), {
+    countTokens: async (t) => (await e.tokenize(t)).length,
+    maxTokens: 128,
+  });
   for (const c of [cs[1], cs[Math.floor(cs.length / 2)], cs[cs.length - 1]]) {
     const [first] = await searchCode(root, store, e, c.text, { limit: 5 });
     assert.deepEqual([first.file, first.startLine, first.endLine], [rel, c.startLine, c.endLine]);
   }
-  for (const [name, file] of [['fallbackEmbedding', 'node/src/fallback.ts'], ['float_bits', 'src/kernels/fp16.c']]) {
+  for (const [name, file] of [
+    ['fallbackEmbedding', 'node/src/fallback.ts'],
+    ['float_bits', 'src/kernels/fp16.c'],
+  ]) {
     const [first] = await searchCode(root, store, e, name, { limit: 5 });
     assert.equal(first.file, file);
     assert.equal(first.symbol, name);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { PKG, makeModel, requireBinary, tmpDir } from './helpers.js';
+import { makeModel, PKG, requireBinary, tmpDir } from './helpers.js';
 
 const REPO = path.resolve(PKG, '..');
 let dir: string;
@@ -46,7 +46,9 @@ test('index_codebase (dry run, then with progress), search_code, index_status, c
     assert.equal(body(await client.callTool({ name: 'index_status', arguments: {} })).files, 0);
 
     const progress: string[] = [];
-    const ix = await client.callTool({ name: 'index_codebase', arguments: {} }, undefined, { onprogress: (p) => progress.push(p.message ?? '') });
+    const ix = await client.callTool({ name: 'index_codebase', arguments: {} }, undefined, {
+      onprogress: (p) => progress.push(p.message ?? ''),
+    });
     assert.ok(!(ix as ToolResult).isError, (ix as ToolResult).content[0]?.text);
     const r = body(ix);
     assert.equal(r.walk.files, 4); // the three sources and .gitignore

@@ -14,7 +14,7 @@
 // fallback, byte-level BPE) makes more tokens than bytes.
 
 import { createRequire } from 'node:module';
-import { languageOf, type LanguageSpec } from './languages.js';
+import { type LanguageSpec, languageOf } from './languages.js';
 
 export interface Chunk {
   /** first and last line, 1-based, inclusive */
@@ -75,7 +75,9 @@ function loadRuntime(): Promise<TSModule> {
     try {
       mod = (await import('web-tree-sitter' as string)) as { default: TSModule };
     } catch (e) {
-      throw new Error(`code search needs the packages web-tree-sitter and tree-sitter-wasms (npm install web-tree-sitter@0.22.6 tree-sitter-wasms@0.1.13): ${(e as Error).message}`);
+      throw new Error(
+        `code search needs the packages web-tree-sitter and tree-sitter-wasms (npm install web-tree-sitter@0.22.6 tree-sitter-wasms@0.1.13): ${(e as Error).message}`,
+      );
     }
     await mod.default.init();
     return mod.default;
@@ -102,7 +104,8 @@ interface Segment {
   node: TSNode | null;
 }
 
-const NAME_TYPES = /^(identifier|type_identifier|field_identifier|property_identifier|name|constant|qualified_identifier|scoped_identifier|scoped_type_identifier|destructor_name|operator_name)$/;
+const NAME_TYPES =
+  /^(identifier|type_identifier|field_identifier|property_identifier|name|constant|qualified_identifier|scoped_identifier|scoped_type_identifier|destructor_name|operator_name)$/;
 
 /** The name of a definition: its `name` field, else through declarators (C, C++), else its first identifier. */
 export function symbolOf(node: TSNode): string | null {
@@ -145,7 +148,8 @@ function definitionIn(node: TSNode, spec: LanguageSpec, depth = 0): { node: TSNo
   if (depth === 0 && (node.type === 'lexical_declaration' || node.type === 'variable_declaration')) {
     const decl = node.namedChildren.find((c) => c.type === 'variable_declarator');
     const v = decl?.childForFieldName('value');
-    if (decl && v && /function|arrow_function|class/.test(v.type)) return { node: decl, kind: v.type === 'class' ? 'container' : 'function' };
+    if (decl && v && /function|arrow_function|class/.test(v.type))
+      return { node: decl, kind: v.type === 'class' ? 'container' : 'function' };
   }
   return null;
 }
@@ -154,7 +158,11 @@ function definitionIn(node: TSNode, spec: LanguageSpec, depth = 0): { node: TSNo
 function bodyOf(node: TSNode): TSNode | null {
   let b = node.childForFieldName('body') ?? node.childForFieldName('value')?.childForFieldName('body') ?? null;
   // Go type declarations, C typedefs and wrappers: the body is one level down
-  if (!b) for (const c of node.namedChildren) { b = c.childForFieldName('body') ?? c.childForFieldName('type')?.childForFieldName('body') ?? null; if (b) break; }
+  if (!b)
+    for (const c of node.namedChildren) {
+      b = c.childForFieldName('body') ?? c.childForFieldName('type')?.childForFieldName('body') ?? null;
+      if (b) break;
+    }
   return b;
 }
 
@@ -184,7 +192,7 @@ function segmentsOf(children: TSNode[], spec: LanguageSpec, owner: string | null
     if (end < start) continue;
     closeGap(start - 1);
     const name = symbolOf(def.node);
-    const symbol = owner && name ? `${owner}.${name}` : name ?? owner;
+    const symbol = owner && name ? `${owner}.${name}` : (name ?? owner);
     out.push({ start, end, symbol, kind: def.kind, node: def.node });
     gapStart = end + 1;
   }
@@ -196,7 +204,10 @@ function segmentsOf(children: TSNode[], spec: LanguageSpec, owner: string | null
 
 class Measure {
   private cache = new Map<string, number>();
-  constructor(private readonly count: (t: string) => Promise<number>, readonly max: number) {}
+  constructor(
+    private readonly count: (t: string) => Promise<number>,
+    readonly max: number,
+  ) {}
   /** true when text has at most max tokens */
   async fits(text: string): Promise<boolean> {
     return (await this.tokens(text, true)) <= this.max;
@@ -215,7 +226,12 @@ class Measure {
 }
 
 class Splitter {
-  constructor(private readonly lines: string[], private readonly m: Measure, private readonly overlap: number, private readonly spec: LanguageSpec | null) {}
+  constructor(
+    private readonly lines: string[],
+    private readonly m: Measure,
+    private readonly overlap: number,
+    private readonly spec: LanguageSpec | null,
+  ) {}
 
   text(start: number, end: number): string {
     return this.lines.slice(start, end + 1).join('\n');
@@ -290,13 +306,16 @@ class Splitter {
     const line = this.lines[row];
     const parts: string[] = [];
     const cut = async (t: string): Promise<void> => {
-      if (t.length <= 1 || (await this.m.fits(t))) { parts.push(t); return; }
+      if (t.length <= 1 || (await this.m.fits(t))) {
+        parts.push(t);
+        return;
+      }
       const h = t.length >> 1;
       await cut(t.slice(0, h));
       await cut(t.slice(h));
     };
     await cut(line);
-    return parts.map((t) => ({ start: row, end: row, symbol: seg.symbol, kind: seg.kind, node: null, cutText: t } as Segment));
+    return parts.map((t) => ({ start: row, end: row, symbol: seg.symbol, kind: seg.kind, node: null, cutText: t }) as Segment);
   }
 }
 
@@ -359,11 +378,18 @@ export async function chunkFile(file: string, source: string, options: ChunkOpti
   const chunks: Chunk[] = [];
   for (const s of segs) {
     if ('cutText' in s) {
-      chunks.push({ startLine: s.start + 1, endLine: s.end + 1, symbol: s.symbol, kind: s.kind, text: (s as Segment & { cutText: string }).cutText });
+      chunks.push({
+        startLine: s.start + 1,
+        endLine: s.end + 1,
+        symbol: s.symbol,
+        kind: s.kind,
+        text: (s as Segment & { cutText: string }).cutText,
+      });
       continue;
     }
     // blank lines at either end are dropped: a chunk's text (and so its hash) must not depend on the spacing around it
-    let a = s.start, b = s.end;
+    let a = s.start,
+      b = s.end;
     while (a <= b && !lines[a].trim()) a++;
     while (b >= a && !lines[b].trim()) b--;
     if (a > b) continue;
@@ -371,4 +397,3 @@ export async function chunkFile(file: string, source: string, options: ChunkOpti
   }
   return chunks;
 }
-

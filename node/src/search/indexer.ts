@@ -11,12 +11,15 @@
 
 import { readFile } from 'node:fs/promises';
 import { chunkFile, languageIdOf } from './chunker.js';
-import { emptyStats, walkFiles, type WalkOptions, type WalkStats } from './files.js';
-import { sha256, type ChunkMeta, type FileRecord, type SearchStore } from './store.js';
+import { emptyStats, type WalkOptions, type WalkStats, walkFiles } from './files.js';
+import { type ChunkMeta, type FileRecord, type SearchStore, sha256 } from './store.js';
 
 /** What the indexer needs from an embedder (Embedder satisfies it). */
 export interface IndexEmbedder {
-  embedBatch(texts: string[], options?: { prefix?: string; signal?: AbortSignal }): Promise<{ embedding: Float32Array; degraded: boolean; reason?: string; error?: Error }[]>;
+  embedBatch(
+    texts: string[],
+    options?: { prefix?: string; signal?: AbortSignal },
+  ): Promise<{ embedding: Float32Array; degraded: boolean; reason?: string; error?: Error }[]>;
   tokenize(text: string): Promise<number[]>;
 }
 
@@ -65,12 +68,25 @@ interface Pending {
   texts: Map<string, string>; // chunk hash -> text, for the chunks without a vector
 }
 
-export async function indexRepository(root: string, embedder: IndexEmbedder, store: SearchStore, options: IndexOptions): Promise<IndexReport> {
+export async function indexRepository(
+  root: string,
+  embedder: IndexEmbedder,
+  store: SearchStore,
+  options: IndexOptions,
+): Promise<IndexReport> {
   const prefix = options.documentPrefix ?? '';
   const batchSize = options.batchSize ?? 64;
   const flushChunks = options.flushChunks ?? 4 * batchSize;
   const report: IndexReport = {
-    walk: emptyStats(), filesUnchanged: 0, filesChanged: 0, filesRemoved: 0, chunks: 0, chunksEmbedded: 0, chunksReused: 0, errors: [], aborted: false,
+    walk: emptyStats(),
+    filesUnchanged: 0,
+    filesChanged: 0,
+    filesRemoved: 0,
+    chunks: 0,
+    chunksEmbedded: 0,
+    chunksReused: 0,
+    errors: [],
+    aborted: false,
   };
   const seen = new Set<string>();
   const dryHashes = new Set<string>();
@@ -78,7 +94,8 @@ export async function indexRepository(root: string, embedder: IndexEmbedder, sto
   let queue: Pending[] = [];
   let queued = 0;
   const countTokens = async (t: string) => (await embedder.tokenize(prefix + t)).length;
-  const progress = (file: string | null) => options.onProgress?.({ filesSeen: seen.size, chunksEmbedded: report.chunksEmbedded, currentFile: file });
+  const progress = (file: string | null) =>
+    options.onProgress?.({ filesSeen: seen.size, chunksEmbedded: report.chunksEmbedded, currentFile: file });
 
   const flush = async () => {
     const texts = new Map<string, string>();
@@ -87,21 +104,30 @@ export async function indexRepository(root: string, embedder: IndexEmbedder, sto
     const failed = new Set<string>();
     for (let i = 0; i < hashes.length; i += batchSize) {
       const part = hashes.slice(i, i + batchSize);
-      const res = await embedder.embedBatch(part.map((h) => texts.get(h)!), { prefix, signal: options.signal });
+      const res = await embedder.embedBatch(
+        part.map((h) => texts.get(h)!),
+        { prefix, signal: options.signal },
+      );
       const good: { hash: string; vector: Float32Array }[] = [];
       res.forEach((r, j) => {
         // a fallback vector is not the model's: never stored, the chunk is retried next run
         if (r.error || r.degraded) failed.add(part[j]);
         else good.push({ hash: part[j], vector: r.embedding });
       });
-      if (res.some((r) => r.degraded)) throw new Error(`the embedder is degraded (${res.find((r) => r.degraded)!.reason ?? 'fallback vectors'}): indexing stopped; it resumes on the next run`);
+      if (res.some((r) => r.degraded))
+        throw new Error(
+          `the embedder is degraded (${res.find((r) => r.degraded)!.reason ?? 'fallback vectors'}): indexing stopped; it resumes on the next run`,
+        );
       await store.putVectors(good);
       report.chunksEmbedded += good.length;
     }
     for (const p of queue) {
       const bad = p.rec.chunks.filter((c) => failed.has(c.hash));
       if (bad.length) {
-        report.errors.push({ path: p.rec.path, message: `${bad.length} chunk(s) could not be embedded (lines ${bad.map((c) => `${c.startLine}-${c.endLine}`).join(', ')})` });
+        report.errors.push({
+          path: p.rec.path,
+          message: `${bad.length} chunk(s) could not be embedded (lines ${bad.map((c) => `${c.startLine}-${c.endLine}`).join(', ')})`,
+        });
         // the file is recorded without them and with no hash, so the next run tries it again
         await store.putFile({ ...p.rec, hash: '', chunks: p.rec.chunks.filter((c) => !failed.has(c.hash)) });
       } else {
@@ -141,7 +167,11 @@ export async function indexRepository(root: string, embedder: IndexEmbedder, sto
       progress(f.path);
       let chunks;
       try {
-        chunks = await chunkFile(f.path, content.toString('utf8'), { countTokens, maxTokens: options.maxTokens, minTokens: options.minTokens });
+        chunks = await chunkFile(f.path, content.toString('utf8'), {
+          countTokens,
+          maxTokens: options.maxTokens,
+          minTokens: options.minTokens,
+        });
       } catch (e) {
         if (options.signal?.aborted) throw e;
         report.errors.push({ path: f.path, message: `chunking failed: ${(e as Error).message}` });

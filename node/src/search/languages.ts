@@ -18,22 +18,121 @@ export interface LanguageSpec {
 }
 
 const JS_FUNCTIONS = ['function_declaration', 'generator_function_declaration', 'method_definition', 'function_signature'];
-const JS_CONTAINERS = ['class_declaration', 'abstract_class_declaration', 'interface_declaration', 'enum_declaration', 'module', 'internal_module', 'class'];
+const JS_CONTAINERS = [
+  'class_declaration',
+  'abstract_class_declaration',
+  'interface_declaration',
+  'enum_declaration',
+  'module',
+  'internal_module',
+  'class',
+];
 const JS_WRAPPERS = ['export_statement'];
 
 export const LANGUAGES: readonly LanguageSpec[] = [
-  { id: 'typescript', grammar: 'tree-sitter-typescript.wasm', extensions: ['.ts', '.mts', '.cts'], functions: [...JS_FUNCTIONS, 'type_alias_declaration'], containers: JS_CONTAINERS, wrappers: JS_WRAPPERS },
-  { id: 'tsx', grammar: 'tree-sitter-tsx.wasm', extensions: ['.tsx'], functions: [...JS_FUNCTIONS, 'type_alias_declaration'], containers: JS_CONTAINERS, wrappers: JS_WRAPPERS },
-  { id: 'javascript', grammar: 'tree-sitter-javascript.wasm', extensions: ['.js', '.mjs', '.cjs', '.jsx'], functions: JS_FUNCTIONS, containers: JS_CONTAINERS, wrappers: JS_WRAPPERS },
-  { id: 'python', grammar: 'tree-sitter-python.wasm', extensions: ['.py', '.pyi'], functions: ['function_definition'], containers: ['class_definition'], wrappers: ['decorated_definition'] },
-  { id: 'go', grammar: 'tree-sitter-go.wasm', extensions: ['.go'], functions: ['function_declaration', 'method_declaration'], containers: ['type_declaration'], wrappers: [] },
-  { id: 'rust', grammar: 'tree-sitter-rust.wasm', extensions: ['.rs'], functions: ['function_item', 'function_signature_item', 'macro_definition'], containers: ['impl_item', 'trait_item', 'mod_item', 'struct_item', 'enum_item'], wrappers: [] },
-  { id: 'java', grammar: 'tree-sitter-java.wasm', extensions: ['.java'], functions: ['method_declaration', 'constructor_declaration'], containers: ['class_declaration', 'interface_declaration', 'enum_declaration', 'record_declaration'], wrappers: [] },
-  { id: 'c', grammar: 'tree-sitter-c.wasm', extensions: ['.c', '.h'], functions: ['function_definition'], containers: ['struct_specifier', 'union_specifier', 'enum_specifier'], wrappers: ['type_definition', 'declaration'] },
-  { id: 'cpp', grammar: 'tree-sitter-cpp.wasm', extensions: ['.cc', '.cpp', '.cxx', '.hpp', '.hh', '.hxx', '.inl'], functions: ['function_definition'], containers: ['class_specifier', 'struct_specifier', 'namespace_definition', 'enum_specifier'], wrappers: ['template_declaration', 'type_definition', 'declaration'] },
-  { id: 'csharp', grammar: 'tree-sitter-c_sharp.wasm', extensions: ['.cs'], functions: ['method_declaration', 'constructor_declaration', 'property_declaration'], containers: ['class_declaration', 'interface_declaration', 'struct_declaration', 'record_declaration', 'enum_declaration', 'namespace_declaration'], wrappers: [] },
-  { id: 'ruby', grammar: 'tree-sitter-ruby.wasm', extensions: ['.rb'], functions: ['method', 'singleton_method'], containers: ['class', 'module'], wrappers: [] },
-  { id: 'php', grammar: 'tree-sitter-php.wasm', extensions: ['.php'], functions: ['function_definition', 'method_declaration'], containers: ['class_declaration', 'interface_declaration', 'trait_declaration', 'enum_declaration'], wrappers: [] },
+  {
+    id: 'typescript',
+    grammar: 'tree-sitter-typescript.wasm',
+    extensions: ['.ts', '.mts', '.cts'],
+    functions: [...JS_FUNCTIONS, 'type_alias_declaration'],
+    containers: JS_CONTAINERS,
+    wrappers: JS_WRAPPERS,
+  },
+  {
+    id: 'tsx',
+    grammar: 'tree-sitter-tsx.wasm',
+    extensions: ['.tsx'],
+    functions: [...JS_FUNCTIONS, 'type_alias_declaration'],
+    containers: JS_CONTAINERS,
+    wrappers: JS_WRAPPERS,
+  },
+  {
+    id: 'javascript',
+    grammar: 'tree-sitter-javascript.wasm',
+    extensions: ['.js', '.mjs', '.cjs', '.jsx'],
+    functions: JS_FUNCTIONS,
+    containers: JS_CONTAINERS,
+    wrappers: JS_WRAPPERS,
+  },
+  {
+    id: 'python',
+    grammar: 'tree-sitter-python.wasm',
+    extensions: ['.py', '.pyi'],
+    functions: ['function_definition'],
+    containers: ['class_definition'],
+    wrappers: ['decorated_definition'],
+  },
+  {
+    id: 'go',
+    grammar: 'tree-sitter-go.wasm',
+    extensions: ['.go'],
+    functions: ['function_declaration', 'method_declaration'],
+    containers: ['type_declaration'],
+    wrappers: [],
+  },
+  {
+    id: 'rust',
+    grammar: 'tree-sitter-rust.wasm',
+    extensions: ['.rs'],
+    functions: ['function_item', 'function_signature_item', 'macro_definition'],
+    containers: ['impl_item', 'trait_item', 'mod_item', 'struct_item', 'enum_item'],
+    wrappers: [],
+  },
+  {
+    id: 'java',
+    grammar: 'tree-sitter-java.wasm',
+    extensions: ['.java'],
+    functions: ['method_declaration', 'constructor_declaration'],
+    containers: ['class_declaration', 'interface_declaration', 'enum_declaration', 'record_declaration'],
+    wrappers: [],
+  },
+  {
+    id: 'c',
+    grammar: 'tree-sitter-c.wasm',
+    extensions: ['.c', '.h'],
+    functions: ['function_definition'],
+    containers: ['struct_specifier', 'union_specifier', 'enum_specifier'],
+    wrappers: ['type_definition', 'declaration'],
+  },
+  {
+    id: 'cpp',
+    grammar: 'tree-sitter-cpp.wasm',
+    extensions: ['.cc', '.cpp', '.cxx', '.hpp', '.hh', '.hxx', '.inl'],
+    functions: ['function_definition'],
+    containers: ['class_specifier', 'struct_specifier', 'namespace_definition', 'enum_specifier'],
+    wrappers: ['template_declaration', 'type_definition', 'declaration'],
+  },
+  {
+    id: 'csharp',
+    grammar: 'tree-sitter-c_sharp.wasm',
+    extensions: ['.cs'],
+    functions: ['method_declaration', 'constructor_declaration', 'property_declaration'],
+    containers: [
+      'class_declaration',
+      'interface_declaration',
+      'struct_declaration',
+      'record_declaration',
+      'enum_declaration',
+      'namespace_declaration',
+    ],
+    wrappers: [],
+  },
+  {
+    id: 'ruby',
+    grammar: 'tree-sitter-ruby.wasm',
+    extensions: ['.rb'],
+    functions: ['method', 'singleton_method'],
+    containers: ['class', 'module'],
+    wrappers: [],
+  },
+  {
+    id: 'php',
+    grammar: 'tree-sitter-php.wasm',
+    extensions: ['.php'],
+    functions: ['function_definition', 'method_declaration'],
+    containers: ['class_declaration', 'interface_declaration', 'trait_declaration', 'enum_declaration'],
+    wrappers: [],
+  },
 ];
 
 const BY_EXT = new Map<string, LanguageSpec>();
@@ -41,5 +140,5 @@ for (const l of LANGUAGES) for (const e of l.extensions) BY_EXT.set(e, l);
 
 export function languageOf(file: string): LanguageSpec | null {
   const dot = file.lastIndexOf('.');
-  return dot < 0 ? null : BY_EXT.get(file.slice(dot).toLowerCase()) ?? null;
+  return dot < 0 ? null : (BY_EXT.get(file.slice(dot).toLowerCase()) ?? null);
 }

@@ -17,11 +17,18 @@ const TABLE: { name: string; match: RegExp; query: string; document: string }[] 
   { name: 'CodeRankEmbed', match: /coderankembed/i, query: CODE_QUERY, document: '' },
   { name: 'nomic-embed-text', match: /nomic[-_ ]embed[-_ ]text/i, query: 'search_query: ', document: 'search_document: ' },
   {
-    name: 'Qwen3-Embedding', match: /qwen3[-_ ]embedding/i,
-    query: 'Instruct: Given a code search query, retrieve relevant code snippets that answer the query\nQuery:', document: '',
+    name: 'Qwen3-Embedding',
+    match: /qwen3[-_ ]embedding/i,
+    query: 'Instruct: Given a code search query, retrieve relevant code snippets that answer the query\nQuery:',
+    document: '',
   },
   { name: 'e5', match: /(^|[^a-z])e5[-_ ]/i, query: 'query: ', document: 'passage: ' },
-  { name: 'bge-en-v1.5', match: /bge-(small|base|large)-en-v1\.5/i, query: 'Represent this sentence for searching relevant passages: ', document: '' },
+  {
+    name: 'bge-en-v1.5',
+    match: /bge-(small|base|large)-en-v1\.5/i,
+    query: 'Represent this sentence for searching relevant passages: ',
+    document: '',
+  },
 ];
 
 export function prefixesFor(modelNames: (string | null | undefined)[], override: { query?: string; document?: string } = {}): Prefixes {

@@ -43,7 +43,10 @@ export function globToRegExp(glob: string): RegExp {
     const c = glob[i];
     if (c === '*' && glob[i + 1] === '*') {
       i++;
-      if (glob[i + 1] === '/') { i++; re += '(?:.*/)?'; } else re += '.*';
+      if (glob[i + 1] === '/') {
+        i++;
+        re += '(?:.*/)?';
+      } else re += '.*';
     } else if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
@@ -51,10 +54,16 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-interface Located { file: FileRecord; chunk: ChunkMeta }
+interface Located {
+  file: FileRecord;
+  chunk: ChunkMeta;
+}
 
 function words(s: string): string[] {
-  return s.toLowerCase().split(/[^a-z0-9_$]+/).filter((w) => w.length > 1);
+  return s
+    .toLowerCase()
+    .split(/[^a-z0-9_$]+/)
+    .filter((w) => w.length > 1);
 }
 
 /** Keyword ranks: an exact symbol match first, then a symbol containing a query word, then a path that does. */
@@ -90,7 +99,13 @@ async function snippetOf(root: string, file: string, chunk: ChunkMeta, maxLines 
   }
 }
 
-export async function searchCode(root: string, store: SearchStore, embedder: QueryEmbedder, query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
+export async function searchCode(
+  root: string,
+  store: SearchStore,
+  embedder: QueryEmbedder,
+  query: string,
+  options: SearchOptions = {},
+): Promise<SearchResult[]> {
   const limit = options.limit ?? 10;
   const glob = options.pathGlob ? globToRegExp(options.pathGlob) : null;
   const byHash = new Map<string, Located[]>();
@@ -102,12 +117,14 @@ export async function searchCode(root: string, store: SearchStore, embedder: Que
       const l = { file, chunk };
       located.push(l);
       const a = byHash.get(chunk.hash);
-      if (a) a.push(l); else byHash.set(chunk.hash, [l]);
+      if (a) a.push(l);
+      else byHash.set(chunk.hash, [l]);
     }
   }
   if (!located.length) return [];
   const q = await embedder.embed(query, { prefix: options.queryPrefix });
-  if (q.degraded) throw new Error(`the embedder is degraded (${q.reason ?? 'fallback vectors'}): its query vector cannot be compared with the index`);
+  if (q.degraded)
+    throw new Error(`the embedder is degraded (${q.reason ?? 'fallback vectors'}): its query vector cannot be compared with the index`);
   const hits = await store.nearest(q.embedding, limit * 4, (h) => byHash.has(h));
   const vectorRanked = hits.flatMap((h) => byHash.get(h.hash)!);
   // names are what a short query is; a long one (a sentence, a pasted snippet) is matched by meaning alone
@@ -122,8 +139,13 @@ export async function searchCode(root: string, store: SearchStore, embedder: Que
   const out: SearchResult[] = [];
   for (const [l, score] of top) {
     out.push({
-      file: l.file.path, startLine: l.chunk.startLine, endLine: l.chunk.endLine, symbol: l.chunk.symbol, language: l.file.language,
-      score: Number((score >= 1 ? score - 1 : score).toFixed(6)), snippet: await snippetOf(root, l.file.path, l.chunk),
+      file: l.file.path,
+      startLine: l.chunk.startLine,
+      endLine: l.chunk.endLine,
+      symbol: l.chunk.symbol,
+      language: l.file.language,
+      score: Number((score >= 1 ? score - 1 : score).toFixed(6)),
+      snippet: await snippetOf(root, l.file.path, l.chunk),
     });
   }
   return out;

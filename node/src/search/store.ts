@@ -73,11 +73,7 @@ export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-type JournalLine =
-  | { op: 'meta'; meta: IndexMeta }
-  | { op: 'file'; file: FileRecord }
-  | { op: 'del'; path: string }
-  | { op: 'clear' };
+type JournalLine = { op: 'meta'; meta: IndexMeta } | { op: 'file'; file: FileRecord } | { op: 'del'; path: string } | { op: 'clear' };
 
 export class FileStore implements SearchStore {
   meta: IndexMeta | null = null;
@@ -88,9 +84,15 @@ export class FileStore implements SearchStore {
 
   private constructor(readonly dir: string) {}
 
-  private get journalPath(): string { return path.join(this.dir, 'journal.jsonl'); }
-  private get vectorsPath(): string { return path.join(this.dir, 'vectors.bin'); }
-  private get recordBytes(): number { return 32 + 4 * (this.meta?.dims ?? 0); }
+  private get journalPath(): string {
+    return path.join(this.dir, 'journal.jsonl');
+  }
+  private get vectorsPath(): string {
+    return path.join(this.dir, 'vectors.bin');
+  }
+  private get recordBytes(): number {
+    return 32 + 4 * (this.meta?.dims ?? 0);
+  }
 
   static async open(dir: string): Promise<FileStore> {
     await mkdir(dir, { recursive: true });
@@ -109,7 +111,10 @@ export class FileStore implements SearchStore {
     const lines = text.split('\n');
     let good = 0;
     for (let i = 0; i < lines.length; i++) {
-      if (!lines[i]) { good += 1; continue; }
+      if (!lines[i]) {
+        good += 1;
+        continue;
+      }
       let j: JournalLine;
       try {
         j = JSON.parse(lines[i]) as JournalLine;
@@ -159,7 +164,7 @@ export class FileStore implements SearchStore {
   }
 
   private async append(j: JournalLine): Promise<void> {
-    await appendFile(this.journalPath, JSON.stringify(j) + '\n');
+    await appendFile(this.journalPath, `${JSON.stringify(j)}\n`);
     this.apply(j);
   }
 
@@ -171,10 +176,18 @@ export class FileStore implements SearchStore {
     if (!this.meta || this.meta.model !== meta.model) await this.append({ op: 'meta', meta });
   }
 
-  file(p: string): FileRecord | undefined { return this.byPath.get(p); }
-  files(): IterableIterator<FileRecord> { return this.byPath.values(); }
-  hasVector(hash: string): boolean { return this.offsets.has(hash); }
-  get vectorCount(): number { return this.offsets.size; }
+  file(p: string): FileRecord | undefined {
+    return this.byPath.get(p);
+  }
+  files(): IterableIterator<FileRecord> {
+    return this.byPath.values();
+  }
+  hasVector(hash: string): boolean {
+    return this.offsets.has(hash);
+  }
+  get vectorCount(): number {
+    return this.offsets.size;
+  }
 
   async putVectors(items: { hash: string; vector: Float32Array }[]): Promise<void> {
     if (!this.meta) throw new Error('index meta (model, dims) must be set before vectors are stored');
@@ -242,7 +255,7 @@ export class FileStore implements SearchStore {
     const live = new Set<string>();
     for (const f of this.byPath.values()) for (const c of f.chunks) live.add(c.hash);
     const rec = this.recordBytes;
-    const tmp = this.vectorsPath + '.tmp';
+    const tmp = `${this.vectorsPath}.tmp`;
     const src = await open(this.vectorsPath, 'r');
     const dst = await open(tmp, 'w');
     try {
@@ -259,9 +272,9 @@ export class FileStore implements SearchStore {
       await dst.close();
     }
     const lines = [{ op: 'meta', meta: this.meta }, ...[...this.byPath.values()].map((file) => ({ op: 'file', file }))];
-    await writeFile(this.journalPath + '.tmp', lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    await writeFile(`${this.journalPath}.tmp`, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
     await rename(tmp, this.vectorsPath);
-    await rename(this.journalPath + '.tmp', this.journalPath);
+    await rename(`${this.journalPath}.tmp`, this.journalPath);
     await this.loadVectors();
   }
 
