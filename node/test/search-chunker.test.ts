@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { at } from '../src/arrays.js';
 import { Embedder } from '../src/index.js';
 import { type Chunk, chunkFile } from '../src/search/chunker.js';
 import { makeModel, PKG, requireBinary, tmpDir } from './helpers.js';
@@ -143,7 +144,9 @@ async function checkChunks(file: string, src: string, cs: Chunk[], max: number):
     assert.ok(c.startLine === c.endLine ? own.includes(c.text) : own === c.text, `${file}:${c.startLine}: text is not its lines`);
     for (let l = c.startLine; l <= c.endLine; l++) covered[l] = 1;
   }
-  lines.forEach((l, i) => assert.ok(!l.trim() || covered[i + 1], `${file}:${i + 1} is in no chunk`));
+  lines.forEach((l, i) => {
+    assert.ok(!l.trim() || covered[i + 1], `${file}:${i + 1} is in no chunk`);
+  });
 }
 
 const REAL = [
@@ -179,7 +182,7 @@ test('C functions of the engine are chunks named by their symbol, starting at th
     assert.ok(c.startLine <= def && c.endLine >= def, `${name}'s first chunk holds its definition line ${def}`);
     // the lines above the chunk start are not part of the definition: a blank line or the end of something else
     assert.ok(
-      c.startLine === 1 || !/^\s*(\/\/|\/?\*)/.test(lines[c.startLine - 2]),
+      c.startLine === 1 || !/^\s*(\/\/|\/?\*)/.test(at(lines, c.startLine - 2)),
       `${name}: a comment above line ${c.startLine} was left out`,
     );
   }
@@ -193,10 +196,10 @@ test('a long function is split at statement boundaries with a small overlap', as
   await checkChunks('long.js', src, cs, 128);
   for (const c of cs) assert.equal(c.symbol, 'longOne');
   for (let i = 1; i < cs.length; i++) {
-    const overlap = cs[i - 1].endLine - cs[i].startLine + 1;
+    const overlap = at(cs, i - 1).endLine - at(cs, i).startLine + 1;
     assert.ok(overlap >= 1 && overlap <= 2, `pieces ${i - 1} and ${i} overlap by ${overlap} lines`);
     // a piece ends at the end of a statement
-    assert.match(src.split('\n')[cs[i - 1].endLine - 1], /;$/);
+    assert.match(at(src.split('\n'), at(cs, i - 1).endLine - 1), /;$/);
   }
 });
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { at } from '../src/arrays.js';
 import { Embedder } from '../src/index.js';
 import { chunkFile } from '../src/search/chunker.js';
 import { type IndexEmbedder, type IndexOptions, indexRepository } from '../src/search/indexer.js';
@@ -206,15 +207,18 @@ test("search: a chunk's own text finds that chunk first; an exact identifier fin
     countTokens: async (t) => (await e.tokenize(t)).length,
     maxTokens: 128,
   });
-  for (const c of [cs[1], cs[Math.floor(cs.length / 2)], cs[cs.length - 1]]) {
+  for (const c of [at(cs, 1), at(cs, Math.floor(cs.length / 2)), at(cs, cs.length - 1)]) {
     const [first] = await searchCode(root, store, e, c.text, { limit: 5 });
+    assert.ok(first, `a result for chunk ${c.startLine}-${c.endLine}`);
     assert.deepEqual([first.file, first.startLine, first.endLine], [rel, c.startLine, c.endLine]);
   }
-  for (const [name, file] of [
+  const named: [name: string, file: string][] = [
     ['fallbackEmbedding', 'node/src/fallback.ts'],
     ['float_bits', 'src/kernels/fp16.c'],
-  ]) {
+  ];
+  for (const [name, file] of named) {
     const [first] = await searchCode(root, store, e, name, { limit: 5 });
+    assert.ok(first, `a result for ${name}`);
     assert.equal(first.file, file);
     assert.equal(first.symbol, name);
     assert.match(first.snippet, new RegExp(name));
@@ -223,4 +227,19 @@ test("search: a chunk's own text finds that chunk first; an exact identifier fin
   assert.ok(onlyTs.length > 0 && onlyTs.every((r) => r.file.startsWith('node/') && r.file.endsWith('.ts')));
   const onlyC = await searchCode(root, store, e, 'backoff', { limit: 5, language: 'c' });
   assert.ok(onlyC.length > 0 && onlyC.every((r) => r.language === 'c'));
+});
+
+test('nearest() rejects a query vector of other dims than the index instead of scoring it', async () => {
+  const store = await FileStore.open(path.join(dir, 'idx-dims'));
+  await store.setMeta({ model: 'tiny', dims: 4 });
+  await store.putVectors([{ hash: sha256('a'), vector: new Float32Array([1, 0, 0, 0]) }]);
+  assert.equal((await store.nearest(new Float32Array([1, 0, 0, 0]), 1, () => true)).length, 1);
+  await assert.rejects(
+    store.nearest(new Float32Array([1, 0]), 1, () => true),
+    /query vector of 2 dims for an index of 4/,
+  );
+  await assert.rejects(
+    store.nearest(new Float32Array(8), 1, () => true),
+    /query vector of 8 dims for an index of 4/,
+  );
 });

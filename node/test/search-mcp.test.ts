@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { at } from '../src/arrays.js';
 import { makeModel, PKG, requireBinary, tmpDir } from './helpers.js';
 
 const REPO = path.resolve(PKG, '..');
@@ -19,7 +20,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 type ToolResult = { content: { type: string; text: string }[]; isError?: boolean };
-const body = (r: unknown) => JSON.parse((r as ToolResult).content[0].text);
+const body = (r: unknown) => JSON.parse(at((r as ToolResult).content, 0).text);
 
 test('index_codebase (dry run, then with progress), search_code, index_status, clear_index', async () => {
   const root = path.join(dir, 'repo');
@@ -79,7 +80,7 @@ test('index_codebase (dry run, then with progress), search_code, index_status, c
     assert.equal(body(await client.callTool({ name: 'index_status', arguments: {} })).files, 0);
     const none = (await client.callTool({ name: 'search_code', arguments: { query: 'float_bits' } })) as ToolResult;
     assert.equal(none.isError, true);
-    assert.match(none.content[0].text, /not indexed/);
+    assert.match(at(none.content, 0).text, /not indexed/);
   } finally {
     await client.close();
   }

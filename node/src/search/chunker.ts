@@ -14,6 +14,7 @@
 // fallback, byte-level BPE) makes more tokens than bytes.
 
 import { createRequire } from 'node:module';
+import { at } from '../arrays.js';
 import { type LanguageSpec, languageOf } from './languages.js';
 
 export interface Chunk {
@@ -278,13 +279,13 @@ class Splitter {
     const out: Segment[] = [];
     let i = 0;
     while (i < units.length) {
-      const pieceStart = out.length ? Math.max(units[i][0] - this.overlap, out[out.length - 1].start + 1) : units[i][0];
+      const pieceStart = out.length ? Math.max(at(units, i)[0] - this.overlap, at(out, out.length - 1).start + 1) : at(units, i)[0];
       let j = i;
       // grow while it fits
-      while (j + 1 < units.length && (await this.m.fits(this.text(pieceStart, units[j + 1][1])))) j++;
-      if (!(await this.m.fits(this.text(pieceStart, units[j][1])))) {
+      while (j + 1 < units.length && (await this.m.fits(this.text(pieceStart, at(units, j + 1)[1])))) j++;
+      if (!(await this.m.fits(this.text(pieceStart, at(units, j)[1])))) {
         // one unit alone is too long: a statement with a body of its own, or a very long line
-        const [s, e] = units[i];
+        const [s, e] = at(units, i);
         if (e > s) {
           const child = inner?.namedChildren.find((c) => c.startPosition.row <= s && c.endPosition.row >= e) ?? null;
           const sub = { start: s, end: e, symbol: seg.symbol, kind: seg.kind, node: child && child !== seg.node ? child : null };
@@ -295,7 +296,7 @@ class Splitter {
         i++;
         continue;
       }
-      out.push({ start: pieceStart, end: units[j][1], symbol: seg.symbol, kind: seg.kind, node: null });
+      out.push({ start: pieceStart, end: at(units, j)[1], symbol: seg.symbol, kind: seg.kind, node: null });
       i = j + 1;
     }
     return out;
@@ -303,7 +304,7 @@ class Splitter {
 
   /** A single line over the limit (a data literal): cut it by halving until each part fits. */
   private async cutLine(seg: Segment, row: number): Promise<Segment[]> {
-    const line = this.lines[row];
+    const line = at(this.lines, row);
     const parts: string[] = [];
     const cut = async (t: string): Promise<void> => {
       if (t.length <= 1 || (await this.m.fits(t))) {
@@ -390,8 +391,8 @@ export async function chunkFile(file: string, source: string, options: ChunkOpti
     // blank lines at either end are dropped: a chunk's text (and so its hash) must not depend on the spacing around it
     let a = s.start,
       b = s.end;
-    while (a <= b && !lines[a].trim()) a++;
-    while (b >= a && !lines[b].trim()) b--;
+    while (a <= b && !at(lines, a).trim()) a++;
+    while (b >= a && !at(lines, b).trim()) b--;
     if (a > b) continue;
     chunks.push({ startLine: a + 1, endLine: b + 1, symbol: s.symbol, kind: s.kind, text: sp.text(a, b) });
   }

@@ -5,9 +5,11 @@
 // directory and of every ancestor up to the root (the `ignore` package,
 // git's semantics); then each file's own verdict from SKIPS below, counted.
 
+import type { Stats } from 'node:fs';
 import { lstat, open, opendir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
+import { at } from '../arrays.js';
 
 /** Why a file was not indexed ('ignored' also counts whole directories, once each). */
 export const SKIP_REASONS = ['ignored', 'too_large', 'lockfile', 'binary', 'minified', 'generated', 'unreadable'] as const;
@@ -185,7 +187,7 @@ export async function* walkFiles(root: string, options: WalkOptions = {}, stats:
   yield* walkDir(absRoot, [{ dir: '', rules: rootRules }]);
 
   async function* walkDir(absDir: string, levels: Level[]): AsyncGenerator<WalkedFile> {
-    const dirRel = levels[levels.length - 1].dir;
+    const dirRel = at(levels, levels.length - 1).dir;
     // names first (a directory's entries are small), then one at a time
     const names: string[] = [];
     const dh = await opendir(absDir);
@@ -194,7 +196,7 @@ export async function* walkFiles(root: string, options: WalkOptions = {}, stats:
     for (const name of names) {
       const rel = dirRel ? `${dirRel}/${name}` : name;
       const abs = path.join(absDir, name);
-      let st;
+      let st: Stats;
       try {
         st = await lstat(abs);
       } catch {

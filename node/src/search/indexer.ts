@@ -10,7 +10,8 @@
 // the unwalked rest is not gone).
 
 import { readFile } from 'node:fs/promises';
-import { chunkFile, languageIdOf } from './chunker.js';
+import { zip } from '../arrays.js';
+import { type Chunk, chunkFile, languageIdOf } from './chunker.js';
 import { emptyStats, type WalkOptions, type WalkStats, walkFiles } from './files.js';
 import { type ChunkMeta, type FileRecord, type SearchStore, sha256 } from './store.js';
 
@@ -100,23 +101,25 @@ export async function indexRepository(
   const flush = async () => {
     const texts = new Map<string, string>();
     for (const p of queue) for (const [h, t] of p.texts) if (!store.hasVector(h)) texts.set(h, t);
-    const hashes = [...texts.keys()];
+    const entries = [...texts];
     const failed = new Set<string>();
-    for (let i = 0; i < hashes.length; i += batchSize) {
-      const part = hashes.slice(i, i + batchSize);
+    for (let i = 0; i < entries.length; i += batchSize) {
+      const part = entries.slice(i, i + batchSize);
       const res = await embedder.embedBatch(
-        part.map((h) => texts.get(h)!),
+        part.map(([, t]) => t),
         { prefix, signal: options.signal },
       );
       const good: { hash: string; vector: Float32Array }[] = [];
-      res.forEach((r, j) => {
+      // one answer per text
+      for (const [[hash], r] of zip(part, res)) {
         // a fallback vector is not the model's: never stored, the chunk is retried next run
-        if (r.error || r.degraded) failed.add(part[j]);
-        else good.push({ hash: part[j], vector: r.embedding });
-      });
-      if (res.some((r) => r.degraded))
+        if (r.error || r.degraded) failed.add(hash);
+        else good.push({ hash, vector: r.embedding });
+      }
+      const degraded = res.find((r) => r.degraded);
+      if (degraded)
         throw new Error(
-          `the embedder is degraded (${res.find((r) => r.degraded)!.reason ?? 'fallback vectors'}): indexing stopped; it resumes on the next run`,
+          `the embedder is degraded (${degraded.reason ?? 'fallback vectors'}): indexing stopped; it resumes on the next run`,
         );
       await store.putVectors(good);
       report.chunksEmbedded += good.length;
@@ -165,7 +168,7 @@ export async function indexRepository(
       }
       report.filesChanged++;
       progress(f.path);
-      let chunks;
+      let chunks: Chunk[];
       try {
         chunks = await chunkFile(f.path, content.toString('utf8'), {
           countTokens,

@@ -7,6 +7,7 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { at } from '../arrays.js';
 import type { ChunkMeta, FileRecord, SearchStore } from './store.js';
 
 export interface SearchOptions {
@@ -40,7 +41,7 @@ const MAX_KEYWORD_WORDS = 4;
 export function globToRegExp(glob: string): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
+    const c = at(glob, i);
     if (c === '*' && glob[i + 1] === '*') {
       i++;
       if (glob[i + 1] === '/') {
@@ -126,15 +127,22 @@ export async function searchCode(
   if (q.degraded)
     throw new Error(`the embedder is degraded (${q.reason ?? 'fallback vectors'}): its query vector cannot be compared with the index`);
   const hits = await store.nearest(q.embedding, limit * 4, (h) => byHash.has(h));
-  const vectorRanked = hits.flatMap((h) => byHash.get(h.hash)!);
+  const vectorRanked = hits.flatMap((h) => byHash.get(h.hash) ?? []); // nearest() only returns hashes byHash has
   // names are what a short query is; a long one (a sentence, a pasted snippet) is matched by meaning alone
   const kw = words(query).length <= MAX_KEYWORD_WORDS ? keywordRanking(query, located) : { ranked: [], exact: new Set<Located>() };
   const keywordRanked = kw.ranked.slice(0, limit * 4);
   const fused = new Map<Located, number>();
-  vectorRanked.forEach((l, i) => fused.set(l, (fused.get(l) ?? 0) + 1 / (RRF_K + i + 1)));
-  keywordRanked.forEach((l, i) => fused.set(l, (fused.get(l) ?? 0) + 1 / (RRF_K + i + 1)));
+  vectorRanked.forEach((l, i) => {
+    fused.set(l, (fused.get(l) ?? 0) + 1 / (RRF_K + i + 1));
+  });
+  keywordRanked.forEach((l, i) => {
+    fused.set(l, (fused.get(l) ?? 0) + 1 / (RRF_K + i + 1));
+  });
   // the definition of the very name asked for comes first, whatever the vectors say
-  for (const l of kw.exact) if (fused.has(l)) fused.set(l, fused.get(l)! + 1);
+  for (const l of kw.exact) {
+    const score = fused.get(l);
+    if (score !== undefined) fused.set(l, score + 1);
+  }
   const top = [...fused.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit);
   const out: SearchResult[] = [];
   for (const [l, score] of top) {

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { at } from '../arrays.js';
 
 export interface ChunkMeta {
   /** SHA-256 of the chunk text, hex */
@@ -111,20 +112,21 @@ export class FileStore implements SearchStore {
     const lines = text.split('\n');
     let good = 0;
     for (let i = 0; i < lines.length; i++) {
-      if (!lines[i]) {
+      const line = at(lines, i);
+      if (!line) {
         good += 1;
         continue;
       }
       let j: JournalLine;
       try {
-        j = JSON.parse(lines[i]) as JournalLine;
+        j = JSON.parse(line) as JournalLine;
       } catch {
         // only the last line can be torn (a crash mid-append); anything else is damage
         if (i < lines.length - 1) throw new Error(`index journal ${this.journalPath} is damaged at line ${i + 1}`);
         break;
       }
       this.apply(j);
-      good += Buffer.byteLength(lines[i]) + 1;
+      good += Buffer.byteLength(line) + 1;
     }
     if (good < Buffer.byteLength(text)) await truncate(this.journalPath, good);
     await this.loadVectors();
@@ -209,7 +211,9 @@ export class FileStore implements SearchStore {
     } finally {
       await fh.close();
     }
-    fresh.forEach((x, i) => this.offsets.set(x.hash, this.vectorBytes + i * this.recordBytes));
+    fresh.forEach((x, i) => {
+      this.offsets.set(x.hash, this.vectorBytes + i * this.recordBytes);
+    });
     this.vectorBytes += buf.length;
   }
 
@@ -225,6 +229,7 @@ export class FileStore implements SearchStore {
   async nearest(query: Float32Array, k: number, accept: (hash: string) => boolean): Promise<VectorHit[]> {
     if (!this.meta || !this.vectorBytes) return [];
     const dims = this.meta.dims;
+    if (query.length !== dims) throw new Error(`query vector of ${query.length} dims for an index of ${dims}`);
     const rec = this.recordBytes;
     const hits: VectorHit[] = [];
     let carry = Buffer.alloc(0);
@@ -237,8 +242,8 @@ export class FileStore implements SearchStore {
         const hash = b.toString('hex', off, off + 32);
         if (!accept(hash)) continue;
         let dot = 0;
-        for (let d = 0; d < dims; d++) dot += query[d] * b.readFloatLE(off + 32 + 4 * d);
-        if (hits.length < k || dot > hits[hits.length - 1].score) {
+        for (let d = 0; d < dims; d++) dot += at(query, d) * b.readFloatLE(off + 32 + 4 * d);
+        if (hits.length < k || dot > at(hits, hits.length - 1).score) {
           hits.push({ hash, score: dot });
           hits.sort((x, y) => y.score - x.score);
           if (hits.length > k) hits.pop();
