@@ -531,6 +531,55 @@ static void test_timedwait_signalled(void) {
     gg_mutex_free(s.mu);
 }
 
+#ifndef NDEBUG
+/* Asks, from another thread, whether it holds the mutex main holds. */
+static void probe_held(void *arg) {
+    shared *s = arg;
+    s->go = gg_mutex_held(s->mu) ? 1 : 2;
+}
+
+static void wait_then_probe(void *arg) {
+    shared *s = arg;
+    gg_mutex_lock(s->mu);
+    s->ready = 1;
+    gg_cond_broadcast(s->cv);
+    while (!s->go) gg_cond_wait(s->cv, s->mu);
+    s->counter = gg_mutex_held(s->mu); /* it holds the mutex again after the wait */
+    gg_mutex_unlock(s->mu);
+}
+
+/* Debug builds: gg_mutex_held is true for the holder only, and a wait
+ * lets go of the mutex and takes it back. */
+static void test_mutex_held(void) {
+    shared s = {gg_mutex_new(), gg_cond_new(), 0, 0, 0};
+    CHECK(s.mu && s.cv);
+    CHECK(!gg_mutex_held(s.mu));
+    gg_mutex_lock(s.mu);
+    CHECK(gg_mutex_held(s.mu));
+    gg_thread_join(gg_thread_start(probe_held, &s, NULL));
+    CHECK_EQ_INT(s.go, 2); /* another thread does not hold it */
+    gg_cond_timedwait(s.cv, s.mu, 1000000);
+    CHECK(gg_mutex_held(s.mu));
+    gg_mutex_unlock(s.mu);
+    CHECK(!gg_mutex_held(s.mu));
+
+    s.go = 0;
+    gg_thread *t = gg_thread_start(wait_then_probe, &s, NULL);
+    gg_mutex_lock(s.mu);
+    while (!s.ready) gg_cond_wait(s.cv, s.mu);
+    CHECK(gg_mutex_held(s.mu)); /* taken while the other thread waits */
+    s.go = 1;
+    gg_cond_broadcast(s.cv);
+    gg_mutex_unlock(s.mu);
+    gg_thread_join(t);
+    CHECK_EQ_INT(s.counter, 1);
+    gg_cond_free(s.cv);
+    gg_mutex_free(s.mu);
+}
+#else
+static void test_mutex_held(void) {} /* release builds do not track the owner */
+#endif
+
 int main(int argc, char **argv) {
 #ifdef _WIN32
     if (argc == 4 && !strcmp(argv[1], "fault-child")) return fault_child_main(argv[2], argv[3]);
@@ -551,6 +600,7 @@ int main(int argc, char **argv) {
     test_mutex();
     test_cond();
     test_timedwait_signalled();
+    test_mutex_held();
     gg_thread_yield();
     return check_done("test_platform");
 }

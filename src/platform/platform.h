@@ -75,6 +75,13 @@ gg_mutex *gg_mutex_new(void);
 void gg_mutex_free(gg_mutex *m);
 void gg_mutex_lock(gg_mutex *m);
 void gg_mutex_unlock(gg_mutex *m);
+#ifndef NDEBUG
+/* Debug builds only: true when the calling thread holds m. A function
+ * that needs a lock held (named ..._locked) says so with
+ * assert(gg_mutex_held(m)); release builds neither track the owner nor
+ * have this call. */
+bool gg_mutex_held(gg_mutex *m);
+#endif
 
 gg_cond *gg_cond_new(void);
 void gg_cond_free(gg_cond *c);

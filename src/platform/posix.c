@@ -18,6 +18,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#ifndef NDEBUG
+#include <stdatomic.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,11 +165,28 @@ struct gg_thread {
 
 struct gg_mutex {
     pthread_mutex_t mu;
+#ifndef NDEBUG
+    _Atomic(const char *) owner; /* the holder's this_thread, or NULL */
+#endif
 };
 
 struct gg_cond {
     pthread_cond_t cv;
 };
+
+#ifndef NDEBUG
+/* Debug builds remember which thread holds each mutex (gg_mutex_held).
+ * A thread is named by the address of its own thread-local byte. Only the
+ * holder writes the owner, so a thread that does not hold the mutex can
+ * never read its own name there, whatever it reads. */
+static _Thread_local char this_thread;
+static void owner_set(gg_mutex *m) { atomic_store_explicit(&m->owner, &this_thread, memory_order_relaxed); }
+static void owner_clear(gg_mutex *m) { atomic_store_explicit(&m->owner, NULL, memory_order_relaxed); }
+bool gg_mutex_held(gg_mutex *m) { return atomic_load_explicit(&m->owner, memory_order_relaxed) == &this_thread; }
+#else
+#define owner_set(m) ((void)0)
+#define owner_clear(m) ((void)0)
+#endif
 
 static void *thread_main(void *p) {
     gg_thread *t = p;
@@ -198,7 +218,7 @@ void gg_thread_join(gg_thread *t) {
 }
 
 gg_mutex *gg_mutex_new(void) {
-    gg_mutex *m = malloc(sizeof *m);
+    gg_mutex *m = calloc(1, sizeof *m);
     if (m && pthread_mutex_init(&m->mu, NULL) != 0) {
         free(m);
         m = NULL;
@@ -212,8 +232,15 @@ void gg_mutex_free(gg_mutex *m) {
     free(m);
 }
 
-void gg_mutex_lock(gg_mutex *m) { pthread_mutex_lock(&m->mu); }
-void gg_mutex_unlock(gg_mutex *m) { pthread_mutex_unlock(&m->mu); }
+void gg_mutex_lock(gg_mutex *m) {
+    pthread_mutex_lock(&m->mu);
+    owner_set(m);
+}
+
+void gg_mutex_unlock(gg_mutex *m) {
+    owner_clear(m);
+    pthread_mutex_unlock(&m->mu);
+}
 
 gg_cond *gg_cond_new(void) {
     gg_cond *c = malloc(sizeof *c);
@@ -239,7 +266,12 @@ void gg_cond_free(gg_cond *c) {
     free(c);
 }
 
-void gg_cond_wait(gg_cond *c, gg_mutex *m) { pthread_cond_wait(&c->cv, &m->mu); }
+/* A wait lets go of the mutex: the owner is cleared for its duration. */
+void gg_cond_wait(gg_cond *c, gg_mutex *m) {
+    owner_clear(m);
+    pthread_cond_wait(&c->cv, &m->mu);
+    owner_set(m);
+}
 
 bool gg_cond_timedwait(gg_cond *c, gg_mutex *m, int64_t timeout_ns) {
     if (timeout_ns < 0) timeout_ns = 0;
@@ -247,13 +279,17 @@ bool gg_cond_timedwait(gg_cond *c, gg_mutex *m, int64_t timeout_ns) {
 #if defined(__APPLE__)
     ts.tv_sec = (time_t)(timeout_ns / 1000000000);
     ts.tv_nsec = (long)(timeout_ns % 1000000000);
-    return pthread_cond_timedwait_relative_np(&c->cv, &m->mu, &ts) != ETIMEDOUT;
+    owner_clear(m);
+    int rc = pthread_cond_timedwait_relative_np(&c->cv, &m->mu, &ts);
 #else
     int64_t deadline = gg_now_ns() + timeout_ns;
     ts.tv_sec = (time_t)(deadline / 1000000000);
     ts.tv_nsec = (long)(deadline % 1000000000);
-    return pthread_cond_timedwait(&c->cv, &m->mu, &ts) != ETIMEDOUT;
+    owner_clear(m);
+    int rc = pthread_cond_timedwait(&c->cv, &m->mu, &ts);
 #endif
+    owner_set(m);
+    return rc != ETIMEDOUT;
 }
 
 void gg_cond_signal(gg_cond *c) { pthread_cond_signal(&c->cv); }

@@ -22,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef NDEBUG
+#include <stdatomic.h>
+#endif
 
 /* The system's text for an error code, without the trailing newline. */
 static const char *os_error_text(DWORD code, char *buf, size_t n) {
@@ -192,11 +195,28 @@ struct gg_thread {
 
 struct gg_mutex {
     SRWLOCK lock;
+#ifndef NDEBUG
+    _Atomic(const char *) owner; /* the holder's this_thread, or NULL */
+#endif
 };
 
 struct gg_cond {
     CONDITION_VARIABLE cv;
 };
+
+#ifndef NDEBUG
+/* Debug builds remember which thread holds each mutex (gg_mutex_held).
+ * A thread is named by the address of its own thread-local byte. Only the
+ * holder writes the owner, so a thread that does not hold the mutex can
+ * never read its own name there, whatever it reads. */
+static _Thread_local char this_thread;
+static void owner_set(gg_mutex *m) { atomic_store_explicit(&m->owner, &this_thread, memory_order_relaxed); }
+static void owner_clear(gg_mutex *m) { atomic_store_explicit(&m->owner, NULL, memory_order_relaxed); }
+bool gg_mutex_held(gg_mutex *m) { return atomic_load_explicit(&m->owner, memory_order_relaxed) == &this_thread; }
+#else
+#define owner_set(m) ((void)0)
+#define owner_clear(m) ((void)0)
+#endif
 
 static unsigned __stdcall thread_main(void *p) {
     gg_thread *t = p;
@@ -233,14 +253,21 @@ void gg_thread_join(gg_thread *t) {
 }
 
 gg_mutex *gg_mutex_new(void) {
-    gg_mutex *m = malloc(sizeof *m);
+    gg_mutex *m = calloc(1, sizeof *m);
     if (m) InitializeSRWLock(&m->lock);
     return m;
 }
 
 void gg_mutex_free(gg_mutex *m) { free(m); } /* SRW locks need no cleanup */
-void gg_mutex_lock(gg_mutex *m) { AcquireSRWLockExclusive(&m->lock); }
-void gg_mutex_unlock(gg_mutex *m) { ReleaseSRWLockExclusive(&m->lock); }
+void gg_mutex_lock(gg_mutex *m) {
+    AcquireSRWLockExclusive(&m->lock);
+    owner_set(m);
+}
+
+void gg_mutex_unlock(gg_mutex *m) {
+    owner_clear(m);
+    ReleaseSRWLockExclusive(&m->lock);
+}
 
 gg_cond *gg_cond_new(void) {
     gg_cond *c = malloc(sizeof *c);
@@ -250,8 +277,11 @@ gg_cond *gg_cond_new(void) {
 
 void gg_cond_free(gg_cond *c) { free(c); }
 
+/* A wait lets go of the lock: the owner is cleared for its duration. */
 void gg_cond_wait(gg_cond *c, gg_mutex *m) {
+    owner_clear(m);
     SleepConditionVariableSRW(&c->cv, &m->lock, INFINITE, 0);
+    owner_set(m);
 }
 
 bool gg_cond_timedwait(gg_cond *c, gg_mutex *m, int64_t timeout_ns) {
@@ -264,8 +294,12 @@ bool gg_cond_timedwait(gg_cond *c, gg_mutex *m, int64_t timeout_ns) {
         if (left <= 0) return false;
         int64_t ms = (left + 999999) / 1000000;
         DWORD wait = ms >= (int64_t)INFINITE ? INFINITE - 1 : (DWORD)ms;
-        if (SleepConditionVariableSRW(&c->cv, &m->lock, wait, 0)) return true;
-        if (GetLastError() != ERROR_TIMEOUT) return true; /* treat as a wake-up */
+        owner_clear(m);
+        BOOL woken = SleepConditionVariableSRW(&c->cv, &m->lock, wait, 0);
+        DWORD why = woken ? 0 : GetLastError();
+        owner_set(m);
+        if (woken) return true;
+        if (why != ERROR_TIMEOUT) return true; /* treat as a wake-up */
     }
 }
 
