@@ -1,6 +1,16 @@
 /*
  * server_check.c - the server test helpers of server_check.h.
  */
+#ifndef _WIN32
+#define _POSIX_C_SOURCE 200809L /* kill, waitpid, posix_spawn */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 #include "server_check.h"
 
 #include <stdlib.h>
@@ -169,3 +179,144 @@ int run_mixed_clients(const mixed_clients *m) {
     free(t);
     return bad;
 }
+
+#ifndef _WIN32
+/* ---- a server child process (POSIX) ---- */
+
+extern char **environ;
+
+bool server_proc_start(server_proc *p, const char *model, const char *const *args,
+                       const char *const *env) {
+    static int serial;
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/srv-%ld-%d", check_tmp_dir(), (long)getpid(), serial++);
+    mkdir(dir, 0700);
+    snprintf(p->sock, sizeof p->sock, "%s/s.sock", dir);
+    p->pid = -1;
+    const char *bin = getenv("GGEMBED_BIN");
+    char *argv[40];
+    int n = 0;
+    argv[n++] = (char *)bin, argv[n++] = "serve", argv[n++] = "-m", argv[n++] = (char *)model;
+    argv[n++] = "--socket", argv[n++] = p->sock;
+    for (int i = 0; args && args[i] && n < 39; i++) argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    size_t ne = 0, nx = 0;
+    while (environ[ne]) ne++;
+    while (env && env[nx]) nx++;
+    char **envp = calloc(ne + nx + 1, sizeof *envp);
+    if (!envp || !bin) return free(envp), false;
+    memcpy(envp, environ, ne * sizeof *envp);
+    for (size_t i = 0; i < nx; i++) envp[ne + i] = (char *)env[i];
+    pid_t pid;
+    int rc = posix_spawn(&pid, bin, NULL, NULL, argv, envp);
+    free(envp);
+    if (rc != 0) return false;
+    for (int i = 0; i < 1000; i++) { /* up to 10 s for the socket to answer */
+        gg_client *c = gg_client_open(p->sock, false, NULL);
+        if (c) {
+            gg_client_close(c);
+            p->pid = (int)pid;
+            return true;
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid) return false;
+        gg_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return false;
+}
+
+int server_proc_stop(server_proc *p) {
+    if (p->pid <= 0) return -1;
+    kill((pid_t)p->pid, SIGTERM);
+    int status = 0;
+    waitpid((pid_t)p->pid, &status, 0);
+    p->pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+bool make_tiny_model(const char *path) {
+    char vocab[600];
+    snprintf(vocab, sizeof vocab, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
+    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", "bert-tiny", "--vocab", vocab,
+                    "-o", (char *)path, NULL};
+    if (!argv[0]) return false;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return false;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+uint32_t send_embed(gg_client *c, const char *const *texts, uint32_t n, uint32_t deadline_ms,
+                    bool truncate, const char *prefix) {
+    gg_str store[16];
+    if (n > GG_ARRAY_LEN(store)) return 0;
+    for (uint32_t i = 0; i < n; i++) store[i] = (gg_str){texts[i], (uint32_t)strlen(texts[i])};
+    gg_embed_req q = {deadline_ms, -1, -1, truncate ? 1 : 0, 0, 0,
+                      {prefix ? prefix : "", prefix ? (uint32_t)strlen(prefix) : 0}, n, store};
+    gg_buf b = {0};
+    gg_encode_embed(&b, &q);
+    uint32_t id = b.oom ? 0 : gg_client_send(c, GG_MSG_EMBED, b.data, b.len);
+    gg_buf_free(&b);
+    return id;
+}
+
+int answer_error_code(uint8_t type, const gg_buf *r) {
+    uint16_t code = 0;
+    gg_str msg;
+    if (type != GG_MSG_ERROR || gg_decode_error(r->data, r->len, &code, &msg, NULL)) return 0;
+    return code;
+}
+
+bool ref_embed(ggembed_model *m, const char *text, bool truncate, const char *prefix,
+               ref_embedding *ref) {
+    const ggembed_info *in = ggembed_get_info(m);
+    memset(ref, 0, sizeof *ref);
+    ref->dims = in->n_embd;
+    ref->v = calloc((size_t)in->n_embd, sizeof *ref->v);
+    if (!ref->v) return false;
+    ggembed_embed_options o;
+    ggembed_embed_options_default(&o);
+    o.truncate = truncate ? 1 : 0;
+    o.prefix = prefix && *prefix ? prefix : NULL;
+    o.prefix_len = prefix ? strlen(prefix) : 0;
+    ggembed_text t = {text, strlen(text)};
+    ggembed_result res;
+    ref->status = ggembed_embed(m, &t, 1, &o, ref->v, &res, NULL, 0);
+    ref->tokens = res.n_tokens;
+    ref->truncated = res.truncated;
+    return ref->status == GGEMBED_OK || ref->status == GGEMBED_E_TOO_LONG;
+}
+
+int embed_ok_errors(const uint8_t *body, size_t len, const ref_embedding *const *refs, uint32_t n) {
+    gg_embed_ok ok;
+    if (gg_decode_embed_ok(body, len, &ok, NULL) || ok.n != n || ok.format != 0) return 1;
+    int bad = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const ref_embedding *r = refs[i];
+        gg_rd rd;
+        gg_rd_init(&rd, ok.info + 8 * (size_t)i, 8);
+        uint32_t tokens = gg_rd_u32(&rd), flags = gg_rd_u32(&rd);
+        if (r->status != GGEMBED_OK || (int)tokens != r->tokens || (int)(flags & 1) != r->truncated ||
+            (int)ok.dims != r->dims) {
+            bad++;
+            continue;
+        }
+        gg_rd_init(&rd, ok.vectors + 4 * (size_t)i * ok.dims, 4 * (size_t)ok.dims);
+        for (uint32_t k = 0; k < ok.dims; k++) {
+            float d = gg_rd_f32(&rd) - r->v[k];
+            if (d > 1e-5f || d < -1e-5f) {
+                bad++;
+                break;
+            }
+        }
+    }
+    return bad;
+}
+#endif

@@ -11,6 +11,7 @@
 
 #include "ggembed.h"
 #include "platform/transport.h"
+#include "server/client.h"
 
 /* Listening on and connecting to a transport this OS lacks both fail,
  * with messages that contain listen_hint and connect_hint. */
@@ -43,5 +44,46 @@ typedef struct mixed_clients {
  * without waiting, then reads the answers in any order and matches each
  * to its request by id. Returns the failures of all of them. */
 int run_mixed_clients(const mixed_clients *m);
+
+#ifndef _WIN32
+/* ---- a server child process (POSIX) ---- */
+
+typedef struct server_proc {
+    int pid;
+    char sock[512]; /* its socket path, in a fresh directory */
+} server_proc;
+
+/* Starts `$GGEMBED_BIN serve -m model --socket PATH args...` with the
+ * environment entries env added (both lists NULL-terminated, may be
+ * NULL) and waits up to 10 s until it answers; false when it does not. */
+bool server_proc_start(server_proc *p, const char *model, const char *const *args,
+                       const char *const *env);
+/* SIGTERM, then waits: the exit status, or 128 + the signal it died of. */
+int server_proc_stop(server_proc *p);
+/* Writes a bert-tiny model (`ggembed mkmodel`, the bge vocabulary) to path. */
+bool make_tiny_model(const char *path);
+
+/* Sends EMBED of texts with these options; returns the request id (0 when
+ * the connection failed). */
+uint32_t send_embed(gg_client *c, const char *const *texts, uint32_t n, uint32_t deadline_ms,
+                    bool truncate, const char *prefix);
+/* The error code of an ERROR answer body (0 when it is not one). */
+int answer_error_code(uint8_t type, const gg_buf *r);
+
+/* One text's expected EMBED result, computed by the library in this
+ * process with the same options the request names. */
+typedef struct ref_embedding {
+    int tokens, truncated, dims;
+    ggembed_status status; /* not OK: the server must answer the same error */
+    float *v;
+} ref_embedding;
+
+/* Computes ref for text alone on m (normalize and pooling: the model's). */
+bool ref_embed(ggembed_model *m, const char *text, bool truncate, const char *prefix,
+               ref_embedding *ref);
+/* Failures of an EMBED_OK body against refs[0..n): counts, flags, and every
+ * value within 1e-5. */
+int embed_ok_errors(const uint8_t *body, size_t len, const ref_embedding *const *refs, uint32_t n);
+#endif
 
 #endif

@@ -14,6 +14,7 @@
  */
 #include "server.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,24 +39,30 @@ static void conn_free(srv_conn *c) {
     free(c);
 }
 
-void srv_conn_ref_locked(srv_conn *c) { c->refs++; }
+void srv_conn_ref_locked(srv_conn *c) {
+    assert(gg_mutex_held(c->s->mu));
+    c->refs++;
+}
 
 /* A finished connection nobody refers to any more gives its descriptor
  * back at once, not when it is reaped (that waits for the next client,
  * which may need the descriptor). */
 static void release_io_locked(srv_conn *c) {
+    assert(gg_mutex_held(c->s->mu));
     if (c->refs > 0 || !c->finished || !c->io) return;
     gg_conn_close(c->io);
     c->io = NULL;
 }
 
 void srv_conn_unref_locked(srv_conn *c) {
+    assert(gg_mutex_held(c->s->mu));
     c->refs--;
     release_io_locked(c);
     gg_cond_broadcast(c->s->cv);
 }
 
 static void drop_output_locked(srv_conn *c) {
+    assert(gg_mutex_held(c->s->mu));
     out_chunk *o = c->out_head;
     while (o) {
         out_chunk *next = o->next;
@@ -68,8 +75,7 @@ static void drop_output_locked(srv_conn *c) {
 
 /* An answer is charged whatever the budget says: the work it answers was
  * admitted, with room for it, and a client must hear. */
-void srv_send(srv_conn *c, uint8_t type, uint32_t id, const uint8_t *body, size_t len) {
-    srv *s = c->s;
+out_chunk *srv_frame(srv *s, uint8_t type, uint32_t id, const uint8_t *body, size_t len) {
     size_t n = gg_frames_size(len, s->cfg.max_frame);
     out_chunk *o = malloc(sizeof *o + n);
     if (o) {
@@ -78,7 +84,24 @@ void srv_send(srv_conn *c, uint8_t type, uint32_t id, const uint8_t *body, size_
         gg_frames_write(o->data, type, id, body, len, s->cfg.max_frame);
         gg_budget_reserve(&s->mem, out_chunk_cost(o), true);
     }
-    gg_mutex_lock(s->mu);
+    return o;
+}
+
+void srv_frame_free(srv *s, out_chunk *o) {
+    if (o) out_chunk_free(s, o);
+}
+
+out_chunk *srv_frame_error(srv *s, uint32_t id, int code, const char *msg) {
+    gg_buf b = {0};
+    gg_encode_error(&b, (uint16_t)code, msg);
+    out_chunk *o = b.oom ? NULL : srv_frame(s, GG_MSG_ERROR, id, b.data, b.len);
+    gg_buf_free(&b);
+    return o;
+}
+
+void srv_queue_locked(srv_conn *c, uint8_t type, out_chunk *o) {
+    srv *s = c->s;
+    assert(gg_mutex_held(s->mu));
     if (type == GG_MSG_ERROR) s->st.errors++;
     if (!o || c->write_dead) {
         /* Out of memory: the client loses this answer; better than the server. */
@@ -91,22 +114,30 @@ void srv_send(srv_conn *c, uint8_t type, uint32_t id, const uint8_t *body, size_
         c->out_bytes += o->len;
     }
     gg_cond_broadcast(c->cv);
-    gg_mutex_unlock(s->mu);
+}
+
+void srv_send(srv_conn *c, uint8_t type, uint32_t id, const uint8_t *body, size_t len) {
+    out_chunk *o = srv_frame(c->s, type, id, body, len);
+    gg_mutex_lock(c->s->mu);
+    srv_queue_locked(c, type, o);
+    gg_mutex_unlock(c->s->mu);
 }
 
 void srv_send_error(srv_conn *c, uint32_t id, int code, const char *msg) {
-    gg_buf b = {0};
-    gg_encode_error(&b, (uint16_t)code, msg);
-    srv_send(c, GG_MSG_ERROR, id, b.data, b.len);
-    gg_buf_free(&b);
+    out_chunk *o = srv_frame_error(c->s, id, code, msg);
+    gg_mutex_lock(c->s->mu);
+    srv_queue_locked(c, GG_MSG_ERROR, o);
+    gg_mutex_unlock(c->s->mu);
 }
 
 void srv_conn_close_locked(srv_conn *c) {
+    assert(gg_mutex_held(c->s->mu));
     c->closing = true;
     gg_cond_broadcast(c->cv);
 }
 
 void srv_conn_force_locked(srv_conn *c) {
+    assert(gg_mutex_held(c->s->mu));
     c->write_dead = true;
     drop_output_locked(c);
     gg_conn_shutdown(c->io);

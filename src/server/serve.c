@@ -7,6 +7,7 @@
  */
 #include "server.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ void srv_model_changed(srv *s, const char *why) {
 }
 
 void srv_stats_latency_locked(srv *s, int64_t ns) {
+    assert(gg_mutex_held(s->mu));
     srv_stats *st = &s->st;
     st->lat[st->lat_next] = (uint32_t)GG_MIN(ns / 1000, (int64_t)UINT32_MAX);
     st->lat_next = (st->lat_next + 1) % GG_ARRAY_LEN(st->lat);

@@ -42,19 +42,35 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
 
 /* ---- shared between the server's files ---- */
 
+/* Where a request is in its life; sched.c moves it (job_move_locked) and
+ * draws the diagram. Each state says who owns the request (may free it or
+ * read it without the lock) and which list it is in. */
+typedef enum job_state {
+    JOB_RECEIVED,  /* made by its connection's reader, which owns it; in no list */
+    JOB_WAITING,   /* in the queue (srv.queue); owned by the queue */
+    JOB_RUNNING,   /* in the engine's pass (srv.pass); owned by the engine */
+    JOB_ABANDONED, /* in the pass, answered early (CANCELLED, TIMEOUT); owned by the engine */
+    JOB_ANSWERED,  /* answered, in no list; owned by the thread that answered it */
+} job_state;
+
+/* One EMBED request. state, prev and next are guarded by srv.mu; the rest
+ * is written before it leaves JOB_RECEIVED and only read after. */
 typedef struct job {
-    struct job *next;
+    struct job *prev, *next; /* the list its state puts it in */
+    job_state state;
     srv_conn *c;
     uint32_t id;
     gg_embed_req req;   /* strings point into body */
     uint8_t *body;
     int64_t t_recv, deadline; /* ns, gg_now_ns clock; deadline 0: none */
-    int answered_with;  /* CANCELLED or TIMEOUT once answered early while it ran
-                           (set under the queue lock); the engine then drops it */
-    bool running;
     gg_budget *budget;  /* `held` bytes of it are this request's, given back by job_free */
     size_t held;
 } job;
+
+/* A list of jobs, linked both ways so one leaves it in O(1). */
+typedef struct job_list {
+    job *head, *tail;
+} job_list;
 
 typedef struct srv_stats {
     uint64_t requests, embed_requests, texts, tokens, errors, busy, timeouts, cancelled, batches;
@@ -76,9 +92,9 @@ struct srv {
     gg_cond *deadline_cv; /* a request with a deadline came, or the stop */
     bool stopping;
     bool model_changed; /* the stop is for MODEL_CHANGED: new work hears that */
-    job *head, *tail;   /* waiting jobs */
-    job *running;       /* the batch in the engine */
-    uint32_t depth;     /* waiting + running */
+    job_list queue;     /* JOB_WAITING, in arrival order */
+    job_list pass;      /* JOB_RUNNING and JOB_ABANDONED: the engine's pass */
+    uint32_t depth;     /* jobs waiting or in the pass: the queue places taken */
     srv_conn *conns;    /* open connections */
     srv_conn *zombies;  /* finished, reader thread to join */
     uint32_t n_conns;
@@ -132,6 +148,15 @@ void srv_conn_admit(srv *s, gg_conn *io);
 /* Queues an encoded message for the client; never blocks. */
 void srv_send(srv_conn *c, uint8_t type, uint32_t id, const uint8_t *body, size_t len);
 void srv_send_error(srv_conn *c, uint32_t id, int code, const char *msg);
+/* srv_send in two steps, so that an answer is queued in the same critical
+ * section that records it as given: frame it (no lock; NULL when out of
+ * memory), then queue it with s->mu held (NULL: the client is cut off, it
+ * cannot get its answer). */
+out_chunk *srv_frame(srv *s, uint8_t type, uint32_t id, const uint8_t *body, size_t len);
+out_chunk *srv_frame_error(srv *s, uint32_t id, int code, const char *msg);
+void srv_queue_locked(srv_conn *c, uint8_t type, out_chunk *o);
+/* Frees an answer framed but never queued (NULL is allowed). */
+void srv_frame_free(srv *s, out_chunk *o);
 /* Drops the caller's reference to the connection; with s->mu held. */
 void srv_conn_unref_locked(srv_conn *c);
 void srv_conn_ref_locked(srv_conn *c);
@@ -142,7 +167,8 @@ void srv_conn_force_locked(srv_conn *c);
 void srv_reap(srv *s, bool all);
 
 /* sched.c */
-/* Takes ownership of j: queues it, or answers BUSY / SHUTTING_DOWN. */
+/* Takes ownership of j (JOB_RECEIVED): queues it, or answers BUSY /
+ * SHUTTING_DOWN and frees it. s->mu not held. */
 void sched_submit(srv *s, job *j);
 /* Cancels c's request id: 1 when it was in flight. */
 int sched_cancel(srv *s, srv_conn *c, uint32_t id);
@@ -151,6 +177,8 @@ void sched_cancel_conn(srv *s, srv_conn *c);
 void sched_engine_main(void *arg);
 /* Answers waiting requests TIMEOUT as their deadlines pass. */
 void sched_deadline_main(void *arg);
+/* The one place a job and its request body are freed: a job never queued
+ * (JOB_RECEIVED) or answered (JOB_ANSWERED), by its owner, s->mu not held. */
 void job_free(job *j);
 
 /* serve.c */
