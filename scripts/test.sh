@@ -1,6 +1,7 @@
 #!/bin/sh
 # test.sh - builds ggembed and runs every test: the C tests in a Release
 # build and again under AddressSanitizer + UndefinedBehaviorSanitizer, the
+# threaded ones (server, engine, thread pool) under ThreadSanitizer, the
 # Windows build under wine, a bounded fuzzing run, the differential tests
 # against llama.cpp (through node-llama-cpp, test-only) and the Node.js
 # package's tests.
@@ -36,6 +37,28 @@ if [ -z "${FAST:-}" ]; then
     run "C tests (ASan + UBSan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir build-asan --output-on-failure -j"$jobs"
+    # ThreadSanitizer: the tests with threads (the server as a child
+    # process, the engine and its thread pool, the platform's locks); a
+    # race or a lock misuse ends the process at once (halt_on_error).
+    # Older TSan runtimes cannot map their shadow memory when the kernel
+    # randomizes mmap with more than 28 bits ("unexpected memory mapping");
+    # there the tests run with address randomization off (setarch -R).
+    step "build (Debug, TSan)"
+    tsan_tests='test_server_unix test_server_sched test_server_stress test_engine test_threadpool test_platform'
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGGEMBED_SANITIZE=thread >/dev/null
+    # shellcheck disable=SC2086
+    cmake --build build-tsan -j"$jobs" --target ggembed $tsan_tests
+    tsan_run=""
+    if [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] && setarch "$(uname -m)" -R true 2>/dev/null; then
+        tsan_run="setarch $(uname -m) -R"
+        echo "TSan: mmap_rnd_bits > 28, running with address randomization off (setarch -R)"
+    fi
+    # The stress test gets longer here: TSan slows the server several times.
+    # shellcheck disable=SC2086
+    run "C tests with threads (TSan)" env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        GGEMBED_STRESS_SECONDS="${TSAN_STRESS_SECONDS:-20}" \
+        $tsan_run ctest --test-dir build-tsan --output-on-failure -j"$jobs" \
+        -R "^($(echo $tsan_tests | tr ' ' '|'))\$"
     run "Windows build under wine" scripts/test-windows.sh
     if [ -x scripts/fuzz.sh ]; then
         run "fuzzing (bounded)" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
