@@ -516,9 +516,11 @@ static void signal_later(void *arg) {
 
 static void test_timedwait_signalled(void) {
     shared s = {gg_mutex_new(), gg_cond_new(), 0, 0, 0};
+    /* Locked before the thread starts: it can signal only once this
+     * thread waits, however late it is scheduled. */
+    gg_mutex_lock(s.mu);
     gg_thread *t = gg_thread_start(signal_later, &s, NULL);
     CHECK(t != NULL);
-    gg_mutex_lock(s.mu);
     bool any_signal = false;
     /* Loop for spurious wake-ups; 10 s is only a bound for a broken run. */
     int64_t end = gg_now_ns() + 10000000000LL;
