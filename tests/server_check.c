@@ -1,16 +1,19 @@
 /*
  * server_check.c - the server test helpers of server_check.h.
  */
-#ifndef _WIN32
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
 #define _POSIX_C_SOURCE 200809L /* kill, waitpid, posix_spawn */
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #endif
+#include <stdio.h>
 #include "server_check.h"
 
 #include <stdlib.h>
@@ -180,8 +183,9 @@ int run_mixed_clients(const mixed_clients *m) {
     return bad;
 }
 
+/* ---- a server child process ---- */
+
 #ifndef _WIN32
-/* ---- a server child process (POSIX) ---- */
 
 extern char **environ;
 
@@ -191,13 +195,14 @@ bool server_proc_start(server_proc *p, const char *model, const char *const *arg
     char dir[400];
     snprintf(dir, sizeof dir, "%s/srv-%ld-%d", check_tmp_dir(), (long)getpid(), serial++);
     mkdir(dir, 0700);
-    snprintf(p->sock, sizeof p->sock, "%s/s.sock", dir);
+    snprintf(p->address, sizeof p->address, "%s/s.sock", dir);
     p->pid = -1;
+    p->is_pipe = false;
     const char *bin = getenv("GGEMBED_BIN");
     char *argv[40];
     int n = 0;
     argv[n++] = (char *)bin, argv[n++] = "serve", argv[n++] = "-m", argv[n++] = (char *)model;
-    argv[n++] = "--socket", argv[n++] = p->sock;
+    argv[n++] = "--socket", argv[n++] = p->address;
     for (int i = 0; args && args[i] && n < 39; i++) argv[n++] = (char *)args[i];
     argv[n] = NULL;
     size_t ne = 0, nx = 0;
@@ -212,10 +217,10 @@ bool server_proc_start(server_proc *p, const char *model, const char *const *arg
     free(envp);
     if (rc != 0) return false;
     for (int i = 0; i < 1000; i++) { /* up to 10 s for the socket to answer */
-        gg_client *c = gg_client_open(p->sock, false, NULL);
+        gg_client *c = gg_client_open(p->address, false, NULL);
         if (c) {
             gg_client_close(c);
-            p->pid = (int)pid;
+            p->pid = (long)pid;
             return true;
         }
         if (waitpid(pid, NULL, WNOHANG) == pid) return false;
@@ -252,6 +257,102 @@ bool make_tiny_model(const char *path) {
     waitpid(pid, &status, 0);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
+
+#else
+/* Wine maps the Unix root to Z:; a Windows path is kept. */
+static void native_path(char *out, size_t n, const char *p) {
+    snprintf(out, n, "%s%s", p[0] == '/' ? "Z:" : "", p);
+}
+
+/* Starts `GGEMBED_BIN args` with the given extra environment entries. */
+static HANDLE spawn_bin(const char *args, const char *const *env) {
+    const char *bin = getenv("GGEMBED_BIN");
+    char path[1024], cmd[4096], name[256];
+    if (!bin) return NULL;
+    native_path(path, sizeof path, bin);
+    snprintf(cmd, sizeof cmd, "\"%s\" %s", path, args);
+    /* The child inherits this process's environment: set, spawn, unset. */
+    for (int i = 0; env && env[i]; i++) {
+        const char *eq = strchr(env[i], '=');
+        snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - env[i]) : 0, env[i]);
+        if (eq) SetEnvironmentVariableA(name, eq + 1);
+    }
+    STARTUPINFOA si;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    PROCESS_INFORMATION pi;
+    BOOL ok = CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+    for (int i = 0; env && env[i]; i++) {
+        const char *eq = strchr(env[i], '=');
+        snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - env[i]) : 0, env[i]);
+        if (eq) SetEnvironmentVariableA(name, NULL);
+    }
+    if (!ok) return NULL;
+    CloseHandle(pi.hThread);
+    return pi.hProcess;
+}
+
+bool server_proc_start(server_proc *p, const char *model, const char *const *args,
+                       const char *const *env) {
+    static int serial;
+    p->process = NULL;
+    p->is_pipe = true;
+    snprintf(p->address, sizeof p->address, "ggembed-test-%lu-%d", (unsigned long)GetCurrentProcessId(),
+             serial++);
+    char cmd[3072];
+    int n = snprintf(cmd, sizeof cmd, "serve -m \"%s\" --pipe %s", model, p->address);
+    for (int i = 0; args && args[i] && n > 0 && (size_t)n < sizeof cmd; i++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %s", args[i]);
+    HANDLE h = spawn_bin(cmd, env);
+    if (!h) return false;
+    for (int i = 0; i < 1000; i++) { /* up to 10 s for the pipe to answer */
+        gg_client *c = gg_client_open(p->address, true, NULL);
+        if (c) {
+            gg_client_close(c);
+            p->process = h;
+            return true;
+        }
+        if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0) break;
+        gg_sleep_ms(10);
+    }
+    TerminateProcess(h, 1);
+    CloseHandle(h);
+    return false;
+}
+
+int server_proc_stop(server_proc *p) {
+    if (!p->process) return -1;
+    gg_client *c = gg_client_open(p->address, true, NULL);
+    if (c) {
+        gg_buf r = {0};
+        gg_client_call(c, GG_MSG_SHUTDOWN, NULL, 0, &r, NULL, NULL);
+        gg_buf_free(&r);
+        gg_client_close(c);
+    }
+    long status = -1;
+    DWORD code = 0;
+    if (WaitForSingleObject(p->process, 30000) == WAIT_OBJECT_0 && GetExitCodeProcess(p->process, &code))
+        status = (long)code;
+    else
+        TerminateProcess(p->process, 1);
+    CloseHandle(p->process);
+    p->process = NULL;
+    return (int)status;
+}
+
+bool make_tiny_model(const char *path) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkmodel --preset bert-tiny --vocab \"%s/ggml-vocab-bert-bge.gguf\" -o \"%s\"",
+             check_fixtures_dir(), path);
+    HANDLE h = spawn_bin(cmd, NULL);
+    DWORD code = 1;
+    if (!h) return false;
+    if (WaitForSingleObject(h, 60000) != WAIT_OBJECT_0) TerminateProcess(h, 1);
+    GetExitCodeProcess(h, &code);
+    CloseHandle(h);
+    return code == 0;
+}
+#endif
 
 uint32_t send_embed(gg_client *c, const char *const *texts, uint32_t n, uint32_t deadline_ms,
                     bool truncate, const char *prefix) {
@@ -319,4 +420,3 @@ int embed_ok_errors(const uint8_t *body, size_t len, const ref_embedding *const 
     }
     return bad;
 }
-#endif

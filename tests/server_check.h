@@ -45,20 +45,23 @@ typedef struct mixed_clients {
  * to its request by id. Returns the failures of all of them. */
 int run_mixed_clients(const mixed_clients *m);
 
-#ifndef _WIN32
-/* ---- a server child process (POSIX) ---- */
+/* ---- a server child process ---- */
 
 typedef struct server_proc {
-    int pid;
-    char sock[512]; /* its socket path, in a fresh directory */
+    long pid;      /* POSIX: the child */
+    void *process; /* Windows: its process handle */
+    char address[512]; /* a socket path in a fresh directory (POSIX), a pipe name (Windows) */
+    bool is_pipe;
 } server_proc;
 
-/* Starts `$GGEMBED_BIN serve -m model --socket PATH args...` with the
- * environment entries env added (both lists NULL-terminated, may be
- * NULL) and waits up to 10 s until it answers; false when it does not. */
+/* Starts `$GGEMBED_BIN serve -m model (--socket PATH | --pipe NAME)
+ * args...` with the environment entries env added (both lists
+ * NULL-terminated, may be NULL) and waits up to 10 s until it answers;
+ * false when it does not. */
 bool server_proc_start(server_proc *p, const char *model, const char *const *args,
                        const char *const *env);
-/* SIGTERM, then waits: the exit status, or 128 + the signal it died of. */
+/* Stops it (POSIX: SIGTERM; Windows: SHUTDOWN) and waits: its exit
+ * status, 128 + the signal it died of (POSIX), or -1 when it did not end. */
 int server_proc_stop(server_proc *p);
 /* Writes a bert-tiny model (`ggembed mkmodel`, the bge vocabulary) to path. */
 bool make_tiny_model(const char *path);
@@ -84,6 +87,5 @@ bool ref_embed(ggembed_model *m, const char *text, bool truncate, const char *pr
 /* Failures of an EMBED_OK body against refs[0..n): counts, flags, and every
  * value within 1e-5. */
 int embed_ok_errors(const uint8_t *body, size_t len, const ref_embedding *const *refs, uint32_t n);
-#endif
 
 #endif

@@ -363,7 +363,7 @@ static void abrupt_end(gg_client *c, uint64_t *rs, int n) {
 static void session(int me, uint64_t *rs) {
     req q[MAX_REQ];
     int n = plan(rs, q);
-    gg_client *c = gg_client_open(srv.sock, false, NULL);
+    gg_client *c = gg_client_open(srv.address, srv.is_pipe, NULL);
     if (!c) {
         atomic_fetch_add(&tot.lost, 1);
         fail(me, "cannot connect");
@@ -446,7 +446,7 @@ static uint64_t stat_of(const gg_buf *r, const char *name) {
 /* The server's counters against what the clients saw, once every other
  * connection is gone. */
 static void check_stats(void) {
-    gg_client *c = gg_client_open(srv.sock, false, NULL);
+    gg_client *c = gg_client_open(srv.address, srv.is_pipe, NULL);
     CHECKF(c != NULL, "the server answers a new client at the end");
     if (!c) return;
     gg_buf r = {0};
