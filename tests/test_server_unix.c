@@ -815,6 +815,8 @@ static void test_truncated(void) {
         if (status == 4)
             printf("test_server_unix: truncation during a pass was caught by %s\n",
                    log && strstr(log, "reading the mapped model file failed") ? "the SIGBUS guard" : "the check");
+        else if (log)
+            printf("test_server_unix: the server's log after the truncation:\n%s\n", log);
         free(log);
     }
     /* `ggembed embed` on a fresh copy of the same model */
