@@ -16,6 +16,7 @@ have wine64 || [ -x /usr/lib/wine/wine64 ] || need="$need wine64"
 [ -f /usr/share/unicode/UnicodeData.txt ] || need="$need unicode-data"
 have node || need="$need nodejs npm"
 have python3 || need="$need python3"
+have pgrep || need="$need procps"
 
 [ -n "$need" ] || exit 0
 echo "install-deps.sh: installing$need"

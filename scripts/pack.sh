@@ -1,7 +1,9 @@
 #!/bin/sh
 # pack.sh - builds and packs every npm package into OUTDIR as .tgz files:
 #   ggembed-VERSION.tgz             the library (dist/ from TypeScript, the C
-#                                   sources in csrc/ for the from-source build)
+#                                   sources in csrc/ for the from-source build,
+#                                   every platform package as an optional
+#                                   dependency), staged in build-pack/ggembed
 #   ggembed-linux-x64-VERSION.tgz   the prebuilt binary, on a glibc x86-64 Linux
 #   ggembed-win32-x64-VERSION.tgz   cross-built with mingw-w64, when it is installed
 #
@@ -22,19 +24,33 @@ mkdir -p "$1"
 out=$(cd "$1" && pwd)
 jobs=${JOBS:-2}
 node_dir="$root/node"
+abspath() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
 version=$(node -p "require(process.argv[1]).version" "$node_dir/package.json")
 
-# Every platform package has the library's version, and the library lists it
-# at that version: a mismatch would install a binary the library refuses.
-for dir in "$node_dir"/platforms/*/; do
-    node -e '
-        const [lib, plat] = process.argv.slice(1).map((p) => require(p));
-        const want = lib.optionalDependencies?.[plat.name];
-        if (plat.version !== lib.version || want !== lib.version) {
-            console.error(`pack.sh: ${plat.name} is ${plat.version} and ggembed lists it at ${want}; both must be ${lib.version}`);
-            process.exit(1);
-        }' "$node_dir/package.json" "${dir}package.json"
-done
+# Every platform package has the library's version, and the library's
+# binary.ts knows exactly the platforms that have a folder in node/platforms/.
+# The packed library lists them all as optional dependencies at its version
+# (written in when staging it below: node/package.json has no such field, so
+# that `npm ci` in the checkout does not look for unpublished packages).
+check_platforms() {
+    node --input-type=module -e '
+        import { readFileSync, readdirSync } from "node:fs";
+        const [nodeDir] = process.argv.slice(1);
+        const lib = JSON.parse(readFileSync(`${nodeDir}/package.json`, "utf8"));
+        const { PLATFORM_PACKAGES } = await import(`${nodeDir}/dist/src/binary.js`);
+        const folders = readdirSync(`${nodeDir}/platforms`).sort();
+        const known = Object.keys(PLATFORM_PACKAGES).sort();
+        if (folders.join() !== known.join()) {
+            console.error(`pack.sh: node/platforms has ${folders}, binary.ts knows ${known}`); process.exit(1);
+        }
+        for (const f of folders) {
+            const p = JSON.parse(readFileSync(`${nodeDir}/platforms/${f}/package.json`, "utf8"));
+            if (p.name !== PLATFORM_PACKAGES[f].pkg || p.version !== lib.version) {
+                console.error(`pack.sh: node/platforms/${f} is ${p.name}@${p.version}; want ${PLATFORM_PACKAGES[f].pkg}@${lib.version}`);
+                process.exit(1);
+            }
+        }' "$node_dir"
+}
 
 # Only the SIMD kernel files may carry -m flags (their level is picked at run
 # time); anything else (-march=native, -mavx2 on the whole build) would make a
@@ -63,7 +79,7 @@ platforms=""
 
 # ---- linux-x64 (glibc)
 if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && ldd --version 2>&1 | grep -qi 'glibc\|gnu libc'; then
-    linux_build=${LINUX_BUILD_DIR:-"$root/build-pack-linux"}
+    linux_build=$(abspath "${LINUX_BUILD_DIR:-$root/build-pack-linux}")
     build_binary "$linux_build"
     pkg="$node_dir/platforms/linux-x64"
     rm -rf "$pkg/bin"; mkdir -p "$pkg/bin"
@@ -78,7 +94,7 @@ fi
 
 # ---- win32-x64 (mingw-w64, static)
 if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
-    win_build=${WIN_BUILD_DIR:-"$root/build-pack-win"}
+    win_build=$(abspath "${WIN_BUILD_DIR:-$root/build-pack-win}")
     build_binary "$win_build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64-x86_64.cmake"
     pkg="$node_dir/platforms/win32-x64"
     rm -rf "$pkg/bin"; mkdir -p "$pkg/bin"
@@ -96,14 +112,30 @@ else
     echo "pack.sh: no mingw-w64 (x86_64-w64-mingw32-gcc): no win32-x64 package"
 fi
 
-# ---- the library: built TypeScript, the C sources for the from-source build
+# ---- the library: built TypeScript, the C sources for the from-source build,
+# staged in build-pack/ggembed with its optional dependencies written in
 cd "$node_dir"
 [ -d node_modules/typescript ] || npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
-rm -rf csrc native
-mkdir csrc
-cp -R "$root/CMakeLists.txt" "$root/include" "$root/src" csrc/
-trap 'rm -rf "$node_dir/csrc"' EXIT
+check_platforms
+stage="$root/build-pack/ggembed"
+rm -rf "$stage"
+mkdir -p "$stage/dist" "$stage/csrc" "$stage/scripts"
+cp package.json README.md "$stage/"
+cp -R dist/src "$stage/dist/"
+cp scripts/install.mjs "$stage/scripts/"
+cp -R "$root/CMakeLists.txt" "$root/include" "$root/src" "$stage/csrc/"
+node -e '
+    const fs = require("fs");
+    const [stage, nodeDir] = process.argv.slice(1);
+    const lib = JSON.parse(fs.readFileSync(`${stage}/package.json`, "utf8"));
+    lib.optionalDependencies = Object.fromEntries(fs.readdirSync(`${nodeDir}/platforms`).sort().map((f) =>
+        [JSON.parse(fs.readFileSync(`${nodeDir}/platforms/${f}/package.json`, "utf8")).name, lib.version]));
+    delete lib.devDependencies;
+    delete lib.scripts.build;
+    delete lib.scripts.test;
+    fs.writeFileSync(`${stage}/package.json`, JSON.stringify(lib, null, 2) + "\n");
+' "$stage" "$node_dir"
 
 pack() { # folder: packs it into $out and prints name, packed and unpacked size
     (cd "$1" && npm pack --json --pack-destination "$out" 2>/dev/null) | node -e '
@@ -115,5 +147,5 @@ pack() { # folder: packs it into $out and prints name, packed and unpacked size
 }
 
 echo "pack.sh: packages in $out"
-pack "$node_dir"
+pack "$stage"
 for p in $platforms; do pack "$node_dir/platforms/$p"; done

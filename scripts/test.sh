@@ -3,8 +3,9 @@
 # build and again under AddressSanitizer + UndefinedBehaviorSanitizer, the
 # threaded ones (server, engine, thread pool) under ThreadSanitizer, the
 # Windows build under wine, a bounded fuzzing run, the differential tests
-# against llama.cpp (through node-llama-cpp, test-only) and the Node.js
-# package's tests.
+# against llama.cpp (through node-llama-cpp, test-only), the Node.js
+# package's tests, the packed npm packages installed in a clean room, and the
+# Node.js package's tests with Windows Node under wine.
 #
 #   scripts/test.sh            everything (installs missing packages first)
 #   FAST=1 scripts/test.sh     the Release C tests only
@@ -20,7 +21,9 @@ step() { printf '\n=== %s\n' "$*"; }
 run() { # run NAME COMMAND...: runs a step, remembers a failure, goes on
     name=$1; shift
     step "$name"
-    if "$@"; then echo "--- $name: ok"; else echo "--- $name: FAILED"; failed="$failed $name"; fi
+    t0=$(date +%s)
+    if "$@"; then result=ok; else result=FAILED; failed="$failed $name"; fi
+    echo "--- $name: $result ($(($(date +%s) - t0)) s)"
 }
 
 scripts/install-deps.sh
@@ -68,6 +71,10 @@ if [ -z "${FAST:-}" ]; then
     fi
     if [ -f node/package.json ]; then
         run "Node.js package" scripts/test-node.sh
+        # the binaries of the builds above go into the platform packages
+        run "npm packages: clean-room install" env LINUX_BUILD_DIR="$root/build" WIN_BUILD_DIR="$root/build-win" \
+            scripts/test-pack.sh
+        run "Node.js package under Windows Node (wine)" scripts/test-windows-node.sh
     fi
 fi
 

@@ -14,15 +14,18 @@ export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 const EXE = process.platform === 'win32' ? 'ggembed.exe' : 'ggembed';
 
-/** Platforms with a prebuilt package; every other one builds from source at install. */
-const PREBUILT: Record<string, { pkg: string; glibc?: true }> = {
+/**
+ * Platforms with a prebuilt package (one folder each in node/platforms/, which
+ * scripts/pack.sh checks); every other one builds from source at install.
+ */
+export const PLATFORM_PACKAGES: Readonly<Record<string, { pkg: string; glibc?: true }>> = {
   'linux-x64': { pkg: '@ggembed/linux-x64', glibc: true },
   'win32-x64': { pkg: '@ggembed/win32-x64' },
 };
 
 /** The platform package for this process, or null when there is none for it (then: from source). */
 export function platformPackage(): string | null {
-  const p = PREBUILT[`${process.platform}-${process.arch}`];
+  const p = PLATFORM_PACKAGES[`${process.platform}-${process.arch}`];
   if (!p) return null;
   if (p.glibc && !glibcRuntime()) return null; // musl etc.: the prebuilt binary would not load
   return p.pkg;

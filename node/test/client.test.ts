@@ -14,7 +14,8 @@ before(() => {
 });
 after(async () => { (await import('node:fs')).rmSync(dir, { recursive: true, force: true }); });
 
-for (const transport of ['socket', 'stdio'] as const) {
+// Windows has named pipes where other systems have Unix sockets.
+for (const transport of [process.platform === 'win32' ? 'pipe' : 'socket', 'stdio'] as const) {
   test(`every method over ${transport}; vectors equal the C command's`, async () => {
     const e = await Embedder.start({ model, binary: bin, transport, ...FAST });
     try {
@@ -136,8 +137,7 @@ test('AbortSignal sends CANCEL; per-request timeout', async () => {
 
 test('the server process does not outlive the Node process', async () => {
   const { spawn } = await import('node:child_process');
-  const { fileURLToPath } = await import('node:url');
-  const idx = fileURLToPath(new URL('../src/index.js', import.meta.url));
+  const idx = new URL('../src/index.js', import.meta.url).href; // a URL: a Windows path is no import specifier
   for (const how of ['exit', 'SIGKILL']) {
     const script = `import { Embedder } from ${JSON.stringify(idx)};
       const e = await Embedder.start({ model: ${JSON.stringify(model)}, binary: ${JSON.stringify(bin)}, threads: 1, fallback: false });

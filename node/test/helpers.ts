@@ -47,7 +47,7 @@ export function cEmbed(model: string, texts: string[], extra: string[] = []): { 
 }
 
 export function copyBinary(dir: string): string {
-  const p = path.join(dir, 'ggembed-copy');
+  const p = path.join(dir, 'ggembed-copy' + path.extname(BIN)); // Windows runs only *.exe
   copyFileSync(BIN, p);
   return p;
 }
@@ -70,6 +70,17 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
     await sleep(20);
   }
 }
+
+/**
+ * Why a test cannot run under wine (scripts/test-windows-node.sh sets
+ * GGEMBED_TEST_WINE): fetch() (undici) enables TCP keep-alive on its socket
+ * before connecting, and under wine 8 connect() then fails with UV_UNKNOWN;
+ * net.connect() followed at once by setKeepAlive(true, ms) does the same, and
+ * http.get, without keep-alive, works. Real Windows is not affected.
+ */
+export const WINE_NO_FETCH = process.env.GGEMBED_TEST_WINE
+  ? 'under wine, fetch() cannot connect to 127.0.0.1 (keep-alive set before connect fails with UV_UNKNOWN)'
+  : false;
 
 /** Options for fast supervision in tests. */
 export const FAST = {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Embedder, EmbedderError, cachedSha256, pullModel, type ProgressEvent } from '../src/index.js';
-import { FAST, assertClose, cEmbed, makeModel, requireBinary, tmpDir } from './helpers.js';
+import { FAST, WINE_NO_FETCH, assertClose, cEmbed, makeModel, requireBinary, tmpDir } from './helpers.js';
 
 let dir: string;
 let model: string;
@@ -73,7 +73,7 @@ test('SHA-256 is streamed with progress and cached by size and mtime', async () 
   }
 });
 
-test('a corrupted model with a source URL is downloaded again, verified and used', async () => {
+test('a corrupted model with a source URL is downloaded again, verified and used', { skip: WINE_NO_FETCH }, async () => {
   const d = tmpDir();
   try {
     const m = corruptCopy(d);
@@ -106,7 +106,7 @@ test('a corrupted model with a source URL is downloaded again, verified and used
   }
 });
 
-test('a wrong SHA-256 is refused: no start unless fallback is "always", then degraded; the file is not replaced by an unverified one', async () => {
+test('a wrong SHA-256 is refused: no start unless fallback is "always", then degraded; the file is not replaced by an unverified one', { skip: WINE_NO_FETCH }, async () => {
   const d = tmpDir();
   try {
     const m = path.join(d, 'm.gguf');
@@ -133,7 +133,7 @@ test('a wrong SHA-256 is refused: no start unless fallback is "always", then deg
   }
 });
 
-test('pull: a catalogue model is downloaded, resumed from a partial file, and verified', async () => {
+test('pull: a catalogue model is downloaded, resumed from a partial file, and verified', { skip: WINE_NO_FETCH }, async () => {
   const d = tmpDir();
   try {
     const entry = { name: 'test-tiny', url: `${base}/model.gguf`, size: good.length, sha256: goodSha, dims: 64, description: 'test' };
@@ -151,7 +151,7 @@ test('pull: a catalogue model is downloaded, resumed from a partial file, and ve
   }
 });
 
-test('a download cut short or answered 503 is tried again (with backoff) and resumed', async () => {
+test('a download cut short or answered 503 is tried again (with backoff) and resumed', { skip: WINE_NO_FETCH }, async () => {
   const d = tmpDir();
   let calls = 0;
   const seenRanges: (string | undefined)[] = [];
