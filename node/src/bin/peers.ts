@@ -4,6 +4,8 @@
 
 /** Exits with one line naming the missing packages and the command that installs them. */
 export function requirePeers(bin: string, peers: { pkg: string; entry: string }[]): void {
+  // import.meta.resolve is synchronous and unflagged from Node 20.6; before that, just try the import.
+  if (typeof import.meta.resolve !== 'function') return;
   const missing = peers.filter(({ entry }) => {
     try {
       import.meta.resolve(entry);
