@@ -86,7 +86,8 @@ function readVersion(manifest: string): string | undefined {
 
 function fromSourceBuild(): Attempt {
   if (isExecutable(NATIVE_BINARY)) return { what: NATIVE_BINARY, found: NATIVE_BINARY };
-  let why = 'not built (run `npm rebuild ggembed`)';
+  // npm 11 warns about, and later versions skip, dependencies' install scripts not in allowScripts.
+  let why = 'not built: its install script did not run (allow it: `npm install-scripts approve ggembed`, then `npm rebuild ggembed`)';
   try {
     why = `not built: ${readFileSync(NATIVE_FAILURE, 'utf8').split('\n')[0]}`;
   } catch { /* no failure recorded: the install script did not run */ }
