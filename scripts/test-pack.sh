@@ -6,9 +6,9 @@
 #   1. `npm install ggembed` picks the platform package by itself; `npx ggembed`
 #      makes a model and embeds; the library, given only `model`, gives the same
 #      vector; exit status and signals pass through the `ggembed` bin;
-#      `ggembed-mcp` says in one line that its peers are missing, then, with the
-#      MCP SDK and zod added (offline, from npm's cache), is driven by the SDK's
-#      client;
+#      `ggembed-mcp` says in one line that its peer is missing, then, with the
+#      MCP SDK added (from npm's cache, through the local registry), is driven
+#      by the SDK's client;
 #   2. `npm install --omit=optional ggembed` builds the binary from the shipped
 #      C sources with the C compiler directly; without any compiler the install
 #      script fails in one line and the library's error names what it tried;
@@ -79,7 +79,8 @@ t_installed=$(now_ms)
 [ -x node_modules/@ggembed/linux-x64/bin/ggembed ] || fail "npm did not install @ggembed/linux-x64"
 [ ! -e node_modules/@ggembed/win32-x64 ] || fail "npm installed @ggembed/win32-x64 on Linux"
 [ ! -e node_modules/ggembed/native/ggembed ] || fail "the install script built from source although the platform package is there"
-extra=$(ls -A node_modules | grep -v -x -e ggembed -e @ggembed -e .bin -e .package-lock.json || true)
+# The library's one dependency is zod; the MCP SDK is an optional peer.
+extra=$(ls -A node_modules | grep -v -x -e ggembed -e @ggembed -e zod -e .bin -e .package-lock.json || true)
 [ -z "$extra" ] || fail "the library alone installed more packages: $extra"
 grep -q "^200 GET /-/tarballs/[0-9a-f]*/ggembed-linux-x64-$version.tgz" "$work/registry.log" || fail "the platform tarball was not fetched from the local registry"
 ! grep -q "win32-x64-$version.tgz" "$work/registry.log" || fail "the win32-x64 tarball was fetched on Linux"
@@ -113,16 +114,15 @@ exec 3>&-
 ! kill -0 "$c_pid" 2>/dev/null || fail "the command outlived the bin's SIGTERM"
 echo "test-pack.sh: the ggembed bin passes exit status ($rc_c) and SIGTERM through"
 
-# The servers' peers are optional: without them, one line says what to install.
+# The MCP SDK is an optional peer: without it, one line says what to install.
 rc=0; node_modules/.bin/ggembed-mcp --model model.gguf </dev/null >/dev/null 2>"$work/mcp.err" || rc=$?
-[ "$rc" -eq 1 ] && [ "$(wc -l <"$work/mcp.err")" -eq 1 ] && grep -q 'npm install @modelcontextprotocol/sdk zod' "$work/mcp.err" ||
-    fail "ggembed-mcp without its peers (exit $rc): $(cat "$work/mcp.err")"
+[ "$rc" -eq 1 ] && [ "$(wc -l <"$work/mcp.err")" -eq 1 ] && grep -q 'npm install @modelcontextprotocol/sdk' "$work/mcp.err" ||
+    fail "ggembed-mcp without its peer (exit $rc): $(cat "$work/mcp.err")"
 cat "$work/mcp.err"
-# With them: the versions the package is developed with, which the local
+# With it: the version the package is developed with, which the local
 # registry serves from npm's cache (filled by `npm ci` in node/).
 sdk=$(node -p "require(process.argv[1]).packages['node_modules/@modelcontextprotocol/sdk'].version" "$root/node/package-lock.json")
-zod=$(node -p "require(process.argv[1]).packages['node_modules/zod'].version" "$root/node/package-lock.json")
-npm_isolated npm install --loglevel=error "@modelcontextprotocol/sdk@$sdk" "zod@$zod"
+npm_isolated npm install --loglevel=error "@modelcontextprotocol/sdk@$sdk"
 env -u GGEMBED_BIN node check.mjs mcp model.gguf ref.jsonl
 
 # ---- 2. no platform package: built from the shipped C sources

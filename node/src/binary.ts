@@ -57,12 +57,20 @@ function isExecutable(p: string): boolean {
   }
 }
 
-export interface Attempt { what: string; found: string | null; why?: string }
+export interface Attempt {
+  what: string;
+  found: string | null;
+  why?: string;
+}
 
 /** The platform package's binary; a package of another version than this one is refused. */
 export function fromPlatformPackage(): Attempt {
   const pkg = platformPackage();
-  if (!pkg) return { what: `no prebuilt package for ${process.platform}-${process.arch}${process.platform === 'linux' ? ' (glibc)' : ''}`, found: null };
+  if (!pkg)
+    return {
+      what: `no prebuilt package for ${process.platform}-${process.arch}${process.platform === 'linux' ? ' (glibc)' : ''}`,
+      found: null,
+    };
   let manifest: string;
   try {
     manifest = createRequire(path.join(PACKAGE_ROOT, 'package.json')).resolve(`${pkg}/package.json`);
@@ -90,16 +98,25 @@ function fromSourceBuild(): Attempt {
   let why = 'not built: its install script did not run (allow it: `npm install-scripts approve ggembed`, then `npm rebuild ggembed`)';
   try {
     why = `not built: ${readFileSync(NATIVE_FAILURE, 'utf8').split('\n')[0]}`;
-  } catch { /* no failure recorded: the install script did not run */ }
+  } catch {
+    /* no failure recorded: the install script did not run */
+  }
   return { what: NATIVE_BINARY, found: null, why };
 }
 
 function search(option?: string, env: NodeJS.ProcessEnv = process.env): Attempt[] {
-  if (option) return [{ what: `option binary=${option}`, found: isExecutable(option) ? path.resolve(option) : null, why: 'not an executable file' }];
-  if (env.GGEMBED_BIN) return [{ what: `GGEMBED_BIN=${env.GGEMBED_BIN}`, found: isExecutable(env.GGEMBED_BIN) ? path.resolve(env.GGEMBED_BIN) : null, why: 'not an executable file' }];
-  const tried = [fromPlatformPackage()];
-  if (!tried[0]!.found) tried.push(fromSourceBuild());
-  return tried;
+  if (option)
+    return [{ what: `option binary=${option}`, found: isExecutable(option) ? path.resolve(option) : null, why: 'not an executable file' }];
+  if (env.GGEMBED_BIN)
+    return [
+      {
+        what: `GGEMBED_BIN=${env.GGEMBED_BIN}`,
+        found: isExecutable(env.GGEMBED_BIN) ? path.resolve(env.GGEMBED_BIN) : null,
+        why: 'not an executable file',
+      },
+    ];
+  const prebuilt = fromPlatformPackage();
+  return prebuilt.found ? [prebuilt] : [prebuilt, fromSourceBuild()];
 }
 
 /** The path of the ggembed binary, or null when none is found. */
@@ -110,5 +127,10 @@ export function findBinary(option?: string, env: NodeJS.ProcessEnv = process.env
 
 /** Where findBinary looked and why each place failed, for error messages. */
 export function describeBinarySearch(option?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return 'tried ' + search(option, env).map((a) => (a.why ? `${a.what}: ${a.why}` : a.what)).join('; ');
+  return (
+    'tried ' +
+    search(option, env)
+      .map((a) => (a.why ? `${a.what}: ${a.why}` : a.what))
+      .join('; ')
+  );
 }

@@ -228,7 +228,8 @@ export const MCP_OPTIONS: OptionTable = {
   ...HELP_OPTION,
 };
 
-async function main(): Promise<void> {
+/** The bin (src/bin/ggembed-mcp.ts runs it once its peer dependency is found). */
+export async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2), MCP_OPTIONS);
   if (cli.help) {
     process.stdout.write(
@@ -236,7 +237,7 @@ async function main(): Promise<void> {
         `${BIN} --model FILE [options]`,
         'A stdio MCP server with the tools embed, similarity and embedder_status; the model runs in a supervised ggembed process.',
         MCP_OPTIONS,
-        `Register it with a coding assistant, e.g.:\n  {"mcpServers": {"ggembed": {"command": "npx", "args": ["-y", "--package", "ggembed", "${BIN}", "--model", "/path/to/model.gguf"]}}}`,
+        `Register it with a coding assistant, e.g.:\n  {"mcpServers": {"ggembed": {"command": "npx", "args": ["-y", "--package", "ggembed", "--package", "@modelcontextprotocol/sdk", "${BIN}", "--model", "/path/to/model.gguf"]}}}`,
       ),
     );
     return;

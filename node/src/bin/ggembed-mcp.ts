@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// ggembed-mcp.ts - the `ggembed-mcp` bin: checks its peer dependencies, then
-// runs the MCP server (mcp.ts starts it when loaded).
-import { SDK, ZOD, requirePeers } from './peers.js';
+// ggembed-mcp.ts - the `ggembed-mcp` bin: checks its peer dependency (the
+// MCP SDK), then runs the MCP server of mcp.ts.
+import { runBin } from '../cli-options.js';
+import { requirePeers, SDK } from './peers.js';
 
-requirePeers('ggembed-mcp', [SDK, ZOD]);
-await import('../mcp.js');
+requirePeers('ggembed-mcp', [SDK]);
+const { main } = await import('../mcp.js');
+runBin('ggembed-mcp', main);

@@ -17,7 +17,9 @@ const child = spawn(bin, process.argv.slice(2), { stdio: 'inherit' });
 // A signal sent to this process alone (a supervisor, `kill`) must reach the
 // command too; a terminal's Ctrl-C reaches both, and a second SIGINT is harmless.
 const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGBREAK'] as const;
-const forward = (sig: NodeJS.Signals) => { child.kill(sig); };
+const forward = (sig: NodeJS.Signals) => {
+  child.kill(sig);
+};
 for (const sig of forwarded) {
   if (process.platform === 'win32' && (sig === 'SIGHUP' || sig === 'SIGQUIT')) continue;
   if (process.platform !== 'win32' && sig === 'SIGBREAK') continue;
