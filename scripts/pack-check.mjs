@@ -68,7 +68,8 @@ if (mode === 'embed') {
     assert.ok(tools.some((t) => t.name === 'embed'), `tools: ${tools.map((t) => t.name)}`);
     const res = await client.callTool({ name: 'embed', arguments: { texts: ['hello world'] } });
     assert.ok(!res.isError, res.content?.[0]?.text);
-    const body = JSON.parse(res.content[0].text);
+    const body = res.structuredContent;
+    assert.ok(body, 'the embed tool answers with structured content');
     assert.equal(body.degraded, false);
     assertClose(body.embeddings[0].embedding, reference(refFile).embedding, 'ggembed-mcp vs `npx ggembed embed`');
     console.log(`pack-check: ggembed-mcp lists ${tools.map((t) => t.name).join(', ')} and embeds (${body.dims} dims)`);
