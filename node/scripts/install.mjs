@@ -34,8 +34,12 @@ function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
     child.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
     child.on('close', (code, sig) => {
       if (code === 0) resolve(out);
@@ -64,9 +68,17 @@ async function withCmake() {
 /** The sources and per-file flags of CMakeLists.txt, for a compiler without CMake. */
 function sources() {
   const dirs = ['src', 'src/gguf', 'src/kernels', 'src/tokenizer', 'src/models', 'src/server', 'src/cli'];
-  const list = dirs.flatMap((d) => readdirSync(path.join(csrc, d)).filter((f) => f.endsWith('.c')).map((f) => `${d}/${f}`));
+  const list = dirs.flatMap((d) =>
+    readdirSync(path.join(csrc, d))
+      .filter((f) => f.endsWith('.c'))
+      .map((f) => `${d}/${f}`),
+  );
   list.push(process.platform === 'win32' ? 'src/platform/win32.c' : 'src/platform/posix.c');
-  list.push(...readdirSync(path.join(csrc, 'src/platform')).filter((f) => /^common_.*\.c$/.test(f)).map((f) => `src/platform/${f}`));
+  list.push(
+    ...readdirSync(path.join(csrc, 'src/platform'))
+      .filter((f) => /^common_.*\.c$/.test(f))
+      .map((f) => `src/platform/${f}`),
+  );
   const x86 = process.arch === 'x64';
   const avx2 = ['-mavx2', '-mfma', '-mf16c', '-mbmi2'];
   const avx512 = [...avx2, '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512vnni', '-mavx512bf16'];
@@ -125,7 +137,9 @@ if (forced && forced !== 'cmake' && forced !== 'cc') fail(`GGEMBED_BUILD_WITH mu
 const cc = process.env.CC || 'cc';
 const builder = (forced ? [forced] : ['cmake', 'cc']).find((b) => works(b === 'cc' ? cc : 'cmake'));
 if (!builder) {
-  fail(`no prebuilt binary for ${platform} and nothing to build one with: install CMake (3.20 or later) or a C compiler (${cc}), then run \`npm rebuild ggembed\``);
+  fail(
+    `no prebuilt binary for ${platform} and nothing to build one with: install CMake (3.20 or later) or a C compiler (${cc}), then run \`npm rebuild ggembed\``,
+  );
 }
 
 const started = Date.now();
@@ -134,9 +148,12 @@ try {
   else await withCc(cc);
   if (process.platform !== 'win32') chmodSync(NATIVE_BINARY, 0o755);
   const check = spawnSync(NATIVE_BINARY, ['--help'], { stdio: 'ignore' });
-  if (check.error || check.status !== 0) throw new Error(`the built ${NATIVE_BINARY} does not run (${check.error?.message ?? `exit ${check.status}`})`);
+  if (check.error || check.status !== 0)
+    throw new Error(`the built ${NATIVE_BINARY} does not run (${check.error?.message ?? `exit ${check.status}`})`);
 } catch (e) {
   rmSync(NATIVE_BINARY, { force: true });
   fail(`building ggembed for ${platform} with ${builder === 'cc' ? cc : 'cmake'} failed (see the output above)`, e.message);
 }
-process.stderr.write(`ggembed: built ${NATIVE_BINARY} from source with ${builder === 'cc' ? cc : 'cmake'} in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+process.stderr.write(
+  `ggembed: built ${NATIVE_BINARY} from source with ${builder === 'cc' ? cc : 'cmake'} in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+);
