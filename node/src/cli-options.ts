@@ -67,7 +67,11 @@ const httpUrl = z.string().refine((s) => {
 /** The options every embedder-backed bin takes. */
 export const EMBEDDER_OPTIONS: OptionTable = {
   model: { type: 'string', short: 'm', env: 'GGEMBED_MODEL', value: 'FILE', help: 'the GGUF model file (required)' },
-  binary: { type: 'string', value: 'FILE', help: 'the ggembed executable (default: env GGEMBED_BIN, then ggembed on PATH)' },
+  binary: {
+    type: 'string',
+    value: 'FILE',
+    help: 'the ggembed executable (default: env GGEMBED_BIN, then the installed platform package, then one built at install)',
+  },
   threads: { type: 'string', env: 'GGEMBED_THREADS', value: 'N', help: 'threads of the embedder', schema: intOption(1, 1024) },
   transport: {
     type: 'string',

@@ -28,7 +28,7 @@ export type Pooling = 'default' | 'mean' | 'cls' | 'last';
 export interface EmbedderOptions {
   /** path of the GGUF model file */
   model: string;
-  /** the ggembed executable; default env GGEMBED_BIN, then `ggembed` on PATH */
+  /** the ggembed executable; default env GGEMBED_BIN, then the platform package, then one built at install */
   binary?: string;
   threads?: number;
   /** 'auto': a named pipe on Windows, a Unix socket elsewhere */
