@@ -1,8 +1,8 @@
 // Every client method against the real `ggembed serve` on a generated model.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Embedder, EmbedderError } from '../src/index.js';
-import { FAST, alive, assertClose, cEmbed, makeModel, requireBinary, texts, tmpDir, until } from './helpers.js';
+import { Embedder, type EmbedderError } from '../src/index.js';
+import { alive, assertClose, cEmbed, FAST, makeModel, requireBinary, texts, tmpDir, until } from './helpers.js';
 
 let dir: string;
 let model: string;
@@ -12,7 +12,9 @@ before(() => {
   dir = tmpDir();
   model = makeModel(dir);
 });
-after(async () => { (await import('node:fs')).rmSync(dir, { recursive: true, force: true }); });
+after(async () => {
+  (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+});
 
 // Windows has named pipes where other systems have Unix sockets.
 for (const transport of [process.platform === 'win32' ? 'pipe' : 'socket', 'stdio'] as const) {
@@ -58,7 +60,11 @@ for (const transport of [process.platform === 'win32' ? 'pipe' : 'socket', 'stdi
       assert.ok(h.server && h.server.state === 0 && h.server.connections >= 1);
 
       // the server counts a text once its answer is written: that may be just after the client read it
-      await until(async () => ((await e.stats()).server?.texts ?? 0) >= input.length + 1, `the server to count ${input.length + 1} texts`, 5000);
+      await until(
+        async () => ((await e.stats()).server?.texts ?? 0) >= input.length + 1,
+        `the server to count ${input.length + 1} texts`,
+        5000,
+      );
       const s = await e.stats();
       assert.ok(s.server);
       assert.equal(s.client.texts, input.length + 1);
@@ -86,7 +92,10 @@ test('options: dims, normalize, prefix, f16, no-truncate match the C command', a
     raw.forEach((x, i) => assertClose(x.embedding, refRaw[i].embedding, 1e-5));
     const p = await e.embedBatch(t, { prefix: 'query: ' });
     const refP = cEmbed(model, t, ['--prefix', 'query: ']);
-    p.forEach((x, i) => { assertClose(x.embedding, refP[i].embedding); assert.equal(x.tokens, refP[i].tokens); });
+    p.forEach((x, i) => {
+      assertClose(x.embedding, refP[i].embedding);
+      assert.equal(x.tokens, refP[i].tokens);
+    });
     const half = await e.embedBatch(t, { half: true });
     const full = cEmbed(model, t);
     half.forEach((x, i) => assertClose(x.embedding, full[i].embedding, 2e-3));

@@ -2,11 +2,11 @@
 // binary, a corrupted model, a poison text. No request is lost or answered
 // twice, the right error or degraded flag appears, recovery follows.
 import assert from 'node:assert/strict';
-import { copyFileSync, renameSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Embedder, EmbedderError, fallbackEmbedding } from '../src/index.js';
-import { FAST, alive, assertClose, cEmbed, copyBinary, makeModel, requireBinary, sleep, texts, tmpDir, until } from './helpers.js';
+import { alive, assertClose, cEmbed, copyBinary, FAST, makeModel, requireBinary, sleep, texts, tmpDir, until } from './helpers.js';
 
 let dir: string;
 let model: string;
@@ -50,8 +50,14 @@ test('kill -9 during a batch of 1,000 texts: restarted, every text answered once
     process.kill(pid, 'SIGKILL');
     const r = await p;
     assertAllReal(r, ref);
-    assert.ok(ev.some((x) => x.name === 'exit'), 'an exit event');
-    assert.ok(ev.some((x) => x.name === 'restart'), 'a restart event');
+    assert.ok(
+      ev.some((x) => x.name === 'exit'),
+      'an exit event',
+    );
+    assert.ok(
+      ev.some((x) => x.name === 'restart'),
+      'a restart event',
+    );
     assert.equal(ev.filter((x) => x.name === 'degraded').length, 0);
     assert.notEqual(e.pid, pid);
     assert.ok(!alive(pid));
@@ -95,7 +101,7 @@ test('binary deleted: restarts exhausted, degraded fallback for whole batches, r
   try {
     const first = await e.embed('before');
     assert.equal(first.degraded, false);
-    renameSync(copy, copy + '.gone'); // gone from its path; Windows deletes no running program, but moves it
+    renameSync(copy, `${copy}.gone`); // gone from its path; Windows deletes no running program, but moves it
     process.kill(e.pid!, 'SIGKILL');
     await until(() => e.state === 'degraded', 'degraded');
     const deg = ev.find((x) => x.name === 'degraded');
@@ -124,13 +130,15 @@ test('binary deleted: restarts exhausted, degraded fallback for whole batches, r
 });
 
 test('binary missing with fallback off: callers get the error', async () => {
-  await assert.rejects(Embedder.start({ model, binary: path.join(dir, 'no-such-ggembed'), ...FAST, fallback: false }),
-    (err: EmbedderError) => err.code === 'UNAVAILABLE' && /not found/.test(err.message));
+  await assert.rejects(
+    Embedder.start({ model, binary: path.join(dir, 'no-such-ggembed'), ...FAST, fallback: false }),
+    (err: EmbedderError) => err.code === 'UNAVAILABLE' && /not found/.test(err.message),
+  );
   const d = tmpDir();
   const copy = copyBinary(d);
   const e = await Embedder.start({ model, binary: copy, ...FAST, maxRestarts: 1, fallback: false });
   try {
-    renameSync(copy, copy + '.gone'); // gone from its path; Windows deletes no running program, but moves it
+    renameSync(copy, `${copy}.gone`); // gone from its path; Windows deletes no running program, but moves it
     const p = e.embedBatch(corpus.slice(0, 5));
     process.kill(e.pid!, 'SIGKILL');
     // the batch either finished before the kill or fails with UNAVAILABLE; never fallback vectors
@@ -156,7 +164,10 @@ test('corrupted model: start rejects; with fallback always: degraded, recovered 
   const fd = openSync(m, 'r+');
   writeSync(fd, Buffer.from('NOTGGUF!'), 0, 8, 0);
   closeSync(fd);
-  await assert.rejects(Embedder.start({ model: m, binary: bin, ...FAST, fallback: false }), (err: EmbedderError) => err.code === 'INTEGRITY');
+  await assert.rejects(
+    Embedder.start({ model: m, binary: bin, ...FAST, fallback: false }),
+    (err: EmbedderError) => err.code === 'INTEGRITY',
+  );
   await assert.rejects(Embedder.start({ model: m, binary: bin, ...FAST }), (err: EmbedderError) => err.code === 'INTEGRITY');
   const e = await Embedder.start({ model: m, binary: bin, ...FAST, fallbackDims: 64, fallback: 'always' });
   const ev = record(e);
@@ -179,7 +190,13 @@ test('corrupted model: start rejects; with fallback always: degraded, recovered 
 });
 
 test('poison text: isolated by splitting the batch, fails alone with POISON; the rest are right', async () => {
-  const e = await Embedder.start({ model, binary: bin, ...FAST, env: { GGEMBED_TEST_POISON: 'POISONPILL' }, serveArgs: ['--max-texts', '64'] });
+  const e = await Embedder.start({
+    model,
+    binary: bin,
+    ...FAST,
+    env: { GGEMBED_TEST_POISON: 'POISONPILL' },
+    serveArgs: ['--max-texts', '64'],
+  });
   const ev = record(e);
   try {
     const batch = corpus.slice(0, 200);
@@ -214,7 +231,12 @@ test('concurrent callers across a crash: every promise settles exactly once', as
   const e = await Embedder.start({ model, binary: bin, ...FAST, env: { GGEMBED_TEST_DELAY_MS: '3' }, serveArgs: ['--max-texts', '10'] });
   try {
     const settled = new Array(60).fill(0);
-    const ps = corpus.slice(0, 60).map((t, i) => e.embed(t).then((x) => { settled[i]++; return x; }));
+    const ps = corpus.slice(0, 60).map((t, i) =>
+      e.embed(t).then((x) => {
+        settled[i]++;
+        return x;
+      }),
+    );
     await sleep(30);
     process.kill(e.pid!, 'SIGKILL');
     const r = await Promise.all(ps);

@@ -37,17 +37,25 @@ export function makeModel(dir: string, name = 'tiny.gguf', extra: string[] = [])
 }
 
 /** Vectors from the C command `ggembed embed --jsonl`. */
-export function cEmbed(model: string, texts: string[], extra: string[] = []): { tokens: number; truncated: boolean; embedding: number[] }[] {
+export function cEmbed(
+  model: string,
+  texts: string[],
+  extra: string[] = [],
+): { tokens: number; truncated: boolean; embedding: number[] }[] {
   const r = spawnSync(BIN, ['embed', '-m', model, '--jsonl', '--threads', '1', ...extra], {
-    input: texts.map((t) => JSON.stringify(t)).join('\n') + '\n',
+    input: `${texts.map((t) => JSON.stringify(t)).join('\n')}\n`,
     maxBuffer: 256 << 20,
   });
   assert.equal(r.status, 0, `ggembed embed failed: ${r.stderr}`);
-  return r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
+  return r.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 export function copyBinary(dir: string): string {
-  const p = path.join(dir, 'ggembed-copy' + path.extname(BIN)); // Windows runs only *.exe
+  const p = path.join(dir, `ggembed-copy${path.extname(BIN)}`); // Windows runs only *.exe
   copyFileSync(BIN, p);
   return p;
 }
@@ -58,7 +66,12 @@ export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e
 }
 
 export function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => delay(ms);
@@ -94,4 +107,8 @@ export const FAST = {
   startTimeoutMs: 15000,
 };
 
-export const texts = (n: number, tag = 'text') => Array.from({ length: n }, (_, i) => `${tag} number ${i}: the quick brown fox ${i % 7 === 0 ? 'jumps over the lazy dog ' : ''}and item ${i * 31 % 97}`);
+export const texts = (n: number, tag = 'text') =>
+  Array.from(
+    { length: n },
+    (_, i) => `${tag} number ${i}: the quick brown fox ${i % 7 === 0 ? 'jumps over the lazy dog ' : ''}and item ${(i * 31) % 97}`,
+  );

@@ -7,8 +7,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { Embedder, EmbedderError, cachedSha256, pullModel, type ProgressEvent } from '../src/index.js';
-import { FAST, WINE_NO_FETCH, assertClose, cEmbed, makeModel, requireBinary, tmpDir } from './helpers.js';
+import { cachedSha256, Embedder, type EmbedderError, type ProgressEvent, pullModel } from '../src/index.js';
+import { assertClose, cEmbed, FAST, makeModel, requireBinary, tmpDir, WINE_NO_FETCH } from './helpers.js';
 
 let dir: string;
 let model: string;
@@ -26,7 +26,10 @@ before(async () => {
   good = readFileSync(model);
   goodSha = createHash('sha256').update(good).digest('hex');
   server = http.createServer((req, res) => {
-    if (req.url !== '/model.gguf') { res.writeHead(404).end(); return; }
+    if (req.url !== '/model.gguf') {
+      res.writeHead(404).end();
+      return;
+    }
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m) {
       ranges.push(req.headers.range!);
@@ -41,7 +44,10 @@ before(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-after(() => { server.close(); rmSync(dir, { recursive: true, force: true }); });
+after(() => {
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function corruptCopy(d: string): string {
   const m = path.join(d, 'm.gguf');
@@ -80,8 +86,16 @@ test('a corrupted model with a source URL is downloaded again, verified and used
     const events: string[] = [];
     const progress: ProgressEvent[] = [];
     const e = await Embedder.start({
-      model: m, binary: bin, ...FAST, sha256: goodSha, sourceUrl: `${base}/model.gguf`, cacheDir: d, fallback: false,
-    }).catch((err) => { throw err; });
+      model: m,
+      binary: bin,
+      ...FAST,
+      sha256: goodSha,
+      sourceUrl: `${base}/model.gguf`,
+      cacheDir: d,
+      fallback: false,
+    }).catch((err) => {
+      throw err;
+    });
     // events before start resolved are not observable here; check the result instead
     try {
       assert.equal(e.state, 'ready');
@@ -94,8 +108,15 @@ test('a corrupted model with a source URL is downloaded again, verified and used
     // the same again, watching progress through ensureModel's hooks
     corruptCopy(d);
     const { ensureModel } = await import('../src/integrity.js');
-    await ensureModel({ binary: bin, model: m, sha256: goodSha, sourceUrl: `${base}/model.gguf`, cacheDir: d,
-      onProgress: (p) => progress.push(p), onRedownload: (r) => events.push(r) });
+    await ensureModel({
+      binary: bin,
+      model: m,
+      sha256: goodSha,
+      sourceUrl: `${base}/model.gguf`,
+      cacheDir: d,
+      onProgress: (p) => progress.push(p),
+      onRedownload: (r) => events.push(r),
+    });
     assert.equal(events.length, 1);
     assert.match(events[0], /SHA-256/);
     assert.ok(progress.some((p) => p.phase === 'download' && p.bytes === good.length));
@@ -106,7 +127,9 @@ test('a corrupted model with a source URL is downloaded again, verified and used
   }
 });
 
-test('a wrong SHA-256 is refused: no start unless fallback is "always", then degraded; the file is not replaced by an unverified one', { skip: WINE_NO_FETCH }, async () => {
+test('a wrong SHA-256 is refused: no start unless fallback is "always", then degraded; the file is not replaced by an unverified one', {
+  skip: WINE_NO_FETCH,
+}, async () => {
   const d = tmpDir();
   try {
     const m = path.join(d, 'm.gguf');
@@ -116,9 +139,19 @@ test('a wrong SHA-256 is refused: no start unless fallback is "always", then deg
       Embedder.start({ model: m, binary: bin, ...FAST, sha256: wrong, sourceUrl: `${base}/model.gguf`, cacheDir: d, fallback: false }),
       (err: EmbedderError) => err.code === 'INTEGRITY' && /expected/.test(err.message),
     );
-    await assert.rejects(Embedder.start({ model: m, binary: bin, ...FAST, sha256: wrong, cacheDir: d }),
-      (err: EmbedderError) => err.code === 'INTEGRITY');
-    const e = await Embedder.start({ model: m, binary: bin, ...FAST, sha256: wrong, cacheDir: d, recoveryIntervalMs: 60000, fallback: 'always' });
+    await assert.rejects(
+      Embedder.start({ model: m, binary: bin, ...FAST, sha256: wrong, cacheDir: d }),
+      (err: EmbedderError) => err.code === 'INTEGRITY',
+    );
+    const e = await Embedder.start({
+      model: m,
+      binary: bin,
+      ...FAST,
+      sha256: wrong,
+      cacheDir: d,
+      recoveryIntervalMs: 60000,
+      fallback: 'always',
+    });
     try {
       assert.equal(e.state, 'degraded');
       const r = await e.embed('x');
@@ -143,8 +176,10 @@ test('pull: a catalogue model is downloaded, resumed from a partial file, and ve
     assert.deepEqual(ranges, ['bytes=1000-']);
     assert.equal(r.sha256, goodSha);
     assert.deepEqual(readFileSync(r.file), good);
-    await assert.rejects(pullModel('test-tiny', { dir: tmpDir(), catalogue: [{ ...entry, sha256: '00'.repeat(32) }] }),
-      (err: EmbedderError) => err.code === 'INTEGRITY');
+    await assert.rejects(
+      pullModel('test-tiny', { dir: tmpDir(), catalogue: [{ ...entry, sha256: '00'.repeat(32) }] }),
+      (err: EmbedderError) => err.code === 'INTEGRITY',
+    );
     await assert.rejects(pullModel('no-such-model', { dir: d }), (err: EmbedderError) => err.code === 'INVALID');
   } finally {
     rmSync(d, { recursive: true, force: true });
@@ -158,7 +193,10 @@ test('a download cut short or answered 503 is tried again (with backoff) and res
   const flaky = http.createServer((req, res) => {
     calls++;
     seenRanges.push(req.headers.range);
-    if (calls === 1) { res.writeHead(503).end(); return; }
+    if (calls === 1) {
+      res.writeHead(503).end();
+      return;
+    }
     if (calls === 2) {
       // half the file, then the connection drops
       res.writeHead(200, { 'content-length': good.length });
@@ -183,7 +221,9 @@ test('a download cut short or answered 503 is tried again (with backoff) and res
   }
 });
 
-test('ggembed inspect --json is checked against its schema: unexpected output is a PROTOCOL error', { skip: process.platform === 'win32' ? 'the fake binary is a shell script' : false }, async () => {
+test('ggembed inspect --json is checked against its schema: unexpected output is a PROTOCOL error', {
+  skip: process.platform === 'win32' ? 'the fake binary is a shell script' : false,
+}, async () => {
   const d = tmpDir();
   try {
     const { inspectModel } = await import('../src/integrity.js');
@@ -193,7 +233,10 @@ test('ggembed inspect --json is checked against its schema: unexpected output is
     const fake = path.join(d, 'fake-ggembed');
     writeFileSync(fake, '#!/bin/sh\necho \'{"file": "x", "embedding_length": "sixty-four"}\'\n');
     chmodSync(fake, 0o755);
-    await assert.rejects(inspectModel(fake, model), (err: EmbedderError) => err.code === 'PROTOCOL' && /embedding_length|architecture/.test(err.message));
+    await assert.rejects(
+      inspectModel(fake, model),
+      (err: EmbedderError) => err.code === 'PROTOCOL' && /embedding_length|architecture/.test(err.message),
+    );
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
