@@ -1,6 +1,7 @@
 // Every client method against the real `ggembed serve` on a generated model.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { at } from '../src/arrays.js';
 import { Embedder, type EmbedderError } from '../src/index.js';
 import { alive, assertClose, cEmbed, FAST, makeModel, requireBinary, texts, tmpDir, until } from './helpers.js';
 
@@ -39,17 +40,17 @@ for (const transport of [process.platform === 'win32' ? 'pipe' : 'socket', 'stdi
         assert.equal(x.degraded, false);
         assert.equal(x.error, undefined);
         assert.ok(x.embedding instanceof Float32Array);
-        assert.equal(x.tokens, ref[i].tokens, `tokens of text ${i}`);
-        assert.equal(x.truncated, ref[i].truncated, `truncated of text ${i}`);
-        assertClose(x.embedding, ref[i].embedding, 1e-6, `text ${i}`);
+        assert.equal(x.tokens, at(ref, i).tokens, `tokens of text ${i}`);
+        assert.equal(x.truncated, at(ref, i).truncated, `truncated of text ${i}`);
+        assertClose(x.embedding, at(ref, i).embedding, 1e-6, `text ${i}`);
       });
-      assert.equal(r[4].truncated, true);
+      assert.equal(at(r, 4).truncated, true);
 
       const one = await e.embed('hello world');
-      assertClose(one.embedding, ref[0].embedding);
+      assertClose(one.embedding, at(ref, 0).embedding);
 
       const ids = await e.tokenize('hello world');
-      assert.equal(ids.length, ref[0].tokens);
+      assert.equal(ids.length, at(ref, 0).tokens);
       const plain = await e.tokenize('hello world', { addSpecial: false });
       assert.deepEqual(plain, ids.slice(1, -1));
 
@@ -86,19 +87,25 @@ test('options: dims, normalize, prefix, f16, no-truncate match the C command', a
     const t = ['search for a needle', 'in a haystack'];
     const d = await e.embedBatch(t, { dims: 16 });
     const refD = cEmbed(model, t, ['--dims', '16']);
-    d.forEach((x, i) => assertClose(x.embedding, refD[i].embedding));
+    d.forEach((x, i) => {
+      assertClose(x.embedding, at(refD, i).embedding);
+    });
     const raw = await e.embedBatch(t, { normalize: false });
     const refRaw = cEmbed(model, t, ['--no-normalize']);
-    raw.forEach((x, i) => assertClose(x.embedding, refRaw[i].embedding, 1e-5));
+    raw.forEach((x, i) => {
+      assertClose(x.embedding, at(refRaw, i).embedding, 1e-5);
+    });
     const p = await e.embedBatch(t, { prefix: 'query: ' });
     const refP = cEmbed(model, t, ['--prefix', 'query: ']);
     p.forEach((x, i) => {
-      assertClose(x.embedding, refP[i].embedding);
-      assert.equal(x.tokens, refP[i].tokens);
+      assertClose(x.embedding, at(refP, i).embedding);
+      assert.equal(x.tokens, at(refP, i).tokens);
     });
     const half = await e.embedBatch(t, { half: true });
     const full = cEmbed(model, t);
-    half.forEach((x, i) => assertClose(x.embedding, full[i].embedding, 2e-3));
+    half.forEach((x, i) => {
+      assertClose(x.embedding, at(full, i).embedding, 2e-3);
+    });
     await assert.rejects(e.embed('word '.repeat(400), { truncate: false }), (err: EmbedderError) => err.code === 'TOO_LONG');
     await assert.rejects(e.embed('x', { dims: 1000 }), (err: EmbedderError) => err.code === 'INVALID');
   } finally {
@@ -114,12 +121,16 @@ test('a large batch is split to the server limits (max-texts 7, max-frame 4096) 
     const ref = cEmbed(model, t);
     const r = await e.embedBatch(t);
     assert.equal(r.length, 100);
-    r.forEach((x, i) => assertClose(x.embedding, ref[i].embedding, 1e-6, `text ${i}`));
-    const s = await e.stats();
-    assert.ok(s.server!.embed_requests >= 15, `expected >= 15 EMBED requests, got ${s.server!.embed_requests}`);
+    r.forEach((x, i) => {
+      assertClose(x.embedding, at(ref, i).embedding, 1e-6, `text ${i}`);
+    });
+    const embedRequests = (await e.stats()).server?.embed_requests;
+    assert.ok(embedRequests !== undefined && embedRequests >= 15, `expected >= 15 EMBED requests, got ${embedRequests}`);
     // concurrent callers are multiplexed on one connection
     const many = await Promise.all(t.slice(0, 20).map((x) => e.embed(x)));
-    many.forEach((x, i) => assertClose(x.embedding, ref[i].embedding));
+    many.forEach((x, i) => {
+      assertClose(x.embedding, at(ref, i).embedding);
+    });
   } finally {
     await e.close();
   }

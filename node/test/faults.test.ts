@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { closeSync, copyFileSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { at } from '../src/arrays.js';
 import { Embedder, EmbedderError, fallbackEmbedding } from '../src/index.js';
 import { alive, assertClose, cEmbed, copyBinary, FAST, makeModel, requireBinary, sleep, texts, tmpDir, until } from './helpers.js';
 
@@ -34,8 +35,8 @@ function assertAllReal(r: Awaited<ReturnType<Embedder['embedBatch']>>, expect: t
     assert.equal(x.index, i);
     assert.equal(x.error, undefined, `text ${i}: ${x.error?.message}`);
     assert.equal(x.degraded, false, `text ${i} degraded`);
-    assert.equal(x.tokens, expect[i].tokens);
-    assertClose(x.embedding, expect[i].embedding, 1e-6, `text ${i}`);
+    assert.equal(x.tokens, at(expect, i).tokens);
+    assertClose(x.embedding, at(expect, i).embedding, 1e-6, `text ${i}`);
   });
 }
 
@@ -114,7 +115,7 @@ test('binary deleted: restarts exhausted, degraded fallback for whole batches, r
       assert.equal(x.degraded, true);
       assert.ok(x.reason && x.reason.length > 0);
       assert.equal(x.embedding.length, 64, 'fallback in the model dimension');
-      assert.deepEqual(x.embedding, fallbackEmbedding(corpus[i], 64));
+      assert.deepEqual(x.embedding, fallbackEmbedding(at(corpus, i), 64));
     });
     const h = await e.health();
     assert.equal(h.degraded, true);
@@ -144,7 +145,9 @@ test('binary missing with fallback off: callers get the error', async () => {
     // the batch either finished before the kill or fails with UNAVAILABLE; never fallback vectors
     try {
       const r = await p;
-      r.forEach((x) => assert.equal(x.degraded, false));
+      r.forEach((x) => {
+        assert.equal(x.degraded, false);
+      });
     } catch (err) {
       assert.equal((err as EmbedderError).code, 'UNAVAILABLE');
     }
@@ -180,9 +183,9 @@ test('corrupted model: start rejects; with fallback always: degraded, recovered 
     copyFileSync(model, m);
     await until(() => e.state === 'ready', 'recovery');
     assert.ok(ev.some((x) => x.name === 'recovered'));
-    const ok = await e.embed(corpus[0]);
+    const ok = await e.embed(at(corpus, 0));
     assert.equal(ok.degraded, false);
-    assertClose(ok.embedding, ref[0].embedding);
+    assertClose(ok.embedding, at(ref, 0).embedding);
   } finally {
     await e.close();
     rmSync(d, { recursive: true, force: true });
@@ -212,7 +215,7 @@ test('poison text: isolated by splitting the batch, fails alone with POISON; the
       } else {
         assert.equal(x.error, undefined, `text ${i}`);
         assert.equal(x.degraded, false);
-        assertClose(x.embedding, ref[i].embedding, 1e-6, `text ${i}`);
+        assertClose(x.embedding, at(ref, i).embedding, 1e-6, `text ${i}`);
       }
     });
     const exits = ev.filter((x) => x.name === 'exit').length;
@@ -220,7 +223,7 @@ test('poison text: isolated by splitting the batch, fails alone with POISON; the
     assert.equal(ev.filter((x) => x.name === 'degraded').length, 0, 'never degraded');
     await assert.rejects(e.embed('POISONPILL alone'), (err: EmbedderError) => err.code === 'POISON' && /restart/.test(err.message));
     await until(() => e.state === 'ready', 'the embedder to be back after the poison');
-    assertClose((await e.embed(corpus[1])).embedding, ref[1].embedding);
+    assertClose((await e.embed(at(corpus, 1))).embedding, at(ref, 1).embedding);
     assert.equal((await e.stats()).client.poisoned, 2);
   } finally {
     await e.close();
@@ -240,7 +243,9 @@ test('concurrent callers across a crash: every promise settles exactly once', as
     await sleep(30);
     process.kill(e.pid!, 'SIGKILL');
     const r = await Promise.all(ps);
-    r.forEach((x, i) => assertClose(x.embedding, ref[i].embedding, 1e-6, `text ${i}`));
+    r.forEach((x, i) => {
+      assertClose(x.embedding, at(ref, i).embedding, 1e-6, `text ${i}`);
+    });
     await sleep(100);
     assert.deepEqual(settled, new Array(60).fill(1));
   } finally {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { at } from '../src/arrays.js';
 
 /** node/ (this file is node/dist/test/helpers.js once compiled) */
 export const PKG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -62,7 +63,7 @@ export function copyBinary(dir: string): string {
 
 export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-6, msg = ''): void {
   assert.equal(a.length, b.length, `length ${msg}`);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `value ${i} differs: ${a[i]} vs ${b[i]} ${msg}`);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(at(a, i) - at(b, i)) <= tol, `value ${i} differs: ${a[i]} vs ${b[i]} ${msg}`);
 }
 
 export function alive(pid: number): boolean {

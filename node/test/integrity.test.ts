@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { at } from '../src/arrays.js';
 import { cachedSha256, Embedder, type EmbedderError, type ProgressEvent, pullModel } from '../src/index.js';
 import { assertClose, cEmbed, FAST, makeModel, requireBinary, tmpDir, WINE_NO_FETCH } from './helpers.js';
 
@@ -52,7 +53,10 @@ after(() => {
 function corruptCopy(d: string): string {
   const m = path.join(d, 'm.gguf');
   const b = Buffer.from(good);
-  for (let i = 0; i < 4096; i++) b[b.length - 1 - i * 97] ^= 0x5a; // weights damaged, header intact
+  for (let i = 0; i < 4096; i++) {
+    const j = b.length - 1 - i * 97;
+    b[j] = at(b, j) ^ 0x5a; // weights damaged, header intact
+  }
   writeFileSync(m, b);
   return m;
 }
@@ -101,7 +105,7 @@ test('a corrupted model with a source URL is downloaded again, verified and used
       assert.equal(e.state, 'ready');
       assert.equal(createHash('sha256').update(readFileSync(m)).digest('hex'), goodSha, 'the file was replaced by the good one');
       const ref = cEmbed(model, ['integrity']);
-      assertClose((await e.embed('integrity')).embedding, ref[0].embedding);
+      assertClose((await e.embed('integrity')).embedding, at(ref, 0).embedding);
     } finally {
       await e.close();
     }
@@ -118,7 +122,7 @@ test('a corrupted model with a source URL is downloaded again, verified and used
       onRedownload: (r) => events.push(r),
     });
     assert.equal(events.length, 1);
-    assert.match(events[0], /SHA-256/);
+    assert.match(at(events, 0), /SHA-256/);
     assert.ok(progress.some((p) => p.phase === 'download' && p.bytes === good.length));
     assert.ok(progress.some((p) => p.phase === 'hash'));
     assert.equal(statSync(m).size, good.length);
