@@ -15,6 +15,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, CLOCK_THREAD_CPUTIME_ID */
 #include "kernels/kernels.h"
 #include "platform/platform.h"
+#include "bench_matrix.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,25 +57,6 @@ static double vnni_peak(double budget) {
 }
 #endif
 
-static float frand(unsigned *s) {
-    *s = *s * 1664525u + 1013904223u;
-    return (float)(*s >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
-}
-
-static gg_matrix make_matrix(gg_type t, int64_t rows, int64_t cols) {
-    gg_matrix m = {NULL, t, cols, rows, gg_row_size(t, cols)};
-    uint8_t *d = gg_aligned_alloc(m.row_bytes * (size_t)rows);
-    float *x = malloc((size_t)cols * sizeof *x);
-    unsigned s = 1;
-    for (int64_t r = 0; r < rows; r++) {
-        for (int64_t i = 0; i < cols; i++) x[i] = frand(&s);
-        gg_quantize_row_ref(t, x, d + (size_t)r * m.row_bytes, cols);
-    }
-    free(x);
-    m.data = d;
-    return m;
-}
-
 typedef struct shape {
     const char *model, *what;
     gg_type type;
@@ -105,7 +87,7 @@ static double time_product(const gg_matrix *m, int n_tok, double budget) {
     float *y = malloc(sizeof(float) * (size_t)m->rows * (size_t)n_tok);
     unsigned s = 7;
     for (int k = 0; k < n_tok; k++) {
-        for (int64_t i = 0; i < m->cols; i++) x[i] = frand(&s);
+        for (int64_t i = 0; i < m->cols; i++) x[i] = bench_frand(&s);
         if (packed) gg_gemm_pack_act(m, x, a + (size_t)k * stride);
         else gg_quantize_act(at, x, a + (size_t)k * stride, m->cols);
     }
@@ -154,7 +136,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const shape *sh = &shapes[i];
         if (only && !strstr(sh->model, only)) continue;
-        gg_matrix m = make_matrix(sh->type, sh->rows, sh->cols);
+        gg_matrix m = bench_make_matrix(sh->type, sh->rows, sh->cols);
         for (int k = 0; k < n_toks; k++) {
             double sec = time_product(&m, toks[k], budget);
             double gops = 2.0 * (double)sh->rows * (double)sh->cols * toks[k] / sec * 1e-9;

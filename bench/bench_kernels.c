@@ -12,6 +12,7 @@
  */
 #include "kernels/kernels.h"
 #include "platform/platform.h"
+#include "bench_matrix.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,26 +22,6 @@ static const gg_type types[] = {GG_TYPE_F32,  GG_TYPE_F16,  GG_TYPE_BF16, GG_TYP
                                 GG_TYPE_Q4_0, GG_TYPE_Q4_1, GG_TYPE_Q5_0, GG_TYPE_Q5_1,
                                 GG_TYPE_Q2_K, GG_TYPE_Q3_K, GG_TYPE_Q4_K, GG_TYPE_Q5_K,
                                 GG_TYPE_Q6_K};
-
-static float frand(unsigned *s) {
-    *s = *s * 1664525u + 1013904223u;
-    return (float)(*s >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
-}
-
-/* A rows x cols matrix of `t` quantized from random floats. */
-static gg_matrix make_matrix(gg_type t, int64_t rows, int64_t cols) {
-    gg_matrix m = {NULL, t, cols, rows, gg_row_size(t, cols)};
-    uint8_t *d = gg_aligned_alloc(m.row_bytes * (size_t)rows);
-    float *x = malloc((size_t)cols * sizeof *x);
-    unsigned s = 1;
-    for (int64_t r = 0; r < rows; r++) {
-        for (int64_t i = 0; i < cols; i++) x[i] = frand(&s);
-        gg_quantize_row_ref(t, x, d + (size_t)r * m.row_bytes, cols);
-    }
-    free(x);
-    m.data = d;
-    return m;
-}
 
 /* Seconds per call of gg_matmul_rows, repeated for at least `budget` s. */
 static double time_matmul(const gg_matrix *m, const void *a, size_t as, int n_tok, float *y,
@@ -77,7 +58,7 @@ static void *make_packed(const gg_matrix *m, int n_tok, size_t *stride) {
     float *x = malloc((size_t)m->cols * sizeof *x);
     unsigned s = 7;
     for (int k = 0; k < n_tok; k++) {
-        for (int64_t i = 0; i < m->cols; i++) x[i] = frand(&s);
+        for (int64_t i = 0; i < m->cols; i++) x[i] = bench_frand(&s);
         gg_gemm_pack_act(m, x, a + (size_t)k * *stride);
     }
     free(x);
@@ -92,7 +73,7 @@ static void *make_act(gg_type t, int64_t cols, int n_tok, size_t *stride) {
     float *x = malloc((size_t)cols * sizeof *x);
     unsigned s = 7;
     for (int k = 0; k < n_tok; k++) {
-        for (int64_t i = 0; i < cols; i++) x[i] = frand(&s);
+        for (int64_t i = 0; i < cols; i++) x[i] = bench_frand(&s);
         gg_quantize_act(at, x, a + (size_t)k * *stride, cols);
     }
     free(x);
@@ -112,7 +93,7 @@ int main(int argc, char **argv) {
     float *y = malloc(sizeof(float) * (size_t)(mv_rows > mm_rows * mm_tok ? mv_rows : mm_rows * mm_tok));
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         gg_type t = types[i];
-        gg_matrix mv = make_matrix(t, mv_rows, cols), mm = make_matrix(t, mm_rows, cols);
+        gg_matrix mv = bench_make_matrix(t, mv_rows, cols), mm = bench_make_matrix(t, mm_rows, cols);
         for (int lvl = GG_SIMD_SCALAR; lvl <= GG_SIMD_AVX512; lvl++) {
             if (gg_kernels_select((gg_simd)lvl) != (gg_simd)lvl) continue;
             size_t as;
