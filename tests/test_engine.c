@@ -947,6 +947,7 @@ static void expect_changed(ggembed_model *m, const char *what) {
     CHECK(!strcmp(ggembed_status_name(GGEMBED_E_MODEL_CHANGED), "model_changed"));
 }
 
+#ifndef _WIN32 /* only the POSIX-only case below uses it */
 static int rewrite_calls;
 /* Polled between layers: rewrites the file once, in the middle of the pass. */
 static int rewrite_mid_pass(void *u) {
@@ -954,6 +955,7 @@ static int rewrite_mid_pass(void *u) {
     if (rewrite_calls++ == 1) CHECK(overwrite_in_place());
     return 0;
 }
+#endif
 
 static void test_model_changed(void) {
     snprintf(other_path, sizeof other_path, "%s/engine-bert-other.gguf", check_tmp_dir());
