@@ -204,19 +204,7 @@ struct gg_cond {
     CONDITION_VARIABLE cv;
 };
 
-#ifndef NDEBUG
-/* Debug builds remember which thread holds each mutex (gg_mutex_held).
- * A thread is named by the address of its own thread-local byte. Only the
- * holder writes the owner, so a thread that does not hold the mutex can
- * never read its own name there, whatever it reads. */
-static _Thread_local char this_thread;
-static void owner_set(gg_mutex *m) { atomic_store_explicit(&m->owner, &this_thread, memory_order_relaxed); }
-static void owner_clear(gg_mutex *m) { atomic_store_explicit(&m->owner, NULL, memory_order_relaxed); }
-bool gg_mutex_held(gg_mutex *m) { return atomic_load_explicit(&m->owner, memory_order_relaxed) == &this_thread; }
-#else
-#define owner_set(m) ((void)0)
-#define owner_clear(m) ((void)0)
-#endif
+#include "mutex_owner.h"
 
 static unsigned __stdcall thread_main(void *p) {
     gg_thread *t = p;
