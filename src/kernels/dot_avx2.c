@@ -25,7 +25,7 @@
  * products (batched prompts) faster than repeated vector products.
  */
 #include "kernels_internal.h"
-#include "simd_x86.h"
+#include "dot_blocks_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -33,40 +33,8 @@
 
 /* ---- small helpers ---- */
 
-static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 static inline gg_half to_half(float f) {
     return (gg_half)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
-
-/* Sum of u8 x s8 products, as 8 int32 lanes (each the sum of 4). */
-static inline __m256i dot_us8(__m256i u, __m256i s) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
-
-/* 32 nibbles from 16 bytes: low nibbles first, then high nibbles (the
- * order of Q4_0/Q4_1/Q5_x blocks). */
-static inline __m256i nibbles32(const uint8_t *qs) {
-    __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-}
-
-/* Byte j is 0x10 where bit j of the little-endian 32-bit word is set. */
-static inline __m256i bits32(const uint8_t *qh) {
-    uint32_t w;
-    memcpy(&w, qh, 4);
-    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                             0x0101010101010101, 0x0000000000000000);
-    const __m256i mask = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), spread);
-    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, mask), mask);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
 }
 
 /* ---- F32, F16, BF16 ---- */
@@ -121,103 +89,21 @@ MULTI(f32_multi, f32_rows)
 MULTI(f16_multi, f16_rows)
 MULTI(bf16_multi, bf16_rows)
 
-/* ---- 32-value blocks against Q8_0 / Q8_1 ---- */
+/* ---- 32-value blocks against Q8_0 / Q8_1 (dot_blocks_x86.h) ---- */
 
-/* Signed weights x (Q4_0, Q5_0, Q8_0): |x| times y with x's sign. */
-#define SIGNED_BLOCK_ROWS(name, wtype, unpack)                                           \
-    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
-                            size_t st, int rows) {                                       \
-        const wtype *w = wv;                                                             \
-        __m256 acc[MAX_ROWS];                                                            \
-        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();                     \
-        for (int64_t b = 0; b < n / 32; b++) {                                           \
-            __m256i x = unpack(&w[b]);                                                   \
-            __m256i ax = _mm256_sign_epi8(x, x);                                         \
-            float dw = half(w[b].d);                                                     \
-            for (int r = 0; r < rows; r++) {                                             \
-                const gg_block_q8_0 *y = (const gg_block_q8_0 *)(a + r * st) + b;        \
-                __m256i yv = _mm256_loadu_si256((const __m256i *)y->qs);                 \
-                __m256 p = _mm256_cvtepi32_ps(dot_us8(ax, _mm256_sign_epi8(yv, x)));     \
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half(y->d)), p, acc[r]);    \
-            }                                                                            \
-        }                                                                                \
-        for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]);                           \
-    }
-
-static inline __m256i unpack_q4_0(const gg_block_q4_0 *b) {
-    return _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8));
-}
-static inline __m256i unpack_q5_0(const gg_block_q5_0 *b) {
-    __m256i q = _mm256_or_si256(nibbles32(b->qs), bits32(b->qh));
-    return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-}
-static inline __m256i unpack_q8_0(const gg_block_q8_0 *b) {
-    return _mm256_loadu_si256((const __m256i *)b->qs);
-}
-
-SIGNED_BLOCK_ROWS(q4_0_rows, gg_block_q4_0, unpack_q4_0)
-SIGNED_BLOCK_ROWS(q5_0_rows, gg_block_q5_0, unpack_q5_0)
-SIGNED_BLOCK_ROWS(q8_0_rows, gg_block_q8_0, unpack_q8_0)
+SIGNED_BLOCK_ROWS(q4_0_rows, gg_block_q4_0, unpack_q4_0, dot_us8_maddubs)
+SIGNED_BLOCK_ROWS(q5_0_rows, gg_block_q5_0, unpack_q5_0, dot_us8_maddubs)
+SIGNED_BLOCK_ROWS(q8_0_rows, gg_block_q8_0, unpack_q8_0, dot_us8_maddubs)
 MULTI(q4_0_multi, q4_0_rows)
 MULTI(q5_0_multi, q5_0_rows)
 MULTI(q8_0_multi, q8_0_rows)
 
-/* Unsigned weights with an offset (Q4_1, Q5_1): x = d*q + m, so the
- * block product is d*dy*sum(q*y) + m*s where s = dy*sum(y) comes with
- * the Q8_1 activations. */
-#define OFFSET_BLOCK_ROWS(name, wtype, unpack)                                           \
-    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
-                            size_t st, int rows) {                                       \
-        const wtype *w = wv;                                                             \
-        __m256 acc[MAX_ROWS];                                                            \
-        float offs[MAX_ROWS];                                                            \
-        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), offs[r] = 0;        \
-        for (int64_t b = 0; b < n / 32; b++) {                                           \
-            __m256i q = unpack(&w[b]);                                                   \
-            float dw = half(w[b].d), mw = half(w[b].m);                                  \
-            for (int r = 0; r < rows; r++) {                                             \
-                const gg_block_q8_1 *y = (const gg_block_q8_1 *)(a + r * st) + b;        \
-                __m256i yv = _mm256_loadu_si256((const __m256i *)y->qs);                 \
-                __m256 p = _mm256_cvtepi32_ps(dot_us8(q, yv));                           \
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half(y->d)), p, acc[r]);    \
-                offs[r] += mw * half(y->s);                                              \
-            }                                                                            \
-        }                                                                                \
-        for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]) + offs[r];                 \
-    }
-
-static inline __m256i unpack_q4_1(const gg_block_q4_1 *b) { return nibbles32(b->qs); }
-static inline __m256i unpack_q5_1(const gg_block_q5_1 *b) {
-    return _mm256_or_si256(nibbles32(b->qs), bits32(b->qh));
-}
-
-OFFSET_BLOCK_ROWS(q4_1_rows, gg_block_q4_1, unpack_q4_1)
-OFFSET_BLOCK_ROWS(q5_1_rows, gg_block_q5_1, unpack_q5_1)
+OFFSET_BLOCK_ROWS(q4_1_rows, gg_block_q4_1, unpack_q4_1, dot_us8_maddubs)
+OFFSET_BLOCK_ROWS(q5_1_rows, gg_block_q5_1, unpack_q5_1, dot_us8_maddubs)
 MULTI(q4_1_multi, q4_1_rows)
 MULTI(q5_1_multi, q5_1_rows)
 
-/* ---- K-quants against Q8_K ---- */
-
-/* The 256 values of a Q4_K/Q5_K super-block as 8 vectors of 32 bytes in
- * natural order: chunk c's 32 bytes give sub-block 2c (low nibbles) and
- * 2c+1 (high nibbles); Q5_K adds bits 2c and 2c+1 of qh as bit 4. */
-static inline void unpack_k45(const uint8_t *qs, const uint8_t *qh, __m256i q[8]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
-    __m256i hb = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    for (int c = 0; c < 4; c++) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-        q[2 * c] = _mm256_and_si256(v, m4);
-        q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        if (qh) {
-            /* bit k of each byte moved to bit 4: 16-bit shifts never carry a
-             * bit of the high byte into bit 4 of the low byte for k < 4 */
-            q[2 * c] = _mm256_or_si256(q[2 * c], _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
-            q[2 * c + 1] =
-                _mm256_or_si256(q[2 * c + 1], _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
-            hb = _mm256_srli_epi16(hb, 2);
-        }
-    }
-}
+/* ---- K-quants against Q8_K (unpackers: unpack_avx2.h) ---- */
 
 #define K45_ROWS(name, wtype, qh_of)                                                     \
     ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
@@ -230,7 +116,7 @@ static inline void unpack_k45(const uint8_t *qs, const uint8_t *qh, __m256i q[8]
             uint8_t sc[8], mn[8];                                                        \
             __m256i q[8], scv[8];                                                        \
             kscales(w[b].scales, sc, mn);                                                \
-            unpack_k45(w[b].qs, qh_of, q);                             \
+            unpack_k45_256(w[b].qs, qh_of, q);                             \
             for (int j = 0; j < 8; j++) scv[j] = _mm256_set1_epi16(sc[j]);               \
             float dw = half(w[b].d), mw = half(w[b].dmin);                               \
             for (int r = 0; r < rows; r++) {                                             \
@@ -257,23 +143,6 @@ MULTI(q5_K_multi, q5_K_rows)
 /* Q6_K: q = ql nibble | 2 bits of qh << 4, in 0..63, x = q - 32. The -32
  * is applied once per super-block through the activation's bsums:
  * sum sc*(q-32)*y = sum sc*q*y - 32 * sum_j sc[j]*bsums[j]. */
-static inline void unpack_q6_K(const gg_block_q6_K *w, __m256i q[8]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x30);
-    for (int h = 0; h < 2; h++) {
-        __m256i l0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h));
-        __m256i l1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h + 32));
-        __m256i hi = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
-        q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
-                                       _mm256_and_si256(_mm256_slli_epi16(hi, 4), m3));
-        q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                       _mm256_and_si256(_mm256_slli_epi16(hi, 2), m3));
-        q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                       _mm256_and_si256(hi, m3));
-        q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                       _mm256_and_si256(_mm256_srli_epi16(hi, 2), m3));
-    }
-}
-
 ALWAYS_INLINE void q6_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,
                              int rows) {
     const gg_block_q6_K *w = wv;
@@ -281,7 +150,7 @@ ALWAYS_INLINE void q6_K_rows(int64_t n, float *s, const void *wv, const uint8_t 
     for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / GG_QK_K; b++) {
         __m256i q[8], scv[8];
-        unpack_q6_K(&w[b], q);
+        unpack_q6_K_256(&w[b], q);
         /* 32 values span two sub-blocks of 16: scale per int16 pair lane. */
         for (int j = 0; j < 8; j++) {
             __m128i lo = _mm_set1_epi16(w[b].scales[2 * j]);
@@ -307,30 +176,6 @@ ALWAYS_INLINE void q6_K_rows(int64_t n, float *s, const void *wv, const uint8_t 
     for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]);
 }
 MULTI(q6_K_multi, q6_K_rows)
-
-/* Q2_K and Q3_K keep 2 bits per value, four values to a byte: byte l of
- * the 32 at qs + 32h holds value 128h + 32j + l at bits 2j. Vector
- * k = 4h + j of 32 values spans sub-blocks 2k (low lane) and 2k+1. */
-static inline void unpack_2bit(const uint8_t *qs, __m256i q[8]) {
-    const __m256i m2 = _mm256_set1_epi8(3);
-    for (int h = 0; h < 2; h++) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
-        for (int j = 0; j < 4; j++) q[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(v, 2 * j), m2);
-    }
-}
-
-/* Q3_K's high bit k of hmask[l] (set: +0, clear: -4) becomes bit 2, so
- * the stored q + 4 is in 0..7 and unsigned for vpmaddubsw; the 4 is taken
- * back once per super-block through bsums. */
-static inline void unpack_q3_K(const gg_block_q3_K *w, __m256i q[8]) {
-    const __m256i one = _mm256_set1_epi8(1);
-    __m256i hm = _mm256_loadu_si256((const __m256i *)w->hmask);
-    unpack_2bit(w->qs, q);
-    for (int k = 0; k < 8; k++) {
-        __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, k), one);
-        q[k] = _mm256_or_si256(q[k], _mm256_slli_epi16(hb, 2));
-    }
-}
 
 /* Per 32-value vector j, the scales of its two sub-blocks of 16 as int16:
  * sc[2j] across the low lane, sc[2j+1] across the high one. Even scales
@@ -363,7 +208,7 @@ ALWAYS_INLINE void q2_K_rows(int64_t n, float *s, const void *wv, const uint8_t 
     for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), mins[r] = 0;
     for (int64_t b = 0; b < n / GG_QK_K; b++) {
         __m256i q[8], scv[8];
-        unpack_2bit(w[b].qs, q);
+        unpack_2bit_256(w[b].qs, q);
         __m128i raw = _mm_loadu_si128((const __m128i *)w[b].scales);
         pair_scales(_mm_and_si128(raw, m4), scv);
         __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
@@ -386,7 +231,7 @@ ALWAYS_INLINE void q3_K_rows(int64_t n, float *s, const void *wv, const uint8_t 
     for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / GG_QK_K; b++) {
         __m256i q[8], scv[8];
-        unpack_q3_K(&w[b], q);
+        unpack_q3_K_256(&w[b], q);
         __m128i sc = q3scales(w[b].scales);
         pair_scales(sc, scv);
         __m256i sc16 = _mm256_cvtepi8_epi16(sc);
@@ -590,7 +435,7 @@ static inline void store_k32(__m256i q, float dl, float ml, float *y) {
             uint8_t sc[8], mn[8];                                                \
             __m256i q[8];                                                        \
             kscales(w[b].scales, sc, mn);                                        \
-            unpack_k45(w[b].qs, qh_of, q);                                       \
+            unpack_k45_256(w[b].qs, qh_of, q);                                       \
             float d = half(w[b].d), dmin = half(w[b].dmin);                      \
             for (int j = 0; j < 8; j++)                                          \
                 store_k32(q[j], d * (float)sc[j], dmin * (float)mn[j], y + 32 * j); \
@@ -604,7 +449,7 @@ static void dequant_q6_K(const void *src, float *y, int64_t n) {
     const gg_block_q6_K *w = src;
     for (int64_t b = 0; b < n / GG_QK_K; b++, y += GG_QK_K) {
         __m256i q[8];
-        unpack_q6_K(&w[b], q);
+        unpack_q6_K_256(&w[b], q);
         float d = half(w[b].d);
         for (int j = 0; j < 8; j++) {
             __m256i x = _mm256_sub_epi8(q[j], _mm256_set1_epi8(32));

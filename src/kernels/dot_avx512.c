@@ -9,7 +9,8 @@
  *   BF16            vdpbf16ps when AVX512-BF16 is present;
  *   K-quants        64 values per register, with vpdpbusd when VNNI is
  *                   present and vpmaddubsw + vpmaddwd otherwise;
- *   32-value blocks vpdpbusd on 256-bit registers (VNNI only; without it
+ *   32-value blocks vpdpbusd on 256-bit registers in the templates of
+ *                   dot_blocks_x86.h (VNNI only; without it
  *                   the AVX2 kernels are as good).
  *
  * As in dot_avx2.c, the integer part of each block is exact and only the
@@ -20,19 +21,13 @@
 #include "kernels_internal.h"
 #include "simd_x86.h"
 #include "unpack_avx512.h"
+#include "dot_blocks_x86.h"
 
 #include "../platform/platform.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-
-static inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* ---- F32, F16, BF16 ---- */
 
@@ -113,56 +108,16 @@ MULTI(bf16dp_multi, bf16dp_rows)
 /* ---- 32-value blocks with VNNI on 256-bit registers ---- */
 
 
-/* Signed weights: vpdpbusd takes |x| as the unsigned operand and the
- * activation with x's sign. */
-#define SIGNED_BLOCK_ROWS(name, wtype, unpack)                                           \
-    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
-                            size_t st, int rows) {                                       \
-        const wtype *w = wv;                                                             \
-        __m256 acc[MAX_ROWS];                                                            \
-        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();                     \
-        for (int64_t b = 0; b < n / 32; b++) {                                           \
-            __m256i x = unpack(&w[b]);                                                   \
-            __m256i ax = _mm256_abs_epi8(x);                                             \
-            float dw = half(w[b].d);                                                     \
-            for (int r = 0; r < rows; r++) {                                             \
-                const gg_block_q8_0 *y = (const gg_block_q8_0 *)(a + r * st) + b;        \
-                __m256i yv = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), x); \
-                __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, yv);         \
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half(y->d)),                \
-                                         _mm256_cvtepi32_ps(p), acc[r]);                 \
-            }                                                                            \
-        }                                                                                \
-        for (int r = 0; r < rows; r++) s[r] = hsum256(acc[r]);                           \
-    }
+/* vpdpbusd on 256-bit registers, for the templates of dot_blocks_x86.h. */
+static inline __m256i dot_us8_vnni256(__m256i u, __m256i s) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+}
 
-#define OFFSET_BLOCK_ROWS(name, wtype, unpack)                                           \
-    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
-                            size_t st, int rows) {                                       \
-        const wtype *w = wv;                                                             \
-        __m256 acc[MAX_ROWS];                                                            \
-        float offs[MAX_ROWS];                                                            \
-        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), offs[r] = 0;        \
-        for (int64_t b = 0; b < n / 32; b++) {                                           \
-            __m256i q = unpack(&w[b]);                                                   \
-            float dw = half(w[b].d), mw = half(w[b].m);                                  \
-            for (int r = 0; r < rows; r++) {                                             \
-                const gg_block_q8_1 *y = (const gg_block_q8_1 *)(a + r * st) + b;        \
-                __m256i yv = _mm256_loadu_si256((const __m256i *)y->qs);                 \
-                __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, yv);          \
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half(y->d)),                \
-                                         _mm256_cvtepi32_ps(p), acc[r]);                 \
-                offs[r] += mw * half(y->s);                                              \
-            }                                                                            \
-        }                                                                                \
-        for (int r = 0; r < rows; r++) s[r] = hsum256(acc[r]) + offs[r];                 \
-    }
-
-SIGNED_BLOCK_ROWS(q4_0_rows, gg_block_q4_0, unpack_q4_0)
-SIGNED_BLOCK_ROWS(q5_0_rows, gg_block_q5_0, unpack_q5_0)
-SIGNED_BLOCK_ROWS(q8_0_rows, gg_block_q8_0, unpack_q8_0)
-OFFSET_BLOCK_ROWS(q4_1_rows, gg_block_q4_1, unpack_q4_1)
-OFFSET_BLOCK_ROWS(q5_1_rows, gg_block_q5_1, unpack_q5_1)
+SIGNED_BLOCK_ROWS(q4_0_rows, gg_block_q4_0, unpack_q4_0, dot_us8_vnni256)
+SIGNED_BLOCK_ROWS(q5_0_rows, gg_block_q5_0, unpack_q5_0, dot_us8_vnni256)
+SIGNED_BLOCK_ROWS(q8_0_rows, gg_block_q8_0, unpack_q8_0, dot_us8_vnni256)
+OFFSET_BLOCK_ROWS(q4_1_rows, gg_block_q4_1, unpack_q4_1, dot_us8_vnni256)
+OFFSET_BLOCK_ROWS(q5_1_rows, gg_block_q5_1, unpack_q5_1, dot_us8_vnni256)
 MULTI(q4_0_multi, q4_0_rows)
 MULTI(q5_0_multi, q5_0_rows)
 MULTI(q8_0_multi, q8_0_rows)

@@ -1,6 +1,6 @@
 /*
  * simd_x86.h - small helpers shared by the x86 SIMD kernel files
- * (dot_avx2.c, dot_avx512.c): included only by files compiled with at
+ * (dot_avx2.c, dot_avx512.c, gemm_avx2.c, gemm_avx512.c): included only by files compiled with at
  * least AVX2, FMA and F16C.
  */
 #ifndef GG_SIMD_X86_H
@@ -16,6 +16,13 @@
 #define MAX_ROWS 4 /* activation rows one multi-row kernel handles at once */
 
 static inline float half(gg_half h) { return _cvtsh_ss(h); }
+
+static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
 
 static inline int hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));

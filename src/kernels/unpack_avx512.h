@@ -8,37 +8,7 @@
 #ifndef GG_UNPACK_AVX512_H
 #define GG_UNPACK_AVX512_H
 
-#include "simd_x86.h"
-
-/* ---- 32-value blocks, 256 bits at a time ---- */
-
-static inline __m256i nibbles32(const uint8_t *qs) {
-    __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-}
-
-/* 0x10 in byte j where bit j of qh (little-endian) is set. */
-static inline __m256i bits32(const uint8_t *qh) {
-    uint32_t m;
-    memcpy(&m, qh, 4);
-    return _mm256_maskz_set1_epi8((__mmask32)m, 0x10);
-}
-
-static inline __m256i unpack_q4_0(const gg_block_q4_0 *b) {
-    return _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8));
-}
-static inline __m256i unpack_q5_0(const gg_block_q5_0 *b) {
-    return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b->qs), bits32(b->qh)),
-                           _mm256_set1_epi8(16));
-}
-static inline __m256i unpack_q8_0(const gg_block_q8_0 *b) {
-    return _mm256_loadu_si256((const __m256i *)b->qs);
-}
-static inline __m256i unpack_q4_1(const gg_block_q4_1 *b) { return nibbles32(b->qs); }
-static inline __m256i unpack_q5_1(const gg_block_q5_1 *b) {
-    return _mm256_or_si256(nibbles32(b->qs), bits32(b->qh));
-}
+#include "unpack_avx2.h" /* the 32-value blocks */
 
 /* ---- K-quants, 64 values per register ---- */
 
