@@ -1,6 +1,7 @@
 /*
- * test_kernels_simd.c - the SIMD kernels (AVX2; AVX-512 without and with
- * VNNI/BF16) against the scalar reference, at every level this CPU has.
+ * test_kernels_simd.c - the SIMD kernels (AVX2 without and with AVX-VNNI;
+ * AVX-512 without and with VNNI/BF16) against the scalar reference, at
+ * every level this CPU has.
  *
  * For each computed type, random weight rows of awkward lengths (odd
  * numbers of blocks; for the float types lengths that leave a tail) are
@@ -12,7 +13,10 @@
  *     1e-5 of the sum of |terms| (the integer part of each block is exact
  *     in both; only the order of float additions differs), and
  *     vec_dot_multi must equal vec_dot bit for bit for each row;
- *   - gg_matmul_rows must agree with the reference in the same way;
+ *   - gg_matmul_rows and the packed products (gg_gemm_rows) must agree
+ *     with the reference in the same way, the packed ones for every batch
+ *     of 1..70 tokens bit for bit with the whole batch, and AVX2's and
+ *     AVX-VNNI's bit for bit with each other;
  *   - each level must really dispatch to its own kernels (test_dispatch),
  *     or the comparisons would pass without testing anything.
  */
@@ -170,13 +174,24 @@ static void test_matmul(const char *lv, gg_type t, int n_tok) {
 
 /* gg_gemm_rows (where the level has a packed kernel for t) against the
  * reference dot of each row and token, for widths of one segment and of
- * several (2304 = 2 * 1024 + 256); then each token alone and a sub-range of rows
- * must give the same bits as the whole batch. */
+ * several (2304 = 2 * 1024 + 256) and, for 32-value blocks, an odd number
+ * of 32-value blocks; 37 rows (whole 8- and 16-row panels and a part of
+ * one). Then every batch of 1..N_TOK tokens (every tile remainder) over
+ * an odd sub-range of rows must give the same bits as the whole batch.
+ * The whole batch's output is kept per level (gemm_out) so that levels
+ * whose products must agree bit for bit can be compared. */
+#define N_TOK 70
+#define G_ROWS 37
+static const int64_t gemm_cols[] = {320, 768, 2304};
+#define N_GCOLS 3
 static int gemm_tested;
+static float *gemm_out[GG_SIMD_AVX512 + 1][GG_TYPE_COUNT][N_GCOLS];
 
-static void test_gemm(const char *lv, gg_type t, int64_t cols) {
-    const int64_t rows = 37; /* two whole 16-row panels and a part of one */
-    const int n_tok = 9;
+static void test_gemm(gg_simd lvl, const char *lv, gg_type t, int ci) {
+    const int64_t cols = gemm_cols[ci], rows = G_ROWS;
+    const int n_tok = N_TOK;
+    if (cols % gg_type_info(t)->block_size != 0) return;
+    rng = 0x9e3779b97f4a7c15ull + 1000003ull * (uint64_t)(t * N_GCOLS + ci);
     gg_type at = gg_type_info(t)->vec_dot_type;
     size_t rb = gg_row_size(t, cols), as = gg_row_size(at, cols);
     uint8_t *wd = malloc(rb * rows);
@@ -200,7 +215,7 @@ static void test_gemm(const char *lv, gg_type t, int64_t cols) {
         gg_gemm_pack_act(&m, x + tk * cols, p + tk * ps);
     }
     const int64_t ldy = rows + 1;
-    float *y = calloc((size_t)(ldy * n_tok), sizeof *y), *y1 = calloc((size_t)ldy, sizeof *y1);
+    float *y = calloc((size_t)(ldy * n_tok), sizeof *y), *y1 = calloc((size_t)(ldy * n_tok), sizeof *y1);
     gg_gemm_rows(&m, p, ps, n_tok, y, ldy, 0, rows);
     int bad = 0, differ = 0;
     for (int tk = 0; tk < n_tok; tk++) {
@@ -210,20 +225,43 @@ static void test_gemm(const char *lv, gg_type t, int64_t cols) {
             if (!close_enough(y[tk * ldy + r], ref, magnitude(t, wd + r * rb, a + tk * as, cols)))
                 bad++;
         }
-        memset(y1, 0, sizeof(float) * ldy);
-        gg_gemm_rows(&m, p + tk * ps, ps, 1, y1, ldy, 3, rows);
-        for (int64_t r = 3; r < rows; r++) differ += memcmp(&y1[r], &y[tk * ldy + r], 4) != 0;
-        differ += y1[0] != 0 || y1[rows] != 0;
+    }
+    for (int n = 1; n <= n_tok; n++) {
+        const int first = (n * 7) % (n_tok - n + 1); /* tokens first..first+n-1 */
+        memset(y1, 0, sizeof(float) * (size_t)(ldy * n_tok));
+        gg_gemm_rows(&m, p + (size_t)first * ps, ps, n, y1, ldy, 3, rows);
+        for (int tk = 0; tk < n; tk++) {
+            const float *got = y1 + tk * ldy, *want = y + (first + tk) * ldy;
+            for (int64_t r = 3; r < rows; r++) differ += memcmp(&got[r], &want[r], 4) != 0;
+            differ += got[0] != 0 || got[1] != 0 || got[2] != 0 || got[rows] != 0;
+        }
     }
     CHECKF(bad == 0, "%s gemm %s cols=%lld: %d wrong", lv, gg_type_name(t), (long long)cols, bad);
-    CHECKF(differ == 0, "%s gemm %s cols=%lld: %d differ alone", lv, gg_type_name(t),
+    CHECKF(differ == 0, "%s gemm %s cols=%lld: %d differ from the whole batch", lv, gg_type_name(t),
            (long long)cols, differ);
+    gemm_out[lvl][t][ci] = y;
     free(wd);
     free(x);
     free(a);
     free(p);
-    free(y);
     free(y1);
+}
+
+/* The vpmaddubsw and the vpdpbusd instances of the 256-bit products run
+ * the same operations per lane: the same bits (on the same weights and
+ * activations: the generator is reseeded per level). */
+static void test_gemm_same(gg_simd l1, gg_simd l2) {
+    int compared = 0;
+    for (int t = 0; t < GG_TYPE_COUNT; t++)
+        for (int ci = 0; ci < N_GCOLS; ci++) {
+            const float *u = gemm_out[l1][t][ci], *v = gemm_out[l2][t][ci];
+            if (!u || !v) continue;
+            compared++;
+            CHECKF(memcmp(u, v, sizeof(float) * (size_t)((G_ROWS + 1) * N_TOK)) == 0,
+                   "gemm %s cols=%lld: %s and %s differ", gg_type_name((gg_type)t),
+                   (long long)gemm_cols[ci], gg_simd_name(l1), gg_simd_name(l2));
+        }
+    CHECKF(compared > 0, "no products compared between %s and %s", gg_simd_name(l1), gg_simd_name(l2));
 }
 
 static bool is_k_quant(gg_type t) {
@@ -233,9 +271,12 @@ static bool is_k_quant(gg_type t) {
 
 /* Every type of dot_types has SIMD dot products at every level (not the
  * reference left in place); at the AVX-512 levels the K-quants have
- * 512-bit ones, not AVX2's (`avx2`); at the full level on a CPU with VNNI
- * they have packed kernels and 512-bit kernels of their own, not those of
- * the plain level (`plain`), which has no packed ones. */
+ * 512-bit ones, not AVX2's (`avx2`). Packed products: at avx2, the
+ * vpmaddubsw ones for every quantized type but Q8_0, which the plain
+ * AVX-512 level keeps (`plain` has them too); at avxvnni, the vpdpbusd
+ * ones for all, Q8_0 included; at the full level on a CPU with VNNI, the
+ * 512-bit ones and 512-bit dot products of their own, not the plain
+ * level's. */
 static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel_table *avx2,
                           const gg_kernel_table *plain, const char *lv) {
     const bool vnni = gg_cpu_get()->avx512vnni;
@@ -245,17 +286,28 @@ static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel
     for (size_t i = 0; i < GG_ARRAY_LEN(dot_types); i++) {
         gg_type t = dot_types[i];
         const char *name = gg_type_name(t);
+        const bool quant = gg_type_info(t)->block_size > 1;
+        const bool offset = t == GG_TYPE_Q4_1 || t == GG_TYPE_Q5_1;
         CHECKF(k->vec_dot[t] && k->vec_dot[t] != ref.vec_dot[t] && k->vec_dot_multi[t],
                "%s %s: no SIMD dot product", lv, name);
+        if (quant && !offset) {
+            const bool full = lvl == GG_SIMD_AVXVNNI || (lvl == GG_SIMD_AVX512 && vnni);
+            const bool want = full || t != GG_TYPE_Q8_0;
+            CHECKF((k->gemm[t] != NULL) == want, "%s %s: %s packed kernel", lv, name,
+                   want ? "no" : "a");
+            if (lvl == GG_SIMD_AVXVNNI && avx2 && t != GG_TYPE_Q8_0)
+                CHECKF(k->gemm[t] != avx2->gemm[t], "%s %s: the avx2 packed kernel", lv, name);
+            if ((lvl == GG_SIMD_AVX512_PLAIN || (lvl == GG_SIMD_AVX512 && !vnni)) && avx2)
+                CHECKF(k->gemm[t] == avx2->gemm[t], "%s %s: not the avx2 packed kernel", lv, name);
+            if (lvl == GG_SIMD_AVX512 && vnni && avx2)
+                CHECKF(k->gemm[t] != avx2->gemm[t], "%s %s: the avx2 packed kernel", lv, name);
+        }
         if (lvl < GG_SIMD_AVX512_PLAIN || !is_k_quant(t)) continue;
         CHECKF(avx2 && k->vec_dot[t] != avx2->vec_dot[t] && k->vec_dot_multi[t] != avx2->vec_dot_multi[t],
                "%s %s: the AVX2 kernel, not a 512-bit one", lv, name);
-        if (lvl == GG_SIMD_AVX512_PLAIN) CHECKF(k->gemm[t] == NULL, "%s %s: a packed (VNNI) kernel", lv, name);
-        if (lvl == GG_SIMD_AVX512 && vnni) {
-            CHECKF(k->gemm[t] != NULL, "%s %s: no packed kernel", lv, name);
+        if (lvl == GG_SIMD_AVX512 && vnni)
             CHECKF(plain && k->vec_dot_multi[t] != plain->vec_dot_multi[t], "%s %s: the plain kernel",
                    lv, name);
-        }
     }
 }
 
@@ -357,13 +409,17 @@ int main(void) {
             for (int which = 0; which < 4; which++) test_type(k, lv, dot_types[i], which);
             test_matmul(lv, dot_types[i], 1);
             test_matmul(lv, dot_types[i], 5);
-            test_gemm(lv, dot_types[i], 768);
-            test_gemm(lv, dot_types[i], 2304);
+            for (int ci = 0; ci < N_GCOLS; ci++) test_gemm((gg_simd)lvl, lv, dot_types[i], ci);
         }
         test_q8_K_sign(k, lv);
         test_attn(lv);
         test_elementwise(lv);
     }
+    if (gemm_out[GG_SIMD_AVX2][GG_TYPE_Q4_K][1] && gemm_out[GG_SIMD_AVXVNNI][GG_TYPE_Q4_K][1])
+        test_gemm_same(GG_SIMD_AVX2, GG_SIMD_AVXVNNI);
+    for (int l = 0; l <= GG_SIMD_AVX512; l++)
+        for (int t = 0; t < GG_TYPE_COUNT; t++)
+            for (int ci = 0; ci < N_GCOLS; ci++) free(gemm_out[l][t][ci]);
     printf("levels tested: %d, packed products tested: %d\n", tested, gemm_tested);
     gg_kernels_select(GG_SIMD_AVX512);
     return check_done("test_kernels_simd");

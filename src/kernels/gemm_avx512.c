@@ -29,6 +29,7 @@
  */
 #include "kernels_internal.h"
 #include "unpack_avx512.h"
+#include "gemm_x86.h"
 
 #include "../platform/platform.h"
 
@@ -54,40 +55,11 @@ typedef struct rows_buf {
     float mn[GR][MAX_SUB];
 } rows_buf;
 
-/* Unpacks values [k0, k0 + m) of a row: int8 values, scale (and min) of
- * each sub-block. */
-typedef void (*row_unpack_fn)(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
-                              float *mn);
-
 /* ---- unpacking one row ---- */
 
-#define UNPACK_32(name, wtype, unpack)                                                   \
-    static void name(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,       \
-                     float *mn) {                                                        \
-        (void)mn;                                                                        \
-        const wtype *w = (const wtype *)row + k0 / 32;                                   \
-        for (int64_t j = 0; j < m / 32; j++) {                                           \
-            _mm256_storeu_si256((__m256i *)(q + 32 * j), unpack(&w[j]));                 \
-            sc[j] = half(w[j].d);                                                        \
-        }                                                                                \
-    }
 UNPACK_32(unpack_row_q8_0, gg_block_q8_0, unpack_q8_0)
 UNPACK_32(unpack_row_q4_0, gg_block_q4_0, unpack_q4_0)
 UNPACK_32(unpack_row_q5_0, gg_block_q5_0, unpack_q5_0)
-
-/* The 8 scales and 8 mins of a Q4_K/Q5_K super-block (see kscales) as
- * floats times d and dmin, four 6-bit fields at a time. */
-static inline void k45_scales(const uint8_t *p, gg_half d, gg_half dmin, float *sc, float *mn) {
-    uint32_t u[3];
-    memcpy(u, p, 12);
-    const uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, top2 = 0x30303030;
-    uint64_t s8 = (u[0] & lo6) | (uint64_t)((u[2] & lo4) | ((u[0] >> 2) & top2)) << 32;
-    uint64_t m8 = (u[1] & lo6) | (uint64_t)(((u[2] >> 4) & lo4) | ((u[1] >> 2) & top2)) << 32;
-    __m256 fs = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)s8)));
-    __m256 fm = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m8)));
-    _mm256_storeu_ps(sc, _mm256_mul_ps(fs, _mm256_set1_ps(half(d))));
-    _mm256_storeu_ps(mn, _mm256_mul_ps(fm, _mm256_set1_ps(half(dmin))));
-}
 
 #define UNPACK_K45(name, wtype, qh_of)                                                   \
     static void name(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,       \
@@ -377,12 +349,6 @@ ALWAYS_INLINE void tile(int SB, int S, int MINS, int NT, const panel *p, int64_t
     }
 }
 
-/* Bytes of one packed activation row, and where its parts start. */
-static size_t act_bytes(gg_type vdt, int64_t n) {
-    if (vdt == GG_TYPE_Q8_0) return (size_t)n + 4 * (size_t)(n / 32);
-    return (size_t)n + 4 * (size_t)(n / 256 + n / 16 + n / 32);
-}
-
 static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t stride,
                      int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     /* 64-byte aligned by hand: the stack of a mingw thread is not. */
@@ -576,7 +542,7 @@ static void gemm_f16(const gg_matrix *w, const void *act, size_t stride, int n_t
 
 static size_t gemm_act_bytes(gg_type vdt, int64_t n) {
     if (vdt == GG_TYPE_F16) return (size_t)n * 2;
-    return act_bytes(vdt, n);
+    return gemm_q8_act_bytes(vdt, n);
 }
 
 void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext) {

@@ -6,7 +6,7 @@
  * then each level's file overwrites the entries it speeds up. A table is
  * built once, on first use, under an atomic once-guard, so threads may
  * race on the first call. The level in use is the best the CPU supports,
- * capped by GGEMBED_SIMD=scalar|avx2|avx512-plain|avx512 if set; gg_kernels_select()
+ * capped by GGEMBED_SIMD=scalar|avx2|avxvnni|avx512-plain|avx512 if set; gg_kernels_select()
  * changes it (tests and benchmarks compare levels that way).
  */
 #include "kernels_ref.h"
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_LEVELS 4
+#define N_LEVELS 5
 
 static gg_kernel_table tables[N_LEVELS];
 static atomic_int table_state[N_LEVELS]; /* 0 not built, 1 being built, 2 ready */
@@ -35,23 +35,37 @@ void gg_kernels_fill_ref(gg_kernel_table *t) {
     t->gelu_table_row = gg_gelu_table_row_ref;
 }
 
-/* The best level both compiled in and usable on this CPU and OS. */
-static gg_simd cpu_level(void) {
+/* Whether `level` is both compiled in and usable on this CPU and OS. */
+static bool usable(gg_simd level) {
+    if (level == GG_SIMD_SCALAR) return true;
 #if defined(GG_HAVE_X86_KERNELS) && defined(GG_HAVE_SIMD_FILES)
     const gg_cpu_features *f = gg_cpu_get();
-    if (!(f->avx2 && f->fma && f->f16c)) return GG_SIMD_SCALAR;
-    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq) return GG_SIMD_AVX512;
-    return GG_SIMD_AVX2;
+    if (!(f->avx2 && f->fma && f->f16c)) return false;
+    switch (level) {
+    case GG_SIMD_AVX2: return true;
+    case GG_SIMD_AVXVNNI: return f->avxvnni && gg_gemm_avxvnni_compiled();
+    default: return f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq;
+    }
 #else
-    return GG_SIMD_SCALAR;
+    return false;
 #endif
+}
+
+/* The highest usable level at most `cap`. */
+static gg_simd best_level(gg_simd cap) {
+    int l = cap > GG_SIMD_AVX512 ? GG_SIMD_AVX512 : cap < GG_SIMD_SCALAR ? GG_SIMD_SCALAR : cap;
+    while (l > GG_SIMD_SCALAR && !usable((gg_simd)l)) l--;
+    return (gg_simd)l;
 }
 
 static void build(gg_kernel_table *t, gg_simd level) {
     memset(t, 0, sizeof *t);
     gg_kernels_fill_ref(t);
 #if defined(GG_HAVE_X86_KERNELS) && defined(GG_HAVE_SIMD_FILES)
-    if (level >= GG_SIMD_AVX2) gg_kernels_fill_avx2(t);
+    if (level >= GG_SIMD_AVX2) {
+        gg_kernels_fill_avx2(t);
+        gg_gemm_fill_avx2(t, level == GG_SIMD_AVXVNNI);
+    }
     if (level >= GG_SIMD_AVX512_PLAIN) {
         const bool ext = level >= GG_SIMD_AVX512;
         gg_kernels_fill_avx512(t, ext);
@@ -83,6 +97,7 @@ static gg_simd env_cap(void) {
     if (!v) return GG_SIMD_AVX512;
     if (strcmp(v, "scalar") == 0) return GG_SIMD_SCALAR;
     if (strcmp(v, "avx2") == 0) return GG_SIMD_AVX2;
+    if (strcmp(v, "avxvnni") == 0) return GG_SIMD_AVXVNNI;
     if (strcmp(v, "avx512-plain") == 0) return GG_SIMD_AVX512_PLAIN;
     return GG_SIMD_AVX512;
 }
@@ -94,18 +109,13 @@ static gg_simd use_level(gg_simd level) {
     return level;
 }
 
-gg_simd gg_kernels_select(gg_simd wanted) {
-    gg_simd best = cpu_level();
-    if (wanted < GG_SIMD_SCALAR) wanted = GG_SIMD_SCALAR;
-    return use_level(wanted < best ? wanted : best);
-}
+gg_simd gg_kernels_select(gg_simd wanted) { return use_level(best_level(wanted)); }
 
 const gg_kernel_table *gg_kernels_get(void) {
     const gg_kernel_table *t = atomic_load_explicit(&active, memory_order_acquire);
     if (t) return t;
     /* First use: racing threads all pick the same level and table. */
-    gg_simd best = cpu_level(), cap = env_cap();
-    use_level(cap < best ? cap : best);
+    use_level(best_level(env_cap()));
     return atomic_load_explicit(&active, memory_order_acquire);
 }
 
@@ -118,6 +128,7 @@ const char *gg_simd_name(gg_simd level) {
     switch (level) {
     case GG_SIMD_SCALAR: return "scalar";
     case GG_SIMD_AVX2: return "avx2";
+    case GG_SIMD_AVXVNNI: return "avxvnni";
     case GG_SIMD_AVX512_PLAIN: return "avx512-plain";
     case GG_SIMD_AVX512: return "avx512";
     }

@@ -19,16 +19,21 @@
 typedef enum gg_simd {
     GG_SIMD_SCALAR = 0,
     GG_SIMD_AVX2 = 1,   /* AVX2 + FMA + F16C */
+    /* AVX2 with AVX-VNNI (vpdpbusd on 256-bit registers) for the packed
+     * products. Not needed by the AVX-512 levels: an AVX-512 CPU without
+     * AVX-VNNI has them all, and capping it at avxvnni gives avx2. */
+    GG_SIMD_AVXVNNI = 2,
     /* AVX-512 F/BW/VL/DQ alone: what every AVX-512 CPU has. A level of its
      * own so that the kernels for CPUs without VNNI or BF16 are tested on
      * CPUs with them. */
-    GG_SIMD_AVX512_PLAIN = 2,
-    GG_SIMD_AVX512 = 3, /* the same plus VNNI and BF16 where present */
+    GG_SIMD_AVX512_PLAIN = 3,
+    GG_SIMD_AVX512 = 4, /* the same plus VNNI and BF16 where present */
 } gg_simd;
 
 /* Selects the best level the CPU supports; called once by
- * gg_kernels_get() on first use, or forced (clamped to what the CPU has)
- * for tests and benchmarks. Returns the level in use. */
+ * gg_kernels_get() on first use, or forced (the highest level at most
+ * `wanted` that the CPU has) for tests and benchmarks. Returns the level
+ * in use. */
 gg_simd gg_kernels_select(gg_simd wanted);
 gg_simd gg_kernels_level(void);
 const char *gg_simd_name(gg_simd level);

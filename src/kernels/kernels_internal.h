@@ -47,6 +47,12 @@ void gg_kernels_fill_ref(gg_kernel_table *t);
 void gg_kernels_fill_avx2(gg_kernel_table *t);
 /* ext: also use VNNI and BF16 where the CPU has them */
 void gg_kernels_fill_avx512(gg_kernel_table *t, bool ext);
+/* The packed products on 256-bit registers (gemm_avx2.c), with AVX-VNNI's
+ * vpdpbusd when vnni, else vpmaddubsw; also the activation packers and
+ * gemm_act_bytes, which the AVX-512 products share. */
+void gg_gemm_fill_avx2(gg_kernel_table *t, bool vnni);
+/* Whether the compiler could build the AVX-VNNI products. */
+bool gg_gemm_avxvnni_compiled(void);
 void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext);
 void gg_attn_fill_avx512(gg_kernel_table *t);
 #endif
