@@ -3,14 +3,19 @@
  * machine's int8 peak, on one thread, in CPU time (steadier than wall
  * time on a shared machine).
  *
- * peak: vpdpbusd on 512-bit registers, 16 independent sums, as fast as
- *       the core issues them (64 multiply-adds = 128 int8 ops each);
+ * peak: the int8 multiply-add instructions of the level's packed products
+ *       (vnni_peak.c), independent sums as fast as the core issues them:
+ *       avx512 vpdpbusd zmm (64 multiply-adds = 128 int8 ops each),
+ *       avxvnni vpdpbusd ymm (64 ops), avx2 and avx512-plain (whose packed
+ *       products are AVX2's) vpmaddubsw + vpmaddwd + vpaddd ymm (64 ops);
+ *       all three are printed, and each shape's fraction of its level's;
  * each shape: `rows x cols` weights of a type times n_tok tokens through
  *       gg_gemm_rows (the packed path) where the type has one, else
  *       gg_matmul_rows: GOPS (2 * rows * cols * n_tok / s), its fraction
  *       of the peak, and GB/s of weights read.
  * Each figure is the fastest of the calls made in --seconds of CPU time.
  * Usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME]
+ *                   [--level scalar|avx2|avxvnni|avx512-plain|avx512]
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, CLOCK_THREAD_CPUTIME_ID */
 #include "kernels/kernels.h"
@@ -37,25 +42,34 @@ static double cpu_seconds(void) {
 }
 
 #ifdef HAVE_PEAK
-/* vnni_peak.c, compiled for AVX-512 VNNI: n rounds of 16 independent
- * vpdpbusd; called only on a CPU that has them. */
+/* vnni_peak.c: n rounds of 16 (zmm), 14 (ymm) or 6 (vpmaddubsw) independent
+ * sums; each called only on a CPU that has its instructions. */
 int gg_bench_dp_rounds(long n, char x);
+int gg_bench_dp_rounds_ymm(long n, char x);
+int gg_bench_mb_rounds_ymm(long n, char x);
 
-/* vpdpbusd per second on one thread. */
-static double vnni_peak(double budget) {
+/* int8 GOPS on one thread: `per` sums of `ops` int8 operations a round. */
+static double int8_peak(int (*rounds_fn)(long, char), int per, int ops, double budget) {
     static volatile char seed = 1;
     volatile int sink = 0;
     long rounds = 0;
     double t0 = cpu_seconds(), t;
     do {
-        sink += gg_bench_dp_rounds(1000000, seed);
+        sink += rounds_fn(1000000, seed);
         rounds += 1000000;
         t = cpu_seconds() - t0;
     } while (t < budget);
     (void)sink;
-    return (double)rounds * 16 / t;
+    return (double)rounds * per * ops / t * 1e-9;
 }
 #endif
+
+static gg_simd parse_level(const char *v) {
+    for (int l = GG_SIMD_SCALAR; l <= GG_SIMD_AVX512; l++)
+        if (strcmp(v, gg_simd_name((gg_simd)l)) == 0) return (gg_simd)l;
+    fprintf(stderr, "bench_gemm: unknown level %s\n", v);
+    exit(2);
+}
 
 typedef struct shape {
     const char *model, *what;
@@ -111,9 +125,11 @@ int main(int argc, char **argv) {
     double budget = 0.5;
     int toks[16] = {1, 13, 64, 512}, n_toks = 4;
     const char *only = NULL;
+    gg_simd want = GG_SIMD_AVX512;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) budget = atof(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+        else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc) want = parse_level(argv[++i]);
         else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) {
             n_toks = 0;
             for (char *p = argv[++i]; *p && n_toks < 16;) {
@@ -121,16 +137,29 @@ int main(int argc, char **argv) {
                 if (*p == ',') p++;
             }
         } else {
-            fprintf(stderr, "usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME]\n");
+            fprintf(stderr, "usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME] "
+                            "[--level scalar|avx2|avxvnni|avx512-plain|avx512]\n");
             return 2;
         }
     }
-    double peak = 0;
+    const gg_simd level = gg_kernels_select(want);
+    if (level != want)
+        printf("level %s not available here: %s instead\n", gg_simd_name(want), gg_simd_name(level));
+    double pk_zmm = 0, pk_ymm = 0, pk_mb = 0, peak = 0;
+    const char *peak_of = "none";
 #ifdef HAVE_PEAK
-    if (gg_cpu_get()->avx512vnni) peak = vnni_peak(budget) * 128 * 1e-9;
+    const gg_cpu_features *f = gg_cpu_get();
+    if (f->avx512vnni) pk_zmm = int8_peak(gg_bench_dp_rounds, 16, 128, budget);
+    if (f->avxvnni) pk_ymm = int8_peak(gg_bench_dp_rounds_ymm, 14, 64, budget);
+    if (f->avx2) pk_mb = int8_peak(gg_bench_mb_rounds_ymm, 6, 64, budget);
+    if (pk_zmm > 0) printf("int8 peak, vpdpbusd zmm: %.0f GOPS per thread\n", pk_zmm);
+    if (pk_ymm > 0) printf("int8 peak, vpdpbusd ymm: %.0f GOPS per thread\n", pk_ymm);
+    if (pk_mb > 0) printf("int8 peak, vpmaddubsw+vpmaddwd+vpaddd ymm: %.0f GOPS per thread\n", pk_mb);
+    if (level == GG_SIMD_AVX512 && f->avx512vnni) peak = pk_zmm, peak_of = "vpdpbusd zmm";
+    else if (level == GG_SIMD_AVXVNNI) peak = pk_ymm, peak_of = "vpdpbusd ymm";
+    else if (level >= GG_SIMD_AVX2) peak = pk_mb, peak_of = "vpmaddubsw ymm";
 #endif
-    printf("kernel level %s; one thread, CPU time\n", gg_simd_name(gg_kernels_level()));
-    if (peak > 0) printf("int8 peak (vpdpbusd zmm): %.0f GOPS per thread\n", peak);
+    printf("kernel level %s; one thread, CPU time; of peak: of %s\n", gg_simd_name(level), peak_of);
     printf("%-13s %-8s %-5s %13s %6s %8s %8s %8s\n", "model", "matrix", "type", "rows x cols",
            "tokens", "GOPS", "of peak", "GB/s");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
