@@ -22,10 +22,9 @@
  * through the same instructions whatever the tile, the batch or the row
  * range: a token's results do not depend on which others share the call.
  *
- * Activations (gg_gemm_pack_act, from the reference quantization of the
- * vec_dot_type): n bytes of value + 128, then the float d of each block,
- * then for Q8_K the sums of each 16 and each 32 values as floats (for the
- * mins).
+ * Activations: packed as gemm_x86.h lays them out (n bytes of value + 128,
+ * then the float d of each block, then for Q8_K the sums of each 16 and
+ * each 32 values as floats, for the mins), by gemm_avx2.c's packers.
  */
 #include "kernels_internal.h"
 #include "unpack_avx512.h"
@@ -411,46 +410,9 @@ GEMM(gemm_q4_K, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, panel_sc_k45)
 GEMM(gemm_q5_K, 256, 32, 1, unpack_row_q5_K, NULL, panel_sc_k45)
 GEMM(gemm_q6_K, 256, 16, 0, unpack_row_q6_K, NULL, NULL)
 
-/* ---- activations ---- */
-
-#define QSEG 2048 /* values quantized per call of the reference quantizer */
-
-static void pack_q8_0_act(const float *x, void *dst, int64_t n) {
-    uint8_t *qs = dst;
-    float *ad = (float *)(void *)(qs + n);
-    gg_block_q8_0 tmp[QSEG / 32];
-    const __m256i flip = _mm256_set1_epi8((char)0x80);
-    for (int64_t i0 = 0; i0 < n; i0 += QSEG) {
-        int64_t m = GG_MIN(QSEG, n - i0);
-        gg_quantize_act(GG_TYPE_Q8_0, x + i0, tmp, m);
-        for (int64_t b = 0; b < m / 32; b++) {
-            _mm256_storeu_si256((__m256i *)(qs + i0 + 32 * b),
-                                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)tmp[b].qs), flip));
-            ad[i0 / 32 + b] = half(tmp[b].d);
-        }
-    }
-}
-
-static void pack_q8_K_act(const float *x, void *dst, int64_t n) {
-    uint8_t *qs = dst;
-    float *ad = (float *)(void *)(qs + n), *bs16 = ad + n / 256, *bs32 = bs16 + n / 16;
-    gg_block_q8_K tmp[QSEG / GG_QK_K];
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
-    for (int64_t i0 = 0; i0 < n; i0 += QSEG) {
-        int64_t m = GG_MIN(QSEG, n - i0);
-        gg_quantize_act(GG_TYPE_Q8_K, x + i0, tmp, m);
-        for (int64_t b = 0; b < m / GG_QK_K; b++) {
-            int64_t i = i0 + GG_QK_K * b;
-            for (int c = 0; c < 4; c++)
-                _mm512_storeu_si512(qs + i + 64 * c,
-                                    _mm512_xor_si512(_mm512_loadu_si512(tmp[b].qs + 64 * c), flip));
-            ad[i / 256] = tmp[b].d;
-            for (int j = 0; j < 16; j++) bs16[i / 16 + j] = (float)tmp[b].bsums[j];
-            for (int j = 0; j < 8; j++)
-                bs32[i / 32 + j] = (float)(tmp[b].bsums[2 * j] + tmp[b].bsums[2 * j + 1]);
-        }
-    }
-}
+/* ---- activations ----
+ * Packed by gemm_avx2.c's packers (the AVX2 table, which this level's
+ * starts from), in the layout of gemm_x86.h. */
 
 /* ---- F16 ---- */
 
@@ -550,8 +512,6 @@ void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext) {
     t->gemm_pack[GG_TYPE_F16] = pack_f16_act;
     t->gemm[GG_TYPE_F16] = gemm_f16;
     if (!ext || !gg_cpu_get()->avx512vnni) return;
-    t->gemm_pack[GG_TYPE_Q8_0] = pack_q8_0_act;
-    t->gemm_pack[GG_TYPE_Q8_K] = pack_q8_K_act;
     t->gemm[GG_TYPE_Q8_0] = gemm_q8_0;
     t->gemm[GG_TYPE_Q4_0] = gemm_q4_0;
     t->gemm[GG_TYPE_Q5_0] = gemm_q5_0;
