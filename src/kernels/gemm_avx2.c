@@ -155,6 +155,17 @@ static inline void transpose8(__m256i r[8]) {
     }
 }
 
+/* dst[j][r] = src[r][j] for the 8 rows and j < n rounded up to 8 (the
+ * caller zeroes src past n). */
+static void transpose_cols(const float (*src)[MAX_SUB], int n, float (*dst)[GR]) {
+    for (int j0 = 0; j0 < n; j0 += 8) {
+        __m256i v[8];
+        for (int r = 0; r < GR; r++) v[r] = _mm256_loadu_si256((const __m256i *)(src[r] + j0));
+        transpose8(v);
+        for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)dst[j0 + j], v[j]);
+    }
+}
+
 typedef struct gdesc {
     int sb;   /* values per activation scale */
     int sub;  /* values per weight scale */
@@ -167,7 +178,7 @@ typedef struct gdesc {
 
 static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, int64_t k0,
                         int64_t m, rows_buf *rw, panel *p) {
-    const int nsub = (int)(m / g->sub);
+    const int nsub = (int)(m / g->sub), nsub8 = (nsub + 7) & ~7;
     for (int r = 0; r < GR; r++) {
         if (r < nr) {
             g->unpack((const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes, k0, m,
@@ -176,8 +187,9 @@ static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, 
             /* lanes of no row: zeros, computed and never stored */
             memset(rw->q[r], 0, (size_t)m);
             memset(rw->sc[r], 0, sizeof(float) * (size_t)nsub);
-            memset(rw->mn[r], 0, sizeof(float) * (size_t)nsub);
+            if (g->mins) memset(rw->mn[r], 0, sizeof(float) * (size_t)nsub);
         }
+        for (int j = nsub; j < nsub8; j++) rw->sc[r][j] = rw->mn[r][j] = 0;
     }
     for (int64_t c = 0; c < m / 32; c++) {
         __m256i v[8];
@@ -185,11 +197,8 @@ static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, 
         transpose8(v);
         for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)p->q[8 * c + j], v[j]);
     }
-    for (int s = 0; s < nsub; s++)
-        for (int r = 0; r < GR; r++) {
-            p->sc[s][r] = rw->sc[r][s];
-            p->mn[s][r] = g->mins ? rw->mn[r][s] : 0;
-        }
+    transpose_cols(rw->sc, nsub, p->sc);
+    if (g->mins) transpose_cols(rw->mn, nsub, p->mn);
     /* 128 * (w0 + w1) fits an int16 for any int8 pair: vpmaddubsw is exact */
     const __m256i k128 = _mm256_set1_epi8((char)0x80), one = _mm256_set1_epi16(1);
     const int steps = g->sub / 4;
