@@ -17,6 +17,7 @@
 
 #include "ggembed.h"
 #include "gguf/gguf.h"
+#include "kernels/kernels.h"
 #include "models/model.h"
 #include "platform/platform.h"
 #include "threadpool.h"
@@ -245,6 +246,10 @@ ggembed_status ggembed_open(const char *path, const ggembed_options *opt, ggembe
                             char *err, size_t err_len) {
     *out = NULL;
     if (!path) return fail(err, err_len, GGEMBED_E_INVALID, "no model path given");
+    const char *simd = gg_kernels_env_bad();
+    if (simd)
+        return fail(err, err_len, GGEMBED_E_INVALID,
+                    "GGEMBED_SIMD=%.40s is not one of scalar, avx2, avxvnni, avx512-plain, avx512", simd);
     ggembed_model *m = calloc(1, sizeof *m);
     if (!m) return fail(err, err_len, GGEMBED_E_MEMORY, "out of memory");
     if (opt) m->opt = *opt;

@@ -679,6 +679,29 @@ static void test_open_errors(void) {
     ggembed_close(m);
     m = NULL;
 
+    /* A mistyped kernel level is refused, not run at full speed. */
+    char saved[64] = "";
+    const char *was = getenv("GGEMBED_SIMD");
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+#ifdef _WIN32
+    _putenv("GGEMBED_SIMD=avx3");
+#else
+    setenv("GGEMBED_SIMD", "avx3", 1);
+#endif
+    st = ggembed_open(bert_path, &o, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_E_INVALID && m == NULL && strstr(err, "GGEMBED_SIMD=avx3"), "GGEMBED_SIMD=avx3: %s: %s",
+           ggembed_status_name(st), err);
+    ggembed_close(m);
+    m = NULL;
+#ifdef _WIN32
+    char restore[96];
+    snprintf(restore, sizeof restore, "GGEMBED_SIMD=%s", saved);
+    _putenv(restore);
+#else
+    if (was) setenv("GGEMBED_SIMD", saved, 1);
+    else unsetenv("GGEMBED_SIMD");
+#endif
+
     /* A vocabulary-only file: opens, tokenizes, cannot embed. */
     st = ggembed_open(vocab_bert, NULL, &m, err, sizeof err);
     CHECKF(st == GGEMBED_OK, "vocab-only open: %s", err);

@@ -92,14 +92,31 @@ static const gg_kernel_table *table_for(gg_simd level) {
     return &tables[level];
 }
 
+/* GGEMBED_SIMD's values, lowest first (gg_simd_name gives the same names). */
+static const gg_simd env_levels[] = {GG_SIMD_SCALAR, GG_SIMD_AVX2, GG_SIMD_AVXVNNI, GG_SIMD_AVX512_PLAIN,
+                                     GG_SIMD_AVX512};
+
+/* Returns 1 and the level GGEMBED_SIMD names in *out; 0 when it names none. */
+static int env_level(const char *v, gg_simd *out) {
+    for (size_t i = 0; i < sizeof env_levels / sizeof env_levels[0]; i++)
+        if (strcmp(v, gg_simd_name(env_levels[i])) == 0) return *out = env_levels[i], 1;
+    return 0;
+}
+
+/* An unknown value caps nothing here; ggembed_open refuses it first
+ * (gg_kernels_env_bad), so a typo is an error rather than a silent
+ * full-speed run. */
 static gg_simd env_cap(void) {
     const char *v = getenv("GGEMBED_SIMD");
-    if (!v) return GG_SIMD_AVX512;
-    if (strcmp(v, "scalar") == 0) return GG_SIMD_SCALAR;
-    if (strcmp(v, "avx2") == 0) return GG_SIMD_AVX2;
-    if (strcmp(v, "avxvnni") == 0) return GG_SIMD_AVXVNNI;
-    if (strcmp(v, "avx512-plain") == 0) return GG_SIMD_AVX512_PLAIN;
-    return GG_SIMD_AVX512;
+    gg_simd level = GG_SIMD_AVX512;
+    if (v) env_level(v, &level);
+    return level;
+}
+
+const char *gg_kernels_env_bad(void) {
+    const char *v = getenv("GGEMBED_SIMD");
+    gg_simd level;
+    return v && !env_level(v, &level) ? v : NULL;
 }
 
 static gg_simd use_level(gg_simd level) {

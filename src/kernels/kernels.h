@@ -36,6 +36,9 @@ typedef enum gg_simd {
  * in use. */
 gg_simd gg_kernels_select(gg_simd wanted);
 gg_simd gg_kernels_level(void);
+/* The value of GGEMBED_SIMD when it is set and names no level; NULL when
+ * it is unset or valid. */
+const char *gg_kernels_env_bad(void);
 const char *gg_simd_name(gg_simd level);
 
 /* Scalar references. n must be a multiple of the type's block size. */
