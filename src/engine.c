@@ -316,23 +316,42 @@ static void l2_normalize(float *v, int n) {
     for (int i = 0; i < n; i++) v[i] *= inv;
 }
 
-static void pool_sequence(embed_call *c, int s) {
-    ggembed_model *m = c->m;
+/* Sequence s's vector over all n_embd columns into dst. */
+static void pool_sequence(const embed_call *c, int s, float *dst) {
+    const ggembed_model *m = c->m;
     const int E = m->model.hp.n_embd;
     const int t0 = m->seq_start[s], t1 = m->seq_start[s + 1];
-    float *dst = c->out + (size_t)m->seq_text[s] * c->dims;
     const float *x = m->work.x;
     if (c->pooling == GGEMBED_POOLING_MEAN) {
-        for (int i = 0; i < c->dims; i++) {
+        for (int i = 0; i < E; i++) {
             double sum = 0;
             for (int t = t0; t < t1; t++) sum += x[(size_t)t * E + i];
             dst[i] = (float)(sum / (t1 - t0));
         }
     } else {
         int t = c->pooling == GGEMBED_POOLING_CLS ? t0 : t1 - 1;
-        memcpy(dst, x + (size_t)t * E, sizeof(float) * (size_t)c->dims);
+        memcpy(dst, x + (size_t)t * E, sizeof(float) * (size_t)E);
     }
-    if (c->normalize) l2_normalize(dst, c->dims);
+}
+
+/* The batch's vectors, a chunk of sequences at a time: pooled into the
+ * pass's scratch rows (w.tmp, [chunk][E], free once the pass is done),
+ * projected where the model says, then cut to dims and normalized into
+ * each text's place. */
+static void pool_batch(embed_call *c) {
+    ggembed_model *m = c->m;
+    const int E = m->model.hp.n_embd, chunk = m->work.chunk;
+    float *rows = m->work.tmp;
+    for (int s0 = 0; s0 < c->n_seq; s0 += chunk) {
+        const int n = GG_MIN(chunk, c->n_seq - s0);
+        for (int i = 0; i < n; i++) pool_sequence(c, s0 + i, rows + (size_t)i * E);
+        gg_model_project(&m->model, &m->ex, &m->work, rows, n);
+        for (int i = 0; i < n; i++) {
+            float *dst = c->out + (size_t)m->seq_text[s0 + i] * c->dims;
+            memcpy(dst, rows + (size_t)i * E, sizeof(float) * (size_t)c->dims);
+            if (c->normalize) l2_normalize(dst, c->dims);
+        }
+    }
 }
 
 static int cancel_hook(void *user) {
@@ -353,7 +372,7 @@ static ggembed_status flush(embed_call *c, gg_err *e) {
      * comes between (the call checked once before its first). */
     ggembed_status st = check_file(m, e);
     if (st != GGEMBED_OK) return st;
-    for (int s = 0; s < c->n_seq; s++) pool_sequence(c, s);
+    pool_batch(c);
     c->n_tok = c->n_seq = 0;
     return GGEMBED_OK;
 }

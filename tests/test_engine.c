@@ -804,12 +804,61 @@ static void test_foreign_tensor(void) {
     CHECKF(strstr(err, "blk.0.ffn_gate.weight") && strstr(err, "not part of a bert model"),
            "the message names the tensor and the architecture: '%s'", err);
     if (m) ggembed_close(m);
-    /* a tensor of a variant not run yet (a dense projection after pooling) */
+    /* gemma-embedding's projection after pooling, which a bert row lacks */
     CHECK(copy_model(bert_path, path, NULL, "dense_2.weight", 64, 256) == 0);
     st = ggembed_open(path, NULL, &m, err, sizeof err);
-    CHECKF(st == GGEMBED_E_UNSUPPORTED && !m, "bert with dense_2: %s", ggembed_status_name(st));
-    CHECKF(strstr(err, "dense_2.weight") && strstr(err, "not supported"), "message: '%s'", err);
+    CHECKF(st == GGEMBED_E_FORMAT && !m, "bert with dense_2: %s", ggembed_status_name(st));
+    CHECKF(strstr(err, "dense_2.weight") && strstr(err, "not part of a bert model"), "message: '%s'", err);
     if (m) ggembed_close(m);
+    remove(path);
+}
+
+/* EmbeddingGemma's projection after pooling: the same weights with it give
+ * other vectors of the same width, normalized, and Matryoshka dims cut the
+ * projected vector; its tensors without the widths' keys are refused, as
+ * llama.cpp refuses them. (tests/diff checks the values against llama.cpp.) */
+static void test_dense_projection(void) {
+    char path[2048], args[4096], err[GGEMBED_ERR_LEN] = "";
+    snprintf(path, sizeof path, "%s/engine-dense.gguf", check_tmp_dir());
+    const char *base = "--preset gemma-emb-tiny --type f32 --seed 5 --vocab \"%s/ggml-vocab-llama-spm.gguf\" %s";
+    float *v[2] = {NULL, NULL}, *cut = NULL;
+    int E[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, base, check_fixtures_dir(), k ? "--dense 96" : "");
+        ggembed_model *m = run_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+        if (!m) continue;
+        ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
+        E[k] = ggembed_get_info(m)->n_embd;
+        v[k] = embed(m, t, ROPE_N, NULL, NULL);
+        if (k) {
+            ggembed_embed_options o;
+            ggembed_embed_options_default(&o);
+            o.dims = 16;
+            cut = embed(m, t, ROPE_N, &o, NULL);
+        }
+        ggembed_close(m);
+    }
+    CHECK(v[0] && v[1] && cut && E[0] == 64 && E[1] == 64);
+    if (v[0] && v[1]) CHECKF(max_abs_diff(v[0], v[1], 64) > 1e-3, "the projection changed nothing");
+    if (v[1] && cut) {
+        double n = 0, dot = 0;
+        for (int i = 0; i < 16; i++) n += (double)v[1][i] * v[1][i], dot += (double)v[1][i] * cut[i];
+        CHECKF(fabs(dot / sqrt(n) - 1.0) < 1e-4, "dims 16 is not the projected vector's head, renormalized");
+    }
+    free(v[0]), free(v[1]), free(cut);
+    /* the projection's tensors in a file without its keys */
+    char bare[2048];
+    snprintf(bare, sizeof bare, "%s/engine-dense-bare.gguf", check_tmp_dir());
+    snprintf(args, sizeof args, base, check_fixtures_dir(), "");
+    if (!run_mkmodel(args, bare)) {
+        CHECK(copy_model(bare, path, NULL, "dense_2.weight", 64, 96) == 0);
+        ggembed_model *m = NULL;
+        ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
+        CHECKF(st == GGEMBED_E_FORMAT && !m, "dense_2 without its keys: %s", ggembed_status_name(st));
+        CHECKF(strstr(err, "dense_2_feat_out"), "the message names the missing key: '%s'", err);
+        if (m) ggembed_close(m);
+    }
+    remove(bare);
     remove(path);
 }
 
@@ -1095,6 +1144,7 @@ int main(void) {
         test_open_errors();
         test_model_changed();
         test_foreign_tensor();
+        test_dense_projection();
         test_error_kinds();
     }
     test_tokenize_specials();

@@ -104,6 +104,8 @@ static void shape_of(const mk_job *j, gg_hparams *hp) {
     hp->moe_every = p->moe_every;
     hp->n_expert = p->n_expert;
     hp->n_expert_used = p->n_expert_used;
+    hp->n_dense = p->n_dense;
+    hp->up_gate_fused = p->up_gate_fused;
 }
 
 static void set_hparams(mk_job *j, gguf_writer *w) {
@@ -129,6 +131,12 @@ static void set_hparams(mk_job *j, gguf_writer *w) {
         SET(gguf_set_u32, "moe_every_n_layers", (uint32_t)p->moe_every);
         SET(gguf_set_u32, "expert_count", (uint32_t)p->n_expert);
         SET(gguf_set_u32, "expert_used_count", (uint32_t)p->n_expert_used);
+    }
+    if (p->n_dense > 0) {
+        SET(gguf_set_u32, "dense_2_feat_in", (uint32_t)p->n_embd);
+        SET(gguf_set_u32, "dense_2_feat_out", (uint32_t)p->n_dense);
+        SET(gguf_set_u32, "dense_3_feat_in", (uint32_t)p->n_dense);
+        SET(gguf_set_u32, "dense_3_feat_out", (uint32_t)p->n_embd);
     }
     if (d->pos == GG_POS_ROPE || d->pos == GG_POS_ROPE_NEOX) {
         SET(gguf_set_f32, "rope.freq_base", p->rope_base);
@@ -328,6 +336,8 @@ static void usage(FILE *out) {
             "                Qwen3's, which stays the preset's)\n"
             "  --ff N        another feed-forward width (K-quants need widths that are multiples\n"
             "                of 256, else llama.cpp and mkmodel fall back to 32-blocks)\n"
+            "  --dense N     gemma-embedding: the projection after pooling through N (0: none)\n"
+            "  --fused-up-gate 0|1  jina-bert-v2: gate and up in one ffn_up tensor, or two\n"
             "Rotary scaling of decoder presets (each key is written only when given):\n"
             "  --rope-scaling T      <arch>.rope.scaling.type: none, linear or yarn\n"
             "  --rope-factor F       <arch>.rope.scaling.factor: positions stretched F times\n"
@@ -382,7 +392,7 @@ static int parse_rope(mk_job *j, const char *a, const char *val) {
 
 static int parse(mk_job *j, int argc, char **argv) {
     const char *preset = NULL, *type = "f16";
-    int pooling = -1, embd = 0, ff = 0;
+    int pooling = -1, embd = 0, ff = 0, dense = -1, fused = -1;
     long v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -401,6 +411,8 @@ static int parse(mk_job *j, int argc, char **argv) {
         else if (!strcmp(a, "--ctx") && cli_parse_int(a, val, 8, 1 << 20, &v)) j->n_ctx = (int)v;
         else if (!strcmp(a, "--embd") && cli_parse_int(a, val, 32, 1 << 16, &v)) embd = (int)v;
         else if (!strcmp(a, "--ff") && cli_parse_int(a, val, 32, 1 << 18, &v)) ff = (int)v;
+        else if (!strcmp(a, "--dense") && cli_parse_int(a, val, 0, 1 << 16, &v)) dense = (int)v;
+        else if (!strcmp(a, "--fused-up-gate") && cli_parse_int(a, val, 0, 1, &v)) fused = (int)v;
         else if (!strcmp(a, "--pooling")) {
             pooling = ggembed_pooling_parse(val);
             if (pooling < 0) {
@@ -409,7 +421,7 @@ static int parse(mk_job *j, int argc, char **argv) {
             }
         }
         else if (strcmp(a, "--seed") && strcmp(a, "--layers") && strcmp(a, "--ctx") && strcmp(a, "--embd") &&
-                 strcmp(a, "--ff")) {
+                 strcmp(a, "--ff") && strcmp(a, "--dense") && strcmp(a, "--fused-up-gate")) {
             fprintf(stderr, "ggembed mkmodel: unknown option '%s'\n", a);
             return -1;
         } else return -1;
@@ -450,7 +462,14 @@ static int parse(mk_job *j, int argc, char **argv) {
                         "tensor for no other of these architectures), not '%s'\n", preset);
         return -1;
     }
+    if ((dense >= 0 && !j->desc->dense_out) || (fused >= 0 && !j->desc->up_gate_either)) {
+        fprintf(stderr, "ggembed mkmodel: %s is not an option of '%s' (an architecture without that "
+                        "variant)\n", dense >= 0 ? "--dense" : "--fused-up-gate", preset);
+        return -1;
+    }
     j->shape = *j->p;
+    if (dense >= 0) j->shape.n_dense = dense;
+    if (fused >= 0) j->shape.up_gate_fused = fused != 0;
     if (pooling >= 0) j->shape.pooling = pooling;
     if (ff) j->shape.n_ff = ff;
     if (embd) {

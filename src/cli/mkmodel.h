@@ -24,7 +24,10 @@ typedef struct mk_preset {
     bool builtin_vocab; /* the built-in WordPiece vocabulary fits (BERT family) */
     int n_expert, n_expert_used, moe_every; /* mixture-of-experts rows */
     int n_swa; /* sliding-window rows: attention.sliding_window */
-    bool all_optional; /* also the tensors the row may have (jina-v2-base-code's Q/K norms) */
+    bool all_optional; /* also the tensors the row may have (jina-v2-base-code's Q/K norms
+                        * and attn_norm_2) */
+    int n_dense;       /* the projection after pooling, E -> n_dense -> E (EmbeddingGemma) */
+    bool up_gate_fused;/* gate and up in one ffn_up [E, 2F] where the row allows both forms */
 } mk_preset;
 
 const mk_preset *mk_find_preset(const char *name);

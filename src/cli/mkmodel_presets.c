@@ -19,11 +19,12 @@ static const mk_preset presets[] = {
     {"bge-m3", "bert", "bge-m3 (XLM-RoBERTa large)", 0, 1024, 24, 16, 16, 64, 4096, 8192, 1e-5f, 0, GGEMBED_POOLING_CLS, -1},
     {"xlmr-tiny", "bert", "a tiny XLM-R-style BERT for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-5f, 0, GGEMBED_POOLING_MEAN, -1},
     /* jina-embeddings-v2: BERT with ALiBi and a GEGLU FFN (base-code: --vocab
-     * a BPE vocabulary with the jina-v2-code pre-tokenizer) */
+     * a BPE vocabulary with the jina-v2-code pre-tokenizer; its Q/K layer
+     * norms, attn_norm_2 and fused up-gate as today's converter writes them) */
     {"jina-v2-base-en", "jina-bert-v2", "jina-embeddings-v2-base-en", 0, 768, 12, 12, 12, 64, 3072, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"jina-v2-small-en", "jina-bert-v2", "jina-embeddings-v2-small-en", 0, 512, 4, 8, 8, 64, 2048, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
-    {"jina-v2-base-code", "jina-bert-v2", "jina-embeddings-v2-base-code (Q/K layer norms)", 0, 768, 12, 12, 12, 64, 3072, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1, 0, 0, 0, 0, 1},
-    {"jina-code-tiny", "jina-bert-v2", "a tiny jina-bert-v2 with Q/K layer norms, for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1, 0, 0, 0, 0, 1},
+    {"jina-v2-base-code", "jina-bert-v2", "jina-embeddings-v2-base-code (Q/K layer norms, attn_norm_2, fused up-gate)", 0, 768, 12, 12, 12, 64, 3072, 8192, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1, 0, 0, 0, 0, 1, 0, 1},
+    {"jina-code-tiny", "jina-bert-v2", "a tiny jina-v2-base-code, for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1, 0, 0, 0, 0, 1, 0, 1},
     {"jina-tiny", "jina-bert-v2", "a tiny jina-bert-v2 for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     /* nomic-bert-moe: nomic-bert's attention, XLM-R's vocabulary, every second
      * block a mixture of 8 GELU experts of which 2 run (--vocab an XLM-R
@@ -31,9 +32,10 @@ static const mk_preset presets[] = {
     {"nomic-embed-text-v2-moe", "nomic-bert-moe", "nomic-embed-text-v2-moe", 0, 768, 12, 12, 12, 64, 3072, 512, 1e-5f, 10000.0f, GGEMBED_POOLING_MEAN, -1, 0, 8, 2, 2},
     {"nomic-moe-tiny", "nomic-bert-moe", "a tiny nomic-bert-moe for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-5f, 10000.0f, GGEMBED_POOLING_MEAN, -1, 0, 4, 2, 2},
     /* EmbeddingGemma: Gemma 3's sandwich-normed blocks, bidirectional, five
-     * of every six within a 512-token window (--vocab a SentencePiece
-     * vocabulary; the real one is Gemma 3's) */
-    {"embeddinggemma-300m", "gemma-embedding", "EmbeddingGemma-300m", 0, 768, 24, 3, 1, 256, 1152, 2048, 1e-6f, 1000000.0f, GGEMBED_POOLING_MEAN, -1, 0, 0, 0, 0, 512},
+     * of every six within a 512-token window, the sentence-transformers
+     * projection after pooling (--vocab a SentencePiece vocabulary; the real
+     * one is Gemma 3's) */
+    {"embeddinggemma-300m", "gemma-embedding", "EmbeddingGemma-300m (dense 768-3072-768)", 0, 768, 24, 3, 1, 256, 1152, 2048, 1e-6f, 1000000.0f, GGEMBED_POOLING_MEAN, -1, 0, 0, 0, 0, 512, 0, 3072},
     {"gemma-emb-tiny", "gemma-embedding", "a tiny gemma-embedding for tests (window 16)", 0, 64, 6, 2, 1, 32, 128, 256, 1e-6f, 1000000.0f, GGEMBED_POOLING_MEAN, -1, 0, 0, 0, 0, 16},
     /* ModernBERT: pre-norm without biases, GEGLU, global attention every third
      * block from the first, the others within a 128-token window (--vocab a

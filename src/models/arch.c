@@ -28,8 +28,8 @@ static const gg_arch_desc archs[] = {
     {
         .name = "jina-bert-v2", .models = "jina-embeddings-v2 (base-en, small-en, base-code, de, es)",
         .norm = GG_NORM_LAYER, .place = GG_NORM_POST, .embd_norm = true, .token_types = true,
-        .pos = GG_POS_ALIBI, .ffn = GG_FFN_GEGLU, .qk_norm_rows = true,
-        .bias_qkv = GG_MUST, .bias_out = GG_MUST, .bias_down = GG_MUST,
+        .pos = GG_POS_ALIBI, .ffn = GG_FFN_GEGLU, .qk_norm_rows = true, .attn_norm_2 = true,
+        .up_gate_either = true, .bias_qkv = GG_MUST, .bias_out = GG_MUST, .bias_down = GG_MUST,
         .pooling = GGEMBED_POOLING_MEAN,
     },
     {
@@ -43,7 +43,7 @@ static const gg_arch_desc archs[] = {
         .name = "gemma-embedding", .models = "EmbeddingGemma-300m",
         .norm = GG_NORM_RMS, .place = GG_NORM_SANDWICH, .embd_scale = true, .out_norm = true,
         .pos = GG_POS_ROPE_NEOX, .ffn = GG_FFN_GEGLU, .qk_norm = true, .swa_pattern = 6,
-        .swa_rope_base = 10000.0f, .pooling = GGEMBED_POOLING_MEAN,
+        .swa_rope_base = 10000.0f, .dense_out = true, .pooling = GGEMBED_POOLING_MEAN,
     },
     {
         .name = "modern-bert", .models = "ModernBERT, gte-modernbert (GeGLU)",
@@ -169,13 +169,17 @@ static void layer_tensors(walk *w, const gg_arch_desc *d, const gg_hparams *hp, 
     weight(w, "attn_output", QW, E, GG_MUST, d->bias_out, SLOT(&l->wo), SLOT(&l->bo));
     norm(w, d, "post_attention_norm", E, sandwich, SLOT(&l->attn_post_norm), NULL);
     norm(w, d, "attn_output_norm", E, post, SLOT(&l->attn_out_norm), SLOT(&l->attn_out_norm_b));
+    if (d->attn_norm_2) {
+        put(w, "attn_norm_2.weight", E, 0, GG_MAY, GG_T_NORM, SLOT(&l->attn_norm_2));
+        put(w, "attn_norm_2.bias", E, 0, GG_MAY, GG_T_BIAS, SLOT(&l->attn_norm_2_b));
+    }
     norm(w, d, "ffn_norm", E, pre, SLOT(&l->ffn_norm), SLOT(&l->ffn_norm_b));
     if (gg_layer_is_moe(hp, w->layer)) {
         put(w, "ffn_gate_inp.weight", E, hp->n_expert, GG_MUST, GG_T_MATRIX, SLOT(&l->ffn_router));
         put3(w, "ffn_up_exps.weight", E, F, hp->n_expert, SLOT(&l->ffn_up_exps));
         put3(w, "ffn_down_exps.weight", F, E, hp->n_expert, SLOT(&l->ffn_down_exps));
     } else {
-        if (d->fused_up_gate) { /* loaded into ffn_gate, split into views by the loader */
+        if (d->fused_up_gate || hp->up_gate_fused) { /* into ffn_gate, split by the loader */
             weight(w, "ffn_up", E, 2 * F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
         } else {
             weight(w, "ffn_up", E, F, GG_MUST, d->bias_up, SLOT(&l->ffn_up), SLOT(&l->ffn_up_b));
@@ -201,6 +205,10 @@ int gg_arch_tensors(const gg_arch_desc *d, const gg_hparams *hp, int n_types, gg
         layer_tensors(&w, d, hp, m ? &m->layers[w.layer] : NULL, m);
     w.layer = -1;
     norm(&w, d, "output_norm", E, d->out_norm, SLOT(&m->out_norm), SLOT(&m->out_norm_b));
+    if (d->dense_out && hp->n_dense > 0) {
+        put(&w, "dense_2.weight", E, hp->n_dense, GG_MUST, GG_T_MATRIX, SLOT(&m->dense_2));
+        put(&w, "dense_3.weight", hp->n_dense, E, GG_MUST, GG_T_MATRIX, SLOT(&m->dense_3));
+    }
     if (d->rope_freqs)
         put(&w, "rope_freqs.weight", hp->rope.n_rot / 2, 0, GG_MAY, GG_T_ROPE_FREQS,
             SLOT(&m->hp.rope.freq_factors));

@@ -108,6 +108,31 @@ static int get_int(const gguf_file *f, const char *arch, const char *suffix, int
     return 0;
 }
 
+/* The sentence-transformers projection's widths, <arch>.dense_2_feat_in
+ * and _out, dense_3_feat_in and _out: E -> P -> E, the only shape
+ * llama.cpp takes. Without the keys there is none, and a file that has its
+ * tensors anyway is refused, as llama.cpp does. */
+static int read_dense(const gguf_file *f, const char *a, gg_hparams *hp, gg_err *e) {
+    char key[128];
+    uint32_t in2, out2, in3, out3;
+    const uint32_t E = (uint32_t)hp->n_embd;
+    if (gguf_get_u32_or(f, KEY(key, a, "dense_2_feat_out"), 0, &out2, e)) return -1;
+    if (out2 == 0) {
+        if (gguf_find_tensor(f, "dense_2.weight") || gguf_find_tensor(f, "dense_3.weight"))
+            return gg_fail(e, "the file has the dense_2/dense_3 projection but no %s", key);
+        return 0;
+    }
+    if (out2 > (1u << 20)) return gg_fail(e, "%s = %u is out of range", key, out2);
+    if (gguf_get_u32_or(f, KEY(key, a, "dense_2_feat_in"), E, &in2, e)) return -1;
+    if (in2 != E) return gg_fail(e, "%s = %u, not the embedding's %u", key, in2, E);
+    if (gguf_get_u32_or(f, KEY(key, a, "dense_3_feat_in"), out2, &in3, e)) return -1;
+    if (in3 != out2) return gg_fail(e, "%s = %u, not dense_2's output of %u", key, in3, out2);
+    if (gguf_get_u32_or(f, KEY(key, a, "dense_3_feat_out"), E, &out3, e)) return -1;
+    if (out3 != E) return gg_fail(e, "%s = %u, not the embedding's %u", key, out3, E);
+    hp->n_dense = (int)out2;
+    return 0;
+}
+
 int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, gg_err *e) {
     const char *a = d->name;
     char key[128];
@@ -167,6 +192,9 @@ int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, g
         if (n_swa > 0) hp->swa_pattern = (int)pat;
         else hp->swa_pattern = 0;
     }
+    if (d->dense_out && read_dense(f, a, hp, e)) return -1;
+    /* llama.cpp tells the two forms apart by whether ffn_gate is there */
+    if (d->up_gate_either) hp->up_gate_fused = !gguf_find_tensor(f, "blk.0.ffn_gate.weight");
     /* llama.cpp fixes ALiBi's maximum bias at 8 and reads no key for it */
     if (d->pos == GG_POS_ALIBI) hp->alibi_max = 8.0f;
     if (d->pos == GG_POS_ROPE || d->pos == GG_POS_ROPE_NEOX) return read_rope(f, d, hp, e);

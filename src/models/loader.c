@@ -163,16 +163,6 @@ static int collect(const gg_tensor_spec *t, void *user) {
     return 0;
 }
 
-/* Tensors of variants llama.cpp runs and ggembed does not yet: refused by
- * name rather than ignored, since they change the result. */
-static const struct {
-    const char *name, *what;
-} not_yet[] = {
-    {"dense_2.weight", "the sentence-transformers dense projection after pooling"},
-    {"dense_3.weight", "the sentence-transformers dense projection after pooling"},
-    {"attn_norm_2.weight", "jina-bert-v2's second attention norm"},
-};
-
 /* Every tensor of the file that the architecture table knows by name
  * must be one this row has. */
 static int check_foreign(const gguf_file *f, const gg_model *m, gg_err *e) {
@@ -182,16 +172,13 @@ static int check_foreign(const gguf_file *f, const gg_model *m, gg_err *e) {
     gg_arch_tensors(m->desc, &one, 1, NULL, collect, &mine);
     one.moe_every = 2;
     one.n_expert = one.n_expert_used = 1;
+    one.n_dense = 1;
     for (int i = 0; gg_arch_at(i); i++) gg_arch_tensors(gg_arch_at(i), &one, 1, NULL, collect, &all);
     for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
         gguf_str name = gguf_tensor_at(f, i)->name, b = base_name(name);
         if (in_set(&all, b) && !in_set(&mine, b))
             return gg_fail(e, "tensor '%.*s' is not part of a %s model", (int)GG_MIN(name.len, 64),
                            name.ptr, m->desc->name);
-        for (size_t k = 0; k < GG_ARRAY_LEN(not_yet); k++)
-            if (gguf_str_eq(b, not_yet[k].name))
-                return gg_fail_kind(e, GG_E_UNSUPPORTED, "tensor '%.*s' (%s) is not supported yet",
-                                    (int)GG_MIN(name.len, 64), name.ptr, not_yet[k].what);
     }
     return 0;
 }
@@ -228,7 +215,7 @@ int gg_model_load(const gguf_file *f, gg_model *m, gg_err *e) {
     const int pat = m->hp.swa_pattern; /* llama.cpp's set_swa_pattern */
     for (int il = 0; pat > 0 && il < m->hp.n_layer; il++)
         m->layers[il].swa = m->desc->swa_dense_first ? il % pat != 0 : il % pat < pat - 1;
-    if (m->desc->fused_up_gate)
+    if (m->desc->fused_up_gate || m->hp.up_gate_fused)
         for (int il = 0; il < m->hp.n_layer; il++) split_up_gate(&m->hp, &m->layers[il]);
     for (uint64_t i = 0; i < gguf_tensor_count(f); i++) {
         const gguf_tensor *t = gguf_tensor_at(f, i);

@@ -45,7 +45,7 @@ static void work_sizes(const gg_model *m, int max_tok, int chunk, size_t sz[8]) 
     sz[3] = C * QW;          /* q: made one chunk at a time */
     sz[4] = C * QW;          /* attn: also an FFN output chunk */
     sz[5] = C * E;           /* tmp */
-    sz[6] = C * hp->n_ff;    /* ff_up */
+    sz[6] = C * (size_t)GG_MAX(hp->n_ff, hp->n_dense); /* ff_up: also the projection's */
     sz[7] = C * hp->n_ff;    /* ff_gate */
 }
 
@@ -67,6 +67,7 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
                                  &l->ffn_up_exps, &l->ffn_down_exps};
         for (size_t i = 0; i < GG_ARRAY_LEN(ws); i++) act = GG_MAX(act, matrix_scratch(ws[i], chunk));
     }
+    act = GG_MAX(act, GG_MAX(matrix_scratch(&m->dense_2, chunk), matrix_scratch(&m->dense_3, chunk)));
     p->act_bytes = gg_align_up(act, 64);
     p->score_floats = 2 * gg_align_up((size_t)max_tok, 16); /* scores, then a mask */
     p->total = p->work_bytes + p->act_bytes + p->score_floats * sizeof(float) * (size_t)n_threads;

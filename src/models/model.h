@@ -70,6 +70,13 @@ typedef struct gg_arch_desc {
     bool qk_norm;            /* per-head norms of Q and K */
     bool qk_norm_rows;       /* optional layer norms of whole Q and K rows, with biases
                               * (jina-embeddings-v2-base-code) */
+    bool attn_norm_2;        /* optional attn_norm_2 (with bias) after attn_out_norm: the
+                              * block's input added once more, then normed
+                              * (jina-embeddings-v2-base-code) */
+    bool up_gate_either;     /* the gated FFN as ffn_up + ffn_gate, or fused in ffn_up [E, 2F]
+                              * (llama.cpp's converter writes either, by version) */
+    bool dense_out;          /* may carry the sentence-transformers projection after
+                              * pooling, dense_2 [E, P] then dense_3 [P, E] (EmbeddingGemma) */
     gg_need bias_qkv, bias_out, bias_up, bias_down;
     bool kv_half;            /* K, V rounded to half, as llama.cpp's F16 KV cache holds them */
     bool rope_freqs;         /* may carry Llama 3's rope_freqs tensor */
@@ -103,6 +110,8 @@ typedef struct gg_hparams {
     gg_rope rope_swa;  /* the sliding-window blocks' rotary positions */
     int swa_half;      /* those blocks see keys within this distance */
     int swa_pattern;   /* 0: no windowed blocks */
+    int n_dense;       /* the projection's inner width <arch>.dense_2_feat_out; 0: none */
+    bool up_gate_fused;/* ffn_up holds the gate's rows too (up_gate_either rows) */
     int pooling; /* ggembed_pooling from metadata */
     bool causal;
 } gg_hparams;
@@ -120,6 +129,7 @@ typedef struct gg_layer {
     const float *attn_norm, *attn_norm_b;       /* pre-attention */
     const float *attn_post_norm;                /* on the attention output (sandwich) */
     const float *attn_out_norm, *attn_out_norm_b; /* after the residual add (post) */
+    const float *attn_norm_2, *attn_norm_2_b;   /* after attn_out_norm, the input added again */
     gg_matrix ffn_up, ffn_gate, ffn_down;
     /* a mixture-of-experts block: the router [n_expert rows], and the
      * experts' up and down matrices stacked, expert e's rows at e * F (up)
@@ -137,6 +147,7 @@ typedef struct gg_model {
     gg_matrix tok_embd, type_embd, pos_embd;
     const float *embd_norm, *embd_norm_b;
     const float *out_norm, *out_norm_b;
+    gg_matrix dense_2, dense_3; /* the projection after pooling (hp.n_dense > 0) */
     gg_layer *layers;
     uint64_t n_params;
 } gg_model;
@@ -176,7 +187,7 @@ typedef struct gg_work {
     float *q;      /* [chunk][n_head * head_dim] */
     float *attn;   /* [chunk][max(n_embd, n_head * head_dim)] */
     float *tmp;    /* [chunk][n_embd] */
-    float *ff_up;  /* [chunk][n_ff] */
+    float *ff_up;  /* [chunk][max(n_ff, n_dense)] */
     float *ff_gate;/* [chunk][n_ff] */
     int32_t *pos;  /* [max_tok] */
     int max_tok;
@@ -205,6 +216,10 @@ void gg_model_free(gg_model *m);
 typedef int (*gg_cancel_fn)(void *user);
 int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b,
                      gg_cancel_fn cancel, void *cancel_user, gg_err *e);
+
+/* The projection after pooling, in place, of n <= w->chunk pooled rows
+ * [n][n_embd]; nothing when the model has none (transformer.c). */
+void gg_model_project(const gg_model *m, gg_exec *ex, gg_work *w, float *rows, int n);
 
 /* Attention output for tokens [c0, c0 + c) of the batch into w->attn,
  * each token attending within its own sequence only; q holds the chunk's

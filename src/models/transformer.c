@@ -10,9 +10,14 @@
  *   a      = attention(q, k, v) Wo (+ bo)       [c][E]   each token within its own sequence;
  *            the mask (causal, sliding window, ALiBi) is the attention op's arguments
  *   x      = x + post_attn_norm(a)              [c][E]   then attn_out_norm(x): post-norm
+ *            (with attn_norm_2: x = attn_norm_2(x + attn_out_norm(x + a)))
  *   h      = ffn_norm(x)                        [c][E]
  *   f      = down(act(gate h) * up h)           [c][F] -> [c][E]   (or a mixture of experts)
  *   x      = x + post_ffn_norm(f)               [c][E]   then out_norm(x): post-norm
+ *
+ *
+ * After pooling, a model may project each text's vector (gg_model_project):
+ *   y      = dense_3(dense_2(pooled))           [n][E] -> [n][P] -> [n][E]
  *
  * Memory: the residual stream x, keys and values exist for all T tokens;
  * queries and everything wider (the FFN) exist for one chunk at a time, so
@@ -205,8 +210,13 @@ static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
     gg_attend_chunk(m, l, ex, w, b, c0, c, w->q);                   /* [c][QW] in attn */
     gg_op_matmul(ex, &l->wo, l->bo, w->attn, QW, c, w->tmp, E);  /* [c][E] */
     if (l->attn_post_norm) norm(m, ex, w->tmp, w->tmp, c, l->attn_post_norm, NULL);
+    if (l->attn_norm_2) { /* x = norm_2(x + attn_out_norm(x + a)): the input added twice */
+        gg_op_add(ex, w->tmp, x, (size_t)c * E);
+        norm(m, ex, w->tmp, w->tmp, c, l->attn_out_norm, l->attn_out_norm_b);
+    }
     gg_op_add(ex, x, w->tmp, (size_t)c * E);
-    if (l->attn_out_norm) norm(m, ex, x, x, c, l->attn_out_norm, l->attn_out_norm_b);
+    if (l->attn_norm_2) norm(m, ex, x, x, c, l->attn_norm_2, l->attn_norm_2_b);
+    else if (l->attn_out_norm) norm(m, ex, x, x, c, l->attn_out_norm, l->attn_out_norm_b);
     h = x;
     if (l->ffn_norm) {
         norm(m, ex, x, w->tmp, c, l->ffn_norm, l->ffn_norm_b);
@@ -239,4 +249,13 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
     }
     if (m->out_norm) norm(m, ex, w->x, w->x, b->n_tok, m->out_norm, m->out_norm_b);
     return 0;
+}
+
+/* As llama.cpp applies the sentence-transformers modules: two products
+ * without bias or activation, after pooling and before normalization. */
+void gg_model_project(const gg_model *m, gg_exec *ex, gg_work *w, float *rows, int n) {
+    if (!m->dense_2.data) return;
+    const int E = m->hp.n_embd, P = m->hp.n_dense;
+    gg_op_matmul(ex, &m->dense_2, NULL, rows, E, n, w->ff_up, P); /* [n][P] */
+    gg_op_matmul(ex, &m->dense_3, NULL, w->ff_up, P, n, rows, E); /* [n][E] */
 }

@@ -24,9 +24,11 @@
 //     option such as pooling, embd, ff, layers, ctx, rope-scaling, rope-factor).
 // Default: the matrix in DEFAULT_MODELS below (scripts/test-diff.sh runs it):
 // BERT with XLM-R's unigram vocabulary (xlmr-tiny; multilingual-e5-small with
-// SLOW=1), jina-bert-v2 (jina-tiny; jina-v2-small-en with SLOW=1), nomic-bert-moe
-// (nomic-moe-tiny), gemma-embedding (gemma-emb-tiny, llama-spm vocab) and
-// modern-bert (modernbert-tiny, gpt-2 vocab) in f16, q8_0 and q4_K_M,
+// SLOW=1), jina-bert-v2 (jina-tiny, and jina-code-tiny: base-code's Q/K norms,
+// attn_norm_2, fused up-gate; jina-v2-small-en and jina-v2-base-code with
+// SLOW=1), nomic-bert-moe (nomic-moe-tiny), gemma-embedding (gemma-emb-tiny
+// with its dense projection, llama-spm vocab; embeddinggemma-300m with SLOW=1)
+// and modern-bert (modernbert-tiny, gpt-2 vocab) in f16, q8_0 and q4_K_M,
 // the BERT family (bert-tiny, nomic-tiny) in every type of
 // GGEMBED_DIFF_TYPES (default f32,f16,q8_0,q4_0,q4_K_M,q5_K_M), the real
 // shapes of minilm, bge-base and nomic-embed-text in the same types
@@ -104,16 +106,26 @@ function defaultModels() {
   // the longer texts cross it): the tiny shapes.
   // modern-bert (global attention in blocks 0 and 3, a 16-token window in
   // the others, GPT-2 vocab): the tiny shape.
-  for (const preset of ["xlmr-tiny", "jina-tiny", "nomic-moe-tiny", "gemma-emb-tiny", "modernbert-tiny"]) {
+  for (const preset of ["xlmr-tiny", "jina-tiny", "nomic-moe-tiny", "modernbert-tiny"]) {
     for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`${preset}:${type}${/_K/.test(type) ? WIDE : ""}`);
   }
-  // jina-embeddings-v2-base-code's layer norms of whole Q and K rows.
-  m.push("jina-code-tiny:f16");
+  // EmbeddingGemma's sentence-transformers projection after pooling
+  // (dense_2, dense_3: 64 -> 256 -> 64; 256 -> 256 -> 256 in the K-quant
+  // entry), and once without it.
+  m.push("gemma-emb-tiny:f16");
+  for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`gemma-emb-tiny:${type}:dense=256${/_K/.test(type) ? WIDE : ""}`);
+  // jina-embeddings-v2-base-code: layer norms of whole Q and K rows,
+  // attn_norm_2 and the fused up-gate tensor.
+  for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`jina-code-tiny:${type}${/_K/.test(type) ? WIDE : ""}`);
   // Their real shapes (a 250k-token vocabulary, 8k contexts) cost minutes
   // more: with SLOW=1 (or GGEMBED_DIFF_REAL=full).
   if (process.env.SLOW || process.env.GGEMBED_DIFF_REAL === "full") {
     for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`multilingual-e5-small:${type}`);
     for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`jina-v2-small-en:${type}:ctx=512`);
+    // EmbeddingGemma-300m's and jina-embeddings-v2-base-code's real shapes
+    // (their contexts cut to 512; vocabularies of the fixtures).
+    for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`embeddinggemma-300m:${type}:ctx=512`);
+    for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`jina-v2-base-code:${type}:gpt-2:ctx=512`);
   }
   // The real shapes of all-MiniLM-L6-v2, bge-base-en-v1.5 and
   // nomic-embed-text-v1.5 in every type (GGEMBED_DIFF_REAL=0 leaves them out).
