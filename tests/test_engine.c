@@ -862,6 +862,38 @@ static void test_dense_projection(void) {
     remove(path);
 }
 
+/* A ModernBERT derivative's <arch>.hidden_activation: silu runs SwiGLU
+ * (other vectors than the same weights' GeGLU), a name llama.cpp does not
+ * map is refused by name rather than run as GeGLU. (tests/diff checks the
+ * values against llama.cpp.) */
+static void test_hidden_activation(void) {
+    char path[2048], args[4096], err[GGEMBED_ERR_LEN] = "";
+    snprintf(path, sizeof path, "%s/engine-act.gguf", check_tmp_dir());
+    const char *base = "--preset modernbert-tiny --type f32 --seed 5 --vocab \"%s/ggml-vocab-gpt-2.gguf\" %s";
+    float *v[2] = {NULL, NULL};
+    const char *acts[2] = {"--hidden-act gelu", "--hidden-act silu"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, base, check_fixtures_dir(), acts[k]);
+        ggembed_model *m = run_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+        if (!m) continue;
+        ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
+        v[k] = embed(m, t, ROPE_N, NULL, NULL);
+        ggembed_close(m);
+    }
+    CHECK(v[0] && v[1]);
+    if (v[0] && v[1]) CHECKF(max_abs_diff(v[0], v[1], 64) > 1e-3, "silu ran as gelu");
+    free(v[0]), free(v[1]);
+    snprintf(args, sizeof args, base, check_fixtures_dir(), "--hidden-act relu");
+    if (!run_mkmodel(args, path)) {
+        ggembed_model *m = NULL;
+        ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
+        CHECKF(st == GGEMBED_E_UNSUPPORTED && !m, "hidden_activation relu: %s", ggembed_status_name(st));
+        CHECKF(strstr(err, "modern-bert.hidden_activation") && strstr(err, "relu"), "message: '%s'", err);
+        if (m) ggembed_close(m);
+    }
+    remove(path);
+}
+
 /* Statuses come from the kind of error set where it happened, not from
  * the message: an unknown architecture whose name says "memory" is
  * UNSUPPORTED, not MEMORY. */
@@ -1145,6 +1177,7 @@ int main(void) {
         test_model_changed();
         test_foreign_tensor();
         test_dense_projection();
+        test_hidden_activation();
         test_error_kinds();
     }
     test_tokenize_specials();

@@ -106,6 +106,7 @@ static void shape_of(const mk_job *j, gg_hparams *hp) {
     hp->n_expert_used = p->n_expert_used;
     hp->n_dense = p->n_dense;
     hp->up_gate_fused = p->up_gate_fused;
+    hp->ffn = j->desc->ffn;
 }
 
 static void set_hparams(mk_job *j, gguf_writer *w) {
@@ -132,6 +133,7 @@ static void set_hparams(mk_job *j, gguf_writer *w) {
         SET(gguf_set_u32, "expert_count", (uint32_t)p->n_expert);
         SET(gguf_set_u32, "expert_used_count", (uint32_t)p->n_expert_used);
     }
+    if (p->hidden_act) SET(gguf_set_str, "hidden_activation", p->hidden_act);
     if (p->n_dense > 0) {
         SET(gguf_set_u32, "dense_2_feat_in", (uint32_t)p->n_embd);
         SET(gguf_set_u32, "dense_2_feat_out", (uint32_t)p->n_dense);
@@ -338,6 +340,7 @@ static void usage(FILE *out) {
             "                of 256, else llama.cpp and mkmodel fall back to 32-blocks)\n"
             "  --dense N     gemma-embedding: the projection after pooling through N (0: none)\n"
             "  --fused-up-gate 0|1  jina-bert-v2: gate and up in one ffn_up tensor, or two\n"
+            "  --hidden-act NAME    modern-bert: <arch>.hidden_activation (gelu, silu, ...)\n"
             "Rotary scaling of decoder presets (each key is written only when given):\n"
             "  --rope-scaling T      <arch>.rope.scaling.type: none, linear or yarn\n"
             "  --rope-factor F       <arch>.rope.scaling.factor: positions stretched F times\n"
@@ -393,6 +396,7 @@ static int parse_rope(mk_job *j, const char *a, const char *val) {
 static int parse(mk_job *j, int argc, char **argv) {
     const char *preset = NULL, *type = "f16";
     int pooling = -1, embd = 0, ff = 0, dense = -1, fused = -1;
+    const char *act = NULL;
     long v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -403,6 +407,7 @@ static int parse(mk_job *j, int argc, char **argv) {
         if (rope < 0) return -1;
         if (rope > 0) continue;
         if (!strcmp(a, "--preset")) preset = val;
+        else if (!strcmp(a, "--hidden-act")) act = val;
         else if (!strcmp(a, "--type")) type = val;
         else if (!strcmp(a, "--vocab")) j->vocab_path = val;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) j->out_path = val;
@@ -462,14 +467,18 @@ static int parse(mk_job *j, int argc, char **argv) {
                         "tensor for no other of these architectures), not '%s'\n", preset);
         return -1;
     }
-    if ((dense >= 0 && !j->desc->dense_out) || (fused >= 0 && !j->desc->up_gate_either)) {
+    const char *wrong = dense >= 0 && !j->desc->dense_out ? "--dense"
+                      : fused >= 0 && !j->desc->up_gate_either ? "--fused-up-gate"
+                      : act && !j->desc->act_key ? "--hidden-act" : NULL;
+    if (wrong) {
         fprintf(stderr, "ggembed mkmodel: %s is not an option of '%s' (an architecture without that "
-                        "variant)\n", dense >= 0 ? "--dense" : "--fused-up-gate", preset);
+                        "variant)\n", wrong, preset);
         return -1;
     }
     j->shape = *j->p;
     if (dense >= 0) j->shape.n_dense = dense;
     if (fused >= 0) j->shape.up_gate_fused = fused != 0;
+    if (act) j->shape.hidden_act = act;
     if (pooling >= 0) j->shape.pooling = pooling;
     if (ff) j->shape.n_ff = ff;
     if (embd) {

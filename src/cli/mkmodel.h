@@ -28,6 +28,7 @@ typedef struct mk_preset {
                         * and attn_norm_2) */
     int n_dense;       /* the projection after pooling, E -> n_dense -> E (EmbeddingGemma) */
     bool up_gate_fused;/* gate and up in one ffn_up [E, 2F] where the row allows both forms */
+    const char *hidden_act; /* <arch>.hidden_activation (act_key rows); NULL: not written */
 } mk_preset;
 
 const mk_preset *mk_find_preset(const char *name);

@@ -46,10 +46,10 @@ static const gg_arch_desc archs[] = {
         .swa_rope_base = 10000.0f, .dense_out = true, .pooling = GGEMBED_POOLING_MEAN,
     },
     {
-        .name = "modern-bert", .models = "ModernBERT, gte-modernbert (GeGLU)",
+        .name = "modern-bert", .models = "ModernBERT, gte-modernbert (GeGLU), granite-embedding r2 (SwiGLU)",
         .norm = GG_NORM_LAYER, .norm_no_bias = true, .place = GG_NORM_PRE, .embd_norm = true,
         .out_norm = true, .first_attn_norm_may = true, .pos = GG_POS_ROPE_NEOX,
-        .ffn = GG_FFN_GEGLU, .fused_up_gate = true, .fused_qkv = true,
+        .ffn = GG_FFN_GEGLU, .act_key = true, .fused_up_gate = true, .fused_qkv = true,
         .swa_pattern = 3, .swa_dense_first = true, .pooling = GGEMBED_POOLING_MEAN,
     },
     {

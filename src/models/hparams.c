@@ -108,6 +108,28 @@ static int get_int(const gguf_file *f, const char *arch, const char *suffix, int
     return 0;
 }
 
+/* <arch>.hidden_activation of a gated FFN, the names llama.cpp maps: gelu
+ * and geglu are GeGLU, silu, swish and swiglu SwiGLU. llama.cpp takes any
+ * other name as GeGLU; here it is refused, since it means another
+ * activation (relu and reglu too, which ggembed has no op for). */
+static int read_activation(const gguf_file *f, const char *a, gg_hparams *hp, gg_err *e) {
+    char key[128];
+    gguf_str act;
+    if (!gguf_find_kv(f, KEY(key, a, "hidden_activation"))) return 0;
+    if (gguf_get_str(f, key, &act, e)) return -1;
+    static const struct { const char *name; gg_ffn_kind ffn; } acts[] = {
+        {"gelu", GG_FFN_GEGLU}, {"geglu", GG_FFN_GEGLU},
+        {"silu", GG_FFN_SWIGLU}, {"swish", GG_FFN_SWIGLU}, {"swiglu", GG_FFN_SWIGLU},
+    };
+    for (size_t i = 0; i < GG_ARRAY_LEN(acts); i++)
+        if (gguf_str_eq(act, acts[i].name)) {
+            hp->ffn = acts[i].ffn;
+            return 0;
+        }
+    return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s = '%.*s' is not supported (gelu, geglu, silu, swish, swiglu are)",
+                        key, (int)GG_MIN(act.len, 32), act.ptr);
+}
+
 /* The sentence-transformers projection's widths, <arch>.dense_2_feat_in
  * and _out, dense_3_feat_in and _out: E -> P -> E, the only shape
  * llama.cpp takes. Without the keys there is none, and a file that has its
@@ -192,6 +214,8 @@ int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, g
         if (n_swa > 0) hp->swa_pattern = (int)pat;
         else hp->swa_pattern = 0;
     }
+    hp->ffn = d->ffn;
+    if (d->act_key && read_activation(f, a, hp, e)) return -1;
     if (d->dense_out && read_dense(f, a, hp, e)) return -1;
     /* llama.cpp tells the two forms apart by whether ffn_gate is there */
     if (d->up_gate_either) hp->up_gate_fused = !gguf_find_tensor(f, "blk.0.ffn_gate.weight");

@@ -75,6 +75,8 @@ typedef struct gg_arch_desc {
                               * (jina-embeddings-v2-base-code) */
     bool up_gate_either;     /* the gated FFN as ffn_up + ffn_gate, or fused in ffn_up [E, 2F]
                               * (llama.cpp's converter writes either, by version) */
+    bool act_key;            /* <arch>.hidden_activation may name the gated FFN's
+                              * activation (gelu, silu; ModernBERT derivatives) */
     bool dense_out;          /* may carry the sentence-transformers projection after
                               * pooling, dense_2 [E, P] then dense_3 [P, E] (EmbeddingGemma) */
     gg_need bias_qkv, bias_out, bias_up, bias_down;
@@ -111,6 +113,7 @@ typedef struct gg_hparams {
     int swa_half;      /* those blocks see keys within this distance */
     int swa_pattern;   /* 0: no windowed blocks */
     int n_dense;       /* the projection's inner width <arch>.dense_2_feat_out; 0: none */
+    gg_ffn_kind ffn;   /* the row's, or as <arch>.hidden_activation says (act_key rows) */
     bool up_gate_fused;/* ffn_up holds the gate's rows too (up_gate_either rows) */
     int pooling; /* ggembed_pooling from metadata */
     bool causal;

@@ -107,14 +107,14 @@ static void ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, c
     const size_t n = (size_t)c * F;
     gg_op_matmul(ex, &l->ffn_up, l->ffn_up_b, h, E, c, w->ff_up, F);
     float *act = w->ff_up;
-    switch (m->desc->ffn) {
+    switch (m->hp.ffn) {
     case GG_FFN_GELU:
         gg_op_gelu(ex, w->ff_up, n);
         break;
     case GG_FFN_SWIGLU:
     case GG_FFN_GEGLU:
         gg_op_matmul(ex, &l->ffn_gate, NULL, h, E, c, w->ff_gate, F);
-        if (m->desc->ffn == GG_FFN_SWIGLU) gg_op_swiglu(ex, w->ff_gate, w->ff_up, n);
+        if (m->hp.ffn == GG_FFN_SWIGLU) gg_op_swiglu(ex, w->ff_gate, w->ff_up, n);
         else gg_op_geglu(ex, w->ff_gate, w->ff_up, n);
         act = w->ff_gate;
         break;
