@@ -35,6 +35,7 @@ typedef struct mk_job {
     const mk_preset *p;
     const mk_ftype *ft;
     const char *vocab_path, *out_path, *arch;
+    const char *pre; /* tokenizer.ggml.pre over the copied vocabulary's, or NULL */
     const gg_arch_desc *desc;
     uint64_t seed;
     int n_layer, n_ctx, n_vocab;
@@ -174,6 +175,8 @@ static int copy_vocab(mk_job *j, gguf_writer *w) {
     if (gguf_find_kv(v, "tokenizer.ggml.token_type_count") &&
         gguf_get_u32(v, "tokenizer.ggml.token_type_count", &n_types, NULL) == 0 && n_types >= 1 && n_types <= 16)
         j->n_types = (int)n_types;
+    else if (j->desc->token_types) /* as llama.cpp's converter writes it for a BPE jina-v2 */
+        gguf_set_u32(w, "tokenizer.ggml.token_type_count", (uint32_t)j->n_types);
     j->n_vocab = j->p->n_vocab > have ? j->p->n_vocab : have;
     int pad = j->n_vocab - have;
     for (uint64_t i = 0; i < gguf_kv_count(v); i++) {
@@ -292,6 +295,7 @@ static int write_model(mk_job *j) {
     gguf_set_u32(w, "general.quantization_version", 2);
     if (j->vocab_path) {
         if (copy_vocab(j, w)) { gguf_writer_free(w); return -1; }
+        if (j->pre) gguf_set_str(w, "tokenizer.ggml.pre", j->pre);
     } else {
         mk_builtin_vocab(w, &j->n_vocab);
     }
@@ -341,6 +345,8 @@ static void usage(FILE *out) {
             "  --dense N     gemma-embedding: the projection after pooling through N (0: none)\n"
             "  --fused-up-gate 0|1  jina-bert-v2: gate and up in one ffn_up tensor, or two\n"
             "  --hidden-act NAME    modern-bert: <arch>.hidden_activation (gelu, silu, ...)\n"
+            "  --pre NAME    tokenizer.ggml.pre instead of the --vocab file's (the pre-tokenizer\n"
+            "                of a model whose vocabulary has no fixture, e.g. jina-v2-es)\n"
             "Rotary scaling of decoder presets (each key is written only when given):\n"
             "  --rope-scaling T      <arch>.rope.scaling.type: none, linear or yarn\n"
             "  --rope-factor F       <arch>.rope.scaling.factor: positions stretched F times\n"
@@ -408,6 +414,7 @@ static int parse(mk_job *j, int argc, char **argv) {
         if (rope > 0) continue;
         if (!strcmp(a, "--preset")) preset = val;
         else if (!strcmp(a, "--hidden-act")) act = val;
+        else if (!strcmp(a, "--pre")) j->pre = val;
         else if (!strcmp(a, "--type")) type = val;
         else if (!strcmp(a, "--vocab")) j->vocab_path = val;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) j->out_path = val;
@@ -449,6 +456,10 @@ static int parse(mk_job *j, int argc, char **argv) {
     j->desc = gg_arch_find((gguf_str){j->p->arch, strlen(j->p->arch)});
     if (!j->desc) {
         fprintf(stderr, "ggembed mkmodel: preset '%s' has no architecture row\n", preset);
+        return -1;
+    }
+    if (j->pre && !j->vocab_path) {
+        fprintf(stderr, "ggembed mkmodel: --pre renames a --vocab file's pre-tokenizer; give --vocab\n");
         return -1;
     }
     if (!j->vocab_path && !j->p->builtin_vocab) {

@@ -119,8 +119,12 @@ function defaultModels() {
   m.push("gemma-emb-tiny:f16");
   for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`gemma-emb-tiny:${type}:dense=256${/_K/.test(type) ? WIDE : ""}`);
   // jina-embeddings-v2-base-code: layer norms of whole Q and K rows,
-  // attn_norm_2 and the fused up-gate tensor.
-  for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`jina-code-tiny:${type}${/_K/.test(type) ? WIDE : ""}`);
+  // attn_norm_2 and the fused up-gate tensor, with a byte-level BPE
+  // vocabulary as the real one's (GPT-2's here).
+  for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`jina-code-tiny:${type}:gpt-2${/_K/.test(type) ? WIDE : ""}`);
+  // jina-embeddings-v2-base-es and -de: BPE vocabularies whose pre-tokenizer
+  // llama.cpp names jina-v2-es and jina-v2-de (GPT-2's vocabulary renamed).
+  for (const pre of ["jina-v2-es", "jina-v2-de"]) m.push(`jina-tiny:f16:gpt-2:pre=${pre}`);
   // Their real shapes (a 250k-token vocabulary, 8k contexts) cost minutes
   // more: with SLOW=1 (or GGEMBED_DIFF_REAL=full).
   if (process.env.SLOW || process.env.GGEMBED_DIFF_REAL === "full") {
