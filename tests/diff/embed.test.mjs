@@ -122,9 +122,12 @@ function defaultModels() {
   // attn_norm_2 and the fused up-gate tensor, with a byte-level BPE
   // vocabulary as the real one's (GPT-2's here).
   for (const type of ["f16", "q8_0", "q4_K_M"]) m.push(`jina-code-tiny:${type}:gpt-2${/_K/.test(type) ? WIDE : ""}`);
-  // jina-embeddings-v2-base-es and -de: BPE vocabularies whose pre-tokenizer
-  // llama.cpp names jina-v2-es and jina-v2-de (GPT-2's vocabulary renamed).
+  // jina-embeddings-v2-base-es, -de and -code: BPE vocabularies whose
+  // pre-tokenizer llama.cpp names jina-v2-es, jina-v2-de, jina-v2-code
+  // (GPT-2's vocabulary renamed; it has no separator token, so the SEP that
+  // jina-v2-code adds is not exercised here).
   for (const pre of ["jina-v2-es", "jina-v2-de"]) m.push(`jina-tiny:f16:gpt-2:pre=${pre}`);
+  m.push("jina-code-tiny:f16:gpt-2:pre=jina-v2-code");
   // Their real shapes (a 250k-token vocabulary, 8k contexts) cost minutes
   // more: with SLOW=1 (or GGEMBED_DIFF_REAL=full).
   if (process.env.SLOW || process.env.GGEMBED_DIFF_REAL === "full") {
