@@ -14,13 +14,25 @@
  *       gg_matmul_rows: GOPS (2 * rows * cols * n_tok / s), its fraction
  *       of the peak, and GB/s of weights read.
  * Each figure is the fastest of the calls made in --seconds of CPU time.
+ *
+ * --cold: the weights come from memory, not from the caches: each call
+ *       reads the next of enough copies of the matrix to fill 512 MB, as
+ *       a forward pass reads each matrix once. The table then adds the
+ *       machine's memory bandwidth (a plain read of 512 MB, one thread and
+ *       --threads threads) and each shape's "of BW": the time streaming
+ *       its weights once takes at that bandwidth over the time measured
+ *       (100%: bound by memory bandwidth alone).
+ * --threads N: N threads on disjoint row ranges (as the forward pass
+ *       splits a product), timed in wall time (best call).
  * Usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME]
  *                   [--level scalar|avx2|avxvnni|avx512-plain|avx512]
+ *                   [--cold] [--threads N]
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, CLOCK_THREAD_CPUTIME_ID */
 #include "kernels/kernels.h"
 #include "platform/platform.h"
 #include "bench_matrix.h"
+#include "threadpool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,8 +102,78 @@ static const shape shapes[] = {
     {"nomic-text", "down", GG_TYPE_Q8_0, 768, 3072},
 };
 
-/* CPU seconds per product of m with n_tok tokens. */
-static double time_product(const gg_matrix *m, int n_tok, double budget) {
+/* ---- memory bandwidth ---- */
+
+#define BW_BYTES ((size_t)512 << 20)
+
+typedef struct bw_job {
+    const uint64_t *buf;
+    size_t words_per_task;
+    uint64_t sums[64];
+} bw_job;
+
+static void bw_task(void *ctx, int task, int thread) {
+    (void)thread;
+    bw_job *j = ctx;
+    const uint64_t *p = j->buf + (size_t)task * j->words_per_task;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i < j->words_per_task; i += 8) {
+        a += p[i] ^ p[i + 1];
+        b += p[i + 2] ^ p[i + 3];
+        c += p[i + 4] ^ p[i + 5];
+        d += p[i + 6] ^ p[i + 7];
+    }
+    j->sums[task % 64] += a + b + c + d;
+}
+
+/* Bytes per second that n threads read from memory (best of 5; one
+ * thread in CPU time, as the products). */
+static double mem_bandwidth(gg_pool *pool, int n) {
+    uint64_t *buf = gg_aligned_alloc(BW_BYTES);
+    memset(buf, 1, BW_BYTES);
+    bw_job j = {.buf = buf, .words_per_task = BW_BYTES / 8 / (size_t)n};
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = n > 1 ? (double)gg_now_ns() * 1e-9 : cpu_seconds();
+        gg_pool_run(pool, n, bw_task, &j);
+        double t = (n > 1 ? (double)gg_now_ns() * 1e-9 : cpu_seconds()) - t0;
+        if (t < best) best = t;
+    }
+    gg_aligned_free(buf);
+    return (double)BW_BYTES / best;
+}
+
+/* ---- products ---- */
+
+typedef struct mm_job {
+    const gg_matrix *m;
+    const uint8_t *a;
+    size_t stride;
+    int n_tok;
+    float *y;
+    bool packed;
+    int64_t per;
+} mm_job;
+
+static void mm_task(void *ctx, int task, int thread) {
+    (void)thread;
+    mm_job *j = ctx;
+    int64_t r0 = task * j->per, r1 = GG_MIN(r0 + j->per, j->m->rows);
+    if (j->packed) gg_gemm_rows(j->m, j->a, j->stride, j->n_tok, j->y, j->m->rows, r0, r1);
+    else gg_matmul_rows(j->m, j->a, j->stride, j->n_tok, j->y, j->m->rows, r0, r1);
+}
+
+static gg_pool *pool;  /* --threads */
+static int n_threads = 1;
+static bool cold;      /* --cold */
+
+/* Seconds per product of m with n_tok tokens: CPU seconds on one thread,
+ * wall seconds with more; with `copies` > 1 each call reads the next copy
+ * of the weights (copies[i] = data of copy i). */
+static double time_product(const gg_matrix *m0, const void *const *copies, int n_copies, int n_tok,
+                           double budget) {
+    gg_matrix mc = *m0;
+    const gg_matrix *m = &mc;
     size_t stride = gg_gemm_act_size(m);
     const bool packed = stride != 0;
     gg_type at = gg_type_info(m->type)->vec_dot_type;
@@ -107,14 +189,19 @@ static double time_product(const gg_matrix *m, int n_tok, double budget) {
     }
     /* the fastest call: others on the machine only ever slow one down */
     double best = 1e30, spent = 0;
+    int call = 0;
+    mm_job j = {.m = m, .a = a, .stride = stride, .n_tok = n_tok, .y = y, .packed = packed};
+    /* disjoint row ranges, a multiple of 16 rows each, one per thread */
+    j.per = ((m->rows + n_threads - 1) / n_threads + 15) & ~(int64_t)15;
     do {
-        double t0 = cpu_seconds();
-        if (packed) gg_gemm_rows(m, a, stride, n_tok, y, m->rows, 0, m->rows);
-        else gg_matmul_rows(m, a, stride, n_tok, y, m->rows, 0, m->rows);
-        double t = cpu_seconds() - t0;
+        mc.data = copies[call++ % n_copies];
+        double t0 = n_threads > 1 ? (double)gg_now_ns() * 1e-9 : cpu_seconds();
+        if (n_threads > 1) gg_pool_run(pool, (int)((m->rows + j.per - 1) / j.per), mm_task, &j);
+        else mm_task(&j, 0, 0);
+        double t = (n_threads > 1 ? (double)gg_now_ns() * 1e-9 : cpu_seconds()) - t0;
         spent += t;
         if (t < best) best = t;
-    } while (spent < budget);
+    } while (spent < budget || call < n_copies);
     gg_aligned_free(a);
     free(x);
     free(y);
@@ -130,6 +217,8 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) budget = atof(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc) want = parse_level(argv[++i]);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--cold") == 0) cold = true;
         else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) {
             n_toks = 0;
             for (char *p = argv[++i]; *p && n_toks < 16;) {
@@ -138,13 +227,36 @@ int main(int argc, char **argv) {
             }
         } else {
             fprintf(stderr, "usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME] "
-                            "[--level scalar|avx2|avxvnni|avx512-plain|avx512]\n");
+                            "[--level scalar|avx2|avxvnni|avx512-plain|avx512] [--cold] [--threads N]\n");
             return 2;
         }
+    }
+    if (n_threads < 1 || n_threads > 64) {
+        fprintf(stderr, "bench_gemm: --threads must be 1..64\n");
+        return 2;
     }
     const gg_simd level = gg_kernels_select(want);
     if (level != want)
         printf("level %s not available here: %s instead\n", gg_simd_name(want), gg_simd_name(level));
+    gg_err e = {0};
+    pool = gg_pool_new(n_threads, &e);
+    if (!pool) {
+        fprintf(stderr, "bench_gemm: %s\n", e.msg);
+        return 1;
+    }
+    double bw = 0;
+    if (cold) {
+        gg_pool *one = gg_pool_new(1, &e);
+        if (!one) {
+            fprintf(stderr, "bench_gemm: %s\n", e.msg);
+            return 1;
+        }
+        double bw1 = mem_bandwidth(one, 1);
+        gg_pool_free(one);
+        bw = n_threads > 1 ? mem_bandwidth(pool, n_threads) : bw1;
+        printf("memory bandwidth (read %zu MB): %.1f GB/s one thread, %.1f GB/s %d threads\n",
+               BW_BYTES >> 20, bw1 * 1e-9, bw * 1e-9, n_threads);
+    }
     double pk_zmm = 0, pk_ymm = 0, pk_mb = 0, peak = 0;
     const char *peak_of = "none";
 #ifdef HAVE_PEAK
@@ -159,24 +271,41 @@ int main(int argc, char **argv) {
     else if (level == GG_SIMD_AVXVNNI) peak = pk_ymm, peak_of = "vpdpbusd ymm";
     else if (level >= GG_SIMD_AVX2) peak = pk_mb, peak_of = "vpmaddubsw ymm";
 #endif
-    printf("kernel level %s; one thread, CPU time; of peak: of %s\n", gg_simd_name(level), peak_of);
-    printf("%-13s %-8s %-5s %13s %6s %8s %8s %8s\n", "model", "matrix", "type", "rows x cols",
-           "tokens", "GOPS", "of peak", "GB/s");
+    if (n_threads > 1)
+        printf("kernel level %s; %d threads, wall time%s; of peak: of %s\n", gg_simd_name(level),
+               n_threads, cold ? ", cold weights" : "", peak_of);
+    else
+        printf("kernel level %s; one thread, CPU time%s; of peak: of %s\n", gg_simd_name(level),
+               cold ? ", cold weights" : "", peak_of);
+    printf("%-13s %-8s %-5s %13s %6s %8s %8s %8s %7s\n", "model", "matrix", "type", "rows x cols",
+           "tokens", "GOPS", "of peak", "GB/s", cold ? "of BW" : "");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const shape *sh = &shapes[i];
         if (only && !strstr(sh->model, only)) continue;
         gg_matrix m = bench_make_matrix(sh->type, sh->rows, sh->cols);
+        const size_t bytes = m.row_bytes * (size_t)m.rows;
+        const void *copies[256] = {m.data};
+        int n_copies = 1;
+        while (cold && n_copies < 256 && (size_t)n_copies * bytes < BW_BYTES) {
+            void *c = gg_aligned_alloc(bytes);
+            memcpy(c, m.data, bytes);
+            copies[n_copies++] = c;
+        }
         for (int k = 0; k < n_toks; k++) {
-            double sec = time_product(&m, toks[k], budget);
+            double sec = time_product(&m, copies, n_copies, toks[k], budget);
             double gops = 2.0 * (double)sh->rows * (double)sh->cols * toks[k] / sec * 1e-9;
             char dims[32];
             snprintf(dims, sizeof dims, "%lldx%lld", (long long)sh->rows, (long long)sh->cols);
-            printf("%-13s %-8s %-5s %13s %6d %8.1f %7.1f%% %8.2f\n", sh->model, sh->what,
-                   gg_type_name(sh->type), dims, toks[k], gops, peak > 0 ? 100 * gops / peak : 0.0,
-                   (double)m.row_bytes * (double)m.rows / sec * 1e-9);
+            /* the peak is one thread's: n threads have n times it */
+            printf("%-13s %-8s %-5s %13s %6d %8.1f %7.1f%% %8.2f", sh->model, sh->what,
+                   gg_type_name(sh->type), dims, toks[k], gops,
+                   peak > 0 ? 100 * gops / (peak * n_threads) : 0.0, (double)bytes / sec * 1e-9);
+            if (cold) printf(" %6.1f%%", 100 * ((double)bytes / bw) / sec);
+            printf("\n");
             fflush(stdout);
         }
-        gg_aligned_free((void *)m.data);
+        for (int c = 0; c < n_copies; c++) gg_aligned_free((void *)copies[c]);
     }
+    gg_pool_free(pool);
     return 0;
 }
