@@ -23,7 +23,6 @@
 #include "threadpool.h"
 #include "tokenizer/tokenizer.h"
 
-#define FFN_CHUNK 64    /* tokens whose FFN activations exist at once */
 #define MAX_SPECIAL 4   /* special tokens around a text, at each end */
 
 struct ggembed_model {
@@ -103,7 +102,7 @@ static int find_specials(ggembed_model *m, gg_err *e) {
 static int alloc_work(ggembed_model *m, gg_err *e) {
     const int threads = gg_pool_size(m->pool);
     const int max_tok = m->opt.max_batch_tokens;
-    const int chunk = GG_MIN(FFN_CHUNK, max_tok);
+    const int chunk = gg_work_chunk(&m->model, max_tok);
     gg_work_plan plan;
     gg_work_plan_make(&m->model, max_tok, chunk, threads, &plan);
     size_t batch_bytes = (size_t)max_tok * (sizeof(int32_t) + 2 * sizeof(int)) + sizeof(int);

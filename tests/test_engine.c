@@ -31,6 +31,7 @@
 #include "check.h"
 #include "ggembed.h"
 #include "gguf/gguf.h"
+#include "models/model.h"
 #include "platform/platform.h"
 
 #include <math.h>
@@ -1147,7 +1148,24 @@ static void test_model_changed(void) {
     free(other_bytes);
 }
 
+/* The chunk a pass uses: never over the planned chunk (its buffers are
+ * that big), as few passes as the planned chunk allows, and those passes
+ * even (the last one not a short remainder). */
+static void test_chunk_split(void) {
+    const int chunks[] = {1, 7, 64, 113, 256};
+    for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++)
+        for (int n = 1; n <= 1500; n++) {
+            const int chunk = chunks[k], c = gg_work_chunk_for(n, chunk);
+            const int passes = (n + c - 1) / c, fewest = (n + chunk - 1) / chunk;
+            const int last = n - (passes - 1) * c;
+            CHECKF(c >= 1 && c <= chunk && passes == fewest && last > c - passes,
+                   "chunk %d, %d tokens: passes of %d (%d passes, last %d; fewest %d)", chunk, n, c,
+                   passes, last, fewest);
+        }
+}
+
 int main(void) {
+    test_chunk_split();
     const char *tmp = check_tmp_dir(), *fix = check_fixtures_dir();
     snprintf(vocab_bert, sizeof vocab_bert, "%s/ggml-vocab-bert-bge.gguf", fix);
     snprintf(bert_path, sizeof bert_path, "%s/engine-bert-tiny.gguf", tmp);

@@ -73,6 +73,50 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
     p->total = p->work_bytes + p->act_bytes + p->score_floats * sizeof(float) * (size_t)n_threads;
 }
 
+/* Bytes of one layer's weights (all its matrices). */
+static size_t layer_bytes(const gg_layer *l) {
+    const gg_matrix *ws[] = {&l->wq,     &l->wk,       &l->wv,         &l->wo,
+                             &l->ffn_up, &l->ffn_gate, &l->ffn_down,   &l->ffn_router,
+                             &l->ffn_up_exps, &l->ffn_down_exps};
+    size_t n = 0;
+    for (size_t i = 0; i < GG_ARRAY_LEN(ws); i++)
+        if (ws[i]->data) n += ws[i]->row_bytes * (size_t)ws[i]->rows;
+    return n;
+}
+
+/* Each chunk of tokens reads every weight once, so a text of T tokens
+ * streams a model's weights ceil(T / chunk) times. Where a layer stays in
+ * the caches from one chunk to the next that costs nothing, and chunks of
+ * CHUNK_MIN tokens keep the activations in L2. Where it does not (the
+ * 7B decoders: ~100 MB a layer), each pass is a trip through memory, and
+ * the chunk grows as far as CHUNK_BYTES of chunk buffers allow: the
+ * bound on anonymous memory (50 MB for a 7B at 512 tokens,
+ * tests/slow/big_model_memory.sh) is what caps it. There the rest of the
+ * process takes ~23 MB and a chunk token ~220 KB, so 20 MB of chunks
+ * (94 tokens; 5 passes for 406 tokens where 64 made 7) leaves ~6 MB of
+ * room. */
+#define CHUNK_MIN 64
+#define LAYER_CACHED ((size_t)32 << 20)
+#define CHUNK_BYTES ((size_t)20 << 20)
+
+int gg_work_chunk(const gg_model *m, int max_tok) {
+    int chunk = CHUNK_MIN;
+    if (m->hp.n_layer > 0 && layer_bytes(&m->layers[0]) > LAYER_CACHED) {
+        gg_work_plan a, b;
+        gg_work_plan_make(m, max_tok, CHUNK_MIN, 1, &a);
+        gg_work_plan_make(m, max_tok, 2 * CHUNK_MIN, 1, &b);
+        const size_t per_tok = (b.total - a.total) / CHUNK_MIN;
+        if (per_tok > 0) chunk = (int)GG_MAX((size_t)CHUNK_MIN, GG_MIN(CHUNK_BYTES / per_tok, (size_t)1 << 16));
+    }
+    return GG_MAX(1, GG_MIN(chunk, max_tok));
+}
+
+int gg_work_chunk_for(int n_tok, int chunk) {
+    if (n_tok <= chunk) return GG_MAX(n_tok, 1);
+    const int passes = (n_tok + chunk - 1) / chunk;
+    return (n_tok + passes - 1) / passes;
+}
+
 void gg_work_carve(const gg_model *m, int max_tok, int chunk, uint8_t *mem, gg_work *w) {
     size_t sz[8];
     work_sizes(m, max_tok, chunk, sz);

@@ -206,6 +206,13 @@ typedef struct gg_work_plan {
 } gg_work_plan;
 
 void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads, gg_work_plan *p);
+/* The chunk of tokens whose queries and FFN activations exist at once,
+ * for batches of up to max_tok tokens (see model.c: as few passes over
+ * the weights as the memory bound allows). */
+int gg_work_chunk(const gg_model *m, int max_tok);
+/* The chunk a pass over n_tok tokens uses: the fewest passes that chunk
+ * allows, split evenly (no short last pass); never more than chunk. */
+int gg_work_chunk_for(int n_tok, int chunk);
 /* Carves the gg_work buffers out of mem (work_bytes long, 64-aligned). */
 void gg_work_carve(const gg_model *m, int max_tok, int chunk, uint8_t *mem, gg_work *w);
 

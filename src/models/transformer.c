@@ -238,14 +238,15 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
     /* Keys and values in spans: without a pre-norm the attention input is
      * x itself, so one product covers every token; a pre-norm goes
      * through tmp, one chunk at a time. */
-    const int kv_span = m->desc->place == GG_NORM_POST ? GG_MAX(b->n_tok, 1) : w->chunk;
+    const int chunk = gg_work_chunk_for(b->n_tok, w->chunk);
+    const int kv_span = m->desc->place == GG_NORM_POST ? GG_MAX(b->n_tok, 1) : chunk;
     for (int il = 0; il < m->hp.n_layer; il++) {
         if (cancel && cancel(cancel_user)) return gg_fail_kind(e, GG_E_CANCELLED, "cancelled");
         const gg_layer *l = &m->layers[il];
         for (int c0 = 0; c0 < b->n_tok; c0 += kv_span)
             project_kv(m, l, ex, w, c0, GG_MIN(kv_span, b->n_tok - c0));
-        for (int c0 = 0; c0 < b->n_tok; c0 += w->chunk)
-            finish_chunk(m, l, ex, w, b, c0, GG_MIN(w->chunk, b->n_tok - c0));
+        for (int c0 = 0; c0 < b->n_tok; c0 += chunk)
+            finish_chunk(m, l, ex, w, b, c0, GG_MIN(chunk, b->n_tok - c0));
     }
     if (m->out_norm) norm(m, ex, w->x, w->x, b->n_tok, m->out_norm, m->out_norm_b);
     return 0;
