@@ -339,6 +339,47 @@ static void test_attn(const char *lv) {
     CHECKF(bad == 0, "%s attention row: %d values off", lv, bad);
 }
 
+/* Queries attending together (gg_attn_rows) give each what it gets
+ * alone, bit for bit: groups of 1 to GG_ATTN_ROWS_MAX queries with
+ * different key counts (as causal rows have), with and without biases,
+ * heads with and without a tail. */
+static void test_attn_rows(const char *lv) {
+    static const int ds[] = {64, 80, 128, 300};
+    enum { NMAX = 150, G = GG_ATTN_ROWS_MAX };
+    int bad = 0;
+    for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
+        for (int nq = 1; nq <= G; nq++)
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                const int d = ds[a];
+                const size_t ld = (size_t)d + 5;
+                float *k = malloc(sizeof(float) * ld * NMAX), *v = malloc(sizeof(float) * ld * NMAX);
+                float *qs = malloc(sizeof(float) * (size_t)d * G), *o = malloc(sizeof(float) * (size_t)d * G);
+                float *one = malloc(sizeof(float) * (size_t)d), *sc = malloc(sizeof(float) * NMAX * G);
+                float *bias = malloc(sizeof(float) * NMAX * G);
+                const float *q[G], *bp[G];
+                float *out[G];
+                int n[G];
+                for (size_t i = 0; i < ld * NMAX; i++) k[i] = 2 * frand(), v[i] = frand();
+                for (int g = 0; g < nq; g++) {
+                    for (int i = 0; i < d; i++) qs[g * d + i] = 2 * frand();
+                    q[g] = qs + g * d, out[g] = o + g * d;
+                    n[g] = NMAX - 17 * g - (nq % 3); /* blocks of 16 end apart */
+                    for (int j = 0; j < n[g]; j++) bias[g * NMAX + j] = -0.25f * (float)abs(n[g] - 1 - j);
+                    bp[g] = g % 2 ? bias + g * NMAX : NULL;
+                }
+                gg_attn_rows_args r = {.nq = nq, .q = q, .n = n, .k = k, .v = v, .ld_k = ld, .ld_v = ld,
+                                       .d = d, .scale = 0.1f, .bias = with_bias ? bp : NULL,
+                                       .scores = sc, .ld_scores = NMAX, .out = out};
+                gg_attn_rows(&r);
+                for (int g = 0; g < nq; g++) {
+                    gg_attn_row(q[g], k, ld, v, ld, n[g], d, 0.1f, with_bias ? bp[g] : NULL, sc, one);
+                    bad += memcmp(one, out[g], sizeof(float) * (size_t)d) != 0;
+                }
+                free(k), free(v), free(qs), free(o), free(one), free(sc), free(bias);
+            }
+    CHECKF(bad == 0, "%s attention rows: %d queries differ from alone", lv, bad);
+}
+
 /* Rounding through half precision must be exact; silu(g) * u within a
  * few ulp, over signs and magnitudes up to where exp saturates. */
 static void test_elementwise(const char *lv) {
@@ -413,6 +454,7 @@ int main(void) {
         }
         test_q8_K_sign(k, lv);
         test_attn(lv);
+        test_attn_rows(lv);
         test_elementwise(lv);
     }
     if (gemm_out[GG_SIMD_AVX2][GG_TYPE_Q4_K][1] && gemm_out[GG_SIMD_AVXVNNI][GG_TYPE_Q4_K][1])

@@ -3,7 +3,8 @@
  * keys at a time (each a dot product over the head, the 16 sums reduced
  * together by a transpose-add tree), a vectorized exp, and the weighted
  * sum of the values as broadcast-multiply-adds. Agrees with the scalar
- * gg_attn_row_ref within float rounding (tested).
+ * gg_attn_row_ref within float rounding (tested); attn_rows, several
+ * queries sharing each block of keys, with attn_row exactly (tested).
  */
 #include "kernels_internal.h"
 
@@ -46,34 +47,39 @@ static inline __m512 sum16(__m512 a[16]) {
                          _mm512_shuffle_f32x4(e[0], e[1], 0xdd));
 }
 
-static void attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                     int n, int d, float scale, const float *bias, float *scores, float *out) {
-    const int nv = (d + 15) / 16;
-    __m512 qv[16]; /* heads up to 256 wide; wider ones take the reference */
+/* The query's vectors (zero past d). */
+static inline void load_q(const float *q, int d, int nv, __m512 qv[16]) {
     for (int c = 0; c < nv; c++) {
         __mmask16 m = d - 16 * c >= 16 ? 0xffff : (__mmask16)((1u << (d - 16 * c)) - 1);
         qv[c] = _mm512_maskz_loadu_ps(m, q + 16 * c);
     }
-    const __mmask16 tail = (d % 16) ? (__mmask16)((1u << (d % 16)) - 1) : 0xffff;
-    __m512 vmax = _mm512_set1_ps(-INFINITY);
-    for (int j0 = 0; j0 < n; j0 += 16) {
-        int nj = n - j0 < 16 ? n - j0 : 16;
-        __m512 acc[16];
-        for (int j = 0; j < 16; j++) {
-            acc[j] = _mm512_setzero_ps();
-            if (j >= nj) continue;
-            const float *kr = k + (size_t)(j0 + j) * ld_k;
-            for (int c = 0; c < nv; c++) {
-                __mmask16 m = c == nv - 1 ? tail : 0xffff;
-                acc[j] = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(m, kr + 16 * c), acc[j]);
-            }
+}
+
+/* Scores of keys [j0, j0 + 16) below n into scores[], and the running
+ * maximum of the lanes updated. */
+static inline __m512 score_block(const __m512 *qv, int nv, __mmask16 tail, const float *k,
+                                 size_t ld_k, int j0, int n, float scale, const float *bias,
+                                 float *scores, __m512 vmax) {
+    int nj = n - j0 < 16 ? n - j0 : 16;
+    __m512 acc[16];
+    for (int j = 0; j < 16; j++) {
+        acc[j] = _mm512_setzero_ps();
+        if (j >= nj) continue;
+        const float *kr = k + (size_t)(j0 + j) * ld_k;
+        for (int c = 0; c < nv; c++) {
+            __mmask16 m = c == nv - 1 ? tail : 0xffff;
+            acc[j] = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(m, kr + 16 * c), acc[j]);
         }
-        __mmask16 jm = nj == 16 ? 0xffff : (__mmask16)((1u << nj) - 1);
-        __m512 s = _mm512_mul_ps(sum16(acc), _mm512_set1_ps(scale));
-        if (bias) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(jm, bias + j0));
-        _mm512_mask_storeu_ps(scores + j0, jm, s);
-        vmax = _mm512_mask_max_ps(vmax, jm, vmax, s);
     }
+    __mmask16 jm = nj == 16 ? 0xffff : (__mmask16)((1u << nj) - 1);
+    __m512 s = _mm512_mul_ps(sum16(acc), _mm512_set1_ps(scale));
+    if (bias) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(jm, bias + j0));
+    _mm512_mask_storeu_ps(scores + j0, jm, s);
+    return _mm512_mask_max_ps(vmax, jm, vmax, s);
+}
+
+/* scores[j] = exp(scores[j] - max) for j < n; returns 1 / their sum. */
+static inline float exp_scores(float *scores, int n, __m512 vmax) {
     const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
     __m512 vsum = _mm512_setzero_ps();
     for (int j0 = 0; j0 < n; j0 += 16) {
@@ -84,10 +90,13 @@ static void attn_row(const float *q, const float *k, size_t ld_k, const float *v
         _mm512_mask_storeu_ps(scores + j0, jm, e);
         vsum = _mm512_add_ps(vsum, e);
     }
-    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
-    __m512 o[16];
-    for (int c = 0; c < nv; c++) o[c] = _mm512_setzero_ps();
-    for (int j = 0; j < n; j++) {
+    return 1.0f / _mm512_reduce_add_ps(vsum);
+}
+
+/* o += scores[j] * v_j for j in [j0, j1), in order. */
+static inline void add_values(__m512 *o, int nv, __mmask16 tail, const float *v, size_t ld_v,
+                              const float *scores, int j0, int j1) {
+    for (int j = j0; j < j1; j++) {
         const float *vr = v + (size_t)j * ld_v;
         __m512 p = _mm512_set1_ps(scores[j]);
         for (int c = 0; c < nv; c++) {
@@ -95,16 +104,87 @@ static void attn_row(const float *q, const float *k, size_t ld_k, const float *v
             o[c] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m, vr + 16 * c), o[c]);
         }
     }
+}
+
+static inline void store_out(float *out, const __m512 *o, int nv, __mmask16 tail, float inv) {
     for (int c = 0; c < nv; c++) {
         __mmask16 m = c == nv - 1 ? tail : 0xffff;
-        _mm512_mask_storeu_ps(out + 16 * c, m, _mm512_mul_ps(o[c], inv));
+        _mm512_mask_storeu_ps(out + 16 * c, m, _mm512_mul_ps(o[c], _mm512_set1_ps(inv)));
     }
+}
+
+static void attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
+                     int n, int d, float scale, const float *bias, float *scores, float *out) {
+    const int nv = (d + 15) / 16;
+    __m512 qv[16]; /* heads up to 256 wide; wider ones take the reference */
+    load_q(q, d, nv, qv);
+    const __mmask16 tail = (d % 16) ? (__mmask16)((1u << (d % 16)) - 1) : 0xffff;
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int j0 = 0; j0 < n; j0 += 16)
+        vmax = score_block(qv, nv, tail, k, ld_k, j0, n, scale, bias, scores, vmax);
+    const float inv = exp_scores(scores, n, vmax);
+    __m512 o[16];
+    for (int c = 0; c < nv; c++) o[c] = _mm512_setzero_ps();
+    add_values(o, nv, tail, v, ld_v, scores, 0, n);
+    store_out(out, o, nv, tail, inv);
 }
 
 static void attn_row_any(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
                          int n, int d, float scale, const float *bias, float *scores, float *out) {
     if (d > 256) gg_attn_row_ref(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out);
     else attn_row(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out);
+}
+
+/* Several queries over the same keys and values, block by block of 16
+ * keys: a block read from memory once serves every query from L1, where
+ * attn_row per query would stream all keys and values through the caches
+ * once per query (at 8k tokens, megabytes per head). Each query goes
+ * through attn_row's operations in attn_row's order (its sums of values
+ * parked in obuf between blocks), so its result is attn_row's bit for bit
+ * whatever the other queries. */
+static void attn_rows(const gg_attn_rows_args *a) {
+    const int nq = a->nq, d = a->d, nv = (d + 15) / 16;
+    if (d > 256 || nq > GG_ATTN_ROWS_MAX) {
+        for (int g = 0; g < nq; g++)
+            attn_row_any(a->q[g], a->k, a->ld_k, a->v, a->ld_v, a->n[g], d, a->scale,
+                         a->bias ? a->bias[g] : NULL, a->scores + (size_t)g * a->ld_scores, a->out[g]);
+        return;
+    }
+    const __mmask16 tail = (d % 16) ? (__mmask16)((1u << (d % 16)) - 1) : 0xffff;
+    int nmax = 0;
+    __m512 vmax[GG_ATTN_ROWS_MAX];
+    for (int g = 0; g < nq; g++) {
+        nmax = a->n[g] > nmax ? a->n[g] : nmax;
+        vmax[g] = _mm512_set1_ps(-INFINITY);
+    }
+    for (int j0 = 0; j0 < nmax; j0 += 16)
+        for (int g = 0; g < nq; g++) {
+            if (j0 >= a->n[g]) continue;
+            __m512 qv[16];
+            load_q(a->q[g], d, nv, qv);
+            vmax[g] = score_block(qv, nv, tail, a->k, a->ld_k, j0, a->n[g], a->scale,
+                                  a->bias ? a->bias[g] : NULL, a->scores + (size_t)g * a->ld_scores,
+                                  vmax[g]);
+        }
+    float inv[GG_ATTN_ROWS_MAX];
+    for (int g = 0; g < nq; g++) inv[g] = exp_scores(a->scores + (size_t)g * a->ld_scores, a->n[g], vmax[g]);
+    float obuf[GG_ATTN_ROWS_MAX][256];
+    for (int g = 0; g < nq; g++)
+        for (int c = 0; c < nv; c++) _mm512_storeu_ps(obuf[g] + 16 * c, _mm512_setzero_ps());
+    for (int j0 = 0; j0 < nmax; j0 += 16)
+        for (int g = 0; g < nq; g++) {
+            if (j0 >= a->n[g]) continue;
+            __m512 o[16];
+            for (int c = 0; c < nv; c++) o[c] = _mm512_loadu_ps(obuf[g] + 16 * c);
+            add_values(o, nv, tail, a->v, a->ld_v, a->scores + (size_t)g * a->ld_scores, j0,
+                       j0 + 16 < a->n[g] ? j0 + 16 : a->n[g]);
+            for (int c = 0; c < nv; c++) _mm512_storeu_ps(obuf[g] + 16 * c, o[c]);
+        }
+    for (int g = 0; g < nq; g++) {
+        __m512 o[16];
+        for (int c = 0; c < nv; c++) o[c] = _mm512_loadu_ps(obuf[g] + 16 * c);
+        store_out(a->out[g], o, nv, tail, inv[g]);
+    }
 }
 
 /* ---- element-wise rows ---- */
@@ -161,6 +241,7 @@ static void gelu_table_row(float *x, int64_t n, const gg_half *table) {
 void gg_attn_fill_avx512(gg_kernel_table *t) {
     t->gelu_table_row = gelu_table_row;
     t->attn_row = attn_row_any;
+    t->attn_rows = attn_rows;
     t->round_half = round_half;
     t->swiglu = swiglu;
 }

@@ -283,6 +283,17 @@ void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, si
     gg_kernels_get()->attn_row(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out);
 }
 
+void gg_attn_rows(const gg_attn_rows_args *a) {
+    const gg_kernel_table *t = gg_kernels_get();
+    if (t->attn_rows) {
+        t->attn_rows(a);
+        return;
+    }
+    for (int g = 0; g < a->nq; g++)
+        t->attn_row(a->q[g], a->k, a->ld_k, a->v, a->ld_v, a->n[g], a->d, a->scale,
+                    a->bias ? a->bias[g] : NULL, a->scores + (size_t)g * a->ld_scores, a->out[g]);
+}
+
 /* ---------------- element-wise ---------------- */
 
 void gg_round_half_ref(float *x, int64_t n) {

@@ -91,6 +91,28 @@ void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, si
 void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
                      int n, int d, float scale, const float *bias, float *scores, float *out);
 
+/* Up to GG_ATTN_ROWS_MAX queries over the same keys and values, query g
+ * over keys [0, n[g]) with its own bias (bias NULL: none for any; else
+ * bias[g] may be NULL), scores (scratch of n[g] floats at scores +
+ * g * ld_scores) and out[g]. Each out[g] equals, bit for bit, what
+ * gg_attn_row gives for that query alone: grouping queries only lets a
+ * kernel read each block of keys and values once for all of them. */
+#define GG_ATTN_ROWS_MAX 8
+typedef struct gg_attn_rows_args {
+    int nq;
+    const float *const *q;
+    const int *n;
+    const float *k, *v;
+    size_t ld_k, ld_v;
+    int d;
+    float scale;
+    const float *const *bias;
+    float *scores;
+    size_t ld_scores;
+    float *const *out;
+} gg_attn_rows_args;
+void gg_attn_rows(const gg_attn_rows_args *a);
+
 /* x = half(x) elementwise (as a F16 KV cache holds values); and
  * g = silu(g) * u. _ref are the scalar definitions. */
 void gg_round_half(float *x, int64_t n);

@@ -37,6 +37,7 @@ typedef struct gg_kernel_table {
     /* bytes of one packed activation row of n values of a vec_dot_type */
     size_t (*gemm_act_bytes)(gg_type vec_dot_type, int64_t n);
     gg_attn_row_fn attn_row;
+    void (*attn_rows)(const gg_attn_rows_args *a); /* optional; else attn_row per query */
     void (*round_half)(float *x, int64_t n);
     void (*swiglu)(float *g, const float *u, int64_t n);
     void (*gelu_table_row)(float *x, int64_t n, const gg_half *table);

@@ -69,7 +69,8 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
     }
     act = GG_MAX(act, GG_MAX(matrix_scratch(&m->dense_2, chunk), matrix_scratch(&m->dense_3, chunk)));
     p->act_bytes = gg_align_up(act, 64);
-    p->score_floats = 2 * gg_align_up((size_t)max_tok, 16); /* scores, then a mask */
+    /* scores, then masks, of the queries attending together */
+    p->score_floats = 2 * GG_ATTN_ROWS_MAX * gg_align_up((size_t)max_tok, 16);
     p->total = p->work_bytes + p->act_bytes + p->score_floats * sizeof(float) * (size_t)n_threads;
 }
 

@@ -332,24 +332,55 @@ static float alibi_slope(float max_bias, int n_head, int h) {
     return h < n_log2 ? powf(m0, (float)(h + 1)) : powf(m1, (float)(2 * (h - n_log2) + 1));
 }
 
-static void attend_row(const gg_attn_args *a, int h, int i, float *scores, float *mask) {
-    const int kvh = h / (a->n_head / a->n_head_kv);
+/* Keys [lo, hi) of query i. */
+static void key_range(const gg_attn_args *a, int i, int *lo, int *hi) {
     const int pos = a->q_pos0 + i;
-    const float *q = a->q + (size_t)i * a->ld_q + (size_t)h * a->d;
-    int lo = 0, hi = a->causal ? GG_MIN(a->n_kv, pos + 1) : a->n_kv; /* keys [lo, hi) */
+    *lo = 0;
+    *hi = a->causal ? GG_MIN(a->n_kv, pos + 1) : a->n_kv;
     if (a->window > 0) {
-        lo = GG_MAX(lo, pos - a->window);
-        hi = GG_MIN(hi, pos + a->window + 1);
+        *lo = GG_MAX(*lo, pos - a->window);
+        *hi = GG_MIN(*hi, pos + a->window + 1);
     }
-    const float *bias = NULL;
-    if (a->alibi_max > 0.0f) {
-        const float slope = alibi_slope(a->alibi_max, a->n_head, h);
-        for (int j = lo; j < hi; j++) mask[j - lo] = slope * -(float)abs(pos - j);
-        bias = mask;
+}
+
+/* Queries [i0, i1) of head h, in groups of up to GG_ATTN_ROWS_MAX that
+ * start at the same key (all of them but under a sliding window), so
+ * that each block of keys and values is read once per group. A query's
+ * result does not depend on its group (gg_attn_rows). scores and masks:
+ * GG_ATTN_ROWS_MAX rows of ld floats each. */
+static void attend_rows(const gg_attn_args *a, int h, int i0, int i1, float *scores, float *masks,
+                        size_t ld) {
+    const int kvh = h / (a->n_head / a->n_head_kv);
+    const float slope = a->alibi_max > 0.0f ? alibi_slope(a->alibi_max, a->n_head, h) : 0.0f;
+    for (int i = i0; i < i1;) {
+        const float *q[GG_ATTN_ROWS_MAX], *bias[GG_ATTN_ROWS_MAX];
+        float *out[GG_ATTN_ROWS_MAX];
+        int n[GG_ATTN_ROWS_MAX], lo0 = 0, g = 0;
+        for (; g < GG_ATTN_ROWS_MAX && i < i1; g++, i++) {
+            int lo, hi;
+            key_range(a, i, &lo, &hi);
+            if (g == 0) lo0 = lo;
+            else if (lo != lo0) break;
+            q[g] = a->q + (size_t)i * a->ld_q + (size_t)h * a->d;
+            out[g] = a->out + (size_t)i * a->ld_out + (size_t)h * a->d;
+            n[g] = hi - lo;
+            bias[g] = NULL;
+            if (a->alibi_max > 0.0f) {
+                float *mask = masks + (size_t)g * ld;
+                const int pos = a->q_pos0 + i;
+                for (int j = lo; j < hi; j++) mask[j - lo] = slope * -(float)abs(pos - j);
+                bias[g] = mask;
+            }
+        }
+        gg_attn_rows_args r = {
+            .nq = g, .q = q, .n = n,
+            .k = a->k + (size_t)lo0 * a->ld_k + (size_t)kvh * a->d, .ld_k = (size_t)a->ld_k,
+            .v = a->v + (size_t)lo0 * a->ld_v + (size_t)kvh * a->d, .ld_v = (size_t)a->ld_v,
+            .d = a->d, .scale = a->scale, .bias = a->alibi_max > 0.0f ? bias : NULL,
+            .scores = scores, .ld_scores = ld, .out = out,
+        };
+        gg_attn_rows(&r);
     }
-    gg_attn_row(q, a->k + (size_t)lo * a->ld_k + (size_t)kvh * a->d, (size_t)a->ld_k,
-                a->v + (size_t)lo * a->ld_v + (size_t)kvh * a->d, (size_t)a->ld_v, hi - lo, a->d,
-                a->scale, bias, scores, a->out + (size_t)i * a->ld_out + (size_t)h * a->d);
 }
 
 static void attn_task(void *ctx, int task, int thread) {
@@ -359,8 +390,8 @@ static void attn_task(void *ctx, int task, int thread) {
     int i0 = (task % j->tasks_per_head) * j->q_per_task;
     int i1 = GG_MIN(i0 + j->q_per_task, a->n_q);
     float *scores = j->ex->scores + (size_t)thread * j->ex->score_cap;
-    float *mask = scores + j->ex->score_cap / 2;
-    for (int i = i0; i < i1; i++) attend_row(a, h, i, scores, mask);
+    const size_t ld = j->ex->score_cap / (2 * GG_ATTN_ROWS_MAX);
+    attend_rows(a, h, i0, i1, scores, scores + j->ex->score_cap / 2, ld);
 }
 
 void gg_op_attention(gg_exec *ex, const gg_attn_args *a) {

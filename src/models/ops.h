@@ -14,7 +14,7 @@
 
 /* What ops need to run: the pool and scratch for quantized activations
  * (act_cap bytes) and per-thread attention rows (score_cap floats each:
- * a row's scores, then its mask). */
+ * the scores of GG_ATTN_ROWS_MAX rows, then their masks). */
 typedef struct gg_exec {
     gg_pool *pool;
     int n_threads;
