@@ -7,6 +7,7 @@
  * queries sharing each block of keys, with attn_row exactly (tested).
  */
 #include "kernels_internal.h"
+#include "simd_x86.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -48,7 +49,7 @@ static inline __m512 sum16(__m512 a[16]) {
 }
 
 /* The query's vectors (zero past d). */
-static inline void load_q(const float *q, int d, int nv, __m512 qv[16]) {
+ALWAYS_INLINE void load_q(const float *q, int d, int nv, __m512 qv[16]) {
     for (int c = 0; c < nv; c++) {
         __mmask16 m = d - 16 * c >= 16 ? 0xffff : (__mmask16)((1u << (d - 16 * c)) - 1);
         qv[c] = _mm512_maskz_loadu_ps(m, q + 16 * c);
@@ -57,7 +58,7 @@ static inline void load_q(const float *q, int d, int nv, __m512 qv[16]) {
 
 /* Scores of keys [j0, j0 + 16) below n into scores[], and the running
  * maximum of the lanes updated. */
-static inline __m512 score_block(const __m512 *qv, int nv, __mmask16 tail, const float *k,
+ALWAYS_INLINE __m512 score_block(const __m512 *qv, int nv, __mmask16 tail, const float *k,
                                  size_t ld_k, int j0, int n, float scale, const float *bias,
                                  float *scores, __m512 vmax) {
     int nj = n - j0 < 16 ? n - j0 : 16;
@@ -79,7 +80,7 @@ static inline __m512 score_block(const __m512 *qv, int nv, __mmask16 tail, const
 }
 
 /* scores[j] = exp(scores[j] - max) for j < n; returns 1 / their sum. */
-static inline float exp_scores(float *scores, int n, __m512 vmax) {
+ALWAYS_INLINE float exp_scores(float *scores, int n, __m512 vmax) {
     const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
     __m512 vsum = _mm512_setzero_ps();
     for (int j0 = 0; j0 < n; j0 += 16) {
@@ -94,7 +95,7 @@ static inline float exp_scores(float *scores, int n, __m512 vmax) {
 }
 
 /* o += scores[j] * v_j for j in [j0, j1), in order. */
-static inline void add_values(__m512 *o, int nv, __mmask16 tail, const float *v, size_t ld_v,
+ALWAYS_INLINE void add_values(__m512 *o, int nv, __mmask16 tail, const float *v, size_t ld_v,
                               const float *scores, int j0, int j1) {
     for (int j = j0; j < j1; j++) {
         const float *vr = v + (size_t)j * ld_v;
@@ -106,16 +107,29 @@ static inline void add_values(__m512 *o, int nv, __mmask16 tail, const float *v,
     }
 }
 
-static inline void store_out(float *out, const __m512 *o, int nv, __mmask16 tail, float inv) {
+ALWAYS_INLINE void store_out(float *out, const __m512 *o, int nv, __mmask16 tail, float inv) {
     for (int c = 0; c < nv; c++) {
         __mmask16 m = c == nv - 1 ? tail : 0xffff;
         _mm512_mask_storeu_ps(out + 16 * c, m, _mm512_mul_ps(o[c], _mm512_set1_ps(inv)));
     }
 }
 
-static void attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                     int n, int d, float scale, const float *bias, float *scores, float *out) {
-    const int nv = (d + 15) / 16;
+/* The kernels below take nv = d / 16 rounded up as an argument that the
+ * callers make a constant for the common head widths (64, 128): with a
+ * constant the loops over a head unroll and the query, the 16 sums and the
+ * output stay in registers, where with a variable nv the compiler keeps
+ * them in memory and each multiply-add waits for a store (10x slower).
+ * The operations and their order are the same either way. */
+#define BY_HEAD_WIDTH(nv, call) \
+    switch (nv) {               \
+    case 4: call(4); break;     \
+    case 8: call(8); break;     \
+    default: call(nv); break;   \
+    }
+
+ALWAYS_INLINE void attn_row_nv(const float *q, const float *k, size_t ld_k, const float *v,
+                               size_t ld_v, int n, int d, float scale, const float *bias,
+                               float *scores, float *out, const int nv) {
     __m512 qv[16]; /* heads up to 256 wide; wider ones take the reference */
     load_q(q, d, nv, qv);
     const __mmask16 tail = (d % 16) ? (__mmask16)((1u << (d % 16)) - 1) : 0xffff;
@@ -127,6 +141,13 @@ static void attn_row(const float *q, const float *k, size_t ld_k, const float *v
     for (int c = 0; c < nv; c++) o[c] = _mm512_setzero_ps();
     add_values(o, nv, tail, v, ld_v, scores, 0, n);
     store_out(out, o, nv, tail, inv);
+}
+
+static void attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
+                     int n, int d, float scale, const float *bias, float *scores, float *out) {
+#define ROW(NV) attn_row_nv(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out, NV)
+    BY_HEAD_WIDTH((d + 15) / 16, ROW)
+#undef ROW
 }
 
 static void attn_row_any(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
@@ -142,14 +163,8 @@ static void attn_row_any(const float *q, const float *k, size_t ld_k, const floa
  * through attn_row's operations in attn_row's order (its sums of values
  * parked in obuf between blocks), so its result is attn_row's bit for bit
  * whatever the other queries. */
-static void attn_rows(const gg_attn_rows_args *a) {
-    const int nq = a->nq, d = a->d, nv = (d + 15) / 16;
-    if (d > 256 || nq > GG_ATTN_ROWS_MAX) {
-        for (int g = 0; g < nq; g++)
-            attn_row_any(a->q[g], a->k, a->ld_k, a->v, a->ld_v, a->n[g], d, a->scale,
-                         a->bias ? a->bias[g] : NULL, a->scores + (size_t)g * a->ld_scores, a->out[g]);
-        return;
-    }
+ALWAYS_INLINE void attn_rows_nv(const gg_attn_rows_args *a, const int nv) {
+    const int nq = a->nq, d = a->d;
     const __mmask16 tail = (d % 16) ? (__mmask16)((1u << (d % 16)) - 1) : 0xffff;
     int nmax = 0;
     __m512 vmax[GG_ATTN_ROWS_MAX];
@@ -185,6 +200,18 @@ static void attn_rows(const gg_attn_rows_args *a) {
         for (int c = 0; c < nv; c++) o[c] = _mm512_loadu_ps(obuf[g] + 16 * c);
         store_out(a->out[g], o, nv, tail, inv[g]);
     }
+}
+
+static void attn_rows(const gg_attn_rows_args *a) {
+    if (a->d > 256 || a->nq > GG_ATTN_ROWS_MAX) {
+        for (int g = 0; g < a->nq; g++)
+            attn_row_any(a->q[g], a->k, a->ld_k, a->v, a->ld_v, a->n[g], a->d, a->scale,
+                         a->bias ? a->bias[g] : NULL, a->scores + (size_t)g * a->ld_scores, a->out[g]);
+        return;
+    }
+#define ROWS(NV) attn_rows_nv(a, NV)
+    BY_HEAD_WIDTH((a->d + 15) / 16, ROWS)
+#undef ROWS
 }
 
 /* ---- element-wise rows ---- */
