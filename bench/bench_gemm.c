@@ -254,8 +254,9 @@ int main(int argc, char **argv) {
         double bw1 = mem_bandwidth(one, 1);
         gg_pool_free(one);
         bw = n_threads > 1 ? mem_bandwidth(pool, n_threads) : bw1;
-        printf("memory bandwidth (read %zu MB): %.1f GB/s one thread, %.1f GB/s %d threads\n",
-               BW_BYTES >> 20, bw1 * 1e-9, bw * 1e-9, n_threads);
+        printf("memory bandwidth (read %zu MB): %.1f GB/s one thread", BW_BYTES >> 20, bw1 * 1e-9);
+        if (n_threads > 1) printf(", %.1f GB/s %d threads", bw * 1e-9, n_threads);
+        printf("\n");
     }
     double pk_zmm = 0, pk_ymm = 0, pk_mb = 0, peak = 0;
     const char *peak_of = "none";

@@ -102,11 +102,17 @@ static int find_specials(ggembed_model *m, gg_err *e) {
 static int alloc_work(ggembed_model *m, gg_err *e) {
     const int threads = gg_pool_size(m->pool);
     const int max_tok = m->opt.max_batch_tokens;
-    const int chunk = gg_work_chunk(&m->model, max_tok);
+    int chunk = gg_work_chunk(&m->model, max_tok);
     gg_work_plan plan;
     gg_work_plan_make(&m->model, max_tok, chunk, threads, &plan);
     size_t batch_bytes = (size_t)max_tok * (sizeof(int32_t) + 2 * sizeof(int)) + sizeof(int);
     size_t need = plan.total + batch_bytes;
+    if (m->opt.max_memory && need > m->opt.max_memory && chunk > GG_WORK_CHUNK_MIN) {
+        /* a larger chunk only saves passes over the weights: not worth refusing to open */
+        chunk = GG_MIN(GG_WORK_CHUNK_MIN, max_tok);
+        gg_work_plan_make(&m->model, max_tok, chunk, threads, &plan);
+        need = plan.total + batch_bytes;
+    }
     if (m->opt.max_memory && need > m->opt.max_memory)
         return gg_fail_kind(e, GG_E_MEMORY, "working memory would be %.1f MB (batch of %d tokens, %d threads), over the "
                        "ceiling of %.1f MB: lower the batch size or raise the ceiling",

@@ -88,26 +88,27 @@ static size_t layer_bytes(const gg_layer *l) {
 /* Each chunk of tokens reads every weight once, so a text of T tokens
  * streams a model's weights ceil(T / chunk) times. Where a layer stays in
  * the caches from one chunk to the next that costs nothing, and chunks of
- * CHUNK_MIN tokens keep the activations in L2. Where it does not (the
+ * GG_WORK_CHUNK_MIN tokens keep the activations in L2. Where it does not (the
  * 7B decoders: ~100 MB a layer), each pass is a trip through memory, and
  * the chunk grows as far as CHUNK_BYTES of chunk buffers allow: the
  * bound on anonymous memory (50 MB for a 7B at 512 tokens,
  * tests/slow/big_model_memory.sh) is what caps it. There the rest of the
  * process takes ~23 MB and a chunk token ~220 KB, so 20 MB of chunks
- * (94 tokens; 5 passes for 406 tokens where 64 made 7) leaves ~6 MB of
- * room. */
-#define CHUNK_MIN 64
+ * (94 tokens; 5 passes for 406 tokens where 64 made 7) peaks at 42 MB
+ * (37 MB with 64). Under a --max-memory that this does not fit, the
+ * engine takes GG_WORK_CHUNK_MIN again. */
 #define LAYER_CACHED ((size_t)32 << 20)
 #define CHUNK_BYTES ((size_t)20 << 20)
 
 int gg_work_chunk(const gg_model *m, int max_tok) {
-    int chunk = CHUNK_MIN;
+    int chunk = GG_WORK_CHUNK_MIN;
     if (m->hp.n_layer > 0 && layer_bytes(&m->layers[0]) > LAYER_CACHED) {
         gg_work_plan a, b;
-        gg_work_plan_make(m, max_tok, CHUNK_MIN, 1, &a);
-        gg_work_plan_make(m, max_tok, 2 * CHUNK_MIN, 1, &b);
-        const size_t per_tok = (b.total - a.total) / CHUNK_MIN;
-        if (per_tok > 0) chunk = (int)GG_MAX((size_t)CHUNK_MIN, GG_MIN(CHUNK_BYTES / per_tok, (size_t)1 << 16));
+        gg_work_plan_make(m, max_tok, GG_WORK_CHUNK_MIN, 1, &a);
+        gg_work_plan_make(m, max_tok, 2 * GG_WORK_CHUNK_MIN, 1, &b);
+        const size_t per_tok = (b.total - a.total) / GG_WORK_CHUNK_MIN;
+        if (per_tok > 0)
+            chunk = (int)GG_MAX((size_t)GG_WORK_CHUNK_MIN, GG_MIN(CHUNK_BYTES / per_tok, (size_t)1 << 16));
     }
     return GG_MAX(1, GG_MIN(chunk, max_tok));
 }

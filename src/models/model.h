@@ -209,6 +209,7 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
 /* The chunk of tokens whose queries and FFN activations exist at once,
  * for batches of up to max_tok tokens (see model.c: as few passes over
  * the weights as the memory bound allows). */
+#define GG_WORK_CHUNK_MIN 64 /* tokens: every model's chunk when memory is short */
 int gg_work_chunk(const gg_model *m, int max_tok);
 /* The chunk a pass over n_tok tokens uses: the fewest passes that chunk
  * allows, split evenly (no short last pass); never more than chunk. */
