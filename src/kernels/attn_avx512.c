@@ -107,6 +107,30 @@ ALWAYS_INLINE void add_values(__m512 *o, int nv, __mmask16 tail, const float *v,
     }
 }
 
+/* add_values for K queries at once, their sums parked in ob[k]: each
+ * query's sums take the same steps in the same order, but K independent
+ * chains of multiply-adds keep the FMA units busy where one chain waits
+ * on each add's latency, and each row of values is loaded once for K. */
+ALWAYS_INLINE void add_values_sums(const int K, int nv, __mmask16 tail, const float *v,
+                                   size_t ld_v, const float *const *sc, float *const *ob, int j0,
+                                   int j1) {
+    __m512 o[4][16];
+    for (int k = 0; k < K; k++)
+        for (int c = 0; c < nv; c++) o[k][c] = _mm512_loadu_ps(ob[k] + 16 * c);
+    for (int j = j0; j < j1; j++) {
+        const float *vr = v + (size_t)j * ld_v;
+        __m512 p[4];
+        for (int k = 0; k < K; k++) p[k] = _mm512_set1_ps(sc[k][j]);
+        for (int c = 0; c < nv; c++) {
+            __mmask16 m = c == nv - 1 ? tail : 0xffff;
+            const __m512 vv = _mm512_maskz_loadu_ps(m, vr + 16 * c);
+            for (int k = 0; k < K; k++) o[k][c] = _mm512_fmadd_ps(p[k], vv, o[k][c]);
+        }
+    }
+    for (int k = 0; k < K; k++)
+        for (int c = 0; c < nv; c++) _mm512_storeu_ps(ob[k] + 16 * c, o[k][c]);
+}
+
 ALWAYS_INLINE void store_out(float *out, const __m512 *o, int nv, __mmask16 tail, float inv) {
     for (int c = 0; c < nv; c++) {
         __mmask16 m = c == nv - 1 ? tail : 0xffff;
@@ -186,14 +210,35 @@ ALWAYS_INLINE void attn_rows_nv(const gg_attn_rows_args *a, const int nv) {
     float obuf[GG_ATTN_ROWS_MAX][256];
     for (int g = 0; g < nq; g++)
         for (int c = 0; c < nv; c++) _mm512_storeu_ps(obuf[g] + 16 * c, _mm512_setzero_ps());
+    /* queries whose sums fit in registers together: up to 64 floats of
+     * sums each, 16 vectors in all */
+    const int together = nv <= 4 ? 4 : nv <= 8 ? 2 : 1;
     for (int j0 = 0; j0 < nmax; j0 += 16)
-        for (int g = 0; g < nq; g++) {
-            if (j0 >= a->n[g]) continue;
-            __m512 o[16];
-            for (int c = 0; c < nv; c++) o[c] = _mm512_loadu_ps(obuf[g] + 16 * c);
-            add_values(o, nv, tail, a->v, a->ld_v, a->scores + (size_t)g * a->ld_scores, j0,
-                       j0 + 16 < a->n[g] ? j0 + 16 : a->n[g]);
-            for (int c = 0; c < nv; c++) _mm512_storeu_ps(obuf[g] + 16 * c, o[c]);
+        for (int g = 0; g < nq;) {
+            if (j0 >= a->n[g]) {
+                g++;
+                continue;
+            }
+            const int j1 = j0 + 16 < a->n[g] ? j0 + 16 : a->n[g];
+            int nk = 1;
+            while (nk < together && g + nk < nq && j0 < a->n[g + nk] &&
+                   (j0 + 16 < a->n[g + nk] ? j0 + 16 : a->n[g + nk]) == j1)
+                nk++;
+            const float *sc[4];
+            float *ob[4];
+            for (int k = 0; k < nk; k++) {
+                sc[k] = a->scores + (size_t)(g + k) * a->ld_scores;
+                ob[k] = obuf[g + k];
+            }
+#define VALUES(K) add_values_sums(K, nv, tail, a->v, a->ld_v, sc, ob, j0, j1)
+            switch (nk) {
+            case 4: VALUES(4); break;
+            case 3: VALUES(3); break;
+            case 2: VALUES(2); break;
+            default: VALUES(1); break;
+            }
+#undef VALUES
+            g += nk;
         }
     for (int g = 0; g < nq; g++) {
         __m512 o[16];
