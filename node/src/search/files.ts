@@ -5,7 +5,7 @@
 // directory and of every ancestor up to the root (the `ignore` package,
 // git's semantics); then each file's own verdict from SKIPS below, counted.
 
-import type { Stats } from 'node:fs';
+import { readFileSync, type Stats } from 'node:fs';
 import { lstat, open, opendir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
@@ -235,4 +235,89 @@ export async function* walkFiles(root: string, options: WalkOptions = {}, stats:
       yield { path: rel, abs, size: st.size, mtimeMs: st.mtimeMs };
     }
   }
+}
+
+/**
+ * The ignore rules of a tree, for one path at a time (the watcher's events):
+ * the same verdicts as walkFiles, with each directory's rule files read once
+ * (synchronously: chokidar asks for its verdict synchronously) and kept until
+ * forget() says one of them changed.
+ */
+export class IgnoreRules {
+  private readonly cache = new Map<string, Ignore | null>();
+  private readonly skipDirs: Set<string>;
+
+  constructor(
+    readonly absRoot: string,
+    private readonly options: WalkOptions = {},
+  ) {
+    this.skipDirs = new Set(options.skipDirs ?? DEFAULT_SKIP_DIRS);
+  }
+
+  private rulesOf(dirRel: string): Ignore | null {
+    let r = this.cache.get(dirRel);
+    if (r !== undefined) return r;
+    r = dirRel === '' && this.options.extraIgnore?.length ? ignore().add([...this.options.extraIgnore]) : null;
+    for (const name of ['.gitignore', '.ggembedignore']) {
+      let text: string;
+      try {
+        text = readFileSync(path.join(this.absRoot, dirRel, name), 'utf8');
+      } catch {
+        continue;
+      }
+      r = (r ?? ignore()).add(text);
+    }
+    this.cache.set(dirRel, r);
+    return r;
+  }
+
+  /** A rule file of this directory changed (or appeared, or went). */
+  forget(dirRel: string): void {
+    this.cache.delete(dirRel);
+  }
+
+  /** Whether rel (relative to the root, '/' separated) is ignored, itself or through a directory above it. */
+  ignored(rel: string, isDir: boolean): boolean {
+    if (rel === '') return false;
+    const parts = rel.split('/');
+    const levels: Level[] = [];
+    let dir = '';
+    for (let i = 0; i < parts.length; i++) {
+      const name = at(parts, i);
+      const last = i === parts.length - 1;
+      levels.push({ dir, rules: this.rulesOf(dir) });
+      const sub = dir ? `${dir}/${name}` : name;
+      const asDir = !last || isDir;
+      if (asDir && this.skipDirs.has(name)) return true;
+      if (ignoredBy(levels, sub, asDir)) return true;
+      dir = sub;
+    }
+    return false;
+  }
+}
+
+/** Where a path stands for the index: a file to index, a file skipped (and why), or nothing indexable there (gone, a directory, a link). */
+export type Admission = { file: WalkedFile } | { skip: SkipReason } | { gone: true };
+
+/** The walk's verdict on one path, without walking: what the watcher asks of each changed path. */
+export async function admitFile(rules: IgnoreRules, rel: string, options: WalkOptions = {}): Promise<Admission> {
+  const maxFileBytes = options.maxFileBytes ?? 1 << 20;
+  const abs = path.join(rules.absRoot, rel);
+  let st: Stats;
+  try {
+    st = await lstat(abs);
+  } catch {
+    return { gone: true };
+  }
+  if (!st.isFile()) return { gone: true };
+  if (rules.ignored(rel, false)) return { skip: 'ignored' };
+  let head: Buffer;
+  try {
+    head = st.size > maxFileBytes ? Buffer.alloc(0) : await readHead(abs);
+  } catch {
+    return { skip: 'unreadable' };
+  }
+  const verdict = classifyFile(rel, st.size, head, maxFileBytes);
+  if (verdict) return { skip: verdict };
+  return { file: { path: rel, abs, size: st.size, mtimeMs: st.mtimeMs } };
 }

@@ -8,11 +8,15 @@
 // and the next run picks up from there. Files gone from the repository
 // leave the index at the end of a complete walk (never after an aborted one:
 // the unwalked rest is not gone).
+//
+// Two ways in: indexRepository walks the whole tree (first counting what
+// changed, so that progress can say what is left and how long it will
+// take); indexPaths takes the paths a file watcher saw change.
 
 import { readFile } from 'node:fs/promises';
 import { zip } from '../arrays.js';
 import { type Chunk, chunkFile, languageIdOf } from './chunker.js';
-import { emptyStats, type WalkOptions, type WalkStats, walkFiles } from './files.js';
+import { admitFile, emptyStats, type IgnoreRules, type WalkedFile, type WalkOptions, type WalkStats, walkFiles } from './files.js';
 import { type ChunkMeta, type FileRecord, type SearchStore, sha256 } from './store.js';
 
 /** What the indexer needs from an embedder (Embedder satisfies it). */
@@ -46,6 +50,14 @@ export interface IndexProgress {
   filesSeen: number;
   chunksEmbedded: number;
   currentFile: string | null;
+  /** files whose content may have changed, counted before the run (null while counting) */
+  filesToDo: number | null;
+  /** of those, the ones not read and chunked yet */
+  filesPending: number | null;
+  /** chunks chunked but not embedded yet, plus the estimate for the files not chunked yet */
+  chunksPending: number | null;
+  /** the pending chunks at the chunk rate measured in this run; null until a chunk was embedded */
+  etaMs: number | null;
 }
 
 export interface IndexReport {
@@ -69,16 +81,16 @@ interface Pending {
   texts: Map<string, string>; // chunk hash -> text, for the chunks without a vector
 }
 
-export async function indexRepository(
-  root: string,
-  embedder: IndexEmbedder,
-  store: SearchStore,
-  options: IndexOptions,
-): Promise<IndexReport> {
-  const prefix = options.documentPrefix ?? '';
-  const batchSize = options.batchSize ?? 64;
-  const flushChunks = options.flushChunks ?? 4 * batchSize;
-  const report: IndexReport = {
+/** Whether a file has to be read: its size or mtime differ from its record (or there is none, or force). */
+function mayHaveChanged(store: SearchStore, f: WalkedFile, force: boolean | undefined): boolean {
+  const old = store.file(f.path);
+  if (force || !old?.hash) return true;
+  return old.size !== f.size || old.mtimeMs !== f.mtimeMs;
+}
+
+/** One indexing run over any sequence of files: the per-file step, the batched embedding, the progress numbers. */
+class Run {
+  readonly report: IndexReport = {
     walk: emptyStats(),
     filesUnchanged: 0,
     filesChanged: 0,
@@ -89,25 +101,145 @@ export async function indexRepository(
     errors: [],
     aborted: false,
   };
-  const seen = new Set<string>();
-  const dryHashes = new Set<string>();
-  const sample: string[] = [];
-  let queue: Pending[] = [];
-  let queued = 0;
-  const countTokens = async (t: string) => (await embedder.tokenize(prefix + t)).length;
-  const progress = (file: string | null) =>
-    options.onProgress?.({ filesSeen: seen.size, chunksEmbedded: report.chunksEmbedded, currentFile: file });
+  readonly seen = new Set<string>();
+  private readonly prefix: string;
+  private readonly batchSize: number;
+  private readonly flushChunks: number;
+  private queue: Pending[] = [];
+  private queued = 0;
+  private readonly dryHashes = new Set<string>();
+  private readonly sample: string[] = [];
+  // progress: the plan (files and bytes that may have changed), and what was done of it
+  private filesToDo: number | null = null;
+  private bytesToDo = 0;
+  private filesDone = 0;
+  private bytesDone = 0;
+  /** chunks found to need a vector so far (queued or embedded) */
+  private chunksFound = 0;
+  private startedAt = 0;
 
-  const flush = async () => {
+  constructor(
+    private readonly embedder: IndexEmbedder,
+    private readonly store: SearchStore,
+    private readonly options: IndexOptions,
+  ) {
+    this.prefix = options.documentPrefix ?? '';
+    this.batchSize = options.batchSize ?? 64;
+    this.flushChunks = options.flushChunks ?? 4 * this.batchSize;
+  }
+
+  plan(files: number, bytes: number): void {
+    this.filesToDo = files;
+    this.bytesToDo = bytes;
+    this.startedAt = performance.now();
+  }
+
+  progress(file: string | null): void {
+    if (!this.options.onProgress) return;
+    this.options.onProgress({
+      filesSeen: this.seen.size,
+      chunksEmbedded: this.report.chunksEmbedded,
+      currentFile: file,
+      ...this.pending(),
+    });
+  }
+
+  /** What is left of this run, and how long it will take at the rate measured so far. */
+  pending(): Pick<IndexProgress, 'filesToDo' | 'filesPending' | 'chunksPending' | 'etaMs'> {
+    if (this.filesToDo === null) return { filesToDo: null, filesPending: null, chunksPending: null, etaMs: null };
+    const bytesLeft = Math.max(0, this.bytesToDo - this.bytesDone);
+    // chunks per byte as measured on the files chunked so far; none chunked yet: nothing to go on
+    const perByte = this.bytesDone > 0 ? this.chunksFound / this.bytesDone : 0;
+    const chunksPending = this.queued + Math.round(bytesLeft * perByte);
+    const embedded = this.report.chunksEmbedded;
+    // the whole run's time per embedded chunk: chunking and tokenizing are part of what is left too
+    const msPerChunk = embedded > 0 ? (performance.now() - this.startedAt) / embedded : null;
+    return {
+      filesToDo: this.filesToDo,
+      filesPending: Math.max(0, this.filesToDo - this.filesDone),
+      chunksPending,
+      etaMs: msPerChunk === null ? null : Math.round(chunksPending * msPerChunk),
+    };
+  }
+
+  /** The per-file step: skip it if unchanged, else chunk it and queue its new chunks (embedded at the next flush). */
+  async visit(f: WalkedFile): Promise<void> {
+    const { options, store, report } = this;
+    options.signal?.throwIfAborted();
+    this.seen.add(f.path);
+    const old = store.file(f.path);
+    if (!mayHaveChanged(store, f, options.force) && old) {
+      report.filesUnchanged++;
+      report.chunks += old.chunks.length;
+      return;
+    }
+    this.filesDone++;
+    this.bytesDone += f.size;
+    let content: Buffer;
+    try {
+      content = await readFile(f.abs);
+    } catch (e) {
+      report.errors.push({ path: f.path, message: (e as Error).message });
+      return;
+    }
+    const hash = sha256(content);
+    if (!options.force && old && old.hash === hash) {
+      if (!options.dryRun) await store.putFile({ ...old, size: f.size, mtimeMs: f.mtimeMs });
+      report.filesUnchanged++;
+      report.chunks += old.chunks.length;
+      return;
+    }
+    report.filesChanged++;
+    this.progress(f.path);
+    let chunks: Chunk[];
+    try {
+      chunks = await chunkFile(f.path, content.toString('utf8'), {
+        countTokens: async (t) => (await this.embedder.tokenize(this.prefix + t)).length,
+        maxTokens: options.maxTokens,
+        minTokens: options.minTokens,
+      });
+    } catch (e) {
+      if (options.signal?.aborted) throw e;
+      report.errors.push({ path: f.path, message: `chunking failed: ${(e as Error).message}` });
+      return;
+    }
+    const metas: ChunkMeta[] = [];
     const texts = new Map<string, string>();
-    for (const p of queue) for (const [h, t] of p.texts) if (!store.hasVector(h)) texts.set(h, t);
+    for (const c of chunks) {
+      const h = sha256(c.text);
+      metas.push({ hash: h, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, kind: c.kind });
+      if (store.hasVector(h)) report.chunksReused++;
+      else if (!texts.has(h)) texts.set(h, c.text);
+    }
+    report.chunks += metas.length;
+    this.chunksFound += texts.size;
+    if (options.dryRun) {
+      for (const [h, t] of texts) {
+        if (!this.dryHashes.has(h) && this.sample.length < this.batchSize) this.sample.push(t);
+        this.dryHashes.add(h);
+      }
+      return;
+    }
+    this.queue.push({
+      rec: { path: f.path, hash, size: f.size, mtimeMs: f.mtimeMs, language: languageIdOf(f.path), chunks: metas },
+      texts,
+    });
+    this.queued += texts.size;
+    if (this.queued >= this.flushChunks) await this.flush();
+  }
+
+  /** Embeds the queued chunks that still have no vector, then writes their files. */
+  async flush(): Promise<void> {
+    const { store, report, options } = this;
+    const texts = new Map<string, string>();
+    for (const p of this.queue) for (const [h, t] of p.texts) if (!store.hasVector(h)) texts.set(h, t);
     const entries = [...texts];
     const failed = new Set<string>();
-    for (let i = 0; i < entries.length; i += batchSize) {
-      const part = entries.slice(i, i + batchSize);
-      const res = await embedder.embedBatch(
+    for (let i = 0; i < entries.length; i += this.batchSize) {
+      const part = entries.slice(i, i + this.batchSize);
+      const res = await this.embedder.embedBatch(
         part.map(([, t]) => t),
-        { prefix, signal: options.signal },
+        { prefix: this.prefix, signal: options.signal },
       );
       const good: { hash: string; vector: Float32Array }[] = [];
       // one answer per text
@@ -123,8 +255,10 @@ export async function indexRepository(
         );
       await store.putVectors(good);
       report.chunksEmbedded += good.length;
+      this.queued = Math.max(0, this.queued - part.length);
+      this.progress(null);
     }
-    for (const p of queue) {
+    for (const p of this.queue) {
       const bad = p.rec.chunks.filter((c) => failed.has(c.hash));
       if (bad.length) {
         report.errors.push({
@@ -137,87 +271,110 @@ export async function indexRepository(
         await store.putFile(p.rec);
       }
     }
-    queue = [];
-    queued = 0;
-    progress(null);
-  };
+    this.queue = [];
+    this.queued = 0;
+    this.progress(null);
+  }
 
-  try {
-    for await (const f of walkFiles(root, options, report.walk)) {
-      options.signal?.throwIfAborted();
-      seen.add(f.path);
-      const old = store.file(f.path);
-      if (!options.force && old && old.hash && old.size === f.size && old.mtimeMs === f.mtimeMs) {
-        report.filesUnchanged++;
-        report.chunks += old.chunks.length;
-        continue;
-      }
-      let content: Buffer;
-      try {
-        content = await readFile(f.abs);
-      } catch (e) {
-        report.errors.push({ path: f.path, message: (e as Error).message });
-        continue;
-      }
-      const hash = sha256(content);
-      if (!options.force && old && old.hash === hash) {
-        if (!options.dryRun) await store.putFile({ ...old, size: f.size, mtimeMs: f.mtimeMs });
-        report.filesUnchanged++;
-        report.chunks += old.chunks.length;
-        continue;
-      }
-      report.filesChanged++;
-      progress(f.path);
-      let chunks: Chunk[];
-      try {
-        chunks = await chunkFile(f.path, content.toString('utf8'), {
-          countTokens,
-          maxTokens: options.maxTokens,
-          minTokens: options.minTokens,
-        });
-      } catch (e) {
-        if (options.signal?.aborted) throw e;
-        report.errors.push({ path: f.path, message: `chunking failed: ${(e as Error).message}` });
-        continue;
-      }
-      const metas: ChunkMeta[] = [];
-      const texts = new Map<string, string>();
-      for (const c of chunks) {
-        const h = sha256(c.text);
-        metas.push({ hash: h, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, kind: c.kind });
-        if (store.hasVector(h)) report.chunksReused++;
-        else if (!texts.has(h)) texts.set(h, c.text);
-      }
-      report.chunks += metas.length;
-      if (options.dryRun) {
-        for (const [h, t] of texts) {
-          if (!dryHashes.has(h) && sample.length < batchSize) sample.push(t);
-          dryHashes.add(h);
-        }
-        continue;
-      }
-      queue.push({ rec: { path: f.path, hash, size: f.size, mtimeMs: f.mtimeMs, language: languageIdOf(f.path), chunks: metas }, texts });
-      queued += texts.size;
-      if (queued >= flushChunks) await flush();
+  /** Dry run: the distinct chunks to embed, and the time they take at the rate of one sample batch. */
+  async estimate(): Promise<void> {
+    const { report } = this;
+    report.chunksToEmbed = this.dryHashes.size;
+    if (this.sample.length) {
+      const t0 = performance.now();
+      await this.embedder.embedBatch(this.sample, { prefix: this.prefix, signal: this.options.signal });
+      report.estimatedMs = Math.round(((performance.now() - t0) / this.sample.length) * this.dryHashes.size);
+    } else {
+      report.estimatedMs = 0;
     }
-    if (options.dryRun) {
-      report.chunksToEmbed = dryHashes.size;
-      if (sample.length) {
-        const t0 = performance.now();
-        await embedder.embedBatch(sample, { prefix, signal: options.signal });
-        report.estimatedMs = Math.round(((performance.now() - t0) / sample.length) * dryHashes.size);
-      } else {
-        report.estimatedMs = 0;
+  }
+}
+
+export async function indexRepository(
+  root: string,
+  embedder: IndexEmbedder,
+  store: SearchStore,
+  options: IndexOptions,
+): Promise<IndexReport> {
+  const run = new Run(embedder, store, options);
+  const { report } = run;
+  try {
+    // counted first (names, sizes and heads only) so that progress can say what is left
+    run.progress(null);
+    let files = 0;
+    let bytes = 0;
+    for await (const f of walkFiles(root, options)) {
+      options.signal?.throwIfAborted();
+      if (mayHaveChanged(store, f, options.force)) {
+        files++;
+        bytes += f.size;
       }
-      for (const f of store.files()) if (!seen.has(f.path)) report.filesRemoved++;
+    }
+    run.plan(files, bytes);
+    for await (const f of walkFiles(root, options, report.walk)) await run.visit(f);
+    if (options.dryRun) {
+      await run.estimate();
+      for (const f of store.files()) if (!run.seen.has(f.path)) report.filesRemoved++;
       return report;
     }
-    await flush();
+    await run.flush();
     for (const f of [...store.files()]) {
-      if (!seen.has(f.path)) {
+      if (!run.seen.has(f.path)) {
         await store.removeFile(f.path);
         report.filesRemoved++;
       }
+    }
+  } catch (e) {
+    if (!options.signal?.aborted) throw e;
+    report.aborted = true;
+  }
+  return report;
+}
+
+/**
+ * Brings the index up to date for these paths only (relative to the root):
+ * each is indexed, or leaves the index when it is gone or now skipped. Files
+ * are indexed before any leaves, so that a rename finds the vectors of the
+ * old name still there (never embedded again, whatever the store keeps).
+ */
+export async function indexPaths(
+  rules: IgnoreRules,
+  paths: Iterable<string>,
+  embedder: IndexEmbedder,
+  store: SearchStore,
+  options: IndexOptions,
+): Promise<IndexReport> {
+  const run = new Run(embedder, store, options);
+  const { report } = run;
+  const present: WalkedFile[] = [];
+  const leaving: string[] = [];
+  try {
+    for (const rel of paths) {
+      const a = await admitFile(rules, rel, options);
+      if ('file' in a) {
+        present.push(a.file);
+        report.walk.files++;
+        report.walk.bytes += a.file.size;
+      } else {
+        if ('skip' in a) report.walk.skipped[a.skip]++;
+        if (store.file(rel)) leaving.push(rel);
+      }
+    }
+    const todo = present.filter((f) => mayHaveChanged(store, f, options.force));
+    run.plan(
+      todo.length,
+      todo.reduce((s, f) => s + f.size, 0),
+    );
+    for (const f of present) await run.visit(f);
+    if (options.dryRun) {
+      await run.estimate();
+      report.filesRemoved = leaving.length;
+      return report;
+    }
+    await run.flush();
+    for (const rel of leaving) {
+      await store.removeFile(rel);
+      report.filesRemoved++;
     }
   } catch (e) {
     if (!options.signal?.aborted) throw e;
