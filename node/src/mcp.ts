@@ -38,6 +38,8 @@ export interface McpServerOptions {
   maxTexts?: number;
   /** bytes of vectors an answer may carry (default 8 MiB, under the SDK's 10 MiB) */
   maxAnswerBytes?: number;
+  /** keep indexed repositories current with a file watcher (default true) */
+  watch?: boolean;
 }
 
 export const MCP_DEFAULTS = { maxTexts: 512, maxAnswerBytes: 8 << 20 } as const;
@@ -213,7 +215,13 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
     },
   );
 
-  registerSearchTools(server, embedder, { root: process.env.GGEMBED_ROOT });
+  const search = registerSearchTools(server, embedder, { root: process.env.GGEMBED_ROOT, watch: o.watch });
+  // closing the server stops the file watchers too (an indexing run they have going is aborted, resumably)
+  const close = server.close.bind(server);
+  server.close = async () => {
+    await search.close();
+    await close();
+  };
   return server;
 }
 
@@ -225,6 +233,13 @@ export const MCP_OPTIONS: OptionTable = {
     help: `texts per call of embed and similarity (default ${MCP_DEFAULTS.maxTexts}; fewer for wide vectors, so answers fit in one MCP message)`,
     schema: intOption(2, 100_000),
   },
+  watch: {
+    type: 'string',
+    env: 'GGEMBED_WATCH',
+    value: 'on|off',
+    help: 'keep indexed repositories current with a file watcher while the server runs (default on)',
+    schema: z.enum(['on', 'off'], 'expected on or off'),
+  },
   ...HELP_OPTION,
 };
 
@@ -235,7 +250,7 @@ export async function main(): Promise<void> {
     process.stdout.write(
       helpText(
         `${BIN} --model FILE [options]`,
-        'A stdio MCP server with the tools embed, similarity and embedder_status; the model runs in a supervised ggembed process.',
+        'A stdio MCP server with the tools embed, similarity and embedder_status, and code search (index_codebase, search_code, index_status, clear_index); the model runs in a supervised ggembed process.',
         MCP_OPTIONS,
         `Register it with a coding assistant, e.g.:\n  {"mcpServers": {"ggembed": {"command": "npx", "args": ["-y", "--package", "ggembed", "--package", "@modelcontextprotocol/sdk", "${BIN}", "--model", "/path/to/model.gguf"]}}}`,
       ),
@@ -245,12 +260,16 @@ export async function main(): Promise<void> {
   const { opts, fallback } = embedderOptionsFrom(cli.values);
   const embedder = await startBinEmbedder(opts, fallback);
   logTransitions(embedder, BIN);
-  const server = createMcpServer(embedder, cli.values['max-texts'] !== undefined ? { maxTexts: cli.values['max-texts'] as number } : {});
+  const server = createMcpServer(embedder, {
+    ...(cli.values['max-texts'] !== undefined ? { maxTexts: cli.values['max-texts'] as number } : {}),
+    watch: cli.values.watch !== 'off',
+  });
   const transport = new StdioServerTransport();
   let closing = false;
   const shutdown = async () => {
     if (closing) return;
     closing = true;
+    await server.close().catch(() => {});
     await embedder.close().catch(() => {});
     process.exit(0);
   };

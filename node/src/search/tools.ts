@@ -1,16 +1,22 @@
 // tools.ts - the code search MCP tools: index_codebase, search_code,
 // index_status, clear_index. mcp.ts registers them with one call. One index
 // per repository root, in <root>/.ggembed/index unless indexDir says
-// otherwise (the walk never enters .ggembed); one indexing run at a time.
+// otherwise (the walk never enters .ggembed); one indexing run at a time per
+// root (index_codebase and the watcher's runs take turns). Once a root is
+// indexed, a file watcher (watcher.ts) keeps its index current while the
+// server runs, unless watching is off; a root indexed before the server
+// started is brought up to date and watched from the start.
 
 import path from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Embedder } from '../embedder.js';
-import { type IndexReport, indexRepository } from './indexer.js';
+import { IgnoreRules } from './files.js';
+import { type IndexOptions, type IndexProgress, type IndexReport, indexPaths, indexRepository } from './indexer.js';
 import { prefixesFor } from './prefixes.js';
 import { searchCode } from './search.js';
 import { FileStore } from './store.js';
+import { RepoWatcher, type WatchBatch, type WatcherOptions } from './watcher.js';
 
 export interface SearchToolsOptions {
   /** the repository indexed when index_codebase gets no path (default: the working directory) */
@@ -22,13 +28,32 @@ export interface SearchToolsOptions {
   queryPrefix?: string;
   /** tokens per chunk at most (default: the model's context, at most 512) */
   maxTokens?: number;
+  /** keep indexed roots current with a file watcher (default true) */
+  watch?: boolean;
+  watcher?: WatcherOptions;
 }
+
+/** The errors index_status shows: the last ones, from index_codebase and watcher runs alike. */
+const MAX_ERRORS = 50;
 
 interface RootState {
   root: string;
   store: FileStore;
-  lastRun: { at: string; report: IndexReport; ms: number } | null;
+  rules: IgnoreRules;
+  lastRun: { at: string; report: IndexReport; ms: number; by: 'index_codebase' | 'watcher' } | null;
+  /** an index_codebase call going on */
   running: Promise<IndexReport> | null;
+  /** the progress of the run going on (either kind), null between runs */
+  progress: IndexProgress | null;
+  /** runs take turns through this chain */
+  turn: Promise<unknown>;
+  watcher: RepoWatcher | null;
+  errors: { at: string; path: string; message: string }[];
+}
+
+export interface SearchTools {
+  /** stops every watcher (aborting a run it has going) */
+  close(): Promise<void>;
 }
 
 function reply(obj: Record<string, unknown>) {
@@ -39,16 +64,43 @@ function fail(message: string) {
   return { content: [{ type: 'text' as const, text: message }], isError: true };
 }
 
-export function registerSearchTools(server: McpServer, embedder: Embedder, options: SearchToolsOptions = {}): void {
+/** The progress of a run in one line: what a notification says and what index_status shows. */
+export function progressLine(p: IndexProgress): string {
+  const done = p.filesToDo === null ? 'counting files' : `${p.filesToDo - (p.filesPending ?? 0)}/${p.filesToDo} changed files`;
+  const left = p.chunksPending === null ? '' : `, ${p.chunksPending} chunks pending`;
+  const eta = p.etaMs === null ? '' : `, about ${Math.ceil(p.etaMs / 1000)} s left`;
+  return `${done}, ${p.chunksEmbedded} chunks embedded${left}${eta}${p.currentFile ? `: ${p.currentFile}` : ''}`;
+}
+
+/** Takes its turn after the runs before it, whatever they ended with. */
+function inTurn<T>(st: RootState, fn: () => Promise<T>): Promise<T> {
+  const p = st.turn.then(fn, fn);
+  st.turn = p.catch(() => {});
+  return p;
+}
+
+export function registerSearchTools(server: McpServer, embedder: Embedder, options: SearchToolsOptions = {}): SearchTools {
   const defaultRoot = path.resolve(options.root ?? process.cwd());
   const indexDir = options.indexDir ?? ((r: string) => path.join(r, '.ggembed', 'index'));
+  const watchOn = options.watch ?? true;
   const roots = new Map<string, Promise<RootState>>();
   let current = defaultRoot;
+  let closed = false;
 
   const stateOf = (root: string): Promise<RootState> => {
     let s = roots.get(root);
     if (!s) {
-      s = FileStore.open(indexDir(root)).then((store) => ({ root, store, lastRun: null, running: null }));
+      s = FileStore.open(indexDir(root)).then((store) => ({
+        root,
+        store,
+        rules: new IgnoreRules(root),
+        lastRun: null,
+        running: null,
+        progress: null,
+        turn: Promise.resolve(),
+        watcher: null,
+        errors: [],
+      }));
       roots.set(root, s);
     }
     return s;
@@ -68,12 +120,83 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
       dims: i.dims,
     };
   };
+  const indexOptions = (st: RootState, extra: Partial<IndexOptions>): IndexOptions => ({
+    maxTokens: options.maxTokens ?? Math.min(embedder.info().context ?? 512, 512),
+    documentPrefix: prefixes().document,
+    ...extra,
+    onProgress: (p) => {
+      st.progress = p;
+      extra.onProgress?.(p);
+    },
+  });
+  const finished = (st: RootState, report: IndexReport, t0: number, by: 'index_codebase' | 'watcher') => {
+    const at = new Date().toISOString();
+    st.lastRun = { at, report, ms: Date.now() - t0, by };
+    st.errors.push(...report.errors.map((e) => ({ at, ...e })));
+    st.errors.splice(0, Math.max(0, st.errors.length - MAX_ERRORS));
+  };
+
+  /** One watcher run: the changed paths (or the whole tree), in its turn. */
+  const reindex = (st: RootState) => (batch: WatchBatch, signal: AbortSignal) =>
+    inTurn(st, async () => {
+      if (signal.aborted) return;
+      const t0 = Date.now();
+      const o = indexOptions(st, { signal });
+      let report: IndexReport;
+      try {
+        if (batch.full) {
+          report = await indexRepository(st.root, embedder, st.store, o);
+        } else {
+          const paths = new Set(batch.paths);
+          for (const d of batch.dirsGone) for (const f of st.store.files()) if (f.path.startsWith(`${d}/`)) paths.add(f.path);
+          report = await indexPaths(st.rules, paths, embedder, st.store, o);
+        }
+      } catch (e) {
+        st.errors.push({ at: new Date().toISOString(), path: st.root, message: `watcher re-index failed: ${(e as Error).message}` });
+        st.errors.splice(0, Math.max(0, st.errors.length - MAX_ERRORS));
+        return;
+      } finally {
+        st.progress = null;
+      }
+      finished(st, report, t0, 'watcher');
+    });
+
+  const startWatching = async (st: RootState, catchUp: boolean) => {
+    if (!watchOn || closed || st.watcher) return;
+    const w = new RepoWatcher(st.rules, reindex(st), {
+      ...options.watcher,
+      onError: (e) => {
+        st.errors.push({ at: new Date().toISOString(), path: st.root, message: `watcher: ${e.message}` });
+        st.errors.splice(0, Math.max(0, st.errors.length - MAX_ERRORS));
+        options.watcher?.onError?.(e);
+      },
+    });
+    st.watcher = w;
+    await w.whenReady();
+    // what changed while nobody watched: one incremental walk
+    if (catchUp) void reindex(st)({ paths: [], dirsGone: [], full: true }, new AbortController().signal);
+  };
+  const stopWatching = async (st: RootState) => {
+    const w = st.watcher;
+    st.watcher = null;
+    await w?.stop();
+  };
+
+  // a root indexed by an earlier server (with this model) is kept current from the start
+  if (watchOn) {
+    void stateOf(defaultRoot)
+      .then(async (st) => {
+        if (st.store.meta?.model === modelId().model && [...st.store.files()].length) await startWatching(st, true);
+      })
+      .catch(() => {});
+  }
 
   server.registerTool(
     'index_codebase',
     {
       description:
-        'Index (or bring up to date) a repository for search_code: only new or changed code is embedded. Honours .gitignore and .ggembedignore.',
+        'Index (or bring up to date) a repository for search_code: only new or changed code is embedded. Honours .gitignore and .ggembedignore. ' +
+        'Afterwards a file watcher keeps the index current while the server runs.',
       inputSchema: {
         path: z.string().optional().describe("repository root (default: the server's root)"),
         force: z.boolean().optional().describe('re-chunk every file (vectors of unchanged chunks are still reused)'),
@@ -85,15 +208,11 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
       current = root;
       const st = await stateOf(root);
       if (st.running) return fail(`already indexing ${root}`);
-      if (!dry_run) await st.store.setMeta(modelId());
       const token = extra._meta?.progressToken;
       const t0 = Date.now();
-      const maxTokens = options.maxTokens ?? Math.min(embedder.info().context ?? 512, 512);
-      st.running = indexRepository(root, embedder, st.store, {
-        maxTokens,
+      const o = indexOptions(st, {
         force,
         dryRun: dry_run,
-        documentPrefix: prefixes().document,
         signal: extra.signal,
         onProgress: (pr) => {
           if (token === undefined) return;
@@ -102,18 +221,28 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
               method: 'notifications/progress',
               params: {
                 progressToken: token,
-                progress: pr.filesSeen,
-                message: `${pr.filesSeen} files, ${pr.chunksEmbedded} chunks embedded${pr.currentFile ? `: ${pr.currentFile}` : ''}`,
+                progress: pr.filesToDo === null ? 0 : pr.filesToDo - (pr.filesPending ?? 0),
+                ...(pr.filesToDo === null ? {} : { total: pr.filesToDo }),
+                message: progressLine(pr),
               },
             })
             .catch(() => {});
         },
       });
+      st.running = inTurn(st, async () => {
+        if (!dry_run) await st.store.setMeta(modelId());
+        try {
+          return await indexRepository(root, embedder, st.store, o);
+        } finally {
+          st.progress = null;
+        }
+      });
       try {
         const report = await st.running;
         if (dry_run) return reply({ root, dryRun: true, ...report, ms: Date.now() - t0 });
-        st.lastRun = { at: new Date().toISOString(), report, ms: Date.now() - t0 };
-        return reply({ root, ...report, ms: st.lastRun.ms });
+        finished(st, report, t0, 'index_codebase');
+        if (!report.aborted) await startWatching(st, false);
+        return reply({ root, ...report, ms: Date.now() - t0, watching: st.watcher !== null });
       } catch (e) {
         return fail(`indexing ${root} failed: ${(e as Error).message}`);
       } finally {
@@ -154,7 +283,9 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
   server.registerTool(
     'index_status',
     {
-      description: 'What is indexed: files, chunks, model, last update and its errors, whether a run is going on.',
+      description:
+        'What is indexed: files, chunks, model, last update; changes pending (watcher queue and the run going on) with the estimated time left; ' +
+        'the last errors; whether the file watcher is on.',
       inputSchema: {},
     },
     async () => {
@@ -165,15 +296,30 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
         files++;
         chunks += f.chunks.length;
       }
+      const pr = st.progress;
+      const queued = st.watcher?.pendingCount() ?? 0;
       return reply({
         root: current,
         files,
         chunks,
         model: st.store.meta?.model ?? null,
-        indexing: st.running !== null,
+        indexing: pr !== null || st.running !== null,
         lastUpdate: st.lastRun?.at ?? null,
-        lastRun: st.lastRun ? { ...st.lastRun.report, ms: st.lastRun.ms } : null,
-        errors: st.lastRun?.report.errors ?? [],
+        lastRun: st.lastRun ? { by: st.lastRun.by, ...st.lastRun.report, ms: st.lastRun.ms } : null,
+        pending: {
+          /** changed paths the watcher holds for its next run */
+          watcherQueue: queued,
+          /** files of the run going on not chunked yet, and its chunks not embedded yet */
+          files: pr?.filesPending ?? 0,
+          chunks: pr?.chunksPending ?? 0,
+        },
+        etaMs: pr?.etaMs ?? null,
+        progress: pr ? progressLine(pr) : null,
+        errors: st.errors,
+        // runs against events: what bursts of changes were coalesced into
+        watcher: st.watcher
+          ? { on: true, state: st.watcher.state, runs: st.watcher.runs, events: st.watcher.events }
+          : { on: false, state: 'off', runs: 0, events: 0 },
       });
     },
   );
@@ -181,15 +327,24 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
   server.registerTool(
     'clear_index',
     {
-      description: 'Delete the index of the repository.',
+      description: 'Delete the index of the repository (and stop watching it until it is indexed again).',
       inputSchema: {},
     },
     async () => {
       const st = await stateOf(current);
       if (st.running) return fail('an indexing run is going on');
-      await st.store.clear();
+      await stopWatching(st);
+      await inTurn(st, () => st.store.clear());
       st.lastRun = null;
+      st.errors = [];
       return reply({ root: current, cleared: true });
     },
   );
+
+  return {
+    close: async () => {
+      closed = true;
+      for (const s of roots.values()) await stopWatching(await s);
+    },
+  };
 }
