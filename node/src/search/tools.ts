@@ -182,11 +182,12 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     await w?.stop();
   };
 
-  // a root indexed by an earlier server (with this model) is kept current from the start
+  // a root indexed (or being indexed, then stopped) by an earlier server with this model is
+  // completed and kept current from the start; a cleared index has no meta and stays cleared
   if (watchOn) {
     void stateOf(defaultRoot)
       .then(async (st) => {
-        if (st.store.meta?.model === modelId().model && [...st.store.files()].length) await startWatching(st, true);
+        if (st.store.meta?.model === modelId().model) await startWatching(st, true);
       })
       .catch(() => {});
   }
