@@ -79,8 +79,8 @@ t_installed=$(now_ms)
 [ -x node_modules/@ggembed/linux-x64/bin/ggembed ] || fail "npm did not install @ggembed/linux-x64"
 [ ! -e node_modules/@ggembed/win32-x64 ] || fail "npm installed @ggembed/win32-x64 on Linux"
 [ ! -e node_modules/ggembed/native/ggembed ] || fail "the install script built from source although the platform package is there"
-# The library depends on zod and ignore only; the MCP SDK and tree-sitter are optional peers.
-extra=$(ls -A node_modules | grep -v -x -e ggembed -e @ggembed -e zod -e ignore -e .bin -e .package-lock.json || true)
+# The library depends on zod, ignore and chokidar (with its readdirp) only; the MCP SDK and tree-sitter are optional peers.
+extra=$(ls -A node_modules | grep -v -x -e ggembed -e @ggembed -e zod -e ignore -e chokidar -e readdirp -e .bin -e .package-lock.json || true)
 [ -z "$extra" ] || fail "the library alone installed more packages: $extra"
 grep -q "^200 GET /-/tarballs/[0-9a-f]*/ggembed-linux-x64-$version.tgz" "$work/registry.log" || fail "the platform tarball was not fetched from the local registry"
 ! grep -q "win32-x64-$version.tgz" "$work/registry.log" || fail "the win32-x64 tarball was fetched on Linux"

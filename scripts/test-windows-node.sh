@@ -97,7 +97,7 @@ GGEMBED_BIN=$(winpath "$build/ggembed.exe") GGEMBED_FIXTURES=$(winpath "$root/..
 pkgs="$root/build-pack/packages"
 version=$(node -p "require(process.argv[1]).version" "$root/node/package.json")
 if [ -f "$pkgs/ggembed-win32-x64-$version.tgz" ] && [ -f "$pkgs/ggembed-$version.tgz" ]; then
-    # the library's dependency (zod) comes from npm's cache, at the version node/ locks
+    # the library's dependencies (zod, ignore, chokidar, readdirp) come from npm's cache, at the versions node/ locks
     node "$root/scripts/pack-registry.mjs" "$pkgs" "$work/port" "$work/registry.log" \
         "$root/node/package-lock.json" "$(npm config get cache)" &
     registry_pid=$!
