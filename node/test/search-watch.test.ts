@@ -105,6 +105,7 @@ test('the watcher: an edit re-embeds only its changed chunks, a delete removes t
     assert.equal(first.watching, true);
     let s = await m.status();
     assert.deepEqual([s.watcher.on, s.watcher.runs], [true, 0]);
+    await until(async () => (await m.status()).watcher.state === 'idle', 'the watcher ready');
 
     // one line added inside one function
     const rel = 'src/kernels/dot_ref.c';
@@ -185,6 +186,7 @@ test('ignored files make no run; an ignore file change walks the tree again; wat
   const m = await connect(root, { maxTokens: 128, watcher: { debounceMs: 300, maxWaitMs: 60_000 } });
   try {
     await m.call('index_codebase');
+    await until(async () => (await m.status()).watcher.state === 'idle', 'the watcher ready');
     const files = (await m.status()).files;
     mkdirSync(path.join(root, 'secret'));
     writeFileSync(path.join(root, 'secret/keys.ts'), 'export const key = 1;\n');

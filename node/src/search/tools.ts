@@ -161,7 +161,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
       finished(st, report, t0, 'watcher');
     });
 
-  const startWatching = async (st: RootState, catchUp: boolean) => {
+  const startWatching = (st: RootState, catchUp: boolean): void => {
     if (!watchOn || closed || st.watcher) return;
     const w = new RepoWatcher(st.rules, reindex(st), {
       ...options.watcher,
@@ -172,9 +172,13 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
       },
     });
     st.watcher = w;
-    await w.whenReady();
-    // what changed while nobody watched: one incremental walk
-    if (catchUp) void reindex(st)({ paths: [], dirsGone: [], full: true }, new AbortController().signal);
+    // its first scan of a large tree takes a while: nobody waits for it; what changed while nobody
+    // watched is found by one incremental walk once every change from then on is seen
+    if (catchUp)
+      void w.whenReady().then(() => {
+        if (st.watcher === w && w.state !== 'stopping' && w.state !== 'stopped')
+          void reindex(st)({ paths: [], dirsGone: [], full: true }, new AbortController().signal);
+      });
   };
   const stopWatching = async (st: RootState) => {
     const w = st.watcher;
@@ -187,7 +191,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
   if (watchOn) {
     void stateOf(defaultRoot)
       .then(async (st) => {
-        if (st.store.meta?.model === modelId().model) await startWatching(st, true);
+        if (st.store.meta?.model === modelId().model) startWatching(st, true);
       })
       .catch(() => {});
   }
@@ -242,7 +246,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
         const report = await st.running;
         if (dry_run) return reply({ root, dryRun: true, ...report, ms: Date.now() - t0 });
         finished(st, report, t0, 'index_codebase');
-        if (!report.aborted) await startWatching(st, false);
+        if (!report.aborted) startWatching(st, false);
         return reply({ root, ...report, ms: Date.now() - t0, watching: st.watcher !== null });
       } catch (e) {
         return fail(`indexing ${root} failed: ${(e as Error).message}`);
