@@ -1,6 +1,7 @@
 /*
  * ggembed.h - the public C API: open a GGUF embedding model, embed texts,
- * tokenize, describe the model, close.
+ * score (query, document) pairs with a reranker, tokenize, describe the
+ * model, close.
  *
  * Weights are read in place through a read-only mapping of the file; all
  * working memory is allocated when the model opens, sized from the
@@ -59,6 +60,8 @@ typedef enum ggembed_pooling {
     GGEMBED_POOLING_MEAN = 1,
     GGEMBED_POOLING_CLS = 2,
     GGEMBED_POOLING_LAST = 3,
+    GGEMBED_POOLING_RANK = 4,     /* the model is a reranker (a classification head): use
+                                     ggembed_rerank; embed() needs an explicit pooling */
 } ggembed_pooling;
 
 typedef struct ggembed_options {
@@ -90,7 +93,7 @@ typedef struct ggembed_info {
     int n_head_kv;
     int n_ff;
     int n_vocab;
-    int pooling;               /* effective default pooling */
+    int pooling;               /* effective default pooling; GGEMBED_POOLING_RANK: a reranker */
     int causal;                /* 1 for decoder models */
     int has_weights;           /* 0 for a vocabulary-only file */
     uint64_t n_params;
@@ -148,6 +151,36 @@ GGEMBED_API ggembed_status ggembed_embed(ggembed_model *m, const ggembed_text *t
                                          const ggembed_embed_options *opt, float *out,
                                          ggembed_result *results, char *err, size_t err_len);
 
+/* A (query, document) pair for a reranker. */
+typedef struct ggembed_pair {
+    ggembed_text query, doc;
+} ggembed_pair;
+
+typedef struct ggembed_rerank_options {
+    int truncate; /* 1 (default): cut a pair that is over the context (the document's end,
+                     then the query's; the special tokens and the template are kept);
+                     0: fail with GGEMBED_E_TOO_LONG */
+    int (*cancel)(void *user); /* as in ggembed_embed_options */
+    void *cancel_user;
+} ggembed_rerank_options;
+
+GGEMBED_API void ggembed_rerank_options_default(ggembed_rerank_options *o);
+
+/* Scores n (query, document) pairs into scores[n]: the score llama.cpp
+ * gives the same pair (llama-server's /v1/rerank relevance_score for that
+ * model: the classification head's first output for a BERT-family
+ * cross-encoder, a logit; P("yes") for Qwen3-Reranker). The pair is built
+ * as llama-server builds it: the model's `tokenizer.chat_template.rerank`
+ * with {query} and {document} filled in, or else BOS query EOS SEP
+ * document EOS with each special as the vocabulary adds it. Fails with
+ * GGEMBED_E_INVALID when the model is not a reranker (its info's pooling
+ * is not GGEMBED_POOLING_RANK). A pair's score never depends on the other
+ * pairs batched with it. results[i] (optional) as in ggembed_embed: the
+ * pair's tokens and whether it was cut. Checks the file as ggembed_embed. */
+GGEMBED_API ggembed_status ggembed_rerank(ggembed_model *m, const ggembed_pair *pairs, size_t n,
+                                          const ggembed_rerank_options *opt, float *scores,
+                                          ggembed_result *results, char *err, size_t err_len);
+
 /* Tokenizes one text. Writes at most cap ids and stores the full count in
  * *n_tokens (larger than cap means: call again with more room). Fails
  * with GGEMBED_E_MODEL_CHANGED as ggembed_embed does (the vocabulary is
@@ -161,7 +194,7 @@ GGEMBED_API const char *ggembed_token_text(const ggembed_model *m, int32_t id, s
 
 GGEMBED_API const char *ggembed_status_name(ggembed_status s);
 GGEMBED_API const char *ggembed_pooling_name(int pooling);
-/* Parses "none", "mean", "cls", "last"; -2 when unknown. */
+/* Parses "none", "mean", "cls", "last", "rank"; -2 when unknown. */
 GGEMBED_API int ggembed_pooling_parse(const char *name);
 
 #ifdef __cplusplus

@@ -41,6 +41,11 @@ struct ggembed_model {
     int n_ctx;          /* tokens per text, specials included */
     int32_t lead[MAX_SPECIAL], trail[MAX_SPECIAL];
     int n_lead, n_trail;
+    int embed_pooling;  /* embed()'s default: the open option's, else the file's */
+    /* a reranker's pair without a template: lead query mid document trail */
+    int32_t pair_lead[1], pair_mid[2], pair_trail[1];
+    int n_pair_lead, n_pair_mid, n_pair_trail;
+    gguf_str rerank_template; /* tokenizer.chat_template.rerank; len 0: none */
     int32_t *tokens;    /* the packed batch */
     int *seq_start;     /* n_seq + 1 */
     int *seq_text;      /* text index of each sequence */
@@ -97,6 +102,32 @@ static int find_specials(ggembed_model *m, gg_err *e) {
         return 0;
     }
     return gg_fail_kind(e, GG_E_UNSUPPORTED, "tokenizer: special tokens are not only at the ends of a text");
+}
+
+/* How a reranker's pair is put together, as llama-server does it: the
+ * model's rerank template when it has one (tokenized whole, special
+ * tokens' text recognised); otherwise BOS query EOS SEP document EOS, each
+ * special where the vocabulary adds it, and SEP where EOS is wanted but
+ * the vocabulary has none (BERT: [CLS] query [SEP] document). */
+static int find_pair_specials(ggembed_model *m, gg_err *e) {
+    const gg_tok_info *ti = gg_tokenizer_info(m->tok);
+    gguf_str tpl;
+    if (gguf_find_kv(m->file, "tokenizer.chat_template.rerank")) {
+        if (gguf_get_str(m->file, "tokenizer.chat_template.rerank", &tpl, e)) return -1;
+        m->rerank_template = tpl;
+        return 0;
+    }
+    const int32_t eos = ti->eos >= 0 ? ti->eos : ti->sep;
+    if ((ti->add_bos && ti->bos < 0) || (ti->add_eos && eos < 0) || (ti->add_sep && ti->sep < 0))
+        return gg_fail(e, "the vocabulary adds a BOS, EOS or SEP token that it does not have");
+    if (ti->add_bos) m->pair_lead[m->n_pair_lead++] = ti->bos;
+    if (ti->add_eos) m->pair_mid[m->n_pair_mid++] = eos;
+    if (ti->add_sep) m->pair_mid[m->n_pair_mid++] = ti->sep;
+    if (ti->add_eos) m->pair_trail[m->n_pair_trail++] = eos;
+    const int fixed = m->n_pair_lead + m->n_pair_mid + m->n_pair_trail;
+    if (m->n_ctx < fixed + 1)
+        return gg_fail(e, "a context of %d tokens has no room for a pair", m->n_ctx);
+    return 0;
 }
 
 static int alloc_work(ggembed_model *m, gg_err *e) {
@@ -180,7 +211,8 @@ static void fill_info(ggembed_model *m) {
     in->n_head = hp->n_head;
     in->n_head_kv = hp->n_head_kv;
     in->n_ff = hp->n_ff;
-    in->pooling = m->opt.pooling >= 0 ? m->opt.pooling : hp->pooling;
+    m->embed_pooling = m->opt.pooling >= 0 ? m->opt.pooling : hp->pooling;
+    in->pooling = hp->pooling == GGEMBED_POOLING_RANK ? GGEMBED_POOLING_RANK : m->embed_pooling;
     in->causal = hp->causal;
     in->n_params = m->model.n_params;
     in->n_threads = gg_pool_size(m->pool);
@@ -243,6 +275,8 @@ static ggembed_status open_steps(ggembed_model *m, const char *path, gg_err *e) 
         return status_of(e->kind, GGEMBED_E_FORMAT);
     m->has_weights = !m->opt.vocab_only && gguf_tensor_count(m->file) > 0;
     if (m->has_weights && open_weights(m, e)) return status_of(e->kind, GGEMBED_E_FORMAT);
+    if (m->has_weights && m->model.hp.pooling == GGEMBED_POOLING_RANK && find_pair_specials(m, e))
+        return status_of(e->kind, GGEMBED_E_FORMAT);
     fill_info(m);
     return GGEMBED_OK;
 }
@@ -461,7 +495,12 @@ static ggembed_status check_embed_args(ggembed_model *m, const ggembed_embed_opt
                    "but not embed");
         return GGEMBED_E_NO_WEIGHTS;
     }
-    c->pooling = o->pooling >= 0 ? o->pooling : m->info.pooling;
+    c->pooling = o->pooling >= 0 ? o->pooling : m->embed_pooling;
+    if (c->pooling == GGEMBED_POOLING_RANK) {
+        gg_fail(e, "this model is a reranker (pooling rank): score pairs with rerank, or pass "
+                   "a pooling (mean, cls or last) to embed with it");
+        return GGEMBED_E_INVALID;
+    }
     if (c->pooling < GGEMBED_POOLING_MEAN || c->pooling > GGEMBED_POOLING_LAST) {
         gg_fail(e, "pooling '%s' does not give one vector per text: choose mean, cls or last",
                 ggembed_pooling_name(c->pooling));
@@ -498,6 +537,230 @@ ggembed_status ggembed_embed(ggembed_model *m, const ggembed_text *texts, size_t
     return GGEMBED_OK;
 }
 
+/* ---------------- reranking ---------------- */
+
+void ggembed_rerank_options_default(ggembed_rerank_options *o) {
+    memset(o, 0, sizeof *o);
+    o->truncate = 1;
+}
+
+typedef struct rerank_call {
+    ggembed_model *m;
+    const ggembed_rerank_options *o;
+    float *scores;
+    ggembed_result *results;
+    int n_tok, n_seq;   /* the batch being filled */
+    int32_t *q, *d;     /* [n_ctx] each: a pair's query and document tokens */
+    float *seq_scores;  /* [max_batch_tokens]: the batch's scores by sequence */
+    char *text;         /* a filled template */
+    size_t text_cap;
+} rerank_call;
+
+static int rerank_cancel_hook(void *user) {
+    const ggembed_rerank_options *o = user;
+    return o->cancel(o->cancel_user);
+}
+
+static ggembed_status rerank_flush(rerank_call *c, gg_err *e) {
+    ggembed_model *m = c->m;
+    if (c->n_seq == 0) return GGEMBED_OK;
+    m->seq_start[c->n_seq] = c->n_tok;
+    gg_batch b = {.tokens = m->tokens, .seq_start = m->seq_start, .n_seq = c->n_seq, .n_tok = c->n_tok};
+    if (gg_model_forward(&m->model, &m->ex, &m->work, &b, c->o->cancel ? rerank_cancel_hook : NULL,
+                         (void *)c->o, e))
+        return status_of(e->kind, GGEMBED_E_INVALID);
+    ggembed_status st = check_file(m, e); /* as in flush() */
+    if (st != GGEMBED_OK) return st;
+    gg_model_rank(&m->model, &m->ex, &m->work, &b, c->seq_scores);
+    for (int s = 0; s < c->n_seq; s++) c->scores[m->seq_text[s]] = c->seq_scores[s];
+    c->n_tok = c->n_seq = 0;
+    return GGEMBED_OK;
+}
+
+/* Appends n tokens as pair i's sequence, flushing first when the batch
+ * has no room for them (n <= n_ctx <= the batch always fits). */
+static ggembed_status rerank_push(rerank_call *c, size_t i, const int32_t *const parts[],
+                                  const int lens[], int n_parts, bool truncated, gg_err *e) {
+    ggembed_model *m = c->m;
+    int n = 0;
+    for (int k = 0; k < n_parts; k++) n += lens[k];
+    if (c->results) c->results[i] = (ggembed_result){.n_tokens = n, .truncated = truncated};
+    if (n == 0) { /* nothing to score (no specials, empty texts): 0, as node-llama-cpp */
+        c->scores[i] = 0.0f;
+        return GGEMBED_OK;
+    }
+    if (c->n_tok + n > m->opt.max_batch_tokens) {
+        ggembed_status st = rerank_flush(c, e);
+        if (st != GGEMBED_OK) return st;
+    }
+    m->seq_start[c->n_seq] = c->n_tok;
+    m->seq_text[c->n_seq++] = (int)i;
+    for (int k = 0; k < n_parts; k++) {
+        if (lens[k]) memcpy(m->tokens + c->n_tok, parts[k], sizeof(int32_t) * (size_t)lens[k]);
+        c->n_tok += lens[k];
+    }
+    return GGEMBED_OK;
+}
+
+static ggembed_status too_long(size_t i, int64_t n, int n_ctx, gg_err *e) {
+    gg_fail_kind(e, GG_E_TOO_LONG, "pair %zu has %lld tokens, more than the context of %d", i,
+                 (long long)n, n_ctx);
+    return GGEMBED_E_TOO_LONG;
+}
+
+/* Without a template: lead query mid document trail, the texts tokenized
+ * apart without specials; an over-long pair loses the document's end,
+ * then the query's. */
+static ggembed_status rerank_plain(rerank_call *c, size_t i, const ggembed_pair *p, gg_err *e) {
+    ggembed_model *m = c->m;
+    const gg_tok_options plain = {.add_special = false};
+    const int fixed = m->n_pair_lead + m->n_pair_mid + m->n_pair_trail;
+    int64_t nq = gg_tokenize(m->tok, p->query.text ? p->query.text : "", p->query.text ? p->query.len : 0,
+                             &plain, c->q, m->n_ctx, e);
+    int64_t nd = nq < 0 ? -1 : gg_tokenize(m->tok, p->doc.text ? p->doc.text : "",
+                                           p->doc.text ? p->doc.len : 0, &plain, c->d, m->n_ctx, e);
+    if (nq < 0 || nd < 0) return status_of(e->kind, GGEMBED_E_INVALID);
+    const int64_t total = fixed + nq + nd;
+    const bool truncated = total > m->n_ctx;
+    if (truncated && !c->o->truncate) return too_long(i, total, m->n_ctx, e);
+    const int q = (int)GG_MIN(nq, (int64_t)(m->n_ctx - fixed));
+    const int d = (int)GG_MIN(nd, (int64_t)(m->n_ctx - fixed - q));
+    const int32_t *const parts[] = {m->pair_lead, c->q, m->pair_mid, c->d, m->pair_trail};
+    const int lens[] = {m->n_pair_lead, q, m->n_pair_mid, d, m->n_pair_trail};
+    return rerank_push(c, i, parts, lens, 5, truncated, e);
+}
+
+/* The template with every {query} replaced by q, then every {document}
+ * by d, in that order (as llama-server's string replacements), into
+ * c->text; its length, or -1 when out of memory. */
+static int64_t fill_template(rerank_call *c, const char *q, size_t ql, const char *d, size_t dl) {
+    const gguf_str t = c->m->rerank_template;
+    static const char kq[] = "{query}", kd[] = "{document}";
+    size_t nq = 0, nd = 0;
+    for (uint64_t k = 0; k + 7 <= t.len; k++) nq += !memcmp(t.ptr + k, kq, 7);
+    char *tmp = malloc((size_t)t.len + nq * ql + 1);
+    if (!tmp) return -1;
+    size_t n = 0;
+    for (uint64_t k = 0; k < t.len;) { /* pass 1: {query} */
+        if (k + 7 <= t.len && !memcmp(t.ptr + k, kq, 7)) {
+            if (ql) memcpy(tmp + n, q, ql);
+            n += ql, k += 7;
+        } else tmp[n++] = t.ptr[k++];
+    }
+    for (size_t k = 0; k + 10 <= n; k++) nd += !memcmp(tmp + k, kd, 10); /* a bound */
+    const size_t need = n + nd * dl + 1;
+    if (need > c->text_cap) {
+        char *grown = realloc(c->text, need);
+        if (!grown) { free(tmp); return -1; }
+        c->text = grown, c->text_cap = need;
+    }
+    size_t o = 0;
+    for (size_t k = 0; k < n;) { /* pass 2: {document} */
+        if (k + 10 <= n && !memcmp(tmp + k, kd, 10)) {
+            if (dl) memcpy(c->text + o, d, dl);
+            o += dl, k += 10;
+        } else c->text[o++] = tmp[k++];
+    }
+    free(tmp);
+    return (int64_t)o;
+}
+
+/* Tokens of the template filled with q[0..ql) and d[0..dl) (at most n_ctx
+ * of them into c->q); the full count, or -1. */
+static int64_t template_tokens(rerank_call *c, const char *q, size_t ql, const char *d, size_t dl,
+                               gg_err *e) {
+    const gg_tok_options o = {.add_special = false, .parse_special = true};
+    int64_t len = fill_template(c, q, ql, d, dl);
+    if (len < 0) return gg_fail_kind(e, GG_E_MEMORY, "out of memory filling the rerank template");
+    return gg_tokenize(c->m->tok, c->text, (size_t)len, &o, c->q, c->m->n_ctx, e);
+}
+
+/* n moved back to the start of the UTF-8 character s[n] is in (n < the
+ * length of s). */
+static size_t utf8_floor(const char *s, size_t n) {
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    return n;
+}
+
+/* With a template: the whole prompt tokenized at once, as llama-server
+ * does (the texts' edges may merge with the template's); an over-long
+ * pair keeps the longest prefix of the document (then of the query) for
+ * which the prompt fits, found by bisection over bytes. */
+static ggembed_status rerank_template(rerank_call *c, size_t i, const ggembed_pair *p, gg_err *e) {
+    ggembed_model *m = c->m;
+    const char *q = p->query.text ? p->query.text : "", *d = p->doc.text ? p->doc.text : "";
+    size_t ql = p->query.text ? p->query.len : 0, dl = p->doc.text ? p->doc.len : 0;
+    int64_t n = template_tokens(c, q, ql, d, dl, e);
+    if (n < 0) return status_of(e->kind, GGEMBED_E_INVALID);
+    const bool truncated = n > m->n_ctx;
+    if (truncated && !c->o->truncate) return too_long(i, n, m->n_ctx, e);
+    if (truncated) {
+        size_t *cut = &dl; /* the document first; when even none of it fits, the query */
+        if ((n = template_tokens(c, q, ql, d, 0, e)) > m->n_ctx) dl = 0, cut = &ql;
+        if (n < 0) return status_of(e->kind, GGEMBED_E_INVALID);
+        const char *s = cut == &dl ? d : q;
+        size_t lo = 0, hi = *cut; /* prefix lo fits, hi does not */
+        while (hi - lo > 1) {
+            size_t mid = utf8_floor(s, lo + (hi - lo) / 2);
+            if (mid <= lo) mid = lo + 1; /* inside lo's character: try one byte further */
+            *cut = mid;
+            n = template_tokens(c, q, ql, d, dl, e);
+            if (n < 0) return status_of(e->kind, GGEMBED_E_INVALID);
+            if (n <= m->n_ctx) lo = mid;
+            else hi = mid;
+        }
+        *cut = utf8_floor(s, lo);
+        n = template_tokens(c, q, ql, d, dl, e);
+        if (n < 0) return status_of(e->kind, GGEMBED_E_INVALID);
+        if (n > m->n_ctx) return too_long(i, n, m->n_ctx, e); /* the template alone is too long */
+    }
+    const int32_t *const parts[] = {c->q};
+    const int lens[] = {(int)n};
+    return rerank_push(c, i, parts, lens, 1, truncated, e);
+}
+
+static ggembed_status check_rerank_args(const ggembed_model *m, gg_err *e) {
+    if (!m->has_weights) {
+        gg_fail(e, "this is a vocabulary-only model file (no weight tensors): it can tokenize "
+                   "but not rerank");
+        return GGEMBED_E_NO_WEIGHTS;
+    }
+    if (m->model.hp.pooling != GGEMBED_POOLING_RANK) {
+        gg_fail(e, "this model is not a reranker (its pooling is %s, not rank): it embeds texts "
+                   "but cannot score pairs", ggembed_pooling_name(m->model.hp.pooling));
+        return GGEMBED_E_INVALID;
+    }
+    return GGEMBED_OK;
+}
+
+ggembed_status ggembed_rerank(ggembed_model *m, const ggembed_pair *pairs, size_t n,
+                              const ggembed_rerank_options *opt, float *scores,
+                              ggembed_result *results, char *err, size_t err_len) {
+    ggembed_rerank_options defaults;
+    ggembed_rerank_options_default(&defaults);
+    rerank_call c = {.m = m, .o = opt ? opt : &defaults, .scores = scores, .results = results};
+    gg_err e = {{0}};
+    ggembed_status st = check_rerank_args(m, &e);
+    if (st != GGEMBED_OK) return fail(err, err_len, st, "%s", e.msg);
+    if (n > 0 && (!pairs || !scores)) return fail(err, err_len, GGEMBED_E_INVALID, "no pairs or output");
+    c.q = malloc(sizeof(int32_t) * 2 * (size_t)m->n_ctx);
+    c.seq_scores = malloc(sizeof(float) * (size_t)m->opt.max_batch_tokens);
+    if (!c.q || !c.seq_scores) {
+        free(c.q), free(c.seq_scores);
+        return fail(err, err_len, GGEMBED_E_MEMORY, "out of memory");
+    }
+    c.d = c.q + m->n_ctx;
+    gg_mutex_lock(m->lock);
+    st = check_file(m, &e); /* tokenizing reads the vocabulary in the file */
+    for (size_t i = 0; i < n && st == GGEMBED_OK; i++)
+        st = m->rerank_template.len ? rerank_template(&c, i, &pairs[i], &e) : rerank_plain(&c, i, &pairs[i], &e);
+    if (st == GGEMBED_OK) st = rerank_flush(&c, &e);
+    gg_mutex_unlock(m->lock);
+    free(c.q), free(c.seq_scores), free(c.text);
+    if (st != GGEMBED_OK) return fail(err, err_len, st, "%s", e.msg);
+    return GGEMBED_OK;
+}
+
 /* ---------------- tokens and names ---------------- */
 
 ggembed_status ggembed_tokenize(const ggembed_model *m, const char *text, size_t len,
@@ -527,15 +790,15 @@ const char *ggembed_status_name(ggembed_status s) {
     return (unsigned)s < GG_ARRAY_LEN(names) ? names[s] : "unknown";
 }
 
-static const char *pooling_names[] = {"none", "mean", "cls", "last"};
+static const char *pooling_names[] = {"none", "mean", "cls", "last", "rank"};
 
 const char *ggembed_pooling_name(int pooling) {
     if (pooling == GGEMBED_POOLING_DEFAULT) return "default";
-    return pooling >= 0 && pooling < 4 ? pooling_names[pooling] : "unknown";
+    return pooling >= 0 && pooling < (int)GG_ARRAY_LEN(pooling_names) ? pooling_names[pooling] : "unknown";
 }
 
 int ggembed_pooling_parse(const char *name) {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < (int)GG_ARRAY_LEN(pooling_names); i++)
         if (!strcmp(name, pooling_names[i])) return i;
     return -2;
 }

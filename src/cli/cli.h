@@ -21,6 +21,7 @@ enum {
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_rerank(int argc, char **argv);
 int cmd_mkmodel(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_client(int argc, char **argv);

@@ -108,6 +108,28 @@ static void shape_of(const mk_job *j, gg_hparams *hp) {
     hp->n_dense = p->n_dense;
     hp->up_gate_fused = p->up_gate_fused;
     hp->ffn = j->desc->ffn;
+    hp->pooling = p->pooling;
+    hp->n_cls_out = p->pooling == GGEMBED_POOLING_RANK && j->desc->rank == GG_RANK_LAST_SOFTMAX ? 2 : 1;
+}
+
+/* A Qwen3-Reranker's prompt, as the model card gives it and llama.cpp's
+ * converter stores it; {query} and {document} are filled in per pair. */
+static const char qwen3_rerank_template[] =
+    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and "
+    "the Instruct provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n"
+    "<|im_start|>user\n<Instruct>: Given a web search query, retrieve relevant passages that answer "
+    "the query\n<Query>: {query}\n<Document>: {document}<|im_end|>\n"
+    "<|im_start|>assistant\n<think>\n\n</think>\n\n";
+
+/* A reranker's metadata: Qwen3-Reranker's two labels (its head's rows)
+ * and prompt; a BERT cross-encoder has one unnamed output and no prompt. */
+static void set_rerank(const mk_job *j, gguf_writer *w) {
+    if (j->p->pooling != GGEMBED_POOLING_RANK || j->desc->rank != GG_RANK_LAST_SOFTMAX) return;
+    char k[96];
+    const gguf_str labels[] = {{"yes", 3}, {"no", 2}};
+    snprintf(k, sizeof k, "%s.classifier.output_labels", j->p->arch);
+    gguf_set_arr_str(w, k, labels, 2);
+    gguf_set_str(w, "tokenizer.chat_template.rerank", qwen3_rerank_template);
 }
 
 static void set_hparams(mk_job *j, gguf_writer *w) {
@@ -301,6 +323,7 @@ static int write_model(mk_job *j) {
     }
     if (j->p->add_eos >= 0) gguf_set_bool(w, "tokenizer.ggml.add_eos_token", j->p->add_eos != 0);
     set_hparams(j, w);
+    set_rerank(j, w);
     gg_hparams hp;
     shape_of(j, &hp);
     gg_arch_tensors(j->desc, &hp, j->n_types, NULL, add_spec, j);
@@ -429,7 +452,7 @@ static int parse(mk_job *j, int argc, char **argv) {
         else if (!strcmp(a, "--pooling")) {
             pooling = ggembed_pooling_parse(val);
             if (pooling < 0) {
-                fprintf(stderr, "ggembed mkmodel: --pooling must be none, mean, cls or last, not '%s'\n", val);
+                fprintf(stderr, "ggembed mkmodel: --pooling must be none, mean, cls, last or rank, not '%s'\n", val);
                 return -1;
             }
         }
@@ -492,6 +515,11 @@ static int parse(mk_job *j, int argc, char **argv) {
     if (fused >= 0) j->shape.up_gate_fused = fused != 0;
     if (act) j->shape.hidden_act = act;
     if (pooling >= 0) j->shape.pooling = pooling;
+    if (j->shape.pooling == GGEMBED_POOLING_RANK && j->desc->rank == GG_RANK_NONE) {
+        fprintf(stderr, "ggembed mkmodel: --pooling rank (a reranker) is for bert and qwen3 presets, "
+                        "not '%s'\n", preset);
+        return -1;
+    }
     if (ff) j->shape.n_ff = ff;
     if (embd) {
         /* Qwen3 has its own head size; the others' is n_embd / n_head

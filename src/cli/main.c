@@ -15,6 +15,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"embed", cmd_embed, "embed texts with a model and print JSON lines"},
+    {"rerank", cmd_rerank, "score documents against a query with a reranker"},
     {"tokenize", cmd_tokenize, "print the token ids of texts"},
     {"inspect", cmd_inspect, "describe a GGUF file (--json for machines)"},
     {"serve", cmd_serve, "answer requests over a socket, named pipe or stdio"},

@@ -42,6 +42,15 @@ static const mk_preset presets[] = {
      * BPE vocabulary) */
     {"gte-modernbert-base", "modern-bert", "gte-modernbert-base (ModernBERT base)", 0, 768, 22, 12, 12, 64, 1152, 8192, 1e-5f, 160000.0f, GGEMBED_POOLING_CLS, -1, 0, 0, 0, 0, 128},
     {"modernbert-tiny", "modern-bert", "a tiny ModernBERT for tests (window 16)", 0, 64, 4, 4, 4, 16, 128, 256, 1e-5f, 160000.0f, GGEMBED_POOLING_MEAN, -1, 0, 0, 0, 0, 16},
+    /* rerankers (pooling rank): bge-reranker-v2-m3 is XLM-RoBERTa large with a
+     * classification head (--vocab an XLM-R vocabulary; the tiny one also
+     * takes the built-in WordPiece one); Qwen3-Reranker is Qwen3 with the
+     * LM head's "yes" and "no" rows and a prompt template (--vocab a
+     * Qwen2/Qwen3 vocabulary) */
+    {"bge-reranker-v2-m3", "bert", "bge-reranker-v2-m3 (XLM-RoBERTa large, classification head)", 0, 1024, 24, 16, 16, 64, 4096, 8192, 1e-5f, 0, GGEMBED_POOLING_RANK, -1},
+    {"bge-reranker-tiny", "bert", "a tiny BERT reranker for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-5f, 0, GGEMBED_POOLING_RANK, -1, 1},
+    {"qwen3-reranker-0.6b", "qwen3", "Qwen3-Reranker-0.6B", 0, 1024, 28, 16, 8, 128, 3072, 40960, 1e-6f, 1000000.0f, GGEMBED_POOLING_RANK, -1},
+    {"qwen3-reranker-tiny", "qwen3", "a tiny Qwen3-Reranker for tests", 0, 64, 2, 4, 2, 32, 160, 256, 1e-6f, 1000000.0f, GGEMBED_POOLING_RANK, -1},
     {"bert-tiny", "bert", "a tiny BERT for tests", 0, 64, 2, 4, 4, 16, 128, 128, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"nomic-tiny", "nomic-bert", "a tiny nomic-bert for tests", 0, 64, 2, 4, 4, 16, 128, 256, 1e-12f, 1000.0f, GGEMBED_POOLING_MEAN, -1, 1},
     {"llama-tiny", "llama", "a tiny LLaMA/Mistral decoder for tests", 0, 64, 2, 4, 2, 16, 160, 256, 1e-5f, 10000.0f, GGEMBED_POOLING_LAST, 1},

@@ -12,11 +12,11 @@
 
 static const gg_arch_desc archs[] = {
     {
-        .name = "bert", .models = "all-MiniLM, bge, e5, gte, mxbai",
+        .name = "bert", .models = "all-MiniLM, bge, e5, gte, mxbai; rerankers: bge-reranker",
         .norm = GG_NORM_LAYER, .place = GG_NORM_POST, .embd_norm = true, .token_types = true,
         .pos = GG_POS_LEARNED, .ffn = GG_FFN_GELU,
         .bias_qkv = GG_MUST, .bias_out = GG_MUST, .bias_up = GG_MUST, .bias_down = GG_MUST,
-        .pooling = GGEMBED_POOLING_MEAN,
+        .pooling = GGEMBED_POOLING_MEAN, .rank = GG_RANK_CLS,
     },
     {
         .name = "nomic-bert", .models = "nomic-embed-text",
@@ -67,11 +67,11 @@ static const gg_arch_desc archs[] = {
         .pooling = GGEMBED_POOLING_LAST, .default_ctx = 512,
     },
     {
-        .name = "qwen3", .models = "Qwen3-Embedding",
+        .name = "qwen3", .models = "Qwen3-Embedding, Qwen3-Reranker",
         .causal = true, .norm = GG_NORM_RMS, .place = GG_NORM_PRE, .out_norm = true,
         .pos = GG_POS_ROPE_NEOX, .ffn = GG_FFN_SWIGLU, .qk_norm = true,
         .bias_qkv = GG_MAY, .bias_out = GG_MAY, .kv_half = true,
-        .pooling = GGEMBED_POOLING_LAST, .default_ctx = 512,
+        .pooling = GGEMBED_POOLING_LAST, .rank = GG_RANK_LAST_SOFTMAX, .default_ctx = 512,
     },
 };
 
@@ -191,6 +191,18 @@ static void layer_tensors(walk *w, const gg_arch_desc *d, const gg_hparams *hp, 
     norm(w, d, "layer_output_norm", E, post, SLOT(&l->out_norm), SLOT(&l->out_norm_b));
 }
 
+/* A reranker's classification head. llama.cpp loads each part as
+ * optional (jina-reranker-v1-tiny has no cls.output); the real files of
+ * these rows have them all, so mkmodel writes them. */
+static void rank_head(walk *w, const gg_arch_desc *d, const gg_hparams *hp, gg_model *m) {
+    const int64_t E = hp->n_embd;
+    if (d->rank == GG_RANK_CLS)
+        weight(w, "cls", E, E, GG_USUAL, GG_USUAL, SLOT(&m->cls), SLOT(&m->cls_b));
+    const gg_need out_bias = d->rank == GG_RANK_CLS ? GG_USUAL : GG_MAY;
+    weight(w, "cls.output", E, hp->n_cls_out, d->rank == GG_RANK_CLS ? GG_USUAL : GG_MUST,
+           out_bias, SLOT(&m->cls_out), SLOT(&m->cls_out_b));
+}
+
 int gg_arch_tensors(const gg_arch_desc *d, const gg_hparams *hp, int n_types, gg_model *m,
                     gg_tensor_fn fn, void *user) {
     walk w = {.fn = fn, .user = user, .layer = -1};
@@ -212,5 +224,6 @@ int gg_arch_tensors(const gg_arch_desc *d, const gg_hparams *hp, int n_types, gg
     if (d->rope_freqs)
         put(&w, "rope_freqs.weight", hp->rope.n_rot / 2, 0, GG_MAY, GG_T_ROPE_FREQS,
             SLOT(&m->hp.rope.freq_factors));
+    if (hp->pooling == GGEMBED_POOLING_RANK) rank_head(&w, d, hp, m);
     return w.rc;
 }

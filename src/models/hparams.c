@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ggembed.h"
 #include "model.h"
 
 #define KEY(buf, arch, suffix) (snprintf(buf, sizeof buf, "%s.%s", arch, suffix), buf)
@@ -155,6 +156,32 @@ static int read_dense(const gguf_file *f, const char *a, gg_hparams *hp, gg_err 
     return 0;
 }
 
+/* <arch>.pooling_type, and for a reranker (rank) the number of its head's
+ * outputs: the labels of <arch>.classifier.output_labels, 1 without them,
+ * as llama.cpp counts them. */
+static int read_pooling(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, gg_err *e) {
+    char key[128];
+    uint32_t pooling;
+    if (gguf_get_u32_or(f, KEY(key, d->name, "pooling_type"), (uint32_t)d->pooling, &pooling, e)) return -1;
+    if (pooling > GGEMBED_POOLING_RANK)
+        return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s = %u is not a pooling ggembed knows "
+                            "(none, mean, cls, last, rank)", key, pooling);
+    hp->pooling = (int)pooling;
+    hp->n_cls_out = 1;
+    if (pooling != GGEMBED_POOLING_RANK) return 0;
+    if (d->rank == GG_RANK_NONE)
+        return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s says rank (a reranker), and rerankers of "
+                            "architecture %s are not supported (bert and qwen3 ones are)", key, d->name);
+    gguf_array labels;
+    if (gguf_find_kv(f, KEY(key, d->name, "classifier.output_labels"))) {
+        if (gguf_get_arr(f, key, GGUF_STRING, &labels, e)) return -1;
+        if (labels.n == 0 || labels.n > (uint64_t)hp->n_embd)
+            return gg_fail(e, "%s has %llu labels (1..%d)", key, (unsigned long long)labels.n, hp->n_embd);
+        hp->n_cls_out = (int)labels.n;
+    }
+    return 0;
+}
+
 int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, gg_err *e) {
     const char *a = d->name;
     char key[128];
@@ -185,9 +212,7 @@ int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, g
     hp->causal = d->causal;
     if (!d->causal && gguf_get_bool_or(f, KEY(key, a, "attention.causal"), false, &hp->causal, e))
         return -1;
-    uint32_t pooling;
-    if (gguf_get_u32_or(f, KEY(key, a, "pooling_type"), (uint32_t)d->pooling, &pooling, e)) return -1;
-    hp->pooling = (int)pooling;
+    if (read_pooling(f, d, hp, e)) return -1;
     if (d->moe) {
         if (get_int(f, a, "moe_every_n_layers", -1, hp->n_layer, &hp->moe_every, e) ||
             get_int(f, a, "expert_count", -1, 256, &hp->n_expert, e) ||

@@ -146,7 +146,7 @@ static gguf_str base_name(gguf_str n) {
 }
 
 typedef struct name_set {
-    char names[64][48];
+    char names[96][48];
     int n;
 } name_set;
 
@@ -159,7 +159,7 @@ static bool in_set(const name_set *s, gguf_str name) {
 static int collect(const gg_tensor_spec *t, void *user) {
     name_set *s = user;
     gguf_str b = base_name((gguf_str){t->name, strlen(t->name)});
-    if (s->n < 64 && !in_set(s, b)) snprintf(s->names[s->n++], sizeof s->names[0], "%.*s", (int)b.len, b.ptr);
+    if (s->n < (int)GG_ARRAY_LEN(s->names) && !in_set(s, b)) snprintf(s->names[s->n++], sizeof s->names[0], "%.*s", (int)b.len, b.ptr);
     return 0;
 }
 

@@ -68,6 +68,7 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
         for (size_t i = 0; i < GG_ARRAY_LEN(ws); i++) act = GG_MAX(act, matrix_scratch(ws[i], chunk));
     }
     act = GG_MAX(act, GG_MAX(matrix_scratch(&m->dense_2, chunk), matrix_scratch(&m->dense_3, chunk)));
+    act = GG_MAX(act, GG_MAX(matrix_scratch(&m->cls, chunk), matrix_scratch(&m->cls_out, chunk)));
     p->act_bytes = gg_align_up(act, 64);
     /* scores, then masks, of the queries attending together */
     p->score_floats = 2 * GG_ATTN_ROWS_MAX * gg_align_up((size_t)max_tok, 16);

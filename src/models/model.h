@@ -42,6 +42,16 @@ typedef enum gg_ffn_kind {
     GG_FFN_GEGLU,  /* down(gelu(gate(x)) * up(x)) */
 } gg_ffn_kind;
 
+/* How a file of the row whose <arch>.pooling_type is rank (4) turns one
+ * sequence into a relevance score, as llama.cpp's rank pooling does. */
+typedef enum gg_rank_kind {
+    GG_RANK_NONE = 0,  /* no rerankers of this architecture: rank pooling is refused */
+    GG_RANK_CLS,       /* the first token; cls (dense + tanh) and cls.output, each optional;
+                        * score: the first output (a logit; BERT/XLM-R cross-encoders) */
+    GG_RANK_LAST_SOFTMAX, /* the last token; cls.output (the LM head's "yes" and "no" rows);
+                        * softmax; score: the first output, P(yes) (Qwen3-Reranker) */
+} gg_rank_kind;
+
 /* How much a file is held to having a tensor. GG_USUAL: optional, but the
  * real models have it (so mkmodel writes it). */
 typedef enum gg_need { GG_NO = 0, GG_MAY, GG_USUAL, GG_MUST } gg_need;
@@ -85,6 +95,7 @@ typedef struct gg_arch_desc {
     bool moe;                /* every moe_every_n_layers-th block (il % n == 1) has a
                               * mixture of GELU experts, top-k of a softmax router */
     int pooling;             /* when <arch>.pooling_type is absent */
+    gg_rank_kind rank;       /* what pooling_type rank means for this row */
     int default_ctx;         /* cap on the default batch (0: the training context) */
 } gg_arch_desc;
 
@@ -116,6 +127,7 @@ typedef struct gg_hparams {
     gg_ffn_kind ffn;   /* the row's, or as <arch>.hidden_activation says (act_key rows) */
     bool up_gate_fused;/* ffn_up holds the gate's rows too (up_gate_either rows) */
     int pooling; /* ggembed_pooling from metadata */
+    int n_cls_out; /* a reranker's head outputs: <arch>.classifier.output_labels, else 1 */
     bool causal;
 } gg_hparams;
 
@@ -152,6 +164,9 @@ typedef struct gg_model {
     const float *out_norm, *out_norm_b;
     gg_matrix dense_2, dense_3; /* the projection after pooling (hp.n_dense > 0) */
     gg_layer *layers;
+    /* a reranker's head (pooling rank): [E][E] + tanh, then [E][n_cls_out] */
+    gg_matrix cls, cls_out;
+    const float *cls_b, *cls_out_b;
     uint64_t n_params;
 } gg_model;
 
@@ -231,6 +246,14 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
 /* The projection after pooling, in place, of n <= w->chunk pooled rows
  * [n][n_embd]; nothing when the model has none (transformer.c). */
 void gg_model_project(const gg_model *m, gg_exec *ex, gg_work *w, float *rows, int n);
+
+/* The token of sequence s a reranker's head reads: the first (GG_RANK_CLS)
+ * or the last (GG_RANK_LAST_SOFTMAX). */
+int gg_rank_token(const gg_model *m, const gg_batch *b, int s);
+/* Relevance scores of every sequence of the batch just run through
+ * gg_model_forward (w->x holds its final states) into scores[n_seq], by
+ * the row's rank head (transformer.c). */
+void gg_model_rank(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, float *scores);
 
 /* Attention output for tokens [c0, c0 + c) of the batch into w->attn,
  * each token attending within its own sequence only; q holds the chunk's

@@ -260,3 +260,53 @@ void gg_model_project(const gg_model *m, gg_exec *ex, gg_work *w, float *rows, i
     gg_op_matmul(ex, &m->dense_2, NULL, rows, E, n, w->ff_up, P); /* [n][P] */
     gg_op_matmul(ex, &m->dense_3, NULL, w->ff_up, P, n, rows, E); /* [n][E] */
 }
+
+/* ---------------- a reranker's head ---------------- */
+
+int gg_rank_token(const gg_model *m, const gg_batch *b, int s) {
+    return m->desc->rank == GG_RANK_LAST_SOFTMAX ? b->seq_start[s + 1] - 1 : b->seq_start[s];
+}
+
+/* Softmax of one row in place, as ggml's: exp(x - max) / sum. */
+static void softmax_row(float *x, int n) {
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++) max = fmaxf(max, x[i]);
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += (x[i] = expf(x[i] - max));
+    const float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+/* Per group of c <= chunk sequences, as llama.cpp's rank pooling:
+ *
+ *   p = x[the rank token of each sequence]      [c][E]   in tmp
+ *   p = tanh(p Wcls + bcls)                     [c][E]   in attn (GG_RANK_CLS; when present)
+ *   o = p Wout + bout                           [c][n_cls_out]  (when present)
+ *   o = softmax(o)                              (GG_RANK_LAST_SOFTMAX)
+ *   score = o[0]
+ */
+void gg_model_rank(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, float *scores) {
+    const int E = m->hp.n_embd, O = m->cls_out.data ? m->hp.n_cls_out : E;
+    for (int s0 = 0; s0 < b->n_seq; s0 += w->chunk) {
+        const int c = GG_MIN(w->chunk, b->n_seq - s0);
+        for (int i = 0; i < c; i++)
+            memcpy(w->tmp + (size_t)i * E, w->x + (size_t)gg_rank_token(m, b, s0 + i) * E,
+                   sizeof(float) * (size_t)E);
+        float *p = w->tmp, *spare = w->attn;
+        if (m->cls.data) {
+            gg_op_matmul(ex, &m->cls, m->cls_b, p, E, c, spare, E);
+            for (size_t i = 0; i < (size_t)c * E; i++) spare[i] = tanhf(spare[i]);
+            spare = p;
+            p = w->attn;
+        }
+        if (m->cls_out.data) {
+            gg_op_matmul(ex, &m->cls_out, m->cls_out_b, p, E, c, spare, O);
+            p = spare;
+        }
+        for (int i = 0; i < c; i++) {
+            float *o = p + (size_t)i * (m->cls_out.data ? O : E);
+            if (m->desc->rank == GG_RANK_LAST_SOFTMAX) softmax_row(o, O);
+            scores[s0 + i] = o[0];
+        }
+    }
+}
