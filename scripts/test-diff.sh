@@ -7,7 +7,9 @@
 # nomic-bert, minilm, XLM-R BERT, jina-bert-v2, nomic-bert-moe,
 # gemma-embedding, modern-bert, LLaMA, Qwen2, Qwen3; float, 32-block and K-quant
 # types; last and mean pooling; linear, YaRN and Llama 3.1 rotary scaling;
-# batched and alone). About 5 CPU-minutes (4-5
+# batched and alone), and reranker scores (tests/diff/rerank.test.mjs:
+# bge-reranker with WordPiece and XLM-R vocabularies, Qwen3-Reranker with its
+# template; f16, q8_0, q4_K_M). About 6.5 CPU-minutes (4-5
 # minutes on two idle cores). Nothing skips silently: a missing binary or
 # subcommand fails.
 #

@@ -240,7 +240,82 @@ export class Reference {
     }
   }
 
+  /**
+   * The ids llama-server's /v1/rerank evaluates for a pair
+   * (format_prompt_rerank in tools/server): the model's
+   * tokenizer.chat_template.rerank with {query} and {document} replaced,
+   * tokenized whole with special-token text recognised and no specials
+   * added; otherwise BOS query EOS SEP document EOS, each where the
+   * vocabulary adds it (EOS falling back to SEP), the texts tokenized
+   * without specials. node-llama-cpp's own LlamaRankingContext builds the
+   * same ids for vocabularies without a template (BOS, EOS and SEP
+   * whenever they exist, which is where these vocabularies add them), but
+   * tokenizes a template in pieces, so the reference builds them itself.
+   */
+  rerankTokens(query, doc) {
+    const md = this.model.fileInfo.metadata;
+    const tpl = md.tokenizer?.["chat_template.rerank"];
+    if (typeof tpl === "string") {
+      const text = tpl.split("{query}").join(query).split("{document}").join(doc);
+      return Array.from(this.model.tokenize(text, true));
+    }
+    const t = this.model.tokens;
+    const g = md.tokenizer?.ggml || {};
+    const addSep = g.add_sep_token ?? this.model.vocabularyType === "wpm";
+    const eos = t.eos ?? t.sep;
+    const q = Array.from(this.model.tokenize(query, false));
+    const d = Array.from(this.model.tokenize(doc, false));
+    return this.pairIds(q, d, { bos: t.shouldPrependBosToken ? t.bos : null, eos: t.shouldAppendEosToken ? eos : null, sep: addSep ? t.sep : null });
+  }
+
+  /** lead query mid document trail, for the specials of rerankTokens (null: absent). */
+  pairIds(q, d, { bos, eos, sep }) {
+    return [...(bos == null ? [] : [bos]), ...q, ...(eos == null ? [] : [eos]), ...(sep == null ? [] : [sep]), ...d, ...(eos == null ? [] : [eos])];
+  }
+
+  /** The specials rerankTokens puts around a pair without a template. */
+  rerankSpecials() {
+    const t = this.model.tokens;
+    const g = this.model.fileInfo.metadata.tokenizer?.ggml || {};
+    const addSep = g.add_sep_token ?? this.model.vocabularyType === "wpm";
+    return { bos: t.shouldPrependBosToken ? t.bos : null, eos: t.shouldAppendEosToken ? (t.eos ?? t.sep) : null, sep: addSep ? t.sep : null };
+  }
+
+  async _rankContext() {
+    if (!this._rankCtx) {
+      const size = this._contextSizeOpt ?? this.info.nCtxTrain + 1;
+      this._rankCtx = await this.model.createRankingContext({ contextSize: size, batchSize: size, threads: this.threads });
+    }
+    return this._rankCtx;
+  }
+
+  /**
+   * llama.cpp's score for exactly these ids: the first value of the rank
+   * pooling's output (llama_get_embeddings_seq), which llama-server returns
+   * as relevance_score. node-llama-cpp's rank() returns sigmoid of it
+   * (except for qwen3, whose head ends in a softmax already); this reads the
+   * raw value through the same internal path rank() uses (3.22's
+   * _sequence and _llamaContext._ctx.getEmbedding).
+   */
+  async rerankScore(ids) {
+    const rc = await this._rankContext();
+    const seq = rc._sequence;
+    if (!seq || typeof rc._llamaContext?._ctx?.getEmbedding !== "function") throw new Error("node-llama-cpp internals changed");
+    await seq.eraseContextTokenRanges([{ start: 0, end: seq.nextTokenIndex }]);
+    for await (const _ of seq.evaluate(ids, { _noSampling: true })) break;
+    const e = rc._llamaContext._ctx.getEmbedding(ids.length, 1);
+    if (e.length === 0) throw new Error("llama.cpp returned no score");
+    return e[0];
+  }
+
+  /** node-llama-cpp's public rankAll (probabilities; its own pair building). */
+  async rankAll(query, docs) {
+    return (await this._rankContext()).rankAll(query, docs);
+  }
+
   async close() {
+    if (this._rankCtx) await this._rankCtx.dispose();
+    this._rankCtx = null;
     if (this._embCtx) await this._embCtx.dispose();
     this._embCtx = null;
     await this.model.dispose();
