@@ -232,7 +232,8 @@ static void text_report(FILE *out, const char *path, const gguf_file *f, const s
         }
         put_value(out, kv, false);
         if (strcmp(fields[i].json, "pooling_type") == 0 && pooling_name(kv))
-            fprintf(out, " (%s)", pooling_name(kv));
+            fprintf(out, " (%s%s)", pooling_name(kv),
+                    strcmp(pooling_name(kv), "rank") ? "" : ": a reranker, `ggembed rerank` scores pairs");
         fputc('\n', out);
     }
     fprintf(out, "%-20s %" PRIu64 "\n", "vocabulary size:", s->vocab);
