@@ -61,8 +61,8 @@ static const char *docs[] = {
     "Paris is the capital of France.",
     "héllo wörld — ça va? 你好，世界 😀",
     "x",
-    "The quick brown fox jumps over the lazy dog, and then it runs far away into the forest "
-    "where nobody can find it again for a very long time.",
+    ("The quick brown fox jumps over the lazy dog, and then it runs far away into the forest "
+     "where nobody can find it again for a very long time."),
 };
 #define N_DOCS (sizeof docs / sizeof docs[0])
 
