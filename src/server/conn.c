@@ -173,13 +173,6 @@ static void writer_main(void *arg) {
 
 /* ---- requests ---- */
 
-static bool contains(const gg_str *t, const char *needle, size_t n) {
-    if (n == 0 || t->len < n) return false;
-    for (size_t i = 0; i + n <= t->len; i++)
-        if (!memcmp(t->p + i, needle, n)) return true;
-    return false;
-}
-
 static void handle_hello(srv_conn *c, const gg_message *m) {
     srv *s = c->s;
     gg_hello_req h;
@@ -216,18 +209,9 @@ static bool reserve(srv *s, size_t n) {
     return false;
 }
 
-/* What an EMBED request holds besides its body: its list of texts, and
- * room for its answer twice (the vectors of its pass, their encoding). */
-static size_t embed_extra_cost(const srv *s, const gg_embed_req *q) {
-    size_t n = q->n, dims = q->dims ? q->dims : (size_t)s->info->n_embd;
-    size_t answer = 16 + 8 * n + n * dims * (q->format ? 2 : 4);
-    size_t pass = n * (dims * sizeof(float) + sizeof(ggembed_result) + sizeof(ggembed_text));
-    return n * sizeof(gg_str) + pass + 2 * answer;
-}
-
-/* Builds a job that owns a copy of the body its strings point into; the
- * job holds what it costs (job_free gives it back), or BUSY. */
-static job *make_job(srv_conn *c, const gg_message *m, gg_err *e, int *code) {
+/* Builds a job of kind k that owns a copy of the body its strings point
+ * into; the job holds what it costs (job_free gives it back), or BUSY. */
+static job *make_job(srv_conn *c, const job_kind *k, const gg_message *m, gg_err *e, int *code) {
     srv *s = c->s;
     size_t base = sizeof(job) + m->len;
     if (!reserve(s, base)) {
@@ -246,14 +230,14 @@ static job *make_job(srv_conn *c, const gg_message *m, gg_err *e, int *code) {
     j->budget = &s->mem;
     j->held = base;
     memcpy(j->body, m->body, m->len);
-    *code = gg_decode_embed(j->body, m->len, s->cfg.max_texts, &j->req, e);
+    *code = k->decode(s, j, m->len, e);
+    if (!*code) j->kind = k; /* decoded: job_free frees its lists */
     if (!*code) {
-        size_t extra = embed_extra_cost(s, &j->req);
+        size_t extra = k->extra_cost(s, j);
         if (reserve(s, extra)) j->held += extra;
         else *code = GG_PE_BUSY, gg_fail(e, MEMORY_BUSY);
     }
-    if (!*code && j->req.dims > (uint32_t)s->info->n_embd)
-        *code = GG_PE_INVALID, gg_fail(e, "dims %u is over the model's %d", j->req.dims, s->info->n_embd);
+    if (!*code) *code = k->check(s, j, e);
     if (!*code && !s->info->has_weights)
         *code = GG_PE_NO_WEIGHTS, gg_fail(e, "the model has a vocabulary only");
     if (*code) {
@@ -263,18 +247,18 @@ static job *make_job(srv_conn *c, const gg_message *m, gg_err *e, int *code) {
     j->c = c;
     j->id = m->id;
     j->t_recv = gg_now_ns();
-    j->deadline = j->req.deadline_ms ? j->t_recv + (int64_t)j->req.deadline_ms * 1000000 : 0;
+    j->deadline = j->deadline_ms ? j->t_recv + (int64_t)j->deadline_ms * 1000000 : 0;
     return j;
 }
 
-static void handle_embed(srv_conn *c, const gg_message *m) {
+/* EMBED and RERANK: decoded, charged and queued for the engine. */
+static void handle_engine_request(srv_conn *c, const job_kind *k, const gg_message *m) {
     gg_err e;
     int code;
-    job *j = make_job(c, m, &e, &code);
+    job *j = make_job(c, k, m, &e, &code);
     if (!j) return srv_send_error(c, m->id, code, e.msg);
     const char *poison = c->s->cfg.poison;
-    for (uint32_t i = 0; poison && i < j->req.n; i++)
-        if (contains(&j->req.texts[i], poison, strlen(poison))) _Exit(3); /* test-only */
+    if (poison && k->contains(j, poison, strlen(poison))) _Exit(3); /* test-only */
     sched_submit(c->s, j);
 }
 
@@ -340,14 +324,14 @@ static void handle(srv_conn *c, const gg_message *m) {
     gg_mutex_unlock(s->mu);
     if (m->id == 0) return srv_send_error(c, 0, GG_PE_BAD_REQUEST, "request id 0 is reserved");
     if (m->type == GG_MSG_HELLO) return handle_hello(c, m);
-    if (m->type < GG_MSG_HELLO || m->type > GG_MSG_SHUTDOWN)
+    if (m->type < GG_MSG_HELLO || m->type > GG_MSG_LAST_REQUEST)
         return srv_send_error(c, m->id, GG_PE_UNKNOWN_TYPE, "unknown message type");
     if (!hello) return srv_send_error(c, m->id, GG_PE_NO_HELLO, "send HELLO first");
-    if (m->type != GG_MSG_EMBED && m->type != GG_MSG_TOKENIZE && m->type != GG_MSG_CANCEL &&
-        gg_decode_empty(m->body, m->len, &e))
+    const job_kind *k = sched_job_kind(m->type);
+    if (k) return handle_engine_request(c, k, m);
+    if (m->type != GG_MSG_TOKENIZE && m->type != GG_MSG_CANCEL && gg_decode_empty(m->body, m->len, &e))
         return srv_send_error(c, m->id, GG_PE_BAD_REQUEST, e.msg);
     switch (m->type) {
-    case GG_MSG_EMBED: return handle_embed(c, m);
     case GG_MSG_TOKENIZE: return handle_tokenize(c, m);
     case GG_MSG_HEALTH: return srv_answer_health(s, c, m->id);
     case GG_MSG_STATS: return srv_answer_stats(s, c, m->id);

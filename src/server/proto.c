@@ -20,7 +20,7 @@ const char *gg_proto_error_name(int code) {
 
 const char *gg_proto_type_name(int type) {
     static const char *names[] = {"?", "HELLO", "EMBED", "TOKENIZE", "HEALTH",
-                                  "STATS", "CANCEL", "SHUTDOWN"};
+                                  "STATS", "CANCEL", "SHUTDOWN", "RERANK"};
     if (type == GG_MSG_ERROR) return "ERROR";
     int base = type & 0x7F;
     if (base <= 0 || base >= (int)GG_ARRAY_LEN(names)) return "?";

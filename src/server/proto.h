@@ -24,6 +24,8 @@ enum {
     GG_MSG_STATS = 0x05,
     GG_MSG_CANCEL = 0x06,
     GG_MSG_SHUTDOWN = 0x07,
+    GG_MSG_RERANK = 0x08,
+    GG_MSG_LAST_REQUEST = GG_MSG_RERANK, /* the highest request type this server knows */
     GG_MSG_REPLY = 0x80, /* answer type = GG_MSG_REPLY | request type */
     GG_MSG_ERROR = 0xFF,
 };
@@ -198,6 +200,15 @@ typedef struct gg_embed_req {
     gg_str *texts; /* malloc'd by the decoder; free() it */
 } gg_embed_req;
 
+/* RERANK: one query and n documents, each scored against the query. */
+typedef struct gg_rerank_req {
+    uint32_t deadline_ms;
+    uint8_t truncate;
+    gg_str query;
+    uint32_t n;
+    gg_str *docs; /* malloc'd by the decoder; free() it */
+} gg_rerank_req;
+
 typedef struct gg_tokenize_req {
     uint8_t add_special;
     gg_str text;
@@ -212,6 +223,7 @@ typedef struct gg_health_ok {
 /* Decoders return 0, or an error code (GG_PE_*) with a message in e. */
 int gg_decode_hello(const uint8_t *b, size_t n, gg_hello_req *r, gg_err *e);
 int gg_decode_embed(const uint8_t *b, size_t n, uint32_t max_texts, gg_embed_req *r, gg_err *e);
+int gg_decode_rerank(const uint8_t *b, size_t n, uint32_t max_texts, gg_rerank_req *r, gg_err *e);
 int gg_decode_tokenize(const uint8_t *b, size_t n, gg_tokenize_req *r, gg_err *e);
 int gg_decode_cancel(const uint8_t *b, size_t n, uint32_t *target, gg_err *e);
 int gg_decode_empty(const uint8_t *b, size_t n, gg_err *e);
@@ -227,15 +239,26 @@ typedef struct gg_embed_ok {
     const uint8_t *info, *vectors;
 } gg_embed_ok;
 int gg_decode_embed_ok(const uint8_t *b, size_t n, gg_embed_ok *r, gg_err *e);
+/* RERANK_OK: checks sizes and points info at the n (tokens, flags) pairs
+ * and scores at the n f32 scores. */
+typedef struct gg_rerank_ok {
+    uint32_t n;
+    const uint8_t *info, *scores;
+} gg_rerank_ok;
+int gg_decode_rerank_ok(const uint8_t *b, size_t n, gg_rerank_ok *r, gg_err *e);
 
 void gg_encode_hello(gg_buf *b, const gg_hello_req *r);
 void gg_encode_hello_ok(gg_buf *b, const gg_hello_ok *h);
 void gg_encode_embed(gg_buf *b, const gg_embed_req *r);
+void gg_encode_rerank(gg_buf *b, const gg_rerank_req *r);
 void gg_encode_tokenize(gg_buf *b, const gg_tokenize_req *r);
 void gg_encode_health_ok(gg_buf *b, const gg_health_ok *h);
 void gg_encode_error(gg_buf *b, uint16_t code, const char *msg);
 /* EMBED_OK: head then per-text info, then the vectors (f32 or f16). */
 void gg_encode_embed_ok_head(gg_buf *b, uint32_t n, uint32_t dims, uint8_t format);
 void gg_encode_embed_ok_vectors(gg_buf *b, const float *v, size_t count, uint8_t format);
+/* RERANK_OK of n pairs: the (tokens, flags) of each, then its score. */
+void gg_encode_rerank_ok(gg_buf *b, uint32_t n, const uint32_t *tokens, const uint8_t *truncated,
+                         const float *scores);
 
 #endif

@@ -57,29 +57,51 @@ static int embed_options(gg_rd *rd, gg_embed_req *r, gg_err *e) {
     return check_utf8(r->prefix, "EMBED prefix", e);
 }
 
+/* The n strings that end an EMBED or RERANK body (msg names it, what
+ * names one string): at most max of them, each valid UTF-8, and nothing
+ * after them. *out is malloc'd on success, NULL otherwise. */
+static int read_strings(gg_rd *rd, uint32_t n, uint32_t max, const char *msg, const char *what,
+                        gg_str **out, gg_err *e) {
+    *out = NULL;
+    if (n > max) return gg_fail(e, "%s: %u %ss, more than max_texts %u", msg, n, what, max), GG_PE_INVALID;
+    /* Each string takes at least its 4-byte length: refuse before allocating. */
+    if ((uint64_t)n * 4 > rd->len - rd->off) return gg_fail(e, "%s: body too short for its %ss", msg, what), GG_PE_BAD_REQUEST;
+    gg_str *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return gg_fail_kind(e, GG_E_MEMORY, "%s: out of memory", msg), GG_PE_INTERNAL;
+    for (uint32_t i = 0; i < n; i++) v[i] = gg_rd_str(rd);
+    int rc = check_end(rd, msg, e);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        if (!gg_utf8_valid(v[i].p, v[i].len))
+            rc = (gg_fail(e, "%s: %s %u is not valid UTF-8", msg, what, i), GG_PE_BAD_UTF8);
+    }
+    if (rc) free(v);
+    else *out = v;
+    return rc;
+}
+
 int gg_decode_embed(const uint8_t *b, size_t n, uint32_t max_texts, gg_embed_req *r, gg_err *e) {
     gg_rd rd;
     gg_rd_init(&rd, b, n);
     r->texts = NULL;
     int rc = embed_options(&rd, r, e);
     if (rc) return rc;
-    if (r->n > max_texts)
-        return gg_fail(e, "EMBED: %u texts, more than max_texts %u", r->n, max_texts), GG_PE_INVALID;
-    /* Each text takes at least its 4-byte length: refuse before allocating. */
-    if ((uint64_t)r->n * 4 > rd.len - rd.off) return bad(e, "EMBED: body too short for its texts");
-    r->texts = malloc((r->n ? r->n : 1) * sizeof *r->texts);
-    if (!r->texts) return gg_fail_kind(e, GG_E_MEMORY, "EMBED: out of memory"), GG_PE_INTERNAL;
-    for (uint32_t i = 0; i < r->n; i++) r->texts[i] = gg_rd_str(&rd);
-    rc = check_end(&rd, "EMBED", e);
-    for (uint32_t i = 0; i < r->n && !rc; i++) {
-        if (!gg_utf8_valid(r->texts[i].p, r->texts[i].len))
-            rc = (gg_fail(e, "EMBED: text %u is not valid UTF-8", i), GG_PE_BAD_UTF8);
-    }
-    if (rc) {
-        free(r->texts);
-        r->texts = NULL;
-    }
-    return rc;
+    return read_strings(&rd, r->n, max_texts, "EMBED", "text", &r->texts, e);
+}
+
+int gg_decode_rerank(const uint8_t *b, size_t n, uint32_t max_texts, gg_rerank_req *r, gg_err *e) {
+    gg_rd rd;
+    gg_rd_init(&rd, b, n);
+    r->docs = NULL;
+    r->deadline_ms = gg_rd_u32(&rd);
+    r->truncate = gg_rd_u8(&rd);
+    gg_rd_bytes(&rd, 3);
+    r->query = gg_rd_str(&rd);
+    r->n = gg_rd_u32(&rd);
+    if (rd.bad) return bad(e, "RERANK: body too short");
+    if (r->truncate > 1) return gg_fail(e, "RERANK: truncate %d is not 0 or 1", r->truncate), GG_PE_INVALID;
+    int rc = check_utf8(r->query, "RERANK query", e);
+    if (rc) return rc;
+    return read_strings(&rd, r->n, max_texts, "RERANK", "document", &r->docs, e);
 }
 
 int gg_decode_tokenize(const uint8_t *b, size_t n, gg_tokenize_req *r, gg_err *e) {
@@ -162,6 +184,17 @@ int gg_decode_embed_ok(const uint8_t *b, size_t n, gg_embed_ok *r, gg_err *e) {
     return 0;
 }
 
+int gg_decode_rerank_ok(const uint8_t *b, size_t n, gg_rerank_ok *r, gg_err *e) {
+    gg_rd rd;
+    gg_rd_init(&rd, b, n);
+    r->n = gg_rd_u32(&rd);
+    if (rd.bad) return bad(e, "RERANK_OK: bad head");
+    r->info = gg_rd_bytes(&rd, (size_t)r->n * 8);
+    if (rd.bad || (uint64_t)r->n * 4 != rd.len - rd.off) return bad(e, "RERANK_OK: size does not match n");
+    r->scores = b + rd.off;
+    return 0;
+}
+
 /* ---- encoders ---- */
 
 void gg_encode_hello(gg_buf *b, const gg_hello_req *r) {
@@ -199,6 +232,15 @@ void gg_encode_embed(gg_buf *b, const gg_embed_req *r) {
     for (uint32_t i = 0; i < r->n; i++) gg_buf_str(b, r->texts[i].p, r->texts[i].len);
 }
 
+void gg_encode_rerank(gg_buf *b, const gg_rerank_req *r) {
+    gg_buf_u32(b, r->deadline_ms);
+    gg_buf_u8(b, r->truncate);
+    gg_buf_zero(b, 3);
+    gg_buf_str(b, r->query.p, r->query.len);
+    gg_buf_u32(b, r->n);
+    for (uint32_t i = 0; i < r->n; i++) gg_buf_str(b, r->docs[i].p, r->docs[i].len);
+}
+
 void gg_encode_tokenize(gg_buf *b, const gg_tokenize_req *r) {
     gg_buf_u8(b, r->add_special);
     gg_buf_zero(b, 3);
@@ -233,4 +275,14 @@ void gg_encode_embed_ok_vectors(gg_buf *b, const float *v, size_t count, uint8_t
         if (format) gg_buf_u16(b, gg_f32_to_f16(v[i]));
         else gg_buf_f32(b, v[i]);
     }
+}
+
+void gg_encode_rerank_ok(gg_buf *b, uint32_t n, const uint32_t *tokens, const uint8_t *truncated,
+                         const float *scores) {
+    gg_buf_u32(b, n);
+    for (uint32_t i = 0; i < n; i++) {
+        gg_buf_u32(b, tokens[i]);
+        gg_buf_u32(b, truncated[i] ? 1 : 0);
+    }
+    for (uint32_t i = 0; i < n; i++) gg_buf_f32(b, scores[i]);
 }

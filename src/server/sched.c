@@ -1,10 +1,13 @@
 /*
- * sched.c - the server's one queue of EMBED requests and the engine thread
- * that serves it. Requests wait in arrival order; the engine takes the
- * first and, with it, later ones whose options agree, up to the model's
- * token budget, and runs their texts as one ggembed_embed call (dynamic
- * batching); each request then gets its own answer. The queue is bounded:
- * a request that does not fit is refused at once with BUSY.
+ * sched.c - the server's one queue of EMBED and RERANK requests and the
+ * engine thread that serves it. Requests wait in arrival order; the engine
+ * takes the first and, with it, later ones of the same kind whose options
+ * agree, up to the model's token budget, and runs their texts (or
+ * query-document pairs) as one ggembed_embed (ggembed_rerank) call:
+ * dynamic batching, never mixing the two kinds in one call. Each request
+ * then gets its own answer. The queue is bounded: a request that does not
+ * fit is refused at once with BUSY. What differs between the kinds is one
+ * row of job_kinds, at the end of this file.
  *
  * A request (a job) lives through these states; job_move_locked is the
  * only code that changes a job's state, its list or the counts it holds:
@@ -41,6 +44,7 @@
 #include "server.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +71,8 @@ static const struct job_state_info {
 void job_free(job *j) {
     assert(j->state == JOB_RECEIVED || j->state == JOB_ANSWERED);
     gg_budget_release(j->budget, j->held);
-    free(j->req.texts);
+    if (j->kind == sched_job_kind(GG_MSG_EMBED)) free(j->embed.texts);
+    else if (j->kind) free(j->rerank.docs);
     free(j->body);
     free(j);
 }
@@ -149,11 +154,15 @@ static void free_answered(job *list) {
     }
 }
 
+static void stat_add(srv_stats *st, size_t offset, uint64_t v) {
+    *(uint64_t *)((char *)st + offset) += v;
+}
+
 #define EXPIRED_MSG "deadline passed before the work started"
 
 void sched_submit(srv *s, job *j) {
     gg_mutex_lock(s->mu);
-    s->st.embed_requests++;
+    stat_add(&s->st, j->kind->stat_requests, 1);
     int code = s->model_changed ? GG_PE_MODEL_CHANGED
                : s->stopping    ? GG_PE_SHUTTING_DOWN
                : s->depth >= s->cfg.max_queue ? GG_PE_BUSY : 0;
@@ -214,20 +223,6 @@ static int64_t expire_waiting_locked(srv *s, int64_t now, job **done) {
 
 /* ---- the engine ---- */
 
-static bool same_options(const gg_embed_req *a, const gg_embed_req *b) {
-    return a->pooling == b->pooling && a->normalize == b->normalize && a->truncate == b->truncate &&
-           a->dims == b->dims && a->prefix.len == b->prefix.len &&
-           !memcmp(a->prefix.p, b->prefix.p, a->prefix.len);
-}
-
-/* A guess of a text's tokens, only to size batches: about 3 bytes each. */
-static size_t guess_tokens(const srv *s, const gg_embed_req *r) {
-    size_t t = 0;
-    for (uint32_t i = 0; i < r->n; i++)
-        t += GG_MIN((size_t)s->info->n_ctx, (r->texts[i].len + r->prefix.len) / 3 + 2);
-    return t;
-}
-
 /* Moves the first waiting job, and the later ones that can share its
  * pass, into the pass. */
 static void take_batch_locked(srv *s) {
@@ -236,8 +231,10 @@ static void take_batch_locked(srv *s) {
     const job *first = s->queue.head;
     for (job *j = s->queue.head, *next; j; j = next) {
         next = j->next;
-        size_t t = guess_tokens(s, &j->req);
-        if (j != first && (!same_options(&first->req, &j->req) || used + t > budget)) continue;
+        size_t t = j->kind->guess_tokens(s, j);
+        if (j != first &&
+            (j->kind != first->kind || !first->kind->same_pass(first, j) || used + t > budget))
+            continue;
         job_move_locked(s, j, JOB_RUNNING, 0, NULL);
         used += t;
     }
@@ -279,7 +276,7 @@ static int status_code(ggembed_status st) {
     }
 }
 
-/* Gives j, a job of the pass, its answer: vectors from a good pass (ok),
+/* Gives j, a job of the pass, its answer: its *_OK from a good pass (ok),
  * else the pass's error code and message; a job that no longer wants
  * them gets TIMEOUT, or nothing when it was answered already. Then frees
  * it. Engine thread. */
@@ -292,10 +289,10 @@ static void finish(srv *s, job *j, out_chunk *ok, uint64_t tokens, int code, con
     } else if (!ok) {
         answer_error_locked(s, j, JOB_ANSWERED, code, msg);
     } else {
-        s->st.texts += j->req.n;
+        stat_add(&s->st, j->kind->stat_items, j->n);
         s->st.tokens += tokens;
         srv_stats_latency_locked(s, gg_now_ns() - j->t_recv);
-        job_move_locked(s, j, JOB_ANSWERED, GG_MSG_REPLY | GG_MSG_EMBED, ok);
+        job_move_locked(s, j, JOB_ANSWERED, GG_MSG_REPLY | j->kind->type, ok);
         ok = NULL;
     }
     gg_mutex_unlock(s->mu);
@@ -303,72 +300,19 @@ static void finish(srv *s, job *j, out_chunk *ok, uint64_t tokens, int code, con
     job_free(j);
 }
 
-/* The EMBED_OK answer of j from its rows of a pass; NULL when out of memory. */
-static out_chunk *frame_vectors(srv *s, const job *j, const float *vec, const ggembed_result *res,
-                                int dims, uint64_t *tokens) {
-    gg_buf b = {0};
-    gg_encode_embed_ok_head(&b, j->req.n, (uint32_t)dims, j->req.format);
-    *tokens = 0;
-    for (uint32_t i = 0; i < j->req.n; i++) {
-        gg_buf_u32(&b, (uint32_t)res[i].n_tokens);
-        gg_buf_u32(&b, res[i].truncated ? 1 : 0);
-        *tokens += (uint64_t)res[i].n_tokens;
-    }
-    gg_encode_embed_ok_vectors(&b, vec, (size_t)j->req.n * (size_t)dims, j->req.format);
-    out_chunk *o = b.oom ? NULL : srv_frame(s, GG_MSG_REPLY | GG_MSG_EMBED, j->id, b.data, b.len);
-    gg_buf_free(&b);
-    return o;
-}
-
-/* Runs the texts of the pass's jobs [first, end) in one ggembed_embed call.
- * When it succeeds every one of them is answered and freed; when it fails
- * none is, and the status and err say why. Engine thread. */
+/* Runs the pass's jobs [first, end) in one engine call. When it succeeds
+ * every one of them is answered and freed; when it fails none is, and the
+ * status and err say why. Engine thread. */
 static ggembed_status run_range(srv *s, job *first, job *end, char *err, size_t err_len) {
     pass_range range = {s, first, end};
     if (pass_unwanted(&range)) return snprintf(err, err_len, "cancelled"), GGEMBED_E_CANCELLED;
-    size_t n = 0;
-    for (job *j = first; j != end; j = j->next) n += j->req.n;
-    int dims = first->req.dims ? (int)first->req.dims : s->info->n_embd;
-    ggembed_text *texts = malloc((n ? n : 1) * sizeof *texts);
-    float *vec = malloc((n ? n : 1) * (size_t)dims * sizeof *vec);
-    ggembed_result *res = malloc((n ? n : 1) * sizeof *res);
-    ggembed_status st = GGEMBED_E_MEMORY;
-    if (texts && vec && res) {
-        size_t k = 0;
-        for (job *j = first; j != end; j = j->next)
-            for (uint32_t i = 0; i < j->req.n; i++, k++)
-                texts[k] = (ggembed_text){j->req.texts[i].p, j->req.texts[i].len};
-        ggembed_embed_options o;
-        ggembed_embed_options_default(&o);
-        o.pooling = first->req.pooling;
-        o.normalize = first->req.normalize;
-        o.dims = (int)first->req.dims;
-        o.truncate = first->req.truncate;
-        o.prefix = first->req.prefix.len ? first->req.prefix.p : NULL;
-        o.prefix_len = first->req.prefix.len;
-        o.cancel = pass_unwanted;
-        o.cancel_user = &range;
-        st = n ? ggembed_embed(s->model, texts, n, &o, vec, res, err, err_len) : GGEMBED_OK;
-        if (st == GGEMBED_E_MODEL_CHANGED) srv_model_changed(s, err);
-    } else {
-        snprintf(err, err_len, "out of memory for %zu texts", n);
-    }
+    ggembed_status st = first->kind->run(s, first, end, pass_unwanted, &range, err, err_len);
+    if (st == GGEMBED_E_MODEL_CHANGED) srv_model_changed(s, err);
     if (st == GGEMBED_OK) {
         gg_mutex_lock(s->mu);
         s->st.batches++;
         gg_mutex_unlock(s->mu);
-        size_t k = 0;
-        for (job *j = first, *next; j != end; j = next) {
-            next = j->next; /* j leaves the pass and is freed */
-            uint64_t tokens;
-            out_chunk *ok = frame_vectors(s, j, vec + k * (size_t)dims, res + k, dims, &tokens);
-            k += j->req.n;
-            finish(s, j, ok, tokens, GG_PE_INTERNAL, "out of memory for the answer");
-        }
     }
-    free(texts);
-    free(vec);
-    free(res);
     return st;
 }
 
@@ -448,4 +392,251 @@ void sched_deadline_main(void *arg) {
         gg_cond_timedwait(s->deadline_cv, s->mu, wait);
     }
     gg_mutex_unlock(s->mu);
+}
+
+/* ---- the kinds of request: EMBED ---- */
+
+/* Text counts of [first, end); the engine's arrays need at least one row. */
+static size_t range_items(const job *first, const job *end) {
+    size_t n = 0;
+    for (const job *j = first; j != end; j = j->next) n += j->n;
+    return n;
+}
+
+static bool any_contains(const gg_str *v, uint32_t n, const char *needle, size_t len) {
+    if (len == 0) return false;
+    for (uint32_t i = 0; i < n; i++)
+        for (size_t k = 0; k + len <= v[i].len; k++)
+            if (!memcmp(v[i].p + k, needle, len)) return true;
+    return false;
+}
+
+static int embed_decode(const srv *s, job *j, size_t len, gg_err *e) {
+    int rc = gg_decode_embed(j->body, len, s->cfg.max_texts, &j->embed, e);
+    j->n = j->embed.n;
+    j->deadline_ms = j->embed.deadline_ms;
+    return rc;
+}
+
+/* Its list of texts, and room for its answer twice (the vectors of its
+ * pass, their encoding). */
+static size_t embed_extra_cost(const srv *s, const job *j) {
+    const gg_embed_req *q = &j->embed;
+    size_t n = q->n, dims = q->dims ? q->dims : (size_t)s->info->n_embd;
+    size_t answer = 16 + 8 * n + n * dims * (q->format ? 2 : 4);
+    size_t pass = n * (dims * sizeof(float) + sizeof(ggembed_result) + sizeof(ggembed_text));
+    return n * sizeof(gg_str) + pass + 2 * answer;
+}
+
+static int embed_check(const srv *s, const job *j, gg_err *e) {
+    if (j->embed.dims > (uint32_t)s->info->n_embd)
+        return gg_fail(e, "dims %u is over the model's %d", j->embed.dims, s->info->n_embd), GG_PE_INVALID;
+    /* A reranker's own pooling scores pairs; its hidden states can still
+     * be pooled into vectors, but only when the client names how. */
+    if (s->info->pooling == GGEMBED_POOLING_RANK && j->embed.pooling == GGEMBED_POOLING_DEFAULT)
+        return gg_fail(e, "the model is a reranker: use RERANK, or EMBED with an explicit pooling "
+                          "(mean, cls or last)"),
+               GG_PE_INVALID;
+    return 0;
+}
+
+static bool embed_contains(const job *j, const char *needle, size_t len) {
+    return any_contains(j->embed.texts, j->embed.n, needle, len);
+}
+
+/* About 3 bytes a token. */
+static size_t embed_guess_tokens(const srv *s, const job *j) {
+    size_t t = 0;
+    for (uint32_t i = 0; i < j->embed.n; i++)
+        t += GG_MIN((size_t)s->info->n_ctx, (j->embed.texts[i].len + j->embed.prefix.len) / 3 + 2);
+    return t;
+}
+
+static bool embed_same_pass(const job *x, const job *y) {
+    const gg_embed_req *a = &x->embed, *b = &y->embed;
+    return a->pooling == b->pooling && a->normalize == b->normalize && a->truncate == b->truncate &&
+           a->dims == b->dims && a->prefix.len == b->prefix.len &&
+           !memcmp(a->prefix.p, b->prefix.p, a->prefix.len);
+}
+
+/* The EMBED_OK answer of j from its rows of a pass; NULL when out of memory. */
+static out_chunk *frame_vectors(srv *s, const job *j, const float *vec, const ggembed_result *res,
+                                int dims, uint64_t *tokens) {
+    gg_buf b = {0};
+    gg_encode_embed_ok_head(&b, j->n, (uint32_t)dims, j->embed.format);
+    *tokens = 0;
+    for (uint32_t i = 0; i < j->n; i++) {
+        gg_buf_u32(&b, (uint32_t)res[i].n_tokens);
+        gg_buf_u32(&b, res[i].truncated ? 1 : 0);
+        *tokens += (uint64_t)res[i].n_tokens;
+    }
+    gg_encode_embed_ok_vectors(&b, vec, (size_t)j->n * (size_t)dims, j->embed.format);
+    out_chunk *o = b.oom ? NULL : srv_frame(s, GG_MSG_REPLY | GG_MSG_EMBED, j->id, b.data, b.len);
+    gg_buf_free(&b);
+    return o;
+}
+
+static ggembed_status embed_run(srv *s, job *first, job *end, int (*cancel)(void *), void *user,
+                                char *err, size_t err_len) {
+    size_t n = range_items(first, end);
+    const gg_embed_req *q = &first->embed;
+    int dims = q->dims ? (int)q->dims : s->info->n_embd;
+    ggembed_text *texts = malloc((n ? n : 1) * sizeof *texts);
+    float *vec = malloc((n ? n : 1) * (size_t)dims * sizeof *vec);
+    ggembed_result *res = malloc((n ? n : 1) * sizeof *res);
+    ggembed_status st = GGEMBED_E_MEMORY;
+    if (texts && vec && res) {
+        size_t k = 0;
+        for (job *j = first; j != end; j = j->next)
+            for (uint32_t i = 0; i < j->n; i++, k++)
+                texts[k] = (ggembed_text){j->embed.texts[i].p, j->embed.texts[i].len};
+        ggembed_embed_options o;
+        ggembed_embed_options_default(&o);
+        o.pooling = q->pooling;
+        o.normalize = q->normalize;
+        o.dims = (int)q->dims;
+        o.truncate = q->truncate;
+        o.prefix = q->prefix.len ? q->prefix.p : NULL;
+        o.prefix_len = q->prefix.len;
+        o.cancel = cancel;
+        o.cancel_user = user;
+        st = n ? ggembed_embed(s->model, texts, n, &o, vec, res, err, err_len) : GGEMBED_OK;
+    } else {
+        snprintf(err, err_len, "out of memory for %zu texts", n);
+    }
+    if (st == GGEMBED_OK) {
+        size_t k = 0;
+        for (job *j = first, *next; j != end; j = next) {
+            next = j->next; /* j leaves the pass and is freed */
+            uint64_t tokens;
+            out_chunk *ok = frame_vectors(s, j, vec + k * (size_t)dims, res + k, dims, &tokens);
+            k += j->n;
+            finish(s, j, ok, tokens, GG_PE_INTERNAL, "out of memory for the answer");
+        }
+    }
+    free(texts);
+    free(vec);
+    free(res);
+    return st;
+}
+
+/* ---- RERANK ---- */
+
+static int rerank_decode(const srv *s, job *j, size_t len, gg_err *e) {
+    int rc = gg_decode_rerank(j->body, len, s->cfg.max_texts, &j->rerank, e);
+    j->n = j->rerank.n;
+    j->deadline_ms = j->rerank.deadline_ms;
+    return rc;
+}
+
+/* Its list of documents, the pass's pairs, scores and results, and room
+ * for its answer twice (the answer is small: 12 bytes a pair). */
+static size_t rerank_extra_cost(const srv *s, const job *j) {
+    (void)s;
+    size_t n = j->rerank.n, answer = 4 + 12 * n;
+    size_t pass = n * (sizeof(ggembed_pair) + sizeof(float) + sizeof(ggembed_result) + 5);
+    return n * sizeof(gg_str) + pass + 2 * answer;
+}
+
+static int rerank_check(const srv *s, const job *j, gg_err *e) {
+    (void)j;
+    if (s->info->pooling != GGEMBED_POOLING_RANK)
+        return gg_fail(e, "the model is not a reranker (its pooling is %s, not rank): RERANK needs one",
+                       ggembed_pooling_name(s->info->pooling)),
+               GG_PE_INVALID;
+    return 0;
+}
+
+static bool rerank_contains(const job *j, const char *needle, size_t len) {
+    return any_contains(&j->rerank.query, 1, needle, len) ||
+           any_contains(j->rerank.docs, j->rerank.n, needle, len);
+}
+
+/* The query is run again with every document. */
+static size_t rerank_guess_tokens(const srv *s, const job *j) {
+    size_t t = 0;
+    for (uint32_t i = 0; i < j->rerank.n; i++)
+        t += GG_MIN((size_t)s->info->n_ctx, (j->rerank.docs[i].len + j->rerank.query.len) / 3 + 4);
+    return t;
+}
+
+static bool rerank_same_pass(const job *a, const job *b) {
+    return a->rerank.truncate == b->rerank.truncate;
+}
+
+/* The RERANK_OK answer of j from its rows of a pass; NULL when out of memory. */
+static out_chunk *frame_scores(srv *s, const job *j, const float *scores, const ggembed_result *res,
+                               uint64_t *tokens) {
+    uint32_t n = j->n;
+    uint32_t *tok = malloc((n ? n : 1) * sizeof *tok);
+    uint8_t *cut = malloc(n ? n : 1);
+    gg_buf b = {0};
+    *tokens = 0;
+    out_chunk *o = NULL;
+    if (tok && cut) {
+        for (uint32_t i = 0; i < n; i++) {
+            tok[i] = (uint32_t)res[i].n_tokens;
+            cut[i] = res[i].truncated ? 1 : 0;
+            *tokens += tok[i];
+        }
+        gg_encode_rerank_ok(&b, n, tok, cut, scores);
+        if (!b.oom) o = srv_frame(s, GG_MSG_REPLY | GG_MSG_RERANK, j->id, b.data, b.len);
+    }
+    gg_buf_free(&b);
+    free(tok);
+    free(cut);
+    return o;
+}
+
+static ggembed_status rerank_run(srv *s, job *first, job *end, int (*cancel)(void *), void *user,
+                                 char *err, size_t err_len) {
+    size_t n = range_items(first, end);
+    ggembed_pair *pairs = malloc((n ? n : 1) * sizeof *pairs);
+    float *scores = malloc((n ? n : 1) * sizeof *scores);
+    ggembed_result *res = malloc((n ? n : 1) * sizeof *res);
+    ggembed_status st = GGEMBED_E_MEMORY;
+    if (pairs && scores && res) {
+        size_t k = 0;
+        for (job *j = first; j != end; j = j->next) {
+            ggembed_text query = {j->rerank.query.p, j->rerank.query.len};
+            for (uint32_t i = 0; i < j->n; i++, k++)
+                pairs[k] = (ggembed_pair){query, {j->rerank.docs[i].p, j->rerank.docs[i].len}};
+        }
+        ggembed_rerank_options o;
+        ggembed_rerank_options_default(&o);
+        o.truncate = first->rerank.truncate;
+        o.cancel = cancel;
+        o.cancel_user = user;
+        st = n ? ggembed_rerank(s->model, pairs, n, &o, scores, res, err, err_len) : GGEMBED_OK;
+    } else {
+        snprintf(err, err_len, "out of memory for %zu pairs", n);
+    }
+    if (st == GGEMBED_OK) {
+        size_t k = 0;
+        for (job *j = first, *next; j != end; j = next) {
+            next = j->next; /* j leaves the pass and is freed */
+            uint64_t tokens;
+            out_chunk *ok = frame_scores(s, j, scores + k, res + k, &tokens);
+            k += j->n;
+            finish(s, j, ok, tokens, GG_PE_INTERNAL, "out of memory for the answer");
+        }
+    }
+    free(pairs);
+    free(scores);
+    free(res);
+    return st;
+}
+
+static const job_kind job_kinds[] = {
+    {GG_MSG_EMBED, offsetof(srv_stats, embed_requests), offsetof(srv_stats, texts), embed_decode,
+     embed_extra_cost, embed_check, embed_contains, embed_guess_tokens, embed_same_pass, embed_run},
+    {GG_MSG_RERANK, offsetof(srv_stats, rerank_requests), offsetof(srv_stats, pairs), rerank_decode,
+     rerank_extra_cost, rerank_check, rerank_contains, rerank_guess_tokens, rerank_same_pass,
+     rerank_run},
+};
+
+const job_kind *sched_job_kind(uint8_t type) {
+    for (size_t i = 0; i < GG_ARRAY_LEN(job_kinds); i++)
+        if (job_kinds[i].type == type) return &job_kinds[i];
+    return NULL;
 }

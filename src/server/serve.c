@@ -114,6 +114,8 @@ void srv_answer_stats(srv *s, srv_conn *c, uint32_t id) {
     stat(&b, &n, "memory_held", atomic_load(&s->mem.used));
     stat(&b, &n, "memory_peak", atomic_load(&s->mem.peak));
     stat(&b, &n, "memory_limit", s->mem.limit);
+    stat(&b, &n, "rerank_requests", st.rerank_requests);
+    stat(&b, &n, "pairs", st.pairs);
     if (!b.oom) b.data[0] = (uint8_t)n; /* fewer than 256 pairs */
     srv_send(c, GG_MSG_REPLY | GG_MSG_STATS, id, b.data, b.len);
     gg_buf_free(&b);

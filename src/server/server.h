@@ -1,6 +1,6 @@
 /*
  * server.h - the embedder process: connections read requests and write
- * answers on their own threads, EMBED requests from all of them go to one
+ * answers on their own threads, EMBED and RERANK requests from all of them go to one
  * bounded queue that a single engine thread serves in batches.
  *
  * gg_server_run is what `ggembed serve` calls; the rest of this header is
@@ -53,19 +53,58 @@ typedef enum job_state {
     JOB_ANSWERED,  /* answered, in no list; owned by the thread that answered it */
 } job_state;
 
-/* One EMBED request. state, prev and next are guarded by srv.mu; the rest
- * is written before it leaves JOB_RECEIVED and only read after. */
-typedef struct job {
+typedef struct job job;
+
+/* What varies between the request types the engine serves (EMBED,
+ * RERANK): one row each in sched.c (job_kinds), which drives admission
+ * (conn.c), batching and the engine call (sched.c). */
+typedef struct job_kind {
+    uint8_t type;        /* the request's message type; its answer is GG_MSG_REPLY | type */
+    size_t stat_requests, stat_items; /* offsets in srv_stats of its counters */
+    /* Decodes j->body (len bytes) into j's request and sets j->deadline_ms
+     * and j->n: 0, or a GG_PE_* code with the message in e. */
+    int (*decode)(const srv *s, job *j, size_t len, gg_err *e);
+    /* What j holds besides its body while it is in flight: its decoded
+     * lists, the engine's inputs and outputs, its answer twice. */
+    size_t (*extra_cost)(const srv *s, const job *j);
+    /* Refuses what the model cannot do for j: 0 or a GG_PE_* code. */
+    int (*check)(const srv *s, const job *j, gg_err *e);
+    /* True when any of j's strings contains needle (the test-only poison). */
+    bool (*contains)(const job *j, const char *needle, size_t len);
+    /* A guess of j's tokens, only to size a pass. */
+    size_t (*guess_tokens)(const srv *s, const job *j);
+    /* True when b may share a's engine call. */
+    bool (*same_pass)(const job *a, const job *b);
+    /* Runs the jobs [first, end) of the pass in one engine call (cancel and
+     * user: the engine's cancel callback); on success answers every one of
+     * them. */
+    ggembed_status (*run)(srv *s, job *first, job *end, int (*cancel)(void *), void *user,
+                          char *err, size_t err_len);
+} job_kind;
+
+/* The row of a request type the engine serves; NULL for the others. */
+const job_kind *sched_job_kind(uint8_t type);
+
+/* One EMBED or RERANK request. state, prev and next are guarded by
+ * srv.mu; the rest is written before it leaves JOB_RECEIVED and only read
+ * after. */
+struct job {
     struct job *prev, *next; /* the list its state puts it in */
     job_state state;
+    const job_kind *kind;
     srv_conn *c;
     uint32_t id;
-    gg_embed_req req;   /* strings point into body */
+    union {                 /* by kind; strings point into body */
+        gg_embed_req embed;
+        gg_rerank_req rerank;
+    };
+    uint32_t n;             /* texts or documents */
+    uint32_t deadline_ms;
     uint8_t *body;
     int64_t t_recv, deadline; /* ns, gg_now_ns clock; deadline 0: none */
     gg_budget *budget;  /* `held` bytes of it are this request's, given back by job_free */
     size_t held;
-} job;
+};
 
 /* A list of jobs, linked both ways so one leaves it in O(1). */
 typedef struct job_list {
@@ -74,8 +113,8 @@ typedef struct job_list {
 
 typedef struct srv_stats {
     uint64_t requests, embed_requests, texts, tokens, errors, busy, timeouts, cancelled, batches;
-    uint64_t conns_refused, memory_busy;
-    uint32_t lat[1024]; /* EMBED latencies in µs, a ring */
+    uint64_t conns_refused, memory_busy, rerank_requests, pairs;
+    uint32_t lat[1024]; /* EMBED and RERANK latencies in µs, a ring */
     uint32_t lat_n, lat_next;
 } srv_stats;
 
@@ -122,7 +161,7 @@ struct srv_conn {
     bool closing;         /* flush, then close */
     bool hello;
     bool finished;        /* its threads are done: io is closed once refs is 0 */
-    uint32_t inflight;    /* EMBED jobs queued or running */
+    uint32_t inflight;    /* EMBED and RERANK jobs queued or running */
     int refs;             /* reader thread + jobs */
     size_t held;          /* its fixed cost, charged to srv.mem (SRV_CONN_COST) */
     gg_thread *reader, *writer;
