@@ -242,6 +242,89 @@ static void test_small_messages(gg_reader *r) {
     CHECK(msg.len == 10 && !memcmp(msg.p, "queue full", 10));
 }
 
+/* The RERANK examples; a reranker's pooling (4) in HELLO_OK; and the
+ * requests the decoder must refuse. */
+static void test_rerank(gg_reader *r) {
+    gg_message m = one_message(&blocks[18], r);
+    CHECK_EQ_INT(m.type, GG_MSG_RERANK);
+    CHECK_EQ_INT(m.id, 10);
+    CHECK(!strcmp(gg_proto_type_name(m.type), "RERANK"));
+    CHECK(!strcmp(gg_proto_type_name(GG_MSG_REPLY | GG_MSG_RERANK), "RERANK"));
+    gg_rerank_req q;
+    CHECK_EQ_INT(gg_decode_rerank(m.body, m.len, 256, &q, NULL), 0);
+    CHECK_EQ_INT(q.deadline_ms, 0);
+    CHECK_EQ_INT(q.truncate, 1);
+    CHECK(q.query.len == 1 && q.query.p[0] == 'q');
+    CHECK_EQ_INT(q.n, 2);
+    if (q.n == 2) CHECK(q.docs[0].len == 1 && q.docs[1].len == 2 && !memcmp(q.docs[1].p, "bc", 2));
+    gg_buf body = {0}, out = {0};
+    gg_encode_rerank(&body, &q);
+    frame_of(&out, GG_MSG_RERANK, 10, &body);
+    CHECK(same(&out, &blocks[18]));
+    gg_buf_free(&out);
+    free(q.docs);
+    CHECK_EQ_INT(gg_decode_rerank(m.body, m.len, 1, &q, NULL), GG_PE_INVALID); /* over max_texts */
+    CHECK(q.docs == NULL);
+
+    const uint32_t tokens[2] = {5, 6};
+    const uint8_t cut[2] = {0, 1};
+    const float scores[2] = {0.5f, -1.25f};
+    gg_encode_rerank_ok(&body, 2, tokens, cut, scores);
+    frame_of(&out, GG_MSG_REPLY | GG_MSG_RERANK, 10, &body);
+    CHECK(same(&out, &blocks[19]));
+    gg_buf_free(&out);
+    m = one_message(&blocks[19], r);
+    gg_rerank_ok ok;
+    CHECK_EQ_INT(gg_decode_rerank_ok(m.body, m.len, &ok, NULL), 0);
+    CHECK_EQ_INT(ok.n, 2);
+    CHECK(ok.info == m.body + 4 && ok.scores == m.body + 4 + 16);
+    CHECK_EQ_INT(gg_decode_rerank_ok(m.body, m.len - 1, &ok, NULL), GG_PE_BAD_REQUEST);
+    CHECK_EQ_INT(gg_decode_rerank_ok(m.body, 3, &ok, NULL), GG_PE_BAD_REQUEST);
+
+    /* every prefix of the request is BAD_REQUEST, a byte more too */
+    const uint8_t *rb = blocks[18].b + GG_FRAME_HEADER;
+    size_t len = blocks[18].n - GG_FRAME_HEADER;
+    for (size_t k = 0; k < len; k++) {
+        int rc = gg_decode_rerank(rb, k, 256, &q, NULL);
+        CHECKF(rc == GG_PE_BAD_REQUEST, "RERANK prefix %zu: %d", k, rc);
+    }
+    uint8_t longer[64];
+    memcpy(longer, rb, len);
+    longer[len] = 0;
+    CHECK_EQ_INT(gg_decode_rerank(longer, len + 1, 256, &q, NULL), GG_PE_BAD_REQUEST);
+    /* truncate 2; bad UTF-8 in the query, then in a document */
+    memcpy(longer, rb, len);
+    longer[4] = 2;
+    CHECK_EQ_INT(gg_decode_rerank(longer, len, 256, &q, NULL), GG_PE_INVALID);
+    memcpy(longer, rb, len);
+    longer[12] = 0xff;
+    CHECK_EQ_INT(gg_decode_rerank(longer, len, 256, &q, NULL), GG_PE_BAD_UTF8);
+    memcpy(longer, rb, len);
+    longer[len - 1] = 0xc3;
+    CHECK_EQ_INT(gg_decode_rerank(longer, len, 256, &q, NULL), GG_PE_BAD_UTF8);
+    CHECK(q.docs == NULL);
+    /* a document count far beyond the body must not allocate for it */
+    gg_buf b = {0};
+    gg_buf_u32(&b, 0), gg_buf_u8(&b, 1), gg_buf_zero(&b, 3), gg_buf_str(&b, "q", 1);
+    gg_buf_u32(&b, 0x7FFFFFFF);
+    CHECK_EQ_INT(gg_decode_rerank(b.data, b.len, 0xFFFFFFFFu, &q, NULL), GG_PE_BAD_REQUEST);
+    gg_buf_free(&b);
+    /* zero documents is a request */
+    gg_rerank_req none = {7, 0, S("q"), 0, NULL};
+    gg_encode_rerank(&b, &none);
+    CHECK_EQ_INT(gg_decode_rerank(b.data, b.len, 256, &q, NULL), 0);
+    CHECK(q.n == 0 && q.deadline_ms == 7 && q.truncate == 0);
+    free(q.docs);
+    gg_buf_free(&b);
+
+    /* a reranker says so in HELLO_OK */
+    gg_hello_ok h = {1, S("s"), S("bert"), S(""), 8, 64, 256, 65536, 4194304, 64, 4, 1, 1}, back;
+    gg_encode_hello_ok(&b, &h);
+    CHECK_EQ_INT(gg_decode_hello_ok(b.data, b.len, &back, NULL), 0);
+    CHECK_EQ_INT(back.pooling, 4);
+    gg_buf_free(&b);
+}
+
 /* The split example, fed one byte at a time, gives one message. */
 static void test_split(void) {
     gg_reader r;
@@ -500,13 +583,14 @@ static void test_error_table(void) {
 int main(void) {
     test_error_table();
     load_examples();
-    CHECKF(n_blocks == 18, "found %d hex examples in PROTOCOL.md, expected 18", n_blocks);
-    if (n_blocks == 18) {
+    CHECKF(n_blocks == 20, "found %d hex examples in PROTOCOL.md, expected 20", n_blocks);
+    if (n_blocks == 20) {
         gg_reader r;
         gg_reader_init(&r, GG_DEFAULT_MAX_FRAME, 1 << 20);
         test_hello(&r);
         test_embed(&r);
         test_small_messages(&r);
+        test_rerank(&r);
         gg_reader_free(&r);
         test_split();
         test_truncated_bodies();
