@@ -1,15 +1,16 @@
-// embedder.ts - the public API: Embedder.start(), embed, embedBatch,
+// embedder.ts - the public API: Embedder.start(), embed, embedBatch, rerank,
 // tokenize, info, health, stats, close. The supervisor (supervisor.ts) runs
 // the `ggembed serve` child; the scheduler (scheduler.ts) carries the EMBED
-// requests. Model data never enters this process: only texts and vectors do.
+// and RERANK requests. Model data never enters this process: only texts,
+// vectors and scores do.
 
 import { EventEmitter, once } from 'node:events';
 import { zip } from './arrays.js';
 import type { Connection } from './connection.js';
 import { EmbedderError } from './errors.js';
 import { fallbackEmbedding, fallbackTokenCount } from './fallback.js';
-import { decodeHealthOk, decodeStatsOk, decodeTokenizeOk, encodeTokenize, MsgType } from './protocol.js';
-import { type ClientStats, type Item, type ResolvedEmbedOptions, Scheduler } from './scheduler.js';
+import { decodeHealthOk, decodeStatsOk, decodeTokenizeOk, encodeTokenize, MsgType, POOLING_RANK } from './protocol.js';
+import { type ClientStats, embedKind, type Item, type ResolvedEmbedOptions, rerankKind, Scheduler } from './scheduler.js';
 import {
   type EmbedderStatus,
   type FallbackMode,
@@ -113,6 +114,26 @@ export interface EmbedResult {
   error?: EmbedderError;
 }
 
+export interface RerankOptions {
+  /** cut a pair over the context (the document's end; default true); false: such a pair fails with TOO_LONG */
+  truncate?: boolean;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RerankResult {
+  /** one per document, in input order (not sorted): the reranker's relevance score, higher is more relevant */
+  scores: number[];
+  /** tokens of each (query, document) pair as run, special tokens included */
+  tokens: number[];
+  /** each pair was cut to the context */
+  truncated: boolean[];
+  /** true when the scores are not the reranker's but the cosine similarity of fallback vectors */
+  degraded: boolean;
+  /** why the result is degraded */
+  reason?: string;
+}
+
 export interface EmbedderInfo {
   model: string;
   binary: string | null;
@@ -126,6 +147,8 @@ export interface EmbedderInfo {
   maxMessage: number | null;
   maxQueue: number | null;
   hasWeights: boolean | null;
+  /** the model is a reranker (rerank() works); null while unknown */
+  reranker: boolean | null;
   degraded: boolean;
   reason: string | null;
 }
@@ -142,6 +165,14 @@ export interface EmbedderHealth {
 export type EmbedderEvents = SupervisorEvents;
 
 const POOLING: Record<Pooling, number> = { default: -1, mean: 1, cls: 2, last: 3 };
+const POOLING_NAMES: Record<number, string> = { 0: 'none', 1: 'mean', 2: 'cls', 3: 'last', 4: 'rank' };
+
+/** Dot product: the cosine of two L2-normalized vectors. */
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] ?? 0) * (b[i] ?? 0);
+  return s;
+}
 
 const EVENTS: (keyof SupervisorEvents)[] = ['start', 'exit', 'restart', 'degraded', 'recovered', 'status', 'progress', 'redownload', 'log'];
 
@@ -262,12 +293,8 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
     if (st.degraded) {
       items = texts.map(() => ({ kind: 'fallback', reason: st.reason ?? 'degraded' }));
     } else {
-      const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-      // one signal per call (never a listener per chunk on the caller's signal)
-      const sources = [options.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
-      const signal = sources.length ? AbortSignal.any(sources) : undefined;
-      const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
-      items = await this.keepAlive.around(this.sched.submit(texts, opts, deadline, signal));
+      const { signal, deadline } = this.callSignal(options);
+      items = await this.keepAlive.around(this.sched.submit(texts, embedKind(opts), deadline, signal));
     }
 
     // never a silent mix: one fallback result makes the whole batch fallback
@@ -290,6 +317,70 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
       const ok = it as Extract<Item, { kind: 'ok' }>;
       return { index, embedding: ok.vector, tokens: ok.tokens, truncated: ok.truncated, degraded: false };
     });
+  }
+
+  /** The caller's signal and the timeout as one signal (never a listener per chunk on the caller's), and the deadline. */
+  private callSignal(o: { timeoutMs?: number; signal?: AbortSignal }): { signal?: AbortSignal; deadline: number } {
+    const timeoutMs = o.timeoutMs ?? this.timeoutMs;
+    const sources = [o.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
+    return { signal: sources.length ? AbortSignal.any(sources) : undefined, deadline: timeoutMs > 0 ? Date.now() + timeoutMs : 0 };
+  }
+
+  /**
+   * Scores each document against the query with a reranker model (split
+   * to the server's limits and supervised like embedBatch). Rejects with
+   * NOT_RERANKER when the model is not one, before sending anything; with
+   * POISON (the message names the document) when a document alone crashes
+   * the server. While degraded the scores are the cosine similarity of the
+   * fallback vectors of query and document, flagged degraded with a reason.
+   */
+  async rerank(query: string, documents: string[], options: RerankOptions = {}): Promise<RerankResult> {
+    if (typeof query !== 'string') throw new TypeError('rerank: query must be a string');
+    if (!Array.isArray(documents)) throw new TypeError('rerank: documents must be an array of strings');
+    for (const d of documents) if (typeof d !== 'string') throw new TypeError('rerank: documents must be strings');
+    if (this.sup.state === 'closed') throw new EmbedderError('CLOSED', 'the embedder was closed');
+    options.signal?.throwIfAborted();
+    const h = this.sup.hello;
+    if (h && h.pooling !== POOLING_RANK)
+      throw new EmbedderError(
+        'NOT_RERANKER',
+        `the model (${h.arch}${h.name ? ` ${h.name}` : ''}) is not a reranker: its pooling is ${POOLING_NAMES[h.pooling] ?? h.pooling}, not rank; use a reranker such as bge-reranker-v2-m3`,
+      );
+    this.cstats.requests++;
+    this.cstats.texts += documents.length;
+    if (documents.length === 0) return { scores: [], tokens: [], truncated: [], degraded: false };
+    const st = this.sup.status;
+    if (st.state === 'failed') throw failedError(st);
+    let items: Item[];
+    if (st.degraded) {
+      items = documents.map(() => ({ kind: 'fallback', reason: st.reason ?? 'degraded' }));
+    } else {
+      const { signal, deadline } = this.callSignal(options);
+      items = await this.keepAlive.around(this.sched.submit(documents, rerankKind(query, options.truncate !== false), deadline, signal));
+    }
+    for (const [i, it] of items.entries())
+      if (it.kind === 'error') throw new EmbedderError(it.error.code, `document ${i}: ${it.error.message}`, { cause: it.error });
+    // never a silent mix: one fallback result makes the whole call fallback
+    const fb = items.find((i): i is Extract<Item, { kind: 'fallback' }> => i.kind === 'fallback');
+    if (fb) {
+      this.cstats.fallbackTexts += documents.length;
+      const dims = this.sup.dims;
+      const q = fallbackEmbedding(query, dims);
+      return {
+        scores: documents.map((d) => dot(q, fallbackEmbedding(d, dims))),
+        tokens: documents.map((d) => fallbackTokenCount(query) + fallbackTokenCount(d)),
+        truncated: documents.map(() => false),
+        degraded: true,
+        reason: `${fb.reason}; the scores are the cosine similarity of local fallback vectors, not the reranker's`,
+      };
+    }
+    const scored = items as Extract<Item, { kind: 'scored' }>[];
+    return {
+      scores: scored.map((x) => x.score),
+      tokens: scored.map((x) => x.tokens),
+      truncated: scored.map((x) => x.truncated),
+      degraded: false,
+    };
   }
 
   /** The connection once the embedder is ready; rejects while it is down or closed. */
@@ -344,6 +435,7 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
       maxMessage: h?.maxMessage ?? null,
       maxQueue: h?.maxQueue ?? null,
       hasWeights: h?.hasWeights ?? null,
+      reranker: h ? h.pooling === POOLING_RANK : null,
       degraded: s.degraded,
       reason: s.reason,
     };

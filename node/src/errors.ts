@@ -14,6 +14,7 @@ export type ClientErrorCode =
   | 'INTEGRITY' // the model file is missing, not GGUF, or its SHA-256 is wrong
   | 'DOWNLOAD' // downloading the model failed
   | 'PROTOCOL' // the server broke the protocol
+  | 'NOT_RERANKER' // rerank() on a model that is not a reranker (HELLO_OK pooling is not rank)
   | 'CONNECTION_LOST'; // low-level Connection only: Embedder methods re-send instead
 
 export type EmbedderErrorCode = ServerErrorName | ClientErrorCode;

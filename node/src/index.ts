@@ -14,6 +14,8 @@ export type {
   EmbedResult,
   FallbackMode,
   Pooling,
+  RerankOptions,
+  RerankResult,
   StatusEvent,
   SupervisorState,
   Transport,

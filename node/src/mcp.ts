@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // mcp.ts - `ggembed-mcp --model FILE`: a stdio MCP server with the tools
-// embed, similarity and embedder_status, on top of the Embedder client. The
+// embed, similarity, rerank (for a reranker model) and embedder_status, on
+// top of the Embedder client. The
 // worked example of using ggembed from an MCP server: the model runs in the
 // supervised ggembed process, never in this one.
 //
@@ -29,6 +30,7 @@ import {
   startBinEmbedder,
 } from './cli-options.js';
 import type { Embedder, EmbedResult } from './embedder.js';
+import { isEmbedderError } from './errors.js';
 import { registerSearchTools } from './search/tools.js';
 
 const BIN = 'ggembed-mcp';
@@ -201,6 +203,54 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
   );
 
   server.registerTool(
+    'rerank',
+    {
+      description:
+        'Rank documents by relevance to a query with the local reranker model (a cross-encoder such as bge-reranker: ' +
+        'more accurate than embedding similarity). Works only when the model is a reranker. degraded=true means the scores ' +
+        'are the cosine similarity of local fallback vectors, not the reranker.',
+      inputSchema: {
+        query: z.string(),
+        documents: z.array(z.string()).min(1).describe(`at most ${o.maxTexts} per call`),
+        top_n: z.number().int().positive().optional().describe('keep the N most relevant'),
+      },
+      outputSchema: {
+        model: z.string().nullable(),
+        degraded: z.boolean(),
+        reason: z.string().nullable(),
+        results: z.array(z.object({ index: z.number(), relevance_score: z.number(), text: z.string() })),
+      },
+    },
+    async ({ query, documents, top_n }) => {
+      if (documents.length > o.maxTexts) {
+        return errorReply(
+          `too many documents in one call: ${documents.length}; at most ${o.maxTexts} per call. Split them into several calls.`,
+        );
+      }
+      let r: Awaited<ReturnType<Embedder['rerank']>>;
+      try {
+        r = await embedder.rerank(query, documents);
+      } catch (e) {
+        if (isEmbedderError(e, 'NOT_RERANKER')) return errorReply(`${e.message}. Use the similarity tool with an embedding model instead.`);
+        throw e;
+      }
+      const ranked = documents
+        .map((text, index) => ({ index, relevance_score: r.scores[index] ?? 0, text }))
+        .sort((a, b) => b.relevance_score - a.relevance_score || a.index - b.index)
+        .slice(0, top_n ?? documents.length);
+      const state: DegradedState = { degraded: r.degraded, reason: r.reason ?? null };
+      const warning =
+        'WARNING: the reranker is degraded: these scores are the cosine similarity of local fallback vectors (feature hashing), ' +
+        `not the reranker's, so the order is only approximate. Reason: ${state.reason ?? 'unknown'}`;
+      const lines = ranked.map((x, k) => `${k + 1}. document ${x.index} (score ${x.relevance_score.toFixed(4)}): ${snippet(x.text)}`);
+      return {
+        content: [{ type: 'text' as const, text: [...(state.degraded ? [warning] : []), ...lines].join('\n') }],
+        structuredContent: { model: embedder.info().name, degraded: state.degraded, reason: state.reason, results: ranked },
+      };
+    },
+  );
+
+  server.registerTool(
     'embedder_status',
     {
       description: 'The embedding model and the health of the embedder process: state, degraded flag and reason, restarts, statistics.',
@@ -230,7 +280,7 @@ export const MCP_OPTIONS: OptionTable = {
   'max-texts': {
     type: 'string',
     value: 'N',
-    help: `texts per call of embed and similarity (default ${MCP_DEFAULTS.maxTexts}; fewer for wide vectors, so answers fit in one MCP message)`,
+    help: `texts per call of embed, similarity and rerank (default ${MCP_DEFAULTS.maxTexts}; fewer for wide vectors, so answers fit in one MCP message)`,
     schema: intOption(2, 100_000),
   },
   watch: {
@@ -250,7 +300,7 @@ export async function main(): Promise<void> {
     process.stdout.write(
       helpText(
         `${BIN} --model FILE [options]`,
-        'A stdio MCP server with the tools embed, similarity and embedder_status, and code search (index_codebase, search_code, index_status, clear_index); the model runs in a supervised ggembed process.',
+        'A stdio MCP server with the tools embed, similarity, rerank (reranker models) and embedder_status, and code search (index_codebase, search_code, index_status, clear_index); the model runs in a supervised ggembed process.',
         MCP_OPTIONS,
         `Register it with a coding assistant, e.g.:\n  {"mcpServers": {"ggembed": {"command": "npx", "args": ["-y", "--package", "ggembed", "--package", "@modelcontextprotocol/sdk", "${BIN}", "--model", "/path/to/model.gguf"]}}}`,
       ),

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // openai.ts - `ggembed-openai --model FILE [--port N]`: an OpenAI-compatible
-// POST /v1/embeddings endpoint on 127.0.0.1, on top of the Embedder client.
+// POST /v1/embeddings endpoint on 127.0.0.1, on top of the Embedder client,
+// and POST /v1/rerank (also /rerank) in the Jina/Cohere shape for reranker
+// models.
 //
 // A local endpoint is reachable by every web page the user opens, so it
 // answers only requests that name a loopback Host (no DNS rebinding), that
@@ -112,6 +114,28 @@ function bodySchema(maxInputs: number) {
   );
 }
 
+function rerankSchema(maxInputs: number) {
+  const docsMessage = "'documents' must be an array of strings or of objects {text: string}";
+  return z.object(
+    {
+      query: z.string("'query' must be a string"),
+      // the count is checked before the items, as for 'input'
+      documents: z
+        .array(z.unknown(), docsMessage)
+        .max(maxInputs, `'documents' must have at most ${maxInputs} items per request; split them into several requests`)
+        .pipe(z.array(z.union([z.string(), z.object({ text: z.string() })], docsMessage))),
+      model: z.string("'model' must be a string").optional(),
+      top_n: z
+        .number("'top_n' must be a positive integer")
+        .int("'top_n' must be a positive integer")
+        .positive("'top_n' must be a positive integer")
+        .optional(),
+      return_documents: z.boolean("'return_documents' must be a boolean").optional(),
+    },
+    "the body must be a JSON object with 'query' and 'documents'",
+  );
+}
+
 /** The message of the first zod issue, looking into a union for the branch that got furthest. */
 function firstIssue(issues: z.core.$ZodIssue[]): { message: string; param: string | null } {
   const i = issues[0];
@@ -178,6 +202,7 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
   const hosts = new Set([...LOOPBACK_HOSTS, ...(o.allowHosts ?? []).map((h) => h.toLowerCase())]);
   const origins = new Set(o.corsOrigins ?? []);
   const schema = bodySchema(o.maxInputs);
+  const rerankBody = rerankSchema(o.maxInputs);
   let active = 0;
 
   const originAllowed = (origin: string) => origins.has('*') || origins.has(origin);
@@ -254,20 +279,24 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  /** Tokens the texts take, counted exactly only when a cheap upper bound exceeds the limit. */
-  async function tokensOver(texts: string[]): Promise<number | null> {
+  /**
+   * Tokens the texts take (each after `query`, counted with it, when one is
+   * given: a rerank pair), counted exactly only when a cheap upper bound
+   * exceeds the limit.
+   */
+  async function tokensOver(texts: string[], query?: string): Promise<number | null> {
     const context = embedder.info().context ?? Number.POSITIVE_INFINITY;
+    const qBytes = query === undefined ? 0 : Buffer.byteLength(query);
     let bound = 0;
-    for (const t of texts) bound += Math.min(context, Buffer.byteLength(t) + SPECIAL_TOKENS_BOUND);
+    for (const t of texts) bound += Math.min(context, qBytes + Buffer.byteLength(t) + SPECIAL_TOKENS_BOUND);
     if (bound <= o.maxTokens) return null;
+    const degraded = degradedState(embedder).degraded;
+    const count = async (t: string) => (degraded ? fallbackTokenCount(t) : (await embedder.tokenize(t)).length);
+    const q = query === undefined ? 0 : await count(query);
     let total = 0;
-    if (degradedState(embedder).degraded) {
-      for (const t of texts) total += fallbackTokenCount(t);
-    } else {
-      for (let i = 0; i < texts.length && total <= o.maxTokens; i += 32) {
-        const counts = await Promise.all(texts.slice(i, i + 32).map((t) => embedder.tokenize(t)));
-        for (const ids of counts) total += Math.min(context, ids.length);
-      }
+    for (let i = 0; i < texts.length && total <= o.maxTokens; i += 32) {
+      const counts = await Promise.all(texts.slice(i, i + 32).map(count));
+      for (const n of counts) total += Math.min(context, q + n);
     }
     return total > o.maxTokens ? total : null;
   }
@@ -286,7 +315,8 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
     }
   }
 
-  async function embeddings(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /** The request's JSON body, checked against a schema. */
+  async function readJson<T>(req: http.IncomingMessage, bodySchema: z.ZodType<T>): Promise<T> {
     const ctype = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (ctype !== 'application/json') {
       throw invalid(
@@ -302,12 +332,32 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
     } catch (e) {
       throw invalid(400, `the body is not valid JSON: ${(e as Error).message}`, 'invalid_json');
     }
-    const parsed = schema.safeParse(json);
+    const parsed = bodySchema.safeParse(json);
     if (!parsed.success) {
       const { message, param } = firstIssue(parsed.error.issues);
       throw invalid(400, message, 'invalid_value', param);
     }
-    const body = parsed.data;
+    return parsed.data;
+  }
+
+  /** An AbortSignal that fires when the client goes away before its answer. */
+  function clientGone(res: http.ServerResponse): AbortSignal {
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort();
+    });
+    return ac.signal;
+  }
+
+  function degradedDuring(reason: string | null | undefined): HttpError {
+    // degraded during this request: the state may already be back, the results are not
+    return new HttpError(503, `the embedder became degraded during the request: ${reason}`, 'server_error', 'embedder_degraded', null, {
+      'retry-after': '10',
+    });
+  }
+
+  async function embeddings(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readJson(req, schema);
     const texts = typeof body.input === 'string' ? [body.input] : body.input;
     refuseDegraded();
     const over = await tokensOver(texts);
@@ -319,21 +369,12 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
         'input',
       );
     }
-    const ac = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) ac.abort();
-    });
-    const r = await embedder.embedBatch(texts, { dims: body.dimensions, signal: ac.signal });
+    const r = await embedder.embedBatch(texts, { dims: body.dimensions, signal: clientGone(res) });
     const bad = r.find((x) => x.error);
     if (bad?.error) throw invalid(422, `input ${bad.index}: ${bad.error.message}`, bad.error.code.toLowerCase());
     const degraded = r.some((x) => x.degraded);
     const reason = r.find((x) => x.reason)?.reason ?? null;
-    if (degraded && !o.allowDegraded) {
-      // degraded during this request: the state may already be back, the vectors are not
-      throw new HttpError(503, `the embedder became degraded during the request: ${reason}`, 'server_error', 'embedder_degraded', null, {
-        'retry-after': '10',
-      });
-    }
+    if (degraded && !o.allowDegraded) throw degradedDuring(reason);
     const tokens = r.reduce((s, x) => s + x.tokens, 0);
     const format = body.encoding_format ?? 'float';
     const headers: Record<string, string> = degraded ? { 'x-ggembed-degraded': encodeURIComponent(reason ?? 'degraded') } : {};
@@ -360,6 +401,58 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
     );
   }
 
+  /** POST /v1/rerank: the documents scored against the query, best first (Jina and Cohere's shape). */
+  async function rerank(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readJson(req, rerankBody);
+    if (embedder.info().reranker === false) {
+      throw invalid(
+        400,
+        `the model '${modelName}' is not a reranker: /v1/rerank needs one (use /v1/embeddings with it)`,
+        'model_not_reranker',
+        'model',
+      );
+    }
+    const docs = body.documents.map((d) => (typeof d === 'string' ? d : d.text));
+    refuseDegraded();
+    const over = await tokensOver(docs, body.query);
+    if (over !== null) {
+      throw invalid(
+        400,
+        `the query and documents take ${over} tokens; at most ${o.maxTokens} are allowed per request`,
+        'max_tokens_per_request',
+        'documents',
+      );
+    }
+    const r = await embedder.rerank(body.query, docs, { signal: clientGone(res) });
+    if (r.degraded && !o.allowDegraded) throw degradedDuring(r.reason);
+    const order = r.scores.map((score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
+    const tokens = r.tokens.reduce((a, b) => a + b, 0);
+    const headers: Record<string, string> = r.degraded ? { 'x-ggembed-degraded': encodeURIComponent(r.reason ?? 'degraded') } : {};
+    send(
+      res,
+      200,
+      {
+        model: body.model ?? modelName,
+        results: order.slice(0, body.top_n ?? order.length).map(({ index, score }) => ({
+          index,
+          relevance_score: score,
+          ...(body.return_documents ? { document: { text: docs[index] } } : {}),
+        })),
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+        // not Jina's or Cohere's: fallback scores are always flagged
+        degraded: r.degraded,
+        ...(r.degraded ? { degraded_reason: r.reason } : {}),
+      },
+      headers,
+    );
+  }
+
+  const ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>> = {
+    '/v1/embeddings': embeddings,
+    '/v1/rerank': rerank,
+    '/rerank': rerank,
+  };
+
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     checkHost(req);
     checkOrigin(req, res);
@@ -384,7 +477,8 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
       send(res, 200, await embedder.health());
       return;
     }
-    if (url.pathname !== '/v1/embeddings') throw invalid(404, `no route ${req.method} ${url.pathname}`, 'not_found');
+    const handler = Object.hasOwn(ROUTES, url.pathname) ? ROUTES[url.pathname] : undefined;
+    if (!handler) throw invalid(404, `no route ${req.method} ${url.pathname}`, 'not_found');
     if (req.method !== 'POST') throw invalid(405, 'use POST', 'method_not_allowed');
     if (active >= o.maxConcurrent) {
       throw new HttpError(
@@ -398,7 +492,7 @@ export function createOpenAIHandler(embedder: Embedder, options: OpenAIServerOpt
     }
     active++;
     try {
-      await embeddings(req, res);
+      await handler(req, res);
     } finally {
       active--;
     }
@@ -505,7 +599,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       helpText(
         `${BIN} --model FILE [--port N] [options]`,
-        'An OpenAI-compatible embeddings endpoint (POST /v1/embeddings, GET /v1/models, GET /health) on 127.0.0.1.\n' +
+        'An OpenAI-compatible embeddings endpoint (POST /v1/embeddings, GET /v1/models, GET /health) on 127.0.0.1,\n' +
+          'and POST /v1/rerank (Jina/Cohere shape) for a reranker model.\n' +
           'Only loopback Host names, no cross-origin browser requests and JSON bodies are accepted unless allowed below.',
         OPENAI_OPTIONS,
       ),

@@ -16,6 +16,7 @@ export const MsgType = {
   STATS: 0x05,
   CANCEL: 0x06,
   SHUTDOWN: 0x07,
+  RERANK: 0x08,
   HELLO_OK: 0x81,
   EMBED_OK: 0x82,
   TOKENIZE_OK: 0x83,
@@ -23,6 +24,7 @@ export const MsgType = {
   STATS_OK: 0x85,
   CANCEL_OK: 0x86,
   SHUTDOWN_OK: 0x87,
+  RERANK_OK: 0x88,
   ERROR: 0xff,
 } as const;
 
@@ -334,6 +336,9 @@ export function decodeHelloOk(body: Buffer): HelloOk {
   return h;
 }
 
+/** HELLO_OK pooling of a reranker: it answers RERANK. */
+export const POOLING_RANK = 4;
+
 export interface EmbedRequest {
   deadlineMs?: number;
   pooling?: number; // -1 default, 1 mean, 2 cls, 3 last
@@ -411,6 +416,53 @@ export function decodeEmbedOk(body: Buffer): EmbedOk {
     vectors[i] = v;
   }
   return { n, dims, format, tokens, truncated, vectors };
+}
+
+export interface RerankRequest {
+  deadlineMs?: number;
+  truncate?: boolean;
+  query: string | Buffer;
+  documents: (string | Buffer)[];
+}
+
+/** Bytes of a RERANK body without documents (fixed fields, query and n). */
+export function rerankBodyOverhead(queryBytes: number): number {
+  return 4 + 1 + 3 + 4 + queryBytes + 4;
+}
+
+export function encodeRerank(req: RerankRequest): Buffer {
+  const w = new Writer(64);
+  w.u32(req.deadlineMs ?? 0)
+    .u8(req.truncate === false ? 0 : 1)
+    .pad(3)
+    .str(req.query)
+    .u32(req.documents.length);
+  for (const d of req.documents) w.str(d);
+  return w.finish();
+}
+
+export interface RerankOk {
+  n: number;
+  tokens: number[];
+  truncated: boolean[];
+  scores: number[];
+}
+
+export function decodeRerankOk(body: Buffer): RerankOk {
+  const r = new Reader(body);
+  const n = r.u32();
+  if (body.length !== 4 + 12 * n) throw new ProtocolError(`RERANK_OK of ${body.length} bytes does not hold ${n} scores`);
+  const tokens: number[] = new Array(n);
+  const truncated: boolean[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    tokens[i] = r.u32();
+    truncated[i] = (r.u32() & 1) !== 0;
+  }
+  const scores: number[] = new Array(n);
+  for (let i = 0; i < n; i++) scores[i] = r.buf.readFloatLE(r.pos + 4 * i);
+  r.skip(4 * n);
+  r.end();
+  return { n, tokens, truncated, scores };
 }
 
 export function encodeTokenize(text: string, addSpecial: boolean): Buffer {

@@ -1,17 +1,28 @@
-// scheduler.ts - the EMBED requests of every caller: split to the server's
-// limits, sent through a window of requests in flight, re-sent after a
-// server death, and, when the server crashed by itself, re-sent one at a time
-// and split in halves until the text that crashes it fails alone (POISON).
+// scheduler.ts - the EMBED and RERANK requests of every caller: split to
+// the server's limits, sent through a window of requests in flight, re-sent
+// after a server death, and, when the server crashed by itself, re-sent one
+// at a time and split in halves until the text (document) that crashes it
+// fails alone (POISON). What differs between the two is a RequestKind.
 
 import { at } from './arrays.js';
 import { backoffDelay } from './backoff.js';
 import type { Connection } from './connection.js';
 import { EmbedderError } from './errors.js';
-import { decodeEmbedOk, embedBodyOverhead, encodeCancel, encodeEmbed, MsgType } from './protocol.js';
+import {
+  decodeEmbedOk,
+  decodeRerankOk,
+  embedBodyOverhead,
+  encodeCancel,
+  encodeEmbed,
+  encodeRerank,
+  MsgType,
+  rerankBodyOverhead,
+} from './protocol.js';
 import type { Death, EmbedderStatus, Supervisor, SupervisorHooks } from './supervisor.js';
 
 export type Item =
   | { kind: 'ok'; vector: Float32Array; tokens: number; truncated: boolean }
+  | { kind: 'scored'; score: number; tokens: number; truncated: boolean }
   | { kind: 'error'; error: EmbedderError }
   | { kind: 'fallback'; reason: string };
 
@@ -22,6 +33,54 @@ export interface ResolvedEmbedOptions {
   dims: number;
   prefix: string;
   format: 0 | 1;
+}
+
+/** What one kind of engine request carries: its message, its fixed bytes, its answer. */
+export interface RequestKind {
+  type: number;
+  /** body bytes besides the texts (documents) */
+  overhead: number;
+  encode(texts: string[], deadlineMs: number): Buffer;
+  /** one item per text; throws when the answer does not fit the request */
+  decode(body: Buffer, n: number): Item[];
+}
+
+export function embedKind(o: ResolvedEmbedOptions): RequestKind {
+  return {
+    type: MsgType.EMBED,
+    overhead: embedBodyOverhead(Buffer.byteLength(o.prefix)),
+    encode: (texts, deadlineMs) =>
+      encodeEmbed({
+        deadlineMs,
+        pooling: o.pooling,
+        normalize: o.normalize,
+        truncate: o.truncate,
+        format: o.format,
+        dims: o.dims,
+        prefix: o.prefix,
+        texts,
+      }),
+    decode: (body, n) => {
+      const r = decodeEmbedOk(body);
+      if (r.n !== n) throw new Error(`EMBED_OK has ${r.n} vectors for ${n} texts`);
+      // decodeEmbedOk makes tokens and truncated n long, like vectors
+      return r.vectors.map((v, i) => ({ kind: 'ok', vector: v, tokens: at(r.tokens, i), truncated: at(r.truncated, i) }));
+    },
+  };
+}
+
+export function rerankKind(query: string, truncate: boolean): RequestKind {
+  const q = Buffer.from(query, 'utf8');
+  return {
+    type: MsgType.RERANK,
+    overhead: rerankBodyOverhead(q.length),
+    encode: (documents, deadlineMs) => encodeRerank({ deadlineMs, truncate, query: q, documents }),
+    decode: (body, n) => {
+      const r = decodeRerankOk(body);
+      if (r.n !== n) throw new Error(`RERANK_OK has ${r.n} scores for ${n} documents`);
+      return r.scores.map((score, i) => ({ kind: 'scored', score, tokens: at(r.tokens, i), truncated: at(r.truncated, i) }));
+    },
+  };
 }
 
 export interface ClientStats {
@@ -37,7 +96,7 @@ export interface ClientStats {
 
 /** One caller's texts, answered once, in order. */
 interface Call {
-  opts: ResolvedEmbedOptions;
+  req: RequestKind;
   deadline: number; // absolute ms, 0: none
   items: Item[];
   remaining: number;
@@ -49,7 +108,7 @@ interface Call {
   cleanup: () => void;
 }
 
-/** One EMBED request's worth of a call's texts, from `offset` on. */
+/** One request's worth of a call's texts (documents), from `offset` on. */
 interface Op {
   call: Call;
   offset: number;
@@ -82,7 +141,7 @@ export class Scheduler implements SupervisorHooks {
   ) {}
 
   /** Queues texts; resolves with one item per text, or rejects when the whole call fails. */
-  submit(texts: string[], opts: ResolvedEmbedOptions, deadline: number, signal?: AbortSignal): Promise<Item[]> {
+  submit(texts: string[], req: RequestKind, deadline: number, signal?: AbortSignal): Promise<Item[]> {
     return new Promise<Item[]>((resolve, reject) => {
       const onAbort = () => {
         const err = abortError(signal?.reason);
@@ -91,7 +150,7 @@ export class Scheduler implements SupervisorHooks {
         this.stop(call, err);
       };
       const call: Call = {
-        opts,
+        req,
         deadline,
         items: new Array<Item>(texts.length),
         remaining: texts.length,
@@ -103,7 +162,7 @@ export class Scheduler implements SupervisorHooks {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       let offset = 0;
-      for (const chunk of this.chunk(texts, opts)) {
+      for (const chunk of this.chunk(texts, req)) {
         const op: Op = { call, offset, texts: chunk, isolated: false };
         offset += chunk.length;
         call.ops.add(op);
@@ -114,11 +173,11 @@ export class Scheduler implements SupervisorHooks {
   }
 
   /** Splits texts into chunks that fit the server's max_texts and max_message. */
-  private chunk(texts: string[], opts: ResolvedEmbedOptions): string[][] {
+  private chunk(texts: string[], req: RequestKind): string[][] {
     const hello = this.sup.hello;
     const maxTexts = Math.max(1, hello?.maxTexts ?? 256);
     const maxMessage = hello?.maxMessage ?? 4 << 20;
-    const overhead = embedBodyOverhead(Buffer.byteLength(opts.prefix));
+    const overhead = req.overhead;
     const chunks: string[][] = [];
     let cur: string[] = [];
     let size = overhead;
@@ -198,23 +257,14 @@ export class Scheduler implements SupervisorHooks {
 
   private send(op: Op, conn: Connection): void {
     const c = op.call;
-    const body = encodeEmbed({
-      deadlineMs: c.deadline ? Math.max(1, c.deadline - Date.now()) : 0,
-      pooling: c.opts.pooling,
-      normalize: c.opts.normalize,
-      truncate: c.opts.truncate,
-      format: c.opts.format,
-      dims: c.opts.dims,
-      prefix: c.opts.prefix,
-      texts: op.texts,
-    });
+    const body = c.req.encode(op.texts, c.deadline ? Math.max(1, c.deadline - Date.now()) : 0);
     const maxMessage = this.sup.hello?.maxMessage;
     if (maxMessage !== undefined && body.length > maxMessage) {
       // one text alone over the server's limit
       this.stop(c, new EmbedderError('TOO_LARGE', `a text of ${body.length} bytes is over the server's max message of ${maxMessage}`));
       return;
     }
-    const { id, promise } = conn.send(MsgType.EMBED, body);
+    const { id, promise } = conn.send(c.req.type, body);
     op.conn = conn;
     op.reqId = id;
     this.inflight.add(op);
@@ -224,10 +274,7 @@ export class Scheduler implements SupervisorHooks {
         this.inflight.delete(op);
         let items: Item[];
         try {
-          const r = decodeEmbedOk(b);
-          if (r.n !== op.texts.length) throw new Error(`EMBED_OK has ${r.n} vectors for ${op.texts.length} texts`);
-          // decodeEmbedOk makes tokens and truncated n long, like vectors
-          items = r.vectors.map((v, i) => ({ kind: 'ok', vector: v, tokens: at(r.tokens, i), truncated: at(r.truncated, i) }));
+          items = c.req.decode(b, op.texts.length);
         } catch (e) {
           this.stop(c, new EmbedderError('PROTOCOL', (e as Error).message));
           return;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EmbedderError } from '../src/errors.js';
 import { MsgType } from '../src/protocol.js';
-import { type ClientStats, type Item, type ResolvedEmbedOptions, Scheduler } from '../src/scheduler.js';
+import { type ClientStats, embedKind, type Item, Scheduler } from '../src/scheduler.js';
 import type { Death, Supervisor } from '../src/supervisor.js';
 
 interface Sent {
@@ -73,7 +73,7 @@ function setup() {
   return { sup, sched, stats, die };
 }
 
-const OPTS: ResolvedEmbedOptions = { pooling: -1, normalize: -1, truncate: true, dims: 0, prefix: '', format: 0 };
+const OPTS = embedKind({ pooling: -1, normalize: -1, truncate: true, dims: 0, prefix: '', format: 0 });
 const tick = () => new Promise((r) => setImmediate(r));
 
 test('outside kills are no evidence: the text is re-sent every time, never POISON; its own crashes, alone, are', async () => {
