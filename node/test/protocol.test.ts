@@ -8,16 +8,19 @@ import {
   decodeError,
   decodeHealthOk,
   decodeHelloOk,
+  decodeRerankOk,
   decodeStatsOk,
   decodeTokenizeOk,
   encodeCancel,
   encodeEmbed,
   encodeHello,
   encodeMessage,
+  encodeRerank,
   encodeTokenize,
   MessageDecoder,
   MsgType,
   ProtocolError,
+  rerankBodyOverhead,
 } from '../src/protocol.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -139,6 +142,32 @@ test('TOKENIZE, HEALTH, STATS, CANCEL, SHUTDOWN, ERROR as in the spec', () => {
   assert.equal(e.type, MsgType.ERROR);
   assert.deepEqual(decodeError(e.body), { code: 8, name: 'BUSY', message: 'queue full' });
   assert.equal(decodeError(Buffer.from([99, 0, 0, 0, 0, 0, 0, 0])).name, 'INTERNAL');
+});
+
+test('RERANK encodes and RERANK_OK decodes as in the spec', () => {
+  const req = encodeRerank({ truncate: true, query: 'q', documents: ['a', 'bc'] });
+  assert.deepEqual(
+    frame(MsgType.RERANK, 10, req),
+    hex(`1c 00 00 00 08 00 00 00 0a 00 00 00 00 00 00 00
+         01 00 00 00 01 00 00 00 71 02 00 00 00 01 00 00
+         00 61 02 00 00 00 62 63`),
+  );
+  // the overhead is the body without its documents
+  assert.equal(rerankBodyOverhead(1), req.length - (4 + 1) - (4 + 2));
+  const m = decodeOne(
+    hex(`1c 00 00 00 88 00 00 00 0a 00 00 00 02 00 00 00
+         05 00 00 00 00 00 00 00 06 00 00 00 01 00 00 00
+         00 00 00 3f 00 00 a0 bf`),
+  );
+  assert.equal(m.type, MsgType.RERANK_OK);
+  assert.deepEqual(decodeRerankOk(m.body), { n: 2, tokens: [5, 6], truncated: [false, true], scores: [0.5, -1.25] });
+  // sizes that do not match n are a protocol error, not a short array
+  assert.throws(() => decodeRerankOk(m.body.subarray(0, m.body.length - 4)), ProtocolError);
+  assert.throws(() => decodeRerankOk(Buffer.concat([m.body, Buffer.alloc(4)])), ProtocolError);
+  const noTruncate = encodeRerank({ truncate: false, deadlineMs: 7, query: 'q', documents: [] });
+  assert.equal(noTruncate.readUInt32LE(0), 7);
+  assert.equal(noTruncate.readUInt8(4), 0);
+  assert.equal(noTruncate.readUInt32LE(noTruncate.length - 4), 0);
 });
 
 test('a message split across frames: encoder matches the spec, decoder reassembles byte by byte', () => {
