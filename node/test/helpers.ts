@@ -37,6 +37,28 @@ export function makeModel(dir: string, name = 'tiny.gguf', extra: string[] = [])
   return out;
 }
 
+/** A tiny BERT reranker (pooling rank) with the BGE vocabulary when the fixture is there. */
+export function makeReranker(dir: string, name = 'reranker.gguf'): string {
+  requireBinary();
+  const out = path.join(dir, name);
+  const vocab = path.join(FIXTURES, 'ggml-vocab-bert-bge.gguf');
+  const args = ['mkmodel', '--preset', 'bge-reranker-tiny', '-o', out];
+  if (existsSync(vocab)) args.push('--vocab', vocab);
+  execFileSync(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return out;
+}
+
+/** Scores from the C command `ggembed rerank --json`, in input order. */
+export function cRerank(model: string, query: string, docs: string[]): { tokens: number; truncated: boolean; score: number }[] {
+  const r = spawnSync(BIN, ['rerank', '-m', model, '--json', '--threads', '1', '--', query, ...docs], { maxBuffer: 64 << 20 });
+  assert.equal(r.status, 0, `ggembed rerank failed: ${r.stderr}`);
+  return r.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+}
+
 /** Vectors from the C command `ggembed embed --jsonl`. */
 export function cEmbed(
   model: string,

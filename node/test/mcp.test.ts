@@ -48,6 +48,7 @@ test('tools: vectors once, in the structured content; the text part is a short s
       'embedder_status',
       'index_codebase',
       'index_status',
+      'rerank',
       'search_code',
       'similarity',
     ]);
