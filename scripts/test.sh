@@ -47,7 +47,7 @@ if [ -z "${FAST:-}" ]; then
     # randomizes mmap with more than 28 bits ("unexpected memory mapping");
     # there the tests run with address randomization off (setarch -R).
     step "build (Debug, TSan)"
-    tsan_tests='test_server_unix test_server_sched test_server_stress test_engine test_threadpool test_platform'
+    tsan_tests='test_server_unix test_server_sched test_server_rerank test_server_stress test_engine test_threadpool test_platform'
     cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGGEMBED_SANITIZE=thread >/dev/null
     # shellcheck disable=SC2086
     cmake --build build-tsan -j"$jobs" --target ggembed $tsan_tests

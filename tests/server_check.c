@@ -240,10 +240,10 @@ int server_proc_stop(server_proc *p) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
-bool make_tiny_model(const char *path) {
+bool make_preset_model(const char *path, const char *preset) {
     char vocab[600];
     snprintf(vocab, sizeof vocab, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
-    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", "bert-tiny", "--vocab", vocab,
+    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", (char *)preset, "--vocab", vocab,
                     "-o", (char *)path, NULL};
     if (!argv[0]) return false;
     posix_spawn_file_actions_t fa;
@@ -340,10 +340,10 @@ int server_proc_stop(server_proc *p) {
     return (int)status;
 }
 
-bool make_tiny_model(const char *path) {
+bool make_preset_model(const char *path, const char *preset) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "mkmodel --preset bert-tiny --vocab \"%s/ggml-vocab-bert-bge.gguf\" -o \"%s\"",
-             check_fixtures_dir(), path);
+    snprintf(cmd, sizeof cmd, "mkmodel --preset %s --vocab \"%s/ggml-vocab-bert-bge.gguf\" -o \"%s\"",
+             preset, check_fixtures_dir(), path);
     HANDLE h = spawn_bin(cmd, NULL);
     DWORD code = 1;
     if (!h) return false;
@@ -353,6 +353,8 @@ bool make_tiny_model(const char *path) {
     return code == 0;
 }
 #endif
+
+bool make_tiny_model(const char *path) { return make_preset_model(path, "bert-tiny"); }
 
 uint32_t send_embed(gg_client *c, const char *const *texts, uint32_t n, uint32_t deadline_ms,
                     bool truncate, const char *prefix) {

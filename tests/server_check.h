@@ -65,6 +65,8 @@ bool server_proc_start(server_proc *p, const char *model, const char *const *arg
 int server_proc_stop(server_proc *p);
 /* Writes a bert-tiny model (`ggembed mkmodel`, the bge vocabulary) to path. */
 bool make_tiny_model(const char *path);
+/* The same with another BERT-family preset (bge-reranker-tiny, say). */
+bool make_preset_model(const char *path, const char *preset);
 
 /* Sends EMBED of texts with these options; returns the request id (0 when
  * the connection failed). */
