@@ -71,8 +71,7 @@ static const struct job_state_info {
 void job_free(job *j) {
     assert(j->state == JOB_RECEIVED || j->state == JOB_ANSWERED);
     gg_budget_release(j->budget, j->held);
-    if (j->kind == sched_job_kind(GG_MSG_EMBED)) free(j->embed.texts);
-    else if (j->kind) free(j->rerank.docs);
+    if (j->kind) j->kind->free_lists(j);
     free(j->body);
     free(j);
 }
@@ -428,6 +427,8 @@ static size_t embed_extra_cost(const srv *s, const job *j) {
     return n * sizeof(gg_str) + pass + 2 * answer;
 }
 
+static void embed_free_lists(job *j) { free(j->embed.texts); }
+
 static int embed_check(const srv *s, const job *j, gg_err *e) {
     if (j->embed.dims > (uint32_t)s->info->n_embd)
         return gg_fail(e, "dims %u is over the model's %d", j->embed.dims, s->info->n_embd), GG_PE_INVALID;
@@ -538,6 +539,8 @@ static size_t rerank_extra_cost(const srv *s, const job *j) {
     return n * sizeof(gg_str) + pass + 2 * answer;
 }
 
+static void rerank_free_lists(job *j) { free(j->rerank.docs); }
+
 static int rerank_check(const srv *s, const job *j, gg_err *e) {
     (void)j;
     if (s->info->pooling != GGEMBED_POOLING_RANK)
@@ -629,10 +632,11 @@ static ggembed_status rerank_run(srv *s, job *first, job *end, int (*cancel)(voi
 
 static const job_kind job_kinds[] = {
     {GG_MSG_EMBED, offsetof(srv_stats, embed_requests), offsetof(srv_stats, texts), embed_decode,
-     embed_extra_cost, embed_check, embed_contains, embed_guess_tokens, embed_same_pass, embed_run},
+     embed_free_lists, embed_extra_cost, embed_check, embed_contains, embed_guess_tokens,
+     embed_same_pass, embed_run},
     {GG_MSG_RERANK, offsetof(srv_stats, rerank_requests), offsetof(srv_stats, pairs), rerank_decode,
-     rerank_extra_cost, rerank_check, rerank_contains, rerank_guess_tokens, rerank_same_pass,
-     rerank_run},
+     rerank_free_lists, rerank_extra_cost, rerank_check, rerank_contains, rerank_guess_tokens,
+     rerank_same_pass, rerank_run},
 };
 
 const job_kind *sched_job_kind(uint8_t type) {

@@ -64,6 +64,8 @@ typedef struct job_kind {
     /* Decodes j->body (len bytes) into j's request and sets j->deadline_ms
      * and j->n: 0, or a GG_PE_* code with the message in e. */
     int (*decode)(const srv *s, job *j, size_t len, gg_err *e);
+    /* Frees what a successful decode allocated (job_free calls it). */
+    void (*free_lists)(job *j);
     /* What j holds besides its body while it is in flight: its decoded
      * lists, the engine's inputs and outputs, its answer twice. */
     size_t (*extra_cost)(const srv *s, const job *j);
