@@ -23,6 +23,11 @@ static void decode(const gg_message *m) {
         if (gg_decode_embed(m->body, m->len, 1024, &r, &e) == 0) free(r.texts);
         break;
     }
+    case GG_MSG_RERANK: {
+        gg_rerank_req r;
+        if (gg_decode_rerank(m->body, m->len, 1024, &r, &e) == 0) free(r.docs);
+        break;
+    }
     case GG_MSG_TOKENIZE: {
         gg_tokenize_req t;
         gg_decode_tokenize(m->body, m->len, &t, &e);
@@ -41,6 +46,11 @@ static void decode(const gg_message *m) {
     case GG_MSG_REPLY | GG_MSG_EMBED: {
         gg_embed_ok r;
         gg_decode_embed_ok(m->body, m->len, &r, &e);
+        break;
+    }
+    case GG_MSG_REPLY | GG_MSG_RERANK: {
+        gg_rerank_ok r;
+        gg_decode_rerank_ok(m->body, m->len, &r, &e);
         break;
     }
     case GG_MSG_ERROR: {
