@@ -38,6 +38,8 @@ export interface ResolvedEmbedOptions {
 /** What one kind of engine request carries: its message, its fixed bytes, its answer. */
 export interface RequestKind {
   type: number;
+  /** what one of its texts is, in messages */
+  item: string;
   /** body bytes besides the texts (documents) */
   overhead: number;
   encode(texts: string[], deadlineMs: number): Buffer;
@@ -48,6 +50,7 @@ export interface RequestKind {
 export function embedKind(o: ResolvedEmbedOptions): RequestKind {
   return {
     type: MsgType.EMBED,
+    item: 'a text',
     overhead: embedBodyOverhead(Buffer.byteLength(o.prefix)),
     encode: (texts, deadlineMs) =>
       encodeEmbed({
@@ -73,6 +76,7 @@ export function rerankKind(query: string, truncate: boolean): RequestKind {
   const q = Buffer.from(query, 'utf8');
   return {
     type: MsgType.RERANK,
+    item: 'a document with its query',
     overhead: rerankBodyOverhead(q.length),
     encode: (documents, deadlineMs) => encodeRerank({ deadlineMs, truncate, query: q, documents }),
     decode: (body, n) => {
@@ -261,7 +265,13 @@ export class Scheduler implements SupervisorHooks {
     const maxMessage = this.sup.hello?.maxMessage;
     if (maxMessage !== undefined && body.length > maxMessage) {
       // one text alone over the server's limit
-      this.stop(c, new EmbedderError('TOO_LARGE', `a text of ${body.length} bytes is over the server's max message of ${maxMessage}`));
+      this.stop(
+        c,
+        new EmbedderError(
+          'TOO_LARGE',
+          `${c.req.item} makes a request of ${body.length} bytes, over the server's max message of ${maxMessage}`,
+        ),
+      );
       return;
     }
     const { id, promise } = conn.send(c.req.type, body);

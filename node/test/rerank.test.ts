@@ -80,6 +80,11 @@ test('Embedder.rerank: the C command scores, in input order, split over max_text
   await assert.rejects(e.embed('x'), (err: EmbedderError) => err.code === 'INVALID' && /RERANK/.test(err.message));
   assert.equal((await e.embed('x', { pooling: 'mean' })).embedding.length, 64);
   await assert.rejects(e.rerank('q', ['a', 3 as unknown as string]), TypeError);
+  // one document over the server's max message is refused here, by name
+  await assert.rejects(
+    e.rerank('q', ['x'.repeat(5 << 20)]),
+    (err: EmbedderError) => err.code === 'TOO_LARGE' && /a document with its query/.test(err.message),
+  );
 });
 
 test('Embedder.rerank on an embedding model: NOT_RERANKER before anything is sent', async (t) => {
