@@ -307,11 +307,6 @@ static ggembed_status run_range(srv *s, job *first, job *end, char *err, size_t 
     if (pass_unwanted(&range)) return snprintf(err, err_len, "cancelled"), GGEMBED_E_CANCELLED;
     ggembed_status st = first->kind->run(s, first, end, pass_unwanted, &range, err, err_len);
     if (st == GGEMBED_E_MODEL_CHANGED) srv_model_changed(s, err);
-    if (st == GGEMBED_OK) {
-        gg_mutex_lock(s->mu);
-        s->st.batches++;
-        gg_mutex_unlock(s->mu);
-    }
     return st;
 }
 
@@ -394,6 +389,14 @@ void sched_deadline_main(void *arg) {
 }
 
 /* ---- the kinds of request: EMBED ---- */
+
+/* Counts a pass that succeeded, before its answers go out: a client that
+ * asks STATS on reading its answer sees its pass counted. */
+static void count_batch(srv *s) {
+    gg_mutex_lock(s->mu);
+    s->st.batches++;
+    gg_mutex_unlock(s->mu);
+}
 
 /* Text counts of [first, end); the engine's arrays need at least one row. */
 static size_t range_items(const job *first, const job *end) {
@@ -506,6 +509,7 @@ static ggembed_status embed_run(srv *s, job *first, job *end, int (*cancel)(void
         snprintf(err, err_len, "out of memory for %zu texts", n);
     }
     if (st == GGEMBED_OK) {
+        count_batch(s);
         size_t k = 0;
         for (job *j = first, *next; j != end; j = next) {
             next = j->next; /* j leaves the pass and is freed */
@@ -615,6 +619,7 @@ static ggembed_status rerank_run(srv *s, job *first, job *end, int (*cancel)(voi
         snprintf(err, err_len, "out of memory for %zu pairs", n);
     }
     if (st == GGEMBED_OK) {
+        count_batch(s);
         size_t k = 0;
         for (job *j = first, *next; j != end; j = next) {
             next = j->next; /* j leaves the pass and is freed */
