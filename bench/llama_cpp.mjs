@@ -1,0 +1,182 @@
+// llama_cpp.mjs - the llama.cpp side of bench_table.mjs, through llama.cpp's
+// own programs (built by bench/build-llama.sh) rather than node-llama-cpp, so
+// that it runs in its best batch setting:
+//  - llama-embedding: all texts in one process, packed into batches of
+//    `batch` tokens (several texts per forward pass);
+//  - llama-server: `slots` parallel slots, the texts sent as concurrent
+//    requests over keep-alive HTTP connections, so its continuous batching
+//    packs them the same way.
+// Compute time of llama-embedding is its own "prompt eval time" (from the
+// first forward pass to the last, after its warm-up run, without loading);
+// its CPU time is the process's minus that of a run on a one-word text
+// (loading, warm-up). llama-server's CPU time is read from /proc/PID/stat
+// around the timed requests.
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import path from "node:path";
+
+const TICK = 100; // USER_HZ: /proc/PID/stat counts CPU time in 1/100 s on Linux
+
+/** CPU seconds (user + system, all threads) of a live process. */
+export function procCpu(pid) {
+  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = s.slice(s.lastIndexOf(")") + 2).split(" "); // fields from 3 (state) on
+  return (Number(f[11]) + Number(f[12])) / TICK; // utime (14), stime (15)
+}
+
+/** Runs cmd under `sh -c '...; times'` so the children's CPU time comes back. */
+function runTimed(cmd, args, { env, timeoutMs }) {
+  const q = (a) => `'${String(a).replaceAll("'", "'\\''")}'`;
+  const script = `${[cmd, ...args].map(q).join(" ")} >/dev/null 2>"$ERRLOG"; rc=$?; times; exit $rc`;
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync("sh", ["-c", script], { encoding: "utf8", env, timeout: timeoutMs, maxBuffer: 1 << 24 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const log = readFileSync(env.ERRLOG, "utf8");
+  if (r.status !== 0) throw new Error(`${path.basename(cmd)} failed (${r.status ?? r.signal}): ${log.split("\n").slice(-15).join("\n")}`);
+  // `times`: the shell's user and system times, then its children's ("0m1.25s 0m0.10s")
+  const lines = r.stdout.trim().split("\n");
+  const sec = (t) => { const m = t.match(/(\d+)m([\d.]+)s/); return m ? Number(m[1]) * 60 + Number(m[2]) : NaN; };
+  const [u, s] = lines[lines.length - 1].trim().split(/\s+/);
+  return { wall, cpu: sec(u) + sec(s), log };
+}
+
+/** The "prompt eval time" of llama_perf_context_print, in seconds, and its token count. */
+function promptEval(log) {
+  const m = log.match(/prompt eval time =\s*([\d.]+) ms \/\s*(\d+) tokens/);
+  if (!m) throw new Error(`no "prompt eval time" in llama-embedding's log:\n${log.split("\n").slice(-10).join("\n")}`);
+  return { seconds: Number(m[1]) / 1000, tokens: Number(m[2]) };
+}
+
+/* CPU seconds of llama-embedding's loading and warm-up, by command line */
+const baselines = new Map();
+
+const common = (o) => ["-m", o.model, "-t", String(o.threads), "-tb", String(o.threads), "--pooling", o.pooling ?? "mean"];
+
+/**
+ * llama-embedding over texts (strings without newlines), `batch` tokens per
+ * batch (0: all texts in one). Returns seconds (compute), cpu (seconds,
+ * minus the one-word baseline), tokens, and texts_per_s.
+ */
+export function llamaEmbedding(dir, o) {
+  const textsFile = path.join(o.work, "llama-texts.txt");
+  writeFileSync(textsFile, o.texts.join("\n"));
+  // llama-embedding raises the batch to the context, so the context is the batch
+  const batch = o.batch;
+  const args = [...common(o), "-c", String(batch), "-b", String(batch), "-ub", String(batch), "--embd-normalize", "2", "-f", textsFile];
+  const env = { ...process.env, ERRLOG: path.join(o.work, "llama-embedding.log") };
+  const exe = path.join(dir, "llama-embedding");
+  const run = runTimed(exe, args, { env, timeoutMs: o.timeoutMs ?? 30 * 60e3 });
+  const pe = promptEval(run.log);
+  const key = args.join(" ");
+  if (o.cpu !== false && !baselines.has(key)) {
+    writeFileSync(textsFile, "hello");
+    const b = runTimed(exe, args, { env, timeoutMs: 10 * 60e3 });
+    baselines.set(key, b.cpu - promptEval(b.log).seconds * o.threads); // minus its one-word pass, threads busy
+  }
+  const base = baselines.get(key);
+  return {
+    how: `llama-embedding -b ${batch}`, seconds: pe.seconds, tokens: pe.tokens, texts_per_s: o.texts.length / pe.seconds,
+    cpu: base == null ? null : Math.max(0, run.cpu - base), process_wall: run.wall,
+  };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
+    s.on("error", reject);
+  });
+}
+
+function post(agent, port, pathName, body) {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = http.request({ host: "127.0.0.1", port, path: pathName, method: "POST", agent,
+      headers: { "content-type": "application/json", "content-length": data.length } }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        if (res.statusCode !== 200) reject(new Error(`llama-server ${pathName}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
+        else resolve(JSON.parse(text));
+      });
+    });
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+function get(port, pathName) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: "127.0.0.1", port, path: pathName }, (res) => { res.resume(); resolve(res.statusCode); });
+    req.on("error", () => resolve(0));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts llama-server with `slots` parallel slots of `slotCtx` tokens each;
+ * resolves once /health answers 200. Returns {pid, embed(text), stop()}.
+ */
+export async function startLlamaServer(dir, o) {
+  const port = await freePort();
+  const batch = o.batch ?? 2048;
+  const args = [...common(o), "--embeddings", "-np", String(o.slots), "-c", String(o.slots * o.slotCtx),
+    "-b", String(batch), "-ub", String(batch), "--host", "127.0.0.1", "--port", String(port), "--no-webui"];
+  const logFile = path.join(o.work, "llama-server.log");
+  const { openSync, closeSync } = await import("node:fs");
+  const fd = openSync(logFile, "w");
+  const child = spawn(path.join(dir, "llama-server"), args, { stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  let exited = null;
+  child.on("exit", (c, s) => { exited = c ?? s; });
+  const t0 = Date.now();
+  for (;;) {
+    if (exited !== null) throw new Error(`llama-server exited (${exited}): ${readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n")}`);
+    if ((await get(port, "/health")) === 200) break;
+    if (Date.now() - t0 > 10 * 60e3) { child.kill(); throw new Error("llama-server did not become ready in 10 minutes"); }
+    await sleep(100);
+  }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: o.slots });
+  return {
+    pid: child.pid,
+    how: `llama-server -np ${o.slots}`,
+    embed: (text) => post(agent, port, "/v1/embeddings", { input: text }),
+    async stop() {
+      agent.destroy();
+      if (exited === null) {
+        const done = new Promise((r) => child.on("exit", r));
+        child.kill("SIGTERM");
+        await Promise.race([done, sleep(10e3)]);
+        if (exited === null) child.kill("SIGKILL");
+      }
+    },
+  };
+}
+
+/** Sends texts with `concurrency` requests in flight; returns {seconds, cpu, texts_per_s}. */
+export async function throughput(server, texts, concurrency) {
+  let next = 0;
+  const c0 = procCpu(server.pid);
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < texts.length) await server.embed(texts[next++]);
+  }));
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { how: server.how, seconds, cpu: procCpu(server.pid) - c0, texts_per_s: texts.length / seconds };
+}
+
+/** One request at a time; per-request milliseconds and the server's CPU seconds in all. */
+export async function latency(server, texts) {
+  const ms = [];
+  const c0 = procCpu(server.pid);
+  for (const t of texts) {
+    const t0 = process.hrtime.bigint();
+    await server.embed(t);
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return { ms, cpu: procCpu(server.pid) - c0 };
+}
