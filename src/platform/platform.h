@@ -102,6 +102,9 @@ void gg_thread_yield(void);
 
 int64_t gg_now_ns(void); /* monotonic */
 void gg_sleep_ms(int ms);
+/* CPU time the whole process has used (user + system, all threads), in ns;
+ * what tells a thread that waits from one that spins. */
+int64_t gg_process_cpu_ns(void);
 
 /* ---- CPU features (x86; all false elsewhere) ---- */
 

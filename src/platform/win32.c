@@ -325,6 +325,14 @@ void gg_sleep_ms(int ms) {
     if (ms > 0) Sleep((DWORD)ms);
 }
 
+int64_t gg_process_cpu_ns(void) {
+    FILETIME created, exited, kernel, user;
+    if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user)) return 0;
+    ULARGE_INTEGER k = {.LowPart = kernel.dwLowDateTime, .HighPart = kernel.dwHighDateTime};
+    ULARGE_INTEGER u = {.LowPart = user.dwLowDateTime, .HighPart = user.dwHighDateTime};
+    return (int64_t)(k.QuadPart + u.QuadPart) * 100; /* FILETIME counts 100 ns */
+}
+
 /* ---- process memory ---- */
 
 void gg_mem_usage_get(gg_mem_usage *u) {
