@@ -138,7 +138,8 @@ async function llamaBest(dir, model, texts, { tokens, work }) {
     res.push(await tryLlama(`llama-server -np ${slots}`, async () => {
       const s = await startLlamaServer(dir, { ...o, slots, slotCtx: Math.max(128, perText), batch: slots * Math.max(64, perText) });
       try {
-        await throughput(s, texts.slice(0, slots), slots); // warm-up
+        // warm-up on other texts (the words reversed): llama-server caches prompts
+        await throughput(s, texts.slice(0, slots).map((t) => t.split(" ").reverse().join(" ")), slots);
         return await throughput(s, texts, slots);
       } finally {
         await s.stop();
