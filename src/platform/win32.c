@@ -328,9 +328,9 @@ void gg_sleep_ms(int ms) {
 int64_t gg_process_cpu_ns(void) {
     FILETIME created, exited, kernel, user;
     if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user)) return 0;
-    ULARGE_INTEGER k = {.LowPart = kernel.dwLowDateTime, .HighPart = kernel.dwHighDateTime};
-    ULARGE_INTEGER u = {.LowPart = user.dwLowDateTime, .HighPart = user.dwHighDateTime};
-    return (int64_t)(k.QuadPart + u.QuadPart) * 100; /* FILETIME counts 100 ns */
+    uint64_t k = (uint64_t)kernel.dwHighDateTime << 32 | kernel.dwLowDateTime;
+    uint64_t u = (uint64_t)user.dwHighDateTime << 32 | user.dwLowDateTime;
+    return (int64_t)(k + u) * 100; /* FILETIME counts 100 ns */
 }
 
 /* ---- process memory ---- */
