@@ -17,6 +17,9 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 
+/** Servers and helpers started here and still running: bench_table kills them if it is stopped. */
+export const children = new Set();
+
 const TICK = 100; // USER_HZ: /proc/PID/stat counts CPU time in 1/100 s on Linux
 
 /** CPU seconds (user + system, all threads) of a live process. */
@@ -55,9 +58,10 @@ const baselines = new Map();
 const common = (o) => ["-m", o.model, "-t", String(o.threads), "-tb", String(o.threads), "--pooling", o.pooling ?? "mean"];
 
 /**
- * llama-embedding over texts (strings without newlines), `batch` tokens per
- * batch (0: all texts in one). Returns seconds (compute), cpu (seconds,
- * minus the one-word baseline), tokens, and texts_per_s.
+ * llama-embedding over texts (strings without newlines), at most `batch`
+ * tokens per forward pass (as many whole texts as fit). Returns seconds
+ * (compute), cpu (seconds, minus the one-word baseline; null with
+ * o.cpu === false), tokens, and texts_per_s.
  */
 export function llamaEmbedding(dir, o) {
   const textsFile = path.join(o.work, "llama-texts.txt");
@@ -131,8 +135,9 @@ export async function startLlamaServer(dir, o) {
   const fd = openSync(logFile, "w");
   const child = spawn(path.join(dir, "llama-server"), args, { stdio: ["ignore", fd, fd] });
   closeSync(fd);
+  children.add(child);
   let exited = null;
-  child.on("exit", (c, s) => { exited = c ?? s; });
+  child.on("exit", (c, s) => { exited = c ?? s; children.delete(child); });
   const t0 = Date.now();
   for (;;) {
     if (exited !== null) throw new Error(`llama-server exited (${exited}): ${readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n")}`);

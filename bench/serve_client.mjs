@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { children } from "./llama_cpp.mjs";
 
 const HELLO = 0x01, EMBED = 0x02, ERROR = 0xff, MORE = 1, HEADER = 12;
 
@@ -105,8 +106,9 @@ export async function startGgembedServe(bin, model, { threads, work, tag = "g" }
   const fd = openSync(logFile, "w");
   const child = spawn(bin, ["serve", "-m", model, "--socket", sock, "--threads", String(threads)], { stdio: ["ignore", fd, fd] });
   closeSync(fd);
+  children.add(child);
   let exited = null;
-  child.on("exit", (c, s) => { exited = c ?? s; });
+  child.on("exit", (c, s) => { exited = c ?? s; children.delete(child); });
   const t0 = Date.now();
   let s;
   for (;;) {
