@@ -18,7 +18,11 @@ if [ ! -x "$root/build/ggembed" ] || [ -n "$(find "$root/src" "$root/include" -n
   cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$root/build" -j "${JOBS:-2}" --target ggembed >/dev/null
 fi
-"$root/bench/build-llama.sh" --print-dir >/dev/null 2>&1 || {
+case " $* " in
+  *" --no-llama "*|*" --llama "*) need_llama=no ;;
+  *) need_llama=yes ;;
+esac
+[ "$need_llama" = no ] || "$root/bench/build-llama.sh" --print-dir >/dev/null 2>&1 || {
   "$root/scripts/setup-ref.sh"
   echo "bench_table.sh: building llama.cpp once (bench/build-llama.sh; about 10-15 min on a quiet 2-core machine)" >&2
   "$root/bench/build-llama.sh" >&2
