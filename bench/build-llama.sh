@@ -66,6 +66,8 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     || { echo "build-llama.sh: cmake configure failed; see $cache/llama-cmake.log" >&2; rm -f "$build/CMakeCache.txt"; exit 1; }
 fi
 cmake --build "$build" -j "$jobs" --target llama-server llama-embedding
-[ -x "$bin/llama-server" ] && [ -x "$bin/llama-embedding" ] \
-  || { echo "build-llama.sh: build finished but $bin lacks llama-server or llama-embedding" >&2; exit 1; }
+if [ ! -x "$bin/llama-server" ] || [ ! -x "$bin/llama-embedding" ]; then
+  echo "build-llama.sh: build finished but $bin lacks llama-server or llama-embedding" >&2
+  exit 1
+fi
 echo "build-llama.sh: built $bin/llama-server and $bin/llama-embedding"
