@@ -47,7 +47,9 @@ function runTimed(cmd, args, { env, timeoutMs }) {
 
 /** The "prompt eval time" of llama_perf_context_print, in seconds, and its token count. */
 function promptEval(log) {
-  const m = log.match(/prompt eval time =\s*([\d.]+) ms \/\s*(\d+) tokens/);
+  // the last one: with -v, earlier prints (e.g. of the warm-up) may come first
+  const all = [...log.matchAll(/prompt eval time =\s*([\d.]+) ms \/\s*(\d+) tokens/g)];
+  const m = all[all.length - 1];
   if (!m) throw new Error(`no "prompt eval time" in llama-embedding's log:\n${log.split("\n").slice(-10).join("\n")}`);
   return { seconds: Number(m[1]) / 1000, tokens: Number(m[2]) };
 }
@@ -68,7 +70,7 @@ export function llamaEmbedding(dir, o) {
   writeFileSync(textsFile, o.texts.join("\n"));
   // llama-embedding raises the batch to the context, so the context is the batch
   const batch = o.batch;
-  const args = [...common(o), "-c", String(batch), "-b", String(batch), "-ub", String(batch), "--embd-normalize", "2", "-f", textsFile];
+  const args = [...common(o), "-c", String(batch), "-b", String(batch), "-ub", String(batch), "--embd-normalize", "2", "-v", "-f", textsFile]; // -v: this build prints its perf timings only when verbose
   const env = { ...process.env, ERRLOG: path.join(o.work, "llama-embedding.log") };
   const exe = path.join(dir, "llama-embedding");
   const run = runTimed(exe, args, { env, timeoutMs: o.timeoutMs ?? 30 * 60e3 });
@@ -128,8 +130,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function startLlamaServer(dir, o) {
   const port = await freePort();
   const batch = o.batch ?? 2048;
+  // -fit off: its automatic fitting of the context to device memory aborts on this CPU-only build
   const args = [...common(o), "--embeddings", "-np", String(o.slots), "-c", String(o.slots * o.slotCtx),
-    "-b", String(batch), "-ub", String(batch), "--host", "127.0.0.1", "--port", String(port), "--no-webui"];
+    "-b", String(batch), "-ub", String(batch), "-fit", "off", "--host", "127.0.0.1", "--port", String(port), "--no-webui"];
   const logFile = path.join(o.work, "llama-server.log");
   const { openSync, closeSync } = await import("node:fs");
   const fd = openSync(logFile, "w");
