@@ -51,6 +51,8 @@ function promptEval(log) {
   const all = [...log.matchAll(/prompt eval time =\s*([\d.]+) ms \/\s*(\d+) tokens/g)];
   const m = all[all.length - 1];
   if (!m) throw new Error(`no "prompt eval time" in llama-embedding's log:\n${log.split("\n").slice(-10).join("\n")}`);
+  // seen with all texts in one batch: a 0 ms reading is no measurement
+  if (!(Number(m[1]) > 0)) throw new Error(`llama-embedding reported a prompt eval time of ${m[1]} ms: no timing`);
   return { seconds: Number(m[1]) / 1000, tokens: Number(m[2]) };
 }
 
