@@ -132,7 +132,9 @@ async function tryLlama(what, fn) {
 async function llamaBest(dir, model, texts, { tokens, work }) {
   const o = { model, threads, work };
   const res = [];
-  const perText = tokens + 2;
+  // tokens is a mean: whole numbers for llama.cpp's flags (it reads "-c 1061.2" as 1061, not a multiple
+  // of -np, and then aborts in its graph reservation), with room for texts longer than the mean
+  const perText = Math.ceil(tokens * 1.25) + 2;
   for (const batch of new Set([512, Math.max(512, Math.ceil((texts.length * perText) / 256) * 256)])) {
     res.push(await tryLlama(`llama-embedding -b ${batch}`, () => llamaEmbedding(dir, { ...o, texts, batch })));
   }

@@ -132,6 +132,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function startLlamaServer(dir, o) {
   const port = await freePort();
   const batch = o.batch ?? 2048;
+  for (const [k, v] of Object.entries({ slots: o.slots, slotCtx: o.slotCtx, batch })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`startLlamaServer: ${k} must be a whole number >= 1, not ${v}`);
+  }
   // -fit off: its automatic fitting of the context to device memory aborts on this CPU-only build
   const args = [...common(o), "--embeddings", "-np", String(o.slots), "-c", String(o.slots * o.slotCtx),
     "-b", String(batch), "-ub", String(batch), "-fit", "off", "--host", "127.0.0.1", "--port", String(port), "--no-webui"];
