@@ -6,8 +6,8 @@
 //  - llama-server: `slots` parallel slots, the texts sent as concurrent
 //    requests over keep-alive HTTP connections, so its continuous batching
 //    packs them the same way.
-// Compute time of llama-embedding is its own "prompt eval time" (from the
-// first forward pass to the last, after its warm-up run, without loading);
+// Compute time of llama-embedding is read from its log's timestamps (from
+// the first timed forward pass to its perf print, without loading or warm-up);
 // its CPU time is the process's minus that of a run on a one-word text
 // (loading, warm-up). llama-server's CPU time is read from /proc/PID/stat
 // around the timed requests.
@@ -45,15 +45,27 @@ function runTimed(cmd, args, { env, timeoutMs }) {
   return { wall, cpu: sec(u) + sec(s), log };
 }
 
-/** The "prompt eval time" of llama_perf_context_print, in seconds, and its token count. */
+/* A log line's timestamp ("0.02.448.380 I ...": minutes.seconds.ms.us), in seconds. */
+function stamp(line) {
+  const m = line.match(/^(\d+)\.(\d+)\.(\d+)\.(\d+) /);
+  return m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) / 1e3 + Number(m[4]) / 1e6 : NaN;
+}
+
+/**
+ * llama-embedding's compute time, in seconds, and its token count. Its
+ * "prompt eval time" is no measure: llama.cpp only counts it for some passes
+ * (it says 0.00 ms when all texts go in one batch). Instead: from the log's
+ * first "batch_decode:" line (printed just before the first timed forward
+ * pass, after loading and warm-up) to its perf print (after the last pass).
+ */
 function promptEval(log) {
-  // the last one: with -v, earlier prints (e.g. of the warm-up) may come first
-  const all = [...log.matchAll(/prompt eval time =\s*([\d.]+) ms \/\s*(\d+) tokens/g)];
-  const m = all[all.length - 1];
-  if (!m) throw new Error(`no "prompt eval time" in llama-embedding's log:\n${log.split("\n").slice(-10).join("\n")}`);
-  // seen with all texts in one batch: a 0 ms reading is no measurement
-  if (!(Number(m[1]) > 0)) throw new Error(`llama-embedding reported a prompt eval time of ${m[1]} ms: no timing`);
-  return { seconds: Number(m[1]) / 1000, tokens: Number(m[2]) };
+  const lines = log.split("\n");
+  const first = lines.find((l) => / batch_decode: n_tokens = /.test(l));
+  const perf = lines.filter((l) => /prompt eval time =\s*[\d.]+ ms \/\s*\d+ tokens/.test(l)).pop();
+  if (!first || !perf) throw new Error(`no "batch_decode:" or "prompt eval time" line in llama-embedding's log:\n${lines.slice(-10).join("\n")}`);
+  const seconds = stamp(perf) - stamp(first);
+  if (!(seconds > 0)) throw new Error(`llama-embedding's log timestamps give no compute time (${seconds} s)`);
+  return { seconds, tokens: Number(perf.match(/\/\s*(\d+) tokens/)[1]) };
 }
 
 /* CPU seconds of llama-embedding's loading and warm-up, by command line */
