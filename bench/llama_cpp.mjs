@@ -149,8 +149,8 @@ export async function startLlamaServer(dir, o) {
   }
   // -fit off: its automatic fitting of the context to device memory aborts on this CPU-only build
   const args = [...common(o), "--embeddings", "-np", String(o.slots), "-c", String(o.slots * o.slotCtx),
-    "-b", String(batch), "-ub", String(batch), "-fit", "off", "--host", "127.0.0.1", "--port", String(port), "--no-webui"];
-  const logFile = path.join(o.work, "llama-server.log");
+    "-b", String(batch), "-ub", String(batch), "-fit", "off", "--host", "127.0.0.1", "--port", String(port), "--no-webui", ...(o.extra ?? [])];
+  const logFile = path.join(o.work, `llama-server${o.tag ? `-${o.tag}` : ""}.log`);
   const { openSync, closeSync } = await import("node:fs");
   const fd = openSync(logFile, "w");
   const child = spawn(path.join(dir, "llama-server"), args, { stdio: ["ignore", fd, fd] });
