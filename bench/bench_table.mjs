@@ -18,7 +18,9 @@
 // process, several per batch (batch of 512 tokens and of all texts), and
 // llama-server with parallel slots fed concurrently; the table shows the
 // fastest and says which. The 7B rows use llama-embedding (one text: no
-// batching to gain); the server row llama-server with one slot.
+// batching to gain); the server row llama-server with one slot, at --threads
+// and at 1 thread, all servers up at once and taking the timed requests in
+// turns (so load from elsewhere hits every side alike).
 //
 // --layers L makes the 7B file with L of its 32 layers (about L x 0.13 GB)
 // and scales its times by 32 / L (the embedding lookup and output norm are
