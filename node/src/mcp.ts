@@ -31,7 +31,7 @@ import {
 } from './cli-options.js';
 import type { Embedder, EmbedResult } from './embedder.js';
 import { isEmbedderError } from './errors.js';
-import { registerSearchTools } from './search/tools.js';
+import { registerSearchTools, STORE_KINDS, type StoreKind } from './search/tools.js';
 
 const BIN = 'ggembed-mcp';
 
@@ -42,6 +42,8 @@ export interface McpServerOptions {
   maxAnswerBytes?: number;
   /** keep indexed repositories current with a file watcher (default true) */
   watch?: boolean;
+  /** the code search index's store (default env GGEMBED_STORE, else 'lance') */
+  store?: StoreKind;
 }
 
 export const MCP_DEFAULTS = { maxTexts: 512, maxAnswerBytes: 8 << 20 } as const;
@@ -265,7 +267,7 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
     },
   );
 
-  const search = registerSearchTools(server, embedder, { root: process.env.GGEMBED_ROOT, watch: o.watch });
+  const search = registerSearchTools(server, embedder, { root: process.env.GGEMBED_ROOT, watch: o.watch, store: o.store });
   // closing the server stops the file watchers too (an indexing run they have going is aborted, resumably)
   const close = server.close.bind(server);
   server.close = async () => {
@@ -290,6 +292,12 @@ export const MCP_OPTIONS: OptionTable = {
     help: 'keep indexed repositories current with a file watcher while the server runs (default on)',
     schema: z.enum(['on', 'off'], 'expected on or off'),
   },
+  store: {
+    type: 'string',
+    value: 'KIND',
+    help: "where search_code's index lives: lance (default; LanceDB in a store process) or file (plain files, for platforms without a LanceDB build); env GGEMBED_STORE",
+    schema: z.enum(STORE_KINDS, 'expected lance or file'),
+  },
   ...HELP_OPTION,
 };
 
@@ -313,6 +321,7 @@ export async function main(): Promise<void> {
   const server = createMcpServer(embedder, {
     ...(cli.values['max-texts'] !== undefined ? { maxTexts: cli.values['max-texts'] as number } : {}),
     watch: cli.values.watch !== 'off',
+    ...(cli.values.store !== undefined ? { store: cli.values.store as StoreKind } : {}),
   });
   const transport = new StdioServerTransport();
   let closing = false;

@@ -241,12 +241,12 @@ class Run {
         part.map(([, t]) => t),
         { prefix: this.prefix, signal: options.signal },
       );
-      const good: { hash: string; vector: Float32Array }[] = [];
+      const good: { hash: string; vector: Float32Array; text: string }[] = [];
       // one answer per text
-      for (const [[hash], r] of zip(part, res)) {
+      for (const [[hash, text], r] of zip(part, res)) {
         // a fallback vector is not the model's: never stored, the chunk is retried next run
         if (r.error || r.degraded) failed.add(hash);
-        else good.push({ hash, vector: r.embedding });
+        else good.push({ hash, vector: r.embedding, text });
       }
       const degraded = res.find((r) => r.degraded);
       if (degraded)
@@ -258,6 +258,7 @@ class Run {
       this.queued = Math.max(0, this.queued - part.length);
       this.progress(null);
     }
+    const recs: FileRecord[] = [];
     for (const p of this.queue) {
       const bad = p.rec.chunks.filter((c) => failed.has(c.hash));
       if (bad.length) {
@@ -266,11 +267,13 @@ class Run {
           message: `${bad.length} chunk(s) could not be embedded (lines ${bad.map((c) => `${c.startLine}-${c.endLine}`).join(', ')})`,
         });
         // the file is recorded without them and with no hash, so the next run tries it again
-        await store.putFile({ ...p.rec, hash: '', chunks: p.rec.chunks.filter((c) => !failed.has(c.hash)) });
+        recs.push({ ...p.rec, hash: '', chunks: p.rec.chunks.filter((c) => !failed.has(c.hash)) });
       } else {
-        await store.putFile(p.rec);
+        recs.push(p.rec);
       }
     }
+    if (store.putFiles) await store.putFiles(recs);
+    else for (const r of recs) await store.putFile(r);
     this.queue = [];
     this.queued = 0;
     this.progress(null);

@@ -2,8 +2,8 @@
 // embedding against the chunk vectors) and a keyword half (query words
 // against symbol names and paths), fused by reciprocal rank. The keyword
 // half is what makes an exact identifier find its definition first whatever
-// the model; BM25 over chunk text is the store's job once it has a
-// full-text index (issue 11, not in FileStore yet).
+// the model. A store with its own query engine (LanceStore) adds the BM25
+// half over chunk text and applies the filters itself (searchRanked).
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -107,6 +107,7 @@ export async function searchCode(
   query: string,
   options: SearchOptions = {},
 ): Promise<SearchResult[]> {
+  if (store.rank) return searchRanked(root, store, embedder, query, options);
   const limit = options.limit ?? 10;
   const glob = options.pathGlob ? globToRegExp(options.pathGlob) : null;
   const byHash = new Map<string, Located[]>();
@@ -143,6 +144,10 @@ export async function searchCode(
     const score = fused.get(l);
     if (score !== undefined) fused.set(l, score + 1);
   }
+  return results(root, fused, limit);
+}
+
+async function results(root: string, fused: Map<Located, number>, limit: number): Promise<SearchResult[]> {
   const top = [...fused.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit);
   const out: SearchResult[] = [];
   for (const [l, score] of top) {
@@ -157,4 +162,62 @@ export async function searchCode(
     });
   }
   return out;
+}
+
+/** Adds the reciprocal rank of each entry of a ranked list to its fused score. */
+function fuse(fused: Map<Located, number>, ranked: Located[]): void {
+  ranked.forEach((l, i) => {
+    fused.set(l, (fused.get(l) ?? 0) + 1 / (RRF_K + i + 1));
+  });
+}
+
+/**
+ * Hybrid search in a store with a query engine (LanceStore): the store
+ * returns the vector half and the BM25 half, filtered inside its query; the
+ * symbol/path ranking runs over those candidates only (never over the whole
+ * index), and an exact symbol match still comes first.
+ */
+async function searchRanked(
+  root: string,
+  store: SearchStore,
+  embedder: QueryEmbedder,
+  query: string,
+  options: SearchOptions,
+): Promise<SearchResult[]> {
+  const limit = options.limit ?? 10;
+  const rank = store.rank;
+  if (!rank) throw new Error('searchRanked needs a store with rank()');
+  const q = await embedder.embed(query, { prefix: options.queryPrefix });
+  if (q.degraded)
+    throw new Error(`the embedder is degraded (${q.reason ?? 'fallback vectors'}): its query vector cannot be compared with the index`);
+  const glob = options.pathGlob ? globToRegExp(options.pathGlob) : null;
+  const r = await rank.call(store, {
+    vector: q.embedding,
+    text: query,
+    k: limit * 4,
+    pathRegex: glob?.source,
+    language: options.language,
+  });
+  // one Located per chunk row, shared by both halves so that fusion adds up
+  const byKey = new Map<string, Located>();
+  const locate = (h: (typeof r.vector)[number]): Located => {
+    const key = `${h.path}\0${h.startLine}\0${h.hash}`;
+    let l = byKey.get(key);
+    if (!l) {
+      const file = store.file(h.path) ?? { path: h.path, hash: '', size: 0, mtimeMs: 0, language: h.language, chunks: [] };
+      l = { file, chunk: { hash: h.hash, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, kind: h.kind } };
+      byKey.set(key, l);
+    }
+    return l;
+  };
+  const vectorRanked = r.vector.map(locate);
+  const textRanked = r.text.map(locate);
+  const candidates = [...byKey.values()];
+  const kw = words(query).length <= MAX_KEYWORD_WORDS ? keywordRanking(query, candidates) : { ranked: [], exact: new Set<Located>() };
+  const fused = new Map<Located, number>();
+  fuse(fused, vectorRanked);
+  fuse(fused, textRanked);
+  fuse(fused, kw.ranked);
+  for (const l of kw.exact) fused.set(l, (fused.get(l) ?? 0) + 1);
+  return results(root, fused, limit);
 }

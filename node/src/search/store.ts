@@ -23,6 +23,7 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { at } from '../arrays.js';
+import type { RankQuery, RankResult } from './lance.js';
 
 export interface ChunkMeta {
   /** SHA-256 of the chunk text, hex */
@@ -60,12 +61,20 @@ export interface SearchStore {
   file(path: string): FileRecord | undefined;
   files(): IterableIterator<FileRecord>;
   hasVector(hash: string): boolean;
-  /** stores vectors (before any file refers to them) */
-  putVectors(items: { hash: string; vector: Float32Array }[]): Promise<void>;
+  /** stores vectors (before any file refers to them); text is the chunk's, for a store with full-text search */
+  putVectors(items: { hash: string; vector: Float32Array; text?: string }[]): Promise<void>;
   putFile(rec: FileRecord): Promise<void>;
+  /** several files at once, where the store writes a batch cheaper than each file alone */
+  putFiles?(recs: FileRecord[]): Promise<void>;
   removeFile(path: string): Promise<void>;
   /** the k nearest chunk hashes by cosine (vectors are normalized) among those accept() admits */
   nearest(query: Float32Array, k: number, accept: (hash: string) => boolean): Promise<VectorHit[]>;
+  /**
+   * A store with its own query engine ranks in it: the vector half and the
+   * full-text (BM25) half, path and language filters applied in the store.
+   * Without it, search.ts filters file records and calls nearest().
+   */
+  rank?(q: RankQuery): Promise<RankResult>;
   clear(): Promise<void>;
   close(): Promise<void>;
 }

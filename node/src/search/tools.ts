@@ -15,8 +15,23 @@ import { IgnoreRules } from './files.js';
 import { type IndexOptions, type IndexProgress, type IndexReport, indexPaths, indexRepository } from './indexer.js';
 import { prefixesFor } from './prefixes.js';
 import { searchCode } from './search.js';
-import { FileStore } from './store.js';
+import { FileStore, type SearchStore } from './store.js';
+import { LanceStore } from './lance-store.js';
 import { RepoWatcher, type WatchBatch, type WatcherOptions } from './watcher.js';
+
+/** The stores an index can live in: LanceDB (the default) or the plain files of FileStore, for platforms without a LanceDB build. */
+export const STORE_KINDS = ['lance', 'file'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+/**
+ * Opens the index of one root in the chosen store. A LanceDB that cannot be
+ * loaded is an error naming the package and `store: 'file'`; it never falls
+ * back to the file store by itself (the two keep different files).
+ */
+export async function openStore(kind: StoreKind, dir: string): Promise<SearchStore> {
+  if (kind === 'file') return FileStore.open(dir);
+  return LanceStore.open(path.join(dir, 'lance'));
+}
 
 export interface SearchToolsOptions {
   /** the repository indexed when index_codebase gets no path (default: the working directory) */
@@ -31,6 +46,8 @@ export interface SearchToolsOptions {
   /** keep indexed roots current with a file watcher (default true) */
   watch?: boolean;
   watcher?: WatcherOptions;
+  /** where the index lives (default env GGEMBED_STORE, else 'lance') */
+  store?: StoreKind;
 }
 
 /** The errors index_status shows: the last ones, from index_codebase and watcher runs alike. */
@@ -38,7 +55,7 @@ const MAX_ERRORS = 50;
 
 interface RootState {
   root: string;
-  store: FileStore;
+  store: SearchStore;
   rules: IgnoreRules;
   lastRun: { at: string; report: IndexReport; ms: number; by: 'index_codebase' | 'watcher' } | null;
   /** an index_codebase call going on */
@@ -64,6 +81,13 @@ function fail(message: string) {
   return { content: [{ type: 'text' as const, text: message }], isError: true };
 }
 
+/** The store named by GGEMBED_STORE (unset: 'lance'); any other value is a configuration error at once. */
+export function storeKindFrom(v: string | undefined): StoreKind {
+  if (v === undefined || v === '') return 'lance';
+  if ((STORE_KINDS as readonly string[]).includes(v)) return v as StoreKind;
+  throw new Error(`GGEMBED_STORE=${v}: expected ${STORE_KINDS.join(' or ')}`);
+}
+
 /** The progress of a run in one line: what a notification says and what index_status shows. */
 export function progressLine(p: IndexProgress): string {
   const done = p.filesToDo === null ? 'counting files' : `${p.filesToDo - (p.filesPending ?? 0)}/${p.filesToDo} changed files`;
@@ -84,13 +108,14 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
   const indexDir = options.indexDir ?? ((r: string) => path.join(r, '.ggembed', 'index'));
   const watchOn = options.watch ?? true;
   const roots = new Map<string, Promise<RootState>>();
+  const storeKind = options.store ?? storeKindFrom(process.env.GGEMBED_STORE);
   let current = defaultRoot;
   let closed = false;
 
   const stateOf = (root: string): Promise<RootState> => {
     let s = roots.get(root);
     if (!s) {
-      s = FileStore.open(indexDir(root)).then((store) => ({
+      s = openStore(storeKind, indexDir(root)).then((store) => ({
         root,
         store,
         rules: new IgnoreRules(root),
@@ -101,6 +126,8 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
         watcher: null,
         errors: [],
       }));
+      // a failed open is tried again on the next call (the package may have been installed meanwhile), not cached
+      s.catch(() => roots.delete(root));
       roots.set(root, s);
     }
     return s;
@@ -245,6 +272,8 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
       try {
         const report = await st.running;
         if (dry_run) return reply({ root, dryRun: true, ...report, ms: Date.now() - t0 });
+        // compaction and index upkeep (the vector index once the table is large) after each run
+        if (st.store instanceof LanceStore) await st.store.optimize();
         finished(st, report, t0, 'index_codebase');
         if (!report.aborted) startWatching(st, false);
         return reply({ root, ...report, ms: Date.now() - t0, watching: st.watcher !== null });

@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+// bench_search.mjs - the code search store (node/src/search, LanceDB) at 10k
+// and, with --million, 1M chunks: time to write the chunks, to build the
+// indexes (full-text, and the vector index past its threshold), search
+// p50/p99, and the RSS of the Node process and of the store process.
+//
+//   node bench/bench_search.mjs [--sizes 10000] [--million] [--dims 384] [--queries 200]
+//        [--process child|inline] [--dir DIR] [--keep]
+//
+// Needs `npm ci` in node/ (LanceDB is a dev dependency there) and `npm run build`.
+// The chunks are windows of 12 lines of this repository's own C and
+// TypeScript sources (numbered so each is distinct) in files of 50 chunks;
+// their vectors are seeded random unit vectors of --dims dimensions (no model
+// runs: the query embedding is excluded by design). Queries are 2-word texts
+// taken from the corpus and, for the vector half, a stored vector with noise.
+// "rank" is the store's query alone (vector half + BM25 half, in the store
+// process); "search" is searchCode() around it (fusion, the symbol/path
+// signal, snippets) with the query vector precomputed.
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { f, machine, root, table } from "./bench_common.mjs";
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "10000" }, million: { type: "boolean" }, dims: { type: "string", default: "384" },
+    queries: { type: "string", default: "200" }, process: { type: "string", default: "child" },
+    dir: { type: "string" }, keep: { type: "boolean" },
+  },
+});
+const dist = path.join(root, "node", "dist", "src", "search");
+const { LanceStore } = await import(path.join(dist, "lance-store.js"));
+const { searchCode } = await import(path.join(dist, "search.js"));
+const { sha256 } = await import(path.join(dist, "store.js"));
+const { DEFAULT_VECTOR_INDEX_ROWS } = await import(path.join(dist, "lance.js"));
+
+const dims = Number(values.dims);
+const sizes = values.sizes.split(",").map(Number);
+if (values.million) sizes.push(1_000_000);
+const nq = Number(values.queries);
+const base = values.dir ?? mkdtempSync(path.join(os.tmpdir(), "ggembed-bench-search-"));
+
+// the corpus: 12-line windows of the repository's sources
+function sources(dir, out = []) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) sources(p, out);
+    else if (/\.(c|h|ts)$/.test(e.name)) out.push(p);
+  }
+  return out;
+}
+const windows = [];
+for (const file of [...sources(path.join(root, "src")), ...sources(path.join(root, "node", "src"))]) {
+  const lines = readFileSync(file, "utf8").split("\n");
+  for (let i = 0; i + 12 <= lines.length; i += 12) windows.push(lines.slice(i, i + 12).join("\n"));
+}
+const vocabulary = [...new Set(windows.join(" ").match(/[A-Za-z_][A-Za-z0-9_]{3,}/g))];
+
+let seed = 12345;
+const rnd = () => {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 2 ** 32 - 0.5;
+};
+function unit(v) {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n);
+  return v.map((x) => x / n);
+}
+const randomVector = () => unit(Float32Array.from({ length: dims }, rnd));
+
+function rssOf(pid) {
+  if (!pid) return null;
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (k) => Number(s.match(new RegExp(`${k}:\\s+(\\d+)`))?.[1] ?? NaN) / 1024;
+    return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+  } catch {
+    return null;
+  }
+}
+const selfRss = () => rssOf(process.pid) ?? { rss: process.memoryUsage().rss / 1048576, peak: NaN };
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+const rows = [];
+for (const n of sizes) {
+  const dir = path.join(base, `n${n}`);
+  rmSync(dir, { recursive: true, force: true });
+  const store = await LanceStore.open(dir, { process: values.process, optimizeRows: Number.MAX_SAFE_INTEGER });
+  await store.setMeta({ model: "bench", dims });
+  const keep = []; // a few stored vectors, for queries near them
+  const t0 = performance.now();
+  const perFile = 50;
+  const batch = 5000;
+  let peakNode = 0;
+  for (let start = 0; start < n; start += batch) {
+    const items = [];
+    const recs = [];
+    for (let i = start; i < Math.min(n, start + batch); i++) {
+      const text = `${windows[i % windows.length]}\n// ${i}`;
+      const vector = randomVector();
+      if (keep.length < nq && i % Math.max(1, Math.floor(n / nq)) === 0) keep.push(vector);
+      items.push({ hash: sha256(text), vector, text });
+    }
+    await store.putVectors(items);
+    for (let k = 0; k < items.length; k += perFile) {
+      const fileNo = (start + k) / perFile;
+      recs.push({
+        path: `src/dir${fileNo % 100}/file${fileNo}.${fileNo % 2 ? "c" : "ts"}`,
+        hash: sha256(`file ${fileNo}`),
+        size: 1,
+        mtimeMs: 1,
+        language: fileNo % 2 ? "c" : "typescript",
+        chunks: items.slice(k, k + perFile).map((it, j) => ({ hash: it.hash, startLine: j * 12 + 1, endLine: j * 12 + 12, symbol: null, kind: "lines" })),
+      });
+    }
+    await store.putFiles(recs);
+    peakNode = Math.max(peakNode, selfRss().rss);
+  }
+  const writeMs = performance.now() - t0;
+  const t1 = performance.now();
+  const st = await store.optimize();
+  const indexMs = performance.now() - t1;
+
+  const queries = Array.from({ length: nq }, (_, i) => ({
+    vector: unit(keep[i % keep.length].map((x) => x + 0.02 * rnd())),
+    text: `${vocabulary[Math.floor((rnd() + 0.5) * vocabulary.length)]} ${vocabulary[Math.floor((rnd() + 0.5) * vocabulary.length)]}`,
+  }));
+  const fake = { embed: async () => ({ embedding: queries[qi].vector, degraded: false }) };
+  let qi = 0;
+  for (let i = 0; i < 5; i++) await store.rank({ ...queries[i], k: 40 }); // warm
+  const rankMs = [];
+  const searchMs = [];
+  for (qi = 0; qi < nq; qi++) {
+    const q = queries[qi];
+    let t = performance.now();
+    await store.rank({ ...q, k: 40 });
+    rankMs.push(performance.now() - t);
+    t = performance.now();
+    await searchCode(dir, store, fake, q.text, { limit: 10 });
+    searchMs.push(performance.now() - t);
+  }
+  const filtered = [];
+  for (qi = 0; qi < Math.min(nq, 50); qi++) {
+    const t = performance.now();
+    await searchCode(dir, store, fake, queries[qi].text, { limit: 10, language: "c", pathGlob: "src/dir1*/**" });
+    filtered.push(performance.now() - t);
+  }
+  const child = rssOf(store.engine.pid);
+  const node = selfRss();
+  rows.push([
+    n.toLocaleString("en"),
+    f(writeMs / 1000, 1),
+    f(indexMs / 1000, 1),
+    st.vectorIndex ?? "none (exact)",
+    f(pct(rankMs, 50), 1),
+    f(pct(rankMs, 99), 1),
+    f(pct(searchMs, 50), 1),
+    f(pct(searchMs, 99), 1),
+    f(pct(filtered, 50), 1),
+    f(Math.max(peakNode, node.rss), 0),
+    child ? `${f(child.rss, 0)} (peak ${f(child.peak, 0)})` : "in the Node process",
+  ]);
+  await store.close();
+}
+
+console.log(`bench_search: ${dims} dims (seeded random unit vectors), chunks of 12 lines of this repository's sources, ${nq} queries; store ${values.process}; vector index from ${DEFAULT_VECTOR_INDEX_ROWS.toLocaleString("en")} rows`);
+console.log(machine());
+table(
+  ["chunks", "write s", "optimize s", "vector index", "rank p50 ms", "rank p99 ms", "search p50 ms", "search p99 ms", "filtered p50 ms", "Node RSS MB", "store RSS MB"],
+  rows,
+);
+if (!values.keep && !values.dir) rmSync(base, { recursive: true, force: true });

@@ -1,0 +1,412 @@
+// lance-store.ts - the default SearchStore: LanceDB (lance.ts), by default in
+// a child process (store-server.ts) so that the MCP server stays small.
+//
+// What the indexer asks synchronously (file(), files(), hasVector()) is
+// answered from the file records held here, as FileStore does; new vectors
+// wait here (putVectors) until the file that refers to them is written
+// (putFile), and go to the engine with it. Searching goes to the engine:
+// rank() returns the vector half and the full-text (BM25) half, with the
+// path and language filters applied inside the store's query.
+//
+// The child is supervised (ChildEngine): a crash fails the calls in flight
+// with a StoreError of kind 'crashed', the next call starts a new child, and
+// this side reloads its file records from disk before going on (a write
+// that was in flight may or may not have happened). More than MAX_RESTARTS
+// crashes within RESTART_WINDOW_MS and the store is 'failed' for good.
+//
+// ChildEngine states and the only transitions `to()` allows:
+//
+//   down ──call──> starting ──spawned──> up ──child exits──> down
+//     │                │                  │
+//     │                └──spawn fails────>┴──too many crashes──> failed
+//     └──────────── close() from every state ──────────────────> closed
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  type EngineOptions,
+  type EngineStats,
+  type FileWrite,
+  type FreshVector,
+  LanceEngine,
+  type RankQuery,
+  type RankResult,
+  type StoreEngine,
+} from './lance.js';
+import type { FileRecord, IndexMeta, SearchStore } from './store.js';
+import { encodeFrame, FrameReader, type StoreOp, type StoreReply } from './store-server.js';
+
+/** Every way the store can fail, one row each: what the caller can do about it follows from the kind. */
+export const STORE_ERROR_KINDS = {
+  unavailable: 'the LanceDB package or its native build cannot be loaded on this platform',
+  crashed: 'the store process died; the call may or may not have taken effect, the next call restarts it',
+  failed: 'the store process crashed too often and is not restarted',
+  protocol: 'the store process sent or received something that is not a valid frame',
+  engine: 'LanceDB refused the operation',
+  closed: 'the store was closed',
+} as const;
+export type StoreErrorKind = keyof typeof STORE_ERROR_KINDS;
+
+export class StoreError extends Error {
+  constructor(
+    readonly kind: StoreErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+type ChildState = 'down' | 'starting' | 'up' | 'failed' | 'closed';
+const TRANSITIONS: Record<ChildState, readonly ChildState[]> = {
+  down: ['starting', 'closed'],
+  starting: ['up', 'failed', 'closed'],
+  up: ['down', 'failed', 'closed'],
+  failed: ['closed'],
+  closed: [],
+};
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
+/** stderr lines of the child kept for the message of its crash */
+const STDERR_LINES = 20;
+/** how long a closing store process gets to finish its writes before it is killed */
+const CLOSE_GRACE_MS = 30_000;
+
+interface Waiting {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+export class ChildEngine implements StoreEngine {
+  private st: ChildState = 'down';
+  private child: ChildProcess | null = null;
+  private reader = new FrameReader();
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 1;
+  private crashes: number[] = [];
+  private stderr: string[] = [];
+  private failure: StoreError | null = null;
+  /** how many children have been started: LanceStore reloads when it changes */
+  generation = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly options: EngineOptions,
+  ) {}
+
+  get state(): ChildState {
+    return this.st;
+  }
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private to(next: ChildState): void {
+    if (!TRANSITIONS[this.st].includes(next)) throw new Error(`store process: no transition ${this.st} -> ${next}`);
+    this.st = next;
+  }
+
+  private start(): void {
+    this.to('starting');
+    const script = fileURLToPath(new URL('./store-server.js', import.meta.url));
+    const child = spawn(process.execPath, [script, this.dir, JSON.stringify(this.options)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { LANCEDB_LOG: 'error', ...process.env },
+    });
+    this.child = child;
+    this.reader = new FrameReader();
+    this.stderr = [];
+    this.generation++;
+    child.stdout?.on('data', (d: Buffer) => {
+      let msgs: unknown[];
+      try {
+        msgs = this.reader.push(d);
+      } catch (e) {
+        child.kill('SIGKILL');
+        this.failAll(new StoreError('protocol', `store process ${child.pid}: ${(e as Error).message}`));
+        return;
+      }
+      for (const m of msgs) this.answer(m as StoreReply);
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      for (const line of d.toString('utf8').split('\n')) {
+        if (!line) continue;
+        this.stderr.push(line);
+        if (this.stderr.length > STDERR_LINES) this.stderr.shift();
+        // loud: the MCP server's stderr is its log
+        process.stderr.write(`ggembed store: ${line}\n`);
+      }
+    });
+    child.stdin?.on('error', () => {}); // a dead child: reported by 'exit'
+    child.on('error', (e) => this.exited(child, `could not be started: ${e.message}`));
+    child.on('exit', (code, signal) => this.exited(child, signal ? `was killed by ${signal}` : `exited with status ${code}`));
+    this.to('up');
+  }
+
+  private exited(child: ChildProcess, how: string): void {
+    if (child !== this.child) return;
+    this.child = null;
+    if (this.st === 'closed') return;
+    const now = Date.now();
+    this.crashes = [...this.crashes.filter((t) => now - t < RESTART_WINDOW_MS), now];
+    const tail = this.stderr.length ? `; its last words: ${this.stderr.slice(-3).join(' | ')}` : '';
+    const msg = `store process ${child.pid ?? '?'} ${how}${tail}`;
+    if (this.crashes.length > MAX_RESTARTS) {
+      this.failure = new StoreError('failed', `${msg}; ${this.crashes.length} crashes within ${RESTART_WINDOW_MS / 1000}s, not restarted`);
+      this.to('failed');
+      this.failAll(this.failure);
+    } else {
+      this.to('down');
+      this.failAll(new StoreError('crashed', msg));
+    }
+  }
+
+  private failAll(e: StoreError): void {
+    const w = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const x of w) x.reject(e);
+  }
+
+  private answer(r: StoreReply): void {
+    const w = this.waiting.get(r.id);
+    if (!w) return;
+    this.waiting.delete(r.id);
+    if (r.ok) w.resolve(r.result);
+    else {
+      const kind = (r.error.kind in STORE_ERROR_KINDS ? r.error.kind : 'engine') as StoreErrorKind;
+      w.reject(new StoreError(kind, r.error.message));
+    }
+  }
+
+  private call<T>(op: StoreOp, ...args: unknown[]): Promise<T> {
+    if (this.st === 'closed') return Promise.reject(new StoreError('closed', 'the store is closed'));
+    if (this.st === 'failed') return Promise.reject(this.failure ?? new StoreError('failed', 'the store process failed'));
+    if (this.st === 'down') this.start();
+    const child = this.child;
+    if (!child?.stdin) return Promise.reject(new StoreError('crashed', 'the store process has no pipe'));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      child.stdin?.write(encodeFrame({ id, op, args }));
+    });
+  }
+
+  load() {
+    return this.call<{ meta: IndexMeta | null; files: FileRecord[] }>('load');
+  }
+  setMeta(meta: IndexMeta | null) {
+    return this.call<void>('setMeta', meta);
+  }
+  writeFiles(writes: FileWrite[]) {
+    return this.call<Record<string, string[]>>('writeFiles', writes);
+  }
+  removeFiles(paths: string[]) {
+    return this.call<void>('removeFiles', paths);
+  }
+  rank(q: RankQuery) {
+    return this.call<RankResult>('rank', q);
+  }
+  optimize() {
+    return this.call<EngineStats>('optimize');
+  }
+  stats() {
+    return this.call<EngineStats>('stats');
+  }
+  clear() {
+    return this.call<void>('clear');
+  }
+  async close(): Promise<void> {
+    const child = this.child;
+    if (this.st === 'up' && child) {
+      try {
+        await this.call<void>('close');
+      } catch {
+        // it died on the way out: nothing left to close
+      }
+      // stdin closed is the child's signal to exit whatever the close answered; a child that hangs is killed
+      child.stdin?.end();
+      await new Promise<void>((r) => {
+        if (child.exitCode !== null || child.signalCode !== null) return r();
+        const t = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS);
+        child.once('exit', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    if (this.st !== 'closed') this.to('closed');
+    this.failAll(new StoreError('closed', 'the store was closed'));
+  }
+}
+
+export interface LanceStoreOptions extends EngineOptions {
+  /** 'child' (default): LanceDB in a store process of its own; 'inline': in this process */
+  process?: 'child' | 'inline';
+}
+
+export class LanceStore implements SearchStore {
+  meta: IndexMeta | null = null;
+  private byPath = new Map<string, FileRecord>();
+  /** live chunk rows per hash */
+  private refs = new Map<string, number>();
+  /** vectors waiting for the file that refers to them */
+  private readonly pending = new Map<string, FreshVector>();
+  private generation = 0;
+
+  private constructor(readonly engine: StoreEngine) {}
+
+  /**
+   * Opens (or creates) the index in `dir`. A platform without LanceDB fails
+   * here with a StoreError of kind 'unavailable' naming the package and the
+   * file store as the way out; nothing switches stores silently.
+   */
+  static async open(dir: string, options: LanceStoreOptions = {}): Promise<LanceStore> {
+    const { process: where = 'child', ...engineOptions } = options;
+    let engine: StoreEngine;
+    if (where === 'inline') {
+      try {
+        engine = await LanceEngine.open(dir, engineOptions);
+      } catch (e) {
+        throw new StoreError((e as { kind?: string }).kind === 'unavailable' ? 'unavailable' : 'engine', (e as Error).message);
+      }
+    } else {
+      engine = new ChildEngine(dir, engineOptions);
+    }
+    const s = new LanceStore(engine);
+    try {
+      await s.reload();
+    } catch (e) {
+      await engine.close().catch(() => {});
+      throw e;
+    }
+    return s;
+  }
+
+  private async reload(): Promise<void> {
+    const { meta, files } = await this.engine.load();
+    this.meta = meta;
+    this.byPath = new Map(files.map((f) => [f.path, f]));
+    this.refs = new Map();
+    for (const f of files) this.count(f, 1);
+    if (this.engine instanceof ChildEngine) this.generation = this.engine.generation;
+  }
+
+  /** after a crash and restart of the store process, what is on disk is the truth */
+  private async fresh(): Promise<void> {
+    if (this.engine instanceof ChildEngine && this.engine.generation !== this.generation && this.engine.state !== 'closed') {
+      await this.reload();
+    }
+  }
+
+  private count(f: FileRecord, d: 1 | -1): void {
+    for (const c of f.chunks) {
+      const n = (this.refs.get(c.hash) ?? 0) + d;
+      if (n > 0) this.refs.set(c.hash, n);
+      else this.refs.delete(c.hash);
+    }
+  }
+
+  async setMeta(meta: IndexMeta): Promise<void> {
+    await this.fresh();
+    if (this.meta && this.meta.model === meta.model && this.meta.dims === meta.dims) return;
+    await this.engine.setMeta(meta);
+    this.meta = meta;
+    this.byPath.clear();
+    this.refs.clear();
+    this.pending.clear();
+  }
+
+  file(p: string): FileRecord | undefined {
+    return this.byPath.get(p);
+  }
+  files(): IterableIterator<FileRecord> {
+    return this.byPath.values();
+  }
+  hasVector(hash: string): boolean {
+    return this.pending.has(hash) || this.refs.has(hash);
+  }
+
+  async putVectors(items: { hash: string; vector: Float32Array; text?: string }[]): Promise<void> {
+    if (!this.meta) throw new Error('index meta (model, dims) must be set before vectors are stored');
+    for (const x of items) {
+      if (x.text === undefined)
+        throw new Error('the LanceDB store keeps chunk text for full-text search: putVectors needs each chunk text');
+      if (x.vector.length !== this.meta.dims) throw new Error(`vector of ${x.vector.length} dims for an index of ${this.meta.dims}`);
+      this.pending.set(x.hash, { hash: x.hash, text: x.text, vector: x.vector });
+    }
+  }
+
+  async putFile(rec: FileRecord): Promise<void> {
+    await this.putFiles([rec]);
+  }
+
+  /** Writes several files in one store transaction each step (far fewer table versions than one file at a time). */
+  async putFiles(recs: FileRecord[]): Promise<void> {
+    await this.fresh();
+    const writes: FileWrite[] = recs.map((rec) => {
+      const fresh: FreshVector[] = [];
+      const seen = new Set<string>();
+      for (const c of rec.chunks) {
+        const p = this.pending.get(c.hash);
+        if (p && !seen.has(c.hash)) {
+          seen.add(c.hash);
+          fresh.push(p);
+        }
+      }
+      return { rec, fresh };
+    });
+    const missing = await this.engine.writeFiles(writes);
+    for (const rec of recs) {
+      const gone = new Set(missing[rec.path] ?? []);
+      const stored = gone.size ? { ...rec, hash: '', chunks: rec.chunks.filter((c) => !gone.has(c.hash)) } : rec;
+      const old = this.byPath.get(rec.path);
+      if (old) this.count(old, -1);
+      this.byPath.set(rec.path, stored);
+      this.count(stored, 1);
+      for (const c of stored.chunks) this.pending.delete(c.hash);
+    }
+  }
+
+  async removeFile(p: string): Promise<void> {
+    await this.fresh();
+    const old = this.byPath.get(p);
+    if (!old) return;
+    await this.engine.removeFiles([p]);
+    this.byPath.delete(p);
+    this.count(old, -1);
+  }
+
+  /** unused by search (rank() replaces it); exact nearest neighbours through the store's own query */
+  async nearest(query: Float32Array, k: number, accept: (hash: string) => boolean) {
+    const r = await this.rank({ vector: query, text: '', k: k * 4 });
+    return r.vector.filter((h) => accept(h.hash)).slice(0, k);
+  }
+
+  async rank(q: RankQuery): Promise<RankResult> {
+    await this.fresh();
+    return this.engine.rank(q);
+  }
+
+  /** Compaction and index upkeep; the vector index is built here once the table passes its threshold. */
+  async optimize(): Promise<EngineStats> {
+    await this.fresh();
+    return this.engine.optimize();
+  }
+
+  async stats(): Promise<EngineStats> {
+    return this.engine.stats();
+  }
+
+  async clear(): Promise<void> {
+    await this.fresh();
+    await this.engine.clear();
+    this.meta = null;
+    this.byPath.clear();
+    this.refs.clear();
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}

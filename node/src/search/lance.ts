@@ -1,0 +1,480 @@
+// lance.ts - the LanceDB engine behind LanceStore: one table of chunk rows
+// (path, lines, symbol, kind, language, text, hash, vector) with a full-text
+// (BM25) index on the text and, once the table is large, a vector index; one
+// table of file records; meta.json for the model the vectors came from.
+//
+// It runs wherever LanceStore puts it: in the MCP process, or (the default)
+// in the store server child (store-server.ts), because LanceDB's native code
+// alone takes the Node process past 100 MB RSS. Every method is async and
+// takes plain data, so the same calls go over the child's pipe unchanged.
+//
+// A file is written as: its file row deleted, its chunk rows deleted, the
+// new chunk rows added, the new file row added. A crash in between leaves
+// the file without a record, which the next indexing run sees as new and
+// writes again; no reader ever sees a record whose chunks are missing.
+// Vectors of chunks that did not change are taken from the rows being
+// replaced (or from any other row of the same hash), so the indexer sends
+// only new vectors. Rows removed in one write stay reachable for a while
+// (the orphan cache) so that a function moved to a file written later in
+// the same run still finds its vector.
+
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ChunkMeta, FileRecord, IndexMeta } from './store.js';
+
+/** The exact version this code is tested with; the README and the load error name it. */
+export const LANCEDB_PACKAGE = '@lancedb/lancedb@0.37.1';
+
+export interface FreshVector {
+  hash: string;
+  text: string;
+  vector: Float32Array;
+}
+
+export interface FileWrite {
+  rec: FileRecord;
+  /** vectors the store does not have yet, by chunk hash */
+  fresh: FreshVector[];
+}
+
+export interface RankQuery {
+  vector: Float32Array;
+  text: string;
+  /** results per half */
+  k: number;
+  /** a regular expression the path must match (pushed into the store's filter) */
+  pathRegex?: string;
+  language?: string;
+}
+
+export interface RankHit extends ChunkMeta {
+  path: string;
+  language: string;
+  /** cosine similarity (vector half) or BM25 score (text half) */
+  score: number;
+}
+
+export interface RankResult {
+  vector: RankHit[];
+  text: RankHit[];
+}
+
+export interface EngineStats {
+  rows: number;
+  vectorIndex: string | null;
+  textIndex: boolean;
+}
+
+export interface EngineOptions {
+  /** rows from which a vector index is built (below it, exact search is fast enough); default 50,000 */
+  vectorIndexRows?: number;
+  /** rows written or deleted between automatic optimize() calls; default 20,000 */
+  optimizeRows?: number;
+}
+
+/** The calls a LanceStore makes; implemented here and by the store server's client. */
+export interface StoreEngine {
+  load(): Promise<{ meta: IndexMeta | null; files: FileRecord[] }>;
+  setMeta(meta: IndexMeta | null): Promise<void>;
+  /** the hashes of each path whose vector could not be found (the file is written without them) */
+  writeFiles(writes: FileWrite[]): Promise<Record<string, string[]>>;
+  removeFiles(paths: string[]): Promise<void>;
+  rank(q: RankQuery): Promise<RankResult>;
+  optimize(): Promise<EngineStats>;
+  stats(): Promise<EngineStats>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_VECTOR_INDEX_ROWS = 50_000;
+const DEFAULT_OPTIMIZE_ROWS = 20_000;
+/** orphaned rows kept for a later write of the same run, at most this many bytes of vectors */
+const ORPHAN_BYTES = 16 << 20;
+const CHUNKS = 'chunks';
+const FILES = 'files';
+
+type Lance = typeof import('@lancedb/lancedb');
+type Arrow = typeof import('apache-arrow');
+type Table = import('@lancedb/lancedb').Table;
+type Connection = import('@lancedb/lancedb').Connection;
+
+/** Raised when the native module cannot be loaded: names the package and the way out. */
+export class StoreUnavailableError extends Error {
+  readonly kind = 'unavailable';
+}
+
+async function loadLance(): Promise<{ lance: Lance; arrow: Arrow }> {
+  try {
+    const [lance, arrow] = await Promise.all([import('@lancedb/lancedb'), import('apache-arrow')]);
+    return { lance, arrow };
+  } catch (e) {
+    throw new StoreUnavailableError(
+      `the LanceDB store needs ${LANCEDB_PACKAGE} (with apache-arrow@18.1.0) and its native build for ${process.platform}-${process.arch}, ` +
+        `which could not be loaded (${(e as Error).message.split('\n')[0]}). Install them, or choose the file store (option store: 'file', ggembed-mcp --store file).`,
+    );
+  }
+}
+
+function sqlString(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+interface ChunkRow {
+  path: string;
+  start_line: number;
+  end_line: number;
+  symbol: string | null;
+  kind: string;
+  language: string;
+  text: string;
+  hash: string;
+  vector: Float32Array;
+}
+
+export class LanceEngine implements StoreEngine {
+  private chunks: Table | null = null;
+  private files: Table | null = null;
+  private meta: IndexMeta | null = null;
+  private sinceOptimize = 0;
+  private vectorIndex: string | null = null;
+  private textIndex = false;
+  /** rows removed by recent writes, by hash, oldest first (Map order) */
+  private readonly orphans = new Map<string, { text: string; vector: Float32Array }>();
+  private orphanBytes = 0;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly lance: Lance,
+    private readonly arrow: Arrow,
+    private readonly db: Connection,
+    private readonly options: Required<EngineOptions>,
+  ) {}
+
+  static async open(dir: string, options: EngineOptions = {}): Promise<LanceEngine> {
+    const { lance, arrow } = await loadLance();
+    const db = await lance.connect(dir);
+    const e = new LanceEngine(dir, lance, arrow, db, {
+      vectorIndexRows: options.vectorIndexRows ?? DEFAULT_VECTOR_INDEX_ROWS,
+      optimizeRows: options.optimizeRows ?? DEFAULT_OPTIMIZE_ROWS,
+    });
+    await e.openTables();
+    return e;
+  }
+
+  private get metaPath(): string {
+    return path.join(this.dir, 'meta.json');
+  }
+
+  private async openTables(): Promise<void> {
+    try {
+      this.meta = JSON.parse(await readFile(this.metaPath, 'utf8')) as IndexMeta;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new Error(`index meta ${this.metaPath} is damaged: ${(e as Error).message}`);
+      this.meta = null;
+    }
+    const names = new Set(await this.db.tableNames());
+    this.chunks = names.has(CHUNKS) ? await this.db.openTable(CHUNKS) : null;
+    this.files = names.has(FILES) ? await this.db.openTable(FILES) : null;
+    this.vectorIndex = null;
+    this.textIndex = false;
+    if (this.chunks) {
+      for (const ix of await this.chunks.listIndices()) {
+        if (ix.columns.includes('vector')) this.vectorIndex = ix.indexType;
+        if (ix.columns.includes('text')) this.textIndex = true;
+      }
+    }
+  }
+
+  /** Creates both tables for vectors of `dims` (the schema fixes the width). */
+  private async createTables(dims: number): Promise<void> {
+    const a = this.arrow;
+    const str = (n: string, nullable = false) => new a.Field(n, new a.Utf8(), nullable);
+    const chunkSchema = new a.Schema([
+      str('path'),
+      new a.Field('start_line', new a.Int32(), false),
+      new a.Field('end_line', new a.Int32(), false),
+      str('symbol', true),
+      str('kind'),
+      str('language'),
+      str('text'),
+      str('hash'),
+      new a.Field('vector', new a.FixedSizeList(dims, new a.Field('item', new a.Float32(), true)), false),
+    ]);
+    const fileSchema = new a.Schema([
+      str('path'),
+      str('hash'),
+      new a.Field('size', new a.Float64(), false),
+      new a.Field('mtime_ms', new a.Float64(), false),
+      str('language'),
+      str('chunks'),
+    ]);
+    this.chunks = await this.db.createEmptyTable(CHUNKS, chunkSchema, { mode: 'overwrite' });
+    this.files = await this.db.createEmptyTable(FILES, fileSchema, { mode: 'overwrite' });
+    this.vectorIndex = null;
+    this.textIndex = false;
+  }
+
+  async load(): Promise<{ meta: IndexMeta | null; files: FileRecord[] }> {
+    const files: FileRecord[] = [];
+    if (this.files) {
+      for await (const batch of this.files.query()) {
+        for (const r of batch.toArray() as unknown as {
+          path: string;
+          hash: string;
+          size: number;
+          mtime_ms: number;
+          language: string;
+          chunks: string;
+        }[]) {
+          files.push({
+            path: r.path,
+            hash: r.hash,
+            size: r.size,
+            mtimeMs: r.mtime_ms,
+            language: r.language,
+            chunks: JSON.parse(r.chunks) as ChunkMeta[],
+          });
+        }
+      }
+    }
+    return { meta: this.meta, files };
+  }
+
+  async setMeta(meta: IndexMeta | null): Promise<void> {
+    if (meta && this.meta && this.meta.dims === meta.dims && this.meta.model === meta.model) return;
+    await this.clear();
+    if (!meta) return;
+    const tmp = `${this.metaPath}.tmp`;
+    await writeFile(tmp, JSON.stringify(meta));
+    await rename(tmp, this.metaPath);
+    this.meta = meta;
+  }
+
+  private requireTables(): { chunks: Table; files: Table; dims: number } {
+    if (!this.meta) throw new Error('index meta (model, dims) must be set before files are stored');
+    if (!this.chunks || !this.files) throw new Error('the index tables are missing');
+    return { chunks: this.chunks, files: this.files, dims: this.meta.dims };
+  }
+
+  private orphan(hash: string, text: string, vector: Float32Array): void {
+    if (this.orphans.has(hash)) return;
+    this.orphans.set(hash, { text, vector });
+    this.orphanBytes += vector.byteLength + text.length;
+    for (const [h, o] of this.orphans) {
+      if (this.orphanBytes <= ORPHAN_BYTES) break;
+      this.orphans.delete(h);
+      this.orphanBytes -= o.vector.byteLength + o.text.length;
+    }
+  }
+
+  private static inList(values: Iterable<string>): string {
+    return `(${[...values].map(sqlString).join(', ')})`;
+  }
+
+  /** Rows of these hashes anywhere in the table, one per hash. */
+  private async rowsOfHashes(chunks: Table, hashes: Set<string>): Promise<Map<string, { text: string; vector: Float32Array }>> {
+    const out = new Map<string, { text: string; vector: Float32Array }>();
+    const list = [...hashes];
+    for (let i = 0; i < list.length; i += 500) {
+      const part = list.slice(i, i + 500);
+      const rows = await chunks
+        .query()
+        .where(`hash IN ${LanceEngine.inList(part)}`)
+        .select(['hash', 'text', 'vector'])
+        .toArray();
+      for (const r of rows as { hash: string; text: string; vector: { toArray(): Float32Array } }[]) {
+        if (!out.has(r.hash)) out.set(r.hash, { text: r.text, vector: Float32Array.from(r.vector.toArray()) });
+      }
+    }
+    return out;
+  }
+
+  async writeFiles(writes: FileWrite[]): Promise<Record<string, string[]>> {
+    if (!writes.length) return {};
+    if (!this.chunks || !this.files) {
+      if (!this.meta) throw new Error('index meta (model, dims) must be set before files are stored');
+      await this.createTables(this.meta.dims);
+    }
+    const { chunks, files, dims } = this.requireTables();
+    const paths = writes.map((w) => w.rec.path);
+    const pathList = LanceEngine.inList(paths);
+    const known = new Map<string, { text: string; vector: Float32Array }>();
+    for (const w of writes) {
+      for (const f of w.fresh) {
+        if (f.vector.length !== dims) throw new Error(`vector of ${f.vector.length} dims for an index of ${dims}`);
+        known.set(f.hash, f);
+      }
+    }
+    const wanted = new Set<string>();
+    for (const w of writes) for (const c of w.rec.chunks) if (!known.has(c.hash)) wanted.add(c.hash);
+    for (const h of wanted) {
+      const o = this.orphans.get(h);
+      if (o) known.set(h, o);
+    }
+    for (const [h, v] of await this.rowsOfHashes(chunks, new Set([...wanted].filter((h) => !known.has(h))))) known.set(h, v);
+    // what the replaced rows held, kept for a file written later that takes a chunk from them
+    const keepNew = new Set(writes.flatMap((w) => w.rec.chunks.map((c) => c.hash)));
+    const old = await chunks.query().where(`path IN ${pathList}`).select(['hash', 'text', 'vector']).toArray();
+    for (const r of old as { hash: string; text: string; vector: { toArray(): Float32Array } }[]) {
+      if (!keepNew.has(r.hash)) this.orphan(r.hash, r.text, Float32Array.from(r.vector.toArray()));
+    }
+
+    const missing: Record<string, string[]> = {};
+    const rows: ChunkRow[] = [];
+    const fileRows: Record<string, unknown>[] = [];
+    for (const { rec } of writes) {
+      const kept: ChunkMeta[] = [];
+      for (const c of rec.chunks) {
+        const v = known.get(c.hash);
+        if (!v) {
+          const m = missing[rec.path] ?? [];
+          m.push(c.hash);
+          missing[rec.path] = m;
+          continue;
+        }
+        kept.push(c);
+        rows.push({
+          path: rec.path,
+          start_line: c.startLine,
+          end_line: c.endLine,
+          symbol: c.symbol,
+          kind: c.kind,
+          language: rec.language,
+          text: v.text,
+          hash: c.hash,
+          vector: v.vector,
+        });
+      }
+      // a file with a chunk missing is recorded without a hash, so the next run reads it again
+      const hash = missing[rec.path] ? '' : rec.hash;
+      fileRows.push({ path: rec.path, hash, size: rec.size, mtime_ms: rec.mtimeMs, language: rec.language, chunks: JSON.stringify(kept) });
+    }
+    await files.delete(`path IN ${pathList}`);
+    await chunks.delete(`path IN ${pathList}`);
+    if (rows.length) await chunks.add(rows.map((r) => ({ ...r, vector: Array.from(r.vector) })));
+    await files.add(fileRows);
+    await this.wrote(rows.length + old.length);
+    return missing;
+  }
+
+  async removeFiles(paths: string[]): Promise<void> {
+    if (!paths.length || !this.chunks || !this.files) return;
+    const pathList = LanceEngine.inList(paths);
+    const old = await this.chunks.query().where(`path IN ${pathList}`).select(['hash', 'text', 'vector']).toArray();
+    for (const r of old as { hash: string; text: string; vector: { toArray(): Float32Array } }[]) {
+      this.orphan(r.hash, r.text, Float32Array.from(r.vector.toArray()));
+    }
+    await this.files.delete(`path IN ${pathList}`);
+    await this.chunks.delete(`path IN ${pathList}`);
+    await this.wrote(old.length);
+  }
+
+  private async wrote(rows: number): Promise<void> {
+    const chunks = this.chunks;
+    if (!chunks) return;
+    // the full-text index must exist for text search at all; rows added later are searched unindexed until optimize()
+    if (!this.textIndex && (await chunks.countRows()) > 0) {
+      await chunks.createIndex('text', { config: this.lance.Index.fts() });
+      this.textIndex = true;
+    }
+    this.sinceOptimize += rows;
+    if (this.sinceOptimize >= this.options.optimizeRows) await this.optimize();
+  }
+
+  private filter(q: RankQuery): string | null {
+    const parts: string[] = [];
+    if (q.language) parts.push(`language = ${sqlString(q.language)}`);
+    if (q.pathRegex) parts.push(`regexp_like(path, ${sqlString(q.pathRegex)})`);
+    return parts.length ? parts.join(' AND ') : null;
+  }
+
+  private static hits(rows: Record<string, unknown>[], score: (r: Record<string, unknown>) => number): RankHit[] {
+    return rows.map((r) => ({
+      path: r.path as string,
+      hash: r.hash as string,
+      startLine: r.start_line as number,
+      endLine: r.end_line as number,
+      symbol: (r.symbol as string | null) ?? null,
+      kind: r.kind as string,
+      language: r.language as string,
+      score: score(r),
+    }));
+  }
+
+  async rank(q: RankQuery): Promise<RankResult> {
+    const chunks = this.chunks;
+    if (!chunks || !this.meta) return { vector: [], text: [] };
+    if (q.vector.length !== this.meta.dims) throw new Error(`query vector of ${q.vector.length} dims for an index of ${this.meta.dims}`);
+    const cols = ['path', 'hash', 'start_line', 'end_line', 'symbol', 'kind', 'language'];
+    const where = this.filter(q);
+    let vq = chunks
+      .vectorSearch(Array.from(q.vector))
+      .distanceType('cosine')
+      .select([...cols, '_distance'])
+      .limit(q.k);
+    // an approximate index: look in more partitions and re-rank by the full vectors, so a chunk's own text still finds it first
+    if (this.vectorIndex) vq = vq.nprobes(32).refineFactor(20);
+    if (where) vq = vq.where(where);
+    const vector = LanceEngine.hits(await vq.toArray(), (r) => 1 - (r._distance as number));
+    let text: RankHit[] = [];
+    const words = q.text.trim();
+    if (this.textIndex && words) {
+      let tq = chunks
+        .search(words, 'fts')
+        .select([...cols, '_score'])
+        .limit(q.k);
+      if (where) tq = tq.where(where);
+      text = LanceEngine.hits(await tq.toArray(), (r) => r._score as number);
+    }
+    return { vector, text };
+  }
+
+  async stats(): Promise<EngineStats> {
+    return { rows: this.chunks ? await this.chunks.countRows() : 0, vectorIndex: this.vectorIndex, textIndex: this.textIndex };
+  }
+
+  /** Compacts the tables, brings the indexes up to date, drops old versions; builds the vector index past the threshold. */
+  async optimize(): Promise<EngineStats> {
+    this.sinceOptimize = 0;
+    const chunks = this.chunks;
+    if (!chunks || !this.files || !this.meta) return this.stats();
+    const rows = await chunks.countRows();
+    if (!this.vectorIndex && rows >= this.options.vectorIndexRows) {
+      const dims = this.meta.dims;
+      // IVF-PQ: about sqrt(rows) partitions, and one sub-vector per 8 dimensions (or 4, or the width) for the codes
+      const sub = [8, 4, 2, 1].find((s) => dims % s === 0 && dims / s >= 1) ?? 1;
+      await chunks.createIndex('vector', {
+        config: this.lance.Index.ivfPq({
+          distanceType: 'cosine',
+          numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
+          numSubVectors: dims / sub,
+        }),
+      });
+      this.vectorIndex = 'IvfPq';
+    }
+    const older = new Date(Date.now() - 1000);
+    await chunks.optimize({ cleanupOlderThan: older });
+    await this.files.optimize({ cleanupOlderThan: older });
+    return this.stats();
+  }
+
+  async clear(): Promise<void> {
+    for (const t of [CHUNKS, FILES]) if ((await this.db.tableNames()).includes(t)) await this.db.dropTable(t);
+    await rm(this.metaPath, { force: true });
+    this.chunks = null;
+    this.files = null;
+    this.meta = null;
+    this.vectorIndex = null;
+    this.textIndex = false;
+    this.orphans.clear();
+    this.orphanBytes = 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.sinceOptimize) await this.optimize();
+    this.chunks?.close();
+    this.files?.close();
+    this.db.close();
+  }
+}
