@@ -6,6 +6,11 @@
 //
 //   node bench/bench_search.mjs [--sizes 10000] [--million] [--dims 384] [--queries 200]
 //        [--process child|inline] [--dir DIR] [--keep]
+//   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file]
+//
+// --index indexes REPO with the model (the real indexer and embedder, as
+// index_codebase does) into a fresh store, sampling every 50 ms the RSS of
+// this process (what the MCP server would hold) and of the store process.
 //
 // Needs `npm ci` in node/ (LanceDB is a dev dependency there) and `npm run build`.
 // The chunks are windows of 12 lines of this repository's own C and
@@ -26,7 +31,7 @@ const { values } = parseArgs({
   options: {
     sizes: { type: "string", default: "10000" }, million: { type: "boolean" }, dims: { type: "string", default: "384" },
     queries: { type: "string", default: "200" }, process: { type: "string", default: "child" },
-    dir: { type: "string" }, keep: { type: "boolean" },
+    dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
   },
 });
 const dist = path.join(root, "node", "dist", "src", "search");
@@ -85,6 +90,40 @@ const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
+
+if (values.index) {
+  const { Embedder } = await import(path.join(root, "node", "dist", "src", "index.js"));
+  const { indexRepository } = await import(path.join(dist, "indexer.js"));
+  const e = await Embedder.start({ model: values.model, binary: path.join(root, "build", "ggembed"), healthIntervalMs: 0 });
+  const dir = path.join(base, "index");
+  // --process file: FileStore, the baseline of what the indexer and the embedder client hold without LanceDB
+  const { FileStore } = await import(path.join(dist, "store.js"));
+  const store = values.process === "file" ? await FileStore.open(dir) : await LanceStore.open(dir, { process: values.process });
+  await store.setMeta({ model: "bench", dims: e.info().dims });
+  let node = 0;
+  let child = 0;
+  const sample = () => {
+    node = Math.max(node, selfRss().rss);
+    child = Math.max(child, rssOf(store.engine?.pid)?.rss ?? 0);
+  };
+  const timer = setInterval(sample, 50);
+  const t0 = performance.now();
+  const r = await indexRepository(path.resolve(values.index), e, store, { maxTokens: Math.min(e.info().context ?? 512, 512) });
+  await store.optimize?.();
+  sample();
+  clearInterval(timer);
+  const s = (performance.now() - t0) / 1000;
+  console.log(`bench_search --index: ${values.index} with ${path.basename(values.model)} (${e.info().dims} dims); store ${values.process}`);
+  console.log(machine());
+  table(
+    ["files", "chunks", "embedded", "s", "Node RSS peak MB", "store RSS peak MB"],
+    [[r.walk.files, r.chunks, r.chunksEmbedded, f(s, 1), f(node, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process"]],
+  );
+  await store.close();
+  await e.close();
+  if (!values.keep && !values.dir) rmSync(base, { recursive: true, force: true });
+  process.exit(0);
+}
 
 const rows = [];
 for (const n of sizes) {

@@ -50,13 +50,30 @@ function revive(_k: string, v: unknown): unknown {
 /** Splits a byte stream into frames; throws on a frame longer than MAX_FRAME (a corrupt stream, not a big request). */
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
+  /** pieces of a frame not complete yet: joined once it is, not at every piece (a write batch is megabytes) */
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private want = 0;
   push(data: Buffer): unknown[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, data]) : data;
+    if (this.want) {
+      this.parts.push(data);
+      this.partBytes += data.length;
+      if (this.partBytes < this.want) return [];
+      this.buf = Buffer.concat([this.buf, ...this.parts]);
+      this.parts = [];
+      this.partBytes = 0;
+      this.want = 0;
+    } else {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, data]) : data;
+    }
     const out: unknown[] = [];
     while (this.buf.length >= 4) {
       const n = this.buf.readUInt32LE(0);
       if (n > MAX_FRAME) throw new Error(`store frame of ${n} bytes (at most ${MAX_FRAME})`);
-      if (this.buf.length < 4 + n) break;
+      if (this.buf.length < 4 + n) {
+        this.want = 4 + n - this.buf.length;
+        break;
+      }
       out.push(JSON.parse(this.buf.toString('utf8', 4, 4 + n), revive));
       this.buf = this.buf.subarray(4 + n);
     }
