@@ -204,6 +204,8 @@ for (const n of sizes) {
     f(Math.max(peakNode, node.rss), 0),
     child ? `${f(child.rss, 0)} (peak ${f(child.peak, 0)})` : "in the Node process",
   ]);
+  // each size as it is done: a long run cut short still leaves its numbers
+  console.error(`bench_search: ${rows.at(-1).join(" | ")}`);
   await store.close();
 }
 
