@@ -116,7 +116,7 @@ fi
 # ---- the library: built TypeScript, the C sources for the from-source build,
 # staged in build-pack/ggembed with its optional dependencies written in
 cd "$node_dir"
-[ -d node_modules/typescript ] || npm ci --no-audit --no-fund --loglevel=error
+[ -d node_modules/typescript ] || npm install --no-save --no-audit --no-fund --loglevel=error
 npm run --silent build
 check_platforms
 stage="$root/build-pack/ggembed"

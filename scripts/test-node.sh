@@ -19,7 +19,11 @@ if [ ! -x "$GGEMBED_BIN" ]; then
     exit 1
 fi
 
-npm ci --no-audit --no-fund --loglevel=error
+# `npm install` from the committed lock rather than `npm ci`: the registry
+# reachable here lacks LanceDB's builds for other platforms (darwin, arm64,
+# win32), so the lock cannot list them and `npm ci` refuses it; `npm install`
+# installs exactly the locked versions and skips optional packages it cannot get.
+npm install --no-save --no-audit --no-fund --loglevel=error
 # format, lint (Biome) and the noUncheckedIndexedAccess check
 npm run --silent lint
 npm run --silent build

@@ -65,7 +65,7 @@ fi
 
 # ---- the Node package, built (scripts/test-node.sh does the same)
 if [ ! -f "$root/node/dist/test/client.test.js" ]; then
-    (cd "$root/node" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+    (cd "$root/node" && npm install --no-save --no-audit --no-fund --loglevel=error && npm run --silent build)
 fi
 
 if [ ! -f "$WINEPREFIX/system.reg" ]; then

@@ -107,7 +107,8 @@ test('killed mid-run, the server restarted: the index is completed without embed
       command: process.execPath,
       // over stdio the embedder ends with its parent: a killed server leaves no ggembed behind
       args: [path.join(PKG, 'dist/src/mcp.js'), '--model', model, '--binary', bin, '--threads', '1', '--transport', 'stdio'],
-      env: { ...(process.env as Record<string, string>), GGEMBED_ROOT: root, GGEMBED_WATCH: watch },
+      // the file store: the test counts the vectors stored before the kill by reading its files
+      env: { ...(process.env as Record<string, string>), GGEMBED_ROOT: root, GGEMBED_WATCH: watch, GGEMBED_STORE: 'file' },
       stderr: 'ignore',
     });
     return { transport, client: new Client({ name: 'ggembed-test', version: '0.0.0' }) };

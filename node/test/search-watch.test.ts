@@ -55,6 +55,8 @@ async function connect(root: string, options: SearchToolsOptions) {
   const tools = registerSearchTools(server, counted, {
     root,
     indexDir: () => path.join(root, '..', `${path.basename(root)}-index`),
+    // the file store, whose files the tests read to check what the watcher did (search-lance.test.ts tests LanceDB's updates)
+    store: 'file',
     ...options,
   });
   const [a, b] = InMemoryTransport.createLinkedPair();

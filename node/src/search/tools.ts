@@ -13,10 +13,10 @@ import { z } from 'zod';
 import type { Embedder } from '../embedder.js';
 import { IgnoreRules } from './files.js';
 import { type IndexOptions, type IndexProgress, type IndexReport, indexPaths, indexRepository } from './indexer.js';
+import { LanceStore } from './lance-store.js';
 import { prefixesFor } from './prefixes.js';
 import { searchCode } from './search.js';
 import { FileStore, type SearchStore } from './store.js';
-import { LanceStore } from './lance-store.js';
 import { RepoWatcher, type WatchBatch, type WatcherOptions } from './watcher.js';
 
 /** The stores an index can live in: LanceDB (the default) or the plain files of FileStore, for platforms without a LanceDB build. */
