@@ -14,6 +14,7 @@
 // fallback, byte-level BPE) makes more tokens than bytes.
 
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import { at } from '../arrays.js';
 import { type LanguageSpec, languageOf } from './languages.js';
 
@@ -72,6 +73,13 @@ const require = createRequire(import.meta.url);
 /** Fails loudly (the optional peer dependencies are missing) instead of silently falling back to line windows. */
 function loadRuntime(): Promise<TSModule> {
   runtime ??= (async () => {
+    // The grammars are large WebAssembly modules: V8's optimizing tier
+    // recompiles their parse tables in the background and keeps both
+    // versions, which cost the MCP server ~35 MB of its peak RSS while
+    // indexing (issue 11) for parsing time that is small beside embedding.
+    // The flag must be set before the first module is compiled; the grammars
+    // are the only WebAssembly in the MCP server.
+    setFlagsFromString('--liftoff-only');
     let mod: { default: TSModule };
     try {
       mod = (await import('web-tree-sitter' as string)) as { default: TSModule };
