@@ -25,6 +25,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+
+// the ggembed-mcp bin's young-generation bound, so that the RSS here is the MCP server's
+setFlagsFromString('--semi-space-growth-factor=1');
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(repo, 'node', 'dist', 'src');
