@@ -25,6 +25,7 @@ import { readdirSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { setFlagsFromString } from "node:v8";
 import { f, machine, root, table } from "./bench_common.mjs";
 
 const { values } = parseArgs({
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
   },
 });
+// --index: the ggembed-mcp bin's young-generation bound, so that the Node RSS is the MCP server's
+if (values.index) setFlagsFromString("--semi-space-growth-factor=1");
 const dist = path.join(root, "node", "dist", "src", "search");
 const { LanceStore } = await import(path.join(dist, "lance-store.js"));
 const { searchCode } = await import(path.join(dist, "search.js"));
