@@ -76,3 +76,17 @@ uint8_t *check_read_file(const char *path, size_t *size) {
     if (buf) { buf[n] = 0; *size = (size_t)n; }
     return buf;
 }
+
+int check_mkmodel(const char *args, const char *out) {
+    const char *bin = getenv("GGEMBED_BIN");
+    if (!bin || !*bin) bin = "ggembed";
+    char cmd[8192];
+#ifdef _WIN32
+    snprintf(cmd, sizeof cmd, "\"\"%s\" mkmodel %s -o \"%s\" 2> nul\"", bin, args, out);
+#else
+    snprintf(cmd, sizeof cmd, "\"%s\" mkmodel %s -o \"%s\" 2> /dev/null", bin, args, out);
+#endif
+    int rc = system(cmd);
+    CHECKF(rc == 0, "ggembed mkmodel %s: status %d (is GGEMBED_BIN set?)", args, rc);
+    return rc;
+}

@@ -23,6 +23,9 @@ int check_done(const char *test_name);
  * scratch directory for files the tests write (GGEMBED_TEST_TMP). */
 const char *check_fixtures_dir(void);
 const char *check_tmp_dir(void);
+/* Runs `$GGEMBED_BIN mkmodel ARGS -o OUT` (stderr discarded); a failure is a
+ * failed check naming the arguments. Returns the command's status. */
+int check_mkmodel(const char *args, const char *out);
 /* Reads a whole file; caller frees. NULL when it cannot. */
 uint8_t *check_read_file(const char *path, size_t *size);
 

@@ -47,19 +47,6 @@
 
 static char bert_path[2048], builtin_path[2048], qwen_path[2048], vocab_bert[2048];
 
-static int run_mkmodel(const char *args, const char *out) {
-    const char *bin = getenv("GGEMBED_BIN");
-    if (!bin || !*bin) bin = "ggembed";
-    char cmd[8192];
-#ifdef _WIN32
-    snprintf(cmd, sizeof cmd, "\"\"%s\" mkmodel %s -o \"%s\" 2> nul\"", bin, args, out);
-#else
-    snprintf(cmd, sizeof cmd, "\"%s\" mkmodel %s -o \"%s\" 2> /dev/null", bin, args, out);
-#endif
-    int rc = system(cmd);
-    CHECKF(rc == 0, "ggembed mkmodel %s: status %d (is GGEMBED_BIN set?)", args, rc);
-    return rc;
-}
 
 static ggembed_model *open_model(const char *path, int threads, int max_batch) {
     ggembed_options o;
@@ -527,7 +514,7 @@ static float *rope_vectors(const char *opts, int *dims) {
     snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\" %s",
              check_fixtures_dir(), opts);
     float *v = NULL;
-    ggembed_model *m = run_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+    ggembed_model *m = check_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
     if (m) {
         ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
         *dims = ggembed_get_info(m)->n_embd;
@@ -545,7 +532,7 @@ static void rope_unknown_type(void) {
     snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --vocab \"%s/ggml-vocab-qwen2.gguf\" "
              "--rope-scaling yarn --rope-factor 4", check_fixtures_dir());
     size_t size = 0;
-    uint8_t *data = run_mkmodel(args, path) ? NULL : check_read_file(path, &size);
+    uint8_t *data = check_mkmodel(args, path) ? NULL : check_read_file(path, &size);
     /* the key, then its value: type (u32), length (u64), "yarn" */
     static const char key[] = "qwen2.rope.scaling.type";
     uint8_t *at = NULL;
@@ -578,7 +565,7 @@ static void rope_freqs_tensor(void) {
     int E = 0;
     for (int k = 0; k < 2; k++) {
         snprintf(args, sizeof args, base, check_fixtures_dir(), k ? "--rope-freqs 8 --rope-orig-ctx 32" : "");
-        ggembed_model *m = run_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+        ggembed_model *m = check_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
         if (!m) continue;
         ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
         E = ggembed_get_info(m)->n_embd;
@@ -826,7 +813,7 @@ static void test_dense_projection(void) {
     int E[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
         snprintf(args, sizeof args, base, check_fixtures_dir(), k ? "--dense 96" : "");
-        ggembed_model *m = run_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+        ggembed_model *m = check_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
         if (!m) continue;
         ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
         E[k] = ggembed_get_info(m)->n_embd;
@@ -851,7 +838,7 @@ static void test_dense_projection(void) {
     char bare[2048];
     snprintf(bare, sizeof bare, "%s/engine-dense-bare.gguf", check_tmp_dir());
     snprintf(args, sizeof args, base, check_fixtures_dir(), "");
-    if (!run_mkmodel(args, bare)) {
+    if (!check_mkmodel(args, bare)) {
         CHECK(copy_model(bare, path, NULL, "dense_2.weight", 64, 96) == 0);
         ggembed_model *m = NULL;
         ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
@@ -875,7 +862,7 @@ static void test_hidden_activation(void) {
     const char *acts[2] = {"--hidden-act gelu", "--hidden-act silu"};
     for (int k = 0; k < 2; k++) {
         snprintf(args, sizeof args, base, check_fixtures_dir(), acts[k]);
-        ggembed_model *m = run_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+        ggembed_model *m = check_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
         if (!m) continue;
         ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
         v[k] = embed(m, t, ROPE_N, NULL, NULL);
@@ -885,7 +872,7 @@ static void test_hidden_activation(void) {
     if (v[0] && v[1]) CHECKF(max_abs_diff(v[0], v[1], 64) > 1e-3, "silu ran as gelu");
     free(v[0]), free(v[1]);
     snprintf(args, sizeof args, base, check_fixtures_dir(), "--hidden-act relu");
-    if (!run_mkmodel(args, path)) {
+    if (!check_mkmodel(args, path)) {
         ggembed_model *m = NULL;
         ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
         CHECKF(st == GGEMBED_E_UNSUPPORTED && !m, "hidden_activation relu: %s", ggembed_status_name(st));
@@ -1069,7 +1056,7 @@ static void test_model_changed(void) {
     snprintf(args, sizeof args, "--preset bert-tiny --type f32 --seed 6 --vocab \"%s\"", vocab_bert);
     size_t bert_size = 0;
     free(check_read_file(bert_path, &bert_size));
-    if (run_mkmodel(args, other_path) || !(other_bytes = check_read_file(other_path, &other_size))) return;
+    if (check_mkmodel(args, other_path) || !(other_bytes = check_read_file(other_path, &other_size))) return;
     CHECK_EQ_INT(other_size, bert_size); /* same shapes: only the bytes differ */
     float want[1024], v[1024];
     char err[GGEMBED_ERR_LEN];
@@ -1173,10 +1160,10 @@ int main(void) {
     snprintf(qwen_path, sizeof qwen_path, "%s/engine-qwen2-tiny.gguf", tmp);
     char args[4096];
     snprintf(args, sizeof args, "--preset bert-tiny --type f32 --seed 3 --vocab \"%s\"", vocab_bert);
-    int rc = run_mkmodel(args, bert_path);
-    rc |= run_mkmodel("--preset bert-tiny --type q8_0 --seed 4", builtin_path);
+    int rc = check_mkmodel(args, bert_path);
+    rc |= check_mkmodel("--preset bert-tiny --type q8_0 --seed 4", builtin_path);
     snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\"", fix);
-    rc |= run_mkmodel(args, qwen_path);
+    rc |= check_mkmodel(args, qwen_path);
     if (rc == 0) {
         test_batch_and_threads(bert_path, "bert f32");
         test_batch_and_threads(builtin_path, "bert q8_0 built-in vocab");

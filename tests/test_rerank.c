@@ -26,19 +26,6 @@
 
 static char bert_path[2048], xlmr_path[2048], qwen_path[2048], embed_path[2048];
 
-static int run_mkmodel(const char *args, const char *out) {
-    const char *bin = getenv("GGEMBED_BIN");
-    if (!bin || !*bin) bin = "ggembed";
-    char cmd[8192];
-#ifdef _WIN32
-    snprintf(cmd, sizeof cmd, "\"\"%s\" mkmodel %s -o \"%s\" 2> nul\"", bin, args, out);
-#else
-    snprintf(cmd, sizeof cmd, "\"%s\" mkmodel %s -o \"%s\" 2> /dev/null", bin, args, out);
-#endif
-    int rc = system(cmd);
-    CHECKF(rc == 0, "ggembed mkmodel %s: status %d (is GGEMBED_BIN set?)", args, rc);
-    return rc;
-}
 
 static ggembed_model *open_model(const char *path, int max_batch) {
     ggembed_options o;
@@ -238,13 +225,13 @@ int main(void) {
     snprintf(embed_path, sizeof embed_path, "%s/rerank-embedder.gguf", tmp);
     char args[4096];
     snprintf(args, sizeof args, "--preset bge-reranker-tiny --type f32 --seed 3 --vocab \"%s/ggml-vocab-bert-bge.gguf\"", fix);
-    int rc = run_mkmodel(args, bert_path);
+    int rc = check_mkmodel(args, bert_path);
     snprintf(args, sizeof args, "--preset bge-reranker-tiny --type q8_0 --seed 4 --vocab \"%s/ggml-vocab-nomic-bert-moe.gguf\"", fix);
-    rc |= run_mkmodel(args, xlmr_path);
+    rc |= check_mkmodel(args, xlmr_path);
     snprintf(args, sizeof args, "--preset qwen3-reranker-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\"", fix);
-    rc |= run_mkmodel(args, qwen_path);
+    rc |= check_mkmodel(args, qwen_path);
     snprintf(args, sizeof args, "--preset bert-tiny --type f32 --seed 6 --vocab \"%s/ggml-vocab-bert-bge.gguf\"", fix);
-    rc |= run_mkmodel(args, embed_path);
+    rc |= check_mkmodel(args, embed_path);
     if (rc == 0) {
         test_order_and_batches(bert_path, 64, "bert");
         test_order_and_batches(xlmr_path, 64, "xlm-r");
