@@ -1,0 +1,351 @@
+/*
+ * gemm_tile_x86.h - the panel and register tile of the packed matrix
+ * products, written once for every x86 vector width: gemm_avx2.c
+ * instantiates it at 256 bits (8 rows a panel; its tile with vpdpbusd ymm
+ * for AVX-VNNI and with vpmaddubsw + vpmaddwd for plain AVX2),
+ * gemm_avx512.c at 512 bits (16 rows; vpdpbusd zmm).
+ *
+ * The scheme. GT_GR weight rows at a time are unpacked, one segment of
+ * SEG values, into a panel in L1 that every token of the call then reads:
+ * one row per 32-bit lane, 4 consecutive values per lane, so that one dot
+ * step of a panel vector with a token's 4 values broadcast to every lane
+ * adds to each row's own sum. The panel holds per weight sub-block (the
+ * values sharing one scale: 16 or 32) its int8 vectors, the rows' float
+ * scales, float mins (types with mins) and -128 * the sum of each row's
+ * values there (an activation is packed as its int8 value + 128, unsigned,
+ * see gemm_x86.h; starting a sub-block's sum from that correction takes
+ * the 128 back out). A register tile of up to GT_TT tokens by GT_GR rows
+ * then does, per sub-block si of activation block b (S values a
+ * sub-block, SB an activation block; s = si's index within b),
+ *     isum = corr[si] + DOT steps over its S/4 panel vectors, in order
+ *                                        (exact in int32, any instruction)
+ *     f = s == 0 ? float(isum) * sc[si] : fma(float(isum), sc[si], f)
+ *     types with mins:  f = fnma(mn[si], bsum[si], f)   (= f - mn * bsum)
+ * and per activation block (256 values for Q8_K, 32 for Q8_0)
+ *     tot = fma(f, d_act[b], tot)        (tot starts at 0.0f per segment)
+ * and per segment of SEG values, y = tot (first segment) or y + tot.
+ * Each row and token is one lane going through the same operations in the
+ * same order whatever the width, the tile, the batch, the row range or
+ * the dot instruction, so a token's results depend on none of them (and
+ * the levels agree bit for bit).
+ *
+ * The row unpackers (the panel's source where no panel_q / panel_sc
+ * builds it straight from the packed rows) are here too, on the width's
+ * unpackers.
+ *
+ * The includer defines, before including this file once:
+ *   GT_GR, GT_TT, GT_ALIGN   rows a panel (= 32-bit lanes of a vector),
+ *                            tokens a tile, the panel's alignment
+ *   gt_vi, gt_vf, gt_mask    the integer and float vector types, a lane mask
+ *   gt_loadi(p) gt_storei(p, v) gt_loadf(p) gt_storef(p, v)   unaligned
+ *   gt_zeroi() gt_zerof() gt_set1i(x) gt_set1f(x) gt_subi(a, b) gt_cvtf(v)
+ *   gt_mulf(a, b) gt_addf(a, b) gt_fmaddf(a, b, c) gt_fnmaddf(a, b, c)
+ *   gt_unpacklo32 gt_unpackhi32 gt_unpacklo64 gt_unpackhi64   (a, b)
+ *   gt_transpose_lanes(u, r) the last step of transpose (see there)
+ *   gt_corr_dot(acc, q)      acc + per lane 128 * the sum of q's 4 int8
+ *   gt_keep(nr)              the mask of lanes < nr
+ *   gt_maskloadf(p, k) gt_maskstoref(p, k, v)   y's lanes of rows
+ *   GT_ROW_VECS              vectors of a super-block's 256 int8 values
+ *   gt_unpack_k45(qs, qh, v) gt_unpack_q6_K(b, v) gt_unpack_q3_K(b, v)
+ *   gt_unpack_2bit(qs, v)    a super-block's values into v[GT_ROW_VECS]
+ *   gt_row_store(q, v, off)  those 256 values less off, stored at q
+ *   put_scales16(dst, s8, d) 16 signed bytes times half d, as floats
+ * and then instantiates tiles with GT_TILE and products with GT_GEMM.
+ */
+
+#define SEG 1024           /* values per panel, a multiple of 256 */
+#define MAX_SUB (SEG / 16) /* sub-blocks per panel, at most */
+
+typedef struct panel {
+    int8_t q[SEG / 4][4 * GT_GR]; /* vector j: values 4j..4j+3 of each row */
+    int32_t corr[MAX_SUB][GT_GR];
+    float sc[MAX_SUB][GT_GR];
+    float mn[MAX_SUB][GT_GR];
+} panel;
+
+/* The rows as unpacked, before they are turned into a panel. */
+typedef struct rows_buf {
+    int8_t q[GT_GR][SEG];
+    float sc[GT_GR][MAX_SUB];
+    float mn[GT_GR][MAX_SUB];
+} rows_buf;
+
+/* r[i] lane j <- r[j] lane i, for GT_GR vectors of GT_GR 32-bit lanes:
+ * the 4 x 4 blocks inside each 128-bit lane first, then the width's
+ * moves of whole 128-bit lanes (gt_transpose_lanes). */
+static inline void transpose(gt_vi r[GT_GR]) {
+    gt_vi t[GT_GR], u[GT_GR];
+    for (int i = 0; i < GT_GR; i += 2) {
+        t[i] = gt_unpacklo32(r[i], r[i + 1]);
+        t[i + 1] = gt_unpackhi32(r[i], r[i + 1]);
+    }
+    /* u[4g + c], 128-bit lane L: column 4L + c of rows 4g..4g+3 */
+    for (int g = 0; g < GT_GR / 4; g++) {
+        u[4 * g] = gt_unpacklo64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 1] = gt_unpackhi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 2] = gt_unpacklo64(t[4 * g + 1], t[4 * g + 3]);
+        u[4 * g + 3] = gt_unpackhi64(t[4 * g + 1], t[4 * g + 3]);
+    }
+    gt_transpose_lanes(u, r);
+}
+
+/* ---- unpacking one row (row_unpack_fn) with the width's unpackers ---- */
+
+UNPACK_32(unpack_row_q8_0, gg_block_q8_0, unpack_q8_0)
+UNPACK_32(unpack_row_q4_0, gg_block_q4_0, unpack_q4_0)
+UNPACK_32(unpack_row_q5_0, gg_block_q5_0, unpack_q5_0)
+
+/* A NULL q or sc is skipped (a panel_q or panel_sc makes that part). */
+#define UNPACK_K45(name, wtype, qh_of)                                                   \
+    static void name(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,       \
+                     float *mn) {                                                        \
+        const wtype *w = (const wtype *)row + k0 / GG_QK_K;                              \
+        for (int64_t j = 0; j < m / GG_QK_K; j++) {                                      \
+            if (q) {                                                                     \
+                gt_vi v[GT_ROW_VECS];                                                    \
+                gt_unpack_k45(w[j].qs, qh_of, v);                                        \
+                gt_row_store(q + 256 * j, v, 0);                                         \
+            }                                                                            \
+            if (sc) k45_scales(w[j].scales, w[j].d, w[j].dmin, sc + 8 * j, mn + 8 * j);  \
+        }                                                                                \
+    }
+UNPACK_K45(unpack_row_q4_K, gg_block_q4_K, NULL)
+UNPACK_K45(unpack_row_q5_K, gg_block_q5_K, w[j].qh)
+
+static void unpack_row_q6_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
+                            float *mn) {
+    (void)mn;
+    const gg_block_q6_K *w = (const gg_block_q6_K *)row + k0 / GG_QK_K;
+    for (int64_t j = 0; j < m / GG_QK_K; j++) {
+        gt_vi v[GT_ROW_VECS];
+        gt_unpack_q6_K(&w[j], v);
+        gt_row_store(q + 256 * j, v, 32);
+        put_scales16(sc + 16 * j, _mm_loadu_si128((const __m128i *)w[j].scales), w[j].d);
+    }
+}
+
+static void unpack_row_q3_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
+                            float *mn) {
+    (void)mn;
+    const gg_block_q3_K *w = (const gg_block_q3_K *)row + k0 / GG_QK_K;
+    for (int64_t j = 0; j < m / GG_QK_K; j++) {
+        gt_vi v[GT_ROW_VECS];
+        gt_unpack_q3_K(&w[j], v);
+        gt_row_store(q + 256 * j, v, 4);
+        put_scales16(sc + 16 * j, q3scales(w[j].scales), w[j].d);
+    }
+}
+
+static void unpack_row_q2_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
+                            float *mn) {
+    const gg_block_q2_K *w = (const gg_block_q2_K *)row + k0 / GG_QK_K;
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    for (int64_t j = 0; j < m / GG_QK_K; j++) {
+        gt_vi v[GT_ROW_VECS];
+        gt_unpack_2bit(w[j].qs, v);
+        gt_row_store(q + 256 * j, v, 0);
+        __m128i raw = _mm_loadu_si128((const __m128i *)w[j].scales);
+        put_scales16(sc + 16 * j, _mm_and_si128(raw, m4), w[j].d);
+        put_scales16(mn + 16 * j, _mm_and_si128(_mm_srli_epi16(raw, 4), m4), w[j].dmin);
+    }
+}
+
+/* ---- the panel ---- */
+
+/* dst[j][r] = src[r][j] for the rows and j < n (the caller zeroes src
+ * from n to n rounded up to GT_GR). */
+static void transpose_cols(const float (*src)[MAX_SUB], int n, float (*dst)[GT_GR]) {
+    for (int j0 = 0; j0 < n; j0 += GT_GR) {
+        gt_vi v[GT_GR];
+        for (int r = 0; r < GT_GR; r++) v[r] = gt_loadi(src[r] + j0);
+        transpose(v);
+        for (int j = 0; j < GT_GR && j0 + j < n; j++) gt_storei(dst[j0 + j], v[j]);
+    }
+}
+
+typedef struct gdesc {
+    int sb;   /* values per activation scale */
+    int sub;  /* values per weight scale */
+    bool mins;
+    row_unpack_fn unpack;
+    /* optional: the panel's values straight from the rows' packed bytes,
+     * unpack then being asked for scales only (q == NULL) */
+    void (*panel_q)(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p);
+    /* optional: the panel's scales and mins likewise (unpack given NULL) */
+    void (*panel_sc)(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p);
+    /* the register tile over nt <= GT_TT tokens (see GT_TILE) */
+    void (*micro)(int nt, const panel *p, int64_t m, const uint8_t *a, size_t stride,
+                  ptrdiff_t ad_off, ptrdiff_t bs_off, float *out);
+} gdesc;
+
+static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, int64_t k0,
+                        int64_t m, rows_buf *rw, panel *p) {
+    const int nsub = (int)(m / g->sub), nsub_r = (nsub + GT_GR - 1) / GT_GR * GT_GR;
+    for (int r = 0; r < GT_GR && !(g->panel_q && g->panel_sc); r++) {
+        if (r < nr) {
+            g->unpack((const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes, k0, m,
+                      g->panel_q ? NULL : rw->q[r], g->panel_sc ? NULL : rw->sc[r],
+                      g->panel_sc ? NULL : rw->mn[r]);
+        } else {
+            /* lanes of no row: zeros, computed and never stored */
+            if (!g->panel_q) memset(rw->q[r], 0, (size_t)m);
+            memset(rw->sc[r], 0, sizeof(float) * (size_t)nsub);
+            memset(rw->mn[r], 0, sizeof(float) * (size_t)nsub);
+        }
+        for (int s = nsub; s < nsub_r; s++) rw->sc[r][s] = rw->mn[r][s] = 0;
+    }
+    if (g->panel_q) g->panel_q(w, rb, nr, k0, m, p);
+    for (int64_t c = 0; !g->panel_q && c < m / (4 * GT_GR); c++) {
+        gt_vi v[GT_GR];
+        for (int r = 0; r < GT_GR; r++) v[r] = gt_loadi(rw->q[r] + 4 * GT_GR * c);
+        transpose(v);
+        for (int j = 0; j < GT_GR; j++) gt_storei(p->q[GT_GR * c + j], v[j]);
+    }
+    if (g->panel_sc) {
+        g->panel_sc(w, rb, nr, k0, m, p);
+    } else {
+        transpose_cols(rw->sc, nsub, p->sc);
+        if (g->mins) transpose_cols(rw->mn, nsub, p->mn);
+    }
+    const int steps = g->sub / 4;
+    for (int s = 0; s < nsub; s++) {
+        gt_vi acc = gt_zeroi();
+        for (int j = 0; j < steps; j++) acc = gt_corr_dot(acc, gt_loadi(p->q[s * steps + j]));
+        gt_storei(p->corr[s], gt_subi(gt_zeroi(), acc));
+    }
+}
+
+/* The next panel's bytes, on their way while this one computes. */
+static void prefetch_panel(const gg_matrix *w, int64_t rb, int64_t r1, int64_t k0, int64_t m) {
+    const gg_type_traits *ti = gg_type_info(w->type);
+    size_t b0 = (size_t)(k0 / ti->block_size) * ti->type_size;
+    size_t b1 = (size_t)((k0 + m) / ti->block_size) * ti->type_size;
+    for (int64_t r = rb; r < GG_MIN(rb + GT_GR, r1); r++) {
+        const char *row = (const char *)w->data + (size_t)r * w->row_bytes;
+        for (size_t o = b0; o < b1; o += 64) _mm_prefetch(row + o, _MM_HINT_T0);
+    }
+}
+
+static inline gt_vi bcast4(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return gt_set1i(v);
+}
+
+/* The register tile name(SB, S, MINS, NT, ...) for one dot instruction
+ * DOT(acc, u8 activations, s8 weights), on functions with the target
+ * attribute ATTR (a function target must be on every function that
+ * inlines the instruction, hence a macro): out[t] = the segment's sums
+ * for token t, whose values are at a + t * stride and whose block scales
+ * and sub-block sums at ad_off and bs_off bytes from there. Each block's
+ * sum goes to out[] in memory, so that the registers hold only the int32
+ * sums and f. */
+#define GT_TILE(name, ATTR, DOT)                                                         \
+    ATTR ALWAYS_INLINE void name(int SB, int S, int MINS, int NT, const panel *p, int64_t m, \
+                                 const uint8_t *a, size_t stride, ptrdiff_t ad_off,      \
+                                 ptrdiff_t bs_off, float *out) {                         \
+        const int nsb = SB / S, steps = S / 4;                                           \
+        const uint8_t *at[GT_TT];                                                        \
+        for (int t = 0; t < NT; t++) at[t] = a + (size_t)t * stride;                     \
+        for (int t = 0; t < NT; t++) gt_storef(out + GT_GR * t, gt_zerof());             \
+        for (int64_t b = 0; b < m / SB; b++) {                                           \
+            gt_vf f[GT_TT];                                                              \
+            for (int s = 0; s < nsb; s++) {                                              \
+                const int64_t si = b * nsb + s;                                          \
+                gt_vi acc[GT_TT];                                                        \
+                const gt_vi corr = gt_loadi(p->corr[si]);                                \
+                for (int t = 0; t < NT; t++) acc[t] = corr;                              \
+                for (int j = 0; j < steps; j++) {                                        \
+                    const gt_vi wv = gt_loadi(p->q[si * steps + j]);                     \
+                    for (int t = 0; t < NT; t++)                                         \
+                        acc[t] = DOT(acc[t], bcast4(at[t] + si * S + 4 * j), wv);        \
+                }                                                                        \
+                const gt_vf sc = gt_loadf(p->sc[si]);                                    \
+                for (int t = 0; t < NT; t++) {                                           \
+                    gt_vf x = gt_cvtf(acc[t]);                                           \
+                    f[t] = s == 0 ? gt_mulf(x, sc) : gt_fmaddf(x, sc, f[t]);             \
+                }                                                                        \
+                if (MINS) {                                                              \
+                    const gt_vf mn = gt_loadf(p->mn[si]);                                \
+                    for (int t = 0; t < NT; t++) {                                       \
+                        const float *bs = (const float *)(const void *)(at[t] + bs_off); \
+                        f[t] = gt_fnmaddf(mn, gt_set1f(bs[si]), f[t]);                   \
+                    }                                                                    \
+                }                                                                        \
+            }                                                                            \
+            for (int t = 0; t < NT; t++) {                                               \
+                const float *ad = (const float *)(const void *)(at[t] + ad_off);         \
+                gt_storef(out + GT_GR * t,                                               \
+                          gt_fmaddf(f[t], gt_set1f(ad[b]), gt_loadf(out + GT_GR * t)));  \
+            }                                                                            \
+        }                                                                                \
+    }
+
+static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t stride,
+                     int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    /* aligned by hand: the stack of a mingw thread is not. */
+    unsigned char pmem[sizeof(panel) + GT_ALIGN], rmem[sizeof(rows_buf) + GT_ALIGN];
+    panel *p = (panel *)(void *)(pmem + (GT_ALIGN - (uintptr_t)pmem % GT_ALIGN) % GT_ALIGN);
+    rows_buf *rw = (rows_buf *)(void *)(rmem + (GT_ALIGN - (uintptr_t)rmem % GT_ALIGN) % GT_ALIGN);
+    const int64_t n = w->cols;
+    const size_t ad_off = (size_t)n;
+    const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
+    for (int64_t rb = r0; rb < r1; rb += GT_GR) {
+        const int nr = (int)GG_MIN(GT_GR, r1 - rb);
+        const gt_mask keep = gt_keep(nr);
+        for (int64_t k0 = 0; k0 < n; k0 += SEG) {
+            const int64_t m = GG_MIN(SEG, n - k0);
+            build_panel(g, w, rb, nr, k0, m, rw, p);
+            if (k0 + SEG < n) prefetch_panel(w, rb, r1, k0 + SEG, GG_MIN(SEG, n - k0 - SEG));
+            else if (rb + GT_GR < r1) prefetch_panel(w, rb + GT_GR, r1, 0, GG_MIN(SEG, n));
+            for (int t0 = 0; t0 < n_tok; t0 += GT_TT) {
+                const int nt = GG_MIN(GT_TT, n_tok - t0);
+                const uint8_t *a = (const uint8_t *)act + (size_t)t0 * stride + k0;
+                float out[GT_TT * GT_GR]; /* not vectors: mingw does not align the stack */
+                g->micro(nt, p, m, a, stride, (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb)),
+                         (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub)), out);
+                for (int t = 0; t < nt; t++) {
+                    float *yt = y + (int64_t)(t0 + t) * ldy + rb;
+                    gt_vf v = gt_loadf(out + GT_GR * t);
+                    if (k0 > 0) v = gt_addf(gt_maskloadf(yt, keep), v);
+                    gt_maskstoref(yt, keep, v);
+                }
+            }
+        }
+    }
+}
+
+/* The tile made constant in its shape by a switch on the token count. */
+#define GT_CASE(tilefn, SB, S, MINS, N)                                                  \
+    case N: tilefn(SB, S, MINS, N, p, m, a, st, ado, bso, out); break;
+#define GT_CASES_4(tilefn, SB, S, MINS)                                                  \
+    GT_CASE(tilefn, SB, S, MINS, 4) GT_CASE(tilefn, SB, S, MINS, 3)                      \
+    GT_CASE(tilefn, SB, S, MINS, 2)
+#define GT_CASES_8(tilefn, SB, S, MINS)                                                  \
+    GT_CASE(tilefn, SB, S, MINS, 8) GT_CASE(tilefn, SB, S, MINS, 7)                      \
+    GT_CASE(tilefn, SB, S, MINS, 6) GT_CASE(tilefn, SB, S, MINS, 5)                      \
+    GT_CASES_4(tilefn, SB, S, MINS)
+#if GT_TT == 8
+#define GT_CASES GT_CASES_8
+#elif GT_TT == 4
+#define GT_CASES GT_CASES_4
+#else
+#error "GT_TT must be 4 or 8"
+#endif
+
+/* One product name(...) (gg_gemm_rows' signature) per weight type and
+ * tile: SB values per activation scale, S per weight scale, MINS whether
+ * the type has mins; panel_q and panel_sc as in gdesc (NULL: none). */
+#define GT_GEMM(name, ATTR, tilefn, SB, S, MINS, unpack_fn, panel_q, panel_sc)           \
+    ATTR static void name##_micro(int nt, const panel *p, int64_t m, const uint8_t *a,   \
+                                  size_t st, ptrdiff_t ado, ptrdiff_t bso, float *out) { \
+        switch (nt) {                                                                    \
+            GT_CASES(tilefn, SB, S, MINS)                                                \
+        default: tilefn(SB, S, MINS, 1, p, m, a, st, ado, bso, out); break;              \
+        }                                                                                \
+    }                                                                                    \
+    static void name(const gg_matrix *w, const void *act, size_t stride, int n_tok,      \
+                     float *y, int64_t ldy, int64_t r0, int64_t r1) {                    \
+        static const gdesc g = {SB, S, MINS, unpack_fn, panel_q, panel_sc, name##_micro}; \
+        gemm_run(&g, w, act, stride, n_tok, y, ldy, r0, r1);                             \
+    }
