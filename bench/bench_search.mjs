@@ -6,11 +6,13 @@
 //
 //   node bench/bench_search.mjs [--sizes 10000] [--million] [--dims 384] [--queries 200]
 //        [--process child|inline] [--dir DIR] [--keep]
-//   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file]
+//   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file] [--chunker worker|thread]
 //
 // --index indexes REPO with the model (the real indexer and embedder, as
-// index_codebase does) into a fresh store, sampling every 50 ms the RSS of
-// this process (what the MCP server would hold) and of the store process.
+// index_codebase does: chunking in its worker thread, or with --chunker
+// thread in this one) into a fresh store, sampling every 50 ms the RSS of
+// this process (what the MCP server would hold) and of the store process,
+// and where this process's memory was at its peak.
 //
 // Needs `npm ci` in node/ (LanceDB is a dev dependency there) and `npm run build`.
 // The chunks are windows of 12 lines of this repository's own C and
@@ -25,7 +27,6 @@ import { readdirSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { setFlagsFromString } from "node:v8";
 import { f, machine, root, table } from "./bench_common.mjs";
 
 const { values } = parseArgs({
@@ -33,11 +34,13 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "10000" }, million: { type: "boolean" }, dims: { type: "string", default: "384" },
     queries: { type: "string", default: "200" }, process: { type: "string", default: "child" },
     dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
+    chunker: { type: "string", default: "worker" },
   },
 });
 // --index: the ggembed-mcp bin's young-generation bound, so that the Node RSS is the MCP server's
-if (values.index) setFlagsFromString("--semi-space-growth-factor=1");
 const dist = path.join(root, "node", "dist", "src", "search");
+// (as the bin does: set again after the chunking thread starts, which resets V8's flags)
+if (values.index) (await import(path.join(dist, "..", "v8-flags.js"))).setProcessFlag("--semi-space-growth-factor=1");
 const { LanceStore } = await import(path.join(dist, "lance-store.js"));
 const { searchCode } = await import(path.join(dist, "search.js"));
 const { sha256 } = await import(path.join(dist, "store.js"));
@@ -49,8 +52,9 @@ if (values.million) sizes.push(1_000_000);
 const nq = Number(values.queries);
 const base = values.dir ?? mkdtempSync(path.join(os.tmpdir(), "ggembed-bench-search-"));
 
-// the corpus: 12-line windows of the repository's sources
+// the corpus: 12-line windows of the repository's sources (not read for --index: it is not the MCP server's memory)
 function sources(dir, out = []) {
+  if (values.index) return out;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) sources(p, out);
@@ -103,25 +107,54 @@ if (values.index) {
   const { FileStore } = await import(path.join(dist, "store.js"));
   const store = values.process === "file" ? await FileStore.open(dir) : await LanceStore.open(dir, { process: values.process });
   await store.setMeta({ model: "bench", dims: e.info().dims });
+  if (values.chunker !== "worker" && values.chunker !== "thread") throw new Error(`--chunker ${values.chunker}: expected worker or thread`);
+  const { ChunkWorker } = await import(path.join(dist, "chunk-worker.js"));
+  const chunker = values.chunker === "worker" ? new ChunkWorker() : undefined;
+  const { getHeapStatistics, getHeapSpaceStatistics } = await import("node:v8");
   let node = 0;
   let child = 0;
+  let atPeak = null;
+  const MB = (x) => x / 1048576;
+  /** where this process's memory is (taken when its RSS is at a new peak) */
+  const breakdown = () => {
+    const u = process.memoryUsage();
+    const h = getHeapStatistics();
+    let smaps = {};
+    try {
+      for (const m of readFileSync("/proc/self/smaps_rollup", "utf8").matchAll(/^(Anonymous|Rss|Shared_Clean|Private_Clean|Private_Dirty):\s+(\d+) kB/gm)) smaps[m[1]] = Number(m[2]) / 1024;
+    } catch {
+      smaps = {};
+    }
+    return {
+      "heap used": MB(u.heapUsed), "heap committed": MB(h.total_physical_size), external: MB(u.external), arrayBuffers: MB(u.arrayBuffers),
+      "smaps anon": smaps.Anonymous ?? NaN, "smaps file-backed": (smaps.Shared_Clean ?? 0) + (smaps.Private_Clean ?? 0),
+      ...Object.fromEntries(getHeapSpaceStatistics().filter((sp) => sp.physical_space_size > 1048576).map((sp) => [sp.space_name, MB(sp.physical_space_size)])),
+      "chunk thread": chunker?.state ?? "(none)",
+    };
+  };
   const sample = () => {
-    node = Math.max(node, selfRss().rss);
+    const rss = selfRss().rss;
+    if (rss > node) {
+      node = rss;
+      atPeak = breakdown();
+    }
     child = Math.max(child, rssOf(store.engine?.pid)?.rss ?? 0);
   };
   const timer = setInterval(sample, 50);
   const t0 = performance.now();
-  const r = await indexRepository(path.resolve(values.index), e, store, { maxTokens: Math.min(e.info().context ?? 512, 512) });
+  const r = await indexRepository(path.resolve(values.index), e, store, { maxTokens: Math.min(e.info().context ?? 512, 512), chunker });
   await store.optimize?.();
   sample();
   clearInterval(timer);
   const s = (performance.now() - t0) / 1000;
-  console.log(`bench_search --index: ${values.index} with ${path.basename(values.model)} (${e.info().dims} dims); store ${values.process}`);
+  console.log(`bench_search --index: ${values.index} with ${path.basename(values.model)} (${e.info().dims} dims); store ${values.process}; chunking in ${values.chunker === "worker" ? "a worker thread" : "the main thread"}`);
   console.log(machine());
   table(
-    ["files", "chunks", "embedded", "s", "Node RSS peak MB", "store RSS peak MB"],
-    [[r.walk.files, r.chunks, r.chunksEmbedded, f(s, 1), f(node, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process"]],
+    ["files", "chunks", "embedded", "errors", "s", "Node RSS peak MB", "store RSS peak MB"],
+    [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, f(s, 1), f(node, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process"]],
   );
+  if (atPeak) table(Object.keys(atPeak).map((k) => `${k}${typeof atPeak[k] === "number" ? " MB" : ""}`), [Object.values(atPeak).map((v) => (typeof v === "number" ? f(v, 1) : v))]);
+  await chunker?.close();
   await store.close();
   await e.close();
   if (!values.keep && !values.dir) rmSync(base, { recursive: true, force: true });

@@ -14,8 +14,8 @@
 // fallback, byte-level BPE) makes more tokens than bytes.
 
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
 import { at } from '../arrays.js';
+import { setProcessFlag } from '../v8-flags.js';
 import { type LanguageSpec, languageOf } from './languages.js';
 
 export interface Chunk {
@@ -39,7 +39,17 @@ export interface ChunkOptions {
   overlapLines?: number;
   /** lines per window for files without a grammar (default 40; fewer when the tokens say so) */
   windowLines?: number;
+  /** line windows even where a grammar exists (the fallback when parsing a file failed) */
+  byLines?: boolean;
 }
+
+/** Whatever chunks files: chunkFile in this thread, or a ChunkWorker (chunk-worker.ts) that runs it in a worker thread. */
+export interface FileChunker {
+  chunk(file: string, source: string, options: ChunkOptions): Promise<Chunk[]>;
+}
+
+/** chunkFile as a FileChunker: the grammars load into (and stay in) the calling thread. */
+export const inThreadChunker: FileChunker = { chunk: (file, source, options) => chunkFile(file, source, options) };
 
 /** Tokens a tokenizer can add beyond one per byte (special tokens, a dummy prefix). */
 const TOKEN_MARGIN = 16;
@@ -79,7 +89,7 @@ function loadRuntime(): Promise<TSModule> {
     // indexing (issue 11) for parsing time that is small beside embedding.
     // The flag must be set before the first module is compiled; the grammars
     // are the only WebAssembly in the MCP server.
-    setFlagsFromString('--liftoff-only');
+    setProcessFlag('--liftoff-only');
     let mod: { default: TSModule };
     try {
       mod = (await import('web-tree-sitter' as string)) as { default: TSModule };
@@ -360,7 +370,7 @@ export function languageIdOf(file: string): string {
 export async function chunkFile(file: string, source: string, options: ChunkOptions): Promise<Chunk[]> {
   const m = new Measure(options.countTokens, options.maxTokens);
   const lines = source.split(/\r?\n/);
-  const spec = languageOf(file);
+  const spec = options.byLines ? null : languageOf(file);
   const sp = new Splitter(lines, m, options.overlapLines ?? 2, spec);
   let segs: Segment[];
   if (spec) {

@@ -15,7 +15,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { zip } from '../arrays.js';
-import { type Chunk, chunkFile, languageIdOf } from './chunker.js';
+import { ChunkWorkerError } from './chunk-worker.js';
+import { type Chunk, type ChunkOptions, chunkFile, type FileChunker, inThreadChunker, languageIdOf } from './chunker.js';
 import { admitFile, emptyStats, type IgnoreRules, type WalkedFile, type WalkOptions, type WalkStats, walkFiles } from './files.js';
 import { type ChunkMeta, type FileRecord, type SearchStore, sha256 } from './store.js';
 
@@ -38,6 +39,8 @@ export interface IndexOptions extends WalkOptions {
   batchSize?: number;
   /** chunks queued before they are embedded and their files written (default 4 x batchSize): the work an interruption can cost */
   flushChunks?: number;
+  /** what chunks the files (default: chunkFile in this thread; the MCP server gives a ChunkWorker) */
+  chunker?: FileChunker;
   /** re-chunk every file even when unchanged (vectors are still reused by hash) */
   force?: boolean;
   signal?: AbortSignal;
@@ -192,16 +195,35 @@ class Run {
     report.filesChanged++;
     this.progress(f.path);
     let chunks: Chunk[];
+    const text = content.toString('utf8');
+    const chunkOptions: ChunkOptions = {
+      countTokens: async (t) => (await this.embedder.tokenize(this.prefix + t)).length,
+      maxTokens: options.maxTokens,
+      minTokens: options.minTokens,
+    };
+    /** set when the file is in by line windows because its parse killed the chunking thread */
+    let byLines = false;
     try {
-      chunks = await chunkFile(f.path, content.toString('utf8'), {
-        countTokens: async (t) => (await this.embedder.tokenize(this.prefix + t)).length,
-        maxTokens: options.maxTokens,
-        minTokens: options.minTokens,
-      });
+      chunks = await (options.chunker ?? inThreadChunker).chunk(f.path, text, chunkOptions);
     } catch (e) {
       if (options.signal?.aborted) throw e;
-      report.errors.push({ path: f.path, message: `chunking failed: ${(e as Error).message}` });
-      return;
+      if (!(e instanceof ChunkWorkerError && e.threadLost)) {
+        report.errors.push({ path: f.path, message: `chunking failed: ${(e as Error).message}` });
+        return;
+      }
+      // indexed by line windows meanwhile, and recorded without its hash so that the next run tries its grammar again
+      try {
+        chunks = await chunkFile(f.path, text, { ...chunkOptions, byLines: true });
+      } catch (e2) {
+        if (options.signal?.aborted) throw e2;
+        report.errors.push({
+          path: f.path,
+          message: `chunking failed: ${(e as Error).message}; by line windows: ${(e2 as Error).message}`,
+        });
+        return;
+      }
+      byLines = true;
+      report.errors.push({ path: f.path, message: `${(e as Error).message}: indexed by line windows instead` });
     }
     const metas: ChunkMeta[] = [];
     const texts = new Map<string, string>();
@@ -221,7 +243,7 @@ class Run {
       return;
     }
     this.queue.push({
-      rec: { path: f.path, hash, size: f.size, mtimeMs: f.mtimeMs, language: languageIdOf(f.path), chunks: metas },
+      rec: { path: f.path, hash: byLines ? '' : hash, size: f.size, mtimeMs: f.mtimeMs, language: languageIdOf(f.path), chunks: metas },
       texts,
     });
     this.queued += texts.size;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Embedder } from '../embedder.js';
+import { ChunkWorker, type ChunkWorkerOptions } from './chunk-worker.js';
 import { IgnoreRules } from './files.js';
 import { type IndexOptions, type IndexProgress, type IndexReport, indexPaths, indexRepository } from './indexer.js';
 import { LanceStore } from './lance-store.js';
@@ -48,6 +49,8 @@ export interface SearchToolsOptions {
   watcher?: WatcherOptions;
   /** where the index lives (default env GGEMBED_STORE, else 'lance') */
   store?: StoreKind;
+  /** the chunking thread (chunk-worker.ts): its idle time and heap limits */
+  chunkWorker?: ChunkWorkerOptions;
 }
 
 /** The errors index_status shows: the last ones, from index_codebase and watcher runs alike. */
@@ -111,6 +114,8 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
   const storeKind = options.store ?? storeKindFrom(process.env.GGEMBED_STORE);
   let current = defaultRoot;
   let closed = false;
+  // one chunking thread for every root: the grammars load once, and go when no run needs them
+  const chunker = new ChunkWorker(options.chunkWorker);
 
   const stateOf = (root: string): Promise<RootState> => {
     let s = roots.get(root);
@@ -150,6 +155,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
   const indexOptions = (st: RootState, extra: Partial<IndexOptions>): IndexOptions => ({
     maxTokens: options.maxTokens ?? Math.min(embedder.info().context ?? 512, 512),
     documentPrefix: prefixes().document,
+    chunker,
     ...extra,
     onProgress: (p) => {
       st.progress = p;
@@ -354,6 +360,8 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
         watcher: st.watcher
           ? { on: true, state: st.watcher.state, runs: st.watcher.runs, events: st.watcher.events }
           : { on: false, state: 'off', runs: 0, events: 0 },
+        // the chunking thread: 'off' between runs (its grammars' memory returned), starts and deaths
+        chunker: chunker.status(),
       });
     },
   );
@@ -379,6 +387,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     close: async () => {
       closed = true;
       for (const s of roots.values()) await stopWatching(await s);
+      await chunker.close();
     },
   };
 }
