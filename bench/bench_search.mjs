@@ -7,12 +7,15 @@
 //   node bench/bench_search.mjs [--sizes 10000] [--million] [--dims 384] [--queries 200]
 //        [--process child|inline] [--dir DIR] [--keep]
 //   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file] [--chunker worker|thread]
+//        [--seconds N] [--thread-old-mb N]
 //
 // --index indexes REPO with the model (the real indexer and embedder, as
 // index_codebase does: chunking in its worker thread, or with --chunker
 // thread in this one) into a fresh store, sampling every 50 ms the RSS of
 // this process (what the MCP server would hold) and of the store process,
-// and where this process's memory was at its peak.
+// and where this process's memory was at its peak. --seconds N stops the
+// run after N seconds (for trees too large to index in one sitting);
+// --thread-old-mb N bounds the chunking thread's old generation (default 64).
 //
 // Needs `npm ci` in node/ (LanceDB is a dev dependency there) and `npm run build`.
 // The chunks are windows of 12 lines of this repository's own C and
@@ -34,7 +37,7 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "10000" }, million: { type: "boolean" }, dims: { type: "string", default: "384" },
     queries: { type: "string", default: "200" }, process: { type: "string", default: "child" },
     dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
-    chunker: { type: "string", default: "worker" },
+    chunker: { type: "string", default: "worker" }, seconds: { type: "string" }, "thread-old-mb": { type: "string" },
   },
 });
 // --index: the ggembed-mcp bin's young-generation bound, so that the Node RSS is the MCP server's
@@ -109,7 +112,8 @@ if (values.index) {
   await store.setMeta({ model: "bench", dims: e.info().dims });
   if (values.chunker !== "worker" && values.chunker !== "thread") throw new Error(`--chunker ${values.chunker}: expected worker or thread`);
   const { ChunkWorker } = await import(path.join(dist, "chunk-worker.js"));
-  const chunker = values.chunker === "worker" ? new ChunkWorker() : undefined;
+  const threadOld = values["thread-old-mb"] ? { resourceLimits: { maxOldGenerationSizeMb: Number(values["thread-old-mb"]) } } : {};
+  const chunker = values.chunker === "worker" ? new ChunkWorker(threadOld) : undefined;
   const { getHeapStatistics, getHeapSpaceStatistics } = await import("node:v8");
   let node = 0;
   let child = 0;
@@ -142,7 +146,8 @@ if (values.index) {
   };
   const timer = setInterval(sample, 50);
   const t0 = performance.now();
-  const r = await indexRepository(path.resolve(values.index), e, store, { maxTokens: Math.min(e.info().context ?? 512, 512), chunker });
+  const signal = values.seconds ? AbortSignal.timeout(Number(values.seconds) * 1000) : undefined;
+  const r = await indexRepository(path.resolve(values.index), e, store, { maxTokens: Math.min(e.info().context ?? 512, 512), chunker, signal });
   await store.optimize?.();
   sample();
   clearInterval(timer);
@@ -150,8 +155,8 @@ if (values.index) {
   console.log(`bench_search --index: ${values.index} with ${path.basename(values.model)} (${e.info().dims} dims); store ${values.process}; chunking in ${values.chunker === "worker" ? "a worker thread" : "the main thread"}`);
   console.log(machine());
   table(
-    ["files", "chunks", "embedded", "errors", "s", "Node RSS peak MB", "store RSS peak MB"],
-    [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, f(s, 1), f(node, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process"]],
+    ["files", "chunks", "embedded", "errors", "stopped", "s", "Node RSS peak MB", "store RSS peak MB"],
+    [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, r.aborted ? `after ${values.seconds} s` : "no", f(s, 1), f(node, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process"]],
   );
   if (atPeak) table(Object.keys(atPeak).map((k) => `${k}${typeof atPeak[k] === "number" ? " MB" : ""}`), [Object.values(atPeak).map((v) => (typeof v === "number" ? f(v, 1) : v))]);
   await chunker?.close();

@@ -49,8 +49,25 @@ export interface SearchToolsOptions {
   watcher?: WatcherOptions;
   /** where the index lives (default env GGEMBED_STORE, else 'lance') */
   store?: StoreKind;
-  /** the chunking thread (chunk-worker.ts): its idle time and heap limits */
+  /**
+   * where files are chunked (default env GGEMBED_CHUNKER, else 'thread'): in
+   * this thread, or in a worker thread that ends when idle (chunk-worker.ts).
+   * Not the default: with the worker the MCP-side peak RSS while indexing was
+   * higher, not lower (bench/bench_search.mjs --index ... --chunker).
+   */
+  chunker?: ChunkerKind;
+  /** the chunking thread's idle time and heap limits (chunker 'worker') */
   chunkWorker?: ChunkWorkerOptions;
+}
+
+export const CHUNKER_KINDS = ['thread', 'worker'] as const;
+export type ChunkerKind = (typeof CHUNKER_KINDS)[number];
+
+/** The chunker named by GGEMBED_CHUNKER (unset: 'thread'); any other value is a configuration error at once. */
+export function chunkerKindFrom(v: string | undefined): ChunkerKind {
+  if (v === undefined || v === '') return 'thread';
+  if ((CHUNKER_KINDS as readonly string[]).includes(v)) return v as ChunkerKind;
+  throw new Error(`GGEMBED_CHUNKER=${v}: expected ${CHUNKER_KINDS.join(' or ')}`);
 }
 
 /** The errors index_status shows: the last ones, from index_codebase and watcher runs alike. */
@@ -115,7 +132,8 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
   let current = defaultRoot;
   let closed = false;
   // one chunking thread for every root: the grammars load once, and go when no run needs them
-  const chunker = new ChunkWorker(options.chunkWorker);
+  const chunker =
+    (options.chunker ?? chunkerKindFrom(process.env.GGEMBED_CHUNKER)) === 'worker' ? new ChunkWorker(options.chunkWorker) : null;
 
   const stateOf = (root: string): Promise<RootState> => {
     let s = roots.get(root);
@@ -155,7 +173,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
   const indexOptions = (st: RootState, extra: Partial<IndexOptions>): IndexOptions => ({
     maxTokens: options.maxTokens ?? Math.min(embedder.info().context ?? 512, 512),
     documentPrefix: prefixes().document,
-    chunker,
+    ...(chunker ? { chunker } : {}),
     ...extra,
     onProgress: (p) => {
       st.progress = p;
@@ -360,8 +378,8 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
         watcher: st.watcher
           ? { on: true, state: st.watcher.state, runs: st.watcher.runs, events: st.watcher.events }
           : { on: false, state: 'off', runs: 0, events: 0 },
-        // the chunking thread: 'off' between runs (its grammars' memory returned), starts and deaths
-        chunker: chunker.status(),
+        // the chunking thread: 'off' between runs (its grammars' memory returned), starts and deaths; 'thread': this one
+        chunker: chunker ? chunker.status() : 'thread',
       });
     },
   );
@@ -387,7 +405,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     close: async () => {
       closed = true;
       for (const s of roots.values()) await stopWatching(await s);
-      await chunker.close();
+      await chunker?.close();
     },
   };
 }
