@@ -152,11 +152,14 @@ if (values.index) {
   sample();
   clearInterval(timer);
   const s = (performance.now() - t0) / 1000;
+  // after the run: the chunking thread ends after 5 s without a file; what the server holds between runs
+  await new Promise((r) => setTimeout(r, 6000));
+  const idle = selfRss().rss;
   console.log(`bench_search --index: ${values.index} with ${path.basename(values.model)} (${e.info().dims} dims); store ${values.process}; chunking in ${values.chunker === "worker" ? "a worker thread" : "the main thread"}`);
   console.log(machine());
   table(
-    ["files", "chunks", "embedded", "errors", "stopped", "s", "Node RSS peak MB", "store RSS peak MB"],
-    [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, r.aborted ? `after ${values.seconds} s` : "no", f(s, 1), f(node, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process"]],
+    ["files", "chunks", "embedded", "errors", "stopped", "s", "Node RSS peak MB", "Node RSS 6 s after MB", "store RSS peak MB"],
+    [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, r.aborted ? `after ${values.seconds} s` : "no", f(s, 1), f(node, 0), f(idle, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process"]],
   );
   if (atPeak) table(Object.keys(atPeak).map((k) => `${k}${typeof atPeak[k] === "number" ? " MB" : ""}`), [Object.values(atPeak).map((v) => (typeof v === "number" ? f(v, 1) : v))]);
   await chunker?.close();
