@@ -5,7 +5,7 @@
 // p50/p99, and the RSS of the Node process and of the store process.
 //
 //   node bench/bench_search.mjs [--sizes 10000] [--million] [--dims 384] [--queries 200]
-//        [--process child|inline] [--dir DIR] [--keep]
+//        [--process child|inline] [--dir DIR] [--keep] [--reuse] [--write-batch 50000]
 //   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file] [--chunker worker|thread]
 //        [--seconds N] [--thread-old-mb N]
 //
@@ -26,7 +26,18 @@
 // "rank" is the store's query alone (vector half + BM25 half, in the store
 // process); "search" is searchCode() around it (fusion, the symbol/path
 // signal, snippets) with the query vector precomputed.
-import { readdirSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
+//
+// Each size is written by a writer process of its own (the LanceDB engine
+// in it, --write-batch chunk rows per write: the store's own write path, in
+// large batches), which then builds the indexes (optimize: full-text, and
+// IVF-PQ past the threshold) before anything is timed. The queries then run
+// in this process through a LanceStore with its store process, as the MCP
+// server runs them, so that "Node RSS" is what the MCP server holds at that
+// index size, and "store RSS" the store process's while it answers. With
+// --dir and --reuse, an index written before (DIR/nN/done) is searched again
+// without writing it.
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -38,6 +49,7 @@ const { values } = parseArgs({
     queries: { type: "string", default: "200" }, process: { type: "string", default: "child" },
     dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
     chunker: { type: "string", default: "worker" }, seconds: { type: "string" }, "thread-old-mb": { type: "string" },
+    reuse: { type: "boolean" }, "write-batch": { type: "string", default: "50000" }, "write-phase": { type: "string" },
   },
 });
 // --index: the ggembed-mcp bin's young-generation bound, so that the Node RSS is the MCP server's
@@ -83,7 +95,18 @@ function unit(v) {
   n = Math.sqrt(n);
   return v.map((x) => x / n);
 }
-const randomVector = () => unit(Float32Array.from({ length: dims }, rnd));
+/** the vector of chunk i: its own seed, so that the writer and the querying process agree on it */
+function vectorAt(i) {
+  let s = (Math.imul(i + 1, 2654435761) ^ 0x9e3779b9) >>> 0;
+  const v = new Float32Array(dims);
+  for (let d = 0; d < dims; d++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    v[d] = s / 2 ** 32 - 0.5;
+  }
+  return unit(v);
+}
+const PER_FILE = 50;
+const textAt = (i) => `${windows[i % windows.length]}\n// ${i}`;
 
 function rssOf(pid) {
   if (!pid) return null;
@@ -169,45 +192,68 @@ if (values.index) {
   process.exit(0);
 }
 
-const rows = [];
-for (const n of sizes) {
-  const dir = path.join(base, `n${n}`);
-  rmSync(dir, { recursive: true, force: true });
-  const store = await LanceStore.open(dir, { process: values.process, optimizeRows: Number.MAX_SAFE_INTEGER });
-  await store.setMeta({ model: "bench", dims });
-  const keep = []; // a few stored vectors, for queries near them
+if (values["write-phase"]) {
+  // the writer: n chunk rows through the engine's own write path in large batches, then the indexes
+  const n = Number(values["write-phase"]);
+  const dir = values.dir;
+  const { LanceEngine } = await import(path.join(dist, "lance.js"));
+  const engine = await LanceEngine.open(dir, { optimizeRows: Number.MAX_SAFE_INTEGER });
+  await engine.setMeta({ model: "bench", dims });
+  const batch = Math.max(PER_FILE, Math.floor(Number(values["write-batch"]) / PER_FILE) * PER_FILE);
   const t0 = performance.now();
-  const perFile = 50;
-  const batch = 5000;
-  let peakNode = 0;
   for (let start = 0; start < n; start += batch) {
-    const items = [];
-    const recs = [];
-    for (let i = start; i < Math.min(n, start + batch); i++) {
-      const text = `${windows[i % windows.length]}\n// ${i}`;
-      const vector = randomVector();
-      if (keep.length < nq && i % Math.max(1, Math.floor(n / nq)) === 0) keep.push(vector);
-      items.push({ hash: sha256(text), vector, text });
-    }
-    await store.putVectors(items);
-    for (let k = 0; k < items.length; k += perFile) {
-      const fileNo = (start + k) / perFile;
-      recs.push({
-        path: `src/dir${fileNo % 100}/file${fileNo}.${fileNo % 2 ? "c" : "ts"}`,
-        hash: sha256(`file ${fileNo}`),
-        size: 1,
-        mtimeMs: 1,
-        language: fileNo % 2 ? "c" : "typescript",
-        chunks: items.slice(k, k + perFile).map((it, j) => ({ hash: it.hash, startLine: j * 12 + 1, endLine: j * 12 + 12, symbol: null, kind: "lines" })),
+    const writes = [];
+    for (let k = start; k < Math.min(n, start + batch); k += PER_FILE) {
+      const fileNo = k / PER_FILE;
+      const fresh = [];
+      for (let i = k; i < Math.min(n, k + PER_FILE); i++) {
+        const text = textAt(i);
+        fresh.push({ hash: sha256(text), text, vector: vectorAt(i) });
+      }
+      writes.push({
+        rec: {
+          path: `src/dir${fileNo % 100}/file${fileNo}.${fileNo % 2 ? "c" : "ts"}`,
+          hash: sha256(`file ${fileNo}`),
+          size: 1,
+          mtimeMs: 1,
+          language: fileNo % 2 ? "c" : "typescript",
+          chunks: fresh.map((it, j) => ({ hash: it.hash, startLine: j * 12 + 1, endLine: j * 12 + 12, symbol: null, kind: "lines" })),
+        },
+        fresh,
       });
     }
-    await store.putFiles(recs);
-    peakNode = Math.max(peakNode, selfRss().rss);
+    await engine.writeFiles(writes);
+    if ((start / batch) % 4 === 0) console.error(`bench_search writer: ${Math.min(n, start + batch)} of ${n} rows, ${f((performance.now() - t0) / 1000, 0)} s, RSS ${f(selfRss().rss, 0)} MB`);
   }
   const writeMs = performance.now() - t0;
   const t1 = performance.now();
-  const st = await store.optimize();
+  const st = await engine.optimize();
   const indexMs = performance.now() - t1;
+  await engine.close();
+  const out = { writeMs, indexMs, vectorIndex: st.vectorIndex, rows: st.rows, writerPeakMb: selfRss().peak };
+  writeFileSync(path.join(dir, "done"), JSON.stringify(out));
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
+
+const rows = [];
+for (const n of sizes) {
+  const dir = path.join(base, `n${n}`);
+  if (!(values.reuse && existsSync(path.join(dir, "done")))) {
+    rmSync(dir, { recursive: true, force: true });
+    execFileSync(process.execPath, [process.argv[1], "--write-phase", String(n), "--dir", dir, "--dims", String(dims), "--write-batch", values["write-batch"]], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  }
+  const written = JSON.parse(readFileSync(path.join(dir, "done"), "utf8"));
+  const store = await LanceStore.open(dir, { process: values.process, optimizeRows: Number.MAX_SAFE_INTEGER });
+  const st = await store.stats();
+  if (st.rows !== n) throw new Error(`${dir} holds ${st.rows} rows, not ${n}`);
+  const writeMs = written.writeMs;
+  const indexMs = written.indexMs;
+  let peakNode = selfRss().rss;
+  // queries near stored vectors, spread over the table
+  const keep = Array.from({ length: nq }, (_, j) => vectorAt(Math.floor((j * n) / nq)));
 
   const queries = Array.from({ length: nq }, (_, i) => ({
     vector: unit(keep[i % keep.length].map((x) => x + 0.02 * rnd())),
@@ -247,6 +293,7 @@ for (const n of sizes) {
     f(pct(filtered, 50), 1),
     f(Math.max(peakNode, node.rss), 0),
     child ? `${f(child.rss, 0)} (peak ${f(child.peak, 0)})` : "in the Node process",
+    f(written.writerPeakMb, 0),
   ]);
   // each size as it is done: a long run cut short still leaves its numbers
   console.error(`bench_search: ${rows.at(-1).join(" | ")}`);
@@ -256,7 +303,7 @@ for (const n of sizes) {
 console.log(`bench_search: ${dims} dims (seeded random unit vectors), chunks of 12 lines of this repository's sources, ${nq} queries; store ${values.process}; vector index from ${DEFAULT_VECTOR_INDEX_ROWS.toLocaleString("en")} rows`);
 console.log(machine());
 table(
-  ["chunks", "write s", "optimize s", "vector index", "rank p50 ms", "rank p99 ms", "search p50 ms", "search p99 ms", "filtered p50 ms", "Node RSS MB", "store RSS MB"],
+  ["chunks", "write s", "optimize s", "vector index", "rank p50 ms", "rank p99 ms", "search p50 ms", "search p99 ms", "filtered p50 ms", "Node RSS MB", "store RSS MB", "writer peak RSS MB"],
   rows,
 );
 if (!values.keep && !values.dir) rmSync(base, { recursive: true, force: true });

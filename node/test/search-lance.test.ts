@@ -13,7 +13,7 @@ import { chunkFile } from '../src/search/chunker.js';
 import { type IndexEmbedder, type IndexOptions, indexRepository } from '../src/search/indexer.js';
 import { type ChildEngine, LanceStore, StoreError } from '../src/search/lance-store.js';
 import { searchCode } from '../src/search/search.js';
-import { type FileRecord, sha256 } from '../src/search/store.js';
+import { allPaths, type FileRecord, sha256 } from '../src/search/store.js';
 import { alive, makeModel, PKG, requireBinary, tmpDir, until } from './helpers.js';
 
 const REPO = path.resolve(PKG, '..');
@@ -68,12 +68,21 @@ async function hashesOf(root: string, rel: string): Promise<string[]> {
   return cs.map((c) => sha256(c.text));
 }
 
-function liveHashes(store: LanceStore): Set<string> {
-  return new Set([...store.files()].flatMap((f) => f.chunks.map((c) => c.hash)));
+/** every record of the index, through the batched lookups */
+async function records(store: LanceStore): Promise<FileRecord[]> {
+  return [...(await store.fileRecords(await allPaths(store))).values()];
 }
 
-function sortedFiles(store: LanceStore): FileRecord[] {
-  return [...store.files()].sort((a, b) => (a.path < b.path ? -1 : 1));
+async function fileOf(store: LanceStore, p: string): Promise<FileRecord | undefined> {
+  return (await store.fileRecords([p])).get(p);
+}
+
+async function liveHashes(store: LanceStore): Promise<Set<string>> {
+  return new Set((await records(store)).flatMap((f) => f.chunks.map((c) => c.hash)));
+}
+
+async function sortedFiles(store: LanceStore): Promise<FileRecord[]> {
+  return (await records(store)).sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
 test('LanceStore: full index, an edit re-embeds only its changed chunks, a moved function keeps its vector, a deleted file leaves, all of it survives a restart', async () => {
@@ -88,10 +97,10 @@ test('LanceStore: full index, an edit re-embeds only its changed chunks, a moved
   const r1 = await indexRepository(root, counted, store, OPTS);
   assert.deepEqual(r1.errors, []);
   assert.equal(r1.chunksEmbedded, expected.size);
-  assert.deepEqual(liveHashes(store), expected);
+  assert.deepEqual(await liveHashes(store), expected);
   assert.equal(
     (await store.stats()).rows,
-    [...store.files()].reduce((n, f) => n + f.chunks.length, 0),
+    (await records(store)).reduce((n, f) => n + f.chunks.length, 0),
   );
 
   // one line edited in one function: only that file's changed chunks are embedded
@@ -119,14 +128,14 @@ test('LanceStore: full index, an edit re-embeds only its changed chunks, a moved
   writeFileSync(path.join(root, fp), [...fpLines.slice(0, moved.startLine - 1), ...fpLines.slice(moved.endLine)].join('\n'));
   writeFileSync(path.join(root, 'src/kernels/moved.c'), `${moved.text}\n`);
   const movedHash = sha256(moved.text);
-  const newHashes = new Set(
-    [...(await hashesOf(root, fp)), ...(await hashesOf(root, 'src/kernels/moved.c'))].filter((h) => !store.hasVector(h)),
-  );
+  const candidates = [...(await hashesOf(root, fp)), ...(await hashesOf(root, 'src/kernels/moved.c'))];
+  const stored = await store.haveVectors(candidates);
+  const newHashes = new Set(candidates.filter((h) => !stored.has(h)));
   counted.texts = 0;
   const r3 = await indexRepository(root, counted, store, { ...OPTS, flushChunks: 100_000 });
   assert.deepEqual(r3.errors, []);
   assert.equal(r3.chunksEmbedded, newHashes.size);
-  const movedRec = store.file('src/kernels/moved.c');
+  const movedRec = await fileOf(store, 'src/kernels/moved.c');
   assert.ok(movedRec?.hash, 'moved.c recorded whole');
   assert.ok(movedRec.chunks.some((c) => c.hash === movedHash));
 
@@ -134,21 +143,21 @@ test('LanceStore: full index, an edit re-embeds only its changed chunks, a moved
   unlinkSync(path.join(root, 'node/src/connection.ts'));
   const r4 = await indexRepository(root, counted, store, OPTS);
   assert.equal(r4.filesRemoved, 1);
-  assert.equal(store.file('node/src/connection.ts'), undefined);
+  assert.equal(await fileOf(store, 'node/src/connection.ts'), undefined);
   const q = await e.embed('connection', {});
   const all = await store.rank({ vector: q.embedding, text: 'connection socket', k: 1000 });
   assert.ok(![...all.vector, ...all.text].some((h) => h.path === 'node/src/connection.ts'));
   const rows = (await store.stats()).rows;
   assert.equal(
     rows,
-    [...store.files()].reduce((n, f) => n + f.chunks.length, 0),
+    (await records(store)).reduce((n, f) => n + f.chunks.length, 0),
   );
 
   // closed and opened again (a new store process): the same files, chunks and rows
-  const files = sortedFiles(store);
+  const files = await sortedFiles(store);
   await store.close();
   const reopened = await LanceStore.open(idx);
-  assert.deepEqual(sortedFiles(reopened), files);
+  assert.deepEqual(await sortedFiles(reopened), files);
   assert.equal((await reopened.stats()).rows, rows);
   assert.equal(reopened.meta?.model, 'tiny');
   counted.texts = 0;
@@ -270,7 +279,7 @@ test('the store process: a crash fails the call in flight with a typed error, th
   const r = await store.rank({ vector: at(vs, 5), text: 'f5', k: 3 });
   assert.equal(at(r.vector, 0).hash, sha256('chunk 5'));
   assert.notEqual(engine.pid, pid, 'a new store process');
-  assert.equal([...store.files()].length, 10);
+  assert.equal((await allPaths(store)).length, 10);
 
   for (let n = 0; n < 3; n++) {
     const p = engine.pid;

@@ -12,6 +12,11 @@
 // Two ways in: indexRepository walks the whole tree (first counting what
 // changed, so that progress can say what is left and how long it will
 // take); indexPaths takes the paths a file watcher saw change.
+//
+// The store is asked a batch at a time (the records of the next WALK_BATCH
+// walked files, the hashes of one file's chunks, the indexed paths a page at
+// a time): what this process holds of the index is that batch and the set of
+// paths seen by the walk, never every file's chunk list.
 
 import { readFile } from 'node:fs/promises';
 import { zip } from '../arrays.js';
@@ -19,6 +24,9 @@ import { ChunkWorkerError } from './chunk-worker.js';
 import { type Chunk, type ChunkOptions, chunkFile, type FileChunker, inThreadChunker, languageIdOf } from './chunker.js';
 import { admitFile, emptyStats, type IgnoreRules, type WalkedFile, type WalkOptions, type WalkStats, walkFiles } from './files.js';
 import { type ChunkMeta, type FileRecord, type SearchStore, sha256 } from './store.js';
+
+/** walked files whose records are asked of the store at once */
+const WALK_BATCH = 256;
 
 /** What the indexer needs from an embedder (Embedder satisfies it). */
 export interface IndexEmbedder {
@@ -85,10 +93,26 @@ interface Pending {
 }
 
 /** Whether a file has to be read: its size or mtime differ from its record (or there is none, or force). */
-function mayHaveChanged(store: SearchStore, f: WalkedFile, force: boolean | undefined): boolean {
-  const old = store.file(f.path);
+function mayHaveChanged(old: FileRecord | undefined, f: WalkedFile, force: boolean | undefined): boolean {
   if (force || !old?.hash) return true;
   return old.size !== f.size || old.mtimeMs !== f.mtimeMs;
+}
+
+/** The walked files in batches of WALK_BATCH, each with the store's records of its files. */
+async function* withRecords(
+  store: SearchStore,
+  files: AsyncIterable<WalkedFile> | Iterable<WalkedFile>,
+): AsyncGenerator<{ batch: WalkedFile[]; records: Map<string, FileRecord> }> {
+  let batch: WalkedFile[] = [];
+  const out = async () => ({ batch, records: await store.fileRecords(batch.map((f) => f.path)) });
+  for await (const f of files) {
+    batch.push(f);
+    if (batch.length >= WALK_BATCH) {
+      yield await out();
+      batch = [];
+    }
+  }
+  if (batch.length) yield await out();
 }
 
 /** One indexing run over any sequence of files: the per-file step, the batched embedding, the progress numbers. */
@@ -165,13 +189,12 @@ class Run {
     };
   }
 
-  /** The per-file step: skip it if unchanged, else chunk it and queue its new chunks (embedded at the next flush). */
-  async visit(f: WalkedFile): Promise<void> {
+  /** The per-file step, given its record: skip it if unchanged, else chunk it and queue its new chunks (embedded at the next flush). */
+  async visit(f: WalkedFile, old: FileRecord | undefined): Promise<void> {
     const { options, store, report } = this;
     options.signal?.throwIfAborted();
     this.seen.add(f.path);
-    const old = store.file(f.path);
-    if (!mayHaveChanged(store, f, options.force) && old) {
+    if (!mayHaveChanged(old, f, options.force) && old) {
       report.filesUnchanged++;
       report.chunks += old.chunks.length;
       return;
@@ -226,11 +249,12 @@ class Run {
       report.errors.push({ path: f.path, message: `${(e as Error).message}: indexed by line windows instead` });
     }
     const metas: ChunkMeta[] = [];
+    const hashes = chunks.map((c) => sha256(c.text));
+    const have = await store.haveVectors(hashes);
     const texts = new Map<string, string>();
-    for (const c of chunks) {
-      const h = sha256(c.text);
+    for (const [c, h] of zip(chunks, hashes)) {
       metas.push({ hash: h, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, kind: c.kind });
-      if (store.hasVector(h)) report.chunksReused++;
+      if (have.has(h)) report.chunksReused++;
       else if (!texts.has(h)) texts.set(h, c.text);
     }
     report.chunks += metas.length;
@@ -254,7 +278,8 @@ class Run {
   async flush(): Promise<void> {
     const { store, report, options } = this;
     const texts = new Map<string, string>();
-    for (const p of this.queue) for (const [h, t] of p.texts) if (!store.hasVector(h)) texts.set(h, t);
+    for (const p of this.queue) for (const [h, t] of p.texts) texts.set(h, t);
+    for (const h of await store.haveVectors(texts.keys())) texts.delete(h);
     const entries = [...texts];
     const failed = new Set<string>();
     for (let i = 0; i < entries.length; i += this.batchSize) {
@@ -328,27 +353,29 @@ export async function indexRepository(
     run.progress(null);
     let files = 0;
     let bytes = 0;
-    for await (const f of walkFiles(root, options)) {
+    for await (const { batch, records } of withRecords(store, walkFiles(root, options))) {
       options.signal?.throwIfAborted();
-      if (mayHaveChanged(store, f, options.force)) {
-        files++;
-        bytes += f.size;
+      for (const f of batch) {
+        if (mayHaveChanged(records.get(f.path), f, options.force)) {
+          files++;
+          bytes += f.size;
+        }
       }
     }
     run.plan(files, bytes);
-    for await (const f of walkFiles(root, options, report.walk)) await run.visit(f);
+    for await (const { batch, records } of withRecords(store, walkFiles(root, options, report.walk))) {
+      for (const f of batch) await run.visit(f, records.get(f.path));
+    }
+    // the indexed paths the walk did not see: collected first, so that no page is read while removing
+    const gone: string[] = [];
+    for await (const page of store.filesUnder('')) for (const p of page) if (!run.seen.has(p)) gone.push(p);
     if (options.dryRun) {
       await run.estimate();
-      for (const f of store.files()) if (!run.seen.has(f.path)) report.filesRemoved++;
+      report.filesRemoved += gone.length;
       return report;
     }
     await run.flush();
-    for (const f of [...store.files()]) {
-      if (!run.seen.has(f.path)) {
-        await store.removeFile(f.path);
-        report.filesRemoved++;
-      }
-    }
+    await removeAll(store, gone, report);
   } catch (e) {
     if (!options.signal?.aborted) throw e;
     report.aborted = true;
@@ -372,7 +399,7 @@ export async function indexPaths(
   const run = new Run(embedder, store, options);
   const { report } = run;
   const present: WalkedFile[] = [];
-  const leaving: string[] = [];
+  const absent: string[] = [];
   try {
     for (const rel of paths) {
       const a = await admitFile(rules, rel, options);
@@ -382,28 +409,50 @@ export async function indexPaths(
         report.walk.bytes += a.file.size;
       } else {
         if ('skip' in a) report.walk.skipped[a.skip]++;
-        if (store.file(rel)) leaving.push(rel);
+        absent.push(rel);
       }
     }
-    const todo = present.filter((f) => mayHaveChanged(store, f, options.force));
-    run.plan(
-      todo.length,
-      todo.reduce((s, f) => s + f.size, 0),
-    );
-    for (const f of present) await run.visit(f);
+    // of the absent paths, those indexed leave
+    const leaving: string[] = [];
+    for (let i = 0; i < absent.length; i += WALK_BATCH) {
+      const part = absent.slice(i, i + WALK_BATCH);
+      const recs = await store.fileRecords(part);
+      for (const rel of part) if (recs.has(rel)) leaving.push(rel);
+    }
+    let files = 0;
+    let bytes = 0;
+    for await (const { batch, records } of withRecords(store, present)) {
+      for (const f of batch) {
+        if (mayHaveChanged(records.get(f.path), f, options.force)) {
+          files++;
+          bytes += f.size;
+        }
+      }
+    }
+    run.plan(files, bytes);
+    for await (const { batch, records } of withRecords(store, present)) {
+      for (const f of batch) await run.visit(f, records.get(f.path));
+    }
     if (options.dryRun) {
       await run.estimate();
       report.filesRemoved = leaving.length;
       return report;
     }
     await run.flush();
-    for (const rel of leaving) {
-      await store.removeFile(rel);
-      report.filesRemoved++;
-    }
+    await removeAll(store, leaving, report);
   } catch (e) {
     if (!options.signal?.aborted) throw e;
     report.aborted = true;
   }
   return report;
+}
+
+/** Takes these paths out of the index, a batch at a time where the store can. */
+async function removeAll(store: SearchStore, paths: string[], report: IndexReport): Promise<void> {
+  for (let i = 0; i < paths.length; i += WALK_BATCH) {
+    const part = paths.slice(i, i + WALK_BATCH);
+    if (store.removeFiles) await store.removeFiles(part);
+    else for (const p of part) await store.removeFile(p);
+    report.filesRemoved += part.length;
+  }
 }

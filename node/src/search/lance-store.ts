@@ -1,17 +1,19 @@
 // lance-store.ts - the default SearchStore: LanceDB (lance.ts), by default in
 // a child process (store-server.ts) so that the MCP server stays small.
 //
-// What the indexer asks synchronously (file(), files(), hasVector()) is
-// answered from the file records held here, as FileStore does; new vectors
-// wait here (putVectors) until the file that refers to them is written
-// (putFile), and go to the engine with it. Searching goes to the engine:
-// rank() returns the vector half and the full-text (BM25) half, with the
-// path and language filters applied inside the store's query.
+// Nothing of the index is held here: file records, paths and chunk hashes
+// are asked of the engine a batch at a time (fileRecords, filesUnder,
+// haveVectors), so this process holds the batch in hand and no more, at 1M
+// chunks as at 1k. New vectors wait here (putVectors) until the file that
+// refers to them is written (putFile), and go to the engine with it: at most
+// one indexer flush of them. Searching goes to the engine: rank() returns the
+// vector half and the full-text (BM25) half, with the path and language
+// filters applied inside the store's query.
 //
 // The child is supervised (ChildEngine): a crash fails the calls in flight
 // with a StoreError of kind 'crashed', the next call starts a new child, and
-// this side reloads its file records from disk before going on (a write
-// that was in flight may or may not have happened). More than MAX_RESTARTS
+// this side reloads the meta from disk before going on (a write that was in
+// flight may or may not have happened). More than MAX_RESTARTS
 // crashes within RESTART_WINDOW_MS and the store is 'failed' for good.
 //
 // ChildEngine states and the only transitions `to()` allows:
@@ -28,12 +30,13 @@ import {
   type EngineStats,
   type FileWrite,
   type FreshVector,
+  type IndexCounts,
   LanceEngine,
   type RankQuery,
   type RankResult,
   type StoreEngine,
 } from './lance.js';
-import type { FileRecord, IndexMeta, SearchStore } from './store.js';
+import { type FileRecord, type IndexMeta, PATH_BATCH, type SearchStore } from './store.js';
 import { encodeFrame, FrameReader, type StoreOp, type StoreReply } from './store-server.js';
 
 /** Every way the store can fail, one row each: what the caller can do about it follows from the kind. */
@@ -71,6 +74,11 @@ const RESTART_WINDOW_MS = 60_000;
 const STDERR_LINES = 20;
 /** how long a closing store process gets to finish its writes before it is killed */
 const CLOSE_GRACE_MS = 30_000;
+/**
+ * The store process's V8 heap: frames of one write batch, the orphan cache
+ * and query answers (LanceDB's own memory is native, bounded by its caches).
+ */
+const STORE_HEAP_MB = 256;
 
 interface Waiting {
   resolve: (v: unknown) => void;
@@ -109,7 +117,7 @@ export class ChildEngine implements StoreEngine {
   private start(): void {
     this.to('starting');
     const script = fileURLToPath(new URL('./store-server.js', import.meta.url));
-    const child = spawn(process.execPath, [script, this.dir, JSON.stringify(this.options)], {
+    const child = spawn(process.execPath, [`--max-old-space-size=${STORE_HEAP_MB}`, script, this.dir, JSON.stringify(this.options)], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { LANCEDB_LOG: 'error', ...process.env },
     });
@@ -192,7 +200,19 @@ export class ChildEngine implements StoreEngine {
   }
 
   load() {
-    return this.call<{ meta: IndexMeta | null; files: FileRecord[] }>('load');
+    return this.call<{ meta: IndexMeta | null }>('load');
+  }
+  fileRecords(paths: string[]) {
+    return this.call<FileRecord[]>('fileRecords', paths);
+  }
+  listPaths(prefix: string, after: string | null, limit: number) {
+    return this.call<string[]>('listPaths', prefix, after, limit);
+  }
+  haveHashes(hashes: string[]) {
+    return this.call<string[]>('haveHashes', hashes);
+  }
+  counts() {
+    return this.call<IndexCounts>('counts');
   }
   setMeta(meta: IndexMeta | null) {
     return this.call<void>('setMeta', meta);
@@ -246,9 +266,6 @@ export interface LanceStoreOptions extends EngineOptions {
 
 export class LanceStore implements SearchStore {
   meta: IndexMeta | null = null;
-  private byPath = new Map<string, FileRecord>();
-  /** live chunk rows per hash */
-  private refs = new Map<string, number>();
   /** vectors waiting for the file that refers to them */
   private readonly pending = new Map<string, FreshVector>();
   private generation = 0;
@@ -283,11 +300,8 @@ export class LanceStore implements SearchStore {
   }
 
   private async reload(): Promise<void> {
-    const { meta, files } = await this.engine.load();
+    const { meta } = await this.engine.load();
     this.meta = meta;
-    this.byPath = new Map(files.map((f) => [f.path, f]));
-    this.refs = new Map();
-    for (const f of files) this.count(f, 1);
     if (this.engine instanceof ChildEngine) this.generation = this.engine.generation;
   }
 
@@ -298,32 +312,47 @@ export class LanceStore implements SearchStore {
     }
   }
 
-  private count(f: FileRecord, d: 1 | -1): void {
-    for (const c of f.chunks) {
-      const n = (this.refs.get(c.hash) ?? 0) + d;
-      if (n > 0) this.refs.set(c.hash, n);
-      else this.refs.delete(c.hash);
-    }
-  }
-
   async setMeta(meta: IndexMeta): Promise<void> {
     await this.fresh();
     if (this.meta && this.meta.model === meta.model && this.meta.dims === meta.dims) return;
     await this.engine.setMeta(meta);
     this.meta = meta;
-    this.byPath.clear();
-    this.refs.clear();
     this.pending.clear();
   }
 
-  file(p: string): FileRecord | undefined {
-    return this.byPath.get(p);
+  async fileRecords(paths: readonly string[]): Promise<Map<string, FileRecord>> {
+    await this.fresh();
+    const recs = await this.engine.fileRecords([...paths]);
+    return new Map(recs.map((r) => [r.path, r]));
   }
-  files(): IterableIterator<FileRecord> {
-    return this.byPath.values();
+
+  async *filesUnder(prefix = ''): AsyncIterable<string[]> {
+    await this.fresh();
+    // keyset pages: a file written or removed between two pages neither shifts nor repeats the others
+    let after: string | null = null;
+    for (;;) {
+      const page: string[] = await this.engine.listPaths(prefix, after, PATH_BATCH);
+      if (page.length) yield page;
+      if (page.length < PATH_BATCH) return;
+      after = page[page.length - 1] ?? null;
+    }
   }
-  hasVector(hash: string): boolean {
-    return this.pending.has(hash) || this.refs.has(hash);
+
+  async haveVectors(hashes: Iterable<string>): Promise<Set<string>> {
+    await this.fresh();
+    const out = new Set<string>();
+    const ask: string[] = [];
+    for (const h of new Set(hashes)) {
+      if (this.pending.has(h)) out.add(h);
+      else ask.push(h);
+    }
+    if (ask.length) for (const h of await this.engine.haveHashes(ask)) out.add(h);
+    return out;
+  }
+
+  async counts(): Promise<IndexCounts> {
+    await this.fresh();
+    return this.engine.counts();
   }
 
   async putVectors(items: { hash: string; vector: Float32Array; text?: string }[]): Promise<void> {
@@ -358,22 +387,17 @@ export class LanceStore implements SearchStore {
     const missing = await this.engine.writeFiles(writes);
     for (const rec of recs) {
       const gone = new Set(missing[rec.path] ?? []);
-      const stored = gone.size ? { ...rec, hash: '', chunks: rec.chunks.filter((c) => !gone.has(c.hash)) } : rec;
-      const old = this.byPath.get(rec.path);
-      if (old) this.count(old, -1);
-      this.byPath.set(rec.path, stored);
-      this.count(stored, 1);
-      for (const c of stored.chunks) this.pending.delete(c.hash);
+      for (const c of rec.chunks) if (!gone.has(c.hash)) this.pending.delete(c.hash);
     }
   }
 
   async removeFile(p: string): Promise<void> {
+    await this.removeFiles([p]);
+  }
+
+  async removeFiles(paths: string[]): Promise<void> {
     await this.fresh();
-    const old = this.byPath.get(p);
-    if (!old) return;
-    await this.engine.removeFiles([p]);
-    this.byPath.delete(p);
-    this.count(old, -1);
+    if (paths.length) await this.engine.removeFiles(paths);
   }
 
   /** unused by search (rank() replaces it); exact nearest neighbours through the store's own query */
@@ -401,8 +425,6 @@ export class LanceStore implements SearchStore {
     await this.fresh();
     await this.engine.clear();
     this.meta = null;
-    this.byPath.clear();
-    this.refs.clear();
     this.pending.clear();
   }
 

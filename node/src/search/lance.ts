@@ -70,12 +70,33 @@ export interface EngineOptions {
   vectorIndexRows?: number;
   /** rows written or deleted between automatic optimize() calls; default 20,000 */
   optimizeRows?: number;
+  /** bytes of index pages (IVF-PQ partitions, full-text postings) LanceDB keeps in memory; default 64 MiB (LanceDB's own: 6 GB) */
+  indexCacheBytes?: number;
+  /** bytes of file metadata and schemas LanceDB keeps in memory; default 32 MiB (LanceDB's own: 1 GB) */
+  metadataCacheBytes?: number;
 }
 
-/** The calls a LanceStore makes; implemented here and by the store server's client. */
+/** Counts the index_status tool reports, from the tables themselves. */
+export interface IndexCounts {
+  files: number;
+  chunks: number;
+}
+
+/**
+ * The calls a LanceStore makes; implemented here and by the store server's
+ * client. Every lookup takes or returns one bounded batch, so that the side
+ * asking holds no more of the index than that batch.
+ */
 export interface StoreEngine {
-  load(): Promise<{ meta: IndexMeta | null; files: FileRecord[] }>;
+  load(): Promise<{ meta: IndexMeta | null }>;
   setMeta(meta: IndexMeta | null): Promise<void>;
+  /** the records of those of these paths that are indexed */
+  fileRecords(paths: string[]): Promise<FileRecord[]>;
+  /** up to `limit` indexed paths starting with `prefix`, in the store's order, after `after` (null: from the first); fewer than `limit`: the last page */
+  listPaths(prefix: string, after: string | null, limit: number): Promise<string[]>;
+  /** those of these chunk hashes that some stored chunk row has */
+  haveHashes(hashes: string[]): Promise<string[]>;
+  counts(): Promise<IndexCounts>;
   /** the hashes of each path whose vector could not be found (the file is written without them) */
   writeFiles(writes: FileWrite[]): Promise<Record<string, string[]>>;
   removeFiles(paths: string[]): Promise<void>;
@@ -88,6 +109,12 @@ export interface StoreEngine {
 
 export const DEFAULT_VECTOR_INDEX_ROWS = 50_000;
 const DEFAULT_OPTIMIZE_ROWS = 20_000;
+const DEFAULT_INDEX_CACHE_BYTES = 64 << 20;
+const DEFAULT_METADATA_CACHE_BYTES = 32 << 20;
+/** chunk rows per add() call: the Arrow batch a write holds at once */
+const ADD_ROWS = 8192;
+/** values per IN (...) list of a filter */
+const IN_LIST = 500;
 /** orphaned rows kept for a later write of the same run, at most this many bytes of vectors */
 const ORPHAN_BYTES = 16 << 20;
 const CHUNKS = 'chunks';
@@ -115,8 +142,33 @@ async function loadLance(): Promise<{ lance: Lance; arrow: Arrow }> {
   }
 }
 
+/** The chunk table's columns; the order is the one chunkTable() builds. */
+export function chunkSchema(a: Arrow, dims: number): InstanceType<Arrow['Schema']> {
+  const str = (n: string, nullable = false) => new a.Field(n, new a.Utf8(), nullable);
+  return new a.Schema([
+    str('path'),
+    new a.Field('start_line', new a.Int32(), false),
+    new a.Field('end_line', new a.Int32(), false),
+    str('symbol', true),
+    str('kind'),
+    str('language'),
+    str('text'),
+    str('hash'),
+    new a.Field('vector', new a.FixedSizeList(dims, new a.Field('item', new a.Float32(), true)), false),
+  ]);
+}
+
 function sqlString(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
+}
+
+interface FileRow {
+  path: string;
+  hash: string;
+  size: number;
+  mtime_ms: number;
+  language: string;
+  chunks: string;
 }
 
 interface ChunkRow {
@@ -152,11 +204,17 @@ export class LanceEngine implements StoreEngine {
 
   static async open(dir: string, options: EngineOptions = {}): Promise<LanceEngine> {
     const { lance, arrow } = await loadLance();
-    const db = await lance.connect(dir);
-    const e = new LanceEngine(dir, lance, arrow, db, {
+    const o: Required<EngineOptions> = {
       vectorIndexRows: options.vectorIndexRows ?? DEFAULT_VECTOR_INDEX_ROWS,
       optimizeRows: options.optimizeRows ?? DEFAULT_OPTIMIZE_ROWS,
-    });
+      indexCacheBytes: options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES,
+      metadataCacheBytes: options.metadataCacheBytes ?? DEFAULT_METADATA_CACHE_BYTES,
+    };
+    // LanceDB's default caches (6 GB of index, 1 GB of metadata) grow with every partition and
+    // fragment a query touches: bounded here, the store process's memory does not follow the index size
+    const session = new lance.Session(BigInt(o.indexCacheBytes), BigInt(o.metadataCacheBytes));
+    const db = await lance.connect(dir, {}, session);
+    const e = new LanceEngine(dir, lance, arrow, db, o);
     await e.openTables();
     return e;
   }
@@ -186,21 +244,70 @@ export class LanceEngine implements StoreEngine {
     }
   }
 
+  /**
+   * Chunk rows as one Arrow record batch in the table's schema, the vectors
+   * one Float32Array: what LanceDB writes as it is (rows of plain objects
+   * would go through JavaScript number arrays, 4 x the memory, and a
+   * conversion of each value).
+   */
+  private chunkTable(rows: ChunkRow[], dims: number): InstanceType<Arrow['Table']> {
+    const a = this.arrow;
+    const schema = chunkSchema(a, dims);
+    const n = rows.length;
+    const enc = new TextEncoder();
+    const utf8 = (get: (r: ChunkRow) => string | null) => {
+      const bytes = rows.map((r) => {
+        const v = get(r);
+        return v === null ? null : enc.encode(v);
+      });
+      const valueOffsets = new Int32Array(n + 1);
+      const nullBitmap = new Uint8Array((n + 7) >> 3);
+      let total = 0;
+      let nullCount = 0;
+      bytes.forEach((b, i) => {
+        if (b) {
+          total += b.length;
+          nullBitmap[i >> 3] = (nullBitmap[i >> 3] ?? 0) | (1 << (i & 7));
+        } else nullCount++;
+        valueOffsets[i + 1] = total;
+      });
+      const data = new Uint8Array(total);
+      bytes.forEach((b, i) => {
+        if (b) data.set(b, valueOffsets[i] ?? 0);
+      });
+      return a.makeData({ type: new a.Utf8(), length: n, nullCount, nullBitmap: nullCount ? nullBitmap : null, valueOffsets, data });
+    };
+    const int32 = (get: (r: ChunkRow) => number) => a.makeData({ type: new a.Int32(), length: n, data: Int32Array.from(rows, get) });
+    const flat = new Float32Array(n * dims);
+    rows.forEach((r, i) => {
+      flat.set(r.vector, i * dims);
+    });
+    const vectorType = schema.fields[8]?.type as InstanceType<Arrow['FixedSizeList']>;
+    const vector = a.makeData({
+      type: vectorType,
+      length: n,
+      nullCount: 0,
+      child: a.makeData({ type: new a.Float32(), length: n * dims, data: flat }),
+    });
+    const children = [
+      utf8((r) => r.path),
+      int32((r) => r.start_line),
+      int32((r) => r.end_line),
+      utf8((r) => r.symbol),
+      utf8((r) => r.kind),
+      utf8((r) => r.language),
+      utf8((r) => r.text),
+      utf8((r) => r.hash),
+      vector,
+    ];
+    const struct = a.makeData({ type: new a.Struct(schema.fields), length: n, nullCount: 0, children });
+    return new a.Table(schema, [new a.RecordBatch(schema, struct)]);
+  }
+
   /** Creates both tables for vectors of `dims` (the schema fixes the width). */
   private async createTables(dims: number): Promise<void> {
     const a = this.arrow;
     const str = (n: string, nullable = false) => new a.Field(n, new a.Utf8(), nullable);
-    const chunkSchema = new a.Schema([
-      str('path'),
-      new a.Field('start_line', new a.Int32(), false),
-      new a.Field('end_line', new a.Int32(), false),
-      str('symbol', true),
-      str('kind'),
-      str('language'),
-      str('text'),
-      str('hash'),
-      new a.Field('vector', new a.FixedSizeList(dims, new a.Field('item', new a.Float32(), true)), false),
-    ]);
     const fileSchema = new a.Schema([
       str('path'),
       str('hash'),
@@ -209,36 +316,83 @@ export class LanceEngine implements StoreEngine {
       str('language'),
       str('chunks'),
     ]);
-    this.chunks = await this.db.createEmptyTable(CHUNKS, chunkSchema, { mode: 'overwrite' });
+    this.chunks = await this.db.createEmptyTable(CHUNKS, chunkSchema(a, dims), { mode: 'overwrite' });
     this.files = await this.db.createEmptyTable(FILES, fileSchema, { mode: 'overwrite' });
     this.vectorIndex = null;
     this.textIndex = false;
   }
 
-  async load(): Promise<{ meta: IndexMeta | null; files: FileRecord[] }> {
-    const files: FileRecord[] = [];
-    if (this.files) {
-      for await (const batch of this.files.query()) {
-        for (const r of batch.toArray() as unknown as {
-          path: string;
-          hash: string;
-          size: number;
-          mtime_ms: number;
-          language: string;
-          chunks: string;
-        }[]) {
-          files.push({
-            path: r.path,
-            hash: r.hash,
-            size: r.size,
-            mtimeMs: r.mtime_ms,
-            language: r.language,
-            chunks: JSON.parse(r.chunks) as ChunkMeta[],
-          });
-        }
-      }
+  async load(): Promise<{ meta: IndexMeta | null }> {
+    return { meta: this.meta };
+  }
+
+  private static record(r: FileRow): FileRecord {
+    return {
+      path: r.path,
+      hash: r.hash,
+      size: r.size,
+      mtimeMs: r.mtime_ms,
+      language: r.language,
+      chunks: JSON.parse(r.chunks) as ChunkMeta[],
+    };
+  }
+
+  async fileRecords(paths: string[]): Promise<FileRecord[]> {
+    const files = this.files;
+    if (!files || !paths.length) return [];
+    const out: FileRecord[] = [];
+    for (let i = 0; i < paths.length; i += IN_LIST) {
+      const rows = await files
+        .query()
+        .where(`path IN ${LanceEngine.inList(paths.slice(i, i + IN_LIST))}`)
+        .toArray();
+      for (const r of rows as FileRow[]) out.push(LanceEngine.record(r));
     }
-    return { meta: this.meta, files };
+    return out;
+  }
+
+  async listPaths(prefix: string, after: string | null, limit: number): Promise<string[]> {
+    const files = this.files;
+    if (!files) return [];
+    // a range on the sort key, not LIKE (whose _ and % a path may hold): the paths with the prefix
+    // are the ones from `prefix` on, up to the first without it
+    const parts = [`path >= ${sqlString(prefix)}`];
+    if (after !== null) parts.push(`path > ${sqlString(after)}`);
+    const rows = await files
+      .query()
+      .where(parts.join(' AND '))
+      .select(['path'])
+      .orderBy({ columnName: 'path', ascending: true })
+      .limit(Math.max(1, limit))
+      .toArray();
+    const out: string[] = [];
+    for (const r of rows as { path: string }[]) {
+      if (!r.path.startsWith(prefix)) break;
+      out.push(r.path);
+    }
+    return out;
+  }
+
+  async haveHashes(hashes: string[]): Promise<string[]> {
+    const chunks = this.chunks;
+    if (!chunks || !hashes.length) return [];
+    const out = new Set<string>();
+    for (let i = 0; i < hashes.length; i += IN_LIST) {
+      const rows = await chunks
+        .query()
+        .where(`hash IN ${LanceEngine.inList(hashes.slice(i, i + IN_LIST))}`)
+        .select(['hash'])
+        .toArray();
+      for (const r of rows as { hash: string }[]) out.add(r.hash);
+    }
+    return [...out];
+  }
+
+  async counts(): Promise<IndexCounts> {
+    return {
+      files: this.files ? await this.files.countRows() : 0,
+      chunks: this.chunks ? await this.chunks.countRows() : 0,
+    };
   }
 
   async setMeta(meta: IndexMeta | null): Promise<void> {
@@ -276,8 +430,8 @@ export class LanceEngine implements StoreEngine {
   private async rowsOfHashes(chunks: Table, hashes: Set<string>): Promise<Map<string, { text: string; vector: Float32Array }>> {
     const out = new Map<string, { text: string; vector: Float32Array }>();
     const list = [...hashes];
-    for (let i = 0; i < list.length; i += 500) {
-      const part = list.slice(i, i + 500);
+    for (let i = 0; i < list.length; i += IN_LIST) {
+      const part = list.slice(i, i + IN_LIST);
       const rows = await chunks
         .query()
         .where(`hash IN ${LanceEngine.inList(part)}`)
@@ -352,7 +506,7 @@ export class LanceEngine implements StoreEngine {
     }
     await files.delete(`path IN ${pathList}`);
     await chunks.delete(`path IN ${pathList}`);
-    if (rows.length) await chunks.add(rows.map((r) => ({ ...r, vector: Array.from(r.vector) })));
+    for (let i = 0; i < rows.length; i += ADD_ROWS) await chunks.add(this.chunkTable(rows.slice(i, i + ADD_ROWS), dims));
     await files.add(fileRows);
     await this.wrote(rows.length + old.length);
     return missing;

@@ -112,15 +112,17 @@ export async function searchCode(
   const glob = options.pathGlob ? globToRegExp(options.pathGlob) : null;
   const byHash = new Map<string, Located[]>();
   const located: Located[] = [];
-  for (const file of store.files()) {
-    if (options.language && file.language !== options.language) continue;
-    if (glob && !glob.test(file.path)) continue;
-    for (const chunk of file.chunks) {
-      const l = { file, chunk };
-      located.push(l);
-      const a = byHash.get(chunk.hash);
-      if (a) a.push(l);
-      else byHash.set(chunk.hash, [l]);
+  for await (const page of store.filesUnder('')) {
+    const wanted = glob ? page.filter((p) => glob.test(p)) : page;
+    for (const file of (await store.fileRecords(wanted)).values()) {
+      if (options.language && file.language !== options.language) continue;
+      for (const chunk of file.chunks) {
+        const l = { file, chunk };
+        located.push(l);
+        const a = byHash.get(chunk.hash);
+        if (a) a.push(l);
+        else byHash.set(chunk.hash, [l]);
+      }
     }
   }
   if (!located.length) return [];
@@ -204,7 +206,8 @@ async function searchRanked(
     const key = `${h.path}\0${h.startLine}\0${h.hash}`;
     let l = byKey.get(key);
     if (!l) {
-      const file = store.file(h.path) ?? { path: h.path, hash: '', size: 0, mtimeMs: 0, language: h.language, chunks: [] };
+      // the hit carries what ranking and the answer need of its file: no record is looked up
+      const file = { path: h.path, hash: '', size: 0, mtimeMs: 0, language: h.language, chunks: [] };
       l = { file, chunk: { hash: h.hash, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, kind: h.kind } };
       byKey.set(key, l);
     }

@@ -23,7 +23,9 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { at } from '../arrays.js';
-import type { RankQuery, RankResult } from './lance.js';
+import type { IndexCounts, RankQuery, RankResult } from './lance.js';
+
+export type { IndexCounts } from './lance.js';
 
 export interface ChunkMeta {
   /** SHA-256 of the chunk text, hex */
@@ -55,28 +57,51 @@ export interface VectorHit {
   score: number;
 }
 
+/**
+ * Every lookup is asynchronous and takes or yields one batch: a store may
+ * keep its file records and hashes elsewhere (LanceStore: in its store
+ * process, on disk), so that the process asking holds only the batch in
+ * hand, whatever the size of the index.
+ */
 export interface SearchStore {
   readonly meta: IndexMeta | null;
   setMeta(meta: IndexMeta): Promise<void>;
-  file(path: string): FileRecord | undefined;
-  files(): IterableIterator<FileRecord>;
-  hasVector(hash: string): boolean;
+  /** the records of those of these paths that are indexed (the caller bounds the batch) */
+  fileRecords(paths: readonly string[]): Promise<Map<string, FileRecord>>;
+  /** every indexed path that starts with `prefix` ('' for all), a batch at a time, each path once */
+  filesUnder(prefix?: string): AsyncIterable<string[]>;
+  /** those of these chunk hashes the store has a vector for */
+  haveVectors(hashes: Iterable<string>): Promise<Set<string>>;
+  /** files and chunk rows in the index */
+  counts(): Promise<IndexCounts>;
   /** stores vectors (before any file refers to them); text is the chunk's, for a store with full-text search */
   putVectors(items: { hash: string; vector: Float32Array; text?: string }[]): Promise<void>;
   putFile(rec: FileRecord): Promise<void>;
   /** several files at once, where the store writes a batch cheaper than each file alone */
   putFiles?(recs: FileRecord[]): Promise<void>;
   removeFile(path: string): Promise<void>;
+  /** several paths at once, where the store removes a batch cheaper than each path alone */
+  removeFiles?(paths: string[]): Promise<void>;
   /** the k nearest chunk hashes by cosine (vectors are normalized) among those accept() admits */
   nearest(query: Float32Array, k: number, accept: (hash: string) => boolean): Promise<VectorHit[]>;
   /**
    * A store with its own query engine ranks in it: the vector half and the
    * full-text (BM25) half, path and language filters applied in the store.
-   * Without it, search.ts filters file records and calls nearest().
+   * Without it, search.ts reads the file records (filesUnder, fileRecords) and calls nearest().
    */
   rank?(q: RankQuery): Promise<RankResult>;
   clear(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** paths per batch of filesUnder() */
+export const PATH_BATCH = 1000;
+
+/** Every indexed path under `prefix`, collected (for a caller that must not read while it writes). */
+export async function allPaths(store: SearchStore, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for await (const b of store.filesUnder(prefix)) out.push(...b);
+  return out;
 }
 
 export function sha256(data: string | Buffer): string {
@@ -187,14 +212,46 @@ export class FileStore implements SearchStore {
     if (!this.meta || this.meta.model !== meta.model) await this.append({ op: 'meta', meta });
   }
 
+  // the journal is replayed into memory on open: these answer from there
+
+  /** FileStore only (it holds its records): the record of one path */
   file(p: string): FileRecord | undefined {
     return this.byPath.get(p);
   }
+  /** FileStore only: every record */
   files(): IterableIterator<FileRecord> {
     return this.byPath.values();
   }
+  /** FileStore only: whether vectors.bin has this chunk's vector */
   hasVector(hash: string): boolean {
     return this.offsets.has(hash);
+  }
+
+  async fileRecords(paths: readonly string[]): Promise<Map<string, FileRecord>> {
+    const out = new Map<string, FileRecord>();
+    for (const p of paths) {
+      const r = this.byPath.get(p);
+      if (r) out.set(p, r);
+    }
+    return out;
+  }
+
+  async *filesUnder(prefix = ''): AsyncIterable<string[]> {
+    // a snapshot: the caller may remove files between batches
+    const all = [...this.byPath.keys()].filter((p) => p.startsWith(prefix));
+    for (let i = 0; i < all.length; i += PATH_BATCH) yield all.slice(i, i + PATH_BATCH);
+  }
+
+  async haveVectors(hashes: Iterable<string>): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const h of hashes) if (this.offsets.has(h)) out.add(h);
+    return out;
+  }
+
+  async counts(): Promise<IndexCounts> {
+    let chunks = 0;
+    for (const f of this.byPath.values()) chunks += f.chunks.length;
+    return { files: this.byPath.size, chunks };
   }
   get vectorCount(): number {
     return this.offsets.size;

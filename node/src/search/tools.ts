@@ -199,7 +199,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
           report = await indexRepository(st.root, embedder, st.store, o);
         } else {
           const paths = new Set(batch.paths);
-          for (const d of batch.dirsGone) for (const f of st.store.files()) if (f.path.startsWith(`${d}/`)) paths.add(f.path);
+          for (const d of batch.dirsGone) for await (const page of st.store.filesUnder(`${d}/`)) for (const f of page) paths.add(f);
           report = await indexPaths(st.rules, paths, embedder, st.store, o);
         }
       } catch (e) {
@@ -323,7 +323,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     },
     async ({ query, limit, path_glob, language }) => {
       const st = await stateOf(current);
-      if (![...st.store.files()].length) return fail(`${current} is not indexed: call index_codebase first`);
+      if ((await st.store.counts()).files === 0) return fail(`${current} is not indexed: call index_codebase first`);
       try {
         const results = await searchCode(current, st.store, embedder, query, {
           limit,
@@ -348,12 +348,8 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     },
     async () => {
       const st = await stateOf(current);
-      let chunks = 0,
-        files = 0;
-      for (const f of st.store.files()) {
-        files++;
-        chunks += f.chunks.length;
-      }
+      // from the store: nothing here holds every file's record
+      const { files, chunks } = await st.store.counts();
       const pr = st.progress;
       const queued = st.watcher?.pendingCount() ?? 0;
       return reply({
