@@ -6,6 +6,7 @@
 //
 //   node bench/bench_search.mjs [--sizes 10000] [--million] [--dims 384] [--queries 200]
 //        [--process child|inline] [--dir DIR] [--keep] [--reuse] [--write-batch 50000]
+//        [--index-cache-mb N] [--metadata-cache-mb N]
 //   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file] [--chunker worker|thread]
 //        [--seconds N] [--thread-old-mb N]
 //
@@ -50,6 +51,7 @@ const { values } = parseArgs({
     dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
     chunker: { type: "string", default: "worker" }, seconds: { type: "string" }, "thread-old-mb": { type: "string" },
     reuse: { type: "boolean" }, "write-batch": { type: "string", default: "50000" }, "write-phase": { type: "string" },
+    "index-cache-mb": { type: "string" }, "metadata-cache-mb": { type: "string" },
   },
 });
 // --index: the ggembed-mcp bin's young-generation bound, so that the Node RSS is the MCP server's
@@ -246,7 +248,14 @@ for (const n of sizes) {
     });
   }
   const written = JSON.parse(readFileSync(path.join(dir, "done"), "utf8"));
-  const store = await LanceStore.open(dir, { process: values.process, optimizeRows: Number.MAX_SAFE_INTEGER });
+  // the store's cache bounds, or others to compare (LanceDB's own defaults: 6144 and 1024)
+  const mb = (k) => (values[k] === undefined ? undefined : Number(values[k]) * 1048576);
+  const store = await LanceStore.open(dir, {
+    process: values.process,
+    optimizeRows: Number.MAX_SAFE_INTEGER,
+    indexCacheBytes: mb("index-cache-mb"),
+    metadataCacheBytes: mb("metadata-cache-mb"),
+  });
   const st = await store.stats();
   if (st.rows !== n) throw new Error(`${dir} holds ${st.rows} rows, not ${n}`);
   const writeMs = written.writeMs;

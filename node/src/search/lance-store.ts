@@ -119,7 +119,10 @@ export class ChildEngine implements StoreEngine {
     const script = fileURLToPath(new URL('./store-server.js', import.meta.url));
     const child = spawn(process.execPath, [`--max-old-space-size=${STORE_HEAP_MB}`, script, this.dir, JSON.stringify(this.options)], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { LANCEDB_LOG: 'error', ...process.env },
+      // glibc gives each of LanceDB's query threads a malloc arena of its own, and each keeps what
+      // it freed: two arenas took the store process from 328 to 157 MB RSS after 50 hybrid
+      // queries at 10k chunks (the setting is glibc's; elsewhere it is ignored)
+      env: { LANCEDB_LOG: 'error', MALLOC_ARENA_MAX: '2', ...process.env },
     });
     this.child = child;
     this.reader = new FrameReader();
