@@ -202,8 +202,10 @@ if (values["write-phase"]) {
   const engine = await LanceEngine.open(dir, { optimizeRows: Number.MAX_SAFE_INTEGER });
   await engine.setMeta({ model: "bench", dims });
   const batch = Math.max(PER_FILE, Math.floor(Number(values["write-batch"]) / PER_FILE) * PER_FILE);
+  // --reuse: the rows of a run stopped before its indexes were built are not written again
+  const wroteBefore = existsSync(path.join(dir, "written")) ? JSON.parse(readFileSync(path.join(dir, "written"), "utf8")) : null;
   const t0 = performance.now();
-  for (let start = 0; start < n; start += batch) {
+  for (let start = wroteBefore ? n : 0; start < n; start += batch) {
     const writes = [];
     for (let k = start; k < Math.min(n, start + batch); k += PER_FILE) {
       const fileNo = k / PER_FILE;
@@ -227,7 +229,8 @@ if (values["write-phase"]) {
     await engine.writeFiles(writes);
     if ((start / batch) % 4 === 0) console.error(`bench_search writer: ${Math.min(n, start + batch)} of ${n} rows, ${f((performance.now() - t0) / 1000, 0)} s, RSS ${f(selfRss().rss, 0)} MB`);
   }
-  const writeMs = performance.now() - t0;
+  const writeMs = wroteBefore?.writeMs ?? performance.now() - t0;
+  writeFileSync(path.join(dir, "written"), JSON.stringify({ writeMs, writerPeakMb: selfRss().peak }));
   const t1 = performance.now();
   const st = await engine.optimize();
   const indexMs = performance.now() - t1;
@@ -242,7 +245,7 @@ const rows = [];
 for (const n of sizes) {
   const dir = path.join(base, `n${n}`);
   if (!(values.reuse && existsSync(path.join(dir, "done")))) {
-    rmSync(dir, { recursive: true, force: true });
+    if (!(values.reuse && existsSync(path.join(dir, "written")))) rmSync(dir, { recursive: true, force: true });
     execFileSync(process.execPath, [process.argv[1], "--write-phase", String(n), "--dir", dir, "--dims", String(dims), "--write-batch", values["write-batch"]], {
       stdio: ["ignore", "ignore", "inherit"],
     });

@@ -181,3 +181,31 @@ test('LanceStore keeps no file records in this process: what the store process w
     await store.close();
   }
 });
+
+test('LanceStore past its scalar-index threshold: B-tree indexes on hash and path, and the lookups still find rows written after them', async () => {
+  const store = await LanceStore.open(path.join(dir, 'btree'), { scalarIndexRows: 1000, optimizeRows: 1_000_000 });
+  try {
+    await fill(store);
+    assert.deepEqual((await store.stats()).scalarIndexes, [], 'none before optimize()');
+    const st = await store.optimize();
+    assert.deepEqual(st.scalarIndexes, ['chunks.hash', 'chunks.path', 'files.path']);
+    // written after the indexes: not in them until the next optimize(), found all the same
+    const late = FILES + 5;
+    const rec = recordOf(late);
+    await store.putVectors(rec.chunks.map((c, j) => ({ hash: c.hash, vector: vectorOf(j), text: `late ${j}` })));
+    await store.putFile(rec);
+    await store.removeFile(pathOf(ODD.length + 1));
+    for (const s of [store, await LanceStore.open(path.join(dir, 'btree'))]) {
+      assert.deepEqual((await s.fileRecords([rec.path, pathOf(ODD.length), pathOf(ODD.length + 1)])).size, 2);
+      assert.deepEqual((await s.fileRecords([rec.path])).get(rec.path), rec);
+      const have = await s.haveVectors([chunkHash(late, 2), chunkHash(ODD.length + 1, 0), chunkHash(7, 1)]);
+      assert.deepEqual([...have].sort(), [chunkHash(late, 2), chunkHash(7, 1)].sort());
+      const under = await allPaths(s, `src/d${late % 7}/`);
+      assert.ok(under.includes(rec.path));
+      assert.deepEqual(await s.counts(), { files: FILES, chunks: FILES * PER_FILE });
+      if (s !== store) await s.close();
+    }
+  } finally {
+    await store.close();
+  }
+});

@@ -63,6 +63,8 @@ export interface EngineStats {
   rows: number;
   vectorIndex: string | null;
   textIndex: boolean;
+  /** the B-tree indexes of the lookups, as table.column */
+  scalarIndexes: string[];
 }
 
 export interface EngineOptions {
@@ -70,6 +72,8 @@ export interface EngineOptions {
   vectorIndexRows?: number;
   /** rows written or deleted between automatic optimize() calls; default 20,000 */
   optimizeRows?: number;
+  /** rows from which the columns the lookups filter by (chunk hash and path, file path) get B-tree indexes; default 20,000 */
+  scalarIndexRows?: number;
   /** bytes of index pages (IVF-PQ partitions, full-text postings) LanceDB keeps in memory; default 64 MiB (LanceDB's own: 6 GB) */
   indexCacheBytes?: number;
   /** bytes of file metadata and schemas LanceDB keeps in memory; default 32 MiB (LanceDB's own: 1 GB) */
@@ -113,6 +117,7 @@ const DEFAULT_INDEX_CACHE_BYTES = 64 << 20;
 const DEFAULT_METADATA_CACHE_BYTES = 32 << 20;
 /** chunk rows per add() call: the Arrow batch a write holds at once */
 const ADD_ROWS = 8192;
+const DEFAULT_SCALAR_INDEX_ROWS = 20_000;
 /** values per IN (...) list of a filter */
 const IN_LIST = 500;
 /** orphaned rows kept for a later write of the same run, at most this many bytes of vectors */
@@ -207,6 +212,7 @@ export class LanceEngine implements StoreEngine {
     const o: Required<EngineOptions> = {
       vectorIndexRows: options.vectorIndexRows ?? DEFAULT_VECTOR_INDEX_ROWS,
       optimizeRows: options.optimizeRows ?? DEFAULT_OPTIMIZE_ROWS,
+      scalarIndexRows: options.scalarIndexRows ?? DEFAULT_SCALAR_INDEX_ROWS,
       indexCacheBytes: options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES,
       metadataCacheBytes: options.metadataCacheBytes ?? DEFAULT_METADATA_CACHE_BYTES,
     };
@@ -585,7 +591,12 @@ export class LanceEngine implements StoreEngine {
   }
 
   async stats(): Promise<EngineStats> {
-    return { rows: this.chunks ? await this.chunks.countRows() : 0, vectorIndex: this.vectorIndex, textIndex: this.textIndex };
+    return {
+      rows: this.chunks ? await this.chunks.countRows() : 0,
+      vectorIndex: this.vectorIndex,
+      textIndex: this.textIndex,
+      scalarIndexes: await this.scalarIndexList(),
+    };
   }
 
   /** Compacts the tables, brings the indexes up to date, drops old versions; builds the vector index past the threshold. */
@@ -603,14 +614,50 @@ export class LanceEngine implements StoreEngine {
           distanceType: 'cosine',
           numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
           numSubVectors: dims / sub,
+          // k-means on 64 (not 256) sample vectors per partition, at most 20 (not 50) rounds: at 1M
+          // rows LanceDB's defaults are 256k samples x 1,000 centroids x 50 rounds, most of 10 CPU
+          // minutes and ~400 MB of the store process; the re-ranking by full vectors (refineFactor)
+          // makes up for coarser partitions
+          sampleRate: 64,
+          maxIterations: 20,
         }),
       });
       this.vectorIndex = 'IvfPq';
     }
+    await this.scalarIndexes(chunks, this.files, rows);
     const older = new Date(Date.now() - 1000);
     await chunks.optimize({ cleanupOlderThan: older });
     await this.files.optimize({ cleanupOlderThan: older });
     return this.stats();
+  }
+
+  /**
+   * B-tree indexes on the columns the batched lookups filter by (chunk hash,
+   * path): without them each `hash IN (...)` of one file's chunks scans the
+   * whole hash column. Built once the table is large; rows added later are
+   * scanned until the next optimize() brings them in.
+   */
+  private async scalarIndexes(chunks: Table, files: Table, rows: number): Promise<void> {
+    if (rows < this.options.scalarIndexRows) return;
+    for (const [table, columns] of [
+      [chunks, ['hash', 'path']],
+      [files, ['path']],
+    ] as const) {
+      const have = new Set((await table.listIndices()).flatMap((ix) => ix.columns));
+      for (const c of columns) if (!have.has(c)) await table.createIndex(c, { config: this.lance.Index.btree() });
+    }
+  }
+
+  private async scalarIndexList(): Promise<string[]> {
+    const out: string[] = [];
+    for (const [name, table] of [
+      [CHUNKS, this.chunks],
+      [FILES, this.files],
+    ] as const) {
+      if (!table) continue;
+      for (const ix of await table.listIndices()) if (ix.indexType === 'BTree') out.push(...ix.columns.map((c) => `${name}.${c}`));
+    }
+    return out.sort();
   }
 
   async clear(): Promise<void> {
