@@ -311,73 +311,109 @@ static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel
     }
 }
 
-/* One query row of attention against the scalar definition, for head
- * widths with and without a tail and key counts around 16. */
-static void test_attn(const char *lv) {
-    static const int ds[] = {32, 64, 80, 128, 300};
-    static const int ns[] = {1, 5, 16, 37, 100};
-    int bad = 0;
-    for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
-        for (size_t b = 0; b < GG_ARRAY_LEN(ns); b++) {
-            int d = ds[a], n = ns[b];
-            size_t ld = (size_t)d + 3;
-            float *q = malloc(sizeof(float) * d), *k = malloc(sizeof(float) * ld * n);
-            float *v = malloc(sizeof(float) * ld * n), *sc = malloc(sizeof(float) * n);
-            float *o1 = malloc(sizeof(float) * d), *o2 = malloc(sizeof(float) * d);
-            float *bias = malloc(sizeof(float) * n); /* ALiBi-like: -0.5 |i - j| */
-            for (int i = 0; i < d; i++) q[i] = 2 * frand();
-            for (size_t i = 0; i < ld * n; i++) k[i] = 2 * frand(), v[i] = frand();
-            for (int j = 0; j < n; j++) bias[j] = -0.5f * (float)abs(n / 2 - j);
-            for (int with_bias = 0; with_bias < 2; with_bias++) {
-                const float *bp = with_bias ? bias : NULL;
-                gg_attn_row_ref(q, k, ld, v, ld, n, d, 0.125f, bp, sc, o1);
-                gg_attn_row(q, k, ld, v, ld, n, d, 0.125f, bp, sc, o2);
-                for (int i = 0; i < d; i++) bad += !(fabsf(o1[i] - o2[i]) <= 1e-5f);
-            }
-            free(q), free(k), free(v), free(sc), free(o1), free(o2), free(bias);
-        }
-    CHECKF(bad == 0, "%s attention row: %d values off", lv, bad);
+/* A case of blocked attention: nq queries over the keys and values of a
+ * sequence of NKV rows, query g over keys [lo[g], hi[g]). shape 0: all
+ * keys (an encoder); 1: causal, query g at position off + g; 2: a window
+ * of 7 either side around position off + g. */
+enum { NKV = 150 };
+typedef struct attn_case {
+    int d, nq, shape, off;
+    float slope;
+    size_t ld;
+    float *k, *v, *q, *out;
+    int lo[GG_ATTN_Q_MAX], hi[GG_ATTN_Q_MAX];
+} attn_case;
+
+static void attn_case_make(attn_case *c, int d, int nq, int shape, float slope) {
+    c->d = d, c->nq = nq, c->shape = shape, c->slope = slope;
+    c->ld = (size_t)d + 5;
+    c->off = shape == 1 ? NKV - nq : 40;
+    c->k = malloc(sizeof(float) * c->ld * NKV), c->v = malloc(sizeof(float) * c->ld * NKV);
+    c->q = malloc(sizeof(float) * c->ld * (size_t)nq), c->out = malloc(sizeof(float) * c->ld * (size_t)nq);
+    for (size_t i = 0; i < c->ld * NKV; i++) c->k[i] = 2 * frand(), c->v[i] = frand();
+    for (size_t i = 0; i < c->ld * (size_t)nq; i++) c->q[i] = 2 * frand();
+    for (int g = 0; g < nq; g++) {
+        const int pos = c->off + g;
+        c->lo[g] = shape == 2 ? GG_MAX(0, pos - 7) : 0;
+        c->hi[g] = shape == 0 ? NKV : shape == 1 ? pos + 1 : GG_MIN(NKV, pos + 8);
+    }
 }
 
-/* Queries attending together (gg_attn_rows) give each what it gets
- * alone, bit for bit: groups of 1 to GG_ATTN_ROWS_MAX queries with
- * different key counts (as causal rows have), with and without biases,
- * heads with and without a tail. */
-static void test_attn_rows(const char *lv) {
+static void attn_case_free(attn_case *c) { free(c->k), free(c->v), free(c->q), free(c->out); }
+
+/* Queries [g0, g0 + nq) of the case through gg_attn_block, into out. */
+static void attn_case_run(const attn_case *c, int g0, int nq, float *out, float *scratch) {
+    gg_attn_block_args r = {
+        .nq = nq, .q = c->q + (size_t)g0 * c->ld, .ld_q = c->ld, .out = out + (size_t)g0 * c->ld,
+        .ld_out = c->ld, .lo = c->lo + g0, .hi = c->hi + g0, .k = c->k, .v = c->v, .ld_k = c->ld,
+        .ld_v = c->ld, .d = c->d, .scale = 0.125f, .alibi_slope = c->slope, .pos0 = c->off + g0,
+        .scratch = scratch,
+    };
+    gg_attn_block(&r);
+}
+
+/* Blocked attention against the scalar definition (gg_attn_row_ref over
+ * each query's own keys, ALiBi as its bias), for head widths with and
+ * without a tail, all keys, causal and windowed ranges. */
+static void test_attn(const char *lv) {
+    static const int ds[] = {32, 64, 80, 128, 300};
+    static const int nqs[] = {1, 5, 16, 37, 64};
+    int bad = 0, cases = 0;
+    for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
+        for (size_t b = 0; b < GG_ARRAY_LEN(nqs); b++)
+            for (int shape = 0; shape < 3; shape++)
+                for (int alibi = 0; alibi < 2; alibi++) {
+                    attn_case c;
+                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.0625f : 0.0f);
+                    float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
+                    float *one = malloc(sizeof(float) * (size_t)c.d), sc[NKV], bias[NKV];
+                    attn_case_run(&c, 0, c.nq, c.out, scratch);
+                    for (int g = 0; g < c.nq; g++) {
+                        const int lo = c.lo[g], n = c.hi[g] - lo, pos = c.off + g;
+                        for (int j = 0; j < n; j++) bias[j] = c.slope * -(float)abs(pos - (lo + j));
+                        gg_attn_row_ref(c.q + (size_t)g * c.ld, c.k + (size_t)lo * c.ld, c.ld,
+                                        c.v + (size_t)lo * c.ld, c.ld, n, c.d, 0.125f,
+                                        alibi ? bias : NULL, sc, one);
+                        const float *o = c.out + (size_t)g * c.ld;
+                        for (int i = 0; i < c.d; i++) bad += !(fabsf(one[i] - o[i]) <= 1e-5f);
+                    }
+                    cases++;
+                    free(scratch), free(one);
+                    attn_case_free(&c);
+                }
+    CHECKF(bad == 0, "%s attention: %d values off the reference (%d cases)", lv, bad, cases);
+}
+
+/* A query's result is the same, bit for bit, alone and with any others
+ * in the call: every query of a call of 1 to GG_ATTN_Q_MAX against the
+ * same query alone and in a call of the queries from it on (other tile
+ * lanes, other neighbours), over all the shapes of attn_case. */
+static void test_attn_alone(const char *lv) {
     static const int ds[] = {64, 80, 128, 300};
-    enum { NMAX = 150, G = GG_ATTN_ROWS_MAX };
+    static const int nqs[] = {1, 3, 16, 17, 40, GG_ATTN_Q_MAX};
     int bad = 0;
     for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
-        for (int nq = 1; nq <= G; nq++)
-            for (int with_bias = 0; with_bias < 2; with_bias++) {
-                const int d = ds[a];
-                const size_t ld = (size_t)d + 5;
-                float *k = malloc(sizeof(float) * ld * NMAX), *v = malloc(sizeof(float) * ld * NMAX);
-                float *qs = malloc(sizeof(float) * (size_t)d * G), *o = malloc(sizeof(float) * (size_t)d * G);
-                float *one = malloc(sizeof(float) * (size_t)d), *sc = malloc(sizeof(float) * NMAX * G);
-                float *bias = malloc(sizeof(float) * NMAX * G);
-                const float *q[G], *bp[G];
-                float *out[G];
-                int n[G];
-                for (size_t i = 0; i < ld * NMAX; i++) k[i] = 2 * frand(), v[i] = frand();
-                for (int g = 0; g < nq; g++) {
-                    for (int i = 0; i < d; i++) qs[g * d + i] = 2 * frand();
-                    q[g] = qs + g * d, out[g] = o + g * d;
-                    n[g] = NMAX - 17 * g - (nq % 3); /* blocks of 16 end apart */
-                    for (int j = 0; j < n[g]; j++) bias[g * NMAX + j] = -0.25f * (float)abs(n[g] - 1 - j);
-                    bp[g] = g % 2 ? bias + g * NMAX : NULL;
+        for (size_t b = 0; b < GG_ARRAY_LEN(nqs); b++)
+            for (int shape = 0; shape < 3; shape++)
+                for (int alibi = 0; alibi < 2; alibi++) {
+                    attn_case c;
+                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.25f : 0.0f);
+                    float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
+                    float *other = malloc(sizeof(float) * c.ld * (size_t)c.nq);
+                    attn_case_run(&c, 0, c.nq, c.out, scratch);
+                    for (int g = 0; g < c.nq; g++) {
+                        const size_t row = (size_t)g * c.ld, bytes = sizeof(float) * (size_t)c.d;
+                        attn_case_run(&c, g, 1, other, scratch);
+                        bad += memcmp(other + row, c.out + row, bytes) != 0;
+                        if (g % 5 == 3) { /* with the queries from g on */
+                            attn_case_run(&c, g, c.nq - g, other, scratch);
+                            bad += memcmp(other + row, c.out + row, bytes) != 0;
+                        }
+                    }
+                    free(scratch), free(other);
+                    attn_case_free(&c);
                 }
-                gg_attn_rows_args r = {.nq = nq, .q = q, .n = n, .k = k, .v = v, .ld_k = ld, .ld_v = ld,
-                                       .d = d, .scale = 0.1f, .bias = with_bias ? bp : NULL,
-                                       .scores = sc, .ld_scores = NMAX, .out = out};
-                gg_attn_rows(&r);
-                for (int g = 0; g < nq; g++) {
-                    gg_attn_row(q[g], k, ld, v, ld, n[g], d, 0.1f, with_bias ? bp[g] : NULL, sc, one);
-                    bad += memcmp(one, out[g], sizeof(float) * (size_t)d) != 0;
-                }
-                free(k), free(v), free(qs), free(o), free(one), free(sc), free(bias);
-            }
-    CHECKF(bad == 0, "%s attention rows: %d queries differ from alone", lv, bad);
+    CHECKF(bad == 0, "%s attention: %d queries differ from alone", lv, bad);
 }
 
 /* Rounding through half precision must be exact; silu(g) * u within a
@@ -454,7 +490,7 @@ int main(void) {
         }
         test_q8_K_sign(k, lv);
         test_attn(lv);
-        test_attn_rows(lv);
+        test_attn_alone(lv);
         test_elementwise(lv);
     }
     if (gemm_out[GG_SIMD_AVX2][GG_TYPE_Q4_K][1] && gemm_out[GG_SIMD_AVXVNNI][GG_TYPE_Q4_K][1])

@@ -1,16 +1,18 @@
 /*
- * attn_avx512.c - one query row of attention with AVX-512: scores of 16
- * keys at a time (each a dot product over the head, the 16 sums reduced
- * together by a transpose-add tree), a vectorized exp, and the weighted
- * sum of the values as broadcast-multiply-adds. Agrees with the scalar
- * gg_attn_row_ref within float rounding (tested); attn_rows, several
- * queries sharing each block of keys, with attn_row exactly (tested).
+ * attn_avx512.c - blocked attention with AVX-512 (see gg_attn_block): up
+ * to 64 queries of a head go through each block of 16 keys together, 16
+ * queries a register tile; plus the element-wise rows (rounding through
+ * half precision, SwiGLU, the GELU table) and the vectorized exp they
+ * share. Agrees with the scalar gg_attn_row_ref within float rounding, and
+ * a query's result with its result alone bit for bit (tested).
  */
 #include "kernels_internal.h"
 #include "simd_x86.h"
 
 #include <immintrin.h>
+#include <limits.h>
 #include <math.h>
+#include <string.h>
 
 /* exp(x) for x <= 0 (and not NaN): 2^n * p(r), r = x - n ln2 in
  * [-ln2/2, ln2/2], p of degree 6; about 1 ulp. */
@@ -30,233 +32,160 @@ static inline __m512 exp_neg(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-/* Lane j of the result: the sum of the lanes of a[j]. */
-static inline __m512 sum16(__m512 a[16]) {
-    __m512 c[8], d[4], e[2];
-    for (int k = 0; k < 8; k++)
-        c[k] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * k], a[2 * k + 1]),
-                             _mm512_unpackhi_ps(a[2 * k], a[2 * k + 1]));
-    for (int k = 0; k < 4; k++) {
-        __m512d x = _mm512_castps_pd(c[2 * k]), y = _mm512_castps_pd(c[2 * k + 1]);
-        d[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
-                             _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+/* ---- blocked attention ----
+ *
+ * Lanes are queries: a tile holds 16 queries of the call, their rows
+ * transposed (qt[c][lane]) and their running sums of values likewise
+ * (acc[c][lane]), so that a block of 16 keys is 16 accumulators of
+ * scores built by multiply-adds of a query column with a broadcast key
+ * element, and the values go in by multiply-adds of a value element
+ * broadcast with the 16 queries' weights: no horizontal sums anywhere,
+ * and the running maximum, sum and rescaling are plain lane-wise
+ * operations. Every operation on a lane is masked by whether that key is
+ * in that query's range, so a lane takes the same steps whichever other
+ * queries share its tile or call: its result is its own, bit for bit. */
+
+typedef struct attn_tile {
+    float *qt, *acc;  /* [d][16] */
+    __m512 m, l;      /* running maximum and sum of weights */
+    __m512i lo, hi;   /* each lane's key range */
+    __m512 pos;       /* each lane's position (ALiBi) */
+    int jlo, jhi;     /* the union of the lanes' ranges */
+} attn_tile;
+
+/* One block of keys [j0, j0 + nj) (kb, vb: their rows, d apart; kb rows
+ * past nj zero) into tile t; pt is scratch for the 16 x 16 weights. */
+ALWAYS_INLINE void tile_block(const gg_attn_block_args *a, attn_tile *t, const float *kb,
+                              const float *vb, float *pt, int j0, int nj, const int d) {
+    __m512 s[GG_ATTN_KEYS];
+    for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = _mm512_setzero_ps();
+    for (int c = 0; c < d; c++) {
+        const __m512 qv = _mm512_loadu_ps(t->qt + 16 * c);
+        for (int j = 0; j < GG_ATTN_KEYS; j++)
+            s[j] = _mm512_fmadd_ps(qv, _mm512_set1_ps(kb[j * d + c]), s[j]);
     }
-    for (int k = 0; k < 2; k++)
-        e[k] = _mm512_add_ps(_mm512_shuffle_f32x4(d[2 * k], d[2 * k + 1], 0x88),
-                             _mm512_shuffle_f32x4(d[2 * k], d[2 * k + 1], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(e[0], e[1], 0x88),
-                         _mm512_shuffle_f32x4(e[0], e[1], 0xdd));
+    const __m512 scale = _mm512_set1_ps(a->scale), slope = _mm512_set1_ps(a->alibi_slope);
+    const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
+    __mmask16 valid[GG_ATTN_KEYS];
+    __m512 bm = t->m;
+    for (int j = 0; j < GG_ATTN_KEYS; j++) {
+        const __m512i jv = _mm512_set1_epi32(j0 + j);
+        valid[j] = j < nj ? _mm512_cmp_epi32_mask(t->lo, jv, _MM_CMPINT_LE) &
+                                _mm512_cmp_epi32_mask(jv, t->hi, _MM_CMPINT_LT)
+                          : 0;
+        __m512 x = _mm512_mul_ps(s[j], scale);
+        if (a->alibi_slope != 0.0f) { /* slope * -|pos - j| */
+            const __m512 dist = _mm512_abs_ps(_mm512_sub_ps(t->pos, _mm512_set1_ps((float)(j0 + j))));
+            x = _mm512_add_ps(x, _mm512_mul_ps(slope, _mm512_sub_ps(_mm512_setzero_ps(), dist)));
+        }
+        s[j] = _mm512_mask_mov_ps(neg_inf, valid[j], x);
+        bm = _mm512_max_ps(bm, s[j]);
+    }
+    /* lanes with a new maximum: what they summed shrinks by exp(m - bm) */
+    const __mmask16 up = _mm512_cmp_ps_mask(bm, t->m, _CMP_GT_OQ);
+    const __m512 alpha = exp_neg(_mm512_sub_ps(t->m, bm));
+    t->l = _mm512_mask_mul_ps(t->l, up, t->l, alpha);
+    t->m = _mm512_mask_mov_ps(t->m, up, bm);
+    for (int j = 0; j < GG_ATTN_KEYS; j++) {
+        const __m512 p = _mm512_maskz_mov_ps(valid[j], exp_neg(_mm512_sub_ps(s[j], t->m)));
+        t->l = _mm512_mask_add_ps(t->l, valid[j], t->l, p);
+        _mm512_storeu_ps(pt + 16 * j, p);
+    }
+    enum { CH = 16 }; /* sums of 16 elements at a time stay in registers */
+    for (int c0 = 0; c0 < d; c0 += CH) {
+        const int nc = d - c0 < CH ? d - c0 : CH;
+        __m512 o[CH];
+        for (int i = 0; i < nc; i++) {
+            o[i] = _mm512_loadu_ps(t->acc + 16 * (c0 + i));
+            o[i] = _mm512_mask_mul_ps(o[i], up, o[i], alpha);
+        }
+        for (int j = 0; j < nj; j++) {
+            const __m512 p = _mm512_loadu_ps(pt + 16 * j);
+            const float *vr = vb + j * d + c0;
+            for (int i = 0; i < nc; i++)
+                o[i] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(vr[i]), p, o[i], valid[j]);
+        }
+        for (int i = 0; i < nc; i++) _mm512_storeu_ps(t->acc + 16 * (c0 + i), o[i]);
+    }
 }
 
-/* The query's vectors (zero past d). */
-ALWAYS_INLINE void load_q(const float *q, int d, int nv, __m512 qv[16]) {
-    for (int c = 0; c < nv; c++) {
-        __mmask16 m = d - 16 * c >= 16 ? 0xffff : (__mmask16)((1u << (d - 16 * c)) - 1);
-        qv[c] = _mm512_maskz_loadu_ps(m, q + 16 * c);
+/* The tiles of the call's queries: rows transposed, sums cleared. */
+ALWAYS_INLINE int tiles_init(const gg_attn_block_args *a, attn_tile *t, float *sc, const int d) {
+    const int ntile = (a->nq + 15) / 16;
+    for (int ti = 0; ti < ntile; ti++) {
+        attn_tile *x = &t[ti];
+        x->qt = sc + (size_t)ti * 16 * d;
+        x->acc = sc + (size_t)(GG_ATTN_Q_MAX / 16 + ti) * 16 * d;
+        int lo[16], hi[16];
+        float pos[16];
+        x->jlo = INT_MAX, x->jhi = 0;
+        for (int lane = 0; lane < 16; lane++) {
+            const int g = ti * 16 + lane;
+            lo[lane] = g < a->nq ? a->lo[g] : 0;
+            hi[lane] = g < a->nq ? a->hi[g] : 0; /* empty: never valid */
+            pos[lane] = (float)(a->pos0 + g);
+            if (g < a->nq) {
+                x->jlo = lo[lane] < x->jlo ? lo[lane] : x->jlo;
+                x->jhi = hi[lane] > x->jhi ? hi[lane] : x->jhi;
+            }
+            const float *q = a->q + (size_t)g * a->ld_q;
+            for (int c = 0; c < d; c++) x->qt[16 * c + lane] = g < a->nq ? q[c] : 0.0f;
+        }
+        for (int c = 0; c < d; c++) _mm512_storeu_ps(x->acc + 16 * c, _mm512_setzero_ps());
+        x->lo = _mm512_loadu_si512(lo);
+        x->hi = _mm512_loadu_si512(hi);
+        x->pos = _mm512_loadu_ps(pos);
+        x->m = _mm512_set1_ps(-INFINITY);
+        x->l = _mm512_setzero_ps();
     }
+    return ntile;
 }
 
-/* Scores of keys [j0, j0 + 16) below n into scores[], and the running
- * maximum of the lanes updated. */
-ALWAYS_INLINE __m512 score_block(const __m512 *qv, int nv, __mmask16 tail, const float *k,
-                                 size_t ld_k, int j0, int n, float scale, const float *bias,
-                                 float *scores, __m512 vmax) {
-    int nj = n - j0 < 16 ? n - j0 : 16;
-    __m512 acc[16];
-    for (int j = 0; j < 16; j++) {
-        acc[j] = _mm512_setzero_ps();
-        if (j >= nj) continue;
-        const float *kr = k + (size_t)(j0 + j) * ld_k;
-        for (int c = 0; c < nv; c++) {
-            __mmask16 m = c == nv - 1 ? tail : 0xffff;
-            acc[j] = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(m, kr + 16 * c), acc[j]);
+ALWAYS_INLINE void attn_block_d(const gg_attn_block_args *a, const int d) {
+    float *sc = a->scratch;
+    attn_tile t[GG_ATTN_Q_MAX / 16];
+    const int ntile = tiles_init(a, t, sc, d);
+    float *kb = sc + (size_t)2 * GG_ATTN_Q_MAX * d, *vb = kb + GG_ATTN_KEYS * d;
+    float *pt = vb + GG_ATTN_KEYS * d;
+    int jlo = INT_MAX, jhi = 0;
+    for (int ti = 0; ti < ntile; ti++) {
+        jlo = t[ti].jlo < jlo ? t[ti].jlo : jlo;
+        jhi = t[ti].jhi > jhi ? t[ti].jhi : jhi;
+    }
+    /* blocks aligned to key 0, whatever the queries' ranges */
+    for (int j0 = jlo - jlo % GG_ATTN_KEYS; j0 < jhi; j0 += GG_ATTN_KEYS) {
+        const int nj = jhi - j0 < GG_ATTN_KEYS ? jhi - j0 : GG_ATTN_KEYS;
+        for (int j = 0; j < GG_ATTN_KEYS; j++) {
+            if (j < nj) {
+                memcpy(kb + j * d, a->k + (size_t)(j0 + j) * a->ld_k, sizeof(float) * (size_t)d);
+                memcpy(vb + j * d, a->v + (size_t)(j0 + j) * a->ld_v, sizeof(float) * (size_t)d);
+            } else {
+                memset(kb + j * d, 0, sizeof(float) * (size_t)d);
+            }
+        }
+        for (int ti = 0; ti < ntile; ti++)
+            if (j0 < t[ti].jhi && j0 + GG_ATTN_KEYS > t[ti].jlo)
+                tile_block(a, &t[ti], kb, vb, pt, j0, nj, d);
+    }
+    for (int ti = 0; ti < ntile; ti++) {
+        float inv[16];
+        _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), t[ti].l));
+        for (int lane = 0; lane < 16 && ti * 16 + lane < a->nq; lane++) {
+            float *out = a->out + (size_t)(ti * 16 + lane) * a->ld_out;
+            for (int c = 0; c < d; c++) out[c] = t[ti].acc[16 * c + lane] * inv[lane];
         }
     }
-    __mmask16 jm = nj == 16 ? 0xffff : (__mmask16)((1u << nj) - 1);
-    __m512 s = _mm512_mul_ps(sum16(acc), _mm512_set1_ps(scale));
-    if (bias) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(jm, bias + j0));
-    _mm512_mask_storeu_ps(scores + j0, jm, s);
-    return _mm512_mask_max_ps(vmax, jm, vmax, s);
 }
 
-/* scores[j] = exp(scores[j] - max) for j < n; returns 1 / their sum. */
-ALWAYS_INLINE float exp_scores(float *scores, int n, __m512 vmax) {
-    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-    __m512 vsum = _mm512_setzero_ps();
-    for (int j0 = 0; j0 < n; j0 += 16) {
-        int nj = n - j0 < 16 ? n - j0 : 16;
-        __mmask16 jm = nj == 16 ? 0xffff : (__mmask16)((1u << nj) - 1);
-        __m512 e = exp_neg(_mm512_sub_ps(_mm512_maskz_loadu_ps(jm, scores + j0), mx));
-        e = _mm512_maskz_mov_ps(jm, e);
-        _mm512_mask_storeu_ps(scores + j0, jm, e);
-        vsum = _mm512_add_ps(vsum, e);
-    }
-    return 1.0f / _mm512_reduce_add_ps(vsum);
-}
-
-/* o += scores[j] * v_j for j in [j0, j1), in order. */
-ALWAYS_INLINE void add_values(__m512 *o, int nv, __mmask16 tail, const float *v, size_t ld_v,
-                              const float *scores, int j0, int j1) {
-    for (int j = j0; j < j1; j++) {
-        const float *vr = v + (size_t)j * ld_v;
-        __m512 p = _mm512_set1_ps(scores[j]);
-        for (int c = 0; c < nv; c++) {
-            __mmask16 m = c == nv - 1 ? tail : 0xffff;
-            o[c] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m, vr + 16 * c), o[c]);
-        }
-    }
-}
-
-/* add_values for K queries at once, their sums parked in ob[k]: each
- * query's sums take the same steps in the same order, but K independent
- * chains of multiply-adds keep the FMA units busy where one chain waits
- * on each add's latency, and each row of values is loaded once for K. */
-ALWAYS_INLINE void add_values_sums(const int K, int nv, __mmask16 tail, const float *v,
-                                   size_t ld_v, const float *const *sc, float *const *ob, int j0,
-                                   int j1) {
-    __m512 o[4][16];
-    for (int k = 0; k < K; k++)
-        for (int c = 0; c < nv; c++) o[k][c] = _mm512_loadu_ps(ob[k] + 16 * c);
-    for (int j = j0; j < j1; j++) {
-        const float *vr = v + (size_t)j * ld_v;
-        __m512 p[4];
-        for (int k = 0; k < K; k++) p[k] = _mm512_set1_ps(sc[k][j]);
-        for (int c = 0; c < nv; c++) {
-            __mmask16 m = c == nv - 1 ? tail : 0xffff;
-            const __m512 vv = _mm512_maskz_loadu_ps(m, vr + 16 * c);
-            for (int k = 0; k < K; k++) o[k][c] = _mm512_fmadd_ps(p[k], vv, o[k][c]);
-        }
-    }
-    for (int k = 0; k < K; k++)
-        for (int c = 0; c < nv; c++) _mm512_storeu_ps(ob[k] + 16 * c, o[k][c]);
-}
-
-ALWAYS_INLINE void store_out(float *out, const __m512 *o, int nv, __mmask16 tail, float inv) {
-    for (int c = 0; c < nv; c++) {
-        __mmask16 m = c == nv - 1 ? tail : 0xffff;
-        _mm512_mask_storeu_ps(out + 16 * c, m, _mm512_mul_ps(o[c], _mm512_set1_ps(inv)));
-    }
-}
-
-/* The kernels below take nv = d / 16 rounded up as an argument that the
- * callers make a constant for the common head widths (64, 128): with a
- * constant the loops over a head unroll and the query, the 16 sums and the
- * output stay in registers, where with a variable nv the compiler keeps
- * them in memory and each multiply-add waits for a store (10x slower).
+/* The head width a constant for the common widths: the loops over a head
+ * unroll and the addresses of a block's rows become immediate offsets.
  * The operations and their order are the same either way. */
-#define BY_HEAD_WIDTH(nv, call) \
-    switch (nv) {               \
-    case 4: call(4); break;     \
-    case 8: call(8); break;     \
-    default: call(nv); break;   \
+static void attn_block(const gg_attn_block_args *a) {
+    switch (a->d) {
+    case 64: attn_block_d(a, 64); break;
+    case 128: attn_block_d(a, 128); break;
+    default: attn_block_d(a, a->d); break;
     }
-
-ALWAYS_INLINE void attn_row_nv(const float *q, const float *k, size_t ld_k, const float *v,
-                               size_t ld_v, int n, int d, float scale, const float *bias,
-                               float *scores, float *out, const int nv) {
-    __m512 qv[16]; /* heads up to 256 wide; wider ones take the reference */
-    load_q(q, d, nv, qv);
-    const __mmask16 tail = (d % 16) ? (__mmask16)((1u << (d % 16)) - 1) : 0xffff;
-    __m512 vmax = _mm512_set1_ps(-INFINITY);
-    for (int j0 = 0; j0 < n; j0 += 16)
-        vmax = score_block(qv, nv, tail, k, ld_k, j0, n, scale, bias, scores, vmax);
-    const float inv = exp_scores(scores, n, vmax);
-    __m512 o[16];
-    for (int c = 0; c < nv; c++) o[c] = _mm512_setzero_ps();
-    add_values(o, nv, tail, v, ld_v, scores, 0, n);
-    store_out(out, o, nv, tail, inv);
-}
-
-static void attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                     int n, int d, float scale, const float *bias, float *scores, float *out) {
-#define ROW(NV) attn_row_nv(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out, NV)
-    BY_HEAD_WIDTH((d + 15) / 16, ROW)
-#undef ROW
-}
-
-static void attn_row_any(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                         int n, int d, float scale, const float *bias, float *scores, float *out) {
-    if (d > 256) gg_attn_row_ref(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out);
-    else attn_row(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out);
-}
-
-/* Several queries over the same keys and values, block by block of 16
- * keys: a block read from memory once serves every query from L1, where
- * attn_row per query would stream all keys and values through the caches
- * once per query (at 8k tokens, megabytes per head). Each query goes
- * through attn_row's operations in attn_row's order (its sums of values
- * parked in obuf between blocks), so its result is attn_row's bit for bit
- * whatever the other queries. */
-ALWAYS_INLINE void attn_rows_nv(const gg_attn_rows_args *a, const int nv) {
-    const int nq = a->nq, d = a->d;
-    const __mmask16 tail = (d % 16) ? (__mmask16)((1u << (d % 16)) - 1) : 0xffff;
-    int nmax = 0;
-    __m512 vmax[GG_ATTN_ROWS_MAX];
-    for (int g = 0; g < nq; g++) {
-        nmax = a->n[g] > nmax ? a->n[g] : nmax;
-        vmax[g] = _mm512_set1_ps(-INFINITY);
-    }
-    for (int j0 = 0; j0 < nmax; j0 += 16)
-        for (int g = 0; g < nq; g++) {
-            if (j0 >= a->n[g]) continue;
-            __m512 qv[16];
-            load_q(a->q[g], d, nv, qv);
-            vmax[g] = score_block(qv, nv, tail, a->k, a->ld_k, j0, a->n[g], a->scale,
-                                  a->bias ? a->bias[g] : NULL, a->scores + (size_t)g * a->ld_scores,
-                                  vmax[g]);
-        }
-    float inv[GG_ATTN_ROWS_MAX];
-    for (int g = 0; g < nq; g++) inv[g] = exp_scores(a->scores + (size_t)g * a->ld_scores, a->n[g], vmax[g]);
-    float obuf[GG_ATTN_ROWS_MAX][256];
-    for (int g = 0; g < nq; g++)
-        for (int c = 0; c < nv; c++) _mm512_storeu_ps(obuf[g] + 16 * c, _mm512_setzero_ps());
-    /* queries whose sums fit in registers together: up to 64 floats of
-     * sums each, 16 vectors in all */
-    const int together = nv <= 4 ? 4 : nv <= 8 ? 2 : 1;
-    for (int j0 = 0; j0 < nmax; j0 += 16)
-        for (int g = 0; g < nq;) {
-            if (j0 >= a->n[g]) {
-                g++;
-                continue;
-            }
-            const int j1 = j0 + 16 < a->n[g] ? j0 + 16 : a->n[g];
-            int nk = 1;
-            while (nk < together && g + nk < nq && j0 < a->n[g + nk] &&
-                   (j0 + 16 < a->n[g + nk] ? j0 + 16 : a->n[g + nk]) == j1)
-                nk++;
-            const float *sc[4];
-            float *ob[4];
-            for (int k = 0; k < nk; k++) {
-                sc[k] = a->scores + (size_t)(g + k) * a->ld_scores;
-                ob[k] = obuf[g + k];
-            }
-#define VALUES(K) add_values_sums(K, nv, tail, a->v, a->ld_v, sc, ob, j0, j1)
-            switch (nk) {
-            case 4: VALUES(4); break;
-            case 3: VALUES(3); break;
-            case 2: VALUES(2); break;
-            default: VALUES(1); break;
-            }
-#undef VALUES
-            g += nk;
-        }
-    for (int g = 0; g < nq; g++) {
-        __m512 o[16];
-        for (int c = 0; c < nv; c++) o[c] = _mm512_loadu_ps(obuf[g] + 16 * c);
-        store_out(a->out[g], o, nv, tail, inv[g]);
-    }
-}
-
-static void attn_rows(const gg_attn_rows_args *a) {
-    if (a->d > 256 || a->nq > GG_ATTN_ROWS_MAX) {
-        for (int g = 0; g < a->nq; g++)
-            attn_row_any(a->q[g], a->k, a->ld_k, a->v, a->ld_v, a->n[g], a->d, a->scale,
-                         a->bias ? a->bias[g] : NULL, a->scores + (size_t)g * a->ld_scores, a->out[g]);
-        return;
-    }
-#define ROWS(NV) attn_rows_nv(a, NV)
-    BY_HEAD_WIDTH((a->d + 15) / 16, ROWS)
-#undef ROWS
 }
 
 /* ---- element-wise rows ---- */
@@ -312,8 +241,7 @@ static void gelu_table_row(float *x, int64_t n, const gg_half *table) {
 
 void gg_attn_fill_avx512(gg_kernel_table *t) {
     t->gelu_table_row = gelu_table_row;
-    t->attn_row = attn_row_any;
-    t->attn_rows = attn_rows;
+    t->attn_block = attn_block;
     t->round_half = round_half;
     t->swiglu = swiglu;
 }

@@ -26,10 +26,12 @@ static atomic_int table_state[N_LEVELS]; /* 0 not built, 1 being built, 2 ready 
 static _Atomic(const gg_kernel_table *) active;
 static atomic_int active_level;
 
+static void attn_block_scalar(const gg_attn_block_args *a);
+
 void gg_kernels_fill_ref(gg_kernel_table *t) {
     gg_ref_fill_quant(t);
     gg_ref_fill_dot(t);
-    t->attn_row = gg_attn_row_ref;
+    t->attn_block = attn_block_scalar;
     t->round_half = gg_round_half_ref;
     t->swiglu = gg_swiglu_ref;
     t->gelu_table_row = gg_gelu_table_row_ref;
@@ -278,20 +280,54 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
     }
 }
 
-void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v, int n,
-                 int d, float scale, const float *bias, float *scores, float *out) {
-    gg_kernels_get()->attn_row(q, k, ld_k, v, ld_v, n, d, scale, bias, scores, out);
+/* gg_attn_block one query at a time, in the same blocks of keys as the
+ * vector kernels; the level below AVX-512 and heads too wide for them. */
+static void attn_block_scalar(const gg_attn_block_args *a) {
+    const int d = a->d;
+    float *acc = a->scratch, *s = acc + d;
+    for (int g = 0; g < a->nq; g++) {
+        const float *q = a->q + (size_t)g * a->ld_q;
+        const int lo = a->lo[g], hi = a->hi[g], pos = a->pos0 + g;
+        float m = -INFINITY, l = 0.0f;
+        memset(acc, 0, sizeof(float) * (size_t)d);
+        for (int j0 = lo - lo % GG_ATTN_KEYS; j0 < hi; j0 += GG_ATTN_KEYS) {
+            const int b0 = j0 > lo ? j0 : lo, b1 = j0 + GG_ATTN_KEYS < hi ? j0 + GG_ATTN_KEYS : hi;
+            float bm = -INFINITY;
+            for (int j = b0; j < b1; j++) {
+                float x;
+                gg_vec_dot(GG_TYPE_F32, d, &x, a->k + (size_t)j * a->ld_k, q);
+                x *= a->scale;
+                if (a->alibi_slope != 0.0f) x += a->alibi_slope * -(float)abs(pos - j);
+                s[j - b0] = x;
+                if (x > bm) bm = x;
+            }
+            if (bm > m) { /* a new maximum: what was summed shrinks by exp(m - bm) */
+                const float alpha = expf(m - bm);
+                l *= alpha;
+                for (int c = 0; c < d; c++) acc[c] *= alpha;
+                m = bm;
+            }
+            for (int j = b0; j < b1; j++) {
+                const float p = expf(s[j - b0] - m), *vr = a->v + (size_t)j * a->ld_v;
+                l += p;
+                for (int c = 0; c < d; c++) acc[c] += p * vr[c];
+            }
+        }
+        const float inv = 1.0f / l;
+        float *out = a->out + (size_t)g * a->ld_out;
+        for (int c = 0; c < d; c++) out[c] = acc[c] * inv;
+    }
 }
 
-void gg_attn_rows(const gg_attn_rows_args *a) {
-    const gg_kernel_table *t = gg_kernels_get();
-    if (t->attn_rows) {
-        t->attn_rows(a);
-        return;
-    }
-    for (int g = 0; g < a->nq; g++)
-        t->attn_row(a->q[g], a->k, a->ld_k, a->v, a->ld_v, a->n[g], a->d, a->scale,
-                    a->bias ? a->bias[g] : NULL, a->scores + (size_t)g * a->ld_scores, a->out[g]);
+size_t gg_attn_scratch_floats(int d) {
+    /* the AVX-512 kernel's: per 16 queries their transposed rows and
+     * sums (2 x 16 d), the block of keys and of values (2 x 16 d), the
+     * block's weights (16 x 16); the scalar one needs d + 16 */
+    return (size_t)(2 * GG_ATTN_Q_MAX + 2 * GG_ATTN_KEYS) * (size_t)d + 16 * 16 + 64;
+}
+
+void gg_attn_block(const gg_attn_block_args *a) {
+    gg_kernels_get()->attn_block(a);
 }
 
 /* ---------------- element-wise ---------------- */

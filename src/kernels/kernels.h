@@ -85,33 +85,42 @@ void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok,
 /* One query row of attention over n keys and values (rows ld_k, ld_v
  * floats apart, heads d wide): out = softmax(scale * q.k_j + bias_j) . v_j,
  * bias (n floats, an additive mask such as ALiBi's) NULL for none.
- * scores is scratch of n floats. _ref is the scalar definition. */
-void gg_attn_row(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v, int n,
-                 int d, float scale, const float *bias, float *scores, float *out);
+ * scores is scratch of n floats. The scalar definition the blocked
+ * kernels below are tested against. */
 void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
                      int n, int d, float scale, const float *bias, float *scores, float *out);
 
-/* Up to GG_ATTN_ROWS_MAX queries over the same keys and values, query g
- * over keys [0, n[g]) with its own bias (bias NULL: none for any; else
- * bias[g] may be NULL), scores (scratch of n[g] floats at scores +
- * g * ld_scores) and out[g]. Each out[g] equals, bit for bit, what
- * gg_attn_row gives for that query alone: grouping queries only lets a
- * kernel read each block of keys and values once for all of them. */
-#define GG_ATTN_ROWS_MAX 8
-typedef struct gg_attn_rows_args {
+/* Blocked attention (flash-attention style) of up to GG_ATTN_Q_MAX
+ * consecutive queries of one head over the keys and values of their
+ * sequence (k, v: key 0 of it). Query g (row q + g * ld_q) attends keys
+ * [lo[g], hi[g]) (lo < hi), with alibi_slope != 0 the score of key j
+ * getting alibi_slope * -|pos0 + g - j| (pos0: query 0's position among
+ * the keys), and writes row out + g * ld_out.
+ *
+ * Keys go by blocks of GG_ATTN_KEYS aligned to key 0, with a running
+ * maximum and sum per query (online softmax), so the working memory is
+ * gg_attn_scratch_floats(d) floats whatever the number of keys. Each
+ * query's result depends only on its own row, range and position, bit
+ * for bit: never on the other queries of the call, their number or
+ * order (tested), which keeps a text's embedding the same alone and in
+ * a batch. It equals gg_attn_row_ref within float rounding (tested). */
+#define GG_ATTN_Q_MAX 64
+#define GG_ATTN_KEYS 16
+typedef struct gg_attn_block_args {
     int nq;
-    const float *const *q;
-    const int *n;
+    const float *q; size_t ld_q;
+    float *out; size_t ld_out;
+    const int *lo, *hi;
     const float *k, *v;
     size_t ld_k, ld_v;
     int d;
     float scale;
-    const float *const *bias;
-    float *scores;
-    size_t ld_scores;
-    float *const *out;
-} gg_attn_rows_args;
-void gg_attn_rows(const gg_attn_rows_args *a);
+    float alibi_slope;
+    int pos0;
+    float *scratch; /* gg_attn_scratch_floats(d) floats */
+} gg_attn_block_args;
+void gg_attn_block(const gg_attn_block_args *a);
+size_t gg_attn_scratch_floats(int d);
 
 /* x = half(x) elementwise (as a F16 KV cache holds values); and
  * g = silu(g) * u. _ref are the scalar definitions. */

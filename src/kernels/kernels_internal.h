@@ -23,10 +23,6 @@ typedef void (*gg_gemm_pack_fn)(const float *x, void *dst, int64_t n);
 typedef void (*gg_gemm_fn)(const gg_matrix *w, const void *act, size_t stride, int n_tok,
                            float *y, int64_t ldy, int64_t r0, int64_t r1);
 
-typedef void (*gg_attn_row_fn)(const float *q, const float *k, size_t ld_k, const float *v,
-                               size_t ld_v, int n, int d, float scale, const float *bias,
-                               float *scores, float *out);
-
 typedef struct gg_kernel_table {
     gg_vec_dot_fn vec_dot[GG_TYPE_COUNT];
     gg_vec_dot_multi_fn vec_dot_multi[GG_TYPE_COUNT];
@@ -36,8 +32,7 @@ typedef struct gg_kernel_table {
     gg_gemm_fn gemm[GG_TYPE_COUNT];
     /* bytes of one packed activation row of n values of a vec_dot_type */
     size_t (*gemm_act_bytes)(gg_type vec_dot_type, int64_t n);
-    gg_attn_row_fn attn_row;
-    void (*attn_rows)(const gg_attn_rows_args *a); /* optional; else attn_row per query */
+    void (*attn_block)(const gg_attn_block_args *a);
     void (*round_half)(float *x, int64_t n);
     void (*swiglu)(float *g, const float *u, int64_t n);
     void (*gelu_table_row)(float *x, int64_t n, const gg_half *table);

@@ -70,8 +70,8 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
     act = GG_MAX(act, GG_MAX(matrix_scratch(&m->dense_2, chunk), matrix_scratch(&m->dense_3, chunk)));
     act = GG_MAX(act, GG_MAX(matrix_scratch(&m->cls, chunk), matrix_scratch(&m->cls_out, chunk)));
     p->act_bytes = gg_align_up(act, 64);
-    /* scores, then masks, of the queries attending together */
-    p->score_floats = 2 * GG_ATTN_ROWS_MAX * gg_align_up((size_t)max_tok, 16);
+    /* attention's blocks and running sums, bounded whatever max_tok */
+    p->score_floats = gg_align_up(gg_attn_scratch_floats(m->hp.head_dim), 16);
     p->total = p->work_bytes + p->act_bytes + p->score_floats * sizeof(float) * (size_t)n_threads;
 }
 

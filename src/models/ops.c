@@ -343,43 +343,27 @@ static void key_range(const gg_attn_args *a, int i, int *lo, int *hi) {
     }
 }
 
-/* Queries [i0, i1) of head h, in groups of up to GG_ATTN_ROWS_MAX that
- * start at the same key (all of them but under a sliding window), so
- * that each block of keys and values is read once per group. A query's
- * result does not depend on its group (gg_attn_rows). scores and masks:
- * GG_ATTN_ROWS_MAX rows of ld floats each. */
-static void attend_rows(const gg_attn_args *a, int h, int i0, int i1, float *scores, float *masks,
-                        size_t ld) {
+/* Queries [i0, i1) of head h, GG_ATTN_Q_MAX at a time through each block
+ * of keys. A query's result does not depend on which others share its
+ * call (gg_attn_block). */
+static void attend_rows(const gg_attn_args *a, int h, int i0, int i1, float *scratch) {
     const int kvh = h / (a->n_head / a->n_head_kv);
     const float slope = a->alibi_max > 0.0f ? alibi_slope(a->alibi_max, a->n_head, h) : 0.0f;
-    for (int i = i0; i < i1;) {
-        const float *q[GG_ATTN_ROWS_MAX], *bias[GG_ATTN_ROWS_MAX];
-        float *out[GG_ATTN_ROWS_MAX];
-        int n[GG_ATTN_ROWS_MAX], lo0 = 0, g = 0;
-        for (; g < GG_ATTN_ROWS_MAX && i < i1; g++, i++) {
-            int lo, hi;
-            key_range(a, i, &lo, &hi);
-            if (g == 0) lo0 = lo;
-            else if (lo != lo0) break;
-            q[g] = a->q + (size_t)i * a->ld_q + (size_t)h * a->d;
-            out[g] = a->out + (size_t)i * a->ld_out + (size_t)h * a->d;
-            n[g] = hi - lo;
-            bias[g] = NULL;
-            if (a->alibi_max > 0.0f) {
-                float *mask = masks + (size_t)g * ld;
-                const int pos = a->q_pos0 + i;
-                for (int j = lo; j < hi; j++) mask[j - lo] = slope * -(float)abs(pos - j);
-                bias[g] = mask;
-            }
-        }
-        gg_attn_rows_args r = {
-            .nq = g, .q = q, .n = n,
-            .k = a->k + (size_t)lo0 * a->ld_k + (size_t)kvh * a->d, .ld_k = (size_t)a->ld_k,
-            .v = a->v + (size_t)lo0 * a->ld_v + (size_t)kvh * a->d, .ld_v = (size_t)a->ld_v,
-            .d = a->d, .scale = a->scale, .bias = a->alibi_max > 0.0f ? bias : NULL,
-            .scores = scores, .ld_scores = ld, .out = out,
+    for (int i = i0; i < i1; i += GG_ATTN_Q_MAX) {
+        const int nq = GG_MIN(GG_ATTN_Q_MAX, i1 - i);
+        int lo[GG_ATTN_Q_MAX], hi[GG_ATTN_Q_MAX];
+        for (int g = 0; g < nq; g++) key_range(a, i + g, &lo[g], &hi[g]);
+        gg_attn_block_args r = {
+            .nq = nq,
+            .q = a->q + (size_t)i * a->ld_q + (size_t)h * a->d, .ld_q = (size_t)a->ld_q,
+            .out = a->out + (size_t)i * a->ld_out + (size_t)h * a->d, .ld_out = (size_t)a->ld_out,
+            .lo = lo, .hi = hi,
+            .k = a->k + (size_t)kvh * a->d, .ld_k = (size_t)a->ld_k,
+            .v = a->v + (size_t)kvh * a->d, .ld_v = (size_t)a->ld_v,
+            .d = a->d, .scale = a->scale, .alibi_slope = slope, .pos0 = a->q_pos0 + i,
+            .scratch = scratch,
         };
-        gg_attn_rows(&r);
+        gg_attn_block(&r);
     }
 }
 
@@ -389,14 +373,17 @@ static void attn_task(void *ctx, int task, int thread) {
     int h = task / j->tasks_per_head;
     int i0 = (task % j->tasks_per_head) * j->q_per_task;
     int i1 = GG_MIN(i0 + j->q_per_task, a->n_q);
-    float *scores = j->ex->scores + (size_t)thread * j->ex->score_cap;
-    const size_t ld = j->ex->score_cap / (2 * GG_ATTN_ROWS_MAX);
-    attend_rows(a, h, i0, i1, scores, scores + j->ex->score_cap / 2, ld);
+    attend_rows(a, h, i0, i1, j->ex->scores + (size_t)thread * j->ex->score_cap);
 }
 
 void gg_op_attention(gg_exec *ex, const gg_attn_args *a) {
     attn_job j = {.a = a, .ex = ex};
-    j.q_per_task = GG_MAX(1, GG_MIN(16, a->n_q));
+    /* as many queries a task as a call takes, unless that leaves too few
+     * tasks to spread over the threads */
+    j.q_per_task = GG_ATTN_Q_MAX;
+    while (j.q_per_task > 16 &&
+           a->n_head * ((a->n_q + j.q_per_task - 1) / j.q_per_task) < 4 * ex->n_threads)
+        j.q_per_task /= 2;
     j.tasks_per_head = (a->n_q + j.q_per_task - 1) / j.q_per_task;
     gg_pool_run(ex->pool, a->n_head * j.tasks_per_head, attn_task, &j);
 }

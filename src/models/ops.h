@@ -13,8 +13,9 @@
 #include "../threadpool.h"
 
 /* What ops need to run: the pool and scratch for quantized activations
- * (act_cap bytes) and per-thread attention rows (score_cap floats each:
- * the scores of GG_ATTN_ROWS_MAX rows, then their masks). */
+ * (act_cap bytes) and per-thread attention scratch (score_cap floats
+ * each: gg_attn_scratch_floats of the head width, whatever the number of
+ * tokens). */
 typedef struct gg_exec {
     gg_pool *pool;
     int n_threads;
