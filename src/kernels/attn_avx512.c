@@ -53,6 +53,39 @@ typedef struct attn_tile {
     int jlo, jhi;     /* the union of the lanes' ranges */
 } attn_tile;
 
+/* nc (up to 16) running sums of values of a tile, acc[i][lane], times
+ * alpha in the lanes of up, plus the weights pt[j][lane] of keys j < nj
+ * times their values vb[j * d + i], each in the lanes of valid[j] only. */
+ALWAYS_INLINE void add_values(float *acc, const float *vb, const float *pt, const int d,
+                              const int nj, const int nc, __mmask16 up, __m512 alpha,
+                              const __mmask16 *valid) {
+    __m512 o[16];
+    for (int i = 0; i < nc; i++)
+        o[i] = _mm512_mask_mul_ps(_mm512_loadu_ps(acc + 16 * i), up, _mm512_loadu_ps(acc + 16 * i), alpha);
+    for (int j = 0; j < nj; j++) {
+        const __m512 p = _mm512_loadu_ps(pt + 16 * j);
+        const __mmask16 m = valid[j];
+        for (int i = 0; i < nc; i++)
+            o[i] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(vb[j * d + i]), p, o[i], m);
+    }
+    for (int i = 0; i < nc; i++) _mm512_storeu_ps(acc + 16 * i, o[i]);
+}
+
+/* add_values of a full block whose keys are all valid in every lane:
+ * the same operations (a multiply-add masked by all lanes is the plain
+ * one), with the value broadcast from memory into the multiply-add. */
+ALWAYS_INLINE void add_values_full(float *acc, const float *vb, const float *pt, const int d,
+                                   __mmask16 up, __m512 alpha) {
+    __m512 o[16];
+    for (int i = 0; i < 16; i++)
+        o[i] = _mm512_mask_mul_ps(_mm512_loadu_ps(acc + 16 * i), up, _mm512_loadu_ps(acc + 16 * i), alpha);
+    for (int j = 0; j < GG_ATTN_KEYS; j++) {
+        const __m512 p = _mm512_loadu_ps(pt + 16 * j);
+        for (int i = 0; i < 16; i++) o[i] = _mm512_fmadd_ps(_mm512_set1_ps(vb[j * d + i]), p, o[i]);
+    }
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(acc + 16 * i, o[i]);
+}
+
 /* One block of keys [j0, j0 + nj) (kb, vb: their rows, d apart; kb rows
  * past nj zero) into tile t; pt is scratch for the 16 x 16 weights. */
 ALWAYS_INLINE void tile_block(const gg_attn_block_args *a, attn_tile *t, const float *kb,
@@ -91,21 +124,13 @@ ALWAYS_INLINE void tile_block(const gg_attn_block_args *a, attn_tile *t, const f
         t->l = _mm512_mask_add_ps(t->l, valid[j], t->l, p);
         _mm512_storeu_ps(pt + 16 * j, p);
     }
-    enum { CH = 16 }; /* sums of 16 elements at a time stay in registers */
-    for (int c0 = 0; c0 < d; c0 += CH) {
-        const int nc = d - c0 < CH ? d - c0 : CH;
-        __m512 o[CH];
-        for (int i = 0; i < nc; i++) {
-            o[i] = _mm512_loadu_ps(t->acc + 16 * (c0 + i));
-            o[i] = _mm512_mask_mul_ps(o[i], up, o[i], alpha);
-        }
-        for (int j = 0; j < nj; j++) {
-            const __m512 p = _mm512_loadu_ps(pt + 16 * j);
-            const float *vr = vb + j * d + c0;
-            for (int i = 0; i < nc; i++)
-                o[i] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(vr[i]), p, o[i], valid[j]);
-        }
-        for (int i = 0; i < nc; i++) _mm512_storeu_ps(t->acc + 16 * (c0 + i), o[i]);
+    __mmask16 all = 0xffff;
+    for (int j = 0; j < GG_ATTN_KEYS; j++) all &= valid[j];
+    if (all == 0xffff && d % 16 == 0) { /* every key for every lane: no masks */
+        for (int c0 = 0; c0 < d; c0 += 16) add_values_full(t->acc + 16 * c0, vb + c0, pt, d, up, alpha);
+    } else {
+        for (int c0 = 0; c0 < d; c0 += 16)
+            add_values(t->acc + 16 * c0, vb + c0, pt, d, nj, d - c0 < 16 ? d - c0 : 16, up, alpha, valid);
     }
 }
 
@@ -155,6 +180,13 @@ ALWAYS_INLINE void attn_block_d(const gg_attn_block_args *a, const int d) {
     /* blocks aligned to key 0, whatever the queries' ranges */
     for (int j0 = jlo - jlo % GG_ATTN_KEYS; j0 < jhi; j0 += GG_ATTN_KEYS) {
         const int nj = jhi - j0 < GG_ATTN_KEYS ? jhi - j0 : GG_ATTN_KEYS;
+        /* the next block's rows, rows of the head apart in memory, on
+         * their way while this one is worked on */
+        for (int j = j0 + GG_ATTN_KEYS; j < j0 + 2 * GG_ATTN_KEYS && j < jhi; j++)
+            for (int c = 0; c < d; c += 16) {
+                _mm_prefetch((const char *)(a->k + (size_t)j * a->ld_k + c), _MM_HINT_T0);
+                _mm_prefetch((const char *)(a->v + (size_t)j * a->ld_v + c), _MM_HINT_T0);
+            }
         for (int j = 0; j < GG_ATTN_KEYS; j++) {
             if (j < nj) {
                 memcpy(kb + j * d, a->k + (size_t)(j0 + j) * a->ld_k, sizeof(float) * (size_t)d);
