@@ -104,7 +104,7 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
  * for bit: never on the other queries of the call, their number or
  * order (tested), which keeps a text's embedding the same alone and in
  * a batch. It equals gg_attn_row_ref within float rounding (tested). */
-#define GG_ATTN_Q_MAX 128
+#define GG_ATTN_Q_MAX 64
 #define GG_ATTN_KEYS 16
 typedef struct gg_attn_block_args {
     int nq;
