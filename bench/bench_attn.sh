@@ -1,0 +1,45 @@
+#!/bin/sh
+# bench_attn.sh - attention's share of a forward pass at long contexts (issue
+# 12, item 5): one text of N tokens, 1 thread, `ggembed bench` under
+# `perf record`, the share being the samples in functions named *attn*.
+# Models are made by `ggembed mkmodel` (q8_0) in a temporary directory: the
+# nomic-embed-text shape (12 layers at 512 and 2,048 tokens; 2 layers with an
+# 8,192-token context for 8,192, where attention's share is what matters)
+# and Qwen3-Embedding-0.6B's (GQA, 128-wide heads, causal; 2 layers).
+# Prints CPU ms per text and the share per binary, so two builds compare
+# side by side in one run. Needs perf (linux-tools).
+#
+#   bench/bench_attn.sh BIN [BIN2 ...]     e.g. build/ggembed /tmp/ggembed-old
+set -eu
+[ "$#" -ge 1 ] || { echo "usage: bench/bench_attn.sh BIN [BIN2 ...]" >&2; exit 2; }
+command -v perf >/dev/null 2>&1 || { echo "bench_attn.sh: perf is required" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+vocab=${GGEMBED_FIXTURES:-$here/../../shared/fixtures/vocab}/ggml-vocab-qwen2.gguf
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+mk=$1
+"$mk" mkmodel --preset nomic-embed-text --type q8_0 -o "$dir/nomic.gguf" >/dev/null
+"$mk" mkmodel --preset nomic-embed-text --type q8_0 --layers 2 --ctx 8192 -o "$dir/nomic2.gguf" >/dev/null
+"$mk" mkmodel --preset qwen3-embedding-0.6b --type q8_0 --layers 2 --ctx 8192 --vocab "$vocab" \
+    -o "$dir/qwen3.gguf" >/dev/null
+
+# run BIN MODEL TOKENS: "CPU-ms share%"
+run() {
+    perf record -q -o "$dir/perf.data" "$1" bench -m "$2" --threads 1 --tokens "$3" --batch-texts 1 \
+        --repeat 1 --batch-tokens 8192 >"$dir/out" 2>&1
+    cpu=$(awk '$1 == 1 && NF >= 7 {print $5}' "$dir/out")
+    share=$(perf report -i "$dir/perf.data" --sort symbol --stdio 2>/dev/null | grep -v '^#' |
+        awk '/attn/ {s += $1} END {printf "%.1f", s}')
+    echo "$cpu $share%"
+}
+
+printf '%-40s %-26s %8s %14s %16s\n' binary model tokens "CPU ms/text" "attention share"
+for bin in "$@"; do
+    for c in "nomic.gguf nomic-embed-text 512" "nomic.gguf nomic-embed-text 2048" \
+             "nomic2.gguf nomic-embed-text(2 layers) 8192" "qwen3.gguf qwen3-0.6b(2 layers) 2048" \
+             "qwen3.gguf qwen3-0.6b(2 layers) 8192"; do
+        set -- $c
+        r=$(run "$bin" "$dir/$1" "$3")
+        printf '%-40s %-26s %8s %14s %16s\n' "$bin" "$2" "$3" ${r% *} ${r#* }
+    done
+done
