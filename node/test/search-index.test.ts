@@ -1,79 +1,28 @@
 // The incremental index on real code of this repository, with the real embedder (bert-tiny, 128-token context).
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { at } from '../src/arrays.js';
-import { Embedder } from '../src/index.js';
+import type { Embedder } from '../src/index.js';
 import { chunkFile } from '../src/search/chunker.js';
 import { type IndexEmbedder, type IndexOptions, indexRepository } from '../src/search/indexer.js';
 import { searchCode } from '../src/search/search.js';
 import { FileStore, sha256 } from '../src/search/store.js';
-import { makeModel, PKG, requireBinary, tmpDir } from './helpers.js';
+import { type Counted, INDEX_SOURCES, liveHashes, searchFixture } from './search-helpers.js';
 
-const REPO = path.resolve(PKG, '..');
-const SOURCES = [
-  'node/src/backoff.ts',
-  'node/src/binary.ts',
-  'node/src/fallback.ts',
-  'node/src/catalogue.ts',
-  'node/src/connection.ts',
-  'src/kernels/types.c',
-  'src/kernels/fp16.c',
-  'src/kernels/dot_ref.c',
-  'src/platform/common_cpu.c',
-];
+const SOURCES = INDEX_SOURCES;
 const OPTS: IndexOptions = { maxTokens: 128, batchSize: 16 };
 
+const fx = searchFixture();
 let dir: string;
 let e: Embedder;
-/** the embedder, counting the texts it embeds */
-let counted: IndexEmbedder & { texts: number };
-
+let counted: Counted;
 before(async () => {
-  dir = tmpDir();
-  e = await Embedder.start({ model: makeModel(dir), binary: requireBinary(), healthIntervalMs: 0, threads: 1 });
-  counted = {
-    texts: 0,
-    embedBatch: async (t, o) => {
-      counted.texts += t.length;
-      return e.embedBatch(t, o);
-    },
-    tokenize: (t) => e.tokenize(t),
-  };
+  ({ dir, e, counted } = await fx.start());
 });
-after(async () => {
-  await e.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function makeRepo(name: string): string {
-  const root = path.join(dir, name);
-  for (const s of SOURCES) {
-    mkdirSync(path.dirname(path.join(root, s)), { recursive: true });
-    copyFileSync(path.join(REPO, s), path.join(root, s));
-  }
-  return root;
-}
-
-/** Distinct chunk hashes of a file, computed apart from the indexer. */
-async function hashesOf(root: string, rel: string): Promise<string[]> {
-  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), {
-    countTokens: async (t) => (await e.tokenize(t)).length,
-    maxTokens: 128,
-  });
-  return cs.map((c) => sha256(c.text));
-}
-
-async function allHashes(root: string, files: string[]): Promise<Set<string>> {
-  const s = new Set<string>();
-  for (const f of files) for (const h of await hashesOf(root, f)) s.add(h);
-  return s;
-}
-
-function liveHashes(store: FileStore): Set<string> {
-  return new Set([...store.files()].flatMap((f) => f.chunks.map((c) => c.hash)));
-}
+const makeRepo = (name: string) => fx.makeRepo(name, SOURCES);
+const { hashesOf, allHashes } = fx;
 
 test('full index, then nothing to do; an edit re-embeds only its changed chunks; a moved function keeps its vector; a deleted file leaves', async () => {
   const root = makeRepo('repo1');

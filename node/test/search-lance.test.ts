@@ -4,69 +4,31 @@
 // and restart, and the load failure that names the way out.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { at } from '../src/arrays.js';
-import { Embedder } from '../src/index.js';
+import type { Embedder } from '../src/index.js';
 import { chunkFile } from '../src/search/chunker.js';
-import { type IndexEmbedder, type IndexOptions, indexRepository } from '../src/search/indexer.js';
+import { type IndexOptions, indexRepository } from '../src/search/indexer.js';
 import { type ChildEngine, LanceStore, StoreError } from '../src/search/lance-store.js';
 import { searchCode } from '../src/search/search.js';
 import { allPaths, type FileRecord, sha256 } from '../src/search/store.js';
-import { alive, makeModel, PKG, requireBinary, tmpDir, until } from './helpers.js';
+import { alive, PKG, until } from './helpers.js';
+import { type Counted, INDEX_SOURCES, searchFixture } from './search-helpers.js';
 
-const REPO = path.resolve(PKG, '..');
-const SOURCES = [
-  'node/src/backoff.ts',
-  'node/src/binary.ts',
-  'node/src/fallback.ts',
-  'node/src/catalogue.ts',
-  'node/src/connection.ts',
-  'src/kernels/types.c',
-  'src/kernels/fp16.c',
-  'src/kernels/dot_ref.c',
-  'src/platform/common_cpu.c',
-];
+const SOURCES = INDEX_SOURCES;
 const OPTS: IndexOptions = { maxTokens: 128, batchSize: 16 };
 
+const fx = searchFixture();
 let dir: string;
 let e: Embedder;
-let counted: IndexEmbedder & { texts: number };
-
+let counted: Counted;
 before(async () => {
-  dir = tmpDir();
-  e = await Embedder.start({ model: makeModel(dir), binary: requireBinary(), healthIntervalMs: 0, threads: 1 });
-  counted = {
-    texts: 0,
-    embedBatch: async (t, o) => {
-      counted.texts += t.length;
-      return e.embedBatch(t, o);
-    },
-    tokenize: (t) => e.tokenize(t),
-  };
+  ({ dir, e, counted } = await fx.start());
 });
-after(async () => {
-  await e.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function makeRepo(name: string): string {
-  const root = path.join(dir, name);
-  for (const s of SOURCES) {
-    mkdirSync(path.dirname(path.join(root, s)), { recursive: true });
-    copyFileSync(path.join(REPO, s), path.join(root, s));
-  }
-  return root;
-}
-
-async function hashesOf(root: string, rel: string): Promise<string[]> {
-  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), {
-    countTokens: async (t) => (await e.tokenize(t)).length,
-    maxTokens: 128,
-  });
-  return cs.map((c) => sha256(c.text));
-}
+const makeRepo = (name: string) => fx.makeRepo(name, SOURCES);
+const { hashesOf } = fx;
 
 /** every record of the index, through the batched lookups */
 async function records(store: LanceStore): Promise<FileRecord[]> {

@@ -1,6 +1,6 @@
 // The code search tools of ggembed-mcp, driven by the MCP SDK's client over stdio.
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -8,8 +8,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { at } from '../src/arrays.js';
 import { FileStore } from '../src/search/store.js';
 import { alive, makeModel, PKG, requireBinary, tmpDir, until } from './helpers.js';
+import { copyRepo, REPO } from './search-helpers.js';
 
-const REPO = path.resolve(PKG, '..');
 let dir: string;
 let model: string;
 let bin: string;
@@ -24,11 +24,7 @@ type ToolResult = { content: { type: string; text: string }[]; isError?: boolean
 const body = (r: unknown) => JSON.parse(at((r as ToolResult).content, 0).text);
 
 test('index_codebase (dry run, then with progress), search_code, index_status, clear_index', async () => {
-  const root = path.join(dir, 'repo');
-  for (const s of ['node/src/fallback.ts', 'node/src/backoff.ts', 'src/kernels/fp16.c']) {
-    mkdirSync(path.dirname(path.join(root, s)), { recursive: true });
-    copyFileSync(path.join(REPO, s), path.join(root, s));
-  }
+  const root = copyRepo(dir, 'repo', ['node/src/fallback.ts', 'node/src/backoff.ts', 'src/kernels/fp16.c']);
   writeFileSync(path.join(root, '.gitignore'), 'secret/\n');
   mkdirSync(path.join(root, 'secret'));
   writeFileSync(path.join(root, 'secret/keys.ts'), 'export const key = 1;\n');
