@@ -89,7 +89,7 @@ interface RootState {
 }
 
 export interface SearchTools {
-  /** stops every watcher (aborting a run it has going) */
+  /** stops every watcher (aborting a run it has going) and closes the stores (LanceDB's store process ends) */
   close(): Promise<void>;
 }
 
@@ -399,8 +399,15 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
 
   return {
     close: async () => {
+      if (closed) return;
       closed = true;
-      for (const s of roots.values()) await stopWatching(await s);
+      for (const s of roots.values()) {
+        const st = await s.catch(() => null);
+        if (!st) continue;
+        await stopWatching(st);
+        // after the run going on, if any: a LanceDB store process left open would outlive the server
+        await inTurn(st, () => st.store.close());
+      }
       await chunker?.close();
     },
   };
