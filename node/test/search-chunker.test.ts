@@ -88,6 +88,19 @@ const FIXTURES: { file: string; src: string; want: [string | null, number, numbe
     ],
   },
   {
+    // an include guard around the whole header: its definitions are named as at the top level
+    file: 'guarded.h',
+    src: `#ifndef GUARDED_H\n#define GUARDED_H\n\nstruct point { int x; };\n\n/* adds */\nstatic inline int add(int a, int b)\n{\n    return a + b;\n}\n\n#ifdef WITH_MAIN\nint main(void) { return add(1, 2); }\n#endif\n\n#endif\n`,
+    want: [
+      [null, 1, 2],
+      ['point', 4, 4],
+      ['add', 6, 10],
+      [null, 12, 12],
+      ['main', 13, 13],
+      [null, 14, 16],
+    ],
+  },
+  {
     file: 'a.cpp',
     src: `#include <vector>\n\nnamespace ns {\nclass K {\n  int v;\n};\n}\n\ntemplate <typename T>\nT id(T t) { return t; }\n\nint K::get() const { return v; }\n`,
     want: [

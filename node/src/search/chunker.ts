@@ -185,8 +185,14 @@ function bodyOf(node: TSNode): TSNode | null {
   return b;
 }
 
+/** The children, with those of the language's transparent blocks (preprocessor conditionals) in their place. */
+function flatten(children: TSNode[], spec: LanguageSpec): TSNode[] {
+  return children.flatMap((c) => (spec.transparent?.includes(c.type) ? flatten(c.namedChildren, spec) : [c]));
+}
+
 /** The named children as segments: definitions alone, the code between them grouped. */
-function segmentsOf(children: TSNode[], spec: LanguageSpec, owner: string | null, from: number, to: number): Segment[] {
+function segmentsOf(nodes: TSNode[], spec: LanguageSpec, owner: string | null, from: number, to: number): Segment[] {
+  const children = flatten(nodes, spec);
   const out: Segment[] = [];
   let gapStart = from;
   const closeGap = (end: number) => {

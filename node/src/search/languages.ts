@@ -15,7 +15,11 @@ export interface LanguageSpec {
   containers: readonly string[];
   /** nodes that only wrap a definition (export, decorators, templates): the definition inside names the chunk */
   wrappers: readonly string[];
+  /** blocks whose children stand as if in their place: C's preprocessor conditionals (an include guard holds a whole header) */
+  transparent?: readonly string[];
 }
+
+const PREPROC_BLOCKS = ['preproc_ifdef', 'preproc_if', 'preproc_else', 'preproc_elif', 'preproc_elifdef'];
 
 const JS_FUNCTIONS = ['function_declaration', 'generator_function_declaration', 'method_definition', 'function_signature'];
 const JS_CONTAINERS = [
@@ -93,6 +97,7 @@ export const LANGUAGES: readonly LanguageSpec[] = [
     functions: ['function_definition'],
     containers: ['struct_specifier', 'union_specifier', 'enum_specifier'],
     wrappers: ['type_definition', 'declaration'],
+    transparent: PREPROC_BLOCKS,
   },
   {
     id: 'cpp',
@@ -101,6 +106,7 @@ export const LANGUAGES: readonly LanguageSpec[] = [
     functions: ['function_definition'],
     containers: ['class_specifier', 'struct_specifier', 'namespace_definition', 'enum_specifier'],
     wrappers: ['template_declaration', 'type_definition', 'declaration'],
+    transparent: PREPROC_BLOCKS,
   },
   {
     id: 'csharp',
