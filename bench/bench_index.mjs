@@ -6,7 +6,9 @@
 // `ggembed mkmodel` (seeded random weights: the speed is the shape's). The 7B
 // file has --layers L of its 28 (default 2) and its embedding time is scaled
 // to 28 layers, as bench_versions.sh does: the layers are nearly all the
-// work. The 7B row indexes only the first --max-files-7b files of each tree.
+// work. --file-7b FILE uses a whole 7B file as it is instead (all its layers,
+// no scaling; e.g. one from `ggembed mkmodel --preset e5-mistral-7b --type
+// q4_K_M`). The 7B row indexes only the first --max-files-7b files of each tree.
 // chunks/CPU s divides by the CPU time of both processes (Node and
 // ggembed, the latter scaled like the time): the figure to compare on a
 // loaded machine, where wall time is mostly waiting. Node's RSS is sampled every 20 ms while indexing; it is reported before
@@ -15,7 +17,8 @@
 // ones left, the tree-sitter grammars loaded among it).
 //
 //   node bench/bench_index.mjs [--root DIR]... [--bin build/ggembed] [--threads 2]
-//        [--models minilm,7b] [--layers 2] [--max-files 2000] [--max-files-7b 10]
+//        [--trees repo,node_modules,usr-include] [--models minilm,7b] [--layers 2] [--file-7b FILE]
+//        [--max-files 2000] [--max-files-7b 10]
 //
 // Needs the Node package built: cd node && npm ci && npm run build.
 
@@ -40,10 +43,12 @@ const { FileStore } = await import(path.join(dist, 'search', 'store.js'));
 const { values } = parseArgs({
   options: {
     root: { type: 'string', multiple: true },
+    trees: { type: 'string', default: 'repo,node_modules,usr-include' },
     bin: { type: 'string', default: path.join(repo, 'build', 'ggembed') },
     threads: { type: 'string', default: '2' },
     models: { type: 'string', default: 'minilm,7b' },
     layers: { type: 'string', default: '2' },
+    'file-7b': { type: 'string' },
     'max-files': { type: 'string', default: '2000' },
     'max-files-7b': { type: 'string', default: '10' },
   },
@@ -53,13 +58,18 @@ const layers = Number(values.layers);
 const vocab = path.resolve(repo, process.env.GGEMBED_FIXTURES ?? '../shared/fixtures/vocab');
 // node_modules: everything its packages ship (their dist/ and build/ folders too), JavaScript and TypeScript only
 const JS_ONLY = ['*', '!*/', '!*.js', '!*.mjs', '!*.cjs', '!*.ts', '!*.mts', '!*.cts'];
+const named = {
+  repo: { label: 'this repository', root: repo, walk: {} },
+  node_modules: { label: 'node_modules JS/TS', root: path.join(repo, 'node', 'node_modules'), walk: { skipDirs: ['.git'], extraIgnore: JS_ONLY } },
+  'usr-include': { label: '/usr/include', root: '/usr/include', walk: {} },
+};
 const trees = values.root
   ? values.root.map((r) => ({ label: r, root: path.resolve(r), walk: {} }))
-  : [
-      { label: 'this repository', root: repo, walk: {} },
-      { label: 'node_modules JS/TS', root: path.join(repo, 'node', 'node_modules'), walk: { skipDirs: ['.git'], extraIgnore: JS_ONLY } },
-      { label: '/usr/include', root: '/usr/include', walk: {} },
-    ].filter((t) => existsSync(t.root));
+  : values.trees.split(',').map((t) => {
+      if (!named[t]) throw new Error(`unknown tree ${t} (${Object.keys(named).join(', ')})`);
+      return named[t];
+    });
+for (const t of trees) if (!existsSync(t.root)) throw new Error(`${t.root} does not exist: no row for ${t.label}`);
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'ggembed-bench-index-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
@@ -80,6 +90,13 @@ for (const m of values.models.split(',')) {
       file: mkmodel('minilm.gguf', ['--preset', 'minilm', '--type', 'q8_0', ...withVocab('ggml-vocab-bert-bge.gguf')]),
       scale: 1,
       maxFiles: Number(values['max-files']),
+    });
+  else if (m === '7b' && values['file-7b'])
+    models.push({
+      label: `7B ${path.basename(values['file-7b'])} (whole)`,
+      file: path.resolve(values['file-7b']),
+      scale: 1,
+      maxFiles: Number(values['max-files-7b']),
     });
   else if (m === '7b')
     models.push({
