@@ -9,6 +9,8 @@ set -eu
 need=""
 have() { command -v "$1" >/dev/null 2>&1; }
 have cc || need="$need build-essential"
+# the C library's headers: the code search tests chunk a sample of /usr/include
+[ -f /usr/include/stdio.h ] || need="$need libc6-dev"
 have cmake || need="$need cmake"
 have clang || need="$need clang"
 have x86_64-w64-mingw32-gcc || need="$need gcc-mingw-w64-x86-64"
