@@ -1,12 +1,15 @@
 // The setup the code search tests share: the real embedder (bert-tiny, 64 dims,
 // 128-token context) counting the texts it embeds, repositories made of real
 // files of this one, and chunk hashes computed apart from the indexer.
+import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
+import { at } from '../src/arrays.js';
 import { Embedder } from '../src/index.js';
 import { chunkFile } from '../src/search/chunker.js';
-import { type FileRecord, sha256 } from '../src/search/store.js';
+import { searchCode } from '../src/search/search.js';
+import { type FileRecord, type SearchStore, sha256 } from '../src/search/store.js';
 import { makeModel, PKG, requireBinary, tmpDir } from './helpers.js';
 
 /** this repository (the tests read its real sources) */
@@ -95,6 +98,19 @@ export function searchFixture(): SearchFixture & { start(): Promise<SearchFixtur
     if (f.dir) rmSync(f.dir, { recursive: true, force: true });
   });
   return f;
+}
+
+/** A chunk's own text as the query finds that chunk first (true whatever the weights): three chunks of root/rel. */
+export async function assertOwnTextRanksFirst(root: string, store: SearchStore, e: Embedder, rel: string): Promise<void> {
+  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), {
+    countTokens: async (t) => (await e.tokenize(t)).length,
+    maxTokens: 128,
+  });
+  for (const c of [at(cs, 1), at(cs, Math.floor(cs.length / 2)), at(cs, cs.length - 1)]) {
+    const [first] = await searchCode(root, store, e, c.text, { limit: 5 });
+    assert.ok(first, `a result for chunk ${c.startLine}-${c.endLine}`);
+    assert.deepEqual([first.file, first.startLine, first.endLine], [rel, c.startLine, c.endLine]);
+  }
 }
 
 /** Every chunk hash the files of a store that lists them (FileStore) refer to. */

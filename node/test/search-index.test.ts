@@ -3,13 +3,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { at } from '../src/arrays.js';
 import type { Embedder } from '../src/index.js';
 import { chunkFile } from '../src/search/chunker.js';
 import { type IndexEmbedder, type IndexOptions, indexRepository } from '../src/search/indexer.js';
 import { searchCode } from '../src/search/search.js';
 import { FileStore, sha256 } from '../src/search/store.js';
-import { type Counted, INDEX_SOURCES, liveHashes, searchFixture } from './search-helpers.js';
+import { assertOwnTextRanksFirst, type Counted, INDEX_SOURCES, liveHashes, searchFixture } from './search-helpers.js';
 
 const SOURCES = INDEX_SOURCES;
 const OPTS: IndexOptions = { maxTokens: 128, batchSize: 16 };
@@ -151,16 +150,7 @@ test("search: a chunk's own text finds that chunk first; an exact identifier fin
   const store = await FileStore.open(path.join(dir, 'idx3'));
   await store.setMeta({ model: 'tiny', dims: 64 });
   await indexRepository(root, e, store, OPTS);
-  const rel = 'src/kernels/dot_ref.c';
-  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), {
-    countTokens: async (t) => (await e.tokenize(t)).length,
-    maxTokens: 128,
-  });
-  for (const c of [at(cs, 1), at(cs, Math.floor(cs.length / 2)), at(cs, cs.length - 1)]) {
-    const [first] = await searchCode(root, store, e, c.text, { limit: 5 });
-    assert.ok(first, `a result for chunk ${c.startLine}-${c.endLine}`);
-    assert.deepEqual([first.file, first.startLine, first.endLine], [rel, c.startLine, c.endLine]);
-  }
+  await assertOwnTextRanksFirst(root, store, e, 'src/kernels/dot_ref.c');
   const named: [name: string, file: string][] = [
     ['fallbackEmbedding', 'node/src/fallback.ts'],
     ['float_bits', 'src/kernels/fp16.c'],

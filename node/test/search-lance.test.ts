@@ -15,7 +15,7 @@ import { type ChildEngine, LanceStore, StoreError } from '../src/search/lance-st
 import { searchCode } from '../src/search/search.js';
 import { allPaths, type FileRecord, sha256 } from '../src/search/store.js';
 import { alive, PKG, until } from './helpers.js';
-import { type Counted, INDEX_SOURCES, searchFixture } from './search-helpers.js';
+import { assertOwnTextRanksFirst, type Counted, INDEX_SOURCES, searchFixture } from './search-helpers.js';
 
 const SOURCES = INDEX_SOURCES;
 const OPTS: IndexOptions = { maxTokens: 128, batchSize: 16 };
@@ -134,16 +134,7 @@ test("LanceStore hybrid search: a chunk's own text ranks it first, an exact iden
   const store = await LanceStore.open(path.join(dir, 'idx2'));
   await store.setMeta({ model: 'tiny', dims: 64 });
   await indexRepository(root, e, store, OPTS);
-  const rel = 'src/kernels/dot_ref.c';
-  const cs = await chunkFile(rel, readFileSync(path.join(root, rel), 'utf8'), {
-    countTokens: async (t) => (await e.tokenize(t)).length,
-    maxTokens: 128,
-  });
-  for (const c of [at(cs, 1), at(cs, Math.floor(cs.length / 2)), at(cs, cs.length - 1)]) {
-    const [first] = await searchCode(root, store, e, c.text, { limit: 5 });
-    assert.ok(first, `a result for chunk ${c.startLine}-${c.endLine}`);
-    assert.deepEqual([first.file, first.startLine, first.endLine], [rel, c.startLine, c.endLine]);
-  }
+  await assertOwnTextRanksFirst(root, store, e, 'src/kernels/dot_ref.c');
   const named: [name: string, file: string][] = [
     ['fallbackEmbedding', 'node/src/fallback.ts'],
     ['float_bits', 'src/kernels/fp16.c'],

@@ -9,7 +9,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { at } from '../src/arrays.js';
 import { LanceStore } from '../src/search/lance-store.js';
-import { type FileRecord, FileStore } from '../src/search/store.js';
+import { allPaths, type FileRecord, FileStore } from '../src/search/store.js';
 import { registerSearchTools, type SearchToolsOptions, STORE_KINDS, type StoreKind } from '../src/search/tools.js';
 import { until } from './helpers.js';
 import { type Counted, searchFixture } from './search-helpers.js';
@@ -48,7 +48,7 @@ async function indexedFiles(kind: StoreKind, root: string): Promise<Map<string, 
       ? await FileStore.open(indexDirOf(root))
       : await LanceStore.open(path.join(indexDirOf(root), 'lance'), { process: 'inline' });
   try {
-    return new Map([...store.files()].map((f) => [f.path, f]));
+    return await store.fileRecords(await allPaths(store));
   } finally {
     await store.close();
   }
