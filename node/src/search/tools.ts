@@ -399,9 +399,11 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
 
   return {
     close: async () => {
-      if (closed) return;
       closed = true;
-      for (const s of roots.values()) {
+      const open = [...roots.values()];
+      // a later call opens its root's store again (index_status still answers); closing again closes that one
+      roots.clear();
+      for (const s of open) {
         const st = await s.catch(() => null);
         if (!st) continue;
         await stopWatching(st);
