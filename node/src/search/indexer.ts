@@ -155,6 +155,40 @@ class Run {
     this.flushChunks = options.flushChunks ?? 4 * this.batchSize;
   }
 
+  /** Plans the run from the files that may have changed (names, sizes and heads only), so progress can say what is left. */
+  async planFrom(files: AsyncIterable<WalkedFile> | Iterable<WalkedFile>): Promise<void> {
+    let n = 0;
+    let bytes = 0;
+    for await (const { batch, records } of withRecords(this.store, files)) {
+      this.options.signal?.throwIfAborted();
+      for (const f of batch) {
+        if (mayHaveChanged(records.get(f.path), f, this.options.force)) {
+          n++;
+          bytes += f.size;
+        }
+      }
+    }
+    this.plan(n, bytes);
+  }
+
+  /** Indexes each file, with the store's record of it. */
+  async visitAll(files: AsyncIterable<WalkedFile> | Iterable<WalkedFile>): Promise<void> {
+    for await (const { batch, records } of withRecords(this.store, files)) {
+      for (const f of batch) await this.visit(f, records.get(f.path));
+    }
+  }
+
+  /** Ends the run: a dry run estimates what it would take; a real one writes what is queued, then the leaving paths leave. */
+  async finish(leaving: string[]): Promise<void> {
+    if (this.options.dryRun) {
+      await this.estimate();
+      this.report.filesRemoved += leaving.length;
+      return;
+    }
+    await this.flush();
+    await removeAll(this.store, leaving, this.report);
+  }
+
   plan(files: number, bytes: number): void {
     this.filesToDo = files;
     this.bytesToDo = bytes;
@@ -349,33 +383,14 @@ export async function indexRepository(
   const run = new Run(embedder, store, options);
   const { report } = run;
   try {
-    // counted first (names, sizes and heads only) so that progress can say what is left
+    // counted first (a walk of names, sizes and heads), then walked again to index
     run.progress(null);
-    let files = 0;
-    let bytes = 0;
-    for await (const { batch, records } of withRecords(store, walkFiles(root, options))) {
-      options.signal?.throwIfAborted();
-      for (const f of batch) {
-        if (mayHaveChanged(records.get(f.path), f, options.force)) {
-          files++;
-          bytes += f.size;
-        }
-      }
-    }
-    run.plan(files, bytes);
-    for await (const { batch, records } of withRecords(store, walkFiles(root, options, report.walk))) {
-      for (const f of batch) await run.visit(f, records.get(f.path));
-    }
+    await run.planFrom(walkFiles(root, options));
+    await run.visitAll(walkFiles(root, options, report.walk));
     // the indexed paths the walk did not see: collected first, so that no page is read while removing
     const gone: string[] = [];
     for await (const page of store.filesUnder('')) for (const p of page) if (!run.seen.has(p)) gone.push(p);
-    if (options.dryRun) {
-      await run.estimate();
-      report.filesRemoved += gone.length;
-      return report;
-    }
-    await run.flush();
-    await removeAll(store, gone, report);
+    await run.finish(gone);
   } catch (e) {
     if (!options.signal?.aborted) throw e;
     report.aborted = true;
@@ -419,27 +434,9 @@ export async function indexPaths(
       const recs = await store.fileRecords(part);
       for (const rel of part) if (recs.has(rel)) leaving.push(rel);
     }
-    let files = 0;
-    let bytes = 0;
-    for await (const { batch, records } of withRecords(store, present)) {
-      for (const f of batch) {
-        if (mayHaveChanged(records.get(f.path), f, options.force)) {
-          files++;
-          bytes += f.size;
-        }
-      }
-    }
-    run.plan(files, bytes);
-    for await (const { batch, records } of withRecords(store, present)) {
-      for (const f of batch) await run.visit(f, records.get(f.path));
-    }
-    if (options.dryRun) {
-      await run.estimate();
-      report.filesRemoved = leaving.length;
-      return report;
-    }
-    await run.flush();
-    await removeAll(store, leaving, report);
+    await run.planFrom(present);
+    await run.visitAll(present);
+    await run.finish(leaving);
   } catch (e) {
     if (!options.signal?.aborted) throw e;
     report.aborted = true;
