@@ -3,6 +3,8 @@
  */
 #include "check.h"
 
+#include "ggembed.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,4 +91,16 @@ int check_mkmodel(const char *args, const char *out) {
     int rc = system(cmd);
     CHECKF(rc == 0, "ggembed mkmodel %s: status %d (is GGEMBED_BIN set?)", args, rc);
     return rc;
+}
+
+ggembed_model *check_open_model(const char *path, int threads, int max_batch) {
+    ggembed_options o;
+    ggembed_options_default(&o);
+    o.n_threads = threads;
+    o.max_batch_tokens = max_batch;
+    ggembed_model *m = NULL;
+    char err[GGEMBED_ERR_LEN] = "";
+    ggembed_status st = ggembed_open(path, &o, &m, err, sizeof err);
+    CHECKF(st == GGEMBED_OK && m, "open %s: %s: %s", path, ggembed_status_name(st), err);
+    return st == GGEMBED_OK ? m : NULL;
 }

@@ -26,6 +26,10 @@ const char *check_tmp_dir(void);
 /* Runs `$GGEMBED_BIN mkmodel ARGS -o OUT` (stderr discarded); a failure is a
  * failed check naming the arguments. Returns the command's status. */
 int check_mkmodel(const char *args, const char *out);
+/* Opens a model with these threads and batch budget (0: the default); a
+ * failure is a failed check naming the file and the error. NULL then. */
+struct ggembed_model;
+struct ggembed_model *check_open_model(const char *path, int threads, int max_batch);
 /* Reads a whole file; caller frees. NULL when it cannot. */
 uint8_t *check_read_file(const char *path, size_t *size);
 

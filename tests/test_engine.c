@@ -48,18 +48,6 @@
 static char bert_path[2048], builtin_path[2048], qwen_path[2048], vocab_bert[2048];
 
 
-static ggembed_model *open_model(const char *path, int threads, int max_batch) {
-    ggembed_options o;
-    ggembed_options_default(&o);
-    o.n_threads = threads;
-    o.max_batch_tokens = max_batch;
-    ggembed_model *m = NULL;
-    char err[GGEMBED_ERR_LEN] = "";
-    ggembed_status st = ggembed_open(path, &o, &m, err, sizeof err);
-    CHECKF(st == GGEMBED_OK && m, "open %s: %s: %s", path, ggembed_status_name(st), err);
-    return st == GGEMBED_OK ? m : NULL;
-}
-
 static ggembed_text T(const char *s) { return (ggembed_text){s, strlen(s)}; }
 
 /* Embeds n texts; returns a malloc'd n x dims array or NULL (and checks OK). */
@@ -113,7 +101,7 @@ static const char *mixed[] = {
 /* ---- a text alone equals the text in a batch; threads; batch sizes ---- */
 
 static void test_batch_and_threads(const char *path, const char *label) {
-    ggembed_model *m1 = open_model(path, 1, 0);
+    ggembed_model *m1 = check_open_model(path, 1, 0);
     if (!m1) return;
     const int E = ggembed_get_info(m1)->n_embd;
     ggembed_text t[N_MIXED];
@@ -150,7 +138,7 @@ static void test_batch_and_threads(const char *path, const char *label) {
     const int threads[] = {2, 3}, batches[] = {0, 48};
     for (int ti = 0; ti < 2; ti++) {
         for (int bi = 0; bi < 2; bi++) {
-            ggembed_model *mt = open_model(path, threads[ti], batches[bi]);
+            ggembed_model *mt = check_open_model(path, threads[ti], batches[bi]);
             if (!mt) continue;
             CHECK_EQ_INT(ggembed_get_info(mt)->n_threads, threads[ti]);
             ggembed_result rt[N_MIXED];
@@ -209,7 +197,7 @@ static void worker_main(void *arg) {
 }
 
 static void test_concurrent(const char *path) {
-    ggembed_model *m = open_model(path, 2, 0);
+    ggembed_model *m = check_open_model(path, 2, 0);
     if (!m) return;
     const int E = ggembed_get_info(m)->n_embd;
     ggembed_text t[N_MIXED];
@@ -432,7 +420,7 @@ static void test_options(ggembed_model *m) {
  * a causal model's state at position k is the last-token vector of the
  * text's first k+1 tokens. */
 static void test_decoder_mean(void) {
-    ggembed_model *m = open_model(qwen_path, 2, 0);
+    ggembed_model *m = check_open_model(qwen_path, 2, 0);
     if (!m) return;
     const ggembed_info *in = ggembed_get_info(m);
     CHECK_EQ_INT(in->causal, 1);
@@ -514,7 +502,7 @@ static float *rope_vectors(const char *opts, int *dims) {
     snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\" %s",
              check_fixtures_dir(), opts);
     float *v = NULL;
-    ggembed_model *m = check_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+    ggembed_model *m = check_mkmodel(args, path) ? NULL : check_open_model(path, 2, 0);
     if (m) {
         ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
         *dims = ggembed_get_info(m)->n_embd;
@@ -565,7 +553,7 @@ static void rope_freqs_tensor(void) {
     int E = 0;
     for (int k = 0; k < 2; k++) {
         snprintf(args, sizeof args, base, check_fixtures_dir(), k ? "--rope-freqs 8 --rope-orig-ctx 32" : "");
-        ggembed_model *m = check_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+        ggembed_model *m = check_mkmodel(args, path) ? NULL : check_open_model(path, 2, 0);
         if (!m) continue;
         ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
         E = ggembed_get_info(m)->n_embd;
@@ -635,7 +623,7 @@ static void test_rope_scaling(void) {
 /* ---- opening: memory ceiling, vocabulary-only, corrupt files, info ---- */
 
 static void test_open_errors(void) {
-    ggembed_model *m = open_model(bert_path, 2, 0);
+    ggembed_model *m = check_open_model(bert_path, 2, 0);
     if (!m) return;
     const ggembed_info *in = ggembed_get_info(m);
     size_t need = in->working_memory;
@@ -813,7 +801,7 @@ static void test_dense_projection(void) {
     int E[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
         snprintf(args, sizeof args, base, check_fixtures_dir(), k ? "--dense 96" : "");
-        ggembed_model *m = check_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+        ggembed_model *m = check_mkmodel(args, path) ? NULL : check_open_model(path, 2, 0);
         if (!m) continue;
         ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
         E[k] = ggembed_get_info(m)->n_embd;
@@ -862,7 +850,7 @@ static void test_hidden_activation(void) {
     const char *acts[2] = {"--hidden-act gelu", "--hidden-act silu"};
     for (int k = 0; k < 2; k++) {
         snprintf(args, sizeof args, base, check_fixtures_dir(), acts[k]);
-        ggembed_model *m = check_mkmodel(args, path) ? NULL : open_model(path, 2, 0);
+        ggembed_model *m = check_mkmodel(args, path) ? NULL : check_open_model(path, 2, 0);
         if (!m) continue;
         ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
         v[k] = embed(m, t, ROPE_N, NULL, NULL);
@@ -1062,7 +1050,7 @@ static void test_model_changed(void) {
     char err[GGEMBED_ERR_LEN];
 
     /* Rewritten in place between calls. */
-    ggembed_model *m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    ggembed_model *m = fresh_copy() ? check_open_model(changing_path, 1, 0) : NULL;
     if (!m) return;
     CHECK(embed_status(m, NULL, want, err, sizeof err) == GGEMBED_OK);
     CHECK(overwrite_in_place()); /* Windows allows this too */
@@ -1071,7 +1059,7 @@ static void test_model_changed(void) {
 
 #ifndef _WIN32
     /* Rewritten during a pass: the vectors of mixed weights are not given out. */
-    m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    m = fresh_copy() ? check_open_model(changing_path, 1, 0) : NULL;
     if (m) {
         ggembed_embed_options o;
         ggembed_embed_options_default(&o);
@@ -1083,7 +1071,7 @@ static void test_model_changed(void) {
         ggembed_close(m);
     }
     /* Truncated: found before anything reads the file (no SIGBUS). */
-    m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    m = fresh_copy() ? check_open_model(changing_path, 1, 0) : NULL;
     if (m) {
         CHECK(truncate(changing_path, 1000) == 0);
         expect_changed(m, "truncated");
@@ -1094,7 +1082,7 @@ static void test_model_changed(void) {
     /* Replaced by a rename (Windows may refuse it while the file is mapped). */
     char renamed[2100];
     snprintf(renamed, sizeof renamed, "%s.new", changing_path);
-    m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    m = fresh_copy() ? check_open_model(changing_path, 1, 0) : NULL;
     FILE *f = fopen(renamed, "wb");
     bool written = f && fwrite(other_bytes, 1, other_size, f) == other_size;
     if (f) written = fclose(f) == 0 && written;
@@ -1117,7 +1105,7 @@ static void test_model_changed(void) {
     /* Removed (the mapping keeps the old bytes readable, but the name is
      * gone). Windows (wine at least) may keep the name until the mapping
      * goes: then the file is still the same one and must still work. */
-    m = fresh_copy() ? open_model(changing_path, 1, 0) : NULL;
+    m = fresh_copy() ? check_open_model(changing_path, 1, 0) : NULL;
     if (m) {
         gg_file_identity id;
         if (remove(changing_path) != 0) {
@@ -1169,7 +1157,7 @@ int main(void) {
         test_batch_and_threads(builtin_path, "bert q8_0 built-in vocab");
         test_batch_and_threads(qwen_path, "qwen2 f16");
         test_concurrent(bert_path);
-        ggembed_model *m = open_model(bert_path, 2, 0);
+        ggembed_model *m = check_open_model(bert_path, 2, 0);
         if (m) {
             test_texts(m);
             test_options(m);

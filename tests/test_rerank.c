@@ -27,18 +27,6 @@
 static char bert_path[2048], xlmr_path[2048], qwen_path[2048], embed_path[2048];
 
 
-static ggembed_model *open_model(const char *path, int max_batch) {
-    ggembed_options o;
-    ggembed_options_default(&o);
-    o.n_threads = 2;
-    o.max_batch_tokens = max_batch;
-    ggembed_model *m = NULL;
-    char err[GGEMBED_ERR_LEN] = "";
-    ggembed_status st = ggembed_open(path, &o, &m, err, sizeof err);
-    CHECKF(st == GGEMBED_OK && m, "open %s: %s: %s", path, ggembed_status_name(st), err);
-    return st == GGEMBED_OK ? m : NULL;
-}
-
 static ggembed_text T(const char *s) { return (ggembed_text){s, strlen(s)}; }
 
 static const char *query = "what do pandas eat?";
@@ -63,7 +51,7 @@ static ggembed_status rerank(ggembed_model *m, const ggembed_pair *p, size_t n,
  * of `batch` tokens (several batches, each pair still whole): the same
  * scores, bit for bit. */
 static void test_order_and_batches(const char *path, int batch, const char *label) {
-    ggembed_model *m = open_model(path, 0), *small = open_model(path, batch);
+    ggembed_model *m = check_open_model(path, 2, 0), *small = check_open_model(path, 2, batch);
     if (!m || !small) { ggembed_close(m); ggembed_close(small); return; }
     CHECKF(ggembed_get_info(m)->pooling == GGEMBED_POOLING_RANK, "%s: info pooling %d", label,
            ggembed_get_info(m)->pooling);
@@ -108,7 +96,7 @@ static size_t ntok(ggembed_model *m, const char *s) {
 /* A pair's tokens: the texts' own plus the specials llama-server puts
  * around them (BERT: [CLS] q [SEP] d). */
 static void test_pair_tokens(const char *path, int specials, const char *label) {
-    ggembed_model *m = open_model(path, 0);
+    ggembed_model *m = check_open_model(path, 2, 0);
     if (!m) return;
     for (size_t i = 0; i < N_DOCS; i++) {
         ggembed_pair p = {T(query), T(docs[i])};
@@ -126,7 +114,7 @@ static void test_pair_tokens(const char *path, int specials, const char *label) 
  * score as the document already that short, refused with E_TOO_LONG
  * (truncate 0). "the" is one token of the bert-bge vocabulary. */
 static void test_truncate(const char *path, int specials) {
-    ggembed_model *m = open_model(path, 0);
+    ggembed_model *m = check_open_model(path, 2, 0);
     if (!m) return;
     const int n_ctx = ggembed_get_info(m)->n_ctx;
     char *long_doc = malloc(4 * 4000 + 1), *cut_doc = malloc(4 * 4000 + 1);
@@ -158,7 +146,7 @@ static void test_truncate(const char *path, int specials) {
 /* With a template the pair is cut by the document's bytes: it fits, and
  * truncate 0 refuses it. */
 static void test_truncate_template(const char *path) {
-    ggembed_model *m = open_model(path, 0);
+    ggembed_model *m = check_open_model(path, 2, 0);
     if (!m) return;
     const int n_ctx = ggembed_get_info(m)->n_ctx;
     char *long_doc = malloc(4 * 4000 + 1);
@@ -186,7 +174,7 @@ static void test_refusals(const char *rerank_path, const char *embed_model) {
     char err[GGEMBED_ERR_LEN] = "";
     ggembed_pair p = {T(query), T(docs[0])};
     float s;
-    ggembed_model *m = open_model(embed_model, 0);
+    ggembed_model *m = check_open_model(embed_model, 2, 0);
     if (m) { /* an embedding model is not a reranker */
         ggembed_status st = rerank(m, &p, 1, NULL, &s, NULL, err);
         CHECKF(st == GGEMBED_E_INVALID && strstr(err, "not a reranker"), "embedding model: %s: %s",
@@ -194,7 +182,7 @@ static void test_refusals(const char *rerank_path, const char *embed_model) {
         CHECK(ggembed_get_info(m)->pooling != GGEMBED_POOLING_RANK);
         ggembed_close(m);
     }
-    m = open_model(rerank_path, 0);
+    m = check_open_model(rerank_path, 2, 0);
     if (!m) return;
     ggembed_rerank_options o;
     ggembed_rerank_options_default(&o);
