@@ -15,8 +15,9 @@
  *     vec_dot_multi must equal vec_dot bit for bit for each row;
  *   - gg_matmul_rows and the packed products (gg_gemm_rows) must agree
  *     with the reference in the same way, the packed ones for every batch
- *     of 1..70 tokens bit for bit with the whole batch, and AVX2's and
- *     AVX-VNNI's bit for bit with each other;
+ *     of 1..70 tokens bit for bit with the whole batch (so the few-token
+ *     products, which take batches of up to GG_GEMM_FEW_TOKENS, give the
+ *     panels' bits), and AVX2's and AVX-VNNI's bit for bit with each other;
  *   - each level must really dispatch to its own kernels (test_dispatch),
  *     or the comparisons would pass without testing anything.
  */
@@ -301,6 +302,11 @@ static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel
                 CHECKF(k->gemm[t] == avx2->gemm[t], "%s %s: not the avx2 packed kernel", lv, name);
             if (lvl == GG_SIMD_AVX512 && vnni && avx2)
                 CHECKF(k->gemm[t] != avx2->gemm[t], "%s %s: the avx2 packed kernel", lv, name);
+            /* the few-token products go with vpmaddubsw's, and only them */
+            const bool few = want && (lvl == GG_SIMD_AVX2 || lvl == GG_SIMD_AVX512_PLAIN ||
+                                      (lvl == GG_SIMD_AVX512 && !vnni));
+            CHECKF((k->gemm_few[t] != NULL) == few, "%s %s: %s few-token product", lv, name,
+                   few ? "no" : "a");
         }
         if (lvl < GG_SIMD_AVX512_PLAIN || !is_k_quant(t)) continue;
         CHECKF(avx2 && k->vec_dot[t] != avx2->vec_dot[t] && k->vec_dot_multi[t] != avx2->vec_dot_multi[t],

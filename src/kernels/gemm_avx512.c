@@ -275,6 +275,7 @@ void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext) {
     t->gemm_pack[GG_TYPE_F16] = pack_f16_act;
     t->gemm[GG_TYPE_F16] = gemm_f16;
     if (!ext || !gg_cpu_get()->avx512vnni) return;
+    memset(t->gemm_few, 0, sizeof t->gemm_few); /* they were the vpmaddubsw products' */
     t->gemm[GG_TYPE_Q8_0] = gemm_q8_0;
     t->gemm[GG_TYPE_Q4_0] = gemm_q4_0;
     t->gemm[GG_TYPE_Q5_0] = gemm_q5_0;

@@ -53,7 +53,7 @@
  * and then instantiates tiles with GT_TILE and products with GT_GEMM.
  */
 
-#define SEG 1024           /* values per panel, a multiple of 256 */
+#define SEG GEMM_SEG       /* values per panel, a multiple of 256 */
 #define MAX_SUB (SEG / 16) /* sub-blocks per panel, at most */
 
 typedef struct panel {

@@ -18,6 +18,10 @@
 
 #include "unpack_avx2.h"
 
+/* Values per segment: the products sum each segment of a row on its own
+ * and then add the segments' sums in order (see gemm_tile_x86.h). */
+#define GEMM_SEG 1024
+
 /* Bytes of one packed activation row of n values of a vec_dot_type
  * (Q8_0 or Q8_K). */
 static inline size_t gemm_q8_act_bytes(gg_type vdt, int64_t n) {

@@ -67,6 +67,7 @@ static void build(gg_kernel_table *t, gg_simd level) {
     if (level >= GG_SIMD_AVX2) {
         gg_kernels_fill_avx2(t);
         gg_gemm_fill_avx2(t, level == GG_SIMD_AVXVNNI);
+        if (level != GG_SIMD_AVXVNNI) gg_gemm_few_fill_avx2(t);
     }
     if (level >= GG_SIMD_AVX512_PLAIN) {
         const bool ext = level >= GG_SIMD_AVX512;
@@ -250,7 +251,10 @@ void gg_gemm_pack_act(const gg_matrix *w, const float *x, void *dst) {
 void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,
                   int64_t ldy, int64_t r0, int64_t r1) {
     const gg_kernel_table *k = gg_kernels_get();
-    k->gemm[w->type](w, act, stride, n_tok, y, ldy, r0, r1);
+    if (n_tok <= GG_GEMM_FEW_TOKENS && k->gemm_few[w->type])
+        k->gemm_few[w->type](w, act, stride, n_tok, y, ldy, r0, r1);
+    else
+        k->gemm[w->type](w, act, stride, n_tok, y, ldy, r0, r1);
 }
 
 /* ---------------- attention ---------------- */

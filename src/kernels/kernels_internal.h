@@ -20,6 +20,7 @@ typedef void (*gg_vec_dot_multi_fn)(int64_t n, float *s, const void *w, const vo
 /* Optional packed products (see gg_gemm_rows): the activation packer,
  * indexed by vec_dot_type, and the product, indexed by weight type. */
 typedef void (*gg_gemm_pack_fn)(const float *x, void *dst, int64_t n);
+#define GG_GEMM_FEW_TOKENS 4
 typedef void (*gg_gemm_fn)(const gg_matrix *w, const void *act, size_t stride, int n_tok,
                            float *y, int64_t ldy, int64_t r0, int64_t r1);
 
@@ -30,6 +31,9 @@ typedef struct gg_kernel_table {
     gg_dequantize_fn dequantize[GG_TYPE_COUNT];
     gg_gemm_pack_fn gemm_pack[GG_TYPE_COUNT];
     gg_gemm_fn gemm[GG_TYPE_COUNT];
+    /* optional: gemm[t]'s results, bit for bit, for 1..GG_GEMM_FEW_TOKENS
+     * tokens by a faster way; a fill that replaces gemm[t] clears it */
+    gg_gemm_fn gemm_few[GG_TYPE_COUNT];
     /* bytes of one packed activation row of n values of a vec_dot_type */
     size_t (*gemm_act_bytes)(gg_type vec_dot_type, int64_t n);
     void (*attn_block)(const gg_attn_block_args *a);
@@ -47,6 +51,8 @@ void gg_kernels_fill_avx512(gg_kernel_table *t, bool ext);
  * vpdpbusd when vnni, else vpmaddubsw; also the activation packers and
  * gemm_act_bytes, which the AVX-512 products share. */
 void gg_gemm_fill_avx2(gg_kernel_table *t, bool vnni);
+/* gemm_few for gg_gemm_fill_avx2's vpmaddubsw products (gemm_few_avx2.c). */
+void gg_gemm_few_fill_avx2(gg_kernel_table *t);
 /* Whether the compiler could build the AVX-VNNI products. */
 bool gg_gemm_avxvnni_compiled(void);
 void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext);
