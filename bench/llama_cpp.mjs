@@ -8,10 +8,10 @@
 //    packs them the same way.
 // Compute time of llama-embedding is read from its log's timestamps (from
 // the first timed forward pass to its perf print, without loading or warm-up);
-// its CPU time is the process's minus that of a run on a one-word text
-// (loading, warm-up). llama-server's CPU time is read from /proc/PID/stat
-// around the timed requests.
-import { spawn, spawnSync } from "node:child_process";
+// its CPU time from /proc/PID/stat when those two lines come out of its log.
+// llama-server's CPU time is read from /proc/PID/stat around the timed
+// requests.
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -29,20 +29,49 @@ export function procCpu(pid) {
   return (Number(f[11]) + Number(f[12])) / TICK; // utime (14), stime (15)
 }
 
-/** Runs cmd under `sh -c '...; times'` so the children's CPU time comes back. */
-function runTimed(cmd, args, { env, timeoutMs }) {
-  const q = (a) => `'${String(a).replaceAll("'", "'\\''")}'`;
-  const script = `${[cmd, ...args].map(q).join(" ")} >/dev/null 2>"$ERRLOG"; rc=$?; times; exit $rc`;
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync("sh", ["-c", script], { encoding: "utf8", env, timeout: timeoutMs, maxBuffer: 1 << 24 });
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const log = readFileSync(env.ERRLOG, "utf8");
-  if (r.status !== 0) throw new Error(`${path.basename(cmd)} failed (${r.status ?? r.signal}): ${log.split("\n").slice(-15).join("\n")}`);
-  // `times`: the shell's user and system times, then its children's ("0m1.25s 0m0.10s")
-  const lines = r.stdout.trim().split("\n");
-  const sec = (t) => { const m = t.match(/(\d+)m([\d.]+)s/); return m ? Number(m[1]) * 60 + Number(m[2]) : NaN; };
-  const [u, s] = lines[lines.length - 1].trim().split(/\s+/);
-  return { wall, cpu: sec(u) + sec(s), log };
+/**
+ * Runs llama-embedding (args) with its log on stderr: resolves to {wall, log,
+ * cpu}, cpu being the process's CPU seconds (user + system, all threads)
+ * from its log's first "batch_decode:" line, printed just before the first
+ * timed forward pass, to its last "prompt eval time" line (its perf print,
+ * after the last pass): the same span as promptEval's seconds. A run on one
+ * short text used to be subtracted instead (loading, warm-up); for a 7B
+ * file, whose loading outweighs a 13-token pass, that difference came out
+ * negative and the CPU time as 0.
+ */
+function runEmbedding(exe, args, { logFile, timeoutMs }) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(exe, args, { stdio: ["ignore", "ignore", "pipe"] });
+    children.add(child);
+    let log = "", rest = "", c0 = null, c1 = null, last = null;
+    // the last reading, should the process be gone when its perf line is read
+    const sample = () => { try { last = procCpu(child.pid); } catch { /* exited */ } return last; };
+    const poll = setInterval(sample, 20);
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d) => {
+      log += d;
+      const lines = (rest + d).split("\n");
+      rest = lines.pop();
+      for (const l of lines) {
+        if (c0 == null && / batch_decode: n_tokens = /.test(l)) c0 = sample();
+        else if (/prompt eval time =/.test(l)) c1 = sample();
+      }
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      children.delete(child);
+      writeFileSync(logFile, log);
+      if (code !== 0) {
+        reject(new Error(`${path.basename(exe)} failed (${code ?? signal}): ${log.split("\n").slice(-15).join("\n")}`));
+        return;
+      }
+      resolve({ wall: Number(process.hrtime.bigint() - t0) / 1e9, log, cpu: c0 != null && c1 != null ? c1 - c0 : null });
+    });
+  });
 }
 
 /* A log line's timestamp ("0.02.448.380 I ...": minutes.seconds.ms.us), in seconds. */
@@ -68,37 +97,26 @@ function promptEval(log) {
   return { seconds, tokens: Number(perf.match(/\/\s*(\d+) tokens/)[1]) };
 }
 
-/* CPU seconds of llama-embedding's loading and warm-up, by command line */
-const baselines = new Map();
-
 const common = (o) => ["-m", o.model, "-t", String(o.threads), "-tb", String(o.threads), "--pooling", o.pooling ?? "mean"];
 
 /**
  * llama-embedding over texts (strings without newlines), at most `batch`
- * tokens per forward pass (as many whole texts as fit). Returns seconds
- * (compute), cpu (seconds, minus the one-word baseline; null with
- * o.cpu === false), tokens, and texts_per_s.
+ * tokens per forward pass (as many whole texts as fit). Resolves to seconds
+ * (compute), cpu (CPU seconds over the same span), tokens, and texts_per_s.
  */
-export function llamaEmbedding(dir, o) {
+export async function llamaEmbedding(dir, o) {
   const textsFile = path.join(o.work, "llama-texts.txt");
   writeFileSync(textsFile, o.texts.join("\n"));
   // llama-embedding raises the batch to the context, so the context is the batch
   const batch = o.batch;
   const args = [...common(o), "-c", String(batch), "-b", String(batch), "-ub", String(batch), "--embd-normalize", "2", "-v", "-f", textsFile]; // -v: this build prints its perf timings only when verbose
-  const env = { ...process.env, ERRLOG: path.join(o.work, "llama-embedding.log") };
-  const exe = path.join(dir, "llama-embedding");
-  const run = runTimed(exe, args, { env, timeoutMs: o.timeoutMs ?? 30 * 60e3 });
+  const run = await runEmbedding(path.join(dir, "llama-embedding"), args,
+    { logFile: path.join(o.work, "llama-embedding.log"), timeoutMs: o.timeoutMs ?? 30 * 60e3 });
   const pe = promptEval(run.log);
-  const key = args.join(" ");
-  if (o.cpu !== false && !baselines.has(key)) {
-    writeFileSync(textsFile, "hello");
-    const b = runTimed(exe, args, { env, timeoutMs: 10 * 60e3 });
-    baselines.set(key, b.cpu - promptEval(b.log).seconds * o.threads); // minus its one-word pass, threads busy
-  }
-  const base = baselines.get(key);
+  if (run.cpu == null) throw new Error("llama-embedding: no CPU time read between its batch_decode and perf lines");
   return {
     how: `llama-embedding -b ${batch}`, seconds: pe.seconds, tokens: pe.tokens, texts_per_s: o.texts.length / pe.seconds,
-    cpu: base == null ? null : Math.max(0, run.cpu - base), process_wall: run.wall,
+    cpu: run.cpu, process_wall: run.wall,
   };
 }
 
