@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { checkRef, f, findBin, loadAvg, machine, MB, mkmodel, root, runGgembed, runLlama, table } from "./bench_common.mjs";
+import { checkRef, f, findBin, loadAvg, machine, MB, mkmodel, runGgembed, runLlama, table, vocabFile } from "./bench_common.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +51,7 @@ const tokens = Number(values.tokens ?? (i10 ? "64" : "60"));
 const types = (values.types ?? (i10 ? "q8_0" : "q8_0,q4_K_M")).split(",");
 const repeat = values.repeat ? Number(values.repeat) : 0;
 const bin = findBin(values.bin);
-const fixture = (name) => path.join(root, "..", "shared", "fixtures", "vocab", `ggml-vocab-${name}.gguf`);
+const fixture = (name) => vocabFile(`ggml-vocab-${name}.gguf`);
 const models = (values.preset ? values.preset.split(",") : i10 ? ISSUE10 : ["nomic-embed-text"]).map((e) => {
   const [preset, ...rest] = e.split(":");
   let vocab = values.vocab, ctx = values.ctx ?? (i10 ? "512" : undefined);

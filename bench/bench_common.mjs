@@ -1,7 +1,8 @@
-// bench_common.mjs - what bench_bert.mjs and bench_decoder.mjs share: running
-// `ggembed bench --json` and bench/llama_side.mjs (node-llama-cpp, from
-// tests/ref) each in its own process, making models with `ggembed mkmodel`,
-// dropping the page cache, and printing aligned tables.
+// bench_common.mjs - what bench_bert.mjs, bench_decoder.mjs and
+// bench_table.mjs share: running `ggembed bench --json` and
+// bench/llama_side.mjs (node-llama-cpp, from tests/ref) each in its own
+// process, finding the vocabulary fixtures, making models with `ggembed
+// mkmodel`, dropping the page cache, and printing aligned tables.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -10,6 +11,10 @@ import { fileURLToPath } from "node:url";
 
 export const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, "..");
+
+/** A vocabulary fixture: in $GGEMBED_FIXTURES, else ../shared/fixtures/vocab beside the repository. */
+export const vocabFile = (name) =>
+  path.join(process.env.GGEMBED_FIXTURES ?? path.join(root, "..", "shared", "fixtures", "vocab"), name);
 
 /** The ggembed binary: --bin, $GGEMBED_BIN, or build/ggembed in the tree. */
 export function findBin(opt) {
@@ -29,7 +34,7 @@ export function freeBytes(dir) {
   return Number(out[3]) * 1024;
 }
 
-/** Runs `ggembed mkmodel ...`; returns {seconds, bytes}. */
+/** Runs `ggembed mkmodel ARGS -o FILE`; returns {seconds, bytes}. */
 export function mkmodel(bin, args, file) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(bin, ["mkmodel", ...args, "-o", file], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });

@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { checkRef, dropCaches, f, findBin, freeBytes, loadAvg, machine, MB, mkmodel, root, runGgembed, runLlama, table } from "./bench_common.mjs";
+import { checkRef, dropCaches, f, findBin, freeBytes, loadAvg, machine, MB, mkmodel, runGgembed, runLlama, table, vocabFile } from "./bench_common.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +32,7 @@ const threads = Number(values.threads);
 const tokens = Number(values.tokens);
 const bin = findBin(values.bin);
 checkRef();
-const vocab = values.vocab ?? path.join(root, "..", "shared", "fixtures", "vocab", "ggml-vocab-qwen2.gguf");
+const vocab = values.vocab ?? vocabFile("ggml-vocab-qwen2.gguf");
 const made = !values.model;
 const dir = values.dir ?? mkdtempSync(path.join(os.tmpdir(), "ggembed-bench-decoder-"));
 const log = (m) => process.stderr.write(`bench_decoder: ${m}\n`);

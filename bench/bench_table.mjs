@@ -42,11 +42,11 @@
 // llama-embedding over the span its compute time is read from (its log's
 // first forward pass to its perf print; llama_cpp.mjs).
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { f, freeBytes, here, machine, loadAvg, MB, mkmodel, root, runGgembed, table } from "./bench_common.mjs";
+import { f, freeBytes, here, machine, loadAvg, MB, mkmodel, root, runGgembed, table, vocabFile } from "./bench_common.mjs";
 import { children, latency, llamaEmbedding, startLlamaServer, throughput } from "./llama_cpp.mjs";
 import { startGgembedServe } from "./serve_client.mjs";
 
@@ -69,7 +69,6 @@ const rowNames = ["minilm", "nomic-q8", "nomic-q4", "serve", "7b", "7b-13", "7b-
 const rowsWanted = new Set(opt.rows.split(",").flatMap((r) => (r === "7b" ? ["7b-13", "7b-406"] : [r])));
 for (const r of rowsWanted) if (!rowNames.includes(r)) throw new Error(`--rows: unknown row ${r} (${rowNames.join(", ")})`);
 const file7b = opt["file-7b"] ?? process.env.GGEMBED_BENCH_7B;
-const vocabDir = process.env.GGEMBED_FIXTURES ?? path.join(root, "..", "shared", "fixtures", "vocab");
 const cache = process.env.GGEMBED_BENCH_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "ggembed-bench");
 const log = (m) => process.stderr.write(`bench_table: ${m}\n`);
 const since = (t0) => (Date.now() - t0) / 1000;
@@ -179,19 +178,21 @@ function addRow(r) {
   log(`${r.work}: before ${f(r.before, r.digits)}, now ${f(r.now, r.digits)}, llama.cpp ${f(r.llama, r.digits)} (${r.llamaHow})`);
 }
 
+/** `ggembed mkmodel ARGS -o FILE`, logged. */
+function make(bin, args, file, note = "") {
+  const m = mkmodel(bin, args, file);
+  log(`made ${file} (${f(MB(m.bytes))} MB) in ${f(m.seconds, 1)} s${note}`);
+}
+
 function model(bin, work, name, args) {
   const file = path.join(work, `${name}.gguf`);
-  if (!existsSync(file)) {
-    const t0 = Date.now();
-    mkmodel(bin, args, file);
-    log(`made ${name} (${f(MB(statSync(file).size))} MB) in ${f(since(t0), 1)} s`);
-  }
+  if (!existsSync(file)) make(bin, args, file);
   return file;
 }
 
 async function throughputRow(bins, llama, work, { label, preset, type }) {
   const file = model(bins.now, work, `${preset}-${type}`, ["--preset", preset, "--type", type,
-    "--vocab", path.join(vocabDir, "ggml-vocab-bert-bge.gguf")]);
+    "--vocab", vocabFile("ggml-vocab-bert-bge.gguf")]);
   const textsFile = path.join(work, `texts-${preset}.jsonl`);
   const g = ggBatch(bins.now, file, { n: nTexts, tokens: 64, textsFile });
   const b = bins.before ? ggBatch(bins.before, file, { n: nTexts, tokens: 64, textsFile: path.join(work, "before-texts.jsonl") }) : null;
@@ -265,7 +266,7 @@ async function serveRow(bins, llama, work, file) {
  * made}: made is true for a file to delete afterwards.
  */
 function file7bFor(bin, work, L, full) {
-  const args = ["--preset", "e5-mistral-7b", "--type", "q4_K_M", "--vocab", path.join(vocabDir, "ggml-vocab-llama-spm.gguf"),
+  const args = ["--preset", "e5-mistral-7b", "--type", "q4_K_M", "--vocab", vocabFile("ggml-vocab-llama-spm.gguf"),
     ...(L < full ? ["--layers", String(L)] : [])];
   const room = (dir) => {
     const need = (4.6 * L) / full * 2 ** 30;
@@ -283,9 +284,7 @@ function file7bFor(bin, work, L, full) {
   }
   mkdirSync(path.dirname(file), { recursive: true });
   room(path.dirname(file));
-  const t0 = Date.now();
-  mkmodel(bin, args, file);
-  log(`made the 7B file ${file} (${f(MB(statSync(file).size))} MB) in ${f(since(t0), 1)} s; kept for the next run`);
+  make(bin, args, file, "; kept for the next run");
   return { file, made: false };
 }
 
@@ -330,7 +329,7 @@ function busyLoop() {
 
 async function contention(bins, llama, work) {
   const file = model(bins.now, work, "nomic-embed-text-q8_0", ["--preset", "nomic-embed-text", "--type", "q8_0",
-    "--vocab", path.join(vocabDir, "ggml-vocab-bert-bge.gguf")]);
+    "--vocab", vocabFile("ggml-vocab-bert-bge.gguf")]);
   const textsFile = path.join(work, "texts-nomic.jsonl");
   const sides = [
     ["ggembed now", threads, (th) => ggBatch(bins.now, file, { n: nTexts, tokens: 64, th, textsFile }).texts_per_s],
@@ -391,7 +390,7 @@ async function main() {
       if (rowsWanted.has("nomic-q4")) await throughputRow(bins, llama, work, { label: "nomic-embed-text-v1.5 Q4_K_M", preset: "nomic-embed-text", type: "q4_K_M" });
       if (rowsWanted.has("serve")) {
         nomic ??= model(bins.now, work, "nomic-embed-text-q8_0", ["--preset", "nomic-embed-text", "--type", "q8_0",
-          "--vocab", path.join(vocabDir, "ggml-vocab-bert-bge.gguf")]);
+          "--vocab", vocabFile("ggml-vocab-bert-bge.gguf")]);
         await serveRow(bins, llama, work, nomic);
       }
       if (rowsWanted.has("7b-13") || rowsWanted.has("7b-406")) await decoderRows(bins, llama, work);
