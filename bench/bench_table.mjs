@@ -125,6 +125,17 @@ function ggBatch(bin, model, { n, tokens, th = threads, repeat, textsFile }) {
   return j.batches[0];
 }
 
+/**
+ * The same batch through ggembed now and, when there is one, before: {g, b}.
+ * The before binary writes the texts it generates to a file of its own, so
+ * that textsFile (what llama.cpp is sent) stays now's.
+ */
+function bothBatches(bins, file, work, o) {
+  const g = ggBatch(bins.now, file, o);
+  const b = bins.before ? ggBatch(bins.before, file, { ...o, textsFile: path.join(work, "before-texts.jsonl") }) : null;
+  return { g, b };
+}
+
 /** Runs one llama.cpp measurement; a failure becomes a note and null, so the table still prints. */
 async function tryLlama(what, fn) {
   try {
@@ -194,8 +205,7 @@ async function throughputRow(bins, llama, work, { label, preset, type }) {
   const file = model(bins.now, work, `${preset}-${type}`, ["--preset", preset, "--type", type,
     "--vocab", vocabFile("ggml-vocab-bert-bge.gguf")]);
   const textsFile = path.join(work, `texts-${preset}.jsonl`);
-  const g = ggBatch(bins.now, file, { n: nTexts, tokens: 64, textsFile });
-  const b = bins.before ? ggBatch(bins.before, file, { n: nTexts, tokens: 64, textsFile: path.join(work, "before-texts.jsonl") }) : null;
+  const { g, b } = bothBatches(bins, file, work, { n: nTexts, tokens: 64, textsFile });
   const texts = readTexts(textsFile).slice(0, nTexts);
   const all = llama ? await llamaBest(llama, file, texts, { tokens: g.tokens_per_text, work }) : [];
   const best = all[0] ?? { how: llama ? "failed" : "not run" };
@@ -298,8 +308,7 @@ async function decoderRows(bins, llama, work) {
     for (const [tokens, goal] of [[13, 0.35], [406, 9]].filter(([t]) => rowsWanted.has(`7b-${t}`))) {
       const textsFile = path.join(work, `texts-7b-${tokens}.jsonl`);
       // one text; its first embedding (also warming the mapping) is not timed
-      const g = ggBatch(bins.now, file, { n: 1, tokens, repeat: tokens > 100 ? 1 : 3, textsFile });
-      const b = bins.before ? ggBatch(bins.before, file, { n: 1, tokens, repeat: tokens > 100 ? 1 : 3, textsFile: path.join(work, "before-texts.jsonl") }) : null;
+      const { g, b } = bothBatches(bins, file, work, { n: 1, tokens, repeat: tokens > 100 ? 1 : 3, textsFile });
       const text = readTexts(textsFile)[0];
       const l = (llama && await tryLlama(`llama-embedding, ${tokens}-token text`, () => llamaEmbedding(llama, { ...o, texts: [text], batch: 512 }))) || {};
       const s = (x) => (x == null ? null : (x / 1000) * scale);
@@ -331,23 +340,15 @@ async function contention(bins, llama, work) {
   const file = model(bins.now, work, "nomic-embed-text-q8_0", ["--preset", "nomic-embed-text", "--type", "q8_0",
     "--vocab", vocabFile("ggml-vocab-bert-bge.gguf")]);
   const textsFile = path.join(work, "texts-nomic.jsonl");
-  const sides = [
-    ["ggembed now", threads, (th) => ggBatch(bins.now, file, { n: nTexts, tokens: 64, th, textsFile }).texts_per_s],
-    ["ggembed now", 2 * threads, (th) => ggBatch(bins.now, file, { n: nTexts, tokens: 64, th, textsFile }).texts_per_s],
-  ];
-  if (bins.before) {
-    sides.push(["ggembed before", threads, (th) => ggBatch(bins.before, file, { n: nTexts, tokens: 64, th, textsFile: path.join(work, "before-texts.jsonl") }).texts_per_s]);
-    sides.push(["ggembed before", 2 * threads, (th) => ggBatch(bins.before, file, { n: nTexts, tokens: 64, th, textsFile: path.join(work, "before-texts.jsonl") }).texts_per_s]);
-  }
+  const gg = (bin, texts) => (th) => ggBatch(bin, file, { n: nTexts, tokens: 64, th, textsFile: texts }).texts_per_s;
+  const sides = [["ggembed now", gg(bins.now, textsFile)]];
+  if (bins.before) sides.push(["ggembed before", gg(bins.before, path.join(work, "before-texts.jsonl"))]);
   runGgembed(bins.now, file, { threads, batches: [nTexts], tokens: 64, repeat: 1, textsFile });
   const texts = readTexts(textsFile).slice(0, nTexts);
   const le = async (th) => (await llamaEmbedding(llama, { model: file, threads: th, work, texts, batch: 512 })).texts_per_s;
-  if (llama) {
-    sides.push(["llama.cpp (llama-embedding -b 512)", threads, le]);
-    sides.push(["llama.cpp (llama-embedding -b 512)", 2 * threads, le]);
-  }
+  if (llama) sides.push(["llama.cpp (llama-embedding -b 512)", le]);
   const out = [];
-  for (const [name, th, run] of sides) {
+  for (const [name, run, th] of sides.flatMap(([name, run]) => [[name, run, threads], [name, run, 2 * threads]])) {
     await new Promise(setImmediate); // lets a SIGINT/SIGTERM handler run between the (blocking) measurements
     const quiet = await run(th);
     const busy = busyLoop();
