@@ -35,16 +35,22 @@ import { Worker } from 'node:worker_threads';
 import { reapplyProcessFlags } from '../v8-flags.js';
 import type { Chunk, ChunkOptions, FileChunker } from './chunker.js';
 
-/** What went wrong with a file, and whether its thread died of it. */
+/**
+ * What went wrong with a file, and whether the chunker (this worker thread,
+ * or the chunking process of chunk-process.ts) died of it: a file whose
+ * chunker died is indexed by line windows instead, and flagged.
+ */
 export const CHUNK_ERROR_KINDS = {
-  /** chunkFile rejected (a token count failed, ...): the thread is fine */
+  /** chunkFile rejected (a token count failed, ...): the chunker is fine */
   failed: { threadLost: false, what: 'chunking failed' },
-  /** a grammar's WebAssembly trapped: its memory may be corrupt, so the thread is ended */
+  /** a grammar's WebAssembly trapped: its memory may be corrupt, so the chunker is ended */
   trap: { threadLost: true, what: 'the parser trapped' },
-  /** the thread's heap reached its resourceLimits */
-  'out-of-memory': { threadLost: true, what: 'the chunking thread ran out of its memory limit' },
-  /** an uncaught error or an exit in the thread */
-  crashed: { threadLost: true, what: 'the chunking thread crashed' },
+  /** the chunker's heap reached its limit */
+  'out-of-memory': { threadLost: true, what: 'the chunker ran out of its memory limit' },
+  /** an uncaught error, an exit, a kill, or garbage on its pipe */
+  crashed: { threadLost: true, what: 'the chunker crashed' },
+  /** the chunking process crashed too often in a short time and is not started again */
+  'gave-up': { threadLost: true, what: 'the chunker crashed too often and is not restarted' },
   /** close() was called */
   closed: { threadLost: false, what: 'the chunker was closed' },
 } as const;
@@ -53,7 +59,7 @@ export type ChunkErrorKind = keyof typeof CHUNK_ERROR_KINDS;
 export class ChunkWorkerError extends Error {
   constructor(
     readonly kind: ChunkErrorKind,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`${CHUNK_ERROR_KINDS[kind].what}: ${detail}`);
     this.name = 'ChunkWorkerError';

@@ -10,21 +10,14 @@
 // vector half and the full-text (BM25) half, with the path and language
 // filters applied inside the store's query.
 //
-// The child is supervised (ChildEngine): a crash fails the calls in flight
-// with a StoreError of kind 'crashed', the next call starts a new child, and
-// this side reloads the meta from disk before going on (a write that was in
-// flight may or may not have happened). More than MAX_RESTARTS
-// crashes within RESTART_WINDOW_MS and the store is 'failed' for good.
-//
-// ChildEngine states and the only transitions `to()` allows:
-//
-//   down ──call──> starting ──spawned──> up ──child exits──> down
-//     │                │                  │
-//     │                └──spawn fails────>┴──too many crashes──> failed
-//     └──────────── close() from every state ──────────────────> closed
+// The child is supervised (ChildEngine, through child.ts's supervisor): a
+// crash fails the calls in flight with a StoreError of kind 'crashed', the
+// next call starts a new child, and this side reloads the meta from disk
+// before going on (a write that was in flight may or may not have happened).
+// More than MAX_RESTARTS crashes within RESTART_WINDOW_MS and the store is
+// 'failed' for good (the supervisor's states: child.ts).
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { ChildProcess, type ChildState } from './child.js';
 import {
   type EngineOptions,
   type EngineStats,
@@ -37,7 +30,7 @@ import {
   type StoreEngine,
 } from './lance.js';
 import { type FileRecord, type IndexMeta, PATH_BATCH, type SearchStore } from './store.js';
-import { encodeFrame, FrameReader, type StoreOp, type StoreReply } from './store-server.js';
+import type { StoreOp } from './store-server.js';
 
 /** Every way the store can fail, one row each: what the caller can do about it follows from the kind. */
 export const STORE_ERROR_KINDS = {
@@ -60,18 +53,8 @@ export class StoreError extends Error {
   }
 }
 
-type ChildState = 'down' | 'starting' | 'up' | 'failed' | 'closed';
-const TRANSITIONS: Record<ChildState, readonly ChildState[]> = {
-  down: ['starting', 'closed'],
-  starting: ['up', 'failed', 'closed'],
-  up: ['down', 'failed', 'closed'],
-  failed: ['closed'],
-  closed: [],
-};
 const MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 60_000;
-/** stderr lines of the child kept for the message of its crash */
-const STDERR_LINES = 20;
 /** how long a closing store process gets to finish its writes before it is killed */
 const CLOSE_GRACE_MS = 30_000;
 /**
@@ -80,128 +63,41 @@ const CLOSE_GRACE_MS = 30_000;
  */
 const STORE_HEAP_MB = 256;
 
-interface Waiting {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-}
-
 export class ChildEngine implements StoreEngine {
-  private st: ChildState = 'down';
-  private child: ChildProcess | null = null;
-  private reader = new FrameReader();
-  private readonly waiting = new Map<number, Waiting>();
-  private nextId = 1;
-  private crashes: number[] = [];
-  private stderr: string[] = [];
-  private failure: StoreError | null = null;
-  /** how many children have been started: LanceStore reloads when it changes */
-  generation = 0;
+  private readonly child: ChildProcess;
 
-  constructor(
-    private readonly dir: string,
-    private readonly options: EngineOptions,
-  ) {}
-
-  get state(): ChildState {
-    return this.st;
-  }
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  private to(next: ChildState): void {
-    if (!TRANSITIONS[this.st].includes(next)) throw new Error(`store process: no transition ${this.st} -> ${next}`);
-    this.st = next;
-  }
-
-  private start(): void {
-    this.to('starting');
-    const script = fileURLToPath(new URL('./store-server.js', import.meta.url));
-    const child = spawn(process.execPath, [`--max-old-space-size=${STORE_HEAP_MB}`, script, this.dir, JSON.stringify(this.options)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
+  constructor(dir: string, options: EngineOptions) {
+    this.child = new ChildProcess({
+      name: 'store',
+      script: new URL('./store-server.js', import.meta.url),
+      args: [dir, JSON.stringify(options)],
+      heapMb: STORE_HEAP_MB,
       // glibc's malloc raises its mmap threshold to the largest block freed (up to 32 MB), so the
       // query threads' large Arrow buffers come from their arenas and stay there once freed: a fixed
       // 128 KiB threshold returns them to the system. At 10k chunks, 200 hybrid queries: 417 -> 236 MB
       // RSS with the same latency (two arenas instead gave 172 MB but 10x the latency, the query
       // threads waiting for each other's arena). glibc's setting: ignored elsewhere.
-      env: { LANCEDB_LOG: 'error', MALLOC_MMAP_THRESHOLD_: String(128 << 10), ...process.env },
+      env: { LANCEDB_LOG: 'error', MALLOC_MMAP_THRESHOLD_: String(128 << 10) },
+      maxCrashes: MAX_RESTARTS,
+      windowMs: RESTART_WINDOW_MS,
+      closeGraceMs: CLOSE_GRACE_MS,
+      error: (kind, message) => new StoreError((kind in STORE_ERROR_KINDS ? kind : 'engine') as StoreErrorKind, message),
     });
-    this.child = child;
-    this.reader = new FrameReader();
-    this.stderr = [];
-    this.generation++;
-    child.stdout?.on('data', (d: Buffer) => {
-      let msgs: unknown[];
-      try {
-        msgs = this.reader.push(d);
-      } catch (e) {
-        child.kill('SIGKILL');
-        this.failAll(new StoreError('protocol', `store process ${child.pid}: ${(e as Error).message}`));
-        return;
-      }
-      for (const m of msgs) this.answer(m as StoreReply);
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      for (const line of d.toString('utf8').split('\n')) {
-        if (!line) continue;
-        this.stderr.push(line);
-        if (this.stderr.length > STDERR_LINES) this.stderr.shift();
-        // loud: the MCP server's stderr is its log
-        process.stderr.write(`ggembed store: ${line}\n`);
-      }
-    });
-    child.stdin?.on('error', () => {}); // a dead child: reported by 'exit'
-    child.on('error', (e) => this.exited(child, `could not be started: ${e.message}`));
-    child.on('exit', (code, signal) => this.exited(child, signal ? `was killed by ${signal}` : `exited with status ${code}`));
-    this.to('up');
   }
 
-  private exited(child: ChildProcess, how: string): void {
-    if (child !== this.child) return;
-    this.child = null;
-    if (this.st === 'closed') return;
-    const now = Date.now();
-    this.crashes = [...this.crashes.filter((t) => now - t < RESTART_WINDOW_MS), now];
-    const tail = this.stderr.length ? `; its last words: ${this.stderr.slice(-3).join(' | ')}` : '';
-    const msg = `store process ${child.pid ?? '?'} ${how}${tail}`;
-    if (this.crashes.length > MAX_RESTARTS) {
-      this.failure = new StoreError('failed', `${msg}; ${this.crashes.length} crashes within ${RESTART_WINDOW_MS / 1000}s, not restarted`);
-      this.to('failed');
-      this.failAll(this.failure);
-    } else {
-      this.to('down');
-      this.failAll(new StoreError('crashed', msg));
-    }
+  get state(): ChildState {
+    return this.child.state;
   }
-
-  private failAll(e: StoreError): void {
-    const w = [...this.waiting.values()];
-    this.waiting.clear();
-    for (const x of w) x.reject(e);
+  get pid(): number | undefined {
+    return this.child.pid;
   }
-
-  private answer(r: StoreReply): void {
-    const w = this.waiting.get(r.id);
-    if (!w) return;
-    this.waiting.delete(r.id);
-    if (r.ok) w.resolve(r.result);
-    else {
-      const kind = (r.error.kind in STORE_ERROR_KINDS ? r.error.kind : 'engine') as StoreErrorKind;
-      w.reject(new StoreError(kind, r.error.message));
-    }
+  /** how many children have been started: LanceStore reloads when it changes */
+  get generation(): number {
+    return this.child.generation;
   }
 
   private call<T>(op: StoreOp, ...args: unknown[]): Promise<T> {
-    if (this.st === 'closed') return Promise.reject(new StoreError('closed', 'the store is closed'));
-    if (this.st === 'failed') return Promise.reject(this.failure ?? new StoreError('failed', 'the store process failed'));
-    if (this.st === 'down') this.start();
-    const child = this.child;
-    if (!child?.stdin) return Promise.reject(new StoreError('crashed', 'the store process has no pipe'));
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      child.stdin?.write(encodeFrame({ id, op, args }));
-    });
+    return this.child.call<T>(op, ...args);
   }
 
   load() {
@@ -241,26 +137,7 @@ export class ChildEngine implements StoreEngine {
     return this.call<void>('clear');
   }
   async close(): Promise<void> {
-    const child = this.child;
-    if (this.st === 'up' && child) {
-      try {
-        await this.call<void>('close');
-      } catch {
-        // it died on the way out: nothing left to close
-      }
-      // stdin closed is the child's signal to exit whatever the close answered; a child that hangs is killed
-      child.stdin?.end();
-      await new Promise<void>((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r();
-        const t = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS);
-        child.once('exit', () => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    if (this.st !== 'closed') this.to('closed');
-    this.failAll(new StoreError('closed', 'the store was closed'));
+    await this.child.close('close');
   }
 }
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Embedder } from '../embedder.js';
+import { ChunkProcess, type ChunkProcessOptions } from './chunk-process.js';
 import { ChunkWorker, type ChunkWorkerOptions } from './chunk-worker.js';
 import { IgnoreRules } from './files.js';
 import { type IndexOptions, type IndexProgress, type IndexReport, indexPaths, indexRepository } from './indexer.js';
@@ -50,22 +51,25 @@ export interface SearchToolsOptions {
   /** where the index lives (default env GGEMBED_STORE, else 'lance') */
   store?: StoreKind;
   /**
-   * where files are chunked (default env GGEMBED_CHUNKER, else 'thread'): in
-   * this thread, or in a worker thread that ends when idle (chunk-worker.ts).
-   * Not the default: with the worker the MCP-side peak RSS while indexing was
-   * higher, not lower (bench/bench_search.mjs --index ... --chunker).
+   * where files are chunked (default env GGEMBED_CHUNKER, else 'process'): in
+   * a process of its own that ends when idle (chunk-process.ts), in this
+   * thread, or in a worker thread that ends when idle (chunk-worker.ts). The
+   * process keeps tree-sitter's WebAssembly memory out of the MCP server
+   * (bench/bench_search.mjs --index ... --chunker compares them).
    */
   chunker?: ChunkerKind;
   /** the chunking thread's idle time and heap limits (chunker 'worker') */
   chunkWorker?: ChunkWorkerOptions;
+  /** the chunking process's idle time and heap (chunker 'process') */
+  chunkProcess?: ChunkProcessOptions;
 }
 
-export const CHUNKER_KINDS = ['thread', 'worker'] as const;
+export const CHUNKER_KINDS = ['process', 'thread', 'worker'] as const;
 export type ChunkerKind = (typeof CHUNKER_KINDS)[number];
 
-/** The chunker named by GGEMBED_CHUNKER (unset: 'thread'); any other value is a configuration error at once. */
+/** The chunker named by GGEMBED_CHUNKER (unset: 'process'); any other value is a configuration error at once. */
 export function chunkerKindFrom(v: string | undefined): ChunkerKind {
-  if (v === undefined || v === '') return 'thread';
+  if (v === undefined || v === '') return 'process';
   if ((CHUNKER_KINDS as readonly string[]).includes(v)) return v as ChunkerKind;
   throw new Error(`GGEMBED_CHUNKER=${v}: expected ${CHUNKER_KINDS.join(' or ')}`);
 }
@@ -131,9 +135,14 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
   const storeKind = options.store ?? storeKindFrom(process.env.GGEMBED_STORE);
   let current = defaultRoot;
   let closed = false;
-  // one chunking thread for every root: the grammars load once, and go when no run needs them
+  // one chunker for every root: the grammars load once, and go when no run needs them
+  const chunkerKind = options.chunker ?? chunkerKindFrom(process.env.GGEMBED_CHUNKER);
   const chunker =
-    (options.chunker ?? chunkerKindFrom(process.env.GGEMBED_CHUNKER)) === 'worker' ? new ChunkWorker(options.chunkWorker) : null;
+    chunkerKind === 'process'
+      ? new ChunkProcess(options.chunkProcess)
+      : chunkerKind === 'worker'
+        ? new ChunkWorker(options.chunkWorker)
+        : null;
 
   const stateOf = (root: string): Promise<RootState> => {
     let s = roots.get(root);
@@ -374,8 +383,8 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
         watcher: st.watcher
           ? { on: true, state: st.watcher.state, runs: st.watcher.runs, events: st.watcher.events }
           : { on: false, state: 'off', runs: 0, events: 0 },
-        // the chunking thread: 'off' between runs (its grammars' memory returned), starts and deaths; 'thread': this one
-        chunker: chunker ? chunker.status() : 'thread',
+        // the chunker: where it runs, its state ('down' / 'off' between runs: its grammars' memory returned), starts and deaths
+        chunker: chunker ? { kind: chunkerKind, ...chunker.status() } : { kind: chunkerKind },
       });
     },
   );

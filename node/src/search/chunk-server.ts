@@ -1,0 +1,27 @@
+// chunk-server.ts - chunkFile in a process of its own (chunk-process.ts
+// supervises it, through child.ts): the tree-sitter runtime, its grammars,
+// their WebAssembly memory (which never shrinks once a large file was parsed)
+// and the parse trees live here, and are returned to the system when the
+// process ends between runs. Requests: `chunk` (file, source, options);
+// the token counts are asked of the parent (`countTokens`), which holds the
+// embedder. A WebAssembly trap is answered with kind 'trap' (the parent then
+// ends this process: the parser's memory may be corrupt); any other failure
+// with kind 'refused'.
+
+import { pathToFileURL } from 'node:url';
+import { serveParent } from './child.js';
+import { type ChunkOptions, chunkFile } from './chunker.js';
+
+export function serveChunks(): void {
+  serveParent({
+    handler: (ask) => async (op, args) => {
+      if (op !== 'chunk') throw Object.assign(new Error(`unknown chunker operation ${op}`), { kind: 'protocol' });
+      const [file, source, options] = args as [string, string, Omit<ChunkOptions, 'countTokens'>];
+      return chunkFile(file, source, { ...options, countTokens: async (t) => Number(await ask('countTokens', t)) });
+    },
+    errorKind: (e) =>
+      e instanceof WebAssembly.RuntimeError ? 'trap' : (e as { kind?: string }).kind === 'protocol' ? 'protocol' : 'refused',
+  });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) serveChunks();
