@@ -7,13 +7,14 @@
 //   node bench/bench_search.mjs [--sizes 10000] [--million] [--dims 384] [--queries 200]
 //        [--process child|inline] [--dir DIR] [--keep] [--reuse] [--write-batch 50000]
 //        [--index-cache-mb N] [--metadata-cache-mb N]
-//   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file] [--chunker worker|thread]
+//   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file] [--chunker process|worker|thread]
 //        [--seconds N] [--thread-old-mb N]
 //
 // --index indexes REPO with the model (the real indexer and embedder, as
-// index_codebase does: chunking in its worker thread, or with --chunker
-// thread in this one) into a fresh store, sampling every 50 ms the RSS of
-// this process (what the MCP server would hold) and of the store process,
+// index_codebase does: chunking in its own process, or with --chunker
+// worker in a worker thread, with --chunker thread in this one) into a
+// fresh store, sampling every 50 ms the RSS of this process (what the MCP
+// server would hold), of the store process and of the chunking process,
 // and where this process's memory was at its peak. --seconds N stops the
 // run after N seconds (for trees too large to index in one sitting);
 // --thread-old-mb N bounds the chunking thread's old generation (default 64).
@@ -49,7 +50,7 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "10000" }, million: { type: "boolean" }, dims: { type: "string", default: "384" },
     queries: { type: "string", default: "200" }, process: { type: "string", default: "child" },
     dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
-    chunker: { type: "string", default: "worker" }, seconds: { type: "string" }, "thread-old-mb": { type: "string" },
+    chunker: { type: "string", default: "process" }, seconds: { type: "string" }, "thread-old-mb": { type: "string" },
     reuse: { type: "boolean" }, "write-batch": { type: "string", default: "50000" }, "write-phase": { type: "string" },
     "index-cache-mb": { type: "string" }, "metadata-cache-mb": { type: "string" },
   },
@@ -135,13 +136,15 @@ if (values.index) {
   const { FileStore } = await import(path.join(dist, "store.js"));
   const store = values.process === "file" ? await FileStore.open(dir) : await LanceStore.open(dir, { process: values.process });
   await store.setMeta({ model: "bench", dims: e.info().dims });
-  if (values.chunker !== "worker" && values.chunker !== "thread") throw new Error(`--chunker ${values.chunker}: expected worker or thread`);
+  if (!["process", "worker", "thread"].includes(values.chunker)) throw new Error(`--chunker ${values.chunker}: expected process, worker or thread`);
   const { ChunkWorker } = await import(path.join(dist, "chunk-worker.js"));
+  const { ChunkProcess } = await import(path.join(dist, "chunk-process.js"));
   const threadOld = values["thread-old-mb"] ? { resourceLimits: { maxOldGenerationSizeMb: Number(values["thread-old-mb"]) } } : {};
-  const chunker = values.chunker === "worker" ? new ChunkWorker(threadOld) : undefined;
+  const chunker = values.chunker === "worker" ? new ChunkWorker(threadOld) : values.chunker === "process" ? new ChunkProcess() : undefined;
   const { getHeapStatistics, getHeapSpaceStatistics } = await import("node:v8");
   let node = 0;
   let child = 0;
+  let chunkerPeak = 0;
   let atPeak = null;
   const MB = (x) => x / 1048576;
   /** where this process's memory is (taken when its RSS is at a new peak) */
@@ -158,7 +161,7 @@ if (values.index) {
       "heap used": MB(u.heapUsed), "heap committed": MB(h.total_physical_size), external: MB(u.external), arrayBuffers: MB(u.arrayBuffers),
       "smaps anon": smaps.Anonymous ?? NaN, "smaps file-backed": (smaps.Shared_Clean ?? 0) + (smaps.Private_Clean ?? 0),
       ...Object.fromEntries(getHeapSpaceStatistics().filter((sp) => sp.physical_space_size > 1048576).map((sp) => [sp.space_name, MB(sp.physical_space_size)])),
-      "chunk thread": chunker?.state ?? "(none)",
+      chunker: chunker?.state ?? "(in this thread)",
     };
   };
   const sample = () => {
@@ -168,6 +171,7 @@ if (values.index) {
       atPeak = breakdown();
     }
     child = Math.max(child, rssOf(store.engine?.pid)?.rss ?? 0);
+    chunkerPeak = Math.max(chunkerPeak, rssOf(chunker?.pid)?.rss ?? 0);
   };
   const timer = setInterval(sample, 50);
   const t0 = performance.now();
@@ -180,11 +184,12 @@ if (values.index) {
   // after the run: the chunking thread ends after 5 s without a file; what the server holds between runs
   await new Promise((r) => setTimeout(r, 6000));
   const idle = selfRss().rss;
-  console.log(`bench_search --index: ${values.index} with ${path.basename(values.model)} (${e.info().dims} dims); store ${values.process}; chunking in ${values.chunker === "worker" ? "a worker thread" : "the main thread"}`);
+  const where = { process: "a process of its own", worker: "a worker thread", thread: "the main thread" }[values.chunker];
+  console.log(`bench_search --index: ${values.index} with ${path.basename(values.model)} (${e.info().dims} dims); store ${values.process}; chunking in ${where}`);
   console.log(machine());
   table(
-    ["files", "chunks", "embedded", "errors", "stopped", "s", "Node RSS peak MB", "Node RSS 6 s after MB", "store RSS peak MB"],
-    [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, r.aborted ? `after ${values.seconds} s` : "no", f(s, 1), f(node, 0), f(idle, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process"]],
+    ["files", "chunks", "embedded", "errors", "stopped", "s", "Node RSS peak MB", "Node RSS 6 s after MB", "store RSS peak MB", "chunker RSS peak MB", "chunker after"],
+    [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, r.aborted ? `after ${values.seconds} s` : "no", f(s, 1), f(node, 0), f(idle, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process", values.chunker === "process" ? f(chunkerPeak, 0) : "in the Node process", chunker ? chunker.state : "-"]],
   );
   if (atPeak) table(Object.keys(atPeak).map((k) => `${k}${typeof atPeak[k] === "number" ? " MB" : ""}`), [Object.values(atPeak).map((v) => (typeof v === "number" ? f(v, 1) : v))]);
   await chunker?.close();

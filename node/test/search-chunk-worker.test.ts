@@ -109,7 +109,7 @@ test('indexing: a file whose thread dies is indexed by line windows and flagged;
       r.errors.map((x) => x.path),
       ['crash-throw.ts'],
     );
-    assert.match(at0(r.errors).message, /the chunking thread crashed: crash-throw\.ts: .*indexed by line windows instead/);
+    assert.match(at0(r.errors).message, /the chunker crashed: crash-throw\.ts: .*indexed by line windows instead/);
     for (const f of files) {
       const rec = store.file(f);
       assert.ok(rec?.hash, `${f} recorded with its hash`);

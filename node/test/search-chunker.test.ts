@@ -5,23 +5,37 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { at } from '../src/arrays.js';
 import { Embedder } from '../src/index.js';
-import { type Chunk, chunkFile } from '../src/search/chunker.js';
+import { ChunkProcess } from '../src/search/chunk-process.js';
+import { type Chunk, type ChunkOptions, chunkFile } from '../src/search/chunker.js';
 import { makeModel, PKG, requireBinary, tmpDir } from './helpers.js';
 
 const REPO = path.resolve(PKG, '..');
 let dir: string;
 let e: Embedder;
+let proc: ChunkProcess;
 const count = async (t: string) => (await e.tokenize(t)).length;
 
 before(async () => {
   const bin = requireBinary();
   dir = tmpDir();
   e = await Embedder.start({ model: makeModel(dir), binary: bin, healthIntervalMs: 0 });
+  proc = new ChunkProcess();
 });
 after(async () => {
+  await proc.close();
   await e.close();
   (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * Every test chunks both ways: in this thread and in the chunking process
+ * (the MCP server's default), which must give the same chunks.
+ */
+async function chunkBoth(file: string, src: string, options: ChunkOptions): Promise<Chunk[]> {
+  const here = await chunkFile(file, src, options);
+  assert.deepEqual(await proc.chunk(file, src, options), here, `${file}: the chunking process's chunks`);
+  return here;
+}
 
 /** [symbol, first line, last line] of each chunk */
 const shape = (cs: Chunk[]) => cs.map((c) => [c.symbol, c.startLine, c.endLine]);
@@ -140,7 +154,7 @@ const FIXTURES: { file: string; src: string; want: [string | null, number, numbe
 
 for (const f of FIXTURES) {
   test(`boundaries and symbols: ${f.file}`, async () => {
-    const cs = await chunkFile(f.file, f.src, { countTokens: count, maxTokens: 128, minTokens: 0 });
+    const cs = await chunkBoth(f.file, f.src, { countTokens: count, maxTokens: 128, minTokens: 0 });
     assert.deepEqual(shape(cs), f.want);
   });
 }
@@ -176,7 +190,7 @@ const REAL = [
 for (const file of REAL) {
   test(`real code fits the context and is covered: ${path.relative(REPO, file)}`, async () => {
     const src = readFileSync(file, 'utf8');
-    const cs = await chunkFile(file, src, { countTokens: count, maxTokens: 128 });
+    const cs = await chunkBoth(file, src, { countTokens: count, maxTokens: 128 });
     assert.ok(cs.length > 3);
     await checkChunks(file, src, cs, 128);
   });
@@ -185,7 +199,7 @@ for (const file of REAL) {
 test('C functions of the engine are chunks named by their symbol, starting at their definition or its comment', async () => {
   const file = path.join(REPO, 'src/engine.c');
   const src = readFileSync(file, 'utf8');
-  const cs = await chunkFile(file, src, { countTokens: count, maxTokens: 128, minTokens: 0 });
+  const cs = await chunkBoth(file, src, { countTokens: count, maxTokens: 128, minTokens: 0 });
   const lines = src.split('\n');
   for (const name of ['ggembed_open', 'ggembed_close', 'ggembed_embed']) {
     const def = lines.findIndex((l, i) => new RegExp(`^\\w.*\\b${name}\\(`).test(l) && !l.trimEnd().endsWith(';') && i > 0) + 1;
@@ -204,7 +218,7 @@ test('C functions of the engine are chunks named by their symbol, starting at th
 test('a long function is split at statement boundaries with a small overlap', async () => {
   const body = Array.from({ length: 60 }, (_, i) => `  const v${i} = compute(${i}, "value number ${i}");`).join('\n');
   const src = `function longOne() {\n${body}\n  return 0;\n}\n`;
-  const cs = await chunkFile('long.js', src, { countTokens: count, maxTokens: 128, overlapLines: 2 });
+  const cs = await chunkBoth('long.js', src, { countTokens: count, maxTokens: 128, overlapLines: 2 });
   assert.ok(cs.length >= 3, `split into ${cs.length}`);
   await checkChunks('long.js', src, cs, 128);
   for (const c of cs) assert.equal(c.symbol, 'longOne');
@@ -218,9 +232,9 @@ test('a long function is split at statement boundaries with a small overlap', as
 
 test('small neighbours are merged while the sum fits; merged chunks name every symbol', async () => {
   const src = `${Array.from({ length: 12 }, (_, i) => `function f${i}() { return ${i}; }`).join('\n\n')}\n`;
-  const unmerged = await chunkFile('small.js', src, { countTokens: count, maxTokens: 128, minTokens: 0 });
+  const unmerged = await chunkBoth('small.js', src, { countTokens: count, maxTokens: 128, minTokens: 0 });
   assert.equal(unmerged.filter((c) => c.kind === 'function').length, 12);
-  const merged = await chunkFile('small.js', src, { countTokens: count, maxTokens: 128, minTokens: 40 });
+  const merged = await chunkBoth('small.js', src, { countTokens: count, maxTokens: 128, minTokens: 40 });
   assert.ok(merged.length < unmerged.length / 2, `${merged.length} chunks after merging`);
   await checkChunks('small.js', src, merged, 128);
   const names = merged.flatMap((c) => (c.symbol ?? '').split(', ')).filter(Boolean);
@@ -232,7 +246,7 @@ test('small neighbours are merged while the sum fits; merged chunks name every s
 
 test('one line longer than the context is cut into parts that fit', async () => {
   const src = `const data = [${Array.from({ length: 400 }, (_, i) => i * 7919).join(', ')}];\n`;
-  const cs = await chunkFile('data.js', src, { countTokens: count, maxTokens: 128 });
+  const cs = await chunkBoth('data.js', src, { countTokens: count, maxTokens: 128 });
   assert.ok(cs.length > 1);
   for (const c of cs) assert.ok((await count(c.text)) <= 128);
   assert.equal(cs.map((c) => c.text).join(''), src.trimEnd());
