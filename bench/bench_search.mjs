@@ -170,8 +170,9 @@ if (values.index) {
       node = rss;
       atPeak = breakdown();
     }
-    child = Math.max(child, rssOf(store.engine?.pid)?.rss ?? 0);
-    chunkerPeak = Math.max(chunkerPeak, rssOf(chunker?.pid)?.rss ?? 0);
+    // (a process that is exiting has no VmRSS any more: NaN, not a number to keep)
+    child = Math.max(child, rssOf(store.engine?.pid)?.rss || 0);
+    chunkerPeak = Math.max(chunkerPeak, rssOf(chunker?.pid)?.rss || 0);
   };
   const timer = setInterval(sample, 50);
   const t0 = performance.now();

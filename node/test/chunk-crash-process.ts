@@ -11,7 +11,7 @@ const reader = new FrameReader();
 let file = '';
 process.stdin.on('data', (d: Buffer) => {
   for (const m of reader.push(d) as { op?: string; args?: unknown[] }[]) {
-    if (m.op === 'chunk') file = String(m.args?.[0] ?? '');
+    if (m.op === 'chunk' || m.op === 'chunkPath') file = String(m.args?.[0] ?? '');
     if (m.op !== undefined) continue;
     // the answer to a token count
     if (/crash-kill/.test(file)) process.kill(process.pid, 'SIGKILL');

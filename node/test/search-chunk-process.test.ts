@@ -16,7 +16,7 @@ import { Embedder } from '../src/index.js';
 import { ChunkProcess } from '../src/search/chunk-process.js';
 import { ChunkWorkerError } from '../src/search/chunk-worker.js';
 import { chunkFile } from '../src/search/chunker.js';
-import { FileStore } from '../src/search/store.js';
+import { FileStore, sha256 } from '../src/search/store.js';
 import { registerSearchTools } from '../src/search/tools.js';
 import { alive, makeModel, PKG, requireBinary, tmpDir, until } from './helpers.js';
 
@@ -34,6 +34,25 @@ before(async () => {
 after(async () => {
   await e.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+test("chunkPath: the process reads the file itself; the chunks are chunkFile's, the hash the SHA-256 of its bytes", async () => {
+  const p = new ChunkProcess();
+  try {
+    for (const abs of [path.join(PKG, '..', 'src/engine.c'), path.join(PKG, 'src/search/chunker.ts'), path.join(PKG, '..', 'README.md')]) {
+      const bytes = readFileSync(abs);
+      const got = await p.chunkPath(path.basename(abs), abs, OPTS);
+      assert.equal(got.hash, sha256(bytes));
+      assert.deepEqual(got.chunks, await chunkFile(path.basename(abs), bytes.toString('utf8'), OPTS), abs);
+    }
+    assert.deepEqual([p.status().starts, p.status().crashes], [1, 0]);
+    await assert.rejects(
+      p.chunkPath('gone.ts', path.join(dir, 'gone.ts'), OPTS),
+      (err: unknown) => err instanceof ChunkWorkerError && err.kind === 'failed' && /ENOENT/.test(err.message),
+    );
+  } finally {
+    await p.close();
+  }
 });
 
 test('a failed token count fails the file (the process is fine), and the process goes on', async () => {

@@ -108,11 +108,22 @@ export class ChunkProcess implements FileChunker {
   }
 
   chunk(file: string, source: string, options: ChunkOptions): Promise<Chunk[]> {
+    return this.inTurn(file, options, () => this.child.call<Chunk[]>('chunk', file, source, threadOptions(options)));
+  }
+
+  /** Chunks the file at `abs`, read by the process (this one never holds its text). */
+  chunkPath(file: string, abs: string, options: ChunkOptions): Promise<{ hash: string; chunks: Chunk[] }> {
+    return this.inTurn(file, options, () =>
+      this.child.call<{ hash: string; chunks: Chunk[] }>('chunkPath', file, abs, threadOptions(options)),
+    );
+  }
+
+  private inTurn<T>(file: string, options: ChunkOptions, send: () => Promise<T>): Promise<T> {
     this.queued++;
     const mine = this.turn.then(async () => {
       this.count = options.countTokens;
       try {
-        return await this.child.call<Chunk[]>('chunk', file, source, threadOptions(options));
+        return await send();
       } catch (e) {
         if (!(e instanceof ChunkWorkerError)) throw e;
         // a trapped parser may have left its memory corrupt: the process goes, the next file gets a new one

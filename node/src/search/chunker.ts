@@ -43,9 +43,16 @@ export interface ChunkOptions {
   byLines?: boolean;
 }
 
-/** Whatever chunks files: chunkFile in this thread, or a ChunkWorker (chunk-worker.ts) that runs it in a worker thread. */
+/** Whatever chunks files: chunkFile in this thread, a ChunkWorker (chunk-worker.ts) or a ChunkProcess (chunk-process.ts). */
 export interface FileChunker {
   chunk(file: string, source: string, options: ChunkOptions): Promise<Chunk[]>;
+  /**
+   * Reads the file at `abs` itself and chunks it: the caller never holds its
+   * text (a chunker in another process). `hash` is the SHA-256 of the bytes
+   * it chunked, which are what the chunks describe even if the file changed
+   * since the caller looked.
+   */
+  chunkPath?(file: string, abs: string, options: ChunkOptions): Promise<{ hash: string; chunks: Chunk[] }>;
 }
 
 /** chunkFile as a FileChunker: the grammars load into (and stay in) the calling thread. */

@@ -18,6 +18,8 @@
 // a time): what this process holds of the index is that batch and the set of
 // paths seen by the walk, never every file's chunk list.
 
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { zip } from '../arrays.js';
 import { ChunkWorkerError } from './chunk-worker.js';
@@ -90,6 +92,13 @@ export interface IndexReport {
 interface Pending {
   rec: FileRecord;
   texts: Map<string, string>; // chunk hash -> text, for the chunks without a vector
+}
+
+/** The SHA-256 of a file, read in pieces (sha256() of its whole content). */
+async function hashFile(abs: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const piece of createReadStream(abs, { highWaterMark: 64 << 10 })) h.update(piece as Buffer);
+  return h.digest('hex');
 }
 
 /** Whether a file has to be read: its size or mtime differ from its record (or there is none, or force). */
@@ -235,14 +244,14 @@ class Run {
     }
     this.filesDone++;
     this.bytesDone += f.size;
-    let content: Buffer;
+    let hash: string;
     try {
-      content = await readFile(f.abs);
+      // streamed: a chunker in another process reads the file itself, so this process never holds it whole
+      hash = await hashFile(f.abs);
     } catch (e) {
       report.errors.push({ path: f.path, message: (e as Error).message });
       return;
     }
-    const hash = sha256(content);
     if (!options.force && old && old.hash === hash) {
       if (!options.dryRun) await store.putFile({ ...old, size: f.size, mtimeMs: f.mtimeMs });
       report.filesUnchanged++;
@@ -252,16 +261,23 @@ class Run {
     report.filesChanged++;
     this.progress(f.path);
     let chunks: Chunk[];
-    const text = content.toString('utf8');
     const chunkOptions: ChunkOptions = {
       countTokens: async (t) => (await this.embedder.tokenize(this.prefix + t)).length,
       maxTokens: options.maxTokens,
       minTokens: options.minTokens,
     };
-    /** set when the file is in by line windows because its parse killed the chunking thread */
+    const chunker = options.chunker ?? inThreadChunker;
+    /** set when the file is in by line windows because its parse killed the chunker */
     let byLines = false;
     try {
-      chunks = await (options.chunker ?? inThreadChunker).chunk(f.path, text, chunkOptions);
+      if (chunker.chunkPath) {
+        // the chunks describe the bytes the chunker read: their hash is the file's from now on
+        ({ hash, chunks } = await chunker.chunkPath(f.path, f.abs, chunkOptions));
+      } else {
+        const bytes = await readFile(f.abs);
+        hash = sha256(bytes);
+        chunks = await chunker.chunk(f.path, bytes.toString('utf8'), chunkOptions);
+      }
     } catch (e) {
       if (options.signal?.aborted) throw e;
       if (!(e instanceof ChunkWorkerError && e.threadLost)) {
@@ -270,7 +286,7 @@ class Run {
       }
       // indexed by line windows meanwhile, and recorded without its hash so that the next run tries its grammar again
       try {
-        chunks = await chunkFile(f.path, text, { ...chunkOptions, byLines: true });
+        chunks = await chunkFile(f.path, await readFile(f.abs, 'utf8'), { ...chunkOptions, byLines: true });
       } catch (e2) {
         if (options.signal?.aborted) throw e2;
         report.errors.push({
