@@ -55,10 +55,10 @@ const { values } = parseArgs({
     "index-cache-mb": { type: "string" }, "metadata-cache-mb": { type: "string" },
   },
 });
-// --index: the ggembed-mcp bin's young-generation bound, so that the Node RSS is the MCP server's
+// --index: the ggembed-mcp bin's V8 flags (v8-flags.ts), so that the Node RSS is the MCP server's
 const dist = path.join(root, "node", "dist", "src", "search");
 // (as the bin does: set again after the chunking thread starts, which resets V8's flags)
-if (values.index) (await import(path.join(dist, "..", "v8-flags.js"))).setProcessFlag("--semi-space-growth-factor=1");
+if (values.index) (await import(path.join(dist, "..", "v8-flags.js"))).setMcpServerFlags();
 const { LanceStore } = await import(path.join(dist, "lance-store.js"));
 const { searchCode } = await import(path.join(dist, "search.js"));
 const { sha256 } = await import(path.join(dist, "store.js"));

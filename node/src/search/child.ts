@@ -43,14 +43,15 @@ export interface Request {
 export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { kind: string; message: string } };
 
 export function encodeFrame(msg: unknown): Buffer {
-  const json = Buffer.from(
-    JSON.stringify(msg, (_k, v: unknown) =>
-      v instanceof Float32Array ? { $f32: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') } : v,
-    ),
+  const json = JSON.stringify(msg, (_k, v: unknown) =>
+    v instanceof Float32Array ? { $f32: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') } : v,
   );
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(json.length);
-  return Buffer.concat([head, json]);
+  // one buffer, written in place: a write batch's frame is megabytes, and each copy of it is the MCP server's RSS
+  const n = Buffer.byteLength(json);
+  const out = Buffer.allocUnsafe(4 + n);
+  out.writeUInt32LE(n, 0);
+  out.write(json, 4, 'utf8');
+  return out;
 }
 
 function revive(_k: string, v: unknown): unknown {
