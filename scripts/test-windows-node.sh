@@ -5,7 +5,8 @@
 # stdio, the supervisor's fault handling, fallback, protocol and integrity;
 # code search with the file store (LanceDB has no win32 build of the pinned
 # version in the registry here), and the LanceDB store failing loudly, naming
-# the package and the file store.
+# the package and the file store; chunking in its own process (a process
+# killed mid-file, the idle end).
 # Then, when scripts/pack.sh left packages in build-pack/packages, installs
 # them for win32-x64 (npm --os=win32) into an empty folder and embeds there
 # with Windows Node, given only the model: the win32-x64 package's binary.
@@ -93,7 +94,7 @@ status=0
 cd "$root/node"
 [ $# -gt 0 ] || set -- dist/test/client.test.js dist/test/faults.test.js dist/test/fallback.test.js \
     dist/test/protocol.test.js dist/test/integrity.test.js dist/test/search-index.test.js \
-    dist/test/search-store-platform.test.js
+    dist/test/search-store-platform.test.js dist/test/search-chunk-process.test.js
 GGEMBED_BIN=$(winpath "$build/ggembed.exe") GGEMBED_FIXTURES=$(winpath "$root/../shared/fixtures/vocab") GGEMBED_TEST_WINE=1 \
     winnode "$work/tests.log" 900 --test --test-concurrency=1 "$@" || status=1
 

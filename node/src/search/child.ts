@@ -91,8 +91,10 @@ export class FrameReader {
         this.want = 4 + n - this.buf.length;
         break;
       }
-      out.push(JSON.parse(this.buf.toString('utf8', 4, 4 + n), revive));
-      this.buf = this.buf.subarray(4 + n);
+      const frame = this.buf.toString('utf8', 4, 4 + n);
+      // a view of the rest would keep the whole joined buffer (megabytes of chunks) alive until the next frame
+      this.buf = this.buf.length > 4 + n ? this.buf.subarray(4 + n) : Buffer.alloc(0);
+      out.push(JSON.parse(frame, revive));
     }
     return out;
   }

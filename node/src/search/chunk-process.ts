@@ -40,6 +40,8 @@ export interface ChunkProcessOptions {
   idleMs?: number;
   /** its V8 old generation, MB (default 128) */
   heapMb?: number;
+  /** crashes tolerated within a minute before no process is started again (default 10) */
+  maxCrashes?: number;
   /** the process's module (default chunk-server.js beside this one; tests give one that misbehaves) */
   script?: URL;
 }
@@ -83,7 +85,7 @@ export class ChunkProcess implements FileChunker {
       script: options.script ?? new URL('./chunk-server.js', import.meta.url),
       args: [],
       heapMb: options.heapMb ?? CHUNKER_HEAP_MB,
-      maxCrashes: MAX_CRASHES,
+      maxCrashes: options.maxCrashes ?? MAX_CRASHES,
       windowMs: CRASH_WINDOW_MS,
       closeGraceMs: 5000,
       idleMs: options.idleMs ?? 5000,
