@@ -195,7 +195,8 @@ export class ChildProcess {
     const k = this.kind;
     const child = spawn(process.execPath, [`--max-old-space-size=${k.heapMb}`, fileURLToPath(k.script), ...k.args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...k.env, ...process.env },
+      // GGEMBED_CHILD: which kind of helper this process is (a module can tell it was started to serve)
+      env: { ...k.env, ...process.env, GGEMBED_CHILD: k.name },
       windowsHide: true,
     });
     this.child = child;
