@@ -36,8 +36,8 @@ run() {
 printf '%-40s %-26s %8s %14s %16s\n' binary model tokens "CPU ms/text" "attention share"
 for bin in "$@"; do
     for c in "nomic.gguf nomic-embed-text 512" "nomic.gguf nomic-embed-text 2048" \
-             "nomic2.gguf nomic-embed-text(2 layers) 8192" "qwen3.gguf qwen3-0.6b(2 layers) 2048" \
-             "qwen3.gguf qwen3-0.6b(2 layers) 8192"; do
+             "nomic2.gguf nomic-embed-text,2-layers 8192" "qwen3.gguf qwen3-0.6b,2-layers 2048" \
+             "qwen3.gguf qwen3-0.6b,2-layers 8192"; do
         set -- $c
         r=$(run "$bin" "$dir/$1" "$3")
         printf '%-40s %-26s %8s %14s %16s\n' "$bin" "$2" "$3" ${r% *} ${r#* }
