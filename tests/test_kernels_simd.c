@@ -320,7 +320,9 @@ static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel
 /* A case of blocked attention: nq queries over the keys and values of a
  * sequence of NKV rows, query g over keys [lo[g], hi[g]). shape 0: all
  * keys (an encoder); 1: causal, query g at position off + g; 2: a window
- * of 7 either side around position off + g. */
+ * of 7 either side around position off + g. Rows ld = d (each head's
+ * keys contiguous, as the forward pass lays them out: read in place) or
+ * d + 5 apart (copied block by block). */
 enum { NKV = 150 };
 typedef struct attn_case {
     int d, nq, shape, off;
@@ -330,9 +332,9 @@ typedef struct attn_case {
     int lo[GG_ATTN_Q_MAX], hi[GG_ATTN_Q_MAX];
 } attn_case;
 
-static void attn_case_make(attn_case *c, int d, int nq, int shape, float slope) {
+static void attn_case_make(attn_case *c, int d, int nq, int shape, float slope, bool packed) {
     c->d = d, c->nq = nq, c->shape = shape, c->slope = slope;
-    c->ld = (size_t)d + 5;
+    c->ld = (size_t)d + (packed ? 0 : 5);
     c->off = shape == 1 ? NKV - nq : 40;
     c->k = malloc(sizeof(float) * c->ld * NKV), c->v = malloc(sizeof(float) * c->ld * NKV);
     c->q = malloc(sizeof(float) * c->ld * (size_t)nq), c->out = malloc(sizeof(float) * c->ld * (size_t)nq);
@@ -368,9 +370,10 @@ static void test_attn(const char *lv) {
     for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
         for (size_t b = 0; b < GG_ARRAY_LEN(nqs); b++)
             for (int shape = 0; shape < 3; shape++)
-                for (int alibi = 0; alibi < 2; alibi++) {
+                for (int alibi = 0; alibi < 2; alibi++)
+                for (int packed = 0; packed < 2; packed++) {
                     attn_case c;
-                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.0625f : 0.0f);
+                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.0625f : 0.0f, packed);
                     float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
                     float *one = malloc(sizeof(float) * (size_t)c.d), sc[NKV], bias[NKV];
                     attn_case_run(&c, 0, c.nq, c.out, scratch);
@@ -401,9 +404,10 @@ static void test_attn_alone(const char *lv) {
     for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
         for (size_t b = 0; b < GG_ARRAY_LEN(nqs); b++)
             for (int shape = 0; shape < 3; shape++)
-                for (int alibi = 0; alibi < 2; alibi++) {
+                for (int alibi = 0; alibi < 2; alibi++)
+                for (int packed = 0; packed < 2; packed++) {
                     attn_case c;
-                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.25f : 0.0f);
+                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.25f : 0.0f, packed);
                     float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
                     float *other = malloc(sizeof(float) * c.ld * (size_t)c.nq);
                     attn_case_run(&c, 0, c.nq, c.out, scratch);

@@ -114,11 +114,15 @@ ALWAYS_INLINE void tile_block(const gg_attn_block_args *a, attn_tile *t, const f
         s[j] = _mm512_mask_mov_ps(neg_inf, valid[j], x);
         bm = _mm512_max_ps(bm, s[j]);
     }
-    /* lanes with a new maximum: what they summed shrinks by exp(m - bm) */
+    /* lanes with a new maximum: what they summed shrinks by exp(m - bm);
+     * past the first blocks most tiles have none, and skip the exp */
     const __mmask16 up = _mm512_cmp_ps_mask(bm, t->m, _CMP_GT_OQ);
-    const __m512 alpha = exp_neg(_mm512_sub_ps(t->m, bm));
-    t->l = _mm512_mask_mul_ps(t->l, up, t->l, alpha);
-    t->m = _mm512_mask_mov_ps(t->m, up, bm);
+    __m512 alpha = _mm512_setzero_ps();
+    if (up) {
+        alpha = exp_neg(_mm512_sub_ps(t->m, bm));
+        t->l = _mm512_mask_mul_ps(t->l, up, t->l, alpha);
+        t->m = _mm512_mask_mov_ps(t->m, up, bm);
+    }
     for (int j = 0; j < GG_ATTN_KEYS; j++) {
         const __m512 p = _mm512_maskz_mov_ps(valid[j], exp_neg(_mm512_sub_ps(s[j], t->m)));
         t->l = _mm512_mask_add_ps(t->l, valid[j], t->l, p);
@@ -172,6 +176,9 @@ ALWAYS_INLINE void attn_block_d(const gg_attn_block_args *a, const int d) {
     const int ntile = tiles_init(a, t, sc, d);
     float *kb = sc + (size_t)2 * GG_ATTN_Q_MAX * d, *vb = kb + GG_ATTN_KEYS * d;
     float *pt = vb + GG_ATTN_KEYS * d;
+    /* rows d apart: a whole block is read where it lies; the last, short
+     * one is copied (with zero rows after it) so nothing past hi is read */
+    const bool in_place = a->ld_k == (size_t)d && a->ld_v == (size_t)d;
     int jlo = INT_MAX, jhi = 0;
     for (int ti = 0; ti < ntile; ti++) {
         jlo = t[ti].jlo < jlo ? t[ti].jlo : jlo;
@@ -187,17 +194,23 @@ ALWAYS_INLINE void attn_block_d(const gg_attn_block_args *a, const int d) {
                 _mm_prefetch((const char *)(a->k + (size_t)j * a->ld_k + c), _MM_HINT_T0);
                 _mm_prefetch((const char *)(a->v + (size_t)j * a->ld_v + c), _MM_HINT_T0);
             }
-        for (int j = 0; j < GG_ATTN_KEYS; j++) {
-            if (j < nj) {
-                memcpy(kb + j * d, a->k + (size_t)(j0 + j) * a->ld_k, sizeof(float) * (size_t)d);
-                memcpy(vb + j * d, a->v + (size_t)(j0 + j) * a->ld_v, sizeof(float) * (size_t)d);
-            } else {
-                memset(kb + j * d, 0, sizeof(float) * (size_t)d);
+        const float *kj = kb, *vj = vb;
+        if (in_place && nj == GG_ATTN_KEYS) { /* whole block, rows contiguous */
+            kj = a->k + (size_t)j0 * d;
+            vj = a->v + (size_t)j0 * d;
+        } else {
+            for (int j = 0; j < GG_ATTN_KEYS; j++) {
+                if (j < nj) {
+                    memcpy(kb + j * d, a->k + (size_t)(j0 + j) * a->ld_k, sizeof(float) * (size_t)d);
+                    memcpy(vb + j * d, a->v + (size_t)(j0 + j) * a->ld_v, sizeof(float) * (size_t)d);
+                } else {
+                    memset(kb + j * d, 0, sizeof(float) * (size_t)d);
+                }
             }
         }
         for (int ti = 0; ti < ntile; ti++)
             if (j0 < t[ti].jhi && j0 + GG_ATTN_KEYS > t[ti].jlo)
-                tile_block(a, &t[ti], kb, vb, pt, j0, nj, d);
+                tile_block(a, &t[ti], kj, vj, pt, j0, nj, d);
     }
     for (int ti = 0; ti < ntile; ti++) {
         float inv[16];

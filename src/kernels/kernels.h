@@ -97,7 +97,9 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
  * getting alibi_slope * -|pos0 + g - j| (pos0: query 0's position among
  * the keys), and writes row out + g * ld_out.
  *
- * Keys go by blocks of GG_ATTN_KEYS aligned to key 0, with a running
+ * Keys go by blocks of GG_ATTN_KEYS aligned to key 0 (read in place
+ * where ld_k == ld_v == d, as the forward pass lays each head's keys and
+ * values out; copied block by block otherwise), with a running
  * maximum and sum per query (online softmax), so the working memory is
  * gg_attn_scratch_floats(d) floats whatever the number of keys. Each
  * query's result depends only on its own row, range and position, bit

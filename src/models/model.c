@@ -14,15 +14,16 @@
 void gg_attend_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
                      const gg_batch *b, int c0, int c, const float *q) {
     const gg_hparams *hp = &m->hp;
-    const int QW = hp->head_dim * hp->n_head, KV = hp->head_dim * hp->n_head_kv;
+    const int QW = hp->head_dim * hp->n_head, D = hp->head_dim;
     for (int s = 0; s < b->n_seq; s++) {
         int s0 = b->seq_start[s], s1 = b->seq_start[s + 1];
         int lo = GG_MAX(s0, c0), hi = GG_MIN(s1, c0 + c);
         if (lo >= hi) continue;
         gg_attn_args a = {
             .q = q + (size_t)(lo - c0) * QW, .ld_q = QW,
-            .k = w->k + (size_t)s0 * KV, .ld_k = KV,
-            .v = w->v + (size_t)s0 * KV, .ld_v = KV,
+            .k = w->k + (size_t)s0 * D, .ld_k = D,
+            .v = w->v + (size_t)s0 * D, .ld_v = D,
+            .ld_head = (size_t)w->max_tok * D,
             .out = w->attn + (size_t)(lo - c0) * QW, .ld_out = QW,
             .n_q = hi - lo, .n_kv = s1 - s0, .q_pos0 = lo - s0,
             .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .d = hp->head_dim,

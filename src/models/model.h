@@ -201,7 +201,7 @@ typedef struct gg_batch {
 /* Working buffers, carved from one allocation made at open. */
 typedef struct gg_work {
     float *x;      /* [max_tok][n_embd] the residual stream; final states */
-    float *k, *v;  /* [max_tok][n_kv_width] one layer's keys and values */
+    float *k, *v;  /* [n_head_kv][max_tok][head_dim] one layer's keys and values, head by head */
     float *q;      /* [chunk][n_head * head_dim] */
     float *attn;   /* [chunk][max(n_embd, n_head * head_dim)] */
     float *tmp;    /* [chunk][n_embd] */

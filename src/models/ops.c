@@ -358,8 +358,8 @@ static void attend_rows(const gg_attn_args *a, int h, int i0, int i1, float *scr
             .q = a->q + (size_t)i * a->ld_q + (size_t)h * a->d, .ld_q = (size_t)a->ld_q,
             .out = a->out + (size_t)i * a->ld_out + (size_t)h * a->d, .ld_out = (size_t)a->ld_out,
             .lo = lo, .hi = hi,
-            .k = a->k + (size_t)kvh * a->d, .ld_k = (size_t)a->ld_k,
-            .v = a->v + (size_t)kvh * a->d, .ld_v = (size_t)a->ld_v,
+            .k = a->k + (size_t)kvh * a->ld_head, .ld_k = (size_t)a->ld_k,
+            .v = a->v + (size_t)kvh * a->ld_head, .ld_v = (size_t)a->ld_v,
             .d = a->d, .scale = a->scale, .alibi_slope = slope, .pos0 = a->q_pos0 + i,
             .scratch = scratch,
         };

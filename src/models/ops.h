@@ -89,7 +89,9 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
                 const gg_rope *rope);
 
 /* Attention of one sequence: queries q[n_q] (positions q_pos0 .. in the
- * sequence), keys/values k, v[n_kv]. Heads of width d; n_head query heads
+ * sequence), keys/values k, v[n_kv] (rows ld_k, ld_v apart, head h's at
+ * k + h * ld_head: ld_k == d makes each head's keys one contiguous run,
+ * which the kernels read in place). Heads of width d; n_head query heads
  * share n_head / n_head_kv key/value heads (GQA). out has n_q rows of
  * n_head*d. The mask: with causal, query i sees keys 0 .. q_pos0 + i;
  * with alibi_max > 0, the score of key j gets -slope_h * |pos_i - j|, the
@@ -100,6 +102,7 @@ typedef struct gg_attn_args {
     const float *q; int ld_q;
     const float *k; int ld_k;
     const float *v; int ld_v;
+    size_t ld_head; /* floats from one key (and value) head to the next */
     float *out; int ld_out;
     int n_q, n_kv, q_pos0;
     int n_head, n_head_kv, d;

@@ -84,20 +84,33 @@ static void shape_heads(const gg_model *m, const gg_layer *l, gg_exec *ex, float
         gg_op_rope(x, n, W, n_head, D, pos, l->swa ? &hp->rope_swa : &hp->rope);
 }
 
-/* Keys and values of tokens [c0, c0 + c) into w->k, w->v. [c][KV] each */
+/* Rows [c0, c0 + c) of stage ([c][KV], heads side by side) into the
+ * head-by-head layout of w->k or w->v ([n_head_kv][max_tok][D]), where
+ * each head's keys are one contiguous run for attention to stream. */
+static void scatter_heads(const gg_hparams *hp, const gg_work *w, const float *stage, float *dst,
+                          int c0, int c) {
+    const int D = hp->head_dim, KV = D * hp->n_head_kv;
+    for (int h = 0; h < hp->n_head_kv; h++)
+        for (int t = 0; t < c; t++)
+            memcpy(dst + ((size_t)h * w->max_tok + (size_t)(c0 + t)) * D,
+                   stage + (size_t)t * KV + (size_t)h * D, sizeof(float) * (size_t)D);
+}
+
+/* Keys and values of tokens [c0, c0 + c) (c <= w->chunk) into w->k,
+ * w->v, made in w->q ([c][KV]: it is free until the layer's queries). */
 static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
                        int c) {
     const gg_hparams *hp = &m->hp;
     const int E = hp->n_embd, KV = hp->head_dim * hp->n_head_kv;
-    float *k = w->k + (size_t)c0 * KV, *v = w->v + (size_t)c0 * KV;
+    float *stage = w->q;
     const float *h = attn_input(m, l, ex, w, c0, c);
-    gg_op_matmul(ex, &l->wk, l->bk, h, E, c, k, KV);
-    gg_op_matmul(ex, &l->wv, l->bv, h, E, c, v, KV);
-    shape_heads(m, l, ex, k, c, hp->n_head_kv, l->k_norm, l->k_norm_row, l->k_norm_row_b, w->pos + c0);
-    if (m->desc->kv_half) {
-        gg_round_half(k, (int64_t)c * KV);
-        gg_round_half(v, (int64_t)c * KV);
-    }
+    gg_op_matmul(ex, &l->wk, l->bk, h, E, c, stage, KV);
+    shape_heads(m, l, ex, stage, c, hp->n_head_kv, l->k_norm, l->k_norm_row, l->k_norm_row_b, w->pos + c0);
+    if (m->desc->kv_half) gg_round_half(stage, (int64_t)c * KV);
+    scatter_heads(hp, w, stage, w->k, c0, c);
+    gg_op_matmul(ex, &l->wv, l->bv, h, E, c, stage, KV);
+    if (m->desc->kv_half) gg_round_half(stage, (int64_t)c * KV);
+    scatter_heads(hp, w, stage, w->v, c0, c);
 }
 
 /* The FFN of h into out. [c][E] -> [c][F] -> [c][E] */
@@ -235,16 +248,12 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
     for (int s = 0; s < b->n_seq; s++)
         for (int t = b->seq_start[s]; t < b->seq_start[s + 1]; t++) w->pos[t] = t - b->seq_start[s];
     embed_tokens(m, ex, w, b);
-    /* Keys and values in spans: without a pre-norm the attention input is
-     * x itself, so one product covers every token; a pre-norm goes
-     * through tmp, one chunk at a time. */
     const int chunk = gg_work_chunk_for(b->n_tok, w->chunk);
-    const int kv_span = m->desc->place == GG_NORM_POST ? GG_MAX(b->n_tok, 1) : chunk;
     for (int il = 0; il < m->hp.n_layer; il++) {
         if (cancel && cancel(cancel_user)) return gg_fail_kind(e, GG_E_CANCELLED, "cancelled");
         const gg_layer *l = &m->layers[il];
-        for (int c0 = 0; c0 < b->n_tok; c0 += kv_span)
-            project_kv(m, l, ex, w, c0, GG_MIN(kv_span, b->n_tok - c0));
+        for (int c0 = 0; c0 < b->n_tok; c0 += chunk)
+            project_kv(m, l, ex, w, c0, GG_MIN(chunk, b->n_tok - c0));
         for (int c0 = 0; c0 < b->n_tok; c0 += chunk)
             finish_chunk(m, l, ex, w, b, c0, GG_MIN(chunk, b->n_tok - c0));
     }
