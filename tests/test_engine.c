@@ -164,6 +164,52 @@ static void test_batch_and_threads(const char *path, const char *label) {
     ggembed_close(m1);
 }
 
+/* ---- long texts: attention's products in bfloat16 from 1,024 tokens ----
+ *
+ * A text of 1,024 tokens or more takes attention in bfloat16 where the
+ * CPU has it (GG_ATTN_BF16_KEYS, src/models/ops.h), decided by its own
+ * length: batched with a short text (in the first long one's pass) and
+ * another long one, with 1 or 2 threads, each vector is the one it has
+ * alone, bit for bit. Heads 64
+ * wide (nomic-tiny at 256 wide), the width the bfloat16 kernel takes. */
+
+static void test_long_texts(void) {
+    char path[1024], args[1200];
+    snprintf(path, sizeof path, "%s/engine-long.gguf", check_tmp_dir());
+    snprintf(args, sizeof args, "--preset nomic-tiny --type f32 --seed 8 --embd 256 --ctx 2048");
+    if (check_mkmodel(args, path)) return;
+    static const char *words[] = {"alpha", "beta", "gamma", "delta", "river", "stone", "light", "owl"};
+    char *text[3];
+    const int n_words[3] = {400, 3, 300}; /* about 1,480, 12 and 1,110 tokens (4 a word) */
+    for (int i = 0; i < 3; i++) {
+        text[i] = malloc((size_t)n_words[i] * 8 + 1);
+        size_t at = 0;
+        for (int w = 0; w < n_words[i]; w++)
+            at += (size_t)sprintf(text[i] + at, "%s ", words[(w * 5 + w / 7 + i) % 8]);
+    }
+    ggembed_text t[3] = {T(text[0]), T(text[1]), T(text[2])};
+    for (int threads = 1; threads <= 2; threads++) {
+        ggembed_model *m = check_open_model(path, threads, 0);
+        if (!m) break;
+        const int E = ggembed_get_info(m)->n_embd;
+        ggembed_result res[3];
+        float *batch = embed(m, t, 3, NULL, res);
+        for (int i = 0; batch && i < 3; i++) {
+            CHECKF((res[i].n_tokens >= 1024) == (i != 1), "text %d: %d tokens", i, res[i].n_tokens);
+            float *alone = embed1(m, t[i], NULL, NULL);
+            if (!alone) continue;
+            CHECKF(memcmp(alone, batch + (size_t)i * E, sizeof(float) * (size_t)E) == 0,
+                   "%d threads: text %d (%d tokens) alone differs from the batch (max |diff| %g)", threads, i,
+                   res[i].n_tokens, max_abs_diff(alone, batch + (size_t)i * E, E));
+            free(alone);
+        }
+        free(batch);
+        ggembed_close(m);
+    }
+    for (int i = 0; i < 3; i++) free(text[i]);
+    remove(path);
+}
+
 /* ---- concurrency: 4 threads calling ggembed_embed on one model ---- */
 
 typedef struct worker {
@@ -1157,6 +1203,7 @@ int main(void) {
         test_batch_and_threads(builtin_path, "bert q8_0 built-in vocab");
         test_batch_and_threads(qwen_path, "qwen2 f16");
         test_concurrent(bert_path);
+        test_long_texts();
         ggembed_model *m = check_open_model(bert_path, 2, 0);
         if (m) {
             test_texts(m);

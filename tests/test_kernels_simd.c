@@ -350,23 +350,35 @@ static void attn_case_make(attn_case *c, int d, int nq, int shape, float slope, 
 static void attn_case_free(attn_case *c) { free(c->k), free(c->v), free(c->q), free(c->out); }
 
 /* Queries [g0, g0 + nq) of the case through gg_attn_block, into out. */
-static void attn_case_run(const attn_case *c, int g0, int nq, float *out, float *scratch) {
+static void attn_case_run(const attn_case *c, int g0, int nq, float *out, float *scratch, bool bf16) {
     gg_attn_block_args r = {
         .nq = nq, .q = c->q + (size_t)g0 * c->ld, .ld_q = c->ld, .out = out + (size_t)g0 * c->ld,
         .ld_out = c->ld, .lo = c->lo + g0, .hi = c->hi + g0, .k = c->k, .v = c->v, .ld_k = c->ld,
         .ld_v = c->ld, .d = c->d, .scale = 0.125f, .alibi_slope = c->slope, .pos0 = c->off + g0,
-        .scratch = scratch,
+        .bf16 = bf16, .scratch = scratch,
     };
     gg_attn_block(&r);
 }
 
+/* x rounded to bfloat16, n values. */
+static void round_bf16(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = gg_bf16_to_float(gg_float_to_bf16(x[i]));
+}
+
 /* Blocked attention against the scalar definition (gg_attn_row_ref over
  * each query's own keys, ALiBi as its bias), for head widths with and
- * without a tail, all keys, causal and windowed ranges. */
-static void test_attn(const char *lv) {
+ * without a tail, all keys, causal and windowed ranges. With bf16 where
+ * the level has it (gg_attn_bf16), the definition is taken over query,
+ * key and value rows rounded to bfloat16, as the kernel multiplies them;
+ * what is left is the weights' own rounding to bfloat16 (relative 2^-9
+ * each, with the sum of the weights as rounded): a weighted average moves
+ * by at most 2 x 2^-9 x the spread of the values (2 here), 2^-8. And the
+ * bfloat16 kernel must differ from the single precision one somewhere
+ * (it is the one that ran). */
+static void test_attn(const char *lv, bool bf16) {
     static const int ds[] = {32, 64, 80, 128, 300};
     static const int nqs[] = {1, 5, 16, 37, 64};
-    int bad = 0, cases = 0;
+    int bad = 0, cases = 0, differ = 0, bf_cases = 0;
     for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
         for (size_t b = 0; b < GG_ARRAY_LEN(nqs); b++)
             for (int shape = 0; shape < 3; shape++)
@@ -374,30 +386,43 @@ static void test_attn(const char *lv) {
                 for (int packed = 0; packed < 2; packed++) {
                     attn_case c;
                     attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.0625f : 0.0f, packed);
+                    const bool bf = bf16 && gg_attn_bf16(c.d);
+                    const float tol = bf ? 1.0f / 256 + 1e-5f : 1e-5f;
                     float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
                     float *one = malloc(sizeof(float) * (size_t)c.d), sc[NKV], bias[NKV];
-                    attn_case_run(&c, 0, c.nq, c.out, scratch);
+                    const size_t nkv = c.ld * NKV, nq = c.ld * (size_t)c.nq;
+                    float *k = malloc(sizeof(float) * nkv), *v = malloc(sizeof(float) * nkv);
+                    float *q = malloc(sizeof(float) * nq), *f32 = malloc(sizeof(float) * nq);
+                    memcpy(k, c.k, sizeof(float) * nkv), memcpy(v, c.v, sizeof(float) * nkv);
+                    memcpy(q, c.q, sizeof(float) * nq);
+                    if (bf) round_bf16(k, nkv), round_bf16(v, nkv), round_bf16(q, nq);
+                    attn_case_run(&c, 0, c.nq, c.out, scratch, bf16);
+                    if (bf) attn_case_run(&c, 0, c.nq, f32, scratch, false);
                     for (int g = 0; g < c.nq; g++) {
                         const int lo = c.lo[g], n = c.hi[g] - lo, pos = c.off + g;
                         for (int j = 0; j < n; j++) bias[j] = c.slope * -(float)abs(pos - (lo + j));
-                        gg_attn_row_ref(c.q + (size_t)g * c.ld, c.k + (size_t)lo * c.ld, c.ld,
-                                        c.v + (size_t)lo * c.ld, c.ld, n, c.d, 0.125f,
+                        gg_attn_row_ref(q + (size_t)g * c.ld, k + (size_t)lo * c.ld, c.ld,
+                                        v + (size_t)lo * c.ld, c.ld, n, c.d, 0.125f,
                                         alibi ? bias : NULL, sc, one);
                         const float *o = c.out + (size_t)g * c.ld;
-                        for (int i = 0; i < c.d; i++) bad += !(fabsf(one[i] - o[i]) <= 1e-5f);
+                        for (int i = 0; i < c.d; i++) bad += !(fabsf(one[i] - o[i]) <= tol);
+                        if (bf) differ += memcmp(o, f32 + (size_t)g * c.ld, sizeof(float) * (size_t)c.d) != 0;
                     }
                     cases++;
-                    free(scratch), free(one);
+                    bf_cases += bf;
+                    free(scratch), free(one), free(k), free(v), free(q), free(f32);
                     attn_case_free(&c);
                 }
-    CHECKF(bad == 0, "%s attention: %d values off the reference (%d cases)", lv, bad, cases);
+    CHECKF(bad == 0, "%s attention%s: %d values off the reference (%d cases)", lv, bf16 ? " (bf16)" : "",
+           bad, cases);
+    CHECKF(bf_cases == 0 || differ > 0, "%s attention (bf16): the same as single precision", lv);
 }
 
 /* A query's result is the same, bit for bit, alone and with any others
  * in the call: every query of a call of 1 to GG_ATTN_Q_MAX against the
  * same query alone and in a call of the queries from it on (other tile
  * lanes, other neighbours), over all the shapes of attn_case. */
-static void test_attn_alone(const char *lv) {
+static void test_attn_alone(const char *lv, bool bf16) {
     static const int ds[] = {64, 80, 128, 300};
     static const int nqs[] = {1, 3, 16, 17, 40, GG_ATTN_Q_MAX};
     int bad = 0;
@@ -410,20 +435,20 @@ static void test_attn_alone(const char *lv) {
                     attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.25f : 0.0f, packed);
                     float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
                     float *other = malloc(sizeof(float) * c.ld * (size_t)c.nq);
-                    attn_case_run(&c, 0, c.nq, c.out, scratch);
+                    attn_case_run(&c, 0, c.nq, c.out, scratch, bf16);
                     for (int g = 0; g < c.nq; g++) {
                         const size_t row = (size_t)g * c.ld, bytes = sizeof(float) * (size_t)c.d;
-                        attn_case_run(&c, g, 1, other, scratch);
+                        attn_case_run(&c, g, 1, other, scratch, bf16);
                         bad += memcmp(other + row, c.out + row, bytes) != 0;
                         if (g % 5 == 3) { /* with the queries from g on */
-                            attn_case_run(&c, g, c.nq - g, other, scratch);
+                            attn_case_run(&c, g, c.nq - g, other, scratch, bf16);
                             bad += memcmp(other + row, c.out + row, bytes) != 0;
                         }
                     }
                     free(scratch), free(other);
                     attn_case_free(&c);
                 }
-    CHECKF(bad == 0, "%s attention: %d queries differ from alone", lv, bad);
+    CHECKF(bad == 0, "%s attention%s: %d queries differ from alone", lv, bf16 ? " (bf16)" : "", bad);
 }
 
 /* Rounding through half precision must be exact; silu(g) * u within a
@@ -499,8 +524,10 @@ int main(void) {
             for (int ci = 0; ci < N_GCOLS; ci++) test_gemm((gg_simd)lvl, lv, dot_types[i], ci);
         }
         test_q8_K_sign(k, lv);
-        test_attn(lv);
-        test_attn_alone(lv);
+        for (int bf16 = 0; bf16 < 2; bf16++) {
+            test_attn(lv, bf16);
+            test_attn_alone(lv, bf16);
+        }
         test_elementwise(lv);
     }
     if (gemm_out[GG_SIMD_AVX2][GG_TYPE_Q4_K][1] && gemm_out[GG_SIMD_AVXVNNI][GG_TYPE_Q4_K][1])

@@ -9,6 +9,8 @@
 #include "kernels_internal.h"
 #include "simd_x86.h"
 
+#include "../platform/platform.h"
+
 #include <immintrin.h>
 #include <limits.h>
 #include <math.h>
@@ -233,6 +235,182 @@ static void attn_block(const gg_attn_block_args *a) {
     }
 }
 
+/* ---- blocked attention with bfloat16 products ----
+ *
+ * The same tiles, blocks and online softmax as attn_block_d, with the two
+ * products in vdpbf16ps (two bfloat16 products a lane per instruction,
+ * summed in single precision, twice the multiply-adds of vfmadd231ps):
+ * scores from query and key rows rounded to bfloat16 (pairs of head
+ * dimensions), weighted values from weights and values rounded to
+ * bfloat16 (pairs of keys). A key outside a lane's range has weight 0
+ * there, so it adds nothing; the lane still takes the same steps
+ * whichever queries share its tile. */
+
+/* 32 floats (lo: 16, hi: the next 16) to 32 bfloat16 in order. */
+static inline __m512i bf16_row(__m512 lo, __m512 hi) {
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
+/* The words of two 16-float vectors a, b as pairs (a[i], b[i]) in
+ * 32-bit lane i, rounded to bfloat16. */
+static inline __m512i bf16_pairs(__m512 a, __m512 b) {
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                         23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(idx, bf16_row(a, b));
+}
+
+static inline __m512 bcast32(const void *p) {
+    int32_t x;
+    memcpy(&x, p, 4);
+    return _mm512_castsi512_ps(_mm512_set1_epi32(x));
+}
+
+typedef struct attn_tile_bf {
+    attn_tile f;      /* acc, m, l, ranges as attn_block_d's; qt the rows before rounding */
+    uint32_t *qp;     /* [d / 2][16] query pairs of dimensions, bfloat16 */
+} attn_tile_bf;
+
+/* One block of keys [j0, j0 + nj) into tile tb: kh their rows in
+ * bfloat16 ([16][d]), vp their values in pairs of keys ([8][d] pairs);
+ * pp is scratch for the 8 x 16 pairs of weights. */
+ALWAYS_INLINE void tile_block_bf(const gg_attn_block_args *a, attn_tile_bf *tb, const uint16_t *kh,
+                                 const uint32_t *vp, uint32_t *pp, int j0, int nj, const int d) {
+    attn_tile *t = &tb->f;
+    __m512 s[GG_ATTN_KEYS];
+    for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = _mm512_setzero_ps();
+    for (int c = 0; c < d / 2; c++) {
+        const __m512bh qv = (__m512bh)_mm512_loadu_si512(tb->qp + 16 * c);
+        for (int j = 0; j < GG_ATTN_KEYS; j++)
+            s[j] = _mm512_dpbf16_ps(s[j], qv, (__m512bh)bcast32(kh + j * d + 2 * c));
+    }
+    const __m512 scale = _mm512_set1_ps(a->scale), slope = _mm512_set1_ps(a->alibi_slope);
+    const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
+    __mmask16 valid[GG_ATTN_KEYS];
+    __m512 bm = t->m;
+    for (int j = 0; j < GG_ATTN_KEYS; j++) {
+        const __m512i jv = _mm512_set1_epi32(j0 + j);
+        valid[j] = j < nj ? _mm512_cmp_epi32_mask(t->lo, jv, _MM_CMPINT_LE) &
+                                _mm512_cmp_epi32_mask(jv, t->hi, _MM_CMPINT_LT)
+                          : 0;
+        __m512 x = _mm512_mul_ps(s[j], scale);
+        if (a->alibi_slope != 0.0f) {
+            const __m512 dist = _mm512_abs_ps(_mm512_sub_ps(t->pos, _mm512_set1_ps((float)(j0 + j))));
+            x = _mm512_add_ps(x, _mm512_mul_ps(slope, _mm512_sub_ps(_mm512_setzero_ps(), dist)));
+        }
+        s[j] = _mm512_mask_mov_ps(neg_inf, valid[j], x);
+        bm = _mm512_max_ps(bm, s[j]);
+    }
+    const __mmask16 up = _mm512_cmp_ps_mask(bm, t->m, _CMP_GT_OQ);
+    __m512 alpha = _mm512_setzero_ps();
+    if (up) {
+        alpha = exp_neg(_mm512_sub_ps(t->m, bm));
+        t->l = _mm512_mask_mul_ps(t->l, up, t->l, alpha);
+        t->m = _mm512_mask_mov_ps(t->m, up, bm);
+    }
+    __m512 p[GG_ATTN_KEYS];
+    for (int j = 0; j < GG_ATTN_KEYS; j++)
+        p[j] = _mm512_maskz_mov_ps(valid[j], exp_neg(_mm512_sub_ps(s[j], t->m)));
+    /* the sum of the weights as rounded (times bfloat16 ones): the values'
+     * weighted average stays a true average */
+    for (int j = 0; j < GG_ATTN_KEYS; j += 2) {
+        const __m512i pr = bf16_pairs(p[j], p[j + 1]);
+        _mm512_storeu_si512(pp + 8 * j, pr);
+        t->l = _mm512_dpbf16_ps(t->l, (__m512bh)pr, (__m512bh)_mm512_set1_epi16(0x3f80));
+    }
+    for (int c0 = 0; c0 < d; c0 += 16) {
+        float *acc = t->acc + 16 * c0;
+        __m512 o[16];
+        for (int i = 0; i < 16; i++)
+            o[i] = _mm512_mask_mul_ps(_mm512_loadu_ps(acc + 16 * i), up, _mm512_loadu_ps(acc + 16 * i), alpha);
+        for (int jp = 0; jp < GG_ATTN_KEYS / 2; jp++) {
+            const __m512bh pv = (__m512bh)_mm512_loadu_si512(pp + 16 * jp);
+            for (int i = 0; i < 16; i++)
+                o[i] = _mm512_dpbf16_ps(o[i], (__m512bh)bcast32(vp + jp * d + c0 + i), pv);
+        }
+        for (int i = 0; i < 16; i++) _mm512_storeu_ps(acc + 16 * i, o[i]);
+    }
+}
+
+/* Queries of the call in tiles as tiles_init, plus their pairs of
+ * dimensions in bfloat16 (qp: [d / 2][16] a tile). */
+ALWAYS_INLINE int tiles_init_bf(const gg_attn_block_args *a, attn_tile_bf *tb, float *sc, uint32_t *qp,
+                                const int d) {
+    attn_tile t[GG_ATTN_Q_MAX / 16];
+    const int ntile = tiles_init(a, t, sc, d);
+    for (int ti = 0; ti < ntile; ti++) {
+        tb[ti].f = t[ti];
+        tb[ti].qp = qp + (size_t)ti * 8 * d;
+        for (int c = 0; c < d; c += 2)
+            _mm512_storeu_si512(tb[ti].qp + 8 * c, bf16_pairs(_mm512_loadu_ps(t[ti].qt + 16 * c),
+                                                              _mm512_loadu_ps(t[ti].qt + 16 * (c + 1))));
+    }
+    return ntile;
+}
+
+/* d a multiple of 16. */
+ALWAYS_INLINE void attn_block_bf_d(const gg_attn_block_args *a, const int d) {
+    float *sc = a->scratch;
+    attn_tile_bf t[GG_ATTN_Q_MAX / 16];
+    float *kb = sc + (size_t)2 * GG_ATTN_Q_MAX * d, *vb = kb + GG_ATTN_KEYS * d;
+    uint32_t *qp = (uint32_t *)(vb + GG_ATTN_KEYS * d + 16 * 16); /* GG_ATTN_Q_MAX / 2 * d */
+    uint16_t *kh = (uint16_t *)(qp + GG_ATTN_Q_MAX / 2 * d); /* 16 d */
+    uint32_t *vp = (uint32_t *)(kh + GG_ATTN_KEYS * d);       /* 8 d */
+    uint32_t *pp = vp + GG_ATTN_KEYS / 2 * d;                 /* 8 x 16 */
+    const int ntile = tiles_init_bf(a, t, sc, qp, d);
+    int jlo = INT_MAX, jhi = 0;
+    for (int ti = 0; ti < ntile; ti++) {
+        jlo = t[ti].f.jlo < jlo ? t[ti].f.jlo : jlo;
+        jhi = t[ti].f.jhi > jhi ? t[ti].f.jhi : jhi;
+    }
+    const bool in_place = a->ld_k == (size_t)d && a->ld_v == (size_t)d;
+    for (int j0 = jlo - jlo % GG_ATTN_KEYS; j0 < jhi; j0 += GG_ATTN_KEYS) {
+        const int nj = jhi - j0 < GG_ATTN_KEYS ? jhi - j0 : GG_ATTN_KEYS;
+        const float *kj = kb, *vj = vb;
+        if (in_place && nj == GG_ATTN_KEYS) {
+            kj = a->k + (size_t)j0 * d;
+            vj = a->v + (size_t)j0 * d;
+        } else { /* rows past nj zero: weight 0 times a value 0 */
+            for (int j = 0; j < GG_ATTN_KEYS; j++) {
+                if (j < nj) {
+                    memcpy(kb + j * d, a->k + (size_t)(j0 + j) * a->ld_k, sizeof(float) * (size_t)d);
+                    memcpy(vb + j * d, a->v + (size_t)(j0 + j) * a->ld_v, sizeof(float) * (size_t)d);
+                } else {
+                    memset(kb + j * d, 0, sizeof(float) * (size_t)d);
+                    memset(vb + j * d, 0, sizeof(float) * (size_t)d);
+                }
+            }
+        }
+        for (int j = 0; j < GG_ATTN_KEYS; j++)
+            for (int c = 0; c < d; c += 32)
+                _mm512_storeu_si512(kh + j * d + c, bf16_row(_mm512_loadu_ps(kj + j * d + c),
+                                                             _mm512_loadu_ps(kj + j * d + c + 16)));
+        for (int j = 0; j < GG_ATTN_KEYS; j += 2)
+            for (int c = 0; c < d; c += 16)
+                _mm512_storeu_si512(vp + j / 2 * d + c, bf16_pairs(_mm512_loadu_ps(vj + j * d + c),
+                                                                   _mm512_loadu_ps(vj + (j + 1) * d + c)));
+        for (int ti = 0; ti < ntile; ti++)
+            if (j0 < t[ti].f.jhi && j0 + GG_ATTN_KEYS > t[ti].f.jlo)
+                tile_block_bf(a, &t[ti], kh, vp, pp, j0, nj, d);
+    }
+    for (int ti = 0; ti < ntile; ti++) {
+        float inv[16];
+        _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), t[ti].f.l));
+        for (int lane = 0; lane < 16 && ti * 16 + lane < a->nq; lane++) {
+            float *out = a->out + (size_t)(ti * 16 + lane) * a->ld_out;
+            for (int c = 0; c < d; c++) out[c] = t[ti].f.acc[16 * c + lane] * inv[lane];
+        }
+    }
+}
+
+/* Heads 64 and 128 wide (gg_attn_bf16); others in single precision. */
+static void attn_block_bf(const gg_attn_block_args *a) {
+    switch (a->d) {
+    case 64: attn_block_bf_d(a, 64); break;
+    case 128: attn_block_bf_d(a, 128); break;
+    default: attn_block(a); break;
+    }
+}
+
 /* ---- element-wise rows ---- */
 
 /* Rounds through half precision (vcvtps2ph rounds to nearest even, as
@@ -284,9 +462,10 @@ static void gelu_table_row(float *x, int64_t n, const gg_half *table) {
     }
 }
 
-void gg_attn_fill_avx512(gg_kernel_table *t) {
+void gg_attn_fill_avx512(gg_kernel_table *t, bool ext) {
     t->gelu_table_row = gelu_table_row;
     t->attn_block = attn_block;
+    t->attn_block_bf16 = ext && gg_cpu_get()->avx512bf16 ? attn_block_bf : NULL;
     t->round_half = round_half;
     t->swiglu = swiglu;
 }

@@ -73,7 +73,7 @@ static void build(gg_kernel_table *t, gg_simd level) {
         const bool ext = level >= GG_SIMD_AVX512;
         gg_kernels_fill_avx512(t, ext);
         gg_gemm_fill_avx512(t, ext);
-        gg_attn_fill_avx512(t);
+        gg_attn_fill_avx512(t, ext);
     }
 #else
     (void)level;
@@ -327,11 +327,18 @@ size_t gg_attn_scratch_floats(int d) {
     /* the AVX-512 kernel's: per 16 queries their transposed rows and
      * sums (2 x 16 d), the block of keys and of values (2 x 16 d), the
      * block's weights (16 x 16); the scalar one needs d + 16 */
-    return (size_t)(2 * GG_ATTN_Q_MAX + 2 * GG_ATTN_KEYS) * (size_t)d + 16 * 16 + 64;
+    return (size_t)(2 * GG_ATTN_Q_MAX + 2 * GG_ATTN_KEYS) * (size_t)d + 16 * 16 + 64 +
+           (size_t)(GG_ATTN_Q_MAX / 2 + GG_ATTN_KEYS) * (size_t)d + 8 * 16;
 }
 
 void gg_attn_block(const gg_attn_block_args *a) {
-    gg_kernels_get()->attn_block(a);
+    const gg_kernel_table *t = gg_kernels_get();
+    if (a->bf16 && t->attn_block_bf16) t->attn_block_bf16(a);
+    else t->attn_block(a);
+}
+
+bool gg_attn_bf16(int d) {
+    return gg_kernels_get()->attn_block_bf16 && (d == 64 || d == 128);
 }
 
 /* ---------------- element-wise ---------------- */

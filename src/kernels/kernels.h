@@ -105,7 +105,14 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
  * query's result depends only on its own row, range and position, bit
  * for bit: never on the other queries of the call, their number or
  * order (tested), which keeps a text's embedding the same alone and in
- * a batch. It equals gg_attn_row_ref within float rounding (tested). */
+ * a batch. It equals gg_attn_row_ref within float rounding (tested).
+ *
+ * With bf16 set, where gg_attn_bf16(d) (AVX-512 BF16, heads 64 or 128
+ * wide), both products take bfloat16 operands (query and key rows;
+ * weights and values), summed in single precision by vdpbf16ps: twice
+ * the multiply-adds per instruction, at 8 bits of mantissa per operand.
+ * It equals gg_attn_row_ref within that rounding (tested), and a
+ * query's result is still its own, bit for bit. */
 #define GG_ATTN_Q_MAX 64
 #define GG_ATTN_KEYS 16
 typedef struct gg_attn_block_args {
@@ -119,9 +126,11 @@ typedef struct gg_attn_block_args {
     float scale;
     float alibi_slope;
     int pos0;
+    bool bf16;      /* products in bfloat16 where gg_attn_bf16(d) */
     float *scratch; /* gg_attn_scratch_floats(d) floats */
 } gg_attn_block_args;
 void gg_attn_block(const gg_attn_block_args *a);
+bool gg_attn_bf16(int d);
 size_t gg_attn_scratch_floats(int d);
 
 /* x = half(x) elementwise (as a F16 KV cache holds values); and

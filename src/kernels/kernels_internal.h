@@ -37,6 +37,7 @@ typedef struct gg_kernel_table {
     /* bytes of one packed activation row of n values of a vec_dot_type */
     size_t (*gemm_act_bytes)(gg_type vec_dot_type, int64_t n);
     void (*attn_block)(const gg_attn_block_args *a);
+    void (*attn_block_bf16)(const gg_attn_block_args *a); /* NULL: none at this level */
     void (*round_half)(float *x, int64_t n);
     void (*swiglu)(float *g, const float *u, int64_t n);
     void (*gelu_table_row)(float *x, int64_t n, const gg_half *table);
@@ -56,7 +57,7 @@ void gg_gemm_few_fill_avx2(gg_kernel_table *t);
 /* Whether the compiler could build the AVX-VNNI products. */
 bool gg_gemm_avxvnni_compiled(void);
 void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext);
-void gg_attn_fill_avx512(gg_kernel_table *t);
+void gg_attn_fill_avx512(gg_kernel_table *t, bool ext);
 #endif
 
 const gg_kernel_table *gg_kernels_get(void);

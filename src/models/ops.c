@@ -361,6 +361,7 @@ static void attend_rows(const gg_attn_args *a, int h, int i0, int i1, float *scr
             .k = a->k + (size_t)kvh * a->ld_head, .ld_k = (size_t)a->ld_k,
             .v = a->v + (size_t)kvh * a->ld_head, .ld_v = (size_t)a->ld_v,
             .d = a->d, .scale = a->scale, .alibi_slope = slope, .pos0 = a->q_pos0 + i,
+            .bf16 = a->n_kv >= GG_ATTN_BF16_KEYS,
             .scratch = scratch,
         };
         gg_attn_block(&r);

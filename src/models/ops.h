@@ -98,6 +98,13 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
  * slopes of head h as ggml derives them from alibi_max (ALiBi); with
  * window > 0, query i sees only keys j with |pos_i - j| <= window (a
  * symmetric sliding window, as llama.cpp's LLAMA_SWA_TYPE_SYMMETRIC). */
+/* A sequence of at least GG_ATTN_BF16_KEYS tokens takes attention's
+ * products in bfloat16 where the kernels have them (gg_attn_bf16): there
+ * attention is most of the pass (it grows with the square of the
+ * length), and the rounding, measured against llama.cpp, stays far
+ * inside the bound. Its own length decides, never its batch, so a text's
+ * result is the same alone and batched. */
+#define GG_ATTN_BF16_KEYS 1024
 typedef struct gg_attn_args {
     const float *q; int ld_q;
     const float *k; int ld_k;
