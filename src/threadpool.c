@@ -38,6 +38,7 @@
  */
 #include "threadpool.h"
 
+#include "opprof.h"
 #include "platform/platform.h"
 
 #include <stdatomic.h>
@@ -101,7 +102,9 @@ static unsigned run_tasks(gg_pool *p, int thread) {
         const int n = ticket_count(v), t = ticket_next(v);
         if (t >= n) return g;
         const job *j = &p->jobs[g & 1];
+        GG_PROF_TASK_BEGIN();
         j->fn(j->ctx, t, thread);
+        GG_PROF_TASK_END();
         /* The thread that finishes the last task wakes the caller if it
          * went to sleep. */
         if (atomic_fetch_add(&p->done, 1) + 1 == n && atomic_load(&p->caller_sleeps)) {

@@ -5,26 +5,40 @@
  */
 #include "ops.h"
 
+#include "../opprof.h"
+#include "../platform/platform.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---------------- matrix products ---------------- */
 
+/* The products of one call share the input, and so one quantization of
+ * it; their rows are cut into tasks as one row space (matrix 0's rows,
+ * then matrix 1's, ...), guided: each task takes a share of the rows
+ * still unassigned, largest first, so the threads' last tasks are small
+ * and they finish together; the first tasks stay small enough
+ * (1 / (GUIDE * threads)) that a descheduled thread holds up little. */
+#define GUIDE 3
+#define MIN_TASK_ROWS 32
+#define MAX_TASKS 256
+
 typedef struct mm_job {
-    const gg_matrix *w;
-    const float *bias;
+    int n;
+    const gg_mm_dst *d;
+    const gg_matrix *w; /* d[0].w: its activation format is every product's */
     const float *in;
     int ld_in;
-    int n_tok;
-    float *out;
-    int ld_out;
+    int n_tok, t0;
     const uint8_t *act;
     size_t act_stride;
     gg_type vdt;
     bool packed; /* the gg_gemm_* path */
     uint8_t *act_dst;
-    int64_t rows_per_task;
+    int n_tasks;
+    int64_t task_end[MAX_TASKS + 1]; /* task i: rows [task_end[i-1], task_end[i]) of the row space */
+    int64_t first_row[GG_MM_MAX + 1]; /* matrix k: rows [first_row[k], first_row[k+1]) */
 } mm_job;
 
 static size_t act_row_bytes(const gg_matrix *w) {
@@ -38,6 +52,12 @@ size_t gg_matmul_scratch(const gg_matrix *w, int n_tok) {
     return act_row_bytes(w) * (size_t)n_tok;
 }
 
+/* Whether a and b take the same packed or quantized activation row. */
+static bool same_activation(const gg_matrix *a, const gg_matrix *b) {
+    return a->cols == b->cols && (gg_gemm_act_size(a) != 0) == (gg_gemm_act_size(b) != 0) &&
+           gg_type_info(a->type)->vec_dot_type == gg_type_info(b->type)->vec_dot_type;
+}
+
 static void quantize_task(void *ctx, int t, int thread) {
     (void)thread;
     mm_job *j = ctx;
@@ -49,49 +69,91 @@ static void quantize_task(void *ctx, int t, int thread) {
                     j->w->cols);
 }
 
-static void rows_task(void *ctx, int task, int thread) {
-    (void)thread;
-    mm_job *j = ctx;
-    int64_t r0 = task * j->rows_per_task;
-    int64_t r1 = GG_MIN(r0 + j->rows_per_task, j->w->rows);
-    if (j->packed) gg_gemm_rows(j->w, j->act, j->act_stride, j->n_tok, j->out, j->ld_out, r0, r1);
-    else gg_matmul_rows(j->w, j->act, j->act_stride, j->n_tok, j->out, j->ld_out, r0, r1);
-    if (!j->bias) return;
+/* Rows [r0, r1) of product k. */
+static void product_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
+    const gg_mm_dst *d = &j->d[k];
+    float *out = d->out + (size_t)j->t0 * d->ld_out;
+    if (j->packed) gg_gemm_rows(d->w, j->act, j->act_stride, j->n_tok, out, d->ld_out, r0, r1);
+    else gg_matmul_rows(d->w, j->act, j->act_stride, j->n_tok, out, d->ld_out, r0, r1);
+    if (!d->bias) return;
     for (int t = 0; t < j->n_tok; t++) {
-        float *y = j->out + (size_t)t * j->ld_out;
-        for (int64_t r = r0; r < r1; r++) y[r] += j->bias[r];
+        float *y = out + (size_t)t * d->ld_out;
+        for (int64_t r = r0; r < r1; r++) y[r] += d->bias[r];
     }
 }
 
-/* Rows per task: enough tasks to balance the threads, in multiples of 16
- * so kernels that work on row tiles see whole tiles. */
-static int64_t rows_per_task(int64_t rows, int n_threads) {
-    if (n_threads <= 1) return rows;
-    int64_t per = (rows + 4 * n_threads - 1) / (4 * n_threads);
-    per = (per + 15) & ~(int64_t)15;
-    return per < 16 ? 16 : per;
+static void rows_task(void *ctx, int task, int thread) {
+    (void)thread;
+    mm_job *j = ctx;
+    const int64_t v0 = task ? j->task_end[task - 1] : 0, v1 = j->task_end[task];
+    for (int k = 0; k < j->n; k++) { /* the products the task's rows fall in */
+        const int64_t lo = GG_MAX(v0, j->first_row[k]), hi = GG_MIN(v1, j->first_row[k + 1]);
+        if (lo < hi) product_rows(j, k, lo - j->first_row[k], hi - j->first_row[k]);
+    }
+}
+
+/* Task boundaries, in multiples of 16 rows within each product so that
+ * kernels working on row tiles see whole tiles. */
+static void plan_tasks(mm_job *j, int n_threads) {
+    j->first_row[0] = 0;
+    for (int k = 0; k < j->n; k++) j->first_row[k + 1] = j->first_row[k] + j->d[k].w->rows;
+    const int64_t total = j->first_row[j->n];
+    int64_t v = 0;
+    int k = 0;
+    j->n_tasks = 0;
+    while (v < total) {
+        int64_t size = total;
+        if (n_threads > 1 && j->n_tasks < MAX_TASKS - 1) {
+            size = (total - v + GUIDE * n_threads - 1) / (GUIDE * n_threads);
+            size = GG_MAX((size + 15) & ~(int64_t)15, MIN_TASK_ROWS);
+        }
+        int64_t end = GG_MIN(v + size, total);
+        while (end > j->first_row[k + 1]) k++; /* the product the task ends in */
+        const int64_t left = j->first_row[k + 1] - end;
+        /* a product's last few rows do not make a task of their own; a
+         * task ends on a tile of its last product (v is on one of its
+         * first: where it started, or the product's start) */
+        if (left > 0 && left < MIN_TASK_ROWS) end = j->first_row[k + 1];
+        else if (left > 0) end -= (end - j->first_row[k]) % 16;
+        j->task_end[j->n_tasks++] = end;
+        v = end;
+    }
+}
+
+void gg_op_matmul_n(gg_exec *ex, int n, const gg_mm_dst *d, const float *in, int ld_in,
+                    int n_tok) {
+    /* products whose activation rows differ go one by one */
+    for (int k = 1; k < n; k++)
+        if (!same_activation(d[0].w, d[k].w)) {
+            for (int i = 0; i < n; i++) gg_op_matmul_n(ex, 1, &d[i], in, ld_in, n_tok);
+            return;
+        }
+    mm_job j = {.n = n, .d = d, .w = d[0].w, .in = in, .ld_in = ld_in};
+    j.vdt = gg_type_info(j.w->type)->vec_dot_type;
+    j.packed = gg_gemm_act_size(j.w) != 0;
+    j.act_stride = act_row_bytes(j.w);
+    plan_tasks(&j, ex->n_threads);
+    int chunk = (int)(ex->act_cap / j.act_stride);
+    if (chunk < 1) chunk = 1;
+    for (int t0 = 0; t0 < n_tok; t0 += chunk) {
+        j.t0 = t0;
+        j.n_tok = GG_MIN(chunk, n_tok - t0);
+        j.in = in + (size_t)t0 * ld_in;
+        j.act_dst = ex->act;
+        j.act = ex->act;
+        int64_t pt = GG_PROF_START();
+        gg_pool_run(ex->pool, j.n_tok, quantize_task, &j);
+        GG_PROF_STOP(pt, "pack", j.w, ex->n_threads);
+        pt = GG_PROF_START();
+        gg_pool_run(ex->pool, j.n_tasks, rows_task, &j);
+        GG_PROF_STOP(pt, n > 1 ? "matmul_n" : "matmul", j.w, ex->n_threads);
+    }
 }
 
 void gg_op_matmul(gg_exec *ex, const gg_matrix *w, const float *bias, const float *in, int ld_in,
                   int n_tok, float *out, int ld_out) {
-    mm_job j = {.w = w, .bias = bias, .in = in, .ld_in = ld_in, .out = out, .ld_out = ld_out};
-    j.vdt = gg_type_info(w->type)->vec_dot_type;
-    j.packed = gg_gemm_act_size(w) != 0;
-    j.act_stride = act_row_bytes(w);
-    j.rows_per_task = rows_per_task(w->rows, ex->n_threads);
-    int chunk = (int)(ex->act_cap / j.act_stride);
-    if (chunk < 1) chunk = 1;
-    for (int t0 = 0; t0 < n_tok; t0 += chunk) {
-        int n = GG_MIN(chunk, n_tok - t0);
-        j.in = in + (size_t)t0 * ld_in;
-        j.out = out + (size_t)t0 * ld_out;
-        j.n_tok = n;
-        j.act_dst = ex->act;
-        j.act = ex->act;
-        gg_pool_run(ex->pool, n, quantize_task, &j);
-        int tasks = (int)((w->rows + j.rows_per_task - 1) / j.rows_per_task);
-        gg_pool_run(ex->pool, tasks, rows_task, &j);
-    }
+    const gg_mm_dst d = {.w = w, .bias = bias, .out = out, .ld_out = ld_out};
+    gg_op_matmul_n(ex, 1, &d, in, ld_in, n_tok);
 }
 
 /* ---------------- norms ---------------- */
@@ -130,14 +192,18 @@ static void layernorm_task(void *ctx, int t, int thread) {
 
 void gg_op_layernorm(gg_exec *ex, float *x, int n_tok, int width, const float *g, const float *b,
                      float eps) {
+    int64_t pt = GG_PROF_START();
     norm_job j = {.in = x, .out = x, .width = width, .g = g, .b = b, .eps = eps};
     gg_pool_run(ex->pool, n_tok, layernorm_task, &j);
+    GG_PROF_STOP(pt, "layernorm", NULL, ex->n_threads);
 }
 
 void gg_op_norm(gg_exec *ex, bool rms, const float *in, float *out, int n_tok, int width,
                 const float *g, const float *b, float eps) {
+    int64_t pt = GG_PROF_START();
     norm_job j = {.in = in, .out = out, .width = width, .g = g, .b = b, .eps = eps};
     gg_pool_run(ex->pool, n_tok, rms ? rmsnorm_task : layernorm_task, &j);
+    GG_PROF_STOP(pt, "norm", NULL, ex->n_threads);
 }
 
 static void rmsnorm_row(const float *in, float *out, int width, const float *g, float eps) {
@@ -156,8 +222,10 @@ static void rmsnorm_task(void *ctx, int t, int thread) {
 
 void gg_op_rmsnorm(gg_exec *ex, const float *in, float *out, int n_tok, int width, const float *g,
                    float eps) {
+    int64_t pt = GG_PROF_START();
     norm_job j = {.in = in, .out = out, .width = width, .g = g, .eps = eps};
     gg_pool_run(ex->pool, n_tok, rmsnorm_task, &j);
+    GG_PROF_STOP(pt, "rmsnorm", NULL, ex->n_threads);
 }
 
 void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const float *g,
@@ -216,8 +284,11 @@ static void ew_task(void *ctx, int task, int thread) {
 }
 
 static void ew_run(gg_exec *ex, int kind, float *x, const float *y, size_t n) {
+    int64_t pt = GG_PROF_START();
     ew_job j = {.x = x, .y = y, .n = n, .kind = kind};
     gg_pool_run(ex->pool, (int)((n + EW_SPAN - 1) / EW_SPAN), ew_task, &j);
+    static const char *const names[] = {"gelu", "swiglu", "geglu", "add"};
+    GG_PROF_STOP(pt, names[kind], NULL, ex->n_threads);
 }
 
 void gg_op_gelu(gg_exec *ex, float *x, size_t n) { ew_run(ex, EW_GELU, x, NULL, n); }
@@ -378,6 +449,7 @@ static void attn_task(void *ctx, int task, int thread) {
 }
 
 void gg_op_attention(gg_exec *ex, const gg_attn_args *a) {
+    int64_t pt = GG_PROF_START();
     attn_job j = {.a = a, .ex = ex};
     /* as many queries a task as a call takes, unless that leaves too few
      * tasks to spread over the threads */
@@ -387,4 +459,5 @@ void gg_op_attention(gg_exec *ex, const gg_attn_args *a) {
         j.q_per_task /= 2;
     j.tasks_per_head = (a->n_q + j.q_per_task - 1) / j.q_per_task;
     gg_pool_run(ex->pool, a->n_head * j.tasks_per_head, attn_task, &j);
+    GG_PROF_STOP(pt, "attention", NULL, ex->n_threads);
 }

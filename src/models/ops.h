@@ -33,6 +33,21 @@ size_t gg_matmul_scratch(const gg_matrix *w, int n_tok);
 void gg_op_matmul(gg_exec *ex, const gg_matrix *w, const float *bias, const float *in, int ld_in,
                   int n_tok, float *out, int ld_out);
 
+/* Several products of the same input (keys and values; gate and up):
+ * d[k].out = in W_k (+ bias_k) as gg_op_matmul gives it, bit for bit,
+ * with one quantization of `in` (where the matrices take the same
+ * activation rows; otherwise one product after another) and one
+ * parallel run over all their rows. n <= GG_MM_MAX. */
+#define GG_MM_MAX 4
+typedef struct gg_mm_dst {
+    const gg_matrix *w;
+    const float *bias; /* or NULL */
+    float *out;
+    int ld_out;
+} gg_mm_dst;
+void gg_op_matmul_n(gg_exec *ex, int n, const gg_mm_dst *d, const float *in, int ld_in,
+                    int n_tok);
+
 /* Layer norm over each row: (x - mean) / sqrt(var + eps) * g + b. */
 void gg_op_layernorm(gg_exec *ex, float *x, int n_tok, int width, const float *g, const float *b,
                      float eps);

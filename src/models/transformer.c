@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "../opprof.h"
 
 static void norm(const gg_model *m, gg_exec *ex, const float *in, float *out, int n,
                  const float *g, const float *b) {
@@ -97,20 +98,23 @@ static void scatter_heads(const gg_hparams *hp, const gg_work *w, const float *s
 }
 
 /* Keys and values of tokens [c0, c0 + c) (c <= w->chunk) into w->k,
- * w->v, made in w->q ([c][KV]: it is free until the layer's queries). */
+ * w->v, made in w->q and w->attn ([c][KV] each: they are free until the
+ * layer's queries and attention). */
 static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
                        int c) {
     const gg_hparams *hp = &m->hp;
     const int E = hp->n_embd, KV = hp->head_dim * hp->n_head_kv;
-    float *stage = w->q;
+    float *ks = w->q, *vs = w->attn;
     const float *h = attn_input(m, l, ex, w, c0, c);
-    gg_op_matmul(ex, &l->wk, l->bk, h, E, c, stage, KV);
-    shape_heads(m, l, ex, stage, c, hp->n_head_kv, l->k_norm, l->k_norm_row, l->k_norm_row_b, w->pos + c0);
-    if (m->desc->kv_half) gg_round_half(stage, (int64_t)c * KV);
-    scatter_heads(hp, w, stage, w->k, c0, c);
-    gg_op_matmul(ex, &l->wv, l->bv, h, E, c, stage, KV);
-    if (m->desc->kv_half) gg_round_half(stage, (int64_t)c * KV);
-    scatter_heads(hp, w, stage, w->v, c0, c);
+    const gg_mm_dst kv[] = {{&l->wk, l->bk, ks, KV}, {&l->wv, l->bv, vs, KV}};
+    gg_op_matmul_n(ex, 2, kv, h, E, c);
+    shape_heads(m, l, ex, ks, c, hp->n_head_kv, l->k_norm, l->k_norm_row, l->k_norm_row_b, w->pos + c0);
+    if (m->desc->kv_half) {
+        gg_round_half(ks, (int64_t)c * KV);
+        gg_round_half(vs, (int64_t)c * KV);
+    }
+    scatter_heads(hp, w, ks, w->k, c0, c);
+    scatter_heads(hp, w, vs, w->v, c0, c);
 }
 
 /* The FFN of h into out. [c][E] -> [c][F] -> [c][E] */
@@ -118,7 +122,9 @@ static void ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, c
                 int c, float *out) {
     const int E = m->hp.n_embd, F = m->hp.n_ff;
     const size_t n = (size_t)c * F;
-    gg_op_matmul(ex, &l->ffn_up, l->ffn_up_b, h, E, c, w->ff_up, F);
+    const gg_mm_dst up_gate[] = {{&l->ffn_up, l->ffn_up_b, w->ff_up, F},
+                                 {&l->ffn_gate, NULL, w->ff_gate, F}};
+    gg_op_matmul_n(ex, m->hp.ffn == GG_FFN_GELU ? 1 : 2, up_gate, h, E, c);
     float *act = w->ff_up;
     switch (m->hp.ffn) {
     case GG_FFN_GELU:
@@ -126,7 +132,6 @@ static void ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, c
         break;
     case GG_FFN_SWIGLU:
     case GG_FFN_GEGLU:
-        gg_op_matmul(ex, &l->ffn_gate, NULL, h, E, c, w->ff_gate, F);
         if (m->hp.ffn == GG_FFN_SWIGLU) gg_op_swiglu(ex, w->ff_gate, w->ff_up, n);
         else gg_op_geglu(ex, w->ff_gate, w->ff_up, n);
         act = w->ff_gate;
@@ -211,13 +216,14 @@ static void moe_ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *
 }
 
 /* The rest of the layer for tokens [c0, c0 + c), once all keys and
- * values exist. */
+ * values exist; h_in_tmp: project_kv left these tokens' attention input
+ * in tmp. */
 static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
-                         const gg_batch *b, int c0, int c) {
+                         const gg_batch *b, int c0, int c, bool h_in_tmp) {
     const gg_hparams *hp = &m->hp;
     const int E = hp->n_embd, QW = hp->head_dim * hp->n_head;
     float *x = w->x + (size_t)c0 * E;                            /* [c][E] */
-    const float *h = attn_input(m, l, ex, w, c0, c);             /* [c][E] */
+    const float *h = h_in_tmp ? w->tmp : attn_input(m, l, ex, w, c0, c); /* [c][E] */
     gg_op_matmul(ex, &l->wq, l->bq, h, E, c, w->q, QW);          /* [c][QW] */
     shape_heads(m, l, ex, w->q, c, hp->n_head, l->q_norm, l->q_norm_row, l->q_norm_row_b, w->pos + c0);
     gg_attend_chunk(m, l, ex, w, b, c0, c, w->q);                   /* [c][QW] in attn */
@@ -245,17 +251,23 @@ static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
 int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b,
                      gg_cancel_fn cancel, void *cancel_user, gg_err *e) {
     if (b->n_tok > w->max_tok) return gg_fail(e, "batch of %d tokens exceeds %d", b->n_tok, w->max_tok);
+    GG_PROF_PASS();
     for (int s = 0; s < b->n_seq; s++)
         for (int t = b->seq_start[s]; t < b->seq_start[s + 1]; t++) w->pos[t] = t - b->seq_start[s];
     embed_tokens(m, ex, w, b);
+    /* Keys and values a chunk at a time, the first chunk last, so that
+     * its attention input (a pre-norm's, in tmp) is still there when
+     * finish_chunk starts. */
     const int chunk = gg_work_chunk_for(b->n_tok, w->chunk);
+    const int last_chunk = b->n_tok > 0 ? (b->n_tok - 1) / chunk * chunk : -1;
     for (int il = 0; il < m->hp.n_layer; il++) {
         if (cancel && cancel(cancel_user)) return gg_fail_kind(e, GG_E_CANCELLED, "cancelled");
         const gg_layer *l = &m->layers[il];
-        for (int c0 = 0; c0 < b->n_tok; c0 += chunk)
+        for (int c0 = last_chunk; c0 >= 0; c0 -= chunk)
             project_kv(m, l, ex, w, c0, GG_MIN(chunk, b->n_tok - c0));
+        const bool h_in_tmp = l->attn_norm != NULL;
         for (int c0 = 0; c0 < b->n_tok; c0 += chunk)
-            finish_chunk(m, l, ex, w, b, c0, GG_MIN(chunk, b->n_tok - c0));
+            finish_chunk(m, l, ex, w, b, c0, GG_MIN(chunk, b->n_tok - c0), h_in_tmp && c0 == 0);
     }
     if (m->out_norm) norm(m, ex, w->x, w->x, b->n_tok, m->out_norm, m->out_norm_b);
     return 0;
