@@ -26,6 +26,7 @@ static _Atomic int64_t busy_ns; /* tasks' time since the current op started */
 static int64_t last_stop;       /* end of the previous op: the gap to the next is serial */
 static int64_t first_start;
 static int passes;
+static int last_threads = 1;
 
 static prof_row *row_for(const char *key) {
     for (int i = 0; i < n_rows; i++)
@@ -68,10 +69,12 @@ int64_t gg_prof_start(void) {
     if (!first_start) {
         first_start = now;
         atexit(print_table);
-    } else if (last_stop) {
+    } else if (last_stop) { /* the caller alone: the other threads wait */
         prof_row *r = row_for("(between ops, serial)");
         r->calls++;
         r->wall += now - last_stop;
+        r->busy += now - last_stop;
+        r->idle += (int64_t)(last_threads - 1) * (now - last_stop);
     }
     atomic_store(&busy_ns, 0);
     return now;
@@ -95,6 +98,7 @@ void gg_prof_stop(int64_t start, const char *name, const gg_matrix *w, int n_thr
     r->busy += busy;
     r->idle += (int64_t)n_threads * wall - busy;
     last_stop = now;
+    last_threads = n_threads;
 }
 
 #endif
