@@ -6,7 +6,7 @@
 //
 //   node bench/bench_search.mjs [--sizes 10000] [--million] [--dims 384] [--queries 200]
 //        [--process child|inline] [--dir DIR] [--keep] [--reuse] [--write-batch 50000]
-//        [--index-cache-mb N] [--metadata-cache-mb N]
+//        [--index-cache-mb N] [--metadata-cache-mb N] [--store-build] [--globs G1,G2,...]
 //   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file] [--chunker process|worker|thread]
 //        [--seconds N] [--thread-old-mb N]
 //
@@ -37,7 +37,12 @@
 // server runs them, so that "Node RSS" is what the MCP server holds at that
 // index size, and "store RSS" the store process's while it answers. With
 // --dir and --reuse, an index written before (DIR/nN/done) is searched again
-// without writing it.
+// without writing it (after an optimize(), which adds the indexes a newer
+// version builds). --store-build builds the indexes in a store process of its
+// own instead of the writer (the MCP server's store process, its environment
+// and bounds), and reports that process's peak RSS. Each query also runs with
+// each of --globs as its path_glob, in turn, so that filtered and unfiltered
+// times are taken side by side.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -52,6 +57,7 @@ const { values } = parseArgs({
     dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
     chunker: { type: "string", default: "process" }, seconds: { type: "string" }, "thread-old-mb": { type: "string" },
     reuse: { type: "boolean" }, "write-batch": { type: "string", default: "50000" }, "write-phase": { type: "string" },
+    "store-build": { type: "boolean" }, globs: { type: "string", default: "src/dir42/**,src/dir1*/**,**/*.c,**/file1?.ts" },
     "index-cache-mb": { type: "string" }, "metadata-cache-mb": { type: "string" },
   },
 });
@@ -211,6 +217,19 @@ if (values["write-phase"]) {
   // --reuse: the rows of a run stopped before its indexes were built are not written again
   const wroteBefore = existsSync(path.join(dir, "written")) ? JSON.parse(readFileSync(path.join(dir, "written"), "utf8")) : null;
   const t0 = performance.now();
+  // the writer's RSS once a second, printed when it moved by 25 MB: which step holds the memory
+  // (with LANCEDB_LOG=info in the environment, LanceDB's own log names the steps at the same times)
+  let phase = "write";
+  let shown = 0;
+  const phasePeak = {};
+  const rssTimer = setInterval(() => {
+    const r = selfRss().rss;
+    phasePeak[phase] = Math.max(phasePeak[phase] ?? 0, r);
+    if (Math.abs(r - shown) >= 25) {
+      shown = r;
+      console.error(`bench_search writer: ${new Date().toISOString()} ${phase} RSS ${f(r, 0)} MB`);
+    }
+  }, 1000);
   for (let start = wroteBefore ? n : 0; start < n; start += batch) {
     const writes = [];
     for (let k = start; k < Math.min(n, start + batch); k += PER_FILE) {
@@ -237,24 +256,59 @@ if (values["write-phase"]) {
   }
   const writeMs = wroteBefore?.writeMs ?? performance.now() - t0;
   writeFileSync(path.join(dir, "written"), JSON.stringify({ writeMs, writerPeakMb: selfRss().peak }));
+  if (values["store-build"]) {
+    // the indexes are built by the store process (below), as the MCP server's store builds them
+    clearInterval(rssTimer);
+    await engine.close();
+    process.exit(0);
+  }
   const t1 = performance.now();
+  phase = "optimize";
   const st = await engine.optimize();
   const indexMs = performance.now() - t1;
+  phase = "close";
   await engine.close();
-  const out = { writeMs, indexMs, vectorIndex: st.vectorIndex, rows: st.rows, writerPeakMb: selfRss().peak };
+  clearInterval(rssTimer);
+  const out = { writeMs, indexMs, vectorIndex: st.vectorIndex, rows: st.rows, writerPeakMb: selfRss().peak, phasePeakMb: phasePeak };
   writeFileSync(path.join(dir, "done"), JSON.stringify(out));
   console.log(JSON.stringify(out));
   process.exit(0);
 }
 
 const rows = [];
+const globRows = [];
+const globs0 = () => values.globs.split(",")[0] ?? "filtered";
 for (const n of sizes) {
   const dir = path.join(base, `n${n}`);
   if (!(values.reuse && existsSync(path.join(dir, "done")))) {
     if (!(values.reuse && existsSync(path.join(dir, "written")))) rmSync(dir, { recursive: true, force: true });
-    execFileSync(process.execPath, [process.argv[1], "--write-phase", String(n), "--dir", dir, "--dims", String(dims), "--write-batch", values["write-batch"]], {
+    const storeBuild = values["store-build"] ? ["--store-build"] : [];
+    execFileSync(process.execPath, [process.argv[1], "--write-phase", String(n), "--dir", dir, "--dims", String(dims), "--write-batch", values["write-batch"], ...storeBuild], {
       stdio: ["ignore", "ignore", "inherit"],
     });
+    if (values["store-build"]) {
+      // --store-build: the indexes built by a store process of its own (its environment and bounds),
+      // its RSS sampled every second; its peak (VmHWM) is the figure
+      const store = await LanceStore.open(dir, { process: "child", optimizeRows: Number.MAX_SAFE_INTEGER });
+      await store.stats();
+      const pid = store.engine.pid;
+      let top = 0;
+      const timer = setInterval(() => {
+        const r = rssOf(pid)?.rss ?? 0;
+        if (r > top + 25) console.error(`bench_search store process: ${new Date().toISOString()} RSS ${f(r, 0)} MB`);
+        top = Math.max(top, r);
+      }, 1000);
+      const t1 = performance.now();
+      const st = await store.optimize();
+      const indexMs = performance.now() - t1;
+      clearInterval(timer);
+      const storePeakMb = rssOf(pid)?.peak ?? NaN;
+      await store.close();
+      const before = JSON.parse(readFileSync(path.join(dir, "written"), "utf8"));
+      const out = { ...before, indexMs, vectorIndex: st.vectorIndex, rows: st.rows, storePeakMb, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("LANCE"))) };
+      writeFileSync(path.join(dir, "done"), JSON.stringify(out));
+      console.error(`bench_search store build: ${JSON.stringify(out)}`);
+    }
   }
   const written = JSON.parse(readFileSync(path.join(dir, "done"), "utf8"));
   // the store's cache bounds, or others to compare (LanceDB's own defaults: 6144 and 1024)
@@ -265,6 +319,12 @@ for (const n of sizes) {
     indexCacheBytes: mb("index-cache-mb"),
     metadataCacheBytes: mb("metadata-cache-mb"),
   });
+  if (values.reuse) {
+    // an index written by an older version gets the indexes this one builds (a bitmap on the language)
+    const t = performance.now();
+    await store.optimize();
+    console.error(`bench_search: optimize() of the reused index, ${f((performance.now() - t) / 1000, 1)} s`);
+  }
   const st = await store.stats();
   if (st.rows !== n) throw new Error(`${dir} holds ${st.rows} rows, not ${n}`);
   const writeMs = written.writeMs;
@@ -282,6 +342,9 @@ for (const n of sizes) {
   for (let i = 0; i < 5; i++) await store.rank({ ...queries[i], k: 40 }); // warm
   const rankMs = [];
   const searchMs = [];
+  // each query unfiltered and with each glob in turn, so that the machine's load falls on all alike
+  const globs = values.globs.split(",").filter(Boolean);
+  const byGlob = globs.map((g) => ({ glob: g, ms: [], fewest: Infinity }));
   for (qi = 0; qi < nq; qi++) {
     const q = queries[qi];
     let t = performance.now();
@@ -290,13 +353,25 @@ for (const n of sizes) {
     t = performance.now();
     await searchCode(dir, store, fake, q.text, { limit: 10 });
     searchMs.push(performance.now() - t);
+    for (const g of byGlob) {
+      t = performance.now();
+      const rs = await searchCode(dir, store, fake, q.text, { limit: 10, pathGlob: g.glob });
+      g.ms.push(performance.now() - t);
+      g.fewest = Math.min(g.fewest, rs.length);
+    }
   }
-  const filtered = [];
-  for (qi = 0; qi < Math.min(nq, 50); qi++) {
-    const t = performance.now();
-    await searchCode(dir, store, fake, queries[qi].text, { limit: 10, language: "c", pathGlob: "src/dir1*/**" });
-    filtered.push(performance.now() - t);
-  }
+  const filtered = byGlob[0]?.ms ?? [];
+  globRows.push(
+    ...byGlob.map((g) => [
+      n.toLocaleString("en"),
+      g.glob,
+      f(pct(searchMs, 50), 1),
+      f(pct(g.ms, 50), 1),
+      f(pct(searchMs, 99), 1),
+      f(pct(g.ms, 99), 1),
+      String(g.fewest),
+    ]),
+  );
   const child = rssOf(store.engine.pid);
   const node = selfRss();
   rows.push([
@@ -311,7 +386,7 @@ for (const n of sizes) {
     f(pct(filtered, 50), 1),
     f(Math.max(peakNode, node.rss), 0),
     child ? `${f(child.rss, 0)} (peak ${f(child.peak, 0)})` : "in the Node process",
-    f(written.writerPeakMb, 0),
+    written.storePeakMb ? `${f(written.storePeakMb, 0)} (store process)` : f(written.writerPeakMb, 0),
   ]);
   // each size as it is done: a long run cut short still leaves its numbers
   console.error(`bench_search: ${rows.at(-1).join(" | ")}`);
@@ -321,7 +396,9 @@ for (const n of sizes) {
 console.log(`bench_search: ${dims} dims (seeded random unit vectors), chunks of 12 lines of this repository's sources, ${nq} queries; store ${values.process}; vector index from ${DEFAULT_VECTOR_INDEX_ROWS.toLocaleString("en")} rows`);
 console.log(machine());
 table(
-  ["chunks", "write s", "optimize s", "vector index", "rank p50 ms", "rank p99 ms", "search p50 ms", "search p99 ms", "filtered p50 ms", "Node RSS MB", "store RSS MB", "writer peak RSS MB"],
+  ["chunks", "write s", "optimize s", "vector index", "rank p50 ms", "rank p99 ms", "search p50 ms", "search p99 ms", `${globs0()} p50 ms`, "Node RSS MB", "store RSS MB", "index build peak RSS MB"],
   rows,
 );
+console.log("search_code with a path_glob, side by side with the same queries unfiltered (limit 10; fewest: the fewest results any query got)");
+table(["chunks", "path_glob", "unfiltered p50 ms", "filtered p50 ms", "unfiltered p99 ms", "filtered p99 ms", "fewest results"], globRows);
 if (!values.keep && !values.dir) rmSync(base, { recursive: true, force: true });

@@ -371,9 +371,9 @@ async function mergeSmall(segs: Segment[], sp: Splitter, m: Measure, minTokens: 
   return out;
 }
 
-/** The language id chunkFile uses for a path: a grammar's id, or 'text'. */
-export function languageIdOf(file: string): string {
-  return languageOf(file)?.id ?? 'text';
+/** The language id chunkFile uses for a file (its path, and for a `.h` its text): a grammar's id, or 'text'. */
+export function languageIdOf(file: string, source?: string): string {
+  return languageOf(file, source)?.id ?? 'text';
 }
 
 /**
@@ -383,7 +383,7 @@ export function languageIdOf(file: string): string {
 export async function chunkFile(file: string, source: string, options: ChunkOptions): Promise<Chunk[]> {
   const m = new Measure(options.countTokens, options.maxTokens);
   const lines = source.split(/\r?\n/);
-  const spec = options.byLines ? null : languageOf(file);
+  const spec = options.byLines ? null : languageOf(file, source);
   const sp = new Splitter(lines, m, options.overlapLines ?? 2, spec);
   let segs: Segment[];
   if (spec) {

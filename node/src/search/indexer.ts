@@ -317,7 +317,14 @@ class Run {
       return;
     }
     this.queue.push({
-      rec: { path: f.path, hash: byLines ? '' : hash, size: f.size, mtimeMs: f.mtimeMs, language: languageIdOf(f.path), chunks: metas },
+      rec: {
+        path: f.path,
+        hash: byLines ? '' : hash,
+        size: f.size,
+        mtimeMs: f.mtimeMs,
+        language: languageIdOf(f.path, text),
+        chunks: metas,
+      },
       texts,
     });
     this.queued += texts.size;

@@ -20,6 +20,7 @@
 
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { prefixRange } from './glob.js';
 import type { ChunkMeta, FileRecord, IndexMeta } from './store.js';
 
 /** The exact version this code is tested with; the README and the load error name it. */
@@ -37,13 +38,22 @@ export interface FileWrite {
   fresh: FreshVector[];
 }
 
+/** A path filter as the store's query takes it (glob.ts makes one from a glob). */
+export interface PathFilter {
+  /** every admitted path starts with this: a range on the path column's B-tree ('' for none) */
+  prefix: string;
+  /** the exact test, a regular expression over the whole path, run on the rows the indexes leave */
+  regex: string;
+  /** every admitted path's row has one of these languages (null: any): a test on the language column's bitmap */
+  languages: string[] | null;
+}
+
 export interface RankQuery {
   vector: Float32Array;
   text: string;
   /** results per half */
   k: number;
-  /** a regular expression the path must match (pushed into the store's filter) */
-  pathRegex?: string;
+  path?: PathFilter;
   language?: string;
 }
 
@@ -63,7 +73,7 @@ export interface EngineStats {
   rows: number;
   vectorIndex: string | null;
   textIndex: boolean;
-  /** the B-tree indexes of the lookups, as table.column */
+  /** the scalar indexes (B-tree, bitmap) of the lookups and filters, as table.column */
   scalarIndexes: string[];
 }
 
@@ -78,6 +88,8 @@ export interface EngineOptions {
   indexCacheBytes?: number;
   /** bytes of file metadata and schemas LanceDB keeps in memory; default 32 MiB (LanceDB's own: 1 GB) */
   metadataCacheBytes?: number;
+  /** a filtered vector search over at most this many rows is exact (the rows the filter leaves, no vector index); default 20,000 */
+  flatFilterRows?: number;
 }
 
 /** Counts the index_status tool reports, from the tables themselves. */
@@ -105,6 +117,8 @@ export interface StoreEngine {
   writeFiles(writes: FileWrite[]): Promise<Record<string, string[]>>;
   removeFiles(paths: string[]): Promise<void>;
   rank(q: RankQuery): Promise<RankResult>;
+  /** LanceDB's plan of a query's vector half, its indexes named */
+  explain(q: RankQuery): Promise<string>;
   optimize(): Promise<EngineStats>;
   stats(): Promise<EngineStats>;
   clear(): Promise<void>;
@@ -118,6 +132,9 @@ const DEFAULT_METADATA_CACHE_BYTES = 32 << 20;
 /** chunk rows per add() call: the Arrow batch a write holds at once */
 const ADD_ROWS = 8192;
 const DEFAULT_SCALAR_INDEX_ROWS = 20_000;
+const DEFAULT_FLAT_FILTER_ROWS = 20_000;
+/** IVF partitions a vector search looks in at least (of about sqrt(rows)) */
+const NPROBES = 32;
 /** values per IN (...) list of a filter */
 const IN_LIST = 500;
 /** orphaned rows kept for a later write of the same run, at most this many bytes of vectors */
@@ -215,6 +232,7 @@ export class LanceEngine implements StoreEngine {
       scalarIndexRows: options.scalarIndexRows ?? DEFAULT_SCALAR_INDEX_ROWS,
       indexCacheBytes: options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES,
       metadataCacheBytes: options.metadataCacheBytes ?? DEFAULT_METADATA_CACHE_BYTES,
+      flatFilterRows: options.flatFilterRows ?? DEFAULT_FLAT_FILTER_ROWS,
     };
     // LanceDB's default caches (6 GB of index, 1 GB of metadata) grow with every partition and
     // fragment a query touches: bounded here, the store process's memory does not follow the index size
@@ -542,11 +560,53 @@ export class LanceEngine implements StoreEngine {
     if (this.sinceOptimize >= this.options.optimizeRows) await this.optimize();
   }
 
+  /**
+   * The filter of a query, its indexed tests first: the path prefix as a
+   * range (the B-tree answers it; LIKE would need its `_` and `%` escaped),
+   * the languages (the bitmap), and only then the regular expression, which
+   * LanceDB runs on the rows those leave (measured with explainPlan on
+   * 0.37.1: ScalarIndexQuery for the range and the languages, the expression
+   * as the refine filter; a filter with no indexed test reads the whole path column).
+   */
   private filter(q: RankQuery): string | null {
     const parts: string[] = [];
     if (q.language) parts.push(`language = ${sqlString(q.language)}`);
-    if (q.pathRegex) parts.push(`regexp_like(path, ${sqlString(q.pathRegex)})`);
+    if (q.path) {
+      const { prefix, regex, languages } = q.path;
+      if (prefix) {
+        const { lo, hi } = prefixRange(prefix);
+        parts.push(`path >= ${sqlString(lo)}`);
+        if (hi !== null) parts.push(`path < ${sqlString(hi)}`);
+      }
+      if (languages) parts.push(languages.length ? `language IN ${LanceEngine.inList(languages)}` : 'false');
+      parts.push(`regexp_like(path, ${sqlString(regex)})`);
+    }
     return parts.length ? parts.join(' AND ') : null;
+  }
+
+  /**
+   * The vector half's query. Past the vector index's threshold, a filtered
+   * search must not come back with fewer than k rows because the IVF
+   * partitions it probed held few of the rows the filter admits: a filter
+   * that leaves at most flatFilterRows rows is searched exactly over those
+   * rows (the scalar indexes find them); a wider one probes NPROBES
+   * partitions and more until k rows are found.
+   */
+  private async vectorQuery(chunks: Table, q: RankQuery, where: string | null, cols: string[]) {
+    let vq = chunks
+      .vectorSearch(Array.from(q.vector))
+      .distanceType('cosine')
+      .select([...cols, '_distance'])
+      .limit(q.k);
+    if (where) vq = vq.where(where);
+    if (!this.vectorIndex) return vq;
+    if (where && (await chunks.countRows(where)) <= this.options.flatFilterRows) return vq.bypassVectorIndex();
+    // an approximate index: look in more partitions and re-rank by the full vectors, so a chunk's own text still finds it first
+    // (the maximum first: a minimum above the current maximum, 20 by default, is refused; 0 is no maximum)
+    return vq
+      .maximumNprobes(where ? 0 : NPROBES)
+      .minimumNprobes(NPROBES)
+      .refineFactor(20);
   }
 
   private static hits(rows: Record<string, unknown>[], score: (r: Record<string, unknown>) => number): RankHit[] {
@@ -568,14 +628,7 @@ export class LanceEngine implements StoreEngine {
     if (q.vector.length !== this.meta.dims) throw new Error(`query vector of ${q.vector.length} dims for an index of ${this.meta.dims}`);
     const cols = ['path', 'hash', 'start_line', 'end_line', 'symbol', 'kind', 'language'];
     const where = this.filter(q);
-    let vq = chunks
-      .vectorSearch(Array.from(q.vector))
-      .distanceType('cosine')
-      .select([...cols, '_distance'])
-      .limit(q.k);
-    // an approximate index: look in more partitions and re-rank by the full vectors, so a chunk's own text still finds it first
-    if (this.vectorIndex) vq = vq.nprobes(32).refineFactor(20);
-    if (where) vq = vq.where(where);
+    const vq = await this.vectorQuery(chunks, q, where, cols);
     const vector = LanceEngine.hits(await vq.toArray(), (r) => 1 - (r._distance as number));
     let text: RankHit[] = [];
     const words = q.text.trim();
@@ -588,6 +641,13 @@ export class LanceEngine implements StoreEngine {
       text = LanceEngine.hits(await tq.toArray(), (r) => r._score as number);
     }
     return { vector, text };
+  }
+
+  /** LanceDB's plan of a query's vector half (for tests and benchmarks: which indexes the filter uses) */
+  async explain(q: RankQuery): Promise<string> {
+    const chunks = this.chunks;
+    if (!chunks) return '';
+    return (await this.vectorQuery(chunks, q, this.filter(q), ['path'])).explainPlan(true);
   }
 
   async stats(): Promise<EngineStats> {
@@ -632,19 +692,30 @@ export class LanceEngine implements StoreEngine {
   }
 
   /**
-   * B-tree indexes on the columns the batched lookups filter by (chunk hash,
-   * path): without them each `hash IN (...)` of one file's chunks scans the
-   * whole hash column. Built once the table is large; rows added later are
-   * scanned until the next optimize() brings them in.
+   * Scalar indexes on the columns lookups and filters test: B-trees on the
+   * chunk hash and path and the file path (without them each `hash IN (...)`
+   * of one file's chunks scans the whole hash column, and a path_glob's
+   * prefix the whole path column), a bitmap on the chunk language (a dozen
+   * values). Built once the table is large; rows added later are scanned
+   * until the next optimize() brings them in.
    */
   private async scalarIndexes(chunks: Table, files: Table, rows: number): Promise<void> {
     if (rows < this.options.scalarIndexRows) return;
+    const btree = () => this.lance.Index.btree();
+    const bitmap = () => this.lance.Index.bitmap();
     for (const [table, columns] of [
-      [chunks, ['hash', 'path']],
-      [files, ['path']],
+      [
+        chunks,
+        [
+          ['hash', btree],
+          ['path', btree],
+          ['language', bitmap],
+        ],
+      ],
+      [files, [['path', btree]]],
     ] as const) {
       const have = new Set((await table.listIndices()).flatMap((ix) => ix.columns));
-      for (const c of columns) if (!have.has(c)) await table.createIndex(c, { config: this.lance.Index.btree() });
+      for (const [c, config] of columns) if (!have.has(c)) await table.createIndex(c, { config: config() });
     }
   }
 
@@ -655,7 +726,9 @@ export class LanceEngine implements StoreEngine {
       [FILES, this.files],
     ] as const) {
       if (!table) continue;
-      for (const ix of await table.listIndices()) if (ix.indexType === 'BTree') out.push(...ix.columns.map((c) => `${name}.${c}`));
+      for (const ix of await table.listIndices()) {
+        if (ix.indexType === 'BTree' || ix.indexType === 'Bitmap') out.push(...ix.columns.map((c) => `${name}.${c}`));
+      }
     }
     return out.sort();
   }

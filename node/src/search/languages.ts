@@ -143,8 +143,74 @@ export const LANGUAGES: readonly LanguageSpec[] = [
 
 const BY_EXT = new Map<string, LanguageSpec>();
 for (const l of LANGUAGES) for (const e of l.extensions) BY_EXT.set(e, l);
+const byId = (id: string) => LANGUAGES.find((l) => l.id === id) as LanguageSpec;
 
-export function languageOf(file: string): LanguageSpec | null {
+/**
+ * Extensions whose files' text chooses between two languages: a `.h` is C
+ * unless its code reads as C++ (looksLikeCpp), since C and C++ projects both
+ * name their headers so. Only the file itself decides (not its neighbours):
+ * the same header gets the same language wherever it is and whoever chunks it.
+ */
+const BY_TEXT = new Map<string, { plain: LanguageSpec; marked: LanguageSpec; test: (source: string) => boolean }>([
+  ['.h', { plain: byId('c'), marked: byId('cpp'), test: (s) => looksLikeCpp(s) }],
+]);
+
+function extensionOf(file: string): string | null {
   const dot = file.lastIndexOf('.');
-  return dot < 0 ? null : (BY_EXT.get(file.slice(dot).toLowerCase()) ?? null);
+  return dot < 0 ? null : file.slice(dot).toLowerCase();
+}
+
+/** The language of a file: by its extension, and for a `.h` by its text too (without the text: C). */
+export function languageOf(file: string, source?: string): LanguageSpec | null {
+  const ext = extensionOf(file);
+  if (ext === null) return null;
+  const byText = BY_TEXT.get(ext);
+  if (byText && source !== undefined && byText.test(source)) return byText.marked;
+  return BY_EXT.get(ext) ?? null;
+}
+
+/** Every language id a file with this extension (with its dot) can be given: 'text' where no grammar has it. */
+export function languagesOfExtension(ext: string): string[] {
+  const e = ext.toLowerCase();
+  const byText = BY_TEXT.get(e);
+  if (byText) return [byText.plain.id, byText.marked.id];
+  return [BY_EXT.get(e)?.id ?? 'text'];
+}
+
+/** C++ only: a namespace, a template, a class with a body or bases, `::`, an access label, `using namespace`. */
+const CPP_MARKERS = [
+  /\bnamespace(?:\s+[\w:]+)?\s*\{/,
+  /\btemplate\s*</,
+  /\bclass\s+\w+(?:\s+final)?\s*[:{]/,
+  /(?:\w|^|\s)::~?\w/m,
+  /^\s*(?:public|protected|private)\s*:/m,
+  /\busing\s+namespace\b/,
+];
+
+/**
+ * Whether a header's code is C++: one of CPP_MARKERS outside comments,
+ * string and character literals, `[[...]]` attributes (C23 has `gnu::`
+ * ones), preprocessor lines, and blocks conditional on `__cplusplus` (the
+ * `extern "C"` wrappers of C headers are C++ only to a C++ compiler).
+ */
+export function looksLikeCpp(source: string): boolean {
+  const code = source
+    .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, (m) => m.replace(/[^\n]/g, ' '))
+    .replace(/\[\[[^\]]*\]\]/g, ' ')
+    .replace(/\\\r?\n/g, ' ');
+  const kept: string[] = [];
+  /** for each open #if: whether it tests __cplusplus */
+  const open: boolean[] = [];
+  for (const line of code.split('\n')) {
+    const pp = /^\s*#\s*(\w+)(.*)$/.exec(line);
+    if (pp) {
+      const [, directive, rest] = pp as unknown as [string, string, string];
+      if (directive.startsWith('if')) open.push(rest.includes('__cplusplus'));
+      else if (directive === 'endif') open.pop();
+      continue;
+    }
+    if (!open.includes(true)) kept.push(line);
+  }
+  const text = kept.join('\n');
+  return CPP_MARKERS.some((m) => m.test(text));
 }

@@ -7,12 +7,15 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { at } from '../arrays.js';
+import { globFilter } from './glob.js';
+import type { RankHit } from './lance.js';
 import type { ChunkMeta, FileRecord, SearchStore } from './store.js';
+
+export { globToRegExp } from './glob.js';
 
 export interface SearchOptions {
   limit?: number;
-  /** only files matching this glob (`*` within a directory, `**` across, `?` one character) */
+  /** only files matching this glob (`*` within a directory, `**` across, `?` one character, `{a,b}` either; glob.ts) */
   pathGlob?: string;
   language?: string;
   /** prepended to the query when embedded (the model's query instruction) */
@@ -37,23 +40,6 @@ export interface QueryEmbedder {
 const RRF_K = 60;
 /** queries of more words than this are not matched against names */
 const MAX_KEYWORD_WORDS = 4;
-
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = at(glob, i);
-    if (c === '*' && glob[i + 1] === '*') {
-      i++;
-      if (glob[i + 1] === '/') {
-        i++;
-        re += '(?:.*/)?';
-      } else re += '.*';
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
 
 interface Located {
   file: FileRecord;
@@ -109,11 +95,12 @@ export async function searchCode(
 ): Promise<SearchResult[]> {
   if (store.rank) return searchRanked(root, store, embedder, query, options);
   const limit = options.limit ?? 10;
-  const glob = options.pathGlob ? globToRegExp(options.pathGlob) : null;
+  const glob = options.pathGlob ? globFilter(options.pathGlob) : null;
   const byHash = new Map<string, Located[]>();
   const located: Located[] = [];
-  for await (const page of store.filesUnder('')) {
-    const wanted = glob ? page.filter((p) => glob.test(p)) : page;
+  // the paths under the glob's literal prefix, then the glob itself: what LanceStore asks its indexes for
+  for await (const page of store.filesUnder(glob?.prefix ?? '')) {
+    const wanted = glob ? page.filter((p) => glob.regex.test(p)) : page;
     for (const file of (await store.fileRecords(wanted)).values()) {
       if (options.language && file.language !== options.language) continue;
       for (const chunk of file.chunks) {
@@ -192,14 +179,16 @@ async function searchRanked(
   const q = await embedder.embed(query, { prefix: options.queryPrefix });
   if (q.degraded)
     throw new Error(`the embedder is degraded (${q.reason ?? 'fallback vectors'}): its query vector cannot be compared with the index`);
-  const glob = options.pathGlob ? globToRegExp(options.pathGlob) : null;
+  const glob = options.pathGlob ? globFilter(options.pathGlob) : null;
   const r = await rank.call(store, {
     vector: q.embedding,
     text: query,
     k: limit * 4,
-    pathRegex: glob?.source,
+    path: glob ? { prefix: glob.prefix, regex: glob.regex.source, languages: glob.languages } : undefined,
     language: options.language,
   });
+  // the glob's own test is the definition; the store's filter must have applied it already
+  const admitted = (h: RankHit) => !glob || glob.regex.test(h.path);
   // one Located per chunk row, shared by both halves so that fusion adds up
   const byKey = new Map<string, Located>();
   const locate = (h: (typeof r.vector)[number]): Located => {
@@ -213,8 +202,8 @@ async function searchRanked(
     }
     return l;
   };
-  const vectorRanked = r.vector.map(locate);
-  const textRanked = r.text.map(locate);
+  const vectorRanked = r.vector.filter(admitted).map(locate);
+  const textRanked = r.text.filter(admitted).map(locate);
   const candidates = [...byKey.values()];
   const kw = words(query).length <= MAX_KEYWORD_WORDS ? keywordRanking(query, candidates) : { ranked: [], exact: new Set<Located>() };
   const fused = new Map<Located, number>();
