@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { at } from '../src/arrays.js';
 import { Embedder } from '../src/index.js';
 import { ChunkProcess } from '../src/search/chunk-process.js';
-import { type Chunk, type ChunkOptions, chunkFile } from '../src/search/chunker.js';
+import { type Chunk, type ChunkOptions, chunkFile, languageIdOf } from '../src/search/chunker.js';
 import { makeModel, PKG, requireBinary, tmpDir } from './helpers.js';
 
 const REPO = path.resolve(PKG, '..');
@@ -115,6 +115,28 @@ const FIXTURES: { file: string; src: string; want: [string | null, number, numbe
     ],
   },
   {
+    // C++ in a .h (its namespace, template and qualified name read as C++): the C++ grammar names them
+    file: 'shapes.h',
+    src: `#pragma once\n#include <vector>\n\nnamespace geo {\nclass Circle {\n public:\n  double area() const;\n  double r;\n};\n}\n\ntemplate <typename T>\nT clamp(T v, T lo, T hi) { return v < lo ? lo : v > hi ? hi : v; }\n\ninline double geo::Circle::area() const { return 3.14159 * r * r; }\n`,
+    want: [
+      [null, 1, 2],
+      ['geo', 4, 10],
+      ['clamp', 12, 13],
+      ['geo::Circle::area', 15, 15],
+    ],
+  },
+  {
+    // a C header wrapped in extern "C" for C++ compilers: C, and its definitions named as without the wrapper
+    file: 'api.h',
+    src: `#ifndef API_H\n#define API_H\n\n#ifdef __cplusplus\nextern "C" {\n#endif\n\nstruct api_point { int x; };\n\n/* adds */\nstatic inline int api_add(int a, int b)\n{\n    return a + b;\n}\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n`,
+    want: [
+      [null, 1, 6],
+      ['api_point', 8, 8],
+      ['api_add', 10, 14],
+      [null, 16, 20],
+    ],
+  },
+  {
     file: 'a.cpp',
     src: `#include <vector>\n\nnamespace ns {\nclass K {\n  int v;\n};\n}\n\ntemplate <typename T>\nT id(T t) { return t; }\n\nint K::get() const { return v; }\n`,
     want: [
@@ -158,6 +180,38 @@ for (const f of FIXTURES) {
     assert.deepEqual(shape(cs), f.want);
   });
 }
+
+test('a .h is C++ when its code reads so (outside comments, strings and __cplusplus blocks), C otherwise', () => {
+  const cpp = (FIXTURES.find((f) => f.file === 'shapes.h') as (typeof FIXTURES)[number]).src;
+  const c = (FIXTURES.find((f) => f.file === 'api.h') as (typeof FIXTURES)[number]).src;
+  assert.equal(languageIdOf('shapes.h', cpp), 'cpp');
+  assert.equal(languageIdOf('api.h', c), 'c');
+  assert.equal(languageIdOf('x.hpp', c), 'cpp', 'other extensions decide alone');
+  assert.equal(languageIdOf('x.h'), 'c', 'without its text a .h is C');
+  for (const marker of [
+    'namespace n {',
+    'template <class T> T f();',
+    'class K : public B {',
+    'int K::f() { return 0; }',
+    'using namespace std;',
+  ]) {
+    assert.equal(languageIdOf('x.h', `int a;\n${marker}\n`), 'cpp', marker);
+    // the same words in a comment, a string or a block for C++ compilers only leave a header C
+    assert.equal(languageIdOf('x.h', `int a; /* ${marker} */\n// ${marker}\nconst char *s = "${marker}";\n`), 'c', marker);
+    assert.equal(languageIdOf('x.h', `#ifdef __cplusplus\n${marker}\n#endif\nint a;\n`), 'c', marker);
+  }
+  for (const header of ['/usr/include/stdio.h', '/usr/include/stdlib.h', '/usr/include/string.h', path.join(REPO, 'include/ggembed.h')]) {
+    assert.equal(languageIdOf(header, readFileSync(header, 'utf8')), 'c', header);
+  }
+});
+
+test('this repository\'s public header: its extern "C" wrapper no longer hides the types it defines', async () => {
+  const file = path.join(REPO, 'include/ggembed.h');
+  const cs = await chunkFile(file, readFileSync(file, 'utf8'), { countTokens: count, maxTokens: 128 });
+  const names = new Set(cs.flatMap((c) => (c.symbol ?? '').split(', ')));
+  for (const name of ['ggembed_options', 'ggembed_info', 'ggembed_embed_options', 'ggembed_rerank_options'])
+    assert.ok(names.has(name), name);
+});
 
 /** Every chunk fits (by the tokenizer), its text is its lines, and together they cover every non-blank line. */
 async function checkChunks(file: string, src: string, cs: Chunk[], max: number): Promise<void> {

@@ -390,7 +390,7 @@ export async function chunkFile(file: string, source: string, options: ChunkOpti
     const ts = await loadRuntime();
     const parser = new ts();
     parser.setLanguage(await loadGrammar(ts, spec));
-    const tree = parser.parse(source);
+    const tree = parser.parse(spec.parserText ? spec.parserText(source) : source);
     try {
       const top = segmentsOf(tree.rootNode.namedChildren, spec, null, 0, lines.length - 1);
       segs = [];

@@ -17,6 +17,8 @@ export interface LanguageSpec {
   wrappers: readonly string[];
   /** blocks whose children stand as if in their place: C's preprocessor conditionals (an include guard holds a whole header) */
   transparent?: readonly string[];
+  /** the text the parser is given, where it is not the file's own: same lines, same length of each (chunk texts come from the file) */
+  parserText?: (source: string) => string;
 }
 
 const PREPROC_BLOCKS = ['preproc_ifdef', 'preproc_if', 'preproc_else', 'preproc_elif', 'preproc_elifdef'];
@@ -98,6 +100,9 @@ export const LANGUAGES: readonly LanguageSpec[] = [
     containers: ['struct_specifier', 'union_specifier', 'enum_specifier'],
     wrappers: ['type_definition', 'declaration'],
     transparent: PREPROC_BLOCKS,
+    // the `extern "C" {` ... `}` a C header wraps itself in for C++ compilers would otherwise
+    // swallow everything between (the brace opens in one #ifdef and closes in another)
+    parserText: (source) => withoutCppBlocks(source),
   },
   {
     id: 'cpp',
@@ -175,6 +180,50 @@ export function languagesOfExtension(ext: string): string[] {
   const byText = BY_TEXT.get(e);
   if (byText) return [byText.plain.id, byText.marked.id];
   return [BY_EXT.get(e)?.id ?? 'text'];
+}
+
+/** `#if` conditions a C compiler finds true, false, or (null) cannot tell from __cplusplus alone. */
+function cplusplusTest(directive: string, rest: string): boolean | null {
+  const r = rest.trim();
+  if (directive === 'ifdef' && r === '__cplusplus') return false;
+  if (directive === 'ifndef' && r === '__cplusplus') return true;
+  if (directive === 'if' && /^(?:defined\s*\(?\s*__cplusplus\s*\)?|__cplusplus\b.*)$/.test(r)) return false;
+  if (directive === 'if' && /^!\s*defined\s*\(?\s*__cplusplus\s*\)?$/.test(r)) return true;
+  return null;
+}
+
+/**
+ * The source as a C compiler's preprocessor keeps it, as far as __cplusplus
+ * decides: the lines of a branch only a C++ compiler takes are blanked
+ * (spaces, so that every line keeps its length and row). Other conditionals
+ * are left for the grammar.
+ */
+export function withoutCppBlocks(source: string): string {
+  const lines = source.split('\n');
+  /** per open #if: whether its current branch is C++ only (null: not a __cplusplus test) */
+  const open: (boolean | null)[] = [];
+  let changed = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const pp = /^\s*#\s*(\w+)(.*)$/.exec(line);
+    if (pp) {
+      const [, directive, rest] = pp as unknown as [string, string, string];
+      if (directive.startsWith('if')) {
+        const t = cplusplusTest(directive, rest.replace(/\/\*.*?\*\/|\/\/.*$/g, ''));
+        open.push(t === null ? null : !t);
+      } else if (directive === 'else' && open.length && open[open.length - 1] !== null) open.push(!open.pop());
+      else if (directive === 'elif' && open.length && open[open.length - 1] !== null) {
+        open.pop();
+        open.push(null);
+      } else if (directive === 'endif') open.pop();
+      continue;
+    }
+    if (open.includes(true)) {
+      lines[i] = line.replace(/[^\r]/g, ' ');
+      changed = true;
+    }
+  }
+  return changed ? lines.join('\n') : source;
 }
 
 /** C++ only: a namespace, a template, a class with a body or bases, `::`, an access label, `using namespace`. */
