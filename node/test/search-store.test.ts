@@ -188,7 +188,7 @@ test('LanceStore past its scalar-index threshold: B-tree indexes on hash and pat
     await fill(store);
     assert.deepEqual((await store.stats()).scalarIndexes, [], 'none before optimize()');
     const st = await store.optimize();
-    assert.deepEqual(st.scalarIndexes, ['chunks.hash', 'chunks.path', 'files.path']);
+    assert.deepEqual(st.scalarIndexes, ['chunks.hash', 'chunks.language', 'chunks.path', 'files.path']);
     // written after the indexes: not in them until the next optimize(), found all the same
     const late = FILES + 5;
     const rec = recordOf(late);

@@ -11,8 +11,6 @@ import { globFilter } from './glob.js';
 import type { RankHit } from './lance.js';
 import type { ChunkMeta, FileRecord, SearchStore } from './store.js';
 
-export { globToRegExp } from './glob.js';
-
 export interface SearchOptions {
   limit?: number;
   /** only files matching this glob (`*` within a directory, `**` across, `?` one character, `{a,b}` either; glob.ts) */
