@@ -326,7 +326,7 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
       inputSchema: {
         query: z.string().min(1).describe('what the code does, or an identifier'),
         limit: z.number().int().min(1).max(100).optional().describe('results (default 10)'),
-        path_glob: z.string().optional().describe('only files matching, e.g. "src/**/*.ts"'),
+        path_glob: z.string().optional().describe('only files whose path matches this glob (* ? ** {a,b}), e.g. "src/**/*.{ts,tsx}"'),
         language: z.string().optional().describe('only this language, e.g. "typescript", "python", "c"'),
       },
     },
