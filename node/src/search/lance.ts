@@ -212,6 +212,8 @@ export class LanceEngine implements StoreEngine {
   private sinceOptimize = 0;
   private vectorIndex: string | null = null;
   private textIndex = false;
+  /** the chunk table's columns with a scalar index (B-tree, bitmap) */
+  private scalarColumns = new Set<string>();
   /** rows removed by recent writes, by hash, oldest first (Map order) */
   private readonly orphans = new Map<string, { text: string; vector: Float32Array }>();
   private orphanBytes = 0;
@@ -260,10 +262,12 @@ export class LanceEngine implements StoreEngine {
     this.files = names.has(FILES) ? await this.db.openTable(FILES) : null;
     this.vectorIndex = null;
     this.textIndex = false;
+    this.scalarColumns.clear();
     if (this.chunks) {
       for (const ix of await this.chunks.listIndices()) {
         if (ix.columns.includes('vector')) this.vectorIndex = ix.indexType;
         if (ix.columns.includes('text')) this.textIndex = true;
+        if (ix.indexType === 'BTree' || ix.indexType === 'Bitmap') for (const c of ix.columns) this.scalarColumns.add(c);
       }
     }
   }
@@ -344,6 +348,7 @@ export class LanceEngine implements StoreEngine {
     this.files = await this.db.createEmptyTable(FILES, fileSchema, { mode: 'overwrite' });
     this.vectorIndex = null;
     this.textIndex = false;
+    this.scalarColumns.clear();
   }
 
   async load(): Promise<{ meta: IndexMeta | null }> {
@@ -600,7 +605,9 @@ export class LanceEngine implements StoreEngine {
       .limit(q.k);
     if (where) vq = vq.where(where);
     if (!this.vectorIndex) return vq;
-    if (where && (await chunks.countRows(where)) <= this.options.flatFilterRows) return vq.bypassVectorIndex();
+    // only where an index finds the rows: an exact search under a filter no index serves reads every vector
+    // (measured at 1M chunks: a glob with no prefix, no language bitmap, 87 s instead of 7)
+    if (where && this.narrowedByIndex(q) && (await chunks.countRows(where)) <= this.options.flatFilterRows) return vq.bypassVectorIndex();
     // an approximate index: look in more partitions and re-rank by the full vectors, so a chunk's own text still finds it first
     // (the maximum first: a minimum above the current maximum, 20 by default, is refused; 0 is no maximum)
     return vq
@@ -641,6 +648,12 @@ export class LanceEngine implements StoreEngine {
       text = LanceEngine.hits(await tq.toArray(), (r) => r._score as number);
     }
     return { vector, text };
+  }
+
+  /** Whether a scalar index answers part of the query's filter (the path prefix, the languages). */
+  private narrowedByIndex(q: RankQuery): boolean {
+    if (q.path?.prefix && this.scalarColumns.has('path')) return true;
+    return !!(q.path?.languages || q.language) && this.scalarColumns.has('language');
   }
 
   /** LanceDB's plan of a query's vector half (for tests and benchmarks: which indexes the filter uses) */
@@ -717,6 +730,7 @@ export class LanceEngine implements StoreEngine {
       const have = new Set((await table.listIndices()).flatMap((ix) => ix.columns));
       for (const [c, config] of columns) if (!have.has(c)) await table.createIndex(c, { config: config() });
     }
+    for (const c of ['hash', 'path', 'language']) this.scalarColumns.add(c);
   }
 
   private async scalarIndexList(): Promise<string[]> {
@@ -741,6 +755,7 @@ export class LanceEngine implements StoreEngine {
     this.meta = null;
     this.vectorIndex = null;
     this.textIndex = false;
+    this.scalarColumns.clear();
     this.orphans.clear();
     this.orphanBytes = 0;
   }
