@@ -25,6 +25,7 @@ import { zip } from '../arrays.js';
 import { ChunkWorkerError } from './chunk-worker.js';
 import { type Chunk, type ChunkOptions, chunkFile, type FileChunker, inThreadChunker, languageIdOf } from './chunker.js';
 import { admitFile, emptyStats, type IgnoreRules, type WalkedFile, type WalkOptions, type WalkStats, walkFiles } from './files.js';
+import { languageNeedsText } from './languages.js';
 import { type ChunkMeta, type FileRecord, type SearchStore, sha256 } from './store.js';
 
 /** walked files whose records are asked of the store at once */
@@ -322,7 +323,7 @@ class Run {
         hash: byLines ? '' : hash,
         size: f.size,
         mtimeMs: f.mtimeMs,
-        language: languageIdOf(f.path, text),
+        language: languageIdOf(f.path, await textDecidingLanguage(f.path, f.abs)),
         chunks: metas,
       },
       texts,
@@ -475,4 +476,10 @@ async function removeAll(store: SearchStore, paths: string[], report: IndexRepor
     else for (const p of part) await store.removeFile(p);
     report.filesRemoved += part.length;
   }
+}
+
+/** The text of a file whose language its text decides (a .h: C or C++), read again here since the chunker read it apart; undefined for the others. */
+async function textDecidingLanguage(rel: string, abs: string): Promise<string | undefined> {
+  if (!languageNeedsText(rel)) return undefined;
+  return readFile(abs, 'utf8').catch(() => undefined);
 }

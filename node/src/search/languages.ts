@@ -165,6 +165,12 @@ function extensionOf(file: string): string | null {
   return dot < 0 ? null : file.slice(dot).toLowerCase();
 }
 
+/** Whether a file's text, not only its name, decides its language (a `.h`). */
+export function languageNeedsText(file: string): boolean {
+  const ext = extensionOf(file);
+  return ext !== null && BY_TEXT.has(ext);
+}
+
 /** The language of a file: by its extension, and for a `.h` by its text too (without the text: C). */
 export function languageOf(file: string, source?: string): LanguageSpec | null {
   const ext = extensionOf(file);
