@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { at } from '../src/arrays.js';
+import type { FileRecord } from '../src/search/store.js';
 
 /** node/ (this file is node/dist/test/helpers.js once compiled) */
 export const PKG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -135,3 +136,41 @@ export const texts = (n: number, tag = 'text') =>
     { length: n },
     (_, i) => `${tag} number ${i}: the quick brown fox ${i % 7 === 0 ? 'jumps over the lazy dog ' : ''}and item ${(i * 31) % 97}`,
   );
+
+/** A unit vector of dims values made from i alone (a seeded LCG), the same on every run and store. */
+export function seededUnitVector(i: number, dims: number): Float32Array {
+  let s = (i + 1) * 7919;
+  const v = Float32Array.from({ length: dims }, () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  });
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
+
+/**
+ * After a run in which the chunker failed on `crashed`: every file of `files` is recorded with its
+ * hash and chunked by syntax, and `crashed` is searchable by line windows and recorded without its
+ * hash (so the next run tries its grammar again).
+ */
+export function assertCrashedByLineWindows(
+  store: { file(p: string): FileRecord | undefined },
+  files: readonly string[],
+  crashed: string,
+): void {
+  for (const f of files) {
+    const rec = store.file(f);
+    assert.ok(rec?.hash, `${f} recorded with its hash`);
+    assert.ok(
+      rec.chunks.some((c) => c.kind === 'function'),
+      `${f} chunked by syntax`,
+    );
+  }
+  const rec = store.file(crashed);
+  assert.ok(rec && rec.chunks.length > 0, `${crashed} is searchable`);
+  assert.ok(
+    rec.chunks.every((c) => c.kind === 'text' && c.symbol === null),
+    'by line windows',
+  );
+  assert.equal(rec.hash, '', 'recorded without its hash: chunked by syntax again on the next run');
+}

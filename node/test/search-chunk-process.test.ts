@@ -18,7 +18,7 @@ import { ChunkWorkerError } from '../src/search/chunk-worker.js';
 import { chunkFile } from '../src/search/chunker.js';
 import { FileStore, sha256 } from '../src/search/store.js';
 import { registerSearchTools } from '../src/search/tools.js';
-import { alive, makeModel, PKG, requireBinary, tmpDir, until } from './helpers.js';
+import { alive, assertCrashedByLineWindows, makeModel, PKG, requireBinary, tmpDir, until } from './helpers.js';
 
 const CRASHING = new URL('./chunk-crash-process.js', import.meta.url);
 let dir: string;
@@ -204,19 +204,5 @@ test('index_codebase: a file whose chunker process is killed mid-file is an erro
     await tools.close();
   }
   const store = await FileStore.open(path.join(root, '.ggembed', 'index'));
-  for (const f of files) {
-    const rec = store.file(f);
-    assert.ok(rec?.hash, `${f} recorded with its hash`);
-    assert.ok(
-      rec.chunks.some((c) => c.kind === 'function'),
-      `${f} chunked by syntax`,
-    );
-  }
-  const crashed = store.file('crash-kill.ts');
-  assert.ok(crashed && crashed.chunks.length > 0, 'the killed file is searchable');
-  assert.ok(
-    crashed.chunks.every((c) => c.kind === 'text' && c.symbol === null),
-    'by line windows',
-  );
-  assert.equal(crashed.hash, '', 'recorded without its hash: chunked by syntax again on the next run');
+  assertCrashedByLineWindows(store, files, 'crash-kill.ts');
 });

@@ -12,7 +12,7 @@ import { globFilter, prefixRange } from '../src/search/glob.js';
 import { LanceStore } from '../src/search/lance-store.js';
 import { searchCode } from '../src/search/search.js';
 import { type FileRecord, FileStore, type SearchStore, sha256 } from '../src/search/store.js';
-import { tmpDir } from './helpers.js';
+import { seededUnitVector, tmpDir } from './helpers.js';
 
 const DIMS = 8;
 const PER_FILE = 3;
@@ -47,15 +47,7 @@ const FILES: [string, string][] = [
 ];
 const ROWS = FILES.length * PER_FILE;
 
-function vectorOf(i: number): Float32Array {
-  let s = (i + 1) * 7919;
-  const v = Float32Array.from({ length: DIMS }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  });
-  const n = Math.hypot(...v);
-  return v.map((x) => x / n);
-}
+const vectorOf = (i: number): Float32Array => seededUnitVector(i, DIMS);
 
 async function fill(store: SearchStore): Promise<void> {
   await store.setMeta({ model: 'seeded', dims: DIMS });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { LanceStore } from '../src/search/lance-store.js';
 import { allPaths, type FileRecord, FileStore, PATH_BATCH, type SearchStore, sha256 } from '../src/search/store.js';
-import { tmpDir } from './helpers.js';
+import { seededUnitVector, tmpDir } from './helpers.js';
 
 const DIMS = 8;
 /** more files than one page of filesUnder, and more paths than one IN list of the LanceDB engine (500) */
@@ -24,15 +24,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function vectorOf(i: number): Float32Array {
-  let s = (i + 1) * 7919;
-  const v = Float32Array.from({ length: DIMS }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  });
-  const n = Math.hypot(...v);
-  return v.map((x) => x / n);
-}
+const vectorOf = (i: number): Float32Array => seededUnitVector(i, DIMS);
 
 const pathOf = (f: number) => (f < ODD.length ? (ODD[f] as string) : `src/d${f % 7}/f${f}.ts`);
 const chunkHash = (f: number, j: number) => sha256(`file ${f} chunk ${j}`);
