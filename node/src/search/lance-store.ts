@@ -7,8 +7,9 @@
 // chunks as at 1k. New vectors wait here (putVectors) until the file that
 // refers to them is written (putFile), and go to the engine with it: at most
 // one indexer flush of them. Searching goes to the engine: rank() returns the
-// vector half and the full-text (BM25) half, with the path and language
-// filters applied inside the store's query.
+// vector half, the full-text (BM25) half over chunk text and the names half
+// (BM25 over symbol names), with the path and language filters applied
+// inside the store's query.
 //
 // The child is supervised (ChildEngine, through child.ts's supervisor): a
 // crash fails the calls in flight with a StoreError of kind 'crashed', the

@@ -1,7 +1,8 @@
 // lance.ts - the LanceDB engine behind LanceStore: one table of chunk rows
-// (path, lines, symbol, kind, language, text, hash, vector) with a full-text
-// (BM25) index on the text and, once the table is large, a vector index; one
-// table of file records; meta.json for the model the vectors came from.
+// (path, lines, symbol, kind, language, text, hash, vector) with full-text
+// (BM25) indexes on the text and on the symbol names and, once the table is
+// large, a vector index; one table of file records; meta.json for the model
+// the vectors came from.
 //
 // It runs wherever LanceStore puts it: in the MCP process, or (the default)
 // in the store server child (store-server.ts), because LanceDB's native code
@@ -51,6 +52,12 @@ export interface PathFilter {
 export interface RankQuery {
   vector: Float32Array;
   text: string;
+  /**
+   * words to find among the chunks' symbol names (the names half), or none:
+   * a definition is found by its name however many chunks use the name in
+   * their text, where the text half ranks the uses first
+   */
+  names?: string;
   /** results per half */
   k: number;
   path?: PathFilter;
@@ -67,12 +74,16 @@ export interface RankHit extends ChunkMeta {
 export interface RankResult {
   vector: RankHit[];
   text: RankHit[];
+  /** the chunks whose symbol has a word of `names`, best BM25 over the symbols first (empty without `names`) */
+  names: RankHit[];
 }
 
 export interface EngineStats {
   rows: number;
   vectorIndex: string | null;
   textIndex: boolean;
+  /** the full-text index on the symbol column (the names half) */
+  namesIndex: boolean;
   /** the scalar indexes (B-tree, bitmap) of the lookups and filters, as table.column */
   scalarIndexes: string[];
 }
@@ -143,6 +154,24 @@ const CHUNKS = 'chunks';
 const FILES = 'files';
 
 type Lance = typeof import('@lancedb/lancedb');
+type FtsOptions = Parameters<Lance['Index']['fts']>[0];
+
+/**
+ * The chunk table's full-text indexes, by column. Both are built once the
+ * table has its first rows; rows added later are searched without the index
+ * (LanceDB 0.37.1 scans them and merges their scores in) until optimize()
+ * indexes them, so a search sees every row either way.
+ */
+const FULL_TEXT: Record<'text' | 'symbol', FtsOptions> = {
+  // LanceDB's defaults: the simple tokenizer (split at whitespace and punctuation, so `a_b` is two
+  // words and `camelCase` one), lower case, English stems and stop words (comments are prose)
+  text: {},
+  // names as written: no stems (`embedding` is not `embed`), no stop words (`then`, `is` are names
+  // here), and identifiers longer than the default 40 characters kept
+  symbol: { stem: false, removeStopWords: false, maxTokenLength: 128 },
+};
+type FullTextColumn = keyof typeof FULL_TEXT;
+
 type Arrow = typeof import('apache-arrow');
 type Table = import('@lancedb/lancedb').Table;
 type Connection = import('@lancedb/lancedb').Connection;
@@ -211,7 +240,8 @@ export class LanceEngine implements StoreEngine {
   private meta: IndexMeta | null = null;
   private sinceOptimize = 0;
   private vectorIndex: string | null = null;
-  private textIndex = false;
+  /** the columns of FULL_TEXT that have their index */
+  private readonly fullText = new Set<FullTextColumn>();
   /** the chunk table's columns with a scalar index (B-tree, bitmap) */
   private scalarColumns = new Set<string>();
   /** rows removed by recent writes, by hash, oldest first (Map order) */
@@ -261,14 +291,26 @@ export class LanceEngine implements StoreEngine {
     this.chunks = names.has(CHUNKS) ? await this.db.openTable(CHUNKS) : null;
     this.files = names.has(FILES) ? await this.db.openTable(FILES) : null;
     this.vectorIndex = null;
-    this.textIndex = false;
+    this.fullText.clear();
     this.scalarColumns.clear();
     if (this.chunks) {
       for (const ix of await this.chunks.listIndices()) {
         if (ix.columns.includes('vector')) this.vectorIndex = ix.indexType;
-        if (ix.columns.includes('text')) this.textIndex = true;
+        if (ix.indexType === 'FTS') for (const c of ix.columns) if (c in FULL_TEXT) this.fullText.add(c as FullTextColumn);
         if (ix.indexType === 'BTree' || ix.indexType === 'Bitmap') for (const c of ix.columns) this.scalarColumns.add(c);
       }
+      // an index written before the names index existed gets it now, once
+      await this.ensureFullText(this.chunks);
+    }
+  }
+
+  /** Builds the full-text indexes the table lacks, once it has rows (LanceDB cannot index an empty table). */
+  private async ensureFullText(chunks: Table): Promise<void> {
+    const missing = (Object.keys(FULL_TEXT) as FullTextColumn[]).filter((c) => !this.fullText.has(c));
+    if (!missing.length || (await chunks.countRows()) === 0) return;
+    for (const c of missing) {
+      await chunks.createIndex(c, { config: this.lance.Index.fts(FULL_TEXT[c]) });
+      this.fullText.add(c);
     }
   }
 
@@ -347,7 +389,7 @@ export class LanceEngine implements StoreEngine {
     this.chunks = await this.db.createEmptyTable(CHUNKS, chunkSchema(a, dims), { mode: 'overwrite' });
     this.files = await this.db.createEmptyTable(FILES, fileSchema, { mode: 'overwrite' });
     this.vectorIndex = null;
-    this.textIndex = false;
+    this.fullText.clear();
     this.scalarColumns.clear();
   }
 
@@ -556,11 +598,8 @@ export class LanceEngine implements StoreEngine {
   private async wrote(rows: number): Promise<void> {
     const chunks = this.chunks;
     if (!chunks) return;
-    // the full-text index must exist for text search at all; rows added later are searched unindexed until optimize()
-    if (!this.textIndex && (await chunks.countRows()) > 0) {
-      await chunks.createIndex('text', { config: this.lance.Index.fts() });
-      this.textIndex = true;
-    }
+    // a full-text index must exist for its column to be searched at all; rows added later are searched unindexed until optimize()
+    await this.ensureFullText(chunks);
     this.sinceOptimize += rows;
     if (this.sinceOptimize >= this.options.optimizeRows) await this.optimize();
   }
@@ -631,23 +670,25 @@ export class LanceEngine implements StoreEngine {
 
   async rank(q: RankQuery): Promise<RankResult> {
     const chunks = this.chunks;
-    if (!chunks || !this.meta) return { vector: [], text: [] };
+    if (!chunks || !this.meta) return { vector: [], text: [], names: [] };
     if (q.vector.length !== this.meta.dims) throw new Error(`query vector of ${q.vector.length} dims for an index of ${this.meta.dims}`);
     const cols = ['path', 'hash', 'start_line', 'end_line', 'symbol', 'kind', 'language'];
     const where = this.filter(q);
-    const vq = await this.vectorQuery(chunks, q, where, cols);
-    const vector = LanceEngine.hits(await vq.toArray(), (r) => 1 - (r._distance as number));
-    let text: RankHit[] = [];
-    const words = q.text.trim();
-    if (this.textIndex && words) {
+    // BM25 over one column: with two full-text indexes a search must name its column (it would search both)
+    const fullText = async (column: FullTextColumn, words: string | undefined): Promise<RankHit[]> => {
+      const w = words?.trim();
+      if (!w || !this.fullText.has(column)) return [];
       let tq = chunks
-        .search(words, 'fts')
+        .search(w, 'fts', column)
         .select([...cols, '_score'])
         .limit(q.k);
       if (where) tq = tq.where(where);
-      text = LanceEngine.hits(await tq.toArray(), (r) => r._score as number);
-    }
-    return { vector, text };
+      return LanceEngine.hits(await tq.toArray(), (r) => r._score as number);
+    };
+    const vectorHits = async () =>
+      LanceEngine.hits(await (await this.vectorQuery(chunks, q, where, cols)).toArray(), (r) => 1 - (r._distance as number));
+    const [vector, text, names] = await Promise.all([vectorHits(), fullText('text', q.text), fullText('symbol', q.names)]);
+    return { vector, text, names };
   }
 
   /** Whether a scalar index answers part of the query's filter (the path prefix, the languages). */
@@ -667,7 +708,8 @@ export class LanceEngine implements StoreEngine {
     return {
       rows: this.chunks ? await this.chunks.countRows() : 0,
       vectorIndex: this.vectorIndex,
-      textIndex: this.textIndex,
+      textIndex: this.fullText.has('text'),
+      namesIndex: this.fullText.has('symbol'),
       scalarIndexes: await this.scalarIndexList(),
     };
   }
@@ -754,7 +796,7 @@ export class LanceEngine implements StoreEngine {
     this.files = null;
     this.meta = null;
     this.vectorIndex = null;
-    this.textIndex = false;
+    this.fullText.clear();
     this.scalarColumns.clear();
     this.orphans.clear();
     this.orphanBytes = 0;

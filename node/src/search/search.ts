@@ -3,7 +3,9 @@
 // against symbol names and paths), fused by reciprocal rank. The keyword
 // half is what makes an exact identifier find its definition first whatever
 // the model. A store with its own query engine (LanceStore) adds the BM25
-// half over chunk text and applies the filters itself (searchRanked).
+// half over chunk text, finds the chunks whose symbol has a query word in its
+// own index of names (the keyword half ranks those), and applies the filters
+// itself (searchRanked).
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -51,17 +53,35 @@ function words(s: string): string[] {
     .filter((w) => w.length > 1);
 }
 
-/** Keyword ranks: an exact symbol match first, then a symbol containing a query word, then a path that does. */
-function keywordRanking(query: string, located: Located[]): { ranked: Located[]; exact: Set<Located> } {
+/** The names of a symbol: `A.b, c` is itself, A.b, A, b and c. */
+function symbolNames(symbol: string): string[] {
+  return [symbol, ...symbol.split(', '), ...symbol.split(/, |\./)];
+}
+
+/**
+ * How far ahead of every other result a chunk goes: the very name asked
+ * for as written, then in another case (`pending` before `Pending` when
+ * `pending` is asked), then the rest by fused score.
+ */
+type Tiers = Map<Located, number>;
+
+/** Keyword ranks: an exact symbol match first (as written first), then a symbol containing a query word, then a path that does. */
+function keywordRanking(query: string, located: Located[]): { ranked: Located[]; exact: Tiers } {
   const q = words(query);
-  const whole = query.trim().toLowerCase();
-  if (!q.length) return { ranked: [], exact: new Set() };
-  const scored: { l: Located; s: number }[] = [];
+  const asWritten = query.trim();
+  const whole = asWritten.toLowerCase();
+  if (!q.length) return { ranked: [], exact: new Map() };
+  const scored: { l: Located; s: number; tier: number }[] = [];
   for (const l of located) {
+    const names = symbolNames(l.chunk.symbol ?? '');
     const sym = (l.chunk.symbol ?? '').toLowerCase();
-    const syms = sym.split(/, |\./);
     let s = 0;
-    if (sym && (syms.includes(whole) || sym === whole)) s += 100;
+    let tier = 0;
+    if (sym && names.some((n) => n.toLowerCase() === whole)) {
+      tier = names.includes(asWritten) ? 2 : 1;
+      s += 100;
+    }
+    const syms = sym.split(/, |\./);
     for (const w of q) {
       if (syms.includes(w)) s += 10;
       else if (sym.includes(w)) s += 3;
@@ -69,10 +89,10 @@ function keywordRanking(query: string, located: Located[]): { ranked: Located[];
     }
     // a definition beats a merged chunk or a piece of a long function
     if (s && l.chunk.kind !== 'code') s += 0.5;
-    if (s) scored.push({ l, s });
+    if (s) scored.push({ l, s, tier });
   }
-  scored.sort((a, b) => b.s - a.s || a.l.chunk.startLine - b.l.chunk.startLine);
-  return { ranked: scored.map((x) => x.l), exact: new Set(scored.filter((x) => x.s >= 100).map((x) => x.l)) };
+  scored.sort((a, b) => b.tier - a.tier || b.s - a.s || a.l.chunk.startLine - b.l.chunk.startLine);
+  return { ranked: scored.map((x) => x.l), exact: new Map(scored.filter((x) => x.tier).map((x) => [x.l, x.tier])) };
 }
 
 async function snippetOf(root: string, file: string, chunk: ChunkMeta, maxLines = 8): Promise<string> {
@@ -116,26 +136,27 @@ export async function searchCode(
     throw new Error(`the embedder is degraded (${q.reason ?? 'fallback vectors'}): its query vector cannot be compared with the index`);
   const hits = await store.nearest(q.embedding, limit * 4, (h) => byHash.has(h));
   const vectorRanked = hits.flatMap((h) => byHash.get(h.hash) ?? []); // nearest() only returns hashes byHash has
-  // names are what a short query is; a long one (a sentence, a pasted snippet) is matched by meaning alone
-  const kw = words(query).length <= MAX_KEYWORD_WORDS ? keywordRanking(query, located) : { ranked: [], exact: new Set<Located>() };
-  const keywordRanked = kw.ranked.slice(0, limit * 4);
+  const kw = keywordHalf(query, located);
   const fused = new Map<Located, number>();
-  vectorRanked.forEach((l, i) => {
-    fused.set(l, (fused.get(l) ?? 0) + 1 / (RRF_K + i + 1));
-  });
-  keywordRanked.forEach((l, i) => {
-    fused.set(l, (fused.get(l) ?? 0) + 1 / (RRF_K + i + 1));
-  });
-  // the definition of the very name asked for comes first, whatever the vectors say
-  for (const l of kw.exact) {
-    const score = fused.get(l);
-    if (score !== undefined) fused.set(l, score + 1);
-  }
-  return results(root, fused, limit);
+  fuse(fused, vectorRanked);
+  fuse(fused, kw.ranked.slice(0, limit * 4));
+  return results(root, fused, kw.exact, limit);
 }
 
-async function results(root: string, fused: Map<Located, number>, limit: number): Promise<SearchResult[]> {
-  const top = [...fused.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit);
+/** The keyword half of a short query; a long one (a sentence, a pasted snippet) is matched by meaning alone. */
+function keywordHalf(query: string, located: Located[]): { ranked: Located[]; exact: Tiers } {
+  return isNameQuery(query) ? keywordRanking(query, located) : { ranked: [], exact: new Map() };
+}
+
+/** Whether a query is short enough to be names (what the keyword half and the store's names half match). */
+function isNameQuery(query: string): boolean {
+  return words(query).length <= MAX_KEYWORD_WORDS;
+}
+
+/** The first `limit` chunks: the exact name's definitions first (whatever the vectors say), then by fused score. */
+async function results(root: string, fused: Map<Located, number>, exact: Tiers, limit: number): Promise<SearchResult[]> {
+  const tier = (l: Located) => exact.get(l) ?? 0;
+  const top = [...fused.entries()].sort((a, b) => tier(b[0]) - tier(a[0]) || b[1] - a[1]).slice(0, limit);
   const out: SearchResult[] = [];
   for (const [l, score] of top) {
     out.push({
@@ -144,7 +165,7 @@ async function results(root: string, fused: Map<Located, number>, limit: number)
       endLine: l.chunk.endLine,
       symbol: l.chunk.symbol,
       language: l.file.language,
-      score: Number((score >= 1 ? score - 1 : score).toFixed(6)),
+      score: Number(score.toFixed(6)),
       snippet: await snippetOf(root, l.file.path, l.chunk),
     });
   }
@@ -160,9 +181,13 @@ function fuse(fused: Map<Located, number>, ranked: Located[]): void {
 
 /**
  * Hybrid search in a store with a query engine (LanceStore): the store
- * returns the vector half and the BM25 half, filtered inside its query; the
- * symbol/path ranking runs over those candidates only (never over the whole
- * index), and an exact symbol match still comes first.
+ * returns the vector half, the BM25 half over chunk text and the names half
+ * (the chunks whose symbol has a query word, from its index of names), each
+ * filtered inside its query; the symbol/path ranking runs over those
+ * candidates only (never over the whole index), and an exact symbol match
+ * still comes first. Without the names half an identifier that many chunks
+ * use would find its uses: the text half ranks a short chunk that repeats
+ * the name above the longer one that defines it.
  */
 async function searchRanked(
   root: string,
@@ -181,6 +206,7 @@ async function searchRanked(
   const r = await rank.call(store, {
     vector: q.embedding,
     text: query,
+    names: isNameQuery(query) ? query : undefined,
     k: limit * 4,
     path: glob ? { prefix: glob.prefix, regex: glob.regex.source, languages: glob.languages } : undefined,
     language: options.language,
@@ -202,12 +228,12 @@ async function searchRanked(
   };
   const vectorRanked = r.vector.filter(admitted).map(locate);
   const textRanked = r.text.filter(admitted).map(locate);
-  const candidates = [...byKey.values()];
-  const kw = words(query).length <= MAX_KEYWORD_WORDS ? keywordRanking(query, candidates) : { ranked: [], exact: new Set<Located>() };
+  // the names half's chunks are candidates too: a definition whose name many chunks use is in it when the text half ranks the uses first
+  r.names.filter(admitted).forEach(locate);
+  const kw = keywordHalf(query, [...byKey.values()]);
   const fused = new Map<Located, number>();
   fuse(fused, vectorRanked);
   fuse(fused, textRanked);
   fuse(fused, kw.ranked);
-  for (const l of kw.exact) fused.set(l, (fused.get(l) ?? 0) + 1);
-  return results(root, fused, limit);
+  return results(root, fused, kw.exact, limit);
 }
