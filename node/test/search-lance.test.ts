@@ -164,6 +164,36 @@ test("LanceStore hybrid search: a chunk's own text ranks it first, an exact iden
   await store.close();
 });
 
+test('an index written before the names half existed gets its full-text index on symbols when the store opens', async (t) => {
+  const root = makeRepo('repo-names');
+  const idx = path.join(dir, 'idx-names');
+  let store = await LanceStore.open(idx, { process: 'inline' });
+  // a failed assertion must not leave a store process running
+  t.after(() => store.close().catch(() => {}));
+  await store.setMeta({ model: 'tiny', dims: 64 });
+  await indexRepository(root, e, store, OPTS);
+  assert.equal((await store.stats()).namesIndex, true);
+  await store.close();
+  // as the code before it left the table: the text index only
+  const lance = await import('@lancedb/lancedb');
+  const db = await lance.connect(idx);
+  const chunks = await db.openTable('chunks');
+  for (const ix of await chunks.listIndices()) if (ix.columns.includes('symbol')) await chunks.dropIndex(ix.name);
+  assert.ok(!(await chunks.listIndices()).some((ix) => ix.columns.includes('symbol')));
+  chunks.close();
+  db.close();
+  store = await LanceStore.open(idx);
+  const st = await store.stats();
+  assert.equal(st.namesIndex, true);
+  assert.equal(st.textIndex, true);
+  const q = await e.embed('fallbackEmbedding', {});
+  const r = await store.rank({ vector: q.embedding, text: 'fallbackEmbedding', names: 'fallbackEmbedding', k: 5 });
+  assert.ok(r.names.some((h) => h.path === 'node/src/fallback.ts' && h.symbol === 'fallbackEmbedding'));
+  // the names half matches whole names only, as written in any case
+  assert.ok(r.names.every((h) => (h.symbol ?? '').toLowerCase().split(/, |\./).includes('fallbackembedding')));
+  await store.close();
+});
+
 /** Unit vectors of a fixed seed (a small LCG), so that runs repeat. */
 function vectors(n: number, dims: number, seed = 7): Float32Array[] {
   let s = seed;
