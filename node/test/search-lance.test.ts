@@ -10,7 +10,7 @@ import { before, test } from 'node:test';
 import { at } from '../src/arrays.js';
 import type { Embedder } from '../src/index.js';
 import { chunkFile } from '../src/search/chunker.js';
-import { type IndexOptions, indexRepository } from '../src/search/indexer.js';
+import { type IndexEmbedder, type IndexOptions, indexRepository } from '../src/search/indexer.js';
 import { type ChildEngine, LanceStore, StoreError } from '../src/search/lance-store.js';
 import { searchCode } from '../src/search/search.js';
 import { allPaths, type FileRecord, sha256 } from '../src/search/store.js';
@@ -162,6 +162,76 @@ test("LanceStore hybrid search: a chunk's own text ranks it first, an exact iden
   // a quote in a filter is data, not SQL
   assert.deepEqual(await searchCode(root, store, e, 'backoff', { limit: 5, language: "c' OR '1'='1" }), []);
   await store.close();
+});
+
+/** The counted embedder, which aborts `ac` as its `n`th request starts (the request itself is answered). */
+function abortingAt(n: number, ac: AbortController): IndexEmbedder {
+  let calls = 0;
+  return {
+    embedBatch: async (t, o) => {
+      if (++calls === n) ac.abort();
+      return counted.embedBatch(t, o);
+    },
+    tokenize: (t) => e.tokenize(t),
+  };
+}
+
+test('LanceStore: an interrupted run resumes where it stopped, in the same server and after a restart: nothing lost, nothing embedded twice', async (t) => {
+  const root = makeRepo('repo-resume');
+  const expected = new Set<string>();
+  for (const s of SOURCES) for (const h of await hashesOf(root, s)) expected.add(h);
+  const opened: LanceStore[] = [];
+  t.after(async () => {
+    for (const s of opened) await s.close().catch(() => {});
+  });
+  const open = async (idx: string) => {
+    const s = await LanceStore.open(idx);
+    opened.push(s);
+    return s;
+  };
+
+  // cancelled in the middle of a flush, the server stays up: the vectors made so far wait for their files
+  let store = await open(path.join(dir, 'idx-resume1'));
+  await store.setMeta({ model: 'tiny', dims: 64 });
+  let ac = new AbortController();
+  counted.texts = 0;
+  const r1 = await indexRepository(root, abortingAt(3, ac), store, { ...OPTS, batchSize: 8, flushChunks: 1000, signal: ac.signal });
+  assert.equal(r1.aborted, true);
+  assert.equal(r1.chunksEmbedded, 16);
+  assert.deepEqual(await allPaths(store), [], 'no file written before its whole flush');
+  const firstTexts = counted.texts - 8; // the third request was cut off by the abort
+  counted.texts = 0;
+  const r2 = await indexRepository(root, counted, store, OPTS);
+  assert.equal(r2.aborted, false);
+  assert.deepEqual(r2.errors, []);
+  assert.equal(firstTexts + counted.texts, expected.size, 'every distinct chunk embedded exactly once over both runs');
+  assert.deepEqual(await liveHashes(store), expected);
+  assert.equal((await records(store)).filter((f) => f.hash).length, SOURCES.length);
+
+  // stopped after some flushes, then the server restarts (a new store process): what was written stays, the rest is done
+  store = await open(path.join(dir, 'idx-resume2'));
+  await store.setMeta({ model: 'tiny', dims: 64 });
+  ac = new AbortController();
+  const r3 = await indexRepository(root, abortingAt(6, ac), store, { ...OPTS, batchSize: 8, flushChunks: 24, signal: ac.signal });
+  assert.equal(r3.aborted, true);
+  const written = await records(store);
+  assert.ok(written.length > 0 && written.length < SOURCES.length, `${written.length} files written before the stop`);
+  for (const f of written) assert.deepEqual(new Set(f.chunks.map((c) => c.hash)), new Set(await hashesOf(root, f.path)), `${f.path} whole`);
+  await store.close();
+  store = await open(path.join(dir, 'idx-resume2'));
+  const stored = await store.haveVectors(expected);
+  assert.ok(stored.size > 0);
+  counted.texts = 0;
+  const r4 = await indexRepository(root, counted, store, OPTS);
+  assert.equal(r4.aborted, false);
+  assert.equal(r4.filesUnchanged, written.length, 'the files written before the stop are not read again');
+  assert.equal(counted.texts, expected.size - stored.size, 'only the chunks not stored are embedded');
+  assert.deepEqual(await liveHashes(store), expected);
+  assert.equal((await records(store)).filter((f) => f.hash).length, SOURCES.length);
+  assert.equal(
+    (await store.stats()).rows,
+    (await records(store)).reduce((n, f) => n + f.chunks.length, 0),
+  );
 });
 
 test('an index written before the names half existed gets its full-text index on symbols when the store opens', async (t) => {
