@@ -1,8 +1,8 @@
 // An exact identifier finds its definition first, on both stores, for the
 // names of this repository's node/src that the most other chunks use (the
-// ones whose definition the full-text half ranks below their uses), in an
-// index built at once and in one built by several runs, a restart and the
-// watcher's per-path updates.
+// ones whose definition the full-text half ranks below their uses), and a
+// chunk's own text finds that chunk first, in an index built at once and in
+// one built by several runs, a restart and the watcher's per-path updates.
 import assert from 'node:assert/strict';
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { copyRepo, REPO, searchFixture } from './search-helpers.js';
 
 const OPTS: IndexOptions = { maxTokens: 128, batchSize: 16 };
 /** the names checked: those used by the most chunks besides their own definition */
-const NAMES = 40;
+const NAMES = 30;
 
 /** every TypeScript file of node/src, relative to the repository, in walk order */
 const SOURCES = (readdirSync(path.join(REPO, 'node/src'), { recursive: true }) as string[])
@@ -94,6 +94,28 @@ async function assertDefinitionsFirst(root: string, store: SearchStore, names: N
   assert.deepEqual(wrong, [], `${how}: the definition first`);
 }
 
+/** Every 50th chunk of the index whose text has a word: its own text as the query finds it first (true whatever the weights). */
+async function assertOwnTextsFirst(root: string, store: SearchStore, how: string): Promise<void> {
+  const recs = [...(await store.fileRecords(await allPaths(store))).values()];
+  const chunks = recs.flatMap((f) => {
+    const lines = readFileSync(path.join(root, f.path), 'utf8').split('\n');
+    return f.chunks.map((c) => ({ file: f.path, c, text: lines.slice(c.startLine - 1, c.endLine).join('\n') }));
+  });
+  const wrong: string[] = [];
+  let checked = 0;
+  for (let i = 0; i < chunks.length; i += 50) {
+    const x = at(chunks, i);
+    // a text of punctuation alone (closing braces) has the same tokens as others of its kind: no way to tell them apart
+    if (!/[A-Za-z]/.test(x.text)) continue;
+    checked++;
+    const [first] = await searchCode(root, store, e, x.text, { limit: 1 });
+    if (!first || first.file !== x.file || first.startLine !== x.c.startLine || first.endLine !== x.c.endLine)
+      wrong.push(`${x.file}:${x.c.startLine}-${x.c.endLine} -> ${first ? `${first.file}:${first.startLine}-${first.endLine}` : 'nothing'}`);
+  }
+  assert.ok(checked >= 20);
+  assert.deepEqual(wrong, [], `${how}: a chunk's own text finds it first`);
+}
+
 type Open = (idx: string) => Promise<SearchStore & { close?(): Promise<void> }>;
 
 const STORES: [name: string, open: Open][] = [
@@ -102,7 +124,7 @@ const STORES: [name: string, open: Open][] = [
 ];
 
 for (const [storeName, open] of STORES) {
-  test(`${storeName}: an exact identifier finds its definition first, built at once and built incrementally`, async (t) => {
+  test(`${storeName}: an exact identifier finds its definition first, and a chunk's own text that chunk, built at once and built incrementally`, async (t) => {
     // a store left open (a failed assertion) would keep its store process and the test file running
     const opened: { close?(): Promise<void> }[] = [];
     t.after(async () => {
@@ -132,6 +154,7 @@ for (const [storeName, open] of STORES) {
       assert.ok(below >= 5, `the definition is outside the BM25 top 4 for ${below} of ${names.length} names`);
     }
     await assertDefinitionsFirst(root1, once, names, 'built at once');
+    await assertOwnTextsFirst(root1, once, 'built at once');
     await once.close?.();
 
     // incrementally: a third of the files per index_codebase run, a restart, then the watcher's updates
@@ -159,6 +182,7 @@ for (const [storeName, open] of STORES) {
     const lateNames = names.filter((n) => lateFiles.has(n.file));
     assert.ok(lateNames.length >= NAMES / 2, 'most names checked are defined in files indexed after the first run');
     await assertDefinitionsFirst(root2, store, names, 'built incrementally');
+    await assertOwnTextsFirst(root2, store, 'built incrementally');
     await store.close?.();
   });
 }
