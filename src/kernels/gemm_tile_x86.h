@@ -174,8 +174,8 @@ typedef struct gdesc {
     /* optional: the panel's scales and mins likewise (unpack given NULL) */
     void (*panel_sc)(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p);
     /* the register tile over nt <= GT_TT tokens (see GT_TILE) */
-    void (*micro)(int nt, const panel *p, int64_t m, const uint8_t *a, size_t stride,
-                  ptrdiff_t ad_off, ptrdiff_t bs_off, float *out);
+    void (*micro)(int nt, const panel *p, int64_t b0, int64_t b1, const uint8_t *a,
+                  size_t stride, ptrdiff_t ad_off, ptrdiff_t bs_off, float *out);
 } gdesc;
 
 static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, int64_t k0,
@@ -215,14 +215,36 @@ static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, 
     }
 }
 
-/* The next panel's bytes, on their way while this one computes. */
-static void prefetch_panel(const gg_matrix *w, int64_t rb, int64_t r1, int64_t k0, int64_t m) {
+/* The lines of a panel's packed bytes (rows [rb, min(rb + GT_GR, r1)),
+ * values [k0, k0 + m)), handed out a few at a time to prefetch while the
+ * panel before it computes: a burst of them all at once stalls on the
+ * core's outstanding misses, spread over the tiles it overlaps them. */
+typedef struct pf_cursor {
+    const char *row, *end_row; /* the current row's first byte; past the last row */
+    size_t row_bytes, b0, b1;  /* bytes per row; the byte range in each row */
+    size_t o;                  /* the next line's offset in the current row */
+} pf_cursor;
+
+static void pf_start(pf_cursor *c, const gg_matrix *w, int64_t rb, int64_t r1, int64_t k0,
+                     int64_t m) {
     const gg_type_traits *ti = gg_type_info(w->type);
-    size_t b0 = (size_t)(k0 / ti->block_size) * ti->type_size;
-    size_t b1 = (size_t)((k0 + m) / ti->block_size) * ti->type_size;
-    for (int64_t r = rb; r < GG_MIN(rb + GT_GR, r1); r++) {
-        const char *row = (const char *)w->data + (size_t)r * w->row_bytes;
-        for (size_t o = b0; o < b1; o += 64) _mm_prefetch(row + o, _MM_HINT_T0);
+    c->row_bytes = w->row_bytes;
+    c->b0 = (size_t)(k0 / ti->block_size) * ti->type_size;
+    c->b1 = (size_t)((k0 + m) / ti->block_size) * ti->type_size;
+    c->row = (const char *)w->data + (size_t)rb * w->row_bytes;
+    c->end_row = c->row + (size_t)(GG_MIN(rb + GT_GR, r1) - rb) * w->row_bytes;
+    c->o = c->b0;
+}
+
+static inline int64_t pf_lines(const pf_cursor *c) {
+    return (int64_t)((c->end_row - c->row) / (ptrdiff_t)c->row_bytes) *
+           (int64_t)((c->b1 - c->b0 + 63) / 64);
+}
+
+static inline void pf_step(pf_cursor *c, int64_t n) {
+    for (; n > 0 && c->row < c->end_row; n--) {
+        _mm_prefetch(c->row + c->o, _MM_HINT_T0);
+        if ((c->o += 64) >= c->b1) c->o = c->b0, c->row += c->row_bytes;
     }
 }
 
@@ -235,20 +257,22 @@ static inline gt_vi bcast4(const uint8_t *p) {
 /* The register tile name(SB, S, MINS, NT, ...) for one dot instruction
  * DOT(acc, u8 activations, s8 weights), on functions with the target
  * attribute ATTR (a function target must be on every function that
- * inlines the instruction, hence a macro): out[t] = the segment's sums
- * for token t, whose values are at a + t * stride and whose block scales
- * and sub-block sums at ad_off and bs_off bytes from there. Each block's
- * sum goes to out[] in memory, so that the registers hold only the int32
- * sums and f. */
+ * inlines the instruction, hence a macro): out[t] += the sums of the
+ * panel's activation blocks [b0, b1) for token t (out[] zeroed first when
+ * b0 == 0; calls over consecutive block ranges add the blocks in the same
+ * order as one call over all of them), whose values are at a + t * stride
+ * and whose block scales and sub-block sums at ad_off and bs_off bytes
+ * from there. Each block's sum goes to out[] in memory, so that the
+ * registers hold only the int32 sums and f. */
 #define GT_TILE(name, ATTR, DOT)                                                         \
-    ATTR ALWAYS_INLINE void name(int SB, int S, int MINS, int NT, const panel *p, int64_t m, \
-                                 const uint8_t *a, size_t stride, ptrdiff_t ad_off,      \
-                                 ptrdiff_t bs_off, float *out) {                         \
+    ATTR ALWAYS_INLINE void name(int SB, int S, int MINS, int NT, const panel *p, int64_t b0, \
+                                 int64_t b1, const uint8_t *a, size_t stride,            \
+                                 ptrdiff_t ad_off, ptrdiff_t bs_off, float *out) {       \
         const int nsb = SB / S, steps = S / 4;                                           \
         const uint8_t *at[GT_TT];                                                        \
         for (int t = 0; t < NT; t++) at[t] = a + (size_t)t * stride;                     \
-        for (int t = 0; t < NT; t++) gt_storef(out + GT_GR * t, gt_zerof());             \
-        for (int64_t b = 0; b < m / SB; b++) {                                           \
+        for (int t = 0; t < NT && b0 == 0; t++) gt_storef(out + GT_GR * t, gt_zerof());  \
+        for (int64_t b = b0; b < b1; b++) {                                              \
             gt_vf f[GT_TT];                                                              \
             for (int s = 0; s < nsb; s++) {                                              \
                 const int64_t si = b * nsb + s;                                          \
@@ -290,20 +314,35 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     const int64_t n = w->cols;
     const size_t ad_off = (size_t)n;
     const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
+    /* the next panel's prefetches go out in PF_SLICES shares, one after
+     * each tile call; with fewer tile calls than that, each runs on a
+     * part of the panel's blocks */
+    enum { PF_SLICES = 8 };
+    const int64_t n_tiles = (n_tok + GT_TT - 1) / GT_TT;
+    const int64_t n_chunks = GG_MAX(1, PF_SLICES / n_tiles);
+    pf_cursor pf;
     for (int64_t rb = r0; rb < r1; rb += GT_GR) {
         const int nr = (int)GG_MIN(GT_GR, r1 - rb);
         const gt_mask keep = gt_keep(nr);
         for (int64_t k0 = 0; k0 < n; k0 += SEG) {
             const int64_t m = GG_MIN(SEG, n - k0);
             build_panel(g, w, rb, nr, k0, m, rw, p);
-            if (k0 + SEG < n) prefetch_panel(w, rb, r1, k0 + SEG, GG_MIN(SEG, n - k0 - SEG));
-            else if (rb + GT_GR < r1) prefetch_panel(w, rb + GT_GR, r1, 0, GG_MIN(SEG, n));
+            if (k0 + SEG < n) pf_start(&pf, w, rb, r1, k0 + SEG, GG_MIN(SEG, n - k0 - SEG));
+            else if (rb + GT_GR < r1) pf_start(&pf, w, rb + GT_GR, r1, 0, GG_MIN(SEG, n));
+            else pf_start(&pf, w, r1, r1, 0, 0); /* none */
+            const int64_t nb = m / g->sb, nb_chunk = (nb + n_chunks - 1) / n_chunks;
+            const int64_t n_slices = n_tiles * ((nb + nb_chunk - 1) / nb_chunk);
+            const int64_t per_slice = (pf_lines(&pf) + n_slices - 1) / n_slices;
             for (int t0 = 0; t0 < n_tok; t0 += GT_TT) {
                 const int nt = GG_MIN(GT_TT, n_tok - t0);
                 const uint8_t *a = (const uint8_t *)act + (size_t)t0 * stride + k0;
+                const ptrdiff_t ado = (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb));
+                const ptrdiff_t bso = (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub));
                 float out[GT_TT * GT_GR]; /* not vectors: mingw does not align the stack */
-                g->micro(nt, p, m, a, stride, (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb)),
-                         (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub)), out);
+                for (int64_t b0 = 0; b0 < nb; b0 += nb_chunk) {
+                    g->micro(nt, p, b0, GG_MIN(nb, b0 + nb_chunk), a, stride, ado, bso, out);
+                    pf_step(&pf, per_slice);
+                }
                 for (int t = 0; t < nt; t++) {
                     float *yt = y + (int64_t)(t0 + t) * ldy + rb;
                     gt_vf v = gt_loadf(out + GT_GR * t);
@@ -317,7 +356,7 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
 
 /* The tile made constant in its shape by a switch on the token count. */
 #define GT_CASE(tilefn, SB, S, MINS, N)                                                  \
-    case N: tilefn(SB, S, MINS, N, p, m, a, st, ado, bso, out); break;
+    case N: tilefn(SB, S, MINS, N, p, b0, b1, a, st, ado, bso, out); break;
 #define GT_CASES_4(tilefn, SB, S, MINS)                                                  \
     GT_CASE(tilefn, SB, S, MINS, 4) GT_CASE(tilefn, SB, S, MINS, 3)                      \
     GT_CASE(tilefn, SB, S, MINS, 2)
@@ -337,11 +376,12 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
  * tile: SB values per activation scale, S per weight scale, MINS whether
  * the type has mins; panel_q and panel_sc as in gdesc (NULL: none). */
 #define GT_GEMM(name, ATTR, tilefn, SB, S, MINS, unpack_fn, panel_q, panel_sc)           \
-    ATTR static void name##_micro(int nt, const panel *p, int64_t m, const uint8_t *a,   \
-                                  size_t st, ptrdiff_t ado, ptrdiff_t bso, float *out) { \
+    ATTR static void name##_micro(int nt, const panel *p, int64_t b0, int64_t b1,        \
+                                  const uint8_t *a, size_t st, ptrdiff_t ado,            \
+                                  ptrdiff_t bso, float *out) {                           \
         switch (nt) {                                                                    \
             GT_CASES(tilefn, SB, S, MINS)                                                \
-        default: tilefn(SB, S, MINS, 1, p, m, a, st, ado, bso, out); break;              \
+        default: tilefn(SB, S, MINS, 1, p, b0, b1, a, st, ado, bso, out); break;         \
         }                                                                                \
     }                                                                                    \
     static void name(const gg_matrix *w, const void *act, size_t stride, int n_tok,      \
