@@ -148,6 +148,7 @@ static void pack_q8_0_act(const float *x, void *dst, int64_t n) {
 static void pack_q8_K_act(const float *x, void *dst, int64_t n) {
     uint8_t *qs = dst;
     float *ad = (float *)(void *)(qs + n), *bs16 = ad + n / 256, *bs32 = bs16 + n / 16;
+    int8_t *sq = (int8_t *)qs + gemm_q8_K_signed_off(n);
     gg_block_q8_K tmp[QSEG / GG_QK_K];
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     for (int64_t i0 = 0; i0 < n; i0 += QSEG) {
@@ -155,9 +156,11 @@ static void pack_q8_K_act(const float *x, void *dst, int64_t n) {
         gg_quantize_act(GG_TYPE_Q8_K, x + i0, tmp, m);
         for (int64_t b = 0; b < m / GG_QK_K; b++) {
             int64_t i = i0 + GG_QK_K * b;
-            for (int c = 0; c < 8; c++)
-                _mm256_storeu_si256((__m256i *)(qs + i + 32 * c),
-                                    _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(tmp[b].qs + 32 * c)), flip));
+            for (int c = 0; c < 8; c++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(tmp[b].qs + 32 * c));
+                _mm256_storeu_si256((__m256i *)(qs + i + 32 * c), _mm256_xor_si256(v, flip));
+                _mm256_storeu_si256((__m256i *)(sq + i + 32 * c), v);
+            }
             ad[i / 256] = tmp[b].d;
             for (int j = 0; j < 16; j++) bs16[i / 16 + j] = (float)tmp[b].bsums[j];
             for (int j = 0; j < 8; j++)

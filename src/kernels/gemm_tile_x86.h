@@ -208,7 +208,7 @@ static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, 
         if (g->mins) transpose_cols(rw->mn, nsub, p->mn);
     }
     const int steps = g->sub / 4;
-    for (int s = 0; s < nsub; s++) {
+    for (int s = 0; s < nsub && !g->mins; s++) {
         gt_vi acc = gt_zeroi();
         for (int j = 0; j < steps; j++) acc = gt_corr_dot(acc, gt_loadi(p->q[s * steps + j]));
         gt_storei(p->corr[s], gt_subi(gt_zeroi(), acc));
@@ -277,12 +277,13 @@ static inline gt_vi bcast4(const uint8_t *p) {
             for (int s = 0; s < nsb; s++) {                                              \
                 const int64_t si = b * nsb + s;                                          \
                 gt_vi acc[GT_TT];                                                        \
-                const gt_vi corr = gt_loadi(p->corr[si]);                                \
+                const gt_vi corr = MINS ? gt_zeroi() : gt_loadi(p->corr[si]);            \
                 for (int t = 0; t < NT; t++) acc[t] = corr;                              \
                 for (int j = 0; j < steps; j++) {                                        \
                     const gt_vi wv = gt_loadi(p->q[si * steps + j]);                     \
                     for (int t = 0; t < NT; t++)                                         \
-                        acc[t] = DOT(acc[t], bcast4(at[t] + si * S + 4 * j), wv);        \
+                        acc[t] = MINS ? DOT(acc[t], wv, bcast4(at[t] + si * S + 4 * j))  \
+                                      : DOT(acc[t], bcast4(at[t] + si * S + 4 * j), wv); \
                 }                                                                        \
                 const gt_vf sc = gt_loadf(p->sc[si]);                                    \
                 for (int t = 0; t < NT; t++) {                                           \
@@ -314,6 +315,8 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     const int64_t n = w->cols;
     const size_t ad_off = (size_t)n;
     const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
+    /* the values the tile reads: the signed ones for a type with mins */
+    const size_t a_off = g->mins ? gemm_q8_K_signed_off(n) : 0;
     /* the next panel's prefetches go out in PF_SLICES shares, one after
      * each tile call; with fewer tile calls than that, each runs on a
      * part of the panel's blocks */
@@ -335,9 +338,11 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
             const int64_t per_slice = (pf_lines(&pf) + n_slices - 1) / n_slices;
             for (int t0 = 0; t0 < n_tok; t0 += GT_TT) {
                 const int nt = GG_MIN(GT_TT, n_tok - t0);
-                const uint8_t *a = (const uint8_t *)act + (size_t)t0 * stride + k0;
-                const ptrdiff_t ado = (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb));
-                const ptrdiff_t bso = (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub));
+                const uint8_t *a = (const uint8_t *)act + (size_t)t0 * stride + k0 + a_off;
+                const ptrdiff_t ado =
+                    (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb)) - (ptrdiff_t)a_off;
+                const ptrdiff_t bso =
+                    (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub)) - (ptrdiff_t)a_off;
                 float out[GT_TT * GT_GR]; /* not vectors: mingw does not align the stack */
                 for (int64_t b0 = 0; b0 < nb; b0 += nb_chunk) {
                     g->micro(nt, p, b0, GG_MIN(nb, b0 + nb_chunk), a, stride, ado, bso, out);

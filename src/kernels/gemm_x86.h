@@ -10,7 +10,11 @@
  *     n / SB floats    the scale d of each activation block (SB = 32 for
  *                      Q8_0, 256 for Q8_K)
  *     Q8_K only:       n / 16 floats, the sums of each 16 values, then
- *                      n / 32 floats, the sums of each 32 (for the mins)
+ *                      n / 32 floats, the sums of each 32 (for the mins),
+ *                      then n bytes, the int8 values as they are (the
+ *                      signed operand against the weights of the types
+ *                      with mins, whose values are all >= 0: see
+ *                      gemm_tile_x86.h)
  * Included only by files compiled with at least AVX2, FMA and F16C.
  */
 #ifndef GG_GEMM_X86_H
@@ -22,11 +26,16 @@
  * and then add the segments' sums in order (see gemm_tile_x86.h). */
 #define GEMM_SEG 1024
 
+/* Where a packed Q8_K row's signed values start, from the row's start. */
+static inline size_t gemm_q8_K_signed_off(int64_t n) {
+    return (size_t)n + 4 * (size_t)(n / 256 + n / 16 + n / 32);
+}
+
 /* Bytes of one packed activation row of n values of a vec_dot_type
  * (Q8_0 or Q8_K). */
 static inline size_t gemm_q8_act_bytes(gg_type vdt, int64_t n) {
     if (vdt == GG_TYPE_Q8_0) return (size_t)n + 4 * (size_t)(n / 32);
-    return (size_t)n + 4 * (size_t)(n / 256 + n / 16 + n / 32);
+    return gemm_q8_K_signed_off(n) + (size_t)n;
 }
 
 /* Unpacks values [k0, k0 + m) of a weight row: int8 values, the float
