@@ -216,8 +216,8 @@ static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, 
 }
 
 /* The lines of a panel's packed bytes (rows [rb, min(rb + GT_GR, r1)),
- * values [k0, k0 + m)), handed out a few at a time to prefetch while the
- * panel before it computes: a burst of them all at once stalls on the
+ * values [k0, k0 + m)), handed out a few at a time to prefetch while
+ * earlier panels compute: a burst of them all at once stalls on the
  * core's outstanding misses, spread over the tiles it overlaps them. */
 typedef struct pf_cursor {
     const char *row, *end_row; /* the current row's first byte; past the last row */
@@ -317,21 +317,31 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
     /* the values the tile reads: the signed ones for a type with mins */
     const size_t a_off = g->mins ? gemm_q8_K_signed_off(n) : 0;
-    /* the next panel's prefetches go out in PF_SLICES shares, one after
-     * each tile call; with fewer tile calls than that, each runs on a
-     * part of the panel's blocks */
-    enum { PF_SLICES = 8 };
+    /* the prefetches of the panel PF_AHEAD panels on (panels in the order
+     * they are built) go out in PF_SLICES shares, one after each tile
+     * call; with fewer tile calls than that, each runs on a part of the
+     * panel's blocks */
+    enum { PF_SLICES = 8, PF_AHEAD = 2 /* panels (3 measured no better) */ };
     const int64_t n_tiles = (n_tok + GT_TT - 1) / GT_TT;
     const int64_t n_chunks = GG_MAX(1, PF_SLICES / n_tiles);
     pf_cursor pf;
+    const int64_t n_seg = (n + SEG - 1) / SEG;
+    const int64_t n_panels = (r1 - r0 + GT_GR - 1) / GT_GR * n_seg;
+    int64_t i_panel = 0;
     for (int64_t rb = r0; rb < r1; rb += GT_GR) {
         const int nr = (int)GG_MIN(GT_GR, r1 - rb);
         const gt_mask keep = gt_keep(nr);
-        for (int64_t k0 = 0; k0 < n; k0 += SEG) {
+        for (int64_t k0 = 0; k0 < n; k0 += SEG, i_panel++) {
             const int64_t m = GG_MIN(SEG, n - k0);
+            /* the panels before the first one prefetched while another computes */
+            for (int64_t i = 1; i_panel == 0 && i < PF_AHEAD && i < n_panels; i++) {
+                const int64_t ki = i % n_seg * SEG;
+                pf_start(&pf, w, r0 + i / n_seg * GT_GR, r1, ki, GG_MIN(SEG, n - ki));
+                pf_step(&pf, pf_lines(&pf));
+            }
             build_panel(g, w, rb, nr, k0, m, rw, p);
-            if (k0 + SEG < n) pf_start(&pf, w, rb, r1, k0 + SEG, GG_MIN(SEG, n - k0 - SEG));
-            else if (rb + GT_GR < r1) pf_start(&pf, w, rb + GT_GR, r1, 0, GG_MIN(SEG, n));
+            const int64_t ip = i_panel + PF_AHEAD, kp = ip % n_seg * SEG;
+            if (ip < n_panels) pf_start(&pf, w, r0 + ip / n_seg * GT_GR, r1, kp, GG_MIN(SEG, n - kp));
             else pf_start(&pf, w, r1, r1, 0, 0); /* none */
             const int64_t nb = m / g->sb, nb_chunk = (nb + n_chunks - 1) / n_chunks;
             const int64_t n_slices = n_tiles * ((nb + nb_chunk - 1) / nb_chunk);
