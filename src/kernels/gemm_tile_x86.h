@@ -321,6 +321,7 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
      * they are built) go out in PF_SLICES shares, one after each tile
      * call; with fewer tile calls than that, each runs on a part of the
      * panel's blocks */
+    if (n_tok <= 0) return;
     enum { PF_SLICES = 8, PF_AHEAD = 2 /* panels (3 measured no better) */ };
     const int64_t n_tiles = (n_tok + GT_TT - 1) / GT_TT;
     const int64_t n_chunks = GG_MAX(1, PF_SLICES / n_tiles);
