@@ -126,6 +126,56 @@ static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
         }
 }
 
+/* Q6_K values straight from 16 rows' packed bytes. Half h of a
+ * super-block (values 128h..128h+127): ql bytes 64h + l (l < 64) and qh
+ * bytes 32h + l (l < 32) give value 128h + l from the low nibble of ql
+ * byte l and bits 0-1 of qh byte l, 128h + 32 + l from ql byte 32 + l and
+ * bits 2-3, 128h + 64 + l from the high nibble of ql byte l and bits 4-5,
+ * 128h + 96 + l from ql byte 32 + l's high nibble and bits 6-7. The 64 ql
+ * bytes of a half and the 64 qh bytes of the super-block, each transposed
+ * as 16 dwords, line those up per dword: panel vector by vector, a few
+ * shifts and masks, as unpack_q6_K does row by row. A missing row reads
+ * ql 0 and qh 0xaa, whose values are 32 - 32 = 0. */
+static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m,
+                         panel *p) {
+    const gg_block_q6_K *rows[GT_GR];
+    for (int r = 0; r < GT_GR; r++)
+        rows[r] = r < nr ? (const gg_block_q6_K *)(const void *)((const uint8_t *)w->data +
+                                                                 (size_t)(rb + r) * w->row_bytes) +
+                               k0 / GG_QK_K
+                         : NULL;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x30),
+                  off = _mm512_set1_epi8(32), no_qh = _mm512_set1_epi8((char)0xaa);
+    for (int64_t b = 0; b < m / GG_QK_K; b++) {
+        __m512i hv[16];
+        for (int r = 0; r < GT_GR; r++)
+            hv[r] = rows[r] ? _mm512_loadu_si512(rows[r][b].qh) : no_qh;
+        transpose(hv);
+        for (int h = 0; h < 2; h++) {
+            __m512i lv[16];
+            for (int r = 0; r < GT_GR; r++)
+                lv[r] = rows[r] ? _mm512_loadu_si512(rows[r][b].ql + 64 * h) : _mm512_setzero_si512();
+            transpose(lv);
+            int8_t(*q)[64] = p->q + 64 * b + 32 * h;
+            for (int d = 0; d < 8; d++) {
+                const __m512i l0 = lv[d], l1 = lv[8 + d], hi = hv[8 * h + d];
+                const __m512i a0 = _mm512_or_si512(_mm512_and_si512(l0, m4),
+                                                   _mm512_and_si512(_mm512_slli_epi16(hi, 4), m3));
+                const __m512i a1 = _mm512_or_si512(_mm512_and_si512(l1, m4),
+                                                   _mm512_and_si512(_mm512_slli_epi16(hi, 2), m3));
+                const __m512i a2 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4),
+                                                   _mm512_and_si512(hi, m3));
+                const __m512i a3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
+                                                   _mm512_and_si512(_mm512_srli_epi16(hi, 2), m3));
+                _mm512_storeu_si512(q[d], _mm512_sub_epi8(a0, off));
+                _mm512_storeu_si512(q[8 + d], _mm512_sub_epi8(a1, off));
+                _mm512_storeu_si512(q[16 + d], _mm512_sub_epi8(a2, off));
+                _mm512_storeu_si512(q[24 + d], _mm512_sub_epi8(a3, off));
+            }
+        }
+    }
+}
+
 /* Q4_K/Q5_K scales and mins of 16 rows at once: the first 16 bytes of a
  * super-block (d, dmin, then the 12 bytes kscales reads) gathered as four
  * dwords per row, one row per lane, and the 6-bit fields cut out there. */
@@ -171,7 +221,7 @@ GT_GEMM(gemm_q2_K, , tile, 256, 16, 1, unpack_row_q2_K, NULL, NULL)
 GT_GEMM(gemm_q3_K, , tile, 256, 16, 0, unpack_row_q3_K, NULL, NULL)
 GT_GEMM(gemm_q4_K, , tile, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, panel_sc_k45)
 GT_GEMM(gemm_q5_K, , tile, 256, 32, 1, unpack_row_q5_K, NULL, panel_sc_k45)
-GT_GEMM(gemm_q6_K, , tile, 256, 16, 0, unpack_row_q6_K, NULL, NULL)
+GT_GEMM(gemm_q6_K, , tile, 256, 16, 0, unpack_row_q6_K, panel_q_q6_K, NULL)
 
 /* ---- activations ----
  * Packed by gemm_avx2.c's packers (the AVX2 table, which this level's

@@ -117,9 +117,11 @@ static void unpack_row_q6_K(const void *row, int64_t k0, int64_t m, int8_t *q, f
     (void)mn;
     const gg_block_q6_K *w = (const gg_block_q6_K *)row + k0 / GG_QK_K;
     for (int64_t j = 0; j < m / GG_QK_K; j++) {
-        gt_vi v[GT_ROW_VECS];
-        gt_unpack_q6_K(&w[j], v);
-        gt_row_store(q + 256 * j, v, 32);
+        if (q) { /* NULL: a panel_q makes the values */
+            gt_vi v[GT_ROW_VECS];
+            gt_unpack_q6_K(&w[j], v);
+            gt_row_store(q + 256 * j, v, 32);
+        }
         put_scales16(sc + 16 * j, _mm_loadu_si128((const __m128i *)w[j].scales), w[j].d);
     }
 }
