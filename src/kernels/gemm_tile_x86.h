@@ -14,7 +14,10 @@
  * scales, float mins (types with mins) and -128 * the sum of each row's
  * values there (an activation is packed as its int8 value + 128, unsigned,
  * see gemm_x86.h; starting a sub-block's sum from that correction takes
- * the 128 back out). A register tile of up to GT_TT tokens by GT_GR rows
+ * the 128 back out). The types with mins, whose values are all >= 0, need
+ * no correction: their weights are the dot's unsigned operand and the
+ * packed row's signed copy of the activations its signed one (corr = 0).
+ * A register tile of up to GT_TT tokens by GT_GR rows
  * then does, per sub-block si of activation block b (S values a
  * sub-block, SB an activation block; s = si's index within b),
  *     isum = corr[si] + DOT steps over its S/4 panel vectors, in order
