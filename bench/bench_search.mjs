@@ -152,6 +152,8 @@ if (values.index) {
   let child = 0;
   let chunkerPeak = 0;
   let atPeak = null;
+  /** the file the indexer last reported (progress), named with the peak */
+  let current = null;
   const MB = (x) => x / 1048576;
   /** where this process's memory is (taken when its RSS is at a new peak) */
   const breakdown = () => {
@@ -168,6 +170,7 @@ if (values.index) {
       "smaps anon": smaps.Anonymous ?? NaN, "smaps file-backed": (smaps.Shared_Clean ?? 0) + (smaps.Private_Clean ?? 0),
       ...Object.fromEntries(getHeapSpaceStatistics().filter((sp) => sp.physical_space_size > 1048576).map((sp) => [sp.space_name, MB(sp.physical_space_size)])),
       chunker: chunker?.state ?? "(in this thread)",
+      "file being chunked": current ?? "-",
     };
   };
   const sample = () => {
@@ -183,7 +186,12 @@ if (values.index) {
   const timer = setInterval(sample, 50);
   const t0 = performance.now();
   const signal = values.seconds ? AbortSignal.timeout(Number(values.seconds) * 1000) : undefined;
-  const r = await indexRepository(path.resolve(values.index), e, store, { maxTokens: Math.min(e.info().context ?? 512, 512), chunker, signal });
+  const r = await indexRepository(path.resolve(values.index), e, store, {
+    maxTokens: Math.min(e.info().context ?? 512, 512), chunker, signal,
+    onProgress: (p) => {
+      if (p.currentFile) current = p.currentFile;
+    },
+  });
   await store.optimize?.();
   sample();
   clearInterval(timer);
@@ -195,8 +203,8 @@ if (values.index) {
   console.log(`bench_search --index: ${values.index} with ${path.basename(values.model)} (${e.info().dims} dims); store ${values.process}; chunking in ${where}`);
   console.log(machine());
   table(
-    ["files", "chunks", "embedded", "errors", "stopped", "s", "Node RSS peak MB", "Node RSS 6 s after MB", "store RSS peak MB", "chunker RSS peak MB", "chunker after"],
-    [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, r.aborted ? `after ${values.seconds} s` : "no", f(s, 1), f(node, 0), f(idle, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process", values.chunker === "process" ? f(chunkerPeak, 0) : "in the Node process", chunker ? chunker.state : "-"]],
+    ["files", "chunks", "embedded", "errors", "stopped", "s", "Node RSS peak MB", "Node RSS 6 s after MB", "store RSS peak MB", "chunker RSS peak MB", "chunker after", "largest frame to the store KB"],
+    [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, r.aborted ? `after ${values.seconds} s` : "no", f(s, 1), f(node, 0), f(idle, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process", values.chunker === "process" ? f(chunkerPeak, 0) : "in the Node process", chunker ? chunker.state : "-", store.engine?.status ? f(store.engine.status().largestFrame / 1024, 0) : "-"]],
   );
   if (atPeak) table(Object.keys(atPeak).map((k) => `${k}${typeof atPeak[k] === "number" ? " MB" : ""}`), [Object.values(atPeak).map((v) => (typeof v === "number" ? f(v, 1) : v))]);
   await chunker?.close();

@@ -9,7 +9,7 @@ import { zip } from './arrays.js';
 import type { Connection } from './connection.js';
 import { EmbedderError } from './errors.js';
 import { fallbackEmbedding, fallbackTokenCount } from './fallback.js';
-import { decodeHealthOk, decodeStatsOk, decodeTokenizeOk, encodeTokenize, MsgType, POOLING_RANK } from './protocol.js';
+import { decodeHealthOk, decodeStatsOk, decodeTokenCount, decodeTokenizeOk, encodeTokenize, MsgType, POOLING_RANK } from './protocol.js';
 import { type ClientStats, embedKind, type Item, type ResolvedEmbedOptions, rerankKind, Scheduler } from './scheduler.js';
 import {
   type EmbedderStatus,
@@ -416,6 +416,11 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
   /** Token ids of a text (the model's tokenizer; not available while degraded). */
   async tokenize(text: string, options: { addSpecial?: boolean } = {}): Promise<number[]> {
     return decodeTokenizeOk(await this.simple(MsgType.TOKENIZE, encodeTokenize(text, options.addSpecial !== false)));
+  }
+
+  /** The number of tokens of a text (tokenize's length, without making the ids). */
+  async countTokens(text: string, options: { addSpecial?: boolean } = {}): Promise<number> {
+    return decodeTokenCount(await this.simple(MsgType.TOKENIZE, encodeTokenize(text, options.addSpecial !== false)));
   }
 
   /** What the embedder serves (from HELLO_OK), or what is known while degraded. */

@@ -466,10 +466,12 @@ export function decodeRerankOk(body: Buffer): RerankOk {
 }
 
 export function encodeTokenize(text: string, addSpecial: boolean): Buffer {
-  return new Writer(16 + text.length * 3)
+  // sized exactly: a chunker asks the count of whole files' texts, and 3 bytes a character was 3 x the text
+  const utf8 = Buffer.from(text, 'utf8');
+  return new Writer(8 + utf8.length)
     .u8(addSpecial ? 1 : 0)
     .pad(3)
-    .str(text)
+    .str(utf8)
     .finish();
 }
 
@@ -480,6 +482,15 @@ export function decodeTokenizeOk(body: Buffer): number[] {
   for (let i = 0; i < n; i++) ids[i] = r.i32();
   r.end();
   return ids;
+}
+
+/** The number of ids of a TOKENIZE_OK, the body checked as decodeTokenizeOk checks it, without making the ids (8 bytes each in a JS array). */
+export function decodeTokenCount(body: Buffer): number {
+  const r = new Reader(body);
+  const n = r.u32();
+  r.skip(4 * n);
+  r.end();
+  return n;
 }
 
 export interface HealthOk {

@@ -153,6 +153,8 @@ export interface ChildStatus {
   starts: number;
   /** children that died unasked */
   crashes: number;
+  /** the largest request frame sent to a child so far, bytes (what a request costs this process at once) */
+  largestFrame: number;
 }
 
 export class ChildProcess {
@@ -168,6 +170,7 @@ export class ChildProcess {
   /** resolves when the child being stopped has exited */
   private gone: Promise<void> = Promise.resolve();
   private crashes = 0;
+  private largestFrame = 0;
   /** how many children have been started (a user that caches state reloads when it changes) */
   generation = 0;
 
@@ -180,7 +183,13 @@ export class ChildProcess {
     return this.child?.pid;
   }
   status(): ChildStatus {
-    return { state: this.st, pid: this.child?.pid ?? null, starts: this.generation, crashes: this.crashes };
+    return {
+      state: this.st,
+      pid: this.child?.pid ?? null,
+      starts: this.generation,
+      crashes: this.crashes,
+      largestFrame: this.largestFrame,
+    };
   }
 
   private to(next: ChildState): void {
@@ -326,7 +335,9 @@ export class ChildProcess {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      child.stdin?.write(encodeFrame({ id, op, args } satisfies Request));
+      const frame = encodeFrame({ id, op, args } satisfies Request);
+      this.largestFrame = Math.max(this.largestFrame, frame.length);
+      child.stdin?.write(frame);
     });
   }
 

@@ -30,6 +30,13 @@ import { type ChunkMeta, type FileRecord, type SearchStore, sha256 } from './sto
 
 /** walked files whose records are asked of the store at once */
 const WALK_BATCH = 256;
+/**
+ * Characters of chunk text queued before they are embedded and their files
+ * written, whatever their number: small chunks are counted by flushChunks,
+ * this bounds the text this process holds when chunks are long (one file
+ * queues all its chunks at once, so a large file is flushed alone).
+ */
+const FLUSH_CHARS = 1 << 20;
 
 /** What the indexer needs from an embedder (Embedder satisfies it). */
 export interface IndexEmbedder {
@@ -38,6 +45,8 @@ export interface IndexEmbedder {
     options?: { prefix?: string; signal?: AbortSignal },
   ): Promise<{ embedding: Float32Array; degraded: boolean; reason?: string; error?: Error }[]>;
   tokenize(text: string): Promise<number[]>;
+  /** the number of tokens of a text, without the ids (a chunker asks it of whole files' texts); else tokenize().length */
+  countTokens?(text: string): Promise<number>;
 }
 
 export interface IndexOptions extends WalkOptions {
@@ -50,6 +59,8 @@ export interface IndexOptions extends WalkOptions {
   batchSize?: number;
   /** chunks queued before they are embedded and their files written (default 4 x batchSize): the work an interruption can cost */
   flushChunks?: number;
+  /** characters of chunk text queued before a flush, whatever the number of chunks (default 1 Mi) */
+  flushChars?: number;
   /** what chunks the files (default: chunkFile in this thread; the MCP server gives a ChunkWorker) */
   chunker?: FileChunker;
   /** re-chunk every file even when unchanged (vectors are still reused by hash) */
@@ -142,6 +153,9 @@ class Run {
   private readonly prefix: string;
   private readonly batchSize: number;
   private readonly flushChunks: number;
+  private readonly flushChars: number;
+  /** characters of the queued chunk texts */
+  private queuedChars = 0;
   private queue: Pending[] = [];
   private queued = 0;
   private readonly dryHashes = new Set<string>();
@@ -163,6 +177,7 @@ class Run {
     this.prefix = options.documentPrefix ?? '';
     this.batchSize = options.batchSize ?? 64;
     this.flushChunks = options.flushChunks ?? 4 * this.batchSize;
+    this.flushChars = options.flushChars ?? FLUSH_CHARS;
   }
 
   /** Plans the run from the files that may have changed (names, sizes and heads only), so progress can say what is left. */
@@ -262,8 +277,9 @@ class Run {
     report.filesChanged++;
     this.progress(f.path);
     let chunks: Chunk[];
+    const count = this.embedder.countTokens?.bind(this.embedder);
     const chunkOptions: ChunkOptions = {
-      countTokens: async (t) => (await this.embedder.tokenize(this.prefix + t)).length,
+      countTokens: count ? (t) => count(this.prefix + t) : async (t) => (await this.embedder.tokenize(this.prefix + t)).length,
       maxTokens: options.maxTokens,
       minTokens: options.minTokens,
     };
@@ -329,19 +345,26 @@ class Run {
       texts,
     });
     this.queued += texts.size;
-    if (this.queued >= this.flushChunks) await this.flush();
+    for (const t of texts.values()) this.queuedChars += t.length;
+    if (this.queued >= this.flushChunks || this.queuedChars >= this.flushChars) await this.flush();
   }
 
   /** Embeds the queued chunks that still have no vector, then writes their files. */
   async flush(): Promise<void> {
     const { store, report, options } = this;
     const texts = new Map<string, string>();
-    for (const p of this.queue) for (const [h, t] of p.texts) texts.set(h, t);
+    for (const p of this.queue) {
+      for (const [h, t] of p.texts) texts.set(h, t);
+      p.texts.clear();
+    }
     for (const h of await store.haveVectors(texts.keys())) texts.delete(h);
-    const entries = [...texts];
+    const entries: ([string, string] | null)[] = [...texts];
+    texts.clear();
     const failed = new Set<string>();
     for (let i = 0; i < entries.length; i += this.batchSize) {
-      const part = entries.slice(i, i + this.batchSize);
+      const part = entries.slice(i, i + this.batchSize).filter((x) => x !== null);
+      // each text is dropped here once its batch is sent: the store has it from putVectors on
+      entries.fill(null, i, i + this.batchSize);
       const res = await this.embedder.embedBatch(
         part.map(([, t]) => t),
         { prefix: this.prefix, signal: options.signal },
@@ -381,6 +404,7 @@ class Run {
     else for (const r of recs) await store.putFile(r);
     this.queue = [];
     this.queued = 0;
+    this.queuedChars = 0;
     this.progress(null);
   }
 

@@ -4,9 +4,13 @@
 // Nothing of the index is held here: file records, paths and chunk hashes
 // are asked of the engine a batch at a time (fileRecords, filesUnder,
 // haveVectors), so this process holds the batch in hand and no more, at 1M
-// chunks as at 1k. New vectors wait here (putVectors) until the file that
-// refers to them is written (putFile), and go to the engine with it: at most
-// one indexer flush of them. Searching goes to the engine: rank() returns the
+// chunks as at 1k. New vectors go to the engine as they come (putVectors),
+// in messages of at most STAGE_BYTES, and wait there (staged) until the file
+// that refers to them is written (putFile): a file of thousands of chunks is
+// never one message, and this process keeps only their hashes (measured on
+// node_modules' JS/TS: one write of a .d.ts was a 5 MB frame, built as a
+// string and a buffer of that size, the largest allocation of the MCP
+// server while indexing). Searching goes to the engine: rank() returns the
 // vector half, the full-text (BM25) half over chunk text and the names half
 // (BM25 over symbol names), with the path and language filters applied
 // inside the store's query.
@@ -15,6 +19,9 @@
 // crash fails the calls in flight with a StoreError of kind 'crashed', the
 // next call starts a new child, and this side reloads the meta from disk
 // before going on (a write that was in flight may or may not have happened).
+// Vectors staged in a child that died are gone with it: the write of their
+// files fails with kind 'crashed' rather than record the files without them,
+// and the next indexing run embeds them again.
 // More than MAX_RESTARTS crashes within RESTART_WINDOW_MS and the store is
 // 'failed' for good (the supervisor's states: child.ts).
 
@@ -63,6 +70,13 @@ const CLOSE_GRACE_MS = 30_000;
  * and query answers (LanceDB's own memory is native, bounded by its caches).
  */
 const STORE_HEAP_MB = 256;
+/**
+ * Bytes of chunk text and vectors per stageVectors message (a vector counts
+ * as its base64 text in the frame). One frame is built at a time, as a JSON
+ * string and a buffer of its size: this bounds the largest allocation of the
+ * write path, whatever the size of a file.
+ */
+export const STAGE_BYTES = 256 << 10;
 
 export class ChildEngine implements StoreEngine {
   private readonly child: ChildProcess;
@@ -95,6 +109,10 @@ export class ChildEngine implements StoreEngine {
   get pid(): number | undefined {
     return this.child.pid;
   }
+  /** the supervisor's counts (children started, crashes, the largest frame sent) */
+  status() {
+    return this.child.status();
+  }
   /** how many children have been started: LanceStore reloads when it changes */
   get generation(): number {
     return this.child.generation;
@@ -115,6 +133,9 @@ export class ChildEngine implements StoreEngine {
   }
   haveHashes(hashes: string[]) {
     return this.call<string[]>('haveHashes', hashes);
+  }
+  stageVectors(fresh: FreshVector[]) {
+    return this.call<void>('stageVectors', fresh);
   }
   counts() {
     return this.call<IndexCounts>('counts');
@@ -155,8 +176,10 @@ export interface LanceStoreOptions extends EngineOptions {
 
 export class LanceStore implements SearchStore {
   meta: IndexMeta | null = null;
-  /** vectors waiting for the file that refers to them */
-  private readonly pending = new Map<string, FreshVector>();
+  /** hashes of the vectors staged in the engine, waiting for the file that refers to them */
+  private readonly staged = new Set<string>();
+  /** the store process they were staged in (a new one does not have them) */
+  private stagedIn = 0;
   private generation = 0;
 
   private constructor(readonly engine: StoreEngine) {}
@@ -206,7 +229,7 @@ export class LanceStore implements SearchStore {
     if (this.meta && this.meta.model === meta.model && this.meta.dims === meta.dims) return;
     await this.engine.setMeta(meta);
     this.meta = meta;
-    this.pending.clear();
+    this.staged.clear();
   }
 
   async fileRecords(paths: readonly string[]): Promise<Map<string, FileRecord>> {
@@ -231,8 +254,9 @@ export class LanceStore implements SearchStore {
     await this.fresh();
     const out = new Set<string>();
     const ask: string[] = [];
+    const staged = this.stagedHere();
     for (const h of new Set(hashes)) {
-      if (this.pending.has(h)) out.add(h);
+      if (staged.has(h)) out.add(h);
       else ask.push(h);
     }
     if (ask.length) for (const h of await this.engine.haveHashes(ask)) out.add(h);
@@ -244,40 +268,81 @@ export class LanceStore implements SearchStore {
     return this.engine.counts();
   }
 
+  /** The staged hashes, as long as the store process that holds them is the one running (else none). */
+  private stagedHere(): Set<string> {
+    return this.stagedAlive() ? this.staged : new Set();
+  }
+
+  /** Whether the staged vectors are still in the engine: inline, or the same store process, still up. */
+  private stagedAlive(): boolean {
+    const e = this.engine;
+    return !(e instanceof ChildEngine) || (e.state === 'up' && e.generation === this.stagedIn);
+  }
+
+  /** Throws (kind 'crashed') when vectors were staged in a store process that is gone (or going: a call would start another). */
+  private stagedOrLost(): void {
+    if (!this.staged.size || this.stagedAlive()) return;
+    const n = this.staged.size;
+    this.staged.clear();
+    throw new StoreError(
+      'crashed',
+      `the store process that held ${n} new vector(s) waiting for their files is gone: those files are not written; the next indexing run embeds them again`,
+    );
+  }
+
+  /** Sends the vectors to the engine, STAGE_BYTES at a time; they wait there for their files (putFile). */
   async putVectors(items: { hash: string; vector: Float32Array; text?: string }[]): Promise<void> {
-    if (!this.meta) throw new Error('index meta (model, dims) must be set before vectors are stored');
+    const meta = this.meta;
+    if (!meta) throw new Error('index meta (model, dims) must be set before vectors are stored');
+    const fresh: FreshVector[] = [];
     for (const x of items) {
       if (x.text === undefined)
         throw new Error('the LanceDB store keeps chunk text for full-text search: putVectors needs each chunk text');
-      if (x.vector.length !== this.meta.dims) throw new Error(`vector of ${x.vector.length} dims for an index of ${this.meta.dims}`);
-      this.pending.set(x.hash, { hash: x.hash, text: x.text, vector: x.vector });
+      if (x.vector.length !== meta.dims) throw new Error(`vector of ${x.vector.length} dims for an index of ${meta.dims}`);
+      fresh.push({ hash: x.hash, text: x.text, vector: x.vector });
     }
+    await this.fresh();
+    let part: FreshVector[] = [];
+    let bytes = 0;
+    const send = async () => {
+      if (!part.length) return;
+      const sent = part;
+      part = [];
+      bytes = 0;
+      this.stagedOrLost();
+      await this.engine.stageVectors(sent);
+      // (a call that found the process gone started another: those staged before are lost)
+      this.stagedOrLost();
+      this.stagedIn = this.engine instanceof ChildEngine ? this.engine.generation : 0;
+      for (const f of sent) this.staged.add(f.hash);
+    };
+    for (const f of fresh) {
+      // JSON escapes at most double a text's length here (quotes, backslashes, newlines); a vector is base64, 4/3 of its bytes
+      const size = 2 * f.text.length + Math.ceil((f.vector.byteLength * 4) / 3) + 128;
+      if (bytes && bytes + size > STAGE_BYTES) await send();
+      part.push(f);
+      bytes += size;
+    }
+    await send();
   }
 
   async putFile(rec: FileRecord): Promise<void> {
     await this.putFiles([rec]);
   }
 
-  /** Writes several files in one store transaction each step (far fewer table versions than one file at a time). */
+  /**
+   * Writes several files in one store transaction each step (far fewer table
+   * versions than one file at a time); their new vectors were staged before
+   * (putVectors). Fails with kind 'crashed', writing nothing, when the store
+   * process that held them is gone.
+   */
   async putFiles(recs: FileRecord[]): Promise<void> {
     await this.fresh();
-    const writes: FileWrite[] = recs.map((rec) => {
-      const fresh: FreshVector[] = [];
-      const seen = new Set<string>();
-      for (const c of rec.chunks) {
-        const p = this.pending.get(c.hash);
-        if (p && !seen.has(c.hash)) {
-          seen.add(c.hash);
-          fresh.push(p);
-        }
-      }
-      return { rec, fresh };
-    });
-    const missing = await this.engine.writeFiles(writes);
-    for (const rec of recs) {
-      const gone = new Set(missing[rec.path] ?? []);
-      for (const c of rec.chunks) if (!gone.has(c.hash)) this.pending.delete(c.hash);
-    }
+    this.stagedOrLost();
+    const missing = await this.engine.writeFiles(recs.map((rec) => ({ rec, fresh: [] })));
+    // written, or (missing) not in the store at all: the next run finds the file without its hash and embeds them again
+    for (const rec of recs) for (const c of rec.chunks) this.staged.delete(c.hash);
+    for (const hashes of Object.values(missing)) for (const h of hashes) this.staged.delete(h);
   }
 
   async removeFile(p: string): Promise<void> {
@@ -320,7 +385,7 @@ export class LanceStore implements SearchStore {
     await this.fresh();
     await this.engine.clear();
     this.meta = null;
-    this.pending.clear();
+    this.staged.clear();
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,13 @@
 // only new vectors. Rows removed in one write stay reachable for a while
 // (the orphan cache) so that a function moved to a file written later in
 // the same run still finds its vector.
+//
+// New vectors arrive ahead of the file that refers to them (stageVectors,
+// in pieces of bounded size: a file of thousands of chunks is never one
+// message) and wait here, in the store's process, until a write takes them;
+// haveHashes counts them as stored. They are memory only: a store process
+// that dies loses them, and LanceStore then fails the write that needed
+// them (the next run embeds them again).
 
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -35,7 +42,7 @@ export interface FreshVector {
 
 export interface FileWrite {
   rec: FileRecord;
-  /** vectors the store does not have yet, by chunk hash */
+  /** vectors the store does not have yet (besides those staged), by chunk hash */
   fresh: FreshVector[];
 }
 
@@ -121,8 +128,10 @@ export interface StoreEngine {
   fileRecords(paths: string[]): Promise<FileRecord[]>;
   /** up to `limit` indexed paths starting with `prefix`, in the store's order, after `after` (null: from the first); fewer than `limit`: the last page */
   listPaths(prefix: string, after: string | null, limit: number): Promise<string[]>;
-  /** those of these chunk hashes that some stored chunk row has */
+  /** those of these chunk hashes that some stored chunk row, or a staged vector, has */
   haveHashes(hashes: string[]): Promise<string[]>;
+  /** keeps new vectors (with their chunk text) for the writes of the files that refer to them */
+  stageVectors(fresh: FreshVector[]): Promise<void>;
   counts(): Promise<IndexCounts>;
   /** the hashes of each path whose vector could not be found (the file is written without them) */
   writeFiles(writes: FileWrite[]): Promise<Record<string, string[]>>;
@@ -150,6 +159,14 @@ const NPROBES = 32;
 const IN_LIST = 500;
 /** orphaned rows kept for a later write of the same run, at most this many bytes of vectors */
 const ORPHAN_BYTES = 16 << 20;
+/**
+ * Staged vectors kept at most (bytes of vectors and text). A write takes
+ * what it refers to; only a run stopped between its vectors and its files
+ * leaves any behind, for the next run. Past this, the oldest go: a file
+ * written later without one of them is recorded without its hash and read
+ * again by the next run.
+ */
+const STAGED_BYTES = 256 << 20;
 const CHUNKS = 'chunks';
 const FILES = 'files';
 
@@ -247,6 +264,9 @@ export class LanceEngine implements StoreEngine {
   /** rows removed by recent writes, by hash, oldest first (Map order) */
   private readonly orphans = new Map<string, { text: string; vector: Float32Array }>();
   private orphanBytes = 0;
+  /** new vectors waiting for their files' write, oldest first (Map order) */
+  private readonly staged = new Map<string, FreshVector>();
+  private stagedBytes = 0;
 
   private constructor(
     private readonly dir: string,
@@ -445,13 +465,14 @@ export class LanceEngine implements StoreEngine {
   }
 
   async haveHashes(hashes: string[]): Promise<string[]> {
+    const out = new Set(hashes.filter((h) => this.staged.has(h)));
     const chunks = this.chunks;
-    if (!chunks || !hashes.length) return [];
-    const out = new Set<string>();
-    for (let i = 0; i < hashes.length; i += IN_LIST) {
+    const ask = hashes.filter((h) => !out.has(h));
+    if (!chunks || !ask.length) return [...out];
+    for (let i = 0; i < ask.length; i += IN_LIST) {
       const rows = await chunks
         .query()
-        .where(`hash IN ${LanceEngine.inList(hashes.slice(i, i + IN_LIST))}`)
+        .where(`hash IN ${LanceEngine.inList(ask.slice(i, i + IN_LIST))}`)
         .select(['hash'])
         .toArray();
       for (const r of rows as { hash: string }[]) out.add(r.hash);
@@ -491,6 +512,36 @@ export class LanceEngine implements StoreEngine {
       this.orphans.delete(h);
       this.orphanBytes -= o.vector.byteLength + o.text.length;
     }
+  }
+
+  async stageVectors(fresh: FreshVector[]): Promise<void> {
+    const dims = this.meta?.dims;
+    if (dims === undefined) throw new Error('index meta (model, dims) must be set before vectors are stored');
+    for (const f of fresh) {
+      if (f.vector.length !== dims) throw new Error(`vector of ${f.vector.length} dims for an index of ${dims}`);
+      if (typeof f.text !== 'string') throw new Error(`staged vector ${f.hash} has no chunk text`);
+    }
+    for (const f of fresh) {
+      if (this.staged.has(f.hash)) continue;
+      this.staged.set(f.hash, f);
+      this.stagedBytes += LanceEngine.stagedSize(f);
+    }
+    for (const [h, f] of this.staged) {
+      if (this.stagedBytes <= STAGED_BYTES) break;
+      this.staged.delete(h);
+      this.stagedBytes -= LanceEngine.stagedSize(f);
+    }
+  }
+
+  private static stagedSize(f: FreshVector): number {
+    return f.vector.byteLength + 2 * f.text.length;
+  }
+
+  private unstage(hash: string): void {
+    const f = this.staged.get(hash);
+    if (!f) return;
+    this.staged.delete(hash);
+    this.stagedBytes -= LanceEngine.stagedSize(f);
   }
 
   private static inList(values: Iterable<string>): string {
@@ -534,7 +585,7 @@ export class LanceEngine implements StoreEngine {
     const wanted = new Set<string>();
     for (const w of writes) for (const c of w.rec.chunks) if (!known.has(c.hash)) wanted.add(c.hash);
     for (const h of wanted) {
-      const o = this.orphans.get(h);
+      const o = this.staged.get(h) ?? this.orphans.get(h);
       if (o) known.set(h, o);
     }
     for (const [h, v] of await this.rowsOfHashes(chunks, new Set([...wanted].filter((h) => !known.has(h))))) known.set(h, v);
@@ -579,6 +630,8 @@ export class LanceEngine implements StoreEngine {
     await chunks.delete(`path IN ${pathList}`);
     for (let i = 0; i < rows.length; i += ADD_ROWS) await chunks.add(this.chunkTable(rows.slice(i, i + ADD_ROWS), dims));
     await files.add(fileRows);
+    // taken: the rows hold them now
+    for (const r of rows) this.unstage(r.hash);
     await this.wrote(rows.length + old.length);
     return missing;
   }
@@ -800,6 +853,8 @@ export class LanceEngine implements StoreEngine {
     this.scalarColumns.clear();
     this.orphans.clear();
     this.orphanBytes = 0;
+    this.staged.clear();
+    this.stagedBytes = 0;
   }
 
   async close(): Promise<void> {
