@@ -53,6 +53,8 @@ for (const transport of [process.platform === 'win32' ? 'pipe' : 'socket', 'stdi
       assert.equal(ids.length, at(ref, 0).tokens);
       const plain = await e.tokenize('hello world', { addSpecial: false });
       assert.deepEqual(plain, ids.slice(1, -1));
+      assert.equal(await e.countTokens('hello world'), ids.length);
+      assert.equal(await e.countTokens('hello world', { addSpecial: false }), plain.length);
 
       const h = await e.health();
       assert.equal(h.state, 'ready');

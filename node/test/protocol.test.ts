@@ -10,6 +10,7 @@ import {
   decodeHelloOk,
   decodeRerankOk,
   decodeStatsOk,
+  decodeTokenCount,
   decodeTokenizeOk,
   encodeCancel,
   encodeEmbed,
@@ -114,6 +115,16 @@ test('TOKENIZE, HEALTH, STATS, CANCEL, SHUTDOWN, ERROR as in the spec', () => {
     decodeTokenizeOk(decodeOne(hex('10 00 00 00 83 00 00 00 03 00 00 00 03 00 00 00 65 00 00 00 d0 1d 00 00 66 00 00 00')).body),
     [101, 7632, 102],
   );
+  // the count alone, the body checked as for the ids: a body cut short or with bytes over is refused
+  const tokBody = decodeOne(hex('10 00 00 00 83 00 00 00 03 00 00 00 03 00 00 00 65 00 00 00 d0 1d 00 00 66 00 00 00')).body;
+  assert.equal(decodeTokenCount(tokBody), 3);
+  assert.throws(() => decodeTokenCount(tokBody.subarray(0, tokBody.length - 1)), /too short/);
+  assert.throws(() => decodeTokenCount(Buffer.concat([tokBody, Buffer.alloc(4)])));
+  // a long text's request is its UTF-8 and 8 bytes, not 3 bytes a character
+  const long = 'é'.repeat(100_000);
+  const body = encodeTokenize(long, false);
+  assert.equal(body.length, 8 + Buffer.byteLength(long));
+  assert.equal(body.buffer.byteLength < 3 * long.length, true);
   assert.deepEqual(frame(MsgType.HEALTH, 4, Buffer.alloc(0)), hex('00 00 00 00 04 00 00 00 04 00 00 00'));
   assert.deepEqual(
     decodeHealthOk(
