@@ -14,6 +14,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { at } from '../src/arrays.js';
 import { Embedder } from '../src/index.js';
 import { ChunkProcess } from '../src/search/chunk-process.js';
+import { CHUNK_PIECE_BYTES } from '../src/search/chunk-server.js';
 import { ChunkWorkerError } from '../src/search/chunk-worker.js';
 import { chunkFile } from '../src/search/chunker.js';
 import { FileStore, sha256 } from '../src/search/store.js';
@@ -40,13 +41,28 @@ test("chunkPath: the process reads the file itself; the chunks are chunkFile's, 
   // (no idle end between the files, however slow the machine: the starts are counted)
   const p = new ChunkProcess({ idleMs: 600_000 });
   try {
-    for (const abs of [path.join(PKG, '..', 'src/engine.c'), path.join(PKG, 'src/search/chunker.ts'), path.join(PKG, '..', 'README.md')]) {
+    // and a file whose chunks are many pieces
+    const big = path.join(dir, 'big.ts');
+    writeFileSync(
+      big,
+      Array.from({ length: 4000 }, (_, i) => `export function f${i}(x: number): number {\n  return x * ${i} + ${i % 7};\n}\n`).join('\n'),
+    );
+    assert.ok(readFileSync(big).length > 2 * CHUNK_PIECE_BYTES);
+    for (const abs of [
+      path.join(PKG, '..', 'src/engine.c'),
+      path.join(PKG, 'src/search/chunker.ts'),
+      path.join(PKG, '..', 'README.md'),
+      big,
+    ]) {
       const bytes = readFileSync(abs);
       const got = await p.chunkPath(path.basename(abs), abs, OPTS);
       assert.equal(got.hash, sha256(bytes));
       assert.deepEqual(got.chunks, await chunkFile(path.basename(abs), bytes.toString('utf8'), OPTS), abs);
     }
     assert.deepEqual([p.status().starts, p.status().crashes], [1, 0]);
+    // big.ts's chunks came back in frames of at most CHUNK_PIECE_BYTES (and a little JSON around them), not one
+    const answered = p.frames().answered;
+    assert.ok(answered <= CHUNK_PIECE_BYTES + 4096, `largest answer of the chunker process ${answered} bytes`);
     await assert.rejects(
       p.chunkPath('gone.ts', path.join(dir, 'gone.ts'), OPTS),
       (err: unknown) => err instanceof ChunkWorkerError && err.kind === 'failed' && /ENOENT/.test(err.message),

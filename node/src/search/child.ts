@@ -71,6 +71,8 @@ export class FrameReader {
   private parts: Buffer[] = [];
   private partBytes = 0;
   private want = 0;
+  /** the largest answer frame (not a request) read so far, bytes */
+  largestReply = 0;
   push(data: Buffer): unknown[] {
     if (this.want) {
       this.parts.push(data);
@@ -94,7 +96,9 @@ export class FrameReader {
       const frame = this.buf.toString('utf8', 4, 4 + n);
       // a view of the rest would keep the whole joined buffer (megabytes of chunks) alive until the next frame
       this.buf = this.buf.length > 4 + n ? this.buf.subarray(4 + n) : Buffer.alloc(0);
-      out.push(JSON.parse(frame, revive));
+      const m: unknown = JSON.parse(frame, revive);
+      if (!isRequest(m)) this.largestReply = Math.max(this.largestReply, 4 + n);
+      out.push(m);
     }
     return out;
   }
@@ -155,6 +159,8 @@ export interface ChildStatus {
   crashes: number;
   /** the largest request frame sent to a child so far, bytes (what a request costs this process at once) */
   largestFrame: number;
+  /** the largest answer frame read from a child so far, bytes */
+  largestReply: number;
 }
 
 export class ChildProcess {
@@ -171,6 +177,8 @@ export class ChildProcess {
   private gone: Promise<void> = Promise.resolve();
   private crashes = 0;
   private largestFrame = 0;
+  /** of the children before the one running */
+  private largestReply = 0;
   /** how many children have been started (a user that caches state reloads when it changes) */
   generation = 0;
 
@@ -189,6 +197,7 @@ export class ChildProcess {
       starts: this.generation,
       crashes: this.crashes,
       largestFrame: this.largestFrame,
+      largestReply: Math.max(this.largestReply, this.reader.largestReply),
     };
   }
 
@@ -209,6 +218,7 @@ export class ChildProcess {
       windowsHide: true,
     });
     this.child = child;
+    this.largestReply = Math.max(this.largestReply, this.reader.largestReply);
     this.reader = new FrameReader();
     this.stderr = [];
     this.generation++;

@@ -9,6 +9,8 @@
 // walk waits for it). The process asks this side for token counts, answered
 // by the file's own countTokens (the embedder lives here), so the check "no
 // chunk over the model's context" is the model's tokenizer's, as in-thread.
+// It sends the file's chunks in pieces (`chunks` requests) before its
+// answer, which gives their number (chunk-server.ts).
 //
 // A process that dies on a file (killed, out of its heap, a crash, a parser
 // trap) fails that file with a ChunkWorkerError whose kind says so
@@ -75,6 +77,8 @@ export class ChunkProcess implements FileChunker {
   private readonly child: ChildProcess;
   /** the token counter of the file in the process */
   private count: ((t: string) => Promise<number>) | null = null;
+  /** the chunks of the file in the process, as its pieces come */
+  private received: Chunk[] | null = null;
   /** files take turns through this chain */
   private turn: Promise<unknown> = Promise.resolve();
   private queued = 0;
@@ -91,8 +95,12 @@ export class ChunkProcess implements FileChunker {
       idleMs: options.idleMs ?? 5000,
       error: (kind, message) => new ChunkWorkerError(KINDS[kind] ?? 'failed', message),
       onRequest: async (op, args) => {
-        if (op !== 'countTokens' || !this.count) throw new Error(`no ${op} for the chunker now`);
-        return this.count(String(args[0]));
+        if (op === 'countTokens' && this.count) return this.count(String(args[0]));
+        if (op === 'chunks' && this.received && Array.isArray(args[0])) {
+          for (const c of args[0] as Chunk[]) this.received.push(c);
+          return null;
+        }
+        throw new Error(`no ${op} for the chunker now`);
       },
     });
   }
@@ -104,28 +112,46 @@ export class ChunkProcess implements FileChunker {
     return this.child.pid;
   }
 
+  /** the largest frames sent to and answered by the process so far, bytes */
+  frames(): { sent: number; answered: number } {
+    const s = this.child.status();
+    return { sent: s.largestFrame, answered: s.largestReply };
+  }
+
   status(): ChunkProcessStatus {
     const s = this.child.status();
     return { state: s.state, pid: s.pid, starts: s.starts, crashes: s.crashes, queued: this.queued };
   }
 
-  chunk(file: string, source: string, options: ChunkOptions): Promise<Chunk[]> {
-    return this.inTurn(file, options, () => this.child.call<Chunk[]>('chunk', file, source, threadOptions(options)));
+  async chunk(file: string, source: string, options: ChunkOptions): Promise<Chunk[]> {
+    const r = await this.inTurn(file, options, () => this.child.call<{ count: number }>('chunk', file, source, threadOptions(options)));
+    return r.chunks;
   }
 
   /** Chunks the file at `abs`, read by the process (this one never holds its text). */
-  chunkPath(file: string, abs: string, options: ChunkOptions): Promise<{ hash: string; chunks: Chunk[] }> {
-    return this.inTurn(file, options, () =>
-      this.child.call<{ hash: string; chunks: Chunk[] }>('chunkPath', file, abs, threadOptions(options)),
+  async chunkPath(file: string, abs: string, options: ChunkOptions): Promise<{ hash: string; chunks: Chunk[] }> {
+    const r = await this.inTurn(file, options, () =>
+      this.child.call<{ hash: string; count: number }>('chunkPath', file, abs, threadOptions(options)),
     );
+    return { hash: r.hash, chunks: r.chunks };
   }
 
-  private inTurn<T>(file: string, options: ChunkOptions, send: () => Promise<T>): Promise<T> {
+  /** Runs one file's call in its turn; the answer with the chunks its pieces brought. */
+  private inTurn<T extends { count: number }>(
+    file: string,
+    options: ChunkOptions,
+    send: () => Promise<T>,
+  ): Promise<T & { chunks: Chunk[] }> {
     this.queued++;
     const mine = this.turn.then(async () => {
       this.count = options.countTokens;
+      const chunks: Chunk[] = [];
+      this.received = chunks;
       try {
-        return await send();
+        const r = await send();
+        if (r.count !== chunks.length)
+          throw new ChunkWorkerError('crashed', `the chunker process answered ${r.count} chunks but sent ${chunks.length}`);
+        return { ...r, chunks };
       } catch (e) {
         if (!(e instanceof ChunkWorkerError)) throw e;
         // a trapped parser may have left its memory corrupt: the process goes, the next file gets a new one
@@ -133,6 +159,7 @@ export class ChunkProcess implements FileChunker {
         throw new ChunkWorkerError(e.kind, `${file}: ${e.detail}`);
       } finally {
         this.count = null;
+        this.received = null;
         this.queued--;
       }
     });

@@ -74,9 +74,10 @@ const STORE_HEAP_MB = 256;
  * Bytes of chunk text and vectors per stageVectors message (a vector counts
  * as its base64 text in the frame). One frame is built at a time, as a JSON
  * string and a buffer of its size: this bounds the largest allocation of the
- * write path, whatever the size of a file.
+ * write path, whatever the size of a file (and keeps the string below V8's
+ * large-object size, so it dies young in the new space).
  */
-export const STAGE_BYTES = 256 << 10;
+export const STAGE_BYTES = 64 << 10;
 
 export class ChildEngine implements StoreEngine {
   private readonly child: ChildProcess;
