@@ -145,6 +145,35 @@ test('an interrupted run resumes where it stopped: nothing lost, nothing embedde
   assert.equal([...resumed.files()].length, SOURCES.length);
 });
 
+test('the queue is flushed by the size of its texts too: with long texts, files are written as the run goes, whatever flushChunks says', async () => {
+  const root = makeRepo('repo5');
+  const expected = await allHashes(root, SOURCES);
+  for (const [name, flushChars, interleaved] of [
+    ['idx5a', 4096, true],
+    ['idx5b', 1 << 30, false],
+  ] as const) {
+    const store = await FileStore.open(path.join(dir, name));
+    await store.setMeta({ model: 'tiny', dims: 64 });
+    const events: string[] = [];
+    const put = store.putFile.bind(store);
+    store.putFile = async (rec) => {
+      events.push('file');
+      return put(rec);
+    };
+    const embedder: IndexEmbedder = {
+      embedBatch: async (t, o) => {
+        events.push('embed');
+        return e.embedBatch(t, o);
+      },
+      tokenize: (t) => e.tokenize(t),
+    };
+    const r = await indexRepository(root, embedder, store, { ...OPTS, flushChunks: 1_000_000, flushChars });
+    assert.deepEqual(r.errors, []);
+    assert.equal(events.indexOf('file') < events.lastIndexOf('embed'), interleaved, `flushChars ${flushChars}: ${events.join(' ')}`);
+    assert.deepEqual(liveHashes(store), expected);
+  }
+});
+
 test("search: a chunk's own text finds that chunk first; an exact identifier finds its definition first; filters apply", async () => {
   const root = makeRepo('repo3');
   const store = await FileStore.open(path.join(dir, 'idx3'));
