@@ -15,7 +15,8 @@
 // worker in a worker thread, with --chunker thread in this one) into a
 // fresh store, sampling every 50 ms the RSS of this process (what the MCP
 // server would hold), of the store process and of the chunking process,
-// and where this process's memory was at its peak. --seconds N stops the
+// and where this process's memory was at its peak (its heap spaces, the file
+// being chunked then), and the largest frame it sent the store process. --seconds N stops the
 // run after N seconds (for trees too large to index in one sitting);
 // --thread-old-mb N bounds the chunking thread's old generation (default 64).
 //
