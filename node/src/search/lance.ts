@@ -155,6 +155,8 @@ const DEFAULT_SCALAR_INDEX_ROWS = 20_000;
 const DEFAULT_FLAT_FILTER_ROWS = 20_000;
 /** IVF partitions a vector search looks in at least (of about sqrt(rows)) */
 const NPROBES = 32;
+/** candidates per result the vector index's search re-ranks by their full vectors */
+const REFINE_FACTOR = 20;
 /** values per IN (...) list of a filter */
 const IN_LIST = 500;
 /** orphaned rows kept for a later write of the same run, at most this many bytes of vectors */
@@ -169,6 +171,36 @@ const ORPHAN_BYTES = 16 << 20;
 const STAGED_BYTES = 256 << 20;
 const CHUNKS = 'chunks';
 const FILES = 'files';
+
+/**
+ * The IVF-PQ index the store builds over `rows` vectors of `dims` dimensions
+ * (bench/bench_recall.mjs measures its recall against exact search with the
+ * query settings of VECTOR_QUERY).
+ */
+export function vectorIndexOptions(rows: number, dims: number) {
+  // one PQ sub-vector per 4 dimensions (or 2, 1: whatever divides the width): at 4 bits a code, as
+  // many bytes per vector as the 8-bit codes of 8 dimensions each had (48 at 384 dimensions)
+  const sub = [4, 2, 1].find((s) => dims % s === 0) ?? 1;
+  return {
+    distanceType: 'cosine' as const,
+    // about sqrt(rows) partitions
+    numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
+    numSubVectors: dims / sub,
+    // 16 centroids per sub-vector, not 256: LanceDB trains the PQ codebook on 256 samples per
+    // centroid whatever the table's size, so 8 bits is 65,536 samples x 256 centroids at every
+    // build (91 of the 99 CPU seconds of a 200k-row build, and all of the 1M builds that did not
+    // finish at load 20); 4 bits is 4,096 x 16 (7 CPU seconds in all). The codes only choose the
+    // candidates: they are re-ranked by their full vectors (REFINE_FACTOR), and recall at 10
+    // against exact search stayed at 0.999 (bench_recall.mjs, clustered vectors)
+    numBits: 4,
+    // k-means on 64 (not 256) sample vectors per partition, at most 20 (not 50) rounds
+    sampleRate: 64,
+    maxIterations: 20,
+  };
+}
+
+/** How a vector search uses the index: partitions probed (at least), candidates re-ranked per result. */
+export const VECTOR_QUERY = { nprobes: NPROBES, refineFactor: REFINE_FACTOR };
 
 type Lance = typeof import('@lancedb/lancedb');
 type FtsOptions = Parameters<Lance['Index']['fts']>[0];
@@ -705,7 +737,7 @@ export class LanceEngine implements StoreEngine {
     return vq
       .maximumNprobes(where ? 0 : NPROBES)
       .minimumNprobes(NPROBES)
-      .refineFactor(20);
+      .refineFactor(REFINE_FACTOR);
   }
 
   private static hits(rows: Record<string, unknown>[], score: (r: Record<string, unknown>) => number): RankHit[] {
@@ -774,22 +806,7 @@ export class LanceEngine implements StoreEngine {
     if (!chunks || !this.files || !this.meta) return this.stats();
     const rows = await chunks.countRows();
     if (!this.vectorIndex && rows >= this.options.vectorIndexRows) {
-      const dims = this.meta.dims;
-      // IVF-PQ: about sqrt(rows) partitions, and one sub-vector per 8 dimensions (or 4, or the width) for the codes
-      const sub = [8, 4, 2, 1].find((s) => dims % s === 0 && dims / s >= 1) ?? 1;
-      await chunks.createIndex('vector', {
-        config: this.lance.Index.ivfPq({
-          distanceType: 'cosine',
-          numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
-          numSubVectors: dims / sub,
-          // k-means on 64 (not 256) sample vectors per partition, at most 20 (not 50) rounds: at 1M
-          // rows LanceDB's defaults are 256k samples x 1,000 centroids x 50 rounds, most of 10 CPU
-          // minutes and ~400 MB of the store process; the re-ranking by full vectors (refineFactor)
-          // makes up for coarser partitions
-          sampleRate: 64,
-          maxIterations: 20,
-        }),
-      });
+      await chunks.createIndex('vector', { config: this.lance.Index.ivfPq(vectorIndexOptions(rows, this.meta.dims)) });
       this.vectorIndex = 'IvfPq';
     }
     await this.scalarIndexes(chunks, this.files, rows);
