@@ -88,15 +88,17 @@ export class ChildEngine implements StoreEngine {
       script: new URL('./store-server.js', import.meta.url),
       args: [dir, JSON.stringify(options)],
       heapMb: STORE_HEAP_MB,
-      // glibc's malloc raises its mmap threshold to the largest block freed (up to 32 MB), so the
-      // query threads' large Arrow buffers come from their arenas and stay there once freed: a fixed
-      // 128 KiB threshold returns them to the system. At 10k chunks, 200 hybrid queries: 417 -> 236 MB
-      // RSS with the same latency (two arenas instead gave 172 MB but 10x the latency, the query
-      // threads waiting for each other's arena). glibc's setting: ignored elsewhere.
+      // glibc's malloc gives each query thread an arena of its own (up to 8 per core), and the large
+      // Arrow buffers freed there stay in it: at 10k chunks, 200 hybrid queries, 406 MB RSS. Four
+      // arenas hold 226 MB at the same CPU time per query (29.7 ms). A fixed 128 KiB mmap threshold
+      // (MALLOC_MMAP_THRESHOLD_, used before) held 130 MB but maps and faults in every large buffer
+      // afresh: 6.5x the CPU per query at 10k (194 ms, 10,647 page faults a query), and at 1M chunks
+      // a `**/*.c` filter 1.38 s of CPU a query against 0.35 s; two arenas cost 44% more CPU at 10k.
+      // glibc's setting: ignored elsewhere.
       // The full-text index builder keeps its postings in memory up to LANCE_FTS_PARTITION_SIZE MiB
       // per worker (2 GiB by default) before it spills them: at 1M chunks that step grew the process
       // by ~300 MB, more than any other index build; 64 MiB bounds it (the environment overrides these).
-      env: { LANCEDB_LOG: 'error', MALLOC_MMAP_THRESHOLD_: String(128 << 10), LANCE_FTS_PARTITION_SIZE: '64' },
+      env: { LANCEDB_LOG: 'error', MALLOC_ARENA_MAX: '4', LANCE_FTS_PARTITION_SIZE: '64' },
       maxCrashes: MAX_RESTARTS,
       windowMs: RESTART_WINDOW_MS,
       closeGraceMs: CLOSE_GRACE_MS,
