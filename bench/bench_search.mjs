@@ -5,8 +5,8 @@
 // p50/p99, and the RSS of the Node process and of the store process.
 //
 //   node bench/bench_search.mjs [--sizes 10000] [--million] [--dims 384] [--queries 200]
-//        [--process child|inline] [--dir DIR] [--keep] [--reuse] [--write-batch 50000]
-//        [--index-cache-mb N] [--metadata-cache-mb N] [--store-build] [--globs G1,G2,...]
+//        [--process child|inline] [--dir DIR] [--keep] [--reuse [--optimize]] [--write-batch 50000]
+//        [--index-cache-mb N] [--metadata-cache-mb N] [--store-build] [--globs G1,G2,...] [--languages L1,...]
 //   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file] [--chunker process|worker|thread]
 //        [--seconds N] [--thread-old-mb N]
 //
@@ -38,11 +38,15 @@
 // server runs them, so that "Node RSS" is what the MCP server holds at that
 // index size, and "store RSS" the store process's while it answers. With
 // --dir and --reuse, an index written before (DIR/nN/done) is searched again
-// without writing it (after an optimize(), which adds the indexes a newer
-// version builds). --store-build builds the indexes in a store process of its
-// own instead of the writer (the MCP server's store process, its environment
-// and bounds), and reports that process's peak RSS. Each query also runs with
-// each of --globs as its path_glob, in turn, so that filtered and unfiltered
+// as it is, without writing it or building anything (a search-only run: at 1M
+// chunks, minutes instead of the build's tens); --optimize first runs the
+// store's optimize() on it, which adds the indexes a newer version builds (and
+// may compact the table again). A run stopped after writing (DIR/nN/written)
+// goes on with the index build. --store-build builds the indexes in a store
+// process of its own instead of the writer (the MCP server's store process,
+// its environment and bounds), and reports that process's peak RSS. Each query
+// also runs with each of --globs as its path_glob and each of --languages
+// (default c) as its language filter, in turn, so that filtered and unfiltered
 // times are taken side by side.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -57,8 +61,9 @@ const { values } = parseArgs({
     queries: { type: "string", default: "200" }, process: { type: "string", default: "child" },
     dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
     chunker: { type: "string", default: "process" }, seconds: { type: "string" }, "thread-old-mb": { type: "string" },
-    reuse: { type: "boolean" }, "write-batch": { type: "string", default: "50000" }, "write-phase": { type: "string" },
+    reuse: { type: "boolean" }, optimize: { type: "boolean" }, "write-batch": { type: "string", default: "50000" }, "write-phase": { type: "string" },
     "store-build": { type: "boolean" }, globs: { type: "string", default: "src/dir42/**,src/dir1*/**,**/*.c,**/file1?.ts" },
+    languages: { type: "string", default: "c" },
     "index-cache-mb": { type: "string" }, "metadata-cache-mb": { type: "string" },
   },
 });
@@ -264,7 +269,7 @@ if (values["write-phase"]) {
     if ((start / batch) % 4 === 0) console.error(`bench_search writer: ${Math.min(n, start + batch)} of ${n} rows, ${f((performance.now() - t0) / 1000, 0)} s, RSS ${f(selfRss().rss, 0)} MB`);
   }
   const writeMs = wroteBefore?.writeMs ?? performance.now() - t0;
-  writeFileSync(path.join(dir, "written"), JSON.stringify({ writeMs, writerPeakMb: selfRss().peak }));
+  writeFileSync(path.join(dir, "written"), JSON.stringify({ writeMs, writerPeakMb: wroteBefore?.writerPeakMb ?? selfRss().peak }));
   if (values["store-build"]) {
     // the indexes are built by the store process (below), as the MCP server's store builds them
     // (close() would build them here: the rows it counts as written since an optimize() are forgotten)
@@ -288,7 +293,18 @@ if (values["write-phase"]) {
 
 const rows = [];
 const globRows = [];
-const globs0 = () => values.globs.split(",")[0] ?? "filtered";
+// the filters each query also runs with: each --globs as its path_glob, then each --languages as its language
+const filters = [
+  ...values.globs
+    .split(",")
+    .filter(Boolean)
+    .map((g) => ({ glob: g, options: { pathGlob: g } })),
+  ...values.languages
+    .split(",")
+    .filter(Boolean)
+    .map((l) => ({ glob: `language ${l}`, options: { language: l } })),
+];
+const globs0 = () => filters[0]?.glob ?? "filtered";
 for (const n of sizes) {
   const dir = path.join(base, `n${n}`);
   if (!(values.reuse && existsSync(path.join(dir, "done")))) {
@@ -330,13 +346,15 @@ for (const n of sizes) {
     indexCacheBytes: mb("index-cache-mb"),
     metadataCacheBytes: mb("metadata-cache-mb"),
   });
-  if (values.reuse) {
-    // an index written by an older version gets the indexes this one builds (a bitmap on the language)
+  if (values.optimize) {
+    // an index written by an older version gets the indexes this one builds (at 1M rows: minutes,
+    // as it may compact the table again, so --reuse alone searches the index as it is)
     const t = performance.now();
     await store.optimize();
     console.error(`bench_search: optimize() of the reused index, ${f((performance.now() - t) / 1000, 1)} s`);
   }
   const st = await store.stats();
+  console.error(`bench_search: ${dir}: ${st.rows} rows, vector index ${st.vectorIndex ?? "none"}, scalar indexes ${st.scalarIndexes.join(" ") || "none"}`);
   if (st.rows !== n) throw new Error(`${dir} holds ${st.rows} rows, not ${n}`);
   const writeMs = written.writeMs;
   const indexMs = written.indexMs;
@@ -354,8 +372,7 @@ for (const n of sizes) {
   const rankMs = [];
   const searchMs = [];
   // each query unfiltered and with each glob in turn, so that the machine's load falls on all alike
-  const globs = values.globs.split(",").filter(Boolean);
-  const byGlob = globs.map((g) => ({ glob: g, ms: [], fewest: Infinity }));
+  const byGlob = filters.map((flt) => ({ ...flt, ms: [], fewest: Infinity }));
   for (qi = 0; qi < nq; qi++) {
     const q = queries[qi];
     let t = performance.now();
@@ -366,7 +383,7 @@ for (const n of sizes) {
     searchMs.push(performance.now() - t);
     for (const g of byGlob) {
       t = performance.now();
-      const rs = await searchCode(dir, store, fake, q.text, { limit: 10, pathGlob: g.glob });
+      const rs = await searchCode(dir, store, fake, q.text, { limit: 10, ...g.options });
       g.ms.push(performance.now() - t);
       g.fewest = Math.min(g.fewest, rs.length);
     }
@@ -410,6 +427,6 @@ table(
   ["chunks", "write s", "optimize s", "vector index", "rank p50 ms", "rank p99 ms", "search p50 ms", "search p99 ms", `${globs0()} p50 ms`, "Node RSS MB", "store RSS MB", "index build peak RSS MB"],
   rows,
 );
-console.log("search_code with a path_glob, side by side with the same queries unfiltered (limit 10; fewest: the fewest results any query got)");
-table(["chunks", "path_glob", "unfiltered p50 ms", "filtered p50 ms", "unfiltered p99 ms", "filtered p99 ms", "fewest results"], globRows);
+console.log("search_code with a path_glob or a language, side by side with the same queries unfiltered (limit 10; fewest: the fewest results any query got)");
+table(["chunks", "filter", "unfiltered p50 ms", "filtered p50 ms", "unfiltered p99 ms", "filtered p99 ms", "fewest results"], globRows);
 if (!values.keep && !values.dir) rmSync(base, { recursive: true, force: true });
