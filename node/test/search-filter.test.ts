@@ -236,6 +236,27 @@ test('a filtered search past the vector index threshold still returns `limit` re
   }
 });
 
+test('a filtered search through the vector index probes a bounded number of partitions first, and more only when they hold too few of its rows', async () => {
+  const store = stores[2]?.[1] as LanceStore;
+  // typescript: 40% of the rows, so the first partitions hold enough (LanceDB without a maximum probes every one)
+  const wide = { vector: vectorOf(11), text: '', k: 25, language: 'typescript' };
+  assert.match(await store.explain(wide), /ANNIvfPartition: .*minimum_nprobes=32, maximum_nprobes=Some\(32\)/);
+  const hits = (await store.rank(wide)).vector;
+  assert.equal(hits.length, 25);
+  assert.ok(hits.every((h) => h.language === 'typescript'));
+  // one file's rows, wherever they are: every partition in the end
+  const f = globFilter('src/d5/f12.c');
+  const rare = await store.rank({
+    ...wide,
+    language: undefined,
+    path: { prefix: f.prefix, regex: f.regex.source, languages: f.languages },
+  });
+  assert.deepEqual(
+    rare.vector.map((h) => h.path),
+    Array(PER_FILE).fill('src/d5/f12.c'),
+  );
+});
+
 test("LanceDB serves a glob's prefix from the path B-tree and its extensions from the language bitmap; the expression runs on what they leave", async () => {
   const store = stores[1]?.[1] as LanceStore;
   const plan = async (glob: string) => {
