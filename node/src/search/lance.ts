@@ -178,20 +178,21 @@ const FILES = 'files';
  * query settings of VECTOR_QUERY).
  */
 export function vectorIndexOptions(rows: number, dims: number) {
-  // one PQ sub-vector per 4 dimensions (or 2, 1: whatever divides the width): at 4 bits a code, as
-  // many bytes per vector as the 8-bit codes of 8 dimensions each had (48 at 384 dimensions)
-  const sub = [4, 2, 1].find((s) => dims % s === 0) ?? 1;
+  // one PQ sub-vector per 8 dimensions (or 4, 2, 1: whatever divides the width)
+  const sub = [8, 4, 2, 1].find((s) => dims % s === 0) ?? 1;
   return {
     distanceType: 'cosine' as const,
     // about sqrt(rows) partitions
     numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
     numSubVectors: dims / sub,
     // 16 centroids per sub-vector, not 256: LanceDB trains the PQ codebook on 256 samples per
-    // centroid whatever the table's size, so 8 bits is 65,536 samples x 256 centroids at every
-    // build (91 of the 99 CPU seconds of a 200k-row build, and all of the 1M builds that did not
-    // finish at load 20); 4 bits is 4,096 x 16 (7 CPU seconds in all). The codes only choose the
-    // candidates: they are re-ranked by their full vectors (REFINE_FACTOR), and recall at 10
-    // against exact search stayed at 0.999 (bench_recall.mjs, clustered vectors)
+    // centroid whatever the table's size, so 8-bit codes cost 65,536 samples x 256 centroids at
+    // every build: 82 CPU s of a 200k-row index against 5 with 4 bits (4,096 x 16). At 1M rows
+    // the IVF assignment and encoding of every vector then dominates. The codes only pick the
+    // candidates, re-ranked by
+    // their full vectors (REFINE_FACTOR): bench_recall.mjs, 200k clustered vectors, recall@1 and
+    // @10 against exact search 1.000 and 0.999 with 8 bits, 1.000 and 0.998 with 4 (0.995 and
+    // 0.996 with 4 bits and 4 dimensions a sub-vector)
     numBits: 4,
     // k-means on 64 (not 256) sample vectors per partition, at most 20 (not 50) rounds
     sampleRate: 64,
