@@ -178,13 +178,14 @@ const FILES = 'files';
  * query settings of VECTOR_QUERY).
  */
 export function vectorIndexOptions(rows: number, dims: number) {
-  // one PQ sub-vector per 8 dimensions (or 4, 2, 1: whatever divides the width)
-  const sub = [8, 4, 2, 1].find((s) => dims % s === 0) ?? 1;
+  // one PQ sub-vector per 8 dimensions (or 4, 2, 1: whatever divides the width into an even
+  // number of sub-vectors, as 4-bit codes need; an odd width gets 8-bit codes, one per dimension)
+  const sub = [8, 4, 2, 1].find((s) => dims % s === 0 && (dims / s) % 2 === 0);
   return {
     distanceType: 'cosine' as const,
     // about sqrt(rows) partitions
     numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
-    numSubVectors: dims / sub,
+    numSubVectors: sub ? dims / sub : dims,
     // 16 centroids per sub-vector, not 256: LanceDB trains the PQ codebook on 256 samples per
     // centroid whatever the table's size, so 8-bit codes cost 65,536 samples x 256 centroids at
     // every build: 82 CPU s of a 200k-row index against 5 with 4 bits (4,096 x 16). At 1M rows
@@ -193,7 +194,7 @@ export function vectorIndexOptions(rows: number, dims: number) {
     // their full vectors (REFINE_FACTOR): bench_recall.mjs, 200k clustered vectors, recall@1 and
     // @10 against exact search 1.000 and 0.999 with 8 bits, 1.000 and 0.998 with 4 (0.995 and
     // 0.996 with 4 bits and 4 dimensions a sub-vector)
-    numBits: 4,
+    numBits: sub ? 4 : 8,
     // k-means on 64 (not 256) sample vectors per partition, at most 20 (not 50) rounds
     sampleRate: 64,
     maxIterations: 20,
