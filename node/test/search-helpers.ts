@@ -109,7 +109,12 @@ export async function assertOwnTextRanksFirst(root: string, store: SearchStore, 
   for (const c of [at(cs, 1), at(cs, Math.floor(cs.length / 2)), at(cs, cs.length - 1)]) {
     const [first] = await searchCode(root, store, e, c.text, { limit: 5 });
     assert.ok(first, `a result for chunk ${c.startLine}-${c.endLine}`);
-    assert.deepEqual([first.file, first.startLine, first.endLine], [rel, c.startLine, c.endLine]);
+    // chunks of the very same text (a repeated macro line, say) cannot be told apart: any of them is right
+    const same = cs.filter((x) => x.text === c.text).map((x) => `${rel}:${x.startLine}-${x.endLine}`);
+    assert.ok(
+      same.includes(`${first.file}:${first.startLine}-${first.endLine}`),
+      `${same[0]} first, not ${first.file}:${first.startLine}-${first.endLine}`,
+    );
   }
 }
 

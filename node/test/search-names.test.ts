@@ -109,7 +109,14 @@ async function assertOwnTextsFirst(root: string, store: SearchStore, how: string
     if (!/[A-Za-z]/.test(x.text)) continue;
     checked++;
     const [first] = await searchCode(root, store, e, x.text, { limit: 1 });
-    if (!first || first.file !== x.file || first.startLine !== x.c.startLine || first.endLine !== x.c.endLine)
+    // another chunk of the very same text cannot be told apart from this one: it is as right
+    const firstText =
+      first &&
+      readFileSync(path.join(root, first.file), 'utf8')
+        .split('\n')
+        .slice(first.startLine - 1, first.endLine)
+        .join('\n');
+    if (!first || (firstText !== x.text && (first.file !== x.file || first.startLine !== x.c.startLine || first.endLine !== x.c.endLine)))
       wrong.push(`${x.file}:${x.c.startLine}-${x.c.endLine} -> ${first ? `${first.file}:${first.startLine}-${first.endLine}` : 'nothing'}`);
   }
   assert.ok(checked >= 20);
