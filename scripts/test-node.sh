@@ -27,5 +27,6 @@ npm install --no-save --no-audit --no-fund --loglevel=error
 # format, lint (Biome) and the noUncheckedIndexedAccess check
 npm run --silent lint
 npm run --silent build
-# one test file at a time: the tests start servers; keep a 2-core machine usable
-node --test --test-concurrency=1 dist/test/
+# one test file at a time: the tests start servers; keep a 2-core machine usable.
+# A test that hangs fails after 10 minutes instead of holding the run.
+node --test --test-concurrency=1 --test-timeout=600000 dist/test/
