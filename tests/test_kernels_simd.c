@@ -323,7 +323,7 @@ static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel
  * of 7 either side around position off + g. Rows ld = d (each head's
  * keys contiguous, as the forward pass lays them out: read in place) or
  * d + 5 apart (copied block by block). */
-enum { NKV = 150 };
+enum { NKV = 200 };
 typedef struct attn_case {
     int d, nq, shape, off;
     float slope;
@@ -377,7 +377,7 @@ static void round_bf16(float *x, size_t n) {
  * (it is the one that ran). */
 static void test_attn(const char *lv, bool bf16) {
     static const int ds[] = {32, 64, 80, 128, 300};
-    static const int nqs[] = {1, 5, 16, 37, 64};
+    static const int nqs[] = {1, 5, 16, 37, 64, GG_ATTN_Q_MAX};
     int bad = 0, cases = 0, differ = 0, bf_cases = 0;
     for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
         for (size_t b = 0; b < GG_ARRAY_LEN(nqs); b++)
@@ -424,7 +424,7 @@ static void test_attn(const char *lv, bool bf16) {
  * lanes, other neighbours), over all the shapes of attn_case. */
 static void test_attn_alone(const char *lv, bool bf16) {
     static const int ds[] = {64, 80, 128, 300};
-    static const int nqs[] = {1, 3, 16, 17, 40, GG_ATTN_Q_MAX};
+    static const int nqs[] = {1, 3, 16, 17, 40, 64, 100, GG_ATTN_Q_MAX};
     int bad = 0;
     for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
         for (size_t b = 0; b < GG_ARRAY_LEN(nqs); b++)

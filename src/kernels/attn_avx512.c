@@ -1,7 +1,8 @@
 /*
  * attn_avx512.c - blocked attention with AVX-512 (see gg_attn_block): up
- * to 64 queries of a head go through each block of 16 keys together, 16
- * queries a register tile; plus the element-wise rows (rounding through
+ * to GG_ATTN_Q_MAX (128) queries of a head go through each block of 16
+ * keys together, 16 queries a register tile, with single precision or
+ * bfloat16 products; plus the element-wise rows (rounding through
  * half precision, SwiGLU, the GELU table) and the vectorized exp they
  * share. Agrees with the scalar gg_attn_row_ref within float rounding, and
  * a query's result with its result alone bit for bit (tested).
@@ -45,206 +46,55 @@ static inline __m512 exp_neg(__m512 x) {
  * and the running maximum, sum and rescaling are plain lane-wise
  * operations. Every operation on a lane is masked by whether that key is
  * in that query's range, so a lane takes the same steps whichever other
- * queries share its tile or call: its result is its own, bit for bit. */
+ * queries share its tile or call: its result is its own, bit for bit.
+ *
+ * A call goes through the keys once for all its queries (up to
+ * GG_ATTN_Q_MAX, 8 tiles): each block of keys and values is read from
+ * memory once and used by every tile while it is in L1. At 8,192 keys a
+ * head's keys and values are 4 MB, all heads' more than L3, so what a
+ * block costs depends on how many tiles share its trip from memory.
+ *
+ * The bfloat16 kernel takes the same tiles, blocks and online softmax,
+ * with the two products in vdpbf16ps (two bfloat16 products a lane per
+ * instruction, summed in single precision, twice the multiply-adds of
+ * vfmadd231ps): scores from query and key rows rounded to bfloat16
+ * (pairs of head dimensions), weighted values from weights and values
+ * rounded to bfloat16 (pairs of keys). A key outside a lane's range has
+ * weight 0 there, so it adds nothing. */
 
 typedef struct attn_tile {
     float *qt, *acc;  /* [d][16] */
+    uint32_t *qp;     /* [d / 2][16] pairs of dimensions of qt in bfloat16 (bfloat16 kernel) */
     __m512 m, l;      /* running maximum and sum of weights */
     __m512i lo, hi;   /* each lane's key range */
     __m512 pos;       /* each lane's position (ALiBi) */
     int jlo, jhi;     /* the union of the lanes' ranges */
 } attn_tile;
 
-/* nc (up to 16) running sums of values of a tile, acc[i][lane], times
- * alpha in the lanes of up, plus the weights pt[j][lane] of keys j < nj
- * times their values vb[j * d + i], each in the lanes of valid[j] only. */
-ALWAYS_INLINE void add_values(float *acc, const float *vb, const float *pt, const int d,
-                              const int nj, const int nc, __mmask16 up, __m512 alpha,
-                              const __mmask16 *valid) {
-    __m512 o[16];
-    for (int i = 0; i < nc; i++)
-        o[i] = _mm512_mask_mul_ps(_mm512_loadu_ps(acc + 16 * i), up, _mm512_loadu_ps(acc + 16 * i), alpha);
-    for (int j = 0; j < nj; j++) {
-        const __m512 p = _mm512_loadu_ps(pt + 16 * j);
-        const __mmask16 m = valid[j];
-        for (int i = 0; i < nc; i++)
-            o[i] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(vb[j * d + i]), p, o[i], m);
-    }
-    for (int i = 0; i < nc; i++) _mm512_storeu_ps(acc + 16 * i, o[i]);
-}
+/* A call's scratch (gg_attn_scratch_floats(d) floats), in this order. */
+typedef struct attn_scratch {
+    float *qt, *acc; /* GG_ATTN_Q_MAX x d each, a tile 16 x d of it */
+    float *kb, *vb;  /* a block of keys and one of values copied: 16 x d each */
+    float *pt;       /* the block's weights of a tile: 16 x 16 */
+    uint32_t *qp;    /* bfloat16 kernel: query pairs, GG_ATTN_Q_MAX / 2 x d */
+    uint16_t *kh;    /* a block's keys in bfloat16: 16 x d */
+    uint32_t *vp;    /* a block's values in pairs of keys: 8 x d */
+    uint32_t *pp;    /* a tile's block weights in pairs of keys: 8 x 16 */
+} attn_scratch;
 
-/* add_values of a full block whose keys are all valid in every lane:
- * the same operations (a multiply-add masked by all lanes is the plain
- * one), with the value broadcast from memory into the multiply-add. */
-ALWAYS_INLINE void add_values_full(float *acc, const float *vb, const float *pt, const int d,
-                                   __mmask16 up, __m512 alpha) {
-    __m512 o[16];
-    for (int i = 0; i < 16; i++)
-        o[i] = _mm512_mask_mul_ps(_mm512_loadu_ps(acc + 16 * i), up, _mm512_loadu_ps(acc + 16 * i), alpha);
-    for (int j = 0; j < GG_ATTN_KEYS; j++) {
-        const __m512 p = _mm512_loadu_ps(pt + 16 * j);
-        for (int i = 0; i < 16; i++) o[i] = _mm512_fmadd_ps(_mm512_set1_ps(vb[j * d + i]), p, o[i]);
-    }
-    for (int i = 0; i < 16; i++) _mm512_storeu_ps(acc + 16 * i, o[i]);
+static inline attn_scratch scratch_carve(float *sc, int d) {
+    attn_scratch s;
+    s.qt = sc;
+    s.acc = s.qt + (size_t)GG_ATTN_Q_MAX * d;
+    s.kb = s.acc + (size_t)GG_ATTN_Q_MAX * d;
+    s.vb = s.kb + GG_ATTN_KEYS * d;
+    s.pt = s.vb + GG_ATTN_KEYS * d;
+    s.qp = (uint32_t *)(s.pt + 16 * 16);
+    s.kh = (uint16_t *)(s.qp + GG_ATTN_Q_MAX / 2 * d);
+    s.vp = (uint32_t *)(s.kh + GG_ATTN_KEYS * d);
+    s.pp = s.vp + GG_ATTN_KEYS / 2 * d;
+    return s;
 }
-
-/* One block of keys [j0, j0 + nj) (kb, vb: their rows, d apart; kb rows
- * past nj zero) into tile t; pt is scratch for the 16 x 16 weights. */
-ALWAYS_INLINE void tile_block(const gg_attn_block_args *a, attn_tile *t, const float *kb,
-                              const float *vb, float *pt, int j0, int nj, const int d) {
-    __m512 s[GG_ATTN_KEYS];
-    for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = _mm512_setzero_ps();
-    for (int c = 0; c < d; c++) {
-        const __m512 qv = _mm512_loadu_ps(t->qt + 16 * c);
-        for (int j = 0; j < GG_ATTN_KEYS; j++)
-            s[j] = _mm512_fmadd_ps(qv, _mm512_set1_ps(kb[j * d + c]), s[j]);
-    }
-    const __m512 scale = _mm512_set1_ps(a->scale), slope = _mm512_set1_ps(a->alibi_slope);
-    const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
-    __mmask16 valid[GG_ATTN_KEYS];
-    __m512 bm = t->m;
-    for (int j = 0; j < GG_ATTN_KEYS; j++) {
-        const __m512i jv = _mm512_set1_epi32(j0 + j);
-        valid[j] = j < nj ? _mm512_cmp_epi32_mask(t->lo, jv, _MM_CMPINT_LE) &
-                                _mm512_cmp_epi32_mask(jv, t->hi, _MM_CMPINT_LT)
-                          : 0;
-        __m512 x = _mm512_mul_ps(s[j], scale);
-        if (a->alibi_slope != 0.0f) { /* slope * -|pos - j| */
-            const __m512 dist = _mm512_abs_ps(_mm512_sub_ps(t->pos, _mm512_set1_ps((float)(j0 + j))));
-            x = _mm512_add_ps(x, _mm512_mul_ps(slope, _mm512_sub_ps(_mm512_setzero_ps(), dist)));
-        }
-        s[j] = _mm512_mask_mov_ps(neg_inf, valid[j], x);
-        bm = _mm512_max_ps(bm, s[j]);
-    }
-    /* lanes with a new maximum: what they summed shrinks by exp(m - bm);
-     * past the first blocks most tiles have none, and skip the exp */
-    const __mmask16 up = _mm512_cmp_ps_mask(bm, t->m, _CMP_GT_OQ);
-    __m512 alpha = _mm512_setzero_ps();
-    if (up) {
-        alpha = exp_neg(_mm512_sub_ps(t->m, bm));
-        t->l = _mm512_mask_mul_ps(t->l, up, t->l, alpha);
-        t->m = _mm512_mask_mov_ps(t->m, up, bm);
-    }
-    for (int j = 0; j < GG_ATTN_KEYS; j++) {
-        const __m512 p = _mm512_maskz_mov_ps(valid[j], exp_neg(_mm512_sub_ps(s[j], t->m)));
-        t->l = _mm512_mask_add_ps(t->l, valid[j], t->l, p);
-        _mm512_storeu_ps(pt + 16 * j, p);
-    }
-    __mmask16 all = 0xffff;
-    for (int j = 0; j < GG_ATTN_KEYS; j++) all &= valid[j];
-    if (all == 0xffff && d % 16 == 0) { /* every key for every lane: no masks */
-        for (int c0 = 0; c0 < d; c0 += 16) add_values_full(t->acc + 16 * c0, vb + c0, pt, d, up, alpha);
-    } else {
-        for (int c0 = 0; c0 < d; c0 += 16)
-            add_values(t->acc + 16 * c0, vb + c0, pt, d, nj, d - c0 < 16 ? d - c0 : 16, up, alpha, valid);
-    }
-}
-
-/* The tiles of the call's queries: rows transposed, sums cleared. */
-ALWAYS_INLINE int tiles_init(const gg_attn_block_args *a, attn_tile *t, float *sc, const int d) {
-    const int ntile = (a->nq + 15) / 16;
-    for (int ti = 0; ti < ntile; ti++) {
-        attn_tile *x = &t[ti];
-        x->qt = sc + (size_t)ti * 16 * d;
-        x->acc = sc + (size_t)(GG_ATTN_Q_MAX / 16 + ti) * 16 * d;
-        int lo[16], hi[16];
-        float pos[16];
-        x->jlo = INT_MAX, x->jhi = 0;
-        for (int lane = 0; lane < 16; lane++) {
-            const int g = ti * 16 + lane;
-            lo[lane] = g < a->nq ? a->lo[g] : 0;
-            hi[lane] = g < a->nq ? a->hi[g] : 0; /* empty: never valid */
-            pos[lane] = (float)(a->pos0 + g);
-            if (g < a->nq) {
-                x->jlo = lo[lane] < x->jlo ? lo[lane] : x->jlo;
-                x->jhi = hi[lane] > x->jhi ? hi[lane] : x->jhi;
-            }
-            const float *q = a->q + (size_t)g * a->ld_q;
-            for (int c = 0; c < d; c++) x->qt[16 * c + lane] = g < a->nq ? q[c] : 0.0f;
-        }
-        for (int c = 0; c < d; c++) _mm512_storeu_ps(x->acc + 16 * c, _mm512_setzero_ps());
-        x->lo = _mm512_loadu_si512(lo);
-        x->hi = _mm512_loadu_si512(hi);
-        x->pos = _mm512_loadu_ps(pos);
-        x->m = _mm512_set1_ps(-INFINITY);
-        x->l = _mm512_setzero_ps();
-    }
-    return ntile;
-}
-
-ALWAYS_INLINE void attn_block_d(const gg_attn_block_args *a, const int d) {
-    float *sc = a->scratch;
-    attn_tile t[GG_ATTN_Q_MAX / 16];
-    const int ntile = tiles_init(a, t, sc, d);
-    float *kb = sc + (size_t)2 * GG_ATTN_Q_MAX * d, *vb = kb + GG_ATTN_KEYS * d;
-    float *pt = vb + GG_ATTN_KEYS * d;
-    /* rows d apart: a whole block is read where it lies; the last, short
-     * one is copied (with zero rows after it) so nothing past hi is read */
-    const bool in_place = a->ld_k == (size_t)d && a->ld_v == (size_t)d;
-    int jlo = INT_MAX, jhi = 0;
-    for (int ti = 0; ti < ntile; ti++) {
-        jlo = t[ti].jlo < jlo ? t[ti].jlo : jlo;
-        jhi = t[ti].jhi > jhi ? t[ti].jhi : jhi;
-    }
-    /* blocks aligned to key 0, whatever the queries' ranges */
-    for (int j0 = jlo - jlo % GG_ATTN_KEYS; j0 < jhi; j0 += GG_ATTN_KEYS) {
-        const int nj = jhi - j0 < GG_ATTN_KEYS ? jhi - j0 : GG_ATTN_KEYS;
-        /* the next block's rows, rows of the head apart in memory, on
-         * their way while this one is worked on */
-        for (int j = j0 + GG_ATTN_KEYS; j < j0 + 2 * GG_ATTN_KEYS && j < jhi; j++)
-            for (int c = 0; c < d; c += 16) {
-                _mm_prefetch((const char *)(a->k + (size_t)j * a->ld_k + c), _MM_HINT_T0);
-                _mm_prefetch((const char *)(a->v + (size_t)j * a->ld_v + c), _MM_HINT_T0);
-            }
-        const float *kj = kb, *vj = vb;
-        if (in_place && nj == GG_ATTN_KEYS) { /* whole block, rows contiguous */
-            kj = a->k + (size_t)j0 * d;
-            vj = a->v + (size_t)j0 * d;
-        } else {
-            for (int j = 0; j < GG_ATTN_KEYS; j++) {
-                if (j < nj) {
-                    memcpy(kb + j * d, a->k + (size_t)(j0 + j) * a->ld_k, sizeof(float) * (size_t)d);
-                    memcpy(vb + j * d, a->v + (size_t)(j0 + j) * a->ld_v, sizeof(float) * (size_t)d);
-                } else {
-                    memset(kb + j * d, 0, sizeof(float) * (size_t)d);
-                }
-            }
-        }
-        for (int ti = 0; ti < ntile; ti++)
-            if (j0 < t[ti].jhi && j0 + GG_ATTN_KEYS > t[ti].jlo)
-                tile_block(a, &t[ti], kj, vj, pt, j0, nj, d);
-    }
-    for (int ti = 0; ti < ntile; ti++) {
-        float inv[16];
-        _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), t[ti].l));
-        for (int lane = 0; lane < 16 && ti * 16 + lane < a->nq; lane++) {
-            float *out = a->out + (size_t)(ti * 16 + lane) * a->ld_out;
-            for (int c = 0; c < d; c++) out[c] = t[ti].acc[16 * c + lane] * inv[lane];
-        }
-    }
-}
-
-/* The head width a constant for the common widths: the loops over a head
- * unroll and the addresses of a block's rows become immediate offsets.
- * The operations and their order are the same either way. */
-static void attn_block(const gg_attn_block_args *a) {
-    switch (a->d) {
-    case 64: attn_block_d(a, 64); break;
-    case 128: attn_block_d(a, 128); break;
-    default: attn_block_d(a, a->d); break;
-    }
-}
-
-/* ---- blocked attention with bfloat16 products ----
- *
- * The same tiles, blocks and online softmax as attn_block_d, with the two
- * products in vdpbf16ps (two bfloat16 products a lane per instruction,
- * summed in single precision, twice the multiply-adds of vfmadd231ps):
- * scores from query and key rows rounded to bfloat16 (pairs of head
- * dimensions), weighted values from weights and values rounded to
- * bfloat16 (pairs of keys). A key outside a lane's range has weight 0
- * there, so it adds nothing; the lane still takes the same steps
- * whichever queries share its tile. */
 
 /* 32 floats (lo: 16, hi: the next 16) to 32 bfloat16 in order. */
 static inline __m512i bf16_row(__m512 lo, __m512 hi) {
@@ -265,27 +115,18 @@ static inline __m512 bcast32(const void *p) {
     return _mm512_castsi512_ps(_mm512_set1_epi32(x));
 }
 
-typedef struct attn_tile_bf {
-    attn_tile f;      /* acc, m, l, ranges as attn_block_d's; qt the rows before rounding */
-    uint32_t *qp;     /* [d / 2][16] query pairs of dimensions, bfloat16 */
-} attn_tile_bf;
-
-/* One block of keys [j0, j0 + nj) into tile tb: kh their rows in
- * bfloat16 ([16][d]), vp their values in pairs of keys ([8][d] pairs);
- * pp is scratch for the 8 x 16 pairs of weights. */
-ALWAYS_INLINE void tile_block_bf(const gg_attn_block_args *a, attn_tile_bf *tb, const uint16_t *kh,
-                                 const uint32_t *vp, uint32_t *pp, int j0, int nj, const int d) {
-    attn_tile *t = &tb->f;
-    __m512 s[GG_ATTN_KEYS];
-    for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = _mm512_setzero_ps();
-    for (int c = 0; c < d / 2; c++) {
-        const __m512bh qv = (__m512bh)_mm512_loadu_si512(tb->qp + 16 * c);
-        for (int j = 0; j < GG_ATTN_KEYS; j++)
-            s[j] = _mm512_dpbf16_ps(s[j], qv, (__m512bh)bcast32(kh + j * d + 2 * c));
-    }
+/* Scores s[j] (q.k of key j0 + j, j < nj) of tile t to weights
+ * exp(scale s + bias - m) in s, 0 in the lanes outside key j's range
+ * (valid[j]: the lanes inside it), m being each lane's running maximum,
+ * moved to the block's maximum in the lanes where that is larger.
+ * Returns those lanes: what they summed shrinks by *alpha, done here for
+ * their sum of weights and left to the caller for their sums of values
+ * (rescale). Past the first blocks most tiles have no such lane, and
+ * skip both. */
+ALWAYS_INLINE __mmask16 block_weights(const gg_attn_block_args *a, attn_tile *t, __m512 *s, int j0,
+                                      int nj, __mmask16 *valid, __m512 *alpha) {
     const __m512 scale = _mm512_set1_ps(a->scale), slope = _mm512_set1_ps(a->alibi_slope);
     const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
-    __mmask16 valid[GG_ATTN_KEYS];
     __m512 bm = t->m;
     for (int j = 0; j < GG_ATTN_KEYS; j++) {
         const __m512i jv = _mm512_set1_epi32(j0 + j);
@@ -293,7 +134,7 @@ ALWAYS_INLINE void tile_block_bf(const gg_attn_block_args *a, attn_tile_bf *tb, 
                                 _mm512_cmp_epi32_mask(jv, t->hi, _MM_CMPINT_LT)
                           : 0;
         __m512 x = _mm512_mul_ps(s[j], scale);
-        if (a->alibi_slope != 0.0f) {
+        if (a->alibi_slope != 0.0f) { /* slope * -|pos - j| */
             const __m512 dist = _mm512_abs_ps(_mm512_sub_ps(t->pos, _mm512_set1_ps((float)(j0 + j))));
             x = _mm512_add_ps(x, _mm512_mul_ps(slope, _mm512_sub_ps(_mm512_setzero_ps(), dist)));
         }
@@ -301,112 +142,252 @@ ALWAYS_INLINE void tile_block_bf(const gg_attn_block_args *a, attn_tile_bf *tb, 
         bm = _mm512_max_ps(bm, s[j]);
     }
     const __mmask16 up = _mm512_cmp_ps_mask(bm, t->m, _CMP_GT_OQ);
-    __m512 alpha = _mm512_setzero_ps();
+    *alpha = _mm512_setzero_ps();
     if (up) {
-        alpha = exp_neg(_mm512_sub_ps(t->m, bm));
-        t->l = _mm512_mask_mul_ps(t->l, up, t->l, alpha);
+        *alpha = exp_neg(_mm512_sub_ps(t->m, bm));
+        t->l = _mm512_mask_mul_ps(t->l, up, t->l, *alpha);
         t->m = _mm512_mask_mov_ps(t->m, up, bm);
     }
-    __m512 p[GG_ATTN_KEYS];
     for (int j = 0; j < GG_ATTN_KEYS; j++)
-        p[j] = _mm512_maskz_mov_ps(valid[j], exp_neg(_mm512_sub_ps(s[j], t->m)));
+        s[j] = _mm512_maskz_mov_ps(valid[j], exp_neg(_mm512_sub_ps(s[j], t->m)));
+    return up;
+}
+
+/* The lanes up of a tile's sums of values ([d][16]) times alpha. */
+ALWAYS_INLINE void rescale(float *acc, const int d, __mmask16 up, __m512 alpha) {
+    for (int c = 0; c < d; c++) {
+        const __m512 x = _mm512_loadu_ps(acc + 16 * c);
+        _mm512_storeu_ps(acc + 16 * c, _mm512_mask_mul_ps(x, up, x, alpha));
+    }
+}
+
+/* nc (up to 16) running sums of values of a tile, acc[i][lane], plus the
+ * weights pt[j][lane] of keys j < nj times their values vb[j * d + i],
+ * each in the lanes of valid[j] only. */
+ALWAYS_INLINE void add_values(float *acc, const float *vb, const float *pt, const int d,
+                              const int nj, const int nc, const __mmask16 *valid) {
+    __m512 o[16];
+    for (int i = 0; i < nc; i++) o[i] = _mm512_loadu_ps(acc + 16 * i);
+    for (int j = 0; j < nj; j++) {
+        const __m512 p = _mm512_loadu_ps(pt + 16 * j);
+        const __mmask16 m = valid[j];
+        for (int i = 0; i < nc; i++)
+            o[i] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(vb[j * d + i]), p, o[i], m);
+    }
+    for (int i = 0; i < nc; i++) _mm512_storeu_ps(acc + 16 * i, o[i]);
+}
+
+/* add_values of a full block whose keys are all valid in every lane:
+ * the same operations (a multiply-add masked by all lanes is the plain
+ * one), with the value broadcast from memory into the multiply-add. */
+ALWAYS_INLINE void add_values_full(float *acc, const float *vb, const float *pt, const int d) {
+    __m512 o[16];
+    for (int i = 0; i < 16; i++) o[i] = _mm512_loadu_ps(acc + 16 * i);
+    for (int j = 0; j < GG_ATTN_KEYS; j++) {
+        const __m512 p = _mm512_loadu_ps(pt + 16 * j);
+        for (int i = 0; i < 16; i++) o[i] = _mm512_fmadd_ps(_mm512_set1_ps(vb[j * d + i]), p, o[i]);
+    }
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(acc + 16 * i, o[i]);
+}
+
+/* One block of keys [j0, j0 + nj) (kb, vb: their rows, d apart; rows
+ * past nj zero) into tile t, in single precision; pt is scratch for the
+ * 16 x 16 weights. */
+ALWAYS_INLINE void tile_block(const gg_attn_block_args *a, attn_tile *t, const float *kb,
+                              const float *vb, float *pt, int j0, int nj, const int d) {
+    __m512 s[GG_ATTN_KEYS];
+    for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = _mm512_setzero_ps();
+    for (int c = 0; c < d; c++) {
+        const __m512 qv = _mm512_loadu_ps(t->qt + 16 * c);
+        for (int j = 0; j < GG_ATTN_KEYS; j++)
+            s[j] = _mm512_fmadd_ps(qv, _mm512_set1_ps(kb[j * d + c]), s[j]);
+    }
+    __mmask16 valid[GG_ATTN_KEYS];
+    __m512 alpha;
+    const __mmask16 up = block_weights(a, t, s, j0, nj, valid, &alpha);
+    for (int j = 0; j < GG_ATTN_KEYS; j++) {
+        t->l = _mm512_mask_add_ps(t->l, valid[j], t->l, s[j]);
+        _mm512_storeu_ps(pt + 16 * j, s[j]);
+    }
+    if (up) rescale(t->acc, d, up, alpha);
+    __mmask16 all = 0xffff;
+    for (int j = 0; j < GG_ATTN_KEYS; j++) all &= valid[j];
+    if (all == 0xffff && d % 16 == 0) { /* every key for every lane: no masks */
+        for (int c0 = 0; c0 < d; c0 += 16) add_values_full(t->acc + 16 * c0, vb + c0, pt, d);
+    } else {
+        for (int c0 = 0; c0 < d; c0 += 16)
+            add_values(t->acc + 16 * c0, vb + c0, pt, d, nj, d - c0 < 16 ? d - c0 : 16, valid);
+    }
+}
+
+/* One block of keys [j0, j0 + nj) into tile t with bfloat16 products:
+ * s->kh the block's keys, s->vp its values in pairs of keys (block_bf16);
+ * s->pp scratch for the 8 x 16 pairs of weights. d a multiple of 16. */
+ALWAYS_INLINE void tile_block_bf(const gg_attn_block_args *a, attn_tile *t, const attn_scratch *sc,
+                                 int j0, int nj, const int d) {
+    __m512 s[GG_ATTN_KEYS];
+    for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = _mm512_setzero_ps();
+    for (int c = 0; c < d / 2; c++) {
+        const __m512bh qv = (__m512bh)_mm512_loadu_si512(t->qp + 16 * c);
+        for (int j = 0; j < GG_ATTN_KEYS; j++)
+            s[j] = _mm512_dpbf16_ps(s[j], qv, (__m512bh)bcast32(sc->kh + j * d + 2 * c));
+    }
+    __mmask16 valid[GG_ATTN_KEYS];
+    __m512 alpha;
+    const __mmask16 up = block_weights(a, t, s, j0, nj, valid, &alpha);
     /* the sum of the weights as rounded (times bfloat16 ones): the values'
      * weighted average stays a true average */
     for (int j = 0; j < GG_ATTN_KEYS; j += 2) {
-        const __m512i pr = bf16_pairs(p[j], p[j + 1]);
-        _mm512_storeu_si512(pp + 8 * j, pr);
+        const __m512i pr = bf16_pairs(s[j], s[j + 1]);
+        _mm512_storeu_si512(sc->pp + 8 * j, pr);
         t->l = _mm512_dpbf16_ps(t->l, (__m512bh)pr, (__m512bh)_mm512_set1_epi16(0x3f80));
     }
+    if (up) rescale(t->acc, d, up, alpha);
     for (int c0 = 0; c0 < d; c0 += 16) {
         float *acc = t->acc + 16 * c0;
         __m512 o[16];
-        for (int i = 0; i < 16; i++)
-            o[i] = _mm512_mask_mul_ps(_mm512_loadu_ps(acc + 16 * i), up, _mm512_loadu_ps(acc + 16 * i), alpha);
+        for (int i = 0; i < 16; i++) o[i] = _mm512_loadu_ps(acc + 16 * i);
         for (int jp = 0; jp < GG_ATTN_KEYS / 2; jp++) {
-            const __m512bh pv = (__m512bh)_mm512_loadu_si512(pp + 16 * jp);
+            const __m512bh pv = (__m512bh)_mm512_loadu_si512(sc->pp + 16 * jp);
             for (int i = 0; i < 16; i++)
-                o[i] = _mm512_dpbf16_ps(o[i], (__m512bh)bcast32(vp + jp * d + c0 + i), pv);
+                o[i] = _mm512_dpbf16_ps(o[i], (__m512bh)bcast32(sc->vp + jp * d + c0 + i), pv);
         }
         for (int i = 0; i < 16; i++) _mm512_storeu_ps(acc + 16 * i, o[i]);
     }
 }
 
-/* Queries of the call in tiles as tiles_init, plus their pairs of
- * dimensions in bfloat16 (qp: [d / 2][16] a tile). */
-ALWAYS_INLINE int tiles_init_bf(const gg_attn_block_args *a, attn_tile_bf *tb, float *sc, uint32_t *qp,
-                                const int d) {
-    attn_tile t[GG_ATTN_Q_MAX / 16];
-    const int ntile = tiles_init(a, t, sc, d);
+/* The tiles of the call's queries: rows transposed (and with bf16 their
+ * pairs of dimensions in bfloat16), sums cleared. */
+ALWAYS_INLINE int tiles_init(const gg_attn_block_args *a, attn_tile *t, const attn_scratch *s,
+                             const int d, const bool bf16) {
+    const int ntile = (a->nq + 15) / 16;
     for (int ti = 0; ti < ntile; ti++) {
-        tb[ti].f = t[ti];
-        tb[ti].qp = qp + (size_t)ti * 8 * d;
-        for (int c = 0; c < d; c += 2)
-            _mm512_storeu_si512(tb[ti].qp + 8 * c, bf16_pairs(_mm512_loadu_ps(t[ti].qt + 16 * c),
-                                                              _mm512_loadu_ps(t[ti].qt + 16 * (c + 1))));
+        attn_tile *x = &t[ti];
+        x->qt = s->qt + (size_t)ti * 16 * d;
+        x->acc = s->acc + (size_t)ti * 16 * d;
+        x->qp = s->qp + (size_t)ti * 8 * d;
+        int lo[16], hi[16];
+        float pos[16];
+        x->jlo = INT_MAX, x->jhi = 0;
+        for (int lane = 0; lane < 16; lane++) {
+            const int g = ti * 16 + lane;
+            lo[lane] = g < a->nq ? a->lo[g] : 0;
+            hi[lane] = g < a->nq ? a->hi[g] : 0; /* empty: never valid */
+            pos[lane] = (float)(a->pos0 + g);
+            if (g < a->nq) {
+                x->jlo = lo[lane] < x->jlo ? lo[lane] : x->jlo;
+                x->jhi = hi[lane] > x->jhi ? hi[lane] : x->jhi;
+            }
+            const float *q = a->q + (size_t)g * a->ld_q;
+            for (int c = 0; c < d; c++) x->qt[16 * c + lane] = g < a->nq ? q[c] : 0.0f;
+        }
+        for (int c = 0; c < d; c++) _mm512_storeu_ps(x->acc + 16 * c, _mm512_setzero_ps());
+        if (bf16)
+            for (int c = 0; c < d; c += 2)
+                _mm512_storeu_si512(x->qp + 8 * c, bf16_pairs(_mm512_loadu_ps(x->qt + 16 * c),
+                                                              _mm512_loadu_ps(x->qt + 16 * (c + 1))));
+        x->lo = _mm512_loadu_si512(lo);
+        x->hi = _mm512_loadu_si512(hi);
+        x->pos = _mm512_loadu_ps(pos);
+        x->m = _mm512_set1_ps(-INFINITY);
+        x->l = _mm512_setzero_ps();
     }
     return ntile;
 }
 
-/* d a multiple of 16. */
-ALWAYS_INLINE void attn_block_bf_d(const gg_attn_block_args *a, const int d) {
-    float *sc = a->scratch;
-    attn_tile_bf t[GG_ATTN_Q_MAX / 16];
-    float *kb = sc + (size_t)2 * GG_ATTN_Q_MAX * d, *vb = kb + GG_ATTN_KEYS * d;
-    uint32_t *qp = (uint32_t *)(vb + GG_ATTN_KEYS * d + 16 * 16); /* GG_ATTN_Q_MAX / 2 * d */
-    uint16_t *kh = (uint16_t *)(qp + GG_ATTN_Q_MAX / 2 * d); /* 16 d */
-    uint32_t *vp = (uint32_t *)(kh + GG_ATTN_KEYS * d);       /* 8 d */
-    uint32_t *pp = vp + GG_ATTN_KEYS / 2 * d;                 /* 8 x 16 */
-    const int ntile = tiles_init_bf(a, t, sc, qp, d);
+/* The rows of keys and values of block [j0, j0 + nj): where they lie
+ * when rows are d apart and the block is whole, else copied into s->kb,
+ * s->vb with zero rows after nj, so that nothing past the last key is
+ * read. */
+ALWAYS_INLINE void block_rows(const gg_attn_block_args *a, const attn_scratch *s, int j0, int nj,
+                              const int d, const float **kj, const float **vj) {
+    if (a->ld_k == (size_t)d && a->ld_v == (size_t)d && nj == GG_ATTN_KEYS) {
+        *kj = a->k + (size_t)j0 * d;
+        *vj = a->v + (size_t)j0 * d;
+        return;
+    }
+    for (int j = 0; j < GG_ATTN_KEYS; j++) {
+        if (j < nj) {
+            memcpy(s->kb + j * d, a->k + (size_t)(j0 + j) * a->ld_k, sizeof(float) * (size_t)d);
+            memcpy(s->vb + j * d, a->v + (size_t)(j0 + j) * a->ld_v, sizeof(float) * (size_t)d);
+        } else { /* weight 0 times a value 0 */
+            memset(s->kb + j * d, 0, sizeof(float) * (size_t)d);
+            memset(s->vb + j * d, 0, sizeof(float) * (size_t)d);
+        }
+    }
+    *kj = s->kb;
+    *vj = s->vb;
+}
+
+/* A block's keys rounded to bfloat16 (s->kh: rows of d) and its values
+ * in bfloat16 pairs of keys (s->vp: 8 rows of d pairs), for all tiles. */
+ALWAYS_INLINE void block_bf16(const attn_scratch *s, const float *kj, const float *vj, const int d) {
+    for (int j = 0; j < GG_ATTN_KEYS; j++)
+        for (int c = 0; c < d; c += 32)
+            _mm512_storeu_si512(s->kh + j * d + c,
+                                bf16_row(_mm512_loadu_ps(kj + j * d + c), _mm512_loadu_ps(kj + j * d + c + 16)));
+    for (int j = 0; j < GG_ATTN_KEYS; j += 2)
+        for (int c = 0; c < d; c += 16)
+            _mm512_storeu_si512(s->vp + j / 2 * d + c,
+                                bf16_pairs(_mm512_loadu_ps(vj + j * d + c), _mm512_loadu_ps(vj + (j + 1) * d + c)));
+}
+
+/* The call: each block of keys, aligned to key 0 whatever the queries'
+ * ranges, through every tile whose lanes' ranges it meets; then each
+ * query's sum of values over its sum of weights. bf16: the bfloat16
+ * kernel (d a multiple of 16). */
+ALWAYS_INLINE void attn_blocks(const gg_attn_block_args *a, const int d, const bool bf16) {
+    const attn_scratch s = scratch_carve(a->scratch, d);
+    attn_tile t[GG_ATTN_Q_MAX / 16];
+    const int ntile = tiles_init(a, t, &s, d, bf16);
     int jlo = INT_MAX, jhi = 0;
     for (int ti = 0; ti < ntile; ti++) {
-        jlo = t[ti].f.jlo < jlo ? t[ti].f.jlo : jlo;
-        jhi = t[ti].f.jhi > jhi ? t[ti].f.jhi : jhi;
+        jlo = t[ti].jlo < jlo ? t[ti].jlo : jlo;
+        jhi = t[ti].jhi > jhi ? t[ti].jhi : jhi;
     }
-    const bool in_place = a->ld_k == (size_t)d && a->ld_v == (size_t)d;
     for (int j0 = jlo - jlo % GG_ATTN_KEYS; j0 < jhi; j0 += GG_ATTN_KEYS) {
         const int nj = jhi - j0 < GG_ATTN_KEYS ? jhi - j0 : GG_ATTN_KEYS;
-        const float *kj = kb, *vj = vb;
-        if (in_place && nj == GG_ATTN_KEYS) {
-            kj = a->k + (size_t)j0 * d;
-            vj = a->v + (size_t)j0 * d;
-        } else { /* rows past nj zero: weight 0 times a value 0 */
-            for (int j = 0; j < GG_ATTN_KEYS; j++) {
-                if (j < nj) {
-                    memcpy(kb + j * d, a->k + (size_t)(j0 + j) * a->ld_k, sizeof(float) * (size_t)d);
-                    memcpy(vb + j * d, a->v + (size_t)(j0 + j) * a->ld_v, sizeof(float) * (size_t)d);
-                } else {
-                    memset(kb + j * d, 0, sizeof(float) * (size_t)d);
-                    memset(vb + j * d, 0, sizeof(float) * (size_t)d);
-                }
+        /* the next block's rows on their way while this one is worked on */
+        for (int j = j0 + GG_ATTN_KEYS; j < j0 + 2 * GG_ATTN_KEYS && j < jhi; j++)
+            for (int c = 0; c < d; c += 16) {
+                _mm_prefetch((const char *)(a->k + (size_t)j * a->ld_k + c), _MM_HINT_T0);
+                _mm_prefetch((const char *)(a->v + (size_t)j * a->ld_v + c), _MM_HINT_T0);
             }
+        const float *kj, *vj;
+        block_rows(a, &s, j0, nj, d, &kj, &vj);
+        if (bf16) block_bf16(&s, kj, vj, d);
+        for (int ti = 0; ti < ntile; ti++) {
+            if (j0 >= t[ti].jhi || j0 + GG_ATTN_KEYS <= t[ti].jlo) continue;
+            if (bf16) tile_block_bf(a, &t[ti], &s, j0, nj, d);
+            else tile_block(a, &t[ti], kj, vj, s.pt, j0, nj, d);
         }
-        for (int j = 0; j < GG_ATTN_KEYS; j++)
-            for (int c = 0; c < d; c += 32)
-                _mm512_storeu_si512(kh + j * d + c, bf16_row(_mm512_loadu_ps(kj + j * d + c),
-                                                             _mm512_loadu_ps(kj + j * d + c + 16)));
-        for (int j = 0; j < GG_ATTN_KEYS; j += 2)
-            for (int c = 0; c < d; c += 16)
-                _mm512_storeu_si512(vp + j / 2 * d + c, bf16_pairs(_mm512_loadu_ps(vj + j * d + c),
-                                                                   _mm512_loadu_ps(vj + (j + 1) * d + c)));
-        for (int ti = 0; ti < ntile; ti++)
-            if (j0 < t[ti].f.jhi && j0 + GG_ATTN_KEYS > t[ti].f.jlo)
-                tile_block_bf(a, &t[ti], kh, vp, pp, j0, nj, d);
     }
     for (int ti = 0; ti < ntile; ti++) {
         float inv[16];
-        _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), t[ti].f.l));
+        _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), t[ti].l));
         for (int lane = 0; lane < 16 && ti * 16 + lane < a->nq; lane++) {
             float *out = a->out + (size_t)(ti * 16 + lane) * a->ld_out;
-            for (int c = 0; c < d; c++) out[c] = t[ti].f.acc[16 * c + lane] * inv[lane];
+            for (int c = 0; c < d; c++) out[c] = t[ti].acc[16 * c + lane] * inv[lane];
         }
+    }
+}
+
+/* The head width a constant for the common widths: the loops over a head
+ * unroll and the addresses of a block's rows become immediate offsets.
+ * The operations and their order are the same either way. */
+static void attn_block(const gg_attn_block_args *a) {
+    switch (a->d) {
+    case 64: attn_blocks(a, 64, false); break;
+    case 128: attn_blocks(a, 128, false); break;
+    default: attn_blocks(a, a->d, false); break;
     }
 }
 
 /* Heads 64 and 128 wide (gg_attn_bf16); others in single precision. */
 static void attn_block_bf(const gg_attn_block_args *a) {
     switch (a->d) {
-    case 64: attn_block_bf_d(a, 64); break;
-    case 128: attn_block_bf_d(a, 128); break;
+    case 64: attn_blocks(a, 64, true); break;
+    case 128: attn_blocks(a, 128, true); break;
     default: attn_block(a); break;
     }
 }

@@ -324,9 +324,11 @@ static void attn_block_scalar(const gg_attn_block_args *a) {
 }
 
 size_t gg_attn_scratch_floats(int d) {
-    /* the AVX-512 kernel's: per 16 queries their transposed rows and
-     * sums (2 x 16 d), the block of keys and of values (2 x 16 d), the
-     * block's weights (16 x 16); the scalar one needs d + 16 */
+    /* the AVX-512 kernels' (attn_scratch): per 16 queries their
+     * transposed rows and sums (2 x 16 d), the block of keys and of
+     * values (2 x 16 d), the block's weights (16 x 16); for bfloat16 the
+     * queries' pairs (8 d per 16 queries), the block's keys and values
+     * (8 d each) and weights (8 x 16); the scalar one needs d + 16 */
     return (size_t)(2 * GG_ATTN_Q_MAX + 2 * GG_ATTN_KEYS) * (size_t)d + 16 * 16 + 64 +
            (size_t)(GG_ATTN_Q_MAX / 2 + GG_ATTN_KEYS) * (size_t)d + 8 * 16;
 }
