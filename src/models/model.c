@@ -9,12 +9,13 @@
 
 #include "model.h"
 
-/* Attention output for tokens [c0, c0 + c) into w->attn, each token
- * attending over its own sequence only. */
+/* Attention output for tokens [c0, c0 + c) into w->attn, rows
+ * max(n_embd, QW) apart (each token's row can take its FFN output
+ * later), each token attending over its own sequence only. */
 void gg_attend_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
                      const gg_batch *b, int c0, int c, const float *q) {
     const gg_hparams *hp = &m->hp;
-    const int QW = hp->head_dim * hp->n_head, D = hp->head_dim;
+    const int QW = hp->head_dim * hp->n_head, D = hp->head_dim, AW = GG_MAX(hp->n_embd, QW);
     for (int s = 0; s < b->n_seq; s++) {
         int s0 = b->seq_start[s], s1 = b->seq_start[s + 1];
         int lo = GG_MAX(s0, c0), hi = GG_MIN(s1, c0 + c);
@@ -24,7 +25,7 @@ void gg_attend_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work 
             .k = w->k + (size_t)s0 * D, .ld_k = D,
             .v = w->v + (size_t)s0 * D, .ld_v = D,
             .ld_head = (size_t)w->max_tok * D,
-            .out = w->attn + (size_t)(lo - c0) * QW, .ld_out = QW,
+            .out = w->attn + (size_t)(lo - c0) * AW, .ld_out = AW,
             .n_q = hi - lo, .n_kv = s1 - s0, .q_pos0 = lo - s0,
             .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .d = hp->head_dim,
             .scale = hp->attn_scale, .causal = hp->causal, .alibi_max = hp->alibi_max,
@@ -39,12 +40,12 @@ static void work_sizes(const gg_model *m, int max_tok, int chunk, size_t sz[8]) 
     const gg_hparams *hp = &m->hp;
     size_t E = (size_t)hp->n_embd, KV = (size_t)hp->head_dim * hp->n_head_kv;
     size_t QW = GG_MAX(E, (size_t)hp->head_dim * hp->n_head);
-    size_t T = (size_t)max_tok, C = (size_t)chunk;
+    size_t T = (size_t)max_tok, C = (size_t)chunk, A = (size_t)gg_work_q_rows(max_tok, chunk);
     sz[0] = T * E;           /* x */
     sz[1] = T * KV;          /* k */
     sz[2] = T * KV;          /* v */
-    sz[3] = C * QW;          /* q: made one chunk at a time */
-    sz[4] = C * QW;          /* attn: also an FFN output chunk */
+    sz[3] = A * QW;          /* q: the queries attending together */
+    sz[4] = A * QW;          /* attn: their output; also an FFN output chunk */
     sz[5] = C * E;           /* tmp */
     sz[6] = C * (size_t)GG_MAX(hp->n_ff, hp->n_dense); /* ff_up: also the projection's */
     sz[7] = C * hp->n_ff;    /* ff_gate */
@@ -115,6 +116,11 @@ int gg_work_chunk(const gg_model *m, int max_tok) {
     return GG_MAX(1, GG_MIN(chunk, max_tok));
 }
 
+int gg_work_q_rows(int max_tok, int chunk) {
+    const int per_call = chunk >= GG_ATTN_Q_MAX ? chunk : GG_ATTN_Q_MAX / chunk * chunk;
+    return GG_MAX(chunk, GG_MIN(per_call, max_tok));
+}
+
 int gg_work_chunk_for(int n_tok, int chunk) {
     if (n_tok <= chunk) return GG_MAX(n_tok, 1);
     const int passes = (n_tok + chunk - 1) / chunk;
@@ -132,4 +138,5 @@ void gg_work_carve(const gg_model *m, int max_tok, int chunk, uint8_t *mem, gg_w
     w->pos = (int32_t *)(void *)mem;
     w->max_tok = max_tok;
     w->chunk = chunk;
+    w->q_rows = gg_work_q_rows(max_tok, chunk);
 }

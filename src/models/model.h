@@ -202,14 +202,15 @@ typedef struct gg_batch {
 typedef struct gg_work {
     float *x;      /* [max_tok][n_embd] the residual stream; final states */
     float *k, *v;  /* [n_head_kv][max_tok][head_dim] one layer's keys and values, head by head */
-    float *q;      /* [chunk][n_head * head_dim] */
-    float *attn;   /* [chunk][max(n_embd, n_head * head_dim)] */
+    float *q;      /* [q_rows][n_head * head_dim] */
+    float *attn;   /* [q_rows][max(n_embd, n_head * head_dim)] */
     float *tmp;    /* [chunk][n_embd] */
     float *ff_up;  /* [chunk][max(n_ff, n_dense)] */
     float *ff_gate;/* [chunk][n_ff] */
     int32_t *pos;  /* [max_tok] */
     int max_tok;
     int chunk;
+    int q_rows;    /* gg_work_q_rows */
 } gg_work;
 
 /* Sizes of everything a forward pass over max_tok tokens needs. */
@@ -226,6 +227,12 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
  * the weights as the memory bound allows). */
 #define GG_WORK_CHUNK_MIN 64 /* tokens: every model's chunk when memory is short */
 int gg_work_chunk(const gg_model *m, int max_tok);
+/* Tokens whose queries attend together (w->q, w->attn): as many whole
+ * chunks as one attention call takes (GG_ATTN_Q_MAX queries), so that a
+ * long text's keys and values stream from memory half as often as with
+ * 64-token chunks; one chunk where that is more; never more than
+ * max_tok. */
+int gg_work_q_rows(int max_tok, int chunk);
 /* The chunk a pass over n_tok tokens uses: the fewest passes that chunk
  * allows, split evenly (no short last pass); never more than chunk. */
 int gg_work_chunk_for(int n_tok, int chunk);

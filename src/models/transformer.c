@@ -215,19 +215,26 @@ static void moe_ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *
     }
 }
 
-/* The rest of the layer for tokens [c0, c0 + c), once all keys and
- * values exist; h_in_tmp: project_kv left these tokens' attention input
- * in tmp. */
-static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
-                         const gg_batch *b, int c0, int c, bool h_in_tmp) {
+/* Queries of tokens [c0, c0 + c) into q ([c][QW]); h_in_tmp: project_kv
+ * left these tokens' attention input in tmp. */
+static void make_queries(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
+                         int c, bool h_in_tmp, float *q) {
+    const gg_hparams *hp = &m->hp;
+    const int E = hp->n_embd, QW = hp->head_dim * hp->n_head;
+    const float *h = h_in_tmp ? w->tmp : attn_input(m, l, ex, w, c0, c); /* [c][E] */
+    gg_op_matmul(ex, &l->wq, l->bq, h, E, c, q, QW);
+    shape_heads(m, l, ex, q, c, hp->n_head, l->q_norm, l->q_norm_row, l->q_norm_row_b, w->pos + c0);
+}
+
+/* The rest of the layer for tokens [c0, c0 + c) from their attention
+ * output a (c rows of QW, AW apart: gg_attend_chunk), free once Wo has
+ * read it: the FFN's output ([c][E]) goes there. */
+static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
+                         int c, float *a) {
     const gg_hparams *hp = &m->hp;
     const int E = hp->n_embd, QW = hp->head_dim * hp->n_head;
     float *x = w->x + (size_t)c0 * E;                            /* [c][E] */
-    const float *h = h_in_tmp ? w->tmp : attn_input(m, l, ex, w, c0, c); /* [c][E] */
-    gg_op_matmul(ex, &l->wq, l->bq, h, E, c, w->q, QW);          /* [c][QW] */
-    shape_heads(m, l, ex, w->q, c, hp->n_head, l->q_norm, l->q_norm_row, l->q_norm_row_b, w->pos + c0);
-    gg_attend_chunk(m, l, ex, w, b, c0, c, w->q);                   /* [c][QW] in attn */
-    gg_op_matmul(ex, &l->wo, l->bo, w->attn, QW, c, w->tmp, E);  /* [c][E] */
+    gg_op_matmul(ex, &l->wo, l->bo, a, GG_MAX(E, QW), c, w->tmp, E); /* [c][E] */
     if (l->attn_post_norm) norm(m, ex, w->tmp, w->tmp, c, l->attn_post_norm, NULL);
     if (l->attn_norm_2) { /* x = norm_2(x + attn_out_norm(x + a)): the input added twice */
         gg_op_add(ex, w->tmp, x, (size_t)c * E);
@@ -236,16 +243,33 @@ static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
     gg_op_add(ex, x, w->tmp, (size_t)c * E);
     if (l->attn_norm_2) norm(m, ex, x, x, c, l->attn_norm_2, l->attn_norm_2_b);
     else if (l->attn_out_norm) norm(m, ex, x, x, c, l->attn_out_norm, l->attn_out_norm_b);
-    h = x;
+    const float *h = x;
     if (l->ffn_norm) {
         norm(m, ex, x, w->tmp, c, l->ffn_norm, l->ffn_norm_b);
         h = w->tmp;
     }
-    if (l->ffn_router.data) moe_ffn(m, l, ex, w, h, c, w->attn);  /* [c][E] in attn */
-    else ffn(m, l, ex, w, h, c, w->attn);
-    if (l->ffn_post_norm) norm(m, ex, w->attn, w->attn, c, l->ffn_post_norm, NULL);
-    gg_op_add(ex, x, w->attn, (size_t)c * E);
+    if (l->ffn_router.data) moe_ffn(m, l, ex, w, h, c, a);  /* [c][E] in a */
+    else ffn(m, l, ex, w, h, c, a);
+    if (l->ffn_post_norm) norm(m, ex, a, a, c, l->ffn_post_norm, NULL);
+    gg_op_add(ex, x, a, (size_t)c * E);
     if (l->out_norm) norm(m, ex, x, x, c, l->out_norm, l->out_norm_b);
+}
+
+/* The layer for tokens [g0, g0 + n) (n <= w->q_rows, whole chunks but the
+ * batch's last), once all keys and values exist: their queries chunk by
+ * chunk, the attention of all n at once (a call over each head's keys
+ * takes up to GG_ATTN_Q_MAX queries, and a long text's keys stream from
+ * memory once per call), the rest chunk by chunk. h_in_tmp: the first
+ * chunk's attention input is in tmp. */
+static void finish_group(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
+                         const gg_batch *b, int g0, int n, int chunk, bool h_in_tmp) {
+    const size_t QW = (size_t)m->hp.head_dim * m->hp.n_head, AW = GG_MAX((size_t)m->hp.n_embd, QW);
+    for (int c0 = g0; c0 < g0 + n; c0 += chunk)
+        make_queries(m, l, ex, w, c0, GG_MIN(chunk, g0 + n - c0), h_in_tmp && c0 == g0,
+                     w->q + (size_t)(c0 - g0) * QW);
+    gg_attend_chunk(m, l, ex, w, b, g0, n, w->q); /* n rows AW apart in attn */
+    for (int c0 = g0; c0 < g0 + n; c0 += chunk)
+        finish_chunk(m, l, ex, w, c0, GG_MIN(chunk, g0 + n - c0), w->attn + (size_t)(c0 - g0) * AW);
 }
 
 int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b,
@@ -260,14 +284,15 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
      * finish_chunk starts. */
     const int chunk = gg_work_chunk_for(b->n_tok, w->chunk);
     const int last_chunk = b->n_tok > 0 ? (b->n_tok - 1) / chunk * chunk : -1;
+    const int group = GG_MAX(1, w->q_rows / chunk) * chunk; /* tokens attending together */
     for (int il = 0; il < m->hp.n_layer; il++) {
         if (cancel && cancel(cancel_user)) return gg_fail_kind(e, GG_E_CANCELLED, "cancelled");
         const gg_layer *l = &m->layers[il];
         for (int c0 = last_chunk; c0 >= 0; c0 -= chunk)
             project_kv(m, l, ex, w, c0, GG_MIN(chunk, b->n_tok - c0));
         const bool h_in_tmp = l->attn_norm != NULL;
-        for (int c0 = 0; c0 < b->n_tok; c0 += chunk)
-            finish_chunk(m, l, ex, w, b, c0, GG_MIN(chunk, b->n_tok - c0), h_in_tmp && c0 == 0);
+        for (int g0 = 0; g0 < b->n_tok; g0 += group)
+            finish_group(m, l, ex, w, b, g0, GG_MIN(group, b->n_tok - g0), chunk, h_in_tmp && g0 == 0);
     }
     if (m->out_norm) norm(m, ex, w->x, w->x, b->n_tok, m->out_norm, m->out_norm_b);
     return 0;
