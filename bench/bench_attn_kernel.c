@@ -9,7 +9,7 @@
  * multiply-adds per ns.
  *
  * Usage: bench_attn_kernel [--keys N] [--heads H] [--d D] [--queries Q]
- *                          [--seconds S]
+ *                          [--seconds S] [--only f32|bf16]
  * (defaults: nomic-embed-text at 8,192 tokens: 8192 keys, 12 heads of
  * 64, GG_ATTN_Q_MAX queries a call, 1 s a row)
  */
@@ -50,12 +50,14 @@ static void round_heads(const bench *b, bool bf16) {
 int main(int argc, char **argv) {
     bench b = {.keys = 8192, .heads = 12, .d = 64, .nq = GG_ATTN_Q_MAX};
     double seconds = 1.0;
+    const char *only = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--keys")) b.keys = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--heads")) b.heads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--d")) b.d = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--queries")) b.nq = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else {
             fprintf(stderr, "bench_attn_kernel: unknown option %s\n", argv[i]);
             return 2;
@@ -90,6 +92,7 @@ int main(int argc, char **argv) {
     const double blocks = (double)b.heads * ((b.nq + 15) / 16) * ((b.keys + 15) / 16);
     for (int pass = 0; pass < 2; pass++) {
         const bool bf16 = pass == 1;
+        if (only && strcmp(only, bf16 ? "bf16" : "f32")) continue;
         if (bf16 && !gg_attn_bf16(b.d)) {
             printf("%-8s %14s\n", "bf16", "(none here)");
             continue;

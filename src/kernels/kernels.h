@@ -113,7 +113,7 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
  * the multiply-adds per instruction, at 8 bits of mantissa per operand.
  * It equals gg_attn_row_ref within that rounding (tested), and a
  * query's result is still its own, bit for bit. */
-#define GG_ATTN_Q_MAX 128
+#define GG_ATTN_Q_MAX 256
 #define GG_ATTN_KEYS 16
 typedef struct gg_attn_block_args {
     int nq;

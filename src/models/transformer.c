@@ -284,7 +284,12 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
      * finish_chunk starts. */
     const int chunk = gg_work_chunk_for(b->n_tok, w->chunk);
     const int last_chunk = b->n_tok > 0 ? (b->n_tok - 1) / chunk * chunk : -1;
-    const int group = GG_MAX(1, w->q_rows / chunk) * chunk; /* tokens attending together */
+    /* tokens attending together: more than a chunk only where a text
+     * is longer than one, its keys and values then streaming once for
+     * all their queries */
+    int longest = 0;
+    for (int s = 0; s < b->n_seq; s++) longest = GG_MAX(longest, b->seq_start[s + 1] - b->seq_start[s]);
+    const int group = longest > chunk ? GG_MAX(1, w->q_rows / chunk) * chunk : chunk;
     for (int il = 0; il < m->hp.n_layer; il++) {
         if (cancel && cancel(cancel_user)) return gg_fail_kind(e, GG_E_CANCELLED, "cancelled");
         const gg_layer *l = &m->layers[il];
