@@ -36,11 +36,11 @@ void gg_attend_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work 
 }
 
 /* Buffer sizes in floats, in carving order. */
-static void work_sizes(const gg_model *m, int max_tok, int chunk, size_t sz[8]) {
+static void work_sizes(const gg_model *m, int max_tok, int chunk, int q_rows, size_t sz[8]) {
     const gg_hparams *hp = &m->hp;
     size_t E = (size_t)hp->n_embd, KV = (size_t)hp->head_dim * hp->n_head_kv;
     size_t QW = GG_MAX(E, (size_t)hp->head_dim * hp->n_head);
-    size_t T = (size_t)max_tok, C = (size_t)chunk, A = (size_t)gg_work_q_rows(max_tok, chunk);
+    size_t T = (size_t)max_tok, C = (size_t)chunk, A = (size_t)q_rows;
     sz[0] = T * E;           /* x */
     sz[1] = T * KV;          /* k */
     sz[2] = T * KV;          /* v */
@@ -55,9 +55,11 @@ static size_t matrix_scratch(const gg_matrix *w, int chunk) {
     return w->data ? gg_matmul_scratch(w, chunk) : 0;
 }
 
-void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads, gg_work_plan *p) {
+/* gg_work_plan_make with q_rows rows of queries. */
+static void plan_make(const gg_model *m, int max_tok, int chunk, int q_rows, int n_threads,
+                      gg_work_plan *p) {
     size_t sz[8];
-    work_sizes(m, max_tok, chunk, sz);
+    work_sizes(m, max_tok, chunk, q_rows, sz);
     p->work_bytes = 0;
     for (int i = 0; i < 8; i++) p->work_bytes += gg_align_up(sz[i] * sizeof(float), 64);
     p->work_bytes += gg_align_up((size_t)max_tok * sizeof(int32_t), 64);
@@ -75,6 +77,10 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
     /* attention's blocks and running sums, bounded whatever max_tok */
     p->score_floats = gg_align_up(gg_attn_scratch_floats(m->hp.head_dim), 16);
     p->total = p->work_bytes + p->act_bytes + p->score_floats * sizeof(float) * (size_t)n_threads;
+}
+
+void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads, gg_work_plan *p) {
+    plan_make(m, max_tok, chunk, gg_work_q_rows(m, max_tok, chunk), n_threads, p);
 }
 
 /* Bytes of one layer's weights (all its matrices). */
@@ -106,9 +112,9 @@ static size_t layer_bytes(const gg_layer *l) {
 int gg_work_chunk(const gg_model *m, int max_tok) {
     int chunk = GG_WORK_CHUNK_MIN;
     if (m->hp.n_layer > 0 && layer_bytes(&m->layers[0]) > LAYER_CACHED) {
-        gg_work_plan a, b;
-        gg_work_plan_make(m, max_tok, GG_WORK_CHUNK_MIN, 1, &a);
-        gg_work_plan_make(m, max_tok, 2 * GG_WORK_CHUNK_MIN, 1, &b);
+        gg_work_plan a, b; /* a chunk token's bytes, with no queries grouped */
+        plan_make(m, max_tok, GG_WORK_CHUNK_MIN, GG_WORK_CHUNK_MIN, 1, &a);
+        plan_make(m, max_tok, 2 * GG_WORK_CHUNK_MIN, 2 * GG_WORK_CHUNK_MIN, 1, &b);
         const size_t per_tok = (b.total - a.total) / GG_WORK_CHUNK_MIN;
         if (per_tok > 0)
             chunk = (int)GG_MAX((size_t)GG_WORK_CHUNK_MIN, GG_MIN(CHUNK_BYTES / per_tok, (size_t)1 << 16));
@@ -116,9 +122,18 @@ int gg_work_chunk(const gg_model *m, int max_tok) {
     return GG_MAX(1, GG_MIN(chunk, max_tok));
 }
 
-int gg_work_q_rows(int max_tok, int chunk) {
-    const int per_call = chunk >= GG_ATTN_Q_MAX ? chunk : GG_ATTN_Q_MAX / chunk * chunk;
-    return GG_MAX(chunk, GG_MIN(per_call, max_tok));
+/* The queries and attention output of the tokens attending together
+ * take at most this much beyond one chunk's: 256 tokens for widths up to
+ * 2,048 (nomic-embed-text, Qwen3-Embedding-0.6B), one chunk as before
+ * for a 7B (whose bound is its anonymous memory, and whose attention
+ * over a 512-token text is a small part of the pass). */
+#define GROUP_BYTES ((size_t)4 << 20)
+
+int gg_work_q_rows(const gg_model *m, int max_tok, int chunk) {
+    const size_t QW = GG_MAX((size_t)m->hp.n_embd, (size_t)m->hp.head_dim * m->hp.n_head);
+    const size_t fit = GROUP_BYTES / (2 * QW * sizeof(float));
+    const int rows = (int)GG_MIN((size_t)GG_ATTN_Q_MAX, fit) / chunk * chunk;
+    return GG_MAX(chunk, GG_MIN(rows, max_tok));
 }
 
 int gg_work_chunk_for(int n_tok, int chunk) {
@@ -129,7 +144,7 @@ int gg_work_chunk_for(int n_tok, int chunk) {
 
 void gg_work_carve(const gg_model *m, int max_tok, int chunk, uint8_t *mem, gg_work *w) {
     size_t sz[8];
-    work_sizes(m, max_tok, chunk, sz);
+    work_sizes(m, max_tok, chunk, gg_work_q_rows(m, max_tok, chunk), sz);
     float **slots[8] = {&w->x, &w->k, &w->v, &w->q, &w->attn, &w->tmp, &w->ff_up, &w->ff_gate};
     for (int i = 0; i < 8; i++) {
         *slots[i] = (float *)(void *)mem;
@@ -138,5 +153,5 @@ void gg_work_carve(const gg_model *m, int max_tok, int chunk, uint8_t *mem, gg_w
     w->pos = (int32_t *)(void *)mem;
     w->max_tok = max_tok;
     w->chunk = chunk;
-    w->q_rows = gg_work_q_rows(max_tok, chunk);
+    w->q_rows = gg_work_q_rows(m, max_tok, chunk);
 }

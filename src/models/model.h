@@ -228,11 +228,12 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
 #define GG_WORK_CHUNK_MIN 64 /* tokens: every model's chunk when memory is short */
 int gg_work_chunk(const gg_model *m, int max_tok);
 /* Tokens whose queries may attend together (w->q, w->attn): as many
- * whole chunks as one attention call takes (GG_ATTN_Q_MAX queries), so
- * that a text longer than a chunk streams its keys and values from memory
- * once for all of them (a quarter as often as 64-token chunks); one chunk
- * where that is more; never more than max_tok. */
-int gg_work_q_rows(int max_tok, int chunk);
+ * whole chunks as one attention call takes (GG_ATTN_Q_MAX queries) and
+ * 4 MB of queries and outputs hold, so that a text longer than a chunk
+ * streams its keys and values from memory once for all of them (a
+ * quarter as often as 64-token chunks); at least one chunk; never more
+ * than max_tok. */
+int gg_work_q_rows(const gg_model *m, int max_tok, int chunk);
 /* The chunk a pass over n_tok tokens uses: the fewest passes that chunk
  * allows, split evenly (no short last pass); never more than chunk. */
 int gg_work_chunk_for(int n_tok, int chunk);
