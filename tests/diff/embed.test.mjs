@@ -228,9 +228,14 @@ function parseEmbedLines(stdout, n) {
   });
 }
 
-async function ggembedEmbed(model, texts) {
+/**
+ * `ggembed embed` of texts with a context of n tokens, llama.cpp's here
+ * (--batch: ggembed's own default caps a decoder's at 512, where llama.cpp
+ * would see a longer text whole).
+ */
+async function ggembedEmbed(model, texts, n) {
   const input = texts.map((t) => JSON.stringify(t)).join("\n") + "\n";
-  const args = ["embed", "-m", model, "--jsonl", ...(await threadArgs())];
+  const args = ["embed", "-m", model, "--jsonl", "--batch", String(n), ...(await threadArgs())];
   const r = await run(ggembedBin(), args, input);
   if (r.code !== 0) throw new Error(`ggembed ${args.join(" ")} exited with ${r.code} ${r.signal ?? ""}: ${r.stderr.slice(0, 2000)}`);
   return parseEmbedLines(r.stdout, texts.length);
@@ -351,7 +356,7 @@ for (const spec of specs instanceof Error ? [] : specs) {
       assert.ok(minPair < minCos, `reference vectors of different texts are all within cosine ${minPair} of each other: the test could not tell them apart`);
 
       // ggembed: all texts as one mixed-length batch, then some alone.
-      const batch = await ggembedEmbed(model, texts.map((x) => x.text));
+      const batch = await ggembedEmbed(model, texts.map((x) => x.text), n);
       const small = !REAL_PRESETS.includes(spec.preset);
       // A rotary-scaled model tests position math, which a batch exercises
       // as well as a text alone: three alone keep its cost down.
@@ -362,7 +367,7 @@ for (const spec of specs instanceof Error ? [] : specs) {
         ? texts.map((_, i) => i)
         : [0, texts.findIndex((x) => x.kind === "exact"), texts.length - 1];
       const single = [];
-      for (const i of alone) single.push([i, (await ggembedEmbed(model, [texts[i].text]))[0]]);
+      for (const i of alone) single.push([i, (await ggembedEmbed(model, [texts[i].text], n))[0]]);
 
       const problems = [];
       let worst = 1;
