@@ -171,6 +171,7 @@ static void test_metadata(void) {
     PATCH(at.kv4_key_last, 'e', 1, "metadata key #4 ('general.architecture'): duplicate of key #0");
     PATCH(at.kv4_key_last, 0xFF, 1, "metadata key #4: the key is not valid UTF-8");
     PATCH(at.kv4_key_last, 0xC0, 1, "not valid UTF-8");
+    PATCH(at.kv4_key_last, 0, 1, "metadata key #4: the key has a NUL byte");
     PATCH(at.align_val, 0, 4, "general.alignment 0 is not a power of two");
     PATCH(at.align_val, 3, 4, "general.alignment 3 is not a power of two");
     PATCH(at.align_type, 5, 4, "general.alignment has type int32; it must be uint32");

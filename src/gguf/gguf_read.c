@@ -275,6 +275,10 @@ static int check_key(gguf_str k, gg_err *e) {
     if (k.len > GGUF_MAX_KEY_LEN)
         return gg_fail(e, "key length %" PRIu64 " is more than the limit %d", k.len, GGUF_MAX_KEY_LEN);
     if (!utf8_valid((const uint8_t *)k.ptr, k.len)) return gg_fail(e, "the key is not valid UTF-8");
+    /* Keys are compared as C strings elsewhere (llama.cpp, a writer): with a
+     * NUL inside, "general.alignment\0x" would be one key to them and
+     * another to this reader's length-exact lookup. */
+    if (memchr(k.ptr, '\0', k.len)) return gg_fail(e, "the key has a NUL byte");
     return 0;
 }
 
