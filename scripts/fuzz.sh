@@ -32,6 +32,12 @@ for src in "$root"/tests/fuzz/fuzz_*.c; do
     if ! "$build/tests/fuzz/$name" -max_total_time="$secs" -print_final_stats=1 \
             -artifact_prefix="$build/crash-$name-" "$corpus"; then
         echo "fuzz.sh: $name FAILED (see $build/crash-$name-*)" >&2
+        # the input itself, so a CI log alone is enough to reproduce it
+        for f in "$build/crash-$name-"*; do
+            [ -f "$f" ] || continue
+            echo "fuzz.sh: $(basename "$f"), $(wc -c <"$f") bytes:" >&2
+            od -A x -t x1 -v "$f" | head -n 256 >&2
+        done
         status=1
     fi
 done

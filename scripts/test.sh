@@ -18,11 +18,26 @@ jobs=${JOBS:-2}
 failed=""
 
 step() { printf '\n=== %s\n' "$*"; }
+# Each step's output is kept, so that the end of the run can show again
+# what a failed step printed last: a CI log is often read from its tail.
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+nsteps=0
 run() { # run NAME COMMAND...: runs a step, remembers a failure, goes on
     name=$1; shift
     step "$name"
     t0=$(date +%s)
-    if "$@"; then result=ok; else result=FAILED; failed="$failed $name"; fi
+    nsteps=$((nsteps + 1))
+    log="$logs/$nsteps"
+    { if "$@"; then rc=0; else rc=1; fi; echo "$rc" >"$log.rc"; } 2>&1 | tee "$log"
+    if [ "$(cat "$log.rc")" = 0 ]; then
+        result=ok
+    else
+        result=FAILED
+        failed="$failed $name"
+        printf '\n=== %s (last lines)\n' "$name" >>"$logs/failures"
+        tail -n 60 "$log" >>"$logs/failures"
+    fi
     echo "--- $name: $result ($(($(date +%s) - t0)) s)"
 }
 
@@ -83,6 +98,7 @@ if [ -n "${SLOW:-}" ]; then
 fi
 
 if [ -n "$failed" ]; then
+    cat "$logs/failures"
     printf '\nFAILED:%s\n' "$failed"
     exit 1
 fi
