@@ -418,6 +418,32 @@ static void test_empty_huge_shape(void) {
     gguf_writer_free(w);
 }
 
+/* A file without tensors has no data section to align: written with a
+ * huge (legal) alignment it stays as small as its metadata, and reads back
+ * with that alignment. Found by fuzz_gguf, whose rewrite of such a file
+ * asked for gigabytes of padding. */
+static void test_no_tensors_huge_alignment(void) {
+    gg_err e = {{0}};
+    gguf_writer *w = gguf_writer_new();
+    gguf_set_u32(w, "general.alignment", (uint32_t)1 << 28);
+    gguf_set_str(w, "general.name", "vocab only");
+    uint8_t *img = NULL;
+    size_t n = 0;
+    CHECKF(gguf_writer_to_memory(w, 3, NULL, 0, &img, &n, &e) == 0, "%s", e.msg);
+    CHECKF(n < 4096, "a file of two keys and no tensors is %zu bytes", n);
+    gguf_file *f = NULL;
+    if (img && n < 4096 && gguf_open_memory(img, n, &f, &e) == 0) {
+        CHECK_EQ_INT(gguf_alignment(f), (uint32_t)1 << 28);
+        CHECK_EQ_INT(gguf_tensor_count(f), 0);
+        CHECK_EQ_INT(gguf_data_offset(f), n);
+        gguf_close(f);
+    } else {
+        CHECKF(0, "the written file is refused: %s", e.msg);
+    }
+    free(img);
+    gguf_writer_free(w);
+}
+
 /* ---- big string arrays ---- */
 
 static void test_many_strings(void) {
@@ -490,6 +516,7 @@ int main(void) {
     test_file();
     test_writer_errors();
     test_empty_huge_shape();
+    test_no_tensors_huge_alignment();
     test_many_strings();
     test_fixtures();
     return check_done("test_gguf_roundtrip");

@@ -348,6 +348,11 @@ static int write_head(gguf_writer *w, uint32_t version, gg_err *e) {
         if (out_le(w, t->type, 4, e) < 0 || out_le(w, t->offset, 8, e) < 0) return -1;
         pos += 8 + len + 4 + 8 * (uint64_t)t->n_dims + 12;
     }
+    /* Padding aligns the data section; a file without tensors has none.
+     * Padding it anyway would turn a 2^31 alignment, which readers accept
+     * for such a file (the reader clamps its data offset to the file's end),
+     * into 2 GB of zeros when a read file is written out again. */
+    if (w->n_t == 0) return 0;
     return out_zeros(w, (w->alignment - pos % w->alignment) % w->alignment, e);
 }
 
