@@ -99,6 +99,42 @@ export const EMBEDDER_OPTIONS: OptionTable = {
   },
 };
 
+/**
+ * The reranker of a bin that can use one beside its embedding model
+ * (ggembed-mcp's search_code): a second model in a second supervised
+ * ggembed process, with the same checks as the model's (the binary, the
+ * transport and the fallback mode are the model's).
+ */
+export const RERANKER_OPTIONS: OptionTable = {
+  reranker: {
+    type: 'string',
+    env: 'GGEMBED_RERANKER',
+    value: 'FILE',
+    help: 'a reranker GGUF (a cross-encoder such as bge-reranker-v2-m3), run in a second ggembed process; search_code reorders its best candidates by its scores',
+  },
+  'reranker-threads': {
+    type: 'string',
+    env: 'GGEMBED_RERANKER_THREADS',
+    value: 'N',
+    help: "threads of the reranker (default: the model's --threads)",
+    schema: intOption(1, 1024),
+  },
+  'reranker-sha256': {
+    type: 'string',
+    env: 'GGEMBED_RERANKER_SHA256',
+    value: 'HEX',
+    help: 'expected SHA-256 of the reranker file',
+    schema: hex64,
+  },
+  'reranker-source-url': {
+    type: 'string',
+    env: 'GGEMBED_RERANKER_SOURCE_URL',
+    value: 'URL',
+    help: 'download the reranker again from here when its check fails',
+    schema: httpUrl,
+  },
+};
+
 /** --help, last in every table. */
 export const HELP_OPTION: OptionTable = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
 
@@ -235,6 +271,27 @@ export function embedderOptionsFrom(
   return { opts, fallback };
 }
 
+/**
+ * The reranker's Embedder options from parsed RERANKER_OPTIONS, on top of
+ * the model's (binary, transport, fallback and tunables shared), or null
+ * when no reranker is configured. Its own checks (--reranker-sha256) never
+ * borrow the model's.
+ */
+export function rerankerOptionsFrom(values: Record<string, unknown>, model: EmbedderOptions): EmbedderOptions | null {
+  const file = values.reranker as string | undefined;
+  if (!file) {
+    for (const k of ['reranker-threads', 'reranker-sha256', 'reranker-source-url'])
+      if (values[k] !== undefined) throw new CliError(`--${k} needs a reranker: --reranker FILE or env GGEMBED_RERANKER`);
+    return null;
+  }
+  const { sha256: _sha, sourceUrl: _url, ...shared } = model;
+  const opts: EmbedderOptions = { ...shared, model: file };
+  if (values['reranker-threads'] !== undefined) opts.threads = values['reranker-threads'] as number;
+  if (values['reranker-sha256'] !== undefined) opts.sha256 = values['reranker-sha256'] as string;
+  if (values['reranker-source-url'] !== undefined) opts.sourceUrl = values['reranker-source-url'] as string;
+  return opts;
+}
+
 // ---------------------------------------------------------------- the embedder of a bin
 
 /** The degraded state as the bins report it. */
@@ -261,6 +318,32 @@ export async function startBinEmbedder(opts: EmbedderOptions, fallback: BinFallb
     const hint = fallback === 'always' ? '' : ' (--fallback always serves fallback vectors instead)';
     throw new Error(`cannot start the embedder: ${err instanceof Error ? err.message : String(err)}${hint}`);
   }
+}
+
+/**
+ * Starts a bin's reranker like its embedder (startBinEmbedder) and checks
+ * that the model is one: an embedding model given as the reranker is an
+ * error at once, naming the file and its pooling. With fallback 'always' a
+ * reranker that cannot start leaves it degraded (search_code then answers
+ * in the hybrid order, flagged) and the check waits for a model to check.
+ */
+export async function startBinReranker(opts: EmbedderOptions, fallback: BinFallback): Promise<Embedder> {
+  let e: Embedder;
+  try {
+    e = await Embedder.start(opts);
+  } catch (err) {
+    const hint = fallback === 'always' ? '' : ' (--fallback always keeps the server up without it)';
+    throw new Error(`cannot start the reranker ${opts.model}: ${err instanceof Error ? err.message : String(err)}${hint}`);
+  }
+  const i = e.info();
+  if (i.reranker === false) {
+    await e.close();
+    throw new Error(
+      `--reranker ${opts.model}: the model (${[i.arch, i.name].filter(Boolean).join(' ')}) is not a reranker: its pooling is ${i.pooling}, not rank; ` +
+        'give a cross-encoder such as bge-reranker-v2-m3 (the embedding model goes in --model)',
+    );
+  }
+  return e;
 }
 
 /** What a bin tells its user about the embedder: the model's vectors, fallback vectors, or errors. */

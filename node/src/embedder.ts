@@ -149,6 +149,8 @@ export interface EmbedderInfo {
   hasWeights: boolean | null;
   /** the model is a reranker (rerank() works); null while unknown */
   reranker: boolean | null;
+  /** the model's pooling (none, mean, cls, last, rank); null while unknown */
+  pooling: string | null;
   degraded: boolean;
   reason: string | null;
 }
@@ -441,6 +443,7 @@ export class Embedder extends EventEmitter<EmbedderEvents> {
       maxQueue: h?.maxQueue ?? null,
       hasWeights: h?.hasWeights ?? null,
       reranker: h ? h.pooling === POOLING_RANK : null,
+      pooling: h ? (POOLING_NAMES[h.pooling] ?? String(h.pooling)) : null,
       degraded: s.degraded,
       reason: s.reason,
     };

@@ -10,11 +10,17 @@
 // structured content, with float32 precision; the text part is a short
 // summary; a call whose answer would not fit is refused with a clear error.
 // A degraded embedder is said in the text part, where a model reads it.
+//
+// `--reranker FILE` runs a reranker (a cross-encoder) in a second supervised
+// ggembed process beside the embedding model: search_code reorders the best
+// candidates of its hybrid search by the reranker's scores, the rerank tool
+// uses it, and embedder_status / index_status report it.
 
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
 import {
+  CliError,
   type DegradedState,
   degradedState,
   EMBEDDER_OPTIONS,
@@ -26,11 +32,15 @@ import {
   logTransitions,
   type OptionTable,
   parseCli,
+  RERANKER_OPTIONS,
+  rerankerOptionsFrom,
   runBin,
   startBinEmbedder,
+  startBinReranker,
 } from './cli-options.js';
 import type { Embedder, EmbedResult } from './embedder.js';
 import { isEmbedderError } from './errors.js';
+import { RERANK_MAX_CANDIDATES } from './search/search.js';
 import { registerSearchTools, STORE_KINDS, type StoreKind } from './search/tools.js';
 
 const BIN = 'ggembed-mcp';
@@ -44,6 +54,14 @@ export interface McpServerOptions {
   watch?: boolean;
   /** the code search index's store (default env GGEMBED_STORE, else 'lance') */
   store?: StoreKind;
+  /**
+   * a reranker model's embedder (a second ggembed process): search_code
+   * reorders its hybrid candidates by its scores, and the rerank tool uses it
+   * (without it, rerank needs the model itself to be a reranker)
+   */
+  reranker?: Embedder;
+  /** the hybrid candidates the reranker scores per search (default max(limit x 3, 30)) */
+  rerankCandidates?: number;
 }
 
 export const MCP_DEFAULTS = { maxTexts: 512, maxAnswerBytes: 8 << 20 } as const;
@@ -204,12 +222,14 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
     },
   );
 
+  // the configured reranker, else the model itself (which must then be one)
+  const ranker = o.reranker ?? embedder;
   server.registerTool(
     'rerank',
     {
       description:
         'Rank documents by relevance to a query with the local reranker model (a cross-encoder such as bge-reranker: ' +
-        'more accurate than embedding similarity). Works only when the model is a reranker. degraded=true means the scores ' +
+        'more accurate than embedding similarity). Works only when a reranker is configured or the model is one. degraded=true means the scores ' +
         'are the cosine similarity of local fallback vectors, not the reranker.',
       inputSchema: {
         query: z.string(),
@@ -231,7 +251,7 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
       }
       let r: Awaited<ReturnType<Embedder['rerank']>>;
       try {
-        r = await embedder.rerank(query, documents);
+        r = await ranker.rerank(query, documents);
       } catch (e) {
         if (isEmbedderError(e, 'NOT_RERANKER')) return errorReply(`${e.message}. Use the similarity tool with an embedding model instead.`);
         throw e;
@@ -247,7 +267,7 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
       const lines = ranked.map((x, k) => `${k + 1}. document ${x.index} (score ${x.relevance_score.toFixed(4)}): ${snippet(x.text)}`);
       return {
         content: [{ type: 'text' as const, text: [...(state.degraded ? [warning] : []), ...lines].join('\n') }],
-        structuredContent: { model: embedder.info().name, degraded: state.degraded, reason: state.reason, results: ranked },
+        structuredContent: { model: ranker.info().name, degraded: state.degraded, reason: state.reason, results: ranked },
       };
     },
   );
@@ -255,19 +275,37 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
   server.registerTool(
     'embedder_status',
     {
-      description: 'The embedding model and the health of the embedder process: state, degraded flag and reason, restarts, statistics.',
+      description:
+        'The embedding model and the health of the embedder process: state, degraded flag and reason, restarts, statistics; ' +
+        'the same for the reranker when one is configured.',
       inputSchema: {},
     },
     async () => {
       const [health, stats] = await Promise.all([embedder.health(), embedder.stats()]);
       const state = degradedState(embedder);
-      const obj = { model: embedder.info(), health, degraded: state.degraded, reason: state.reason, stats };
-      const head = state.degraded ? degradedWarning(state) : `The embedder is ${health.state}; vectors come from the model.`;
-      return { content: [{ type: 'text' as const, text: `${head}\n${JSON.stringify(obj)}` }], structuredContent: obj };
+      const obj: Record<string, unknown> = { model: embedder.info(), health, degraded: state.degraded, reason: state.reason, stats };
+      const head = [state.degraded ? degradedWarning(state) : `The embedder is ${health.state}; vectors come from the model.`];
+      if (o.reranker) {
+        const [rh, rs] = await Promise.all([o.reranker.health(), o.reranker.stats()]);
+        const rst = degradedState(o.reranker);
+        obj.reranker = { model: o.reranker.info(), health: rh, degraded: rst.degraded, reason: rst.reason, stats: rs };
+        head.push(
+          rst.degraded || rh.state === 'failed'
+            ? `WARNING: the reranker is ${rst.degraded ? 'degraded' : 'failed'}: search_code answers in the hybrid order. Reason: ${rst.reason ?? 'unknown'}`
+            : `The reranker is ${rh.state}; search_code orders its candidates by its scores.`,
+        );
+      } else obj.reranker = null;
+      return { content: [{ type: 'text' as const, text: `${head.join('\n')}\n${JSON.stringify(obj)}` }], structuredContent: obj };
     },
   );
 
-  const search = registerSearchTools(server, embedder, { root: process.env.GGEMBED_ROOT, watch: o.watch, store: o.store });
+  const search = registerSearchTools(server, embedder, {
+    root: process.env.GGEMBED_ROOT,
+    watch: o.watch,
+    store: o.store,
+    ...(o.reranker ? { reranker: o.reranker } : {}),
+    ...(o.rerankCandidates !== undefined ? { rerankCandidates: o.rerankCandidates } : {}),
+  });
   // closing the server stops the file watchers too (an indexing run they have going is aborted, resumably)
   const close = server.close.bind(server);
   server.close = async () => {
@@ -279,6 +317,14 @@ export function createMcpServer(embedder: Embedder, options: McpServerOptions = 
 
 export const MCP_OPTIONS: OptionTable = {
   ...EMBEDDER_OPTIONS,
+  ...RERANKER_OPTIONS,
+  'rerank-candidates': {
+    type: 'string',
+    env: 'GGEMBED_RERANK_CANDIDATES',
+    value: 'N',
+    help: `candidates of search_code's hybrid search the reranker scores (default max(limit x 3, 30), at least limit; each is one pass of the reranker)`,
+    schema: intOption(1, RERANK_MAX_CANDIDATES),
+  },
   'max-texts': {
     type: 'string',
     value: 'N',
@@ -307,8 +353,8 @@ export async function main(): Promise<void> {
   if (cli.help) {
     process.stdout.write(
       helpText(
-        `${BIN} --model FILE [options]`,
-        'A stdio MCP server with the tools embed, similarity, rerank (reranker models) and embedder_status, and code search (index_codebase, search_code, index_status, clear_index); the model runs in a supervised ggembed process.',
+        `${BIN} --model FILE [--reranker FILE] [options]`,
+        'A stdio MCP server with the tools embed, similarity, rerank (reranker models) and embedder_status, and code search (index_codebase, search_code, index_status, clear_index); the model (and the reranker, if any) runs in a supervised ggembed process.',
         MCP_OPTIONS,
         `Register it with a coding assistant, e.g.:\n  {"mcpServers": {"ggembed": {"command": "npx", "args": ["-y", "--package", "ggembed", "--package", "@modelcontextprotocol/sdk", "${BIN}", "--model", "/path/to/model.gguf"]}}}`,
       ),
@@ -316,12 +362,29 @@ export async function main(): Promise<void> {
     return;
   }
   const { opts, fallback } = embedderOptionsFrom(cli.values);
-  const embedder = await startBinEmbedder(opts, fallback);
+  const rerankerOpts = rerankerOptionsFrom(cli.values, opts);
+  if (!rerankerOpts && cli.values['rerank-candidates'] !== undefined)
+    throw new CliError('--rerank-candidates needs a reranker: --reranker FILE or env GGEMBED_RERANKER');
+  // both at once; a mistake in either ends the bin, with the other closed first (no ggembed left behind)
+  const [emb, rr] = await Promise.allSettled([
+    startBinEmbedder(opts, fallback),
+    rerankerOpts ? startBinReranker(rerankerOpts, fallback) : Promise.resolve(null),
+  ]);
+  if (emb.status === 'rejected' || rr.status === 'rejected') {
+    if (emb.status === 'fulfilled') await emb.value.close().catch(() => {});
+    if (rr.status === 'fulfilled') await rr.value?.close().catch(() => {});
+    throw emb.status === 'rejected' ? emb.reason : (rr as PromiseRejectedResult).reason;
+  }
+  const embedder = emb.value;
+  const reranker = rr.value;
   logTransitions(embedder, BIN);
+  if (reranker) logTransitions(reranker, `${BIN} (reranker ${rerankerOpts?.model})`);
   const server = createMcpServer(embedder, {
     ...(cli.values['max-texts'] !== undefined ? { maxTexts: cli.values['max-texts'] as number } : {}),
     watch: cli.values.watch !== 'off',
     ...(cli.values.store !== undefined ? { store: cli.values.store as StoreKind } : {}),
+    ...(reranker ? { reranker } : {}),
+    ...(cli.values['rerank-candidates'] !== undefined ? { rerankCandidates: cli.values['rerank-candidates'] as number } : {}),
   });
   const transport = new StdioServerTransport();
   let closing = false;
@@ -329,7 +392,7 @@ export async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     await server.close().catch(() => {});
-    await embedder.close().catch(() => {});
+    await Promise.all([embedder.close().catch(() => {}), reranker?.close().catch(() => {})]);
     process.exit(0);
   };
   transport.onclose = shutdown;

@@ -5,10 +5,15 @@
 // the model. A store with its own query engine (LanceStore) adds the BM25
 // half over chunk text, finds the chunks whose symbol has a query word in its
 // own index of names (the keyword half ranks those), and applies the filters
-// itself (searchRanked).
+// itself (searchRanked). With a reranker (a cross-encoder in its own ggembed
+// process) searchCodeReranked scores the hybrid order's first candidates
+// against the query and answers in the reranker's order, the exact name's
+// definitions still first; a reranker that is down or degraded leaves the
+// hybrid order, flagged.
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { EmbedderStatus, RerankOptions, RerankResult } from '../embedder.js';
 import { globFilter } from './glob.js';
 import type { RankHit } from './lance.js';
 import type { ChunkMeta, FileRecord, SearchStore } from './store.js';
@@ -28,8 +33,69 @@ export interface SearchResult {
   endLine: number;
   symbol: string | null;
   language: string;
+  /** the score of the ranking that placed the result: the fused score, or the reranker's ('reranker') */
   score: number;
   snippet: string;
+  /** with a reranker configured (searchCodeReranked): which ranking placed this result (RANKINGS) */
+  ranking?: Ranking;
+  /** with a reranker configured: the result's rank (1-based) and score in the hybrid order */
+  fusedRank?: number;
+  fusedScore?: number;
+  /** the reranker's score of (query, chunk text), when it scored the candidates */
+  rerankScore?: number;
+}
+
+/**
+ * Which ranking placed a result of searchCodeReranked: 'name' an exact
+ * symbol match of an identifier query, kept first in the hybrid order
+ * whatever the reranker says; 'reranker' the reranker's order among the
+ * hybrid order's first candidates; 'hybrid' the fused order itself, when
+ * the reranker could not score them (down, degraded or failing: flagged).
+ */
+export const RANKINGS = ['name', 'reranker', 'hybrid'] as const;
+export type Ranking = (typeof RANKINGS)[number];
+
+/** What searchCodeReranked needs of a reranker (an Embedder of a reranker model). */
+export interface Reranker {
+  rerank(query: string, documents: string[], options?: RerankOptions): Promise<RerankResult>;
+  info(): { model: string; name: string | null };
+  readonly status: EmbedderStatus;
+}
+
+/**
+ * How many of the hybrid order's candidates a reranker scores: max(limit x
+ * RERANK_FACTOR, RERANK_MIN_CANDIDATES), or the caller's number, never fewer
+ * than limit nor more than RERANK_MAX_CANDIDATES (each candidate is one
+ * cross-encoder pass of query and chunk: the cost of a search grows with K).
+ */
+export const RERANK_FACTOR = 3;
+export const RERANK_MIN_CANDIDATES = 30;
+export const RERANK_MAX_CANDIDATES = 200;
+
+/** The candidates a reranker scores for `limit` results (see RERANK_FACTOR). */
+export function rerankCandidates(limit: number, requested?: number): number {
+  const k = requested ?? Math.max(limit * RERANK_FACTOR, RERANK_MIN_CANDIDATES);
+  return Math.min(Math.max(k, limit), RERANK_MAX_CANDIDATES);
+}
+
+/**
+ * Characters of a chunk's text sent to the reranker at most. The pair is
+ * cut to the reranker's context by its tokens in the server (RERANK's
+ * truncate flag: the document's end goes); this bound only keeps a file
+ * rewritten since it was indexed (one huge line) from making a huge message.
+ */
+const RERANK_MAX_CHARS = 32_768;
+
+export interface RerankReport {
+  /** the reranker's model (its name, or its file) */
+  model: string;
+  /** the hybrid order's candidates it was given (K, or fewer when the index has fewer) */
+  candidates: number;
+  /** whether its scores ordered the results; false: the hybrid order, and reason says why */
+  used: boolean;
+  reason: string | null;
+  /** time spent reranking (reading the candidates' text and scoring them) */
+  ms: number;
 }
 
 export interface QueryEmbedder {
@@ -111,8 +177,26 @@ export async function searchCode(
   query: string,
   options: SearchOptions = {},
 ): Promise<SearchResult[]> {
-  if (store.rank) return searchRanked(root, store, embedder, query, options);
   const limit = options.limit ?? 10;
+  const out: SearchResult[] = [];
+  for (const c of (await hybrid(store, embedder, query, options, limit)).slice(0, limit)) out.push(await resultOf(root, c));
+  return out;
+}
+
+/**
+ * The hybrid order as searchCode gives it for `depth` results (each half
+ * asked for depth x 4): the exact name's definitions first, then by fused
+ * score. searchCodeReranked takes its candidates from here, so that they
+ * are what searchCode answers with limit K.
+ */
+async function hybrid(
+  store: SearchStore,
+  embedder: QueryEmbedder,
+  query: string,
+  options: SearchOptions,
+  depth: number,
+): Promise<Candidate[]> {
+  if (store.rank) return searchRanked(store, embedder, query, options, depth);
   const glob = options.pathGlob ? globFilter(options.pathGlob) : null;
   const byHash = new Map<string, Located[]>();
   const located: Located[] = [];
@@ -134,13 +218,13 @@ export async function searchCode(
   const q = await embedder.embed(query, { prefix: options.queryPrefix });
   if (q.degraded)
     throw new Error(`the embedder is degraded (${q.reason ?? 'fallback vectors'}): its query vector cannot be compared with the index`);
-  const hits = await store.nearest(q.embedding, limit * 4, (h) => byHash.has(h));
+  const hits = await store.nearest(q.embedding, depth * 4, (h) => byHash.has(h));
   const vectorRanked = hits.flatMap((h) => byHash.get(h.hash) ?? []); // nearest() only returns hashes byHash has
   const kw = keywordHalf(query, located);
   const fused = new Map<Located, number>();
   fuse(fused, vectorRanked);
-  fuse(fused, kw.ranked.slice(0, limit * 4));
-  return results(root, fused, kw.exact, limit);
+  fuse(fused, kw.ranked.slice(0, depth * 4));
+  return ordered(fused, kw.exact);
 }
 
 /** The keyword half of a short query; a long one (a sentence, a pasted snippet) is matched by meaning alone. */
@@ -153,23 +237,33 @@ function isNameQuery(query: string): boolean {
   return words(query).length <= MAX_KEYWORD_WORDS;
 }
 
-/** The first `limit` chunks: the exact name's definitions first (whatever the vectors say), then by fused score. */
-async function results(root: string, fused: Map<Located, number>, exact: Tiers, limit: number): Promise<SearchResult[]> {
-  const tier = (l: Located) => exact.get(l) ?? 0;
-  const top = [...fused.entries()].sort((a, b) => tier(b[0]) - tier(a[0]) || b[1] - a[1]).slice(0, limit);
-  const out: SearchResult[] = [];
-  for (const [l, score] of top) {
-    out.push({
-      file: l.file.path,
-      startLine: l.chunk.startLine,
-      endLine: l.chunk.endLine,
-      symbol: l.chunk.symbol,
-      language: l.file.language,
-      score: Number(score.toFixed(6)),
-      snippet: await snippetOf(root, l.file.path, l.chunk),
-    });
-  }
-  return out;
+/** A chunk of the hybrid order: its fused score, its exact-name tier (0: none) and its rank there (1-based). */
+interface Candidate {
+  l: Located;
+  fused: number;
+  tier: number;
+  rank: number;
+}
+
+/** The hybrid order: the exact name's definitions first (whatever the vectors say), then by fused score. */
+function ordered(fused: Map<Located, number>, exact: Tiers): Candidate[] {
+  return [...fused.entries()]
+    .map(([l, score]) => ({ l, fused: score, tier: exact.get(l) ?? 0, rank: 0 }))
+    .sort((a, b) => b.tier - a.tier || b.fused - a.fused)
+    .map((c, i) => ({ ...c, rank: i + 1 }));
+}
+
+async function resultOf(root: string, c: Candidate): Promise<SearchResult> {
+  const l = c.l;
+  return {
+    file: l.file.path,
+    startLine: l.chunk.startLine,
+    endLine: l.chunk.endLine,
+    symbol: l.chunk.symbol,
+    language: l.file.language,
+    score: Number(c.fused.toFixed(6)),
+    snippet: await snippetOf(root, l.file.path, l.chunk),
+  };
 }
 
 /** Adds the reciprocal rank of each entry of a ranked list to its fused score. */
@@ -190,13 +284,12 @@ function fuse(fused: Map<Located, number>, ranked: Located[]): void {
  * the name above the longer one that defines it.
  */
 async function searchRanked(
-  root: string,
   store: SearchStore,
   embedder: QueryEmbedder,
   query: string,
   options: SearchOptions,
-): Promise<SearchResult[]> {
-  const limit = options.limit ?? 10;
+  depth: number,
+): Promise<Candidate[]> {
   const rank = store.rank;
   if (!rank) throw new Error('searchRanked needs a store with rank()');
   const q = await embedder.embed(query, { prefix: options.queryPrefix });
@@ -207,7 +300,7 @@ async function searchRanked(
     vector: q.embedding,
     text: query,
     names: isNameQuery(query) ? query : undefined,
-    k: limit * 4,
+    k: depth * 4,
     path: glob ? { prefix: glob.prefix, regex: glob.regex.source, languages: glob.languages } : undefined,
     language: options.language,
   });
@@ -235,5 +328,135 @@ async function searchRanked(
   fuse(fused, vectorRanked);
   fuse(fused, textRanked);
   fuse(fused, kw.ranked);
-  return results(root, fused, kw.exact, limit);
+  return ordered(fused, kw.exact);
+}
+
+export interface RerankSearchOptions {
+  reranker: Reranker;
+  /** the hybrid order's candidates to score (default rerankCandidates(limit)) */
+  candidates?: number;
+  /** aborts the reranker's request (the MCP call's cancellation) */
+  signal?: AbortSignal;
+}
+
+/**
+ * searchCode with a reranker: the first K chunks of the hybrid order (what
+ * searchCode answers with limit K) are scored as (query, chunk text) pairs
+ * by the reranker, and the best `limit` come back in its order, best first
+ * (equal scores in the hybrid order). An identifier query's exact symbol
+ * matches (the names half's contract: its definition first) stay on top in
+ * their hybrid order, ranked 'name': a cross-encoder reads a bare name as
+ * a short, vague query and may score a chunk that only uses it higher.
+ *
+ * The chunk text is the chunk's lines as the file has them now (the
+ * snippet's source: both stores know where a chunk is, only LanceStore
+ * keeps its text). When the reranker cannot score them (degraded: its
+ * scores would be the fallback's cosine; failed; an error), the answer is
+ * the hybrid order, ranked 'hybrid', and the report says why (used false).
+ */
+export async function searchCodeReranked(
+  root: string,
+  store: SearchStore,
+  embedder: QueryEmbedder,
+  query: string,
+  options: SearchOptions,
+  rerank: RerankSearchOptions,
+): Promise<{ results: SearchResult[]; reranker: RerankReport }> {
+  const limit = options.limit ?? 10;
+  const info = rerank.reranker.info();
+  const t0 = performance.now();
+  const report = (candidates: number, reason: string | null): RerankReport => ({
+    model: info.name ?? path.basename(info.model),
+    candidates,
+    used: reason === null,
+    reason,
+    ms: Math.round(performance.now() - t0),
+  });
+  // a reranker known to be down: the answer searchCode gives, flagged, without asking for K candidates
+  const down = rerankerDown(rerank.reranker);
+  if (down) return { results: hybridResults(await searchCode(root, store, embedder, query, options)), reranker: report(0, down) };
+  const k = rerankCandidates(limit, rerank.candidates);
+  const pool = (await hybrid(store, embedder, query, options, k)).slice(0, k);
+  const scored = await scoreCandidates(root, query, pool, rerank);
+  const out: SearchResult[] = [];
+  const scores = scored.scores;
+  if (scores === null) {
+    // it failed on these candidates: their hybrid order (each half was asked for K x 4, not limit x 4)
+    for (const c of pool.slice(0, limit))
+      out.push({ ...(await resultOf(root, c)), ranking: 'hybrid', fusedRank: c.rank, fusedScore: round(c.fused) });
+    return { results: out, reranker: report(pool.length, scored.reason) };
+  }
+  const score = (c: Candidate) => scores[c.rank - 1] ?? Number.NEGATIVE_INFINITY;
+  const names = pool.filter((c) => c.tier > 0);
+  const rest = pool.filter((c) => c.tier === 0).sort((a, b) => score(b) - score(a) || a.rank - b.rank);
+  for (const c of [...names, ...rest].slice(0, limit)) {
+    const r = await resultOf(root, c);
+    const s = round(score(c));
+    out.push({
+      ...r,
+      score: c.tier > 0 ? r.score : s,
+      ranking: c.tier > 0 ? 'name' : 'reranker',
+      fusedRank: c.rank,
+      fusedScore: r.score,
+      rerankScore: s,
+    });
+  }
+  return { results: out, reranker: report(pool.length, null) };
+}
+
+/** searchCode's results marked as the hybrid order's. */
+function hybridResults(rs: SearchResult[]): SearchResult[] {
+  return rs.map((r, i) => ({ ...r, ranking: 'hybrid', fusedRank: i + 1, fusedScore: r.score }));
+}
+
+/** Why a reranker cannot score now (degraded: its scores would be the fallback vectors' cosine; failed; closed), or null. */
+function rerankerDown(r: Reranker): string | null {
+  const st = r.status;
+  if (!st.degraded && st.state !== 'failed' && st.state !== 'closed') return null;
+  return `the reranker is ${st.degraded ? 'degraded' : st.state}: ${st.reason ?? 'no reason given'}`;
+}
+
+const round = (x: number) => Number(x.toFixed(6));
+
+/** The reranker's scores of the candidates (index: rank - 1), or null and why when it cannot give them. */
+async function scoreCandidates(
+  root: string,
+  query: string,
+  pool: Candidate[],
+  rerank: RerankSearchOptions,
+): Promise<{ scores: number[] | null; reason: string | null }> {
+  if (!pool.length) return { scores: [], reason: null };
+  const texts = await chunkTexts(root, pool);
+  try {
+    const r = await rerank.reranker.rerank(query, texts, { truncate: true, signal: rerank.signal });
+    if (r.degraded) return { scores: null, reason: `the reranker is degraded: ${r.reason ?? 'no reason given'}` };
+    return { scores: r.scores, reason: null };
+  } catch (e) {
+    // the caller's own cancellation is not the reranker's failure
+    if (rerank.signal?.aborted) throw e;
+    return { scores: null, reason: `the reranker failed: ${(e as Error).message}` };
+  }
+}
+
+/** The candidates' texts: each chunk's lines as its file has them now, each file read once. */
+async function chunkTexts(root: string, pool: Candidate[]): Promise<string[]> {
+  const files = new Map<string, Promise<string[] | null>>();
+  const linesOf = (file: string) => {
+    let p = files.get(file);
+    if (!p) {
+      p = readFile(path.join(root, file), 'utf8').then(
+        (s) => s.split(/\r?\n/),
+        () => null,
+      );
+      files.set(file, p);
+    }
+    return p;
+  };
+  const out: string[] = [];
+  for (const c of pool) {
+    const lines = await linesOf(c.l.file.path);
+    const text = lines ? lines.slice(c.l.chunk.startLine - 1, c.l.chunk.endLine).join('\n') : '';
+    out.push(text.length > RERANK_MAX_CHARS ? text.slice(0, RERANK_MAX_CHARS) : text);
+  }
+  return out;
 }

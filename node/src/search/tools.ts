@@ -5,7 +5,9 @@
 // root (index_codebase and the watcher's runs take turns). Once a root is
 // indexed, a file watcher (watcher.ts) keeps its index current while the
 // server runs, unless watching is off; a root indexed before the server
-// started is brought up to date and watched from the start.
+// started is brought up to date and watched from the start. With a reranker
+// (a second Embedder, of a cross-encoder) search_code reorders the hybrid
+// order's first candidates by its scores (search.ts, searchCodeReranked).
 
 import path from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -17,7 +19,7 @@ import { IgnoreRules } from './files.js';
 import { type IndexOptions, type IndexProgress, type IndexReport, indexPaths, indexRepository } from './indexer.js';
 import { LanceStore } from './lance-store.js';
 import { prefixesFor } from './prefixes.js';
-import { searchCode } from './search.js';
+import { RERANK_MAX_CANDIDATES, type Reranker, searchCode, searchCodeReranked } from './search.js';
 import { FileStore, type SearchStore } from './store.js';
 import { RepoWatcher, type WatchBatch, type WatcherOptions } from './watcher.js';
 
@@ -62,6 +64,10 @@ export interface SearchToolsOptions {
   chunkWorker?: ChunkWorkerOptions;
   /** the chunking process's idle time and heap (chunker 'process') */
   chunkProcess?: ChunkProcessOptions;
+  /** a reranker model's embedder: search_code reorders the hybrid order's first candidates by its scores */
+  reranker?: Reranker & Pick<Embedder, 'pid'>;
+  /** the hybrid order's candidates the reranker scores (default search.ts rerankCandidates: max(limit x 3, 30)) */
+  rerankCandidates?: number;
 }
 
 export const CHUNKER_KINDS = ['process', 'thread', 'worker'] as const;
@@ -118,6 +124,13 @@ export function progressLine(p: IndexProgress): string {
   const left = p.chunksPending === null ? '' : `, ${p.chunksPending} chunks pending`;
   const eta = p.etaMs === null ? '' : `, about ${Math.ceil(p.etaMs / 1000)} s left`;
   return `${done}, ${p.chunksEmbedded} chunks embedded${left}${eta}${p.currentFile ? `: ${p.currentFile}` : ''}`;
+}
+
+/** The reranker as index_status shows it: its model, its process's state and whether search_code can use it. */
+export function rerankerStatus(r: Reranker & Pick<Embedder, 'pid'>) {
+  const i = r.info();
+  const st = r.status;
+  return { model: i.name ?? path.basename(i.model), file: i.model, state: st.state, degraded: st.degraded, reason: st.reason, pid: r.pid };
 }
 
 /** Takes its turn after the runs before it, whatever they ended with. */
@@ -318,29 +331,56 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
     },
   );
 
+  const reranker = options.reranker ?? null;
   server.registerTool(
     'search_code',
     {
       description:
-        'Find code by meaning or by name in the indexed repository. Returns file, line range, symbol, language, score and a snippet.',
+        'Find code by meaning or by name in the indexed repository. Returns file, line range, symbol, language, score and a snippet.' +
+        (reranker
+          ? ' A reranker (cross-encoder) orders the best candidates of the hybrid search; each result says which ranking placed it ' +
+            '(name: the exact identifier asked for, kept first; reranker; hybrid: the reranker could not score, see warning).'
+          : ''),
       inputSchema: {
         query: z.string().min(1).describe('what the code does, or an identifier'),
         limit: z.number().int().min(1).max(100).optional().describe('results (default 10)'),
         path_glob: z.string().optional().describe('only files whose path matches this glob (* ? ** {a,b}), e.g. "src/**/*.{ts,tsx}"'),
         language: z.string().optional().describe('only this language, e.g. "typescript", "python", "c"'),
+        ...(reranker
+          ? {
+              rerank_candidates: z
+                .number()
+                .int()
+                .min(1)
+                .max(RERANK_MAX_CANDIDATES)
+                .optional()
+                .describe('candidates of the hybrid search the reranker scores (default max(limit x 3, 30)); more is slower'),
+            }
+          : {}),
       },
     },
-    async ({ query, limit, path_glob, language }) => {
+    async ({ query, limit, path_glob, language, rerank_candidates }, extra) => {
       const st = await stateOf(current);
       if ((await st.store.counts()).files === 0) return fail(`${current} is not indexed: call index_codebase first`);
+      const o = { limit, pathGlob: path_glob, language, queryPrefix: prefixes().query };
       try {
-        const results = await searchCode(current, st.store, embedder, query, {
-          limit,
-          pathGlob: path_glob,
-          language,
-          queryPrefix: prefixes().query,
+        if (!reranker) return reply({ root: current, results: await searchCode(current, st.store, embedder, query, o) });
+        const r = await searchCodeReranked(current, st.store, embedder, query, o, {
+          reranker,
+          candidates: (rerank_candidates as number | undefined) ?? options.rerankCandidates,
+          signal: extra.signal,
         });
-        return reply({ root: current, results });
+        // a hybrid answer where a reranker is configured is said first, where a model reads it
+        const warning = r.reranker.used
+          ? {}
+          : { warning: `NOT RERANKED: ${r.reranker.reason}; these results are in the hybrid order (vector + full-text + names)` };
+        return reply({
+          ...warning,
+          root: current,
+          ranking: r.reranker.used ? 'reranker' : 'hybrid',
+          reranker: r.reranker,
+          results: r.results,
+        });
       } catch (e) {
         return fail((e as Error).message);
       }
@@ -385,6 +425,8 @@ export function registerSearchTools(server: McpServer, embedder: Embedder, optio
           : { on: false, state: 'off', runs: 0, events: 0 },
         // the chunker: where it runs, its state ('down' / 'off' between runs: its grammars' memory returned), starts and deaths
         chunker: chunker ? { kind: chunkerKind, ...chunker.status() } : { kind: chunkerKind },
+        // the reranker search_code uses (null: none configured, the hybrid order)
+        reranker: reranker ? rerankerStatus(reranker) : null,
       });
     },
   );
