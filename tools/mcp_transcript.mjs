@@ -6,10 +6,11 @@
 // index_codebase (with its progress notifications), index_status,
 // search_code, clear_index, on a folder of this repository (default
 // node/src) with a small model made by `ggembed mkmodel` (default bert-tiny
-// with the BGE vocabulary when the fixture is there). The index it writes in
-// that folder's .ggembed/ is removed at the end.
+// with the BGE vocabulary when the fixture is there) and a small reranker
+// (`--reranker-preset`, default bge-reranker-tiny; none: no reranker). The
+// index it writes in that folder's .ggembed/ is removed at the end.
 //
-//   node tools/mcp_transcript.mjs [--path node/src] [--preset bert-tiny] [--bin build/ggembed]
+//   node tools/mcp_transcript.mjs [--path node/src] [--preset bert-tiny] [--reranker-preset bge-reranker-tiny|none] [--bin build/ggembed]
 //
 // Needs the Node package built: cd node && npm ci && npm run build.
 
@@ -31,6 +32,7 @@ const { values } = parseArgs({
   options: {
     path: { type: 'string', default: 'node/src' },
     preset: { type: 'string', default: 'bert-tiny' },
+    'reranker-preset': { type: 'string', default: 'bge-reranker-tiny' },
     bin: { type: 'string', default: path.join(repo, 'build', 'ggembed') },
   },
 });
@@ -40,9 +42,12 @@ const hadIndex = existsSync(indexDir);
 const work = mkdtempSync(path.join(os.tmpdir(), 'ggembed-transcript-'));
 const model = path.join(work, `${values.preset}.gguf`);
 const vocab = path.resolve(repo, process.env.GGEMBED_FIXTURES ?? '../shared/fixtures/vocab', 'ggml-vocab-bert-bge.gguf');
-execFileSync(values.bin, ['mkmodel', '--preset', values.preset, '-o', model, ...(existsSync(vocab) ? ['--vocab', vocab] : [])], {
-  stdio: 'ignore',
-});
+const mkmodel = (preset, out) =>
+  execFileSync(values.bin, ['mkmodel', '--preset', preset, '-o', out, ...(existsSync(vocab) ? ['--vocab', vocab] : [])], { stdio: 'ignore' });
+mkmodel(values.preset, model);
+const rerankerPreset = values['reranker-preset'];
+const reranker = rerankerPreset === 'none' ? null : path.join(work, `${rerankerPreset}.gguf`);
+if (reranker) mkmodel(rerankerPreset, reranker);
 const cleanup = () => {
   rmSync(work, { recursive: true, force: true });
   if (!hadIndex) rmSync(indexDir, { recursive: true, force: true });
@@ -57,7 +62,16 @@ const show = (v) => clean(JSON.stringify(v, null, 2));
 
 const transport = new StdioClientTransport({
   command: process.execPath,
-  args: [path.join(repo, 'node', 'dist', 'src', 'mcp.js'), '--model', model, '--binary', values.bin, '--threads', '2'],
+  args: [
+    path.join(repo, 'node', 'dist', 'src', 'mcp.js'),
+    '--model',
+    model,
+    ...(reranker ? ['--reranker', reranker] : []),
+    '--binary',
+    values.bin,
+    '--threads',
+    '2',
+  ],
   env: { ...process.env, GGEMBED_ROOT: root },
   stderr: 'ignore',
 });
@@ -95,9 +109,14 @@ try {
     ms,
   }));
   await call('index_status', {}, st);
-  const results = (x) => ({ results: x.results.map((h) => ({ ...h, snippet: h.snippet.split('\n').slice(0, 2).join('\n') })) });
-  // the model's weights are random: only the keyword half (names, paths) means something here
+  const results = ({ root: _r, results: rs, ...rest }) => ({
+    ...rest,
+    results: rs.map((h) => ({ ...h, snippet: h.snippet.split('\n').slice(0, 2).join('\n') })),
+  });
+  // the models' weights are random: only the keyword half (names, paths) means something here
   await call('search_code', { query: 'fallbackEmbedding', limit: 2 }, results);
+  // a sentence: the reranker orders the hybrid search's first 30 candidates
+  if (reranker) await call('search_code', { query: 'wait before restarting the embedder after a crash', limit: 2 }, results);
   await call('search_code', { query: 'backoffDelay', limit: 2, path_glob: '*.ts', language: 'typescript' }, results);
   await call('clear_index');
   await call('index_status', {}, st);

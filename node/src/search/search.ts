@@ -94,7 +94,7 @@ export interface RerankReport {
   /** whether its scores ordered the results; false: the hybrid order, and reason says why */
   used: boolean;
   reason: string | null;
-  /** time spent reranking (reading the candidates' text and scoring them) */
+  /** time spent reranking: reading the candidates' lines and scoring them (the hybrid search before is not counted) */
   ms: number;
 }
 
@@ -364,27 +364,28 @@ export async function searchCodeReranked(
 ): Promise<{ results: SearchResult[]; reranker: RerankReport }> {
   const limit = options.limit ?? 10;
   const info = rerank.reranker.info();
-  const t0 = performance.now();
-  const report = (candidates: number, reason: string | null): RerankReport => ({
+  const report = (candidates: number, reason: string | null, ms: number): RerankReport => ({
     model: info.name ?? path.basename(info.model),
     candidates,
     used: reason === null,
     reason,
-    ms: Math.round(performance.now() - t0),
+    ms: Math.round(ms),
   });
   // a reranker known to be down: the answer searchCode gives, flagged, without asking for K candidates
   const down = rerankerDown(rerank.reranker);
-  if (down) return { results: hybridResults(await searchCode(root, store, embedder, query, options)), reranker: report(0, down) };
+  if (down) return { results: hybridResults(await searchCode(root, store, embedder, query, options)), reranker: report(0, down, 0) };
   const k = rerankCandidates(limit, rerank.candidates);
   const pool = (await hybrid(store, embedder, query, options, k)).slice(0, k);
+  const t0 = performance.now();
   const scored = await scoreCandidates(root, query, pool, rerank);
+  const ms = performance.now() - t0;
   const out: SearchResult[] = [];
   const scores = scored.scores;
   if (scores === null) {
     // it failed on these candidates: their hybrid order (each half was asked for K x 4, not limit x 4)
     for (const c of pool.slice(0, limit))
       out.push({ ...(await resultOf(root, c)), ranking: 'hybrid', fusedRank: c.rank, fusedScore: round(c.fused) });
-    return { results: out, reranker: report(pool.length, scored.reason) };
+    return { results: out, reranker: report(pool.length, scored.reason, ms) };
   }
   const score = (c: Candidate) => scores[c.rank - 1] ?? Number.NEGATIVE_INFINITY;
   const names = pool.filter((c) => c.tier > 0);
@@ -401,7 +402,7 @@ export async function searchCodeReranked(
       rerankScore: s,
     });
   }
-  return { results: out, reranker: report(pool.length, null) };
+  return { results: out, reranker: report(pool.length, null, ms) };
 }
 
 /** searchCode's results marked as the hybrid order's. */
