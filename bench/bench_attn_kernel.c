@@ -4,12 +4,14 @@
  * call, GG_ATTN_Q_MAX (or fewer) queries of one head over all keys of
  * their sequence, the calls going head by head so that the keys and
  * values of all heads stream through the caches as they do in a pass.
- * Prints CPU ns per block of 16 queries x 16 keys for the single
- * precision and (where the CPU has it) the bfloat16 products, and the
- * multiply-adds per ns.
+ * Prints CPU ns per block of 16 queries x 16 keys for each form of the
+ * keys and values (gg_attn_form: single precision, and where the CPU has
+ * them bfloat16 and int8 scores), the multiply-adds per ns, and for the
+ * packed forms what packing every head's keys and values once (as a
+ * layer does, gg_attn_pack) costs per block of a call of 256 queries.
  *
  * Usage: bench_attn_kernel [--keys N] [--heads H] [--d D] [--queries Q]
- *                          [--seconds S] [--only f32|bf16]
+ *                          [--seconds S] [--only f32|bf16|i8]
  * (defaults: nomic-embed-text at 8,192 tokens: 8192 keys, 12 heads of
  * 64, GG_ATTN_Q_MAX queries a call, 1 s a row)
  */
@@ -20,6 +22,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* n rounds of 14 independent vdpbf16ps (op "vdpbf16ps") or vpdpbusd
+ * zmm: the peak the kernel's products approach (32 and 64 multiply-adds
+ * per instruction). Assembly, so that nothing but the instructions is
+ * measured (registers below 16: no AVX-512 flags needed to build it). */
+#define PEAK_N 14
+#define PEAK_LOOP(name, op)                                                                        \
+    static void name(long n) {                                                                     \
+        __asm__ volatile("vpxor %%xmm14, %%xmm14, %%xmm14\n\tvpxor %%xmm15, %%xmm15, %%xmm15\n\t" \
+                         "1:\n\t" op " %%zmm15, %%zmm14, %%zmm0\n\t" op " %%zmm15, %%zmm14, %%zmm1\n\t" \
+                         op " %%zmm15, %%zmm14, %%zmm2\n\t" op " %%zmm15, %%zmm14, %%zmm3\n\t"          \
+                         op " %%zmm15, %%zmm14, %%zmm4\n\t" op " %%zmm15, %%zmm14, %%zmm5\n\t"          \
+                         op " %%zmm15, %%zmm14, %%zmm6\n\t" op " %%zmm15, %%zmm14, %%zmm7\n\t"          \
+                         op " %%zmm15, %%zmm14, %%zmm8\n\t" op " %%zmm15, %%zmm14, %%zmm9\n\t"          \
+                         op " %%zmm15, %%zmm14, %%zmm10\n\t" op " %%zmm15, %%zmm14, %%zmm11\n\t"        \
+                         op " %%zmm15, %%zmm14, %%zmm12\n\t" op " %%zmm15, %%zmm14, %%zmm13\n\t"        \
+                         "dec %0\n\tjnz 1b\n\tvzeroupper"                                                   \
+                         : "+r"(n)                                                                  \
+                         :                                                                          \
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",  \
+                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc");     \
+    }
+PEAK_LOOP(peak_bf16, "vdpbf16ps")
+PEAK_LOOP(peak_i8, "vpdpbusd")
+
+/* Instructions per ns of loop (PEAK_N x n a call), over about 0.2 s. */
+static double peak_rate(void (*loop)(long)) {
+    const long n = 1L << 22;
+    loop(n); /* warm up */
+    int64_t t0 = gg_process_cpu_ns(), t1;
+    long rounds = 0;
+    do {
+        loop(n);
+        rounds++;
+        t1 = gg_process_cpu_ns();
+    } while (t1 - t0 < 200000000);
+    return PEAK_N * (double)n * (double)rounds / (double)(t1 - t0);
+}
+
+/* The CPU's peak of both products on one thread, where it has them. */
+static void print_peaks(void) {
+    const gg_cpu_features *f = gg_cpu_get();
+    if (f->avx512bf16) {
+        const double r = peak_rate(peak_bf16);
+        printf("peak vdpbf16ps zmm: %.2f per ns = %.1f multiply-adds/ns\n", r, 32 * r);
+    }
+    if (f->avx512vnni) {
+        const double r = peak_rate(peak_i8);
+        printf("peak vpdpbusd zmm: %.2f per ns = %.1f multiply-adds/ns\n", r, 64 * r);
+    }
+}
+#else
+static void print_peaks(void) {}
+#endif
+
 static float frand(unsigned *s) {
     *s = *s * 1103515245u + 12345u;
     return (float)((*s >> 9) & 0xffff) / 32768.0f - 1.0f;
@@ -27,21 +84,22 @@ static float frand(unsigned *s) {
 
 typedef struct bench {
     int keys, heads, d, nq;
-    float *q, *k, *v, *out, *scratch;
+    float *q, *k, *v, *kp, *vp, *out, *scratch;
     int *lo, *hi;
 } bench;
 
 /* One round: every head once, its nq queries over all keys. */
-static void round_heads(const bench *b, bool bf16) {
+static void round_heads(const bench *b, gg_attn_form form) {
+    const bool f32 = form == GG_ATTN_F32;
     for (int h = 0; h < b->heads; h++) {
         gg_attn_block_args a = {
             .nq = b->nq,
             .q = b->q + (size_t)h * b->d, .ld_q = (size_t)b->heads * b->d,
             .out = b->out + (size_t)h * b->d, .ld_out = (size_t)b->heads * b->d,
             .lo = b->lo, .hi = b->hi,
-            .k = b->k + (size_t)h * b->keys * b->d, .ld_k = (size_t)b->d,
-            .v = b->v + (size_t)h * b->keys * b->d, .ld_v = (size_t)b->d,
-            .d = b->d, .scale = 0.125f, .pos0 = 0, .bf16 = bf16, .scratch = b->scratch,
+            .k = (f32 ? b->k : b->kp) + (size_t)h * b->keys * b->d, .ld_k = (size_t)b->d,
+            .v = (f32 ? b->v : b->vp) + (size_t)h * b->keys * b->d, .ld_v = (size_t)b->d,
+            .d = b->d, .scale = 0.125f, .pos0 = 0, .form = form, .scratch = b->scratch,
         };
         gg_attn_block(&a);
     }
@@ -74,10 +132,12 @@ int main(int argc, char **argv) {
     b.out = gg_aligned_alloc(sizeof(float) * (size_t)b.nq * b.heads * b.d);
     b.k = gg_aligned_alloc(sizeof(float) * kv);
     b.v = gg_aligned_alloc(sizeof(float) * kv);
+    b.kp = gg_aligned_alloc(sizeof(float) * kv);
+    b.vp = gg_aligned_alloc(sizeof(float) * kv);
     b.scratch = gg_aligned_alloc(sizeof(float) * gg_attn_scratch_floats(b.d));
     b.lo = calloc((size_t)b.nq, sizeof(int));
     b.hi = calloc((size_t)b.nq, sizeof(int));
-    if (!b.q || !b.out || !b.k || !b.v || !b.scratch || !b.lo || !b.hi) {
+    if (!b.q || !b.out || !b.k || !b.v || !b.kp || !b.vp || !b.scratch || !b.lo || !b.hi) {
         fprintf(stderr, "bench_attn_kernel: out of memory\n");
         return 1;
     }
@@ -88,27 +148,40 @@ int main(int argc, char **argv) {
 
     printf("one thread: %d keys, %d heads of %d, %d queries a call; K/V %.1f MB (F32)\n", b.keys,
            b.heads, b.d, b.nq, 2.0 * (double)kv * 4 / 1e6);
-    printf("%-8s %14s %16s %12s\n", "products", "CPU ns/block", "multiply-adds/ns", "calls");
+    print_peaks();
+    printf("%-8s %14s %16s %12s %16s\n", "form", "CPU ns/block", "multiply-adds/ns", "calls",
+           "pack ns/block");
     const double blocks = (double)b.heads * ((b.nq + 15) / 16) * ((b.keys + 15) / 16);
-    for (int pass = 0; pass < 2; pass++) {
-        const bool bf16 = pass == 1;
-        if (only && strcmp(only, bf16 ? "bf16" : "f32")) continue;
-        if (bf16 && !gg_attn_bf16(b.d)) {
-            printf("%-8s %14s\n", "bf16", "(none here)");
+    static const char *names[] = {"f32", "bf16", "i8"};
+    for (int f = GG_ATTN_F32; f <= GG_ATTN_I8; f++) {
+        const gg_attn_form form = (gg_attn_form)f;
+        if (only && strcmp(only, names[f])) continue;
+        if (!gg_attn_has(form, b.d)) {
+            printf("%-8s %14s\n", names[f], "(none here)");
             continue;
         }
-        round_heads(&b, bf16); /* warm up */
+        double pack_ns = 0;
+        if (form != GG_ATTN_F32) { /* a layer's packing, per block of a 256-query call */
+            memcpy(b.kp, b.k, sizeof(float) * kv), memcpy(b.vp, b.v, sizeof(float) * kv);
+            const int64_t p0 = gg_process_cpu_ns();
+            for (int h = 0; h < b.heads; h++)
+                gg_attn_pack(form, b.kp + (size_t)h * b.keys * b.d, b.vp + (size_t)h * b.keys * b.d,
+                             b.keys, b.d);
+            pack_ns = (double)(gg_process_cpu_ns() - p0) /
+                      ((double)b.heads * (GG_ATTN_Q_MAX / 16) * ((b.keys + 15) / 16));
+        }
+        round_heads(&b, form); /* warm up */
         int64_t t0 = gg_process_cpu_ns(), t1;
         long rounds = 0;
         do {
-            round_heads(&b, bf16);
+            round_heads(&b, form);
             rounds++;
             t1 = gg_process_cpu_ns();
         } while ((double)(t1 - t0) * 1e-9 < seconds);
         const double ns = (double)(t1 - t0) / ((double)rounds * blocks);
         /* a block: 16 x 16 scores and 16 x 16 weighted values, d each */
-        printf("%-8s %14.1f %16.1f %12ld\n", bf16 ? "bf16" : "f32", ns, 2.0 * 256 * b.d / ns,
-               rounds * b.heads);
+        printf("%-8s %14.1f %16.1f %12ld %16.1f\n", names[f], ns, 2.0 * 256 * b.d / ns, rounds * b.heads,
+               pack_ns);
         fflush(stdout);
     }
     return 0;

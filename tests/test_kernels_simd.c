@@ -318,44 +318,59 @@ static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel
 }
 
 /* A case of blocked attention: nq queries over the keys and values of a
- * sequence of NKV rows, query g over keys [lo[g], hi[g]). shape 0: all
- * keys (an encoder); 1: causal, query g at position off + g; 2: a window
- * of 7 either side around position off + g. Rows ld = d (each head's
- * keys contiguous, as the forward pass lays them out: read in place) or
- * d + 5 apart (copied block by block). */
-enum { NKV = 320 };
+ * sequence of NKV rows (odd, and not whole blocks), query g over keys
+ * [lo[g], hi[g]). shape 0: all keys (an encoder); 1: causal, query g at
+ * position off + g; 2: a window of 7 either side around position off +
+ * g. Rows ld = d (each head's keys contiguous, as the forward pass lays
+ * them out: read in place) or d + 5 apart (copied block by block); kp,
+ * vp: them packed (gg_attn_pack) for the form run. */
+enum { NKV = 317 };
 typedef struct attn_case {
     int d, nq, shape, off;
     float slope;
     size_t ld;
-    float *k, *v, *q, *out;
+    float *k, *v, *q, *out, *kp, *vp;
+    gg_attn_form form;
     int lo[GG_ATTN_Q_MAX], hi[GG_ATTN_Q_MAX];
 } attn_case;
 
-static void attn_case_make(attn_case *c, int d, int nq, int shape, float slope, bool packed) {
+static void attn_case_make(attn_case *c, int d, int nq, int shape, float slope, bool packed,
+                           gg_attn_form form) {
     c->d = d, c->nq = nq, c->shape = shape, c->slope = slope;
     c->ld = (size_t)d + (packed ? 0 : 5);
     c->off = shape == 1 ? NKV - nq : 40;
     c->k = malloc(sizeof(float) * c->ld * NKV), c->v = malloc(sizeof(float) * c->ld * NKV);
     c->q = malloc(sizeof(float) * c->ld * (size_t)nq), c->out = malloc(sizeof(float) * c->ld * (size_t)nq);
-    for (size_t i = 0; i < c->ld * NKV; i++) c->k[i] = 2 * frand(), c->v[i] = frand();
+    /* keys with a common part (which I8 takes out) on top of their own */
+    for (size_t i = 0; i < c->ld * NKV; i++) c->k[i] = 2 * frand() + (float)(i % c->ld % 3), c->v[i] = frand();
     for (size_t i = 0; i < c->ld * (size_t)nq; i++) c->q[i] = 2 * frand();
     for (int g = 0; g < nq; g++) {
         const int pos = c->off + g;
         c->lo[g] = shape == 2 ? GG_MAX(0, pos - 7) : 0;
         c->hi[g] = shape == 0 ? NKV : shape == 1 ? pos + 1 : GG_MIN(NKV, pos + 8);
     }
+    c->form = gg_attn_has(form, d) ? form : GG_ATTN_F32;
+    c->kp = malloc(sizeof(float) * (size_t)d * NKV), c->vp = malloc(sizeof(float) * (size_t)d * NKV);
+    for (int j = 0; j < NKV; j++) {
+        memcpy(c->kp + (size_t)j * d, c->k + (size_t)j * c->ld, sizeof(float) * (size_t)d);
+        memcpy(c->vp + (size_t)j * d, c->v + (size_t)j * c->ld, sizeof(float) * (size_t)d);
+    }
+    gg_attn_pack(c->form, c->kp, c->vp, NKV, d);
 }
 
-static void attn_case_free(attn_case *c) { free(c->k), free(c->v), free(c->q), free(c->out); }
+static void attn_case_free(attn_case *c) {
+    free(c->k), free(c->v), free(c->q), free(c->out), free(c->kp), free(c->vp);
+}
 
-/* Queries [g0, g0 + nq) of the case through gg_attn_block, into out. */
-static void attn_case_run(const attn_case *c, int g0, int nq, float *out, float *scratch, bool bf16) {
+/* Queries [g0, g0 + nq) of the case through gg_attn_block in form (F32
+ * or the case's), into out. */
+static void attn_case_run(const attn_case *c, int g0, int nq, float *out, float *scratch, gg_attn_form form) {
+    const bool f32 = form == GG_ATTN_F32;
     gg_attn_block_args r = {
         .nq = nq, .q = c->q + (size_t)g0 * c->ld, .ld_q = c->ld, .out = out + (size_t)g0 * c->ld,
-        .ld_out = c->ld, .lo = c->lo + g0, .hi = c->hi + g0, .k = c->k, .v = c->v, .ld_k = c->ld,
-        .ld_v = c->ld, .d = c->d, .scale = 0.125f, .alibi_slope = c->slope, .pos0 = c->off + g0,
-        .bf16 = bf16, .scratch = scratch,
+        .ld_out = c->ld, .lo = c->lo + g0, .hi = c->hi + g0, .k = f32 ? c->k : c->kp,
+        .v = f32 ? c->v : c->vp, .ld_k = c->ld, .ld_v = c->ld, .d = c->d, .scale = 0.125f,
+        .alibi_slope = c->slope, .pos0 = c->off + g0, .form = form, .scratch = scratch,
     };
     gg_attn_block(&r);
 }
@@ -365,29 +380,41 @@ static void round_bf16(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = gg_bf16_to_float(gg_float_to_bf16(x[i]));
 }
 
+/* Rows [0, n) of x (d wide, ld apart) less mean (NULL: none), each
+ * rounded to 127 steps of its largest magnitude: form I8's rows. */
+static void round_i8(float *x, int n, int d, size_t ld, const float *mean) {
+    for (int j = 0; j < n; j++) {
+        float *r = x + (size_t)j * ld, amax = 0.0f;
+        for (int c = 0; c < d; c++) r[c] -= mean ? mean[c] : 0.0f, amax = fmaxf(amax, fabsf(r[c]));
+        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int c = 0; c < d; c++) r[c] = nearbyintf(r[c] * inv) * (amax / 127.0f);
+    }
+}
+
 /* Blocked attention against the scalar definition (gg_attn_row_ref over
  * each query's own keys, ALiBi as its bias), for head widths with and
- * without a tail, all keys, causal and windowed ranges. With bf16 where
- * the level has it (gg_attn_bf16), the definition is taken over query,
- * key and value rows rounded to bfloat16, as the kernel multiplies them;
- * what is left is the weights' own rounding to bfloat16 (relative 2^-9
- * each, with the sum of the weights as rounded): a weighted average moves
- * by at most 2 x 2^-9 x the spread of the values (2 here), 2^-8. And the
- * bfloat16 kernel must differ from the single precision one somewhere
- * (it is the one that ran). */
-static void test_attn(const char *lv, bool bf16) {
+ * without a tail, all keys, causal and windowed ranges. In a packed form
+ * where the level has it (gg_attn_has), the definition is taken over
+ * query, key and value rows rounded as the kernel multiplies them (BF16:
+ * to bfloat16; I8: queries, and keys less their mean, to int8 steps,
+ * values to bfloat16); what is left is the weights' own rounding to
+ * bfloat16 (relative 2^-9 each, with the sum of the weights as rounded):
+ * a weighted average moves by at most 2 x 2^-9 x the spread of the
+ * values (2 here), 2^-8. And the packed form must differ from single
+ * precision somewhere (it is the one that ran). */
+static void test_attn(const char *lv, gg_attn_form form) {
     static const int ds[] = {32, 64, 80, 128, 300};
     static const int nqs[] = {1, 5, 16, 37, 64, GG_ATTN_Q_MAX};
-    int bad = 0, cases = 0, differ = 0, bf_cases = 0;
+    int bad = 0, cases = 0, differ = 0, packed_cases = 0;
     for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
         for (size_t b = 0; b < GG_ARRAY_LEN(nqs); b++)
             for (int shape = 0; shape < 3; shape++)
                 for (int alibi = 0; alibi < 2; alibi++)
                 for (int packed = 0; packed < 2; packed++) {
                     attn_case c;
-                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.0625f : 0.0f, packed);
-                    const bool bf = bf16 && gg_attn_bf16(c.d);
-                    const float tol = bf ? 1.0f / 256 + 1e-5f : 1e-5f;
+                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.0625f : 0.0f, packed, form);
+                    const bool pk = c.form != GG_ATTN_F32;
+                    const float tol = pk ? 1.0f / 256 + 1e-5f : 1e-5f;
                     float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
                     float *one = malloc(sizeof(float) * (size_t)c.d), sc[NKV], bias[NKV];
                     const size_t nkv = c.ld * NKV, nq = c.ld * (size_t)c.nq;
@@ -395,9 +422,17 @@ static void test_attn(const char *lv, bool bf16) {
                     float *q = malloc(sizeof(float) * nq), *f32 = malloc(sizeof(float) * nq);
                     memcpy(k, c.k, sizeof(float) * nkv), memcpy(v, c.v, sizeof(float) * nkv);
                     memcpy(q, c.q, sizeof(float) * nq);
-                    if (bf) round_bf16(k, nkv), round_bf16(v, nkv), round_bf16(q, nq);
-                    attn_case_run(&c, 0, c.nq, c.out, scratch, bf16);
-                    if (bf) attn_case_run(&c, 0, c.nq, f32, scratch, false);
+                    if (c.form == GG_ATTN_BF16) round_bf16(k, nkv), round_bf16(q, nq);
+                    if (c.form == GG_ATTN_I8) {
+                        float mean[300] = {0};
+                        for (int j = 0; j < NKV; j++)
+                            for (int i = 0; i < c.d; i++) mean[i] += k[(size_t)j * c.ld + i] / NKV;
+                        round_i8(k, NKV, c.d, c.ld, mean);
+                        round_i8(q, c.nq, c.d, c.ld, NULL);
+                    }
+                    if (pk) round_bf16(v, nkv);
+                    attn_case_run(&c, 0, c.nq, c.out, scratch, c.form);
+                    if (pk) attn_case_run(&c, 0, c.nq, f32, scratch, GG_ATTN_F32);
                     for (int g = 0; g < c.nq; g++) {
                         const int lo = c.lo[g], n = c.hi[g] - lo, pos = c.off + g;
                         for (int j = 0; j < n; j++) bias[j] = c.slope * -(float)abs(pos - (lo + j));
@@ -406,16 +441,17 @@ static void test_attn(const char *lv, bool bf16) {
                                         alibi ? bias : NULL, sc, one);
                         const float *o = c.out + (size_t)g * c.ld;
                         for (int i = 0; i < c.d; i++) bad += !(fabsf(one[i] - o[i]) <= tol);
-                        if (bf) differ += memcmp(o, f32 + (size_t)g * c.ld, sizeof(float) * (size_t)c.d) != 0;
+                        if (pk) differ += memcmp(o, f32 + (size_t)g * c.ld, sizeof(float) * (size_t)c.d) != 0;
                     }
                     cases++;
-                    bf_cases += bf;
+                    packed_cases += pk;
                     free(scratch), free(one), free(k), free(v), free(q), free(f32);
                     attn_case_free(&c);
                 }
-    CHECKF(bad == 0, "%s attention%s: %d values off the reference (%d cases)", lv, bf16 ? " (bf16)" : "",
-           bad, cases);
-    CHECKF(bf_cases == 0 || differ > 0, "%s attention (bf16): the same as single precision", lv);
+    static const char *names[] = {"", " (bf16)", " (i8)"};
+    CHECKF(bad == 0, "%s attention%s: %d values off the reference (%d cases, %d packed)", lv, names[form],
+           bad, cases, packed_cases);
+    CHECKF(packed_cases == 0 || differ > 0, "%s attention%s: the same as single precision", lv, names[form]);
 }
 
 /* A query's result is the same, bit for bit, alone and with any others
@@ -424,7 +460,7 @@ static void test_attn(const char *lv, bool bf16) {
  * lanes, other neighbours), over all the shapes of attn_case (in calls
  * of more than 40, every third query, every lane of a tile in turn, and
  * the last). */
-static void test_attn_alone(const char *lv, bool bf16) {
+static void test_attn_alone(const char *lv, gg_attn_form form) {
     static const int ds[] = {64, 80, 128, 300};
     static const int nqs[] = {1, 3, 16, 17, 40, 130, GG_ATTN_Q_MAX};
     int bad = 0;
@@ -434,23 +470,23 @@ static void test_attn_alone(const char *lv, bool bf16) {
                 for (int alibi = 0; alibi < 2; alibi++)
                 for (int packed = 0; packed < 2; packed++) {
                     attn_case c;
-                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.25f : 0.0f, packed);
+                    attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.25f : 0.0f, packed, form);
                     float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
                     float *other = malloc(sizeof(float) * c.ld * (size_t)c.nq);
-                    attn_case_run(&c, 0, c.nq, c.out, scratch, bf16);
+                    attn_case_run(&c, 0, c.nq, c.out, scratch, c.form);
                     for (int g = 0; g < c.nq; g += c.nq > 40 && g + 3 < c.nq ? 3 : 1) {
                         const size_t row = (size_t)g * c.ld, bytes = sizeof(float) * (size_t)c.d;
-                        attn_case_run(&c, g, 1, other, scratch, bf16);
+                        attn_case_run(&c, g, 1, other, scratch, c.form);
                         bad += memcmp(other + row, c.out + row, bytes) != 0;
                         if (g % 5 == 3) { /* with the queries from g on */
-                            attn_case_run(&c, g, c.nq - g, other, scratch, bf16);
+                            attn_case_run(&c, g, c.nq - g, other, scratch, c.form);
                             bad += memcmp(other + row, c.out + row, bytes) != 0;
                         }
                     }
                     free(scratch), free(other);
                     attn_case_free(&c);
                 }
-    CHECKF(bad == 0, "%s attention%s: %d queries differ from alone", lv, bf16 ? " (bf16)" : "", bad);
+    CHECKF(bad == 0, "%s attention (form %d): %d queries differ from alone", lv, (int)form, bad);
 }
 
 /* Rounding through half precision must be exact; silu(g) * u within a
@@ -526,9 +562,9 @@ int main(void) {
             for (int ci = 0; ci < N_GCOLS; ci++) test_gemm((gg_simd)lvl, lv, dot_types[i], ci);
         }
         test_q8_K_sign(k, lv);
-        for (int bf16 = 0; bf16 < 2; bf16++) {
-            test_attn(lv, bf16);
-            test_attn_alone(lv, bf16);
+        for (int form = GG_ATTN_F32; form <= GG_ATTN_I8; form++) {
+            test_attn(lv, (gg_attn_form)form);
+            test_attn_alone(lv, (gg_attn_form)form);
         }
         test_elementwise(lv);
     }

@@ -326,21 +326,24 @@ static void attn_block_scalar(const gg_attn_block_args *a) {
 size_t gg_attn_scratch_floats(int d) {
     /* the AVX-512 kernels' (attn_scratch): per 16 queries their
      * transposed rows and sums (2 x 16 d), the block of keys and of
-     * values (2 x 16 d), the block's weights (16 x 16); for bfloat16 the
-     * queries' pairs (8 d per 16 queries), the block's keys and values
-     * (8 d each) and weights (8 x 16); the scalar one needs d + 16 */
+     * values (2 x 16 d), the block's weights (16 x 16); for the packed
+     * forms the queries' operands (8 d per 16 queries) and the weights'
+     * pairs (8 x 16); the scalar one needs d + 16 */
     return (size_t)(2 * GG_ATTN_Q_MAX + 2 * GG_ATTN_KEYS) * (size_t)d + 16 * 16 + 64 +
-           (size_t)(GG_ATTN_Q_MAX / 2 + GG_ATTN_KEYS) * (size_t)d + 8 * 16;
+           (size_t)(GG_ATTN_Q_MAX / 2) * (size_t)d + 8 * 16;
 }
 
 void gg_attn_block(const gg_attn_block_args *a) {
-    const gg_kernel_table *t = gg_kernels_get();
-    if (a->bf16 && t->attn_block_bf16) t->attn_block_bf16(a);
-    else t->attn_block(a);
+    gg_kernels_get()->attn_block(a);
 }
 
-bool gg_attn_bf16(int d) {
-    return gg_kernels_get()->attn_block_bf16 && (d == 64 || d == 128);
+bool gg_attn_has(gg_attn_form form, int d) {
+    if (form == GG_ATTN_F32) return true;
+    return gg_kernels_get()->attn_forms[form] && (d == 64 || d == 128);
+}
+
+void gg_attn_pack(gg_attn_form form, float *k, float *v, int n, int d) {
+    if (form != GG_ATTN_F32) gg_kernels_get()->attn_pack(form, k, v, n, d);
 }
 
 /* ---------------- element-wise ---------------- */

@@ -107,14 +107,27 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
  * order (tested), which keeps a text's embedding the same alone and in
  * a batch. It equals gg_attn_row_ref within float rounding (tested).
  *
- * With bf16 set, where gg_attn_bf16(d) (AVX-512 BF16, heads 64 or 128
- * wide), both products take bfloat16 operands (query and key rows;
- * weights and values), summed in single precision by vdpbf16ps: twice
- * the multiply-adds per instruction, at 8 bits of mantissa per operand.
- * It equals gg_attn_row_ref within that rounding (tested), and a
- * query's result is still its own, bit for bit. */
+ * In form GG_ATTN_BF16 or GG_ATTN_I8 (where gg_attn_has(form, d):
+ * AVX-512 with BF16, and VNNI for I8; heads 64 or 128 wide), k and v
+ * hold the sequence's keys and values as gg_attn_pack left them, and
+ * ld_k, ld_v are not used. BF16: both products take bfloat16 operands
+ * (query and key rows; weights and values), summed in single precision
+ * by vdpbf16ps: twice the multiply-adds per instruction, at 8 bits of
+ * mantissa per operand. I8: the scores are products of int8 rows
+ * (vpdpbusd, four multiply-adds a lane per instruction): each query row
+ * and each key row less the mean of the sequence's keys (which moves
+ * all scores of a query by the same amount, which softmax ignores)
+ * rounded to 127 steps of its largest magnitude; the weights and values
+ * as in BF16. Each equals gg_attn_row_ref over rows rounded that way
+ * within the weights' bfloat16 rounding (tested), and a query's result
+ * is still its own, bit for bit. */
 #define GG_ATTN_Q_MAX 256
 #define GG_ATTN_KEYS 16
+typedef enum gg_attn_form {
+    GG_ATTN_F32,  /* rows of floats, ld_k and ld_v apart */
+    GG_ATTN_BF16, /* gg_attn_pack's: keys and values in bfloat16 */
+    GG_ATTN_I8,   /* gg_attn_pack's: keys less their mean in int8, values in bfloat16 */
+} gg_attn_form;
 typedef struct gg_attn_block_args {
     int nq;
     const float *q; size_t ld_q;
@@ -126,12 +139,19 @@ typedef struct gg_attn_block_args {
     float scale;
     float alibi_slope;
     int pos0;
-    bool bf16;      /* products in bfloat16 where gg_attn_bf16(d) */
+    gg_attn_form form;
     float *scratch; /* gg_attn_scratch_floats(d) floats */
 } gg_attn_block_args;
 void gg_attn_block(const gg_attn_block_args *a);
-bool gg_attn_bf16(int d);
+bool gg_attn_has(gg_attn_form form, int d);
 size_t gg_attn_scratch_floats(int d);
+
+/* The n keys and values of one head of a sequence (k, v: n rows d
+ * apart) rewritten in place into form (where gg_attn_has(form, d); n at
+ * least GG_ATTN_KEYS), once per layer before its attention: whole blocks
+ * of GG_ATTN_KEYS keys, the last padded with zero keys and values, in
+ * the space the floats took. */
+void gg_attn_pack(gg_attn_form form, float *k, float *v, int n, int d);
 
 /* x = half(x) elementwise (as a F16 KV cache holds values); and
  * g = silu(g) * u. _ref are the scalar definitions. */

@@ -36,8 +36,9 @@ typedef struct gg_kernel_table {
     gg_gemm_fn gemm_few[GG_TYPE_COUNT];
     /* bytes of one packed activation row of n values of a vec_dot_type */
     size_t (*gemm_act_bytes)(gg_type vec_dot_type, int64_t n);
-    void (*attn_block)(const gg_attn_block_args *a);
-    void (*attn_block_bf16)(const gg_attn_block_args *a); /* NULL: none at this level */
+    void (*attn_block)(const gg_attn_block_args *a); /* every form in attn_forms, and F32 */
+    void (*attn_pack)(gg_attn_form form, float *k, float *v, int n, int d); /* NULL: no such form */
+    bool attn_forms[GG_ATTN_I8 + 1]; /* the packed forms at this level (heads 64 or 128 wide) */
     void (*round_half)(float *x, int64_t n);
     void (*swiglu)(float *g, const float *u, int64_t n);
     void (*gelu_table_row)(float *x, int64_t n, const gg_half *table);

@@ -9,6 +9,15 @@
 
 #include "model.h"
 
+void gg_pack_kv(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b) {
+    const int D = m->hp.head_dim;
+    for (int s = 0; s < b->n_seq; s++) {
+        const int s0 = b->seq_start[s], n = b->seq_start[s + 1] - s0;
+        gg_op_attn_pack(ex, w->k + (size_t)s0 * D, w->v + (size_t)s0 * D, (size_t)w->max_tok * D,
+                        m->hp.n_head_kv, n, D);
+    }
+}
+
 /* Attention output for tokens [c0, c0 + c) into w->attn, rows
  * max(n_embd, QW) apart (each token's row can take its FFN output
  * later), each token attending over its own sequence only. */

@@ -263,6 +263,11 @@ int gg_rank_token(const gg_model *m, const gg_batch *b, int s);
  * the row's rank head (transformer.c). */
 void gg_model_rank(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, float *scores);
 
+/* The layer's keys and values of every sequence (all made, in w->k and
+ * w->v) packed in place for attention (gg_op_attn_pack), before its
+ * first gg_attend_chunk (model.c). */
+void gg_pack_kv(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b);
+
 /* Attention output for tokens [c0, c0 + c) of the batch into w->attn,
  * each token attending within its own sequence only; q holds the chunk's
  * queries, token c0 first (model.c). */

@@ -386,6 +386,37 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
 
 /* ---------------- attention ---------------- */
 
+gg_attn_form gg_attn_form_for(int n_kv, int d) {
+    static const struct {
+        gg_attn_form form;
+        int min_keys;
+    } forms[] = {{GG_ATTN_I8, GG_ATTN_I8_KEYS}, {GG_ATTN_BF16, GG_ATTN_BF16_KEYS}};
+    for (size_t i = 0; i < GG_ARRAY_LEN(forms); i++)
+        if (n_kv >= forms[i].min_keys && gg_attn_has(forms[i].form, d)) return forms[i].form;
+    return GG_ATTN_F32;
+}
+
+typedef struct pack_job {
+    float *k, *v;
+    size_t ld_head;
+    int n_kv, d;
+    gg_attn_form form;
+} pack_job;
+
+static void pack_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const pack_job *j = ctx;
+    gg_attn_pack(j->form, j->k + (size_t)task * j->ld_head, j->v + (size_t)task * j->ld_head, j->n_kv, j->d);
+}
+
+void gg_op_attn_pack(gg_exec *ex, float *k, float *v, size_t ld_head, int n_head_kv, int n_kv, int d) {
+    pack_job j = {.k = k, .v = v, .ld_head = ld_head, .n_kv = n_kv, .d = d, .form = gg_attn_form_for(n_kv, d)};
+    if (j.form == GG_ATTN_F32) return;
+    int64_t pt = GG_PROF_START();
+    gg_pool_run(ex->pool, n_head_kv, pack_task, &j);
+    GG_PROF_STOP(pt, "attention", NULL, ex->n_threads);
+}
+
 typedef struct attn_job {
     const gg_attn_args *a;
     gg_exec *ex;
@@ -432,7 +463,7 @@ static void attend_rows(const gg_attn_args *a, int h, int i0, int i1, float *scr
             .k = a->k + (size_t)kvh * a->ld_head, .ld_k = (size_t)a->ld_k,
             .v = a->v + (size_t)kvh * a->ld_head, .ld_v = (size_t)a->ld_v,
             .d = a->d, .scale = a->scale, .alibi_slope = slope, .pos0 = a->q_pos0 + i,
-            .bf16 = a->n_kv >= GG_ATTN_BF16_KEYS,
+            .form = gg_attn_form_for(a->n_kv, a->d),
             .scratch = scratch,
         };
         gg_attn_block(&r);

@@ -6,7 +6,8 @@
  *
  *   h      = attn_norm(x)                       [c][E]   (x itself: post-norm)
  *   q,k,v  = h Wq, h Wk, h Wv (+ biases)        [c][QW], [T][KV] x2
- *            per-head Q/K norms, rotary positions, K and V rounded to half
+ *            per-head Q/K norms, rotary positions, K and V rounded to half;
+ *            a long text's K and V then packed for attention (gg_pack_kv)
  *   a      = attention(q, k, v) Wo (+ bo)       [c][E]   each token within its own sequence;
  *            the mask (causal, sliding window, ALiBi) is the attention op's arguments
  *   x      = x + post_attn_norm(a)              [c][E]   then attn_out_norm(x): post-norm
@@ -295,6 +296,7 @@ int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch 
         const gg_layer *l = &m->layers[il];
         for (int c0 = last_chunk; c0 >= 0; c0 -= chunk)
             project_kv(m, l, ex, w, c0, GG_MIN(chunk, b->n_tok - c0));
+        gg_pack_kv(m, ex, w, b);
         const bool h_in_tmp = l->attn_norm != NULL;
         for (int g0 = 0; g0 < b->n_tok; g0 += group)
             finish_group(m, l, ex, w, b, g0, GG_MIN(group, b->n_tok - g0), chunk, h_in_tmp && g0 == 0);
