@@ -164,38 +164,40 @@ static void test_batch_and_threads(const char *path, const char *label) {
     ggembed_close(m1);
 }
 
-/* ---- long texts: attention's products in bfloat16 from 1,024 tokens ----
+/* ---- long texts: attention's packed forms from 1,024 tokens ----
  *
- * A text of 1,024 tokens or more takes attention in bfloat16 where the
- * CPU has it (GG_ATTN_BF16_KEYS, src/models/ops.h), decided by its own
- * length: batched with a short text (in the first long one's pass) and
- * another long one, with 1 or 2 threads, each vector is the one it has
- * alone, bit for bit. Heads 64
- * wide (nomic-tiny at 256 wide), the width the bfloat16 kernel takes. */
+ * A text of 1,024 tokens or more takes attention in bfloat16, and one of
+ * 4,096 or more with int8 scores, where the CPU has them
+ * (gg_attn_form_for, src/models/ops.h), its keys and values packed in
+ * place once per layer, decided by its own length: batched with a short
+ * text (in the first long one's pass) and other long ones, with 1 or 2
+ * threads, each vector is the one it has alone, bit for bit. Heads 64
+ * wide (nomic-tiny at 256 wide), the width the packed forms take. */
 
 static void test_long_texts(void) {
     char path[1024], args[1200];
     snprintf(path, sizeof path, "%s/engine-long.gguf", check_tmp_dir());
-    snprintf(args, sizeof args, "--preset nomic-tiny --type f32 --seed 8 --embd 256 --ctx 2048");
+    snprintf(args, sizeof args, "--preset nomic-tiny --type f32 --seed 8 --embd 256 --ctx 4608");
     if (check_mkmodel(args, path)) return;
     static const char *words[] = {"alpha", "beta", "gamma", "delta", "river", "stone", "light", "owl"};
-    char *text[3];
-    const int n_words[3] = {400, 3, 300}; /* about 1,480, 12 and 1,110 tokens (4 a word) */
-    for (int i = 0; i < 3; i++) {
+    char *text[4];
+    const int n_words[4] = {400, 3, 300, 1200}; /* about 1,480, 12, 1,110 and 4,290 tokens */
+    for (int i = 0; i < 4; i++) {
         text[i] = malloc((size_t)n_words[i] * 8 + 1);
         size_t at = 0;
         for (int w = 0; w < n_words[i]; w++)
             at += (size_t)sprintf(text[i] + at, "%s ", words[(w * 5 + w / 7 + i) % 8]);
     }
-    ggembed_text t[3] = {T(text[0]), T(text[1]), T(text[2])};
+    ggembed_text t[4] = {T(text[0]), T(text[1]), T(text[2]), T(text[3])};
     for (int threads = 1; threads <= 2; threads++) {
         ggembed_model *m = check_open_model(path, threads, 0);
         if (!m) break;
         const int E = ggembed_get_info(m)->n_embd;
-        ggembed_result res[3];
-        float *batch = embed(m, t, 3, NULL, res);
-        for (int i = 0; batch && i < 3; i++) {
+        ggembed_result res[4];
+        float *batch = embed(m, t, 4, NULL, res);
+        for (int i = 0; batch && i < 4; i++) {
             CHECKF((res[i].n_tokens >= 1024) == (i != 1), "text %d: %d tokens", i, res[i].n_tokens);
+            CHECKF((res[i].n_tokens >= 4096) == (i == 3), "text %d: %d tokens", i, res[i].n_tokens);
             float *alone = embed1(m, t[i], NULL, NULL);
             if (!alone) continue;
             CHECKF(memcmp(alone, batch + (size_t)i * E, sizeof(float) * (size_t)E) == 0,
@@ -206,7 +208,7 @@ static void test_long_texts(void) {
         free(batch);
         ggembed_close(m);
     }
-    for (int i = 0; i < 3; i++) free(text[i]);
+    for (int i = 0; i < 4; i++) free(text[i]);
     remove(path);
 }
 

@@ -80,6 +80,7 @@ typedef struct attn_tile {
     __m512i lo, hi;   /* each lane's key range */
     __m512 pos;       /* each lane's position (ALiBi) */
     int jlo, jhi;     /* the union of the lanes' ranges */
+    int klo, khi;     /* their intersection (empty unless all 16 lanes are queries) */
 } attn_tile;
 
 /* A call's scratch (gg_attn_scratch_floats(d) floats), in this order. */
@@ -224,23 +225,25 @@ static void attn_pack(gg_attn_form form, float *k, float *v, int n, int d) {
  * Returns those lanes: what they summed shrinks by *alpha, done here for
  * their sum of weights and left to the caller for their sums of values
  * (rescale). Past the first blocks most tiles have no such lane, and
- * skip both. */
+ * skip both. full: every key of the block is in every lane's range (the
+ * masks all ones, and left out: the same results). */
 ALWAYS_INLINE __mmask16 block_weights(const gg_attn_block_args *a, attn_tile *t, __m512 *s, int j0,
-                                      int nj, __mmask16 *valid, __m512 *alpha) {
+                                      int nj, __mmask16 *valid, __m512 *alpha, const bool full) {
     const __m512 slope = _mm512_set1_ps(a->alibi_slope);
     const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
     __m512 bm = t->m;
     for (int j = 0; j < GG_ATTN_KEYS; j++) {
         const __m512i jv = _mm512_set1_epi32(j0 + j);
-        valid[j] = j < nj ? _mm512_cmp_epi32_mask(t->lo, jv, _MM_CMPINT_LE) &
-                                _mm512_cmp_epi32_mask(jv, t->hi, _MM_CMPINT_LT)
-                          : 0;
+        valid[j] = full ? 0xffff
+                   : j < nj ? _mm512_cmp_epi32_mask(t->lo, jv, _MM_CMPINT_LE) &
+                                  _mm512_cmp_epi32_mask(jv, t->hi, _MM_CMPINT_LT)
+                            : 0;
         __m512 x = _mm512_mul_ps(s[j], t->qs);
         if (a->alibi_slope != 0.0f) { /* slope * -|pos - j| */
             const __m512 dist = _mm512_abs_ps(_mm512_sub_ps(t->pos, _mm512_set1_ps((float)(j0 + j))));
             x = _mm512_add_ps(x, _mm512_mul_ps(slope, _mm512_sub_ps(_mm512_setzero_ps(), dist)));
         }
-        s[j] = _mm512_mask_mov_ps(neg_inf, valid[j], x);
+        s[j] = full ? x : _mm512_mask_mov_ps(neg_inf, valid[j], x);
         bm = _mm512_max_ps(bm, s[j]);
     }
     const __mmask16 up = _mm512_cmp_ps_mask(bm, t->m, _CMP_GT_OQ);
@@ -250,8 +253,10 @@ ALWAYS_INLINE __mmask16 block_weights(const gg_attn_block_args *a, attn_tile *t,
         t->l = _mm512_mask_mul_ps(t->l, up, t->l, *alpha);
         t->m = _mm512_mask_mov_ps(t->m, up, bm);
     }
-    for (int j = 0; j < GG_ATTN_KEYS; j++)
-        s[j] = _mm512_maskz_mov_ps(valid[j], exp_neg(_mm512_sub_ps(s[j], t->m)));
+    for (int j = 0; j < GG_ATTN_KEYS; j++) {
+        const __m512 e = exp_neg(_mm512_sub_ps(s[j], t->m));
+        s[j] = full ? e : _mm512_maskz_mov_ps(valid[j], e);
+    }
     return up;
 }
 
@@ -296,7 +301,7 @@ ALWAYS_INLINE void add_values_full(float *acc, const float *vb, const float *pt,
  * past nj zero) into tile t, in single precision; pt is scratch for the
  * 16 x 16 weights. */
 ALWAYS_INLINE void tile_block(const gg_attn_block_args *a, attn_tile *t, const float *kb,
-                              const float *vb, float *pt, int j0, int nj, const int d) {
+                              const float *vb, float *pt, int j0, int nj, const int d, const bool full) {
     __m512 s[GG_ATTN_KEYS];
     for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = _mm512_setzero_ps();
     for (int c = 0; c < d; c++) {
@@ -306,7 +311,7 @@ ALWAYS_INLINE void tile_block(const gg_attn_block_args *a, attn_tile *t, const f
     }
     __mmask16 valid[GG_ATTN_KEYS];
     __m512 alpha;
-    const __mmask16 up = block_weights(a, t, s, j0, nj, valid, &alpha);
+    const __mmask16 up = block_weights(a, t, s, j0, nj, valid, &alpha, full);
     for (int j = 0; j < GG_ATTN_KEYS; j++) {
         t->l = _mm512_mask_add_ps(t->l, valid[j], t->l, s[j]);
         _mm512_storeu_ps(pt + 16 * j, s[j]);
@@ -327,10 +332,11 @@ ALWAYS_INLINE void tile_block(const gg_attn_block_args *a, attn_tile *t, const f
  * block's pairs) in with vdpbf16ps; pp is scratch for the 8 x 16 pairs
  * of weights. */
 ALWAYS_INLINE void weights_values_bf(const gg_attn_block_args *a, attn_tile *t, __m512 *s,
-                                     const uint32_t *vp, uint32_t *pp, int j0, int nj, const int d) {
+                                     const uint32_t *vp, uint32_t *pp, int j0, int nj, const int d,
+                                     const bool full) {
     __mmask16 valid[GG_ATTN_KEYS];
     __m512 alpha;
-    const __mmask16 up = block_weights(a, t, s, j0, nj, valid, &alpha);
+    const __mmask16 up = block_weights(a, t, s, j0, nj, valid, &alpha, full);
     /* the sum of the weights as rounded (times bfloat16 ones): the values'
      * weighted average stays a true average */
     for (int j = 0; j < GG_ATTN_KEYS; j += 2) {
@@ -355,7 +361,8 @@ ALWAYS_INLINE void weights_values_bf(const gg_attn_block_args *a, attn_tile *t, 
 /* One block of keys [j0, j0 + nj) into tile t in form BF16: kh the
  * block's keys, vp its values. */
 ALWAYS_INLINE void tile_block_bf(const gg_attn_block_args *a, attn_tile *t, const uint16_t *kh,
-                                 const uint32_t *vp, uint32_t *pp, int j0, int nj, const int d) {
+                                 const uint32_t *vp, uint32_t *pp, int j0, int nj, const int d,
+                                 const bool full) {
     __m512 s[GG_ATTN_KEYS];
     for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = _mm512_setzero_ps();
     for (int c = 0; c < d / 2; c++) {
@@ -363,14 +370,15 @@ ALWAYS_INLINE void tile_block_bf(const gg_attn_block_args *a, attn_tile *t, cons
         for (int j = 0; j < GG_ATTN_KEYS; j++)
             s[j] = _mm512_dpbf16_ps(s[j], qv, (__m512bh)bcast32(kh + j * d + 2 * c));
     }
-    weights_values_bf(a, t, s, vp, pp, j0, nj, d);
+    weights_values_bf(a, t, s, vp, pp, j0, nj, d, full);
 }
 
 /* One block of keys [j0, j0 + nj) into tile t in form I8: kb the
  * block's steps and rows, vp its values. The integer scores are exact;
  * each times its key's step (and, in block_weights, the query's). */
 ALWAYS_INLINE void tile_block_i8(const gg_attn_block_args *a, attn_tile *t, const uint8_t *kb,
-                                 const uint32_t *vp, uint32_t *pp, int j0, int nj, const int d) {
+                                 const uint32_t *vp, uint32_t *pp, int j0, int nj, const int d,
+                                 const bool full) {
     const uint8_t *rows = kb + 64;
     __m512i si[GG_ATTN_KEYS];
     for (int j = 0; j < GG_ATTN_KEYS; j++) si[j] = t->q0;
@@ -383,7 +391,7 @@ ALWAYS_INLINE void tile_block_i8(const gg_attn_block_args *a, attn_tile *t, cons
     memcpy(steps, kb, sizeof steps);
     __m512 s[GG_ATTN_KEYS];
     for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(si[j]), _mm512_set1_ps(steps[j]));
-    weights_values_bf(a, t, s, vp, pp, j0, nj, d);
+    weights_values_bf(a, t, s, vp, pp, j0, nj, d, full);
 }
 
 /* A tile's queries in int8 for form I8: per lane, its row in 127 steps
@@ -423,6 +431,7 @@ ALWAYS_INLINE int tiles_init(const gg_attn_block_args *a, attn_tile *t, const at
         int lo[16], hi[16];
         float pos[16];
         x->jlo = INT_MAX, x->jhi = 0;
+        x->klo = 0, x->khi = INT_MAX;
         for (int lane = 0; lane < 16; lane++) {
             const int g = ti * 16 + lane;
             lo[lane] = g < a->nq ? a->lo[g] : 0;
@@ -432,6 +441,8 @@ ALWAYS_INLINE int tiles_init(const gg_attn_block_args *a, attn_tile *t, const at
                 x->jlo = lo[lane] < x->jlo ? lo[lane] : x->jlo;
                 x->jhi = hi[lane] > x->jhi ? hi[lane] : x->jhi;
             }
+            x->klo = lo[lane] > x->klo ? lo[lane] : x->klo;
+            x->khi = hi[lane] < x->khi ? hi[lane] : x->khi;
             const float *q = a->q + (size_t)g * a->ld_q;
             for (int c = 0; c < d; c++) x->qt[16 * c + lane] = g < a->nq ? q[c] : 0.0f;
         }
@@ -526,10 +537,19 @@ ALWAYS_INLINE void attn_blocks(const gg_attn_block_args *a, const int d, const g
         const uint8_t *kp = packed_keys(a, j0 / GG_ATTN_KEYS, d, form);
         const uint32_t *vp = packed_values(a, j0 / GG_ATTN_KEYS, d);
         for (int ti = 0; ti < ntile; ti++) {
-            if (j0 >= t[ti].jhi || j0 + GG_ATTN_KEYS <= t[ti].jlo) continue;
-            if (form == GG_ATTN_I8) tile_block_i8(a, &t[ti], kp, vp, s.pp, j0, nj, d);
-            else if (form == GG_ATTN_BF16) tile_block_bf(a, &t[ti], (const uint16_t *)kp, vp, s.pp, j0, nj, d);
-            else tile_block(a, &t[ti], kj, vj, s.pt, j0, nj, d);
+            attn_tile *x = &t[ti];
+            if (j0 >= x->jhi || j0 + GG_ATTN_KEYS <= x->jlo) continue;
+            const bool full = nj == GG_ATTN_KEYS && x->klo <= j0 && j0 + GG_ATTN_KEYS <= x->khi;
+            if (form == GG_ATTN_I8) {
+                if (full) tile_block_i8(a, x, kp, vp, s.pp, j0, nj, d, true);
+                else tile_block_i8(a, x, kp, vp, s.pp, j0, nj, d, false);
+            } else if (form == GG_ATTN_BF16) {
+                if (full) tile_block_bf(a, x, (const uint16_t *)kp, vp, s.pp, j0, nj, d, true);
+                else tile_block_bf(a, x, (const uint16_t *)kp, vp, s.pp, j0, nj, d, false);
+            } else {
+                if (full) tile_block(a, x, kj, vj, s.pt, j0, nj, d, true);
+                else tile_block(a, x, kj, vj, s.pt, j0, nj, d, false);
+            }
         }
     }
     for (int ti = 0; ti < ntile; ti++) {
