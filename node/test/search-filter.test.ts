@@ -1,14 +1,18 @@
 // search_code's filters (path_glob, language) on both stores: the same
 // results as a glob matcher written apart from glob.ts (brace expansion, then
 // a match character by character), LanceDB's filter served by its scalar
-// indexes (the plan names them), and a filtered search that still returns
-// `limit` results when enough rows match, past the vector index's threshold.
+// indexes (the plan names them) whatever the glob's shape, a filtered search
+// ranked as an exhaustive scan of the rows the filter admits would rank them
+// (each way the store can state the admitted files), and a filtered search
+// that still returns `limit` results when enough rows match, past the vector
+// index's threshold.
 // No model runs: vectors are seeded and the query vector is given.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { globFilter, prefixRange } from '../src/search/glob.js';
+import { compareCodePoints, globFilter, type PathSelection, prefixRange, selectPaths } from '../src/search/glob.js';
+import type { RankHit } from '../src/search/lance.js';
 import { LanceStore } from '../src/search/lance-store.js';
 import { searchCode } from '../src/search/search.js';
 import { type FileRecord, FileStore, type SearchStore, sha256 } from '../src/search/store.js';
@@ -29,6 +33,10 @@ const ODD: [string, string][] = [
   ['lib/deep/er/g.h', 'cpp'],
   ['lib/deep/h.h', 'c'],
   ['tools/gen.py', 'python'],
+  // UTF-16 order (z, U+1F600, U+E000) is not the store's (z, U+E000, U+1F600): a range of neighbours must use the store's
+  ['u/z.ts', 'typescript'],
+  ['u/\u{1f600}.ts', 'typescript'],
+  ['u/\u{e000}.ts', 'typescript'],
 ];
 const GENERATED = 2400;
 const KINDS: [ext: string, language: string][] = [
@@ -134,6 +142,13 @@ const GLOBS = [
   'lib/**/*.h',
   '**/deep/**',
   'nothing/**',
+  // no literal prefix, no extension set: matched on the indexed paths, not on each row
+  '**/f1*.ts',
+  '**/d3/**',
+  // all but the files whose number ends in 0
+  'src/**/f*{1,2,3,4,5,6,7,8,9}.*',
+  'u/{z,\u{1f600}}.ts',
+  'u/{z,\u{e000}}.ts',
 ];
 
 /** the files search_code returns for a glob (and a language), with the number of rows that should match as the limit */
@@ -146,6 +161,8 @@ async function filesFound(store: SearchStore, glob: string, files: number, langu
 
 let dir: string;
 const stores: [string, SearchStore][] = [];
+/** a LanceStore of the same files without a vector index (every search exact), its scalar indexes built, with each way of stating the admitted files in reach */
+const ways: [string, LanceStore, { paths: number; runs: number }][] = [];
 let built: Awaited<ReturnType<LanceStore['optimize']>> | undefined;
 before(async () => {
   dir = tmpDir();
@@ -162,9 +179,23 @@ before(async () => {
     'LanceStore through the vector index',
     await LanceStore.open(path.join(dir, 'lance'), { ...lanceOptions, flatFilterRows: 0 }),
   ]);
+  const exactOptions = { vectorIndexRows: 1_000_000, scalarIndexRows: 1000, optimizeRows: 1_000_000 };
+  const exact = await LanceStore.open(path.join(dir, 'exact'), exactOptions);
+  await fill(exact);
+  await exact.optimize();
+  await exact.close();
+  for (const [name, limits] of [
+    ['a set, runs or the candidates but a set', { paths: 1000, runs: 64 }],
+    ['runs of neighbours', { paths: 0, runs: 100_000 }],
+    ['the expression on the rows', { paths: 0, runs: 0 }],
+  ] as const) {
+    const store = await LanceStore.open(path.join(dir, 'exact'), { ...exactOptions, filterPaths: limits.paths, filterRuns: limits.runs });
+    ways.push([name, store, limits]);
+  }
 });
 after(async () => {
   for (const [, s] of stores) await s.close();
+  for (const [, s] of ways) await s.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -257,7 +288,7 @@ test('a filtered search through the vector index probes a bounded number of part
   );
 });
 
-test("LanceDB serves a glob's prefix from the path B-tree and its extensions from the language bitmap; the expression runs on what they leave", async () => {
+test('LanceDB serves every glob from its indexes: the prefix and the file sets from the path bitmap, the extensions from the language bitmap', async () => {
   const store = stores[1]?.[1] as LanceStore;
   const plan = async (glob: string) => {
     const f = globFilter(glob);
@@ -268,13 +299,148 @@ test("LanceDB serves a glob's prefix from the path B-tree and its extensions fro
       path: { prefix: f.prefix, regex: f.regex.source, languages: f.languages },
     });
   };
+  // every file under the prefix passes: the range alone, no expression
   const dirOnly = await plan('src/d3/**');
-  assert.match(dirOnly, /ScalarIndexQuery: query=\[path >= src\/d3\/ && path < src\/d30\]@path_idx\(BTree\)/);
-  assert.match(dirOnly, /refine_filter=path ~/);
+  assert.match(dirOnly, /ScalarIndexQuery: query=\[path >= src\/d3\/ && path < src\/d30\]@path_idx\(Bitmap\)/);
+  assert.match(dirOnly, /refine_filter=--/);
   assert.match(await plan('**/*.h'), /ScalarIndexQuery: query=.*language = c.*language_idx\(Bitmap\)/);
   const both = await plan('src/**/*.ts');
-  assert.match(both, /path_idx\(BTree\)/);
+  assert.match(both, /path_idx\(Bitmap\)/);
   assert.match(both, /language_idx\(Bitmap\)/);
-  // nothing to narrow by: the expression reads the whole path column
-  assert.doesNotMatch(await plan('**/deep/**'), /ScalarIndexQuery/);
+  // no prefix, no extension set: the files it admits, from the path index (before: the expression on every row's path)
+  for (const glob of ['**/deep/**', '**/f1*.ts', 'src/**/f*{1,2,3,4,5,6,7,8,9}.*']) {
+    const p = await plan(glob);
+    assert.match(p, /ScalarIndexQuery: .*path_idx\(Bitmap\)/, glob);
+    assert.match(p, /refine_filter=--/, glob);
+    assert.doesNotMatch(p, /regexp_like|path ~/, glob);
+  }
+  // a glob no indexed path passes runs no query
+  assert.match(await plan('nothing/**'), /no query runs/);
+});
+
+/** The paths a selection admits among the fixture's files, read as the store's filter reads it. */
+function admittedBy(sel: PathSelection, glob: ReturnType<typeof globFilter>, language: string | undefined): string[] {
+  const candidates = FILES.filter(
+    ([p, l]) => p.startsWith(glob.prefix) && (!glob.languages || glob.languages.includes(l)) && (language === undefined || l === language),
+  ).map(([p]) => p);
+  const inRuns = (p: string, runs: [string, string][]) =>
+    runs.some(([lo, hi]) => compareCodePoints(lo, p) <= 0 && compareCodePoints(p, hi) <= 0);
+  const admitted = {
+    none: () => [],
+    candidates: () => candidates,
+    scan: () => candidates.filter((p) => glob.regex.test(p)),
+    in: () => candidates.filter((p) => sel.kind === 'in' && sel.paths.includes(p)),
+    except: () => candidates.filter((p) => sel.kind === 'except' && !sel.paths.includes(p)),
+    runs: () => candidates.filter((p) => sel.kind === 'runs' && inRuns(p, sel.runs)),
+  }[sel.kind]();
+  return admitted.sort();
+}
+
+const LANGUAGE_FILTERS: [string, string | undefined][] = [
+  ...GLOBS.map((g): [string, undefined] => [g, undefined]),
+  ['**/*.h', 'cpp'],
+  ['src/d1/*', 'c'],
+  ['**', 'python'],
+  ['*.ts', 'c'],
+  ['**/f1*', 'c'],
+];
+
+test('compareCodePoints orders as UTF-8 bytes do', () => {
+  const chars = ['a', 'z', '/', '\u{7f}', '\u{ff}', '\u{d7ff}', '\u{e000}', '\u{fffd}', '\u{10000}', '\u{1f600}', '\u{10ffff}'];
+  const strings = chars.flatMap((a) => ['', ...chars].map((b) => a + b));
+  for (const a of strings) {
+    for (const b of strings)
+      assert.equal(Math.sign(compareCodePoints(a, b)), Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))), `${a} ${b}`);
+  }
+});
+
+test('selectPaths: every way of stating the admitted files admits exactly the files the glob (and the language) admit', () => {
+  const sorted = FILES.map(([p, language]) => ({ path: p, language })).sort((a, b) => compareCodePoints(a.path, b.path));
+  const kinds = new Set<string>();
+  for (const limits of [
+    { paths: 1000, runs: 64 },
+    { paths: 0, runs: 100_000 },
+    { paths: 100_000, runs: 0 },
+    { paths: 0, runs: 0 },
+    { paths: 3, runs: 3 },
+  ]) {
+    for (const [g, language] of LANGUAGE_FILTERS) {
+      const glob = globFilter(g);
+      const sel = selectPaths(sorted, glob, language, limits);
+      kinds.add(sel.kind);
+      const want = FILES.filter(([p, l]) => matches(g, p) && (language === undefined || l === language))
+        .map(([p]) => p)
+        .sort();
+      assert.deepEqual(admittedBy(sel, glob, language), want, `${g} ${language ?? ''}: ${sel.kind}`);
+      assert.equal(sel.files, want.length);
+      if (sel.kind === 'in' || sel.kind === 'except') assert.ok(sel.paths.length <= limits.paths);
+      if (sel.kind === 'runs') assert.ok(sel.runs.length <= limits.runs);
+    }
+  }
+  assert.deepEqual([...kinds].sort(), ['candidates', 'except', 'in', 'none', 'runs', 'scan']);
+});
+
+test('a filtered search ranks as an exhaustive scan of the rows the filter admits, however the store states the admitted files', async () => {
+  const rowsOf = (admit: (p: string, l: string) => boolean) =>
+    FILES.flatMap(([p, l], f) =>
+      admit(p, l) ? Array.from({ length: PER_FILE }, (_, j) => ({ key: `${p}:${j * 10 + 1}`, row: f * PER_FILE + j })) : [],
+    );
+  const k = 12;
+  const exact = ways[0]?.[1] as LanceStore;
+  // each query's scores of every row, and its unfiltered BM25 ranking of every row
+  const queries = await Promise.all(
+    [5, 4321].map(async (q) => {
+      const vector = vectorOf(ROWS + q);
+      const scores = Array.from({ length: ROWS }, (_, row) => vectorOf(row).reduce((acc, x, d) => acc + x * (vector[d] as number), 0));
+      const text = `file ${q % FILES.length}`;
+      return { q, vector, scores, text, everything: await exact.rank({ vector, text, k: ROWS }) };
+    }),
+  );
+  for (const [g, language] of LANGUAGE_FILTERS) {
+    const glob = globFilter(g);
+    const admit = (p: string, l: string) => matches(g, p) && (language === undefined || l === language);
+    for (const { q, vector, scores, text, everything } of queries) {
+      const dot = (row: number) => scores[row] as number;
+      const want = rowsOf(admit)
+        .map((r) => ({ ...r, score: dot(r.row) }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, k);
+      // the text half: the admitted rows in the unfiltered ranking's order
+      const wantText = everything.text.filter((h) => admit(h.path, h.language)).slice(0, k);
+      for (const [name, store] of ways) {
+        const r = await store.rank({
+          vector,
+          text,
+          k,
+          path: { prefix: glob.prefix, regex: glob.regex.source, languages: glob.languages },
+          language,
+        });
+        const where = `${name}: ${g} ${language ?? ''}, query ${q}`;
+        assert.equal(r.vector.length, want.length, where);
+        r.vector.forEach((h, i) => {
+          assert.ok(admit(h.path, h.language), `${where}: ${h.path} admitted`);
+          // the same rows in the same order (a tie within float rounding may swap two)
+          assert.ok(
+            Math.abs(h.score - (want[i]?.score as number)) < 1e-5,
+            `${where}: rank ${i} ${h.path}:${h.startLine} ${h.score} against ${want[i]?.key} ${want[i]?.score}`,
+          );
+        });
+        assert.deepEqual(new Set(r.vector.map((h) => `${h.path}:${h.startLine}`)), new Set(want.map((w) => w.key)), where);
+        // BM25 ties abound here (every text is `file N chunk J`): the same scores rank by rank, each row admitted, and the same rows above the last score
+        assert.deepEqual(
+          r.text.map((h) => h.score.toFixed(5)),
+          wantText.map((h) => h.score.toFixed(5)),
+          `${where}: text half`,
+        );
+        assert.ok(
+          r.text.every((h) => admit(h.path, h.language)),
+          `${where}: text half admitted`,
+        );
+        const last = wantText.at(-1)?.score ?? 0;
+        const above = (hs: RankHit[]) =>
+          new Set(hs.filter((h) => h.score.toFixed(5) !== last.toFixed(5)).map((h) => `${h.path}:${h.startLine}`));
+        assert.deepEqual(above(r.text), above(wantText), `${where}: text half above the last score`);
+      }
+    }
+  }
 });

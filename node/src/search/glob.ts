@@ -10,6 +10,13 @@
 // characters, `/` too (`**/` also matches no directory at all); `{a,b}` either
 // alternative (each itself a glob; braces nest); anything else, a `{` without
 // a comma in its group included, is literal. The glob matches the whole path.
+//
+// A store that knows its indexed paths (LanceDB's file table: thousands of
+// paths where the chunk table has a million rows) matches the glob on them
+// first (selectPaths), so that its query filter is a test an index answers
+// (the set of files, runs of neighbouring paths) rather than the expression
+// run on the path of every row: a glob with no literal prefix and no extension
+// set would otherwise read the whole path column at each query.
 
 import { languagesOfExtension } from './languages.js';
 
@@ -114,4 +121,102 @@ export function prefixRange(prefix: string): { lo: string; hi: string | null } {
     }
   }
   return { lo: prefix, hi: null };
+}
+
+/**
+ * Orders strings as their UTF-8 bytes order (code point order), the order of
+ * a store's string column: JavaScript's own order (UTF-16 units) puts
+ * U+E000..U+FFFF after the characters past U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // a surrogate (a code point past U+FFFF) sorts after every unit from U+E000
+    if (x >= 0xd800 && y >= 0xd800) {
+      x += x >= 0xe000 ? -0x800 : 0x2000;
+      y += y >= 0xe000 ? -0x800 : 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** An indexed file as selectPaths() takes it: its path and the language of its rows. */
+export interface IndexedPath {
+  path: string;
+  language: string;
+}
+
+/**
+ * The files a filter admits, as the cheapest test that admits exactly them
+ * among the candidates (the files the prefix and the languages leave):
+ * - none: no file (no query runs);
+ * - candidates: every candidate (the prefix and language tests alone);
+ * - in: these paths (a path index answers the set);
+ * - runs: the candidates within these ranges of neighbouring paths, inclusive;
+ * - except: the candidates but these paths;
+ * - scan: too scattered for any of those (the expression runs on every candidate row).
+ * Of in, runs and except the one with the fewest paths or ranges is chosen.
+ * `files` is how many files are admitted.
+ */
+export type PathSelection =
+  | { kind: 'none' | 'candidates' | 'scan'; files: number }
+  | { kind: 'in' | 'except'; files: number; paths: string[] }
+  | { kind: 'runs'; files: number; runs: [string, string][] };
+
+export interface SelectLimits {
+  /** paths at most in an `in` or `except` set */
+  paths: number;
+  /** ranges at most in a `runs` selection */
+  runs: number;
+}
+
+/**
+ * Matches a filter on every indexed file. `sorted` must be in code point
+ * order (compareCodePoints), each path once. The prefix and the languages of
+ * the filter (and `language`) narrow the candidates; its expression decides.
+ */
+export function selectPaths(
+  sorted: readonly IndexedPath[],
+  filter: { prefix: string; regex: RegExp; languages: readonly string[] | null } | null,
+  language: string | undefined,
+  limits: SelectLimits,
+): PathSelection {
+  const prefix = filter?.prefix ?? '';
+  const languages = filter?.languages ? new Set(filter.languages) : null;
+  const admitted: boolean[] = [];
+  const candidates: string[] = [];
+  const matched: string[] = [];
+  for (const f of sorted) {
+    if (!f.path.startsWith(prefix) || (languages && !languages.has(f.language)) || (language !== undefined && f.language !== language))
+      continue;
+    const ok = !filter || filter.regex.test(f.path);
+    candidates.push(f.path);
+    admitted.push(ok);
+    if (ok) matched.push(f.path);
+  }
+  const files = matched.length;
+  if (!files) return { kind: 'none', files };
+  if (files === candidates.length) return { kind: 'candidates', files };
+  // the shortest of the three (a test per path or range), within its limit
+  const runs: [string, string][] = [];
+  for (let i = 0; i < candidates.length && runs.length <= limits.runs; i++) {
+    if (!admitted[i]) continue;
+    const first = candidates[i] as string;
+    while (admitted[i + 1]) i++;
+    runs.push([first, candidates[i] as string]);
+  }
+  const excluded = candidates.length - files;
+  const fits: [kind: 'in' | 'runs' | 'except', size: number][] = [];
+  if (files <= limits.paths) fits.push(['in', files]);
+  if (runs.length <= limits.runs) fits.push(['runs', runs.length]);
+  if (excluded <= limits.paths) fits.push(['except', excluded]);
+  const best = fits.sort((a, b) => a[1] - b[1])[0]?.[0];
+  if (best === 'in') return { kind: 'in', files, paths: matched };
+  if (best === 'runs') return { kind: 'runs', files, runs };
+  if (best === 'except') return { kind: 'except', files, paths: candidates.filter((_, i) => !admitted[i]) };
+  return { kind: 'scan', files };
 }
