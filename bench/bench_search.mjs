@@ -62,7 +62,7 @@ const { values } = parseArgs({
     dir: { type: "string" }, keep: { type: "boolean" }, index: { type: "string" }, model: { type: "string" },
     chunker: { type: "string", default: "process" }, seconds: { type: "string" }, "thread-old-mb": { type: "string" },
     reuse: { type: "boolean" }, optimize: { type: "boolean" }, "write-batch": { type: "string", default: "50000" }, "write-phase": { type: "string" },
-    "store-build": { type: "boolean" }, globs: { type: "string", default: "src/dir42/**,src/dir1*/**,**/*.c,**/file1?.ts" },
+    "store-build": { type: "boolean" }, globs: { type: "string", default: "src/dir42/**,src/dir1*/**,**/*.c,**/file1?.ts,**/dir4*/**,**/file*7.{c,ts}" },
     languages: { type: "string", default: "c" },
     "index-cache-mb": { type: "string" }, "metadata-cache-mb": { type: "string" },
   },
@@ -291,12 +291,26 @@ if (values["write-phase"]) {
   process.exit(0);
 }
 
+/** A list split at its commas outside braces: `**\/*.{c,ts}` is one glob. */
+function topLevelCommas(list) {
+  const out = [""];
+  let depth = 0;
+  for (const c of list) {
+    if (c === "," && depth === 0) out.push("");
+    else {
+      if (c === "{") depth++;
+      else if (c === "}") depth = Math.max(0, depth - 1);
+      out[out.length - 1] += c;
+    }
+  }
+  return out;
+}
+
 const rows = [];
 const globRows = [];
 // the filters each query also runs with: each --globs as its path_glob, then each --languages as its language
 const filters = [
-  ...values.globs
-    .split(",")
+  ...topLevelCommas(values.globs)
     .filter(Boolean)
     .map((g) => ({ glob: g, options: { pathGlob: g } })),
   ...values.languages

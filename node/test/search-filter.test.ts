@@ -444,3 +444,44 @@ test('a filtered search ranks as an exhaustive scan of the rows the filter admit
     }
   }
 });
+
+test('a path_glob sees the files written and removed after the store matched it (LanceStore keeps its indexed paths current)', async () => {
+  const store = await LanceStore.open(path.join(dir, 'current'), { scalarIndexRows: 1, optimizeRows: 1_000_000 });
+  try {
+    await store.setMeta({ model: 'seeded', dims: DIMS });
+    const put = async (p: string, n: number) => {
+      const text = `current ${p}`;
+      await store.putVectors([{ hash: sha256(text), vector: vectorOf(n), text }]);
+      await store.putFile({
+        path: p,
+        hash: sha256(p),
+        size: 1,
+        mtimeMs: 1,
+        language: 'typescript',
+        chunks: [{ hash: sha256(text), startLine: 1, endLine: 2, symbol: null, kind: 'lines' }],
+      });
+    };
+    await put('a/one.ts', 1);
+    await put('b/two.ts', 2);
+    await store.optimize();
+    const found = async (glob: string) => filesFound(store, glob, 10);
+    assert.deepEqual(await found('**/t*.ts'), ['b/two.ts']);
+    assert.deepEqual(await found('**/nine.ts'), []);
+    await put('c/three.ts', 3);
+    await put('d/nine.ts', 9);
+    assert.deepEqual(await found('**/t*.ts'), ['b/two.ts', 'c/three.ts']);
+    assert.deepEqual(await found('**/nine.ts'), ['d/nine.ts']);
+    await store.removeFile('b/two.ts');
+    assert.deepEqual(await found('**/t*.ts'), ['c/three.ts']);
+    // a store opened afresh reads them from its file table
+    await store.close();
+    const again = await LanceStore.open(path.join(dir, 'current'), { scalarIndexRows: 1, optimizeRows: 1_000_000 });
+    try {
+      assert.deepEqual(await filesFound(again, '**/{t,n}*.ts', 10), ['c/three.ts', 'd/nine.ts']);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await store.close().catch(() => {});
+  }
+});

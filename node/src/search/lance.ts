@@ -98,8 +98,10 @@ export interface EngineStats {
 export interface EngineOptions {
   /** rows from which a vector index is built (below it, exact search is fast enough); default 50,000 */
   vectorIndexRows?: number;
-  /** rows written or deleted between automatic optimize() calls; default 20,000 */
+  /** rows written or deleted between automatic optimize() calls, at least; default 20,000 */
   optimizeRows?: number;
+  /** rows written or deleted between automatic optimize() calls, at least, as a share of the table's rows; default 1/8 */
+  optimizeShare?: number;
   /** rows from which the columns the lookups filter by (chunk hash and path, file path) get B-tree indexes; default 20,000 */
   scalarIndexRows?: number;
   /** bytes of index pages (IVF-PQ partitions, full-text postings) LanceDB keeps in memory; default 64 MiB (LanceDB's own: 6 GB) */
@@ -108,7 +110,7 @@ export interface EngineOptions {
   metadataCacheBytes?: number;
   /** a filtered vector search over at most this many rows is exact (the rows the filter leaves, no vector index); default 20,000 */
   flatFilterRows?: number;
-  /** paths at most that a filter names one by one (the path index answers the set); default 1,000 */
+  /** paths at most that a filter names one by one (the path index answers the set); default 5,000 */
   filterPaths?: number;
   /** ranges of neighbouring paths at most in a filter (past both, the glob's expression runs on the rows); default 64 */
   filterRuns?: number;
@@ -151,14 +153,30 @@ export interface StoreEngine {
 
 export const DEFAULT_VECTOR_INDEX_ROWS = 50_000;
 const DEFAULT_OPTIMIZE_ROWS = 20_000;
+/**
+ * Why the interval grows with the table: LanceDB 0.37.1's optimize()
+ * compacts with its default target of 1,048,576 rows a fragment (the Node
+ * API takes no compaction options), and every fragment below that target is
+ * merged with its neighbours covered by the same indexes. Rows written
+ * after an optimize() form a fragment of their own, which that optimize()
+ * indexes; the next one then merges it with the rest: below 1Mi rows, every
+ * optimize() after the first rewrites the whole table (measured: 100k rows,
+ * a first optimize() after 1,000 new rows merged nothing, each later one
+ * 2 fragments into 1, twice the time). A fixed interval makes indexing N rows
+ * rewrite O(N^2 / interval) rows; an interval of a share of the table keeps
+ * it O(N / share). The price: up to that share of rows is searched unindexed.
+ */
+const DEFAULT_OPTIMIZE_SHARE = 1 / 8;
 const DEFAULT_INDEX_CACHE_BYTES = 64 << 20;
 const DEFAULT_METADATA_CACHE_BYTES = 32 << 20;
 /** chunk rows per add() call: the Arrow batch a write holds at once */
 const ADD_ROWS = 8192;
 const DEFAULT_SCALAR_INDEX_ROWS = 20_000;
 const DEFAULT_FLAT_FILTER_ROWS = 20_000;
-const DEFAULT_FILTER_PATHS = 1000;
+const DEFAULT_FILTER_PATHS = 5000;
 const DEFAULT_FILTER_RUNS = 64;
+/** filters of recent queries kept */
+const FILTERS_KEPT = 16;
 /** IVF partitions a vector search looks in at least (of about sqrt(rows)) */
 const NPROBES = 32;
 /** candidates per result the vector index's search re-ranks by their full vectors */
@@ -325,6 +343,10 @@ export class LanceEngine implements StoreEngine {
   private paths: Map<string, string> | null = null;
   /** the same, in code point order (null: to sort again) */
   private sortedPaths: IndexedPath[] | null = null;
+  /** the filters of recent queries (a glob is asked again and again), until the paths or the indexes change */
+  private readonly filters = new Map<string, Filter>();
+  /** raised by every change that clears `filters`: a filter made across one is not kept */
+  private filtersGeneration = 0;
 
   private constructor(
     private readonly dir: string,
@@ -339,6 +361,7 @@ export class LanceEngine implements StoreEngine {
     const o: Required<EngineOptions> = {
       vectorIndexRows: options.vectorIndexRows ?? DEFAULT_VECTOR_INDEX_ROWS,
       optimizeRows: options.optimizeRows ?? DEFAULT_OPTIMIZE_ROWS,
+      optimizeShare: options.optimizeShare ?? DEFAULT_OPTIMIZE_SHARE,
       scalarIndexRows: options.scalarIndexRows ?? DEFAULT_SCALAR_INDEX_ROWS,
       indexCacheBytes: options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES,
       metadataCacheBytes: options.metadataCacheBytes ?? DEFAULT_METADATA_CACHE_BYTES,
@@ -374,7 +397,7 @@ export class LanceEngine implements StoreEngine {
     this.fullText.clear();
     this.scalarColumns.clear();
     this.paths = null;
-    this.sortedPaths = null;
+    this.pathsChanged();
     if (this.chunks) {
       for (const ix of await this.chunks.listIndices()) {
         if (ix.columns.includes('vector')) this.vectorIndex = ix.indexType;
@@ -474,7 +497,7 @@ export class LanceEngine implements StoreEngine {
     this.fullText.clear();
     this.scalarColumns.clear();
     this.paths = new Map();
-    this.sortedPaths = null;
+    this.pathsChanged();
   }
 
   async load(): Promise<{ meta: IndexMeta | null }> {
@@ -695,7 +718,10 @@ export class LanceEngine implements StoreEngine {
     this.forgetPaths(paths);
     for (let i = 0; i < rows.length; i += ADD_ROWS) await chunks.add(this.chunkTable(rows.slice(i, i + ADD_ROWS), dims));
     await files.add(fileRows);
-    for (const { rec } of writes) this.paths?.set(rec.path, rec.language);
+    if (this.paths) {
+      for (const { rec } of writes) this.paths.set(rec.path, rec.language);
+      this.pathsChanged();
+    }
     // taken: the rows hold them now
     for (const r of rows) this.unstage(r.hash);
     await this.wrote(rows.length + old.length);
@@ -721,14 +747,25 @@ export class LanceEngine implements StoreEngine {
     // a full-text index must exist for its column to be searched at all; rows added later are searched unindexed until optimize()
     await this.ensureFullText(chunks);
     this.sinceOptimize += rows;
-    if (this.sinceOptimize >= this.options.optimizeRows) await this.optimize();
+    if (this.sinceOptimize < this.options.optimizeRows) return;
+    const total = await chunks.countRows();
+    // an index to build is never put off
+    const newIndex =
+      (!this.vectorIndex && total >= this.options.vectorIndexRows) || (!this.scalarColumns.size && total >= this.options.scalarIndexRows);
+    if (newIndex || this.sinceOptimize >= total * this.options.optimizeShare) await this.optimize();
+  }
+
+  private pathsChanged(): void {
+    this.sortedPaths = null;
+    this.filters.clear();
+    this.filtersGeneration++;
   }
 
   /** Drops paths from the set of indexed paths (their file rows are gone). */
   private forgetPaths(paths: string[]): void {
     if (!this.paths) return;
     for (const p of paths) this.paths.delete(p);
-    this.sortedPaths = null;
+    this.pathsChanged();
   }
 
   /** Every indexed path with its language, in code point order (read from the file table once, then kept by the writes). */
@@ -743,7 +780,7 @@ export class LanceEngine implements StoreEngine {
         }
       }
       this.paths = paths;
-      this.sortedPaths = null;
+      this.pathsChanged();
     }
     if (!this.sortedPaths) {
       this.sortedPaths = [...this.paths].map(([path, language]) => ({ path, language }));
@@ -764,6 +801,18 @@ export class LanceEngine implements StoreEngine {
    * path column, 315 ms a query). `none`: no row can pass.
    */
   private async filter(q: RankQuery): Promise<Filter> {
+    const key = JSON.stringify([q.path ?? null, q.language ?? null]);
+    const known = this.filters.get(key);
+    if (known) return known;
+    const generation = this.filtersGeneration;
+    const f = await this.newFilter(q);
+    if (generation !== this.filtersGeneration) return f;
+    if (this.filters.size >= FILTERS_KEPT) this.filters.delete(this.filters.keys().next().value as string);
+    this.filters.set(key, f);
+    return f;
+  }
+
+  private async newFilter(q: RankQuery): Promise<Filter> {
     const indexed = this.scalarColumns.has('path') && this.scalarColumns.has('language');
     const parts: string[] = [];
     if (q.language) parts.push(`language = ${sqlString(q.language)}`);
@@ -909,6 +958,9 @@ export class LanceEngine implements StoreEngine {
   /** Compacts the tables, brings the indexes up to date, drops old versions; builds the vector index past the threshold. */
   async optimize(): Promise<EngineStats> {
     this.sinceOptimize = 0;
+    // (a filter's `indexed` follows the scalar indexes this may build)
+    this.filters.clear();
+    this.filtersGeneration++;
     const chunks = this.chunks;
     if (!chunks || !this.files || !this.meta) return this.stats();
     const rows = await chunks.countRows();
@@ -985,7 +1037,7 @@ export class LanceEngine implements StoreEngine {
     this.staged.clear();
     this.stagedBytes = 0;
     this.paths = null;
-    this.sortedPaths = null;
+    this.pathsChanged();
   }
 
   async close(): Promise<void> {
