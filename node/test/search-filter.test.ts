@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { compareCodePoints, globFilter, type PathSelection, prefixRange, selectPaths } from '../src/search/glob.js';
-import { LanceEngine, type RankHit } from '../src/search/lance.js';
+import type { RankHit } from '../src/search/lance.js';
 import { LanceStore } from '../src/search/lance-store.js';
 import { searchCode } from '../src/search/search.js';
 import { type FileRecord, FileStore, type SearchStore, sha256 } from '../src/search/store.js';
@@ -483,46 +483,5 @@ test('a path_glob sees the files written and removed after the store matched it 
     }
   } finally {
     await store.close().catch(() => {});
-  }
-});
-
-test('upkeep: optimize() runs after optimizeRows changed rows or the given share of the table, whichever is more', async () => {
-  const engine = await LanceEngine.open(path.join(dir, 'upkeep'), {
-    optimizeRows: 10,
-    optimizeShare: 0.5,
-    vectorIndexRows: 1e9,
-    scalarIndexRows: 1e9,
-  });
-  try {
-    await engine.setMeta({ model: 'seeded', dims: DIMS });
-    let optimized = 0;
-    const optimize = engine.optimize.bind(engine);
-    engine.optimize = async () => {
-      optimized++;
-      return optimize();
-    };
-    let n = 0;
-    /** writes a new file of `rows` chunks; whether that write ran optimize() */
-    const write = async (rows: number): Promise<boolean> => {
-      const fresh = Array.from({ length: rows }, () => {
-        const text = `upkeep ${n}`;
-        return { hash: sha256(text), text, vector: vectorOf(n++) };
-      });
-      const chunks = fresh.map((f, j) => ({ hash: f.hash, startLine: j + 1, endLine: j + 1, symbol: null, kind: 'lines' }));
-      const before = optimized;
-      await engine.writeFiles([
-        { rec: { path: `u${n}.ts`, hash: sha256(`u${n}`), size: 1, mtimeMs: 1, language: 'typescript', chunks }, fresh },
-      ]);
-      return optimized > before;
-    };
-    assert.equal(await write(100), true, '100 rows: past 10 and half of 100');
-    // (a fixed interval of 10 rows optimized at each of these)
-    assert.equal(await write(20), false, '20 rows since, 120 in the table');
-    assert.equal(await write(40), false, '60 rows since, 160 in the table');
-    assert.equal(await write(30), false, '90 rows since, 190 in the table');
-    assert.equal(await write(10), true, '100 rows since, 200 in the table');
-    assert.equal((await engine.stats()).rows, 200);
-  } finally {
-    await engine.close();
   }
 });
