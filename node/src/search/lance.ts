@@ -850,9 +850,26 @@ export class LanceEngine implements StoreEngine {
     if (!this.vectorIndex) return { vq, exact: true };
     // only where an index finds the rows: an exact search under a filter no index serves reads every vector
     // (measured at 1M chunks: a glob with no prefix, no language bitmap, 87 s instead of 7)
-    if (where && filter.indexed && (await chunks.countRows(where)) <= this.options.flatFilterRows)
+    if (
+      where &&
+      filter.indexed &&
+      !(await this.surelyWide(chunks, filter)) &&
+      (await chunks.countRows(where)) <= this.options.flatFilterRows
+    )
       return { vq: vq.bypassVectorIndex(), exact: true };
     return { vq, exact: false };
+  }
+
+  /**
+   * Whether a path filter admits so many files that its rows, at the
+   * table's rows per file, are surely past flatFilterRows: their count is
+   * not worth taking (at 1M chunks, counting the 110,000 rows of 2,200 files
+   * took 22-72 ms, as long as the search). Short of 4x, they are counted.
+   */
+  private async surelyWide(chunks: Table, filter: Filter): Promise<boolean> {
+    const files = this.sortedPaths?.length;
+    if (!filter.selection || !files) return false;
+    return (filter.selection.files * (await chunks.countRows())) / files > 4 * this.options.flatFilterRows;
   }
 
   /**
