@@ -100,6 +100,13 @@ static const shape shapes[] = {
     {"nomic-text", "q,k,v,o", GG_TYPE_Q8_0, 768, 768},
     {"nomic-text", "up", GG_TYPE_Q8_0, 3072, 768},
     {"nomic-text", "down", GG_TYPE_Q8_0, 768, 3072},
+    /* nomic-embed-text Q4_K_M: 768 wide, so one 3-super-block panel a row group */
+    {"nomic-q4_K_M", "qkv", GG_TYPE_Q4_K, 2304, 768},
+    {"nomic-q4_K_M", "qkv", GG_TYPE_Q5_K, 2304, 768},
+    {"nomic-q4_K_M", "o", GG_TYPE_Q4_K, 768, 768},
+    {"nomic-q4_K_M", "up,gate", GG_TYPE_Q4_K, 3072, 768},
+    {"nomic-q4_K_M", "down", GG_TYPE_Q6_K, 768, 3072},
+    {"nomic-q4_K_M", "down", GG_TYPE_Q4_K, 768, 3072},
 };
 
 /* ---- memory bandwidth ---- */
