@@ -81,9 +81,6 @@ typedef __m256i gt_mask;
 #define gt_transpose_lanes(u, r) transpose_lanes(u, r)
 /* 128 * (w0 + w1) fits an int16 for any int8 pair: vpmaddubsw is exact */
 #define gt_corr_dot(acc, q) dot_maddubs(acc, _mm256_set1_epi8((char)0x80), q)
-#define gt_dpwssd(acc, a, b) _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
-#define gt_cvtfi(v) _mm256_cvttps_epi32(v)
-#define gt_pair16(lo, hi) _mm256_or_si256(lo, _mm256_slli_epi32(hi, 16))
 #define gt_keep(nr) _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define gt_maskloadf(p, k) _mm256_maskload_ps(p, k)
 #define gt_maskstoref(p, k, v) _mm256_maskstore_ps(p, k, v)
@@ -150,9 +147,7 @@ static void pack_q8_0_act(const float *x, void *dst, int64_t n) {
 
 static void pack_q8_K_act(const float *x, void *dst, int64_t n) {
     uint8_t *qs = dst;
-    float *ad = (float *)(void *)(qs + n), *bs16 = ad + n / 256;
-    int16_t *is16 = (int16_t *)(void *)(qs + gemm_q8_K_isums_off(n, 16));
-    int16_t *is32 = (int16_t *)(void *)(qs + gemm_q8_K_isums_off(n, 32));
+    float *ad = (float *)(void *)(qs + n), *bs16 = ad + n / 256, *bs32 = bs16 + n / 16;
     int8_t *sq = (int8_t *)qs + gemm_q8_K_signed_off(n);
     gg_block_q8_K tmp[QSEG / GG_QK_K];
     const __m256i flip = _mm256_set1_epi8((char)0x80);
@@ -167,12 +162,9 @@ static void pack_q8_K_act(const float *x, void *dst, int64_t n) {
                 _mm256_storeu_si256((__m256i *)(sq + i + 32 * c), v);
             }
             ad[i / 256] = tmp[b].d;
-            for (int j = 0; j < 16; j++) {
-                bs16[i / 16 + j] = (float)tmp[b].bsums[j];
-                is16[i / 16 + j] = tmp[b].bsums[j];
-            }
-            for (int j = 0; j < 8; j++) /* |sum of 32 int8| <= 4096 */
-                is32[i / 32 + j] = (int16_t)(tmp[b].bsums[2 * j] + tmp[b].bsums[2 * j + 1]);
+            for (int j = 0; j < 16; j++) bs16[i / 16 + j] = (float)tmp[b].bsums[j];
+            for (int j = 0; j < 8; j++)
+                bs32[i / 32 + j] = (float)(tmp[b].bsums[2 * j] + tmp[b].bsums[2 * j + 1]);
         }
     }
 }

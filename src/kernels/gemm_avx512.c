@@ -82,9 +82,6 @@ typedef __mmask16 gt_mask;
 #define gt_unpackhi64(a, b) _mm512_unpackhi_epi64(a, b)
 #define gt_transpose_lanes(u, r) transpose_lanes(u, r)
 #define gt_corr_dot(acc, q) _mm512_dpbusd_epi32(acc, _mm512_set1_epi8((char)0x80), q)
-#define gt_dpwssd(acc, a, b) _mm512_dpwssd_epi32(acc, a, b)
-#define gt_cvtfi(v) _mm512_cvttps_epi32(v)
-#define gt_pair16(lo, hi) _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16))
 #define gt_keep(nr) ((__mmask16)((1u << (nr)) - 1))
 #define gt_maskloadf(p, k) _mm512_maskz_loadu_ps(k, p)
 #define gt_maskstoref(p, k, v) _mm512_mask_storeu_ps(p, k, v)
@@ -181,8 +178,7 @@ static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
 
 /* Q4_K/Q5_K scales and mins of 16 rows at once: the first 16 bytes of a
  * super-block (d, dmin, then the 12 bytes kscales reads) gathered as four
- * dwords per row, one row per lane, and the 6-bit fields cut out there;
- * the mins paired as the panel holds them (mnp). */
+ * dwords per row, one row per lane, and the 6-bit fields cut out there. */
 static void panel_sc_k45(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m,
                          panel *p) {
     const size_t bb = gg_type_info(w->type)->type_size;
@@ -200,7 +196,6 @@ static void panel_sc_k45(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
         __m512i u2 = _mm512_mask_i32gather_epi32(z, live, idx, blk + 12, 1);
         __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
         __m512 dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
-        __m512i mi[8];
         for (int j = 0; j < 4; j++) {
             __m512i s0 = _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j), lo6);
             __m512i m0 = _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j), lo6);
@@ -209,11 +204,10 @@ static void panel_sc_k45(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
             __m512i m1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * j + 4), lo4),
                                          _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j + 2), top2));
             _mm512_storeu_ps(p->sc[8 * b + j], _mm512_mul_ps(_mm512_cvtepi32_ps(s0), d));
+            _mm512_storeu_ps(p->mn[8 * b + j], _mm512_mul_ps(_mm512_cvtepi32_ps(m0), dm));
             _mm512_storeu_ps(p->sc[8 * b + 4 + j], _mm512_mul_ps(_mm512_cvtepi32_ps(s1), d));
-            mi[j] = m0, mi[4 + j] = m1;
+            _mm512_storeu_ps(p->mn[8 * b + 4 + j], _mm512_mul_ps(_mm512_cvtepi32_ps(m1), dm));
         }
-        for (int k = 0; k < 4; k++) _mm512_storeu_si512(p->mnp[4 * b + k], gt_pair16(mi[2 * k], mi[2 * k + 1]));
-        _mm512_storeu_ps(p->dmin[b], dm);
     }
 }
 

@@ -19,10 +19,8 @@
  * that a lane is a row, as in the panel, and from there the float steps
  * are the panel tile's, in its order (the scheme in gemm_tile_x86.h):
  *     per sub-block      f = x * sc (first of its activation block) or
- *                        fma(x, sc, f)
- *     per act. block     types with mins f = fnma(dmin, float(imin), f),
- *                        imin = the int32 sum of min * bsum (exact);
- *                        tot = fma(f, d_act, tot), tot from 0.0f
+ *                        fma(x, sc, f); types with mins f = fnma(mn, bsum, f)
+ *     per act. block     tot = fma(f, d_act, tot), tot from 0.0f
  *     per GEMM_SEG values y = tot (first segment) or y + tot.
  * The scales are computed as the panel's unpackers compute them (one
  * float product each). test_kernels_simd checks every batch of 1..70
@@ -110,9 +108,9 @@ ALWAYS_INLINE __m256 halves_of(__m256i w, int hi) {
 ALWAYS_INLINE __m256 times(__m256i v, __m256 d) { return _mm256_mul_ps(_mm256_cvtepi32_ps(v), d); }
 
 /* The scales (and mins) of super-block j of the 8 rows, lane r = row r:
- * sc[s] and the integer min mn[s] per sub-block s, dmin. */
+ * sc[s], mn[s] per sub-block s. */
 ALWAYS_INLINE void group_scales(const int K, const uint8_t *const rows[8], int64_t j, __m256 sc[16],
-                                __m256i mn[16], __m256 *dmin_out) {
+                                __m256 mn[16]) {
     __m128i h[8];
     __m256i w[4];
     if (K == F_Q4_K || K == F_Q5_K) {
@@ -122,8 +120,7 @@ ALWAYS_INLINE void group_scales(const int K, const uint8_t *const rows[8], int64
         for (int r = 0; r < 8; r++)
             h[r] = _mm_loadu_si128((const __m128i *)(const void *)(rows[r] + bsz * (size_t)j));
         words4(h, w);
-        const __m256 d = halves_of(w[0], 0);
-        *dmin_out = halves_of(w[0], 1);
+        const __m256 d = halves_of(w[0], 0), dmin = halves_of(w[0], 1);
         const __m256i m6 = _mm256_set1_epi32(63), m4 = _mm256_set1_epi32(0x0f), top = _mm256_set1_epi32(0x30);
         for (int i = 0; i < 4; i++) {
             const __m256i s = _mm256_and_si256(_mm256_srli_epi32(w[1], 8 * i), m6);
@@ -132,8 +129,8 @@ ALWAYS_INLINE void group_scales(const int K, const uint8_t *const rows[8], int64
                                                  _mm256_and_si256(_mm256_srli_epi32(w[1], 8 * i + 2), top));
             const __m256i m_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w[3], 8 * i + 4), m4),
                                                  _mm256_and_si256(_mm256_srli_epi32(w[2], 8 * i + 2), top));
-            sc[i] = times(s, d), mn[i] = m;
-            sc[4 + i] = times(s_hi, d), mn[4 + i] = m_hi;
+            sc[i] = times(s, d), mn[i] = times(m, dmin);
+            sc[4 + i] = times(s_hi, d), mn[4 + i] = times(m_hi, dmin);
         }
     } else if (K == F_Q6_K || K == F_Q3_K) {
         const gg_half *dp[8];
@@ -160,13 +157,12 @@ ALWAYS_INLINE void group_scales(const int K, const uint8_t *const rows[8], int64
             dp[r] = &b->d, mp[r] = &b->dmin;
         }
         words4(h, w);
-        const __m256 d = halves8(dp);
-        *dmin_out = halves8(mp);
+        const __m256 d = halves8(dp), dmin = halves8(mp);
         const __m256i m4 = _mm256_set1_epi32(0x0f);
         for (int s = 0; s < 16; s++) { /* byte s: scale in the low nibble, min in the high */
             const __m256i v = _mm256_srli_epi32(w[s / 4], 8 * (s % 4));
             sc[s] = times(_mm256_and_si256(v, m4), d);
-            mn[s] = _mm256_and_si256(_mm256_srli_epi32(v, 4), m4);
+            mn[s] = times(_mm256_and_si256(_mm256_srli_epi32(v, 4), m4), dmin);
         }
     }
 }
@@ -222,12 +218,16 @@ ALWAYS_INLINE __m256i bvec(const int K, const uint8_t *row, int64_t i) {
     return _mm256_or_si256(nibbles32(b->qs), bits32(b->qh));
 }
 
-/* One sub-block's float step (K-quants): the rows' integer sums x of
- * the unsigned values, less the offset's share osum, f so far. */
-ALWAYS_INLINE __m256 kstep(const int K, int s, __m256i x, int32_t osum, __m256 sc, __m256 f) {
+/* One sub-block's float step (K-quants): global sub-block gs, the rows'
+ * integer sums x of the unsigned values, less the offset's share osum,
+ * f so far. */
+ALWAYS_INLINE __m256 kstep(const int K, int s, int64_t gs, __m256i x, int32_t osum, __m256 sc, __m256 mn,
+                           const float *bs16, const float *bs32, __m256 f) {
     if (F_OFF(K)) x = _mm256_sub_epi32(x, _mm256_set1_epi32(osum));
     const __m256 xf = _mm256_cvtepi32_ps(x);
-    return s == 0 ? _mm256_mul_ps(xf, sc) : _mm256_fmadd_ps(xf, sc, f);
+    f = s == 0 ? _mm256_mul_ps(xf, sc) : _mm256_fmadd_ps(xf, sc, f);
+    if (F_MINS(K)) f = _mm256_fnmadd_ps(mn, _mm256_set1_ps(F_SUB(K) == 16 ? bs16[gs] : bs32[gs]), f);
+    return f;
 }
 
 /* Eight rows read side by side are eight streams, which the hardware
@@ -279,38 +279,31 @@ ALWAYS_INLINE void kquant_segment(const int K, const int NT, const uint8_t *cons
     const size_t bsz = gg_type_info(F_TYPE(K))->type_size;
     for (int g = 0; g < m / 256; g++) {
         const int64_t j = k0 / 256 + g;
-        __m256 sc[16], dmin = _mm256_setzero_ps(), f[FT] = {0};
-        __m256i mn[16];
+        __m256 sc[16], mn[16], f[FT] = {0};
         prefetch_rows(rows, row_bytes, bsz * (size_t)j, bsz);
-        group_scales(K, rows, j, sc, mn, &dmin);
+        group_scales(K, rows, j, sc, mn);
         for (int k = 0; k < 8; k++) {
             __m256i u[8];
             for (int r = 0; r < 8; r++) u[r] = kvec(K, rows[r], j, k);
             for (int t = 0; t < NT; t++) {
+                const float *ad = (const float *)(const void *)(act + (size_t)t * stride + n);
+                const float *bs16 = ad + n / 256, *bs32 = bs16 + n / 16;
                 const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(fa->a[t] + 256 * g + 32 * k));
                 __m256i p[8];
                 for (int r = 0; r < 8; r++) p[r] = madd4(u[r], a);
                 if (F_SUB(K) == 32) {
-                    f[t] = kstep(K, k, rows_sum32(p), 0, sc[k], f[t]);
+                    f[t] = kstep(K, k, 8 * j + k, rows_sum32(p), 0, sc[k], mn[k], bs16, bs32, f[t]);
                 } else {
                     __m256i x[2];
                     rows_sum16(p, x);
                     for (int h = 0; h < 2; h++)
-                        f[t] = kstep(K, 2 * k + h, x[h], fa->osum[t][16 * g + 2 * k + h], sc[2 * k + h], f[t]);
+                        f[t] = kstep(K, 2 * k + h, 16 * j + 2 * k + h, x[h], fa->osum[t][16 * g + 2 * k + h],
+                                     sc[2 * k + h], mn[2 * k + h], bs16, bs32, f[t]);
                 }
             }
         }
         for (int t = 0; t < NT; t++) {
-            const uint8_t *at = act + (size_t)t * stride;
-            if (F_MINS(K)) { /* the packed row's int16 sums of each sub-block */
-                const int16_t *is = (const int16_t *)(const void *)(at + gemm_q8_K_isums_off(n, F_SUB(K)));
-                const int nsb = 256 / F_SUB(K);
-                __m256i im = _mm256_setzero_si256();
-                for (int s = 0; s < nsb; s++)
-                    im = _mm256_add_epi32(im, _mm256_mullo_epi32(mn[s], _mm256_set1_epi32(is[nsb * j + s])));
-                f[t] = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(im), f[t]);
-            }
-            const float *ad = (const float *)(const void *)(at + n);
+            const float *ad = (const float *)(const void *)(act + (size_t)t * stride + n);
             tot[t] = _mm256_fmadd_ps(f[t], _mm256_set1_ps(ad[j]), tot[t]);
         }
     }

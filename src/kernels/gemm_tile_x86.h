@@ -16,23 +16,15 @@
  * see gemm_x86.h; starting a sub-block's sum from that correction takes
  * the 128 back out). The types with mins, whose values are all >= 0, need
  * no correction: their weights are the dot's unsigned operand and the
- * packed row's signed copy of the activations its signed one (corr = 0);
- * their panels hold instead the integer mins, two sub-blocks' as int16 in
- * each 32-bit lane (mnp), and each super-block's float dmin.
+ * packed row's signed copy of the activations its signed one (corr = 0).
  * A register tile of up to GT_TT tokens by GT_GR rows
  * then does, per sub-block si of activation block b (S values a
  * sub-block, SB an activation block; s = si's index within b),
  *     isum = corr[si] + DOT steps over its S/4 panel vectors, in order
  *                                        (exact in int32, any instruction)
  *     f = s == 0 ? float(isum) * sc[si] : fma(float(isum), sc[si], f)
+ *     types with mins:  f = fnma(mn[si], bsum[si], f)   (= f - mn * bsum)
  * and per activation block (256 values for Q8_K, 32 for Q8_0)
- *     types with mins:  imin = sum over b's sub-blocks of min * bsum, in
- *                       int32 (exact in any order: mins < 64 and |bsum|
- *                       <= 32 * 128, so |imin| <= 8 * 63 * 4096 < 2^21
- *                       for Q4_K/Q5_K and 16 * 15 * 2048 for Q2_K; float
- *                       of it exact too, < 2^24), by vpdpwssd or
- *                       vpmaddwd over the pairs
- *                       f = fnma(dmin[b], float(imin), f)
  *     tot = fma(f, d_act[b], tot)        (tot starts at 0.0f per segment)
  * and per segment of SEG values, y = tot (first segment) or y + tot.
  * Each row and token is one lane going through the same operations in the
@@ -54,8 +46,6 @@
  *   gt_unpacklo32 gt_unpackhi32 gt_unpacklo64 gt_unpackhi64   (a, b)
  *   gt_transpose_lanes(u, r) the last step of transpose (see there)
  *   gt_corr_dot(acc, q)      acc + per lane 128 * the sum of q's 4 int8
- *   gt_dpwssd(acc, a, b)     acc + per lane the 2 int16 products of a, b
- *   gt_cvtfi(v) gt_pair16(lo, hi)   floats to int32; lo | hi << 16
  *   gt_keep(nr)              the mask of lanes < nr
  *   gt_maskloadf(p, k) gt_maskstoref(p, k, v)   y's lanes of rows
  *   GT_ROW_VECS              vectors of a super-block's 256 int8 values
@@ -73,8 +63,7 @@ typedef struct panel {
     int8_t q[SEG / 4][4 * GT_GR]; /* vector j: values 4j..4j+3 of each row */
     int32_t corr[MAX_SUB][GT_GR];
     float sc[MAX_SUB][GT_GR];
-    int32_t mnp[MAX_SUB / 2][GT_GR]; /* the mins of sub-blocks 2k (low 16 bits), 2k + 1 */
-    float dmin[SEG / 256][GT_GR];
+    float mn[MAX_SUB][GT_GR];
 } panel;
 
 /* The rows as unpacked, before they are turned into a panel. */
@@ -82,8 +71,6 @@ typedef struct rows_buf {
     int8_t q[GT_GR][SEG];
     float sc[GT_GR][MAX_SUB];
     float mn[GT_GR][MAX_SUB];
-    float dm[GT_GR][MAX_SUB]; /* SEG / 256 used, the rest zeros for transpose_cols */
-    float mnt[MAX_SUB][GT_GR];
 } rows_buf;
 
 /* r[i] lane j <- r[j] lane i, for GT_GR vectors of GT_GR 32-bit lanes:
@@ -114,7 +101,7 @@ UNPACK_32(unpack_row_q5_0, gg_block_q5_0, unpack_q5_0)
 /* A NULL q or sc is skipped (a panel_q or panel_sc makes that part). */
 #define UNPACK_K45(name, wtype, qh_of)                                                   \
     static void name(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,       \
-                     float *mn, float *dm) {                                             \
+                     float *mn) {                                                        \
         const wtype *w = (const wtype *)row + k0 / GG_QK_K;                              \
         for (int64_t j = 0; j < m / GG_QK_K; j++) {                                      \
             if (q) {                                                                     \
@@ -122,15 +109,15 @@ UNPACK_32(unpack_row_q5_0, gg_block_q5_0, unpack_q5_0)
                 gt_unpack_k45(w[j].qs, qh_of, v);                                        \
                 gt_row_store(q + 256 * j, v, 0);                                         \
             }                                                                            \
-            if (sc) k45_scales(w[j].scales, w[j].d, w[j].dmin, sc + 8 * j, mn + 8 * j, dm + j); \
+            if (sc) k45_scales(w[j].scales, w[j].d, w[j].dmin, sc + 8 * j, mn + 8 * j);  \
         }                                                                                \
     }
 UNPACK_K45(unpack_row_q4_K, gg_block_q4_K, NULL)
 UNPACK_K45(unpack_row_q5_K, gg_block_q5_K, w[j].qh)
 
 static void unpack_row_q6_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
-                            float *mn, float *dm) {
-    (void)mn, (void)dm;
+                            float *mn) {
+    (void)mn;
     const gg_block_q6_K *w = (const gg_block_q6_K *)row + k0 / GG_QK_K;
     for (int64_t j = 0; j < m / GG_QK_K; j++) {
         if (q) { /* NULL: a panel_q makes the values */
@@ -143,8 +130,8 @@ static void unpack_row_q6_K(const void *row, int64_t k0, int64_t m, int8_t *q, f
 }
 
 static void unpack_row_q3_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
-                            float *mn, float *dm) {
-    (void)mn, (void)dm;
+                            float *mn) {
+    (void)mn;
     const gg_block_q3_K *w = (const gg_block_q3_K *)row + k0 / GG_QK_K;
     for (int64_t j = 0; j < m / GG_QK_K; j++) {
         gt_vi v[GT_ROW_VECS];
@@ -155,7 +142,7 @@ static void unpack_row_q3_K(const void *row, int64_t k0, int64_t m, int8_t *q, f
 }
 
 static void unpack_row_q2_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
-                            float *mn, float *dm) {
+                            float *mn) {
     const gg_block_q2_K *w = (const gg_block_q2_K *)row + k0 / GG_QK_K;
     const __m128i m4 = _mm_set1_epi8(0x0f);
     for (int64_t j = 0; j < m / GG_QK_K; j++) {
@@ -164,8 +151,7 @@ static void unpack_row_q2_K(const void *row, int64_t k0, int64_t m, int8_t *q, f
         gt_row_store(q + 256 * j, v, 0);
         __m128i raw = _mm_loadu_si128((const __m128i *)w[j].scales);
         put_scales16(sc + 16 * j, _mm_and_si128(raw, m4), w[j].d);
-        put_scales16(mn + 16 * j, _mm_and_si128(_mm_srli_epi16(raw, 4), m4), (gg_half)0x3c00 /* 1.0: as they are */);
-        dm[j] = half(w[j].dmin);
+        put_scales16(mn + 16 * j, _mm_and_si128(_mm_srli_epi16(raw, 4), m4), w[j].dmin);
     }
 }
 
@@ -200,21 +186,18 @@ typedef struct gdesc {
 static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, int64_t k0,
                         int64_t m, rows_buf *rw, panel *p) {
     const int nsub = (int)(m / g->sub), nsub_r = (nsub + GT_GR - 1) / GT_GR * GT_GR;
-    const int nblk = (int)(m / GG_QK_K);
     for (int r = 0; r < GT_GR && !(g->panel_q && g->panel_sc); r++) {
         if (r < nr) {
             g->unpack((const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes, k0, m,
                       g->panel_q ? NULL : rw->q[r], g->panel_sc ? NULL : rw->sc[r],
-                      g->panel_sc ? NULL : rw->mn[r], g->panel_sc ? NULL : rw->dm[r]);
+                      g->panel_sc ? NULL : rw->mn[r]);
         } else {
             /* lanes of no row: zeros, computed and never stored */
             if (!g->panel_q) memset(rw->q[r], 0, (size_t)m);
             memset(rw->sc[r], 0, sizeof(float) * (size_t)nsub);
             memset(rw->mn[r], 0, sizeof(float) * (size_t)nsub);
-            memset(rw->dm[r], 0, sizeof(float) * (size_t)nblk);
         }
         for (int s = nsub; s < nsub_r; s++) rw->sc[r][s] = rw->mn[r][s] = 0;
-        for (int s = nblk; s < GT_GR; s++) rw->dm[r][s] = 0;
     }
     if (g->panel_q) g->panel_q(w, rb, nr, k0, m, p);
     for (int64_t c = 0; !g->panel_q && c < m / (4 * GT_GR); c++) {
@@ -227,13 +210,7 @@ static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, 
         g->panel_sc(w, rb, nr, k0, m, p);
     } else {
         transpose_cols(rw->sc, nsub, p->sc);
-        if (g->mins) {
-            transpose_cols(rw->mn, nsub, rw->mnt);
-            for (int k = 0; k < nsub / 2; k++)
-                gt_storei(p->mnp[k], gt_pair16(gt_cvtfi(gt_loadf(rw->mnt[2 * k])),
-                                               gt_cvtfi(gt_loadf(rw->mnt[2 * k + 1]))));
-            transpose_cols(rw->dm, nblk, p->dmin);
-        }
+        if (g->mins) transpose_cols(rw->mn, nsub, p->mn);
     }
     const int steps = g->sub / 4;
     for (int s = 0; s < nsub && !g->mins; s++) {
@@ -321,18 +298,13 @@ static inline gt_vi bcast4(const uint8_t *p) {
                     gt_vf x = gt_cvtf(acc[t]);                                           \
                     f[t] = s == 0 ? gt_mulf(x, sc) : gt_fmaddf(x, sc, f[t]);             \
                 }                                                                        \
-            }                                                                            \
-            if (MINS) { /* bs_off: the int16 sums of each sub-block, in pairs */         \
-                gt_vi im[GT_TT];                                                         \
-                for (int t = 0; t < NT; t++) im[t] = gt_zeroi();                         \
-                for (int k = 0; k < nsb / 2; k++) {                                      \
-                    const int64_t pk = b * (nsb / 2) + k;                                \
-                    const gt_vi mv = gt_loadi(p->mnp[pk]);                               \
-                    for (int t = 0; t < NT; t++)                                         \
-                        im[t] = gt_dpwssd(im[t], mv, bcast4(at[t] + bs_off + 4 * pk));   \
+                if (MINS) {                                                              \
+                    const gt_vf mn = gt_loadf(p->mn[si]);                                \
+                    for (int t = 0; t < NT; t++) {                                       \
+                        const float *bs = (const float *)(const void *)(at[t] + bs_off); \
+                        f[t] = gt_fnmaddf(mn, gt_set1f(bs[si]), f[t]);                   \
+                    }                                                                    \
                 }                                                                        \
-                const gt_vf dm = gt_loadf(p->dmin[b]);                                   \
-                for (int t = 0; t < NT; t++) f[t] = gt_fnmaddf(dm, gt_cvtf(im[t]), f[t]); \
             }                                                                            \
             for (int t = 0; t < NT; t++) {                                               \
                 const float *ad = (const float *)(const void *)(at[t] + ad_off);         \
@@ -350,7 +322,7 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     rows_buf *rw = (rows_buf *)(void *)(rmem + (GT_ALIGN - (uintptr_t)rmem % GT_ALIGN) % GT_ALIGN);
     const int64_t n = w->cols;
     const size_t ad_off = (size_t)n;
-    const size_t bs_off = g->mins ? gemm_q8_K_isums_off(n, g->sub) : 0;
+    const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
     /* the values the tile reads: the signed ones for a type with mins */
     const size_t a_off = g->mins ? gemm_q8_K_signed_off(n) : 0;
     /* the prefetches of the panel PF_AHEAD panels on (panels in the order
@@ -389,7 +361,7 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
                 const ptrdiff_t ado =
                     (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb)) - (ptrdiff_t)a_off;
                 const ptrdiff_t bso =
-                    (ptrdiff_t)(bs_off - (size_t)k0 + 2 * (size_t)(k0 / g->sub)) - (ptrdiff_t)a_off;
+                    (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub)) - (ptrdiff_t)a_off;
                 float out[GT_TT * GT_GR]; /* not vectors: mingw does not align the stack */
                 for (int64_t b0 = 0; b0 < nb; b0 += nb_chunk) {
                     g->micro(nt, p, b0, GG_MIN(nb, b0 + nb_chunk), a, stride, ado, bso, out);
