@@ -7,7 +7,7 @@ import type { Embedder } from '../src/index.js';
 import { chunkFile } from '../src/search/chunker.js';
 import { type IndexEmbedder, type IndexOptions, indexRepository } from '../src/search/indexer.js';
 import { searchCode } from '../src/search/search.js';
-import { FileStore, sha256 } from '../src/search/store.js';
+import { type FileRecord, FileStore, sha256 } from '../src/search/store.js';
 import { assertOwnTextRanksFirst, type Counted, INDEX_SOURCES, liveHashes, searchFixture } from './search-helpers.js';
 
 const SOURCES = INDEX_SOURCES;
@@ -172,6 +172,39 @@ test('the queue is flushed by the size of its texts too: with long texts, files 
     assert.equal(events.indexOf('file') < events.lastIndexOf('embed'), interleaved, `flushChars ${flushChars}: ${events.join(' ')}`);
     assert.deepEqual(liveHashes(store), expected);
   }
+});
+
+test('a forced run, every chunk with a vector already, writes its files as it goes: no write takes more than flushRows rows and one file', async () => {
+  const root = makeRepo('repo-rows');
+  const store = await FileStore.open(path.join(dir, 'idx-rows'));
+  await store.setMeta({ model: 'tiny', dims: 64 });
+  assert.deepEqual((await indexRepository(root, e, store, OPTS)).errors, []);
+  const counts = await store.counts();
+  const largestFile = Math.max(...[...store.files()].map((f) => f.chunks.length));
+  const flushRows = 50;
+  assert.ok(counts.chunks > 2 * (flushRows + largestFile), `${counts.chunks} chunks: several writes' worth`);
+  /** the rows of each write */
+  const writes: number[] = [];
+  const put = store.putFile.bind(store);
+  const withBatches = Object.assign(store, {
+    async putFiles(recs: FileRecord[]) {
+      writes.push(recs.reduce((n, r) => n + r.chunks.length, 0));
+      for (const r of recs) await put(r);
+    },
+  });
+  const before = counted.texts;
+  const r = await indexRepository(root, counted, withBatches, { ...OPTS, force: true, flushRows });
+  assert.deepEqual(r.errors, []);
+  assert.equal(counted.texts, before, 'nothing embedded: every chunk had its vector');
+  assert.equal(
+    writes.reduce((a, b) => a + b, 0),
+    counts.chunks,
+    'every row written',
+  );
+  assert.ok(writes.length > 2, `written in ${writes.length} writes`);
+  for (const w of writes)
+    assert.ok(w < flushRows + largestFile, `a write of ${w} rows (flushRows ${flushRows}, largest file ${largestFile})`);
+  assert.deepEqual(await store.counts(), counts);
 });
 
 test("search: a chunk's own text finds that chunk first; an exact identifier finds its definition first; filters apply", async () => {

@@ -37,6 +37,13 @@ const WALK_BATCH = 256;
  * queues all its chunks at once, so a large file is flushed alone).
  */
 const FLUSH_CHARS = 1 << 20;
+/**
+ * Chunk rows (new or with a vector already) queued before their files are
+ * written: a file whose chunks all have vectors queues no text (a forced
+ * run, a copied file), and without this bound a forced run over a whole
+ * repository queued every file's record for one write at the end.
+ */
+const FLUSH_ROWS = 8192;
 
 /** What the indexer needs from an embedder (Embedder satisfies it). */
 export interface IndexEmbedder {
@@ -61,6 +68,8 @@ export interface IndexOptions extends WalkOptions {
   flushChunks?: number;
   /** characters of chunk text queued before a flush, whatever the number of chunks (default 1 Mi) */
   flushChars?: number;
+  /** chunk rows of the queued files (new chunks or not) before a flush (default 8192) */
+  flushRows?: number;
   /** what chunks the files (default: chunkFile in this thread; the MCP server gives a ChunkWorker) */
   chunker?: FileChunker;
   /** re-chunk every file even when unchanged (vectors are still reused by hash) */
@@ -154,8 +163,11 @@ class Run {
   private readonly batchSize: number;
   private readonly flushChunks: number;
   private readonly flushChars: number;
+  private readonly flushRows: number;
   /** characters of the queued chunk texts */
   private queuedChars = 0;
+  /** chunk rows of the queued files */
+  private queuedRows = 0;
   private queue: Pending[] = [];
   private queued = 0;
   private readonly dryHashes = new Set<string>();
@@ -178,6 +190,7 @@ class Run {
     this.batchSize = options.batchSize ?? 64;
     this.flushChunks = options.flushChunks ?? 4 * this.batchSize;
     this.flushChars = options.flushChars ?? FLUSH_CHARS;
+    this.flushRows = options.flushRows ?? FLUSH_ROWS;
   }
 
   /** Plans the run from the files that may have changed (names, sizes and heads only), so progress can say what is left. */
@@ -345,8 +358,9 @@ class Run {
       texts,
     });
     this.queued += texts.size;
+    this.queuedRows += metas.length;
     for (const t of texts.values()) this.queuedChars += t.length;
-    if (this.queued >= this.flushChunks || this.queuedChars >= this.flushChars) await this.flush();
+    if (this.queued >= this.flushChunks || this.queuedChars >= this.flushChars || this.queuedRows >= this.flushRows) await this.flush();
   }
 
   /** Embeds the queued chunks that still have no vector, then writes their files. */
@@ -405,6 +419,7 @@ class Run {
     this.queue = [];
     this.queued = 0;
     this.queuedChars = 0;
+    this.queuedRows = 0;
     this.progress(null);
   }
 

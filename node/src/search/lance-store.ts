@@ -29,6 +29,9 @@ import { ChildProcess, type ChildState } from './child.js';
 import {
   type EngineOptions,
   type EngineStats,
+  type FileChunksPage,
+  type FileHead,
+  type FileRecordsAnswer,
   type FileWrite,
   type FreshVector,
   type IndexCounts,
@@ -37,7 +40,7 @@ import {
   type RankResult,
   type StoreEngine,
 } from './lance.js';
-import { type FileRecord, type IndexMeta, PATH_BATCH, type SearchStore } from './store.js';
+import { type ChunkMeta, type FileRecord, type IndexMeta, PATH_BATCH, type SearchStore } from './store.js';
 import type { StoreOp } from './store-server.js';
 
 /** Every way the store can fail, one row each: what the caller can do about it follows from the kind. */
@@ -78,6 +81,34 @@ const STORE_HEAP_MB = 256;
  * large-object size, so it dies young in the new space).
  */
 export const STAGE_BYTES = 64 << 10;
+/**
+ * A file's chunk list longer than this (as JSON) is staged ahead of its
+ * record (stageChunks), in pieces of at most STAGE_BYTES, instead of riding
+ * in the write: 4 such lists fit one write's frame.
+ */
+const INLINE_CHUNKS_BYTES = STAGE_BYTES >> 2;
+/** a chunk hash and its JSON quotes and comma */
+const HASH_BYTES = 64 + 3;
+
+/** `items` in consecutive runs of at most `budget` bytes by `size` (an item larger than that alone is a run of its own). */
+export function* runs<T>(items: Iterable<T>, size: (x: T) => number, budget = STAGE_BYTES): Generator<T[]> {
+  let run: T[] = [];
+  let bytes = 0;
+  for (const x of items) {
+    const n = size(x);
+    if (run.length && bytes + n > budget) {
+      yield run;
+      run = [];
+      bytes = 0;
+    }
+    run.push(x);
+    bytes += n;
+  }
+  if (run.length) yield run;
+}
+
+/** a chunk meta's bytes in a frame (JSON, and the comma after it) */
+const chunkBytes = (c: ChunkMeta) => Buffer.byteLength(JSON.stringify(c)) + 1;
 
 export class ChildEngine implements StoreEngine {
   private readonly child: ChildProcess;
@@ -128,8 +159,11 @@ export class ChildEngine implements StoreEngine {
   load() {
     return this.call<{ meta: IndexMeta | null }>('load');
   }
-  fileRecords(paths: string[]) {
-    return this.call<FileRecord[]>('fileRecords', paths);
+  fileRecords(paths: string[], budget?: number | null) {
+    return this.call<FileRecordsAnswer>('fileRecords', paths, budget ?? null);
+  }
+  fileChunks(path: string, from: number, budget: number) {
+    return this.call<FileChunksPage | null>('fileChunks', path, from, budget);
   }
   listPaths(prefix: string, after: string | null, limit: number) {
     return this.call<string[]>('listPaths', prefix, after, limit);
@@ -140,6 +174,9 @@ export class ChildEngine implements StoreEngine {
   stageVectors(fresh: FreshVector[]) {
     return this.call<void>('stageVectors', fresh);
   }
+  stageChunks(key: number, chunks: ChunkMeta[]) {
+    return this.call<void>('stageChunks', key, chunks);
+  }
   counts() {
     return this.call<IndexCounts>('counts');
   }
@@ -147,7 +184,7 @@ export class ChildEngine implements StoreEngine {
     return this.call<void>('setMeta', meta);
   }
   writeFiles(writes: FileWrite[]) {
-    return this.call<Record<string, string[]>>('writeFiles', writes);
+    return this.call<Record<string, number>>('writeFiles', writes);
   }
   removeFiles(paths: string[]) {
     return this.call<void>('removeFiles', paths);
@@ -183,6 +220,8 @@ export class LanceStore implements SearchStore {
   private readonly staged = new Set<string>();
   /** the store process they were staged in (a new one does not have them) */
   private stagedIn = 0;
+  /** the key of the last chunk list staged (stageChunks) */
+  private stageKey = 0;
   private generation = 0;
 
   private constructor(readonly engine: StoreEngine) {}
@@ -235,10 +274,58 @@ export class LanceStore implements SearchStore {
     this.staged.clear();
   }
 
+  /**
+   * The records, in answers of at most STAGE_BYTES: the paths not answered
+   * are asked again, a chunk list that did not fit is read a page at a time.
+   */
   async fileRecords(paths: readonly string[]): Promise<Map<string, FileRecord>> {
     await this.fresh();
-    const recs = await this.engine.fileRecords([...paths]);
-    return new Map(recs.map((r) => [r.path, r]));
+    const out = new Map<string, FileRecord>();
+    let rest = [...paths];
+    while (rest.length) {
+      const { records, answered } = await this.engine.fileRecords(rest, STAGE_BYTES);
+      for (const r of records) {
+        const rec = r.chunks ? r : await this.pagedRecord(r);
+        if (rec) out.set(rec.path, rec);
+      }
+      rest = rest.slice(Math.max(1, answered));
+    }
+    return out;
+  }
+
+  /**
+   * A record whose chunk list is read a page at a time (fileChunks); read
+   * again from the first page when a write replaced the record meanwhile
+   * (a page's head differs), so that no list is spliced from two versions.
+   * Undefined when the file left the index meanwhile.
+   */
+  private async pagedRecord(first: FileHead): Promise<FileRecord | undefined> {
+    const same = (a: FileHead, b: FileHead) =>
+      a.hash === b.hash &&
+      a.size === b.size &&
+      a.mtimeMs === b.mtimeMs &&
+      a.language === b.language &&
+      a.chunkCount === b.chunkCount &&
+      a.chunkBytes === b.chunkBytes;
+    let head = first;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const chunks: ChunkMeta[] = [];
+      let changed = false;
+      while (chunks.length < head.chunkCount) {
+        const page = await this.engine.fileChunks(head.path, chunks.length, STAGE_BYTES);
+        if (!page) return undefined;
+        if (!same(page.head, head) || !page.chunks.length) {
+          head = page.head;
+          changed = true;
+          break;
+        }
+        for (const c of page.chunks) chunks.push(c);
+      }
+      if (changed) continue;
+      const { chunkCount: _n, chunkBytes: _b, ...rec } = head;
+      return { ...rec, chunks };
+    }
+    throw new StoreError('engine', `the record of ${first.path} was rewritten while its chunk list was read, 4 times over`);
   }
 
   async *filesUnder(prefix = ''): AsyncIterable<string[]> {
@@ -262,7 +349,7 @@ export class LanceStore implements SearchStore {
       if (staged.has(h)) out.add(h);
       else ask.push(h);
     }
-    if (ask.length) for (const h of await this.engine.haveHashes(ask)) out.add(h);
+    for (const part of runs(ask, () => HASH_BYTES)) for (const h of await this.engine.haveHashes(part)) out.add(h);
     return out;
   }
 
@@ -278,8 +365,7 @@ export class LanceStore implements SearchStore {
 
   /** Whether the staged vectors are still in the engine: inline, or the same store process, still up. */
   private stagedAlive(): boolean {
-    const e = this.engine;
-    return !(e instanceof ChildEngine) || (e.state === 'up' && e.generation === this.stagedIn);
+    return this.aliveSince(this.stagedIn);
   }
 
   /** Throws (kind 'crashed') when vectors were staged in a store process that is gone (or going: a call would start another). */
@@ -305,28 +391,27 @@ export class LanceStore implements SearchStore {
       fresh.push({ hash: x.hash, text: x.text, vector: x.vector });
     }
     await this.fresh();
-    let part: FreshVector[] = [];
-    let bytes = 0;
-    const send = async () => {
-      if (!part.length) return;
-      const sent = part;
-      part = [];
-      bytes = 0;
+    // JSON escapes at most double a text's length here (quotes, backslashes, newlines); a vector is base64, 4/3 of its bytes
+    const size = (f: FreshVector) => 2 * f.text.length + Math.ceil((f.vector.byteLength * 4) / 3) + 128;
+    for (const sent of runs(fresh, size)) {
       this.stagedOrLost();
       await this.engine.stageVectors(sent);
       // (a call that found the process gone started another: those staged before are lost)
       this.stagedOrLost();
-      this.stagedIn = this.engine instanceof ChildEngine ? this.engine.generation : 0;
+      this.stagedIn = this.generationNow();
       for (const f of sent) this.staged.add(f.hash);
-    };
-    for (const f of fresh) {
-      // JSON escapes at most double a text's length here (quotes, backslashes, newlines); a vector is base64, 4/3 of its bytes
-      const size = 2 * f.text.length + Math.ceil((f.vector.byteLength * 4) / 3) + 128;
-      if (bytes && bytes + size > STAGE_BYTES) await send();
-      part.push(f);
-      bytes += size;
     }
-    await send();
+  }
+
+  /** the store process running now (0 inline) */
+  private generationNow(): number {
+    return this.engine instanceof ChildEngine ? this.engine.generation : 0;
+  }
+
+  /** Whether what was staged in store process `gen` is still there: inline, or that process, still up. */
+  private aliveSince(gen: number): boolean {
+    const e = this.engine;
+    return !(e instanceof ChildEngine) || (e.state === 'up' && e.generation === gen);
   }
 
   async putFile(rec: FileRecord): Promise<void> {
@@ -335,17 +420,56 @@ export class LanceStore implements SearchStore {
 
   /**
    * Writes several files in one store transaction each step (far fewer table
-   * versions than one file at a time); their new vectors were staged before
-   * (putVectors). Fails with kind 'crashed', writing nothing, when the store
-   * process that held them is gone.
+   * versions than one file at a time), in writes of at most STAGE_BYTES: a
+   * chunk list longer than INLINE_CHUNKS_BYTES goes ahead of its write in
+   * pieces (stageChunks), as the new vectors went (putVectors). Fails with
+   * kind 'crashed', writing none of the files of the write at hand, when the
+   * store process that held its vectors or chunk lists is gone.
    */
   async putFiles(recs: FileRecord[]): Promise<void> {
     await this.fresh();
     this.stagedOrLost();
-    const missing = await this.engine.writeFiles(recs.map((rec) => ({ rec, fresh: [] })));
-    // written, or (missing) not in the store at all: the next run finds the file without its hash and embeds them again
-    for (const rec of recs) for (const c of rec.chunks) this.staged.delete(c.hash);
-    for (const hashes of Object.values(missing)) for (const h of hashes) this.staged.delete(h);
+    /** a file's write, its bytes in the write's frame (the head and the chunk list, unless that goes ahead) */
+    type Write = { w: FileWrite; rec: FileRecord; bytes: number; stage: boolean };
+    const writes = recs.map((rec): Write => {
+      const list = rec.chunks.reduce((n, c) => n + chunkBytes(c), 0);
+      const head = Buffer.byteLength(JSON.stringify({ ...rec, chunks: [] })) + 96;
+      const stage = list > INLINE_CHUNKS_BYTES;
+      return { w: { rec, fresh: [] }, rec, bytes: head + (stage ? 0 : list), stage };
+    });
+    for (const batch of runs(writes, (x) => x.bytes)) {
+      /** the store process the batch's chunk lists were staged in */
+      let gen: number | null = null;
+      for (const x of batch) {
+        if (!x.stage) continue;
+        const key = ++this.stageKey;
+        for (const piece of runs(x.rec.chunks, chunkBytes)) {
+          await this.engine.stageChunks(key, piece);
+          gen ??= this.generationNow();
+          this.listsOrLost(gen, x.rec.path);
+        }
+        x.w = { rec: { ...x.rec, chunks: [] }, fresh: [], stagedChunks: { key, count: x.rec.chunks.length } };
+      }
+      if (gen !== null) this.listsOrLost(gen, batch.find((x) => x.w.stagedChunks)?.rec.path ?? '');
+      this.stagedOrLost();
+      try {
+        await this.engine.writeFiles(batch.map((x) => x.w));
+      } finally {
+        // written, or not in the store at all: the next run finds the file without its hash and embeds them again
+        for (const x of batch) for (const c of x.rec.chunks) this.staged.delete(c.hash);
+      }
+    }
+  }
+
+  /** Throws (kind 'crashed') when the store process that chunk lists were staged in (gen) is gone or going. */
+  private listsOrLost(gen: number, path: string): void {
+    if (this.aliveSince(gen)) return;
+    // the vectors staged there are gone with it too
+    this.staged.clear();
+    throw new StoreError(
+      'crashed',
+      `the store process that held the chunk list of ${path} is gone: the files of its write are not written; the next indexing run writes them`,
+    );
   }
 
   async removeFile(p: string): Promise<void> {
@@ -354,7 +478,7 @@ export class LanceStore implements SearchStore {
 
   async removeFiles(paths: string[]): Promise<void> {
     await this.fresh();
-    if (paths.length) await this.engine.removeFiles(paths);
+    for (const part of runs(paths, (p) => 2 * Buffer.byteLength(p) + 3)) await this.engine.removeFiles(part);
   }
 
   /** unused by search (rank() replaces it); exact nearest neighbours through the store's own query */

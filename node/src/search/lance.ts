@@ -24,7 +24,10 @@
 // message) and wait here, in the store's process, until a write takes them;
 // haveHashes counts them as stored. They are memory only: a store process
 // that dies loses them, and LanceStore then fails the write that needed
-// them (the next run embeds them again).
+// them (the next run embeds them again). A long chunk list comes ahead of
+// its record the same way (stageChunks), and goes back a page at a time
+// (fileRecords leaves out what does not fit its answer, fileChunks pages
+// it): no message grows with a file's size or with the number of files.
 
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -41,9 +44,35 @@ export interface FreshVector {
 }
 
 export interface FileWrite {
+  /** the record; its `chunks` empty when the list was staged (stagedChunks) */
   rec: FileRecord;
   /** vectors the store does not have yet (besides those staged), by chunk hash */
   fresh: FreshVector[];
+  /** the chunk list came ahead in pieces (stageChunks) under this key, `count` chunks long */
+  stagedChunks?: { key: number; count: number };
+}
+
+/**
+ * A file's record whose chunk list did not fit in the answer: `chunkCount`
+ * chunks, read a page at a time with fileChunks().
+ */
+export interface FileHead extends Omit<FileRecord, 'chunks'> {
+  chunks: null;
+  chunkCount: number;
+  /** bytes of the stored chunk list: with the rest, tells a page of the same record from one of a rewritten record */
+  chunkBytes: number;
+}
+
+export interface FileRecordsAnswer {
+  /** the records of those of the first `answered` paths asked that are indexed (answered >= 1) */
+  records: (FileRecord | FileHead)[];
+  answered: number;
+}
+
+/** One page of a file's chunk list, with the head of the record it was read from. */
+export interface FileChunksPage {
+  head: FileHead;
+  chunks: ChunkMeta[];
 }
 
 /** A path filter as the store's query takes it (glob.ts makes one from a glob). */
@@ -128,17 +157,31 @@ export interface IndexCounts {
 export interface StoreEngine {
   load(): Promise<{ meta: IndexMeta | null }>;
   setMeta(meta: IndexMeta | null): Promise<void>;
-  /** the records of those of these paths that are indexed */
-  fileRecords(paths: string[]): Promise<FileRecord[]>;
+  /**
+   * The records of those of these paths that are indexed, in an answer of
+   * about `budget` bytes at most (default: no bound): the paths from the
+   * first `answered` on are to be asked again, and a chunk list that does
+   * not fit is left out (a FileHead, its list read with fileChunks()).
+   */
+  fileRecords(paths: string[], budget?: number | null): Promise<FileRecordsAnswer>;
+  /** the chunks of a file's record from the `from`-th on, about `budget` bytes of them (at least one); null when it is not indexed */
+  fileChunks(path: string, from: number, budget: number): Promise<FileChunksPage | null>;
   /** up to `limit` indexed paths starting with `prefix`, in the store's order, after `after` (null: from the first); fewer than `limit`: the last page */
   listPaths(prefix: string, after: string | null, limit: number): Promise<string[]>;
   /** those of these chunk hashes that some stored chunk row, or a staged vector, has */
   haveHashes(hashes: string[]): Promise<string[]>;
   /** keeps new vectors (with their chunk text) for the writes of the files that refer to them */
   stageVectors(fresh: FreshVector[]): Promise<void>;
+  /** appends to the chunk list kept under `key` for the write that names it (FileWrite.stagedChunks) */
+  stageChunks(key: number, chunks: ChunkMeta[]): Promise<void>;
   counts(): Promise<IndexCounts>;
-  /** the hashes of each path whose vector could not be found (the file is written without them) */
-  writeFiles(writes: FileWrite[]): Promise<Record<string, string[]>>;
+  /**
+   * How many chunks of each path had no vector (the file is written without
+   * them, and without its hash). A write whose staged chunk list is not
+   * whole here (the store process restarted since) fails with kind
+   * 'crashed' before anything is written.
+   */
+  writeFiles(writes: FileWrite[]): Promise<Record<string, number>>;
   removeFiles(paths: string[]): Promise<void>;
   rank(q: RankQuery): Promise<RankResult>;
   /** LanceDB's plan of a query's vector half, its indexes named */
@@ -345,6 +388,12 @@ export class LanceEngine implements StoreEngine {
   private readonly filters = new Map<string, Filter>();
   /** raised by every change that clears `filters`: a filter made across one is not kept */
   private filtersGeneration = 0;
+  /**
+   * chunk lists staged for the writes that name their keys (FileWrite.stagedChunks): only
+   * those of the write about to come (a write drops every key up to its own, taken or left by
+   * a write that never came)
+   */
+  private readonly stagedLists = new Map<number, ChunkMeta[]>();
 
   private constructor(
     private readonly dir: string,
@@ -501,29 +550,79 @@ export class LanceEngine implements StoreEngine {
     return { meta: this.meta };
   }
 
-  private static record(r: FileRow): FileRecord {
+  /** The record of a row without its chunk list (counted: `chunks` is the list, parsed here unless the caller has it). */
+  private static head(r: FileRow, chunks = JSON.parse(r.chunks) as ChunkMeta[]): FileHead {
     return {
       path: r.path,
       hash: r.hash,
       size: r.size,
       mtimeMs: r.mtime_ms,
       language: r.language,
-      chunks: JSON.parse(r.chunks) as ChunkMeta[],
+      chunks: null,
+      chunkCount: chunks.length,
+      chunkBytes: Buffer.byteLength(r.chunks),
     };
   }
 
-  async fileRecords(paths: string[]): Promise<FileRecord[]> {
+  async fileRecords(paths: string[], bound?: number | null): Promise<FileRecordsAnswer> {
+    // (null: what an absent bound is once it has been through JSON)
+    const budget = bound ?? Number.POSITIVE_INFINITY;
     const files = this.files;
-    if (!files || !paths.length) return [];
-    const out: FileRecord[] = [];
+    if (!files || !paths.length) return { records: [], answered: paths.length };
+    const records: (FileRecord | FileHead)[] = [];
+    let bytes = 0;
+    let answered = 0;
     for (let i = 0; i < paths.length; i += IN_LIST) {
-      const rows = await files
+      const part = paths.slice(i, i + IN_LIST);
+      const rows = new Map<string, FileRow>();
+      for (const r of (await files
         .query()
-        .where(`path IN ${LanceEngine.inList(paths.slice(i, i + IN_LIST))}`)
-        .toArray();
-      for (const r of rows as FileRow[]) out.push(LanceEngine.record(r));
+        .where(`path IN ${LanceEngine.inList(part)}`)
+        .toArray()) as FileRow[])
+        rows.set(r.path, r);
+      // in the order asked, so that the caller knows which paths are answered
+      for (const p of part) {
+        const r = rows.get(p);
+        if (r) {
+          const list = JSON.parse(r.chunks) as ChunkMeta[];
+          const head = LanceEngine.head(r, list);
+          // the answer's bytes: each record's JSON (the list as stored, or the head without it)
+          const headBytes = Buffer.byteLength(JSON.stringify(head));
+          if (answered && bytes + headBytes > budget) return { records, answered };
+          if (bytes + headBytes + head.chunkBytes <= budget) {
+            bytes += headBytes + head.chunkBytes;
+            const { chunkCount: _n, chunkBytes: _b, ...rec } = head;
+            records.push({ ...rec, chunks: list });
+          } else {
+            bytes += headBytes;
+            records.push(head);
+          }
+        }
+        answered++;
+      }
     }
-    return out;
+    return { records, answered };
+  }
+
+  async fileChunks(p: string, from: number, budget: number): Promise<FileChunksPage | null> {
+    const rows = this.files
+      ? ((await this.files
+          .query()
+          .where(`path = ${sqlString(p)}`)
+          .toArray()) as FileRow[])
+      : [];
+    const r = rows[0];
+    if (!r) return null;
+    const all = JSON.parse(r.chunks) as ChunkMeta[];
+    const chunks: ChunkMeta[] = [];
+    let bytes = 0;
+    for (let i = from; i < all.length; i++) {
+      const c = all[i] as ChunkMeta;
+      bytes += Buffer.byteLength(JSON.stringify(c)) + 1;
+      if (chunks.length && bytes > budget) break;
+      chunks.push(c);
+    }
+    return { head: LanceEngine.head(r, all), chunks };
   }
 
   async listPaths(prefix: string, after: string | null, limit: number): Promise<string[]> {
@@ -617,6 +716,12 @@ export class LanceEngine implements StoreEngine {
     }
   }
 
+  async stageChunks(key: number, chunks: ChunkMeta[]): Promise<void> {
+    const list = this.stagedLists.get(key);
+    if (list) for (const c of chunks) list.push(c);
+    else this.stagedLists.set(key, chunks);
+  }
+
   private static stagedSize(f: FreshVector): number {
     return f.vector.byteLength + 2 * f.text.length;
   }
@@ -650,8 +755,36 @@ export class LanceEngine implements StoreEngine {
     return out;
   }
 
-  async writeFiles(writes: FileWrite[]): Promise<Record<string, string[]>> {
-    if (!writes.length) return {};
+  /**
+   * The writes with their staged chunk lists in place; throws (kind 'crashed')
+   * when one is not whole, and drops every list staged up to the last key named.
+   */
+  private takeStagedLists(writes: FileWrite[]): FileWrite[] {
+    const keys = writes.flatMap((w) => (w.stagedChunks ? [w.stagedChunks.key] : []));
+    if (!keys.length) return writes;
+    const last = Math.max(...keys);
+    try {
+      return writes.map((w) => {
+        if (!w.stagedChunks) return w;
+        const list = this.stagedLists.get(w.stagedChunks.key) ?? [];
+        if (list.length !== w.stagedChunks.count || w.rec.chunks.length)
+          throw Object.assign(
+            new Error(
+              `the chunk list of ${w.rec.path} is not whole in this store process (${list.length} of ${w.stagedChunks.count} chunks staged: ` +
+                'it was restarted since): no file of this write is written; the next indexing run writes them',
+            ),
+            { kind: 'crashed' },
+          );
+        return { ...w, rec: { ...w.rec, chunks: list } };
+      });
+    } finally {
+      for (const k of this.stagedLists.keys()) if (k <= last) this.stagedLists.delete(k);
+    }
+  }
+
+  async writeFiles(given: FileWrite[]): Promise<Record<string, number>> {
+    if (!given.length) return {};
+    const writes = this.takeStagedLists(given);
     if (!this.chunks || !this.files) {
       if (!this.meta) throw new Error('index meta (model, dims) must be set before files are stored');
       await this.createTables(this.meta.dims);
@@ -680,7 +813,7 @@ export class LanceEngine implements StoreEngine {
       if (!keepNew.has(r.hash)) this.orphan(r.hash, r.text, Float32Array.from(r.vector.toArray()));
     }
 
-    const missing: Record<string, string[]> = {};
+    const missing: Record<string, number> = {};
     const rows: ChunkRow[] = [];
     const fileRows: Record<string, unknown>[] = [];
     for (const { rec } of writes) {
@@ -688,9 +821,7 @@ export class LanceEngine implements StoreEngine {
       for (const c of rec.chunks) {
         const v = known.get(c.hash);
         if (!v) {
-          const m = missing[rec.path] ?? [];
-          m.push(c.hash);
-          missing[rec.path] = m;
+          missing[rec.path] = (missing[rec.path] ?? 0) + 1;
           continue;
         }
         kept.push(c);
@@ -1047,6 +1178,7 @@ export class LanceEngine implements StoreEngine {
     this.stagedBytes = 0;
     this.paths = null;
     this.pathsChanged();
+    this.stagedLists.clear();
   }
 
   async close(): Promise<void> {
