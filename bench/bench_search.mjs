@@ -179,6 +179,28 @@ if (values.index) {
       "file being chunked": current ?? "-",
     };
   };
+  // the store operation in flight (one at a time: the store process serves them in order), the store
+  // process's RSS peak seen while each kind of operation ran, and the chunk rows written so far
+  let op = "idle";
+  let rowsWritten = 0;
+  const opPeaks = new Map();
+  const t00 = performance.now();
+  if (values.process === "child") {
+    for (const name of ["fileRecords", "listPaths", "haveHashes", "stageVectors", "stageChunks", "writeFiles", "removeFiles", "optimize", "counts"]) {
+      const fn = store.engine[name]?.bind(store.engine);
+      if (!fn) continue;
+      store.engine[name] = async (...args) => {
+        op = name;
+        if (name === "writeFiles") for (const w of args[0]) rowsWritten += w.stagedChunks?.count ?? w.rec.chunks.length;
+        try {
+          return await fn(...args);
+        } finally {
+          op = "idle";
+        }
+      };
+    }
+  }
+  let logged = 0;
   const sample = () => {
     const rss = selfRss().rss;
     if (rss > node) {
@@ -186,7 +208,14 @@ if (values.index) {
       atPeak = breakdown();
     }
     // (a process that is exiting has no VmRSS any more: NaN, not a number to keep)
-    child = Math.max(child, rssOf(store.engine?.pid)?.rss || 0);
+    const sr = rssOf(store.engine?.pid)?.rss || 0;
+    child = Math.max(child, sr);
+    opPeaks.set(op, Math.max(opPeaks.get(op) ?? 0, sr));
+    // the store process's growth as it happens: which operation, at how many rows
+    if (sr > logged + 25 || sr < logged - 100) {
+      logged = sr;
+      console.error(`bench_search store: ${f((performance.now() - t00) / 1000, 0)} s, ${rowsWritten} chunk rows written, RSS ${f(sr, 0)} MB during ${op}`);
+    }
     chunkerPeak = Math.max(chunkerPeak, rssOf(chunker?.pid)?.rss || 0);
   };
   const timer = setInterval(sample, 50);
@@ -200,6 +229,8 @@ if (values.index) {
   });
   await store.optimize?.();
   sample();
+  // the store process's own peak (VmHWM): what 50 ms samples may miss
+  const storeHwm = rssOf(store.engine?.pid)?.peak;
   clearInterval(timer);
   const s = (performance.now() - t0) / 1000;
   // after the run: the chunking thread ends after 5 s without a file; what the server holds between runs
@@ -212,6 +243,11 @@ if (values.index) {
     ["files", "chunks", "embedded", "errors", "stopped", "s", "Node RSS peak MB", "Node RSS 6 s after MB", "store RSS peak MB", "chunker RSS peak MB", "chunker after", "largest frame to the store KB"],
     [[r.walk.files, r.chunks, r.chunksEmbedded, r.errors.length, r.aborted ? `after ${values.seconds} s` : "no", f(s, 1), f(node, 0), f(idle, 0), values.process === "child" ? f(child, 0) : values.process === "file" ? "(no store process)" : "in the Node process", values.chunker === "process" ? f(chunkerPeak, 0) : "in the Node process", chunker ? chunker.state : "-", store.engine?.status ? f(store.engine.status().largestFrame / 1024, 0) : "-"]],
   );
+  if (opPeaks.size)
+    table(
+      ["store VmHWM MB (last process)", "store processes", "ended for their RSS", "largest answer from the store KB", ...[...opPeaks.keys()].map((k) => `store RSS peak MB during ${k}`)],
+      [[f(storeHwm ?? NaN, 0), store.engine.status().starts, store.restarts ?? "-", f(store.engine.status().largestReply / 1024, 0), ...[...opPeaks.values()].map((v) => f(v, 0))]],
+    );
   if (atPeak) table(Object.keys(atPeak).map((k) => `${k}${typeof atPeak[k] === "number" ? " MB" : ""}`), [Object.values(atPeak).map((v) => (typeof v === "number" ? f(v, 1) : v))]);
   await chunker?.close();
   await store.close();

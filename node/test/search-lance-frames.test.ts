@@ -186,6 +186,30 @@ async function records(store: LanceStore): Promise<Map<string, FileRecord>> {
 
 const OPTS: IndexOptions = { maxTokens: 128, batchSize: 16 };
 
+test('a store process past its RSS bound is ended between writes and the next call starts another: the index is what a clean run gives', async () => {
+  const root = fx.makeRepo('bounded', ['node/src/backoff.ts', 'node/src/binary.ts', 'src/kernels/fp16.c']);
+  const clean = await LanceStore.open(path.join(dir, 'bounded-clean'), { storeRssMb: 0 });
+  await clean.setMeta({ model: 'tiny', dims: 64 });
+  assert.deepEqual((await indexRepository(root, e, clean, { ...OPTS, flushChunks: 32 })).errors, []);
+  const want = await records(clean);
+  assert.equal(clean.restarts, 0, 'no bound, no restart');
+  await clean.close();
+
+  // a bound every store process is past: ended after each write
+  const store = await LanceStore.open(path.join(dir, 'bounded-store'), { storeRssMb: 1 });
+  await store.setMeta({ model: 'tiny', dims: 64 });
+  const engine = store.engine as ChildEngine;
+  const r = await indexRepository(root, e, store, { ...OPTS, flushChunks: 32 });
+  assert.deepEqual(r.errors, []);
+  assert.ok(store.restarts >= 2, `${store.restarts} restarts`);
+  assert.equal(engine.status().crashes, 0, 'ended, not crashed');
+  assert.deepEqual(await records(store), want);
+  assert.equal(engine.status().starts, store.restarts + 1, 'a store process started after each restart, as the next call came');
+  const [first] = await searchCode(root, store, e, 'fallbackDelay', { limit: 1 });
+  assert.ok(first);
+  await store.close();
+});
+
 for (const when of ['while its vectors are staged', 'after its vectors, before its record', 'while its chunk list is staged'] as const) {
   test(`a store process killed mid-file (${when}): the write fails as 'crashed', no file is recorded without its vectors, and the next run loses nothing`, async () => {
     const root = fx.makeRepo(`kill-${when.length}`, ['node/src/backoff.ts', 'src/kernels/fp16.c']);

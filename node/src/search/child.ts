@@ -333,6 +333,12 @@ export class ChildProcess {
     this.child?.stdin?.end();
   }
 
+  /** stop(), and resolves once the child has exited (after it finished what it was asked) */
+  async stopAndWait(): Promise<void> {
+    this.stop();
+    if (this.st === 'stopping') await this.gone;
+  }
+
   async call<T>(op: string, ...args: unknown[]): Promise<T> {
     if (this.st === 'stopping') await this.gone;
     if (this.st === 'closed') throw this.kind.error('closed', `the ${this.kind.name} was closed`);

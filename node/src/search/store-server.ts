@@ -14,7 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { serveParent } from './child.js';
 import { LanceEngine, type StoreEngine, StoreUnavailableError } from './lance.js';
 
-export type StoreOp = keyof StoreEngine;
+/** the engine's operations, and `memory`: the store process's resident set, bytes (LanceStore restarts a process past its bound) */
+export type StoreOp = keyof StoreEngine | 'memory';
 
 async function main(): Promise<void> {
   const [dir, opts] = process.argv.slice(2);
@@ -27,8 +28,9 @@ async function main(): Promise<void> {
   engineP.catch(() => {});
   serveParent({
     handler: () => async (op, args) => {
+      if (op === 'memory') return process.memoryUsage.rss();
       const engine = await engineP;
-      const fn = engine[op as StoreOp] as (...a: unknown[]) => Promise<unknown>;
+      const fn = engine[op as keyof StoreEngine] as (...a: unknown[]) => Promise<unknown>;
       if (typeof fn !== 'function') throw Object.assign(new Error(`unknown store operation ${op}`), { kind: 'protocol' });
       return fn.apply(engine, args);
     },
