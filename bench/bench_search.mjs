@@ -8,7 +8,7 @@
 //        [--process child|inline] [--dir DIR] [--keep] [--reuse [--optimize]] [--write-batch 50000]
 //        [--index-cache-mb N] [--metadata-cache-mb N] [--store-build] [--globs G1,G2,...] [--languages L1,...]
 //   node bench/bench_search.mjs --index REPO --model FILE [--process child|inline|file] [--chunker process|worker|thread]
-//        [--seconds N] [--thread-old-mb N]
+//        [--seconds N] [--thread-old-mb N] [--store-rss-mb N]
 //
 // --index indexes REPO with the model (the real indexer and embedder, as
 // index_codebase does: chunking in its own process, or with --chunker
@@ -16,7 +16,12 @@
 // fresh store, sampling every 50 ms the RSS of this process (what the MCP
 // server would hold), of the store process and of the chunking process,
 // and where this process's memory was at its peak (its heap spaces, the file
-// being chunked then), and the largest frame it sent the store process. --seconds N stops the
+// being chunked then), and the largest frame it sent the store process and
+// answer it read. The store process's RSS is logged (stderr) as it grows,
+// with the operation in flight and the rows written so far, and its peak
+// during each kind of operation is tabled with the number of store
+// processes started (one more for each ended past its bound, storeRssMb).
+// --store-rss-mb N sets that bound (0: never ended). --seconds N stops the
 // run after N seconds (for trees too large to index in one sitting);
 // --thread-old-mb N bounds the chunking thread's old generation (default 64).
 //
@@ -64,7 +69,7 @@ const { values } = parseArgs({
     reuse: { type: "boolean" }, optimize: { type: "boolean" }, "write-batch": { type: "string", default: "50000" }, "write-phase": { type: "string" },
     "store-build": { type: "boolean" }, globs: { type: "string", default: "src/dir42/**,src/dir1*/**,**/*.c,**/file1?.ts,**/dir4*/**,**/file*7.{c,ts}" },
     languages: { type: "string", default: "c" },
-    "index-cache-mb": { type: "string" }, "metadata-cache-mb": { type: "string" },
+    "index-cache-mb": { type: "string" }, "metadata-cache-mb": { type: "string" }, "store-rss-mb": { type: "string" },
   },
 });
 // --index: the ggembed-mcp bin's V8 flags (v8-flags.ts), so that the Node RSS is the MCP server's
@@ -146,7 +151,8 @@ if (values.index) {
   const dir = path.join(base, "index");
   // --process file: FileStore, the baseline of what the indexer and the embedder client hold without LanceDB
   const { FileStore } = await import(path.join(dist, "store.js"));
-  const store = values.process === "file" ? await FileStore.open(dir) : await LanceStore.open(dir, { process: values.process });
+  const rssMb = values["store-rss-mb"] === undefined ? {} : { storeRssMb: Number(values["store-rss-mb"]) };
+  const store = values.process === "file" ? await FileStore.open(dir) : await LanceStore.open(dir, { process: values.process, ...rssMb });
   await store.setMeta({ model: "bench", dims: e.info().dims });
   if (!["process", "worker", "thread"].includes(values.chunker)) throw new Error(`--chunker ${values.chunker}: expected process, worker or thread`);
   const { ChunkWorker } = await import(path.join(dist, "chunk-worker.js"));

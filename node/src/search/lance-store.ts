@@ -10,7 +10,12 @@
 // never one message, and this process keeps only their hashes (measured on
 // node_modules' JS/TS: one write of a .d.ts was a 5 MB frame, built as a
 // string and a buffer of that size, the largest allocation of the MCP
-// server while indexing). Searching goes to the engine: rank() returns the
+// server while indexing). A long chunk list goes ahead of its record the
+// same way (stageChunks), and records come back in answers of at most
+// STAGE_BYTES (a list that does not fit is read in pages: fileChunks), so
+// no message either way grows with a file or with the number of files.
+// The store process is ended when it grows past storeRssMb between writes
+// (STORE_RSS_MB says why). Searching goes to the engine: rank() returns the
 // vector half, the full-text (BM25) half over chunk text and the names half
 // (BM25 over symbol names), with the path and language filters applied
 // inside the store's query.
