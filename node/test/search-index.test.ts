@@ -181,8 +181,8 @@ test('a forced run, every chunk with a vector already, writes its files as it go
   assert.deepEqual((await indexRepository(root, e, store, OPTS)).errors, []);
   const counts = await store.counts();
   const largestFile = Math.max(...[...store.files()].map((f) => f.chunks.length));
-  const flushRows = 50;
-  assert.ok(counts.chunks > 2 * (flushRows + largestFile), `${counts.chunks} chunks: several writes' worth`);
+  const flushRows = 10;
+  assert.ok(counts.chunks > flushRows + largestFile, `${counts.chunks} chunks: more than one write's worth`);
   /** the rows of each write */
   const writes: number[] = [];
   const put = store.putFile.bind(store);
@@ -201,7 +201,7 @@ test('a forced run, every chunk with a vector already, writes its files as it go
     counts.chunks,
     'every row written',
   );
-  assert.ok(writes.length > 2, `written in ${writes.length} writes`);
+  assert.ok(writes.length >= 2, `written in ${writes.length} writes`);
   for (const w of writes)
     assert.ok(w < flushRows + largestFile, `a write of ${w} rows (flushRows ${flushRows}, largest file ${largestFile})`);
   assert.deepEqual(await store.counts(), counts);

@@ -254,6 +254,8 @@ export class LanceStore implements SearchStore {
   private generation = 0;
   /** store processes ended for their size (bounded()) */
   restarts = 0;
+  /** the RSS of the store process of that generation at its first check (bounded()) */
+  private rssOf = { generation: 0, first: 0 };
 
   private constructor(
     readonly engine: StoreEngine,
@@ -496,11 +498,18 @@ export class LanceStore implements SearchStore {
     await this.bounded();
   }
 
-  /** Ends the store process when it holds more than its bound and nothing waits in it (STORE_RSS_MB). */
+  /**
+   * Ends the store process when it holds more than its bound and nothing
+   * waits in it (STORE_RSS_MB). A process that starts near or past the bound
+   * (an index so large that opening it takes that much) is ended only once
+   * it has grown by half the bound since its first check, not after every write.
+   */
   private async bounded(): Promise<void> {
     const e = this.engine;
     if (!(e instanceof ChildEngine) || !this.rssBound || this.staged.size || e.state !== 'up') return;
-    if ((await e.memory()) <= this.rssBound) return;
+    const rss = await e.memory();
+    if (this.rssOf.generation !== e.generation) this.rssOf = { generation: e.generation, first: rss };
+    if (rss <= Math.max(this.rssBound, this.rssOf.first + this.rssBound / 2)) return;
     await e.restart();
     this.restarts++;
   }
