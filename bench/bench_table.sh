@@ -6,7 +6,7 @@
 #
 #   bench/bench_table.sh            # the whole table: ~15-20 min on a quiet 2-core machine
 #   bench/bench_table.sh --quick    # a few minutes: checks the script, numbers indicative
-#   bench/bench_table.sh --contention [--quick]   # item 4: quiet vs one busy loop (~3 min)
+#   bench/bench_table.sh --contention [--quick]   # item 4: quiet vs one busy loop, 5 rounds a side (~10 min)
 #   bench/bench_table.sh --with-contention        # both, one after the other
 #
 # Needs scripts/setup-ref.sh (for llama.cpp's source bundle), cmake, a C and a
