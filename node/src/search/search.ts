@@ -161,13 +161,27 @@ function keywordRanking(query: string, located: Located[]): { ranked: Located[];
   return { ranked: scored.map((x) => x.l), exact: new Map(scored.filter((x) => x.tier).map((x) => [x.l, x.tier])) };
 }
 
-async function snippetOf(root: string, file: string, chunk: ChunkMeta, maxLines = 8): Promise<string> {
-  try {
-    const lines = (await readFile(path.join(root, file), 'utf8')).split(/\r?\n/);
-    return lines.slice(chunk.startLine - 1, Math.min(chunk.endLine, chunk.startLine - 1 + maxLines)).join('\n');
-  } catch {
-    return '';
-  }
+/** A search's reader of files: each file's lines read once, or null when it cannot be read. */
+type FileLines = (file: string) => Promise<string[] | null>;
+
+function fileLines(root: string): FileLines {
+  const files = new Map<string, Promise<string[] | null>>();
+  return (file) => {
+    let p = files.get(file);
+    if (!p) {
+      p = readFile(path.join(root, file), 'utf8').then(
+        (s) => s.split(/\r?\n/),
+        () => null,
+      );
+      files.set(file, p);
+    }
+    return p;
+  };
+}
+
+async function snippetOf(lines: FileLines, file: string, chunk: ChunkMeta, maxLines = 8): Promise<string> {
+  const all = await lines(file);
+  return all ? all.slice(chunk.startLine - 1, Math.min(chunk.endLine, chunk.startLine - 1 + maxLines)).join('\n') : '';
 }
 
 export async function searchCode(
@@ -179,7 +193,8 @@ export async function searchCode(
 ): Promise<SearchResult[]> {
   const limit = options.limit ?? 10;
   const out: SearchResult[] = [];
-  for (const c of (await hybrid(store, embedder, query, options, limit)).slice(0, limit)) out.push(await resultOf(root, c));
+  const lines = fileLines(root);
+  for (const c of (await hybrid(store, embedder, query, options, limit)).slice(0, limit)) out.push(await resultOf(lines, c));
   return out;
 }
 
@@ -253,7 +268,7 @@ function ordered(fused: Map<Located, number>, exact: Tiers): Candidate[] {
     .map((c, i) => ({ ...c, rank: i + 1 }));
 }
 
-async function resultOf(root: string, c: Candidate): Promise<SearchResult> {
+async function resultOf(lines: FileLines, c: Candidate): Promise<SearchResult> {
   const l = c.l;
   return {
     file: l.file.path,
@@ -262,7 +277,7 @@ async function resultOf(root: string, c: Candidate): Promise<SearchResult> {
     symbol: l.chunk.symbol,
     language: l.file.language,
     score: Number(c.fused.toFixed(6)),
-    snippet: await snippetOf(root, l.file.path, l.chunk),
+    snippet: await snippetOf(lines, l.file.path, l.chunk),
   };
 }
 
@@ -377,21 +392,22 @@ export async function searchCodeReranked(
   const k = rerankCandidates(limit, rerank.candidates);
   const pool = (await hybrid(store, embedder, query, options, k)).slice(0, k);
   const t0 = performance.now();
-  const scored = await scoreCandidates(root, query, pool, rerank);
+  const lines = fileLines(root); // the candidates' files, read once for their texts and snippets
+  const scored = await scoreCandidates(lines, query, pool, rerank);
   const ms = performance.now() - t0;
   const out: SearchResult[] = [];
   const scores = scored.scores;
   if (scores === null) {
     // it failed on these candidates: their hybrid order (each half was asked for K x 4, not limit x 4)
     for (const c of pool.slice(0, limit))
-      out.push({ ...(await resultOf(root, c)), ranking: 'hybrid', fusedRank: c.rank, fusedScore: round(c.fused) });
+      out.push({ ...(await resultOf(lines, c)), ranking: 'hybrid', fusedRank: c.rank, fusedScore: round(c.fused) });
     return { results: out, reranker: report(pool.length, scored.reason, ms) };
   }
   const score = (c: Candidate) => scores[c.rank - 1] ?? Number.NEGATIVE_INFINITY;
   const names = pool.filter((c) => c.tier > 0);
   const rest = pool.filter((c) => c.tier === 0).sort((a, b) => score(b) - score(a) || a.rank - b.rank);
   for (const c of [...names, ...rest].slice(0, limit)) {
-    const r = await resultOf(root, c);
+    const r = await resultOf(lines, c);
     const s = round(score(c));
     out.push({
       ...r,
@@ -421,13 +437,13 @@ const round = (x: number) => Number(x.toFixed(6));
 
 /** The reranker's scores of the candidates (index: rank - 1), or null and why when it cannot give them. */
 async function scoreCandidates(
-  root: string,
+  lines: FileLines,
   query: string,
   pool: Candidate[],
   rerank: RerankSearchOptions,
 ): Promise<{ scores: number[] | null; reason: string | null }> {
   if (!pool.length) return { scores: [], reason: null };
-  const texts = await chunkTexts(root, pool);
+  const texts = await chunkTexts(lines, pool);
   try {
     const r = await rerank.reranker.rerank(query, texts, { truncate: true, signal: rerank.signal });
     if (r.degraded) return { scores: null, reason: `the reranker is degraded: ${r.reason ?? 'no reason given'}` };
@@ -439,24 +455,12 @@ async function scoreCandidates(
   }
 }
 
-/** The candidates' texts: each chunk's lines as its file has them now, each file read once. */
-async function chunkTexts(root: string, pool: Candidate[]): Promise<string[]> {
-  const files = new Map<string, Promise<string[] | null>>();
-  const linesOf = (file: string) => {
-    let p = files.get(file);
-    if (!p) {
-      p = readFile(path.join(root, file), 'utf8').then(
-        (s) => s.split(/\r?\n/),
-        () => null,
-      );
-      files.set(file, p);
-    }
-    return p;
-  };
+/** The candidates' texts: each chunk's lines as its file has them now. */
+async function chunkTexts(lines: FileLines, pool: Candidate[]): Promise<string[]> {
   const out: string[] = [];
   for (const c of pool) {
-    const lines = await linesOf(c.l.file.path);
-    const text = lines ? lines.slice(c.l.chunk.startLine - 1, c.l.chunk.endLine).join('\n') : '';
+    const all = await lines(c.l.file.path);
+    const text = all ? all.slice(c.l.chunk.startLine - 1, c.l.chunk.endLine).join('\n') : '';
     out.push(text.length > RERANK_MAX_CHARS ? text.slice(0, RERANK_MAX_CHARS) : text);
   }
   return out;
