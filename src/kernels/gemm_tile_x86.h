@@ -274,13 +274,13 @@ static inline gt_vi bcast4(const uint8_t *p) {
  * What the tile may add around its dots (bench/bench_pipes, AMD Zen 5,
  * one thread; the dots' rate with 16 vpdpbusd zmm a round and 8 of the
  * other, against the dots alone): vfmadd231ps 65-75%, vmulps 63-71%,
- * vpmulld 62-67%, vpdpwssd 64-68% (16 / 24 = 67% if each takes a dot's
+ * vpmulld 62-67%, vpdpwssd 64-70% (16 / 24 = 67% if each takes a dot's
  * slot: they do); vcvtdq2ps 97-106%, vpaddd 97-101%, vpbroadcastd m32
- * 96-100%, a {1to16} memory operand on every dot 96-100% (they issue
+ * 96-103%, a {1to16} memory operand on every dot 89-100% (they issue
  * elsewhere: free). So a 32-value sub-block costs a token 8 dots, 1 fma
  * (its scale), 1 fnma (its min) and 1/8 fma (the block's d): at best
  * 8 / 10.125 = 79% of the peak (this mix, cvt + fma + fnma per 8 dots,
- * measured 73-79%). Integer mins (a vpdpwssd per pair of sub-blocks,
+ * measured 73-84%). Integer mins (a vpdpwssd per pair of sub-blocks,
  * 763c512) would make it 8 / 9.625 = 83%, but measured no faster on a
  * whole 7B pass (406 tokens: 1.03-1.04x the CPU time). */
 #define GT_TILE(name, ATTR, DOT)                                                         \
