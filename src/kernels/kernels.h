@@ -127,6 +127,7 @@ typedef enum gg_attn_form {
     GG_ATTN_F32,  /* rows of floats, ld_k and ld_v apart */
     GG_ATTN_BF16, /* gg_attn_pack's: keys and values in bfloat16 */
     GG_ATTN_I8,   /* gg_attn_pack's: keys less their mean in int8, values in bfloat16 */
+    GG_ATTN_I8F,  /* gg_attn_pack's: keys as I8's, values left in single precision */
 } gg_attn_form;
 typedef struct gg_attn_block_args {
     int nq;
