@@ -11,7 +11,8 @@
  * layer does, gg_attn_pack) costs per block of a call of 256 queries.
  *
  * Usage: bench_attn_kernel [--keys N] [--heads H] [--d D] [--queries Q]
- *                          [--seconds S] [--only f32|bf16|i8]
+ *                          [--seconds S] [--only f32|bf16|i8|i8f]
+ *                          [--level scalar|avx2|avxvnni|avx512-plain|avx512]
  * (defaults: nomic-embed-text at 8,192 tokens: 8192 keys, 12 heads of
  * 64, GG_ATTN_Q_MAX queries a call, 1 s a row)
  */
@@ -108,7 +109,7 @@ static void round_heads(const bench *b, gg_attn_form form) {
 int main(int argc, char **argv) {
     bench b = {.keys = 8192, .heads = 12, .d = 64, .nq = GG_ATTN_Q_MAX};
     double seconds = 1.0;
-    const char *only = NULL;
+    const char *only = NULL, *level = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--keys")) b.keys = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--heads")) b.heads = atoi(argv[i + 1]);
@@ -116,6 +117,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--queries")) b.nq = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
+        else if (!strcmp(argv[i], "--level")) level = argv[i + 1];
         else {
             fprintf(stderr, "bench_attn_kernel: unknown option %s\n", argv[i]);
             return 2;
@@ -126,6 +128,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_attn_kernel: keys >= 16, heads >= 1, 1 <= d <= 256, "
                         "1 <= queries <= %d, seconds > 0\n", GG_ATTN_Q_MAX);
         return 2;
+    }
+    if (level) { /* the kernels of that level (the highest this CPU has at most it) */
+        int l = GG_SIMD_SCALAR;
+        while (l <= GG_SIMD_AVX512 && strcmp(level, gg_simd_name((gg_simd)l))) l++;
+        if (l > GG_SIMD_AVX512) {
+            fprintf(stderr, "bench_attn_kernel: unknown level %s\n", level);
+            return 2;
+        }
+        if (gg_kernels_select((gg_simd)l) != (gg_simd)l) {
+            fprintf(stderr, "bench_attn_kernel: level %s is not available here\n", level);
+            return 2;
+        }
     }
     const size_t kv = (size_t)b.heads * b.keys * b.d;
     b.q = gg_aligned_alloc(sizeof(float) * (size_t)b.nq * b.heads * b.d);
@@ -146,14 +160,14 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < kv; i++) b.k[i] = frand(&s), b.v[i] = frand(&s);
     for (int g = 0; g < b.nq; g++) b.hi[g] = b.keys;
 
-    printf("one thread: %d keys, %d heads of %d, %d queries a call; K/V %.1f MB (F32)\n", b.keys,
-           b.heads, b.d, b.nq, 2.0 * (double)kv * 4 / 1e6);
+    printf("one thread, level %s: %d keys, %d heads of %d, %d queries a call; K/V %.1f MB (F32)\n",
+           gg_simd_name(gg_kernels_level()), b.keys, b.heads, b.d, b.nq, 2.0 * (double)kv * 4 / 1e6);
     print_peaks();
     printf("%-8s %14s %16s %12s %16s\n", "form", "CPU ns/block", "multiply-adds/ns", "calls",
            "pack ns/block");
     const double blocks = (double)b.heads * ((b.nq + 15) / 16) * ((b.keys + 15) / 16);
-    static const char *names[] = {"f32", "bf16", "i8"};
-    for (int f = GG_ATTN_F32; f <= GG_ATTN_I8; f++) {
+    static const char *names[] = {"f32", "bf16", "i8", "i8f"};
+    for (int f = GG_ATTN_F32; f <= GG_ATTN_I8F; f++) {
         const gg_attn_form form = (gg_attn_form)f;
         if (only && strcmp(only, names[f])) continue;
         if (!gg_attn_has(form, b.d)) {

@@ -32,6 +32,7 @@
 #include "ggembed.h"
 #include "gguf/gguf.h"
 #include "models/model.h"
+#include "models/ops.h"
 #include "platform/platform.h"
 
 #include <math.h>
@@ -172,7 +173,32 @@ static void test_batch_and_threads(const char *path, const char *label) {
  * place once per layer, decided by its own length: batched with a short
  * text (in the first long one's pass) and other long ones, with 1 or 2
  * threads, each vector is the one it has alone, bit for bit. Heads 64
- * wide (nomic-tiny at 256 wide), the width the packed forms take. */
+ * wide (nomic-tiny at 256 wide), the width the packed forms take. Then
+ * the same (2 threads) at the AVX-VNNI level, where the 4,290-token
+ * text takes int8 scores on 256-bit registers (form I8F) and the others
+ * single precision, and at the AVX2 level (all single precision, on
+ * 256-bit registers), where this CPU has them. */
+
+static void long_texts_at(const char *path, ggembed_text *t, int threads) {
+    ggembed_model *m = check_open_model(path, threads, 0);
+    if (!m) return;
+    const int E = ggembed_get_info(m)->n_embd;
+    ggembed_result res[4];
+    float *batch = embed(m, t, 4, NULL, res);
+    for (int i = 0; batch && i < 4; i++) {
+        CHECKF((res[i].n_tokens >= 1024) == (i != 1), "text %d: %d tokens", i, res[i].n_tokens);
+        CHECKF((res[i].n_tokens >= 4096) == (i == 3), "text %d: %d tokens", i, res[i].n_tokens);
+        float *alone = embed1(m, t[i], NULL, NULL);
+        if (!alone) continue;
+        CHECKF(memcmp(alone, batch + (size_t)i * E, sizeof(float) * (size_t)E) == 0,
+               "%s, %d threads: text %d (%d tokens) alone differs from the batch (max |diff| %g)",
+               gg_simd_name(gg_kernels_level()), threads, i, res[i].n_tokens,
+               max_abs_diff(alone, batch + (size_t)i * E, E));
+        free(alone);
+    }
+    free(batch);
+    ggembed_close(m);
+}
 
 static void test_long_texts(void) {
     char path[1024], args[1200];
@@ -189,25 +215,23 @@ static void test_long_texts(void) {
             at += (size_t)sprintf(text[i] + at, "%s ", words[(w * 5 + w / 7 + i) % 8]);
     }
     ggembed_text t[4] = {T(text[0]), T(text[1]), T(text[2]), T(text[3])};
-    for (int threads = 1; threads <= 2; threads++) {
-        ggembed_model *m = check_open_model(path, threads, 0);
-        if (!m) break;
-        const int E = ggembed_get_info(m)->n_embd;
-        ggembed_result res[4];
-        float *batch = embed(m, t, 4, NULL, res);
-        for (int i = 0; batch && i < 4; i++) {
-            CHECKF((res[i].n_tokens >= 1024) == (i != 1), "text %d: %d tokens", i, res[i].n_tokens);
-            CHECKF((res[i].n_tokens >= 4096) == (i == 3), "text %d: %d tokens", i, res[i].n_tokens);
-            float *alone = embed1(m, t[i], NULL, NULL);
-            if (!alone) continue;
-            CHECKF(memcmp(alone, batch + (size_t)i * E, sizeof(float) * (size_t)E) == 0,
-                   "%d threads: text %d (%d tokens) alone differs from the batch (max |diff| %g)", threads, i,
-                   res[i].n_tokens, max_abs_diff(alone, batch + (size_t)i * E, E));
-            free(alone);
+    const gg_simd best = gg_kernels_level();
+    for (int threads = 1; threads <= 2; threads++) long_texts_at(path, t, threads);
+    static const struct {
+        gg_simd level;
+        gg_attn_form form; /* the 4,290-token text's */
+    } levels[] = {{GG_SIMD_AVXVNNI, GG_ATTN_I8F}, {GG_SIMD_AVX2, GG_ATTN_F32}};
+    for (size_t l = 0; l < GG_ARRAY_LEN(levels); l++) {
+        if (levels[l].level >= best || gg_kernels_select(levels[l].level) != levels[l].level) {
+            printf("long texts at %s: not available here\n", gg_simd_name(levels[l].level));
+            continue;
         }
-        free(batch);
-        ggembed_close(m);
+        CHECKF(gg_attn_form_for(4290, 64) == levels[l].form && gg_attn_form_for(1480, 64) == GG_ATTN_F32,
+               "%s: attention forms %d (4,290 keys) and %d (1,480)", gg_simd_name(levels[l].level),
+               (int)gg_attn_form_for(4290, 64), (int)gg_attn_form_for(1480, 64));
+        long_texts_at(path, t, 2);
     }
+    gg_kernels_select(best);
     for (int i = 0; i < 4; i++) free(text[i]);
     remove(path);
 }

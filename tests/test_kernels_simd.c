@@ -284,6 +284,13 @@ static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel
     gg_kernel_table ref;
     memset(&ref, 0, sizeof ref);
     gg_kernels_fill_ref(&ref);
+    /* attention: a SIMD kernel at every level; int8 scores with single
+     * precision values (I8F) at avxvnni only, the AVX-512 forms at avx512 */
+    CHECKF(k->attn_block != ref.attn_block, "%s: scalar attention", lv);
+    CHECKF(k->attn_forms[GG_ATTN_I8F] == (lvl == GG_SIMD_AVXVNNI), "%s: attention form I8F %s", lv,
+           lvl == GG_SIMD_AVXVNNI ? "missing" : "present");
+    CHECKF(!k->attn_forms[GG_ATTN_I8] || lvl == GG_SIMD_AVX512, "%s: attention form I8", lv);
+    if (lvl == GG_SIMD_AVXVNNI && avx2) CHECKF(k->attn_block != avx2->attn_block, "%s: avx2's attention", lv);
     for (size_t i = 0; i < GG_ARRAY_LEN(dot_types); i++) {
         gg_type t = dot_types[i];
         const char *name = gg_type_name(t);
@@ -406,6 +413,7 @@ static void test_attn(const char *lv, gg_attn_form form) {
     static const int ds[] = {32, 64, 80, 128, 300};
     static const int nqs[] = {1, 5, 16, 37, 64, GG_ATTN_Q_MAX};
     int bad = 0, cases = 0, differ = 0, packed_cases = 0;
+    float worst = 0.0f;
     for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
         /* a width without the form runs in F32, which form F32 tests */
         if (gg_attn_has(form, ds[a]))
@@ -415,8 +423,9 @@ static void test_attn(const char *lv, gg_attn_form form) {
                 for (int packed = 0; packed < 2; packed++) {
                     attn_case c;
                     attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.0625f : 0.0f, packed, form);
-                    const bool pk = c.form != GG_ATTN_F32;
-                    const float tol = pk ? 1.0f / 256 + 1e-5f : 1e-5f;
+                    const bool pk = c.form != GG_ATTN_F32, i8 = c.form == GG_ATTN_I8 || c.form == GG_ATTN_I8F;
+                    /* bfloat16 weights (BF16, I8), or single precision (F32, I8F) */
+                    const float tol = pk && c.form != GG_ATTN_I8F ? 1.0f / 256 + 1e-5f : 1e-5f;
                     float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
                     float *one = malloc(sizeof(float) * (size_t)c.d), sc[NKV], bias[NKV];
                     const size_t nkv = c.ld * NKV, nq = c.ld * (size_t)c.nq;
@@ -425,14 +434,15 @@ static void test_attn(const char *lv, gg_attn_form form) {
                     memcpy(k, c.k, sizeof(float) * nkv), memcpy(v, c.v, sizeof(float) * nkv);
                     memcpy(q, c.q, sizeof(float) * nq);
                     if (c.form == GG_ATTN_BF16) round_bf16(k, nkv), round_bf16(q, nq);
-                    if (c.form == GG_ATTN_I8) {
-                        float mean[300] = {0};
+                    if (i8) {
+                        float mean[300] = {0}; /* as the kernel takes it: the sum, then over n */
                         for (int j = 0; j < NKV; j++)
-                            for (int i = 0; i < c.d; i++) mean[i] += k[(size_t)j * c.ld + i] / NKV;
+                            for (int i = 0; i < c.d; i++) mean[i] += k[(size_t)j * c.ld + i];
+                        for (int i = 0; i < c.d; i++) mean[i] /= (float)NKV;
                         round_i8(k, NKV, c.d, c.ld, mean);
                         round_i8(q, c.nq, c.d, c.ld, NULL);
                     }
-                    if (pk) round_bf16(v, nkv);
+                    if (pk && c.form != GG_ATTN_I8F) round_bf16(v, nkv);
                     attn_case_run(&c, 0, c.nq, c.out, scratch, c.form);
                     if (pk) attn_case_run(&c, 0, c.nq, f32, scratch, GG_ATTN_F32);
                     for (int g = 0; g < c.nq; g++) {
@@ -442,7 +452,10 @@ static void test_attn(const char *lv, gg_attn_form form) {
                                         v + (size_t)lo * c.ld, c.ld, n, c.d, 0.125f,
                                         alibi ? bias : NULL, sc, one);
                         const float *o = c.out + (size_t)g * c.ld;
-                        for (int i = 0; i < c.d; i++) bad += !(fabsf(one[i] - o[i]) <= tol);
+                        for (int i = 0; i < c.d; i++) {
+                            bad += !(fabsf(one[i] - o[i]) <= tol);
+                            worst = fmaxf(worst, fabsf(one[i] - o[i]));
+                        }
                         if (pk) differ += memcmp(o, f32 + (size_t)g * c.ld, sizeof(float) * (size_t)c.d) != 0;
                     }
                     cases++;
@@ -450,9 +463,9 @@ static void test_attn(const char *lv, gg_attn_form form) {
                     free(scratch), free(one), free(k), free(v), free(q), free(f32);
                     attn_case_free(&c);
                 }
-    static const char *names[] = {"", " (bf16)", " (i8)"};
-    CHECKF(bad == 0, "%s attention%s: %d values off the reference (%d cases, %d packed)", lv, names[form],
-           bad, cases, packed_cases);
+    static const char *names[] = {"", " (bf16)", " (i8)", " (i8f)"};
+    CHECKF(bad == 0, "%s attention%s: %d values off the reference (%d cases, %d packed; largest %g)", lv,
+           names[form], bad, cases, packed_cases, (double)worst);
     CHECKF(packed_cases == 0 || differ > 0, "%s attention%s: the same as single precision", lv, names[form]);
 }
 
@@ -566,7 +579,7 @@ int main(void) {
         }
         test_q8_K_sign(k, lv);
         /* a level without a packed form would only run F32 again */
-        for (int form = GG_ATTN_F32; form <= GG_ATTN_I8; form++) {
+        for (int form = GG_ATTN_F32; form <= GG_ATTN_I8F; form++) {
             if (!gg_attn_has((gg_attn_form)form, 64)) continue;
             test_attn(lv, (gg_attn_form)form);
             test_attn_alone(lv, (gg_attn_form)form);

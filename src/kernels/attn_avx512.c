@@ -54,6 +54,7 @@ static inline __m512i bf16_pairs(__m512 a, __m512 b) {
 #define AT_SKEYS 16
 #define AT_VDIMS 16
 #define AT_BF16 1
+#define AT_I8 1
 #define AT_I8_FORM GG_ATTN_I8
 typedef __m512 at_vf;
 typedef __m512i at_vi;

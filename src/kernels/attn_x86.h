@@ -2,9 +2,9 @@
  * attn_x86.h - blocked attention (gg_attn_block, gg_attn_pack), written
  * once for every x86 vector width: attn_avx512.c instantiates it at 512
  * bits (16 queries a tile; forms F32, BF16 and I8 with vdpbf16ps and
- * vpdpbusd zmm), attn_avx2.c at 256 bits (8 queries a tile; forms F32 and
- * I8F with vpdpbusd ymm on AVX-VNNI). A lane takes the same operations in
- * the same order at either width, so F32 gives the same bits at both.
+ * vpdpbusd zmm), attn_avx2.c at 256 bits (8 queries a tile; form F32, and
+ * with AVX-VNNI, attn_avxvnni_avx2.c, I8F with vpdpbusd ymm). A lane takes
+ * the same operations in the same order at either width.
  *
  * Lanes are queries: a tile holds AT_LANES queries of the call, their
  * rows transposed (qt[c][lane]) and their running sums of values likewise
@@ -45,8 +45,9 @@
  *                             registers that leaves; a divisor of GG_ATTN_KEYS)
  *   AT_VDIMS                  dimensions whose sums of values accumulate at once
  *   AT_BF16                   1: forms BF16 and I8 (vdpbf16ps), else 0
- *   AT_I8_FORM                the int8-score form: GG_ATTN_I8 (values
- *                             bfloat16) or GG_ATTN_I8F (values single precision)
+ *   AT_I8                     1: an int8-score form (vpdpbusd), else 0
+ *   AT_I8_FORM                that form: GG_ATTN_I8 (values bfloat16) or
+ *                             GG_ATTN_I8F (values single precision)
  *   at_vf, at_vi, at_mask     float and integer vectors, a lane mask
  *   at_loadf(p) at_storef(p, v) at_loadi(p) at_set1f(x) at_set1i(x)
  *   at_zerof() at_addf at_subf at_mulf at_divf at_maxf (a, b) at_absf(a)
@@ -61,7 +62,7 @@
  *   at_selz(m, a)             a in the lanes of m, 0 elsewhere
  *   at_mmulf(x, m, a) at_maddf(x, m, a)   x * a, x + a in the lanes of m
  *   at_mfmaddf(a, b, c, m)    a * b + c in the lanes of m, c elsewhere
- *   at_dot_i8(acc, u, s)      acc + per lane the sum of 4 u8 x s8 products
+ *   at_dot_i8(acc, u, s)      (AT_I8) acc + per lane the sum of 4 u8 x s8 products
  *   at_prefetch(p)
  * and under AT_BF16 the 512-bit bfloat16 helpers bf16_row, bf16_pairs.
  */
@@ -160,6 +161,7 @@ static void attn_pack_keys_bf16(float *k, int n, const int d) {
 }
 #endif
 
+#if AT_I8
 /* The largest magnitude of vectors x[0 .. d / AT_LANES). */
 static inline float amax_row(const at_vf *x, const int d) {
     at_vf m = at_zerof();
@@ -204,6 +206,9 @@ static void attn_pack_keys_i8(float *k, int n, const int d) {
     }
 }
 
+#endif
+
+#if AT_I8 || AT_BF16
 static void attn_pack(gg_attn_form form, float *k, float *v, int n, int d) {
     (void)v;
     if (form == AT_I8_FORM) attn_pack_keys_i8(k, n, d);
@@ -212,6 +217,7 @@ static void attn_pack(gg_attn_form form, float *k, float *v, int n, int d) {
     attn_pack_values(v, n, d);
 #endif
 }
+#endif
 
 /* Scores s[j] (q.k of key j0 + j, j < nj) of tile t to weights
  * exp(qs s + bias - m) in s, 0 in the lanes outside key j's range
@@ -376,6 +382,7 @@ ALWAYS_INLINE void tile_block_bf(const gg_attn_block_args *a, attn_tile *t, cons
 }
 #endif
 
+#if AT_I8
 /* One block of keys [j0, j0 + nj) into tile t in the int8-score form:
  * kb the block's steps and rows, and its values: vp (I8, pairs) or vb
  * (I8F, rows d apart, rows past nj zero). The integer scores are exact;
@@ -427,6 +434,7 @@ static inline void tile_queries_i8(attn_tile *x, const float *scale, const int d
     x->qs = at_loadf(qs);
     x->q0 = at_loadi(q0);
 }
+#endif
 
 /* The tiles of the call's queries: rows transposed (and in the packed
  * forms, in their operands' types), sums cleared. */
@@ -465,7 +473,9 @@ ALWAYS_INLINE int tiles_init(const gg_attn_block_args *a, attn_tile *t, const at
                 _mm512_storeu_si512(x->qp + 8 * c, bf16_pairs(_mm512_loadu_ps(x->qt + 16 * c),
                                                               _mm512_loadu_ps(x->qt + 16 * (c + 1))));
 #endif
+#if AT_I8
         if (form == AT_I8_FORM) tile_queries_i8(x, &a->scale, d);
+#endif
         x->lo = at_loadi(lo);
         x->hi = at_loadi(hi);
         x->pos = at_loadf(pos);
@@ -551,16 +561,23 @@ ALWAYS_INLINE void attn_blocks(const gg_attn_block_args *a, const int d, const g
         const float *kj = NULL, *vj = NULL;
         if (form == GG_ATTN_F32) block_rows(a->k, a->ld_k, a->v, a->ld_v, &s, j0, nj, d, &kj, &vj);
         if (form == GG_ATTN_I8F) block_rows(NULL, 0, a->v, (size_t)d, &s, j0, nj, d, NULL, &vj);
+#if AT_I8 || AT_BF16
         const uint8_t *kp = packed_keys(a, j0 / GG_ATTN_KEYS, d, form);
         const uint32_t *vp = packed_values(a, j0 / GG_ATTN_KEYS, d);
+#endif
+#if AT_I8
         void *wp = form == GG_ATTN_I8F ? (void *)s.pt : (void *)s.pp;
+#endif
         for (int ti = 0; ti < ntile; ti++) {
             attn_tile *x = &t[ti];
             if (j0 >= x->jhi || j0 + GG_ATTN_KEYS <= x->jlo) continue;
             const bool full = nj == GG_ATTN_KEYS && x->klo <= j0 && j0 + GG_ATTN_KEYS <= x->khi;
-            if (form == AT_I8_FORM) {
+            if (0) {
+#if AT_I8
+            } else if (form == AT_I8_FORM) {
                 if (full) tile_block_i8(a, x, kp, vp, vj, wp, j0, nj, d, true);
                 else tile_block_i8(a, x, kp, vp, vj, wp, j0, nj, d, false);
+#endif
 #if AT_BF16
             } else if (form == GG_ATTN_BF16) {
                 if (full) tile_block_bf(a, x, (const uint16_t *)kp, vp, s.pp, j0, nj, d, true);
@@ -588,10 +605,12 @@ ALWAYS_INLINE void attn_blocks(const gg_attn_block_args *a, const int d, const g
  * are the same either way. */
 static void attn_block(const gg_attn_block_args *a) {
     switch (a->form) {
+#if AT_I8
     case AT_I8_FORM:
         if (a->d == 64) attn_blocks(a, 64, AT_I8_FORM);
         else attn_blocks(a, 128, AT_I8_FORM);
         break;
+#endif
 #if AT_BF16
     case GG_ATTN_BF16:
         if (a->d == 64) attn_blocks(a, 64, GG_ATTN_BF16);

@@ -68,6 +68,8 @@ static void build(gg_kernel_table *t, gg_simd level) {
         gg_kernels_fill_avx2(t);
         gg_gemm_fill_avx2(t, level == GG_SIMD_AVXVNNI);
         if (level != GG_SIMD_AVXVNNI) gg_gemm_few_fill_avx2(t);
+        gg_attn_fill_avx2(t);
+        if (level == GG_SIMD_AVXVNNI) gg_attn_fill_avxvnni(t);
     }
     if (level >= GG_SIMD_AVX512_PLAIN) {
         const bool ext = level >= GG_SIMD_AVX512;

@@ -390,7 +390,7 @@ gg_attn_form gg_attn_form_for(int n_kv, int d) {
     static const struct {
         gg_attn_form form;
         int min_keys;
-    } forms[] = {{GG_ATTN_I8, GG_ATTN_I8_KEYS}, {GG_ATTN_BF16, GG_ATTN_BF16_KEYS}};
+    } forms[] = {{GG_ATTN_I8, GG_ATTN_I8_KEYS}, {GG_ATTN_I8F, GG_ATTN_I8_KEYS}, {GG_ATTN_BF16, GG_ATTN_BF16_KEYS}};
     for (size_t i = 0; i < GG_ARRAY_LEN(forms); i++)
         if (n_kv >= forms[i].min_keys && gg_attn_has(forms[i].form, d)) return forms[i].form;
     return GG_ATTN_F32;
