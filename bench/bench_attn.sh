@@ -9,9 +9,24 @@
 # Prints CPU ms per text and the share per binary, so two builds compare
 # side by side in one run. Needs perf (linux-tools).
 #
-#   bench/bench_attn.sh BIN [BIN2 ...]     e.g. build/ggembed /tmp/ggembed-old
+#   bench/bench_attn.sh [--level L] [--tokens N,N] BIN [BIN2 ...]
+#       e.g. build/ggembed /tmp/ggembed-old
+# --level: the kernels of that level (GGEMBED_SIMD=L: scalar, avx2,
+# avxvnni, avx512-plain, avx512) for every binary; --tokens: only the rows
+# of those lengths (512, 2048, 8192).
 set -eu
-[ "$#" -ge 1 ] || { echo "usage: bench/bench_attn.sh BIN [BIN2 ...]" >&2; exit 2; }
+usage="usage: bench/bench_attn.sh [--level L] [--tokens N,N] BIN [BIN2 ...]"
+level= tokens=512,2048,8192
+while [ "$#" -gt 0 ]; do
+    case $1 in
+    --level) [ "$#" -ge 2 ] || { echo "$usage" >&2; exit 2; }; level=$2; shift 2 ;;
+    --tokens) [ "$#" -ge 2 ] || { echo "$usage" >&2; exit 2; }; tokens=$2; shift 2 ;;
+    -*) echo "$usage" >&2; exit 2 ;;
+    *) break ;;
+    esac
+done
+[ "$#" -ge 1 ] || { echo "$usage" >&2; exit 2; }
+if [ -n "$level" ]; then export GGEMBED_SIMD="$level"; fi
 command -v perf >/dev/null 2>&1 || { echo "bench_attn.sh: perf is required" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 vocab=${GGEMBED_FIXTURES:-$here/../../shared/fixtures/vocab}/ggml-vocab-qwen2.gguf
@@ -33,12 +48,14 @@ run() {
     echo "$cpu $share%"
 }
 
+echo "kernels: ${GGEMBED_SIMD:-the best this CPU has}"
 printf '%-40s %-26s %8s %14s %16s\n' binary model tokens "CPU ms/text" "attention share"
 for bin in "$@"; do
     for c in "nomic.gguf nomic-embed-text 512" "nomic.gguf nomic-embed-text 2048" \
              "nomic2.gguf nomic-embed-text,2-layers 8192" "qwen3.gguf qwen3-0.6b,2-layers 2048" \
              "qwen3.gguf qwen3-0.6b,2-layers 8192"; do
         set -- $c
+        case ",$tokens," in *",$3,"*) ;; *) continue ;; esac
         r=$(run "$bin" "$dir/$1" "$3")
         printf '%-40s %-26s %8s %14s %16s\n' "$bin" "$2" "$3" ${r% *} ${r#* }
     done

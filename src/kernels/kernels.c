@@ -287,7 +287,7 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
 }
 
 /* gg_attn_block one query at a time, in the same blocks of keys as the
- * vector kernels; the level below AVX-512 and heads too wide for them. */
+ * vector kernels: the scalar level's. */
 static void attn_block_scalar(const gg_attn_block_args *a) {
     const int d = a->d;
     float *acc = a->scratch, *s = acc + d;
@@ -326,8 +326,8 @@ static void attn_block_scalar(const gg_attn_block_args *a) {
 }
 
 size_t gg_attn_scratch_floats(int d) {
-    /* the AVX-512 kernels' (attn_scratch): per 16 queries their
-     * transposed rows and sums (2 x 16 d), the block of keys and of
+    /* the vector kernels' (attn_scratch, attn_x86.h): per 16 queries
+     * their transposed rows and sums (2 x 16 d), the block of keys and of
      * values (2 x 16 d), the block's weights (16 x 16); for the packed
      * forms the queries' operands (8 d per 16 queries) and the weights'
      * pairs (8 x 16); the scalar one needs d + 16 */

@@ -107,10 +107,10 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
  * order (tested), which keeps a text's embedding the same alone and in
  * a batch. It equals gg_attn_row_ref within float rounding (tested).
  *
- * In form GG_ATTN_BF16 or GG_ATTN_I8 (where gg_attn_has(form, d):
- * AVX-512 with BF16, and VNNI for I8; heads 64 or 128 wide), k and v
- * hold the sequence's keys and values as gg_attn_pack left them, and
- * ld_k, ld_v are not used. BF16: both products take bfloat16 operands
+ * In form GG_ATTN_BF16, GG_ATTN_I8 or GG_ATTN_I8F (where
+ * gg_attn_has(form, d): AVX-512 with BF16, and VNNI for I8; AVX-VNNI for
+ * I8F; heads 64 or 128 wide), k and v hold the sequence's keys and values
+ * as gg_attn_pack left them, and ld_k, ld_v are not used. BF16: both products take bfloat16 operands
  * (query and key rows; weights and values), summed in single precision
  * by vdpbf16ps: twice the multiply-adds per instruction, at 8 bits of
  * mantissa per operand. I8: the scores are products of int8 rows
@@ -118,9 +118,11 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
  * and each key row less the mean of the sequence's keys (which moves
  * all scores of a query by the same amount, which softmax ignores)
  * rounded to 127 steps of its largest magnitude; the weights and values
- * as in BF16. Each equals gg_attn_row_ref over rows rounded that way
- * within the weights' bfloat16 rounding (tested), and a query's result
- * is still its own, bit for bit. */
+ * as in BF16. I8F: the scores as I8's (vpdpbusd on 256-bit registers),
+ * the weights and values in single precision (CPUs without a bfloat16
+ * product). Each equals gg_attn_row_ref over rows rounded that way
+ * within the weights' bfloat16 rounding (I8F: within float rounding;
+ * tested), and a query's result is still its own, bit for bit. */
 #define GG_ATTN_Q_MAX 256
 #define GG_ATTN_KEYS 16
 typedef enum gg_attn_form {

@@ -118,11 +118,18 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
  * single precision. Its own length decides, never its batch, so a
  * text's result is the same alone and batched.
  * - GG_ATTN_I8_KEYS: scores from int8 rows (the keys less their mean),
- *   weights and values in bfloat16. Where attention is most of the pass
- *   (nomic-embed-text at 8,192 tokens, half of it), the scores are half
- *   of attention's multiply-adds, and vpdpbusd does twice vdpbf16ps's a
- *   step; the cosine to llama.cpp stays within 1e-5 of 1, and no worse
- *   at 8,192 tokens than at 2,048.
+ *   weights and values in bfloat16 (I8, AVX-512). Where attention is most
+ *   of the pass (nomic-embed-text at 8,192 tokens, half of it), the
+ *   scores are half of attention's multiply-adds, and vpdpbusd does twice
+ *   vdpbf16ps's a step; the cosine to llama.cpp stays within 1e-5 of 1,
+ *   and no worse at 8,192 tokens than at 2,048.
+ * - GG_ATTN_I8_KEYS, on AVX-VNNI: the same scores, weights and values in
+ *   single precision (I8F): vpdpbusd ymm does 4 times vfmadd231ps's
+ *   multiply-adds, a block takes 30% less time (bench_attn_kernel), and a
+ *   head's output is as far from single precision as I8's (2-3% rms with
+ *   sharply peaked scores: the scores' rounding is most of I8's), so it
+ *   starts where I8 does. Below, single precision: AVX2 has no bfloat16
+ *   product for BF16's place.
  * - GG_ATTN_BF16_KEYS: both products in bfloat16: there attention grows
  *   to a third of the pass, and the rounding, measured against
  *   llama.cpp, stays far inside the bound. */
