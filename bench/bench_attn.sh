@@ -1,7 +1,10 @@
 #!/bin/sh
 # bench_attn.sh - attention's share of a forward pass at long contexts (issue
 # 12, item 5): one text of N tokens, 1 thread, `ggembed bench` under
-# `perf record`, the share being the samples in functions named *attn*.
+# `perf record` with call stacks (DWARF, 499 samples a second), the share
+# being the samples inside gg_op_attention or gg_op_attn_pack: everything
+# attention calls, the scalar kernel's dot products and expf included
+# (counting functions named *attn* alone left those out).
 # Models are made by `ggembed mkmodel` (q8_0) in a temporary directory: the
 # nomic-embed-text shape (12 layers at 512 and 2,048 tokens; 2 layers with an
 # 8,192-token context for 8,192, where attention's share is what matters)
@@ -40,11 +43,12 @@ mk=$1
 
 # run BIN MODEL TOKENS: "CPU-ms share%"
 run() {
-    perf record -q -o "$dir/perf.data" "$1" bench -m "$2" --threads 1 --tokens "$3" --batch-texts 1 \
-        --repeat 1 --batch-tokens 8192 >"$dir/out" 2>&1
+    perf record -q -F 499 --call-graph dwarf,16384 -o "$dir/perf.data" "$1" bench -m "$2" --threads 1 \
+        --tokens "$3" --batch-texts 1 --repeat 1 --batch-tokens 8192 >"$dir/out" 2>&1
     cpu=$(awk '$1 == 1 && NF >= 7 {print $5}' "$dir/out")
-    share=$(perf report -i "$dir/perf.data" --sort symbol --stdio 2>/dev/null | grep -v '^#' |
-        awk '/attn/ {s += $1} END {printf "%.1f", s}')
+    share=$(perf report -i "$dir/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
+        grep -v '^#' | awk '$4 == "gg_op_attention" || $4 == "gg_op_attn_pack" {s += $1} END {printf "%.1f", s}')
+    rm -f "$dir/perf.data"
     echo "$cpu $share%"
 }
 

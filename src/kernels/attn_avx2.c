@@ -43,12 +43,14 @@ static inline __m256 exp_neg(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
+#if AT_VNNI
 /* The low bytes of v's 8 lanes, in order, at p. */
 static inline void store_u8(uint8_t *p, __m256i v) {
     int32_t x[8];
     _mm256_storeu_si256((__m256i *)(void *)x, v);
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)x[i];
 }
+#endif
 
 /* The template's parameters at 256 bits (see attn_x86.h): 16 registers,
  * so 8 keys' scores (and 8 dimensions' sums) at a time. */
