@@ -124,12 +124,12 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
  *   vdpbf16ps's a step; the cosine to llama.cpp stays within 1e-5 of 1,
  *   and no worse at 8,192 tokens than at 2,048.
  * - GG_ATTN_I8_KEYS, on AVX-VNNI: the same scores, weights and values in
- *   single precision (I8F): vpdpbusd ymm does 4 times vfmadd231ps's
- *   multiply-adds, a block takes 30% less time (bench_attn_kernel), and a
- *   head's output is as far from single precision as I8's (2-3% rms with
- *   sharply peaked scores: the scores' rounding is most of I8's), so it
- *   starts where I8 does. Below, single precision: AVX2 has no bfloat16
- *   product for BF16's place.
+ *   single precision (I8F): a block takes 25-30% less time than in
+ *   single precision (bench_attn_kernel, 8,192 keys), and a head's output
+ *   is as far from single precision as I8's (2-3% rms with sharply peaked
+ *   scores: the scores' rounding is most of I8's), so it starts where I8
+ *   does. Below it, and on plain AVX2 (see attn_avx2.c), single
+ *   precision: AVX2 has no bfloat16 product for BF16's place.
  * - GG_ATTN_BF16_KEYS: both products in bfloat16: there attention grows
  *   to a third of the pass, and the rounding, measured against
  *   llama.cpp, stays far inside the bound. */
