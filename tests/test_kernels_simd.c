@@ -248,9 +248,11 @@ static void test_gemm(gg_simd lvl, const char *lv, gg_type t, int ci) {
     free(y1);
 }
 
-/* The vpmaddubsw and the vpdpbusd instances of the 256-bit products run
- * the same operations per lane: the same bits (on the same weights and
- * activations: the generator is reseeded per level). */
+/* The packed products of every level run the same operations per lane
+ * (gemm_tile_x86.h): the vpmaddubsw and vpdpbusd instances of the 256-bit
+ * products and the 512-bit ones, whose panels some types build another
+ * way, give the same bits (on the same weights and activations: the
+ * generator is reseeded per level). */
 static void test_gemm_same(gg_simd l1, gg_simd l2) {
     int compared = 0;
     for (int t = 0; t < GG_TYPE_COUNT; t++)
@@ -588,6 +590,11 @@ int main(void) {
     }
     if (gemm_out[GG_SIMD_AVX2][GG_TYPE_Q4_K][1] && gemm_out[GG_SIMD_AVXVNNI][GG_TYPE_Q4_K][1])
         test_gemm_same(GG_SIMD_AVX2, GG_SIMD_AVXVNNI);
+    /* the 512-bit products (other tiles for some types) against the 256-bit ones */
+    if (gemm_out[GG_SIMD_AVX2][GG_TYPE_Q4_K][1] && gemm_out[GG_SIMD_AVX512][GG_TYPE_Q4_K][1])
+        test_gemm_same(GG_SIMD_AVX2, GG_SIMD_AVX512);
+    if (gemm_out[GG_SIMD_AVXVNNI][GG_TYPE_Q4_K][1] && gemm_out[GG_SIMD_AVX512][GG_TYPE_Q4_K][1])
+        test_gemm_same(GG_SIMD_AVXVNNI, GG_SIMD_AVX512);
     for (int l = 0; l <= GG_SIMD_AVX512; l++)
         for (int t = 0; t < GG_TYPE_COUNT; t++)
             for (int ci = 0; ci < N_GCOLS; ci++) free(gemm_out[l][t][ci]);
