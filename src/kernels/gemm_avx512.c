@@ -19,6 +19,7 @@
 #include "../platform/platform.h"
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 /* ---- this width's parts of the template (gemm_tile_x86.h) ---- */
@@ -176,6 +177,72 @@ static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
     }
 }
 
+/* Lane r: row rb + r's byte offset from row rb (r < 16; the gathers'
+ * index, so 15 rows must span less than 2 GiB). */
+static inline __m512i row_offsets(const gg_matrix *w) {
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    return _mm512_mullo_epi32(iota, _mm512_set1_epi32((int)w->row_bytes));
+}
+
+/* Q8_0 values straight from 16 rows' blocks: a pair of blocks of each row
+ * (64 values) in one vector, transposed as 16 dwords, is the panel's 16
+ * vectors of those values, as build_panel makes them from unpacked rows. */
+static void panel_q_q8_0(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
+    const gg_block_q8_0 *rows[GT_GR];
+    for (int r = 0; r < GT_GR; r++)
+        rows[r] = r < nr ? (const gg_block_q8_0 *)(const void *)((const uint8_t *)w->data +
+                                                                 (size_t)(rb + r) * w->row_bytes) +
+                               k0 / 32
+                         : NULL;
+    for (int64_t c = 0; c < m / 64; c++) {
+        __m512i v[16];
+        for (int r = 0; r < GT_GR; r++)
+            v[r] = rows[r] ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(
+                                                    (const __m256i *)(const void *)rows[r][2 * c].qs)),
+                                                _mm256_loadu_si256((const __m256i *)(const void *)rows[r][2 * c + 1].qs), 1)
+                           : _mm512_setzero_si512();
+        transpose(v);
+        for (int j = 0; j < 16; j++) _mm512_storeu_si512(p->q[16 * c + j], v[j]);
+    }
+}
+
+/* Q8_0 scales of 16 rows at once: each block's leading dword (d and two
+ * values) gathered, one row a lane, and d widened as half() does. */
+static void panel_sc_q8_0(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
+    const __mmask16 live = (__mmask16)((1u << nr) - 1);
+    const __m512i idx = row_offsets(w);
+    const uint8_t *base = (const uint8_t *)w->data + (size_t)rb * w->row_bytes +
+                          (size_t)(k0 / 32) * sizeof(gg_block_q8_0);
+    for (int64_t b = 0; b < m / 32; b++) {
+        const __m512i dd = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, idx,
+                                                        base + (size_t)b * sizeof(gg_block_q8_0), 1);
+        _mm512_storeu_ps(p->sc[b], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd)));
+    }
+}
+
+/* Q6_K scales of 16 rows at once: per super-block the dwords of its 16
+ * int8 scales and the one that ends with d (bytes 206-209: the block's
+ * last, so no gather reads past it) gathered, one row a lane; each scale
+ * sign-extended from its byte and times d, as put_scales16 makes it. */
+static void panel_sc_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
+    const __mmask16 live = (__mmask16)((1u << nr) - 1);
+    const __m512i idx = row_offsets(w), z = _mm512_setzero_si512();
+    const uint8_t *base = (const uint8_t *)w->data + (size_t)rb * w->row_bytes +
+                          (size_t)(k0 / GG_QK_K) * sizeof(gg_block_q6_K);
+    for (int64_t b = 0; b < m / GG_QK_K; b++) {
+        const uint8_t *blk = base + (size_t)b * sizeof(gg_block_q6_K);
+        const __m512i dw = _mm512_mask_i32gather_epi32(z, live, idx, blk + offsetof(gg_block_q6_K, d) - 2, 1);
+        const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dw, 16)));
+        for (int j = 0; j < 4; j++) {
+            const __m512i s4 = _mm512_mask_i32gather_epi32(z, live, idx, blk + offsetof(gg_block_q6_K, scales) + 4 * j, 1);
+            for (int k = 0; k < 4; k++) {
+                const __m512i sk = _mm512_srai_epi32(_mm512_slli_epi32(s4, 24 - 8 * k), 24);
+                _mm512_storeu_ps(p->sc[16 * b + 4 * j + k], _mm512_mul_ps(_mm512_cvtepi32_ps(sk), d));
+            }
+        }
+    }
+}
+
 /* Q4_K/Q5_K scales and mins of 16 rows at once: the first 16 bytes of a
  * super-block (d, dmin, then the 12 bytes kscales reads) gathered as four
  * dwords per row, one row per lane, and the 6-bit fields cut out there. */
@@ -214,14 +281,14 @@ static void panel_sc_k45(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
 #define VNNI_DOT(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
 GT_TILE(tile, , VNNI_DOT)
 
-GT_GEMM(gemm_q8_0, , tile, 32, 32, 0, unpack_row_q8_0, NULL, NULL)
+GT_GEMM(gemm_q8_0, , tile, 32, 32, 0, unpack_row_q8_0, panel_q_q8_0, panel_sc_q8_0)
 GT_GEMM(gemm_q4_0, , tile, 32, 32, 0, unpack_row_q4_0, NULL, NULL)
 GT_GEMM(gemm_q5_0, , tile, 32, 32, 0, unpack_row_q5_0, NULL, NULL)
 GT_GEMM(gemm_q2_K, , tile, 256, 16, 1, unpack_row_q2_K, NULL, NULL)
 GT_GEMM(gemm_q3_K, , tile, 256, 16, 0, unpack_row_q3_K, NULL, NULL)
 GT_GEMM(gemm_q4_K, , tile, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, panel_sc_k45)
 GT_GEMM(gemm_q5_K, , tile, 256, 32, 1, unpack_row_q5_K, NULL, panel_sc_k45)
-GT_GEMM(gemm_q6_K, , tile, 256, 16, 0, unpack_row_q6_K, panel_q_q6_K, NULL)
+GT_GEMM(gemm_q6_K, , tile, 256, 16, 0, unpack_row_q6_K, panel_q_q6_K, panel_sc_q6_K)
 
 /* ---- activations ----
  * Packed by gemm_avx2.c's packers (the AVX2 table, which this level's
