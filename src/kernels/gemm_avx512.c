@@ -5,8 +5,20 @@
  * Quantized weights: the panel and tile of gemm_tile_x86.h at 16 rows a
  * panel and 8 tokens a tile, with vpdpbusd zmm, so that 8 of every 11
  * vector instructions of the tile are vpdpbusd for 32-value sub-blocks
- * (4 of 6 for 16). Here are this width's row unpackers and, for Q4_K and
- * Q5_K, panels built straight from the rows' packed bytes.
+ * (4 of 6 for 16). Here are this width's row unpackers and, for Q4_K,
+ * Q5_K, Q6_K and Q8_0, panels (values, scales or both) built straight
+ * from the rows' packed bytes, 16 rows at once.
+ *
+ * What bounds the tile of the types without mins (the pipe table at
+ * GT_TILE: an fma, mul, vpmulld, vpmaddwd or vpdpwssd takes a vpdpbusd's
+ * slot): Q6_K's 4 vpdpbusd and 1 fma a 16-value sub-block and Q8_0's 8
+ * vpdpbusd, 1 mul and 1 fma a block reach at most 4/5 of the peak. An
+ * integer scale multiply (vpmulld) costs the fma's slot, and vpmaddwd
+ * would need a sub-block's sum in int16, which 16 x 127 x 32 exceeds.
+ * Taking the activations as {1to16} operands (the weights, value + 32
+ * or + 128, as the unsigned one; the offset out through the activations'
+ * sums) measured slower than a vpbroadcastd each (nomic Q8_0 and Q6_K
+ * 55% against 60% of the peak at 64 tokens).
  *
  * Activations: packed as gemm_x86.h lays them out (n bytes of value + 128,
  * then the float d of each block, then for Q8_K the sums of each 16 and
