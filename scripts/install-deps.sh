@@ -1,6 +1,7 @@
 #!/bin/sh
 # install-deps.sh - installs what building and testing ggembed needs on
-# Debian or Ubuntu: a C compiler, CMake, clang (libFuzzer), mingw-w64 and
+# Debian or Ubuntu: a C compiler, CMake, clang (libFuzzer and the clang
+# build), clang-format 14 (scripts/format.sh), mingw-w64 and
 # wine (the Windows build and its tests), the Unicode Character Database
 # (to regenerate the tokenizer tables) and Node.js. Does nothing for
 # packages already present; needs root (or sudo) only when it installs.
@@ -13,6 +14,7 @@ have cc || need="$need build-essential"
 [ -f /usr/include/stdio.h ] || need="$need libc6-dev"
 have cmake || need="$need cmake"
 have clang || need="$need clang"
+have clang-format-14 || need="$need clang-format"
 have x86_64-w64-mingw32-gcc || need="$need gcc-mingw-w64-x86-64"
 have wine64 || [ -x /usr/lib/wine/wine64 ] || need="$need wine64"
 [ -f /usr/share/unicode/UnicodeData.txt ] || need="$need unicode-data"
