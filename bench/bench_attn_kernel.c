@@ -93,6 +93,7 @@ typedef struct bench {
 static void round_heads(const bench *b, gg_attn_form form) {
     const bool f32 = form == GG_ATTN_F32;
     for (int h = 0; h < b->heads; h++) {
+        /* clang-format off */
         gg_attn_block_args a = {
             .nq = b->nq,
             .q = b->q + (size_t)h * b->d, .ld_q = (size_t)b->heads * b->d,
@@ -102,6 +103,7 @@ static void round_heads(const bench *b, gg_attn_form form) {
             .v = (f32 ? b->v : b->vp) + (size_t)h * b->keys * b->d, .ld_v = (size_t)b->d,
             .d = b->d, .scale = 0.125f, .pos0 = 0, .form = form, .scratch = b->scratch,
         };
+        /* clang-format on */
         gg_attn_block(&a);
     }
 }

@@ -60,10 +60,12 @@ enum { NOPT = 3 };
 static char dense_text[512];     /* over the context, yet guessed to fit a shared pass */
 static char long_text[4096];     /* over the context */
 static char *multi_frame_text;   /* over one frame (64 KiB): a message of several frames */
+/* clang-format off */
 static const char *pool[] = {"hello world", "", "The quick brown fox jumps over the lazy dog.",
                              "na\xc3\xafve caf\xc3\xa9 \xe2\x80\x94 \xc3\xbcn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9",
                              "tab\there \"quoted\" back\\slash", "short", "numbers 12345 and 67890",
                              dense_text, long_text, NULL /* multi_frame_text */};
+/* clang-format on */
 enum { NPOOL = GG_ARRAY_LEN(pool), NSHORT = 7 /* pool[0..NSHORT) are short */, DENSE = NSHORT, LONG };
 static ref_embedding refs[NOPT][NPOOL];
 /* Bursts use a prefix of their client's own, so that their requests share

@@ -9,6 +9,7 @@
 #include "ggembed.h"
 #include "mkmodel.h"
 
+/* clang-format off */
 static const mk_preset presets[] = {
     {"minilm", "bert", "all-MiniLM-L6-v2", 0, 384, 6, 12, 12, 32, 1536, 512, 1e-12f, 0, GGEMBED_POOLING_MEAN, -1, 1},
     {"bge-base", "bert", "bge-base-en-v1.5", 0, 768, 12, 12, 12, 64, 3072, 512, 1e-12f, 0, GGEMBED_POOLING_CLS, -1, 1},
@@ -60,6 +61,7 @@ static const mk_preset presets[] = {
     {"nomic-embed-code", "qwen2", "nomic-embed-code (Qwen2.5-Coder-7B body)", 152064, 3584, 28, 28, 4, 128, 18944, 32768, 1e-6f, 1000000.0f, GGEMBED_POOLING_LAST, -1},
     {"e5-mistral-7b", "llama", "e5-mistral-7b-instruct", 32000, 4096, 32, 32, 8, 128, 14336, 32768, 1e-5f, 10000.0f, GGEMBED_POOLING_LAST, 1},
 };
+/* clang-format on */
 
 const mk_preset *mk_find_preset(const char *name) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
@@ -76,12 +78,14 @@ void mk_list_presets(void) {
 }
 
 static const mk_ftype ftypes[] = {
+    /* clang-format off */
     {"f32", GG_TYPE_F32, 0, 0},     {"f16", GG_TYPE_F16, 0, 1},     {"bf16", GG_TYPE_BF16, 0, 32},
     {"q8_0", GG_TYPE_Q8_0, 0, 7},   {"q4_0", GG_TYPE_Q4_0, 0, 2},   {"q4_1", GG_TYPE_Q4_1, 0, 3},
     {"q5_0", GG_TYPE_Q5_0, 0, 8},   {"q5_1", GG_TYPE_Q5_1, 0, 9},   {"q2_K", GG_TYPE_Q2_K, 0, 10},
     {"q3_K", GG_TYPE_Q3_K, 0, 12},  {"q4_K", GG_TYPE_Q4_K, 0, 14},  {"q5_K", GG_TYPE_Q5_K, 0, 16},
     {"q6_K", GG_TYPE_Q6_K, 0, 18},  {"q4_K_M", GG_TYPE_Q4_K, 4, 15}, {"q5_K_M", GG_TYPE_Q5_K, 5, 17},
 };
+    /* clang-format on */
 
 static bool same_name(const char *a, const char *b) {
     for (; *a && *b; a++, b++)

@@ -10,6 +10,7 @@
 #include "ggembed.h"
 #include "model.h"
 
+/* clang-format off */
 static const gg_arch_desc archs[] = {
     {
         .name = "bert", .models = "all-MiniLM, bge, e5, gte, mxbai; rerankers: bge-reranker",
@@ -74,6 +75,7 @@ static const gg_arch_desc archs[] = {
         .pooling = GGEMBED_POOLING_LAST, .rank = GG_RANK_LAST_SOFTMAX, .default_ctx = 512,
     },
 };
+/* clang-format on */
 
 const gg_arch_desc *gg_arch_find(gguf_str name) {
     for (size_t i = 0; i < GG_ARRAY_LEN(archs); i++)

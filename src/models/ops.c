@@ -455,6 +455,7 @@ static void attend_rows(const gg_attn_args *a, int h, int i0, int i1, float *scr
         const int nq = GG_MIN(GG_ATTN_Q_MAX, i1 - i);
         int lo[GG_ATTN_Q_MAX], hi[GG_ATTN_Q_MAX];
         for (int g = 0; g < nq; g++) key_range(a, i + g, &lo[g], &hi[g]);
+        /* clang-format off */
         gg_attn_block_args r = {
             .nq = nq,
             .q = a->q + (size_t)i * a->ld_q + (size_t)h * a->d, .ld_q = (size_t)a->ld_q,
@@ -466,6 +467,7 @@ static void attend_rows(const gg_attn_args *a, int h, int i0, int i1, float *scr
             .form = gg_attn_form_for(a->n_kv, a->d),
             .scratch = scratch,
         };
+        /* clang-format on */
         gg_attn_block(&r);
     }
 }

@@ -146,6 +146,7 @@ typedef struct pre_name {
 } pre_name;
 
 /* tokenizer.ggml.pre values and the llama.cpp regex list each selects. */
+/* clang-format off */
 static const pre_name pre_names[] = {
     {"default", GG_PRE_DEFAULT, false},
     {"gpt-2", GG_PRE_GPT2, false},          {"phi-2", GG_PRE_GPT2, false},
@@ -169,6 +170,7 @@ static const pre_name pre_names[] = {
     {"minerva-7b", GG_PRE_STARCODER, false},
     {"falcon", GG_PRE_FALCON, false},
 };
+/* clang-format on */
 
 static int unknown_pre(const char *name, size_t len, gg_err *e) {
     char list[420];

@@ -234,6 +234,7 @@ static size_t match_cjk(const gg_pretok *p, size_t pos, size_t e) {
 }
 
 /* The cased letters of DeepSeek LLM's \s?[A-Za-zµÀ-Ö...]+ , as code points. */
+/* clang-format off */
 static const range ds_letter_ranges[] = {
     {0x0041, 0x005A}, {0x0061, 0x007A}, {0x00B5, 0x00B5}, {0x00C0, 0x00D6},
     {0x00D8, 0x00F6}, {0x00F8, 0x01BA}, {0x01BC, 0x01BF}, {0x01C4, 0x0293},
@@ -257,6 +258,7 @@ static const range ds_letter_ranges[] = {
     {0xFF41, 0xFF5A}, {0x10400, 0x1044F}, {0x104B0, 0x104D3}, {0x104D8, 0x104FB},
     {0x10C80, 0x10CB2}, {0x10CC0, 0x10CF2}, {0x118A0, 0x118DF}, {0x1E900, 0x1E943},
 };
+/* clang-format on */
 static bool is_ds_letter(const gg_pretok *p, size_t i) {
     uint32_t c = wide(p, i);
     if (c < 0x80) return (c | 32) >= 'a' && (c | 32) <= 'z';

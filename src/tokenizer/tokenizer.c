@@ -217,6 +217,7 @@ static int pre_name(gg_tokenizer *t, gguf_str pre, gg_err *e) {
 
 /* Texts llama.cpp marks as control even when the file says otherwise
  * (its end-of-turn, end-of-generation and fill-in-the-middle guesses). */
+/* clang-format off */
 static const char *const promoted_control[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
     "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<\xef\xbd\x9c" "end\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c>",
@@ -231,6 +232,7 @@ static const char *const promoted_control[] = {
     "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]",
     "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", "<|file_sep|>",
 };
+/* clang-format on */
 
 static bool is_special_type(int32_t type) {
     return type == GG_TOKTYPE_CONTROL || type == GG_TOKTYPE_USER_DEFINED || type == GG_TOKTYPE_UNKNOWN;

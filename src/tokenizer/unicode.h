@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 /* General categories, as in UnicodeData.txt. */
+/* clang-format off */
 typedef enum gg_ucat {
     GG_UC_CN = 0, /* unassigned */
     GG_UC_LU, GG_UC_LL, GG_UC_LT, GG_UC_LM, GG_UC_LO,
@@ -22,6 +23,7 @@ typedef enum gg_ucat {
     GG_UC_CC, GG_UC_CF, GG_UC_CS, GG_UC_CO,
     GG_UC_COUNT
 } gg_ucat;
+/* clang-format on */
 
 /* Flags derived from the category, for the pre-tokenizers' classes. */
 enum {
