@@ -350,6 +350,7 @@ ALWAYS_INLINE void micro_f16(int NR, int NT, int64_t m, const fbuf *b, const gg_
 
 static void micro_f16_any(int nr, int nt, int64_t m, const fbuf *b, const gg_half *const *a,
                           float out[F_TR][F_TT]) {
+/* clang-format off */
 #define CASE(R, T) \
     case (R) * 8 + (T): micro_f16(R, T, m, b, a, out); break;
     switch (nr * 8 + nt) {
@@ -359,6 +360,7 @@ static void micro_f16_any(int nr, int nt, int64_t m, const fbuf *b, const gg_hal
         CASE(1, 4) CASE(1, 3) CASE(1, 2) CASE(1, 1)
     default: break;
     }
+/* clang-format on */
 #undef CASE
 }
 

@@ -390,6 +390,7 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     }
 }
 
+/* clang-format off */
 /* The tile made constant in its shape by a switch on the token count. */
 #define GT_CASE(tilefn, SB, S, MINS, N)                                                  \
     case N: tilefn(SB, S, MINS, N, p, b0, b1, a, st, ado, bso, out); break;
@@ -400,6 +401,7 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     GT_CASE(tilefn, SB, S, MINS, 8) GT_CASE(tilefn, SB, S, MINS, 7)                      \
     GT_CASE(tilefn, SB, S, MINS, 6) GT_CASE(tilefn, SB, S, MINS, 5)                      \
     GT_CASES_4(tilefn, SB, S, MINS)
+/* clang-format on */
 #if GT_TT == 8
 #define GT_CASES GT_CASES_8
 #elif GT_TT == 4
