@@ -114,6 +114,7 @@ typedef struct mix {
     int extra; /* extra instructions a round (of 16 vpdpbusd) */
 } mix;
 
+/* clang-format off */
 static const mix mixes[] = {
     {"vpdpbusd alone", dp_only, 0},
     {"vpdpbusd, memory {1to16} operand", dp_mem, 0},
@@ -129,6 +130,7 @@ static const mix mixes[] = {
     {"+ cvt, fma", tile2_1, 4},
     {"+ cvt, fma; 1 vpdpwssd a round", tile2w_1, 5},
 };
+/* clang-format on */
 
 /* vpdpbusd per ns: the best of 5 runs of ~budget/5 CPU seconds */
 static double rate(int (*fn)(long), double budget) {
