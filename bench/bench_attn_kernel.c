@@ -31,19 +31,20 @@
 #define PEAK_N 14
 #define PEAK_LOOP(name, op)                                                                        \
     static void name(long n) {                                                                     \
-        __asm__ volatile("vpxor %%xmm14, %%xmm14, %%xmm14\n\tvpxor %%xmm15, %%xmm15, %%xmm15\n\t" \
-                         "1:\n\t" op " %%zmm15, %%zmm14, %%zmm0\n\t" op " %%zmm15, %%zmm14, %%zmm1\n\t" \
-                         op " %%zmm15, %%zmm14, %%zmm2\n\t" op " %%zmm15, %%zmm14, %%zmm3\n\t"          \
-                         op " %%zmm15, %%zmm14, %%zmm4\n\t" op " %%zmm15, %%zmm14, %%zmm5\n\t"          \
-                         op " %%zmm15, %%zmm14, %%zmm6\n\t" op " %%zmm15, %%zmm14, %%zmm7\n\t"          \
-                         op " %%zmm15, %%zmm14, %%zmm8\n\t" op " %%zmm15, %%zmm14, %%zmm9\n\t"          \
-                         op " %%zmm15, %%zmm14, %%zmm10\n\t" op " %%zmm15, %%zmm14, %%zmm11\n\t"        \
-                         op " %%zmm15, %%zmm14, %%zmm12\n\t" op " %%zmm15, %%zmm14, %%zmm13\n\t"        \
-                         "dec %0\n\tjnz 1b\n\tvzeroupper"                                                   \
-                         : "+r"(n)                                                                  \
-                         :                                                                          \
-                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",  \
-                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc");     \
+        __asm__ volatile("vpxor %%xmm14, %%xmm14, %%xmm14\n\tvpxor %%xmm15, %%xmm15, %%xmm15\n\t"  \
+                         "1:\n\t" op " %%zmm15, %%zmm14, %%zmm0\n\t" op                            \
+                         " %%zmm15, %%zmm14, %%zmm1\n\t" op " %%zmm15, %%zmm14, %%zmm2\n\t" op     \
+                         " %%zmm15, %%zmm14, %%zmm3\n\t" op " %%zmm15, %%zmm14, %%zmm4\n\t" op     \
+                         " %%zmm15, %%zmm14, %%zmm5\n\t" op " %%zmm15, %%zmm14, %%zmm6\n\t" op     \
+                         " %%zmm15, %%zmm14, %%zmm7\n\t" op " %%zmm15, %%zmm14, %%zmm8\n\t" op     \
+                         " %%zmm15, %%zmm14, %%zmm9\n\t" op " %%zmm15, %%zmm14, %%zmm10\n\t" op    \
+                         " %%zmm15, %%zmm14, %%zmm11\n\t" op " %%zmm15, %%zmm14, %%zmm12\n\t" op   \
+                         " %%zmm15, %%zmm14, %%zmm13\n\t"                                          \
+                         "dec %0\n\tjnz 1b\n\tvzeroupper"                                          \
+                         : "+r"(n)                                                                 \
+                         :                                                                         \
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc");    \
     }
 PEAK_LOOP(peak_bf16, "vdpbf16ps")
 PEAK_LOOP(peak_i8, "vpdpbusd")
@@ -127,8 +128,10 @@ int main(int argc, char **argv) {
     }
     if (b.keys < 16 || b.heads < 1 || b.d < 1 || b.d > 256 || b.nq < 1 || b.nq > GG_ATTN_Q_MAX ||
         seconds <= 0) {
-        fprintf(stderr, "bench_attn_kernel: keys >= 16, heads >= 1, 1 <= d <= 256, "
-                        "1 <= queries <= %d, seconds > 0\n", GG_ATTN_Q_MAX);
+        fprintf(stderr,
+                "bench_attn_kernel: keys >= 16, heads >= 1, 1 <= d <= 256, "
+                "1 <= queries <= %d, seconds > 0\n",
+                GG_ATTN_Q_MAX);
         return 2;
     }
     if (level) { /* the kernels of that level (the highest this CPU has at most it) */

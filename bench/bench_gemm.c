@@ -170,9 +170,9 @@ static void mm_task(void *ctx, int task, int thread) {
     else gg_matmul_rows(j->m, j->a, j->stride, j->n_tok, j->y, j->m->rows, r0, r1);
 }
 
-static gg_pool *pool;  /* --threads */
+static gg_pool *pool; /* --threads */
 static int n_threads = 1;
-static bool cold;      /* --cold */
+static bool cold; /* --cold */
 
 /* Seconds per product of m with n_tok tokens: CPU seconds on one thread,
  * wall seconds with more; with `copies` > 1 each call reads the next copy
@@ -233,8 +233,9 @@ int main(int argc, char **argv) {
                 if (*p == ',') p++;
             }
         } else {
-            fprintf(stderr, "usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME] "
-                            "[--level scalar|avx2|avxvnni|avx512-plain|avx512] [--cold] [--threads N]\n");
+            fprintf(stderr,
+                    "usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME] "
+                    "[--level scalar|avx2|avxvnni|avx512-plain|avx512] [--cold] [--threads N]\n");
             return 2;
         }
     }

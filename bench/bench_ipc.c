@@ -163,7 +163,8 @@ static chan *connect_chan(server *s) {
     if (s->transport == T_STDIO) return s->stdio;
     chan *c = ch_new();
     if (!c) return NULL;
-    c->conn = s->transport == T_SOCKET ? gg_connect_unix(s->address, NULL) : gg_connect_pipe(s->address, NULL);
+    c->conn = s->transport == T_SOCKET ? gg_connect_unix(s->address, NULL)
+                                       : gg_connect_pipe(s->address, NULL);
     if (!c->conn || !ch_hello(c)) {
         ch_free(c);
         return NULL;
@@ -194,8 +195,8 @@ static void ask_stop(server *s) {
 static bool spawn_server(server *s, const char *model) {
     char cmd[4096];
     const char *how = s->transport == T_PIPE ? "--pipe" : "--stdio";
-    snprintf(cmd, sizeof cmd, "\"%s\" serve -m \"%s\" --threads 1 --max-queue 256 %s %s", ggembed_bin, model,
-             how, s->transport == T_PIPE ? s->address : "");
+    snprintf(cmd, sizeof cmd, "\"%s\" serve -m \"%s\" --threads 1 --max-queue 256 %s %s", ggembed_bin,
+             model, how, s->transport == T_PIPE ? s->address : "");
     SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
     HANDLE nul = CreateFileA("NUL", GENERIC_WRITE, FILE_SHARE_WRITE, &sa, OPEN_EXISTING, 0, NULL);
     HANDLE in_r = NULL, in_w = NULL, out_r = NULL, out_w = NULL;
@@ -239,8 +240,12 @@ static int stop_server(server *s) {
 #else
 static bool spawn_server(server *s, const char *model) {
     const char *how = s->transport == T_SOCKET ? "--socket" : "--stdio";
-    char *argv[] = {ggembed_bin, "serve", "-m", (char *)model, "--threads", "1", "--max-queue", "256",
-                    (char *)how, s->transport == T_SOCKET ? s->address : NULL, NULL};
+    char *argv[] = {ggembed_bin,   "serve",
+                    "-m",          (char *)model,
+                    "--threads",   "1",
+                    "--max-queue", "256",
+                    (char *)how,   s->transport == T_SOCKET ? s->address : NULL,
+                    NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
@@ -329,7 +334,7 @@ static latency_row latency(server *s, uint8_t type, const gg_buf *body, int n, d
 
 typedef struct load_arg {
     server *s;
-    int window;          /* requests kept in flight on this stream */
+    int window; /* requests kept in flight on this stream */
     const gg_buf *body;
     int64_t end;
     long max, done, errors;
@@ -374,8 +379,13 @@ static load_row load(server *s, int clients, const gg_buf *body, long max, doubl
     gg_thread *th[16];
     int64_t t0 = gg_now_ns();
     for (int i = 0; i < streams; i++) {
-        args[i] = (load_arg){s, s->transport == T_STDIO ? clients : 1, body,
-                             t0 + (int64_t)(seconds * 1e9), max / streams, 0, 0};
+        args[i] = (load_arg){s,
+                             s->transport == T_STDIO ? clients : 1,
+                             body,
+                             t0 + (int64_t)(seconds * 1e9),
+                             max / streams,
+                             0,
+                             0};
         th[i] = gg_thread_start(load_main, &args[i], NULL);
     }
     for (int i = 0; i < streams; i++) {
@@ -496,7 +506,8 @@ int main(int argc, char **argv) {
         memset(&s, 0, sizeof s);
         s.transport = transports[ti];
 #ifdef _WIN32
-        snprintf(s.address, sizeof s.address, "ggembed-bench-ipc-%lu", (unsigned long)GetCurrentProcessId());
+        snprintf(s.address, sizeof s.address, "ggembed-bench-ipc-%lu",
+                 (unsigned long)GetCurrentProcessId());
 #else
         snprintf(s.address, sizeof s.address, "%s/s", dir);
 #endif
@@ -511,12 +522,12 @@ int main(int argc, char **argv) {
         int clients[] = {1, 4, 16};
         load_row l[3];
         for (int k = 0; k < 3; k++) l[k] = load(&s, clients[k], &embed, 20 * n, seconds);
-        printf("%-12s %-8s %8d %10.1f %10.1f | %7d %10.0f %10.0f %6ld\n", name, "HEALTH", h.n, h.p50, h.p99,
-               clients[0], l[0].rps, l[0].rps, l[0].errors);
+        printf("%-12s %-8s %8d %10.1f %10.1f | %7d %10.0f %10.0f %6ld\n", name, "HEALTH", h.n, h.p50,
+               h.p99, clients[0], l[0].rps, l[0].rps, l[0].errors);
         printf("%-12s %-8s %8d %10.1f %10.1f | %7d %10.0f %10.0f %6ld\n", "", "EMBED", e.n, e.p50, e.p99,
                clients[1], l[1].rps, l[1].rps, l[1].errors);
-        printf("%-12s %-8s %8s %10s %10s | %7d %10.0f %10.0f %6ld\n", "", "", "", "", "", clients[2], l[2].rps,
-               l[2].rps, l[2].errors);
+        printf("%-12s %-8s %8s %10s %10s | %7d %10.0f %10.0f %6ld\n", "", "", "", "", "", clients[2],
+               l[2].rps, l[2].rps, l[2].errors);
         fflush(stdout);
         int rc = stop_server(&s);
         if (rc != 0 || h.n == 0 || e.n == 0) {
@@ -524,7 +535,8 @@ int main(int argc, char **argv) {
             status = 1;
         }
     }
-    printf("\nstdio has one client: its 'clients' are EMBED requests kept in flight on the one stream.\n");
+    printf(
+        "\nstdio has one client: its 'clients' are EMBED requests kept in flight on the one stream.\n");
     gg_buf_free(&embed);
 #ifdef _WIN32
     if (made[0]) DeleteFileA(made);

@@ -18,10 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const gg_type types[] = {GG_TYPE_F32,  GG_TYPE_F16,  GG_TYPE_BF16, GG_TYPE_Q8_0,
-                                GG_TYPE_Q4_0, GG_TYPE_Q4_1, GG_TYPE_Q5_0, GG_TYPE_Q5_1,
-                                GG_TYPE_Q2_K, GG_TYPE_Q3_K, GG_TYPE_Q4_K, GG_TYPE_Q5_K,
-                                GG_TYPE_Q6_K};
+static const gg_type types[] = {GG_TYPE_F32,  GG_TYPE_F16,  GG_TYPE_BF16, GG_TYPE_Q8_0, GG_TYPE_Q4_0,
+                                GG_TYPE_Q4_1, GG_TYPE_Q5_0, GG_TYPE_Q5_1, GG_TYPE_Q2_K, GG_TYPE_Q3_K,
+                                GG_TYPE_Q4_K, GG_TYPE_Q5_K, GG_TYPE_Q6_K};
 
 /* Seconds per call of gg_matmul_rows, repeated for at least `budget` s. */
 static double time_matmul(const gg_matrix *m, const void *a, size_t as, int n_tok, float *y,

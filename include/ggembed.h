@@ -60,17 +60,17 @@ typedef enum ggembed_pooling {
     GGEMBED_POOLING_MEAN = 1,
     GGEMBED_POOLING_CLS = 2,
     GGEMBED_POOLING_LAST = 3,
-    GGEMBED_POOLING_RANK = 4,     /* the model is a reranker (a classification head): use
+    GGEMBED_POOLING_RANK = 4, /* the model is a reranker (a classification head): use
                                      ggembed_rerank; embed() needs an explicit pooling */
 } ggembed_pooling;
 
 typedef struct ggembed_options {
-    int n_threads;            /* 0: all usable CPUs */
-    int max_batch_tokens;     /* tokens per forward pass; 0: the model's context */
-    int pooling;              /* ggembed_pooling; GGEMBED_POOLING_DEFAULT from metadata */
-    int normalize;            /* L2-normalize outputs (default 1) */
-    size_t max_memory;        /* ceiling on working memory in bytes; 0: none */
-    int vocab_only;           /* open for tokenization only (no weights needed) */
+    int n_threads;        /* 0: all usable CPUs */
+    int max_batch_tokens; /* tokens per forward pass; 0: the model's context */
+    int pooling;          /* ggembed_pooling; GGEMBED_POOLING_DEFAULT from metadata */
+    int normalize;        /* L2-normalize outputs (default 1) */
+    size_t max_memory;    /* ceiling on working memory in bytes; 0: none */
+    int vocab_only;       /* open for tokenization only (no weights needed) */
 } ggembed_options;
 
 /* Fills defaults: all CPUs, context-sized batch, metadata pooling,
@@ -93,16 +93,16 @@ typedef struct ggembed_info {
     int n_head_kv;
     int n_ff;
     int n_vocab;
-    int pooling;               /* effective default pooling; GGEMBED_POOLING_RANK: a reranker */
-    int causal;                /* 1 for decoder models */
-    int has_weights;           /* 0 for a vocabulary-only file */
+    int pooling;     /* effective default pooling; GGEMBED_POOLING_RANK: a reranker */
+    int causal;      /* 1 for decoder models */
+    int has_weights; /* 0 for a vocabulary-only file */
     uint64_t n_params;
     uint64_t file_size;
-    size_t working_memory;     /* bytes allocated up front for inference */
-    size_t tokenizer_memory;   /* bytes held by the tokenizer */
+    size_t working_memory;   /* bytes allocated up front for inference */
+    size_t tokenizer_memory; /* bytes held by the tokenizer */
     int n_threads;
     int max_batch_tokens;
-    const char *simd;          /* kernel level in use: "scalar", "avx2", "avx512" */
+    const char *simd; /* kernel level in use: "scalar", "avx2", "avx512" */
 } ggembed_info;
 
 GGEMBED_API const ggembed_info *ggembed_get_info(const ggembed_model *m);
@@ -157,7 +157,7 @@ typedef struct ggembed_pair {
 } ggembed_pair;
 
 typedef struct ggembed_rerank_options {
-    int truncate; /* 1 (default): cut a pair that is over the context (the document's end,
+    int truncate;              /* 1 (default): cut a pair that is over the context (the document's end,
                      then the query's; the special tokens and the template are kept);
                      0: fail with GGEMBED_E_TOO_LONG */
     int (*cancel)(void *user); /* as in ggembed_embed_options */
@@ -186,8 +186,8 @@ GGEMBED_API ggembed_status ggembed_rerank(ggembed_model *m, const ggembed_pair *
  * with GGEMBED_E_MODEL_CHANGED as ggembed_embed does (the vocabulary is
  * read in place too). */
 GGEMBED_API ggembed_status ggembed_tokenize(const ggembed_model *m, const char *text, size_t len,
-                                            int add_special, int32_t *ids, size_t cap,
-                                            size_t *n_tokens, char *err, size_t err_len);
+                                            int add_special, int32_t *ids, size_t cap, size_t *n_tokens,
+                                            char *err, size_t err_len);
 
 /* A token's text (a view into the model; not NUL-terminated). */
 GGEMBED_API const char *ggembed_token_text(const ggembed_model *m, int32_t id, size_t *len);

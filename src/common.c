@@ -59,8 +59,7 @@ bool gg_budget_reserve(gg_budget *b, size_t n, bool must) {
         if (!must && b->limit && (n > b->limit || used > b->limit - n)) return false;
     } while (!atomic_compare_exchange_weak(&b->used, &used, used + n));
     size_t peak = atomic_load(&b->peak);
-    while (used + n > peak && !atomic_compare_exchange_weak(&b->peak, &peak, used + n)) {
-    }
+    while (used + n > peak && !atomic_compare_exchange_weak(&b->peak, &peak, used + n)) {}
     return true;
 }
 

@@ -32,20 +32,20 @@
 /* The kinds of error: name, and what it means. gg_fail gives INVALID, the
  * input (an argument, or the content of a file being read) is wrong; the
  * others are set explicitly where they happen. */
-#define GG_ERR_KINDS(X)                                                              \
-    X(GG_E_NONE, "none", "no error")                                                  \
+#define GG_ERR_KINDS(X)                                                                \
+    X(GG_E_NONE, "none", "no error")                                                   \
     X(GG_E_INVALID, "invalid", "the input is wrong: an argument, or a file's content") \
-    X(GG_E_IO, "io", "the operating system refused: open, map, read, write")         \
-    X(GG_E_UNSUPPORTED, "unsupported", "valid, but not something ggembed runs")      \
-    X(GG_E_MEMORY, "memory", "an allocation failed or would pass a ceiling")         \
-    X(GG_E_TOO_LONG, "too_long", "a text is longer than the context allows")         \
+    X(GG_E_IO, "io", "the operating system refused: open, map, read, write")           \
+    X(GG_E_UNSUPPORTED, "unsupported", "valid, but not something ggembed runs")        \
+    X(GG_E_MEMORY, "memory", "an allocation failed or would pass a ceiling")           \
+    X(GG_E_TOO_LONG, "too_long", "a text is longer than the context allows")           \
     X(GG_E_CANCELLED, "cancelled", "the caller asked to stop")
 
 typedef enum gg_err_kind {
 #define GG_ERR_ENUM(id, name, about) id,
     GG_ERR_KINDS(GG_ERR_ENUM)
 #undef GG_ERR_ENUM
-    GG_E_KIND_COUNT
+        GG_E_KIND_COUNT
 } gg_err_kind;
 
 const char *gg_err_kind_name(gg_err_kind k);
@@ -57,20 +57,14 @@ typedef struct gg_err {
 
 /* Formats the message into `e` (if not NULL), kind GG_E_INVALID, and
  * returns -1. */
-int gg_fail(gg_err *e, const char *fmt, ...)
-    GG_PRINTF(2, 3)
-    ;
+int gg_fail(gg_err *e, const char *fmt, ...) GG_PRINTF(2, 3);
 /* The same with another kind. */
-int gg_fail_kind(gg_err *e, gg_err_kind kind, const char *fmt, ...)
-    GG_PRINTF(3, 4)
-    ;
+int gg_fail_kind(gg_err *e, gg_err_kind kind, const char *fmt, ...) GG_PRINTF(3, 4);
 int gg_vfail(gg_err *e, gg_err_kind kind, const char *fmt, va_list ap);
 
 /* Prepends "prefix: " to an existing message, keeping it within bounds
  * (and its kind). */
-void gg_err_prefix(gg_err *e, const char *fmt, ...)
-    GG_PRINTF(2, 3)
-    ;
+void gg_err_prefix(gg_err *e, const char *fmt, ...) GG_PRINTF(2, 3);
 
 /* Overflow-checked size arithmetic: return false on overflow. */
 static inline bool gg_mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
@@ -109,8 +103,6 @@ void gg_budget_release(gg_budget *b, size_t n);
 #define GG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Rounds n up to a multiple of the power of two `align`. */
-static inline size_t gg_align_up(size_t n, size_t align) {
-    return (n + align - 1) & ~(align - 1);
-}
+static inline size_t gg_align_up(size_t n, size_t align) { return (n + align - 1) & ~(align - 1); }
 
 #endif

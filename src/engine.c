@@ -23,10 +23,10 @@
 #include "threadpool.h"
 #include "tokenizer/tokenizer.h"
 
-#define MAX_SPECIAL 4   /* special tokens around a text, at each end */
+#define MAX_SPECIAL 4 /* special tokens around a text, at each end */
 
 struct ggembed_model {
-    char *path;         /* as given to open: the file checked before each pass */
+    char *path; /* as given to open: the file checked before each pass */
     gguf_file *file;
     gg_tokenizer *tok;
     gg_model model;
@@ -38,17 +38,17 @@ struct ggembed_model {
     gg_exec ex;
     gg_work work;
     uint8_t *mem;
-    int n_ctx;          /* tokens per text, specials included */
+    int n_ctx; /* tokens per text, specials included */
     int32_t lead[MAX_SPECIAL], trail[MAX_SPECIAL];
     int n_lead, n_trail;
-    int embed_pooling;  /* embed()'s default: the open option's, else the file's */
+    int embed_pooling; /* embed()'s default: the open option's, else the file's */
     /* a reranker's pair without a template: lead query mid document trail */
     int32_t pair_lead[1], pair_mid[2], pair_trail[1];
     int n_pair_lead, n_pair_mid, n_pair_trail;
     gguf_str rerank_template; /* tokenizer.chat_template.rerank; len 0: none */
-    int32_t *tokens;    /* the packed batch */
-    int *seq_start;     /* n_seq + 1 */
-    int *seq_text;      /* text index of each sequence */
+    int32_t *tokens;          /* the packed batch */
+    int *seq_start;           /* n_seq + 1 */
+    int *seq_text;            /* text index of each sequence */
     gg_mutex *lock;
 };
 
@@ -101,7 +101,8 @@ static int find_specials(ggembed_model *m, gg_err *e) {
         memcpy(m->trail, with + lead + np, sizeof(int32_t) * (size_t)trail);
         return 0;
     }
-    return gg_fail_kind(e, GG_E_UNSUPPORTED, "tokenizer: special tokens are not only at the ends of a text");
+    return gg_fail_kind(e, GG_E_UNSUPPORTED,
+                        "tokenizer: special tokens are not only at the ends of a text");
 }
 
 /* How a reranker's pair is put together, as llama-server does it: the
@@ -145,15 +146,17 @@ static int alloc_work(ggembed_model *m, gg_err *e) {
         need = plan.total + batch_bytes;
     }
     if (m->opt.max_memory && need > m->opt.max_memory)
-        return gg_fail_kind(e, GG_E_MEMORY, "working memory would be %.1f MB (batch of %d tokens, %d threads), over the "
-                       "ceiling of %.1f MB: lower the batch size or raise the ceiling",
-                       need / 1048576.0, max_tok, threads, m->opt.max_memory / 1048576.0);
+        return gg_fail_kind(e, GG_E_MEMORY,
+                            "working memory would be %.1f MB (batch of %d tokens, %d threads), over the "
+                            "ceiling of %.1f MB: lower the batch size or raise the ceiling",
+                            need / 1048576.0, max_tok, threads, m->opt.max_memory / 1048576.0);
     m->mem = gg_aligned_alloc(plan.total);
     m->tokens = malloc((size_t)max_tok * sizeof(int32_t));
     m->seq_start = malloc(((size_t)max_tok + 1) * sizeof(int));
     m->seq_text = malloc((size_t)max_tok * sizeof(int));
     if (!m->mem || !m->tokens || !m->seq_start || !m->seq_text)
-        return gg_fail_kind(e, GG_E_MEMORY, "out of memory allocating %.1f MB of working memory", need / 1048576.0);
+        return gg_fail_kind(e, GG_E_MEMORY, "out of memory allocating %.1f MB of working memory",
+                            need / 1048576.0);
     gg_work_carve(&m->model, max_tok, chunk, m->mem, &m->work);
     m->ex.pool = m->pool;
     m->ex.n_threads = threads;
@@ -169,8 +172,8 @@ static int open_weights(ggembed_model *m, gg_err *e) {
     if (gg_model_load(m->file, &m->model, e)) return -1;
     const gg_hparams *hp = &m->model.hp;
     if (hp->n_vocab != gg_tokenizer_info(m->tok)->n_vocab)
-        return gg_fail(e, "token_embd.weight has %d rows but the vocabulary has %d tokens",
-                       hp->n_vocab, gg_tokenizer_info(m->tok)->n_vocab);
+        return gg_fail(e, "token_embd.weight has %d rows but the vocabulary has %d tokens", hp->n_vocab,
+                       gg_tokenizer_info(m->tok)->n_vocab);
     const int cap = m->model.desc->default_ctx;
     int def = cap ? GG_MIN(hp->n_ctx_train, cap) : hp->n_ctx_train;
     if (m->opt.max_batch_tokens <= 0) m->opt.max_batch_tokens = def;
@@ -229,8 +232,10 @@ static ggembed_status check_file(const ggembed_model *m, gg_err *e) {
     gg_file_identity now;
     gg_err os;
     if (gg_file_identity_get(m->path, &now, &os)) {
-        gg_fail(e, "%s: the model file changed on disk since it was opened (it cannot be found: %s); "
-                   "reopen it", m->path, os.msg);
+        gg_fail(e,
+                "%s: the model file changed on disk since it was opened (it cannot be found: %s); "
+                "reopen it",
+                m->path, os.msg);
         return GGEMBED_E_MODEL_CHANGED;
     }
     const gg_file_identity *was = &map->id;
@@ -281,14 +286,15 @@ static ggembed_status open_steps(ggembed_model *m, const char *path, gg_err *e) 
     return GGEMBED_OK;
 }
 
-ggembed_status ggembed_open(const char *path, const ggembed_options *opt, ggembed_model **out,
-                            char *err, size_t err_len) {
+ggembed_status ggembed_open(const char *path, const ggembed_options *opt, ggembed_model **out, char *err,
+                            size_t err_len) {
     *out = NULL;
     if (!path) return fail(err, err_len, GGEMBED_E_INVALID, "no model path given");
     const char *simd = gg_kernels_env_bad();
     if (simd)
         return fail(err, err_len, GGEMBED_E_INVALID,
-                    "GGEMBED_SIMD=%.40s is not one of scalar, avx2, avxvnni, avx512-plain, avx512", simd);
+                    "GGEMBED_SIMD=%.40s is not one of scalar, avx2, avxvnni, avx512-plain, avx512",
+                    simd);
     ggembed_model *m = calloc(1, sizeof *m);
     if (!m) return fail(err, err_len, GGEMBED_E_MEMORY, "out of memory");
     if (opt) m->opt = *opt;
@@ -426,7 +432,8 @@ static const char *joined_text(embed_call *c, const ggembed_text *t, size_t *len
     if (need > c->joined_cap) {
         char *p = realloc(c->joined, need ? need : 1);
         if (!p) {
-            gg_fail_kind(e, GG_E_MEMORY, "out of memory joining a prefix to a text of %zu bytes", t->len);
+            gg_fail_kind(e, GG_E_MEMORY, "out of memory joining a prefix to a text of %zu bytes",
+                         t->len);
             return NULL;
         }
         c->joined = p;
@@ -456,7 +463,7 @@ static ggembed_status add_text(embed_call *c, size_t i, const ggembed_text *t, g
         bool truncated = n > budget;
         if (truncated && !c->o->truncate) {
             gg_fail_kind(e, GG_E_TOO_LONG, "text %zu has %lld tokens, more than the context of %d", i,
-                    (long long)(n + m->n_lead + m->n_trail), m->n_ctx);
+                         (long long)(n + m->n_lead + m->n_trail), m->n_ctx);
             return GGEMBED_E_TOO_LONG;
         }
         int use = (int)GG_MIN(n, (int64_t)budget);
@@ -488,8 +495,8 @@ static ggembed_status add_text(embed_call *c, size_t i, const ggembed_text *t, g
     return GGEMBED_E_INVALID;
 }
 
-static ggembed_status check_embed_args(ggembed_model *m, const ggembed_embed_options *o,
-                                       embed_call *c, gg_err *e) {
+static ggembed_status check_embed_args(ggembed_model *m, const ggembed_embed_options *o, embed_call *c,
+                                       gg_err *e) {
     if (!m->has_weights) {
         gg_fail(e, "this is a vocabulary-only model file (no weight tensors): it can tokenize "
                    "but not embed");
@@ -517,8 +524,8 @@ static ggembed_status check_embed_args(ggembed_model *m, const ggembed_embed_opt
 }
 
 ggembed_status ggembed_embed(ggembed_model *m, const ggembed_text *texts, size_t n,
-                             const ggembed_embed_options *opt, float *out,
-                             ggembed_result *results, char *err, size_t err_len) {
+                             const ggembed_embed_options *opt, float *out, ggembed_result *results,
+                             char *err, size_t err_len) {
     ggembed_embed_options defaults;
     ggembed_embed_options_default(&defaults);
     const ggembed_embed_options *o = opt ? opt : &defaults;
@@ -549,10 +556,10 @@ typedef struct rerank_call {
     const ggembed_rerank_options *o;
     float *scores;
     ggembed_result *results;
-    int n_tok, n_seq;   /* the batch being filled */
-    int32_t *q, *d;     /* [n_ctx] each: a pair's query and document tokens */
-    float *seq_scores;  /* [max_batch_tokens]: the batch's scores by sequence */
-    char *text;         /* a filled template */
+    int n_tok, n_seq;  /* the batch being filled */
+    int32_t *q, *d;    /* [n_ctx] each: a pair's query and document tokens */
+    float *seq_scores; /* [max_batch_tokens]: the batch's scores by sequence */
+    char *text;        /* a filled template */
     size_t text_cap;
 } rerank_call;
 
@@ -615,10 +622,11 @@ static ggembed_status rerank_plain(rerank_call *c, size_t i, const ggembed_pair 
     ggembed_model *m = c->m;
     const gg_tok_options plain = {.add_special = false};
     const int fixed = m->n_pair_lead + m->n_pair_mid + m->n_pair_trail;
-    int64_t nq = gg_tokenize(m->tok, p->query.text ? p->query.text : "", p->query.text ? p->query.len : 0,
-                             &plain, c->q, m->n_ctx, e);
-    int64_t nd = nq < 0 ? -1 : gg_tokenize(m->tok, p->doc.text ? p->doc.text : "",
-                                           p->doc.text ? p->doc.len : 0, &plain, c->d, m->n_ctx, e);
+    int64_t nq = gg_tokenize(m->tok, p->query.text ? p->query.text : "",
+                             p->query.text ? p->query.len : 0, &plain, c->q, m->n_ctx, e);
+    int64_t nd = nq < 0 ? -1
+                        : gg_tokenize(m->tok, p->doc.text ? p->doc.text : "",
+                                      p->doc.text ? p->doc.len : 0, &plain, c->d, m->n_ctx, e);
     if (nq < 0 || nd < 0) return status_of(e->kind, GGEMBED_E_INVALID);
     const int64_t total = fixed + nq + nd;
     const bool truncated = total > m->n_ctx;
@@ -651,7 +659,10 @@ static int64_t fill_template(rerank_call *c, const char *q, size_t ql, const cha
     const size_t need = n + nd * dl + 1;
     if (need > c->text_cap) {
         char *grown = realloc(c->text, need);
-        if (!grown) { free(tmp); return -1; }
+        if (!grown) {
+            free(tmp);
+            return -1;
+        }
         c->text = grown, c->text_cap = need;
     }
     size_t o = 0;
@@ -726,16 +737,18 @@ static ggembed_status check_rerank_args(const ggembed_model *m, gg_err *e) {
         return GGEMBED_E_NO_WEIGHTS;
     }
     if (m->model.hp.pooling != GGEMBED_POOLING_RANK) {
-        gg_fail(e, "this model is not a reranker (its pooling is %s, not rank): it embeds texts "
-                   "but cannot score pairs", ggembed_pooling_name(m->model.hp.pooling));
+        gg_fail(e,
+                "this model is not a reranker (its pooling is %s, not rank): it embeds texts "
+                "but cannot score pairs",
+                ggembed_pooling_name(m->model.hp.pooling));
         return GGEMBED_E_INVALID;
     }
     return GGEMBED_OK;
 }
 
 ggembed_status ggembed_rerank(ggembed_model *m, const ggembed_pair *pairs, size_t n,
-                              const ggembed_rerank_options *opt, float *scores,
-                              ggembed_result *results, char *err, size_t err_len) {
+                              const ggembed_rerank_options *opt, float *scores, ggembed_result *results,
+                              char *err, size_t err_len) {
     ggembed_rerank_options defaults;
     ggembed_rerank_options_default(&defaults);
     rerank_call c = {.m = m, .o = opt ? opt : &defaults, .scores = scores, .results = results};
@@ -753,7 +766,8 @@ ggembed_status ggembed_rerank(ggembed_model *m, const ggembed_pair *pairs, size_
     gg_mutex_lock(m->lock);
     st = check_file(m, &e); /* tokenizing reads the vocabulary in the file */
     for (size_t i = 0; i < n && st == GGEMBED_OK; i++)
-        st = m->rerank_template.len ? rerank_template(&c, i, &pairs[i], &e) : rerank_plain(&c, i, &pairs[i], &e);
+        st = m->rerank_template.len ? rerank_template(&c, i, &pairs[i], &e)
+                                    : rerank_plain(&c, i, &pairs[i], &e);
     if (st == GGEMBED_OK) st = rerank_flush(&c, &e);
     gg_mutex_unlock(m->lock);
     free(c.q), free(c.seq_scores), free(c.text);
@@ -763,9 +777,8 @@ ggembed_status ggembed_rerank(ggembed_model *m, const ggembed_pair *pairs, size_
 
 /* ---------------- tokens and names ---------------- */
 
-ggembed_status ggembed_tokenize(const ggembed_model *m, const char *text, size_t len,
-                                int add_special, int32_t *ids, size_t cap, size_t *n_tokens,
-                                char *err, size_t err_len) {
+ggembed_status ggembed_tokenize(const ggembed_model *m, const char *text, size_t len, int add_special,
+                                int32_t *ids, size_t cap, size_t *n_tokens, char *err, size_t err_len) {
     gg_tok_options o = {.add_special = add_special != 0};
     gg_err e = {{0}};
     ggembed_status st = check_file(m, &e);
@@ -784,9 +797,8 @@ const char *ggembed_token_text(const ggembed_model *m, int32_t id, size_t *len) 
 }
 
 const char *ggembed_status_name(ggembed_status s) {
-    static const char *names[] = {"ok", "invalid", "io", "format", "unsupported",
-                                  "memory", "too_long", "no_weights", "cancelled",
-                                  "model_changed"};
+    static const char *names[] = {"ok",     "invalid",  "io",         "format",    "unsupported",
+                                  "memory", "too_long", "no_weights", "cancelled", "model_changed"};
     return (unsigned)s < GG_ARRAY_LEN(names) ? names[s] : "unknown";
 }
 
@@ -794,7 +806,8 @@ static const char *pooling_names[] = {"none", "mean", "cls", "last", "rank"};
 
 const char *ggembed_pooling_name(int pooling) {
     if (pooling == GGEMBED_POOLING_DEFAULT) return "default";
-    return pooling >= 0 && pooling < (int)GG_ARRAY_LEN(pooling_names) ? pooling_names[pooling] : "unknown";
+    return pooling >= 0 && pooling < (int)GG_ARRAY_LEN(pooling_names) ? pooling_names[pooling]
+                                                                      : "unknown";
 }
 
 int ggembed_pooling_parse(const char *name) {

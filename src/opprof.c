@@ -42,18 +42,16 @@ static void print_table(void) {
     for (int i = 0; i < n_rows; i++) wall += rows[i].wall;
     fprintf(stderr, "\nop profile of passes 2..%d (ms; idle = threads x wall - time in tasks)\n",
             passes);
-    fprintf(stderr, "%-40s %8s %10s %8s %10s %10s\n", "op", "calls", "wall", "wall%", "busy",
-            "idle");
+    fprintf(stderr, "%-40s %8s %10s %8s %10s %10s\n", "op", "calls", "wall", "wall%", "busy", "idle");
     for (int i = 0; i < n_rows; i++) {
         const prof_row *r = &rows[i];
-        fprintf(stderr, "%-40s %8ld %10.1f %7.1f%% %10.1f %10.1f\n", r->key, r->calls,
-                r->wall * 1e-6, wall ? 100.0 * (double)r->wall / (double)wall : 0.0,
-                r->busy * 1e-6, r->idle * 1e-6);
+        fprintf(stderr, "%-40s %8ld %10.1f %7.1f%% %10.1f %10.1f\n", r->key, r->calls, r->wall * 1e-6,
+                wall ? 100.0 * (double)r->wall / (double)wall : 0.0, r->busy * 1e-6, r->idle * 1e-6);
         busy += r->busy;
         idle += r->idle;
     }
-    fprintf(stderr, "%-40s %8s %10.1f %8s %10.1f %10.1f\n", "total", "", wall * 1e-6, "",
-            busy * 1e-6, idle * 1e-6);
+    fprintf(stderr, "%-40s %8s %10.1f %8s %10.1f %10.1f\n", "total", "", wall * 1e-6, "", busy * 1e-6,
+            idle * 1e-6);
 }
 
 void gg_prof_pass(void) {
@@ -88,8 +86,7 @@ void gg_prof_stop(int64_t start, const char *name, const gg_matrix *w, int n_thr
     if (w)
         snprintf(key, sizeof key, "%s %s %lldx%lld", name, gg_type_info(w->type)->name,
                  (long long)w->rows, (long long)w->cols);
-    else
-        snprintf(key, sizeof key, "%s", name);
+    else snprintf(key, sizeof key, "%s", name);
     prof_row *r = row_for(key);
     int64_t busy = atomic_load(&busy_ns);
     if (busy == 0) busy = wall; /* ran on the caller alone, outside the pool */

@@ -80,11 +80,11 @@ struct gg_pool {
     int n_threads;
     worker *workers; /* n_threads - 1 of them; the caller is thread 0 */
 
-    job jobs[2];           /* generation g's in jobs[g & 1]; written by the caller */
-    unsigned gen;          /* the latest generation; the caller's alone */
+    job jobs[2];  /* generation g's in jobs[g & 1]; written by the caller */
+    unsigned gen; /* the latest generation; the caller's alone */
     _Atomic uint64_t ticket;
-    atomic_int done;       /* tasks of the current run finished */
-    atomic_bool stop;      /* set once, by gg_pool_free */
+    atomic_int done;  /* tasks of the current run finished */
+    atomic_bool stop; /* set once, by gg_pool_free */
 
     gg_mutex *mu;
     gg_cond *job_cv;           /* workers sleep here for a job */
@@ -168,8 +168,7 @@ static void free_pool(gg_pool *p) {
 gg_pool *gg_pool_new(int n_threads, gg_err *e) {
     if (n_threads <= 0) n_threads = gg_cpu_count();
     if (n_threads > POOL_MAX_THREADS) {
-        gg_fail(e, "thread pool: %d threads requested, at most %d allowed", n_threads,
-                POOL_MAX_THREADS);
+        gg_fail(e, "thread pool: %d threads requested, at most %d allowed", n_threads, POOL_MAX_THREADS);
         return NULL;
     }
     gg_pool *p = calloc(1, sizeof *p);

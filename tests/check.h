@@ -14,9 +14,7 @@
 
 extern int check_passed, check_failed;
 
-void check_report(bool ok, const char *file, int line, const char *fmt, ...)
-    GG_PRINTF(4, 5)
-    ;
+void check_report(bool ok, const char *file, int line, const char *fmt, ...) GG_PRINTF(4, 5);
 int check_done(const char *test_name);
 
 /* Directory of ../shared/fixtures/vocab (from GGEMBED_FIXTURES), and a
@@ -35,11 +33,11 @@ uint8_t *check_read_file(const char *path, size_t *size);
 
 #define CHECK(cond) check_report((cond), __FILE__, __LINE__, "%s", #cond)
 #define CHECKF(cond, ...) check_report((cond), __FILE__, __LINE__, __VA_ARGS__)
-#define CHECK_EQ_INT(a, b)                                                                  \
-    do {                                                                                    \
-        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                     \
-        check_report(check_a_ == check_b_, __FILE__, __LINE__, "%s == %s (%lld vs %lld)", #a, \
-                     #b, check_a_, check_b_);                                               \
+#define CHECK_EQ_INT(a, b)                                                                        \
+    do {                                                                                          \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                           \
+        check_report(check_a_ == check_b_, __FILE__, __LINE__, "%s == %s (%lld vs %lld)", #a, #b, \
+                     check_a_, check_b_);                                                         \
     } while (0)
 
 #endif

@@ -118,7 +118,8 @@ static int answer_errors(const mixed_clients *m, const sent *s, uint8_t type, co
         return code != GG_PE_BUSY;
     }
     if (type != (GG_MSG_REPLY | s->kind)) return 1;
-    if (s->kind == GG_MSG_TOKENIZE) return tokenize_answer_errors(m->model, m->texts[s->text], r->data, r->len);
+    if (s->kind == GG_MSG_TOKENIZE)
+        return tokenize_answer_errors(m->model, m->texts[s->text], r->data, r->len);
     if (s->kind == GG_MSG_EMBED) return m->embed_errors(r->data, r->len, s->text);
     return 0;
 }
@@ -243,8 +244,8 @@ int server_proc_stop(server_proc *p) {
 bool make_preset_model(const char *path, const char *preset) {
     char vocab[600];
     snprintf(vocab, sizeof vocab, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
-    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", (char *)preset, "--vocab", vocab,
-                    "-o", (char *)path, NULL};
+    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", (char *)preset, "--vocab", vocab, "-o",
+                    (char *)path,          NULL};
     if (!argv[0]) return false;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -333,8 +334,7 @@ int server_proc_stop(server_proc *p) {
     DWORD code = 0;
     if (WaitForSingleObject(p->process, 30000) == WAIT_OBJECT_0 && GetExitCodeProcess(p->process, &code))
         status = (long)code;
-    else
-        TerminateProcess(p->process, 1);
+    else TerminateProcess(p->process, 1);
     CloseHandle(p->process);
     p->process = NULL;
     return (int)status;
@@ -361,8 +361,15 @@ uint32_t send_embed(gg_client *c, const char *const *texts, uint32_t n, uint32_t
     gg_str store[16];
     if (n > GG_ARRAY_LEN(store)) return 0;
     for (uint32_t i = 0; i < n; i++) store[i] = (gg_str){texts[i], (uint32_t)strlen(texts[i])};
-    gg_embed_req q = {deadline_ms, -1, -1, truncate ? 1 : 0, 0, 0,
-                      {prefix ? prefix : "", prefix ? (uint32_t)strlen(prefix) : 0}, n, store};
+    gg_embed_req q = {deadline_ms,
+                      -1,
+                      -1,
+                      truncate ? 1 : 0,
+                      0,
+                      0,
+                      {prefix ? prefix : "", prefix ? (uint32_t)strlen(prefix) : 0},
+                      n,
+                      store};
     gg_buf b = {0};
     gg_encode_embed(&b, &q);
     uint32_t id = b.oom ? 0 : gg_client_send(c, GG_MSG_EMBED, b.data, b.len);

@@ -48,8 +48,8 @@ int run_mixed_clients(const mixed_clients *m);
 /* ---- a server child process ---- */
 
 typedef struct server_proc {
-    long pid;      /* POSIX: the child */
-    void *process; /* Windows: its process handle */
+    long pid;          /* POSIX: the child */
+    void *process;     /* Windows: its process handle */
     char address[512]; /* a socket path in a fresh directory (POSIX), a pipe name (Windows) */
     bool is_pipe;
 } server_proc;

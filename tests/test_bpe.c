@@ -55,24 +55,24 @@ static void expect(const gg_tokenizer *t, bool spm, bool first, const char *text
     bool same;
     while (want[n] >= 0) n++;
     same = rc == 0 && out.n == n && (n == 0 || memcmp(out.ids, want, n * sizeof *want) == 0);
-    check_report(same, __FILE__, line, "\"%s\": rc %d (%s), %zu ids, first %d, want %zu ids", text,
-                 rc, e.msg, out.n, out.n ? out.ids[0] : -1, n);
+    check_report(same, __FILE__, line, "\"%s\": rc %d (%s), %zu ids, first %d, want %zu ids", text, rc,
+                 e.msg, out.n, out.n ? out.ids[0] : -1, n);
     free(out.ids);
 }
-#define EXPECT(t, spm, first, text, ...)                              \
-    do {                                                              \
-        static const int want_[] = {__VA_ARGS__, -1};                 \
-        expect(t, spm, first, text, want_, __LINE__);                 \
+#define EXPECT(t, spm, first, text, ...)              \
+    do {                                              \
+        static const int want_[] = {__VA_ARGS__, -1}; \
+        expect(t, spm, first, text, want_, __LINE__); \
     } while (0)
-#define EXPECT_NONE(t, spm, first, text)                              \
-    do {                                                              \
-        static const int want_[] = {-1};                              \
-        expect(t, spm, first, text, want_, __LINE__);                 \
+#define EXPECT_NONE(t, spm, first, text)              \
+    do {                                              \
+        static const int want_[] = {-1};              \
+        expect(t, spm, first, text, want_, __LINE__); \
     } while (0)
 
 static void test_bpe_merges(void) {
     /* "Ġ" is the GPT-2 symbol of the space byte */
-    static const char *const toks[] = {"a", "b", "c", "\xC4\xA0", "ab", "abc", "\xC4\xA0\x61",
+    static const char *const toks[] = {"a",  "b",  "c",  "\xC4\xA0", "ab", "abc", "\xC4\xA0\x61",
                                        "bc", "aa", "ac", "!"};
     static const char *const merges[] = {"a b", "ab c", "\xC4\xA0 a", "b c", "a a"};
     vocab v;
@@ -93,7 +93,10 @@ static void test_bpe_merges(void) {
     /* "a c" is no merge: "ac" is a token but merges ignore it */
     EXPECT(&v.t, false, false, "ac", 0, 2);
     /* é is two byte symbols with no tokens: dropped, as llama.cpp does */
-    EXPECT(&v.t, false, false, "a\xC3\xA9" "b", 0, 1);
+    EXPECT(&v.t, false, false,
+           "a\xC3\xA9"
+           "b",
+           0, 1);
     EXPECT_NONE(&v.t, false, false, "\xC3\xA9");
     EXPECT(&v.t, false, false, "a!", 0, 10);
 
@@ -118,8 +121,9 @@ static void test_bpe_merges(void) {
 }
 
 static void test_spm(void) {
-    static const char *const toks[] = {"<unk>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81\x61", "ab",
-                                       "\xE2\x96\x81\x61\x62", "<0x5A>", "<0xC3>", "<0xA9>", "ba"};
+    static const char *const toks[] = {
+        "<unk>",  "\xE2\x96\x81", "a",      "b", "\xE2\x96\x81\x61", "ab", "\xE2\x96\x81\x61\x62",
+        "<0x5A>", "<0xC3>",       "<0xA9>", "ba"};
     vocab v;
     build(&v, toks, 11, NULL, 0);
     /* scores decide the order: "▁a" (-1) beats "ab" (-2) */

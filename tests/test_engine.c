@@ -59,11 +59,15 @@ static float *embed(ggembed_model *m, const ggembed_text *t, size_t n, const gge
     char err[GGEMBED_ERR_LEN] = "";
     ggembed_status st = ggembed_embed(m, t, n, o, out, res, err, sizeof err);
     CHECKF(st == GGEMBED_OK, "embed %zu texts: %s: %s", n, ggembed_status_name(st), err);
-    if (st != GGEMBED_OK) { free(out); return NULL; }
+    if (st != GGEMBED_OK) {
+        free(out);
+        return NULL;
+    }
     return out;
 }
 
-static float *embed1(ggembed_model *m, ggembed_text t, const ggembed_embed_options *o, ggembed_result *res) {
+static float *embed1(ggembed_model *m, ggembed_text t, const ggembed_embed_options *o,
+                     ggembed_result *res) {
     return embed(m, &t, 1, o, res);
 }
 
@@ -109,7 +113,10 @@ static void test_batch_and_threads(const char *path, const char *label) {
     for (size_t i = 0; i < N_MIXED; i++) t[i] = T(mixed[i]);
     ggembed_result res[N_MIXED];
     float *batch = embed(m1, t, N_MIXED, NULL, res);
-    if (!batch) { ggembed_close(m1); return; }
+    if (!batch) {
+        ggembed_close(m1);
+        return;
+    }
     CHECK(all_finite(batch, N_MIXED * (size_t)E));
     for (size_t i = 0; i < N_MIXED; i++) {
         ggembed_result r1;
@@ -154,8 +161,8 @@ static void test_batch_and_threads(const char *path, const char *label) {
                 }
                 CHECK_EQ_INT(rt[i].n_tokens, res[i].n_tokens);
                 CHECKF(memcmp(v + i * E, batch + i * E, sizeof(float) * E) == 0,
-                           "%s: %d threads, batch %d: text %zu differs from 1 thread (max |diff| %g)",
-                           label, threads[ti], batches[bi], i, max_abs_diff(v + i * E, batch + i * E, E));
+                       "%s: %d threads, batch %d: text %zu differs from 1 thread (max |diff| %g)", label,
+                       threads[ti], batches[bi], i, max_abs_diff(v + i * E, batch + i * E, E));
             }
             free(v);
             ggembed_close(mt);
@@ -181,7 +188,8 @@ static void test_batch_and_threads(const char *path, const char *label) {
 
 /* Texts which[0 .. n) of all[] (see test_long_texts) in one batch and
  * each alone. */
-static void long_texts_at(const char *path, const ggembed_text *all, const int *which, int n, int threads) {
+static void long_texts_at(const char *path, const ggembed_text *all, const int *which, int n,
+                          int threads) {
     ggembed_model *m = check_open_model(path, threads, 0);
     if (!m) return;
     const int E = ggembed_get_info(m)->n_embd;
@@ -228,7 +236,8 @@ static void test_long_texts(void) {
      * builds feel */
     char path1[1024];
     snprintf(path1, sizeof path1, "%s/engine-long-1.gguf", check_tmp_dir());
-    snprintf(args, sizeof args, "--preset nomic-tiny --type f32 --seed 8 --embd 256 --ctx 4608 --layers 1");
+    snprintf(args, sizeof args,
+             "--preset nomic-tiny --type f32 --seed 8 --embd 256 --ctx 4608 --layers 1");
     const bool one = check_mkmodel(args, path1) == 0;
     static const struct {
         gg_simd level;
@@ -341,8 +350,14 @@ static void test_texts(ggembed_model *m) {
 
     /* Random bytes and invalid UTF-8: accepted, finite, deterministic.
      * (\200 is 0x80: a hex escape would take the "def" after it in.) */
-    static const char *bad[] = {"\xff\xfe\xfd", "abc\200def", "\xc3", "\xe2\x82", "\xed\xa0\x80 surrogate",
-                                "\xf4\x90\x80\x80 past U+10FFFF", "\xc0\xaf overlong", "nul\0inside"};
+    static const char *bad[] = {"\xff\xfe\xfd",
+                                "abc\200def",
+                                "\xc3",
+                                "\xe2\x82",
+                                "\xed\xa0\x80 surrogate",
+                                "\xf4\x90\x80\x80 past U+10FFFF",
+                                "\xc0\xaf overlong",
+                                "nul\0inside"};
     size_t bad_len[] = {3, 7, 1, 2, 13, 19, 12, 10};
     char rb[4][200];
     ggembed_text tx[12];
@@ -357,7 +372,8 @@ static void test_texts(ggembed_model *m) {
     if (a && b) {
         CHECK(all_finite(a, 12 * (size_t)E));
         CHECK(memcmp(a, b, sizeof(float) * 12 * E) == 0);
-        for (int i = 0; i < 12; i++) CHECKF(rr[i].n_tokens >= 2, "bad text %d: %d tokens", i, rr[i].n_tokens);
+        for (int i = 0; i < 12; i++)
+            CHECKF(rr[i].n_tokens >= 2, "bad text %d: %d tokens", i, rr[i].n_tokens);
     }
     free(a);
     free(b);
@@ -395,7 +411,8 @@ static void test_texts(ggembed_model *m) {
     while (lo < hi) {
         size_t mid = (lo + hi + 1) / 2;
         ggembed_tokenize(m, s, mid, 1, ids, 4096, &nt, NULL, 0);
-        if ((int)nt <= in->n_ctx) lo = mid; else hi = mid - 1;
+        if ((int)nt <= in->n_ctx) lo = mid;
+        else hi = mid - 1;
     }
     ggembed_tokenize(m, s, lo, 1, ids, 4096, &nt, NULL, 0);
     if ((int)nt == in->n_ctx) {
@@ -404,7 +421,8 @@ static void test_texts(ggembed_model *m) {
         CHECKF(st == GGEMBED_OK, "a text of exactly n_ctx tokens with truncate=0: %s", err);
         if (st == GGEMBED_OK) CHECK_EQ_INT(re.n_tokens, in->n_ctx);
         st = ggembed_embed(m, &(ggembed_text){s, lo + 7}, 1, &o, out, &re, err, sizeof err);
-        CHECKF(st == GGEMBED_E_TOO_LONG, "n_ctx tokens and a few more with truncate=0: %s", ggembed_status_name(st));
+        CHECKF(st == GGEMBED_E_TOO_LONG, "n_ctx tokens and a few more with truncate=0: %s",
+               ggembed_status_name(st));
     }
     free(s);
 
@@ -413,7 +431,8 @@ static void test_texts(ggembed_model *m) {
     int32_t i1[32], i2[32];
     CHECK(ggembed_tokenize(m, "[CLS]", 5, 0, i1, 32, &n1, NULL, 0) == GGEMBED_OK);
     CHECKF(n1 > 1, "\"[CLS]\" is %zu token(s): its text was parsed as the special token", n1);
-    for (size_t i = 0; i < n1 && i < 32; i++) CHECKF(i1[i] != 101, "\"[CLS]\" gave id 101 (the [CLS] token)");
+    for (size_t i = 0; i < n1 && i < 32; i++)
+        CHECKF(i1[i] != 101, "\"[CLS]\" gave id 101 (the [CLS] token)");
     CHECK(ggembed_tokenize(m, "[CLS] hi [SEP]", 14, 1, i2, 32, &n2, NULL, 0) == GGEMBED_OK);
     int n_cls = 0;
     for (size_t i = 0; i < n2 && i < 32; i++) n_cls += i2[i] == 101;
@@ -514,7 +533,8 @@ static void test_decoder_mean(void) {
     CHECK_EQ_INT(in->causal, 1);
     CHECK_EQ_INT(in->pooling, GGEMBED_POOLING_LAST);
     const int E = in->n_embd;
-    static const char *words[] = {"the", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog"};
+    static const char *words[] = {"the",   " quick", " brown", " fox", " jumps",
+                                  " over", " the",   " lazy",  " dog"};
     enum { NW = 9 };
     char prefixes[NW][80];
     ggembed_text pt[NW];
@@ -557,8 +577,10 @@ static void test_decoder_mean(void) {
                 avg /= NW;
                 worst = fmax(worst, fabs(avg - mean[i]));
             }
-            CHECKF(worst <= 2e-4 * scale + 1e-6, "decoder mean differs from the average of "
-                   "its per-position states by %g (largest element %g)", worst, scale);
+            CHECKF(worst <= 2e-4 * scale + 1e-6,
+                   "decoder mean differs from the average of "
+                   "its per-position states by %g (largest element %g)",
+                   worst, scale);
             /* cls is position 0: the first prefix's last token. */
             CHECKF(max_abs_diff(cls, last, E) <= 2e-4 * scale + 1e-6,
                    "decoder cls differs from position 0 by %g", max_abs_diff(cls, last, E));
@@ -587,7 +609,8 @@ static const char *rope_texts[ROPE_N] = {
 static float *rope_vectors(const char *opts, int *dims) {
     char path[2048], args[4096];
     snprintf(path, sizeof path, "%s/engine-rope.gguf", check_tmp_dir());
-    snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\" %s",
+    snprintf(args, sizeof args,
+             "--preset qwen2-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\" %s",
              check_fixtures_dir(), opts);
     float *v = NULL;
     ggembed_model *m = check_mkmodel(args, path) ? NULL : check_open_model(path, 2, 0);
@@ -605,8 +628,10 @@ static float *rope_vectors(const char *opts, int *dims) {
 static void rope_unknown_type(void) {
     char path[2048], args[4096];
     snprintf(path, sizeof path, "%s/engine-rope-bad.gguf", check_tmp_dir());
-    snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --vocab \"%s/ggml-vocab-qwen2.gguf\" "
-             "--rope-scaling yarn --rope-factor 4", check_fixtures_dir());
+    snprintf(args, sizeof args,
+             "--preset qwen2-tiny --type f16 --vocab \"%s/ggml-vocab-qwen2.gguf\" "
+             "--rope-scaling yarn --rope-factor 4",
+             check_fixtures_dir());
     size_t size = 0;
     uint8_t *data = check_mkmodel(args, path) ? NULL : check_read_file(path, &size);
     /* the key, then its value: type (u32), length (u64), "yarn" */
@@ -636,11 +661,13 @@ static void rope_unknown_type(void) {
 static void rope_freqs_tensor(void) {
     char path[2048], args[4096];
     snprintf(path, sizeof path, "%s/engine-rope-freqs.gguf", check_tmp_dir());
-    const char *base = "--preset llama-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-llama-spm.gguf\" %s";
+    const char *base =
+        "--preset llama-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-llama-spm.gguf\" %s";
     float *v[2] = {NULL, NULL};
     int E = 0;
     for (int k = 0; k < 2; k++) {
-        snprintf(args, sizeof args, base, check_fixtures_dir(), k ? "--rope-freqs 8 --rope-orig-ctx 32" : "");
+        snprintf(args, sizeof args, base, check_fixtures_dir(),
+                 k ? "--rope-freqs 8 --rope-orig-ctx 32" : "");
         ggembed_model *m = check_mkmodel(args, path) ? NULL : check_open_model(path, 2, 0);
         if (!m) continue;
         ggembed_text t[ROPE_N] = {T(rope_texts[0]), T(rope_texts[1])};
@@ -733,7 +760,8 @@ static void test_open_errors(void) {
     char err[GGEMBED_ERR_LEN] = "";
     o.max_memory = need - 1;
     ggembed_status st = ggembed_open(bert_path, &o, &m, err, sizeof err);
-    CHECKF(st == GGEMBED_E_MEMORY && m == NULL, "max_memory below the need: %s", ggembed_status_name(st));
+    CHECKF(st == GGEMBED_E_MEMORY && m == NULL, "max_memory below the need: %s",
+           ggembed_status_name(st));
     char mb[32];
     snprintf(mb, sizeof mb, "%.1f MB", need / 1048576.0);
     CHECKF(strstr(err, mb) != NULL, "the message says how much it would need (%s): '%s'", mb, err);
@@ -753,8 +781,8 @@ static void test_open_errors(void) {
     setenv("GGEMBED_SIMD", "avx3", 1);
 #endif
     st = ggembed_open(bert_path, &o, &m, err, sizeof err);
-    CHECKF(st == GGEMBED_E_INVALID && m == NULL && strstr(err, "GGEMBED_SIMD=avx3"), "GGEMBED_SIMD=avx3: %s: %s",
-           ggembed_status_name(st), err);
+    CHECKF(st == GGEMBED_E_INVALID && m == NULL && strstr(err, "GGEMBED_SIMD=avx3"),
+           "GGEMBED_SIMD=avx3: %s: %s", ggembed_status_name(st), err);
     ggembed_close(m);
     m = NULL;
 #ifdef _WIN32
@@ -795,7 +823,10 @@ static void test_open_errors(void) {
         const size_t cuts[] = {size / 2, size - 1, 24, 0};
         for (int i = 0; i < 5; i++) {
             FILE *f = fopen(bad, "wb");
-            if (!f) { CHECKF(0, "cannot write %s", bad); break; }
+            if (!f) {
+                CHECKF(0, "cannot write %s", bad);
+                break;
+            }
             if (i < 4) {
                 fwrite(data, 1, cuts[i], f);
             } else { /* a tensor count far too large */
@@ -810,7 +841,8 @@ static void test_open_errors(void) {
             st = ggembed_open(bad, NULL, &m, err, sizeof err);
             CHECKF(st != GGEMBED_OK && m == NULL, "broken file %d opened", i);
             CHECKF(st == GGEMBED_E_FORMAT, "broken file %d: %s", i, ggembed_status_name(st));
-            CHECKF(strlen(err) > 10 && strstr(err, "engine-broken.gguf"), "broken file %d: message '%s'", i, err);
+            CHECKF(strlen(err) > 10 && strstr(err, "engine-broken.gguf"), "broken file %d: message '%s'",
+                   i, err);
             if (m) ggembed_close(m);
             m = NULL;
         }
@@ -825,8 +857,8 @@ static void test_open_errors(void) {
 
 /* A copy of `src` with general.architecture `arch` (NULL: kept) and one
  * extra f32 tensor `extra` [ne0, ne1] of zeros (NULL: none). */
-static int copy_model(const char *src, const char *dst, const char *arch, const char *extra,
-                      int64_t ne0, int64_t ne1) {
+static int copy_model(const char *src, const char *dst, const char *arch, const char *extra, int64_t ne0,
+                      int64_t ne1) {
     gguf_file *f = NULL;
     gg_err e = {{0}};
     if (gguf_open(src, &f, &e)) return -1;
@@ -872,7 +904,8 @@ static void test_foreign_tensor(void) {
     CHECK(copy_model(bert_path, path, NULL, "dense_2.weight", 64, 256) == 0);
     st = ggembed_open(path, NULL, &m, err, sizeof err);
     CHECKF(st == GGEMBED_E_FORMAT && !m, "bert with dense_2: %s", ggembed_status_name(st));
-    CHECKF(strstr(err, "dense_2.weight") && strstr(err, "not part of a bert model"), "message: '%s'", err);
+    CHECKF(strstr(err, "dense_2.weight") && strstr(err, "not part of a bert model"), "message: '%s'",
+           err);
     if (m) ggembed_close(m);
     remove(path);
 }
@@ -884,7 +917,8 @@ static void test_foreign_tensor(void) {
 static void test_dense_projection(void) {
     char path[2048], args[4096], err[GGEMBED_ERR_LEN] = "";
     snprintf(path, sizeof path, "%s/engine-dense.gguf", check_tmp_dir());
-    const char *base = "--preset gemma-emb-tiny --type f32 --seed 5 --vocab \"%s/ggml-vocab-llama-spm.gguf\" %s";
+    const char *base =
+        "--preset gemma-emb-tiny --type f32 --seed 5 --vocab \"%s/ggml-vocab-llama-spm.gguf\" %s";
     float *v[2] = {NULL, NULL}, *cut = NULL;
     int E[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
@@ -907,7 +941,8 @@ static void test_dense_projection(void) {
     if (v[1] && cut) {
         double n = 0, dot = 0;
         for (int i = 0; i < 16; i++) n += (double)v[1][i] * v[1][i], dot += (double)v[1][i] * cut[i];
-        CHECKF(fabs(dot / sqrt(n) - 1.0) < 1e-4, "dims 16 is not the projected vector's head, renormalized");
+        CHECKF(fabs(dot / sqrt(n) - 1.0) < 1e-4,
+               "dims 16 is not the projected vector's head, renormalized");
     }
     free(v[0]), free(v[1]), free(cut);
     /* the projection's tensors in a file without its keys */
@@ -933,7 +968,8 @@ static void test_dense_projection(void) {
 static void test_hidden_activation(void) {
     char path[2048], args[4096], err[GGEMBED_ERR_LEN] = "";
     snprintf(path, sizeof path, "%s/engine-act.gguf", check_tmp_dir());
-    const char *base = "--preset modernbert-tiny --type f32 --seed 5 --vocab \"%s/ggml-vocab-gpt-2.gguf\" %s";
+    const char *base =
+        "--preset modernbert-tiny --type f32 --seed 5 --vocab \"%s/ggml-vocab-gpt-2.gguf\" %s";
     float *v[2] = {NULL, NULL};
     const char *acts[2] = {"--hidden-act gelu", "--hidden-act silu"};
     for (int k = 0; k < 2; k++) {
@@ -952,7 +988,8 @@ static void test_hidden_activation(void) {
         ggembed_model *m = NULL;
         ggembed_status st = ggembed_open(path, NULL, &m, err, sizeof err);
         CHECKF(st == GGEMBED_E_UNSUPPORTED && !m, "hidden_activation relu: %s", ggembed_status_name(st));
-        CHECKF(strstr(err, "modern-bert.hidden_activation") && strstr(err, "relu"), "message: '%s'", err);
+        CHECKF(strstr(err, "modern-bert.hidden_activation") && strstr(err, "relu"), "message: '%s'",
+               err);
         if (m) ggembed_close(m);
     }
     remove(path);
@@ -978,7 +1015,8 @@ static void test_error_kinds(void) {
 /* ---- tokenize with specials = lead + plain + trail, every fixture ---- */
 
 static void test_tokenize_specials(void) {
-    static const char *names[] = {"bert-bge", "llama-spm", "gpt-2", "deepseek-coder", "starcoder", "qwen2"};
+    static const char *names[] = {"bert-bge",       "llama-spm", "gpt-2",
+                                  "deepseek-coder", "starcoder", "qwen2"};
     for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
         char path[2048], inp[2100];
         snprintf(path, sizeof path, "%s/ggml-vocab-%s.gguf", check_fixtures_dir(), names[f]);
@@ -1042,8 +1080,16 @@ static void test_tokenize_specials(void) {
 /* ---- cancel ---- */
 
 static int cancel_calls;
-static int cancel_yes(void *u) { (void)u; cancel_calls++; return 1; }
-static int cancel_no(void *u) { (void)u; cancel_calls++; return 0; }
+static int cancel_yes(void *u) {
+    (void)u;
+    cancel_calls++;
+    return 1;
+}
+static int cancel_no(void *u) {
+    (void)u;
+    cancel_calls++;
+    return 0;
+}
 
 static void test_cancel(ggembed_model *m) {
     ggembed_embed_options o;
@@ -1093,8 +1139,8 @@ static bool overwrite_in_place(void) {
     return ok;
 }
 
-static ggembed_status embed_status(ggembed_model *m, const ggembed_embed_options *o, float *out, char *err,
-                                   size_t n) {
+static ggembed_status embed_status(ggembed_model *m, const ggembed_embed_options *o, float *out,
+                                   char *err, size_t n) {
     ggembed_text t = T("hello world");
     return ggembed_embed(m, &t, 1, o, out, NULL, err, n);
 }
@@ -1132,7 +1178,8 @@ static void test_model_changed(void) {
     snprintf(args, sizeof args, "--preset bert-tiny --type f32 --seed 6 --vocab \"%s\"", vocab_bert);
     size_t bert_size = 0;
     free(check_read_file(bert_path, &bert_size));
-    if (check_mkmodel(args, other_path) || !(other_bytes = check_read_file(other_path, &other_size))) return;
+    if (check_mkmodel(args, other_path) || !(other_bytes = check_read_file(other_path, &other_size)))
+        return;
     CHECK_EQ_INT(other_size, bert_size); /* same shapes: only the bytes differ */
     float want[1024], v[1024];
     char err[GGEMBED_ERR_LEN];
@@ -1154,8 +1201,8 @@ static void test_model_changed(void) {
         o.cancel = rewrite_mid_pass;
         rewrite_calls = 0;
         ggembed_status st = embed_status(m, &o, v, err, sizeof err);
-        CHECKF(rewrite_calls >= 2 && st == GGEMBED_E_MODEL_CHANGED, "rewritten mid-pass: %s after %d polls",
-               ggembed_status_name(st), rewrite_calls);
+        CHECKF(rewrite_calls >= 2 && st == GGEMBED_E_MODEL_CHANGED,
+               "rewritten mid-pass: %s after %d polls", ggembed_status_name(st), rewrite_calls);
         ggembed_close(m);
     }
     /* Truncated: found before anything reads the file (no SIGBUS). */
@@ -1184,7 +1231,8 @@ static void test_model_changed(void) {
             expect_changed(m, "replaced by a rename");
         } else {
             printf("test_engine: renaming over a mapped model is refused here\n");
-            CHECK(embed_status(m, NULL, v, err, sizeof err) == GGEMBED_OK && !memcmp(v, want, sizeof(float) * 32));
+            CHECK(embed_status(m, NULL, v, err, sizeof err) == GGEMBED_OK &&
+                  !memcmp(v, want, sizeof(float) * 32));
         }
     }
     if (m) ggembed_close(m);
@@ -1200,7 +1248,8 @@ static void test_model_changed(void) {
             printf("test_engine: removing a mapped model is refused here\n");
         } else if (gg_file_identity_get(changing_path, &id, NULL) == 0) {
             printf("test_engine: a removed mapped model keeps its name until it is unmapped here\n");
-            CHECK(embed_status(m, NULL, v, err, sizeof err) == GGEMBED_OK && !memcmp(v, want, sizeof(float) * 32));
+            CHECK(embed_status(m, NULL, v, err, sizeof err) == GGEMBED_OK &&
+                  !memcmp(v, want, sizeof(float) * 32));
         } else {
             expect_changed(m, "removed");
         }
@@ -1238,7 +1287,8 @@ int main(void) {
     snprintf(args, sizeof args, "--preset bert-tiny --type f32 --seed 3 --vocab \"%s\"", vocab_bert);
     int rc = check_mkmodel(args, bert_path);
     rc |= check_mkmodel("--preset bert-tiny --type q8_0 --seed 4", builtin_path);
-    snprintf(args, sizeof args, "--preset qwen2-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\"", fix);
+    snprintf(args, sizeof args,
+             "--preset qwen2-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\"", fix);
     rc |= check_mkmodel(args, qwen_path);
     if (rc == 0) {
         test_batch_and_threads(bert_path, "bert f32");

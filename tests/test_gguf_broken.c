@@ -104,7 +104,8 @@ static void expect_patch(size_t off, uint64_t v, int n, const char *want, int li
     gg_err e;
     int rc = try_open(img, base->n, &e);
     check_report(rc < 0, __FILE__, line, "patch at %zu accepted", off);
-    check_report(rc < 0 && strstr(e.msg, want) != NULL, __FILE__, line, "message '%s' lacks '%s'", e.msg, want);
+    check_report(rc < 0 && strstr(e.msg, want) != NULL, __FILE__, line, "message '%s' lacks '%s'", e.msg,
+                 want);
     free(img);
 }
 #define PATCH(off, v, n, want) expect_patch((off), (v), (n), (want), __LINE__)
@@ -120,10 +121,10 @@ static void test_truncations(void) {
     size_t cuts = 0;
     for (size_t n = 0; n <= at.infos_end; n++, cuts++) {
         if (try_open(base->p, n, &e) < 0) refused++;
-        if (strstr(e.msg, "past the end") || strstr(e.msg, "not a GGUF file") || strstr(e.msg, "cannot fit"))
+        if (strstr(e.msg, "past the end") || strstr(e.msg, "not a GGUF file") ||
+            strstr(e.msg, "cannot fit"))
             named++;
-        else
-            CHECKF(0, "cut at %zu: '%s'", n, e.msg);
+        else CHECKF(0, "cut at %zu: '%s'", n, e.msg);
     }
     size_t inside[] = {at.data_start, at.data_start + 1, at.data_start + 50, base->n - 1};
     for (size_t i = 0; i < GG_ARRAY_LEN(inside); i++, cuts++) {
@@ -155,10 +156,14 @@ static void test_header(void) {
 }
 
 static void test_metadata(void) {
-    PATCH(at.kv0_keylen, UINT64_MAX, 8, "metadata key #0: key: string length 18446744073709551615 runs past");
+    PATCH(at.kv0_keylen, UINT64_MAX, 8,
+          "metadata key #0: key: string length 18446744073709551615 runs past");
     PATCH(at.kv0_keylen, 0, 8, "empty");
-    PATCH(at.kv0_type, 13, 4, "metadata key #0 ('general.architecture'): value type 13 is not a GGUF type");
-    PATCH(at.kv0_strlen, 9999, 8, "('general.architecture'): string value: string length 9999 runs past the end of the file (at offset");
+    PATCH(at.kv0_type, 13, 4,
+          "metadata key #0 ('general.architecture'): value type 13 is not a GGUF type");
+    PATCH(
+        at.kv0_strlen, 9999, 8,
+        "('general.architecture'): string value: string length 9999 runs past the end of the file (at offset");
     PATCH(at.kv0_strlen, UINT64_MAX - 2, 8, "runs past the end");
     PATCH(at.arr_n, UINT64_MAX, 8, "array of 18446744073709551615 strings runs past");
     PATCH(at.arr_n, 3, 8, "runs past"); /* the third string eats later keys; something ends up short */
@@ -207,7 +212,8 @@ static void test_tensors(void) {
     PATCH(at.t_ndims[0], 5, 4, "n_dims 5 is not in 1..4");
     PATCH(at.t_ne[0], (uint64_t)1 << 62, 8, "more elements or bytes than 64-bit counts hold");
     PATCH(at.t_ne[0] + 8, (uint64_t)1 << 62, 8, "more elements or bytes"); /* 4 * 2^62 */
-    PATCH(at.t_ne[0], (uint64_t)1 << 61, 8, "more elements or bytes"); /* 2^62 elements fit, bytes do not */
+    PATCH(at.t_ne[0], (uint64_t)1 << 61, 8,
+          "more elements or bytes"); /* 2^62 elements fit, bytes do not */
     PATCH(at.t_ne[0] + 8, (uint64_t)-3, 8, "ne[1] = -3 is negative");
     PATCH(at.t_type[0], 4, 4, "tensor #0 ('a'): unknown tensor type 4");
     PATCH(at.t_type[0], 1000, 4, "unknown tensor type 1000");

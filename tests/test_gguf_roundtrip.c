@@ -117,7 +117,8 @@ static void test_hand_image(void) {
     CHECK(gguf_get_i64(f, "i64", &i64, NULL) == 0 && i64 == INT64_MIN);
     CHECK(gguf_get_f32(f, "f64", &f32, NULL) == 0 && f32 == -2.5f);
     const gguf_kv *kv = gguf_find_kv(f, "u64");
-    CHECK(kv && kv->type == GGUF_UINT64 && kv->value_bytes == 8 && memcmp(kv->value, "\xff\xff\xff\xff\xff\xff\xff\xff", 8) == 0);
+    CHECK(kv && kv->type == GGUF_UINT64 && kv->value_bytes == 8 &&
+          memcmp(kv->value, "\xff\xff\xff\xff\xff\xff\xff\xff", 8) == 0);
     CHECK(gguf_find_kv(f, "missing") == NULL);
     CHECK(gguf_kv_at(f, 2) && gguf_str_eq(gguf_kv_at(f, 2)->key, "u16"));
 
@@ -136,7 +137,8 @@ static void test_hand_image(void) {
     CHECK(pos == a.data + a.bytes);
 
     const gguf_tensor *w = gguf_find_tensor(f, "w"), *q = gguf_find_tensor(f, "q");
-    CHECK(w && w->type == GG_TYPE_F32 && w->n_dims == 2 && w->ne[0] == 3 && w->ne[1] == 2 && w->ne[2] == 1);
+    CHECK(w && w->type == GG_TYPE_F32 && w->n_dims == 2 && w->ne[0] == 3 && w->ne[1] == 2 &&
+          w->ne[2] == 1);
     CHECK(w && w->size == 24 && w->data == b.p + 576 && w->data[5] == 5);
     CHECK(q && q->type == GG_TYPE_Q8_0 && q->size == 34 && q->offset == 64 && q->data[0] == 100);
     /* 24 header + 458 metadata + 74 tensor infos = 556, padded to 64 */
@@ -253,7 +255,8 @@ static void check_all_types(gguf_file *f, const model *m, uint32_t alignment, co
         if (!tt) continue;
         const gguf_tensor *ten = gguf_tensor_at(f, (uint64_t)k++);
         size_t bytes = 2 * tt->type_size * 3;
-        CHECKF(ten && ten->type == t && ten->ne[0] == 2 * tt->block_size && ten->ne[1] == 3 && ten->n_dims == 2,
+        CHECKF(ten && ten->type == t && ten->ne[0] == 2 * tt->block_size && ten->ne[1] == 3 &&
+                   ten->n_dims == 2,
                "type %s", tt->name);
         if (!ten) continue;
         CHECKF(ten->size == bytes, "%s size %llu", tt->name, (unsigned long long)ten->size);
@@ -273,7 +276,8 @@ static void test_all_types(void) {
             gg_err e = {{0}};
             gguf_file *f = NULL;
             CHECKF(gguf_writer_to_memory(m.w, version, m.data, m.size, &img, &n, &e) == 0, "%s", e.msg);
-            CHECKF(gguf_open_memory(img, n, &f, &e) == 0, "v%u align %u: %s", version, aligns[ai], e.msg);
+            CHECKF(gguf_open_memory(img, n, &f, &e) == 0, "v%u align %u: %s", version, aligns[ai],
+                   e.msg);
             if (f) {
                 CHECK_EQ_INT(gguf_version(f), version);
                 check_all_types(f, &m, aligns[ai], img);
@@ -366,7 +370,8 @@ static void test_writer_errors(void) {
     snprintf(path, sizeof path, "%s/gguf_short.gguf", check_tmp_dir());
     uint8_t zeros[512] = {0};
     CHECK(gguf_writer_begin(w, path, 3, &e) == 0);
-    CHECK(gguf_write_data(w, zeros, 300, &e) < 0 && strstr(e.msg, "tensor 'a': 300 bytes given where 256"));
+    CHECK(gguf_write_data(w, zeros, 300, &e) < 0 &&
+          strstr(e.msg, "tensor 'a': 300 bytes given where 256"));
     CHECK(gguf_write_data(w, zeros, 256, &e) == 0);
     CHECK(gguf_write_data(w, zeros, 100, &e) == 0);
     CHECK(gguf_writer_finish(w, &e) < 0 && strstr(e.msg, "tensor 'b': 100 of its 128 bytes"));
@@ -486,8 +491,8 @@ static void test_many_strings(void) {
 
 static void test_fixtures(void) {
     static const char *names[] = {"ggml-vocab-bert-bge.gguf", "ggml-vocab-deepseek-coder.gguf",
-                                  "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf",
-                                  "ggml-vocab-qwen2.gguf", "ggml-vocab-starcoder.gguf"};
+                                  "ggml-vocab-gpt-2.gguf",    "ggml-vocab-llama-spm.gguf",
+                                  "ggml-vocab-qwen2.gguf",    "ggml-vocab-starcoder.gguf"};
     for (size_t i = 0; i < GG_ARRAY_LEN(names); i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", check_fixtures_dir(), names[i]);
@@ -497,8 +502,10 @@ static void test_fixtures(void) {
         if (!f) continue;
         gguf_str tok_model;
         gguf_array tokens;
-        CHECKF(gguf_get_str(f, "tokenizer.ggml.model", &tok_model, &e) == 0 && tok_model.len > 0, "%s: %s", names[i], e.msg);
-        CHECKF(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_STRING, &tokens, &e) == 0 && tokens.n > 1000,
+        CHECKF(gguf_get_str(f, "tokenizer.ggml.model", &tok_model, &e) == 0 && tok_model.len > 0,
+               "%s: %s", names[i], e.msg);
+        CHECKF(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_STRING, &tokens, &e) == 0 &&
+                   tokens.n > 1000,
                "%s: %s", names[i], e.msg);
         /* every kv's raw extent ends where the next begins */
         for (uint64_t k = 0; k + 1 < gguf_kv_count(f); k++) {

@@ -67,7 +67,8 @@ static const char *json_number(const char *s) {
     const char *start = s;
     if (*s == '-') s++;
     if (*s < '0' || *s > '9') return NULL;
-    while ((*s >= '0' && *s <= '9') || *s == '.' || *s == 'e' || *s == 'E' || *s == '+' || *s == '-') s++;
+    while ((*s >= '0' && *s <= '9') || *s == '.' || *s == 'e' || *s == 'E' || *s == '+' || *s == '-')
+        s++;
     return s > start ? s : NULL;
 }
 
@@ -157,7 +158,8 @@ static void test_helpers(void) {
     char *s = capture(put_tricky, NULL);
     /* quote, backslash, newline escaped; 0x01 as \u0001; the lone 0xFF
      * becomes U+FFFD; é kept; DEL escaped */
-    CHECKF(s && strcmp(s, "\"q\\\"b\\\\n\\n\\u0001\xef\xbf\xbd\xc3\xa9\\u007f\"") == 0, "got %s", s ? s : "(null)");
+    CHECKF(s && strcmp(s, "\"q\\\"b\\\\n\\n\\u0001\xef\xbf\xbd\xc3\xa9\\u007f\"") == 0, "got %s",
+           s ? s : "(null)");
     CHECK(json_ok(s));
     free(s);
     s = capture(put_floats, NULL);
@@ -176,7 +178,8 @@ static void test_helpers(void) {
     r = cli_json_parse_string("\"\\u0000x\"", 9, &n, err, sizeof err);
     CHECK(r && n == 2 && r[0] == 0 && r[1] == 'x');
     free(r);
-    static const char *bad[] = {"\"abc", "abc", "\"a\" b", "\"\\x\"", "\"\\u12\"", "\"a\x01\"", "\"\xff\""};
+    static const char *bad[] = {"\"abc",     "abc",       "\"a\" b", "\"\\x\"",
+                                "\"\\u12\"", "\"a\x01\"", "\"\xff\""};
     for (size_t i = 0; i < GG_ARRAY_LEN(bad); i++) {
         err[0] = 0;
         r = cli_json_parse_string(bad[i], strlen(bad[i]), &n, err, sizeof err);
@@ -195,8 +198,8 @@ static void test_helpers(void) {
 
 static void test_fixtures(void) {
     static const char *names[] = {"ggml-vocab-bert-bge.gguf", "ggml-vocab-deepseek-coder.gguf",
-                                  "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf",
-                                  "ggml-vocab-qwen2.gguf", "ggml-vocab-starcoder.gguf"};
+                                  "ggml-vocab-gpt-2.gguf",    "ggml-vocab-llama-spm.gguf",
+                                  "ggml-vocab-qwen2.gguf",    "ggml-vocab-starcoder.gguf"};
     for (size_t i = 0; i < GG_ARRAY_LEN(names); i++) {
         char path[1024], args[1200];
         snprintf(path, sizeof path, "%s/%s", check_fixtures_dir(), names[i]);
@@ -251,8 +254,8 @@ static void test_model(void) {
     for (int i = 0; i < 20; i++) many[i] = i * 10;
     gguf_set_arr(w, "test.many", GGUF_INT32, many, 20);
     int64_t ne1[2] = {64, 100}, ne2[1] = {64}, ne3[2] = {64, 64};
-    gguf_add_tensor(w, "token_embd.weight", GG_TYPE_F16, 2, ne1);   /* 6400 elements, 12800 bytes */
-    gguf_add_tensor(w, "norm.weight", GG_TYPE_F32, 1, ne2);         /* 64, 256 bytes */
+    gguf_add_tensor(w, "token_embd.weight", GG_TYPE_F16, 2, ne1);    /* 6400 elements, 12800 bytes */
+    gguf_add_tensor(w, "norm.weight", GG_TYPE_F32, 1, ne2);          /* 64, 256 bytes */
     gguf_add_tensor(w, "blk.0.attn_q.weight", GG_TYPE_Q8_0, 2, ne3); /* 4096, 128 blocks * 34 */
     static uint8_t data[12800 + 256 + 128 * 34];
     gg_err e;
@@ -283,7 +286,8 @@ static void test_model(void) {
     snprintf(args, sizeof args, "\"%s\"", path);
     CHECK(run_inspect(args, &text) == 0 && text);
     CHECK(text && strstr(text, "pooling type:        2 (cls)"));
-    CHECK(text && strstr(text, "int32[20]") && strstr(text, "[0, 10, 20, 30, 40, 50, 60, 70, ... 12 more]"));
+    CHECK(text && strstr(text, "int32[20]") &&
+          strstr(text, "[0, 10, 20, 30, 40, 50, 60, 70, ... 12 more]"));
     CHECK(text && strstr(text, "KV heads:            -"));
     free(text);
     remove(path);

@@ -185,7 +185,7 @@ static void test_spot_32(void) {
     gg_block_q4_0 a;
     memset(&a, 0, sizeof a);
     a.d = H_HALF;
-    a.qs[0] = 0x3a; /* element 0: (10-8)*0.5, element 16: (3-8)*0.5 */
+    a.qs[0] = 0x3a;  /* element 0: (10-8)*0.5, element 16: (3-8)*0.5 */
     a.qs[15] = 0xf0; /* element 15: (0-8)*0.5, element 31: (15-8)*0.5 */
     CHECK(deq1(GG_TYPE_Q4_0, &a, 32, 0) == 1.0f);
     CHECK(deq1(GG_TYPE_Q4_0, &a, 32, 16) == -2.5f);
@@ -210,8 +210,8 @@ static void test_spot_32(void) {
     c.qh[0] = 0x02;
     c.qh[2] = 0x01;
     c.qh[3] = 0x80;
-    c.qs[1] = 0x05; /* element 1: (16+5-16)*0.25, element 17: (0-16)*0.25 */
-    c.qs[0] = 0x30; /* element 16: (16+3-16)*0.25, element 0: -4 */
+    c.qs[1] = 0x05;  /* element 1: (16+5-16)*0.25, element 17: (0-16)*0.25 */
+    c.qs[0] = 0x30;  /* element 16: (16+3-16)*0.25, element 0: -4 */
     c.qs[15] = 0xf0; /* element 31: (16+15-16)*0.25 */
     CHECK(deq1(GG_TYPE_Q5_0, &c, 32, 1) == 1.25f);
     CHECK(deq1(GG_TYPE_Q5_0, &c, 32, 17) == -4.0f);
@@ -244,7 +244,7 @@ static void test_spot_k(void) {
     memset(&a, 0, sizeof a);
     a.d = H_HALF;
     a.dmin = H_QUARTER;
-    a.qs[49] = 0x30; /* bits 4-5 = 3 */
+    a.qs[49] = 0x30;     /* bits 4-5 = 3 */
     a.scales[13] = 0x57; /* scale 7, min 5 */
     CHECK(deq1(GG_TYPE_Q2_K, &a, 256, 209) == 0.5f * 7 * 3 - 0.25f * 5);
     CHECK(deq1(GG_TYPE_Q2_K, &a, 256, 208) == -1.25f); /* q = 0, same sub-block */
@@ -257,9 +257,9 @@ static void test_spot_k(void) {
     gg_block_q3_K b;
     memset(&b, 0, sizeof b);
     b.d = H_HALF;
-    b.qs[35] = 0x08; /* low bits = 2 */
-    b.hmask[3] = 0x20; /* set: no -4 */
-    b.scales[2] = 0x90; /* low nibble of scale 10 = 9 */
+    b.qs[35] = 0x08;     /* low bits = 2 */
+    b.hmask[3] = 0x20;   /* set: no -4 */
+    b.scales[2] = 0x90;  /* low nibble of scale 10 = 9 */
     b.scales[10] = 0x30; /* high bits of scale 10 = 3 -> 57 - 32 = 25 */
     CHECK(deq1(GG_TYPE_Q3_K, &b, 256, 163) == 0.5f * 25 * 2);
     /* Element 164: low bits 0, hmask clear -> q = -4; scale 25. */
@@ -290,10 +290,10 @@ static void test_spot_k(void) {
     memset(&d, 0, sizeof d);
     d.d = H_QUARTER;
     d.dmin = H_HALF;
-    d.scales[3] = 0x06;  /* scale3 6 */
-    d.scales[7] = 0x02;  /* min3 2 */
-    d.qs[37] = 0x40;     /* high nibble 4 */
-    d.qh[5] = 0x08;      /* +16 */
+    d.scales[3] = 0x06; /* scale3 6 */
+    d.scales[7] = 0x02; /* min3 2 */
+    d.qs[37] = 0x40;    /* high nibble 4 */
+    d.qh[5] = 0x08;     /* +16 */
     CHECK(deq1(GG_TYPE_Q5_K, &d, 256, 101) == 0.25f * 6 * 20 - 0.5f * 2);
     CHECK(deq1(GG_TYPE_Q5_K, &d, 256, 96) == -1.0f); /* q = 0 in sub-block 3 */
     CHECK(deq1(GG_TYPE_Q5_K, &d, 256, 69) == 0.0f);  /* sub-block 2: all zero */
@@ -303,8 +303,8 @@ static void test_spot_k(void) {
     gg_block_q6_K e;
     memset(&e, 0, sizeof e);
     e.d = H_1_64;
-    e.ql[71] = 0xa0;   /* high nibble 10 */
-    e.qh[39] = 0x30;   /* bits 4-5 = 3: q = 10 + 48 - 32 = 26 */
+    e.ql[71] = 0xa0; /* high nibble 10 */
+    e.qh[39] = 0x30; /* bits 4-5 = 3: q = 10 + 48 - 32 = 26 */
     e.scales[12] = -3;
     CHECK(deq1(GG_TYPE_Q6_K, &e, 256, 199) == 0.015625f * -3 * 26);
     /* element 135 (k = 0): low nibble of ql[71] = 0, qh bits 0-1 = 0 -> -32 */
@@ -531,19 +531,19 @@ static void test_act_rounding(void) {
 
 typedef struct type_case {
     gg_type type;
-    int n;           /* an awkward row length: 7 blocks or 3 super-blocks */
-    double max_rel;  /* bound on the relative RMS error on Gaussian data */
+    int n;          /* an awkward row length: 7 blocks or 3 super-blocks */
+    double max_rel; /* bound on the relative RMS error on Gaussian data */
 } type_case;
 
 /* Bounds: about 1.5x the uniform-rounding error of each format's step
  * (step / sqrt(12) relative to the data's spread), looser for the
  * K-quants whose scales are themselves quantized. */
 static const type_case cases[] = {
-    {GG_TYPE_F32, 224, 0.0},       {GG_TYPE_F16, 224, 0.0005},   {GG_TYPE_BF16, 224, 0.004},
-    {GG_TYPE_Q4_0, 224, 0.13},     {GG_TYPE_Q4_1, 224, 0.11},    {GG_TYPE_Q5_0, 224, 0.065},
-    {GG_TYPE_Q5_1, 224, 0.055},    {GG_TYPE_Q8_0, 224, 0.008},   {GG_TYPE_Q8_1, 224, 0.008},
-    {GG_TYPE_Q2_K, 768, 0.45},     {GG_TYPE_Q3_K, 768, 0.25},    {GG_TYPE_Q4_K, 768, 0.12},
-    {GG_TYPE_Q5_K, 768, 0.06},     {GG_TYPE_Q6_K, 768, 0.03},    {GG_TYPE_Q8_K, 768, 0.012},
+    {GG_TYPE_F32, 224, 0.0},    {GG_TYPE_F16, 224, 0.0005}, {GG_TYPE_BF16, 224, 0.004},
+    {GG_TYPE_Q4_0, 224, 0.13},  {GG_TYPE_Q4_1, 224, 0.11},  {GG_TYPE_Q5_0, 224, 0.065},
+    {GG_TYPE_Q5_1, 224, 0.055}, {GG_TYPE_Q8_0, 224, 0.008}, {GG_TYPE_Q8_1, 224, 0.008},
+    {GG_TYPE_Q2_K, 768, 0.45},  {GG_TYPE_Q3_K, 768, 0.25},  {GG_TYPE_Q4_K, 768, 0.12},
+    {GG_TYPE_Q5_K, 768, 0.06},  {GG_TYPE_Q6_K, 768, 0.03},  {GG_TYPE_Q8_K, 768, 0.012},
 };
 
 static double rel_rms(const float *x, const float *y, int n) {
@@ -572,8 +572,8 @@ static void test_quant_error(void) {
             double e = rel_rms(x, y, tc->n);
             if (e > worst) worst = e;
         }
-        CHECKF(worst <= tc->max_rel, "%s: relative RMS error %.5f above %.5f",
-               gg_type_name(tc->type), worst, tc->max_rel);
+        CHECKF(worst <= tc->max_rel, "%s: relative RMS error %.5f above %.5f", gg_type_name(tc->type),
+               worst, tc->max_rel);
         if (getenv("GG_TEST_VERBOSE")) printf("%s err %.5f\n", gg_type_name(tc->type), worst);
     }
     /* All-zero and constant rows stay exact where the format allows. */
@@ -597,8 +597,7 @@ static bool is_weight_type(gg_type t) {
 
 /* The dot of the dequantized rows, in double, and the sum of absolute
  * products to scale the tolerance by. */
-static double float_dot(gg_type wt, const void *w, gg_type at, const void *a, int n,
-                        double *mag) {
+static double float_dot(gg_type wt, const void *w, gg_type at, const void *a, int n, double *mag) {
     float xw[768], xa[768];
     gg_dequantize_row_ref(wt, w, xw, n);
     gg_dequantize_row_ref(at, a, xa, n);
@@ -660,8 +659,8 @@ static void test_dot_by_hand(void) {
     a[0].d = H_QUARTER;
     w[1].d = H_ONE;
     a[1].d = H_ONE;
-    w[0].qs[0] = 100, a[0].qs[0] = -3;   /* -300 */
-    w[0].qs[31] = 7, a[0].qs[31] = 9;    /* +63 */
+    w[0].qs[0] = 100, a[0].qs[0] = -3;    /* -300 */
+    w[0].qs[31] = 7, a[0].qs[31] = 9;     /* +63 */
     w[1].qs[4] = -127, a[1].qs[4] = -127; /* 16129 */
     float s;
     gg_vec_dot_ref(GG_TYPE_Q8_0, 64, &s, w, a);
@@ -689,7 +688,7 @@ static void test_dot_by_hand(void) {
 /* ---------------- matmul ---------------- */
 
 static void test_matmul(void) {
-    static const gg_type types[] = {GG_TYPE_F32, GG_TYPE_F16,  GG_TYPE_BF16, GG_TYPE_Q4_0,
+    static const gg_type types[] = {GG_TYPE_F32,  GG_TYPE_F16,  GG_TYPE_BF16, GG_TYPE_Q4_0,
                                     GG_TYPE_Q8_0, GG_TYPE_Q4_1, GG_TYPE_Q4_K, GG_TYPE_Q6_K};
     enum { ROWS = 37, LDY = 41, MAXTOK = 40 };
     for (size_t ti = 0; ti < GG_ARRAY_LEN(types); ti++) {
@@ -803,8 +802,7 @@ static void test_dispatch(void) {
      * activation quantizers of every level agree with the reference. */
     gg_simd best = gg_kernels_select(GG_SIMD_AVX512);
     CHECK(best >= GG_SIMD_SCALAR && best <= GG_SIMD_AVX512);
-    static const gg_type acts[] = {GG_TYPE_Q8_0, GG_TYPE_Q8_1, GG_TYPE_Q8_K, GG_TYPE_F16,
-                                   GG_TYPE_BF16};
+    static const gg_type acts[] = {GG_TYPE_Q8_0, GG_TYPE_Q8_1, GG_TYPE_Q8_K, GG_TYPE_F16, GG_TYPE_BF16};
     bad = 0;
     for (size_t i = 0; i < GG_ARRAY_LEN(acts); i++) {
         for (int k = 0; k < 768; k++) x[k] = rnd_gauss() * (k % 7 == 0 ? 5 : 1);
@@ -812,8 +810,7 @@ static void test_dispatch(void) {
         gg_quantize_act(acts[i], x, a, 768);
         bad += memcmp(a, w, gg_row_size(acts[i], 768)) != 0;
     }
-    CHECKF(bad == 0, "activation quantizers at level %s differ from the reference",
-           gg_simd_name(best));
+    CHECKF(bad == 0, "activation quantizers at level %s differ from the reference", gg_simd_name(best));
     gg_kernels_select(start);
 }
 

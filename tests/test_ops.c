@@ -16,7 +16,7 @@
 
 #define COLS 512
 #define MAX_TOK 70
-#define PAD 5          /* floats past each output row that must stay untouched */
+#define PAD 5 /* floats past each output row that must stay untouched */
 #define CANARY -777.0f
 
 static float frand(unsigned *s) {
@@ -116,7 +116,8 @@ static void run_case(const mcase *c, const float *in) {
                     for (int t = 0; t < n_tok; t++) {
                         bad_val += memcmp(got[k] + t * ld, want[k] + t * ld,
                                           sizeof(float) * (size_t)c->rows[k]) != 0;
-                        for (int64_t r = c->rows[k]; r < ld; r++) bad_pad += got[k][t * ld + r] != CANARY;
+                        for (int64_t r = c->rows[k]; r < ld; r++)
+                            bad_pad += got[k][t * ld + r] != CANARY;
                     }
                     for (int64_t i = (int64_t)n_tok * ld; i < (int64_t)MAX_TOK * ld; i++)
                         bad_pad += got[k][i] != CANARY;
@@ -143,15 +144,24 @@ int main(void) {
     unsigned s = 7;
     for (size_t i = 0; i < GG_ARRAY_LEN(in); i++) in[i] = frand(&s);
     static const mcase cases[] = {
-        {"keys and values (q4_K, q6_K: one quantization)", 2, {GG_TYPE_Q4_K, GG_TYPE_Q6_K},
-         {200, 200}, {true, true}},
+        {"keys and values (q4_K, q6_K: one quantization)",
+         2,
+         {GG_TYPE_Q4_K, GG_TYPE_Q6_K},
+         {200, 200},
+         {true, true}},
         {"gate and up (q4_K)", 2, {GG_TYPE_Q4_K, GG_TYPE_Q4_K}, {1000, 1000}, {true, false}},
-        {"activation formats differ (q4_K, q8_0)", 2, {GG_TYPE_Q4_K, GG_TYPE_Q8_0}, {64, 72},
+        {"activation formats differ (q4_K, q8_0)",
+         2,
+         {GG_TYPE_Q4_K, GG_TYPE_Q8_0},
+         {64, 72},
          {false, true}},
         {"f16", 2, {GG_TYPE_F16, GG_TYPE_F16}, {96, 40}, {false, false}},
         {"fewer rows than a task (q8_0)", 2, {GG_TYPE_Q8_0, GG_TYPE_Q8_0}, {20, 7}, {true, true}},
-        {"three products, uneven (q5_K, q4_K, q6_K)", 3, {GG_TYPE_Q5_K, GG_TYPE_Q4_K, GG_TYPE_Q6_K},
-         {48, 301, 16}, {false, true, false}},
+        {"three products, uneven (q5_K, q4_K, q6_K)",
+         3,
+         {GG_TYPE_Q5_K, GG_TYPE_Q4_K, GG_TYPE_Q6_K},
+         {48, 301, 16},
+         {false, true, false}},
         {"one product (q4_0)", 1, {GG_TYPE_Q4_0}, {517}, {true}},
     };
     for (size_t i = 0; i < GG_ARRAY_LEN(cases); i++) run_case(&cases[i], in);

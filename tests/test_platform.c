@@ -167,7 +167,8 @@ static void test_identity(void) {
     HANDLE h = CreateFileA(path, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
                            NULL, OPEN_EXISTING, 0, NULL);
     CHECK(h != INVALID_HANDLE_VALUE);
-    bool truncated = h != INVALID_HANDLE_VALUE && SetFilePointer(h, 100, NULL, FILE_BEGIN) == 100 && SetEndOfFile(h);
+    bool truncated = h != INVALID_HANDLE_VALUE && SetFilePointer(h, 100, NULL, FILE_BEGIN) == 100 &&
+                     SetEndOfFile(h);
     if (h != INVALID_HANDLE_VALUE) CloseHandle(h);
     CHECKF(!truncated, "a mapped file was truncated");
     CHECK(gg_file_identity_get(path, &now, &e) == 0 && now.size == N);
@@ -181,7 +182,8 @@ static void test_identity(void) {
     CHECK(gg_file_identity_get(path, &before, &e) == 0);
     if (replace_by_rename(other, path)) {
         CHECK(gg_file_identity_get(path, &now, &e) == 0);
-        CHECKF(now.file_id != before.file_id || now.device != before.device, "a renamed-in file has the old id");
+        CHECKF(now.file_id != before.file_id || now.device != before.device,
+               "a renamed-in file has the old id");
     } else {
         printf("test_platform: renaming over a mapped file is refused here\n");
         CHECK(gg_file_identity_get(path, &now, &e) == 0 && same_identity(&now, &before));
@@ -234,8 +236,9 @@ static void test_fault_guard(void) {
     path_in_tmp(cleanup, sizeof cleanup, "platform-fault.sock");
     remove(cleanup);
     int st = fault_child(path, err_path, cleanup, false, false);
-    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 4, "truncated mapping: wait status 0x%x (exit %d, signal %d)",
-           st, WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 4,
+           "truncated mapping: wait status 0x%x (exit %d, signal %d)", st,
+           WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     size_t n;
     char *err = (char *)check_read_file(err_path, &n);
     char want[1200];
@@ -260,7 +263,8 @@ static void test_fault_guard(void) {
 static int fault_child_main(const char *path, const char *cleanup) {
     gg_mapping m;
     if (gg_map_file(path, &m, NULL) || gg_fault_guard_install(4, cleanup, NULL)) return 90;
-    ULONG_PTR info[3] = {0, (ULONG_PTR)(m.data + 4100), (ULONG_PTR)0xC000009DL /* device not connected */};
+    ULONG_PTR info[3] = {0, (ULONG_PTR)(m.data + 4100),
+                         (ULONG_PTR)0xC000009DL /* device not connected */};
     RaiseException(EXCEPTION_IN_PAGE_ERROR, 0, 3, info);
     return 96; /* reached only if the guard did not end the process */
 }
@@ -285,7 +289,8 @@ static void test_fault_guard(void) {
     si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
     si.hStdError = err;
     PROCESS_INFORMATION pi;
-    BOOL started = err != INVALID_HANDLE_VALUE && CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+    BOOL started = err != INVALID_HANDLE_VALUE &&
+                   CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
     CHECKF(started, "cannot start %s", cmd);
     if (err != INVALID_HANDLE_VALUE) CloseHandle(err);
     if (!started) return;
@@ -333,8 +338,7 @@ static void test_cpu(void) {
     CHECK(f == gg_cpu_get()); /* one shared answer */
     /* Every AVX-512 extension needs the foundation, and AVX-512 implies
      * the AVX2/FMA generation before it. */
-    if (f->avx512bw || f->avx512vl || f->avx512dq || f->avx512vnni || f->avx512bf16)
-        CHECK(f->avx512f);
+    if (f->avx512bw || f->avx512vl || f->avx512dq || f->avx512vnni || f->avx512bf16) CHECK(f->avx512f);
     if (f->avx512f) CHECK(f->avx2 && f->fma);
 #if !defined(__x86_64__) && !defined(__i386__) && !defined(_M_X64)
     CHECK(!f->avx2 && !f->fma && !f->avx512f);
@@ -413,8 +417,8 @@ static void test_mem_usage(void) {
     memset(p, 1, big);
     gg_mem_usage after;
     gg_mem_usage_get(&after);
-    CHECKF(after.rss_anon >= u.rss_anon + big / 2, "anon %llu -> %llu",
-           (unsigned long long)u.rss_anon, (unsigned long long)after.rss_anon);
+    CHECKF(after.rss_anon >= u.rss_anon + big / 2, "anon %llu -> %llu", (unsigned long long)u.rss_anon,
+           (unsigned long long)after.rss_anon);
     CHECK(after.peak_rss >= u.rss_total + big / 2);
     free(p);
 #endif

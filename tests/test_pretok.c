@@ -29,12 +29,12 @@ static const char *words(gg_pretok *p, gg_pre_kind kind, const char *text, char 
     return buf;
 }
 
-#define SPLIT(kind, text, expect)                                                       \
-    do {                                                                                \
-        char buf_[512];                                                                 \
-        const char *got_ = words(&p, kind, text, buf_, sizeof buf_);                    \
-        CHECKF(strcmp(got_, expect) == 0, "%s on \"%s\": got \"%s\", want \"%s\"", #kind, \
-               text, got_, expect);                                                     \
+#define SPLIT(kind, text, expect)                                                                     \
+    do {                                                                                              \
+        char buf_[512];                                                                               \
+        const char *got_ = words(&p, kind, text, buf_, sizeof buf_);                                  \
+        CHECKF(strcmp(got_, expect) == 0, "%s on \"%s\": got \"%s\", want \"%s\"", #kind, text, got_, \
+               expect);                                                                               \
     } while (0)
 
 static void test_decode(void) {
@@ -73,9 +73,15 @@ static void test_gpt2(gg_pretok *pp) {
     SPLIT(GG_PRE_GPT2, "123abc 456", "123|abc| 456");
     SPLIT(GG_PRE_GPT2, "hello!!! world", "hello|!!!| world");
     SPLIT(GG_PRE_GPT2, "h\xC3\xA9llo w\xC3\xB6rld", "h\xC3\xA9llo| w\xC3\xB6rld");
-    SPLIT(GG_PRE_GPT2, "x\xD9\xA3\xD9\xA4", "x|\xD9\xA3\xD9\xA4");        /* Arabic-Indic digits are \p{N} */
-    SPLIT(GG_PRE_GPT2, "a\xC2\xA0" "b", "a|\xC2\xA0|b");                  /* NBSP is \s but not ' ' */
-    SPLIT(GG_PRE_GPT2, "a\xFF" "b", "a|\xEF\xBF\xBD|b");                  /* bad byte -> U+FFFD, a symbol */
+    SPLIT(GG_PRE_GPT2, "x\xD9\xA3\xD9\xA4", "x|\xD9\xA3\xD9\xA4"); /* Arabic-Indic digits are \p{N} */
+    SPLIT(GG_PRE_GPT2,
+          "a\xC2\xA0"
+          "b",
+          "a|\xC2\xA0|b"); /* NBSP is \s but not ' ' */
+    SPLIT(GG_PRE_GPT2,
+          "a\xFF"
+          "b",
+          "a|\xEF\xBF\xBD|b"); /* bad byte -> U+FFFD, a symbol */
     SPLIT(GG_PRE_GPT2, " ", " ");
     SPLIT(GG_PRE_MPT, "Hello world", "Hello| world");
     *pp = p;
@@ -90,13 +96,13 @@ static void test_llama3_qwen2(gg_pretok *pp) {
     SPLIT(GG_PRE_LLAMA3, "1234567", "123|456|7");
     SPLIT(GG_PRE_LLAMA3, "x  \n\n  y", "x|  \n\n| | y");
     SPLIT(GG_PRE_LLAMA3, "!!!\n\nabc", "!!!\n\n|abc");
-    SPLIT(GG_PRE_LLAMA3, "a.b", "a|.b");          /* [^\r\n\p{L}\p{N}]?\p{L}+ */
+    SPLIT(GG_PRE_LLAMA3, "a.b", "a|.b"); /* [^\r\n\p{L}\p{N}]?\p{L}+ */
     SPLIT(GG_PRE_LLAMA3, "\tab", "\tab");
     SPLIT(GG_PRE_LLAMA3, "\nab", "\n|ab");
     SPLIT(GG_PRE_LLAMA3, " 12", " |12");
     SPLIT(GG_PRE_LLAMA3, "x  ", "x|  ");
     SPLIT(GG_PRE_LLAMA3, "a ,b", "a| ,|b");
-    SPLIT(GG_PRE_QWEN2, "12345", "1|2|3|4|5");   /* \p{N} one at a time */
+    SPLIT(GG_PRE_QWEN2, "12345", "1|2|3|4|5"); /* \p{N} one at a time */
     SPLIT(GG_PRE_QWEN2, "It'S a.b", "It|'S| a|.b");
     SPLIT(GG_PRE_QWEN2, "x  \n\n  y", "x|  \n\n| | y");
     SPLIT(GG_PRE_QWEN2, "int main() {\n  return 0;\n}", "int| main|()| {\n| | return| |0|;\n|}");
@@ -136,7 +142,10 @@ static void test_multi(gg_pretok *pp) {
     SPLIT(GG_PRE_DEEPSEEK_LLM, "\xC3\xA9\xE2\x84\xAA", "\xC3\xA9|\xE2\x84\xAA");
     /* [:-~] takes ASCII letters too, so a word with a foreign letter inside
      * falls apart at the third regex */
-    SPLIT(GG_PRE_DEEPSEEK_LLM, "a\xC2\xB5" "b", "a|\xC2\xB5|b");
+    SPLIT(GG_PRE_DEEPSEEK_LLM,
+          "a\xC2\xB5"
+          "b",
+          "a|\xC2\xB5|b");
     *pp = p;
 }
 
@@ -148,9 +157,26 @@ static uint32_t rnd(void) {
 
 /* Any bytes: the words tile the text and none is empty. */
 static void test_random(gg_pretok *p) {
-    static const char pieces[][5] = {" ", "\n", "\r", "\t", "a", "Z", "7", "'", "s", ".", "\xC3\xA9",
-                                     "\xE4\xB8\xAD", "\xE3\x80\x80", "\xC2\xA0", "\xF0\x9F\x98\x80",
-                                     "\xFF", "\x80", "\xE2\x82", "\xED\xA0\x80", "\xD9\xA3"};
+    static const char pieces[][5] = {" ",
+                                     "\n",
+                                     "\r",
+                                     "\t",
+                                     "a",
+                                     "Z",
+                                     "7",
+                                     "'",
+                                     "s",
+                                     ".",
+                                     "\xC3\xA9",
+                                     "\xE4\xB8\xAD",
+                                     "\xE3\x80\x80",
+                                     "\xC2\xA0",
+                                     "\xF0\x9F\x98\x80",
+                                     "\xFF",
+                                     "\x80",
+                                     "\xE2\x82",
+                                     "\xED\xA0\x80",
+                                     "\xD9\xA3"};
     char text[600];
     for (int round = 0; round < 400; round++) {
         size_t n = 0;
@@ -167,8 +193,8 @@ static void test_random(gg_pretok *p) {
                 empty |= p->lens[i] == 0;
             }
             if (!ok || empty || sum != p->n_cps) {
-                CHECKF(false, "kind %d round %d: split broke (ok %d, empty %d, %zu of %zu)", kind,
-                       round, ok, empty, sum, p->n_cps);
+                CHECKF(false, "kind %d round %d: split broke (ok %d, empty %d, %zu of %zu)", kind, round,
+                       ok, empty, sum, p->n_cps);
                 return;
             }
         }

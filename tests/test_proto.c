@@ -118,7 +118,8 @@ static void test_hello(gg_reader *r) {
     CHECK(same(&out, &blocks[0]));
     gg_buf_free(&out);
 
-    gg_hello_ok ok = {1, S("ggembed 0.1.0"), S("bert"), S("tiny"), 8, 64, 256, 65536, 4194304, 64, 1, 1, 1};
+    gg_hello_ok ok = {1, S("ggembed 0.1.0"), S("bert"), S("tiny"), 8, 64, 256, 65536, 4194304, 64, 1, 1,
+                      1};
     gg_encode_hello_ok(&body, &ok);
     frame_of(&out, GG_MSG_REPLY | GG_MSG_HELLO, 1, &body);
     CHECK(same(&out, &blocks[1]));
@@ -512,7 +513,7 @@ static void test_utf8(void) {
     CHECK(!gg_utf8_valid("\xe2\x82", 2));         /* cut short */
     CHECK(!gg_utf8_valid("\x80", 1));             /* lone continuation */
     CHECK(!gg_utf8_valid("\xff", 1));
-    CHECK(gg_utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
+    CHECK(gg_utf8_valid("\xf4\x8f\xbf\xbf", 4)); /* U+10FFFF */
     /* and the decoder applies it */
     gg_buf b = {0};
     gg_tokenize_req t;
@@ -547,7 +548,10 @@ static void test_f16(void) {
  * every code of the C table has a row "| code | `NAME` |", and every row
  * of the document's table is a code of the C table with that name. */
 static void test_error_table(void) {
-    static const struct { int code; const char *name; } table[] = {
+    static const struct {
+        int code;
+        const char *name;
+    } table[] = {
 #define ROW(name, code) {code, #name},
         GG_PROTO_ERRORS(ROW)
 #undef ROW

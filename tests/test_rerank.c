@@ -52,7 +52,11 @@ static ggembed_status rerank(ggembed_model *m, const ggembed_pair *p, size_t n,
  * scores, bit for bit. */
 static void test_order_and_batches(const char *path, int batch, const char *label) {
     ggembed_model *m = check_open_model(path, 2, 0), *small = check_open_model(path, 2, batch);
-    if (!m || !small) { ggembed_close(m); ggembed_close(small); return; }
+    if (!m || !small) {
+        ggembed_close(m);
+        ggembed_close(small);
+        return;
+    }
     CHECKF(ggembed_get_info(m)->pooling == GGEMBED_POOLING_RANK, "%s: info pooling %d", label,
            ggembed_get_info(m)->pooling);
     CHECK(!strcmp(ggembed_pooling_name(GGEMBED_POOLING_RANK), "rank"));
@@ -68,7 +72,8 @@ static void test_order_and_batches(const char *path, int batch, const char *labe
     ggembed_status st = rerank(m, p, N_DOCS, NULL, all, r, err);
     CHECKF(st == GGEMBED_OK, "%s: rerank: %s", label, err);
     CHECKF(rerank(m, rev, N_DOCS, NULL, back, NULL, err) == GGEMBED_OK, "%s: reversed: %s", label, err);
-    CHECKF(rerank(small, p, N_DOCS, NULL, batched, NULL, err) == GGEMBED_OK, "%s: batch %d: %s", label, batch, err);
+    CHECKF(rerank(small, p, N_DOCS, NULL, batched, NULL, err) == GGEMBED_OK, "%s: batch %d: %s", label,
+           batch, err);
     bool differ = false;
     for (size_t i = 0; i < N_DOCS; i++) {
         float alone;
@@ -76,7 +81,8 @@ static void test_order_and_batches(const char *path, int batch, const char *labe
         CHECKF(!memcmp(&alone, &all[i], sizeof alone), "%s: pair %zu alone %.9g, among others %.9g",
                label, i, alone, all[i]);
         CHECKF(!memcmp(&back[N_DOCS - 1 - i], &all[i], sizeof alone), "%s: pair %zu reversed", label, i);
-        CHECKF(!memcmp(&batched[i], &all[i], sizeof alone), "%s: pair %zu in batches of %d tokens", label, i, batch);
+        CHECKF(!memcmp(&batched[i], &all[i], sizeof alone), "%s: pair %zu in batches of %d tokens",
+               label, i, batch);
         CHECKF(!r[i].truncated && r[i].n_tokens > 0, "%s: pair %zu result", label, i);
         differ |= all[i] != all[0];
     }
@@ -105,7 +111,8 @@ static void test_pair_tokens(const char *path, int specials, const char *label) 
         char err[GGEMBED_ERR_LEN] = "";
         CHECKF(rerank(m, &p, 1, NULL, &s, &r, err) == GGEMBED_OK, "%s: %s", label, err);
         size_t want = ntok(m, query) + ntok(m, docs[i]) + (size_t)specials;
-        CHECKF(r.n_tokens == (int)want, "%s: pair %zu has %d tokens, want %zu", label, i, r.n_tokens, want);
+        CHECKF(r.n_tokens == (int)want, "%s: pair %zu has %d tokens, want %zu", label, i, r.n_tokens,
+               want);
     }
     ggembed_close(m);
 }
@@ -133,10 +140,12 @@ static void test_truncate(const char *path, int specials) {
     CHECKF(r[0].truncated && r[0].n_tokens == n_ctx, "cut pair: truncated %d, %d tokens (context %d)",
            r[0].truncated, r[0].n_tokens, n_ctx);
     CHECKF(!r[1].truncated && r[1].n_tokens == n_ctx, "short pair: %d tokens", r[1].n_tokens);
-    CHECKF(!memcmp(&s[0], &s[1], sizeof s[0]), "cut pair %.9g, pair already that short %.9g", s[0], s[1]);
+    CHECKF(!memcmp(&s[0], &s[1], sizeof s[0]), "cut pair %.9g, pair already that short %.9g", s[0],
+           s[1]);
     o.truncate = 0;
     ggembed_status st = rerank(m, p, 2, &o, s, r, err);
-    CHECKF(st == GGEMBED_E_TOO_LONG && strstr(err, "pair 0"), "truncate 0: %s: %s", ggembed_status_name(st), err);
+    CHECKF(st == GGEMBED_E_TOO_LONG && strstr(err, "pair 0"), "truncate 0: %s: %s",
+           ggembed_status_name(st), err);
     CHECKF(rerank(m, &p[1], 1, &o, s, r, err) == GGEMBED_OK, "truncate 0, fits: %s", err);
     free(long_doc);
     free(cut_doc);
@@ -157,8 +166,8 @@ static void test_truncate_template(const char *path) {
     ggembed_result r;
     char err[GGEMBED_ERR_LEN] = "";
     CHECKF(rerank(m, &p, 1, NULL, &s, &r, err) == GGEMBED_OK, "template, truncate 1: %s", err);
-    CHECKF(r.truncated && r.n_tokens <= n_ctx && r.n_tokens >= n_ctx - 2, "template cut: %d tokens of %d",
-           r.n_tokens, n_ctx);
+    CHECKF(r.truncated && r.n_tokens <= n_ctx && r.n_tokens >= n_ctx - 2,
+           "template cut: %d tokens of %d", r.n_tokens, n_ctx);
     ggembed_rerank_options o;
     ggembed_rerank_options_default(&o);
     o.truncate = 0;
@@ -168,7 +177,11 @@ static void test_truncate_template(const char *path) {
 }
 
 static int cancel_calls;
-static int cancel_yes(void *u) { (void)u; cancel_calls++; return 1; }
+static int cancel_yes(void *u) {
+    (void)u;
+    cancel_calls++;
+    return 1;
+}
 
 static void test_refusals(const char *rerank_path, const char *embed_model) {
     char err[GGEMBED_ERR_LEN] = "";
@@ -200,7 +213,8 @@ static void test_refusals(const char *rerank_path, const char *embed_model) {
     CHECKF(st == GGEMBED_E_INVALID && strstr(err, "reranker"), "embed on a reranker: %s: %s",
            ggembed_status_name(st), err);
     eo.pooling = GGEMBED_POOLING_CLS;
-    CHECKF(ggembed_embed(m, &t, 1, &eo, v, NULL, err, sizeof err) == GGEMBED_OK, "embed, pooling cls: %s", err);
+    CHECKF(ggembed_embed(m, &t, 1, &eo, v, NULL, err, sizeof err) == GGEMBED_OK,
+           "embed, pooling cls: %s", err);
     free(v);
     ggembed_close(m);
 }
@@ -212,13 +226,21 @@ int main(void) {
     snprintf(qwen_path, sizeof qwen_path, "%s/rerank-qwen3.gguf", tmp);
     snprintf(embed_path, sizeof embed_path, "%s/rerank-embedder.gguf", tmp);
     char args[4096];
-    snprintf(args, sizeof args, "--preset bge-reranker-tiny --type f32 --seed 3 --vocab \"%s/ggml-vocab-bert-bge.gguf\"", fix);
+    snprintf(args, sizeof args,
+             "--preset bge-reranker-tiny --type f32 --seed 3 --vocab \"%s/ggml-vocab-bert-bge.gguf\"",
+             fix);
     int rc = check_mkmodel(args, bert_path);
-    snprintf(args, sizeof args, "--preset bge-reranker-tiny --type q8_0 --seed 4 --vocab \"%s/ggml-vocab-nomic-bert-moe.gguf\"", fix);
+    snprintf(
+        args, sizeof args,
+        "--preset bge-reranker-tiny --type q8_0 --seed 4 --vocab \"%s/ggml-vocab-nomic-bert-moe.gguf\"",
+        fix);
     rc |= check_mkmodel(args, xlmr_path);
-    snprintf(args, sizeof args, "--preset qwen3-reranker-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\"", fix);
+    snprintf(args, sizeof args,
+             "--preset qwen3-reranker-tiny --type f16 --seed 5 --vocab \"%s/ggml-vocab-qwen2.gguf\"",
+             fix);
     rc |= check_mkmodel(args, qwen_path);
-    snprintf(args, sizeof args, "--preset bert-tiny --type f32 --seed 6 --vocab \"%s/ggml-vocab-bert-bge.gguf\"", fix);
+    snprintf(args, sizeof args,
+             "--preset bert-tiny --type f32 --seed 6 --vocab \"%s/ggml-vocab-bert-bge.gguf\"", fix);
     rc |= check_mkmodel(args, embed_path);
     if (rc == 0) {
         test_order_and_batches(bert_path, 64, "bert");

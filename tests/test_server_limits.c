@@ -54,7 +54,8 @@ static const char *bin;
 /* Starts `ggembed serve -m model --socket path extra...` with at most
  * nofile descriptors (0: as we have) and stderr to err_path (NULL: the
  * socket path + ".log"); waits until the socket accepts. */
-static pid_t start_server(const char *path, long nofile, const char *err_path, const char *const *extra) {
+static pid_t start_server(const char *path, long nofile, const char *err_path,
+                          const char *const *extra) {
     char *argv[32];
     int n = 0;
     argv[n++] = (char *)bin, argv[n++] = "serve", argv[n++] = "-m", argv[n++] = model;
@@ -218,7 +219,9 @@ static bool served_again(const char *path) {
     return false;
 }
 
-static void sock_path(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s.sock", dir, name); }
+static void sock_path(char *out, size_t n, const char *name) {
+    snprintf(out, n, "%s/%s.sock", dir, name);
+}
 
 /* ---- item: out of descriptors ---- */
 
@@ -238,7 +241,8 @@ static void test_fd_exhaustion(void) {
         served += rc == 1, busy += rc == 2, other += rc == 0;
     }
     CHECKF(served >= 10 && busy >= 1 && other == 0,
-           "64 descriptors, 100 clients: %d served, %d turned away with BUSY, %d neither", served, busy, other);
+           "64 descriptors, 100 clients: %d served, %d turned away with BUSY, %d neither", served, busy,
+           other);
     close_all(fds, CLIENTS);
     CHECKF(served_again(path), "after the clients closed, a new one is served");
     CHECK_EQ_INT(stop(pid), 0);
@@ -264,9 +268,11 @@ static void test_max_connections(void) {
      * has seen it close: wait for that, or a loaded machine turns the
      * third client away. */
     rc[0] = hello(path, &fds[0], NULL, 0);
-    for (int i = 0; i < 500 && rc[0] == 1 && stat_value(fds[0], "connections") != 1; i++) gg_sleep_ms(20);
+    for (int i = 0; i < 500 && rc[0] == 1 && stat_value(fds[0], "connections") != 1; i++)
+        gg_sleep_ms(20);
     for (int i = 1; i < 5; i++) rc[i] = hello(path, &fds[i], i == 3 ? why : NULL, sizeof why);
-    CHECKF(rc[0] == 1 && rc[1] == 1 && rc[2] == 1, "three clients served: %d %d %d", rc[0], rc[1], rc[2]);
+    CHECKF(rc[0] == 1 && rc[1] == 1 && rc[2] == 1, "three clients served: %d %d %d", rc[0], rc[1],
+           rc[2]);
     CHECKF(rc[3] == 2 && rc[4] == 2, "the fourth and fifth get BUSY and EOF: %d %d", rc[3], rc[4]);
     CHECKF(strstr(why, "--max-connections") != NULL, "the refusal names the limit: '%s'", why);
     close(fds[0]), fds[0] = -1;
@@ -286,8 +292,8 @@ static void test_max_connections(void) {
         served += r == 1;
         limited += r == 2 && strstr(why, "--max-connections") != NULL;
     }
-    CHECKF(served >= 8 && limited >= 1 && served + limited == 60, "default limit: %d served, %d at the limit",
-           served, limited);
+    CHECKF(served >= 8 && limited >= 1 && served + limited == 60,
+           "default limit: %d served, %d at the limit", served, limited);
     close_all(many, 60);
     CHECK_EQ_INT(stop(pid), 0);
 }
@@ -355,7 +361,8 @@ static void test_abnormal_exit(void) {
     fclose(f);
     pid_t pid = fork();
     if (pid == 0) {
-        int i = open(in, O_RDONLY), o = open("/dev/null", O_WRONLY), e = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int i = open(in, O_RDONLY), o = open("/dev/null", O_WRONLY),
+            e = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(i, 0), dup2(o, 1), dup2(e, 2);
         execl(bin, bin, "serve", "-m", model, "--stdio", (char *)NULL);
         _exit(127);
@@ -475,8 +482,8 @@ static void test_memory_bound(void) {
     CHECKF((uint64_t)busy == refused, "every refusal counted was sent: %d answers, %llu counted", busy,
            (unsigned long long)refused);
     CHECKF(busy >= 1 && busy + turned_away >= CLIENTS / 2,
-           "of %d clients with an unfinished 4 MiB message, %d refused with BUSY, %d at connect", CLIENTS, busy,
-           turned_away);
+           "of %d clients with an unfinished 4 MiB message, %d refused with BUSY, %d at connect",
+           CLIENTS, busy, turned_away);
     CHECKF(held != UINT64_MAX && limit != UINT64_MAX && held <= limit, "held %llu <= limit %llu",
            (unsigned long long)held, (unsigned long long)limit);
     /* A sanitizer's allocator keeps freed memory (quarantine, shadow):
@@ -488,9 +495,14 @@ static void test_memory_bound(void) {
     rss = 0;
 #endif
 #endif
-    if (getenv("GGEMBED_TEST_VERBOSE")) fprintf(stderr, "rss_anon %.1f MB, held %.1f MB, limit %.1f MB\n", rss / 1048576.0, held / 1048576.0, limit / 1048576.0);
-    if (rss) CHECKF(rss <= 50u << 20, "anonymous memory %.1f MB within --max-memory 50", rss / 1048576.0);
-    else fprintf(stderr, "test_server_limits: resident memory not checked (not Linux, or a sanitizer build)\n");
+    if (getenv("GGEMBED_TEST_VERBOSE"))
+        fprintf(stderr, "rss_anon %.1f MB, held %.1f MB, limit %.1f MB\n", rss / 1048576.0,
+                held / 1048576.0, limit / 1048576.0);
+    if (rss)
+        CHECKF(rss <= 50u << 20, "anonymous memory %.1f MB within --max-memory 50", rss / 1048576.0);
+    else
+        fprintf(stderr,
+                "test_server_limits: resident memory not checked (not Linux, or a sanitizer build)\n");
     close_all(fds, CLIENTS);
     /* given back: a whole request of the same size is served afterwards */
     gg_sleep_ms(300);
@@ -504,8 +516,8 @@ static void test_memory_bound(void) {
         gg_reader_init(&r, 1u << 24, 1u << 24);
         answer a = recv_answer(fd, &r, 120000); /* a 4 MiB text takes a while under a sanitizer */
         gg_reader_free(&r);
-        CHECKF(a.type == (GG_MSG_REPLY | GG_MSG_EMBED), "a 4 MiB EMBED is served again (type %d code %u %s)",
-               a.type, a.code, a.msg);
+        CHECKF(a.type == (GG_MSG_REPLY | GG_MSG_EMBED),
+               "a 4 MiB EMBED is served again (type %d code %u %s)", a.type, a.code, a.msg);
         close(fd);
     }
     CHECK_EQ_INT(stop(pid), 0);
@@ -562,10 +574,12 @@ static void test_client_embed(void) {
     if (pid <= 0) return;
     const char *local[] = {"embed", "-m", model, "--dims", "8", "--prefix", "q: ", "hi", "there", NULL};
     CHECK_EQ_INT(run(local, NULL, ref, err), 0);
-    const char *remote[] = {"client", "--socket", path, "embed", "--dims", "8", "--prefix", "q: ", "hi", "there", NULL};
+    const char *remote[] = {"client",   "--socket", path, "embed", "--dims", "8",
+                            "--prefix", "q: ",      "hi", "there", NULL};
     CHECK_EQ_INT(run(remote, NULL, out, err), 0);
     char *a = slurp(ref), *b = slurp(out);
-    CHECKF(lines(b) == 2 && !strcmp(a, b), "client embed --dims 8 --prefix equals ggembed embed:\n%.300s\n---\n%.300s", a, b);
+    CHECKF(lines(b) == 2 && !strcmp(a, b),
+           "client embed --dims 8 --prefix equals ggembed embed:\n%.300s\n---\n%.300s", a, b);
     free(a), free(b);
     /* texts from stdin lines, without --jsonl */
     FILE *f = fopen(in, "w");

@@ -37,7 +37,10 @@ int main(void) {
 
 static char bin[1024], model_path[1024], pipe_name[128], vocab_native[1024];
 static ggembed_model *model;
-static const char *texts[] = {"hello world", "The quick brown fox.", "", "na\xc3\xafve caf\xc3\xa9",
+static const char *texts[] = {"hello world",
+                              "The quick brown fox.",
+                              "",
+                              "na\xc3\xafve caf\xc3\xa9",
                               "a much longer sentence, with punctuation; and numbers 12345!",
                               "line\r\nbreaks\x1a and ^Z"};
 
@@ -83,8 +86,8 @@ static gg_client *open_client(void) { return gg_client_open(pipe_name, true, NUL
 
 static HANDLE start_server_at(const char *model_file, const char *name, const char *extra) {
     char args[2048];
-    snprintf(args, sizeof args, "serve -m \"%s\" --pipe %s --max-queue 8 --threads 1 %s", model_file, name,
-             extra);
+    snprintf(args, sizeof args, "serve -m \"%s\" --pipe %s --max-queue 8 --threads 1 %s", model_file,
+             name, extra);
     HANDLE p = spawn(args, NULL, NULL);
     if (!p) return NULL;
     for (int i = 0; i < 3000; i++) { /* up to 30 s: wine can be slow to start */
@@ -101,7 +104,9 @@ static HANDLE start_server_at(const char *model_file, const char *name, const ch
     return NULL;
 }
 
-static HANDLE start_server_with(const char *extra) { return start_server_at(model_path, pipe_name, extra); }
+static HANDLE start_server_with(const char *extra) {
+    return start_server_at(model_path, pipe_name, extra);
+}
 static HANDLE start_server(void) { return start_server_with(""); }
 
 /* The library's vector for one text, alone. */
@@ -138,7 +143,8 @@ static int check_embed_ok(const uint8_t *body, size_t len, size_t first, size_t 
 }
 
 static void encode_embed(gg_buf *b, size_t first, size_t n, gg_str *store) {
-    for (size_t i = 0; i < n; i++) store[i] = (gg_str){texts[first + i], (uint32_t)strlen(texts[first + i])};
+    for (size_t i = 0; i < n; i++)
+        store[i] = (gg_str){texts[first + i], (uint32_t)strlen(texts[first + i])};
     gg_embed_req q = {0, -1, -1, 1, 0, 0, {"", 0}, (uint32_t)n, store};
     gg_encode_embed(b, &q);
 }
@@ -290,8 +296,8 @@ static void test_limits(void) {
         uint32_t id = 99;
         uint16_t code = 0;
         int type = next_message(g, &rd, 10000, &id, &code);
-        CHECKF(type == GG_MSG_ERROR && id == 0 && code == GG_PE_BUSY, "third client: type %d id %u code %u", type,
-               id, code);
+        CHECKF(type == GG_MSG_ERROR && id == 0 && code == GG_PE_BUSY,
+               "third client: type %d id %u code %u", type, id, code);
         CHECK_EQ_INT(next_message(g, &rd, 5000, &id, &code), 0);
         gg_reader_free(&rd);
         gg_conn_close(g);
@@ -305,8 +311,8 @@ static void test_limits(void) {
         uint32_t id = 99;
         uint16_t code = 0;
         int type = next_message(a->io, &rd, 10000, &id, &code);
-        CHECKF(type == GG_MSG_ERROR && id == 0 && code == GG_PE_TIMEOUT, "stalled: type %d id %u code %u", type, id,
-               code);
+        CHECKF(type == GG_MSG_ERROR && id == 0 && code == GG_PE_TIMEOUT,
+               "stalled: type %d id %u code %u", type, id, code);
         CHECK_EQ_INT(next_message(a->io, &rd, 5000, &id, &code), 0);
         gg_reader_free(&rd);
         gg_client_close(a);
@@ -441,12 +447,14 @@ static void test_model_changed(void) {
     snprintf(changing, sizeof changing, "%s.changing.gguf", model_path);
     snprintf(other, sizeof other, "%s.other.gguf", model_path);
     snprintf(name, sizeof name, "%s-changing", pipe_name);
-    snprintf(args, sizeof args, "mkmodel --preset bert-tiny --seed 77 --vocab \"%s\" -o \"%s\"", vocab_native, other);
+    snprintf(args, sizeof args, "mkmodel --preset bert-tiny --seed 77 --vocab \"%s\" -o \"%s\"",
+             vocab_native, other);
     HANDLE mk = spawn(args, NULL, NULL);
     long rc = mk ? wait_exit(mk, 120000) : -2;
     if (mk) CloseHandle(mk);
     CHECKF(rc == 0, "mkmodel exited with %ld", rc);
-    if (rc != 0 || !CopyFileA(model_path, changing, FALSE)) return (void)CHECKF(false, "cannot copy the model");
+    if (rc != 0 || !CopyFileA(model_path, changing, FALSE))
+        return (void)CHECKF(false, "cannot copy the model");
     HANDLE server = start_server_at(changing, name, "");
     CHECKF(server != NULL, "the server on a copy did not start");
     gg_client *c = server ? gg_client_open(name, true, NULL) : NULL;
@@ -454,11 +462,12 @@ static void test_model_changed(void) {
     if (c) {
         CHECK(embed_code(c, &r) == 0 && check_embed_ok(r.data, r.len, 0, 1) == 0);
         /* Truncation: refused while the server maps the file. */
-        HANDLE h = CreateFileA(changing, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                               NULL, OPEN_EXISTING, 0, NULL);
+        HANDLE h = CreateFileA(changing, GENERIC_WRITE,
+                               FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                               OPEN_EXISTING, 0, NULL);
         CHECK(h != INVALID_HANDLE_VALUE);
-        bool truncated = h != INVALID_HANDLE_VALUE && SetFilePointer(h, 4096, NULL, FILE_BEGIN) == 4096 &&
-                         SetEndOfFile(h);
+        bool truncated = h != INVALID_HANDLE_VALUE &&
+                         SetFilePointer(h, 4096, NULL, FILE_BEGIN) == 4096 && SetEndOfFile(h);
         if (h != INVALID_HANDLE_VALUE) CloseHandle(h);
         CHECKF(!truncated, "a mapped model was truncated");
         CHECK(embed_code(c, &r) == 0 && check_embed_ok(r.data, r.len, 0, 1) == 0);
@@ -472,7 +481,8 @@ static void test_model_changed(void) {
         if (rc < 0) TerminateProcess(server, 99);
         CHECK_EQ_INT(rc, 4);
         printf("test_server_pipe: truncating the mapped model was refused; overwriting it in place gave "
-               "MODEL_CHANGED and exit %ld\n", rc);
+               "MODEL_CHANGED and exit %ld\n",
+               rc);
     } else if (server) {
         TerminateProcess(server, 99);
     }
@@ -488,13 +498,15 @@ int main(void) {
     if (!b) return check_done("test_server_pipe");
     native_path(bin, sizeof bin, b);
     char out[1024], vocab[1024], args[4096];
-    snprintf(out, sizeof out, "%s/pipe-tiny-%lu.gguf", check_tmp_dir(), (unsigned long)GetCurrentProcessId());
+    snprintf(out, sizeof out, "%s/pipe-tiny-%lu.gguf", check_tmp_dir(),
+             (unsigned long)GetCurrentProcessId());
     native_path(model_path, sizeof model_path, out);
     snprintf(vocab, sizeof vocab, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
     native_path(args, sizeof args, vocab);
     snprintf(vocab, sizeof vocab, "%s", args);
     snprintf(vocab_native, sizeof vocab_native, "%s", vocab);
-    snprintf(args, sizeof args, "mkmodel --preset bert-tiny --vocab \"%s\" -o \"%s\"", vocab, model_path);
+    snprintf(args, sizeof args, "mkmodel --preset bert-tiny --vocab \"%s\" -o \"%s\"", vocab,
+             model_path);
     step("mkmodel");
     HANDLE mk = spawn(args, NULL, NULL);
     long rc = mk ? wait_exit(mk, 120000) : -2;
@@ -505,7 +517,8 @@ int main(void) {
     o.n_threads = 1;
     char err[GGEMBED_ERR_LEN];
     if (rc == 0)
-        CHECKF(ggembed_open(model_path, &o, &model, err, sizeof err) == GGEMBED_OK, "open %s: %s", model_path, err);
+        CHECKF(ggembed_open(model_path, &o, &model, err, sizeof err) == GGEMBED_OK, "open %s: %s",
+               model_path, err);
     snprintf(pipe_name, sizeof pipe_name, "ggembed-test-%lu", (unsigned long)GetCurrentProcessId());
     step("start the pipe server");
     HANDLE server = model ? start_server() : NULL;

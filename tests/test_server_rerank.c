@@ -36,15 +36,14 @@ static ggembed_model *model;
 static char long_doc[1024];
 static const char *query = "what is a giant panda";
 static const char *docs[] = {"The giant panda is a bear species endemic to China.",
-                             "Paris is the capital of France.",
-                             "",
-                             "na\xc3\xafve caf\xc3\xa9",
+                             "Paris is the capital of France.", "", "na\xc3\xafve caf\xc3\xa9",
                              long_doc};
 enum { ND = GG_ARRAY_LEN(docs) };
 static float ref_score[ND];
 static ggembed_result ref_res[ND];
 
-static uint32_t send_rerank(gg_client *c, const char *q, const char *const *d, uint32_t n, uint32_t deadline_ms) {
+static uint32_t send_rerank(gg_client *c, const char *q, const char *const *d, uint32_t n,
+                            uint32_t deadline_ms) {
     gg_str store[ND];
     if (n > ND) return 0;
     for (uint32_t i = 0; i < n; i++) store[i] = (gg_str){d[i], (uint32_t)strlen(d[i])};
@@ -81,8 +80,8 @@ static int rerank_ok_errors(const gg_buf *r, int first, uint32_t n) {
         const ggembed_result *res = &ref_res[first + (int)i];
         if ((int)tokens != res->n_tokens || (int)(flags & 1) != res->truncated || s - want > 1e-5f ||
             want - s > 1e-5f) {
-            fprintf(stderr, "  pair %d: tokens %u flags %u score %g; want %d %d %g\n", first + (int)i, tokens,
-                    flags, (double)s, res->n_tokens, res->truncated, (double)want);
+            fprintf(stderr, "  pair %d: tokens %u flags %u score %g; want %d %d %g\n", first + (int)i,
+                    tokens, flags, (double)s, res->n_tokens, res->truncated, (double)want);
             bad++;
         }
     }
@@ -94,7 +93,8 @@ static uint8_t answer(gg_client *c, uint32_t want_id, gg_buf *r, const char *wha
     uint8_t type = 0;
     uint32_t id = 0;
     bool got = gg_client_recv(c, &type, &id, r);
-    CHECKF(got && id == want_id, "%s: answer to %u, got %s id %u", what, want_id, got ? "one" : "none", id);
+    CHECKF(got && id == want_id, "%s: answer to %u, got %s id %u", what, want_id, got ? "one" : "none",
+           id);
     return got ? type : 0;
 }
 
@@ -232,7 +232,8 @@ int main(void) {
     for (int i = 0; i < 200; i++) strcat(long_doc, "x ");
     char path[600], embed_path[600];
     snprintf(path, sizeof path, "%s/rerank-tiny-%ld.gguf", check_tmp_dir(), (long)getpid());
-    snprintf(embed_path, sizeof embed_path, "%s/rerank-embed-tiny-%ld.gguf", check_tmp_dir(), (long)getpid());
+    snprintf(embed_path, sizeof embed_path, "%s/rerank-embed-tiny-%ld.gguf", check_tmp_dir(),
+             (long)getpid());
     CHECKF(make_preset_model(path, "bge-reranker-tiny"), "mkmodel %s", path);
     CHECKF(make_tiny_model(embed_path), "mkmodel %s", embed_path);
     ggembed_options o;
@@ -246,7 +247,8 @@ int main(void) {
         ggembed_rerank_options_default(&ro);
         for (int i = 0; i < ND; i++) {
             ggembed_pair pr = {{query, strlen(query)}, {docs[i], strlen(docs[i])}};
-            CHECK(ggembed_rerank(model, &pr, 1, &ro, &ref_score[i], &ref_res[i], err, sizeof err) == GGEMBED_OK);
+            CHECK(ggembed_rerank(model, &pr, 1, &ro, &ref_score[i], &ref_res[i], err, sizeof err) ==
+                  GGEMBED_OK);
         }
         CHECK(ref_res[ND - 1].truncated && !ref_res[0].truncated);
         CHECKF(ref_score[0] != ref_score[1], "the scores differ between documents");

@@ -36,7 +36,8 @@ enum { HOLD_MS = 400 }; /* GGEMBED_TEST_DELAY_MS: each pass waits this long firs
 static ggembed_model *model;
 static server_proc srv;
 static char long_text[4096];
-static const char *texts[] = {"hello world", "The quick brown fox.", "na\xc3\xafve caf\xc3\xa9", long_text};
+static const char *texts[] = {"hello world", "The quick brown fox.", "na\xc3\xafve caf\xc3\xa9",
+                              long_text};
 enum { NT = GG_ARRAY_LEN(texts), LONG = NT - 1 };
 static ref_embedding refs[2][NT]; /* [truncate][text] */
 
@@ -76,7 +77,8 @@ static void expect_answers(const char *what, want *w, int n) {
             int code = answer_error_code(type, &r);
             if (w[k].code == 0) {
                 const ref_embedding *ref = &refs[w[k].trunc][w[k].text];
-                CHECKF(type == (GG_MSG_REPLY | GG_MSG_EMBED) && embed_ok_errors(r.data, r.len, &ref, 1) == 0,
+                CHECKF(type == (GG_MSG_REPLY | GG_MSG_EMBED) &&
+                           embed_ok_errors(r.data, r.len, &ref, 1) == 0,
                        "%s: request %d wants its vector, got type %u code %d", what, k, type, code);
             } else if (w[k].code == FOUND) {
                 CHECKF(type == (GG_MSG_REPLY | GG_MSG_CANCEL) && r.len == 4 && r.data[0] == 1,
@@ -102,7 +104,8 @@ static void expect_quiet(const char *what, gg_client *const *cs, int n) {
 }
 
 static uint32_t send_cancel(gg_client *c, uint32_t target) {
-    uint8_t b[4] = {(uint8_t)target, (uint8_t)(target >> 8), (uint8_t)(target >> 16), (uint8_t)(target >> 24)};
+    uint8_t b[4] = {(uint8_t)target, (uint8_t)(target >> 8), (uint8_t)(target >> 16),
+                    (uint8_t)(target >> 24)};
     return gg_client_send(c, GG_MSG_CANCEL, b, sizeof b);
 }
 

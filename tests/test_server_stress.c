@@ -57,9 +57,9 @@ static const char *const prefixes[] = {NULL, NULL, "query: "};
 static const bool truncates[] = {true, false, true};
 enum { NOPT = 3 };
 
-static char dense_text[512];     /* over the context, yet guessed to fit a shared pass */
-static char long_text[4096];     /* over the context */
-static char *multi_frame_text;   /* over one frame (64 KiB): a message of several frames */
+static char dense_text[512];   /* over the context, yet guessed to fit a shared pass */
+static char long_text[4096];   /* over the context */
+static char *multi_frame_text; /* over one frame (64 KiB): a message of several frames */
 /* clang-format off */
 static const char *pool[] = {"hello world", "", "The quick brown fox jumps over the lazy dog.",
                              "na\xc3\xafve caf\xc3\xa9 \xe2\x80\x94 \xc3\xbcn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9",
@@ -113,11 +113,11 @@ typedef struct req {
     int texts[3], n, opt;
     uint32_t deadline_ms;
     int64_t t_sent;
-    int target;  /* CANCEL: index of the request it cancels, -1: an id never used */
-    int found;   /* CANCEL: its answer */
+    int target;       /* CANCEL: index of the request it cancels, -1: an id never used */
+    int found;        /* CANCEL: its answer */
     bool cancel_sent; /* EMBED: a CANCEL of it was sent */
     bool seen;
-    int code;    /* the error it was answered with, 0: a real answer */
+    int code; /* the error it was answered with, 0: a real answer */
 } req;
 
 static const ref_embedding *ref_of(int me, int opt, int text) {
@@ -152,7 +152,8 @@ static uint32_t send_req(int me, gg_client *c, req *r) {
 }
 
 static uint32_t send_cancel(gg_client *c, uint32_t target) {
-    uint8_t b[4] = {(uint8_t)target, (uint8_t)(target >> 8), (uint8_t)(target >> 16), (uint8_t)(target >> 24)};
+    uint8_t b[4] = {(uint8_t)target, (uint8_t)(target >> 8), (uint8_t)(target >> 16),
+                    (uint8_t)(target >> 24)};
     return gg_client_send(c, GG_MSG_CANCEL, b, sizeof b);
 }
 
@@ -223,21 +224,27 @@ static int check_answer(int me, req *r, uint8_t type, const gg_buf *b, int64_t n
             if (!r->deadline_ms) return fail(me, "TIMEOUT without a deadline"), 1;
             if (now - r->t_sent < (int64_t)r->deadline_ms * 1000000)
                 return fail(me, "TIMEOUT after %lld ms, before its deadline of %u ms",
-                            (long long)((now - r->t_sent) / 1000000), r->deadline_ms), 1;
+                            (long long)((now - r->t_sent) / 1000000), r->deadline_ms),
+                       1;
             return 0;
         }
-        if (code == GG_PE_CANCELLED) return r->cancel_sent ? 0 : (fail(me, "CANCELLED, never cancelled"), 1);
-        if (code == GG_PE_TOO_LONG) return over_context(me, r) ? 0 : (fail(me, "TOO_LONG for texts that fit"), 1);
+        if (code == GG_PE_CANCELLED)
+            return r->cancel_sent ? 0 : (fail(me, "CANCELLED, never cancelled"), 1);
+        if (code == GG_PE_TOO_LONG)
+            return over_context(me, r) ? 0 : (fail(me, "TOO_LONG for texts that fit"), 1);
         if (code) return fail(me, "EMBED answered with error %d", code), 1;
-        if (type != (GG_MSG_REPLY | GG_MSG_EMBED)) return fail(me, "EMBED answered with type %u", type), 1;
-        if (over_context(me, r)) return fail(me, "EMBED_OK for a text over the context with truncate=0"), 1;
+        if (type != (GG_MSG_REPLY | GG_MSG_EMBED))
+            return fail(me, "EMBED answered with type %u", type), 1;
+        if (over_context(me, r))
+            return fail(me, "EMBED_OK for a text over the context with truncate=0"), 1;
         const ref_embedding *want[3];
         for (int i = 0; i < r->n; i++) want[i] = ref_of(me, r->opt, r->texts[i]);
         if (embed_ok_errors(b->data, b->len, want, (uint32_t)r->n))
             return fail(me, "EMBED vectors differ from the library's"), 1;
         return 0;
     }
-    if (type != (GG_MSG_REPLY | r->kind)) return fail(me, "type %u answered type %u (code %d)", r->kind, type, code), 1;
+    if (type != (GG_MSG_REPLY | r->kind))
+        return fail(me, "type %u answered type %u (code %d)", r->kind, type, code), 1;
     if (r->kind == GG_MSG_CANCEL) {
         if (b->len != 4 || b->data[0] > 1) return fail(me, "bad CANCEL answer"), 1;
         r->found = b->data[0];
@@ -333,8 +340,7 @@ static void fence(int me, gg_client *c, uint64_t *rs) {
 static void abrupt_end(gg_client *c, uint64_t *rs, int n) {
     gg_buf b = {0};
     switch (below(rs, 4)) {
-    case 0: /* never reads its answers */
-        break;
+    case 0: /* never reads its answers */ break;
     case 1: /* half a frame */
         gg_frames_put(&b, GG_MSG_HEALTH, 999, (const uint8_t *)"0123456789", 10, 65536);
         gg_conn_write(c->io, b.data, 12 + 4);
@@ -441,8 +447,8 @@ static uint64_t stat_of(const gg_buf *r, const char *name) {
     return UINT64_MAX;
 }
 
-#define CHECK_RANGE(v, lo, hi)                                                                   \
-    CHECKF((v) >= (lo) && (v) <= (hi), "stats %s = %llu, the clients saw %llu..%llu", #v,         \
+#define CHECK_RANGE(v, lo, hi)                                                            \
+    CHECKF((v) >= (lo) && (v) <= (hi), "stats %s = %llu, the clients saw %llu..%llu", #v, \
            (unsigned long long)(v), (unsigned long long)(lo), (unsigned long long)(hi))
 
 /* The server's counters against what the clients saw, once every other
@@ -473,22 +479,24 @@ static void check_stats(void) {
     CHECK_RANGE(timeouts, tot.timeouts, tot.timeouts + ab);
     CHECK_RANGE(cancelled, tot.cancelled, tot.cancelled + ab);
     CHECK_RANGE(texts, tot.texts, tot.texts + tot.abrupt_texts);
-    CHECKF(errors >= busy + timeouts + cancelled + tot.too_long, "errors %llu cover busy, timeouts, cancelled, too long",
-           (unsigned long long)errors);
-    CHECKF(batches >= 1 && batches <= embed, "batches %llu of %llu EMBED requests", (unsigned long long)batches,
-           (unsigned long long)embed);
-    printf("test_server_stress: server: %llu EMBED requests, %llu texts, %llu passes, %llu busy, %llu timeouts, "
-           "%llu cancelled, %llu errors\n",
-           (unsigned long long)embed, (unsigned long long)texts, (unsigned long long)batches,
-           (unsigned long long)busy, (unsigned long long)timeouts, (unsigned long long)cancelled,
-           (unsigned long long)errors);
+    CHECKF(errors >= busy + timeouts + cancelled + tot.too_long,
+           "errors %llu cover busy, timeouts, cancelled, too long", (unsigned long long)errors);
+    CHECKF(batches >= 1 && batches <= embed, "batches %llu of %llu EMBED requests",
+           (unsigned long long)batches, (unsigned long long)embed);
+    printf(
+        "test_server_stress: server: %llu EMBED requests, %llu texts, %llu passes, %llu busy, %llu timeouts, "
+        "%llu cancelled, %llu errors\n",
+        (unsigned long long)embed, (unsigned long long)texts, (unsigned long long)batches,
+        (unsigned long long)busy, (unsigned long long)timeouts, (unsigned long long)cancelled,
+        (unsigned long long)errors);
     gg_buf_free(&r);
     gg_client_close(c);
 }
 
 int main(void) {
     const char *env_seed = getenv("GGEMBED_STRESS_SEED"), *env_secs = getenv("GGEMBED_STRESS_SECONDS");
-    uint64_t seed = env_seed && *env_seed ? strtoull(env_seed, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
+    uint64_t seed = env_seed && *env_seed ? strtoull(env_seed, NULL, 0)
+                                          : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
     double seconds = env_secs && *env_secs ? atof(env_secs) : 8.0;
     printf("test_server_stress: seed %llu (GGEMBED_STRESS_SEED=%llu repeats the request mix), %.1f s\n",
            (unsigned long long)seed, (unsigned long long)seed, seconds);
@@ -502,7 +510,8 @@ int main(void) {
     size_t big = 70000;
     multi_frame_text = malloc(big + 1);
     for (size_t i = 0; multi_frame_text && i < big; i++) multi_frame_text[i] = ' ';
-    if (multi_frame_text) memcpy(multi_frame_text, "several", 7), memcpy(multi_frame_text + big - 6, "frames", 6);
+    if (multi_frame_text)
+        memcpy(multi_frame_text, "several", 7), memcpy(multi_frame_text + big - 6, "frames", 6);
     if (multi_frame_text) multi_frame_text[big] = '\0';
     pool[NPOOL - 1] = multi_frame_text;
     char path[600];
@@ -515,13 +524,16 @@ int main(void) {
     CHECKF(ggembed_open(path, &o, &model, err, sizeof err) == GGEMBED_OK, "open %s: %s", path, err);
     for (int k = 0; model && k < NOPT; k++)
         for (int i = 0; i < NPOOL; i++)
-            CHECKF(ref_embed(model, pool[i], truncates[k], prefixes[k], &refs[k][i]), "reference %d/%d", k, i);
+            CHECKF(ref_embed(model, pool[i], truncates[k], prefixes[k], &refs[k][i]), "reference %d/%d",
+                   k, i);
     for (int c = 0; model && c < CLIENTS; c++) {
         snprintf(own_prefix[c], sizeof own_prefix[c], "client %d: ", c);
-        for (int i = 0; i < NSHORT; i++) CHECK(ref_embed(model, pool[i], true, own_prefix[c], &own_refs[c][i]));
+        for (int i = 0; i < NSHORT; i++)
+            CHECK(ref_embed(model, pool[i], true, own_prefix[c], &own_refs[c][i]));
     }
     for (int i = 0; model && i < NPOOL; i++)
-        CHECKF((refs[1][i].status == GGEMBED_E_TOO_LONG) == (i == DENSE || i == LONG), "text %d over the context", i);
+        CHECKF((refs[1][i].status == GGEMBED_E_TOO_LONG) == (i == DENSE || i == LONG),
+               "text %d over the context", i);
 
     char queue[16], hold[64];
     snprintf(queue, sizeof queue, "%d", QUEUE);
@@ -536,7 +548,8 @@ int main(void) {
         client_arg a[CLIENTS];
         gg_thread *t[CLIENTS];
         for (int i = 0; i < CLIENTS; i++) {
-            a[i] = (client_arg){i, seed * 0x9E3779B97F4A7C15ULL + (uint64_t)i * 0xBF58476D1CE4E5B9ULL + 1};
+            a[i] = (client_arg){i,
+                                seed * 0x9E3779B97F4A7C15ULL + (uint64_t)i * 0xBF58476D1CE4E5B9ULL + 1};
             t[i] = gg_thread_start(client_main, &a[i], NULL);
             CHECK(t[i] != NULL);
         }
@@ -547,19 +560,23 @@ int main(void) {
         while (atomic_load(&clients_done) < CLIENTS) {
             if (gg_now_ns() > stop_at + 120 * 1000000000LL && !hung) {
                 hung = true;
-                fprintf(stderr, "test_server_stress: clients still waiting 120 s after the end: killing the server\n");
+                fprintf(
+                    stderr,
+                    "test_server_stress: clients still waiting 120 s after the end: killing the server\n");
                 kill((pid_t)srv.pid, SIGKILL);
             }
             gg_sleep_ms(50);
         }
         for (int i = 0; i < CLIENTS; i++) gg_thread_join(t[i]);
         CHECKF(!hung, "every answer came");
-        printf("test_server_stress: %llu connections (%llu closed abruptly) in %.1f s: %llu EMBED answered: "
-               "%llu with vectors, %llu busy, %llu timeouts, %llu cancelled, %llu too long\n",
-               (unsigned long long)(tot.sessions + tot.abrupt_sessions), (unsigned long long)tot.abrupt_sessions,
-               (double)(gg_now_ns() - t0) / 1e9, (unsigned long long)tot.embed, (unsigned long long)tot.ok,
-               (unsigned long long)tot.busy, (unsigned long long)tot.timeouts,
-               (unsigned long long)tot.cancelled, (unsigned long long)tot.too_long);
+        printf(
+            "test_server_stress: %llu connections (%llu closed abruptly) in %.1f s: %llu EMBED answered: "
+            "%llu with vectors, %llu busy, %llu timeouts, %llu cancelled, %llu too long\n",
+            (unsigned long long)(tot.sessions + tot.abrupt_sessions),
+            (unsigned long long)tot.abrupt_sessions, (double)(gg_now_ns() - t0) / 1e9,
+            (unsigned long long)tot.embed, (unsigned long long)tot.ok, (unsigned long long)tot.busy,
+            (unsigned long long)tot.timeouts, (unsigned long long)tot.cancelled,
+            (unsigned long long)tot.too_long);
         CHECKF(atomic_load(&failures) == 0, "%d invariant failures (see above)", atomic_load(&failures));
         CHECK_EQ_INT(tot.lost, 0);
         CHECKF(tot.ok > 0 && tot.sessions + tot.abrupt_sessions >= CLIENTS, "the run did real work");

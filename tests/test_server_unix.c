@@ -78,7 +78,8 @@ static pid_t start_server_with(const char *model, const char *const *extra, cons
     pid_t pid;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    if (server_stderr) posix_spawn_file_actions_addopen(&fa, 2, server_stderr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (server_stderr)
+        posix_spawn_file_actions_addopen(&fa, 2, server_stderr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int rc = bin ? posix_spawn(&pid, bin, &fa, NULL, argv, envp) : -1;
     posix_spawn_file_actions_destroy(&fa);
     free(envp);
@@ -138,7 +139,8 @@ static void test_basic(void) {
     /* invalid UTF-8 in a TOKENIZE */
     gg_buf bad = {0};
     gg_buf_u8(&bad, 1), gg_buf_zero(&bad, 3), gg_buf_str(&bad, "\xc0\x80", 2);
-    CHECK(!gg_client_call(c, GG_MSG_TOKENIZE, bad.data, bad.len, &r, &code, &e) && code == GG_PE_BAD_UTF8);
+    CHECK(!gg_client_call(c, GG_MSG_TOKENIZE, bad.data, bad.len, &r, &code, &e) &&
+          code == GG_PE_BAD_UTF8);
     CHECK(gg_client_call(c, GG_MSG_STATS, NULL, 0, &r, NULL, &e));
     CHECK(r.len > 4 && r.data[0] >= 19);
     gg_buf_free(&bad);
@@ -185,7 +187,8 @@ static void test_abuse(void) {
     gg_buf b = {0};
     gg_encode_tokenize(&b, &q);
     gg_buf flood = {0};
-    for (int i = 0; i < 20000; i++) gg_frames_put(&flood, GG_MSG_TOKENIZE, (uint32_t)i + 100, b.data, b.len, 65536);
+    for (int i = 0; i < 20000; i++)
+        gg_frames_put(&flood, GG_MSG_TOKENIZE, (uint32_t)i + 100, b.data, b.len, 65536);
     gg_buf_free(&b);
     /* written from a thread: the server stops reading it, so the write blocks */
     flood_arg fa = {slow ? slow->io : NULL, &flood};
@@ -206,9 +209,13 @@ static void test_abuse(void) {
 /* ---- with a real model (bert-tiny from `ggembed mkmodel`) ---- */
 
 static char tiny_path[600];
-static const char *mtexts[] = {"hello world", "The quick brown fox.", "", "na\xc3\xafve caf\xc3\xa9",
+static const char *mtexts[] = {"hello world",
+                               "The quick brown fox.",
+                               "",
+                               "na\xc3\xafve caf\xc3\xa9",
                                "a much longer sentence, with punctuation; and numbers 12345!",
-                               "tab\there \"quoted\" back\\slash", NULL /* over the context */};
+                               "tab\there \"quoted\" back\\slash",
+                               NULL /* over the context */};
 enum { NM = GG_ARRAY_LEN(mtexts), MAX_DIMS = 1024 };
 static char long_text[4096];
 
@@ -287,7 +294,8 @@ static bool embed_reference(void) {
 }
 
 static void encode_embed(gg_buf *b, uint32_t deadline_ms, size_t first, size_t n, gg_str *store) {
-    for (size_t i = 0; i < n; i++) store[i] = (gg_str){mtexts[first + i], (uint32_t)strlen(mtexts[first + i])};
+    for (size_t i = 0; i < n; i++)
+        store[i] = (gg_str){mtexts[first + i], (uint32_t)strlen(mtexts[first + i])};
     gg_embed_req q = {deadline_ms, -1, -1, 1, 0, 0, {"", 0}, (uint32_t)n, store};
     gg_encode_embed(b, &q);
 }
@@ -345,7 +353,8 @@ static void test_embed_equal(void) {
         for (size_t i = 0; i < NM; i++) {
             b.len = 0;
             encode_embed(&b, 0, i, 1, store);
-            CHECKF(gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, NULL, &e), "embed %zu: %s", i, e.msg);
+            CHECKF(gg_client_call(c, GG_MSG_EMBED, b.data, b.len, &r, NULL, &e), "embed %zu: %s", i,
+                   e.msg);
             CHECKF(compare_embed_ok(r.data, r.len, i, 1) == 0, "text %zu equals ggembed embed", i);
         }
         gg_buf_free(&b);
@@ -404,13 +413,13 @@ static void cancel_answers_at_once(gg_client *c) {
         if (!gg_client_recv(c, &type, &id, &r)) break;
         uint16_t code = 0;
         gg_str msg;
-        if (id == id_embed && type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) &&
-            code == GG_PE_CANCELLED)
+        if (id == id_embed && type == GG_MSG_ERROR &&
+            !gg_decode_error(r.data, r.len, &code, &msg, NULL) && code == GG_PE_CANCELLED)
             order[k] = 0;
-        else if (id == id_cancel && type == (GG_MSG_REPLY | GG_MSG_CANCEL) && r.len == 4 && r.data[0] == 1)
+        else if (id == id_cancel && type == (GG_MSG_REPLY | GG_MSG_CANCEL) && r.len == 4 &&
+                 r.data[0] == 1)
             order[k] = 1;
-        else if (id == id_health && type == (GG_MSG_REPLY | GG_MSG_HEALTH))
-            order[k] = 2;
+        else if (id == id_health && type == (GG_MSG_REPLY | GG_MSG_HEALTH)) order[k] = 2;
     }
     CHECKF(order[0] == 0 && order[1] == 1 && order[2] == 2, "answers in order %d %d %d (want 0 1 2)",
            order[0], order[1], order[2]);
@@ -455,8 +464,10 @@ static void test_busy_timeout(void) {
             seen |= 1 << i;
             uint16_t code = 0;
             gg_str msg;
-            if (type == (GG_MSG_REPLY | GG_MSG_EMBED)) ok++, other += compare_embed_ok(r.data, r.len, (size_t)i % NM, 1);
-            else if (type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) && code == GG_PE_BUSY)
+            if (type == (GG_MSG_REPLY | GG_MSG_EMBED))
+                ok++, other += compare_embed_ok(r.data, r.len, (size_t)i % NM, 1);
+            else if (type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) &&
+                     code == GG_PE_BUSY)
                 busy++;
             else other++;
         }
@@ -553,7 +564,8 @@ static void test_sigterm_inflight(void) {
             seen[i] = true;
             uint16_t code = 0;
             gg_str msg;
-            if (type == (GG_MSG_REPLY | GG_MSG_EMBED)) ok++, bad += compare_embed_ok(r.data, r.len, (size_t)(k + i) % NM, 1);
+            if (type == (GG_MSG_REPLY | GG_MSG_EMBED))
+                ok++, bad += compare_embed_ok(r.data, r.len, (size_t)(k + i) % NM, 1);
             else if (type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) &&
                      code == GG_PE_SHUTTING_DOWN)
                 shutting++;
@@ -561,8 +573,10 @@ static void test_sigterm_inflight(void) {
         }
         gg_client_close(c[k]);
     }
-    CHECKF(missing == 0 && bad == 0, "sigterm: %d ok, %d shutting down, %d missing, %d bad", ok, shutting, missing, bad);
-    if (all_queued) CHECKF(ok == CONNS * EACH, "every queued request answered with its embedding: %d", ok);
+    CHECKF(missing == 0 && bad == 0, "sigterm: %d ok, %d shutting down, %d missing, %d bad", ok,
+           shutting, missing, bad);
+    if (all_queued)
+        CHECKF(ok == CONNS * EACH, "every queued request answered with its embedding: %d", ok);
     else CHECK(ok >= 1);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -601,7 +615,8 @@ static void test_poison(void) {
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 3, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 3, "exit status %d",
+           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 /* ---- the model file changing under the server ---- */
@@ -633,7 +648,8 @@ static int wait_status(pid_t pid, int seconds) {
     int status = 0;
     for (int i = 0; i < seconds * 100; i++) {
         if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+            return WIFEXITED(status) ? WEXITSTATUS(status)
+                                     : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
         gg_sleep_ms(10);
     }
     kill(pid, SIGKILL);
@@ -771,9 +787,21 @@ static void test_truncated(void) {
     snprintf(deep, sizeof deep, "%s/unix-deep-%ld.gguf", check_tmp_dir(), (long)getpid());
     char vocab_file[600];
     snprintf(vocab_file, sizeof vocab_file, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
-    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", "bert-tiny", "--vocab", vocab_file,
-                    "--layers", "24", "--ctx", "512", "-o", deep, NULL};
-    if (run(argv, NULL, "/dev/null") != 0) return (void)CHECKF(false, "mkmodel of the deep model failed");
+    char *argv[] = {getenv("GGEMBED_BIN"),
+                    "mkmodel",
+                    "--preset",
+                    "bert-tiny",
+                    "--vocab",
+                    vocab_file,
+                    "--layers",
+                    "24",
+                    "--ctx",
+                    "512",
+                    "-o",
+                    deep,
+                    NULL};
+    if (run(argv, NULL, "/dev/null") != 0)
+        return (void)CHECKF(false, "mkmodel of the deep model failed");
     static const char *const extra[] = {"--threads", "1", NULL};
     server_stderr = changing_err;
     pid_t pid = start_server_with(deep, extra, NULL);
@@ -784,7 +812,8 @@ static void test_truncated(void) {
     if (c) {
         enum { N = 64 };
         static char text[4000];
-        for (int i = 0; text[0] == 0 || strlen(text) < 3500; i++) strcat(text, i % 2 ? "lorem " : "ipsum ");
+        for (int i = 0; text[0] == 0 || strlen(text) < 3500; i++)
+            strcat(text, i % 2 ? "lorem " : "ipsum ");
         gg_str store[N];
         for (int i = 0; i < N; i++) store[i] = (gg_str){text, (uint32_t)strlen(text)};
         gg_embed_req q = {0, -1, -1, 1, 0, 0, {"", 0}, N, store};
@@ -799,8 +828,9 @@ static void test_truncated(void) {
         bool answered = gg_client_recv(c, &type, &rid, &r);
         uint16_t code = 0;
         gg_str msg;
-        if (answered) CHECK(type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) &&
-                            code == GG_PE_MODEL_CHANGED);
+        if (answered)
+            CHECK(type == GG_MSG_ERROR && !gg_decode_error(r.data, r.len, &code, &msg, NULL) &&
+                  code == GG_PE_MODEL_CHANGED);
         gg_buf_free(&b);
         gg_buf_free(&r);
         gg_client_close(c);
@@ -814,9 +844,9 @@ static void test_truncated(void) {
         char *log = (char *)check_read_file(changing_err, &n);
         if (status == 4)
             printf("test_server_unix: truncation during a pass was caught by %s\n",
-                   log && strstr(log, "reading the mapped model file failed") ? "the SIGBUS guard" : "the check");
-        else if (log)
-            printf("test_server_unix: the server's log after the truncation:\n%s\n", log);
+                   log && strstr(log, "reading the mapped model file failed") ? "the SIGBUS guard"
+                                                                              : "the check");
+        else if (log) printf("test_server_unix: the server's log after the truncation:\n%s\n", log);
         free(log);
     }
     /* `ggembed embed` on a fresh copy of the same model */
@@ -826,13 +856,24 @@ static void test_truncated(void) {
 }
 
 static void test_model_changed(void) {
-    snprintf(changing_path, sizeof changing_path, "%s/unix-changing-%ld.gguf", check_tmp_dir(), (long)getpid());
+    snprintf(changing_path, sizeof changing_path, "%s/unix-changing-%ld.gguf", check_tmp_dir(),
+             (long)getpid());
     snprintf(other_path, sizeof other_path, "%s/unix-other-%ld.gguf", check_tmp_dir(), (long)getpid());
-    snprintf(changing_err, sizeof changing_err, "%s/unix-changing-%ld.log", check_tmp_dir(), (long)getpid());
+    snprintf(changing_err, sizeof changing_err, "%s/unix-changing-%ld.log", check_tmp_dir(),
+             (long)getpid());
     char vocab_file[600];
     snprintf(vocab_file, sizeof vocab_file, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
-    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", "bert-tiny", "--vocab", vocab_file,
-                    "--seed", "77", "-o", other_path, NULL};
+    char *argv[] = {getenv("GGEMBED_BIN"),
+                    "mkmodel",
+                    "--preset",
+                    "bert-tiny",
+                    "--vocab",
+                    vocab_file,
+                    "--seed",
+                    "77",
+                    "-o",
+                    other_path,
+                    NULL};
     int rc = run(argv, NULL, "/dev/null");
     CHECKF(rc == 0, "mkmodel exited with %d", rc);
     if (rc == 0) {
@@ -851,8 +892,15 @@ static void model_tests(void) {
     snprintf(tiny_path, sizeof tiny_path, "%s/unix-tiny-%ld.gguf", check_tmp_dir(), (long)getpid());
     char vocab_file[600];
     snprintf(vocab_file, sizeof vocab_file, "%s/ggml-vocab-bert-bge.gguf", check_fixtures_dir());
-    char *argv[] = {getenv("GGEMBED_BIN"), "mkmodel", "--preset", "bert-tiny", "--vocab", vocab_file,
-                    "-o", tiny_path, NULL};
+    char *argv[] = {getenv("GGEMBED_BIN"),
+                    "mkmodel",
+                    "--preset",
+                    "bert-tiny",
+                    "--vocab",
+                    vocab_file,
+                    "-o",
+                    tiny_path,
+                    NULL};
     int rc = argv[0] ? run(argv, NULL, "/dev/null") : -1;
     CHECKF(rc == 0, "mkmodel exited with %d", rc);
     if (rc != 0 || !embed_reference()) return;

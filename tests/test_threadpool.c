@@ -19,9 +19,9 @@
 typedef struct counts {
     int n_tasks;
     int n_threads;
-    atomic_int *hits;        /* per task */
-    atomic_int bad_thread;   /* thread index out of range */
-    atomic_int *per_thread;  /* tasks run by each thread */
+    atomic_int *hits;       /* per task */
+    atomic_int bad_thread;  /* thread index out of range */
+    atomic_int *per_thread; /* tasks run by each thread */
 } counts;
 
 static void count_task(void *ctx, int task, int thread) {
@@ -62,8 +62,7 @@ static void test_sizes(void) {
         CHECK_EQ_INT(gg_pool_size(p), sizes[s]);
         for (int round = 0; round < 20; round++) {
             for (size_t t = 0; t < GG_ARRAY_LEN(tasks); t++) {
-                CHECKF(run_once(p, tasks[t]), "pool %d, %d tasks, round %d", sizes[s], tasks[t],
-                       round);
+                CHECKF(run_once(p, tasks[t]), "pool %d, %d tasks, round %d", sizes[s], tasks[t], round);
             }
         }
         gg_pool_free(p);
@@ -111,8 +110,7 @@ static void test_back_to_back(int n_threads, int runs, int n_slots) {
     long long want = (long long)runs * (runs + 1) / 2;
     int wrong = 0;
     for (int i = 0; i < n_slots; i++) wrong += c.slots[i] != want;
-    CHECKF(wrong == 0, "%d threads, %d runs: %d of %d slots wrong", n_threads, runs, wrong,
-           n_slots);
+    CHECKF(wrong == 0, "%d threads, %d runs: %d of %d slots wrong", n_threads, runs, wrong, n_slots);
     free(c.slots);
     gg_pool_free(p);
 }
@@ -259,8 +257,8 @@ static void test_waiting_sleeps(int n_threads) {
     CHECK_EQ_INT(atomic_load(&l.started), 2);
     CHECKF(wall >= 500 * 1000000, "%d threads: no worker ran a task (%.0f ms)", n_threads,
            (double)wall / 1e6);
-    CHECKF(cpu < limit, "%d threads: waiting %.0f ms for a worker's task used %.1f ms of CPU",
-           n_threads, (double)wall / 1e6, (double)cpu / 1e6);
+    CHECKF(cpu < limit, "%d threads: waiting %.0f ms for a worker's task used %.1f ms of CPU", n_threads,
+           (double)wall / 1e6, (double)cpu / 1e6);
     gg_pool_free(p);
 }
 

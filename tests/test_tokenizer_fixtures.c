@@ -35,7 +35,7 @@ static void print_ids(const char *what, const int32_t *ids, int64_t n) {
 }
 
 static void check_case(const char *name, const gg_tokenizer *t, const char *text, size_t len,
-                      const char *line, size_t line_len, int index) {
+                       const char *line, size_t line_len, int index) {
     enum { CAP = 4096 };
     static int32_t want[CAP], got[CAP];
     int n_want = parse_ids(line, line_len, want, CAP);

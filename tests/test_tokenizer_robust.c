@@ -38,7 +38,8 @@ static int64_t tokenize_checked(const gg_tokenizer *t, const char *name, const c
     int32_t *b = malloc((size_t)(n + 1) * sizeof(int32_t));
     int64_t na = gg_tokenize(t, s, len, &opt, a, n + 1, &e);
     int64_t nb = gg_tokenize(t, s, len, &opt, b, n + 1, &e);
-    CHECKF(na == n && nb == n, "%s: counts %lld %lld %lld", name, (long long)n, (long long)na, (long long)nb);
+    CHECKF(na == n && nb == n, "%s: counts %lld %lld %lld", name, (long long)n, (long long)na,
+           (long long)nb);
     CHECKF(na != n || memcmp(a, b, (size_t)n * sizeof(int32_t)) == 0, "%s: not deterministic", name);
     int32_t n_vocab = gg_tokenizer_info(t)->n_vocab;
     int64_t bad = 0;
@@ -68,10 +69,30 @@ static void random_bytes(const gg_tokenizer *t, const char *name) {
 static void invalid_utf8(const gg_tokenizer *t, const char *name) {
     /* \377 is 0xFF: a hex escape would take the b after it in */
     static const char *const cases[] = {
-        "\x80", "\xBF", "\xC0\x80", "\xC1\xBF", "\xC2", "\xE2\x82", "\xE2\x28\xA1", "\xED\xA0\x80",
-        "\xED\xBF\xBF", "\xF0\x9F\x98", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xF8\x88\x80\x80\x80",
-        "\xFC\x84\x80\x80\x80\x80", "\xFE", "\xFF", "\xEF\xBB\xBF", "\xEF\xBF\xBD", "\xEF\xBF\xBE",
-        "a\377b", "hello \xC3 world", "\xE4\xB8", "\xE4\xB8\xAD\xE6", "\x00\x01\x02",
+        "\x80",
+        "\xBF",
+        "\xC0\x80",
+        "\xC1\xBF",
+        "\xC2",
+        "\xE2\x82",
+        "\xE2\x28\xA1",
+        "\xED\xA0\x80",
+        "\xED\xBF\xBF",
+        "\xF0\x9F\x98",
+        "\xF4\x90\x80\x80",
+        "\xF5\x80\x80\x80",
+        "\xF8\x88\x80\x80\x80",
+        "\xFC\x84\x80\x80\x80\x80",
+        "\xFE",
+        "\xFF",
+        "\xEF\xBB\xBF",
+        "\xEF\xBF\xBD",
+        "\xEF\xBF\xBE",
+        "a\377b",
+        "hello \xC3 world",
+        "\xE4\xB8",
+        "\xE4\xB8\xAD\xE6",
+        "\x00\x01\x02",
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len = strlen(cases[i]);
@@ -84,9 +105,26 @@ static void invalid_utf8(const gg_tokenizer *t, const char *name) {
 
 static void white_space(const gg_tokenizer *t, const char *name) {
     static const char *const spaces[] = {
-        " ", "\t", "\n", "\v", "\f", "\r", "\r\n", "\xC2\x85", "\xC2\xA0", "\xE1\x9A\x80",
-        "\xE2\x80\x80", "\xE2\x80\x8A", "\xE2\x80\x8B", "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF",
-        "\xE2\x81\x9F", "\xE3\x80\x80", "\xEF\xBB\xBF", "\xE1\xA0\x8E",
+        " ",
+        "\t",
+        "\n",
+        "\v",
+        "\f",
+        "\r",
+        "\r\n",
+        "\xC2\x85",
+        "\xC2\xA0",
+        "\xE1\x9A\x80",
+        "\xE2\x80\x80",
+        "\xE2\x80\x8A",
+        "\xE2\x80\x8B",
+        "\xE2\x80\xA8",
+        "\xE2\x80\xA9",
+        "\xE2\x80\xAF",
+        "\xE2\x81\x9F",
+        "\xE3\x80\x80",
+        "\xEF\xBB\xBF",
+        "\xE1\xA0\x8E",
     };
     char buf[256];
     for (size_t i = 0; i < sizeof spaces / sizeof spaces[0]; i++) {
@@ -111,17 +149,26 @@ static void empty_text(const gg_tokenizer *t, const char *name) {
     if (in->kind == GG_TOK_WPM)
         CHECKF(n == 2 && ids[0] == in->bos && ids[1] == in->sep, "%s: empty text is [CLS] [SEP]", name);
     else
-        CHECKF(n == (int64_t)in->add_bos + (int64_t)in->add_eos, "%s: empty text special count %lld", name,
-               (long long)n);
+        CHECKF(n == (int64_t)in->add_bos + (int64_t)in->add_eos, "%s: empty text special count %lld",
+               name, (long long)n);
 }
 
 /* A megabyte of text mixing scripts, code, white space and bad bytes. */
 static void megabyte(const gg_tokenizer *t, const char *name) {
     static const char *const pieces[] = {
-        "The quick brown fox ", "jumps over 1234567 lazy dogs. ", "int main(void) { return 0; }\n",
-        "\xE4\xB8\xAD\xE6\x96\x87\xE5\xAD\x97 ", "\xF0\x9F\x98\x80\xF0\x9F\x91\x8D ", "caf\xC3\xA9 na\xC3\xAFve ",
-        "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 ", "\t\t    \n\n", "\xFF\xFE\x80", "<s></s>[CLS]<|endoftext|>",
-        "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4 ", "'''```\"\"\"...!!!??? ", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "The quick brown fox ",
+        "jumps over 1234567 lazy dogs. ",
+        "int main(void) { return 0; }\n",
+        "\xE4\xB8\xAD\xE6\x96\x87\xE5\xAD\x97 ",
+        "\xF0\x9F\x98\x80\xF0\x9F\x91\x8D ",
+        "caf\xC3\xA9 na\xC3\xAFve ",
+        "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 ",
+        "\t\t    \n\n",
+        "\xFF\xFE\x80",
+        "<s></s>[CLS]<|endoftext|>",
+        "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4 ",
+        "'''```\"\"\"...!!!??? ",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     };
     size_t cap = 1 << 20, len = 0;
     char *text = malloc(cap);
@@ -147,8 +194,10 @@ static void buffer_contract(const gg_tokenizer *t, const char *name) {
     int64_t n = gg_tokenize(t, text, strlen(text), &opt, full, 64, &e);
     for (int i = 0; i < 8; i++) part[i] = -7;
     int64_t m = gg_tokenize(t, text, strlen(text), &opt, part, 3, &e);
-    CHECKF(n > 3 && m == n, "%s: count with small buffer %lld vs %lld", name, (long long)m, (long long)n);
-    CHECKF(memcmp(part, full, 3 * sizeof(int32_t)) == 0 && part[3] == -7, "%s: small buffer contents", name);
+    CHECKF(n > 3 && m == n, "%s: count with small buffer %lld vs %lld", name, (long long)m,
+           (long long)n);
+    CHECKF(memcmp(part, full, 3 * sizeof(int32_t)) == 0 && part[3] == -7, "%s: small buffer contents",
+           name);
 }
 
 /* Id of a token text, by a linear scan of the vocabulary. */
@@ -176,16 +225,21 @@ static void expect_ids(const gg_tokenizer *t, const char *text, size_t len, bool
 static void wordpiece_facts(const gg_tokenizer *t) {
     int32_t hello = scan_id(t, "\xE2\x96\x81hello"), world = scan_id(t, "\xE2\x96\x81world");
     int32_t bang = scan_id(t, "\xE2\x96\x81!"), cls = scan_id(t, "[CLS]"), sep = scan_id(t, "[SEP]");
-    int32_t cafe = scan_id(t, "\xE2\x96\x81" "cafe"), zhong = scan_id(t, "\xE2\x96\x81\xE4\xB8\xAD");
+    int32_t cafe = scan_id(t, "\xE2\x96\x81"
+                              "cafe"),
+            zhong = scan_id(t, "\xE2\x96\x81\xE4\xB8\xAD");
     int32_t unk = gg_tokenizer_info(t)->unk;
     expect_ids(t, "Hello world", 11, false, (int32_t[]){hello, world}, 2);
     expect_ids(t, "HELLO\t\xE3\x80\x80 world!", 16, false, (int32_t[]){hello, world, bang}, 3);
     /* invalid bytes and controls vanish; they do not split words */
     expect_ids(t, "hel\xFFlo", 6, false, (int32_t[]){hello}, 1);
     expect_ids(t, "hel\xE2\x80\x8Blo", 8, false, (int32_t[]){hello}, 1); /* zero width space, Cf */
-    expect_ids(t, "Caf\xC3\xA9", 5, false, (int32_t[]){cafe}, 1);         /* accent stripped */
-    expect_ids(t, "cafe\xCC\x81", 6, false, (int32_t[]){cafe}, 1);        /* combining mark dropped */
-    expect_ids(t, "\xE4\xB8\xAD" "hello", 8, false, (int32_t[]){zhong, hello}, 2); /* CJK stands alone */
+    expect_ids(t, "Caf\xC3\xA9", 5, false, (int32_t[]){cafe}, 1);        /* accent stripped */
+    expect_ids(t, "cafe\xCC\x81", 6, false, (int32_t[]){cafe}, 1);       /* combining mark dropped */
+    expect_ids(t,
+               "\xE4\xB8\xAD"
+               "hello",
+               8, false, (int32_t[]){zhong, hello}, 2); /* CJK stands alone */
     expect_ids(t, "[CLS] hello", 11, true, (int32_t[]){cls, cls, hello, sep}, 4);
     /* a word that cannot be spelled from the vocabulary is one [UNK] */
     expect_ids(t, "\xF0\x9F\x98\x80", 4, false, (int32_t[]){unk}, 1);
@@ -242,7 +296,13 @@ static void run(const char *dir, const char *file) {
  * "ab" gives want_rc (0: ids; -1: an error naming the map); a map whose
  * trie does not fit it is refused when the tokenizer loads. */
 static void ugm_charsmap(const char *what, const uint8_t *map, size_t n, bool loads, int want_rc) {
-    static const gguf_str toks[] = {{"<pad>", 5}, {"</s>", 4}, {"<unk>", 5}, {"\xe2\x96\x81" "a", 4}, {"b", 1}};
+    static const gguf_str toks[] = {{"<pad>", 5},
+                                    {"</s>", 4},
+                                    {"<unk>", 5},
+                                    {"\xe2\x96\x81"
+                                     "a",
+                                     4},
+                                    {"b", 1}};
     const float scores[] = {0, 0, 0, -1, -2};
     const int32_t types[] = {3, 3, 2, 1, 1};
     gguf_writer *w = gguf_writer_new();
@@ -261,14 +321,16 @@ static void ugm_charsmap(const char *what, const uint8_t *map, size_t n, bool lo
     if (img && gguf_open_memory(img, img_n, &f, &e) == 0) {
         int rc = gg_tokenizer_load(f, &t, &e);
         CHECKF((rc == 0) == loads, "%s: load %d: %s", what, rc, e.msg);
-        if (!loads) CHECKF(strstr(e.msg, "precompiled_charsmap") != NULL, "%s: message '%s'", what, e.msg);
+        if (!loads)
+            CHECKF(strstr(e.msg, "precompiled_charsmap") != NULL, "%s: message '%s'", what, e.msg);
         if (t) {
             int32_t ids[8];
             e.msg[0] = 0;
             int64_t got = gg_tokenize(t, "ab", 2, NULL, ids, 8, &e);
             CHECKF(want_rc == 0 ? got == 2 && ids[0] == 3 && ids[1] == 4 : got == -1,
                    "%s: tokenize gave %lld (%s)", what, (long long)got, e.msg);
-            if (want_rc) CHECKF(strstr(e.msg, "precompiled_charsmap") != NULL, "%s: message '%s'", what, e.msg);
+            if (want_rc)
+                CHECKF(strstr(e.msg, "precompiled_charsmap") != NULL, "%s: message '%s'", what, e.msg);
         }
     }
     gg_tokenizer_free(t);
@@ -303,8 +365,8 @@ static void ugm_charsmaps(void) {
 
 int main(void) {
     static const char *const files[] = {
-        "ggml-vocab-bert-bge.gguf", "ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf",
-        "ggml-vocab-qwen2.gguf", "ggml-vocab-deepseek-coder.gguf", "ggml-vocab-starcoder.gguf",
+        "ggml-vocab-bert-bge.gguf",       "ggml-vocab-llama-spm.gguf",      "ggml-vocab-gpt-2.gguf",
+        "ggml-vocab-qwen2.gguf",          "ggml-vocab-deepseek-coder.gguf", "ggml-vocab-starcoder.gguf",
         "ggml-vocab-nomic-bert-moe.gguf",
     };
     strmap_basics();

@@ -11,15 +11,15 @@
 static void check_decode(const char *s, size_t len, uint32_t cp, size_t used) {
     size_t n = 0;
     uint32_t got = gg_utf8_decode(s, len, &n);
-    CHECKF(got == cp && n == used, "decode %02X..: got U+%04X/%zu want U+%04X/%zu",
-           (uint8_t)s[0], got, n, cp, used);
+    CHECKF(got == cp && n == used, "decode %02X..: got U+%04X/%zu want U+%04X/%zu", (uint8_t)s[0], got,
+           n, cp, used);
 }
 
 static void check_lax(const char *s, size_t len, uint32_t cp, size_t used) {
     size_t n = 0;
     uint32_t got = gg_utf8_decode_lax(s, len, &n);
-    CHECKF(got == cp && n == used, "lax %02X..: got U+%04X/%zu want U+%04X/%zu",
-           (uint8_t)s[0], got, n, cp, used);
+    CHECKF(got == cp && n == used, "lax %02X..: got U+%04X/%zu want U+%04X/%zu", (uint8_t)s[0], got, n,
+           cp, used);
 }
 
 static void test_utf8(void) {
@@ -29,15 +29,15 @@ static void test_utf8(void) {
     check_decode("\xF0\x9F\x98\x80", 4, 0x1F600, 4);
     check_decode("\xF4\x8F\xBF\xBF", 4, 0x10FFFF, 4);
     /* every malformed form is U+FFFD and one byte */
-    check_decode("\x80", 1, 0xFFFD, 1);              /* stray continuation */
-    check_decode("\xC3", 1, 0xFFFD, 1);              /* truncated */
-    check_decode("\xC3\x41", 2, 0xFFFD, 1);          /* broken */
-    check_decode("\xC0\x80", 2, 0xFFFD, 1);          /* overlong NUL */
-    check_decode("\xE0\x80\xAF", 3, 0xFFFD, 1);      /* overlong '/' */
-    check_decode("\xED\xA0\x80", 3, 0xFFFD, 1);      /* surrogate D800 */
-    check_decode("\xF4\x90\x80\x80", 4, 0xFFFD, 1);  /* 0x110000 */
+    check_decode("\x80", 1, 0xFFFD, 1);             /* stray continuation */
+    check_decode("\xC3", 1, 0xFFFD, 1);             /* truncated */
+    check_decode("\xC3\x41", 2, 0xFFFD, 1);         /* broken */
+    check_decode("\xC0\x80", 2, 0xFFFD, 1);         /* overlong NUL */
+    check_decode("\xE0\x80\xAF", 3, 0xFFFD, 1);     /* overlong '/' */
+    check_decode("\xED\xA0\x80", 3, 0xFFFD, 1);     /* surrogate D800 */
+    check_decode("\xF4\x90\x80\x80", 4, 0xFFFD, 1); /* 0x110000 */
     check_decode("\xFF", 1, 0xFFFD, 1);
-    check_decode("\xE2\x82", 2, 0xFFFD, 1);          /* cut short by len */
+    check_decode("\xE2\x82", 2, 0xFFFD, 1); /* cut short by len */
 
     /* llama.cpp's decoder accepts overlongs and surrogates */
     check_lax("\xC0\x80", 2, 0, 2);
@@ -80,37 +80,36 @@ static void test_categories(void) {
     CHECK_EQ_INT(gg_unicode_category('('), GG_UC_PS);
     CHECK_EQ_INT(gg_unicode_category(' '), GG_UC_ZS);
     CHECK_EQ_INT(gg_unicode_category('\n'), GG_UC_CC);
-    CHECK_EQ_INT(gg_unicode_category(0x01C5), GG_UC_LT);  /* Dz with caron */
-    CHECK_EQ_INT(gg_unicode_category(0x02B0), GG_UC_LM);  /* modifier h */
-    CHECK_EQ_INT(gg_unicode_category(0x4E2D), GG_UC_LO);  /* CJK, inside a First/Last range */
-    CHECK_EQ_INT(gg_unicode_category(0xAC00), GG_UC_LO);  /* Hangul syllable range */
-    CHECK_EQ_INT(gg_unicode_category(0x0301), GG_UC_MN);  /* combining acute */
-    CHECK_EQ_INT(gg_unicode_category(0x0903), GG_UC_MC);  /* Devanagari visarga */
-    CHECK_EQ_INT(gg_unicode_category(0x20DD), GG_UC_ME);  /* enclosing circle */
-    CHECK_EQ_INT(gg_unicode_category(0x2167), GG_UC_NL);  /* Roman numeral eight */
-    CHECK_EQ_INT(gg_unicode_category(0x00BD), GG_UC_NO);  /* one half */
-    CHECK_EQ_INT(gg_unicode_category(0x2014), GG_UC_PD);  /* em dash */
+    CHECK_EQ_INT(gg_unicode_category(0x01C5), GG_UC_LT); /* Dz with caron */
+    CHECK_EQ_INT(gg_unicode_category(0x02B0), GG_UC_LM); /* modifier h */
+    CHECK_EQ_INT(gg_unicode_category(0x4E2D), GG_UC_LO); /* CJK, inside a First/Last range */
+    CHECK_EQ_INT(gg_unicode_category(0xAC00), GG_UC_LO); /* Hangul syllable range */
+    CHECK_EQ_INT(gg_unicode_category(0x0301), GG_UC_MN); /* combining acute */
+    CHECK_EQ_INT(gg_unicode_category(0x0903), GG_UC_MC); /* Devanagari visarga */
+    CHECK_EQ_INT(gg_unicode_category(0x20DD), GG_UC_ME); /* enclosing circle */
+    CHECK_EQ_INT(gg_unicode_category(0x2167), GG_UC_NL); /* Roman numeral eight */
+    CHECK_EQ_INT(gg_unicode_category(0x00BD), GG_UC_NO); /* one half */
+    CHECK_EQ_INT(gg_unicode_category(0x2014), GG_UC_PD); /* em dash */
     CHECK_EQ_INT(gg_unicode_category(0x00AB), GG_UC_PI);
     CHECK_EQ_INT(gg_unicode_category(0x00BB), GG_UC_PF);
     CHECK_EQ_INT(gg_unicode_category(0x1F600), GG_UC_SO); /* emoji */
     CHECK_EQ_INT(gg_unicode_category(0x2028), GG_UC_ZL);
     CHECK_EQ_INT(gg_unicode_category(0x2029), GG_UC_ZP);
-    CHECK_EQ_INT(gg_unicode_category(0x200B), GG_UC_CF);  /* zero width space */
+    CHECK_EQ_INT(gg_unicode_category(0x200B), GG_UC_CF); /* zero width space */
     CHECK_EQ_INT(gg_unicode_category(0xD800), GG_UC_CS);
     CHECK_EQ_INT(gg_unicode_category(0xE000), GG_UC_CO);
     CHECK_EQ_INT(gg_unicode_category(0x10FFFD), GG_UC_CO); /* plane 16 private use */
-    CHECK_EQ_INT(gg_unicode_category(0x0378), GG_UC_CN);  /* unassigned Greek slot */
-    CHECK_EQ_INT(gg_unicode_category(0xFFFF), GG_UC_CN);  /* noncharacter */
+    CHECK_EQ_INT(gg_unicode_category(0x0378), GG_UC_CN);   /* unassigned Greek slot */
+    CHECK_EQ_INT(gg_unicode_category(0xFFFF), GG_UC_CN);   /* noncharacter */
     CHECK_EQ_INT(gg_unicode_category(0x110000), GG_UC_CN);
     CHECK_EQ_INT(gg_unicode_category(0xFFFFFFFF), GG_UC_CN);
 }
 
 static void test_flags(void) {
     /* White_Space in PropList.txt: exactly these 25 code points */
-    static const uint32_t ws[] = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680,
-                                  0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006,
-                                  0x2007, 0x2008, 0x2009, 0x200A, 0x2028, 0x2029, 0x202F,
-                                  0x205F, 0x3000};
+    static const uint32_t ws[] = {0x09,   0x0A,   0x0B,   0x0C,   0x0D,   0x20,   0x85,   0xA0,   0x1680,
+                                  0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008,
+                                  0x2009, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000};
     int n_ws = 0;
     for (uint32_t cp = 0; cp < 0x110000; cp++)
         if (gg_unicode_flags(cp) & GG_UF_WHITESPACE) n_ws++;
@@ -143,16 +142,16 @@ static void test_lower(void) {
     CHECK_EQ_INT(gg_unicode_lower(0xD7), 0xD7);     /* multiplication sign, inside A-grave..thorn */
     CHECK_EQ_INT(gg_unicode_lower(0x0100), 0x0101); /* alternating pairs */
     CHECK_EQ_INT(gg_unicode_lower(0x0101), 0x0101);
-    CHECK_EQ_INT(gg_unicode_lower(0x0130), 0x0069); /* I with dot: simple mapping is i */
-    CHECK_EQ_INT(gg_unicode_lower(0x0178), 0x00FF); /* Y diaeresis */
-    CHECK_EQ_INT(gg_unicode_lower(0x01C5), 0x01C6); /* title case to lower */
-    CHECK_EQ_INT(gg_unicode_lower(0x0391), 0x03B1); /* Alpha */
-    CHECK_EQ_INT(gg_unicode_lower(0x03A3), 0x03C3); /* Sigma: simple mapping, no final form */
-    CHECK_EQ_INT(gg_unicode_lower(0x0410), 0x0430); /* Cyrillic A */
-    CHECK_EQ_INT(gg_unicode_lower(0x1E9E), 0x00DF); /* capital sharp s */
-    CHECK_EQ_INT(gg_unicode_lower(0x2126), 0x03C9); /* Ohm sign */
-    CHECK_EQ_INT(gg_unicode_lower(0x212A), 0x006B); /* Kelvin sign */
-    CHECK_EQ_INT(gg_unicode_lower(0xFF21), 0xFF41); /* fullwidth A */
+    CHECK_EQ_INT(gg_unicode_lower(0x0130), 0x0069);   /* I with dot: simple mapping is i */
+    CHECK_EQ_INT(gg_unicode_lower(0x0178), 0x00FF);   /* Y diaeresis */
+    CHECK_EQ_INT(gg_unicode_lower(0x01C5), 0x01C6);   /* title case to lower */
+    CHECK_EQ_INT(gg_unicode_lower(0x0391), 0x03B1);   /* Alpha */
+    CHECK_EQ_INT(gg_unicode_lower(0x03A3), 0x03C3);   /* Sigma: simple mapping, no final form */
+    CHECK_EQ_INT(gg_unicode_lower(0x0410), 0x0430);   /* Cyrillic A */
+    CHECK_EQ_INT(gg_unicode_lower(0x1E9E), 0x00DF);   /* capital sharp s */
+    CHECK_EQ_INT(gg_unicode_lower(0x2126), 0x03C9);   /* Ohm sign */
+    CHECK_EQ_INT(gg_unicode_lower(0x212A), 0x006B);   /* Kelvin sign */
+    CHECK_EQ_INT(gg_unicode_lower(0xFF21), 0xFF41);   /* fullwidth A */
     CHECK_EQ_INT(gg_unicode_lower(0x10400), 0x10428); /* Deseret */
     CHECK_EQ_INT(gg_unicode_lower(0x1E900), 0x1E922); /* Adlam */
     CHECK_EQ_INT(gg_unicode_lower(0x4E2D), 0x4E2D);
@@ -171,10 +170,10 @@ static void test_nfd(void) {
     check_nfd('a', (const uint32_t[]){'a'}, 1);
     check_nfd(0xE9, (const uint32_t[]){0x65, 0x301}, 2);
     check_nfd(0xC5, (const uint32_t[]){0x41, 0x30A}, 2);
-    check_nfd(0x212B, (const uint32_t[]){0x41, 0x30A}, 2);      /* Angstrom: singleton then recursive */
+    check_nfd(0x212B, (const uint32_t[]){0x41, 0x30A}, 2); /* Angstrom: singleton then recursive */
     check_nfd(0x1E69, (const uint32_t[]){0x73, 0x323, 0x307}, 3); /* s dot below dot above */
     check_nfd(0x1F82, (const uint32_t[]){0x3B1, 0x313, 0x300, 0x345}, 4);
-    check_nfd(0xAC00, (const uint32_t[]){0x1100, 0x1161}, 2);    /* Hangul LV */
+    check_nfd(0xAC00, (const uint32_t[]){0x1100, 0x1161}, 2);         /* Hangul LV */
     check_nfd(0xD55C, (const uint32_t[]){0x1112, 0x1161, 0x11AB}, 3); /* Hangul LVT */
     check_nfd(0xD7A3, (const uint32_t[]){0x1112, 0x1175, 0x11C2}, 3); /* last syllable */
     check_nfd(0xFB01, (const uint32_t[]){0xFB01}, 1);            /* fi ligature: compatibility only */

@@ -138,7 +138,10 @@ static int hex4(const char *s, size_t left, uint32_t *out) {
 }
 
 static size_t utf8_put(uint32_t cp, char *o) {
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
     if (cp < 0x800) {
         o[0] = (char)(0xC0 | cp >> 6);
         o[1] = (char)(0x80 | (cp & 0x3F));
@@ -165,8 +168,14 @@ static int parse_u_escape(const char *line, size_t len, size_t *i, uint32_t *cp)
     uint32_t hi;
     if (hex4(line + *i, len - *i, &hi) < 0) return -1;
     *i += 4;
-    if (hi >= 0xDC00 && hi <= 0xDFFF) { *cp = 0xFFFD; return 0; }
-    if (hi < 0xD800 || hi > 0xDBFF) { *cp = hi; return 0; }
+    if (hi >= 0xDC00 && hi <= 0xDFFF) {
+        *cp = 0xFFFD;
+        return 0;
+    }
+    if (hi < 0xD800 || hi > 0xDBFF) {
+        *cp = hi;
+        return 0;
+    }
     uint32_t lo;
     if (len - *i >= 6 && line[*i] == '\\' && line[*i + 1] == 'u' &&
         hex4(line + *i + 2, len - *i - 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
@@ -178,9 +187,7 @@ static int parse_u_escape(const char *line, size_t len, size_t *i, uint32_t *cp)
     return 0;
 }
 
-static bool is_json_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
+static bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 char *cli_json_parse_string(const char *line, size_t len, size_t *out_len, char *err, size_t err_len) {
     size_t i = 0;
@@ -195,12 +202,17 @@ char *cli_json_parse_string(const char *line, size_t len, size_t *out_len, char 
     for (;;) {
         if (i >= len) return parse_fail(buf, err, err_len, "unterminated JSON string");
         unsigned char c = (unsigned char)line[i];
-        if (c == '"') { i++; break; }
+        if (c == '"') {
+            i++;
+            break;
+        }
         if (c < 0x20)
-            return parse_fail(buf, err, err_len, "control character 0x%02x in JSON string at byte %zu", c, i);
+            return parse_fail(buf, err, err_len, "control character 0x%02x in JSON string at byte %zu",
+                              c, i);
         if (c != '\\') {
             size_t n = utf8_valid_len((const unsigned char *)line + i, len - i);
-            if (n == 0) return parse_fail(buf, err, err_len, "invalid UTF-8 in JSON string at byte %zu", i);
+            if (n == 0)
+                return parse_fail(buf, err, err_len, "invalid UTF-8 in JSON string at byte %zu", i);
             memcpy(buf + o, line + i, n);
             o += n, i += n;
             continue;
@@ -224,11 +236,13 @@ char *cli_json_parse_string(const char *line, size_t len, size_t *out_len, char 
             break;
         }
         default:
-            return parse_fail(buf, err, err_len, "bad escape '\\%c' in JSON string at byte %zu", esc, i - 2);
+            return parse_fail(buf, err, err_len, "bad escape '\\%c' in JSON string at byte %zu", esc,
+                              i - 2);
         }
     }
     while (i < len && is_json_space(line[i])) i++;
-    if (i != len) return parse_fail(buf, err, err_len, "unexpected data after the JSON string at byte %zu", i);
+    if (i != len)
+        return parse_fail(buf, err, err_len, "unexpected data after the JSON string at byte %zu", i);
     buf[o] = '\0';
     *out_len = o;
     return buf;

@@ -85,7 +85,8 @@ static void mem_start(mem_sampler *s, int interval_ms) {
     s->wake = gg_cond_new();
     gg_err e;
     if (s->lock && s->wake) s->thread = gg_thread_start(mem_thread, s, &e);
-    if (!s->thread) fprintf(stderr, "ggembed bench: no sampling thread; memory read at call boundaries only\n");
+    if (!s->thread)
+        fprintf(stderr, "ggembed bench: no sampling thread; memory read at call boundaries only\n");
 }
 
 static void mem_stop(mem_sampler *s) {
@@ -125,21 +126,23 @@ static void mem_phase_peaks(mem_sampler *s, uint64_t *anon, uint64_t *file) {
 /* ---- texts ---- */
 
 static const char *const words[] = {
-    "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by",
-    "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an",
-    "had", "they", "you", "were", "their", "one", "all", "we", "can", "her", "has", "there",
-    "been", "if", "more", "when", "will", "would", "who", "so", "no", "time", "people", "year",
-    "water", "system", "number", "world", "house", "model", "river", "city", "music", "paper",
-    "garden", "window", "market", "language", "country", "history", "question", "answer",
-    "memory", "program", "function", "value", "result", "table", "engine", "signal", "network",
-    "morning", "evening", "winter", "summer", "mountain", "forest", "ocean", "island", "bridge",
-    "station", "library", "student", "teacher", "doctor", "friend", "family", "company",
-    "science", "energy", "picture", "story", "letter", "window", "simple", "quick", "small",
-    "large", "bright", "quiet", "heavy", "early", "late", "green", "blue", "red", "old", "new",
-    "good", "long", "short", "strong", "read", "write", "build", "find", "open", "close",
-    "carry", "follow", "measure", "compare", "explain", "remember", "travel", "gather", "sort",
-    "parse", "compute", "render", "store", "send", "receive", "between", "under", "over",
-    "through", "during", "without", "before", "after", "around", "against", "because",
+    "the",     "of",       "and",     "to",      "in",       "is",      "that",    "for",     "it",
+    "as",      "was",      "with",    "be",      "by",       "on",      "not",     "he",      "this",
+    "are",     "or",       "his",     "from",    "at",       "which",   "but",     "have",    "an",
+    "had",     "they",     "you",     "were",    "their",    "one",     "all",     "we",      "can",
+    "her",     "has",      "there",   "been",    "if",       "more",    "when",    "will",    "would",
+    "who",     "so",       "no",      "time",    "people",   "year",    "water",   "system",  "number",
+    "world",   "house",    "model",   "river",   "city",     "music",   "paper",   "garden",  "window",
+    "market",  "language", "country", "history", "question", "answer",  "memory",  "program", "function",
+    "value",   "result",   "table",   "engine",  "signal",   "network", "morning", "evening", "winter",
+    "summer",  "mountain", "forest",  "ocean",   "island",   "bridge",  "station", "library", "student",
+    "teacher", "doctor",   "friend",  "family",  "company",  "science", "energy",  "picture", "story",
+    "letter",  "window",   "simple",  "quick",   "small",    "large",   "bright",  "quiet",   "heavy",
+    "early",   "late",     "green",   "blue",    "red",      "old",     "new",     "good",    "long",
+    "short",   "strong",   "read",    "write",   "build",    "find",    "open",    "close",   "carry",
+    "follow",  "measure",  "compare", "explain", "remember", "travel",  "gather",  "sort",    "parse",
+    "compute", "render",   "store",   "send",    "receive",  "between", "under",   "over",    "through",
+    "during",  "without",  "before",  "after",   "around",   "against", "because",
 };
 
 static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
@@ -222,22 +225,23 @@ typedef struct bench_args {
 } bench_args;
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: ggembed bench -m MODEL [options]\n"
-            "Times ggembed_embed on generated texts and reports speed and memory.\n"
-            "  -m, --model FILE       GGUF model\n"
-            "  --threads N            threads (default: all CPUs)\n"
-            "  --batch-texts LIST     texts per ggembed_embed call, comma-separated (default 1,10,100;\n"
-            "                         none: only the load and the first embedding)\n"
-            "  --tokens N             tokens per text, specials included (default 60; at most the context)\n"
-            "  --repeat R             timed calls per batch size (default: auto, about %.0f s each)\n"
-            "  --batch-tokens N       tokens per forward pass (default: the engine's)\n"
-            "  --sample-ms N          memory sampling interval (default 5; 0: only at call boundaries)\n"
-            "  --dump-texts FILE      also write the generated texts, one JSON string per line\n"
-            "  --json                 one JSON object instead of a table\n"
-            "Memory: RssAnon and RssFile from /proc/self/status, sampled (the kernel keeps no\n"
-            "peak of either); VmHWM is the kernel's peak of their sum.\n",
-            AUTO_SECONDS);
+    fprintf(
+        out,
+        "usage: ggembed bench -m MODEL [options]\n"
+        "Times ggembed_embed on generated texts and reports speed and memory.\n"
+        "  -m, --model FILE       GGUF model\n"
+        "  --threads N            threads (default: all CPUs)\n"
+        "  --batch-texts LIST     texts per ggembed_embed call, comma-separated (default 1,10,100;\n"
+        "                         none: only the load and the first embedding)\n"
+        "  --tokens N             tokens per text, specials included (default 60; at most the context)\n"
+        "  --repeat R             timed calls per batch size (default: auto, about %.0f s each)\n"
+        "  --batch-tokens N       tokens per forward pass (default: the engine's)\n"
+        "  --sample-ms N          memory sampling interval (default 5; 0: only at call boundaries)\n"
+        "  --dump-texts FILE      also write the generated texts, one JSON string per line\n"
+        "  --json                 one JSON object instead of a table\n"
+        "Memory: RssAnon and RssFile from /proc/self/status, sampled (the kernel keeps no\n"
+        "peak of either); VmHWM is the kernel's peak of their sum.\n",
+        AUTO_SECONDS);
 }
 
 static int parse_list(const char *val, bench_args *a) {
@@ -248,8 +252,10 @@ static int parse_list(const char *val, bench_args *a) {
         char *end;
         long v = strtol(p, &end, 10);
         if (end == p || v < 1 || v > 100000 || (*end && *end != ',') || a->n_batches == MAX_BATCHES) {
-            fprintf(stderr, "ggembed bench: --batch-texts wants up to %d comma-separated counts in "
-                            "1..100000, not '%s'\n", MAX_BATCHES, val);
+            fprintf(stderr,
+                    "ggembed bench: --batch-texts wants up to %d comma-separated counts in "
+                    "1..100000, not '%s'\n",
+                    MAX_BATCHES, val);
             return -1;
         }
         a->batches[a->n_batches++] = (int)v;
@@ -266,14 +272,24 @@ static int parse(bench_args *a, int argc, char **argv) {
     long v;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); exit(0); }
-        if (!strcmp(o, "--json")) { a->json = true; continue; }
-        if (!val) { fprintf(stderr, "ggembed bench: %s needs a value\n", o); return -1; }
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!strcmp(o, "--json")) {
+            a->json = true;
+            continue;
+        }
+        if (!val) {
+            fprintf(stderr, "ggembed bench: %s needs a value\n", o);
+            return -1;
+        }
         i++;
         if (!strcmp(o, "-m") || !strcmp(o, "--model")) a->model = val;
         else if (!strcmp(o, "--dump-texts")) a->dump_texts = val;
-        else if (!strcmp(o, "--batch-texts")) { if (parse_list(val, a)) return -1; }
-        else if (!strcmp(o, "--threads")) {
+        else if (!strcmp(o, "--batch-texts")) {
+            if (parse_list(val, a)) return -1;
+        } else if (!strcmp(o, "--threads")) {
             if (!cli_parse_int(o, val, 1, 1024, &v)) return -1;
             a->threads = (int)v;
         } else if (!strcmp(o, "--tokens")) {
@@ -316,7 +332,7 @@ typedef struct bench_run {
     double load_ms, first_ms, cold_ms, first_cpu_ms;
     int first_tokens;
     uint64_t first_anon, first_file; /* peaks during the first embedding */
-    double text_tokens;             /* mean tokens of the generated texts */
+    double text_tokens;              /* mean tokens of the generated texts */
     int min_tokens, max_tokens;
     batch_result b[MAX_BATCHES];
     uint64_t peak_anon, peak_file, vm_hwm, n_samples;
@@ -340,7 +356,8 @@ static int write_texts(const char *path, ggembed_text *texts, int n) {
 
 static void report_text(const bench_args *a, const bench_run *r) {
     const ggembed_info *in = r->info;
-    printf("model:              %s (%s, %d dims, %d layers)\n", a->model, in->arch, in->n_embd, in->n_layer);
+    printf("model:              %s (%s, %d dims, %d layers)\n", a->model, in->arch, in->n_embd,
+           in->n_layer);
     printf("threads:            %d (%s kernels), batch of %d tokens\n", in->n_threads, in->simd,
            in->max_batch_tokens);
     printf("texts:              %.1f tokens on average (%d..%d, specials included)\n", r->text_tokens,
@@ -348,18 +365,21 @@ static void report_text(const bench_args *a, const bench_run *r) {
     printf("working memory:     %.2f MB; tokenizer %.2f MB\n", mb(in->working_memory),
            mb(in->tokenizer_memory));
     printf("load:               %.1f ms (ggembed_open)\n", r->load_ms);
-    printf("first embedding:    %.1f ms, %.1f CPU ms (%d tokens; cold start %.1f ms after the command started)\n",
-           r->first_ms, r->first_cpu_ms, r->first_tokens, r->cold_ms);
-    printf("RssAnon:            %.1f MB before open, %.1f MB after open, %.1f MB peak in first embedding\n",
-           mb(r->base_anon), mb(r->open_anon), mb(r->first_anon));
+    printf(
+        "first embedding:    %.1f ms, %.1f CPU ms (%d tokens; cold start %.1f ms after the command started)\n",
+        r->first_ms, r->first_cpu_ms, r->first_tokens, r->cold_ms);
+    printf(
+        "RssAnon:            %.1f MB before open, %.1f MB after open, %.1f MB peak in first embedding\n",
+        mb(r->base_anon), mb(r->open_anon), mb(r->first_anon));
     printf("\n%8s %7s %10s %10s %11s %11s %13s %13s\n", "texts", "calls", "texts/s", "ms/text",
            "CPU ms/text", "tokens/s", "peak anon MB", "peak file MB");
     for (int i = 0; i < a->n_batches; i++) {
         const batch_result *b = &r->b[i];
         double per_call = b->seconds / b->repeat;
-        printf("%8d %7d %10.2f %10.2f %11.2f %11.0f %13.1f %13.1f\n", b->texts, b->repeat, b->texts / per_call,
-               per_call * 1000.0 / b->texts, b->cpu_seconds * 1000.0 / b->repeat / b->texts,
-               b->texts * b->tokens_per_text / per_call, mb(b->peak_anon), mb(b->peak_file));
+        printf("%8d %7d %10.2f %10.2f %11.2f %11.0f %13.1f %13.1f\n", b->texts, b->repeat,
+               b->texts / per_call, per_call * 1000.0 / b->texts,
+               b->cpu_seconds * 1000.0 / b->repeat / b->texts, b->texts * b->tokens_per_text / per_call,
+               mb(b->peak_anon), mb(b->peak_file));
     }
     printf("\npeak RssAnon %.1f MB, peak RssFile %.1f MB (sampled %" PRIu64 " times, every %d ms and at "
            "each call); VmHWM %.1f MB\n",
@@ -372,34 +392,37 @@ static void report_json(const bench_args *a, const bench_run *r) {
     cli_json_string(stdout, a->model, strlen(a->model));
     printf(",\"arch\":");
     cli_json_string(stdout, in->arch, strlen(in->arch));
-    printf(",\"n_embd\":%d,\"n_layer\":%d,\"threads\":%d,\"simd\":\"%s\",\"max_batch_tokens\":%d"
-           ",\"file_size\":%" PRIu64 ",\"working_memory\":%zu,\"tokenizer_memory\":%zu"
-           ",\"tokens_target\":%d,\"tokens_mean\":%.2f,\"tokens_min\":%d,\"tokens_max\":%d"
-           ",\"load_ms\":%.3f,\"first_embed_ms\":%.3f,\"first_embed_cpu_ms\":%.3f,\"first_embed_tokens\":%d,\"cold_start_ms\":%.3f"
-           ",\"rss_anon_before_open\":%" PRIu64 ",\"rss_file_before_open\":%" PRIu64
-           ",\"rss_anon_after_open\":%" PRIu64 ",\"rss_file_after_open\":%" PRIu64
-           ",\"first_embed_peak_rss_anon\":%" PRIu64 ",\"first_embed_peak_rss_file\":%" PRIu64
-           ",\"batches\":[",
-           in->n_embd, in->n_layer, in->n_threads, in->simd, in->max_batch_tokens, in->file_size,
-           in->working_memory, in->tokenizer_memory, a->tokens, r->text_tokens, r->min_tokens,
-           r->max_tokens, r->load_ms, r->first_ms, r->first_cpu_ms, r->first_tokens, r->cold_ms, r->base_anon,
-           r->base_file, r->open_anon, r->open_file, r->first_anon, r->first_file);
+    printf(
+        ",\"n_embd\":%d,\"n_layer\":%d,\"threads\":%d,\"simd\":\"%s\",\"max_batch_tokens\":%d"
+        ",\"file_size\":%" PRIu64 ",\"working_memory\":%zu,\"tokenizer_memory\":%zu"
+        ",\"tokens_target\":%d,\"tokens_mean\":%.2f,\"tokens_min\":%d,\"tokens_max\":%d"
+        ",\"load_ms\":%.3f,\"first_embed_ms\":%.3f,\"first_embed_cpu_ms\":%.3f,\"first_embed_tokens\":%d,\"cold_start_ms\":%.3f"
+        ",\"rss_anon_before_open\":%" PRIu64 ",\"rss_file_before_open\":%" PRIu64
+        ",\"rss_anon_after_open\":%" PRIu64 ",\"rss_file_after_open\":%" PRIu64
+        ",\"first_embed_peak_rss_anon\":%" PRIu64 ",\"first_embed_peak_rss_file\":%" PRIu64
+        ",\"batches\":[",
+        in->n_embd, in->n_layer, in->n_threads, in->simd, in->max_batch_tokens, in->file_size,
+        in->working_memory, in->tokenizer_memory, a->tokens, r->text_tokens, r->min_tokens,
+        r->max_tokens, r->load_ms, r->first_ms, r->first_cpu_ms, r->first_tokens, r->cold_ms,
+        r->base_anon, r->base_file, r->open_anon, r->open_file, r->first_anon, r->first_file);
     for (int i = 0; i < a->n_batches; i++) {
         const batch_result *b = &r->b[i];
         double per_call = b->seconds / b->repeat;
-        printf("%s{\"texts\":%d,\"calls\":%d,\"seconds\":%.6f,\"tokens_per_text\":%.2f,\"texts_per_s\":%.4f"
-               ",\"ms_per_text\":%.4f,\"tokens_per_s\":%.2f,\"peak_rss_anon\":%" PRIu64
-               ",\"peak_rss_file\":%" PRIu64 ",\"cpu_ms_per_text\":%.4f}",
-               i ? "," : "", b->texts, b->repeat, b->seconds, b->tokens_per_text, b->texts / per_call,
-               per_call * 1000.0 / b->texts, b->texts * b->tokens_per_text / per_call, b->peak_anon,
-               b->peak_file, b->cpu_seconds * 1000.0 / b->repeat / b->texts);
+        printf(
+            "%s{\"texts\":%d,\"calls\":%d,\"seconds\":%.6f,\"tokens_per_text\":%.2f,\"texts_per_s\":%.4f"
+            ",\"ms_per_text\":%.4f,\"tokens_per_s\":%.2f,\"peak_rss_anon\":%" PRIu64
+            ",\"peak_rss_file\":%" PRIu64 ",\"cpu_ms_per_text\":%.4f}",
+            i ? "," : "", b->texts, b->repeat, b->seconds, b->tokens_per_text, b->texts / per_call,
+            per_call * 1000.0 / b->texts, b->texts * b->tokens_per_text / per_call, b->peak_anon,
+            b->peak_file, b->cpu_seconds * 1000.0 / b->repeat / b->texts);
     }
     printf("],\"peak_rss_anon\":%" PRIu64 ",\"peak_rss_file\":%" PRIu64 ",\"vm_hwm\":%" PRIu64
            ",\"samples\":%" PRIu64 ",\"sample_ms\":%d}\n",
            r->peak_anon, r->peak_file, r->vm_hwm, r->n_samples, a->sample_ms);
 }
 
-static int embed_call(ggembed_model *m, const ggembed_text *texts, int n, float *out, ggembed_result *res) {
+static int embed_call(ggembed_model *m, const ggembed_text *texts, int n, float *out,
+                      ggembed_result *res) {
     char err[GGEMBED_ERR_LEN];
     if (ggembed_embed(m, texts, (size_t)n, NULL, out, res, err, sizeof err) != GGEMBED_OK) {
         fprintf(stderr, "ggembed bench: %s\n", err);
@@ -479,7 +502,8 @@ static int run(const bench_args *a, int64_t t_start, mem_sampler *ms, bench_run 
             b->repeat++;
             mem_sample(ms);
             double el = (double)(gg_now_ns() - tb) / 1e9;
-            if (a->repeat ? b->repeat >= a->repeat : (el >= AUTO_SECONDS || b->repeat >= AUTO_MAX_REPEAT))
+            if (a->repeat ? b->repeat >= a->repeat
+                          : (el >= AUTO_SECONDS || b->repeat >= AUTO_MAX_REPEAT))
                 break;
         }
         b->seconds = (double)(gg_now_ns() - tb) / 1e9;
@@ -489,7 +513,8 @@ static int run(const bench_args *a, int64_t t_start, mem_sampler *ms, bench_run 
         b->tokens_per_text = tok / b->texts;
         mem_phase_peaks(ms, &b->peak_anon, &b->peak_file);
         if (!a->json) {
-            fprintf(stderr, "ggembed bench: %d texts: %d calls in %.2f s\n", b->texts, b->repeat, b->seconds);
+            fprintf(stderr, "ggembed bench: %d texts: %d calls in %.2f s\n", b->texts, b->repeat,
+                    b->seconds);
         }
     }
     rc = 0;

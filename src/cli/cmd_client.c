@@ -13,15 +13,14 @@
 #include "texts.h"
 
 static void client_usage(FILE *out) {
-    fprintf(out,
-            "usage: ggembed client (--socket PATH | --pipe NAME) COMMAND\n"
-            "  health                     print the server's state as JSON\n"
-            "  stats                      print the server's counters as JSON\n"
-            "  embed [options] [--] [TEXT...]\n"
-            "                             embed the TEXTs, or each line of standard input,\n"
-            "                             and print JSON lines as `ggembed embed` does\n"
-            "  shutdown                   ask the server to stop\n"
-            "embed options:\n");
+    fprintf(out, "usage: ggembed client (--socket PATH | --pipe NAME) COMMAND\n"
+                 "  health                     print the server's state as JSON\n"
+                 "  stats                      print the server's counters as JSON\n"
+                 "  embed [options] [--] [TEXT...]\n"
+                 "                             embed the TEXTs, or each line of standard input,\n"
+                 "                             and print JSON lines as `ggembed embed` does\n"
+                 "  shutdown                   ask the server to stop\n"
+                 "embed options:\n");
     embed_opts_usage(out, EMBED_CLIENT);
 }
 
@@ -69,8 +68,8 @@ static void print_vectors(const gg_embed_ok *ok, size_t first) {
         gg_rd rd;
         gg_rd_init(&rd, ok->info + 8 * (size_t)i, 8);
         uint32_t tokens = gg_rd_u32(&rd), flags = gg_rd_u32(&rd);
-        printf("{\"index\": %zu, \"tokens\": %u, \"truncated\": %s, \"embedding\": [", first + i,
-               tokens, (flags & 1) ? "true" : "false");
+        printf("{\"index\": %zu, \"tokens\": %u, \"truncated\": %s, \"embedding\": [", first + i, tokens,
+               (flags & 1) ? "true" : "false");
         gg_rd_init(&rd, ok->vectors + 4 * (size_t)i * ok->dims, 4 * (size_t)ok->dims);
         for (uint32_t k = 0; k < ok->dims; k++) {
             if (k) printf(", ");
@@ -157,7 +156,8 @@ int cmd_client(int argc, char **argv) {
         else if (!strcmp(argv[i], "--pipe")) address = argv[i + 1], is_pipe = true;
         else break;
     }
-    if (i < argc && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) return client_usage(stdout), 0;
+    if (i < argc && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")))
+        return client_usage(stdout), 0;
     if (!address || i >= argc) return client_usage(stderr), 2;
     const char *cmd = argv[i++];
     if (strcmp(cmd, "health") && strcmp(cmd, "stats") && strcmp(cmd, "embed") && strcmp(cmd, "shutdown"))

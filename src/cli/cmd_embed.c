@@ -37,7 +37,10 @@ static void usage(FILE *out) {
 
 static int parse(embed_args *a, int argc, char **argv) {
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); exit(0); }
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            exit(0);
+        }
     embed_opts o;
     int first = embed_opts_parse("ggembed embed", EMBED_LOCAL, argc - 1, argv + 1, &o);
     if (first < 0) return -1;
@@ -64,8 +67,8 @@ static int parse(embed_args *a, int argc, char **argv) {
 }
 
 static void print_result(size_t index, const ggembed_result *r, const float *v, int dims) {
-    printf("{\"index\": %zu, \"tokens\": %d, \"truncated\": %s, \"embedding\": [", index,
-           r->n_tokens, r->truncated ? "true" : "false");
+    printf("{\"index\": %zu, \"tokens\": %d, \"truncated\": %s, \"embedding\": [", index, r->n_tokens,
+           r->truncated ? "true" : "false");
     for (int d = 0; d < dims; d++) {
         if (d) fputs(", ", stdout);
         cli_json_float(stdout, v[d]);
@@ -83,8 +86,8 @@ typedef struct group {
 static int flush(ggembed_model *m, const embed_args *a, group *g, float *out, int dims) {
     char err[GGEMBED_ERR_LEN];
     int rc = 0;
-    ggembed_status st =
-        g->n ? ggembed_embed(m, g->texts, g->n, &a->eo, out, g->results, err, sizeof err) : GGEMBED_OK;
+    ggembed_status st = g->n ? ggembed_embed(m, g->texts, g->n, &a->eo, out, g->results, err, sizeof err)
+                             : GGEMBED_OK;
     if (st != GGEMBED_OK) {
         fprintf(stderr, "ggembed embed: %s\n", err);
         rc = st == GGEMBED_E_MODEL_CHANGED ? CLI_EXIT_MODEL_CHANGED : CLI_EXIT_ERROR;
@@ -109,7 +112,10 @@ static int run(ggembed_model *m, embed_args *a) {
     int got = 0;
     while (rc == 0 && (got = text_next(&a->src, &text, &len)) > 0) {
         char *copy = malloc(len + 1);
-        if (!copy) { rc = CLI_EXIT_ERROR; break; }
+        if (!copy) {
+            rc = CLI_EXIT_ERROR;
+            break;
+        }
         memcpy(copy, text, len);
         copy[len] = '\0';
         g->texts[g->n++] = (ggembed_text){copy, len};

@@ -19,7 +19,7 @@
 #include "gguf/gguf.h"
 #include "models/model.h"
 
-#define SHOW_ELEMS 8     /* array elements shown */
+#define SHOW_ELEMS 8      /* array elements shown */
 #define SHOW_STR_TEXT 200 /* bytes of a string shown in text mode */
 
 static const char *const pooling_names[] = {"none", "mean", "cls", "last", "rank"};
@@ -189,10 +189,11 @@ static void print_engine_info(FILE *out, const char *path, bool json) {
             fprintf(out, "\"status\":\"%s\",\"error\":", ggembed_status_name(st));
             cli_json_string(out, err, strlen(err));
         } else {
-            fprintf(out, "\"has_weights\":%s,\"tokenizer_memory\":%zu", in->has_weights ? "true" : "false",
-                    in->tokenizer_memory);
+            fprintf(out, "\"has_weights\":%s,\"tokenizer_memory\":%zu",
+                    in->has_weights ? "true" : "false", in->tokenizer_memory);
             if (in->has_weights)
-                fprintf(out, ",\"working_memory\":%zu,\"threads\":%d,\"max_batch_tokens\":%d,\"simd\":\"%s\"",
+                fprintf(out,
+                        ",\"working_memory\":%zu,\"threads\":%d,\"max_batch_tokens\":%d,\"simd\":\"%s\"",
                         in->working_memory, in->n_threads, in->max_batch_tokens, in->simd);
         }
         fputc('}', out);
@@ -204,7 +205,8 @@ static void print_engine_info(FILE *out, const char *path, bool json) {
                     "working memory:", in->working_memory, in->working_memory / 1048576.0,
                     in->max_batch_tokens, in->n_threads, in->simd);
         else
-            fprintf(out, "%-20s none (vocabulary-only file: tokenizes, cannot embed)\n", "working memory:");
+            fprintf(out, "%-20s none (vocabulary-only file: tokenizes, cannot embed)\n",
+                    "working memory:");
         fprintf(out, "%-20s %zu bytes (%.2f MB)\n", "tokenizer memory:", in->tokenizer_memory,
                 in->tokenizer_memory / 1048576.0);
     }
@@ -233,15 +235,16 @@ static void text_report(FILE *out, const char *path, const gguf_file *f, const s
         put_value(out, kv, false);
         if (strcmp(fields[i].json, "pooling_type") == 0 && pooling_name(kv))
             fprintf(out, " (%s%s)", pooling_name(kv),
-                    strcmp(pooling_name(kv), "rank") ? "" : ": a reranker, `ggembed rerank` scores pairs");
+                    strcmp(pooling_name(kv), "rank") ? ""
+                                                     : ": a reranker, `ggembed rerank` scores pairs");
         fputc('\n', out);
     }
     fprintf(out, "%-20s %" PRIu64 "\n", "vocabulary size:", s->vocab);
     fprintf(out, "%-20s %" PRIu64 "\n", "tensors:", gguf_tensor_count(f));
     for (uint32_t t = 0; t < GG_TYPE_COUNT; t++)
         if (s->type_count[t])
-            fprintf(out, "  %-8s %8" PRIu64 " tensors %14" PRIu64 " bytes\n", gg_type_name(t), s->type_count[t],
-                    s->type_bytes[t]);
+            fprintf(out, "  %-8s %8" PRIu64 " tensors %14" PRIu64 " bytes\n", gg_type_name(t),
+                    s->type_count[t], s->type_bytes[t]);
     print_engine_info(out, path, false);
     fprintf(out, "metadata:            %" PRIu64 " keys\n", gguf_kv_count(f));
     for (uint64_t i = 0; i < gguf_kv_count(f); i++) {
@@ -249,8 +252,7 @@ static void text_report(FILE *out, const char *path, const gguf_file *f, const s
         char type[48];
         if (kv->type == GGUF_ARRAY)
             snprintf(type, sizeof type, "%s[%" PRIu64 "]", gguf_vtype_name(kv->arr.type), kv->arr.n);
-        else
-            snprintf(type, sizeof type, "%s", gguf_vtype_name(kv->type));
+        else snprintf(type, sizeof type, "%s", gguf_vtype_name(kv->type));
         fputs("  ", out);
         cli_json_string(out, kv->key.ptr, (size_t)kv->key.len);
         fprintf(out, "%*s %-16s ", (int)(kv->key.len < 44 ? 44 - kv->key.len : 0), "", type);
@@ -264,8 +266,9 @@ static void text_report(FILE *out, const char *path, const gguf_file *f, const s
 static void json_report(FILE *out, const char *path, const gguf_file *f, const summary *s) {
     fputs("{\"file\":", out);
     cli_json_string(out, path, strlen(path));
-    fprintf(out, ",\"file_size\":%" PRIu64 ",\"gguf_version\":%" PRIu32 ",\"alignment\":%" PRIu64
-                 ",\"data_offset\":%" PRIu64 ",\"architecture\":",
+    fprintf(out,
+            ",\"file_size\":%" PRIu64 ",\"gguf_version\":%" PRIu32 ",\"alignment\":%" PRIu64
+            ",\"data_offset\":%" PRIu64 ",\"architecture\":",
             gguf_file_size(f), gguf_version(f), gguf_alignment(f), gguf_data_offset(f));
     cli_json_string(out, s->arch.ptr, (size_t)s->arch.len);
     fprintf(out, ",\"parameters\":%" PRIu64, s->params);
@@ -309,10 +312,12 @@ static void json_report(FILE *out, const char *path, const gguf_file *f, const s
 /* ---- the command ---- */
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: ggembed inspect MODEL.gguf [--json]\n"
-                 "Describes a GGUF file: hyperparameters, tokenizer, tensor types and\n"
-                 "every metadata key (long arrays shown by their first %d elements).\n"
-                 "  --json   one JSON object instead of text\n", SHOW_ELEMS);
+    fprintf(out,
+            "usage: ggembed inspect MODEL.gguf [--json]\n"
+            "Describes a GGUF file: hyperparameters, tokenizer, tensor types and\n"
+            "every metadata key (long arrays shown by their first %d elements).\n"
+            "  --json   one JSON object instead of text\n",
+            SHOW_ELEMS);
 }
 
 int cmd_inspect(int argc, char **argv) {

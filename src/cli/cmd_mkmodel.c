@@ -39,7 +39,7 @@ typedef struct mk_job {
     const gg_arch_desc *desc;
     uint64_t seed;
     int n_layer, n_ctx, n_vocab;
-    int n_types; /* rows of token_types */
+    int n_types;     /* rows of token_types */
     mk_preset shape; /* the preset with the command line's overrides; p points here */
     /* rotary scaling metadata, written only when given (decoders) */
     const char *rope_scaling;
@@ -54,7 +54,10 @@ static void add(mk_job *j, int layer, const char *name, int64_t ne0, int64_t ne1
     if (j->n_t == j->cap_t) {
         j->cap_t = j->cap_t ? 2 * j->cap_t : 64;
         j->t = realloc(j->t, sizeof *j->t * (size_t)j->cap_t);
-        if (!j->t) { fprintf(stderr, "ggembed mkmodel: out of memory\n"); exit(1); }
+        if (!j->t) {
+            fprintf(stderr, "ggembed mkmodel: out of memory\n");
+            exit(1);
+        }
     }
     mk_tensor *t = &j->t[j->n_t++];
     if (layer >= 0) snprintf(t->name, sizeof t->name, "blk.%d.%s", layer, name);
@@ -146,11 +149,13 @@ static void set_hparams(mk_job *j, gguf_writer *w) {
     SET(gguf_set_u32, "attention.key_length", (uint32_t)p->head_dim);
     SET(gguf_set_u32, "attention.value_length", (uint32_t)p->head_dim);
     SET(gguf_set_u32, "pooling_type", (uint32_t)p->pooling);
-    SET(gguf_set_f32, d->norm == GG_NORM_RMS ? "attention.layer_norm_rms_epsilon"
-                                             : "attention.layer_norm_epsilon", p->norm_eps);
+    SET(gguf_set_f32,
+        d->norm == GG_NORM_RMS ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon",
+        p->norm_eps);
     if (!d->causal) SET(gguf_set_bool, "attention.causal", false);
     if (d->swa_pattern > 0) SET(gguf_set_u32, "attention.sliding_window", (uint32_t)p->n_swa);
-    if (d->swa_pattern > 0 && d->swa_rope_base == 0.0f) SET(gguf_set_f32, "rope.freq_base_swa", 10000.0f);
+    if (d->swa_pattern > 0 && d->swa_rope_base == 0.0f)
+        SET(gguf_set_f32, "rope.freq_base_swa", 10000.0f);
     if (d->moe) {
         SET(gguf_set_u32, "moe_every_n_layers", (uint32_t)p->moe_every);
         SET(gguf_set_u32, "expert_count", (uint32_t)p->n_expert);
@@ -195,7 +200,8 @@ static int copy_vocab(mk_job *j, gguf_writer *w) {
      * (XLM-R: 1), as llama.cpp checks */
     uint32_t n_types = 2;
     if (gguf_find_kv(v, "tokenizer.ggml.token_type_count") &&
-        gguf_get_u32(v, "tokenizer.ggml.token_type_count", &n_types, NULL) == 0 && n_types >= 1 && n_types <= 16)
+        gguf_get_u32(v, "tokenizer.ggml.token_type_count", &n_types, NULL) == 0 && n_types >= 1 &&
+        n_types <= 16)
         j->n_types = (int)n_types;
     else if (j->desc->token_types) /* as llama.cpp's converter writes it for a BPE jina-v2 */
         gguf_set_u32(w, "tokenizer.ggml.token_type_count", (uint32_t)j->n_types);
@@ -231,7 +237,8 @@ static int copy_vocab(mk_job *j, gguf_writer *w) {
         }
         gguf_set_arr_str(w, "tokenizer.ggml.tokens", strs, (uint64_t)j->n_vocab);
         gguf_set_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, types, (uint64_t)j->n_vocab);
-        if (has_scores) gguf_set_arr(w, "tokenizer.ggml.scores", GGUF_FLOAT32, scores, (uint64_t)j->n_vocab);
+        if (has_scores)
+            gguf_set_arr(w, "tokenizer.ggml.scores", GGUF_FLOAT32, scores, (uint64_t)j->n_vocab);
         free(strs), free(types), free(scores), free(names); /* the writer copied them */
     }
     gguf_close(v);
@@ -316,7 +323,10 @@ static int write_model(mk_job *j) {
     gguf_set_u32(w, "general.file_type", j->ft->llama_ftype);
     gguf_set_u32(w, "general.quantization_version", 2);
     if (j->vocab_path) {
-        if (copy_vocab(j, w)) { gguf_writer_free(w); return -1; }
+        if (copy_vocab(j, w)) {
+            gguf_writer_free(w);
+            return -1;
+        }
         if (j->pre) gguf_set_str(w, "tokenizer.ggml.pre", j->pre);
     } else {
         mk_builtin_vocab(w, &j->n_vocab);
@@ -348,38 +358,37 @@ static int write_model(mk_job *j) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: ggembed mkmodel --preset NAME -o OUT.gguf [--type TYPE] [--vocab VOCAB.gguf]\n"
-            "                       [--seed N] [--layers N] [--ctx N] [--pooling P]\n"
-            "                       [--embd N] [--ff N] [--rope-scaling none|linear|yarn]\n"
-            "                       [--rope-factor F] [--rope-orig-ctx N] [--rope-attn-factor F]\n"
-            "                       [--rope-freqs F] [--dense N] [--fused-up-gate 0|1]\n"
-            "                       [--hidden-act NAME] [--pre NAME]\n\n"
-            "Writes a model with seeded random weights in the shape of a real one.\n"
-            "  --vocab FILE  copy the tokenizer from a GGUF file (default: a small built-in\n"
-            "                WordPiece vocabulary, for BERT-family presets)\n"
-            "  --type TYPE   tensor type or llama.cpp mix (default f16)\n"
-            "  --layers N    fewer (or more) layers than the preset\n"
-            "  --ctx N       another context length\n"
-            "  --pooling P   <arch>.pooling_type: none, mean, cls or last (default: the preset's)\n"
-            "  --embd N      another width (the heads stay; their size is n_embd / heads, except\n"
-            "                Qwen3's, which stays the preset's)\n"
-            "  --ff N        another feed-forward width (K-quants need widths that are multiples\n"
-            "                of 256, else llama.cpp and mkmodel fall back to 32-blocks)\n"
-            "  --dense N     gemma-embedding: the projection after pooling through N (0: none)\n"
-            "  --fused-up-gate 0|1  jina-bert-v2: gate and up in one ffn_up tensor, or two\n"
-            "  --hidden-act NAME    modern-bert: <arch>.hidden_activation (gelu, silu, ...)\n"
-            "  --pre NAME    tokenizer.ggml.pre instead of the --vocab file's (the pre-tokenizer\n"
-            "                of a model whose vocabulary has no fixture, e.g. jina-v2-es)\n"
-            "Rotary scaling of decoder presets (each key is written only when given):\n"
-            "  --rope-scaling T      <arch>.rope.scaling.type: none, linear or yarn\n"
-            "  --rope-factor F       <arch>.rope.scaling.factor: positions stretched F times\n"
-            "  --rope-orig-ctx N     <arch>.rope.scaling.original_context_length (YaRN's\n"
-            "                        trained context; llama.cpp's default is the context)\n"
-            "  --rope-attn-factor F  <arch>.rope.scaling.attn_factor (cos/sin multiplier)\n"
-            "  --rope-freqs F        llama: a rope_freqs tensor as Llama 3.1's, slow pairs\n"
-            "                        stretched F times (over --rope-orig-ctx, default 8192)\n"
-            "\npresets:\n");
+    fprintf(out, "usage: ggembed mkmodel --preset NAME -o OUT.gguf [--type TYPE] [--vocab VOCAB.gguf]\n"
+                 "                       [--seed N] [--layers N] [--ctx N] [--pooling P]\n"
+                 "                       [--embd N] [--ff N] [--rope-scaling none|linear|yarn]\n"
+                 "                       [--rope-factor F] [--rope-orig-ctx N] [--rope-attn-factor F]\n"
+                 "                       [--rope-freqs F] [--dense N] [--fused-up-gate 0|1]\n"
+                 "                       [--hidden-act NAME] [--pre NAME]\n\n"
+                 "Writes a model with seeded random weights in the shape of a real one.\n"
+                 "  --vocab FILE  copy the tokenizer from a GGUF file (default: a small built-in\n"
+                 "                WordPiece vocabulary, for BERT-family presets)\n"
+                 "  --type TYPE   tensor type or llama.cpp mix (default f16)\n"
+                 "  --layers N    fewer (or more) layers than the preset\n"
+                 "  --ctx N       another context length\n"
+                 "  --pooling P   <arch>.pooling_type: none, mean, cls or last (default: the preset's)\n"
+                 "  --embd N      another width (the heads stay; their size is n_embd / heads, except\n"
+                 "                Qwen3's, which stays the preset's)\n"
+                 "  --ff N        another feed-forward width (K-quants need widths that are multiples\n"
+                 "                of 256, else llama.cpp and mkmodel fall back to 32-blocks)\n"
+                 "  --dense N     gemma-embedding: the projection after pooling through N (0: none)\n"
+                 "  --fused-up-gate 0|1  jina-bert-v2: gate and up in one ffn_up tensor, or two\n"
+                 "  --hidden-act NAME    modern-bert: <arch>.hidden_activation (gelu, silu, ...)\n"
+                 "  --pre NAME    tokenizer.ggml.pre instead of the --vocab file's (the pre-tokenizer\n"
+                 "                of a model whose vocabulary has no fixture, e.g. jina-v2-es)\n"
+                 "Rotary scaling of decoder presets (each key is written only when given):\n"
+                 "  --rope-scaling T      <arch>.rope.scaling.type: none, linear or yarn\n"
+                 "  --rope-factor F       <arch>.rope.scaling.factor: positions stretched F times\n"
+                 "  --rope-orig-ctx N     <arch>.rope.scaling.original_context_length (YaRN's\n"
+                 "                        trained context; llama.cpp's default is the context)\n"
+                 "  --rope-attn-factor F  <arch>.rope.scaling.attn_factor (cos/sin multiplier)\n"
+                 "  --rope-freqs F        llama: a rope_freqs tensor as Llama 3.1's, slow pairs\n"
+                 "                        stretched F times (over --rope-orig-ctx, default 8192)\n"
+                 "\npresets:\n");
     if (out == stderr) return;
     fflush(out);
     mk_list_presets();
@@ -406,7 +415,8 @@ static int parse_rope(mk_job *j, const char *a, const char *val) {
     long v;
     if (!strcmp(a, "--rope-scaling")) {
         if (strcmp(val, "none") && strcmp(val, "linear") && strcmp(val, "yarn")) {
-            fprintf(stderr, "ggembed mkmodel: --rope-scaling must be none, linear or yarn, not '%s'\n", val);
+            fprintf(stderr, "ggembed mkmodel: --rope-scaling must be none, linear or yarn, not '%s'\n",
+                    val);
             return -1;
         }
         j->rope_scaling = val;
@@ -430,8 +440,14 @@ static int parse(mk_job *j, int argc, char **argv) {
     long v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
-        if (!val) { fprintf(stderr, "ggembed mkmodel: %s needs a value\n", a); return -1; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!val) {
+            fprintf(stderr, "ggembed mkmodel: %s needs a value\n", a);
+            return -1;
+        }
         i++;
         int rope = parse_rope(j, a, val);
         if (rope < 0) return -1;
@@ -442,7 +458,8 @@ static int parse(mk_job *j, int argc, char **argv) {
         else if (!strcmp(a, "--type")) type = val;
         else if (!strcmp(a, "--vocab")) j->vocab_path = val;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) j->out_path = val;
-        else if (!strcmp(a, "--seed") && cli_parse_int(a, val, 0, 0x7fffffffL, &v)) j->seed = (uint64_t)v;
+        else if (!strcmp(a, "--seed") && cli_parse_int(a, val, 0, 0x7fffffffL, &v))
+            j->seed = (uint64_t)v;
         else if (!strcmp(a, "--layers") && cli_parse_int(a, val, 1, 256, &v)) j->n_layer = (int)v;
         else if (!strcmp(a, "--ctx") && cli_parse_int(a, val, 8, 1 << 20, &v)) j->n_ctx = (int)v;
         else if (!strcmp(a, "--embd") && cli_parse_int(a, val, 32, 1 << 16, &v)) embd = (int)v;
@@ -452,12 +469,14 @@ static int parse(mk_job *j, int argc, char **argv) {
         else if (!strcmp(a, "--pooling")) {
             pooling = ggembed_pooling_parse(val);
             if (pooling < 0) {
-                fprintf(stderr, "ggembed mkmodel: --pooling must be none, mean, cls, last or rank, not '%s'\n", val);
+                fprintf(stderr,
+                        "ggembed mkmodel: --pooling must be none, mean, cls, last or rank, not '%s'\n",
+                        val);
                 return -1;
             }
-        }
-        else if (strcmp(a, "--seed") && strcmp(a, "--layers") && strcmp(a, "--ctx") && strcmp(a, "--embd") &&
-                 strcmp(a, "--ff") && strcmp(a, "--dense") && strcmp(a, "--fused-up-gate")) {
+        } else if (strcmp(a, "--seed") && strcmp(a, "--layers") && strcmp(a, "--ctx") &&
+                   strcmp(a, "--embd") && strcmp(a, "--ff") && strcmp(a, "--dense") &&
+                   strcmp(a, "--fused-up-gate")) {
             fprintf(stderr, "ggembed mkmodel: unknown option '%s'\n", a);
             return -1;
         } else return -1;
@@ -487,27 +506,36 @@ static int parse(mk_job *j, int argc, char **argv) {
         return -1;
     }
     if (!j->vocab_path && !j->p->builtin_vocab) {
-        fprintf(stderr, "ggembed mkmodel: preset '%s' needs --vocab (the built-in vocabulary is "
-                        "WordPiece, for BERT-family models)\n", preset);
+        fprintf(stderr,
+                "ggembed mkmodel: preset '%s' needs --vocab (the built-in vocabulary is "
+                "WordPiece, for BERT-family models)\n",
+                preset);
         return -1;
     }
     bool rope = j->rope_scaling || j->rope_factor > 0 || j->rope_orig_ctx || j->rope_attn_factor > 0;
     if (rope && !j->desc->causal) {
-        fprintf(stderr, "ggembed mkmodel: the --rope-* options are for decoder presets (llama, "
-                        "qwen2, qwen3), not '%s'\n", preset);
+        fprintf(stderr,
+                "ggembed mkmodel: the --rope-* options are for decoder presets (llama, "
+                "qwen2, qwen3), not '%s'\n",
+                preset);
         return -1;
     }
     if (j->rope_freqs > 0 && !j->desc->rope_freqs) {
-        fprintf(stderr, "ggembed mkmodel: --rope-freqs is for llama presets (llama.cpp reads the "
-                        "tensor for no other of these architectures), not '%s'\n", preset);
+        fprintf(stderr,
+                "ggembed mkmodel: --rope-freqs is for llama presets (llama.cpp reads the "
+                "tensor for no other of these architectures), not '%s'\n",
+                preset);
         return -1;
     }
-    const char *wrong = dense >= 0 && !j->desc->dense_out ? "--dense"
-                      : fused >= 0 && !j->desc->up_gate_either ? "--fused-up-gate"
-                      : act && !j->desc->act_key ? "--hidden-act" : NULL;
+    const char *wrong = dense >= 0 && !j->desc->dense_out        ? "--dense"
+                        : fused >= 0 && !j->desc->up_gate_either ? "--fused-up-gate"
+                        : act && !j->desc->act_key               ? "--hidden-act"
+                                                                 : NULL;
     if (wrong) {
-        fprintf(stderr, "ggembed mkmodel: %s is not an option of '%s' (an architecture without that "
-                        "variant)\n", wrong, preset);
+        fprintf(stderr,
+                "ggembed mkmodel: %s is not an option of '%s' (an architecture without that "
+                "variant)\n",
+                wrong, preset);
         return -1;
     }
     j->shape = *j->p;
@@ -516,8 +544,10 @@ static int parse(mk_job *j, int argc, char **argv) {
     if (act) j->shape.hidden_act = act;
     if (pooling >= 0) j->shape.pooling = pooling;
     if (j->shape.pooling == GGEMBED_POOLING_RANK && j->desc->rank == GG_RANK_NONE) {
-        fprintf(stderr, "ggembed mkmodel: --pooling rank (a reranker) is for bert and qwen3 presets, "
-                        "not '%s'\n", preset);
+        fprintf(stderr,
+                "ggembed mkmodel: --pooling rank (a reranker) is for bert and qwen3 presets, "
+                "not '%s'\n",
+                preset);
         return -1;
     }
     if (ff) j->shape.n_ff = ff;
@@ -548,7 +578,7 @@ int cmd_mkmodel(int argc, char **argv) {
         remove(j.out_path);
         return 1;
     }
-    fprintf(stderr, "ggembed mkmodel: wrote %s (%s, %s, %d layers, %d tokens)\n", j.out_path,
-            j.p->name, j.ft->name, j.n_layer, j.n_vocab);
+    fprintf(stderr, "ggembed mkmodel: wrote %s (%s, %s, %d layers, %d tokens)\n", j.out_path, j.p->name,
+            j.ft->name, j.n_layer, j.n_vocab);
     return 0;
 }

@@ -62,12 +62,30 @@ static int parse(rerank_args *a, int argc, char **argv) {
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         const char *o = argv[i];
         long v;
-        if (!strcmp(o, "--")) { i++; break; }
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); exit(0); }
-        if (!strcmp(o, "--json")) { a->json = true; continue; }
-        if (!strcmp(o, "--sort")) { a->sort = true; continue; }
-        if (!strcmp(o, "--jsonl")) { a->src.jsonl = true; continue; }
-        if (!strcmp(o, "--no-truncate")) { a->ro.truncate = 0; continue; }
+        if (!strcmp(o, "--")) {
+            i++;
+            break;
+        }
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!strcmp(o, "--json")) {
+            a->json = true;
+            continue;
+        }
+        if (!strcmp(o, "--sort")) {
+            a->sort = true;
+            continue;
+        }
+        if (!strcmp(o, "--jsonl")) {
+            a->src.jsonl = true;
+            continue;
+        }
+        if (!strcmp(o, "--no-truncate")) {
+            a->ro.truncate = 0;
+            continue;
+        }
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!val) {
             fprintf(stderr, "ggembed rerank: %s needs a value (or is unknown)\n", o);
@@ -75,8 +93,10 @@ static int parse(rerank_args *a, int argc, char **argv) {
         }
         i++;
         if (!strcmp(o, "-m") || !strcmp(o, "--model")) a->model = val;
-        else if (!strcmp(o, "--threads") && cli_parse_int(o, val, 1, 1024, &v)) a->opt.n_threads = (int)v;
-        else if (!strcmp(o, "--batch") && cli_parse_int(o, val, 1, 1 << 24, &v)) a->opt.max_batch_tokens = (int)v;
+        else if (!strcmp(o, "--threads") && cli_parse_int(o, val, 1, 1024, &v))
+            a->opt.n_threads = (int)v;
+        else if (!strcmp(o, "--batch") && cli_parse_int(o, val, 1, 1 << 24, &v))
+            a->opt.max_batch_tokens = (int)v;
         else if (!strcmp(o, "--max-memory") && cli_parse_int(o, val, 1, 1 << 24, &v))
             a->opt.max_memory = (size_t)v << 20;
         else if (strcmp(o, "--threads") && strcmp(o, "--batch") && strcmp(o, "--max-memory")) {
@@ -96,7 +116,8 @@ static int parse(rerank_args *a, int argc, char **argv) {
     if (argc - i == 1 && !strcmp(argv[i], "-")) return 0; /* standard input */
     for (int k = i; k < argc; k++)
         if (!strcmp(argv[k], "-")) {
-            fprintf(stderr, "ggembed rerank: \"-\" (documents from standard input) must be the only DOC\n");
+            fprintf(stderr,
+                    "ggembed rerank: \"-\" (documents from standard input) must be the only DOC\n");
             return -1;
         }
     a->src.argv = argv + i;
@@ -144,7 +165,8 @@ static int score(ggembed_model *m, const rerank_args *a, doc *docs, size_t n) {
     const ggembed_text q = {a->query, strlen(a->query)};
     for (size_t first = 0; first < n; first += GROUP) {
         const size_t g = n - first < GROUP ? n - first : GROUP;
-        for (size_t i = 0; i < g; i++) pairs[i] = (ggembed_pair){q, {docs[first + i].text, docs[first + i].len}};
+        for (size_t i = 0; i < g; i++)
+            pairs[i] = (ggembed_pair){q, {docs[first + i].text, docs[first + i].len}};
         ggembed_status st = ggembed_rerank(m, pairs, g, &a->ro, scores, results, err, sizeof err);
         if (st != GGEMBED_OK) {
             fprintf(stderr, "ggembed rerank: %s\n", err);
@@ -170,7 +192,8 @@ static void print_doc(const rerank_args *a, const doc *d) {
         return;
     }
     printf("%.6g\t%zu\t", d->score, d->index);
-    for (size_t i = 0; i < d->len; i++) putchar(d->text[i] == '\n' || d->text[i] == '\t' ? ' ' : d->text[i]);
+    for (size_t i = 0; i < d->len; i++)
+        putchar(d->text[i] == '\n' || d->text[i] == '\t' ? ' ' : d->text[i]);
     putchar('\n');
 }
 

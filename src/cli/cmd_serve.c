@@ -49,8 +49,11 @@ typedef struct serve_args {
 } serve_args;
 
 static int parse_args(int argc, char **argv, serve_args *a) {
-    *a = (serve_args){.max_queue = 64, .max_texts = 1024, .max_frame = GG_DEFAULT_MAX_FRAME,
-                      .max_conns = gg_conn_limit_default(), .idle_timeout = 30};
+    *a = (serve_args){.max_queue = 64,
+                      .max_texts = 1024,
+                      .max_frame = GG_DEFAULT_MAX_FRAME,
+                      .max_conns = gg_conn_limit_default(),
+                      .idle_timeout = 30};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true;
@@ -68,7 +71,8 @@ static int parse_args(int argc, char **argv, serve_args *a) {
         else if (!strcmp(o, "--max-queue")) ok = cli_parse_int(o, v, 1, 1000000, &a->max_queue);
         else if (!strcmp(o, "--max-memory")) ok = cli_parse_int(o, v, 0, 1L << 30, &a->max_memory);
         else if (!strcmp(o, "--max-texts")) ok = cli_parse_int(o, v, 1, 1000000, &a->max_texts);
-        else if (!strcmp(o, "--max-frame")) ok = cli_parse_int(o, v, GG_FRAME_MIN_MAX, 1L << 26, &a->max_frame);
+        else if (!strcmp(o, "--max-frame"))
+            ok = cli_parse_int(o, v, GG_FRAME_MIN_MAX, 1L << 26, &a->max_frame);
         else if (!strcmp(o, "--max-connections")) ok = cli_parse_int(o, v, 1, 1000000, &a->max_conns);
         else if (!strcmp(o, "--idle-timeout")) ok = cli_parse_int(o, v, 0, 1000000, &a->idle_timeout);
         else return fprintf(stderr, "ggembed serve: unknown option '%s'\n", o), serve_usage(stderr), 2;
@@ -113,13 +117,15 @@ static size_t request_memory(const serve_args *a, const ggembed_info *in, uint32
     gg_mem_usage_get(&now);
     /* and an allowance for what the allocator keeps beside what is charged
      * (per-thread arenas, small blocks), measured at about 1.5 MB */
-    size_t model = in->working_memory + GG_MAX((size_t)now.rss_anon, in->tokenizer_memory) + SRV_ALLOCATOR_SLACK;
+    size_t model = in->working_memory + GG_MAX((size_t)now.rss_anon, in->tokenizer_memory) +
+                   SRV_ALLOCATOR_SLACK;
     size_t need = SRV_CONN_COST + 2 * (size_t)max_message;
     if (ceiling > model && ceiling - model >= need) return ceiling - model;
     fprintf(stderr,
             "ggembed: error: --max-memory %ld is too small: the model takes %.1f MB (working memory, "
             "tokenizer, process) and requests need at least %.1f MB more; give at least %.0f\n",
-            a->max_memory, model / 1048576.0, need / 1048576.0, (double)((model + need + (1u << 20) - 1) >> 20));
+            a->max_memory, model / 1048576.0, need / 1048576.0,
+            (double)((model + need + (1u << 20) - 1) >> 20));
     return 0;
 }
 
@@ -151,7 +157,12 @@ int cmd_serve(int argc, char **argv) {
     snprintf(ready, sizeof ready,
              "ggembed: ready transport=%s address=%s pid=%ld dims=%d context=%d max_connections=%ld "
              "request_memory=%zu",
-             a.socket ? "socket" : a.pipe ? "pipe" : "stdio", a.socket ? a.socket : a.pipe ? a.pipe : "-",
+             a.socket ? "socket"
+             : a.pipe ? "pipe"
+                      : "stdio",
+             a.socket ? a.socket
+             : a.pipe ? a.pipe
+                      : "-",
              gg_process_id(), in->n_embd, in->n_ctx, a.max_conns, mem_limit);
     const char *delay = getenv("GGEMBED_TEST_DELAY_MS");
     gg_server_config cfg = {.max_frame = (uint32_t)a.max_frame,
@@ -165,10 +176,13 @@ int cmd_serve(int argc, char **argv) {
                             .test_delay_ms = delay ? atoi(delay) : 0,
                             .ready_line = ready};
     if (cfg.poison && !*cfg.poison) cfg.poison = NULL;
-    if (cfg.poison || cfg.test_delay_ms) fprintf(stderr, "ggembed: warning: test-only switches are set\n");
+    if (cfg.poison || cfg.test_delay_ms)
+        fprintf(stderr, "ggembed: warning: test-only switches are set\n");
     rc = gg_server_run(m, l, a.stdio, &cfg, &e);
     if (rc < 0) fprintf(stderr, "ggembed: error: %s\n", e.msg);
     gg_listener_close(l);
     ggembed_close(m);
-    return rc < 0 ? CLI_EXIT_ERROR : rc == GG_SERVER_MODEL_CHANGED ? CLI_EXIT_MODEL_CHANGED : CLI_EXIT_OK;
+    return rc < 0                          ? CLI_EXIT_ERROR
+           : rc == GG_SERVER_MODEL_CHANGED ? CLI_EXIT_MODEL_CHANGED
+                                           : CLI_EXIT_OK;
 }

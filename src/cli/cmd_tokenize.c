@@ -47,8 +47,14 @@ int cmd_tokenize(int argc, char **argv) {
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         const char *o = argv[i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); return 0; }
-        if (!strcmp(o, "--")) { i++; break; }
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(o, "--")) {
+            i++;
+            break;
+        }
         if (!strcmp(o, "--no-special")) special = 0;
         else if (!strcmp(o, "--jsonl")) src.jsonl = true;
         else if ((!strcmp(o, "-m") || !strcmp(o, "--model")) && i + 1 < argc) model = argv[++i];
@@ -80,7 +86,8 @@ int cmd_tokenize(int argc, char **argv) {
     int rc = ids ? 0 : -1, got = 0;
     char *text;
     size_t len;
-    while (rc == 0 && (got = text_next(&src, &text, &len)) > 0) rc = print_ids(m, text, len, special, &ids, &cap);
+    while (rc == 0 && (got = text_next(&src, &text, &len)) > 0)
+        rc = print_ids(m, text, len, special, &ids, &cap);
     if (rc == 0 && got < 0) rc = -1;
     free(ids);
     text_source_close(&src);

@@ -9,20 +9,20 @@
 #include "ggembed.h"
 
 /* X(name, alias, value, who, help) */
-#define EMBED_OPTIONS(X)                                                                           \
-    X("--model", "-m", "FILE", EMBED_LOCAL, "GGUF model")                                          \
-    X("--jsonl", NULL, NULL, EMBED_LOCAL | EMBED_CLIENT,                                           \
-      "read one JSON string per input line (texts may hold newlines)")                             \
-    X("--threads", NULL, "N", EMBED_LOCAL, "threads (default: all CPUs)")                          \
+#define EMBED_OPTIONS(X)                                                                              \
+    X("--model", "-m", "FILE", EMBED_LOCAL, "GGUF model")                                             \
+    X("--jsonl", NULL, NULL, EMBED_LOCAL | EMBED_CLIENT,                                              \
+      "read one JSON string per input line (texts may hold newlines)")                                \
+    X("--threads", NULL, "N", EMBED_LOCAL, "threads (default: all CPUs)")                             \
     X("--pooling", NULL, "P", EMBED_LOCAL | EMBED_CLIENT, "mean, cls or last (default: the model's)") \
-    X("--no-normalize", NULL, NULL, EMBED_LOCAL | EMBED_CLIENT, "do not L2-normalize")            \
-    X("--dims", NULL, "N", EMBED_LOCAL | EMBED_CLIENT,                                             \
-      "keep the first N dimensions (Matryoshka), renormalized")                                    \
-    X("--batch", NULL, "N", EMBED_LOCAL, "tokens per forward pass (default: the model's context)") \
-    X("--prefix", NULL, "TEXT", EMBED_LOCAL | EMBED_CLIENT,                                        \
-      "prepend TEXT to every text (e.g. 'search_query: ')")                                        \
-    X("--no-truncate", NULL, NULL, EMBED_LOCAL | EMBED_CLIENT,                                     \
-      "fail on texts longer than the context instead of cutting them")                             \
+    X("--no-normalize", NULL, NULL, EMBED_LOCAL | EMBED_CLIENT, "do not L2-normalize")                \
+    X("--dims", NULL, "N", EMBED_LOCAL | EMBED_CLIENT,                                                \
+      "keep the first N dimensions (Matryoshka), renormalized")                                       \
+    X("--batch", NULL, "N", EMBED_LOCAL, "tokens per forward pass (default: the model's context)")    \
+    X("--prefix", NULL, "TEXT", EMBED_LOCAL | EMBED_CLIENT,                                           \
+      "prepend TEXT to every text (e.g. 'search_query: ')")                                           \
+    X("--no-truncate", NULL, NULL, EMBED_LOCAL | EMBED_CLIENT,                                        \
+      "fail on texts longer than the context instead of cutting them")                                \
     X("--max-memory", NULL, "MB", EMBED_LOCAL, "refuse to run with more working memory than this")
 
 typedef struct opt_desc {
@@ -75,8 +75,9 @@ int embed_opts_parse(const char *cmd, unsigned who, int argc, char **argv, embed
             return -1;
         }
         if (!(d->who & who)) {
-            fprintf(stderr, "%s: %s is an option of the process that opens the model (ggembed %s), "
-                            "not of a client\n",
+            fprintf(stderr,
+                    "%s: %s is an option of the process that opens the model (ggembed %s), "
+                    "not of a client\n",
                     cmd, argv[i], who == EMBED_CLIENT ? "serve" : "embed");
             return -1;
         }
@@ -98,8 +99,8 @@ void embed_opts_usage(FILE *out, unsigned who) {
         const opt_desc *d = &options[i];
         if (!(d->who & who)) continue;
         char left[40];
-        snprintf(left, sizeof left, "%s%s%s%s%s", d->alias ? d->alias : "", d->alias ? ", " : "", d->name,
-                 d->value ? " " : "", d->value ? d->value : "");
+        snprintf(left, sizeof left, "%s%s%s%s%s", d->alias ? d->alias : "", d->alias ? ", " : "",
+                 d->name, d->value ? " " : "", d->value ? d->value : "");
         fprintf(out, "  %-20s%s\n", left, d->help);
     }
 }

@@ -85,7 +85,7 @@ static const mk_ftype ftypes[] = {
     {"q3_K", GG_TYPE_Q3_K, 0, 12},  {"q4_K", GG_TYPE_Q4_K, 0, 14},  {"q5_K", GG_TYPE_Q5_K, 0, 16},
     {"q6_K", GG_TYPE_Q6_K, 0, 18},  {"q4_K_M", GG_TYPE_Q4_K, 4, 15}, {"q5_K_M", GG_TYPE_Q5_K, 5, 17},
 };
-    /* clang-format on */
+/* clang-format on */
 
 static bool same_name(const char *a, const char *b) {
     for (; *a && *b; a++, b++)
@@ -106,9 +106,7 @@ void mk_list_ftypes(void) {
 
 /* llama.cpp gives a few layers more bits: the first and last eighth and
  * every third in between. */
-static bool use_more_bits(int i, int n) {
-    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
-}
+static bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 static bool has(const char *name, const char *part) { return strstr(name, part) != NULL; }
 
@@ -117,7 +115,8 @@ static bool has(const char *name, const char *part) { return strstr(name, part) 
 static gg_type fit_row(gg_type t, int64_t ne0) {
     if (ne0 % GG_QK_K == 0) return t;
     switch (t) {
-    case GG_TYPE_Q2_K: case GG_TYPE_Q3_K: return GG_TYPE_Q4_0;
+    case GG_TYPE_Q2_K:
+    case GG_TYPE_Q3_K: return GG_TYPE_Q4_0;
     case GG_TYPE_Q4_K: return GG_TYPE_Q5_0;
     case GG_TYPE_Q5_K: return GG_TYPE_Q5_1;
     case GG_TYPE_Q6_K: return GG_TYPE_Q8_0;
@@ -125,8 +124,8 @@ static gg_type fit_row(gg_type t, int64_t ne0) {
     }
 }
 
-gg_type mk_tensor_type(const mk_ftype *ft, const char *name, int layer, int n_layer,
-                       int64_t ne0, int n_dims) {
+gg_type mk_tensor_type(const mk_ftype *ft, const char *name, int layer, int n_layer, int64_t ne0,
+                       int n_dims) {
     if (n_dims == 1) return GG_TYPE_F32;
     /* llama.cpp adds the token-type row to f32 activations directly, so
      * the converter keeps it f32; it never quantizes position embeddings. */

@@ -74,7 +74,7 @@ typedef struct gguf_kv {
      * element type, the count and the elements (see arr). */
     const uint8_t *value;
     uint64_t value_bytes;
-    gguf_array arr;       /* valid when type == GGUF_ARRAY */
+    gguf_array arr; /* valid when type == GGUF_ARRAY */
 } gguf_kv;
 
 typedef struct gguf_tensor {
@@ -177,8 +177,7 @@ void gguf_set_arr_str(gguf_writer *w, const char *key, const gguf_str *strs, uin
 void gguf_set_kv_from(gguf_writer *w, const gguf_kv *kv);
 
 /* Declares a tensor; its data comes later, in declaration order. */
-void gguf_add_tensor(gguf_writer *w, const char *name, gg_type type, uint32_t n_dims,
-                     const int64_t *ne);
+void gguf_add_tensor(gguf_writer *w, const char *name, gg_type type, uint32_t n_dims, const int64_t *ne);
 
 /* Writes the header, metadata and tensor infos; then each declared
  * tensor's bytes are given with gguf_write_data (in pieces if wanted),

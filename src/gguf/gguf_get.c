@@ -12,8 +12,8 @@
 #include <string.h>
 
 static const char *const vtype_names[GGUF_VTYPE_COUNT] = {
-    "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
-    "bool", "string", "array", "uint64", "int64", "float64",
+    "uint8", "int8",   "uint16", "int16",  "uint32", "int32",   "float32",
+    "bool",  "string", "array",  "uint64", "int64",  "float64",
 };
 
 const char *gguf_vtype_name(gguf_vtype t) {
@@ -50,7 +50,8 @@ static const gguf_kv *lookup(const gguf_file *f, const char *key, gg_err *e) {
 }
 
 static int wrong_type(const gguf_kv *kv, const char *key, const char *want, gg_err *e) {
-    return gg_fail(e, "metadata key '%s' has type %s, expected %s", key, gguf_vtype_name(kv->type), want);
+    return gg_fail(e, "metadata key '%s' has type %s, expected %s", key, gguf_vtype_name(kv->type),
+                   want);
 }
 
 /* An integer value as sign and magnitude, so that every integer type,
@@ -76,8 +77,8 @@ static int integer_of(const gguf_kv *kv, bool *neg, uint64_t *mag) {
 }
 
 static int range_fail(const char *key, bool neg, uint64_t mag, const char *type, gg_err *e) {
-    return gg_fail(e, "metadata key '%s': value %s%" PRIu64 " does not fit in %s", key, neg ? "-" : "", mag,
-                   type);
+    return gg_fail(e, "metadata key '%s': value %s%" PRIu64 " does not fit in %s", key, neg ? "-" : "",
+                   mag, type);
 }
 
 int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out, gg_err *e) {

@@ -11,7 +11,7 @@
 struct gguf_file {
     const uint8_t *base; /* the whole file */
     uint64_t size;
-    gg_mapping map;      /* used when opened from a path */
+    gg_mapping map; /* used when opened from a path */
     bool mapped;
     uint32_t version;
     uint64_t alignment;
@@ -25,9 +25,7 @@ struct gguf_file {
 };
 
 /* Loads that do not care about the host's alignment or byte order. */
-static inline uint16_t gguf_rd16(const uint8_t *p) {
-    return (uint16_t)(p[0] | p[1] << 8);
-}
+static inline uint16_t gguf_rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t gguf_rd32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }

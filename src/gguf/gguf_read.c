@@ -51,8 +51,8 @@ static int need(const cursor *c, uint64_t n, gg_err *e, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(what, sizeof what, fmt, ap);
         va_end(ap);
-        gg_fail(e, "%s runs past the end of the file (at offset %" PRIu64 " of %" PRIu64 " bytes)",
-                what, c->pos, c->size);
+        gg_fail(e, "%s runs past the end of the file (at offset %" PRIu64 " of %" PRIu64 " bytes)", what,
+                c->pos, c->size);
     }
     return -1;
 }
@@ -103,7 +103,10 @@ static bool utf8_valid(const uint8_t *s, uint64_t len) {
         uint8_t c = s[i];
         uint64_t n;
         uint32_t cp;
-        if (c < 0x80) { i++; continue; }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
         if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
         else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
         else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
@@ -159,7 +162,8 @@ static int alloc_tables(gguf_file *f, gg_err *e) {
     f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof *f->kv);
     f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *f->tensors);
     f->kv_slots = calloc((size_t)kcap + tcap, sizeof(uint32_t));
-    if (!f->kv || !f->tensors || !f->kv_slots) return gg_fail_kind(e, GG_E_MEMORY, "out of memory for the metadata tables");
+    if (!f->kv || !f->tensors || !f->kv_slots)
+        return gg_fail_kind(e, GG_E_MEMORY, "out of memory for the metadata tables");
     f->tensor_slots = f->kv_slots + kcap;
     f->kv_mask = kcap - 1;
     f->tensor_mask = tcap - 1;
@@ -178,8 +182,10 @@ static int read_header(gguf_file *f, cursor *c, gg_err *e) {
     if (rd_u32(c, &f->version, "header: version", e) < 0) return -1;
     uint32_t v = f->version;
     if (v != 0 && (v & 0xFFFF) == 0)
-        return gg_fail(e, "header: version 0x%08" PRIx32 " reads byte-swapped: this is a big-endian "
-                          "GGUF file, which is not supported", v);
+        return gg_fail(e,
+                       "header: version 0x%08" PRIx32 " reads byte-swapped: this is a big-endian "
+                       "GGUF file, which is not supported",
+                       v);
     if (v == 1)
         return gg_fail(e, "header: GGUF version 1 is not supported (only 2 and 3); "
                           "convert the file with a newer llama.cpp");
@@ -195,8 +201,10 @@ static int read_header(gguf_file *f, cursor *c, gg_err *e) {
                        GGUF_MAX_KV);
     uint64_t least = f->n_kv * MIN_KV_BYTES + f->n_tensors * MIN_TENSOR_BYTES;
     if (least > c->size - c->pos)
-        return gg_fail(e, "header: %" PRIu64 " metadata keys and %" PRIu64 " tensors cannot fit in the %"
-                          PRIu64 " bytes left in the file", f->n_kv, f->n_tensors, c->size - c->pos);
+        return gg_fail(e,
+                       "header: %" PRIu64 " metadata keys and %" PRIu64
+                       " tensors cannot fit in the %" PRIu64 " bytes left in the file",
+                       f->n_kv, f->n_tensors, c->size - c->pos);
     return 0;
 }
 
@@ -246,8 +254,8 @@ static int read_nested_elems(cursor *c, uint32_t level, gguf_array *a, gg_err *e
  * key's own array. */
 static int read_array(cursor *c, uint32_t level, gguf_array *a, gg_err *e) {
     if (level > GGUF_MAX_ARRAY_DEPTH)
-        return gg_fail(e, "arrays nested more than %d deep (at offset %" PRIu64 ")", GGUF_MAX_ARRAY_DEPTH,
-                       c->pos);
+        return gg_fail(e, "arrays nested more than %d deep (at offset %" PRIu64 ")",
+                       GGUF_MAX_ARRAY_DEPTH, c->pos);
     uint32_t t;
     if (rd_u32(c, &t, "array element type", e) < 0 || rd_u64(c, &a->n, "array length", e) < 0) return -1;
     if (t >= GGUF_VTYPE_COUNT) return gg_fail(e, "array element type %" PRIu32 " is not a GGUF type", t);
@@ -329,8 +337,9 @@ static int read_alignment(gguf_file *f, gg_err *e) {
 /* Byte size of a tensor whose shape and type are read. */
 static int tensor_size(gguf_tensor *t, const gg_type_traits *tt, gg_err *e) {
     if (gguf_shape_bytes(tt, GGUF_MAX_DIMS, t->ne, &t->size)) return 0;
-    return gg_fail(e, "shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                      "] has more elements or bytes than 64-bit counts hold",
+    return gg_fail(e,
+                   "shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                   "] has more elements or bytes than 64-bit counts hold",
                    t->ne[0], t->ne[1], t->ne[2], t->ne[3]);
 }
 
@@ -354,8 +363,8 @@ static int read_type(cursor *c, gguf_tensor *t, gg_err *e) {
     const gg_type_traits *tt = gg_type_info(t->type);
     if (!tt) return gg_fail(e, "unknown tensor type %" PRIu32, t->type);
     if (t->ne[0] % tt->block_size != 0)
-        return gg_fail(e, "ne[0] = %" PRId64 " is not a multiple of the %s block size %d", t->ne[0], tt->name,
-                       tt->block_size);
+        return gg_fail(e, "ne[0] = %" PRId64 " is not a multiple of the %s block size %d", t->ne[0],
+                       tt->name, tt->block_size);
     return tensor_size(t, tt, e);
 }
 
@@ -369,7 +378,8 @@ static int read_tensor_info(gguf_file *f, cursor *c, uint64_t i, gg_err *e) {
     show(t->name, name, sizeof name);
     /* llama.cpp keeps names in 64-byte buffers and rejects longer ones. */
     if (t->name.len >= GGUF_MAX_TENSOR_NAME) {
-        gg_fail(e, "name length %" PRIu64 " is not below the limit %d", t->name.len, GGUF_MAX_TENSOR_NAME);
+        gg_fail(e, "name length %" PRIu64 " is not below the limit %d", t->name.len,
+                GGUF_MAX_TENSOR_NAME);
         goto fail;
     }
     int64_t dup = table_find(f, f->tensor_slots, f->tensor_mask, tensor_name, t->name.ptr, t->name.len,
@@ -420,10 +430,12 @@ static int check_overlaps(gguf_file *f, gg_err *e) {
         if (s[k].start >= s[k - 1].end) continue;
         char a[96], b[96];
         uint64_t base = f->data_offset;
-        rc = gg_fail(e, "tensors '%s' [%" PRIu64 ", %" PRIu64 ") and '%s' [%" PRIu64 ", %" PRIu64 ") overlap",
+        rc = gg_fail(e,
+                     "tensors '%s' [%" PRIu64 ", %" PRIu64 ") and '%s' [%" PRIu64 ", %" PRIu64
+                     ") overlap",
                      show(f->tensors[s[k - 1].idx].name, a, sizeof a), base + s[k - 1].start,
-                     base + s[k - 1].end, show(f->tensors[s[k].idx].name, b, sizeof b), base + s[k].start,
-                     base + s[k].end);
+                     base + s[k - 1].end, show(f->tensors[s[k].idx].name, b, sizeof b),
+                     base + s[k].start, base + s[k].end);
     }
     free(s);
     return rc;
@@ -437,22 +449,29 @@ static int place_tensors(gguf_file *f, uint64_t info_end, gg_err *e) {
         return 0;
     }
     if (f->data_offset > f->size)
-        return gg_fail(e, "tensor data section would start at offset %" PRIu64 ", past the end of the file (%"
-                          PRIu64 " bytes)", f->data_offset, f->size);
+        return gg_fail(e,
+                       "tensor data section would start at offset %" PRIu64
+                       ", past the end of the file (%" PRIu64 " bytes)",
+                       f->data_offset, f->size);
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         gguf_tensor *t = &f->tensors[i];
         char name[96];
         show(t->name, name, sizeof name);
         if (t->offset % f->alignment != 0)
-            return gg_fail(e, "tensor '%s': data offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
+            return gg_fail(e,
+                           "tensor '%s': data offset %" PRIu64
+                           " is not a multiple of the alignment %" PRIu64,
                            name, t->offset, f->alignment);
         uint64_t start, end;
         if (!gg_add_u64(f->data_offset, t->offset, &start) || !gg_add_u64(start, t->size, &end))
-            return gg_fail(e, "tensor '%s': data offset %" PRIu64 " plus size %" PRIu64
-                              " overflows 64 bits", name, t->offset, t->size);
+            return gg_fail(e,
+                           "tensor '%s': data offset %" PRIu64 " plus size %" PRIu64
+                           " overflows 64 bits",
+                           name, t->offset, t->size);
         if (end > f->size)
-            return gg_fail(e, "tensor '%s': data [%" PRIu64 ", %" PRIu64
-                              ") ends past the end of the file (%" PRIu64 " bytes)",
+            return gg_fail(e,
+                           "tensor '%s': data [%" PRIu64 ", %" PRIu64
+                           ") ends past the end of the file (%" PRIu64 " bytes)",
                            name, start, end, f->size);
         t->data = f->base + start;
     }
@@ -522,9 +541,7 @@ uint64_t gguf_data_offset(const gguf_file *f) { return f->data_offset; }
 uint64_t gguf_kv_count(const gguf_file *f) { return f->n_kv; }
 uint64_t gguf_tensor_count(const gguf_file *f) { return f->n_tensors; }
 
-const gguf_kv *gguf_kv_at(const gguf_file *f, uint64_t i) {
-    return i < f->n_kv ? &f->kv[i] : NULL;
-}
+const gguf_kv *gguf_kv_at(const gguf_file *f, uint64_t i) { return i < f->n_kv ? &f->kv[i] : NULL; }
 
 const gguf_tensor *gguf_tensor_at(const gguf_file *f, uint64_t i) {
     return i < f->n_tensors ? &f->tensors[i] : NULL;
@@ -536,6 +553,7 @@ const gguf_kv *gguf_find_kv(const gguf_file *f, const char *key) {
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
-    int64_t i = table_find(f, f->tensor_slots, f->tensor_mask, tensor_name, name, strlen(name), false, 0);
+    int64_t i = table_find(f, f->tensor_slots, f->tensor_mask, tensor_name, name, strlen(name), false,
+                           0);
     return i >= 0 ? &f->tensors[i] : NULL;
 }

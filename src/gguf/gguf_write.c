@@ -45,12 +45,12 @@ struct gguf_writer {
     bool failed; /* err holds the first problem */
     gg_err err;
     /* Streaming state, from begin to finish. */
-    char *path;       /* NULL when writing to memory */
+    char *path; /* NULL when writing to memory */
     FILE *fp;
     uint8_t *mem;
     size_t mem_len, mem_cap;
     uint64_t alignment;
-    size_t cur;       /* tensor whose data comes next */
+    size_t cur; /* tensor whose data comes next */
     uint64_t cur_done;
     bool streaming;
 };
@@ -69,9 +69,7 @@ static void fail(gguf_writer *w, const char *fmt, ...) {
     va_end(ap);
 }
 
-gguf_writer *gguf_writer_new(void) {
-    return calloc(1, sizeof(gguf_writer));
-}
+gguf_writer *gguf_writer_new(void) { return calloc(1, sizeof(gguf_writer)); }
 
 static void end_stream(gguf_writer *w, bool remove_file) {
     if (w->fp) {
@@ -149,13 +147,21 @@ static void set_scalar(gguf_writer *w, const char *key, gguf_vtype type, uint64_
 }
 
 void gguf_set_u8(gguf_writer *w, const char *key, uint8_t v) { set_scalar(w, key, GGUF_UINT8, v); }
-void gguf_set_i8(gguf_writer *w, const char *key, int8_t v) { set_scalar(w, key, GGUF_INT8, (uint8_t)v); }
+void gguf_set_i8(gguf_writer *w, const char *key, int8_t v) {
+    set_scalar(w, key, GGUF_INT8, (uint8_t)v);
+}
 void gguf_set_u16(gguf_writer *w, const char *key, uint16_t v) { set_scalar(w, key, GGUF_UINT16, v); }
-void gguf_set_i16(gguf_writer *w, const char *key, int16_t v) { set_scalar(w, key, GGUF_INT16, (uint16_t)v); }
+void gguf_set_i16(gguf_writer *w, const char *key, int16_t v) {
+    set_scalar(w, key, GGUF_INT16, (uint16_t)v);
+}
 void gguf_set_u32(gguf_writer *w, const char *key, uint32_t v) { set_scalar(w, key, GGUF_UINT32, v); }
-void gguf_set_i32(gguf_writer *w, const char *key, int32_t v) { set_scalar(w, key, GGUF_INT32, (uint32_t)v); }
+void gguf_set_i32(gguf_writer *w, const char *key, int32_t v) {
+    set_scalar(w, key, GGUF_INT32, (uint32_t)v);
+}
 void gguf_set_u64(gguf_writer *w, const char *key, uint64_t v) { set_scalar(w, key, GGUF_UINT64, v); }
-void gguf_set_i64(gguf_writer *w, const char *key, int64_t v) { set_scalar(w, key, GGUF_INT64, (uint64_t)v); }
+void gguf_set_i64(gguf_writer *w, const char *key, int64_t v) {
+    set_scalar(w, key, GGUF_INT64, (uint64_t)v);
+}
 void gguf_set_bool(gguf_writer *w, const char *key, bool v) { set_scalar(w, key, GGUF_BOOL, v ? 1 : 0); }
 
 void gguf_set_f32(gguf_writer *w, const char *key, float v) {
@@ -170,7 +176,9 @@ void gguf_set_f64(gguf_writer *w, const char *key, double v) {
     set_scalar(w, key, GGUF_FLOAT64, bits);
 }
 
-void gguf_set_str(gguf_writer *w, const char *key, const char *v) { gguf_set_strn(w, key, v, strlen(v)); }
+void gguf_set_str(gguf_writer *w, const char *key, const char *v) {
+    gguf_set_strn(w, key, v, strlen(v));
+}
 
 void gguf_set_strn(gguf_writer *w, const char *key, const char *v, size_t len) {
     uint8_t *val = len <= SIZE_MAX - 8 ? malloc(8 + len) : NULL;
@@ -247,7 +255,8 @@ static const char *check_tensor(const gguf_writer *w, const char *name, gg_type 
     return NULL;
 }
 
-void gguf_add_tensor(gguf_writer *w, const char *name, gg_type type, uint32_t n_dims, const int64_t *ne) {
+void gguf_add_tensor(gguf_writer *w, const char *name, gg_type type, uint32_t n_dims,
+                     const int64_t *ne) {
     const char *why = check_tensor(w, name, type, n_dims, ne);
     wtensor t = {0};
     if (why) return fail(w, "tensor '%s': %s", name, why);
@@ -370,7 +379,8 @@ static int advance(gguf_writer *w, gg_err *e) {
 
 static int begin(gguf_writer *w, uint32_t version, gg_err *e) {
     if (w->failed) return gg_fail_kind(e, w->err.kind, "%s", w->err.msg);
-    if (version != 2 && version != 3) return gg_fail(e, "GGUF version %" PRIu32 " cannot be written (2 or 3)", version);
+    if (version != 2 && version != 3)
+        return gg_fail(e, "GGUF version %" PRIu32 " cannot be written (2 or 3)", version);
     if (choose_alignment(w, e) < 0) return -1;
     w->cur = 0;
     w->cur_done = 0;
@@ -405,8 +415,8 @@ int gguf_write_data(gguf_writer *w, const void *bytes, size_t n, gg_err *e) {
     /* A call never spans two tensors, so a short tensor is caught here
      * rather than shifting every later one. */
     if (n > t->size - w->cur_done)
-        return gg_fail(e, "tensor '%s': %zu bytes given where %" PRIu64 " of its %" PRIu64 " remain", t->name,
-                       n, t->size - w->cur_done, t->size);
+        return gg_fail(e, "tensor '%s': %zu bytes given where %" PRIu64 " of its %" PRIu64 " remain",
+                       t->name, n, t->size - w->cur_done, t->size);
     if (out(w, bytes, n, e) < 0) return -1;
     w->cur_done += n;
     return advance(w, e);
@@ -416,8 +426,8 @@ int gguf_writer_finish(gguf_writer *w, gg_err *e) {
     if (!w->streaming) return gg_fail(e, "gguf_writer_finish before gguf_writer_begin");
     if (w->cur < w->n_t) {
         const wtensor *t = &w->t[w->cur];
-        gg_fail(e, "tensor '%s': %" PRIu64 " of its %" PRIu64 " bytes were written", t->name, w->cur_done,
-                t->size);
+        gg_fail(e, "tensor '%s': %" PRIu64 " of its %" PRIu64 " bytes were written", t->name,
+                w->cur_done, t->size);
         end_stream(w, true);
         return -1;
     }
@@ -444,7 +454,8 @@ int gguf_writer_to_memory(gguf_writer *w, uint32_t version, const void *data, si
     uint64_t total = 0;
     for (size_t i = 0; i < w->n_t; i++) total += w->t[i].size; /* offsets fit, so the sum does */
     if (total != data_size)
-        return gg_fail(e, "tensor data is %zu bytes; the tensors declared need %" PRIu64, data_size, total);
+        return gg_fail(e, "tensor data is %zu bytes; the tensors declared need %" PRIu64, data_size,
+                       total);
     const uint8_t *p = data;
     if (write_head(w, version, e) < 0 || advance(w, e) < 0) goto fail;
     for (size_t i = 0; i < w->n_t; i++) {

@@ -41,7 +41,8 @@ static inline __m256 exp_neg(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
+                                        23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
@@ -107,7 +108,5 @@ void gg_attn_fill_avxvnni(gg_kernel_table *t) {
     t->attn_forms[GG_ATTN_I8F] = true;
 }
 #else
-void gg_attn_fill_avx2(gg_kernel_table *t) {
-    t->attn_block = attn_block;
-}
+void gg_attn_fill_avx2(gg_kernel_table *t) { t->attn_block = attn_block; }
 #endif

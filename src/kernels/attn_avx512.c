@@ -38,9 +38,7 @@ static inline __m512 exp_neg(__m512 x) {
 /* ---- blocked attention: the template of attn_x86.h at 512 bits ---- */
 
 /* 32 floats (lo: 16, hi: the next 16) to 32 bfloat16 in order. */
-static inline __m512i bf16_row(__m512 lo, __m512 hi) {
-    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-}
+static inline __m512i bf16_row(__m512 lo, __m512 hi) { return (__m512i)_mm512_cvtne2ps_pbh(hi, lo); }
 
 /* The words of two 16-float vectors a, b as pairs (a[i], b[i]) in
  * 32-bit lane i, rounded to bfloat16. */

@@ -12,8 +12,8 @@
 #include <immintrin.h>
 
 /* The compilers that know AVX-VNNI as a target (as gemm_avx2.c asks). */
-#if (defined(__clang__) && !defined(__apple_build_version__) && __clang_major__ >= 12) ||     \
-    (defined(__clang__) && defined(__apple_build_version__) && __clang_major__ >= 13) ||      \
+#if (defined(__clang__) && !defined(__apple_build_version__) && __clang_major__ >= 12) || \
+    (defined(__clang__) && defined(__apple_build_version__) && __clang_major__ >= 13) ||  \
     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avxvnni"))), apply_to = function)

@@ -72,16 +72,16 @@
 #include <string.h>
 
 typedef struct attn_tile {
-    float *qt, *acc;  /* [d][AT_LANES] */
-    uint32_t *qp;     /* BF16: [d / 2][AT_LANES] pairs of dimensions of qt in bfloat16;
+    float *qt, *acc; /* [d][AT_LANES] */
+    uint32_t *qp;    /* BF16: [d / 2][AT_LANES] pairs of dimensions of qt in bfloat16;
                          I8, I8F: [d / 4][AT_LANES] fours of dimensions in int8 */
-    at_vf qs;         /* what a lane's scores are multiplied by: the scale (I8: times its row's step) */
-    at_vi q0;         /* I8: where a lane's integer scores start, -128 x the sum of its int8 row */
-    at_vf m, l;       /* running maximum and sum of weights */
-    at_vi lo, hi;     /* each lane's key range */
-    at_vf pos;        /* each lane's position (ALiBi) */
-    int jlo, jhi;     /* the union of the lanes' ranges */
-    int klo, khi;     /* their intersection (empty unless all lanes are queries) */
+    at_vf qs;        /* what a lane's scores are multiplied by: the scale (I8: times its row's step) */
+    at_vi q0;        /* I8: where a lane's integer scores start, -128 x the sum of its int8 row */
+    at_vf m, l;      /* running maximum and sum of weights */
+    at_vi lo, hi;    /* each lane's key range */
+    at_vf pos;       /* each lane's position (ALiBi) */
+    int jlo, jhi;    /* the union of the lanes' ranges */
+    int klo, khi;    /* their intersection (empty unless all lanes are queries) */
 } attn_tile;
 
 /* A call's scratch (gg_attn_scratch_floats(d) floats), in this order. */
@@ -154,7 +154,8 @@ static void attn_pack_keys_bf16(float *k, int n, const int d) {
     const int nb = (n + GG_ATTN_KEYS - 1) / GG_ATTN_KEYS;
     for (int j = 0; j < n; j++)
         for (int c = 0; c < d; c += 32) {
-            const __m512 lo = _mm512_loadu_ps(k + (size_t)j * d + c), hi = _mm512_loadu_ps(k + (size_t)j * d + c + 16);
+            const __m512 lo = _mm512_loadu_ps(k + (size_t)j * d + c),
+                         hi = _mm512_loadu_ps(k + (size_t)j * d + c + 16);
             _mm512_storeu_si512(kh + (size_t)j * d + c, bf16_row(lo, hi));
         }
     memset(kh + (size_t)n * d, 0, sizeof(uint16_t) * (size_t)d * (size_t)(nb * GG_ATTN_KEYS - n));
@@ -179,7 +180,8 @@ static void attn_pack_keys_i8(float *k, int n, const int d) {
     at_vf mean[128 / AT_LANES], sum[128 / AT_LANES];
     for (int c = 0; c < AT_VECS(d); c++) sum[c] = at_zerof();
     for (int j = 0; j < n; j++)
-        for (int c = 0; c < AT_VECS(d); c++) sum[c] = at_addf(sum[c], at_loadf(k + (size_t)j * d + AT_LANES * c));
+        for (int c = 0; c < AT_VECS(d); c++)
+            sum[c] = at_addf(sum[c], at_loadf(k + (size_t)j * d + AT_LANES * c));
     for (int c = 0; c < AT_VECS(d); c++) mean[c] = at_divf(sum[c], at_set1f((float)n));
     const int nb = (n + GG_ATTN_KEYS - 1) / GG_ATTN_KEYS;
     uint8_t block[64 + GG_ATTN_KEYS * 128];
@@ -194,7 +196,8 @@ static void attn_pack_keys_i8(float *k, int n, const int d) {
                 continue;
             }
             at_vf x[128 / AT_LANES];
-            for (int c = 0; c < AT_VECS(d); c++) x[c] = at_subf(at_loadf(k + (size_t)j * d + AT_LANES * c), mean[c]);
+            for (int c = 0; c < AT_VECS(d); c++)
+                x[c] = at_subf(at_loadf(k + (size_t)j * d + AT_LANES * c), mean[c]);
             const float amax = amax_row(x, d);
             steps[r] = amax / 127.0f;
             const at_vf inv = at_set1f(amax > 0.0f ? 127.0f / amax : 0.0f);
@@ -228,8 +231,8 @@ static void attn_pack(gg_attn_form form, float *k, float *v, int n, int d) {
  * (rescale). Past the first blocks most tiles have no such lane, and
  * skip both. full: every key of the block is in every lane's range (the
  * masks all ones, and left out: the same results). */
-ALWAYS_INLINE at_mask block_weights(const gg_attn_block_args *a, attn_tile *t, at_vf *s, int j0,
-                                    int nj, at_mask *valid, at_vf *alpha, const bool full) {
+ALWAYS_INLINE at_mask block_weights(const gg_attn_block_args *a, attn_tile *t, at_vf *s, int j0, int nj,
+                                    at_mask *valid, at_vf *alpha, const bool full) {
     const at_vf slope = at_set1f(a->alibi_slope);
     const at_vf neg_inf = at_set1f(-INFINITY);
     at_vf bm = t->m;
@@ -269,8 +272,8 @@ ALWAYS_INLINE void rescale(float *acc, const int d, at_mask up, at_vf alpha) {
 /* nc (up to AT_VDIMS) running sums of values of a tile, acc[i][lane],
  * plus the weights pt[j][lane] of keys j < nj times their values
  * vb[j * d + i], each in the lanes of valid[j] only. */
-ALWAYS_INLINE void add_values(float *acc, const float *vb, const float *pt, const int d,
-                              const int nj, const int nc, const at_mask *valid) {
+ALWAYS_INLINE void add_values(float *acc, const float *vb, const float *pt, const int d, const int nj,
+                              const int nc, const at_mask *valid) {
     at_vf o[AT_VDIMS];
     for (int i = 0; i < nc; i++) o[i] = at_loadf(acc + AT_LANES * i);
     for (int j = 0; j < nj; j++) {
@@ -298,9 +301,8 @@ ALWAYS_INLINE void add_values_full(float *acc, const float *vb, const float *pt,
  * [j0, j0 + nj) with scores s: weights, then the values (vb: their rows,
  * d apart; rows past nj zero) in; pt is scratch for the 16 x AT_LANES
  * weights. */
-ALWAYS_INLINE void weights_values(const gg_attn_block_args *a, attn_tile *t, at_vf *s,
-                                  const float *vb, float *pt, int j0, int nj, const int d,
-                                  const bool full) {
+ALWAYS_INLINE void weights_values(const gg_attn_block_args *a, attn_tile *t, at_vf *s, const float *vb,
+                                  float *pt, int j0, int nj, const int d, const bool full) {
     at_mask valid[GG_ATTN_KEYS];
     at_vf alpha;
     const at_mask up = block_weights(a, t, s, j0, nj, valid, &alpha, full);
@@ -315,7 +317,8 @@ ALWAYS_INLINE void weights_values(const gg_attn_block_args *a, attn_tile *t, at_
         for (int c0 = 0; c0 < d; c0 += AT_VDIMS) add_values_full(t->acc + AT_LANES * c0, vb + c0, pt, d);
     } else {
         for (int c0 = 0; c0 < d; c0 += AT_VDIMS)
-            add_values(t->acc + AT_LANES * c0, vb + c0, pt, d, nj, d - c0 < AT_VDIMS ? d - c0 : AT_VDIMS, valid);
+            add_values(t->acc + AT_LANES * c0, vb + c0, pt, d, nj, d - c0 < AT_VDIMS ? d - c0 : AT_VDIMS,
+                       valid);
     }
 }
 
@@ -396,7 +399,8 @@ ALWAYS_INLINE void tile_block_i8(const gg_attn_block_args *a, attn_tile *t, cons
     for (int g = 0; g < GG_ATTN_KEYS; g += AT_SKEYS)
         for (int c = 0; c < d / 4; c++) {
             const at_vi qv = at_loadi(t->qp + AT_LANES * c);
-            for (int j = g; j < g + AT_SKEYS; j++) si[j] = at_dot_i8(si[j], bcast32(rows + j * d + 4 * c), qv);
+            for (int j = g; j < g + AT_SKEYS; j++)
+                si[j] = at_dot_i8(si[j], bcast32(rows + j * d + 4 * c), qv);
         }
     float steps[GG_ATTN_KEYS];
     memcpy(steps, kb, sizeof steps);

@@ -39,9 +39,7 @@ static inline gg_half to_half(float f) {
 
 /* ---- F32, F16, BF16 ---- */
 
-static inline __m256 load_f32(const void *p, int64_t i) {
-    return _mm256_loadu_ps((const float *)p + i);
-}
+static inline __m256 load_f32(const void *p, int64_t i) { return _mm256_loadu_ps((const float *)p + i); }
 static inline __m256 load_f16(const void *p, int64_t i) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const gg_half *)p + i)));
 }
@@ -57,29 +55,28 @@ static inline float get_bf16(const void *p, int64_t i) {
 
 /* Weight and activations share the element type. Two accumulators per
  * row hide the FMA latency; the tail is done one value at a time. */
-#define FLOAT_ROWS(name, load, get)                                               \
-    ALWAYS_INLINE void name(int64_t n, float *s, const void *w, const uint8_t *a,        \
-                            size_t st, int rows) {                                       \
-        __m256 acc0[MAX_ROWS], acc1[MAX_ROWS];                                           \
-        for (int r = 0; r < rows; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();          \
-        int64_t i = 0;                                                                   \
-        for (; i + 16 <= n; i += 16) {                                                   \
-            __m256 w0 = load(w, i), w1 = load(w, i + 8);                                 \
-            for (int r = 0; r < rows; r++) {                                             \
-                acc0[r] = _mm256_fmadd_ps(w0, load(a + r * st, i), acc0[r]);             \
-                acc1[r] = _mm256_fmadd_ps(w1, load(a + r * st, i + 8), acc1[r]);         \
-            }                                                                            \
-        }                                                                                \
-        for (; i + 8 <= n; i += 8) {                                                     \
-            __m256 w0 = load(w, i);                                                      \
-            for (int r = 0; r < rows; r++)                                               \
-                acc0[r] = _mm256_fmadd_ps(w0, load(a + r * st, i), acc0[r]);             \
-        }                                                                                \
-        for (int r = 0; r < rows; r++) {                                                 \
-            float t = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));                          \
-            for (int64_t j = i; j < n; j++) t += get(w, j) * get(a + r * st, j);         \
-            s[r] = t;                                                                    \
-        }                                                                                \
+#define FLOAT_ROWS(name, load, get)                                                                     \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *w, const uint8_t *a, size_t st,            \
+                            int rows) {                                                                 \
+        __m256 acc0[MAX_ROWS], acc1[MAX_ROWS];                                                          \
+        for (int r = 0; r < rows; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();                         \
+        int64_t i = 0;                                                                                  \
+        for (; i + 16 <= n; i += 16) {                                                                  \
+            __m256 w0 = load(w, i), w1 = load(w, i + 8);                                                \
+            for (int r = 0; r < rows; r++) {                                                            \
+                acc0[r] = _mm256_fmadd_ps(w0, load(a + r * st, i), acc0[r]);                            \
+                acc1[r] = _mm256_fmadd_ps(w1, load(a + r * st, i + 8), acc1[r]);                        \
+            }                                                                                           \
+        }                                                                                               \
+        for (; i + 8 <= n; i += 8) {                                                                    \
+            __m256 w0 = load(w, i);                                                                     \
+            for (int r = 0; r < rows; r++) acc0[r] = _mm256_fmadd_ps(w0, load(a + r * st, i), acc0[r]); \
+        }                                                                                               \
+        for (int r = 0; r < rows; r++) {                                                                \
+            float t = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));                                         \
+            for (int64_t j = i; j < n; j++) t += get(w, j) * get(a + r * st, j);                        \
+            s[r] = t;                                                                                   \
+        }                                                                                               \
     }
 
 FLOAT_ROWS(f32_rows, load_f32, get_f32)
@@ -105,34 +102,33 @@ MULTI(q5_1_multi, q5_1_rows)
 
 /* ---- K-quants against Q8_K (unpackers: unpack_avx2.h) ---- */
 
-#define K45_ROWS(name, wtype, qh_of)                                                     \
-    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
-                            size_t st, int rows) {                                       \
-        const wtype *w = wv;                                                             \
-        __m256 acc[MAX_ROWS];                                                            \
-        float mins[MAX_ROWS];                                                            \
-        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), mins[r] = 0;       \
-        for (int64_t b = 0; b < n / GG_QK_K; b++) {                                      \
-            uint8_t sc[8], mn[8];                                                        \
-            __m256i q[8], scv[8];                                                        \
-            kscales(w[b].scales, sc, mn);                                                \
-            unpack_k45_256(w[b].qs, qh_of, q);                             \
-            for (int j = 0; j < 8; j++) scv[j] = _mm256_set1_epi16(sc[j]);               \
-            float dw = half(w[b].d), mw = half(w[b].dmin);                               \
-            for (int r = 0; r < rows; r++) {                                             \
-                const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;        \
-                __m256i sum = _mm256_setzero_si256();                                    \
-                for (int j = 0; j < 8; j++) {                                            \
-                    __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j));  \
-                    __m256i p16 = _mm256_maddubs_epi16(q[j], yv);                        \
-                    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(scv[j], p16));         \
-                }                                                                        \
-                mins[r] += mw * y->d * (float)kmins(mn, y->bsums);                       \
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * y->d), _mm256_cvtepi32_ps(sum), \
-                                         acc[r]);                                        \
-            }                                                                            \
-        }                                                                                \
-        for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]) - mins[r];                 \
+#define K45_ROWS(name, wtype, qh_of)                                                                  \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,         \
+                            int rows) {                                                               \
+        const wtype *w = wv;                                                                          \
+        __m256 acc[MAX_ROWS];                                                                         \
+        float mins[MAX_ROWS];                                                                         \
+        for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), mins[r] = 0;                     \
+        for (int64_t b = 0; b < n / GG_QK_K; b++) {                                                   \
+            uint8_t sc[8], mn[8];                                                                     \
+            __m256i q[8], scv[8];                                                                     \
+            kscales(w[b].scales, sc, mn);                                                             \
+            unpack_k45_256(w[b].qs, qh_of, q);                                                        \
+            for (int j = 0; j < 8; j++) scv[j] = _mm256_set1_epi16(sc[j]);                            \
+            float dw = half(w[b].d), mw = half(w[b].dmin);                                            \
+            for (int r = 0; r < rows; r++) {                                                          \
+                const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;                     \
+                __m256i sum = _mm256_setzero_si256();                                                 \
+                for (int j = 0; j < 8; j++) {                                                         \
+                    __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j));               \
+                    __m256i p16 = _mm256_maddubs_epi16(q[j], yv);                                     \
+                    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(scv[j], p16));                      \
+                }                                                                                     \
+                mins[r] += mw * y->d * (float)kmins(mn, y->bsums);                                    \
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * y->d), _mm256_cvtepi32_ps(sum), acc[r]); \
+            }                                                                                         \
+        }                                                                                             \
+        for (int r = 0; r < rows; r++) s[r] = hsum_ps(acc[r]) - mins[r];                              \
     }
 
 K45_ROWS(q4_K_rows, gg_block_q4_K, NULL)
@@ -252,8 +248,7 @@ MULTI(q3_K_multi, q3_K_rows)
 static inline float amax8(const float *x, int count) {
     const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 m = _mm256_setzero_ps();
-    for (int i = 0; i < count; i += 8)
-        m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + i), abs));
+    for (int i = 0; i < count; i += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + i), abs));
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
@@ -320,10 +315,10 @@ static void quantize_q8_K(const float *x, void *dst, int64_t n) {
             __m256i v = _mm256_loadu_si256((const __m256i *)q);
             __m256i u = _mm256_sad_epu8(_mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)),
                                         _mm256_setzero_si256());
-            y[b].bsums[j / 16] = (int16_t)(_mm256_extract_epi64(u, 0) +
-                                           _mm256_extract_epi64(u, 1) - 16 * 128);
-            y[b].bsums[j / 16 + 1] = (int16_t)(_mm256_extract_epi64(u, 2) +
-                                               _mm256_extract_epi64(u, 3) - 16 * 128);
+            y[b].bsums[j / 16] = (int16_t)(_mm256_extract_epi64(u, 0) + _mm256_extract_epi64(u, 1) -
+                                           16 * 128);
+            y[b].bsums[j / 16 + 1] = (int16_t)(_mm256_extract_epi64(u, 2) + _mm256_extract_epi64(u, 3) -
+                                               16 * 128);
         }
         y[b].d = 1.0f / iscale;
     }
@@ -380,11 +375,11 @@ static inline void store_scaled32(__m256i x, float d, float *y) {
     __m256 dv = _mm256_set1_ps(d);
     __m128i lo = _mm256_castsi256_si128(x), hi = _mm256_extracti128_si256(x, 1);
     _mm256_storeu_ps(y, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
-    _mm256_storeu_ps(y + 8, _mm256_mul_ps(
-        dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+    _mm256_storeu_ps(y + 8,
+                     _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
     _mm256_storeu_ps(y + 16, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
-    _mm256_storeu_ps(y + 24, _mm256_mul_ps(
-        dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+    _mm256_storeu_ps(y + 24,
+                     _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
 }
 
 /* y[0..32) = d * q + m, the multiply and the add rounded separately. */
@@ -398,16 +393,15 @@ static inline void store_affine32(__m256i q, float d, float m, float *y) {
     }
 }
 
-#define DEQUANT_SIGNED(name, wtype, unpack)                                      \
-    static void name(const void *src, float *y, int64_t n) {                     \
-        const wtype *w = src;                                                    \
-        for (int64_t b = 0; b < n / 32; b++)                                     \
-            store_scaled32(unpack(&w[b]), half(w[b].d), y + 32 * b);             \
+#define DEQUANT_SIGNED(name, wtype, unpack)                                                           \
+    static void name(const void *src, float *y, int64_t n) {                                          \
+        const wtype *w = src;                                                                         \
+        for (int64_t b = 0; b < n / 32; b++) store_scaled32(unpack(&w[b]), half(w[b].d), y + 32 * b); \
     }
-#define DEQUANT_OFFSET(name, wtype, unpack)                                      \
-    static void name(const void *src, float *y, int64_t n) {                     \
-        const wtype *w = src;                                                    \
-        for (int64_t b = 0; b < n / 32; b++)                                     \
+#define DEQUANT_OFFSET(name, wtype, unpack)                                        \
+    static void name(const void *src, float *y, int64_t n) {                       \
+        const wtype *w = src;                                                      \
+        for (int64_t b = 0; b < n / 32; b++)                                       \
             store_affine32(unpack(&w[b]), half(w[b].d), half(w[b].m), y + 32 * b); \
     }
 DEQUANT_SIGNED(dequant_q4_0, gg_block_q4_0, unpack_q4_0)
@@ -428,18 +422,18 @@ static inline void store_k32(__m256i q, float dl, float ml, float *y) {
     }
 }
 
-#define DEQUANT_K45(name, wtype, qh_of)                                          \
-    static void name(const void *src, float *y, int64_t n) {                     \
-        const wtype *w = src;                                                    \
-        for (int64_t b = 0; b < n / GG_QK_K; b++, y += GG_QK_K) {                \
-            uint8_t sc[8], mn[8];                                                \
-            __m256i q[8];                                                        \
-            kscales(w[b].scales, sc, mn);                                        \
-            unpack_k45_256(w[b].qs, qh_of, q);                                       \
-            float d = half(w[b].d), dmin = half(w[b].dmin);                      \
-            for (int j = 0; j < 8; j++)                                          \
-                store_k32(q[j], d * (float)sc[j], dmin * (float)mn[j], y + 32 * j); \
-        }                                                                        \
+#define DEQUANT_K45(name, wtype, qh_of)                                           \
+    static void name(const void *src, float *y, int64_t n) {                      \
+        const wtype *w = src;                                                     \
+        for (int64_t b = 0; b < n / GG_QK_K; b++, y += GG_QK_K) {                 \
+            uint8_t sc[8], mn[8];                                                 \
+            __m256i q[8];                                                         \
+            kscales(w[b].scales, sc, mn);                                         \
+            unpack_k45_256(w[b].qs, qh_of, q);                                    \
+            float d = half(w[b].d), dmin = half(w[b].dmin);                       \
+            for (int j = 0; j < 8; j++)                                           \
+                store_k32(q[j], d *(float)sc[j], dmin *(float)mn[j], y + 32 * j); \
+        }                                                                         \
     }
 DEQUANT_K45(dequant_q4_K, gg_block_q4_K, NULL)
 DEQUANT_K45(dequant_q5_K, gg_block_q5_K, w[b].qh)

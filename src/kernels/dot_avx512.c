@@ -44,28 +44,27 @@ static inline __m512 load_bf16(const void *p, int64_t i, __mmask16 m) {
 
 /* The tail (n % 16 values) is read with a masked load: the lanes past
  * the end are zero and add nothing. */
-#define FLOAT_ROWS(name, load)                                                           \
-    ALWAYS_INLINE void name(int64_t n, float *s, const void *w, const uint8_t *a,        \
-                            size_t st, int rows) {                                       \
-        __m512 acc0[MAX_ROWS], acc1[MAX_ROWS];                                           \
-        for (int r = 0; r < rows; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();          \
-        const __mmask16 all = 0xffff;                                                    \
-        int64_t i = 0;                                                                   \
-        for (; i + 32 <= n; i += 32) {                                                   \
-            __m512 w0 = load(w, i, all), w1 = load(w, i + 16, all);                      \
-            for (int r = 0; r < rows; r++) {                                             \
-                acc0[r] = _mm512_fmadd_ps(w0, load(a + r * st, i, all), acc0[r]);        \
-                acc1[r] = _mm512_fmadd_ps(w1, load(a + r * st, i + 16, all), acc1[r]);   \
-            }                                                                            \
-        }                                                                                \
-        for (; i < n; i += 16) {                                                         \
-            __mmask16 m = n - i >= 16 ? all : (__mmask16)((1u << (n - i)) - 1);         \
-            __m512 w0 = load(w, i, m);                                                   \
-            for (int r = 0; r < rows; r++)                                               \
-                acc0[r] = _mm512_fmadd_ps(w0, load(a + r * st, i, m), acc0[r]);          \
-        }                                                                                \
-        for (int r = 0; r < rows; r++)                                                   \
-            s[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));                \
+#define FLOAT_ROWS(name, load)                                                                       \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *w, const uint8_t *a, size_t st,         \
+                            int rows) {                                                              \
+        __m512 acc0[MAX_ROWS], acc1[MAX_ROWS];                                                       \
+        for (int r = 0; r < rows; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();                      \
+        const __mmask16 all = 0xffff;                                                                \
+        int64_t i = 0;                                                                               \
+        for (; i + 32 <= n; i += 32) {                                                               \
+            __m512 w0 = load(w, i, all), w1 = load(w, i + 16, all);                                  \
+            for (int r = 0; r < rows; r++) {                                                         \
+                acc0[r] = _mm512_fmadd_ps(w0, load(a + r * st, i, all), acc0[r]);                    \
+                acc1[r] = _mm512_fmadd_ps(w1, load(a + r * st, i + 16, all), acc1[r]);               \
+            }                                                                                        \
+        }                                                                                            \
+        for (; i < n; i += 16) {                                                                     \
+            __mmask16 m = n - i >= 16 ? all : (__mmask16)((1u << (n - i)) - 1);                      \
+            __m512 w0 = load(w, i, m);                                                               \
+            for (int r = 0; r < rows; r++)                                                           \
+                acc0[r] = _mm512_fmadd_ps(w0, load(a + r * st, i, m), acc0[r]);                      \
+        }                                                                                            \
+        for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r])); \
     }
 
 FLOAT_ROWS(f32_rows, load_f32)
@@ -77,8 +76,8 @@ MULTI(bf16_multi, bf16_rows)
 
 /* vdpbf16ps multiplies pairs of bfloat16 exactly and adds them in single
  * precision (denormals flushed: they are below the tolerance anyway). */
-ALWAYS_INLINE void bf16dp_rows(int64_t n, float *s, const void *wv, const uint8_t *a,
-                               size_t st, int rows) {
+ALWAYS_INLINE void bf16dp_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,
+                               int rows) {
     const gg_bf16 *w = wv;
     __m512 acc0[MAX_ROWS], acc1[MAX_ROWS];
     for (int r = 0; r < rows; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
@@ -88,8 +87,7 @@ ALWAYS_INLINE void bf16dp_rows(int64_t n, float *s, const void *wv, const uint8_
         for (int r = 0; r < rows; r++) {
             const gg_bf16 *y = (const gg_bf16 *)(a + r * st) + i;
             acc0[r] = _mm512_dpbf16_ps(acc0[r], (__m512bh)w0, (__m512bh)_mm512_loadu_si512(y));
-            acc1[r] = _mm512_dpbf16_ps(acc1[r], (__m512bh)w1,
-                                       (__m512bh)_mm512_loadu_si512(y + 32));
+            acc1[r] = _mm512_dpbf16_ps(acc1[r], (__m512bh)w1, (__m512bh)_mm512_loadu_si512(y + 32));
         }
     }
     for (; i < n; i += 32) {
@@ -97,8 +95,7 @@ ALWAYS_INLINE void bf16dp_rows(int64_t n, float *s, const void *wv, const uint8_
         __m512i w0 = _mm512_maskz_loadu_epi16(m, w + i);
         for (int r = 0; r < rows; r++) {
             const gg_bf16 *y = (const gg_bf16 *)(a + r * st) + i;
-            acc0[r] = _mm512_dpbf16_ps(acc0[r], (__m512bh)w0,
-                                       (__m512bh)_mm512_maskz_loadu_epi16(m, y));
+            acc0[r] = _mm512_dpbf16_ps(acc0[r], (__m512bh)w0, (__m512bh)_mm512_maskz_loadu_epi16(m, y));
         }
     }
     for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
@@ -147,32 +144,30 @@ ALWAYS_INLINE __m512i load_y64(const gg_block_q8_K *y, int c) {
     return _mm512_loadu_si512(y->qs + 64 * c);
 }
 
-#define K45_ROWS(name, wtype, qh_of, vnni)                                               \
-    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
-                            size_t st, int rows) {                                       \
-        const wtype *w = wv;                                                             \
-        __m512 acc[MAX_ROWS];                                                            \
-        float mins[MAX_ROWS];                                                            \
-        for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps(), mins[r] = 0;       \
-        for (int64_t b = 0; b < n / GG_QK_K; b++) {                                      \
-            uint8_t sc[8], mn[8];                                                        \
-            __m512i q[4], scv[4];                                                        \
-            kscales(w[b].scales, sc, mn);                                                \
-            unpack_k45(w[b].qs, qh_of, q);                                               \
-            for (int c = 0; c < 4; c++) scv[c] = scale_pair(sc[2 * c], sc[2 * c + 1]);   \
-            float dw = half(w[b].d), mw = half(w[b].dmin);                               \
-            for (int r = 0; r < rows; r++) {                                             \
-                const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;        \
-                __m512i sum = _mm512_setzero_si512();                                    \
-                for (int c = 0; c < 4; c++)                                              \
-                    sum = _mm512_add_epi32(sum, scale(dot_us8(q[c], load_y64(y, c), vnni), \
-                                                      scv[c]));                          \
-                mins[r] += mw * y->d * (float)kmins(mn, y->bsums);                       \
-                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * y->d), _mm512_cvtepi32_ps(sum), \
-                                         acc[r]);                                        \
-            }                                                                            \
-        }                                                                                \
-        for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(acc[r]) - mins[r];    \
+#define K45_ROWS(name, wtype, qh_of, vnni)                                                            \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,         \
+                            int rows) {                                                               \
+        const wtype *w = wv;                                                                          \
+        __m512 acc[MAX_ROWS];                                                                         \
+        float mins[MAX_ROWS];                                                                         \
+        for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps(), mins[r] = 0;                     \
+        for (int64_t b = 0; b < n / GG_QK_K; b++) {                                                   \
+            uint8_t sc[8], mn[8];                                                                     \
+            __m512i q[4], scv[4];                                                                     \
+            kscales(w[b].scales, sc, mn);                                                             \
+            unpack_k45(w[b].qs, qh_of, q);                                                            \
+            for (int c = 0; c < 4; c++) scv[c] = scale_pair(sc[2 * c], sc[2 * c + 1]);                \
+            float dw = half(w[b].d), mw = half(w[b].dmin);                                            \
+            for (int r = 0; r < rows; r++) {                                                          \
+                const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;                     \
+                __m512i sum = _mm512_setzero_si512();                                                 \
+                for (int c = 0; c < 4; c++)                                                           \
+                    sum = _mm512_add_epi32(sum, scale(dot_us8(q[c], load_y64(y, c), vnni), scv[c]));  \
+                mins[r] += mw * y->d * (float)kmins(mn, y->bsums);                                    \
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * y->d), _mm512_cvtepi32_ps(sum), acc[r]); \
+            }                                                                                         \
+        }                                                                                             \
+        for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(acc[r]) - mins[r];                 \
     }
 
 K45_ROWS(q4_K_rows_vnni, gg_block_q4_K, NULL, 1)
@@ -185,33 +180,28 @@ MULTI(q4_K_multi_plain, q4_K_rows_plain)
 MULTI(q5_K_multi_plain, q5_K_rows_plain)
 
 
-#define Q6K_ROWS(name, vnni)                                                             \
-    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a,       \
-                            size_t st, int rows) {                                       \
-        const gg_block_q6_K *w = wv;                                                     \
-        __m512 acc[MAX_ROWS];                                                            \
-        for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps();                     \
-        for (int64_t b = 0; b < n / GG_QK_K; b++) {                                      \
-            __m512i q[4], scv[4];                                                        \
-            unpack_q6_K(&w[b], q, scv);                                                  \
-            __m256i sc16 =                                                               \
-                _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));     \
-            float dw = half(w[b].d);                                                     \
-            for (int r = 0; r < rows; r++) {                                             \
-                const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;        \
-                __m512i sum = _mm512_setzero_si512();                                    \
-                for (int c = 0; c < 4; c++)                                              \
-                    sum = _mm512_add_epi32(sum, scale(dot_us8(q[c], load_y64(y, c), vnni), \
-                                                      scv[c]));                          \
-                __m256i corr = _mm256_madd_epi16(                                        \
-                    sc16, _mm256_loadu_si256((const __m256i *)y->bsums));                \
-                sum = _mm512_sub_epi32(                                                  \
-                    sum, _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));            \
-                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * y->d), _mm512_cvtepi32_ps(sum), \
-                                         acc[r]);                                        \
-            }                                                                            \
-        }                                                                                \
-        for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(acc[r]);              \
+#define Q6K_ROWS(name, vnni)                                                                           \
+    ALWAYS_INLINE void name(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,          \
+                            int rows) {                                                                \
+        const gg_block_q6_K *w = wv;                                                                   \
+        __m512 acc[MAX_ROWS];                                                                          \
+        for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps();                                   \
+        for (int64_t b = 0; b < n / GG_QK_K; b++) {                                                    \
+            __m512i q[4], scv[4];                                                                      \
+            unpack_q6_K(&w[b], q, scv);                                                                \
+            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));        \
+            float dw = half(w[b].d);                                                                   \
+            for (int r = 0; r < rows; r++) {                                                           \
+                const gg_block_q8_K *y = (const gg_block_q8_K *)(a + r * st) + b;                      \
+                __m512i sum = _mm512_setzero_si512();                                                  \
+                for (int c = 0; c < 4; c++)                                                            \
+                    sum = _mm512_add_epi32(sum, scale(dot_us8(q[c], load_y64(y, c), vnni), scv[c]));   \
+                __m256i corr = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums)); \
+                sum = _mm512_sub_epi32(sum, _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));       \
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw * y->d), _mm512_cvtepi32_ps(sum), acc[r]);  \
+            }                                                                                          \
+        }                                                                                              \
+        for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(acc[r]);                            \
     }
 
 Q6K_ROWS(q6_K_rows_vnni, 1)
@@ -233,8 +223,8 @@ ALWAYS_INLINE __m512i k16_isum(const __m512i q[4], const __m512i scv[4], const g
     return sum;
 }
 
-ALWAYS_INLINE void q2_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,
-                             int rows, int vnni) {
+ALWAYS_INLINE void q2_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st, int rows,
+                             int vnni) {
     const gg_block_q2_K *w = wv;
     const __m128i m4 = _mm_set1_epi8(0x0f);
     __m512 acc[MAX_ROWS];
@@ -257,8 +247,8 @@ ALWAYS_INLINE void q2_K_rows(int64_t n, float *s, const void *wv, const uint8_t 
     for (int r = 0; r < rows; r++) s[r] = _mm512_reduce_add_ps(acc[r]) - mins[r];
 }
 
-ALWAYS_INLINE void q3_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st,
-                             int rows, int vnni) {
+ALWAYS_INLINE void q3_K_rows(int64_t n, float *s, const void *wv, const uint8_t *a, size_t st, int rows,
+                             int vnni) {
     const gg_block_q3_K *w = wv;
     __m512 acc[MAX_ROWS];
     for (int r = 0; r < rows; r++) acc[r] = _mm512_setzero_ps();
@@ -282,14 +272,14 @@ ALWAYS_INLINE void q3_K_rows(int64_t n, float *s, const void *wv, const uint8_t 
 
 /* The VNNI and the vpmaddubsw copies of a kernel, each with its rows
  * count made constant by MULTI. */
-#define VNNI_AND_PLAIN(base)                                                             \
-    ALWAYS_INLINE void base##_vnni(int64_t n, float *s, const void *w, const uint8_t *a, \
-                                   size_t st, int rows) {                                \
-        base(n, s, w, a, st, rows, 1);                                                   \
-    }                                                                                    \
-    ALWAYS_INLINE void base##_plain(int64_t n, float *s, const void *w, const uint8_t *a, \
-                                    size_t st, int rows) {                               \
-        base(n, s, w, a, st, rows, 0);                                                   \
+#define VNNI_AND_PLAIN(base)                                                                         \
+    ALWAYS_INLINE void base##_vnni(int64_t n, float *s, const void *w, const uint8_t *a, size_t st,  \
+                                   int rows) {                                                       \
+        base(n, s, w, a, st, rows, 1);                                                               \
+    }                                                                                                \
+    ALWAYS_INLINE void base##_plain(int64_t n, float *s, const void *w, const uint8_t *a, size_t st, \
+                                    int rows) {                                                      \
+        base(n, s, w, a, st, rows, 0);                                                               \
     }
 VNNI_AND_PLAIN(q2_K_rows)
 VNNI_AND_PLAIN(q3_K_rows)

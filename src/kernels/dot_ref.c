@@ -45,8 +45,7 @@ static void dot_bf16(int64_t n, float *s, const void *w, const void *a) {
 /* ---------------- 32-value blocks ---------------- */
 
 static int q5_high(const uint8_t qh[4], int j) {
-    uint32_t v = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 |
-                 (uint32_t)qh[3] << 24;
+    uint32_t v = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
     return (int)((v >> j) & 1) << 4;
 }
 
@@ -155,8 +154,7 @@ static void dot_q2_K(int64_t n, float *s, const void *w, const void *a) {
         int sc[16], mn[16];
         gg_unpack_q2_K(&x[i], q, sc, mn);
         float d = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
-        sum += d * (float)scaled_isum(q, y[i].qs, sc, 16) -
-               dmin * (float)min_isum(y[i].bsums, mn, 16);
+        sum += d * (float)scaled_isum(q, y[i].qs, sc, 16) - dmin * (float)min_isum(y[i].bsums, mn, 16);
     }
     *s = sum;
 }
@@ -183,8 +181,7 @@ static void dot_q4_K(int64_t n, float *s, const void *w, const void *a) {
         int sc[8], mn[8];
         gg_unpack_q4_K(&x[i], q, sc, mn);
         float d = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
-        sum += d * (float)scaled_isum(q, y[i].qs, sc, 32) -
-               dmin * (float)min_isum(y[i].bsums, mn, 32);
+        sum += d * (float)scaled_isum(q, y[i].qs, sc, 32) - dmin * (float)min_isum(y[i].bsums, mn, 32);
     }
     *s = sum;
 }
@@ -198,8 +195,7 @@ static void dot_q5_K(int64_t n, float *s, const void *w, const void *a) {
         int sc[8], mn[8];
         gg_unpack_q5_K(&x[i], q, sc, mn);
         float d = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
-        sum += d * (float)scaled_isum(q, y[i].qs, sc, 32) -
-               dmin * (float)min_isum(y[i].bsums, mn, 32);
+        sum += d * (float)scaled_isum(q, y[i].qs, sc, 32) - dmin * (float)min_isum(y[i].bsums, mn, 32);
     }
     *s = sum;
 }

@@ -55,7 +55,7 @@ gg_half gg_float_to_half(float f) {
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
     u &= 0x7fffffffu;
     if (u > 0x7f800000u) return (gg_half)(sign | 0x7e00 | (u >> 13)); /* NaN, quiet */
-    if (u >= 0x477ff000u) return (gg_half)(sign | 0x7c00); /* >= 65520 rounds to inf */
+    if (u >= 0x477ff000u) return (gg_half)(sign | 0x7c00);            /* >= 65520 rounds to inf */
     if (u >= 0x38800000u) {
         /* Normal half: rebias the exponent and round off 13 mantissa bits;
          * a carry out of the mantissa correctly bumps the exponent. */

@@ -21,8 +21,8 @@
 #include <string.h>
 
 /* The compilers that know AVX-VNNI as a function target. */
-#if (defined(__clang__) && !defined(__apple_build_version__) && __clang_major__ >= 12) ||     \
-    (defined(__clang__) && defined(__apple_build_version__) && __clang_major__ >= 13) ||      \
+#if (defined(__clang__) && !defined(__apple_build_version__) && __clang_major__ >= 12) || \
+    (defined(__clang__) && defined(__apple_build_version__) && __clang_major__ >= 13) ||  \
     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
 #define GG_HAVE_AVXVNNI 1
 #define AVXVNNI_TARGET __attribute__((target("avxvnni")))
@@ -32,16 +32,15 @@
 
 static inline void store8(int8_t *q, const __m256i v[8], int off) {
     for (int c = 0; c < 8; c++)
-        _mm256_storeu_si256((__m256i *)(q + 32 * c),
-                            _mm256_sub_epi8(v[c], _mm256_set1_epi8((char)off)));
+        _mm256_storeu_si256((__m256i *)(q + 32 * c), _mm256_sub_epi8(v[c], _mm256_set1_epi8((char)off)));
 }
 
 /* 16 signed bytes of scale times d, to 16 floats. */
 static inline void put_scales16(float *dst, __m128i s8, gg_half d) {
     const __m256 dv = _mm256_set1_ps(half(d));
     _mm256_storeu_ps(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s8)), dv));
-    _mm256_storeu_ps(dst + 8, _mm256_mul_ps(
-        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8))), dv));
+    _mm256_storeu_ps(dst + 8,
+                     _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8))), dv));
 }
 
 /* The last step of transpose (gemm_tile_x86.h): u[c] holds in 128-bit
@@ -93,8 +92,7 @@ typedef __m256i gt_mask;
 
 /* acc + the sums of four u8 x s8 products per lane. */
 ALWAYS_INLINE __m256i dot_maddubs(__m256i acc, __m256i u, __m256i s) {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s),
-                                                   _mm256_set1_epi16(1)));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 }
 #ifdef GG_HAVE_AVXVNNI
 AVXVNNI_TARGET ALWAYS_INLINE __m256i dot_vnni(__m256i acc, __m256i u, __m256i s) {
@@ -110,13 +108,13 @@ GT_TILE(tile_vnni, AVXVNNI_TARGET, dot_vnni)
 #endif
 
 /* Every type, for one instruction (Q8_0 apart: see the top). */
-#define GEMM_TYPES(sfx, ATTR, tilefn)                                                    \
-    GT_GEMM(gemm_q4_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q4_0, NULL, NULL)       \
-    GT_GEMM(gemm_q5_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q5_0, NULL, NULL)       \
-    GT_GEMM(gemm_q2_K_##sfx, ATTR, tilefn, 256, 16, 1, unpack_row_q2_K, NULL, NULL)      \
-    GT_GEMM(gemm_q3_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q3_K, NULL, NULL)      \
-    GT_GEMM(gemm_q4_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q4_K, NULL, NULL)      \
-    GT_GEMM(gemm_q5_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q5_K, NULL, NULL)      \
+#define GEMM_TYPES(sfx, ATTR, tilefn)                                               \
+    GT_GEMM(gemm_q4_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q4_0, NULL, NULL)  \
+    GT_GEMM(gemm_q5_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q5_0, NULL, NULL)  \
+    GT_GEMM(gemm_q2_K_##sfx, ATTR, tilefn, 256, 16, 1, unpack_row_q2_K, NULL, NULL) \
+    GT_GEMM(gemm_q3_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q3_K, NULL, NULL) \
+    GT_GEMM(gemm_q4_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q4_K, NULL, NULL) \
+    GT_GEMM(gemm_q5_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q5_K, NULL, NULL) \
     GT_GEMM(gemm_q6_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q6_K, NULL, NULL)
 
 GEMM_TYPES(maddubs, , tile_maddubs)
@@ -181,13 +179,10 @@ void gg_gemm_fill_avx2(gg_kernel_table *t, bool vnni) {
     t->gemm_act_bytes = gemm_q8_act_bytes;
     t->gemm_pack[GG_TYPE_Q8_0] = pack_q8_0_act;
     t->gemm_pack[GG_TYPE_Q8_K] = pack_q8_K_act;
-#define SET(sfx)                                 \
-    (t->gemm[GG_TYPE_Q4_0] = gemm_q4_0_##sfx,    \
-     t->gemm[GG_TYPE_Q5_0] = gemm_q5_0_##sfx,    \
-     t->gemm[GG_TYPE_Q2_K] = gemm_q2_K_##sfx,    \
-     t->gemm[GG_TYPE_Q3_K] = gemm_q3_K_##sfx,    \
-     t->gemm[GG_TYPE_Q4_K] = gemm_q4_K_##sfx,    \
-     t->gemm[GG_TYPE_Q5_K] = gemm_q5_K_##sfx,    \
+#define SET(sfx)                                                                       \
+    (t->gemm[GG_TYPE_Q4_0] = gemm_q4_0_##sfx, t->gemm[GG_TYPE_Q5_0] = gemm_q5_0_##sfx, \
+     t->gemm[GG_TYPE_Q2_K] = gemm_q2_K_##sfx, t->gemm[GG_TYPE_Q3_K] = gemm_q3_K_##sfx, \
+     t->gemm[GG_TYPE_Q4_K] = gemm_q4_K_##sfx, t->gemm[GG_TYPE_Q5_K] = gemm_q5_K_##sfx, \
      t->gemm[GG_TYPE_Q6_K] = gemm_q6_K_##sfx)
 #ifdef GG_HAVE_AVXVNNI
     if (vnni) {

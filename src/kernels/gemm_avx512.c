@@ -113,8 +113,7 @@ typedef __mmask16 gt_mask;
  * its high one) transposed as 16 dwords give, for dword d < 8 of a chunk,
  * the panel vector of values 4d..4d+3 (low nibbles) and of 32+4d..
  * (high nibbles). */
-static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m,
-                         panel *p) {
+static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
     const gg_block_q4_K *rows[GT_GR];
     for (int r = 0; r < GT_GR; r++)
         rows[r] = r < nr ? (const gg_block_q4_K *)(const void *)((const uint8_t *)w->data +
@@ -149,20 +148,18 @@ static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
  * as 16 dwords, line those up per dword: panel vector by vector, a few
  * shifts and masks, as unpack_q6_K does row by row. A missing row reads
  * ql 0 and qh 0xaa, whose values are 32 - 32 = 0. */
-static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m,
-                         panel *p) {
+static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
     const gg_block_q6_K *rows[GT_GR];
     for (int r = 0; r < GT_GR; r++)
         rows[r] = r < nr ? (const gg_block_q6_K *)(const void *)((const uint8_t *)w->data +
                                                                  (size_t)(rb + r) * w->row_bytes) +
                                k0 / GG_QK_K
                          : NULL;
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x30),
-                  off = _mm512_set1_epi8(32), no_qh = _mm512_set1_epi8((char)0xaa);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x30), off = _mm512_set1_epi8(32),
+                  no_qh = _mm512_set1_epi8((char)0xaa);
     for (int64_t b = 0; b < m / GG_QK_K; b++) {
         __m512i hv[16];
-        for (int r = 0; r < GT_GR; r++)
-            hv[r] = rows[r] ? _mm512_loadu_si512(rows[r][b].qh) : no_qh;
+        for (int r = 0; r < GT_GR; r++) hv[r] = rows[r] ? _mm512_loadu_si512(rows[r][b].qh) : no_qh;
         transpose(hv);
         for (int h = 0; h < 2; h++) {
             __m512i lv[16];
@@ -209,10 +206,13 @@ static void panel_q_q8_0(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
     for (int64_t c = 0; c < m / 64; c++) {
         __m512i v[16];
         for (int r = 0; r < GT_GR; r++)
-            v[r] = rows[r] ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(
-                                                    (const __m256i *)(const void *)rows[r][2 * c].qs)),
-                                                _mm256_loadu_si256((const __m256i *)(const void *)rows[r][2 * c + 1].qs), 1)
-                           : _mm512_setzero_si512();
+            v[r] = rows[r]
+                       ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(
+                                                (const __m256i *)(const void *)rows[r][2 * c].qs)),
+                                            _mm256_loadu_si256(
+                                                (const __m256i *)(const void *)rows[r][2 * c + 1].qs),
+                                            1)
+                       : _mm512_setzero_si512();
         transpose(v);
         for (int j = 0; j < 16; j++) _mm512_storeu_si512(p->q[16 * c + j], v[j]);
     }
@@ -227,7 +227,7 @@ static void panel_sc_q8_0(const gg_matrix *w, int64_t rb, int nr, int64_t k0, in
                           (size_t)(k0 / 32) * sizeof(gg_block_q8_0);
     for (int64_t b = 0; b < m / 32; b++) {
         const __m512i dd = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, idx,
-                                                        base + (size_t)b * sizeof(gg_block_q8_0), 1);
+                                                       base + (size_t)b * sizeof(gg_block_q8_0), 1);
         _mm512_storeu_ps(p->sc[b], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd)));
     }
 }
@@ -243,10 +243,13 @@ static void panel_sc_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, in
                           (size_t)(k0 / GG_QK_K) * sizeof(gg_block_q6_K);
     for (int64_t b = 0; b < m / GG_QK_K; b++) {
         const uint8_t *blk = base + (size_t)b * sizeof(gg_block_q6_K);
-        const __m512i dw = _mm512_mask_i32gather_epi32(z, live, idx, blk + offsetof(gg_block_q6_K, d) - 2, 1);
+        const __m512i dw = _mm512_mask_i32gather_epi32(z, live, idx,
+                                                       blk + offsetof(gg_block_q6_K, d) - 2, 1);
         const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dw, 16)));
         for (int j = 0; j < 4; j++) {
-            const __m512i s4 = _mm512_mask_i32gather_epi32(z, live, idx, blk + offsetof(gg_block_q6_K, scales) + 4 * j, 1);
+            const __m512i s4 = _mm512_mask_i32gather_epi32(z, live, idx,
+                                                           blk + offsetof(gg_block_q6_K, scales) + 4 * j,
+                                                           1);
             for (int k = 0; k < 4; k++) {
                 const __m512i sk = _mm512_srai_epi32(_mm512_slli_epi32(s4, 24 - 8 * k), 24);
                 _mm512_storeu_ps(p->sc[16 * b + 4 * j + k], _mm512_mul_ps(_mm512_cvtepi32_ps(sk), d));
@@ -258,14 +261,15 @@ static void panel_sc_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, in
 /* Q4_K/Q5_K scales and mins of 16 rows at once: the first 16 bytes of a
  * super-block (d, dmin, then the 12 bytes kscales reads) gathered as four
  * dwords per row, one row per lane, and the 6-bit fields cut out there. */
-static void panel_sc_k45(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m,
-                         panel *p) {
+static void panel_sc_k45(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
     const size_t bb = gg_type_info(w->type)->type_size;
     const __mmask16 live = (__mmask16)((1u << nr) - 1);
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i idx = _mm512_mullo_epi32(iota, _mm512_set1_epi32((int)w->row_bytes));
-    const __m512i lo6 = _mm512_set1_epi32(63), lo4 = _mm512_set1_epi32(15), top2 = _mm512_set1_epi32(0x30);
-    const uint8_t *base = (const uint8_t *)w->data + (size_t)rb * w->row_bytes + (size_t)(k0 / GG_QK_K) * bb;
+    const __m512i lo6 = _mm512_set1_epi32(63), lo4 = _mm512_set1_epi32(15),
+                  top2 = _mm512_set1_epi32(0x30);
+    const uint8_t *base = (const uint8_t *)w->data + (size_t)rb * w->row_bytes +
+                          (size_t)(k0 / GG_QK_K) * bb;
     for (int64_t b = 0; b < m / GG_QK_K; b++) {
         const uint8_t *blk = base + (size_t)b * bb;
         const __m512i z = _mm512_setzero_si512();

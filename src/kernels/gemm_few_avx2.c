@@ -44,13 +44,13 @@ enum { F_Q4_K, F_Q5_K, F_Q6_K, F_Q3_K, F_Q2_K, F_Q4_0, F_Q5_0 };
 #define F_SUB(K) ((K) == F_Q6_K || (K) == F_Q3_K || (K) == F_Q2_K ? 16 : 32)
 #define F_SB(K) ((K) == F_Q4_0 || (K) == F_Q5_0 ? 32 : 256)
 #define F_MINS(K) ((K) == F_Q4_K || (K) == F_Q5_K || (K) == F_Q2_K)
-#define F_TYPE(K)                                                                          \
-    ((K) == F_Q4_K   ? GG_TYPE_Q4_K                                                          \
-     : (K) == F_Q5_K ? GG_TYPE_Q5_K                                                          \
-     : (K) == F_Q6_K ? GG_TYPE_Q6_K                                                          \
-     : (K) == F_Q3_K ? GG_TYPE_Q3_K                                                          \
-     : (K) == F_Q2_K ? GG_TYPE_Q2_K                                                          \
-     : (K) == F_Q4_0 ? GG_TYPE_Q4_0                                                          \
+#define F_TYPE(K)                   \
+    ((K) == F_Q4_K   ? GG_TYPE_Q4_K \
+     : (K) == F_Q5_K ? GG_TYPE_Q5_K \
+     : (K) == F_Q6_K ? GG_TYPE_Q6_K \
+     : (K) == F_Q3_K ? GG_TYPE_Q3_K \
+     : (K) == F_Q2_K ? GG_TYPE_Q2_K \
+     : (K) == F_Q4_0 ? GG_TYPE_Q4_0 \
                      : GG_TYPE_Q5_0)
 #define F_OFF(K) ((K) == F_Q6_K ? 32 : (K) == F_Q3_K ? 4 : (K) == F_Q4_0 ? 8 : (K) == F_Q5_0 ? 16 : 0)
 
@@ -121,14 +121,17 @@ ALWAYS_INLINE void group_scales(const int K, const uint8_t *const rows[8], int64
             h[r] = _mm_loadu_si128((const __m128i *)(const void *)(rows[r] + bsz * (size_t)j));
         words4(h, w);
         const __m256 d = halves_of(w[0], 0), dmin = halves_of(w[0], 1);
-        const __m256i m6 = _mm256_set1_epi32(63), m4 = _mm256_set1_epi32(0x0f), top = _mm256_set1_epi32(0x30);
+        const __m256i m6 = _mm256_set1_epi32(63), m4 = _mm256_set1_epi32(0x0f),
+                      top = _mm256_set1_epi32(0x30);
         for (int i = 0; i < 4; i++) {
             const __m256i s = _mm256_and_si256(_mm256_srli_epi32(w[1], 8 * i), m6);
             const __m256i m = _mm256_and_si256(_mm256_srli_epi32(w[2], 8 * i), m6);
             const __m256i s_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w[3], 8 * i), m4),
-                                                 _mm256_and_si256(_mm256_srli_epi32(w[1], 8 * i + 2), top));
-            const __m256i m_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w[3], 8 * i + 4), m4),
-                                                 _mm256_and_si256(_mm256_srli_epi32(w[2], 8 * i + 2), top));
+                                                 _mm256_and_si256(_mm256_srli_epi32(w[1], 8 * i + 2),
+                                                                  top));
+            const __m256i m_hi =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w[3], 8 * i + 4), m4),
+                                _mm256_and_si256(_mm256_srli_epi32(w[2], 8 * i + 2), top));
             sc[i] = times(s, d), mn[i] = times(m, dmin);
             sc[4 + i] = times(s_hi, d), mn[4 + i] = times(m_hi, dmin);
         }
@@ -189,7 +192,8 @@ ALWAYS_INLINE __m256i kvec(const int K, const uint8_t *row, int64_t j, int k) {
     if (K == F_Q6_K) {
         const gg_block_q6_K *b = (const gg_block_q6_K *)(const void *)row + j;
         const int h = k / 4, c = k % 4;
-        const __m256i l = _mm256_loadu_si256((const __m256i *)(const void *)(b->ql + 64 * h + 32 * (c % 2)));
+        const __m256i l = _mm256_loadu_si256(
+            (const __m256i *)(const void *)(b->ql + 64 * h + 32 * (c % 2)));
         const __m256i hi = _mm256_loadu_si256((const __m256i *)(const void *)(b->qh + 32 * h));
         const __m256i lo4 = _mm256_and_si256(c < 2 ? l : _mm256_srli_epi16(l, 4), m4);
         const __m256i hi2 = c == 0   ? _mm256_slli_epi16(hi, 4)
@@ -235,7 +239,8 @@ ALWAYS_INLINE __m256 kstep(const int K, int s, int64_t gs, __m256i x, int32_t os
  * `off` + PREFETCH_AHEAD are asked for ahead of their use, past a row's
  * end in the same row of the next 8 (rows row_bytes apart). */
 #define PREFETCH_AHEAD 1024
-ALWAYS_INLINE void prefetch_rows(const uint8_t *const rows[8], size_t row_bytes, size_t off, size_t len) {
+ALWAYS_INLINE void prefetch_rows(const uint8_t *const rows[8], size_t row_bytes, size_t off,
+                                 size_t len) {
     size_t o = off + PREFETCH_AHEAD;
     if (o >= row_bytes) o += 7 * row_bytes;
     for (int r = 0; r < 8; r++)
@@ -259,9 +264,10 @@ ALWAYS_INLINE void sign_segment(const int K, const int NT, const uint8_t *act, s
             _mm256_storeu_si256((__m256i *)(void *)(fa->a[t] + i), _mm256_xor_si256(u, flip));
             if (F_SB(K) == 32 && F_OFF(K)) { /* sum(u) - 128 * 32 */
                 const __m256i s4 = _mm256_sad_epu8(u, _mm256_setzero_si256());
-                fa->osum[t][i / 32] = F_OFF(K) * ((int32_t)(_mm256_extract_epi64(s4, 0) + _mm256_extract_epi64(s4, 1) +
-                                                            _mm256_extract_epi64(s4, 2) + _mm256_extract_epi64(s4, 3)) -
-                                                  128 * 32);
+                fa->osum[t][i / 32] =
+                    F_OFF(K) * ((int32_t)(_mm256_extract_epi64(s4, 0) + _mm256_extract_epi64(s4, 1) +
+                                          _mm256_extract_epi64(s4, 2) + _mm256_extract_epi64(s4, 3)) -
+                                128 * 32);
             }
         }
         if (F_SB(K) == 256 && F_OFF(K)) { /* the sums of 16 are in the packed row (gemm_x86.h) */
@@ -273,9 +279,9 @@ ALWAYS_INLINE void sign_segment(const int K, const int NT, const uint8_t *act, s
 
 /* A segment (values k0..k0+m) of 8 rows times NT tokens, K-quants: the
  * tokens' segment totals tot[t]. */
-ALWAYS_INLINE void kquant_segment(const int K, const int NT, const uint8_t *const rows[8], const few_act *fa,
-                                  const uint8_t *act, size_t stride, int64_t n, size_t row_bytes, int64_t k0,
-                                  int64_t m, __m256 tot[FT]) {
+ALWAYS_INLINE void kquant_segment(const int K, const int NT, const uint8_t *const rows[8],
+                                  const few_act *fa, const uint8_t *act, size_t stride, int64_t n,
+                                  size_t row_bytes, int64_t k0, int64_t m, __m256 tot[FT]) {
     const size_t bsz = gg_type_info(F_TYPE(K))->type_size;
     for (int g = 0; g < m / 256; g++) {
         const int64_t j = k0 / 256 + g;
@@ -288,7 +294,8 @@ ALWAYS_INLINE void kquant_segment(const int K, const int NT, const uint8_t *cons
             for (int t = 0; t < NT; t++) {
                 const float *ad = (const float *)(const void *)(act + (size_t)t * stride + n);
                 const float *bs16 = ad + n / 256, *bs32 = bs16 + n / 16;
-                const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(fa->a[t] + 256 * g + 32 * k));
+                const __m256i a = _mm256_loadu_si256(
+                    (const __m256i *)(const void *)(fa->a[t] + 256 * g + 32 * k));
                 __m256i p[8];
                 for (int r = 0; r < 8; r++) p[r] = madd4(u[r], a);
                 if (F_SUB(K) == 32) {
@@ -297,8 +304,9 @@ ALWAYS_INLINE void kquant_segment(const int K, const int NT, const uint8_t *cons
                     __m256i x[2];
                     rows_sum16(p, x);
                     for (int h = 0; h < 2; h++)
-                        f[t] = kstep(K, 2 * k + h, 16 * j + 2 * k + h, x[h], fa->osum[t][16 * g + 2 * k + h],
-                                     sc[2 * k + h], mn[2 * k + h], bs16, bs32, f[t]);
+                        f[t] = kstep(K, 2 * k + h, 16 * j + 2 * k + h, x[h],
+                                     fa->osum[t][16 * g + 2 * k + h], sc[2 * k + h], mn[2 * k + h], bs16,
+                                     bs32, f[t]);
                 }
             }
         }
@@ -310,9 +318,9 @@ ALWAYS_INLINE void kquant_segment(const int K, const int NT, const uint8_t *cons
 }
 
 /* The same for Q4_0/Q5_0: per block, f = x * sc and tot = fma(f, d, tot). */
-ALWAYS_INLINE void block_segment(const int K, const int NT, const uint8_t *const rows[8], const few_act *fa,
-                                 const uint8_t *act, size_t stride, int64_t n, size_t row_bytes, int64_t k0,
-                                 int64_t m, __m256 tot[FT]) {
+ALWAYS_INLINE void block_segment(const int K, const int NT, const uint8_t *const rows[8],
+                                 const few_act *fa, const uint8_t *act, size_t stride, int64_t n,
+                                 size_t row_bytes, int64_t k0, int64_t m, __m256 tot[FT]) {
     const size_t bsz = gg_type_info(F_TYPE(K))->type_size;
     for (int i = 0; i < m / 32; i++) {
         const int64_t bi = k0 / 32 + i;
@@ -355,8 +363,12 @@ ALWAYS_INLINE void few_run(const int K, const int NT, const gg_matrix *w, const 
             sign_segment(K, NT, (const uint8_t *)act, stride, n, k0, m, &fa);
             __m256 tot[FT];
             for (int t = 0; t < NT; t++) tot[t] = _mm256_setzero_ps();
-            if (F_SB(K) == 256) kquant_segment(K, NT, rows, &fa, (const uint8_t *)act, stride, n, w->row_bytes, k0, m, tot);
-            else block_segment(K, NT, rows, &fa, (const uint8_t *)act, stride, n, w->row_bytes, k0, m, tot);
+            if (F_SB(K) == 256)
+                kquant_segment(K, NT, rows, &fa, (const uint8_t *)act, stride, n, w->row_bytes, k0, m,
+                               tot);
+            else
+                block_segment(K, NT, rows, &fa, (const uint8_t *)act, stride, n, w->row_bytes, k0, m,
+                              tot);
             for (int t = 0; t < NT; t++) {
                 float *yt = y + (int64_t)t * ldy + rb;
                 __m256 o = tot[t];
@@ -368,15 +380,15 @@ ALWAYS_INLINE void few_run(const int K, const int NT, const gg_matrix *w, const 
 }
 
 /* One product per type, the token count made a constant by a switch. */
-#define FEW_GEMM(name, K)                                                                    \
+#define FEW_GEMM(name, K)                                                                     \
     static void name(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y, \
                      int64_t ldy, int64_t r0, int64_t r1) {                                   \
-        switch (n_tok) {                                                                     \
+        switch (n_tok) {                                                                      \
         case 1: few_run(K, 1, w, act, stride, y, ldy, r0, r1); break;                         \
         case 2: few_run(K, 2, w, act, stride, y, ldy, r0, r1); break;                         \
         case 3: few_run(K, 3, w, act, stride, y, ldy, r0, r1); break;                         \
         default: few_run(K, 4, w, act, stride, y, ldy, r0, r1); break;                        \
-        }                                                                                    \
+        }                                                                                     \
     }
 FEW_GEMM(few_q4_K, F_Q4_K)
 FEW_GEMM(few_q5_K, F_Q5_K)

@@ -99,24 +99,22 @@ UNPACK_32(unpack_row_q4_0, gg_block_q4_0, unpack_q4_0)
 UNPACK_32(unpack_row_q5_0, gg_block_q5_0, unpack_q5_0)
 
 /* A NULL q or sc is skipped (a panel_q or panel_sc makes that part). */
-#define UNPACK_K45(name, wtype, qh_of)                                                   \
-    static void name(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,       \
-                     float *mn) {                                                        \
-        const wtype *w = (const wtype *)row + k0 / GG_QK_K;                              \
-        for (int64_t j = 0; j < m / GG_QK_K; j++) {                                      \
-            if (q) {                                                                     \
-                gt_vi v[GT_ROW_VECS];                                                    \
-                gt_unpack_k45(w[j].qs, qh_of, v);                                        \
-                gt_row_store(q + 256 * j, v, 0);                                         \
-            }                                                                            \
-            if (sc) k45_scales(w[j].scales, w[j].d, w[j].dmin, sc + 8 * j, mn + 8 * j);  \
-        }                                                                                \
+#define UNPACK_K45(name, wtype, qh_of)                                                          \
+    static void name(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc, float *mn) { \
+        const wtype *w = (const wtype *)row + k0 / GG_QK_K;                                     \
+        for (int64_t j = 0; j < m / GG_QK_K; j++) {                                             \
+            if (q) {                                                                            \
+                gt_vi v[GT_ROW_VECS];                                                           \
+                gt_unpack_k45(w[j].qs, qh_of, v);                                               \
+                gt_row_store(q + 256 * j, v, 0);                                                \
+            }                                                                                   \
+            if (sc) k45_scales(w[j].scales, w[j].d, w[j].dmin, sc + 8 * j, mn + 8 * j);         \
+        }                                                                                       \
     }
 UNPACK_K45(unpack_row_q4_K, gg_block_q4_K, NULL)
 UNPACK_K45(unpack_row_q5_K, gg_block_q5_K, w[j].qh)
 
-static void unpack_row_q6_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
-                            float *mn) {
+static void unpack_row_q6_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc, float *mn) {
     (void)mn;
     const gg_block_q6_K *w = (const gg_block_q6_K *)row + k0 / GG_QK_K;
     for (int64_t j = 0; j < m / GG_QK_K; j++) {
@@ -129,8 +127,7 @@ static void unpack_row_q6_K(const void *row, int64_t k0, int64_t m, int8_t *q, f
     }
 }
 
-static void unpack_row_q3_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
-                            float *mn) {
+static void unpack_row_q3_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc, float *mn) {
     (void)mn;
     const gg_block_q3_K *w = (const gg_block_q3_K *)row + k0 / GG_QK_K;
     for (int64_t j = 0; j < m / GG_QK_K; j++) {
@@ -141,8 +138,7 @@ static void unpack_row_q3_K(const void *row, int64_t k0, int64_t m, int8_t *q, f
     }
 }
 
-static void unpack_row_q2_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
-                            float *mn) {
+static void unpack_row_q2_K(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc, float *mn) {
     const gg_block_q2_K *w = (const gg_block_q2_K *)row + k0 / GG_QK_K;
     const __m128i m4 = _mm_set1_epi8(0x0f);
     for (int64_t j = 0; j < m / GG_QK_K; j++) {
@@ -169,8 +165,8 @@ static void transpose_cols(const float (*src)[MAX_SUB], int n, float (*dst)[GT_G
 }
 
 typedef struct gdesc {
-    int sb;   /* values per activation scale */
-    int sub;  /* values per weight scale */
+    int sb;  /* values per activation scale */
+    int sub; /* values per weight scale */
     bool mins;
     row_unpack_fn unpack;
     /* optional: the panel's values straight from the rows' packed bytes,
@@ -179,12 +175,12 @@ typedef struct gdesc {
     /* optional: the panel's scales and mins likewise (unpack given NULL) */
     void (*panel_sc)(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p);
     /* the register tile over nt <= GT_TT tokens (see GT_TILE) */
-    void (*micro)(int nt, const panel *p, int64_t b0, int64_t b1, const uint8_t *a,
-                  size_t stride, ptrdiff_t ad_off, ptrdiff_t bs_off, float *out);
+    void (*micro)(int nt, const panel *p, int64_t b0, int64_t b1, const uint8_t *a, size_t stride,
+                  ptrdiff_t ad_off, ptrdiff_t bs_off, float *out);
 } gdesc;
 
-static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, int64_t k0,
-                        int64_t m, rows_buf *rw, panel *p) {
+static void build_panel(const gdesc *g, const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m,
+                        rows_buf *rw, panel *p) {
     const int nsub = (int)(m / g->sub), nsub_r = (nsub + GT_GR - 1) / GT_GR * GT_GR;
     for (int r = 0; r < GT_GR && !(g->panel_q && g->panel_sc); r++) {
         if (r < nr) {
@@ -230,8 +226,7 @@ typedef struct pf_cursor {
     size_t o;                  /* the next line's offset in the current row */
 } pf_cursor;
 
-static void pf_start(pf_cursor *c, const gg_matrix *w, int64_t rb, int64_t r1, int64_t k0,
-                     int64_t m) {
+static void pf_start(pf_cursor *c, const gg_matrix *w, int64_t rb, int64_t r1, int64_t k0, int64_t m) {
     const gg_type_traits *ti = gg_type_info(w->type);
     c->row_bytes = w->row_bytes;
     c->b0 = (size_t)(k0 / ti->block_size) * ti->type_size;
@@ -283,51 +278,51 @@ static inline gt_vi bcast4(const uint8_t *p) {
  * measured 73-84%). Integer mins (a vpdpwssd per pair of sub-blocks,
  * 763c512) would make it 8 / 9.625 = 83%, but measured no faster on a
  * whole 7B pass (406 tokens: 1.03-1.04x the CPU time). */
-#define GT_TILE(name, ATTR, DOT)                                                         \
-    ATTR ALWAYS_INLINE void name(int SB, int S, int MINS, int NT, const panel *p, int64_t b0, \
-                                 int64_t b1, const uint8_t *a, size_t stride,            \
-                                 ptrdiff_t ad_off, ptrdiff_t bs_off, float *out) {       \
-        const int nsb = SB / S, steps = S / 4;                                           \
-        const uint8_t *at[GT_TT];                                                        \
-        for (int t = 0; t < NT; t++) at[t] = a + (size_t)t * stride;                     \
-        gt_vf tot[GT_TT];                                                                \
+#define GT_TILE(name, ATTR, DOT)                                                                \
+    ATTR ALWAYS_INLINE void name(int SB, int S, int MINS, int NT, const panel *p, int64_t b0,   \
+                                 int64_t b1, const uint8_t *a, size_t stride, ptrdiff_t ad_off, \
+                                 ptrdiff_t bs_off, float *out) {                                \
+        const int nsb = SB / S, steps = S / 4;                                                  \
+        const uint8_t *at[GT_TT];                                                               \
+        for (int t = 0; t < NT; t++) at[t] = a + (size_t)t * stride;                            \
+        gt_vf tot[GT_TT];                                                                       \
         for (int t = 0; t < NT; t++) tot[t] = b0 == 0 ? gt_zerof() : gt_loadf(out + GT_GR * t); \
-        for (int64_t b = b0; b < b1; b++) {                                              \
-            gt_vf f[GT_TT];                                                              \
-            for (int s = 0; s < nsb; s++) {                                              \
-                const int64_t si = b * nsb + s;                                          \
-                gt_vi acc[GT_TT];                                                        \
-                const gt_vi corr = MINS ? gt_zeroi() : gt_loadi(p->corr[si]);            \
-                for (int t = 0; t < NT; t++) acc[t] = corr;                              \
-                for (int j = 0; j < steps; j++) {                                        \
-                    const gt_vi wv = gt_loadi(p->q[si * steps + j]);                     \
-                    for (int t = 0; t < NT; t++)                                         \
-                        acc[t] = MINS ? DOT(acc[t], wv, bcast4(at[t] + si * S + 4 * j))  \
-                                      : DOT(acc[t], bcast4(at[t] + si * S + 4 * j), wv); \
-                }                                                                        \
-                const gt_vf sc = gt_loadf(p->sc[si]);                                    \
-                for (int t = 0; t < NT; t++) {                                           \
-                    gt_vf x = gt_cvtf(acc[t]);                                           \
-                    f[t] = s == 0 ? gt_mulf(x, sc) : gt_fmaddf(x, sc, f[t]);             \
-                }                                                                        \
-                if (MINS) {                                                              \
-                    const gt_vf mn = gt_loadf(p->mn[si]);                                \
-                    for (int t = 0; t < NT; t++) {                                       \
-                        const float *bs = (const float *)(const void *)(at[t] + bs_off); \
-                        f[t] = gt_fnmaddf(mn, gt_set1f(bs[si]), f[t]);                   \
-                    }                                                                    \
-                }                                                                        \
-            }                                                                            \
-            for (int t = 0; t < NT; t++) {                                               \
-                const float *ad = (const float *)(const void *)(at[t] + ad_off);         \
-                tot[t] = gt_fmaddf(f[t], gt_set1f(ad[b]), tot[t]);                       \
-            }                                                                            \
-        }                                                                                \
-        for (int t = 0; t < NT; t++) gt_storef(out + GT_GR * t, tot[t]);                 \
+        for (int64_t b = b0; b < b1; b++) {                                                     \
+            gt_vf f[GT_TT];                                                                     \
+            for (int s = 0; s < nsb; s++) {                                                     \
+                const int64_t si = b * nsb + s;                                                 \
+                gt_vi acc[GT_TT];                                                               \
+                const gt_vi corr = MINS ? gt_zeroi() : gt_loadi(p->corr[si]);                   \
+                for (int t = 0; t < NT; t++) acc[t] = corr;                                     \
+                for (int j = 0; j < steps; j++) {                                               \
+                    const gt_vi wv = gt_loadi(p->q[si * steps + j]);                            \
+                    for (int t = 0; t < NT; t++)                                                \
+                        acc[t] = MINS ? DOT(acc[t], wv, bcast4(at[t] + si * S + 4 * j))         \
+                                      : DOT(acc[t], bcast4(at[t] + si * S + 4 * j), wv);        \
+                }                                                                               \
+                const gt_vf sc = gt_loadf(p->sc[si]);                                           \
+                for (int t = 0; t < NT; t++) {                                                  \
+                    gt_vf x = gt_cvtf(acc[t]);                                                  \
+                    f[t] = s == 0 ? gt_mulf(x, sc) : gt_fmaddf(x, sc, f[t]);                    \
+                }                                                                               \
+                if (MINS) {                                                                     \
+                    const gt_vf mn = gt_loadf(p->mn[si]);                                       \
+                    for (int t = 0; t < NT; t++) {                                              \
+                        const float *bs = (const float *)(const void *)(at[t] + bs_off);        \
+                        f[t] = gt_fnmaddf(mn, gt_set1f(bs[si]), f[t]);                          \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+            for (int t = 0; t < NT; t++) {                                                      \
+                const float *ad = (const float *)(const void *)(at[t] + ad_off);                \
+                tot[t] = gt_fmaddf(f[t], gt_set1f(ad[b]), tot[t]);                              \
+            }                                                                                   \
+        }                                                                                       \
+        for (int t = 0; t < NT; t++) gt_storef(out + GT_GR * t, tot[t]);                        \
     }
 
-static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t stride,
-                     int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t stride, int n_tok,
+                     float *y, int64_t ldy, int64_t r0, int64_t r1) {
     /* aligned by hand: the stack of a mingw thread is not. */
     unsigned char pmem[sizeof(panel) + GT_ALIGN], rmem[sizeof(rows_buf) + GT_ALIGN];
     panel *p = (panel *)(void *)(pmem + (GT_ALIGN - (uintptr_t)pmem % GT_ALIGN) % GT_ALIGN);
@@ -370,10 +365,10 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
             for (int t0 = 0; t0 < n_tok; t0 += GT_TT) {
                 const int nt = GG_MIN(GT_TT, n_tok - t0);
                 const uint8_t *a = (const uint8_t *)act + (size_t)t0 * stride + k0 + a_off;
-                const ptrdiff_t ado =
-                    (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb)) - (ptrdiff_t)a_off;
-                const ptrdiff_t bso =
-                    (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub)) - (ptrdiff_t)a_off;
+                const ptrdiff_t ado = (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb)) -
+                                      (ptrdiff_t)a_off;
+                const ptrdiff_t bso = (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub)) -
+                                      (ptrdiff_t)a_off;
                 float out[GT_TT * GT_GR]; /* not vectors: mingw does not align the stack */
                 for (int64_t b0 = 0; b0 < nb; b0 += nb_chunk) {
                     g->micro(nt, p, b0, GG_MIN(nb, b0 + nb_chunk), a, stride, ado, bso, out);
@@ -413,17 +408,16 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
 /* One product name(...) (gg_gemm_rows' signature) per weight type and
  * tile: SB values per activation scale, S per weight scale, MINS whether
  * the type has mins; panel_q and panel_sc as in gdesc (NULL: none). */
-#define GT_GEMM(name, ATTR, tilefn, SB, S, MINS, unpack_fn, panel_q, panel_sc)           \
-    ATTR static void name##_micro(int nt, const panel *p, int64_t b0, int64_t b1,        \
-                                  const uint8_t *a, size_t st, ptrdiff_t ado,            \
-                                  ptrdiff_t bso, float *out) {                           \
-        switch (nt) {                                                                    \
-            GT_CASES(tilefn, SB, S, MINS)                                                \
-        default: tilefn(SB, S, MINS, 1, p, b0, b1, a, st, ado, bso, out); break;         \
-        }                                                                                \
-    }                                                                                    \
-    static void name(const gg_matrix *w, const void *act, size_t stride, int n_tok,      \
-                     float *y, int64_t ldy, int64_t r0, int64_t r1) {                    \
-        static const gdesc g = {SB, S, MINS, unpack_fn, panel_q, panel_sc, name##_micro}; \
-        gemm_run(&g, w, act, stride, n_tok, y, ldy, r0, r1);                             \
+#define GT_GEMM(name, ATTR, tilefn, SB, S, MINS, unpack_fn, panel_q, panel_sc)                      \
+    ATTR static void name##_micro(int nt, const panel *p, int64_t b0, int64_t b1, const uint8_t *a, \
+                                  size_t st, ptrdiff_t ado, ptrdiff_t bso, float *out) {            \
+        switch (nt) {                                                                               \
+            GT_CASES(tilefn, SB, S, MINS)                                                           \
+        default: tilefn(SB, S, MINS, 1, p, b0, b1, a, st, ado, bso, out); break;                    \
+        }                                                                                           \
+    }                                                                                               \
+    static void name(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,       \
+                     int64_t ldy, int64_t r0, int64_t r1) {                                         \
+        static const gdesc g = {SB, S, MINS, unpack_fn, panel_q, panel_sc, name##_micro};           \
+        gemm_run(&g, w, act, stride, n_tok, y, ldy, r0, r1);                                        \
     }

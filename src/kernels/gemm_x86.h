@@ -41,18 +41,16 @@ static inline size_t gemm_q8_act_bytes(gg_type vdt, int64_t n) {
 /* Unpacks values [k0, k0 + m) of a weight row: int8 values, the float
  * scale (and min) of each sub-block. A NULL destination is skipped where
  * the unpacker says so. */
-typedef void (*row_unpack_fn)(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,
-                              float *mn);
+typedef void (*row_unpack_fn)(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc, float *mn);
 
-#define UNPACK_32(name, wtype, unpack)                                                   \
-    static void name(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc,       \
-                     float *mn) {                                                        \
-        (void)mn;                                                                        \
-        const wtype *w = (const wtype *)row + k0 / 32;                                   \
-        for (int64_t j = 0; j < m / 32; j++) {                                           \
-            _mm256_storeu_si256((__m256i *)(q + 32 * j), unpack(&w[j]));                 \
-            sc[j] = half(w[j].d);                                                        \
-        }                                                                                \
+#define UNPACK_32(name, wtype, unpack)                                                          \
+    static void name(const void *row, int64_t k0, int64_t m, int8_t *q, float *sc, float *mn) { \
+        (void)mn;                                                                               \
+        const wtype *w = (const wtype *)row + k0 / 32;                                          \
+        for (int64_t j = 0; j < m / 32; j++) {                                                  \
+            _mm256_storeu_si256((__m256i *)(q + 32 * j), unpack(&w[j]));                        \
+            sc[j] = half(w[j].d);                                                               \
+        }                                                                                       \
     }
 
 /* The 8 scales and 8 mins of a Q4_K/Q5_K super-block (see kscales) as

@@ -192,9 +192,8 @@ void gg_vec_dot(gg_type t, int64_t n, float *s, const void *w, const void *a) {
 #define ROW_TILE 16
 #define TOK_CHUNK 32
 
-static void tile_multi(gg_vec_dot_multi_fn multi, const gg_matrix *w, const uint8_t *a,
-                       size_t a_stride, int n_tok, float *y, int64_t ldy, int64_t r0,
-                       int64_t r1) {
+static void tile_multi(gg_vec_dot_multi_fn multi, const gg_matrix *w, const uint8_t *a, size_t a_stride,
+                       int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     float s[TOK_CHUNK];
     for (int t0 = 0; t0 < n_tok; t0 += TOK_CHUNK) {
         int nt = GG_MIN(TOK_CHUNK, n_tok - t0);
@@ -206,9 +205,8 @@ static void tile_multi(gg_vec_dot_multi_fn multi, const gg_matrix *w, const uint
     }
 }
 
-static void tile_single(gg_vec_dot_fn dot, const gg_matrix *w, const uint8_t *a,
-                        size_t a_stride, int n_tok, float *y, int64_t ldy, int64_t r0,
-                        int64_t r1) {
+static void tile_single(gg_vec_dot_fn dot, const gg_matrix *w, const uint8_t *a, size_t a_stride,
+                        int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     for (int t = 0; t < n_tok; t++) {
         const uint8_t *act = a + (size_t)t * a_stride;
         for (int64_t r = r0; r < r1; r++) {
@@ -218,8 +216,8 @@ static void tile_single(gg_vec_dot_fn dot, const gg_matrix *w, const uint8_t *a,
     }
 }
 
-void gg_matmul_rows(const gg_matrix *w, const void *a, size_t a_stride, int n_tok,
-                    float *y, int64_t ldy, int64_t r0, int64_t r1) {
+void gg_matmul_rows(const gg_matrix *w, const void *a, size_t a_stride, int n_tok, float *y, int64_t ldy,
+                    int64_t r0, int64_t r1) {
     const gg_kernel_table *k = gg_kernels_get();
     gg_type t = w->type;
     if ((unsigned)t >= GG_TYPE_COUNT || !k->vec_dot[t]) no_kernel("vec_dot", t);
@@ -250,19 +248,18 @@ void gg_gemm_pack_act(const gg_matrix *w, const float *x, void *dst) {
     k->gemm_pack[gg_type_info(w->type)->vec_dot_type](x, dst, w->cols);
 }
 
-void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,
-                  int64_t ldy, int64_t r0, int64_t r1) {
+void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y, int64_t ldy,
+                  int64_t r0, int64_t r1) {
     const gg_kernel_table *k = gg_kernels_get();
     if (n_tok <= GG_GEMM_FEW_TOKENS && k->gemm_few[w->type])
         k->gemm_few[w->type](w, act, stride, n_tok, y, ldy, r0, r1);
-    else
-        k->gemm[w->type](w, act, stride, n_tok, y, ldy, r0, r1);
+    else k->gemm[w->type](w, act, stride, n_tok, y, ldy, r0, r1);
 }
 
 /* ---------------- attention ---------------- */
 
-void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                     int n, int d, float scale, const float *bias, float *scores, float *out) {
+void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v, int n,
+                     int d, float scale, const float *bias, float *scores, float *out) {
     float max = -INFINITY;
     for (int j = 0; j < n; j++) {
         float s;
@@ -335,9 +332,7 @@ size_t gg_attn_scratch_floats(int d) {
            (size_t)(GG_ATTN_Q_MAX / 2) * (size_t)d + 8 * 16;
 }
 
-void gg_attn_block(const gg_attn_block_args *a) {
-    gg_kernels_get()->attn_block(a);
-}
+void gg_attn_block(const gg_attn_block_args *a) { gg_kernels_get()->attn_block(a); }
 
 bool gg_attn_has(gg_attn_form form, int d) {
     if (form == GG_ATTN_F32) return true;

@@ -18,7 +18,7 @@
 /* SIMD levels, in increasing order of what they need. */
 typedef enum gg_simd {
     GG_SIMD_SCALAR = 0,
-    GG_SIMD_AVX2 = 1,   /* AVX2 + FMA + F16C */
+    GG_SIMD_AVX2 = 1, /* AVX2 + FMA + F16C */
     /* AVX2 with AVX-VNNI (vpdpbusd on 256-bit registers) for the packed
      * products. Not needed by the AVX-512 levels: an AVX-512 CPU without
      * AVX-VNNI has them all, and capping it at avxvnni gives avx2. */
@@ -68,8 +68,8 @@ typedef struct gg_matrix {
  * [r0, r1) and t in [0, n_tok). `a` holds n_tok rows of w->cols values in
  * w's vec_dot_type, `a_stride` bytes apart. Threads call this on disjoint
  * row ranges; it allocates nothing. */
-void gg_matmul_rows(const gg_matrix *w, const void *a, size_t a_stride, int n_tok,
-                    float *y, int64_t ldy, int64_t r0, int64_t r1);
+void gg_matmul_rows(const gg_matrix *w, const void *a, size_t a_stride, int n_tok, float *y, int64_t ldy,
+                    int64_t r0, int64_t r1);
 
 /* Packed products, the faster path for several tokens where a kernel
  * exists: gg_gemm_act_size gives the bytes of one packed activation row
@@ -79,16 +79,16 @@ void gg_matmul_rows(const gg_matrix *w, const void *a, size_t a_stride, int n_to
  * A token's results do not depend on the other tokens or the row range. */
 size_t gg_gemm_act_size(const gg_matrix *w);
 void gg_gemm_pack_act(const gg_matrix *w, const float *x, void *dst);
-void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,
-                  int64_t ldy, int64_t r0, int64_t r1);
+void gg_gemm_rows(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y, int64_t ldy,
+                  int64_t r0, int64_t r1);
 
 /* One query row of attention over n keys and values (rows ld_k, ld_v
  * floats apart, heads d wide): out = softmax(scale * q.k_j + bias_j) . v_j,
  * bias (n floats, an additive mask such as ALiBi's) NULL for none.
  * scores is scratch of n floats. The scalar definition the blocked
  * kernels below are tested against. */
-void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v,
-                     int n, int d, float scale, const float *bias, float *scores, float *out);
+void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v, size_t ld_v, int n,
+                     int d, float scale, const float *bias, float *scores, float *out);
 
 /* Blocked attention (flash-attention style) of up to GG_ATTN_Q_MAX
  * consecutive queries of one head over the keys and values of their
@@ -133,8 +133,10 @@ typedef enum gg_attn_form {
 } gg_attn_form;
 typedef struct gg_attn_block_args {
     int nq;
-    const float *q; size_t ld_q;
-    float *out; size_t ld_out;
+    const float *q;
+    size_t ld_q;
+    float *out;
+    size_t ld_out;
     const int *lo, *hi;
     const float *k, *v;
     size_t ld_k, ld_v;
@@ -172,7 +174,10 @@ void gg_gelu_table_row_ref(float *x, int64_t n, const gg_half *table);
 float gg_half_to_float(gg_half h);
 gg_half gg_float_to_half(float f);
 static inline float gg_bf16_to_float(gg_bf16 b) {
-    union { uint32_t u; float f; } v;
+    union {
+        uint32_t u;
+        float f;
+    } v;
     v.u = (uint32_t)b << 16;
     return v.f;
 }

@@ -14,15 +14,15 @@ typedef void (*gg_dequantize_fn)(const void *src, float *dst, int64_t n);
 /* Optional: dot products of one weight row with `n_act` activation rows
  * (a_stride bytes apart) at once, results to s[0..n_act). Lets a kernel
  * reuse the unpacked weights across tokens. */
-typedef void (*gg_vec_dot_multi_fn)(int64_t n, float *s, const void *w, const void *a,
-                                    size_t a_stride, int n_act);
+typedef void (*gg_vec_dot_multi_fn)(int64_t n, float *s, const void *w, const void *a, size_t a_stride,
+                                    int n_act);
 
 /* Optional packed products (see gg_gemm_rows): the activation packer,
  * indexed by vec_dot_type, and the product, indexed by weight type. */
 typedef void (*gg_gemm_pack_fn)(const float *x, void *dst, int64_t n);
 #define GG_GEMM_FEW_TOKENS 4
-typedef void (*gg_gemm_fn)(const gg_matrix *w, const void *act, size_t stride, int n_tok,
-                           float *y, int64_t ldy, int64_t r0, int64_t r1);
+typedef void (*gg_gemm_fn)(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,
+                           int64_t ldy, int64_t r0, int64_t r1);
 
 typedef struct gg_kernel_table {
     gg_vec_dot_fn vec_dot[GG_TYPE_COUNT];

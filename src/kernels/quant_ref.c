@@ -460,8 +460,8 @@ static void deq_q6_K(const void *src, float *dst, int64_t n) {
  * `len` values gets the range [min(lo, 0), hi]; the sub-block scales and
  * mins are then quantized to 0..smax against the super-block's d and
  * dmin, and the values against those quantized scales. */
-static void quant_asym(const float *x, int len, int qmax, int smax, int8_t q[GG_QK_K],
-                       int *sc, int *mn, gg_half *d_out, gg_half *dmin_out) {
+static void quant_asym(const float *x, int len, int qmax, int smax, int8_t q[GG_QK_K], int *sc, int *mn,
+                       gg_half *d_out, gg_half *dmin_out) {
     int nsub = GG_QK_K / len;
     float scale[16], minv[16], max_scale = 0, max_min = 0;
     for (int s = 0; s < nsub; s++) {

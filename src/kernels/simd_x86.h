@@ -34,18 +34,16 @@ static inline int hsum_epi32(__m256i v) {
 /* Instantiates name(...) over any number of activation rows, four at a
  * time, calling rows_fn with a constant row count so each copy unrolls,
  * plus the single-row name_one. */
-#define MULTI(name, rows_fn)                                                           \
-    static void name(int64_t n, float *s, const void *w, const void *a, size_t a_stride, \
-                     int n_act) {                                                      \
-        const uint8_t *ap = a;                                                         \
-        for (; n_act >= 4; n_act -= 4, s += 4, ap += 4 * a_stride)                     \
-            rows_fn(n, s, w, ap, a_stride, 4);                                         \
-        if (n_act == 3) rows_fn(n, s, w, ap, a_stride, 3);                             \
-        if (n_act == 2) rows_fn(n, s, w, ap, a_stride, 2);                             \
-        if (n_act == 1) rows_fn(n, s, w, ap, a_stride, 1);                             \
-    }                                                                                  \
-    static void name##_one(int64_t n, float *s, const void *w, const void *a) {        \
-        rows_fn(n, s, w, a, 0, 1);                                                     \
+#define MULTI(name, rows_fn)                                                                          \
+    static void name(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int n_act) { \
+        const uint8_t *ap = a;                                                                        \
+        for (; n_act >= 4; n_act -= 4, s += 4, ap += 4 * a_stride) rows_fn(n, s, w, ap, a_stride, 4); \
+        if (n_act == 3) rows_fn(n, s, w, ap, a_stride, 3);                                            \
+        if (n_act == 2) rows_fn(n, s, w, ap, a_stride, 2);                                            \
+        if (n_act == 1) rows_fn(n, s, w, ap, a_stride, 1);                                            \
+    }                                                                                                 \
+    static void name##_one(int64_t n, float *s, const void *w, const void *a) {                       \
+        rows_fn(n, s, w, a, 0, 1);                                                                    \
     }
 
 /* The 6-bit scales and mins of Q4_K/Q5_K: the first four sub-blocks keep

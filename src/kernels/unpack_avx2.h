@@ -30,8 +30,8 @@ static inline __m256i bits32(const uint8_t *qh) {
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
     return _mm256_maskz_set1_epi8((__mmask32)w, 0x10);
 #else
-    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                             0x0101010101010101, 0x0000000000000000);
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101,
+                                             0x0000000000000000);
     const __m256i mask = _mm256_set1_epi64x((long long)0x8040201008040201ull);
     __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), spread);
     v = _mm256_cmpeq_epi8(_mm256_and_si256(v, mask), mask);
@@ -70,8 +70,8 @@ static inline void unpack_k45_256(const uint8_t *qs, const uint8_t *qh, __m256i 
             /* bit k of each byte moved to bit 4: 16-bit shifts never carry a
              * bit of the high byte into bit 4 of the low byte for k < 4 */
             q[2 * c] = _mm256_or_si256(q[2 * c], _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
-            q[2 * c + 1] =
-                _mm256_or_si256(q[2 * c + 1], _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
+            q[2 * c + 1] = _mm256_or_si256(q[2 * c + 1],
+                                           _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
             hb = _mm256_srli_epi16(hb, 2);
         }
     }

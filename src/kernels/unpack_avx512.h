@@ -53,13 +53,11 @@ static inline void unpack_q6_K(const gg_block_q6_K *w, __m512i q[4], __m512i scv
         q[2 * h] = _mm512_inserti64x4(_mm512_castsi256_si512(a0), a1, 1);
         q[2 * h + 1] = _mm512_inserti64x4(_mm512_castsi256_si512(a2), a3, 1);
     }
-    __m512i sc = _mm512_and_si512(
-        _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)w->scales)),
-        _mm512_set1_epi32(0xffff));
+    __m512i sc = _mm512_and_si512(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)w->scales)),
+                                  _mm512_set1_epi32(0xffff));
     for (int k = 0; k < 4; k++) {
-        __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3,
-                                       4 * k + 2, 4 * k + 2, 4 * k + 2, 4 * k + 2,
-                                       4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
+        __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2,
+                                       4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
                                        4 * k, 4 * k, 4 * k, 4 * k);
         scv[k] = _mm512_permutexvar_epi32(idx, sc);
     }
@@ -89,7 +87,9 @@ static inline void unpack_q3_K(const gg_block_q3_K *w, __m512i q[4]) {
     unpack_2bit(w->qs, q);
     for (int c = 0; c < 4; c++) {
         long long lo = 2 * c, hi = lo + 1;
-        __m512i hb = _mm512_and_si512(_mm512_srlv_epi64(hm, _mm512_set_epi64(hi, hi, hi, hi, lo, lo, lo, lo)), one);
+        __m512i hb =
+            _mm512_and_si512(_mm512_srlv_epi64(hm, _mm512_set_epi64(hi, hi, hi, hi, lo, lo, lo, lo)),
+                             one);
         q[c] = _mm512_or_si512(q[c], _mm512_slli_epi16(hb, 2));
     }
 }

@@ -103,11 +103,11 @@ typedef struct walk {
     int rc;
 } walk;
 
-static void put(walk *w, const char *name, int64_t ne0, int64_t ne1, gg_need need,
-                gg_tensor_role role, void *slot) {
+static void put(walk *w, const char *name, int64_t ne0, int64_t ne1, gg_need need, gg_tensor_role role,
+                void *slot) {
     if (w->rc || need == GG_NO) return;
-    gg_tensor_spec t = {.layer = w->layer, .ne0 = ne0, .ne1 = ne1, .need = need, .role = role,
-                        .slot = slot};
+    gg_tensor_spec t = {
+        .layer = w->layer, .ne0 = ne0, .ne1 = ne1, .need = need, .role = role, .slot = slot};
     if (w->layer >= 0) snprintf(t.name, sizeof t.name, "blk.%d.%s", w->layer, name);
     else snprintf(t.name, sizeof t.name, "%s", name);
     w->rc = w->fn(&t, w->user);
@@ -116,15 +116,20 @@ static void put(walk *w, const char *name, int64_t ne0, int64_t ne1, gg_need nee
 /* A stack of ne2 matrices [ne0, ne1] (experts). */
 static void put3(walk *w, const char *name, int64_t ne0, int64_t ne1, int64_t ne2, void *slot) {
     if (w->rc) return;
-    gg_tensor_spec t = {.layer = w->layer, .ne0 = ne0, .ne1 = ne1, .ne2 = ne2, .need = GG_MUST,
-                        .role = GG_T_MATRIX, .slot = slot};
+    gg_tensor_spec t = {.layer = w->layer,
+                        .ne0 = ne0,
+                        .ne1 = ne1,
+                        .ne2 = ne2,
+                        .need = GG_MUST,
+                        .role = GG_T_MATRIX,
+                        .slot = slot};
     snprintf(t.name, sizeof t.name, "blk.%d.%s", w->layer, name);
     w->rc = w->fn(&t, w->user);
 }
 
 /* "NAME.weight" [ne0, ne1] and, when `bias` says, "NAME.bias" [ne1]. */
-static void weight(walk *w, const char *name, int64_t ne0, int64_t ne1, gg_need need,
-                   gg_need bias, gg_matrix *slot, const float **bslot) {
+static void weight(walk *w, const char *name, int64_t ne0, int64_t ne1, gg_need need, gg_need bias,
+                   gg_matrix *slot, const float **bslot) {
     char n[48];
     snprintf(n, sizeof n, "%s.weight", name);
     put(w, n, ne0, ne1, need, GG_T_MATRIX, slot);
@@ -133,8 +138,8 @@ static void weight(walk *w, const char *name, int64_t ne0, int64_t ne1, gg_need 
 }
 
 /* A norm's gain, and its bias for a layer norm. */
-static void norm(walk *w, const gg_arch_desc *d, const char *name, int64_t n, bool have,
-                 const float **g, const float **b) {
+static void norm(walk *w, const gg_arch_desc *d, const char *name, int64_t n, bool have, const float **g,
+                 const float **b) {
     if (!have) return;
     char s[48];
     snprintf(s, sizeof s, "%s.weight", name);
@@ -185,7 +190,8 @@ static void layer_tensors(walk *w, const gg_arch_desc *d, const gg_hparams *hp, 
             weight(w, "ffn_up", E, 2 * F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
         } else {
             weight(w, "ffn_up", E, F, GG_MUST, d->bias_up, SLOT(&l->ffn_up), SLOT(&l->ffn_up_b));
-            if (d->ffn != GG_FFN_GELU) weight(w, "ffn_gate", E, F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
+            if (d->ffn != GG_FFN_GELU)
+                weight(w, "ffn_gate", E, F, GG_MUST, GG_NO, SLOT(&l->ffn_gate), NULL);
         }
         weight(w, "ffn_down", F, E, GG_MUST, d->bias_down, SLOT(&l->ffn_down), SLOT(&l->ffn_down_b));
     }
@@ -201,8 +207,8 @@ static void rank_head(walk *w, const gg_arch_desc *d, const gg_hparams *hp, gg_m
     if (d->rank == GG_RANK_CLS)
         weight(w, "cls", E, E, GG_USUAL, GG_USUAL, SLOT(&m->cls), SLOT(&m->cls_b));
     const gg_need out_bias = d->rank == GG_RANK_CLS ? GG_USUAL : GG_MAY;
-    weight(w, "cls.output", E, hp->n_cls_out, d->rank == GG_RANK_CLS ? GG_USUAL : GG_MUST,
-           out_bias, SLOT(&m->cls_out), SLOT(&m->cls_out_b));
+    weight(w, "cls.output", E, hp->n_cls_out, d->rank == GG_RANK_CLS ? GG_USUAL : GG_MUST, out_bias,
+           SLOT(&m->cls_out), SLOT(&m->cls_out_b));
 }
 
 int gg_arch_tensors(const gg_arch_desc *d, const gg_hparams *hp, int n_types, gg_model *m,

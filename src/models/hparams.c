@@ -64,8 +64,9 @@ static int read_rope_scaling(const gguf_file *f, const char *arch, gg_hparams *h
         return -1;
     const bool yarn = gguf_str_eq(type, "yarn");
     if (!yarn && !gguf_str_eq(type, "linear") && !gguf_str_eq(type, "none"))
-        return gg_fail_kind(e, GG_E_UNSUPPORTED, "rope scaling '%.*s' is not supported (none, linear and yarn are)",
-                       (int)GG_MIN(type.len, 32), type.ptr);
+        return gg_fail_kind(e, GG_E_UNSUPPORTED,
+                            "rope scaling '%.*s' is not supported (none, linear and yarn are)",
+                            (int)GG_MIN(type.len, 32), type.ptr);
     if (read_freq_scale(f, arch, &hp->rope.freq_scale, e)) return -1;
     if (gguf_str_eq(type, "none")) hp->rope.freq_scale = 1.0f;
     KEY(key, arch, "rope.scaling.attn_factor");
@@ -90,20 +91,21 @@ static int read_rope(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, 
      * file's rope.freq_base_swa, by default the main one) and no scaling,
      * as llama.cpp sets them */
     float swa_base = d->swa_rope_base;
-    if (swa_base == 0.0f && gguf_get_f32_or(f, KEY(key, d->name, "rope.freq_base_swa"), base, &swa_base, e))
+    if (swa_base == 0.0f &&
+        gguf_get_f32_or(f, KEY(key, d->name, "rope.freq_base_swa"), base, &swa_base, e))
         return -1;
-    if (!(swa_base > 1.0f) || isinf(swa_base)) return gg_fail(e, "%s = %g is not a usable base", key, swa_base);
+    if (!(swa_base > 1.0f) || isinf(swa_base))
+        return gg_fail(e, "%s = %g is not a usable base", key, swa_base);
     hp->rope_swa = gg_rope_plain((int)n_rot, swa_base, d->pos == GG_POS_ROPE_NEOX);
     return read_rope_scaling(f, d->name, hp, e);
 }
 
-static int get_int(const gguf_file *f, const char *arch, const char *suffix, int def, int max,
-                   int *out, gg_err *e) {
+static int get_int(const gguf_file *f, const char *arch, const char *suffix, int def, int max, int *out,
+                   gg_err *e) {
     char key[128];
     uint32_t v;
     KEY(key, arch, suffix);
-    if (def < 0 ? gguf_get_u32(f, key, &v, e) : gguf_get_u32_or(f, key, (uint32_t)def, &v, e))
-        return -1;
+    if (def < 0 ? gguf_get_u32(f, key, &v, e) : gguf_get_u32_or(f, key, (uint32_t)def, &v, e)) return -1;
     if (v == 0 || v > (uint32_t)max) return gg_fail(e, "%s = %u is out of range (1..%d)", key, v, max);
     *out = (int)v;
     return 0;
@@ -118,17 +120,21 @@ static int read_activation(const gguf_file *f, const char *a, gg_hparams *hp, gg
     gguf_str act;
     if (!gguf_find_kv(f, KEY(key, a, "hidden_activation"))) return 0;
     if (gguf_get_str(f, key, &act, e)) return -1;
-    static const struct { const char *name; gg_ffn_kind ffn; } acts[] = {
-        {"gelu", GG_FFN_GEGLU}, {"geglu", GG_FFN_GEGLU},
-        {"silu", GG_FFN_SWIGLU}, {"swish", GG_FFN_SWIGLU}, {"swiglu", GG_FFN_SWIGLU},
+    static const struct {
+        const char *name;
+        gg_ffn_kind ffn;
+    } acts[] = {
+        {"gelu", GG_FFN_GEGLU},   {"geglu", GG_FFN_GEGLU},   {"silu", GG_FFN_SWIGLU},
+        {"swish", GG_FFN_SWIGLU}, {"swiglu", GG_FFN_SWIGLU},
     };
     for (size_t i = 0; i < GG_ARRAY_LEN(acts); i++)
         if (gguf_str_eq(act, acts[i].name)) {
             hp->ffn = acts[i].ffn;
             return 0;
         }
-    return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s = '%.*s' is not supported (gelu, geglu, silu, swish, swiglu are)",
-                        key, (int)GG_MIN(act.len, 32), act.ptr);
+    return gg_fail_kind(e, GG_E_UNSUPPORTED,
+                        "%s = '%.*s' is not supported (gelu, geglu, silu, swish, swiglu are)", key,
+                        (int)GG_MIN(act.len, 32), act.ptr);
 }
 
 /* The sentence-transformers projection's widths, <arch>.dense_2_feat_in
@@ -162,21 +168,27 @@ static int read_dense(const gguf_file *f, const char *a, gg_hparams *hp, gg_err 
 static int read_pooling(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, gg_err *e) {
     char key[128];
     uint32_t pooling;
-    if (gguf_get_u32_or(f, KEY(key, d->name, "pooling_type"), (uint32_t)d->pooling, &pooling, e)) return -1;
+    if (gguf_get_u32_or(f, KEY(key, d->name, "pooling_type"), (uint32_t)d->pooling, &pooling, e))
+        return -1;
     if (pooling > GGEMBED_POOLING_RANK)
-        return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s = %u is not a pooling ggembed knows "
-                            "(none, mean, cls, last, rank)", key, pooling);
+        return gg_fail_kind(e, GG_E_UNSUPPORTED,
+                            "%s = %u is not a pooling ggembed knows "
+                            "(none, mean, cls, last, rank)",
+                            key, pooling);
     hp->pooling = (int)pooling;
     hp->n_cls_out = 1;
     if (pooling != GGEMBED_POOLING_RANK) return 0;
     if (d->rank == GG_RANK_NONE)
-        return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s says rank (a reranker), and rerankers of "
-                            "architecture %s are not supported (bert and qwen3 ones are)", key, d->name);
+        return gg_fail_kind(e, GG_E_UNSUPPORTED,
+                            "%s says rank (a reranker), and rerankers of "
+                            "architecture %s are not supported (bert and qwen3 ones are)",
+                            key, d->name);
     gguf_array labels;
     if (gguf_find_kv(f, KEY(key, d->name, "classifier.output_labels"))) {
         if (gguf_get_arr(f, key, GGUF_STRING, &labels, e)) return -1;
         if (labels.n == 0 || labels.n > (uint64_t)hp->n_embd)
-            return gg_fail(e, "%s has %llu labels (1..%d)", key, (unsigned long long)labels.n, hp->n_embd);
+            return gg_fail(e, "%s has %llu labels (1..%d)", key, (unsigned long long)labels.n,
+                           hp->n_embd);
         hp->n_cls_out = (int)labels.n;
     }
     return 0;
@@ -194,18 +206,17 @@ int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, g
         get_int(f, a, "context_length", -1, 1 << 30, &hp->n_ctx_train, e))
         return -1;
     if (hp->n_head % hp->n_head_kv)
-        return gg_fail(e, "%s: %d query heads do not share %d key/value heads evenly", a,
-                       hp->n_head, hp->n_head_kv);
+        return gg_fail(e, "%s: %d query heads do not share %d key/value heads evenly", a, hp->n_head,
+                       hp->n_head_kv);
     /* Heads are n_embd / n_head wide unless the file says otherwise. */
     const bool own_width = gguf_find_kv(f, KEY(key, a, "attention.key_length")) != NULL;
     if (!own_width && hp->n_embd % hp->n_head)
-        return gg_fail(e, "%s: embedding of %d does not split into %d heads", a, hp->n_embd,
-                       hp->n_head);
+        return gg_fail(e, "%s: embedding of %d does not split into %d heads", a, hp->n_embd, hp->n_head);
     if (get_int(f, a, "attention.key_length", hp->n_embd / hp->n_head, 1024, &hp->head_dim, e))
         return -1;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
     const char *eps = d->norm == GG_NORM_RMS ? "attention.layer_norm_rms_epsilon"
-                                              : "attention.layer_norm_epsilon";
+                                             : "attention.layer_norm_epsilon";
     if (gguf_get_f32(f, KEY(key, a, eps), &hp->norm_eps, e)) return -1;
     if (!(hp->norm_eps >= 0.0f) || isinf(hp->norm_eps))
         return gg_fail(e, "%s = %g is not a usable epsilon", key, hp->norm_eps);
@@ -220,8 +231,10 @@ int gg_hparams_read(const gguf_file *f, const gg_arch_desc *d, gg_hparams *hp, g
             return -1;
         /* the router's scores and an expert's output share a [chunk][n_ff] buffer */
         if (hp->n_ff < hp->n_embd || hp->n_ff < hp->n_expert || hp->n_expert_used > 8)
-            return gg_fail_kind(e, GG_E_UNSUPPORTED, "%s: experts of %d (%d of %d used) with an embedding of %d "
-                                "are not supported", a, hp->n_ff, hp->n_expert_used, hp->n_expert, hp->n_embd);
+            return gg_fail_kind(e, GG_E_UNSUPPORTED,
+                                "%s: experts of %d (%d of %d used) with an embedding of %d "
+                                "are not supported",
+                                a, hp->n_ff, hp->n_expert_used, hp->n_expert, hp->n_embd);
     }
     if (d->swa_pattern > 0) { /* optional where the full-attention block comes first */
         uint32_t n_swa = 0;

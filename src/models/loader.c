@@ -14,8 +14,7 @@
 
 #include "model.h"
 
-static const gguf_tensor *find(const gguf_file *f, const char *name, bool required, gg_err *e,
-                               int *rc) {
+static const gguf_tensor *find(const gguf_file *f, const char *name, bool required, gg_err *e, int *rc) {
     const gguf_tensor *t = gguf_find_tensor(f, name);
     *rc = 0;
     if (!t && required) *rc = gg_fail(e, "missing tensor '%s'", name);
@@ -29,13 +28,14 @@ int gg_load_matrix(const gguf_file *f, const char *name, int64_t ne0, int64_t ne
     const gguf_tensor *t = find(f, name, required, e, &rc);
     if (!t) return rc;
     if (t->n_dims > 2 || t->ne[0] != ne0 || t->ne[1] != ne1)
-        return gg_fail(e, "tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
-                       name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+        return gg_fail(e, "tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]", name,
+                       (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
                        (long long)t->ne[3], (long long)ne0, (long long)ne1);
     const gg_type_traits *tr = gg_type_info(t->type);
     if (!tr || !tr->can_compute)
-        return gg_fail_kind(e, GG_E_UNSUPPORTED, "tensor '%s' has type %s, which ggembed cannot compute with", name,
-                       gg_type_name(t->type));
+        return gg_fail_kind(e, GG_E_UNSUPPORTED,
+                            "tensor '%s' has type %s, which ggembed cannot compute with", name,
+                            gg_type_name(t->type));
     out->data = t->data;
     out->type = (gg_type)t->type;
     out->cols = ne0;
@@ -56,22 +56,28 @@ int gg_load_stack(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1
                        (long long)t->ne[3], (long long)ne0, (long long)ne1, (long long)ne2);
     const gg_type_traits *tr = gg_type_info(t->type);
     if (!tr || !tr->can_compute)
-        return gg_fail_kind(e, GG_E_UNSUPPORTED, "tensor '%s' has type %s, which ggembed cannot compute with",
-                            name, gg_type_name(t->type));
-    *out = (gg_matrix){.data = t->data, .type = (gg_type)t->type, .cols = ne0, .rows = ne1 * ne2,
+        return gg_fail_kind(e, GG_E_UNSUPPORTED,
+                            "tensor '%s' has type %s, which ggembed cannot compute with", name,
+                            gg_type_name(t->type));
+    *out = (gg_matrix){.data = t->data,
+                       .type = (gg_type)t->type,
+                       .cols = ne0,
+                       .rows = ne1 * ne2,
                        .row_bytes = gg_row_size((gg_type)t->type, ne0)};
     return 0;
 }
 
-int gg_load_vector(const gguf_file *f, const char *name, int64_t n, bool required,
-                   const float **out, gg_err *e) {
+int gg_load_vector(const gguf_file *f, const char *name, int64_t n, bool required, const float **out,
+                   gg_err *e) {
     int rc;
     *out = NULL;
     const gguf_tensor *t = find(f, name, required, e, &rc);
     if (!t) return rc;
     if (t->n_dims != 1 || t->ne[0] != n)
-        return gg_fail(e, "tensor '%s' has %u dimensions of which the first is %lld, expected a "
-                       "vector of %lld", name, t->n_dims, (long long)t->ne[0], (long long)n);
+        return gg_fail(e,
+                       "tensor '%s' has %u dimensions of which the first is %lld, expected a "
+                       "vector of %lld",
+                       name, t->n_dims, (long long)t->ne[0], (long long)n);
     if (t->type != GG_TYPE_F32)
         return gg_fail(e, "tensor '%s' has type %s; norms and biases must be f32", name,
                        gg_type_name(t->type));
@@ -159,7 +165,8 @@ static bool in_set(const name_set *s, gguf_str name) {
 static int collect(const gg_tensor_spec *t, void *user) {
     name_set *s = user;
     gguf_str b = base_name((gguf_str){t->name, strlen(t->name)});
-    if (s->n < (int)GG_ARRAY_LEN(s->names) && !in_set(s, b)) snprintf(s->names[s->n++], sizeof s->names[0], "%.*s", (int)b.len, b.ptr);
+    if (s->n < (int)GG_ARRAY_LEN(s->names) && !in_set(s, b))
+        snprintf(s->names[s->n++], sizeof s->names[0], "%.*s", (int)b.len, b.ptr);
     return 0;
 }
 
@@ -192,7 +199,7 @@ int gg_model_load(const gguf_file *f, gg_model *m, gg_err *e) {
         char names[256];
         gg_arch_names(names, sizeof names);
         return gg_fail_kind(e, GG_E_UNSUPPORTED, "architecture '%.*s' is not supported (supported: %s)",
-                       (int)GG_MIN(arch.len, 64), arch.ptr, names);
+                            (int)GG_MIN(arch.len, 64), arch.ptr, names);
     }
     if (gg_hparams_read(f, m->desc, &m->hp, e)) return -1;
     const gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");

@@ -21,8 +21,8 @@ void gg_pack_kv(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b) {
 /* Attention output for tokens [c0, c0 + c) into w->attn, rows
  * max(n_embd, QW) apart (each token's row can take its FFN output
  * later), each token attending over its own sequence only. */
-void gg_attend_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
-                     const gg_batch *b, int c0, int c, const float *q) {
+void gg_attend_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, const gg_batch *b,
+                     int c0, int c, const float *q) {
     const gg_hparams *hp = &m->hp;
     const int QW = hp->head_dim * hp->n_head, D = hp->head_dim, AW = GG_MAX(hp->n_embd, QW);
     for (int s = 0; s < b->n_seq; s++) {
@@ -30,14 +30,24 @@ void gg_attend_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work 
         int lo = GG_MAX(s0, c0), hi = GG_MIN(s1, c0 + c);
         if (lo >= hi) continue;
         gg_attn_args a = {
-            .q = q + (size_t)(lo - c0) * QW, .ld_q = QW,
-            .k = w->k + (size_t)s0 * D, .ld_k = D,
-            .v = w->v + (size_t)s0 * D, .ld_v = D,
+            .q = q + (size_t)(lo - c0) * QW,
+            .ld_q = QW,
+            .k = w->k + (size_t)s0 * D,
+            .ld_k = D,
+            .v = w->v + (size_t)s0 * D,
+            .ld_v = D,
             .ld_head = (size_t)w->max_tok * D,
-            .out = w->attn + (size_t)(lo - c0) * AW, .ld_out = AW,
-            .n_q = hi - lo, .n_kv = s1 - s0, .q_pos0 = lo - s0,
-            .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .d = hp->head_dim,
-            .scale = hp->attn_scale, .causal = hp->causal, .alibi_max = hp->alibi_max,
+            .out = w->attn + (size_t)(lo - c0) * AW,
+            .ld_out = AW,
+            .n_q = hi - lo,
+            .n_kv = s1 - s0,
+            .q_pos0 = lo - s0,
+            .n_head = hp->n_head,
+            .n_head_kv = hp->n_head_kv,
+            .d = hp->head_dim,
+            .scale = hp->attn_scale,
+            .causal = hp->causal,
+            .alibi_max = hp->alibi_max,
             .window = l->swa ? hp->swa_half : 0,
         };
         gg_op_attention(ex, &a);
@@ -50,14 +60,14 @@ static void work_sizes(const gg_model *m, int max_tok, int chunk, int q_rows, si
     size_t E = (size_t)hp->n_embd, KV = (size_t)hp->head_dim * hp->n_head_kv;
     size_t QW = GG_MAX(E, (size_t)hp->head_dim * hp->n_head);
     size_t T = (size_t)max_tok, C = (size_t)chunk, A = (size_t)q_rows;
-    sz[0] = T * E;           /* x */
-    sz[1] = T * KV;          /* k */
-    sz[2] = T * KV;          /* v */
-    sz[3] = A * QW;          /* q: the queries attending together */
-    sz[4] = A * QW;          /* attn: their output; also an FFN output chunk */
-    sz[5] = C * E;           /* tmp */
+    sz[0] = T * E;                                     /* x */
+    sz[1] = T * KV;                                    /* k */
+    sz[2] = T * KV;                                    /* v */
+    sz[3] = A * QW;                                    /* q: the queries attending together */
+    sz[4] = A * QW;                                    /* attn: their output; also an FFN output chunk */
+    sz[5] = C * E;                                     /* tmp */
     sz[6] = C * (size_t)GG_MAX(hp->n_ff, hp->n_dense); /* ff_up: also the projection's */
-    sz[7] = C * hp->n_ff;    /* ff_gate */
+    sz[7] = C * hp->n_ff;                              /* ff_gate */
 }
 
 static size_t matrix_scratch(const gg_matrix *w, int chunk) {
@@ -75,8 +85,8 @@ static void plan_make(const gg_model *m, int max_tok, int chunk, int q_rows, int
     size_t act = 0;
     for (int il = 0; il < m->hp.n_layer; il++) {
         const gg_layer *l = &m->layers[il];
-        const gg_matrix *ws[] = {&l->wq,     &l->wk,       &l->wv,         &l->wo,
-                                 &l->ffn_up, &l->ffn_gate, &l->ffn_down,   &l->ffn_router,
+        const gg_matrix *ws[] = {&l->wq,          &l->wk,           &l->wv,       &l->wo,
+                                 &l->ffn_up,      &l->ffn_gate,     &l->ffn_down, &l->ffn_router,
                                  &l->ffn_up_exps, &l->ffn_down_exps};
         for (size_t i = 0; i < GG_ARRAY_LEN(ws); i++) act = GG_MAX(act, matrix_scratch(ws[i], chunk));
     }
@@ -94,8 +104,8 @@ void gg_work_plan_make(const gg_model *m, int max_tok, int chunk, int n_threads,
 
 /* Bytes of one layer's weights (all its matrices). */
 static size_t layer_bytes(const gg_layer *l) {
-    const gg_matrix *ws[] = {&l->wq,     &l->wk,       &l->wv,         &l->wo,
-                             &l->ffn_up, &l->ffn_gate, &l->ffn_down,   &l->ffn_router,
+    const gg_matrix *ws[] = {&l->wq,          &l->wk,           &l->wv,       &l->wo,
+                             &l->ffn_up,      &l->ffn_gate,     &l->ffn_down, &l->ffn_router,
                              &l->ffn_up_exps, &l->ffn_down_exps};
     size_t n = 0;
     for (size_t i = 0; i < GG_ARRAY_LEN(ws); i++)
@@ -126,7 +136,8 @@ int gg_work_chunk(const gg_model *m, int max_tok) {
         plan_make(m, max_tok, 2 * GG_WORK_CHUNK_MIN, 2 * GG_WORK_CHUNK_MIN, 1, &b);
         const size_t per_tok = (b.total - a.total) / GG_WORK_CHUNK_MIN;
         if (per_tok > 0)
-            chunk = (int)GG_MAX((size_t)GG_WORK_CHUNK_MIN, GG_MIN(CHUNK_BYTES / per_tok, (size_t)1 << 16));
+            chunk = (int)GG_MAX((size_t)GG_WORK_CHUNK_MIN,
+                                GG_MIN(CHUNK_BYTES / per_tok, (size_t)1 << 16));
     }
     return GG_MAX(1, GG_MIN(chunk, max_tok));
 }

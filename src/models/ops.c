@@ -37,7 +37,7 @@ typedef struct mm_job {
     bool packed; /* the gg_gemm_* path */
     uint8_t *act_dst;
     int n_tasks;
-    int64_t task_end[MAX_TASKS + 1]; /* task i: rows [task_end[i-1], task_end[i]) of the row space */
+    int64_t task_end[MAX_TASKS + 1];  /* task i: rows [task_end[i-1], task_end[i]) of the row space */
     int64_t first_row[GG_MM_MAX + 1]; /* matrix k: rows [first_row[k], first_row[k+1]) */
 } mm_job;
 
@@ -48,9 +48,7 @@ static size_t act_row_bytes(const gg_matrix *w) {
     return gg_align_up(gg_row_size(t->vec_dot_type, w->cols), 64);
 }
 
-size_t gg_matmul_scratch(const gg_matrix *w, int n_tok) {
-    return act_row_bytes(w) * (size_t)n_tok;
-}
+size_t gg_matmul_scratch(const gg_matrix *w, int n_tok) { return act_row_bytes(w) * (size_t)n_tok; }
 
 /* Whether a and b take the same packed or quantized activation row. */
 static bool same_activation(const gg_matrix *a, const gg_matrix *b) {
@@ -120,8 +118,7 @@ static void plan_tasks(mm_job *j, int n_threads) {
     }
 }
 
-void gg_op_matmul_n(gg_exec *ex, int n, const gg_mm_dst *d, const float *in, int ld_in,
-                    int n_tok) {
+void gg_op_matmul_n(gg_exec *ex, int n, const gg_mm_dst *d, const float *in, int ld_in, int n_tok) {
     /* products whose activation rows differ go one by one */
     for (int k = 1; k < n; k++)
         if (!same_activation(d[0].w, d[k].w)) {
@@ -198,8 +195,8 @@ void gg_op_layernorm(gg_exec *ex, float *x, int n_tok, int width, const float *g
     GG_PROF_STOP(pt, "layernorm", NULL, ex->n_threads);
 }
 
-void gg_op_norm(gg_exec *ex, bool rms, const float *in, float *out, int n_tok, int width,
-                const float *g, const float *b, float eps) {
+void gg_op_norm(gg_exec *ex, bool rms, const float *in, float *out, int n_tok, int width, const float *g,
+                const float *b, float eps) {
     int64_t pt = GG_PROF_START();
     norm_job j = {.in = in, .out = out, .width = width, .g = g, .b = b, .eps = eps};
     gg_pool_run(ex->pool, n_tok, rms ? rmsnorm_task : layernorm_task, &j);
@@ -228,8 +225,7 @@ void gg_op_rmsnorm(gg_exec *ex, const float *in, float *out, int n_tok, int widt
     GG_PROF_STOP(pt, "rmsnorm", NULL, ex->n_threads);
 }
 
-void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const float *g,
-                         float eps) {
+void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const float *g, float eps) {
     for (int t = 0; t < n_tok; t++)
         for (int h = 0; h < n_head; h++) {
             float *row = x + (size_t)t * ld + (size_t)h * d;
@@ -303,8 +299,12 @@ void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n) { ew_run(ex, EW_
 /* ---------------- rotary embeddings ---------------- */
 
 gg_rope gg_rope_plain(int n_rot, float base, bool neox) {
-    return (gg_rope){.n_rot = n_rot, .base = base, .freq_scale = 1.0f, .neox = neox,
-                     .attn_factor = 1.0f, .ext_factor = 0.0f};
+    return (gg_rope){.n_rot = n_rot,
+                     .base = base,
+                     .freq_scale = 1.0f,
+                     .neox = neox,
+                     .attn_factor = 1.0f,
+                     .ext_factor = 0.0f};
 }
 
 /* The pair index whose angle turns `turns` full circles over n_ctx_orig
@@ -333,8 +333,8 @@ static void yarn_mix(const gg_rope *r, float *mix) {
 }
 
 /* cos and sin of every pair's angle at position pos, times mscale. */
-static void rope_angles(const gg_rope *r, float theta_scale, const float *mix, float mscale,
-                        int32_t pos, float *cs, float *sn) {
+static void rope_angles(const gg_rope *r, float theta_scale, const float *mix, float mscale, int32_t pos,
+                        float *cs, float *sn) {
     /* theta advances by repeated multiplication, as ggml does, so the
      * angles round the same way. */
     float theta = (float)pos;
@@ -390,7 +390,9 @@ gg_attn_form gg_attn_form_for(int n_kv, int d) {
     static const struct {
         gg_attn_form form;
         int min_keys;
-    } forms[] = {{GG_ATTN_I8, GG_ATTN_I8_KEYS}, {GG_ATTN_I8F, GG_ATTN_I8_KEYS}, {GG_ATTN_BF16, GG_ATTN_BF16_KEYS}};
+    } forms[] = {{GG_ATTN_I8, GG_ATTN_I8_KEYS},
+                 {GG_ATTN_I8F, GG_ATTN_I8_KEYS},
+                 {GG_ATTN_BF16, GG_ATTN_BF16_KEYS}};
     for (size_t i = 0; i < GG_ARRAY_LEN(forms); i++)
         if (n_kv >= forms[i].min_keys && gg_attn_has(forms[i].form, d)) return forms[i].form;
     return GG_ATTN_F32;
@@ -406,11 +408,13 @@ typedef struct pack_job {
 static void pack_task(void *ctx, int task, int thread) {
     (void)thread;
     const pack_job *j = ctx;
-    gg_attn_pack(j->form, j->k + (size_t)task * j->ld_head, j->v + (size_t)task * j->ld_head, j->n_kv, j->d);
+    gg_attn_pack(j->form, j->k + (size_t)task * j->ld_head, j->v + (size_t)task * j->ld_head, j->n_kv,
+                 j->d);
 }
 
 void gg_op_attn_pack(gg_exec *ex, float *k, float *v, size_t ld_head, int n_head_kv, int n_kv, int d) {
-    pack_job j = {.k = k, .v = v, .ld_head = ld_head, .n_kv = n_kv, .d = d, .form = gg_attn_form_for(n_kv, d)};
+    pack_job j = {
+        .k = k, .v = v, .ld_head = ld_head, .n_kv = n_kv, .d = d, .form = gg_attn_form_for(n_kv, d)};
     if (j.form == GG_ATTN_F32) return;
     int64_t pt = GG_PROF_START();
     gg_pool_run(ex->pool, n_head_kv, pack_task, &j);

@@ -45,8 +45,7 @@ typedef struct gg_mm_dst {
     float *out;
     int ld_out;
 } gg_mm_dst;
-void gg_op_matmul_n(gg_exec *ex, int n, const gg_mm_dst *d, const float *in, int ld_in,
-                    int n_tok);
+void gg_op_matmul_n(gg_exec *ex, int n, const gg_mm_dst *d, const float *in, int ld_in, int n_tok);
 
 /* Layer norm over each row: (x - mean) / sqrt(var + eps) * g + b. */
 void gg_op_layernorm(gg_exec *ex, float *x, int n_tok, int width, const float *g, const float *b,
@@ -56,17 +55,16 @@ void gg_op_rmsnorm(gg_exec *ex, const float *in, float *out, int n_tok, int widt
                    float eps);
 /* A layer norm (rms false: g and b may be NULL) or an RMS norm (b
  * unused) of in into out, which may alias. */
-void gg_op_norm(gg_exec *ex, bool rms, const float *in, float *out, int n_tok, int width,
-                const float *g, const float *b, float eps);
+void gg_op_norm(gg_exec *ex, bool rms, const float *in, float *out, int n_tok, int width, const float *g,
+                const float *b, float eps);
 /* Per-head RMS norm over each d-wide head of rows of width n_head*d. */
-void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const float *g,
-                         float eps);
+void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const float *g, float eps);
 
 /* Builds the GELU table; called once before any forward pass. */
 void gg_ops_init(void);
 void gg_op_gelu(gg_exec *ex, float *x, size_t n); /* tanh form through an f16 table, as ggml */
 void gg_op_swiglu(gg_exec *ex, float *gate, const float *up, size_t n); /* silu(gate) * up */
-void gg_op_geglu(gg_exec *ex, float *gate, const float *up, size_t n); /* gelu(gate) * up */
+void gg_op_geglu(gg_exec *ex, float *gate, const float *up, size_t n);  /* gelu(gate) * up */
 void gg_op_add(gg_exec *ex, float *x, const float *y, size_t n);
 
 /* Rotary position embedding in place on n_head heads of width d in each
@@ -90,7 +88,7 @@ typedef struct gg_rope {
     bool neox;
     float attn_factor;
     float ext_factor;
-    float corr_lo, corr_hi; /* set by gg_rope_set_yarn */
+    float corr_lo, corr_hi;    /* set by gg_rope_set_yarn */
     const float *freq_factors; /* NULL: all 1 */
 } gg_rope;
 
@@ -100,8 +98,7 @@ gg_rope gg_rope_plain(int n_rot, float base, bool neox);
  * the pairs that turn more than beta_fast times over it keep their
  * angle, those that turn less than beta_slow times are interpolated. */
 void gg_rope_set_yarn(gg_rope *r, int n_ctx_orig, float beta_fast, float beta_slow);
-void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *pos,
-                const gg_rope *rope);
+void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *pos, const gg_rope *rope);
 
 /* Attention of one sequence: queries q[n_q] (positions q_pos0 .. in the
  * sequence), keys/values k, v[n_kv] (rows ld_k, ld_v apart, head h's at
@@ -137,11 +134,15 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
 #define GG_ATTN_BF16_KEYS 1024
 gg_attn_form gg_attn_form_for(int n_kv, int d);
 typedef struct gg_attn_args {
-    const float *q; int ld_q;
-    const float *k; int ld_k;
-    const float *v; int ld_v;
+    const float *q;
+    int ld_q;
+    const float *k;
+    int ld_k;
+    const float *v;
+    int ld_v;
     size_t ld_head; /* floats from one key (and value) head to the next */
-    float *out; int ld_out;
+    float *out;
+    int ld_out;
     int n_q, n_kv, q_pos0;
     int n_head, n_head_kv, d;
     float scale;

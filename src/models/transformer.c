@@ -32,8 +32,8 @@
 #include "model.h"
 #include "../opprof.h"
 
-static void norm(const gg_model *m, gg_exec *ex, const float *in, float *out, int n,
-                 const float *g, const float *b) {
+static void norm(const gg_model *m, gg_exec *ex, const float *in, float *out, int n, const float *g,
+                 const float *b) {
     const gg_hparams *hp = &m->hp;
     gg_op_norm(ex, m->desc->norm == GG_NORM_RMS, in, out, n, hp->n_embd, g, b, hp->norm_eps);
 }
@@ -64,8 +64,8 @@ static void embed_tokens(const gg_model *m, gg_exec *ex, gg_work *w, const gg_ba
 
 /* The attention input of tokens [c0, c0 + c): attn_norm(x) in tmp, or x
  * itself where the row has no pre-norm. [c][E] */
-static const float *attn_input(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w,
-                               int c0, int c) {
+static const float *attn_input(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
+                               int c) {
     const float *x = w->x + (size_t)c0 * m->hp.n_embd;
     if (!l->attn_norm) return x;
     norm(m, ex, x, w->tmp, c, l->attn_norm, l->attn_norm_b);
@@ -74,9 +74,8 @@ static const float *attn_input(const gg_model *m, const gg_layer *l, gg_exec *ex
 
 /* Norms (of whole rows, or per head) and rotary positions of n rows of q
  * or k (n_head heads). */
-static void shape_heads(const gg_model *m, const gg_layer *l, gg_exec *ex, float *x, int n,
-                        int n_head, const float *g, const float *g_row, const float *b_row,
-                        const int32_t *pos) {
+static void shape_heads(const gg_model *m, const gg_layer *l, gg_exec *ex, float *x, int n, int n_head,
+                        const float *g, const float *g_row, const float *b_row, const int32_t *pos) {
     const gg_hparams *hp = &m->hp;
     const int D = hp->head_dim, W = n_head * D;
     if (g_row) gg_op_norm(ex, false, x, x, n, W, g_row, b_row, hp->norm_eps);
@@ -89,8 +88,8 @@ static void shape_heads(const gg_model *m, const gg_layer *l, gg_exec *ex, float
 /* Rows [c0, c0 + c) of stage ([c][KV], heads side by side) into the
  * head-by-head layout of w->k or w->v ([n_head_kv][max_tok][D]), where
  * each head's keys are one contiguous run for attention to stream. */
-static void scatter_heads(const gg_hparams *hp, const gg_work *w, const float *stage, float *dst,
-                          int c0, int c) {
+static void scatter_heads(const gg_hparams *hp, const gg_work *w, const float *stage, float *dst, int c0,
+                          int c) {
     const int D = hp->head_dim, KV = D * hp->n_head_kv;
     for (int h = 0; h < hp->n_head_kv; h++)
         for (int t = 0; t < c; t++)
@@ -101,8 +100,7 @@ static void scatter_heads(const gg_hparams *hp, const gg_work *w, const float *s
 /* Keys and values of tokens [c0, c0 + c) (c <= w->chunk) into w->k,
  * w->v, made in w->q and w->attn ([c][KV] each: they are free until the
  * layer's queries and attention). */
-static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
-                       int c) {
+static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0, int c) {
     const gg_hparams *hp = &m->hp;
     const int E = hp->n_embd, KV = hp->head_dim * hp->n_head_kv;
     float *ks = w->q, *vs = w->attn;
@@ -119,8 +117,8 @@ static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_wor
 }
 
 /* The FFN of h into out. [c][E] -> [c][F] -> [c][E] */
-static void ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, const float *h,
-                int c, float *out) {
+static void ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, const float *h, int c,
+                float *out) {
     const int E = m->hp.n_embd, F = m->hp.n_ff;
     const size_t n = (size_t)c * F;
     const gg_mm_dst up_gate[] = {{&l->ffn_up, l->ffn_up_b, w->ff_up, F},
@@ -128,9 +126,7 @@ static void ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, c
     gg_op_matmul_n(ex, m->hp.ffn == GG_FFN_GELU ? 1 : 2, up_gate, h, E, c);
     float *act = w->ff_up;
     switch (m->hp.ffn) {
-    case GG_FFN_GELU:
-        gg_op_gelu(ex, w->ff_up, n);
-        break;
+    case GG_FFN_GELU: gg_op_gelu(ex, w->ff_up, n); break;
     case GG_FFN_SWIGLU:
     case GG_FFN_GEGLU:
         if (m->hp.ffn == GG_FFN_SWIGLU) gg_op_swiglu(ex, w->ff_gate, w->ff_up, n);
@@ -180,8 +176,8 @@ static void route(const gg_hparams *hp, const float *logits, int c, int32_t *ids
  * The rows routed to one expert are gathered into q and run as one
  * product. Scratch: the router's scores and each expert's output in
  * ff_gate ([c][n_expert], [c][E]: n_ff is at least both). */
-static void moe_ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, const float *h,
-                    int c, float *out) {
+static void moe_ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, const float *h, int c,
+                    float *out) {
     const gg_hparams *hp = &m->hp;
     const int E = hp->n_embd, F = hp->n_ff, k = hp->n_expert_used;
     int32_t ids[64 * 8], rows[64];
@@ -204,7 +200,7 @@ static void moe_ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *
                 if (!g) continue;
                 const gg_matrix up = rows_of(&l->ffn_up_exps, (int64_t)x * F, F);
                 const gg_matrix down = rows_of(&l->ffn_down_exps, (int64_t)x * E, E);
-                gg_op_matmul(ex, &up, NULL, w->q, E, g, w->ff_up, F);       /* [g][F] */
+                gg_op_matmul(ex, &up, NULL, w->q, E, g, w->ff_up, F); /* [g][F] */
                 gg_op_gelu(ex, w->ff_up, (size_t)g * F);
                 gg_op_matmul(ex, &down, NULL, w->ff_up, F, g, w->ff_gate, E); /* [g][E] */
                 for (int r = 0; r < g; r++) {
@@ -218,8 +214,8 @@ static void moe_ffn(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *
 
 /* Queries of tokens [c0, c0 + c) into q ([c][QW]); h_in_tmp: project_kv
  * left these tokens' attention input in tmp. */
-static void make_queries(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
-                         int c, bool h_in_tmp, float *q) {
+static void make_queries(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0, int c,
+                         bool h_in_tmp, float *q) {
     const gg_hparams *hp = &m->hp;
     const int E = hp->n_embd, QW = hp->head_dim * hp->n_head;
     const float *h = h_in_tmp ? w->tmp : attn_input(m, l, ex, w, c0, c); /* [c][E] */
@@ -230,11 +226,11 @@ static void make_queries(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
 /* The rest of the layer for tokens [c0, c0 + c) from their attention
  * output a (c rows of QW, AW apart: gg_attend_chunk), free once Wo has
  * read it: the FFN's output ([c][E]) goes there. */
-static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0,
-                         int c, float *a) {
+static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_work *w, int c0, int c,
+                         float *a) {
     const gg_hparams *hp = &m->hp;
     const int E = hp->n_embd, QW = hp->head_dim * hp->n_head;
-    float *x = w->x + (size_t)c0 * E;                            /* [c][E] */
+    float *x = w->x + (size_t)c0 * E;                                /* [c][E] */
     gg_op_matmul(ex, &l->wo, l->bo, a, GG_MAX(E, QW), c, w->tmp, E); /* [c][E] */
     if (l->attn_post_norm) norm(m, ex, w->tmp, w->tmp, c, l->attn_post_norm, NULL);
     if (l->attn_norm_2) { /* x = norm_2(x + attn_out_norm(x + a)): the input added twice */
@@ -249,7 +245,7 @@ static void finish_chunk(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
         norm(m, ex, x, w->tmp, c, l->ffn_norm, l->ffn_norm_b);
         h = w->tmp;
     }
-    if (l->ffn_router.data) moe_ffn(m, l, ex, w, h, c, a);  /* [c][E] in a */
+    if (l->ffn_router.data) moe_ffn(m, l, ex, w, h, c, a); /* [c][E] in a */
     else ffn(m, l, ex, w, h, c, a);
     if (l->ffn_post_norm) norm(m, ex, a, a, c, l->ffn_post_norm, NULL);
     gg_op_add(ex, x, a, (size_t)c * E);
@@ -273,8 +269,8 @@ static void finish_group(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
         finish_chunk(m, l, ex, w, c0, GG_MIN(chunk, g0 + n - c0), w->attn + (size_t)(c0 - g0) * AW);
 }
 
-int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b,
-                     gg_cancel_fn cancel, void *cancel_user, gg_err *e) {
+int gg_model_forward(const gg_model *m, gg_exec *ex, gg_work *w, const gg_batch *b, gg_cancel_fn cancel,
+                     void *cancel_user, gg_err *e) {
     if (b->n_tok > w->max_tok) return gg_fail(e, "batch of %d tokens exceeds %d", b->n_tok, w->max_tok);
     GG_PROF_PASS();
     for (int s = 0; s < b->n_seq; s++)

@@ -35,7 +35,7 @@ static void detect(gg_cpu_features *f) {
     bool avx = bit(c, 28), fma = bit(c, 12), f16c = bit(c, 29);
     if (!bit(c, 27) || !avx) return; /* no OSXSAVE: no AVX state at all */
     uint64_t xcr0 = read_xcr0();
-    bool os_avx = (xcr0 & 0x6) == 0x6;       /* XMM and YMM state */
+    bool os_avx = (xcr0 & 0x6) == 0x6;      /* XMM and YMM state */
     bool os_avx512 = (xcr0 & 0xe6) == 0xe6; /* plus opmask, ZMM0-15 high, ZMM16-31 */
     if (!os_avx) return;
     f->fma = fma;

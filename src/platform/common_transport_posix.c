@@ -30,18 +30,18 @@
 #include "platform.h"
 
 struct gg_conn {
-    int in, out;     /* the same socket twice, or stdin and stdout */
+    int in, out; /* the same socket twice, or stdin and stdout */
     bool is_socket;
     atomic_bool shut;
-    int wake[2];     /* stdio only: readable once shut down; -1 for sockets */
+    int wake[2]; /* stdio only: readable once shut down; -1 for sockets */
 };
 
 struct gg_listener {
-    int fd;          /* -1 for stdio */
+    int fd; /* -1 for stdio */
     int wake[2];
-    int spare;       /* a descriptor held in reserve to turn clients away with */
-    char *path;      /* socket file to remove at close */
-    dev_t dev;       /* ... while it is still this one */
+    int spare;  /* a descriptor held in reserve to turn clients away with */
+    char *path; /* socket file to remove at close */
+    dev_t dev;  /* ... while it is still this one */
     ino_t ino;
     bool stdio_given;
     uint8_t *refusal;
@@ -182,7 +182,8 @@ static bool fill_addr(struct sockaddr_un *a, const char *path, gg_err *e) {
     memset(a, 0, sizeof *a);
     a->sun_family = AF_UNIX;
     if (strlen(path) >= sizeof a->sun_path)
-        return gg_fail(e, "socket path '%s' is longer than %zu bytes", path, sizeof a->sun_path - 1), false;
+        return gg_fail(e, "socket path '%s' is longer than %zu bytes", path, sizeof a->sun_path - 1),
+               false;
     strcpy(a->sun_path, path);
     return true;
 }
@@ -197,7 +198,9 @@ static bool check_dir(const char *path, gg_err *e) {
     struct stat st;
     if (stat(dir, &st) != 0) return gg_fail(e, "directory '%s': %s", dir, strerror(errno)), false;
     if (st.st_uid != geteuid() || (st.st_mode & 077))
-        return gg_fail(e, "directory '%s' must belong to this user and be closed to others (chmod 700)", dir), false;
+        return gg_fail(e, "directory '%s' must belong to this user and be closed to others (chmod 700)",
+                       dir),
+               false;
     return true;
 }
 
@@ -225,7 +228,8 @@ static bool clear_stale(const char *path, gg_err *e) {
         close(fd);
         return gg_fail(e, "a server is already listening on '%s'", path), false;
     }
-    if (unlink(path) != 0) return gg_fail(e, "remove stale socket '%s': %s", path, strerror(errno)), false;
+    if (unlink(path) != 0)
+        return gg_fail(e, "remove stale socket '%s': %s", path, strerror(errno)), false;
     return true;
 }
 

@@ -42,8 +42,8 @@
 enum { PIPE_BUFFER = 64 * 1024, IO_MAX = 1 << 30, CONNECT_WAIT_MS = 5000 };
 
 static const char *os_text(DWORD code, char *buf, size_t n) {
-    DWORD len = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
-                               code, 0, buf, (DWORD)n, NULL);
+    DWORD len = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, code, 0,
+                               buf, (DWORD)n, NULL);
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == '.')) len--;
     if (len == 0) snprintf(buf, n, "Windows error %lu", (unsigned long)code);
     else buf[len] = '\0';
@@ -83,8 +83,8 @@ enum { KIND_PIPE, KIND_STDIO };
 
 struct gg_conn {
     int kind;
-    HANDLE h;              /* the pipe (KIND_PIPE) */
-    HANDLE stop;           /* manual reset; set by gg_conn_shutdown */
+    HANDLE h;    /* the pipe (KIND_PIPE) */
+    HANDLE stop; /* manual reset; set by gg_conn_shutdown */
     HANDLE ev_read, ev_write;
     volatile LONG shut;
     /* KIND_PIPE: transfers under way; the handle is closed by whoever is
@@ -104,7 +104,7 @@ static struct {
     gg_cond *cv;
     gg_thread *thread;
     uint8_t buf[64 * 1024];
-    size_t len, off;       /* buf[off..len) not yet taken */
+    size_t len, off; /* buf[off..len) not yet taken */
     bool eof, failed;
 } pump;
 
@@ -116,11 +116,13 @@ static void pump_main(void *arg) {
         while (pump.off < pump.len) gg_cond_wait(pump.cv, pump.mu);
         gg_mutex_unlock(pump.mu);
         DWORD got = 0;
-        BOOL ok = in && in != INVALID_HANDLE_VALUE && ReadFile(in, pump.buf, sizeof pump.buf, &got, NULL);
+        BOOL ok = in && in != INVALID_HANDLE_VALUE &&
+                  ReadFile(in, pump.buf, sizeof pump.buf, &got, NULL);
         DWORD err = ok ? 0 : GetLastError();
         gg_mutex_lock(pump.mu);
         if (ok && got > 0) pump.off = 0, pump.len = got;
-        else if (ok || err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF || err == ERROR_PIPE_NOT_CONNECTED)
+        else if (ok || err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF ||
+                 err == ERROR_PIPE_NOT_CONNECTED)
             pump.eof = true;
         else pump.failed = true;
         bool done = pump.eof || pump.failed;
@@ -334,12 +336,14 @@ void gg_conn_refuse(gg_conn *c, const void *msg, size_t n) {
     gg_conn_close(c);
 }
 
-uint32_t gg_conn_limit_default(void) { return GG_CONN_LIMIT_CAP; } /* handles are not limited per process */
+uint32_t gg_conn_limit_default(void) {
+    return GG_CONN_LIMIT_CAP;
+} /* handles are not limited per process */
 
 /* ---- the current user's security descriptor ---- */
 
 typedef struct user_sd {
-    void *token_user;      /* TOKEN_USER, whose Sid is the user */
+    void *token_user; /* TOKEN_USER, whose Sid is the user */
     ACL *acl;
     SECURITY_DESCRIPTOR sd;
     SECURITY_ATTRIBUTES sa;
@@ -393,19 +397,20 @@ static void user_sd_free(user_sd *u) {
 
 struct gg_listener {
     bool is_stdio, stdio_given, has_sec;
-    char *name;            /* as given, for messages */
+    char *name; /* as given, for messages */
     wchar_t *path;
     user_sd sec;
-    HANDLE next;           /* the instance waiting for the next client */
-    uint8_t *refusal;      /* sent to a client turned away inside gg_accept */
+    HANDLE next;      /* the instance waiting for the next client */
+    uint8_t *refusal; /* sent to a client turned away inside gg_accept */
     size_t refusal_len;
-    int failures;          /* instances that could not be made in a row */
-    HANDLE stop;           /* manual reset: gg_listener_stop */
+    int failures; /* instances that could not be made in a row */
+    HANDLE stop;  /* manual reset: gg_listener_stop */
     HANDLE ev_connect;
 };
 
 static HANDLE new_instance(gg_listener *l, bool first) {
-    DWORD open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
+    DWORD open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
+                      (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
     DWORD pipe_mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS;
     HANDLE h = CreateNamedPipeW(l->path, open_mode, pipe_mode, PIPE_UNLIMITED_INSTANCES, PIPE_BUFFER,
                                 PIPE_BUFFER, 0, &l->sec.sa);
@@ -459,7 +464,8 @@ gg_listener *gg_listen_pipe(const char *name, gg_err *e) {
     DWORD probe_err = probe == INVALID_HANDLE_VALUE ? GetLastError() : 0;
     if (probe != INVALID_HANDLE_VALUE) CloseHandle(probe);
     if (probe_err != ERROR_FILE_NOT_FOUND && probe_err != ERROR_PATH_NOT_FOUND) {
-        gg_fail(e, "a server is already listening on \\\\.\\pipe\\%s (or another user holds that name)", name);
+        gg_fail(e, "a server is already listening on \\\\.\\pipe\\%s (or another user holds that name)",
+                name);
         listener_free(l);
         return NULL;
     }
@@ -467,7 +473,9 @@ gg_listener *gg_listen_pipe(const char *name, gg_err *e) {
     if (!l->next) {
         DWORD code = GetLastError();
         if (code == ERROR_ACCESS_DENIED || code == ERROR_PIPE_BUSY)
-            gg_fail(e, "a server is already listening on \\\\.\\pipe\\%s (or another user holds that name)", name);
+            gg_fail(e,
+                    "a server is already listening on \\\\.\\pipe\\%s (or another user holds that name)",
+                    name);
         else fail_os(e, "create pipe", name);
         listener_free(l);
         return NULL;
@@ -536,7 +544,8 @@ static void refuse_handle(gg_listener *l, HANDLE h) {
         ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
         DWORD got = 0;
         if (ov.hEvent) {
-            if (!WriteFile(h, l->refusal, (DWORD)l->refusal_len, NULL, &ov) && GetLastError() == ERROR_IO_PENDING &&
+            if (!WriteFile(h, l->refusal, (DWORD)l->refusal_len, NULL, &ov) &&
+                GetLastError() == ERROR_IO_PENDING &&
                 WaitForSingleObject(ov.hEvent, 200) != WAIT_OBJECT_0)
                 CancelIoEx(h, &ov);
             GetOverlappedResult(h, &ov, &got, TRUE);
@@ -550,13 +559,15 @@ gg_accept_status gg_accept(gg_listener *l, gg_conn **out, gg_err *e) {
     *out = NULL;
     if (l->is_stdio) return accept_stdio(l, out, e);
     for (;;) {
-        if (WaitForSingleObject(l->stop, 0) == WAIT_OBJECT_0) return gg_fail(e, "stopped"), GG_ACCEPT_STOPPED;
+        if (WaitForSingleObject(l->stop, 0) == WAIT_OBJECT_0)
+            return gg_fail(e, "stopped"), GG_ACCEPT_STOPPED;
         if (!l->next && !(l->next = new_instance(l, false))) {
             /* Out of resources: back off (longer each time, up to a second)
              * and let connections close; the server goes on. */
             fail_os(e, "create an instance of pipe", l->name);
             l->failures++;
-            if (WaitForSingleObject(l->stop, (DWORD)GG_MIN(10 << GG_MIN(l->failures, 7), 1000)) == WAIT_OBJECT_0)
+            if (WaitForSingleObject(l->stop, (DWORD)GG_MIN(10 << GG_MIN(l->failures, 7), 1000)) ==
+                WAIT_OBJECT_0)
                 return gg_fail(e, "stopped"), GG_ACCEPT_STOPPED;
             return GG_ACCEPT_RETRY;
         }
@@ -643,8 +654,8 @@ struct gg_stop_watch {
     void (*fn)(void *);
     void *user;
     gg_thread *thread;
-    HANDLE fire;  /* manual reset: a stop was asked for */
-    HANDLE end;   /* manual reset: gg_stop_watch_end */
+    HANDLE fire; /* manual reset: a stop was asked for */
+    HANDLE end;  /* manual reset: gg_stop_watch_end */
 };
 
 static gg_stop_watch *volatile active_watch;
@@ -670,8 +681,7 @@ static BOOL WINAPI on_console_event(DWORD type) {
             WaitForSingleObject(w->end, 4500);
             handled = TRUE;
             break;
-        default:
-            break;
+        default: break;
         }
     InterlockedDecrement(&in_handler);
     return handled;

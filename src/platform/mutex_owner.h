@@ -14,9 +14,13 @@
 #include <stdatomic.h>
 
 static _Thread_local char this_thread;
-static void owner_set(gg_mutex *m) { atomic_store_explicit(&m->owner, &this_thread, memory_order_relaxed); }
+static void owner_set(gg_mutex *m) {
+    atomic_store_explicit(&m->owner, &this_thread, memory_order_relaxed);
+}
 static void owner_clear(gg_mutex *m) { atomic_store_explicit(&m->owner, NULL, memory_order_relaxed); }
-bool gg_mutex_held(gg_mutex *m) { return atomic_load_explicit(&m->owner, memory_order_relaxed) == &this_thread; }
+bool gg_mutex_held(gg_mutex *m) {
+    return atomic_load_explicit(&m->owner, memory_order_relaxed) == &this_thread;
+}
 #else
 #define owner_set(m) ((void)0)
 #define owner_clear(m) ((void)0)

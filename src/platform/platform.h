@@ -21,11 +21,11 @@
  * (or the name now points at another file). */
 typedef struct gg_file_identity {
     uint64_t size;
-    int64_t mtime_ns;  /* last write */
-    int64_t ctime_ns;  /* POSIX: last status change, which `cp -p` or touch
+    int64_t mtime_ns; /* last write */
+    int64_t ctime_ns; /* POSIX: last status change, which `cp -p` or touch
                           cannot set back after a rewrite; 0 on Windows */
-    uint64_t device;   /* st_dev; Windows: the volume serial number */
-    uint64_t file_id;  /* st_ino; Windows: the file index */
+    uint64_t device;  /* st_dev; Windows: the volume serial number */
+    uint64_t file_id; /* st_ino; Windows: the file index */
 } gg_file_identity;
 
 /* The identity of the file that path names now (symbolic links followed).
@@ -38,7 +38,7 @@ typedef struct gg_mapping {
     const uint8_t *data; /* NULL for an empty file */
     uint64_t size;
     gg_file_identity id; /* of the file mapped, from the handle that mapped it */
-    void *os; /* platform handle(s) */
+    void *os;            /* platform handle(s) */
 } gg_mapping;
 
 /* Maps the whole file read-only, shared with the page cache. The mapping
@@ -91,7 +91,7 @@ bool gg_cond_timedwait(gg_cond *c, gg_mutex *m, int64_t timeout_ns);
 void gg_cond_signal(gg_cond *c);
 void gg_cond_broadcast(gg_cond *c);
 
-int gg_cpu_count(void); /* logical CPUs usable by this process, >= 1 */
+int gg_cpu_count(void);  /* logical CPUs usable by this process, >= 1 */
 void gg_cpu_relax(void); /* pause hint inside spin loops */
 /* Gives the CPU to another ready thread, if any. Spin loops call it now
  * and then so that, with more threads than cores, the thread they wait
@@ -119,10 +119,10 @@ const gg_cpu_features *gg_cpu_get(void);
 /* ---- process memory (bytes; 0 where the OS does not say) ---- */
 
 typedef struct gg_mem_usage {
-    uint64_t rss_anon;  /* anonymous resident memory (heap, stacks) */
-    uint64_t rss_file;  /* file-backed resident memory (the mapping) */
+    uint64_t rss_anon; /* anonymous resident memory (heap, stacks) */
+    uint64_t rss_file; /* file-backed resident memory (the mapping) */
     uint64_t rss_total;
-    uint64_t peak_rss;  /* high-water mark of the whole resident set */
+    uint64_t peak_rss; /* high-water mark of the whole resident set */
 } gg_mem_usage;
 
 void gg_mem_usage_get(gg_mem_usage *u);

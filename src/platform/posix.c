@@ -165,8 +165,7 @@ int gg_fault_guard_install(int exit_status, const char *cleanup_path, gg_err *e)
         struct stat st;
         if (strlen(cleanup_path) >= sizeof guard_cleanup)
             return gg_fail(e, "'%s': path too long for the fault guard", cleanup_path);
-        if (lstat(cleanup_path, &st) != 0)
-            return gg_fail(e, "'%s': %s", cleanup_path, strerror(errno));
+        if (lstat(cleanup_path, &st) != 0) return gg_fail(e, "'%s': %s", cleanup_path, strerror(errno));
         guard_cleanup_st = st;
         memcpy(guard_cleanup, cleanup_path, strlen(cleanup_path) + 1);
     }
@@ -341,8 +340,7 @@ int64_t gg_process_cpu_ns(void) {
 void gg_sleep_ms(int ms) {
     if (ms <= 0) return;
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 /* ---- process memory ---- */
@@ -377,8 +375,7 @@ void gg_mem_usage_get(gg_mem_usage *u) {
     memset(u, 0, sizeof *u);
     mach_task_basic_info_data_t info;
     mach_msg_type_number_t count = MACH_TASK_BASIC_INFO_COUNT;
-    if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, (task_info_t)&info, &count) ==
-        KERN_SUCCESS) {
+    if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, (task_info_t)&info, &count) == KERN_SUCCESS) {
         u->rss_total = info.resident_size;
         u->peak_rss = info.resident_size_max;
     }

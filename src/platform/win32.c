@@ -28,10 +28,9 @@
 
 /* The system's text for an error code, without the trailing newline. */
 static const char *os_error_text(DWORD code, char *buf, size_t n) {
-    DWORD len = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
-                               code, 0, buf, (DWORD)n, NULL);
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == '.'))
-        len--;
+    DWORD len = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, code, 0,
+                               buf, (DWORD)n, NULL);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == '.')) len--;
     if (len == 0) snprintf(buf, n, "Windows error %lu", (unsigned long)code);
     else buf[len] = '\0';
     return buf;
@@ -79,11 +78,12 @@ int gg_file_identity_get(const char *path, gg_file_identity *id, gg_err *e) {
     if (!wpath) return gg_fail(e, "the path is not valid UTF-8");
     /* Attributes only, sharing everything: never in the way of a writer. */
     HANDLE f = CreateFileW(wpath, FILE_READ_ATTRIBUTES,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-                           OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                           FILE_FLAG_BACKUP_SEMANTICS, NULL);
     free(wpath);
     char text[256];
-    if (f == INVALID_HANDLE_VALUE) return gg_fail(e, "%s", os_error_text(GetLastError(), text, sizeof text));
+    if (f == INVALID_HANDLE_VALUE)
+        return gg_fail(e, "%s", os_error_text(GetLastError(), text, sizeof text));
     bool ok = identity_of(f, id);
     DWORD code = GetLastError();
     CloseHandle(f);
@@ -96,8 +96,8 @@ int gg_map_file(const char *path, gg_mapping *m, gg_err *e) {
     if (!wpath) return gg_fail(e, "%s: the path is not valid UTF-8", path);
     /* FILE_SHARE_DELETE lets others replace the file while it is mapped,
      * as they can on POSIX. */
-    HANDLE f = CreateFileW(wpath, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL,
-                           OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    HANDLE f = CreateFileW(wpath, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                           FILE_ATTRIBUTE_NORMAL, NULL);
     free(wpath);
     if (f == INVALID_HANDLE_VALUE) return fail_os(e, path, "cannot open");
     LARGE_INTEGER size;
@@ -317,8 +317,7 @@ int64_t gg_now_ns(void) {
     QueryPerformanceCounter(&c);
     LONGLONG freq = f.QuadPart;
     /* Split to keep counter * 1e9 from overflowing. */
-    return (int64_t)(c.QuadPart / freq) * 1000000000 +
-           (int64_t)(c.QuadPart % freq) * 1000000000 / freq;
+    return (int64_t)(c.QuadPart / freq) * 1000000000 + (int64_t)(c.QuadPart % freq) * 1000000000 / freq;
 }
 
 void gg_sleep_ms(int ms) {

@@ -48,7 +48,8 @@ bool gg_client_call(gg_client *c, uint8_t type, const uint8_t *body, size_t len,
     uint8_t rtype;
     if (!id) return gg_fail(e, "cannot send to the server"), false;
     do {
-        if (!gg_client_recv(c, &rtype, &got, reply)) return gg_fail(e, "the server closed the connection"), false;
+        if (!gg_client_recv(c, &rtype, &got, reply))
+            return gg_fail(e, "the server closed the connection"), false;
     } while (got != id && got != 0);
     if (rtype == GG_MSG_ERROR) {
         uint16_t ec = 0;

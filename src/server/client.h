@@ -13,7 +13,7 @@ typedef struct gg_client {
     gg_conn *io;
     gg_reader rd;
     gg_hello_ok hello;
-    gg_buf hello_body;  /* hello's strings point into it */
+    gg_buf hello_body; /* hello's strings point into it */
     uint8_t in[65536];
     size_t in_len, in_off;
     uint32_t next_id;

@@ -149,8 +149,7 @@ static void writer_main(void *arg) {
     srv *s = c->s;
     gg_mutex_lock(s->mu);
     for (;;) {
-        while (!c->out_head && !c->write_dead &&
-               !((c->read_done || c->closing) && c->inflight == 0))
+        while (!c->out_head && !c->write_dead && !((c->read_done || c->closing) && c->inflight == 0))
             gg_cond_wait(c->cv, s->mu);
         out_chunk *o = c->out_head;
         if (!o || c->write_dead) break;
@@ -186,9 +185,15 @@ static void handle_hello(srv_conn *c, const gg_message *m) {
                       {"ggembed " GGEMBED_VERSION, (uint32_t)strlen("ggembed " GGEMBED_VERSION)},
                       {in->arch, (uint32_t)strlen(in->arch)},
                       {in->name, (uint32_t)strlen(in->name)},
-                      (uint32_t)in->n_embd, (uint32_t)in->n_ctx, s->cfg.max_texts,
-                      s->cfg.max_frame, s->cfg.max_message, s->cfg.max_queue,
-                      (int8_t)in->pooling, 1, (uint8_t)(in->has_weights ? 1 : 0)};
+                      (uint32_t)in->n_embd,
+                      (uint32_t)in->n_ctx,
+                      s->cfg.max_texts,
+                      s->cfg.max_frame,
+                      s->cfg.max_message,
+                      s->cfg.max_queue,
+                      (int8_t)in->pooling,
+                      1,
+                      (uint8_t)(in->has_weights ? 1 : 0)};
     gg_buf b = {0};
     gg_encode_hello_ok(&b, &ok);
     gg_mutex_lock(s->mu);
@@ -278,8 +283,8 @@ static void handle_tokenize(srv_conn *c, const gg_message *m) {
         gg_buf_zero(&b, cap * 4);
         int32_t *ids = malloc(cap * sizeof *ids);
         char err[GGEMBED_ERR_LEN];
-        ggembed_status st = ids ? ggembed_tokenize(c->s->model, t.text.p, t.text.len, t.add_special,
-                                                   ids, cap, &n, err, sizeof err)
+        ggembed_status st = ids ? ggembed_tokenize(c->s->model, t.text.p, t.text.len, t.add_special, ids,
+                                                   cap, &n, err, sizeof err)
                                 : GGEMBED_E_MEMORY;
         if (st != GGEMBED_OK || b.oom) {
             free(ids);
@@ -434,7 +439,9 @@ static void reader_main(void *arg) {
     gg_cond_broadcast(c->cv);
     gg_mutex_unlock(s->mu);
     if (s->is_stdio) stdio_ended(s, why);
-    else if (why == END_IDLE) fprintf(stderr, "ggembed: closed a connection: a message stayed incomplete past the idle timeout\n");
+    else if (why == END_IDLE)
+        fprintf(stderr,
+                "ggembed: closed a connection: a message stayed incomplete past the idle timeout\n");
     gg_thread_join(c->writer);
     gg_mutex_lock(s->mu);
     srv_conn **p = &s->conns;
@@ -470,8 +477,8 @@ void srv_conn_admit(srv *s, gg_conn *io) {
     uint32_t open = s->n_conns;
     gg_mutex_unlock(s->mu);
     if (open >= s->cfg.max_conns) {
-        snprintf(why, sizeof why, "the server has %u connections open, its limit (--max-connections); try later",
-                 open);
+        snprintf(why, sizeof why,
+                 "the server has %u connections open, its limit (--max-connections); try later", open);
         return refuse(s, io, why);
     }
     if (!gg_budget_reserve(&s->mem, SRV_CONN_COST, false))

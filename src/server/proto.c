@@ -19,7 +19,7 @@ const char *gg_proto_error_name(int code) {
 }
 
 const char *gg_proto_type_name(int type) {
-    static const char *names[] = {"?", "HELLO", "EMBED", "TOKENIZE", "HEALTH",
+    static const char *names[] = {"?",     "HELLO",  "EMBED",    "TOKENIZE", "HEALTH",
                                   "STATS", "CANCEL", "SHUTDOWN", "RERANK"};
     if (type == GG_MSG_ERROR) return "ERROR";
     int base = type & 0x7F;
@@ -38,8 +38,7 @@ static void put32(uint8_t *p, uint32_t v) {
 }
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static uint32_t get32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 /* ---- frames ---- */
@@ -52,8 +51,7 @@ void gg_frame_header_put(uint8_t out[GG_FRAME_HEADER], const gg_frame_header *h)
     put32(out + 8, h->id);
 }
 
-bool gg_frame_header_get(const uint8_t in[GG_FRAME_HEADER], uint32_t max_frame,
-                         gg_frame_header *h) {
+bool gg_frame_header_get(const uint8_t in[GG_FRAME_HEADER], uint32_t max_frame, gg_frame_header *h) {
     h->length = get32(in);
     h->type = in[4];
     h->flags = in[5];
@@ -77,9 +75,7 @@ void gg_reader_free(gg_reader *r) {
     r->body_len = r->body_cap = 0;
 }
 
-bool gg_reader_partial(const gg_reader *r) {
-    return r->hdr_have > 0 || r->in_frame || r->in_message;
-}
+bool gg_reader_partial(const gg_reader *r) { return r->hdr_have > 0 || r->in_frame || r->in_message; }
 
 /* Makes room for need bytes of body: 0, 1 when the budget has none, -1
  * when out of memory. */
@@ -378,18 +374,18 @@ uint16_t gg_f32_to_f16(float f) {
     memcpy(&x, &f, 4);
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
     uint32_t ax = x & 0x7FFFFFFF;
-    if (ax > 0x7F800000) return sign | 0x7E00;           /* NaN */
-    if (ax >= 0x477FF000) return sign | 0x7C00;          /* rounds to or is infinity */
-    if (ax < 0x38800000) {                               /* subnormal half or zero */
-        if (ax < 0x33000000) return sign;                /* below half the smallest */
+    if (ax > 0x7F800000) return sign | 0x7E00;  /* NaN */
+    if (ax >= 0x477FF000) return sign | 0x7C00; /* rounds to or is infinity */
+    if (ax < 0x38800000) {                      /* subnormal half or zero */
+        if (ax < 0x33000000) return sign;       /* below half the smallest */
         uint32_t mant = (ax & 0x7FFFFF) | 0x800000;
-        int shift = 126 - (int)(ax >> 23);               /* 14..24 */
+        int shift = 126 - (int)(ax >> 23); /* 14..24 */
         uint32_t h = mant >> shift;
         uint32_t rest = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
         if (rest > half || (rest == half && (h & 1))) h++;
         return sign | (uint16_t)h;
     }
-    uint32_t h = ((ax >> 13) - (112u << 10));            /* rebias exponent 127 -> 15 */
+    uint32_t h = ((ax >> 13) - (112u << 10)); /* rebias exponent 127 -> 15 */
     uint32_t rest = ax & 0x1FFF;
     if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
     return sign | (uint16_t)h;

@@ -26,29 +26,29 @@ enum {
     GG_MSG_SHUTDOWN = 0x07,
     GG_MSG_RERANK = 0x08,
     GG_MSG_LAST_REQUEST = GG_MSG_RERANK, /* the highest request type this server knows */
-    GG_MSG_REPLY = 0x80, /* answer type = GG_MSG_REPLY | request type */
+    GG_MSG_REPLY = 0x80,                 /* answer type = GG_MSG_REPLY | request type */
     GG_MSG_ERROR = 0xFF,
 };
 
 /* Error codes carried by ERROR messages: one row per code, name and
  * number as in the error table of docs/PROTOCOL.md (test_proto checks
  * that the two agree, both ways). */
-#define GG_PROTO_ERRORS(X)  \
-    X(MALFORMED, 1)         \
-    X(TOO_LARGE, 2)         \
-    X(UNKNOWN_TYPE, 3)      \
-    X(BAD_REQUEST, 4)       \
-    X(BAD_UTF8, 5)          \
-    X(NO_HELLO, 6)          \
-    X(VERSION, 7)           \
-    X(BUSY, 8)              \
-    X(TIMEOUT, 9)           \
-    X(CANCELLED, 10)        \
-    X(TOO_LONG, 11)         \
-    X(INVALID, 12)          \
-    X(SHUTTING_DOWN, 13)    \
-    X(NO_WEIGHTS, 14)       \
-    X(INTERNAL, 15)         \
+#define GG_PROTO_ERRORS(X) \
+    X(MALFORMED, 1)        \
+    X(TOO_LARGE, 2)        \
+    X(UNKNOWN_TYPE, 3)     \
+    X(BAD_REQUEST, 4)      \
+    X(BAD_UTF8, 5)         \
+    X(NO_HELLO, 6)         \
+    X(VERSION, 7)          \
+    X(BUSY, 8)             \
+    X(TIMEOUT, 9)          \
+    X(CANCELLED, 10)       \
+    X(TOO_LONG, 11)        \
+    X(INVALID, 12)         \
+    X(SHUTTING_DOWN, 13)   \
+    X(NO_WEIGHTS, 14)      \
+    X(INTERNAL, 15)        \
     X(MODEL_CHANGED, 16)
 
 enum {
@@ -73,20 +73,19 @@ typedef struct gg_frame_header {
 
 void gg_frame_header_put(uint8_t out[GG_FRAME_HEADER], const gg_frame_header *h);
 /* Returns false when the header breaks the rules (flags, reserved, size). */
-bool gg_frame_header_get(const uint8_t in[GG_FRAME_HEADER], uint32_t max_frame,
-                         gg_frame_header *h);
+bool gg_frame_header_get(const uint8_t in[GG_FRAME_HEADER], uint32_t max_frame, gg_frame_header *h);
 
 /* Assembles messages from a byte stream fed in arbitrary pieces. */
 typedef struct gg_reader {
     uint32_t max_frame, max_message;
     uint8_t hdr[GG_FRAME_HEADER];
     size_t hdr_have;
-    bool in_frame;        /* header read, payload pending */
-    gg_frame_header cur;  /* the frame being read */
-    uint32_t frame_left;  /* payload bytes of cur still to read */
-    bool in_message;      /* a MORE frame was seen: the message continues */
-    bool discarding;      /* the message is over max_message: drop it */
-    bool refused;         /* ... because the budget had no room for it */
+    bool in_frame;       /* header read, payload pending */
+    gg_frame_header cur; /* the frame being read */
+    uint32_t frame_left; /* payload bytes of cur still to read */
+    bool in_message;     /* a MORE frame was seen: the message continues */
+    bool discarding;     /* the message is over max_message: drop it */
+    bool refused;        /* ... because the budget had no room for it */
     uint8_t *body;
     size_t body_len, body_cap;
     /* Optional: the body buffer is charged to it when a frame header

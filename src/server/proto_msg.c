@@ -52,7 +52,8 @@ static int embed_options(gg_rd *rd, gg_embed_req *r, gg_err *e) {
         return gg_fail(e, "EMBED: pooling %d is not -1, 1, 2 or 3", r->pooling), GG_PE_INVALID;
     if (r->normalize < -1 || r->normalize > 1)
         return gg_fail(e, "EMBED: normalize %d is not -1, 0 or 1", r->normalize), GG_PE_INVALID;
-    if (r->truncate > 1) return gg_fail(e, "EMBED: truncate %d is not 0 or 1", r->truncate), GG_PE_INVALID;
+    if (r->truncate > 1)
+        return gg_fail(e, "EMBED: truncate %d is not 0 or 1", r->truncate), GG_PE_INVALID;
     if (r->format > 1) return gg_fail(e, "EMBED: format %d is not 0 or 1", r->format), GG_PE_INVALID;
     return check_utf8(r->prefix, "EMBED prefix", e);
 }
@@ -63,9 +64,11 @@ static int embed_options(gg_rd *rd, gg_embed_req *r, gg_err *e) {
 static int read_strings(gg_rd *rd, uint32_t n, uint32_t max, const char *msg, const char *what,
                         gg_str **out, gg_err *e) {
     *out = NULL;
-    if (n > max) return gg_fail(e, "%s: %u %ss, more than max_texts %u", msg, n, what, max), GG_PE_INVALID;
+    if (n > max)
+        return gg_fail(e, "%s: %u %ss, more than max_texts %u", msg, n, what, max), GG_PE_INVALID;
     /* Each string takes at least its 4-byte length: refuse before allocating. */
-    if ((uint64_t)n * 4 > rd->len - rd->off) return gg_fail(e, "%s: body too short for its %ss", msg, what), GG_PE_BAD_REQUEST;
+    if ((uint64_t)n * 4 > rd->len - rd->off)
+        return gg_fail(e, "%s: body too short for its %ss", msg, what), GG_PE_BAD_REQUEST;
     gg_str *v = malloc((n ? n : 1) * sizeof *v);
     if (!v) return gg_fail_kind(e, GG_E_MEMORY, "%s: out of memory", msg), GG_PE_INTERNAL;
     for (uint32_t i = 0; i < n; i++) v[i] = gg_rd_str(rd);
@@ -98,7 +101,8 @@ int gg_decode_rerank(const uint8_t *b, size_t n, uint32_t max_texts, gg_rerank_r
     r->query = gg_rd_str(&rd);
     r->n = gg_rd_u32(&rd);
     if (rd.bad) return bad(e, "RERANK: body too short");
-    if (r->truncate > 1) return gg_fail(e, "RERANK: truncate %d is not 0 or 1", r->truncate), GG_PE_INVALID;
+    if (r->truncate > 1)
+        return gg_fail(e, "RERANK: truncate %d is not 0 or 1", r->truncate), GG_PE_INVALID;
     int rc = check_utf8(r->query, "RERANK query", e);
     if (rc) return rc;
     return read_strings(&rd, r->n, max_texts, "RERANK", "document", &r->docs, e);
@@ -190,7 +194,8 @@ int gg_decode_rerank_ok(const uint8_t *b, size_t n, gg_rerank_ok *r, gg_err *e) 
     r->n = gg_rd_u32(&rd);
     if (rd.bad) return bad(e, "RERANK_OK: bad head");
     r->info = gg_rd_bytes(&rd, (size_t)r->n * 8);
-    if (rd.bad || (uint64_t)r->n * 4 != rd.len - rd.off) return bad(e, "RERANK_OK: size does not match n");
+    if (rd.bad || (uint64_t)r->n * 4 != rd.len - rd.off)
+        return bad(e, "RERANK_OK: size does not match n");
     r->scores = b + rd.off;
     return 0;
 }

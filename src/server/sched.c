@@ -60,8 +60,7 @@ static const struct job_state_info {
     bool answered;              /* its one answer has been queued */
     unsigned next;              /* the states it may move to (bits) */
 } job_states[] = {
-    [JOB_RECEIVED] = {IN_NO_LIST, false, false, false, false,
-                      1u << JOB_WAITING | 1u << JOB_ANSWERED},
+    [JOB_RECEIVED] = {IN_NO_LIST, false, false, false, false, 1u << JOB_WAITING | 1u << JOB_ANSWERED},
     [JOB_WAITING] = {IN_QUEUE, true, true, true, false, 1u << JOB_RUNNING | 1u << JOB_ANSWERED},
     [JOB_RUNNING] = {IN_PASS, true, true, true, false, 1u << JOB_ABANDONED | 1u << JOB_ANSWERED},
     [JOB_ABANDONED] = {IN_PASS, true, false, true, true, 1u << JOB_ANSWERED},
@@ -162,9 +161,10 @@ static void stat_add(srv_stats *st, size_t offset, uint64_t v) {
 void sched_submit(srv *s, job *j) {
     gg_mutex_lock(s->mu);
     stat_add(&s->st, j->kind->stat_requests, 1);
-    int code = s->model_changed ? GG_PE_MODEL_CHANGED
-               : s->stopping    ? GG_PE_SHUTTING_DOWN
-               : s->depth >= s->cfg.max_queue ? GG_PE_BUSY : 0;
+    int code = s->model_changed               ? GG_PE_MODEL_CHANGED
+               : s->stopping                  ? GG_PE_SHUTTING_DOWN
+               : s->depth >= s->cfg.max_queue ? GG_PE_BUSY
+                                              : 0;
     if (code == GG_PE_BUSY) s->st.busy++;
     if (code)
         answer_error_locked(s, j, JOB_ANSWERED, code,
@@ -355,7 +355,8 @@ static int64_t abandon_overdue_locked(srv *s, int64_t now) {
     int64_t next = 0;
     for (job *j = s->pass.head; j; j = j->next) {
         if (j->state != JOB_RUNNING || !j->deadline) continue;
-        if (now > j->deadline) answer_error_locked(s, j, JOB_ABANDONED, GG_PE_TIMEOUT, "deadline passed");
+        if (now > j->deadline)
+            answer_error_locked(s, j, JOB_ABANDONED, GG_PE_TIMEOUT, "deadline passed");
         else if (!next || j->deadline < next) next = j->deadline;
     }
     return next;
@@ -434,7 +435,8 @@ static void embed_free_lists(job *j) { free(j->embed.texts); }
 
 static int embed_check(const srv *s, const job *j, gg_err *e) {
     if (j->embed.dims > (uint32_t)s->info->n_embd)
-        return gg_fail(e, "dims %u is over the model's %d", j->embed.dims, s->info->n_embd), GG_PE_INVALID;
+        return gg_fail(e, "dims %u is over the model's %d", j->embed.dims, s->info->n_embd),
+               GG_PE_INVALID;
     /* A reranker's own pooling scores pairs; its hidden states can still
      * be pooled into vectors, but only when the client names how. */
     if (s->info->pooling == GGEMBED_POOLING_RANK && j->embed.pooling == GGEMBED_POOLING_DEFAULT)

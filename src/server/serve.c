@@ -206,8 +206,8 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     s->mu = gg_mutex_new();
     s->cv = gg_cond_new();
     s->deadline_cv = gg_cond_new();
-    gg_thread *engine =
-        s->mu && s->cv && s->deadline_cv ? gg_thread_start(sched_engine_main, s, e) : NULL;
+    gg_thread *engine = s->mu && s->cv && s->deadline_cv ? gg_thread_start(sched_engine_main, s, e)
+                                                         : NULL;
     gg_thread *deadlines = engine ? gg_thread_start(sched_deadline_main, s, e) : NULL;
     gg_stop_watch *watch = deadlines ? gg_stop_watch_start(on_stop_signal, s, e) : NULL;
     if (!watch) {
@@ -230,8 +230,8 @@ int gg_server_run(ggembed_model *model, gg_listener *l, bool is_stdio, const gg_
     gg_thread_join(deadlines);
     close_connections(s);
     gg_stop_watch_end(watch);
-    fprintf(stderr, "ggembed: stopped requests=%llu errors=%llu\n",
-            (unsigned long long)s->st.requests, (unsigned long long)s->st.errors);
+    fprintf(stderr, "ggembed: stopped requests=%llu errors=%llu\n", (unsigned long long)s->st.requests,
+            (unsigned long long)s->st.errors);
     int rc = s->model_changed ? GG_SERVER_MODEL_CHANGED : 0;
     if (s->failed) rc = gg_fail(e, "%s", s->failure.msg);
     gg_mutex_free(s->mu);

@@ -20,9 +20,9 @@ typedef struct gg_server_config {
     uint32_t max_conns;      /* beyond: a new connection is sent BUSY and closed */
     int64_t idle_timeout_ms; /* a started message must arrive within it (0: no limit) */
     size_t mem_limit;        /* bytes held for requests and answers (PROTOCOL.md, section 6) */
-    const char *poison;  /* test-only: exit(3) on an EMBED text containing it */
-    int test_delay_ms;   /* test-only: sleep before each batch */
-    const char *ready_line; /* written to stderr once requests are taken */
+    const char *poison;      /* test-only: exit(3) on an EMBED text containing it */
+    int test_delay_ms;       /* test-only: sleep before each batch */
+    const char *ready_line;  /* written to stderr once requests are taken */
 } gg_server_config;
 
 typedef struct srv srv;
@@ -59,7 +59,7 @@ typedef struct job job;
  * RERANK): one row each in sched.c (job_kinds), which drives admission
  * (conn.c), batching and the engine call (sched.c). */
 typedef struct job_kind {
-    uint8_t type;        /* the request's message type; its answer is GG_MSG_REPLY | type */
+    uint8_t type;                     /* the request's message type; its answer is GG_MSG_REPLY | type */
     size_t stat_requests, stat_items; /* offsets in srv_stats of its counters */
     /* Decodes j->body (len bytes) into j's request and sets j->deadline_ms
      * and j->n: 0, or a GG_PE_* code with the message in e. */
@@ -80,8 +80,8 @@ typedef struct job_kind {
     /* Runs the jobs [first, end) of the pass in one engine call (cancel and
      * user: the engine's cancel callback); on success answers every one of
      * them. */
-    ggembed_status (*run)(srv *s, job *first, job *end, int (*cancel)(void *), void *user,
-                          char *err, size_t err_len);
+    ggembed_status (*run)(srv *s, job *first, job *end, int (*cancel)(void *), void *user, char *err,
+                          size_t err_len);
 } job_kind;
 
 /* The row of a request type the engine serves; NULL for the others. */
@@ -96,15 +96,15 @@ struct job {
     const job_kind *kind;
     srv_conn *c;
     uint32_t id;
-    union {                 /* by kind; strings point into body */
+    union { /* by kind; strings point into body */
         gg_embed_req embed;
         gg_rerank_req rerank;
     };
-    uint32_t n;             /* texts or documents */
+    uint32_t n; /* texts or documents */
     uint32_t deadline_ms;
     uint8_t *body;
     int64_t t_recv, deadline; /* ns, gg_now_ns clock; deadline 0: none */
-    gg_budget *budget;  /* `held` bytes of it are this request's, given back by job_free */
+    gg_budget *budget;        /* `held` bytes of it are this request's, given back by job_free */
     size_t held;
 };
 
@@ -128,8 +128,8 @@ struct srv {
     bool is_stdio;
     int64_t t_start;
 
-    gg_mutex *mu;       /* guards everything below */
-    gg_cond *cv;        /* queue changes, stop, connection list changes */
+    gg_mutex *mu;         /* guards everything below */
+    gg_cond *cv;          /* queue changes, stop, connection list changes */
     gg_cond *deadline_cv; /* a request with a deadline came, or the stop */
     bool stopping;
     bool model_changed; /* the stop is for MODEL_CHANGED: new work hears that */
@@ -140,14 +140,14 @@ struct srv {
     srv_conn *zombies;  /* finished, reader thread to join */
     uint32_t n_conns;
     srv_stats st;
-    bool failed;        /* the stop is abnormal: gg_server_run returns failure */
+    bool failed; /* the stop is abnormal: gg_server_run returns failure */
     gg_err failure;
-    gg_budget mem;      /* request and answer bytes held (no lock: atomic) */
+    gg_budget mem; /* request and answer bytes held (no lock: atomic) */
 };
 
 typedef struct out_chunk {
     struct out_chunk *next;
-    size_t len;         /* charged to srv.mem with the header: out_chunk_cost */
+    size_t len; /* charged to srv.mem with the header: out_chunk_cost */
     uint8_t data[];
 } out_chunk;
 
@@ -155,17 +155,17 @@ typedef struct out_chunk {
 struct srv_conn {
     srv *s;
     gg_conn *io;
-    gg_cond *cv;          /* its queue or state changed */
+    gg_cond *cv; /* its queue or state changed */
     out_chunk *out_head, *out_tail;
-    size_t out_bytes;     /* encoded answers not yet written */
-    bool read_done;       /* no more requests will come */
-    bool write_dead;      /* the client cannot be written to */
-    bool closing;         /* flush, then close */
+    size_t out_bytes; /* encoded answers not yet written */
+    bool read_done;   /* no more requests will come */
+    bool write_dead;  /* the client cannot be written to */
+    bool closing;     /* flush, then close */
     bool hello;
-    bool finished;        /* its threads are done: io is closed once refs is 0 */
-    uint32_t inflight;    /* EMBED and RERANK jobs queued or running */
-    int refs;             /* reader thread + jobs */
-    size_t held;          /* its fixed cost, charged to srv.mem (SRV_CONN_COST) */
+    bool finished;     /* its threads are done: io is closed once refs is 0 */
+    uint32_t inflight; /* EMBED and RERANK jobs queued or running */
+    int refs;          /* reader thread + jobs */
+    size_t held;       /* its fixed cost, charged to srv.mem (SRV_CONN_COST) */
     gg_thread *reader, *writer;
     srv_conn *next;
 };

@@ -118,7 +118,8 @@ int gg_bpe_encode(const gg_tokenizer *t, const char *s, size_t len, gg_tokvec *o
     memset(&w, 0, sizeof w);
     w.t = t;
     if (gg_pretok_split(&w.pt, t->pre, s, len)) {
-        rc = gg_fail_kind(e, GG_E_MEMORY, "BPE tokenizer: out of memory splitting %zu bytes of text", len);
+        rc = gg_fail_kind(e, GG_E_MEMORY, "BPE tokenizer: out of memory splitting %zu bytes of text",
+                          len);
         goto done;
     }
     for (size_t i = 0; i < w.pt.n_lens; i++) {
@@ -180,8 +181,10 @@ static int unknown_pre(const char *name, size_t len, gg_err *e) {
         int k = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", pre_names[i].name);
         if (k > 0) used += (size_t)k;
     }
-    return gg_fail_kind(e, GG_E_UNSUPPORTED, "BPE tokenizer: unknown pre-tokenizer '%.*s' (tokenizer.ggml.pre); supported: %s",
-                   (int)GG_MIN(len, 64), name, list);
+    return gg_fail_kind(
+        e, GG_E_UNSUPPORTED,
+        "BPE tokenizer: unknown pre-tokenizer '%.*s' (tokenizer.ggml.pre); supported: %s",
+        (int)GG_MIN(len, 64), name, list);
 }
 
 /* The pre-tokenizer name: from the file when there is one, else from

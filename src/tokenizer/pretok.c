@@ -51,7 +51,9 @@ static uint32_t wide(const gg_pretok *p, size_t i) {
     return (c > 0x7F && is_ws(p, i)) ? 0x0B : c;
 }
 
-typedef struct range { uint32_t lo, hi; } range;
+typedef struct range {
+    uint32_t lo, hi;
+} range;
 
 static bool in_ranges(uint32_t c, const range *r, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -100,7 +102,7 @@ static size_t space_run_end(const gg_pretok *p, size_t pos, size_t e) {
     while (w < e && is_ws(p, w)) w++;
     if (w - pos > 1 && w < e) return w - 1; /* leave one space for the next word */
     if (w > pos) return w;
-    return pos + 1;                         /* nothing matched: one character */
+    return pos + 1; /* nothing matched: one character */
 }
 
 /* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
@@ -128,8 +130,7 @@ static void split_gpt2(gg_pretok *p, size_t b, size_t e, out *o) {
  *  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  * LLaMA 3 (max 3, llama.cpp's matcher) and Qwen 2 (max 1, std::regex,
  * which matches the same words). */
-static void split_llama3_like(gg_pretok *p, size_t b, size_t e, out *o, size_t max_digits,
-                              int how) {
+static void split_llama3_like(gg_pretok *p, size_t b, size_t e, out *o, size_t max_digits, int how) {
     size_t pos = b;
     while (pos < e) {
         size_t start = pos, q = pos + (p->cps[pos] == ' ');
@@ -229,9 +230,7 @@ static const range cjk_ranges[] = {{0x4E00, 0x9FA5}, {0x0800, 0x4E00}, {0xAC00, 
 static bool is_cjk(const gg_pretok *p, size_t i) {
     return in_ranges(wide(p, i), cjk_ranges, GG_ARRAY_LEN(cjk_ranges));
 }
-static size_t match_cjk(const gg_pretok *p, size_t pos, size_t e) {
-    return run_of(p, pos, e, is_cjk);
-}
+static size_t match_cjk(const gg_pretok *p, size_t pos, size_t e) { return run_of(p, pos, e, is_cjk); }
 
 /* The cased letters of DeepSeek LLM's \s?[A-Za-zµÀ-Ö...]+ , as code points. */
 /* clang-format off */
@@ -293,7 +292,10 @@ static void split_matches(gg_pretok *p, size_t b, size_t e, out *o, match_fn m) 
     size_t pos = b, gap = b;
     while (pos < e) {
         size_t n = m(p, pos, e);
-        if (n == 0) { pos++; continue; }
+        if (n == 0) {
+            pos++;
+            continue;
+        }
         emit(o, pos - gap);
         emit(o, n);
         pos += n;
@@ -324,9 +326,7 @@ static void run_pass(gg_pretok *p, const pass *ps) {
 static int passes_for(gg_pre_kind kind, pass *ps) {
     switch (kind) {
     case GG_PRE_GPT2:
-    case GG_PRE_MPT:
-        ps[0] = (pass){split_gpt2, NULL};
-        return 1;
+    case GG_PRE_MPT: ps[0] = (pass){split_gpt2, NULL}; return 1;
     case GG_PRE_STARCODER:
     case GG_PRE_REFACT:
         ps[0] = (pass){NULL, match_number};
@@ -337,12 +337,8 @@ static int passes_for(gg_pre_kind kind, pass *ps) {
         ps[1] = (pass){split_gpt2, NULL};
         ps[2] = (pass){NULL, match_digits3};
         return 3;
-    case GG_PRE_LLAMA3:
-        ps[0] = (pass){split_llama3, NULL};
-        return 1;
-    case GG_PRE_QWEN2:
-        ps[0] = (pass){split_qwen2, NULL};
-        return 1;
+    case GG_PRE_LLAMA3: ps[0] = (pass){split_llama3, NULL}; return 1;
+    case GG_PRE_QWEN2: ps[0] = (pass){split_qwen2, NULL}; return 1;
     case GG_PRE_DEEPSEEK_CODER:
         ps[0] = (pass){NULL, match_newline};
         ps[1] = (pass){NULL, match_space_letters};

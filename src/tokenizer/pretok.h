@@ -23,10 +23,10 @@
 /* Working memory of one split; reuse it across calls to avoid mallocs.
  * Zero-initialise before first use. */
 typedef struct gg_pretok {
-    uint32_t *cps;    /* code points of the text */
-    uint16_t *flags;  /* gg_unicode_flags of each code point */
-    uint32_t *lens;   /* the words: lengths in code points, in order */
-    uint32_t *spare;  /* second list, swapped with lens between passes */
+    uint32_t *cps;   /* code points of the text */
+    uint16_t *flags; /* gg_unicode_flags of each code point */
+    uint32_t *lens;  /* the words: lengths in code points, in order */
+    uint32_t *spare; /* second list, swapped with lens between passes */
     size_t n_cps, n_lens;
     size_t cap_cps, cap_flags, cap_lens, cap_spare;
 } gg_pretok;

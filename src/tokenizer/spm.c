@@ -61,14 +61,19 @@ static int emit_symbols(const gg_tokenizer *t, const spm_work *w, gg_tokvec *out
         const gg_sym *s = &w->syms[i];
         int32_t id = gg_strmap_get(&t->vocab, w->text + s->start, s->len);
         if (id >= 0) {
-            if (gg_tokvec_push(out, id)) return gg_fail_kind(e, GG_E_MEMORY, "SentencePiece tokenizer: out of memory");
+            if (gg_tokvec_push(out, id))
+                return gg_fail_kind(e, GG_E_MEMORY, "SentencePiece tokenizer: out of memory");
             continue;
         }
         for (uint32_t j = 0; j < s->len; j++) {
             uint8_t b = (uint8_t)w->text[s->start + j];
             if (t->byte_ids[b] < 0)
-                return gg_fail(e, "SentencePiece tokenizer: byte 0x%02X has no token (no <0x%02X> in the vocabulary)", b, b);
-            if (gg_tokvec_push(out, t->byte_ids[b])) return gg_fail_kind(e, GG_E_MEMORY, "SentencePiece tokenizer: out of memory");
+                return gg_fail(
+                    e,
+                    "SentencePiece tokenizer: byte 0x%02X has no token (no <0x%02X> in the vocabulary)",
+                    b, b);
+            if (gg_tokvec_push(out, t->byte_ids[b]))
+                return gg_fail_kind(e, GG_E_MEMORY, "SentencePiece tokenizer: out of memory");
         }
     }
     return 0;
@@ -81,7 +86,8 @@ int gg_spm_encode(const gg_tokenizer *t, const char *s, size_t len, bool first, 
     int rc;
     /* an empty fragment yields nothing, not even the space prefix */
     if (len == 0) return 0;
-    if (len > (UINT32_MAX - 3) / 3) return gg_fail(e, "SentencePiece tokenizer: text too long (%zu bytes)", len);
+    if (len > (UINT32_MAX - 3) / 3)
+        return gg_fail(e, "SentencePiece tokenizer: text too long (%zu bytes)", len);
     max = len * 3 + 3;
     memset(&w, 0, sizeof w);
     w.t = t;
@@ -89,7 +95,8 @@ int gg_spm_encode(const gg_tokenizer *t, const char *s, size_t len, bool first, 
     w.syms = malloc(max * sizeof *w.syms);
     w.heap = malloc(max * 3 * sizeof *w.heap); /* three pairs per symbol, for gg_sym_merge */
     if (!w.text || !w.syms || !w.heap) {
-        rc = gg_fail_kind(e, GG_E_MEMORY, "SentencePiece tokenizer: out of memory for %zu bytes of text", len);
+        rc = gg_fail_kind(e, GG_E_MEMORY, "SentencePiece tokenizer: out of memory for %zu bytes of text",
+                          len);
     } else {
         w.len = escape(t, w.text, s, len, first);
         gg_sym_merge(w.syms, gg_sym_cut(w.syms, w.text, w.len), w.heap, token_score, &w);

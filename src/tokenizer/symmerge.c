@@ -79,7 +79,8 @@ static void try_pair(sym_merge *m, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     l = &m->syms[left];
     r = &m->syms[right];
-    if (m->cost(m->ctx, l, r, &cost)) heap_push(&m->heap, (gg_sym_pair){cost, left, right, l->len + r->len});
+    if (m->cost(m->ctx, l, r, &cost))
+        heap_push(&m->heap, (gg_sym_pair){cost, left, right, l->len + r->len});
 }
 
 void gg_sym_merge(gg_sym *syms, int32_t n, gg_sym_pair *heap, gg_sym_cost_fn cost, void *ctx) {

@@ -97,9 +97,9 @@ static int set_family(gg_tokenizer *t, gguf_str model, gguf_str pre, gg_err *e) 
         in->add_bos = true;
         t->spm_add_space_prefix = true;
     } else if (gguf_str_eq(model, "gpt2")) {
-        static const char *const bos_pres[] = {"llama3", "llama-v3", "llama-bpe", "falcon3",
-                                               "falcon-h1", "pixtral", "midm-2.0", "lfm2",
-                                               "jina-v5-nano", "tekken", "chameleon", NULL};
+        static const char *const bos_pres[] = {"llama3",       "llama-v3", "llama-bpe", "falcon3",
+                                               "falcon-h1",    "pixtral",  "midm-2.0",  "lfm2",
+                                               "jina-v5-nano", "tekken",   "chameleon", NULL};
         static const char *const sep_pres[] = {"jina-v1-en", "jina-v2-code", "roberta-bpe", NULL};
         static const char *const no_bos_pres[] = {"glm4", "chatglm-bpe", NULL};
         in->kind = GG_TOK_BPE, in->model_name = "gpt2";
@@ -112,8 +112,10 @@ static int set_family(gg_tokenizer *t, gguf_str model, gguf_str pre, gg_err *e) 
         in->eos = 1, in->unk = 2, in->pad = 0;
         in->add_eos = true;
     } else {
-        return gg_fail_kind(e, GG_E_UNSUPPORTED, "unknown tokenizer '%.*s' (tokenizer.ggml.model); supported: bert, llama, gpt2, t5",
-                       (int)GG_MIN(model.len, 64), model.ptr);
+        return gg_fail_kind(
+            e, GG_E_UNSUPPORTED,
+            "unknown tokenizer '%.*s' (tokenizer.ggml.model); supported: bert, llama, gpt2, t5",
+            (int)GG_MIN(model.len, 64), model.ptr);
     }
     return 0;
 }
@@ -139,7 +141,8 @@ static int load_tokens(gg_tokenizer *t, gg_err *e) {
     }
     /* last id first: a repeated text keeps its last id, as in llama.cpp */
     for (size_t i = n; i-- > 0;)
-        if (t->tokens[i].len > 0) gg_strmap_put(&t->vocab, t->tokens[i].ptr, t->tokens[i].len, (int32_t)i);
+        if (t->tokens[i].len > 0)
+            gg_strmap_put(&t->vocab, t->tokens[i].ptr, t->tokens[i].len, (int32_t)i);
     return 0;
 }
 
@@ -148,16 +151,20 @@ static int load_scores_types(gg_tokenizer *t, gg_err *e) {
     if (gguf_find_kv(t->file, "tokenizer.ggml.scores")) {
         if (gguf_get_arr(t->file, "tokenizer.ggml.scores", GGUF_VTYPE_COUNT, &a, e)) return -1;
         if (a.type != GGUF_FLOAT32 && a.type != GGUF_INT32)
-            return gg_fail(e, "tokenizer.ggml.scores: elements are %s, want f32 or i32", gguf_vtype_name(a.type));
+            return gg_fail(e, "tokenizer.ggml.scores: elements are %s, want f32 or i32",
+                           gguf_vtype_name(a.type));
         if (a.n < (uint64_t)t->n_vocab)
-            return gg_fail(e, "tokenizer.ggml.scores: %llu scores for %d tokens", (unsigned long long)a.n, t->n_vocab);
+            return gg_fail(e, "tokenizer.ggml.scores: %llu scores for %d tokens",
+                           (unsigned long long)a.n, t->n_vocab);
         for (int32_t i = 0; i < t->n_vocab; i++)
-            t->scores[i] = a.type == GGUF_FLOAT32 ? gguf_arr_f32(&a, (uint64_t)i) : (float)gguf_arr_i32(&a, (uint64_t)i);
+            t->scores[i] = a.type == GGUF_FLOAT32 ? gguf_arr_f32(&a, (uint64_t)i)
+                                                  : (float)gguf_arr_i32(&a, (uint64_t)i);
     }
     if (gguf_find_kv(t->file, "tokenizer.ggml.token_type")) {
         if (gguf_get_arr(t->file, "tokenizer.ggml.token_type", GGUF_INT32, &a, e)) return -1;
         if (a.n < (uint64_t)t->n_vocab)
-            return gg_fail(e, "tokenizer.ggml.token_type: %llu types for %d tokens", (unsigned long long)a.n, t->n_vocab);
+            return gg_fail(e, "tokenizer.ggml.token_type: %llu types for %d tokens",
+                           (unsigned long long)a.n, t->n_vocab);
         for (int32_t i = 0; i < t->n_vocab; i++) t->types[i] = gguf_arr_i32(&a, (uint64_t)i);
     }
     return 0;
@@ -170,7 +177,8 @@ static int load_merges(gg_tokenizer *t, gg_err *e) {
         return 0;
     }
     if (gguf_get_arr(t->file, "tokenizer.ggml.merges", GGUF_STRING, &a, e)) return -1;
-    if (a.n > INT32_MAX / 2) return gg_fail(e, "tokenizer.ggml.merges: %llu merges", (unsigned long long)a.n);
+    if (a.n > INT32_MAX / 2)
+        return gg_fail(e, "tokenizer.ggml.merges: %llu merges", (unsigned long long)a.n);
     size_t n = (size_t)a.n;
     t->n_merges = (int32_t)n;
     t->merges = malloc((n ? n : 1) * sizeof(gguf_str));
@@ -179,7 +187,8 @@ static int load_merges(gg_tokenizer *t, gg_err *e) {
         return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory for %zu merges", n);
     gguf_arr_strs(&a, t->merges);
     /* first occurrence wins, as llama.cpp's emplace does */
-    for (size_t i = 0; i < n; i++) gg_strmap_put(&t->merge_rank, t->merges[i].ptr, t->merges[i].len, (int32_t)i);
+    for (size_t i = 0; i < n; i++)
+        gg_strmap_put(&t->merge_rank, t->merges[i].ptr, t->merges[i].len, (int32_t)i);
     return 0;
 }
 
@@ -275,7 +284,8 @@ static void set_strip(gg_tokenizer *t, const char *text, uint8_t flag, bool on) 
     int32_t id = gg_strmap_get(&t->vocab, text, strlen(text));
     for (int32_t i = 0; id >= 0 && i < t->n_specials; i++)
         if (t->specials[i] == id)
-            t->special_strip[i] = on ? (uint8_t)(t->special_strip[i] | flag) : (uint8_t)(t->special_strip[i] & ~flag);
+            t->special_strip[i] = on ? (uint8_t)(t->special_strip[i] | flag)
+                                     : (uint8_t)(t->special_strip[i] & ~flag);
 }
 
 static void model_strips(gg_tokenizer *t) {
@@ -311,11 +321,13 @@ static int load_specials(gg_tokenizer *t, gg_err *e) {
     t->specials = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
     t->special_strip = calloc((size_t)(n ? n : 1), 1);
     t->memory += (size_t)n * (sizeof(int32_t) + 1);
-    if (!t->specials || !t->special_strip) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
+    if (!t->specials || !t->special_strip)
+        return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
     special_key *keys = malloc((size_t)(n ? n : 1) * sizeof *keys);
     if (!keys) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
     for (int32_t i = 0, k = 0; i < t->n_vocab; i++)
-        if (is_special_type(t->types[i]) && t->tokens[i].len > 0) keys[k++] = (special_key){t->tokens[i].len, i};
+        if (is_special_type(t->types[i]) && t->tokens[i].len > 0)
+            keys[k++] = (special_key){t->tokens[i].len, i};
     qsort(keys, (size_t)n, sizeof *keys, by_length_desc);
     for (int32_t k = 0; k < n; k++) t->specials[k] = keys[k].id;
     t->n_specials = n;
@@ -332,7 +344,8 @@ int gg_tokenizer_load(const gguf_file *f, gg_tokenizer **out, gg_err *e) {
     for (int b = 0; b < 256; b++) t->byte_ids[b] = -1;
     gguf_str model, pre = {NULL, 0};
     int rc = gguf_get_str(f, "tokenizer.ggml.model", &model, e);
-    if (!rc && gguf_find_kv(f, "tokenizer.ggml.pre")) rc = gguf_get_str(f, "tokenizer.ggml.pre", &pre, e);
+    if (!rc && gguf_find_kv(f, "tokenizer.ggml.pre"))
+        rc = gguf_get_str(f, "tokenizer.ggml.pre", &pre, e);
     if (!rc) rc = set_family(t, model, pre, e);
     if (!rc) rc = pre_name(t, pre, e);
     if (!rc) rc = load_tokens(t, e);
@@ -372,9 +385,7 @@ void gg_tokenizer_free(gg_tokenizer *t) {
     free(t);
 }
 
-const gg_tok_info *gg_tokenizer_info(const gg_tokenizer *t) {
-    return &t->info;
-}
+const gg_tok_info *gg_tokenizer_info(const gg_tokenizer *t) { return &t->info; }
 
 gguf_str gg_token_text(const gg_tokenizer *t, int32_t id) {
     if (id < 0 || id >= t->n_vocab) return (gguf_str){"", 0};
@@ -424,9 +435,7 @@ static const char *find_bytes(const char *hay, size_t n, const char *needle, siz
 }
 
 /* isspace() in the C locale, which is what llama.cpp's strip uses. */
-static bool ascii_space(char c) {
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
+static bool ascii_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 /* Splits every raw fragment of `in` around each occurrence of special
  * number k, writing the result to `out`. */
@@ -466,8 +475,8 @@ static int split_special(const gg_tokenizer *t, int32_t k, const char *text, con
 /* The input as raw fragments and special tokens, llama.cpp's way: each
  * special in turn (longest first) claims its occurrences in what is
  * still raw text. */
-static int partition(const gg_tokenizer *t, const char *text, size_t len, bool parse_special,
-                     fragvec *a, fragvec *b) {
+static int partition(const gg_tokenizer *t, const char *text, size_t len, bool parse_special, fragvec *a,
+                     fragvec *b) {
     if (len == 0) return 0;
     if (frag_push(a, 0, len, -1)) return -1;
     for (int32_t k = 0; k < t->n_specials; k++) {
@@ -480,8 +489,8 @@ static int partition(const gg_tokenizer *t, const char *text, size_t len, bool p
     return 0;
 }
 
-static int encode_fragment(const gg_tokenizer *t, const char *s, size_t len, bool first,
-                           gg_tokvec *v, gg_err *e) {
+static int encode_fragment(const gg_tokenizer *t, const char *s, size_t len, bool first, gg_tokvec *v,
+                           gg_err *e) {
     switch (t->info.kind) {
     case GG_TOK_WPM: return gg_wpm_encode(t, s, len, v, e);
     case GG_TOK_SPM: return gg_spm_encode(t, s, len, first, v, e);
@@ -507,7 +516,8 @@ static int tokenize_all(const gg_tokenizer *t, const char *text, const fragvec *
     for (size_t i = 0; i < frags->n; i++) {
         const fragment *fr = &frags->f[i];
         if (fr->id >= 0) {
-            if (gg_tokvec_push(v, fr->id)) return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
+            if (gg_tokvec_push(v, fr->id))
+                return gg_fail_kind(e, GG_E_MEMORY, "tokenizer: out of memory");
             after_special = true;
             continue;
         }
@@ -519,8 +529,8 @@ static int tokenize_all(const gg_tokenizer *t, const char *text, const fragvec *
     return 0;
 }
 
-int64_t gg_tokenize(const gg_tokenizer *t, const char *text, size_t len,
-                    const gg_tok_options *opt, int32_t *out, int64_t cap, gg_err *e) {
+int64_t gg_tokenize(const gg_tokenizer *t, const char *text, size_t len, const gg_tok_options *opt,
+                    int32_t *out, int64_t cap, gg_err *e) {
     static const gg_tok_options defaults = {false, false};
     if (!opt) opt = &defaults;
     if (!text && len) return gg_fail(e, "tokenize: NULL text of %zu bytes", len);
@@ -533,7 +543,8 @@ int64_t gg_tokenize(const gg_tokenizer *t, const char *text, size_t len,
         rc = -1;
     } else {
         rc = (int64_t)v.n;
-        if (out && cap > 0 && v.n > 0) memcpy(out, v.ids, (size_t)GG_MIN((int64_t)v.n, cap) * sizeof(int32_t));
+        if (out && cap > 0 && v.n > 0)
+            memcpy(out, v.ids, (size_t)GG_MIN((int64_t)v.n, cap) * sizeof(int32_t));
     }
     free(a.f);
     free(b.f);

@@ -31,8 +31,8 @@ typedef struct gg_tok_options {
  * documented in the implementation). Writes at most `cap` ids to out and
  * returns how many the whole text yields (which may exceed cap: call
  * again with a larger buffer), or -1 with a message on failure. */
-int64_t gg_tokenize(const gg_tokenizer *t, const char *text, size_t len,
-                    const gg_tok_options *opt, int32_t *out, int64_t cap, gg_err *e);
+int64_t gg_tokenize(const gg_tokenizer *t, const char *text, size_t len, const gg_tok_options *opt,
+                    int32_t *out, int64_t cap, gg_err *e);
 
 typedef struct gg_tok_info {
     gg_tok_kind kind;

@@ -62,33 +62,33 @@ struct gg_tokenizer {
     gg_tok_info info;
     const gguf_file *file;
     int32_t n_vocab;
-    gguf_str *tokens;      /* views into the mapping */
-    float *scores;         /* n_vocab, 0 when the file has none */
-    int32_t *types;        /* n_vocab, GG_TOKTYPE_NORMAL when absent */
-    gg_strmap vocab;       /* token text -> id */
-    gguf_str *merges;      /* BPE merges "left right", rank = index */
+    gguf_str *tokens; /* views into the mapping */
+    float *scores;    /* n_vocab, 0 when the file has none */
+    int32_t *types;   /* n_vocab, GG_TOKTYPE_NORMAL when absent */
+    gg_strmap vocab;  /* token text -> id */
+    gguf_str *merges; /* BPE merges "left right", rank = index */
     int32_t n_merges;
-    gg_strmap merge_rank;  /* "left right" -> rank */
+    gg_strmap merge_rank; /* "left right" -> rank */
     gg_pre_kind pre;
-    bool wpm_lowercase;    /* WordPiece: uncased model */
+    bool wpm_lowercase;     /* WordPiece: uncased model */
     bool wpm_strip_accents; /* WordPiece: first code point of NFD, marks dropped */
-    int32_t max_token_len; /* longest token text in bytes */
+    int32_t max_token_len;  /* longest token text in bytes */
     bool spm_add_space_prefix;
-    bool bpe_ignore_merges; /* llama3-style: whole words found in vocab first */
+    bool bpe_ignore_merges;   /* llama3-style: whole words found in vocab first */
     bool ugm_remove_extra_ws; /* unigram: tokenizer.ggml.remove_extra_whitespaces */
-    float ugm_unk_score;   /* unigram: lowest normal score - 10 */
+    float ugm_unk_score;      /* unigram: lowest normal score - 10 */
     int32_t ugm_max_user_len; /* longest user-defined token */
-    gg_ugm_tok *ugm_sorted; /* matchable tokens sorted by text */
+    gg_ugm_tok *ugm_sorted;   /* matchable tokens sorted by text */
     int32_t ugm_n_sorted;
     const uint8_t *ugm_xcda; /* unigram: the character map's trie (in the mapping) */
     uint32_t ugm_xcda_n;
-    const char *ugm_repl;  /* and its replacements */
+    const char *ugm_repl; /* and its replacements */
     size_t ugm_repl_len;
-    int32_t byte_ids[256]; /* SPM <0xXX> tokens / BPE byte tokens; -1 absent */
-    int32_t *specials;     /* control/user-defined/unknown ids, longest text first */
+    int32_t byte_ids[256];  /* SPM <0xXX> tokens / BPE byte tokens; -1 absent */
+    int32_t *specials;      /* control/user-defined/unknown ids, longest text first */
     uint8_t *special_strip; /* per entry of specials: GG_STRIP_* */
     int32_t n_specials;
-    size_t memory;         /* bytes allocated for the above, maps excluded */
+    size_t memory; /* bytes allocated for the above, maps excluded */
 };
 
 /* Encoders append the ids of a plain text fragment (no special tokens in

@@ -65,7 +65,8 @@ static int sort_matchable(gg_tokenizer *t, gg_err *e) {
     t->memory += (size_t)n * sizeof *t->ugm_sorted;
     for (int32_t i = 0, k = 0; i < t->n_vocab; i++)
         if (matcher_type(t->types[i]) && t->tokens[i].len > 0)
-            t->ugm_sorted[k++] = (gg_ugm_tok){t->tokens[i].ptr, (uint32_t)GG_MIN(t->tokens[i].len, UINT32_MAX), i};
+            t->ugm_sorted[k++] = (gg_ugm_tok){t->tokens[i].ptr,
+                                              (uint32_t)GG_MIN(t->tokens[i].len, UINT32_MAX), i};
     t->ugm_n_sorted = n;
     qsort(t->ugm_sorted, (size_t)n, sizeof *t->ugm_sorted, by_text);
     return 0;
@@ -90,7 +91,8 @@ int gg_ugm_init(gg_tokenizer *t, gg_err *e) {
                        (unsigned long long)a.n, gguf_vtype_name(a.type));
     uint32_t xcda_bytes = rd32(a.data);
     if ((uint64_t)xcda_bytes + 4 >= a.n || xcda_bytes % 4)
-        return gg_fail(e, "tokenizer.ggml.precompiled_charsmap: a trie of %u bytes does not fit its %llu",
+        return gg_fail(e,
+                       "tokenizer.ggml.precompiled_charsmap: a trie of %u bytes does not fit its %llu",
                        xcda_bytes, (unsigned long long)a.n);
     t->ugm_xcda = a.data + 4;
     t->ugm_xcda_n = xcda_bytes / 4;
@@ -258,7 +260,8 @@ static int segment(const gg_tokenizer *t, const char *s, size_t n, gg_tokvec *ou
         const size_t ch = GG_MIN((size_t)gg_utf8_len((uint8_t)s[at]), n - at);
         bool whole_char = false;
         size_t lo = 0, hi = (size_t)t->ugm_n_sorted;
-        for (size_t len = 1; at + len <= n && narrow(t->ugm_sorted, &lo, &hi, len, (uint8_t)s[at + len - 1]); len++) {
+        for (size_t len = 1;
+             at + len <= n && narrow(t->ugm_sorted, &lo, &hi, len, (uint8_t)s[at + len - 1]); len++) {
             size_t k = lo; /* the tokens that are exactly s[at, at + len) come first */
             while (k < hi && t->ugm_sorted[k].len == len) k++;
             if (k == lo) continue;

@@ -20,9 +20,7 @@ int gg_utf8_len(uint8_t lead) {
     return 1;
 }
 
-static int is_cont(const char *s, size_t i) {
-    return ((uint8_t)s[i] & 0xC0) == 0x80;
-}
+static int is_cont(const char *s, size_t i) { return ((uint8_t)s[i] & 0xC0) == 0x80; }
 
 uint32_t gg_utf8_decode(const char *s, size_t len, size_t *consumed) {
     const uint8_t *u = (const uint8_t *)s;
@@ -100,9 +98,7 @@ static unsigned table_byte(uint32_t cp) {
     return gg_utab_cat[((size_t)block << GG_UTAB_SHIFT) | (cp & ((1u << GG_UTAB_SHIFT) - 1))];
 }
 
-gg_ucat gg_unicode_category(uint32_t cp) {
-    return (gg_ucat)(table_byte(cp) & (GG_UTAB_WS - 1));
-}
+gg_ucat gg_unicode_category(uint32_t cp) { return (gg_ucat)(table_byte(cp) & (GG_UTAB_WS - 1)); }
 
 static const uint16_t category_flags[GG_UC_COUNT] = {
     [GG_UC_CN] = 0,
@@ -111,15 +107,29 @@ static const uint16_t category_flags[GG_UC_COUNT] = {
     [GG_UC_LT] = GG_UF_LETTER | GG_UF_UPPER,
     [GG_UC_LM] = GG_UF_LETTER,
     [GG_UC_LO] = GG_UF_LETTER,
-    [GG_UC_MN] = GG_UF_MARK, [GG_UC_MC] = GG_UF_MARK, [GG_UC_ME] = GG_UF_MARK,
-    [GG_UC_ND] = GG_UF_NUMBER, [GG_UC_NL] = GG_UF_NUMBER, [GG_UC_NO] = GG_UF_NUMBER,
-    [GG_UC_PC] = GG_UF_PUNCT, [GG_UC_PD] = GG_UF_PUNCT, [GG_UC_PS] = GG_UF_PUNCT,
-    [GG_UC_PE] = GG_UF_PUNCT, [GG_UC_PI] = GG_UF_PUNCT, [GG_UC_PF] = GG_UF_PUNCT,
+    [GG_UC_MN] = GG_UF_MARK,
+    [GG_UC_MC] = GG_UF_MARK,
+    [GG_UC_ME] = GG_UF_MARK,
+    [GG_UC_ND] = GG_UF_NUMBER,
+    [GG_UC_NL] = GG_UF_NUMBER,
+    [GG_UC_NO] = GG_UF_NUMBER,
+    [GG_UC_PC] = GG_UF_PUNCT,
+    [GG_UC_PD] = GG_UF_PUNCT,
+    [GG_UC_PS] = GG_UF_PUNCT,
+    [GG_UC_PE] = GG_UF_PUNCT,
+    [GG_UC_PI] = GG_UF_PUNCT,
+    [GG_UC_PF] = GG_UF_PUNCT,
     [GG_UC_PO] = GG_UF_PUNCT,
-    [GG_UC_SM] = GG_UF_SYMBOL, [GG_UC_SC] = GG_UF_SYMBOL, [GG_UC_SK] = GG_UF_SYMBOL,
+    [GG_UC_SM] = GG_UF_SYMBOL,
+    [GG_UC_SC] = GG_UF_SYMBOL,
+    [GG_UC_SK] = GG_UF_SYMBOL,
     [GG_UC_SO] = GG_UF_SYMBOL,
-    [GG_UC_ZS] = GG_UF_SEPARATOR, [GG_UC_ZL] = GG_UF_SEPARATOR, [GG_UC_ZP] = GG_UF_SEPARATOR,
-    [GG_UC_CC] = GG_UF_CONTROL, [GG_UC_CF] = GG_UF_CONTROL, [GG_UC_CS] = GG_UF_CONTROL,
+    [GG_UC_ZS] = GG_UF_SEPARATOR,
+    [GG_UC_ZL] = GG_UF_SEPARATOR,
+    [GG_UC_ZP] = GG_UF_SEPARATOR,
+    [GG_UC_CC] = GG_UF_CONTROL,
+    [GG_UC_CF] = GG_UF_CONTROL,
+    [GG_UC_CS] = GG_UF_CONTROL,
     [GG_UC_CO] = GG_UF_CONTROL,
 };
 
@@ -172,8 +182,7 @@ static int nfd_into(uint32_t cp, uint32_t *out, int n, int cap) {
     if (cp >= HANGUL_S && cp < HANGUL_S + HANGUL_COUNT) {
         uint32_t s = cp - HANGUL_S, t = s % HANGUL_N_T;
         uint32_t parts[3] = {HANGUL_L + s / (HANGUL_N_V * HANGUL_N_T),
-                             HANGUL_V + (s % (HANGUL_N_V * HANGUL_N_T)) / HANGUL_N_T,
-                             HANGUL_T + t};
+                             HANGUL_V + (s % (HANGUL_N_V * HANGUL_N_T)) / HANGUL_N_T, HANGUL_T + t};
         for (int i = 0; i < (t ? 3 : 2); i++)
             if (n < cap) out[n++] = parts[i];
         return n;
@@ -190,9 +199,7 @@ static int nfd_into(uint32_t cp, uint32_t *out, int n, int cap) {
 /* The recursive expansion of one code point; canonical reordering of
  * marks only matters between neighbouring characters, so it is left to
  * callers that normalize whole strings. */
-int gg_unicode_nfd(uint32_t cp, uint32_t *out, int cap) {
-    return nfd_into(cp, out, 0, cap);
-}
+int gg_unicode_nfd(uint32_t cp, uint32_t *out, int cap) { return nfd_into(cp, out, 0, cap); }
 
 uint32_t gg_unicode_nfd_first(uint32_t cp) {
     if (cp >= HANGUL_S && cp < HANGUL_S + HANGUL_COUNT)

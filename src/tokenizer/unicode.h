@@ -27,16 +27,16 @@ typedef enum gg_ucat {
 
 /* Flags derived from the category, for the pre-tokenizers' classes. */
 enum {
-    GG_UF_LETTER = 1 << 0,      /* \p{L} */
-    GG_UF_NUMBER = 1 << 1,      /* \p{N} */
-    GG_UF_MARK = 1 << 2,        /* \p{M} */
-    GG_UF_PUNCT = 1 << 3,       /* \p{P} */
-    GG_UF_SYMBOL = 1 << 4,      /* \p{S} */
-    GG_UF_SEPARATOR = 1 << 5,   /* \p{Z} */
-    GG_UF_CONTROL = 1 << 6,     /* \p{C} */
-    GG_UF_WHITESPACE = 1 << 7,  /* \s as in the White_Space property */
-    GG_UF_UPPER = 1 << 8,       /* Lu or Lt */
-    GG_UF_LOWER = 1 << 9,       /* Ll */
+    GG_UF_LETTER = 1 << 0,     /* \p{L} */
+    GG_UF_NUMBER = 1 << 1,     /* \p{N} */
+    GG_UF_MARK = 1 << 2,       /* \p{M} */
+    GG_UF_PUNCT = 1 << 3,      /* \p{P} */
+    GG_UF_SYMBOL = 1 << 4,     /* \p{S} */
+    GG_UF_SEPARATOR = 1 << 5,  /* \p{Z} */
+    GG_UF_CONTROL = 1 << 6,    /* \p{C} */
+    GG_UF_WHITESPACE = 1 << 7, /* \s as in the White_Space property */
+    GG_UF_UPPER = 1 << 8,      /* Lu or Lt */
+    GG_UF_LOWER = 1 << 9,      /* Ll */
 };
 
 /* Decodes one code point from s[0..len). Invalid or truncated sequences,

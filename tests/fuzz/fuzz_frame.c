@@ -59,8 +59,7 @@ static void decode(const gg_message *m) {
         gg_decode_error(m->body, m->len, &code, &msg, &e);
         break;
     }
-    default:
-        gg_decode_empty(m->body, m->len, &e);
+    default: gg_decode_empty(m->body, m->len, &e);
     }
 }
 

@@ -59,7 +59,8 @@ static void walk_kv(const gguf_file *f, const gguf_kv *kv) {
         sink += (uint64_t)gguf_get_u32(f, key, &u, &e) + (uint64_t)gguf_get_i64(f, key, &i, &e);
         sink += (uint64_t)gguf_get_f32(f, key, &x, &e) + (uint64_t)gguf_get_bool(f, key, &b, &e);
         if (gguf_get_str(f, key, &s, &e) == 0 && s.len) sink += (uint8_t)s.ptr[0];
-        if (gguf_get_arr(f, key, GGUF_VTYPE_COUNT, &a, &e) == 0 && a.type == GGUF_STRING && a.n < 100000) {
+        if (gguf_get_arr(f, key, GGUF_VTYPE_COUNT, &a, &e) == 0 && a.type == GGUF_STRING &&
+            a.n < 100000) {
             gguf_str *v = malloc((a.n + 1) * sizeof *v);
             gguf_arr_strs(&a, v);
             free(v);
