@@ -23,24 +23,9 @@
 #define AT_VNNI 0
 #endif
 
-/* exp(x) for x <= 0 (and not NaN): 2^n * p(r), r = x - n ln2 in
- * [-ln2/2, ln2/2], p of degree 6, the operations of attn_avx512.c's; x
- * is first raised to -87 (not -104) so that 2^n stays a normal float,
- * made from its exponent bits (AVX2 has no vscalefps): a weight below
- * exp(-87) = 1.6e-38 of the row's largest counts as that. */
-static inline __m256 exp_neg(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187045e-06f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+/* p * 2^n for integral n in [-126, 127]: 2^n made from its exponent bits,
+ * AVX2 having no vscalefps. */
+static inline __m256 scale2(__m256 p, __m256 n) {
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
                                         23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
@@ -79,6 +64,12 @@ typedef __m256 at_mask; /* all ones in a lane of the mask */
 #define at_maxf(a, b) _mm256_max_ps(a, b)
 #define at_absf(a) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a)
 #define at_fmaddf(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define at_fnmaddf(a, b, c) _mm256_fnmadd_ps(a, b, c)
+#define at_roundf(a) _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define at_scale2f(p, n) scale2(p, n)
+/* 2^n stays a normal float (scale2): a weight below exp(-87) = 1.6e-38 of
+ * the row's largest counts as that */
+#define AT_EXP_MIN (-87.0f)
 #define at_cvtif(v) _mm256_cvtepi32_ps(v)
 #define at_cvtfi(v) _mm256_cvtps_epi32(v)
 #define at_addi(a, b) _mm256_add_epi32(a, b)

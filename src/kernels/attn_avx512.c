@@ -17,24 +17,6 @@
 #include <math.h>
 #include <string.h>
 
-/* exp(x) for x <= 0 (and not NaN): 2^n * p(r), r = x - n ln2 in
- * [-ln2/2, ln2/2], p of degree 6; about 1 ulp. */
-static inline __m512 exp_neg(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
 /* ---- blocked attention: the template of attn_x86.h at 512 bits ---- */
 
 /* 32 floats (lo: 16, hi: the next 16) to 32 bfloat16 in order. */
@@ -70,6 +52,10 @@ typedef __mmask16 at_mask;
 #define at_maxf(a, b) _mm512_max_ps(a, b)
 #define at_absf(a) _mm512_abs_ps(a)
 #define at_fmaddf(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define at_fnmaddf(a, b, c) _mm512_fnmadd_ps(a, b, c)
+#define at_roundf(a) _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define at_scale2f(p, n) _mm512_scalef_ps(p, n)
+#define AT_EXP_MIN (-104.0f) /* vscalefps makes 2^n of any n */
 #define at_cvtif(v) _mm512_cvtepi32_ps(v)
 #define at_cvtfi(v) _mm512_cvtps_epi32(v)
 #define at_addi(a, b) _mm512_add_epi32(a, b)

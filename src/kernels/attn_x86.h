@@ -53,7 +53,10 @@
  *   at_zerof() at_addf at_subf at_mulf at_divf at_maxf (a, b) at_absf(a)
  *   at_fmaddf(a, b, c) at_cvtif(v) at_cvtfi(v) (to int, nearest) at_addi(a, b)
  *   at_store_u8(p, v)         the low bytes of v's lanes, in order, at p
- *   exp_neg(x)                exp(x) for x <= 0 (and not NaN)
+ *   at_fnmaddf(a, b, c)       c - a * b
+ *   at_roundf(a)              to the nearest integer, as a float
+ *   at_scale2f(p, n)          p * 2^n (n integral, >= AT_EXP_MIN / ln 2 - 1)
+ *   AT_EXP_MIN                where exp_neg clamps its input
  *   AT_ALL AT_NONE            the masks of every lane and of none
  *   at_mand(a, b) at_mis_all(m) at_many(m)   and, all lanes, any lane
  *   at_range(lo, hi, j)       lanes with lo <= j < hi (int vectors)
@@ -70,6 +73,25 @@
 #include <limits.h>
 #include <math.h>
 #include <string.h>
+
+/* exp(x) for x <= 0 (and not NaN), about 1 ulp: 2^n * p(r), n = x / ln2
+ * rounded, r = x - n ln2 in [-ln2/2, ln2/2] (ln2 in two parts, the first
+ * exact in a float, so that r is exact), p of degree 6. The same steps at
+ * every width; only the clamp differs, by how the width makes 2^n. */
+static inline at_vf exp_neg(at_vf x) {
+    x = at_maxf(x, at_set1f(AT_EXP_MIN));
+    const at_vf n = at_roundf(at_mulf(x, at_set1f(1.44269504088896341f)));
+    at_vf r = at_fnmaddf(n, at_set1f(0.693145751953125f), x);
+    r = at_fnmaddf(n, at_set1f(1.428606765330187045e-06f), r);
+    at_vf p = at_set1f(1.0f / 720);
+    p = at_fmaddf(p, r, at_set1f(1.0f / 120));
+    p = at_fmaddf(p, r, at_set1f(1.0f / 24));
+    p = at_fmaddf(p, r, at_set1f(1.0f / 6));
+    p = at_fmaddf(p, r, at_set1f(0.5f));
+    p = at_fmaddf(p, r, at_set1f(1.0f));
+    p = at_fmaddf(p, r, at_set1f(1.0f));
+    return at_scale2f(p, n);
+}
 
 typedef struct attn_tile {
     float *qt, *acc; /* [d][AT_LANES] */
