@@ -234,11 +234,33 @@ static void long_task(void *ctx, int task, int thread) {
     }
 }
 
+/* The step by which the process CPU clock advances, the largest of a few
+ * (spinning until it moves, at most 0.3 s): Windows counts CPU time in
+ * scheduler ticks (15.6 ms; 10 ms under wine), so the same few ms of real
+ * use read as 0, 1 or 2 ticks. Nanoseconds on Linux. */
+static int64_t cpu_clock_step_ns(void) {
+    int64_t step = 0, prev = gg_process_cpu_ns();
+    const int64_t t_end = gg_now_ns() + 300 * 1000000LL;
+    for (int seen = 0; seen < 3 && gg_now_ns() < t_end;) {
+        int64_t now = gg_process_cpu_ns();
+        if (now != prev) {
+            step = GG_MAX(step, now - prev);
+            prev = now;
+            seen++;
+        }
+    }
+    return step;
+}
+
 static void test_waiting_sleeps(int n_threads) {
     gg_pool *p = gg_pool_new(n_threads, NULL);
     CHECK(p != NULL);
     if (!p) return;
-    const int64_t limit = 20 * 1000000;
+    /* 20 ms, plus two of the clock's steps where it counts in ticks (a
+     * spinning pool would still use hundreds of ms) */
+    const int64_t step = cpu_clock_step_ns();
+    CHECKF(step < 50 * 1000000LL, "the process CPU clock moves in steps of %.1f ms", (double)step / 1e6);
+    const int64_t limit = 20 * 1000000 + 2 * GG_MIN(step, 50 * 1000000LL);
     CHECK(run_once(p, 100)); /* every thread started and idle */
 
     int64_t c0 = gg_process_cpu_ns();
