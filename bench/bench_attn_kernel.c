@@ -28,26 +28,28 @@
  * zmm: the peak the kernel's products approach (32 and 64 multiply-adds
  * per instruction). Assembly, so that nothing but the instructions is
  * measured (registers below 16: no AVX-512 flags needed to build it). */
+/* inline assembly: a line per group of instructions, as written */
+/* clang-format off */
 #define PEAK_N 14
 #define PEAK_LOOP(name, op)                                                                        \
     static void name(long n) {                                                                     \
-        __asm__ volatile("vpxor %%xmm14, %%xmm14, %%xmm14\n\tvpxor %%xmm15, %%xmm15, %%xmm15\n\t"  \
-                         "1:\n\t" op " %%zmm15, %%zmm14, %%zmm0\n\t" op                            \
-                         " %%zmm15, %%zmm14, %%zmm1\n\t" op " %%zmm15, %%zmm14, %%zmm2\n\t" op     \
-                         " %%zmm15, %%zmm14, %%zmm3\n\t" op " %%zmm15, %%zmm14, %%zmm4\n\t" op     \
-                         " %%zmm15, %%zmm14, %%zmm5\n\t" op " %%zmm15, %%zmm14, %%zmm6\n\t" op     \
-                         " %%zmm15, %%zmm14, %%zmm7\n\t" op " %%zmm15, %%zmm14, %%zmm8\n\t" op     \
-                         " %%zmm15, %%zmm14, %%zmm9\n\t" op " %%zmm15, %%zmm14, %%zmm10\n\t" op    \
-                         " %%zmm15, %%zmm14, %%zmm11\n\t" op " %%zmm15, %%zmm14, %%zmm12\n\t" op   \
-                         " %%zmm15, %%zmm14, %%zmm13\n\t"                                          \
-                         "dec %0\n\tjnz 1b\n\tvzeroupper"                                          \
-                         : "+r"(n)                                                                 \
-                         :                                                                         \
-                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
-                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc");    \
+        __asm__ volatile("vpxor %%xmm14, %%xmm14, %%xmm14\n\tvpxor %%xmm15, %%xmm15, %%xmm15\n\t" \
+                         "1:\n\t" op " %%zmm15, %%zmm14, %%zmm0\n\t" op " %%zmm15, %%zmm14, %%zmm1\n\t" \
+                         op " %%zmm15, %%zmm14, %%zmm2\n\t" op " %%zmm15, %%zmm14, %%zmm3\n\t"          \
+                         op " %%zmm15, %%zmm14, %%zmm4\n\t" op " %%zmm15, %%zmm14, %%zmm5\n\t"          \
+                         op " %%zmm15, %%zmm14, %%zmm6\n\t" op " %%zmm15, %%zmm14, %%zmm7\n\t"          \
+                         op " %%zmm15, %%zmm14, %%zmm8\n\t" op " %%zmm15, %%zmm14, %%zmm9\n\t"          \
+                         op " %%zmm15, %%zmm14, %%zmm10\n\t" op " %%zmm15, %%zmm14, %%zmm11\n\t"        \
+                         op " %%zmm15, %%zmm14, %%zmm12\n\t" op " %%zmm15, %%zmm14, %%zmm13\n\t"        \
+                         "dec %0\n\tjnz 1b\n\tvzeroupper"                                                   \
+                         : "+r"(n)                                                                  \
+                         :                                                                          \
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",  \
+                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc");     \
     }
 PEAK_LOOP(peak_bf16, "vdpbf16ps")
 PEAK_LOOP(peak_i8, "vpdpbusd")
+/* clang-format on */
 
 /* Instructions per ns of loop (PEAK_N x n a call), over about 0.2 s. */
 static double peak_rate(void (*loop)(long)) {

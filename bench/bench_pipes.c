@@ -34,6 +34,8 @@ static double cpu_seconds(void) {
 /* 4-byte operands for the memory forms, one 64-byte line */
 static int32_t mem[16] __attribute__((aligned(64))) = {0x01020304, 0x05060708};
 
+/* inline assembly: a line per group of instructions, as written */
+/* clang-format off */
 #define DP(i) "vpdpbusd %%zmm17, %%zmm16, %%zmm" #i "\n\t"
 #define DPM(i) "vpdpbusd (%[m])%{1to16%}, %%zmm16, %%zmm" #i "\n\t"
 #define DP8A DP(0) DP(1) DP(2) DP(3) DP(4) DP(5) DP(6) DP(7)
@@ -56,42 +58,42 @@ static int32_t mem[16] __attribute__((aligned(64))) = {0x01020304, 0x05060708};
 #define TILE2(r) CVT(r) FMA(r)
 #define FMA2(r) FMA(r) FNMA(r)
 
-#define CLOBBER                                                                                         \
-    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",   \
-        "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",       \
-        "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "cc", \
-        "memory"
+#define CLOBBER                                                                                     \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",       \
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20",  \
+        "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", \
+        "xmm31", "cc", "memory"
 
-#define SETUP                                                                                 \
-    "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"                                                       \
-    "vmovdqa64 %%zmm0, %%zmm1\n\tvmovdqa64 %%zmm0, %%zmm2\n\tvmovdqa64 %%zmm0, %%zmm3\n\t"    \
-    "vmovdqa64 %%zmm0, %%zmm4\n\tvmovdqa64 %%zmm0, %%zmm5\n\tvmovdqa64 %%zmm0, %%zmm6\n\t"    \
-    "vmovdqa64 %%zmm0, %%zmm7\n\tvmovdqa64 %%zmm0, %%zmm8\n\tvmovdqa64 %%zmm0, %%zmm9\n\t"    \
-    "vmovdqa64 %%zmm0, %%zmm10\n\tvmovdqa64 %%zmm0, %%zmm11\n\tvmovdqa64 %%zmm0, %%zmm12\n\t" \
-    "vmovdqa64 %%zmm0, %%zmm13\n\tvmovdqa64 %%zmm0, %%zmm14\n\tvmovdqa64 %%zmm0, %%zmm15\n\t" \
-    "vmovdqa64 %%zmm0, %%zmm18\n\tvmovdqa64 %%zmm0, %%zmm19\n\tvmovdqa64 %%zmm0, %%zmm20\n\t" \
-    "vmovdqa64 %%zmm0, %%zmm21\n\tvmovdqa64 %%zmm0, %%zmm22\n\tvmovdqa64 %%zmm0, %%zmm23\n\t" \
-    "vmovdqa64 %%zmm0, %%zmm24\n\tvmovdqa64 %%zmm0, %%zmm25\n\t"                              \
-    "vpbroadcastd (%[m]), %%zmm16\n\tvpbroadcastd 4(%[m]), %%zmm17\n\t"                       \
+#define SETUP                                                                                       \
+    "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"                                                             \
+    "vmovdqa64 %%zmm0, %%zmm1\n\tvmovdqa64 %%zmm0, %%zmm2\n\tvmovdqa64 %%zmm0, %%zmm3\n\t"          \
+    "vmovdqa64 %%zmm0, %%zmm4\n\tvmovdqa64 %%zmm0, %%zmm5\n\tvmovdqa64 %%zmm0, %%zmm6\n\t"          \
+    "vmovdqa64 %%zmm0, %%zmm7\n\tvmovdqa64 %%zmm0, %%zmm8\n\tvmovdqa64 %%zmm0, %%zmm9\n\t"          \
+    "vmovdqa64 %%zmm0, %%zmm10\n\tvmovdqa64 %%zmm0, %%zmm11\n\tvmovdqa64 %%zmm0, %%zmm12\n\t"       \
+    "vmovdqa64 %%zmm0, %%zmm13\n\tvmovdqa64 %%zmm0, %%zmm14\n\tvmovdqa64 %%zmm0, %%zmm15\n\t"       \
+    "vmovdqa64 %%zmm0, %%zmm18\n\tvmovdqa64 %%zmm0, %%zmm19\n\tvmovdqa64 %%zmm0, %%zmm20\n\t"       \
+    "vmovdqa64 %%zmm0, %%zmm21\n\tvmovdqa64 %%zmm0, %%zmm22\n\tvmovdqa64 %%zmm0, %%zmm23\n\t"       \
+    "vmovdqa64 %%zmm0, %%zmm24\n\tvmovdqa64 %%zmm0, %%zmm25\n\t"                                    \
+    "vpbroadcastd (%[m]), %%zmm16\n\tvpbroadcastd 4(%[m]), %%zmm17\n\t"                             \
     "vcvtdq2ps %%zmm16, %%zmm30\n\tvcvtdq2ps %%zmm17, %%zmm31\n\t"
 
 /* n rounds of body; returns a lane of the sums so that nothing is dead */
-#define LOOP(name, body)                                                                   \
-    static int name(long n) {                                                              \
-        int out;                                                                           \
-        __asm__ volatile(SETUP "1:\n\t" body "dec %[n]\n\tjnz 1b\n\t"                      \
-                               "vpaddd %%zmm1, %%zmm0, %%zmm0\n\tvmovd %%xmm0, %[out]\n\t" \
-                               "vzeroupper\n\t"                                            \
-                         : [n] "+r"(n), [out] "=r"(out)                                    \
-                         : [m] "r"(mem)                                                    \
-                         : CLOBBER);                                                       \
-        return out;                                                                        \
+#define LOOP(name, body)                                                                            \
+    static int name(long n) {                                                                       \
+        int out;                                                                                    \
+        __asm__ volatile(SETUP "1:\n\t" body "dec %[n]\n\tjnz 1b\n\t"                               \
+                               "vpaddd %%zmm1, %%zmm0, %%zmm0\n\tvmovd %%xmm0, %[out]\n\t"         \
+                               "vzeroupper\n\t"                                                     \
+                         : [n] "+r"(n), [out] "=r"(out)                                            \
+                         : [m] "r"(mem)                                                             \
+                         : CLOBBER);                                                                \
+        return out;                                                                                 \
     }
 
 /* 2, 4 or 8 extras X a round */
-#define MIX(name, X)                                  \
-    LOOP(name##_1, DP8A X(18) DP8B X(19))             \
-    LOOP(name##_2, DP8A X(18) X(19) DP8B X(20) X(21)) \
+#define MIX(name, X)                                                                                \
+    LOOP(name##_1, DP8A X(18) DP8B X(19))                                                           \
+    LOOP(name##_2, DP8A X(18) X(19) DP8B X(20) X(21))                                               \
     LOOP(name##_4, DP8A X(18) X(19) X(20) X(21) DP8B X(22) X(23) X(24) X(25))
 
 LOOP(dp_only, DP8A DP8B)
@@ -107,6 +109,7 @@ LOOP(tile3_1, DP8A TILE3(18) DP8B TILE3(19))
 LOOP(tile2_1, DP8A TILE2(18) DP8B TILE2(19))
 LOOP(tile2w_1, DP8A TILE2(18) DP8B TILE2(19) DPWS(20))
 LOOP(fma2_1, DP8A FMA2(18) DP8B FMA2(19))
+/* clang-format on */
 
 typedef struct mix {
     const char *what;
