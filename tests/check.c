@@ -94,14 +94,25 @@ uint8_t *check_read_file(const char *path, size_t *size) {
 int check_mkmodel(const char *args, const char *out) {
     const char *bin = getenv("GGEMBED_BIN");
     if (!bin || !*bin) bin = "ggembed";
-    char cmd[8192];
+    /* Its stderr goes to a file next to the model, shown when it fails: a
+     * failure names what mkmodel said, not only its status. */
+    char errpath[4200], cmd[16384];
+    snprintf(errpath, sizeof errpath, "%s.mkmodel-err", out);
 #ifdef _WIN32
-    snprintf(cmd, sizeof cmd, "\"\"%s\" mkmodel %s -o \"%s\" 2> nul\"", bin, args, out);
+    snprintf(cmd, sizeof cmd, "\"\"%s\" mkmodel %s -o \"%s\" 2> \"%s\"\"", bin, args, out, errpath);
 #else
-    snprintf(cmd, sizeof cmd, "\"%s\" mkmodel %s -o \"%s\" 2> /dev/null", bin, args, out);
+    snprintf(cmd, sizeof cmd, "\"%s\" mkmodel %s -o \"%s\" 2> \"%s\"", bin, args, out, errpath);
 #endif
     int rc = system(cmd);
-    CHECKF(rc == 0, "ggembed mkmodel %s: status %d (is GGEMBED_BIN set?)", args, rc);
+    if (rc != 0) {
+        size_t n = 0;
+        uint8_t *said = check_read_file(errpath, &n);
+        while (said && n > 0 && (said[n - 1] == '\n' || said[n - 1] == '\r')) said[--n] = 0;
+        CHECKF(0, "%s mkmodel %s: status %d: %s", bin, args, rc,
+               said && n ? (const char *)said : "(it printed nothing; is GGEMBED_BIN right?)");
+        free(said);
+    }
+    remove(errpath);
     return rc;
 }
 
