@@ -44,7 +44,10 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
 fi
 
 status=0
-ctest --test-dir "$build" --output-on-failure "$@" || status=$?
+ctest_status=0
+# Its summary of failed tests is repeated after the pipe tests below.
+ctest --test-dir "$build" --output-on-failure "$@" || ctest_status=$?
+status=$ctest_status
 
 # ---- named pipe, end to end: the Windows server and client (under wine)
 # give the same embeddings as the Linux `ggembed embed` for the same model
@@ -175,4 +178,6 @@ else
 fi
 # Leave no wineserver behind once the tests are over.
 [ -z "$wineserver" ] || "$wineserver" -k >/dev/null 2>&1 || true
+# Last, so that it is what the tail of a CI log shows.
+[ "$ctest_status" -eq 0 ] || "$root/scripts/ctest.sh" --show-failed "$build" || true
 exit $status

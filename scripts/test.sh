@@ -50,20 +50,20 @@ run "C formatting (clang-format)" scripts/format.sh --check
 step "build (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
-run "C tests (Release)" ctest --test-dir build --output-on-failure -j"$jobs"
+run "C tests (Release)" scripts/ctest.sh build -j"$jobs"
 
 if [ -z "${FAST:-}" ]; then
     # clang warns about things gcc does not (and CI's -Werror makes them
     # errors): the whole tree is built with it too, and its fastest tests run.
     run "build with clang (Release)" sh -c "CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release >/dev/null &&
         cmake --build build-clang -j$jobs &&
-        ctest --test-dir build-clang --output-on-failure -j$jobs -R '^(test_kernels_ref|test_proto|test_unicode|test_bpe)\$'"
+        scripts/ctest.sh build-clang -j$jobs -R '^(test_kernels_ref|test_proto|test_unicode|test_bpe)\$'"
     step "build (Debug, ASan + UBSan)"
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGGEMBED_SANITIZE=ON >/dev/null
     cmake --build build-asan -j"$jobs"
     run "C tests (ASan + UBSan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --test-dir build-asan --output-on-failure -j"$jobs"
+        scripts/ctest.sh build-asan -j"$jobs"
     # ThreadSanitizer: the tests with threads (the server as a child
     # process, the engine and its thread pool, the platform's locks); a
     # race or a lock misuse ends the process at once (halt_on_error).
@@ -84,7 +84,7 @@ if [ -z "${FAST:-}" ]; then
     # shellcheck disable=SC2086
     run "C tests with threads (TSan)" env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
         GGEMBED_STRESS_SECONDS="${TSAN_STRESS_SECONDS:-20}" \
-        $tsan_run ctest --test-dir build-tsan --output-on-failure -j"$jobs" \
+        $tsan_run scripts/ctest.sh build-tsan -j"$jobs" \
         -R "^($(echo $tsan_tests | tr ' ' '|'))\$"
     run "Windows build under wine" scripts/test-windows.sh
     if [ -x scripts/fuzz.sh ]; then
