@@ -24,9 +24,13 @@
  *       (100%: bound by memory bandwidth alone).
  * --threads N: N threads on disjoint row ranges (as the forward pass
  *       splits a product), timed in wall time (best call).
+ * --rows N: each shape cut to its first N rows (a multiple of 16): the
+ *       same columns, type and kernel, on weights small enough to stay in
+ *       the core's caches. Against the whole shape with --cold, what
+ *       streaming the weights from memory costs the kernel.
  * Usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME]
  *                   [--level scalar|avx2|avxvnni|avx512-plain|avx512]
- *                   [--cold] [--threads N]
+ *                   [--cold] [--threads N] [--rows N]
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, CLOCK_THREAD_CPUTIME_ID */
 #include "kernels/kernels.h"
@@ -219,6 +223,7 @@ int main(int argc, char **argv) {
     double budget = 0.5;
     int toks[16] = {1, 13, 64, 512}, n_toks = 4;
     const char *only = NULL;
+    int64_t max_rows = 0; /* --rows; 0: the shapes' own */
     gg_simd want = GG_SIMD_AVX512;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) budget = atof(argv[++i]);
@@ -226,6 +231,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc) want = parse_level(argv[++i]);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--cold") == 0) cold = true;
+        else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) max_rows = atoll(argv[++i]);
         else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) {
             n_toks = 0;
             for (char *p = argv[++i]; *p && n_toks < 16;) {
@@ -233,11 +239,15 @@ int main(int argc, char **argv) {
                 if (*p == ',') p++;
             }
         } else {
-            fprintf(stderr,
-                    "usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME] "
-                    "[--level scalar|avx2|avxvnni|avx512-plain|avx512] [--cold] [--threads N]\n");
+            fprintf(stderr, "usage: bench_gemm [--seconds S] [--tokens 1,13,64,512] [--only NAME] "
+                            "[--level scalar|avx2|avxvnni|avx512-plain|avx512] [--cold] [--threads N] "
+                            "[--rows N]\n");
             return 2;
         }
+    }
+    if (max_rows < 0 || max_rows % 16) {
+        fprintf(stderr, "bench_gemm: --rows must be a multiple of 16\n");
+        return 2;
     }
     if (n_threads < 1 || n_threads > 64) {
         fprintf(stderr, "bench_gemm: --threads must be 1..64\n");
@@ -291,7 +301,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const shape *sh = &shapes[i];
         if (only && !strstr(sh->model, only)) continue;
-        gg_matrix m = bench_make_matrix(sh->type, sh->rows, sh->cols);
+        const int64_t rows = max_rows && max_rows < sh->rows ? max_rows : sh->rows;
+        gg_matrix m = bench_make_matrix(sh->type, rows, sh->cols);
         const size_t bytes = m.row_bytes * (size_t)m.rows;
         const void *copies[256] = {m.data};
         int n_copies = 1;
@@ -302,9 +313,9 @@ int main(int argc, char **argv) {
         }
         for (int k = 0; k < n_toks; k++) {
             double sec = time_product(&m, copies, n_copies, toks[k], budget);
-            double gops = 2.0 * (double)sh->rows * (double)sh->cols * toks[k] / sec * 1e-9;
+            double gops = 2.0 * (double)rows * (double)sh->cols * toks[k] / sec * 1e-9;
             char dims[32];
-            snprintf(dims, sizeof dims, "%lldx%lld", (long long)sh->rows, (long long)sh->cols);
+            snprintf(dims, sizeof dims, "%lldx%lld", (long long)rows, (long long)sh->cols);
             /* the peak is one thread's: n threads have n times it */
             printf("%-13s %-8s %-5s %13s %6d %8.1f %7.1f%% %8.2f", sh->model, sh->what,
                    gg_type_name(sh->type), dims, toks[k], gops,
