@@ -51,7 +51,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { f, freeBytes, here, machine, loadAvg, MB, mkmodel, root, runGgembed, table, vocabFile } from "./bench_common.mjs";
-import { children, latency, llamaEmbedding, startLlamaServer, throughput } from "./llama_cpp.mjs";
+import { children, latency, llamaEmbedding, llamaFallbackNote, startLlamaServer, throughput } from "./llama_cpp.mjs";
 import { startGgembedServe } from "./serve_client.mjs";
 
 const { values: opt } = parseArgs({
@@ -249,7 +249,17 @@ async function serveRow(bins, llama, work, file) {
           () => startLlamaServer(llama, { model: file, threads: th, work, slots: 1, slotCtx: 512, batch: 512, tag: `t${th}` })));
       }
     }
-    for (const side of sides) for (const t of warm) await side.s.embed(t);
+    // a llama.cpp side that fails here (a crash on its first request) is left out, with a note
+    for (const side of [...sides]) {
+      try {
+        for (const t of warm) await side.s.embed(t);
+      } catch (e) {
+        if (!side.name.startsWith("llama")) throw e;
+        notes.push(`llama.cpp ${side.name} FAILED on its first requests: ${String(e.message).split("\n")[0]}`);
+        sides.splice(sides.indexOf(side), 1);
+        await side.s.stop();
+      }
+    }
     for (let i = 0; i < timed.length; i++) {
       for (let k = 0; k < sides.length; k++) {
         const side = sides[(i + k) % sides.length]; // a different side first each time
@@ -415,6 +425,7 @@ async function main() {
       table(["work", "ggembed before", "ggembed now", "llama.cpp (best setting)", "ratio now/llama.cpp", "goal", "met",
         "CPU time: before / now / llama.cpp"], rows);
       console.log("");
+      if (llamaFallbackNote()) notes.unshift(llamaFallbackNote());
       for (const n of notes) console.log(`- ${n}`);
       console.log("- ratio: texts/s rows now / llama.cpp (higher is better); time rows now / llama.cpp (lower is better).");
       console.log("- CPU time: process user + system, all threads, per text or request (see bench_table.mjs).");

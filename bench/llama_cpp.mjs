@@ -66,7 +66,10 @@ function runEmbedding(exe, args, { logFile, timeoutMs }) {
       children.delete(child);
       writeFileSync(logFile, log);
       if (code !== 0) {
-        reject(new Error(`${path.basename(exe)} failed (${code ?? signal}): ${log.split("\n").slice(-15).join("\n")}`));
+        const e = new Error(`${path.basename(exe)} failed (${code ?? signal}): ${log.split("\n").slice(-15).join("\n")}`);
+        e.signal = signal;
+        e.log = log;
+        reject(e);
         return;
       }
       resolve({ wall: Number(process.hrtime.bigint() - t0) / 1e9, log, cpu: c0 != null && c1 != null ? c1 - c0 : null });
@@ -97,7 +100,41 @@ function promptEval(log) {
   return { seconds, tokens: Number(perf.match(/\/\s*(\d+) tokens/)[1]) };
 }
 
-const common = (o) => ["-m", o.model, "-t", String(o.threads), "-tb", String(o.threads), "--pooling", o.pooling ?? "mean"];
+const common = (o) => ["-m", o.model, "-t", String(o.threads), "-tb", String(o.threads), "--pooling", o.pooling ?? "mean", ...fallback.flags];
+
+/*
+ * llama.cpp's default is its fastest path for the CPU it runs on, but on some
+ * CPUs that path crashes: on an Intel Xeon with AMX, this build's AMX matrix
+ * product (ggml_backend_amx_mul_mat, used for repacked weights) ends
+ * llama-embedding with SIGSEGV on its first batch. So, once, before the first
+ * measured run: one short text as llama.cpp runs by default; if that dies of
+ * a signal, the same with --no-repack (no repacked or AMX weights); if that
+ * works, every run gets --no-repack and the table says why (llamaFallbackNote).
+ */
+const fallback = { probed: false, flags: [], note: null };
+
+async function probeDefaults(dir, o) {
+  if (fallback.probed) return;
+  fallback.probed = true;
+  const exe = path.join(dir, "llama-embedding");
+  const args = ["-m", o.model, "-t", String(o.threads), "--pooling", o.pooling ?? "mean", "-p", "hello world"];
+  const logFile = path.join(o.work, "llama-probe.log");
+  try {
+    await runEmbedding(exe, args, { logFile, timeoutMs: 10 * 60e3 });
+  } catch (e) {
+    if (!e.signal) return; // an ordinary failure: the measured run reports it
+    try {
+      await runEmbedding(exe, [...args, "--no-repack"], { logFile, timeoutMs: 10 * 60e3 });
+    } catch {
+      return; // it crashes either way: the measured runs report it
+    }
+    fallback.flags = ["--no-repack"];
+    fallback.note = `llama.cpp ran with --no-repack: by default (repacked weights${/AMX_INT8 = 1/.test(e.log ?? "") ? ", AMX on this CPU" : ""}) llama-embedding died of ${e.signal} on one short text`;
+  }
+}
+
+/** Why llama.cpp runs with other than its default flags, or null. */
+export const llamaFallbackNote = () => fallback.note;
 
 /**
  * llama-embedding over texts (strings without newlines), at most `batch`
@@ -105,6 +142,7 @@ const common = (o) => ["-m", o.model, "-t", String(o.threads), "-tb", String(o.t
  * (compute), cpu (CPU seconds over the same span), tokens, and texts_per_s.
  */
 export async function llamaEmbedding(dir, o) {
+  await probeDefaults(dir, o);
   const textsFile = path.join(o.work, "llama-texts.txt");
   writeFileSync(textsFile, o.texts.join("\n"));
   // llama-embedding raises the batch to the context, so the context is the batch
@@ -160,6 +198,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * resolves once /health answers 200. Returns {pid, embed(text), stop()}.
  */
 export async function startLlamaServer(dir, o) {
+  await probeDefaults(dir, o);
   const port = await freePort();
   const batch = o.batch ?? 2048;
   for (const [k, v] of Object.entries({ slots: o.slots, slotCtx: o.slotCtx, batch })) {
