@@ -182,8 +182,8 @@ static void test_batch_and_threads(const char *path, const char *label) {
  * threads, each vector is the one it has alone, bit for bit. Heads 64
  * wide (nomic-tiny at 256 wide), the width the packed forms take. Then
  * the same (2 threads, with the short text) at the AVX-VNNI level for the
- * 4,290-token text, which takes int8 scores on 256-bit registers there
- * (form I8F), and at the AVX2 level for the 1,110-token one (single
+ * 4,290-token text, which takes int8 scores and values on 256-bit
+ * registers there (form I8V), and at the AVX2 level for the 1,110-token one (single
  * precision on 256-bit registers), where this CPU has them. */
 
 /* Texts which[0 .. n) of all[] (see test_long_texts) in one batch and
@@ -243,7 +243,7 @@ static void test_long_texts(void) {
         gg_simd level;
         gg_attn_form form; /* the 4,290-token text's */
         int which[2];
-    } levels[] = {{GG_SIMD_AVXVNNI, GG_ATTN_I8F, {1, 3}}, {GG_SIMD_AVX2, GG_ATTN_F32, {1, 2}}};
+    } levels[] = {{GG_SIMD_AVXVNNI, GG_ATTN_I8V, {1, 3}}, {GG_SIMD_AVX2, GG_ATTN_F32, {1, 2}}};
     for (size_t l = 0; one && l < GG_ARRAY_LEN(levels); l++) {
         if (levels[l].level >= best || gg_kernels_select(levels[l].level) != levels[l].level) {
             printf("long texts at %s: not available here\n", gg_simd_name(levels[l].level));

@@ -290,6 +290,9 @@ static void test_dispatch(const gg_kernel_table *k, gg_simd lvl, const gg_kernel
     CHECKF(k->attn_forms[GG_ATTN_I8F] == (lvl == GG_SIMD_AVXVNNI), "%s: attention form I8F %s", lv,
            lvl == GG_SIMD_AVXVNNI ? "missing" : "present");
     CHECKF(!k->attn_forms[GG_ATTN_I8] || lvl == GG_SIMD_AVX512, "%s: attention form I8", lv);
+    /* int8 scores and values (I8V) wherever vpdpbusd is: avxvnni, and avx512 with VNNI */
+    CHECKF(k->attn_forms[GG_ATTN_I8V] == (lvl == GG_SIMD_AVXVNNI || (lvl == GG_SIMD_AVX512 && vnni)),
+           "%s: attention form I8V %s", lv, k->attn_forms[GG_ATTN_I8V] ? "present" : "missing");
     if (lvl == GG_SIMD_AVXVNNI && avx2)
         CHECKF(k->attn_block != avx2->attn_block, "%s: avx2's attention", lv);
     for (size_t i = 0; i < GG_ARRAY_LEN(dot_types); i++) {
@@ -415,6 +418,23 @@ static void round_i8(float *x, int n, int d, size_t ld, const float *mean) {
     }
 }
 
+/* Values as form I8V keeps them (attn_pack_values_i8): each column in
+ * 127 steps of its largest magnitude over the n rows, then each row of
+ * those in 127 steps of its own; the same operations, so the same
+ * roundings. */
+static void round_i8v(float *v, int n, int d, size_t ld) {
+    float cmax[300] = {0};
+    for (int j = 0; j < n; j++)
+        for (int c = 0; c < d; c++) cmax[c] = fmaxf(cmax[c], fabsf(v[(size_t)j * ld + c]));
+    for (int j = 0; j < n; j++) {
+        float *r = v + (size_t)j * ld, amax = 0.0f, x[300];
+        for (int c = 0; c < d; c++)
+            x[c] = r[c] * (cmax[c] > 0.0f ? 127.0f / cmax[c] : 0.0f), amax = fmaxf(amax, fabsf(x[c]));
+        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int c = 0; c < d; c++) r[c] = nearbyintf(x[c] * inv) * (amax / 127.0f) * (cmax[c] / 127.0f);
+    }
+}
+
 /* Blocked attention against the scalar definition (gg_attn_row_ref over
  * each query's own keys, ALiBi as its bias), for head widths with and
  * without a tail, all keys, causal and windowed ranges. In a packed form
@@ -424,13 +444,21 @@ static void round_i8(float *x, int n, int d, size_t ld, const float *mean) {
  * values to bfloat16); what is left is the weights' own rounding to
  * bfloat16 (relative 2^-9 each, with the sum of the weights as rounded):
  * a weighted average moves by at most 2 x 2^-9 x the spread of the
- * values (2 here), 2^-8. And the packed form must differ from single
- * precision somewhere (it is the one that ran). */
+ * values (2 here), 2^-8. I8V: values as it rounds them (round_i8v), and
+ * each weight times its key's row step rounded to 255 steps of the
+ * block's largest: at most half a step each, 16 a block, so a query
+ * moves by at most 8 / 255 of the largest value magnitude (1 here) times
+ * the sum over blocks of their largest weights over the sum of all
+ * weights (at most 1); those roundings being independent, the rms over a
+ * case must also stay below 2^-8 (measured: up to 0.0014, where a
+ * query's weight is in one or two blocks). And the packed
+ * form must differ from single precision somewhere (it is the one that
+ * ran). */
 static void test_attn(const char *lv, gg_attn_form form) {
     static const int ds[] = {32, 64, 80, 128, 300};
     static const int nqs[] = {1, 5, 16, 37, 64, GG_ATTN_Q_MAX};
     int bad = 0, cases = 0, differ = 0, packed_cases = 0;
-    float worst = 0.0f;
+    float worst = 0.0f, worst_rms = 0.0f;
     for (size_t a = 0; a < GG_ARRAY_LEN(ds); a++)
         /* a width without the form runs in F32, which form F32 tests */
         if (gg_attn_has(form, ds[a]))
@@ -441,10 +469,15 @@ static void test_attn(const char *lv, gg_attn_form form) {
                             attn_case c;
                             attn_case_make(&c, ds[a], nqs[b], shape, alibi ? 0.0625f : 0.0f, packed,
                                            form);
-                            const bool pk = c.form != GG_ATTN_F32,
-                                       i8 = c.form == GG_ATTN_I8 || c.form == GG_ATTN_I8F;
-                            /* bfloat16 weights (BF16, I8), or single precision (F32, I8F) */
-                            const float tol = pk && c.form != GG_ATTN_I8F ? 1.0f / 256 + 1e-5f : 1e-5f;
+                            const bool pk = c.form != GG_ATTN_F32, i8 = c.form == GG_ATTN_I8 ||
+                                                                        c.form == GG_ATTN_I8F ||
+                                                                        c.form == GG_ATTN_I8V;
+                            /* bfloat16 weights (BF16, I8), single precision (F32, I8F), or
+                             * weights in int8 steps (I8V) */
+                            const float tol = c.form == GG_ATTN_I8V         ? 8.0f / 255 + 1e-5f
+                                              : pk && c.form != GG_ATTN_I8F ? 1.0f / 256 + 1e-5f
+                                                                            : 1e-5f;
+                            double sq = 0;
                             float *scratch = malloc(sizeof(float) * gg_attn_scratch_floats(c.d));
                             float *one = malloc(sizeof(float) * (size_t)c.d), sc[NKV], bias[NKV];
                             const size_t nkv = c.ld * NKV, nq = c.ld * (size_t)c.nq;
@@ -461,7 +494,8 @@ static void test_attn(const char *lv, gg_attn_form form) {
                                 round_i8(k, NKV, c.d, c.ld, mean);
                                 round_i8(q, c.nq, c.d, c.ld, NULL);
                             }
-                            if (pk && c.form != GG_ATTN_I8F) round_bf16(v, nkv);
+                            if (c.form == GG_ATTN_I8V) round_i8v(v, NKV, c.d, c.ld);
+                            else if (pk && c.form != GG_ATTN_I8F) round_bf16(v, nkv);
                             attn_case_run(&c, 0, c.nq, c.out, scratch, c.form);
                             if (pk) attn_case_run(&c, 0, c.nq, f32, scratch, GG_ATTN_F32);
                             for (int g = 0; g < c.nq; g++) {
@@ -475,6 +509,7 @@ static void test_attn(const char *lv, gg_attn_form form) {
                                 for (int i = 0; i < c.d; i++) {
                                     bad += !(fabsf(one[i] - o[i]) <= tol);
                                     worst = fmaxf(worst, fabsf(one[i] - o[i]));
+                                    sq += (double)(one[i] - o[i]) * (one[i] - o[i]);
                                 }
                                 if (pk)
                                     differ += memcmp(o, f32 + (size_t)g * c.ld,
@@ -482,12 +517,20 @@ static void test_attn(const char *lv, gg_attn_form form) {
                             }
                             cases++;
                             packed_cases += pk;
+                            const float rms = (float)sqrt(sq / ((double)c.nq * c.d));
+                            worst_rms = fmaxf(worst_rms, rms);
+                            bad += c.form == GG_ATTN_I8V && !(rms <= 1.0f / 256);
                             free(scratch), free(one), free(k), free(v), free(q), free(f32);
                             attn_case_free(&c);
                         }
-    static const char *names[] = {"", " (bf16)", " (i8)", " (i8f)"};
-    CHECKF(bad == 0, "%s attention%s: %d values off the reference (%d cases, %d packed; largest %g)", lv,
-           names[form], bad, cases, packed_cases, (double)worst);
+    static const char *names[] = {"", " (bf16)", " (i8)", " (i8f)", " (i8v)"};
+    CHECKF(bad == 0,
+           "%s attention%s: %d values off the reference (%d cases, %d packed; largest %g, rms of a "
+           "case up to %g)",
+           lv, names[form], bad, cases, packed_cases, (double)worst, (double)worst_rms);
+    if (getenv("GGEMBED_TEST_VERBOSE"))
+        printf("%s attention%s: largest difference %g, rms of a case up to %g\n", lv, names[form],
+               (double)worst, (double)worst_rms);
     CHECKF(packed_cases == 0 || differ > 0, "%s attention%s: the same as single precision", lv,
            names[form]);
 }
@@ -602,7 +645,7 @@ int main(void) {
         }
         test_q8_K_sign(k, lv);
         /* a level without a packed form would only run F32 again */
-        for (int form = GG_ATTN_F32; form <= GG_ATTN_I8F; form++) {
+        for (int form = GG_ATTN_F32; form <= GG_ATTN_I8V; form++) {
             if (!gg_attn_has((gg_attn_form)form, 64)) continue;
             test_attn(lv, (gg_attn_form)form);
             test_attn_alone(lv, (gg_attn_form)form);

@@ -73,6 +73,10 @@ typedef __m256 at_mask; /* all ones in a lane of the mask */
 #define at_cvtif(v) _mm256_cvtepi32_ps(v)
 #define at_cvtfi(v) _mm256_cvtps_epi32(v)
 #define at_addi(a, b) _mm256_add_epi32(a, b)
+#define at_storei(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define at_zeroi() _mm256_setzero_si256()
+#define at_ori(a, b) _mm256_or_si256(a, b)
+#define at_slli(a, n) _mm256_slli_epi32(a, n)
 #define at_store_u8(p, v) store_u8(p, v)
 #define AT_ALL _mm256_castsi256_ps(_mm256_set1_epi32(-1))
 #define AT_NONE _mm256_setzero_ps()
@@ -97,6 +101,7 @@ void gg_attn_fill_avxvnni(gg_kernel_table *t) {
     t->attn_block = attn_block;
     t->attn_pack = attn_pack;
     t->attn_forms[GG_ATTN_I8F] = true;
+    t->attn_forms[GG_ATTN_I8V] = true;
 }
 #else
 void gg_attn_fill_avx2(gg_kernel_table *t) { t->attn_block = attn_block; }

@@ -59,6 +59,10 @@ typedef __mmask16 at_mask;
 #define at_cvtif(v) _mm512_cvtepi32_ps(v)
 #define at_cvtfi(v) _mm512_cvtps_epi32(v)
 #define at_addi(a, b) _mm512_add_epi32(a, b)
+#define at_storei(p, v) _mm512_storeu_si512(p, v)
+#define at_zeroi() _mm512_setzero_si512()
+#define at_ori(a, b) _mm512_or_si512(a, b)
+#define at_slli(a, n) _mm512_slli_epi32(a, n)
 #define at_store_u8(p, v) _mm_storeu_si128((__m128i *)(void *)(p), _mm512_cvtepi32_epi8(v))
 #define AT_ALL ((__mmask16)0xffff)
 #define AT_NONE ((__mmask16)0)
@@ -135,7 +139,8 @@ void gg_attn_fill_avx512(gg_kernel_table *t, bool ext) {
     const gg_cpu_features *f = gg_cpu_get();
     t->attn_forms[GG_ATTN_BF16] = ext && f->avx512bf16;
     t->attn_forms[GG_ATTN_I8] = ext && f->avx512bf16 && f->avx512vnni;
-    t->attn_pack = t->attn_forms[GG_ATTN_BF16] ? attn_pack : NULL;
+    t->attn_forms[GG_ATTN_I8V] = ext && f->avx512vnni;
+    t->attn_pack = t->attn_forms[GG_ATTN_BF16] || t->attn_forms[GG_ATTN_I8V] ? attn_pack : NULL;
     t->round_half = round_half;
     t->swiglu = swiglu;
 }

@@ -36,8 +36,12 @@
  * vpdpbusd (four int8 products a lane per instruction) from the query and
  * key rows in int8 steps, exact integer sums scaled by both steps; the
  * values as BF16 (I8) or in single precision (I8F, for the widths without
- * a bfloat16 product). A key outside a lane's range has weight 0 there,
- * so it adds nothing.
+ * a bfloat16 product). I8V, at both widths: I8's scores, and the values'
+ * product in vpdpbusd too (weights in 255 steps of a block's largest per
+ * lane, values in int8 steps of their column and row; tile_block_i8v),
+ * where vdpbf16ps (a quarter of vpdpbusd's rate on Zen 5) or
+ * vfmadd231ps took as long as all the rest of a block. A key outside a
+ * lane's range has weight 0 there, so it adds nothing.
  *
  * The includer defines, before including this file once:
  *   AT_LANES                  queries a tile (32-bit lanes of a vector)
@@ -52,6 +56,7 @@
  *   at_loadf(p) at_storef(p, v) at_loadi(p) at_set1f(x) at_set1i(x)
  *   at_zerof() at_addf at_subf at_mulf at_divf at_maxf (a, b) at_absf(a)
  *   at_fmaddf(a, b, c) at_cvtif(v) at_cvtfi(v) (to int, nearest) at_addi(a, b)
+ *   at_storei(p, v) at_zeroi() at_ori(a, b) at_slli(a, n)   (integer vectors)
  *   at_store_u8(p, v)         the low bytes of v's lanes, in order, at p
  *   at_fnmaddf(a, b, c)       c - a * b
  *   at_roundf(a)              to the nearest integer, as a float
@@ -89,6 +94,24 @@ static inline at_vf exp_neg(at_vf x) {
     p = at_fmaddf(p, r, at_set1f(1.0f / 6));
     p = at_fmaddf(p, r, at_set1f(0.5f));
     p = at_fmaddf(p, r, at_set1f(1.0f));
+    p = at_fmaddf(p, r, at_set1f(1.0f));
+    return at_scale2f(p, n);
+}
+
+/* 2^x for x <= 0 (and not NaN), within 4.3e-5 relative: 2^n * p(r), n
+ * = x rounded, r = x - n in [-1/2, 1/2] (exact), p of degree 4 (2^r's
+ * Taylor series: its first term left out, (r ln 2)^5 / 120, is at most
+ * 4.3e-5). Form I8V's weights, which go on in 255 steps of a block's
+ * largest (a half step being 2e-3 of it): 8 operations against exp_neg's
+ * 12, in a part of the block that is as long as its products. */
+static inline at_vf exp2_neg(at_vf x) {
+    x = at_maxf(x, at_set1f(AT_EXP_MIN * 1.44269504088896341f));
+    const at_vf n = at_roundf(x);
+    const at_vf r = at_subf(x, n);
+    at_vf p = at_set1f(9.618129107628477e-3f);
+    p = at_fmaddf(p, r, at_set1f(5.550410866482158e-2f));
+    p = at_fmaddf(p, r, at_set1f(2.402265069591007e-1f));
+    p = at_fmaddf(p, r, at_set1f(6.931471805599453e-1f));
     p = at_fmaddf(p, r, at_set1f(1.0f));
     return at_scale2f(p, n);
 }
@@ -137,7 +160,8 @@ static inline at_vi bcast32(const void *p) {
  *
  * Whole blocks of GG_ATTN_KEYS keys, the last padded with zero keys (and
  * in BF16 and I8 zero values), so that a block is always read in place.
- * Values (BF16, I8): pairs of keys, block b at v + b x 8 d pairs: pair
+ * I8V: keys as I8's, values after d floats of column steps in blocks as
+ * the keys' (attn_pack_values_i8). Values (BF16, I8): pairs of keys, block b at v + b x 8 d pairs: pair
  * row p holds (v[2p][c], v[2p+1][c]) in bfloat16 for each c; I8F leaves
  * them as they are, rows of d floats. Keys: BF16, rows of d bfloat16
  * (block b at k + b x 16 d of them); I8 and I8F, block b at byte
@@ -231,11 +255,66 @@ static void attn_pack_keys_i8(float *k, int n, const int d) {
     }
 }
 
+/* I8V's values in place (see the packed forms above): each column in
+ * 127 steps of its largest magnitude over the sequence (the header, d
+ * floats), then each row of those in 127 steps of its own (a block's 16
+ * row steps, then its rows as fours of keys: byte 4 (q d + c) + i of the
+ * block's rows is key 4q + i's column c). A block's rows are read into
+ * a block of their own before it is written, and it ends before the next
+ * block's floats start (4 d + (b + 1)(64 + 16 d) <= 64 d (b + 1)). */
+static void attn_pack_values_i8(float *v, int n, const int d) {
+    at_vf cmax[128 / AT_LANES], cinv[128 / AT_LANES];
+    for (int c = 0; c < AT_VECS(d); c++) cmax[c] = at_zerof();
+    for (int j = 0; j < n; j++)
+        for (int c = 0; c < AT_VECS(d); c++)
+            cmax[c] = at_maxf(cmax[c], at_absf(at_loadf(v + (size_t)j * d + AT_LANES * c)));
+    float csteps[128];
+    for (int c = 0; c < AT_VECS(d); c++) {
+        at_storef(csteps + AT_LANES * c, at_divf(cmax[c], at_set1f(127.0f)));
+        cinv[c] = at_selz(at_gtf(cmax[c], at_zerof()), at_divf(at_set1f(127.0f), cmax[c]));
+    }
+    const int nb = (n + GG_ATTN_KEYS - 1) / GG_ATTN_KEYS;
+    uint8_t block[64 + GG_ATTN_KEYS * 128];
+    for (int b = 0; b < nb; b++) {
+        float steps[GG_ATTN_KEYS];
+        uint8_t *rows = block + 64;
+        for (int r = 0; r < GG_ATTN_KEYS; r++) {
+            const int j = b * GG_ATTN_KEYS + r;
+            uint8_t *quad = rows + (size_t)(r / 4) * 4 * d + r % 4;
+            if (j >= n) {
+                steps[r] = 0.0f;
+                for (int c = 0; c < d; c++) quad[4 * c] = 0;
+                continue;
+            }
+            at_vf x[128 / AT_LANES];
+            for (int c = 0; c < AT_VECS(d); c++)
+                x[c] = at_mulf(at_loadf(v + (size_t)j * d + AT_LANES * c), cinv[c]);
+            const float amax = amax_row(x, d);
+            steps[r] = amax / 127.0f;
+            const at_vf inv = at_set1f(amax > 0.0f ? 127.0f / amax : 0.0f);
+            for (int c = 0; c < AT_VECS(d); c++) { /* nearest, ties to even */
+                int32_t lanes[AT_LANES];
+                at_storei(lanes, at_cvtfi(at_mulf(x[c], inv)));
+                for (int i = 0; i < AT_LANES; i++) quad[4 * (AT_LANES * c + i)] = (uint8_t)lanes[i];
+            }
+        }
+        memcpy(block, steps, sizeof steps);
+        memcpy((uint8_t *)v + 4 * (size_t)d + (size_t)b * I8_BLOCK_BYTES(d), block, I8_BLOCK_BYTES(d));
+    }
+    memcpy(v, csteps, sizeof(float) * (size_t)d);
+}
 #endif
 
 #if AT_I8 || AT_BF16
 static void attn_pack(gg_attn_form form, float *k, float *v, int n, int d) {
     (void)v;
+#if AT_I8
+    if (form == GG_ATTN_I8V) {
+        attn_pack_keys_i8(k, n, d);
+        attn_pack_values_i8(v, n, d);
+        return;
+    }
+#endif
     if (form == AT_I8_FORM) attn_pack_keys_i8(k, n, d);
 #if AT_BF16
     else attn_pack_keys_bf16(k, n, d);
@@ -252,10 +331,11 @@ static void attn_pack(gg_attn_form form, float *k, float *v, int n, int d) {
  * their sum of weights and left to the caller for their sums of values
  * (rescale). Past the first blocks most tiles have no such lane, and
  * skip both. full: every key of the block is in every lane's range (the
- * masks all ones, and left out: the same results). */
+ * masks all ones, and left out: the same results). base2: the scores
+ * (qs) are in units of log2 e (form I8V), and the weights 2^(s - m). */
 ALWAYS_INLINE at_mask block_weights(const gg_attn_block_args *a, attn_tile *t, at_vf *s, int j0, int nj,
-                                    at_mask *valid, at_vf *alpha, const bool full) {
-    const at_vf slope = at_set1f(a->alibi_slope);
+                                    at_mask *valid, at_vf *alpha, const bool full, const bool base2) {
+    const at_vf slope = at_set1f(base2 ? a->alibi_slope * 1.44269504088896341f : a->alibi_slope);
     const at_vf neg_inf = at_set1f(-INFINITY);
     at_vf bm = t->m;
     for (int j = 0; j < GG_ATTN_KEYS; j++) {
@@ -272,12 +352,12 @@ ALWAYS_INLINE at_mask block_weights(const gg_attn_block_args *a, attn_tile *t, a
     const at_mask up = at_gtf(bm, t->m);
     *alpha = at_zerof();
     if (at_many(up)) {
-        *alpha = exp_neg(at_subf(t->m, bm));
+        *alpha = base2 ? exp2_neg(at_subf(t->m, bm)) : exp_neg(at_subf(t->m, bm));
         t->l = at_mmulf(t->l, up, *alpha);
         t->m = at_sel(t->m, up, bm);
     }
     for (int j = 0; j < GG_ATTN_KEYS; j++) {
-        const at_vf e = exp_neg(at_subf(s[j], t->m));
+        const at_vf e = base2 ? exp2_neg(at_subf(s[j], t->m)) : exp_neg(at_subf(s[j], t->m));
         s[j] = full ? e : at_selz(valid[j], e);
     }
     return up;
@@ -327,7 +407,7 @@ ALWAYS_INLINE void weights_values(const gg_attn_block_args *a, attn_tile *t, at_
                                   float *pt, int j0, int nj, const int d, const bool full) {
     at_mask valid[GG_ATTN_KEYS];
     at_vf alpha;
-    const at_mask up = block_weights(a, t, s, j0, nj, valid, &alpha, full);
+    const at_mask up = block_weights(a, t, s, j0, nj, valid, &alpha, full, false);
     for (int j = 0; j < GG_ATTN_KEYS; j++) {
         t->l = at_maddf(t->l, valid[j], s[j]);
         at_storef(pt + AT_LANES * j, s[j]);
@@ -369,7 +449,7 @@ ALWAYS_INLINE void weights_values_bf(const gg_attn_block_args *a, attn_tile *t, 
                                      const bool full) {
     __mmask16 valid[GG_ATTN_KEYS];
     __m512 alpha;
-    const __mmask16 up = block_weights(a, t, s, j0, nj, valid, &alpha, full);
+    const __mmask16 up = block_weights(a, t, s, j0, nj, valid, &alpha, full, false);
     /* the sum of the weights as rounded (times bfloat16 ones): the values'
      * weighted average stays a true average */
     for (int j = 0; j < GG_ATTN_KEYS; j += 2) {
@@ -437,6 +517,63 @@ ALWAYS_INLINE void tile_block_i8(const gg_attn_block_args *a, attn_tile *t, cons
 #endif
 }
 
+/* One block of keys [j0, j0 + nj) into tile t in form I8V: kb the
+ * block's keys (as I8's), vb its values (row steps, then fours of keys).
+ * The scores and weights as I8F's; then per lane each weight times its
+ * key's row step, in 255 steps of the block's largest (so a lane's
+ * weights keep their precision whatever its running maximum, and a key
+ * whose values are small counts as little as it weighs), four keys to a
+ * 32-bit lane for vpdpbusd against the values' fours of keys: the
+ * block's exact integer sums of each column, scaled by the lane's step
+ * into its running sums. A key outside a lane's range has weight 0. */
+ALWAYS_INLINE void tile_block_i8v(const gg_attn_block_args *a, attn_tile *t, const uint8_t *kb,
+                                  const uint8_t *vb, int j0, int nj, const int d, const bool full) {
+    const uint8_t *rows = kb + 64;
+    at_vi si[GG_ATTN_KEYS];
+    for (int j = 0; j < GG_ATTN_KEYS; j++) si[j] = t->q0;
+    for (int g = 0; g < GG_ATTN_KEYS; g += AT_SKEYS)
+        for (int c = 0; c < d / 4; c++) {
+            const at_vi qv = at_loadi(t->qp + AT_LANES * c);
+            for (int j = g; j < g + AT_SKEYS; j++)
+                si[j] = at_dot_i8(si[j], bcast32(rows + j * d + 4 * c), qv);
+        }
+    float steps[GG_ATTN_KEYS];
+    memcpy(steps, kb, sizeof steps);
+    at_vf s[GG_ATTN_KEYS];
+    for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = at_mulf(at_cvtif(si[j]), at_set1f(steps[j]));
+    at_mask valid[GG_ATTN_KEYS];
+    at_vf alpha;
+    const at_mask up = block_weights(a, t, s, j0, nj, valid, &alpha, full, true);
+    for (int j = 0; j < GG_ATTN_KEYS; j++) t->l = at_maddf(t->l, valid[j], s[j]);
+    if (at_many(up)) rescale(t->acc, d, up, alpha);
+    memcpy(steps, vb, sizeof steps);
+    at_vf wmax = at_zerof();
+    for (int j = 0; j < GG_ATTN_KEYS; j++) {
+        s[j] = at_mulf(s[j], at_set1f(steps[j]));
+        wmax = at_maxf(wmax, s[j]);
+    }
+    const at_vf inv = at_selz(at_gtf(wmax, at_zerof()), at_divf(at_set1f(255.0f), wmax));
+    const at_vf step = at_mulf(wmax, at_set1f(1.0f / 255));
+    at_vi pq[GG_ATTN_KEYS / 4];
+    for (int q = 0; q < GG_ATTN_KEYS / 4; q++) { /* each in [0, 255]: nearest, ties to even */
+        at_vi x = at_cvtfi(at_mulf(s[4 * q], inv));
+        x = at_ori(x, at_slli(at_cvtfi(at_mulf(s[4 * q + 1], inv)), 8));
+        x = at_ori(x, at_slli(at_cvtfi(at_mulf(s[4 * q + 2], inv)), 16));
+        pq[q] = at_ori(x, at_slli(at_cvtfi(at_mulf(s[4 * q + 3], inv)), 24));
+    }
+    const uint8_t *vq = vb + 64;
+    for (int c0 = 0; c0 < d; c0 += AT_VDIMS) {
+        float *acc = t->acc + AT_LANES * c0;
+        at_vi o[AT_VDIMS];
+        for (int i = 0; i < AT_VDIMS; i++) o[i] = at_zeroi();
+        for (int q = 0; q < GG_ATTN_KEYS / 4; q++)
+            for (int i = 0; i < AT_VDIMS; i++)
+                o[i] = at_dot_i8(o[i], pq[q], bcast32(vq + 4 * ((size_t)q * d + c0 + i)));
+        for (int i = 0; i < AT_VDIMS; i++)
+            at_storef(acc + AT_LANES * i, at_fmaddf(at_cvtif(o[i]), step, at_loadf(acc + AT_LANES * i)));
+    }
+}
+
 /* A tile's queries in int8 for the int8-score form: per lane, its row in
  * 127 steps of its largest magnitude (qp: fours of dimensions, lane by
  * lane), its scale times that step (qs) and its sums' start (q0). */
@@ -500,7 +637,10 @@ ALWAYS_INLINE int tiles_init(const gg_attn_block_args *a, attn_tile *t, const at
                                                               _mm512_loadu_ps(x->qt + 16 * (c + 1))));
 #endif
 #if AT_I8
-        if (form == AT_I8_FORM) tile_queries_i8(x, &a->scale, d);
+        if (form == AT_I8_FORM || form == GG_ATTN_I8V) { /* I8V's scores in units of log2 e */
+            const float scale = form == GG_ATTN_I8V ? a->scale * 1.44269504088896341f : a->scale;
+            tile_queries_i8(x, &scale, d);
+        }
 #endif
         x->lo = at_loadi(lo);
         x->hi = at_loadi(hi);
@@ -539,8 +679,13 @@ ALWAYS_INLINE void block_rows(const float *k, size_t ld_k, const float *v, size_
 /* Where block b (keys from b x GG_ATTN_KEYS) of a packed form lies. */
 ALWAYS_INLINE const uint8_t *packed_keys(const gg_attn_block_args *a, int b, const int d,
                                          const gg_attn_form form) {
-    const size_t bytes = form == AT_I8_FORM ? I8_BLOCK_BYTES(d) : (size_t)GG_ATTN_KEYS * d * 2;
+    const size_t bytes = form == AT_I8_FORM || form == GG_ATTN_I8V ? I8_BLOCK_BYTES(d)
+                                                                   : (size_t)GG_ATTN_KEYS * d * 2;
     return (const uint8_t *)a->k + (size_t)b * bytes;
+}
+/* I8V's: after the column steps, blocks as I8's keys'. */
+ALWAYS_INLINE const uint8_t *packed_values_i8(const gg_attn_block_args *a, int b, const int d) {
+    return (const uint8_t *)a->v + 4 * (size_t)d + (size_t)b * I8_BLOCK_BYTES(d);
 }
 ALWAYS_INLINE const uint32_t *packed_values(const gg_attn_block_args *a, int b, const int d) {
     return (const uint32_t *)a->v + (size_t)b * (GG_ATTN_KEYS / 2) * d;
@@ -561,9 +706,17 @@ ALWAYS_INLINE void prefetch_block(const gg_attn_block_args *a, int j0, int jhi, 
     }
     const int b = j0 / GG_ATTN_KEYS;
     const char *k = (const char *)packed_keys(a, b, d, form);
-    const size_t kbytes = form == AT_I8_FORM ? I8_BLOCK_BYTES(d) : (size_t)GG_ATTN_KEYS * d * 2;
+    const size_t kbytes = form == AT_I8_FORM || form == GG_ATTN_I8V ? I8_BLOCK_BYTES(d)
+                                                                    : (size_t)GG_ATTN_KEYS * d * 2;
     for (size_t i = 0; i < kbytes; i += 64) at_prefetch(k + i);
     if (form == GG_ATTN_I8F) return;
+#if AT_I8
+    if (form == GG_ATTN_I8V) {
+        const char *v = (const char *)packed_values_i8(a, b, d);
+        for (size_t i = 0; i < I8_BLOCK_BYTES(d); i += 64) at_prefetch(v + i);
+        return;
+    }
+#endif
     const char *v = (const char *)packed_values(a, b, d);
     for (size_t i = 0; i < (size_t)GG_ATTN_KEYS * d * 2; i += 64) at_prefetch(v + i);
 }
@@ -600,6 +753,10 @@ ALWAYS_INLINE void attn_blocks(const gg_attn_block_args *a, const int d, const g
             const bool full = nj == GG_ATTN_KEYS && x->klo <= j0 && j0 + GG_ATTN_KEYS <= x->khi;
             if (0) {
 #if AT_I8
+            } else if (form == GG_ATTN_I8V) {
+                const uint8_t *vq = packed_values_i8(a, j0 / GG_ATTN_KEYS, d);
+                if (full) tile_block_i8v(a, x, kp, vq, j0, nj, d, true);
+                else tile_block_i8v(a, x, kp, vq, j0, nj, d, false);
             } else if (form == AT_I8_FORM) {
                 if (full) tile_block_i8(a, x, kp, vp, vj, wp, j0, nj, d, true);
                 else tile_block_i8(a, x, kp, vp, vj, wp, j0, nj, d, false);
@@ -615,12 +772,18 @@ ALWAYS_INLINE void attn_blocks(const gg_attn_block_args *a, const int d, const g
             }
         }
     }
+    /* I8V's sums are in its columns' steps */
+    const float *csteps = form == GG_ATTN_I8V ? a->v : NULL;
     for (int ti = 0; ti < ntile; ti++) {
         float inv[AT_LANES];
         at_storef(inv, at_divf(at_set1f(1.0f), t[ti].l));
         for (int lane = 0; lane < AT_LANES && ti * AT_LANES + lane < a->nq; lane++) {
             float *out = a->out + (size_t)(ti * AT_LANES + lane) * a->ld_out;
-            for (int c = 0; c < d; c++) out[c] = t[ti].acc[AT_LANES * c + lane] * inv[lane];
+            if (csteps)
+                for (int c = 0; c < d; c++)
+                    out[c] = t[ti].acc[AT_LANES * c + lane] * inv[lane] * csteps[c];
+            else
+                for (int c = 0; c < d; c++) out[c] = t[ti].acc[AT_LANES * c + lane] * inv[lane];
         }
     }
 }
@@ -632,6 +795,10 @@ ALWAYS_INLINE void attn_blocks(const gg_attn_block_args *a, const int d, const g
 static void attn_block(const gg_attn_block_args *a) {
     switch (a->form) {
 #if AT_I8
+    case GG_ATTN_I8V:
+        if (a->d == 64) attn_blocks(a, 64, GG_ATTN_I8V);
+        else attn_blocks(a, 128, GG_ATTN_I8V);
+        break;
     case AT_I8_FORM:
         if (a->d == 64) attn_blocks(a, 64, AT_I8_FORM);
         else attn_blocks(a, 128, AT_I8_FORM);

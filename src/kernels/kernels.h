@@ -107,9 +107,9 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
  * order (tested), which keeps a text's embedding the same alone and in
  * a batch. It equals gg_attn_row_ref within float rounding (tested).
  *
- * In form GG_ATTN_BF16, GG_ATTN_I8 or GG_ATTN_I8F (where
+ * In form GG_ATTN_BF16, GG_ATTN_I8, GG_ATTN_I8F or GG_ATTN_I8V (where
  * gg_attn_has(form, d): AVX-512 with BF16, and VNNI for I8; AVX-VNNI for
- * I8F; heads 64 or 128 wide), k and v hold the sequence's keys and values
+ * I8F and I8V; heads 64 or 128 wide), k and v hold the sequence's keys and values
  * as gg_attn_pack left them, and ld_k, ld_v are not used. BF16: both products take bfloat16 operands
  * (query and key rows; weights and values), summed in single precision
  * by vdpbf16ps: twice the multiply-adds per instruction, at 8 bits of
@@ -120,9 +120,15 @@ void gg_attn_row_ref(const float *q, const float *k, size_t ld_k, const float *v
  * rounded to 127 steps of its largest magnitude; the weights and values
  * as in BF16. I8F: the scores as I8's (vpdpbusd on 256-bit registers),
  * the weights and values in single precision (CPUs without a bfloat16
- * product). Each equals gg_attn_row_ref over rows rounded that way
- * within the weights' bfloat16 rounding (I8F: within float rounding;
- * tested), and a query's result is still its own, bit for bit. */
+ * product). I8V (AVX-VNNI, and AVX-512 with VNNI): the scores as I8's,
+ * and the values' product in vpdpbusd too: each value column in 127
+ * steps of its largest magnitude over the sequence, then each key's row
+ * of those in 127 steps of its own; per query, each weight of a block
+ * of keys times its key's row step, in 255 steps of the block's largest.
+ * Each equals gg_attn_row_ref over rows rounded that way within the
+ * weights' bfloat16 rounding (I8F: within float rounding; I8V: within
+ * half a step of each block's weights; tested), and a query's result is
+ * still its own, bit for bit. */
 #define GG_ATTN_Q_MAX 256
 #define GG_ATTN_KEYS 16
 typedef enum gg_attn_form {
@@ -130,6 +136,7 @@ typedef enum gg_attn_form {
     GG_ATTN_BF16, /* gg_attn_pack's: keys and values in bfloat16 */
     GG_ATTN_I8,   /* gg_attn_pack's: keys less their mean in int8, values in bfloat16 */
     GG_ATTN_I8F,  /* gg_attn_pack's: keys as I8's, values left in single precision */
+    GG_ATTN_I8V,  /* gg_attn_pack's: keys as I8's, values in int8 (column and row steps) */
 } gg_attn_form;
 typedef struct gg_attn_block_args {
     int nq;

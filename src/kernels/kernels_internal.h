@@ -38,7 +38,7 @@ typedef struct gg_kernel_table {
     size_t (*gemm_act_bytes)(gg_type vec_dot_type, int64_t n);
     void (*attn_block)(const gg_attn_block_args *a); /* every form in attn_forms, and F32 */
     void (*attn_pack)(gg_attn_form form, float *k, float *v, int n, int d); /* NULL: no such form */
-    bool attn_forms[GG_ATTN_I8F + 1]; /* the packed forms at this level (heads 64 or 128 wide) */
+    bool attn_forms[GG_ATTN_I8V + 1]; /* the packed forms at this level (heads 64 or 128 wide) */
     void (*round_half)(float *x, int64_t n);
     void (*swiglu)(float *g, const float *u, int64_t n);
     void (*gelu_table_row)(float *x, int64_t n, const gg_half *table);

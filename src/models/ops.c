@@ -390,7 +390,8 @@ gg_attn_form gg_attn_form_for(int n_kv, int d) {
     static const struct {
         gg_attn_form form;
         int min_keys;
-    } forms[] = {{GG_ATTN_I8, GG_ATTN_I8_KEYS},
+    } forms[] = {{GG_ATTN_I8V, GG_ATTN_I8_KEYS},
+                 {GG_ATTN_I8, GG_ATTN_I8_KEYS},
                  {GG_ATTN_I8F, GG_ATTN_I8_KEYS},
                  {GG_ATTN_BF16, GG_ATTN_BF16_KEYS}};
     for (size_t i = 0; i < GG_ARRAY_LEN(forms); i++)
