@@ -8,10 +8,14 @@
  * keys and values (gg_attn_form: single precision, and where the CPU has
  * them bfloat16 and int8 scores), the multiply-adds per ns, and for the
  * packed forms what packing every head's keys and values once (as a
- * layer does, gg_attn_pack) costs per block of a call of 256 queries.
+ * layer does, gg_attn_pack) costs per block of a call of 256 queries,
+ * and how far their output lies from single precision's: the rms of the
+ * difference over the rms of F32's output, all heads (the queries and
+ * keys uniform in [-1, 1], so --scale sets how sharp the scores are: the
+ * scores' standard deviation is scale x sqrt(d) / 3).
  *
  * Usage: bench_attn_kernel [--keys N] [--heads H] [--d D] [--queries Q]
- *                          [--seconds S] [--only f32|bf16|i8|i8f]
+ *                          [--seconds S] [--only f32|bf16|i8|i8f|i8v] [--scale S]
  *                          [--level scalar|avx2|avxvnni|avx512-plain|avx512]
  * (defaults: nomic-embed-text at 8,192 tokens: 8192 keys, 12 heads of
  * 64, GG_ATTN_Q_MAX queries a call, 1 s a row)
@@ -19,6 +23,7 @@
 #include "kernels/kernels.h"
 #include "platform/platform.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +93,8 @@ static float frand(unsigned *s) {
 
 typedef struct bench {
     int keys, heads, d, nq;
-    float *q, *k, *v, *kp, *vp, *out, *scratch;
+    float scale;
+    float *q, *k, *v, *kp, *vp, *out, *ref, *scratch;
     int *lo, *hi;
 } bench;
 
@@ -104,7 +110,7 @@ static void round_heads(const bench *b, gg_attn_form form) {
             .lo = b->lo, .hi = b->hi,
             .k = (f32 ? b->k : b->kp) + (size_t)h * b->keys * b->d, .ld_k = (size_t)b->d,
             .v = (f32 ? b->v : b->vp) + (size_t)h * b->keys * b->d, .ld_v = (size_t)b->d,
-            .d = b->d, .scale = 0.125f, .pos0 = 0, .form = form, .scratch = b->scratch,
+            .d = b->d, .scale = b->scale, .pos0 = 0, .form = form, .scratch = b->scratch,
         };
         /* clang-format on */
         gg_attn_block(&a);
@@ -112,7 +118,7 @@ static void round_heads(const bench *b, gg_attn_form form) {
 }
 
 int main(int argc, char **argv) {
-    bench b = {.keys = 8192, .heads = 12, .d = 64, .nq = GG_ATTN_Q_MAX};
+    bench b = {.keys = 8192, .heads = 12, .d = 64, .nq = GG_ATTN_Q_MAX, .scale = 0.125f};
     double seconds = 1.0;
     const char *only = NULL, *level = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -123,6 +129,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else if (!strcmp(argv[i], "--level")) level = argv[i + 1];
+        else if (!strcmp(argv[i], "--scale")) b.scale = (float)atof(argv[i + 1]);
         else {
             fprintf(stderr, "bench_attn_kernel: unknown option %s\n", argv[i]);
             return 2;
@@ -151,6 +158,7 @@ int main(int argc, char **argv) {
     const size_t kv = (size_t)b.heads * b.keys * b.d;
     b.q = gg_aligned_alloc(sizeof(float) * (size_t)b.nq * b.heads * b.d);
     b.out = gg_aligned_alloc(sizeof(float) * (size_t)b.nq * b.heads * b.d);
+    b.ref = gg_aligned_alloc(sizeof(float) * (size_t)b.nq * b.heads * b.d);
     b.k = gg_aligned_alloc(sizeof(float) * kv);
     b.v = gg_aligned_alloc(sizeof(float) * kv);
     b.kp = gg_aligned_alloc(sizeof(float) * kv);
@@ -158,7 +166,7 @@ int main(int argc, char **argv) {
     b.scratch = gg_aligned_alloc(sizeof(float) * gg_attn_scratch_floats(b.d));
     b.lo = calloc((size_t)b.nq, sizeof(int));
     b.hi = calloc((size_t)b.nq, sizeof(int));
-    if (!b.q || !b.out || !b.k || !b.v || !b.kp || !b.vp || !b.scratch || !b.lo || !b.hi) {
+    if (!b.q || !b.out || !b.ref || !b.k || !b.v || !b.kp || !b.vp || !b.scratch || !b.lo || !b.hi) {
         fprintf(stderr, "bench_attn_kernel: out of memory\n");
         return 1;
     }
@@ -170,11 +178,15 @@ int main(int argc, char **argv) {
     printf("one thread, level %s: %d keys, %d heads of %d, %d queries a call; K/V %.1f MB (F32)\n",
            gg_simd_name(gg_kernels_level()), b.keys, b.heads, b.d, b.nq, 2.0 * (double)kv * 4 / 1e6);
     print_peaks();
-    printf("%-8s %14s %16s %12s %16s\n", "form", "CPU ns/block", "multiply-adds/ns", "calls",
-           "pack ns/block");
+    round_heads(&b, GG_ATTN_F32); /* what the packed forms are measured against */
+    memcpy(b.ref, b.out, sizeof(float) * (size_t)b.nq * b.heads * b.d);
+    printf("scores: scale %g, standard deviation %.2f\n", (double)b.scale,
+           (double)b.scale * sqrt((double)b.d) / 3);
+    printf("%-8s %14s %16s %12s %16s %14s\n", "form", "CPU ns/block", "multiply-adds/ns", "calls",
+           "pack ns/block", "rms vs f32 %");
     const double blocks = (double)b.heads * ((b.nq + 15) / 16) * ((b.keys + 15) / 16);
-    static const char *names[] = {"f32", "bf16", "i8", "i8f"};
-    for (int f = GG_ATTN_F32; f <= GG_ATTN_I8F; f++) {
+    static const char *names[] = {"f32", "bf16", "i8", "i8f", "i8v"};
+    for (int f = GG_ATTN_F32; f <= GG_ATTN_I8V; f++) {
         const gg_attn_form form = (gg_attn_form)f;
         if (only && strcmp(only, names[f])) continue;
         if (!gg_attn_has(form, b.d)) {
@@ -200,9 +212,14 @@ int main(int argc, char **argv) {
             t1 = gg_process_cpu_ns();
         } while ((double)(t1 - t0) * 1e-9 < seconds);
         const double ns = (double)(t1 - t0) / ((double)rounds * blocks);
+        double err = 0, sum = 0;
+        for (size_t i = 0; i < (size_t)b.nq * b.heads * b.d; i++) {
+            const double x = b.out[i] - b.ref[i];
+            err += x * x, sum += (double)b.ref[i] * b.ref[i];
+        }
         /* a block: 16 x 16 scores and 16 x 16 weighted values, d each */
-        printf("%-8s %14.1f %16.1f %12ld %16.1f\n", names[f], ns, 2.0 * 256 * b.d / ns, rounds * b.heads,
-               pack_ns);
+        printf("%-8s %14.1f %16.1f %12ld %16.1f %14.2f\n", names[f], ns, 2.0 * 256 * b.d / ns,
+               rounds * b.heads, pack_ns, 100 * sqrt(err / sum));
         fflush(stdout);
     }
     return 0;
