@@ -3,7 +3,8 @@
  * registers: the template of attn_x86.h at 8 queries a tile, form F32
  * (vfmadd231ps ymm) for every AVX2 CPU. attn_avxvnni_avx2.c includes
  * this file again with AT_VNNI set, for the AVX-VNNI level: the same and
- * form I8F (int8 scores in vpdpbusd ymm, values in single precision).
+ * forms I8F (int8 scores in vpdpbusd ymm, values in single precision)
+ * and I8V (values in vpdpbusd ymm too).
  *
  * Plain AVX2 has no int8 form: its int8 product, vpmaddubsw, adds pairs
  * of u8 x s8 products into int16 with saturation, exact here only with

@@ -1,10 +1,11 @@
 /*
  * attn_avxvnni_avx2.c - attn_avx2.c for the AVX-VNNI level: compiled,
  * like every *_avx2.c, for AVX2 + FMA + F16C, and here for AVX-VNNI too,
- * which only this level's CPUs run: form F32 and form I8F (int8 scores in
+ * which only this level's CPUs run: form F32, form I8F (int8 scores in
  * vpdpbusd ymm, 32 multiply-adds an instruction against vfmadd231ps's 8;
- * values in single precision). Empty for a compiler that does not know
- * AVX-VNNI (the level then is not offered: gg_gemm_avxvnni_compiled).
+ * values in single precision) and form I8V (values in vpdpbusd ymm
+ * too). Empty for a compiler that does not know AVX-VNNI (the level then
+ * is not offered: gg_gemm_avxvnni_compiled).
  */
 #include "kernels_internal.h"
 #include "simd_x86.h"

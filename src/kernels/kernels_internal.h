@@ -60,7 +60,7 @@ bool gg_gemm_avxvnni_compiled(void);
 void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext);
 void gg_attn_fill_avx512(gg_kernel_table *t, bool ext);
 /* Blocked attention on 256-bit registers (attn_avx2.c): form F32; at the
- * AVX-VNNI level (attn_avxvnni_avx2.c) form I8F too. */
+ * AVX-VNNI level (attn_avxvnni_avx2.c) forms I8F and I8V too. */
 void gg_attn_fill_avx2(gg_kernel_table *t);
 void gg_attn_fill_avxvnni(gg_kernel_table *t);
 #endif
