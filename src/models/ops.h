@@ -118,9 +118,11 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
  *   scores and values both in int8 (I8V): after int8 scores, the weights
  *   and values bound a block (BF16's vdpbf16ps runs at a quarter of
  *   vpdpbusd's rate on Zen 5). bench_attn_kernel, 8,192 keys, heads of
- *   64: a block 279 ns against I8's 528 (AVX-512), 435 against I8F's
- *   708 (AVX-VNNI); its output 0.72-1.91% rms from single precision's
- *   with scores of std 1-9, against I8's 0.56-1.88% (same measure).
+ *   64: a block 245 ns against I8's 448 (AVX-512), 360 against I8F's
+ *   601 (AVX-VNNI); its output 0.72-1.97% rms from single precision's
+ *   with scores of std 1-9 (heads of 64 and 128), against I8's
+ *   0.55-1.88% (same measure). With near-even weights the values'
+ *   rounding shows more: 0.45% against I8's 0.26% at std 0.33.
  * - GG_ATTN_I8_KEYS, where I8V is not: scores from int8 rows (the keys less their mean),
  *   weights and values in bfloat16 (I8, AVX-512). Where attention is most
  *   of the pass (nomic-embed-text at 8,192 tokens, half of it), the
