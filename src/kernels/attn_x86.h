@@ -39,7 +39,7 @@
  * a bfloat16 product). I8V, at both widths: I8's scores, and the values'
  * product in vpdpbusd too (weights in 255 steps of a block's largest per
  * lane, values in int8 steps of their column and row; tile_block_i8v),
- * where vdpbf16ps (a quarter of vpdpbusd's rate on Zen 5) or
+ * where vdpbf16ps (a quarter of vpdpbusd's rate on the Intel Xeon it was measured on) or
  * vfmadd231ps took as long as all the rest of a block. A key outside a
  * lane's range has weight 0 there, so it adds nothing.
  *

@@ -117,7 +117,7 @@ void gg_op_rope(float *x, int n_tok, int ld, int n_head, int d, const int32_t *p
  * - GG_ATTN_I8_KEYS, wherever vpdpbusd is (AVX-VNNI, AVX-512 with VNNI):
  *   scores and values both in int8 (I8V): after int8 scores, the weights
  *   and values bound a block (BF16's vdpbf16ps runs at a quarter of
- *   vpdpbusd's rate on Zen 5). bench_attn_kernel, 8,192 keys, heads of
+ *   vpdpbusd's rate on an Intel Xeon). bench_attn_kernel, 8,192 keys, heads of
  *   64: a block 245 ns against I8's 448 (AVX-512), 360 against I8F's
  *   601 (AVX-VNNI); its output 0.72-1.97% rms from single precision's
  *   with scores of std 1-9 (heads of 64 and 128), against I8's
