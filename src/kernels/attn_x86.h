@@ -488,13 +488,10 @@ ALWAYS_INLINE void tile_block_bf(const gg_attn_block_args *a, attn_tile *t, cons
 #endif
 
 #if AT_I8
-/* One block of keys [j0, j0 + nj) into tile t in the int8-score form:
- * kb the block's steps and rows, and its values: vp (I8, pairs) or vb
- * (I8F, rows d apart, rows past nj zero). The integer scores are exact;
- * each times its key's step (and, in block_weights, the query's). */
-ALWAYS_INLINE void tile_block_i8(const gg_attn_block_args *a, attn_tile *t, const uint8_t *kb,
-                                 const uint32_t *vp, const float *vb, void *pp, int j0, int nj,
-                                 const int d, const bool full) {
+/* The int8 forms' scores of tile t against block kb (its keys' steps,
+ * then their int8 rows): exact integer sums, each times its key's step
+ * (the query's step comes in block_weights). */
+ALWAYS_INLINE void scores_i8(const attn_tile *t, const uint8_t *kb, const int d, at_vf s[GG_ATTN_KEYS]) {
     const uint8_t *rows = kb + 64;
     at_vi si[GG_ATTN_KEYS];
     for (int j = 0; j < GG_ATTN_KEYS; j++) si[j] = t->q0;
@@ -506,8 +503,18 @@ ALWAYS_INLINE void tile_block_i8(const gg_attn_block_args *a, attn_tile *t, cons
         }
     float steps[GG_ATTN_KEYS];
     memcpy(steps, kb, sizeof steps);
-    at_vf s[GG_ATTN_KEYS];
     for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = at_mulf(at_cvtif(si[j]), at_set1f(steps[j]));
+}
+
+/* One block of keys [j0, j0 + nj) into tile t in the int8-score form:
+ * kb the block's steps and rows, and its values: vp (I8, pairs) or vb
+ * (I8F, rows d apart, rows past nj zero). The integer scores are exact;
+ * each times its key's step (and, in block_weights, the query's). */
+ALWAYS_INLINE void tile_block_i8(const gg_attn_block_args *a, attn_tile *t, const uint8_t *kb,
+                                 const uint32_t *vp, const float *vb, void *pp, int j0, int nj,
+                                 const int d, const bool full) {
+    at_vf s[GG_ATTN_KEYS];
+    scores_i8(t, kb, d, s);
 #if AT_BF16
     (void)vb;
     weights_values_bf(a, t, s, vp, pp, j0, nj, d, full);
@@ -528,19 +535,9 @@ ALWAYS_INLINE void tile_block_i8(const gg_attn_block_args *a, attn_tile *t, cons
  * into its running sums. A key outside a lane's range has weight 0. */
 ALWAYS_INLINE void tile_block_i8v(const gg_attn_block_args *a, attn_tile *t, const uint8_t *kb,
                                   const uint8_t *vb, int j0, int nj, const int d, const bool full) {
-    const uint8_t *rows = kb + 64;
-    at_vi si[GG_ATTN_KEYS];
-    for (int j = 0; j < GG_ATTN_KEYS; j++) si[j] = t->q0;
-    for (int g = 0; g < GG_ATTN_KEYS; g += AT_SKEYS)
-        for (int c = 0; c < d / 4; c++) {
-            const at_vi qv = at_loadi(t->qp + AT_LANES * c);
-            for (int j = g; j < g + AT_SKEYS; j++)
-                si[j] = at_dot_i8(si[j], bcast32(rows + j * d + 4 * c), qv);
-        }
-    float steps[GG_ATTN_KEYS];
-    memcpy(steps, kb, sizeof steps);
     at_vf s[GG_ATTN_KEYS];
-    for (int j = 0; j < GG_ATTN_KEYS; j++) s[j] = at_mulf(at_cvtif(si[j]), at_set1f(steps[j]));
+    scores_i8(t, kb, d, s);
+    float steps[GG_ATTN_KEYS];
     at_mask valid[GG_ATTN_KEYS];
     at_vf alpha;
     const at_mask up = block_weights(a, t, s, j0, nj, valid, &alpha, full, true);
