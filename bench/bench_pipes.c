@@ -13,7 +13,10 @@
  * issue on other pipes, 16 / (16 + 2K) when they take the dots' slots.
  * The "memory broadcast" rows instead give each vpdpbusd a 4-byte operand
  * broadcast from memory ({1to16}, as the tile's activations are), or add
- * separate vpbroadcastd loads.
+ * separate vpbroadcastd loads (up to one per dot, the tile's ratio). The
+ * "sums" rows run the same 16 dots on 8 or 4 sums instead of 16: chains
+ * of dependent vpdpbusd, whose rate shows how many independent sums the
+ * dots' latency asks for (the tile keeps 8 a sub-block, one a token).
  * CPU time of one thread, the best of 5 runs of each loop.
  * Usage: bench_pipes [--seconds S]   (x86-64 with AVX-512 VNNI only)
  */
@@ -97,6 +100,10 @@ static int32_t mem[16] __attribute__((aligned(64))) = {0x01020304, 0x05060708};
     LOOP(name##_4, DP8A X(18) X(19) X(20) X(21) DP8B X(22) X(23) X(24) X(25))
 
 LOOP(dp_only, DP8A DP8B)
+/* the same 16 dots on 8 or 4 sums: chains of 2 or 4 links a round, so the
+ * dots' latency shows (the tile's 8 tokens are 8 chains a sub-block) */
+LOOP(dp_8sums, DP8A DP8A)
+LOOP(dp_4sums, DP(0) DP(1) DP(2) DP(3) DP(0) DP(1) DP(2) DP(3) DP(0) DP(1) DP(2) DP(3) DP(0) DP(1) DP(2) DP(3))
 LOOP(dp_mem, DPM8A DPM8B)
 MIX(cvt, CVT)
 MIX(fma, FMA)
@@ -105,6 +112,9 @@ MIX(addd, ADDD)
 MIX(mulld, MULLD)
 MIX(dpws, DPWS)
 MIX(bcst, BCST)
+/* a vpbroadcastd load per dot, the tile's ratio (its 8 tokens' 4 values) */
+#define BCST8 BCST(18) BCST(19) BCST(20) BCST(21) BCST(22) BCST(23) BCST(24) BCST(25)
+LOOP(bcst_8, DP8A BCST8 DP8B BCST8)
 LOOP(tile3_1, DP8A TILE3(18) DP8B TILE3(19))
 LOOP(tile2_1, DP8A TILE2(18) DP8B TILE2(19))
 LOOP(tile2w_1, DP8A TILE2(18) DP8B TILE2(19) DPWS(20))
@@ -121,6 +131,8 @@ typedef struct mix {
 static const mix mixes[] = {
     {"vpdpbusd alone", dp_only, 0},
     {"vpdpbusd, memory {1to16} operand", dp_mem, 0},
+    {"vpdpbusd on 8 sums (latency)", dp_8sums, 0},
+    {"vpdpbusd on 4 sums (latency)", dp_4sums, 0},
     {"+ vcvtdq2ps", cvt_1, 2},     {"+ vcvtdq2ps", cvt_2, 4},     {"+ vcvtdq2ps", cvt_4, 8},
     {"+ vfmadd231ps", fma_1, 2},   {"+ vfmadd231ps", fma_2, 4},   {"+ vfmadd231ps", fma_4, 8},
     {"+ vmulps", mulps_1, 2},      {"+ vmulps", mulps_2, 4},      {"+ vmulps", mulps_4, 8},
@@ -128,6 +140,7 @@ static const mix mixes[] = {
     {"+ vpmulld", mulld_1, 2},     {"+ vpmulld", mulld_2, 4},     {"+ vpmulld", mulld_4, 8},
     {"+ vpdpwssd", dpws_1, 2},     {"+ vpdpwssd", dpws_2, 4},     {"+ vpdpwssd", dpws_4, 8},
     {"+ vpbroadcastd m32", bcst_1, 2}, {"+ vpbroadcastd m32", bcst_2, 4}, {"+ vpbroadcastd m32", bcst_4, 8},
+    {"+ vpbroadcastd m32", bcst_8, 16},
     {"+ fma, fnma", fma2_1, 4},
     {"+ cvt, fma, fnma (the tile's)", tile3_1, 6},
     {"+ cvt, fma", tile2_1, 4},

@@ -277,7 +277,15 @@ static inline gt_vi bcast4(const uint8_t *p) {
  * 8 / 10.125 = 79% of the peak (this mix, cvt + fma + fnma per 8 dots,
  * measured 73-84%). Integer mins (a vpdpwssd per pair of sub-blocks,
  * 763c512) would make it 8 / 9.625 = 83%, but measured no faster on a
- * whole 7B pass (406 tokens: 1.03-1.04x the CPU time). */
+ * whole 7B pass (406 tokens: 1.03-1.04x the CPU time).
+ * On an Intel Xeon with AVX-512 VNNI (same bench, three runs, load 4-7)
+ * every vector instruction took a dot's slot, vcvtdq2ps and vpaddd too
+ * (8 a round: 67%), so this mix caps the tile at 8 / 11 = 73% (measured
+ * 73-74%). Two more limits showed there: 16 dots on 8 sums ran at 74-81%
+ * of 16 sums' rate (latency: the tile's 8 tokens are 8 chains a
+ * sub-block), and a vpbroadcastd per dot (the tile's ratio) left the
+ * dots 73-78%. Two sub-blocks at once (16 chains, as many broadcasts)
+ * measured no faster on the 7B shapes. */
 #define GT_TILE(name, ATTR, DOT)                                                                \
     ATTR ALWAYS_INLINE void name(int SB, int S, int MINS, int NT, const panel *p, int64_t b0,   \
                                  int64_t b1, const uint8_t *a, size_t stride, ptrdiff_t ad_off, \
