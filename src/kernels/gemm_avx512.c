@@ -72,6 +72,7 @@ static inline void transpose_lanes(const __m512i u[16], __m512i r[16]) {
 #define GT_GR 16
 #define GT_TT 8
 #define GT_ALIGN 64
+#define GT_TWO_PANELS 1
 typedef __m512i gt_vi;
 typedef __m512 gt_vf;
 typedef __mmask16 gt_mask;
@@ -296,6 +297,7 @@ static void panel_sc_k45(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
 
 #define VNNI_DOT(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
 GT_TILE(tile, , VNNI_DOT)
+GT_TILE2P(tile2p, , VNNI_DOT)
 
 GT_GEMM(gemm_q8_0, , tile, 32, 32, 0, unpack_row_q8_0, panel_q_q8_0, panel_sc_q8_0)
 GT_GEMM(gemm_q4_0, , tile, 32, 32, 0, unpack_row_q4_0, NULL, NULL)

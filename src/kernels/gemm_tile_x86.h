@@ -329,6 +329,7 @@ static inline gt_vi bcast4(const uint8_t *p) {
         for (int t = 0; t < NT; t++) gt_storef(out + GT_GR * t, tot[t]);                        \
     }
 
+#ifndef GT_TWO_PANELS
 static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t stride, int n_tok,
                      float *y, int64_t ldy, int64_t r0, int64_t r1) {
     /* aligned by hand: the stack of a mingw thread is not. */
@@ -393,6 +394,156 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     }
 }
 
+#else
+/* The includer may define GT_TWO_PANELS (gemm_avx512.c does): the products
+ * then run over two panels at once, rows rb..rb+GT_GR-1 and the GT_GR
+ * after them, with a tile of up to TT2 tokens (GT_TILE2P) that gives each
+ * token's broadcast 4 values to both panels' dots. Against GT_TILE's 8
+ * tokens by one panel it has half the broadcasts a dot and 12 sums in
+ * flight instead of 8 (what its 32 registers allow with f: the running
+ * sums tot go through out[] once a block). On an Intel Xeon (see GT_TILE:
+ * a broadcast per dot left the dots 73-78%, 8 sums 74-81%) the 7B's
+ * 4096-column Q4_K shapes gained 4-20% at 64 and 256 tokens (bench_gemm
+ * --cold, three pairs, load 3.7-4.6). Each row and token is a lane going
+ * through GT_TILE's operations in GT_TILE's order, so the results are its
+ * bits. */
+#define GT_TILE2P(name, ATTR, DOT)                                                                  \
+    ATTR ALWAYS_INLINE void name(int SB, int S, int MINS, int NT, const panel *p0, const panel *p1, \
+                                 int64_t b0, int64_t b1, const uint8_t *a, size_t stride,           \
+                                 ptrdiff_t ad_off, ptrdiff_t bs_off, float *out0, float *out1) {    \
+        const int nsb = SB / S, steps = S / 4;                                                      \
+        const uint8_t *at[GT_TT];                                                                   \
+        for (int t = 0; t < NT; t++) at[t] = a + (size_t)t * stride;                                \
+        if (b0 == 0)                                                                                \
+            for (int t = 0; t < NT; t++) {                                                          \
+                gt_storef(out0 + GT_GR * t, gt_zerof());                                            \
+                gt_storef(out1 + GT_GR * t, gt_zerof());                                            \
+            }                                                                                       \
+        for (int64_t b = b0; b < b1; b++) {                                                         \
+            gt_vf f0[GT_TT], f1[GT_TT];                                                             \
+            for (int s = 0; s < nsb; s++) {                                                         \
+                const int64_t si = b * nsb + s;                                                     \
+                gt_vi acc0[GT_TT], acc1[GT_TT];                                                     \
+                const gt_vi c0 = MINS ? gt_zeroi() : gt_loadi(p0->corr[si]);                        \
+                const gt_vi c1 = MINS ? gt_zeroi() : gt_loadi(p1->corr[si]);                        \
+                for (int t = 0; t < NT; t++) acc0[t] = c0, acc1[t] = c1;                            \
+                for (int j = 0; j < steps; j++) {                                                   \
+                    const gt_vi w0 = gt_loadi(p0->q[si * steps + j]);                               \
+                    const gt_vi w1 = gt_loadi(p1->q[si * steps + j]);                               \
+                    for (int t = 0; t < NT; t++) {                                                  \
+                        const gt_vi bc = bcast4(at[t] + si * S + 4 * j);                            \
+                        acc0[t] = MINS ? DOT(acc0[t], w0, bc) : DOT(acc0[t], bc, w0);               \
+                        acc1[t] = MINS ? DOT(acc1[t], w1, bc) : DOT(acc1[t], bc, w1);               \
+                    }                                                                               \
+                }                                                                                   \
+                const gt_vf sc0 = gt_loadf(p0->sc[si]), sc1 = gt_loadf(p1->sc[si]);                 \
+                for (int t = 0; t < NT; t++) {                                                      \
+                    gt_vf x0 = gt_cvtf(acc0[t]), x1 = gt_cvtf(acc1[t]);                             \
+                    f0[t] = s == 0 ? gt_mulf(x0, sc0) : gt_fmaddf(x0, sc0, f0[t]);                  \
+                    f1[t] = s == 0 ? gt_mulf(x1, sc1) : gt_fmaddf(x1, sc1, f1[t]);                  \
+                }                                                                                   \
+                if (MINS) {                                                                         \
+                    const gt_vf mn0 = gt_loadf(p0->mn[si]), mn1 = gt_loadf(p1->mn[si]);             \
+                    for (int t = 0; t < NT; t++) {                                                  \
+                        const float *bs = (const float *)(const void *)(at[t] + bs_off);            \
+                        const gt_vf bv = gt_set1f(bs[si]);                                          \
+                        f0[t] = gt_fnmaddf(mn0, bv, f0[t]);                                         \
+                        f1[t] = gt_fnmaddf(mn1, bv, f1[t]);                                         \
+                    }                                                                               \
+                }                                                                                   \
+            }                                                                                       \
+            for (int t = 0; t < NT; t++) {                                                          \
+                const float *ad = (const float *)(const void *)(at[t] + ad_off);                    \
+                const gt_vf dv = gt_set1f(ad[b]);                                                   \
+                gt_storef(out0 + GT_GR * t, gt_fmaddf(f0[t], dv, gt_loadf(out0 + GT_GR * t)));      \
+                gt_storef(out1 + GT_GR * t, gt_fmaddf(f1[t], dv, gt_loadf(out1 + GT_GR * t)));      \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+/* GT_TILE2P's shape made constant per token count (GT_MICRO2) */
+typedef void (*micro2_fn)(int nt, const panel *p0, const panel *p1, int64_t b0, int64_t b1,
+                          const uint8_t *a, size_t stride, ptrdiff_t ad_off, ptrdiff_t bs_off,
+                          float *out0, float *out1);
+enum { TT2 = 6 };
+
+/* gemm_run over pairs of panels: the same products, bit for bit. The
+ * pair after this one is prefetched while this one computes (as gemm_run
+ * prefetches 2 panels on). */
+static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w, const void *act,
+                      size_t stride, int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    unsigned char pmem[2 * sizeof(panel) + GT_ALIGN], rmem[sizeof(rows_buf) + GT_ALIGN];
+    panel *pp = (panel *)(void *)(pmem + (GT_ALIGN - (uintptr_t)pmem % GT_ALIGN) % GT_ALIGN);
+    rows_buf *rw = (rows_buf *)(void *)(rmem + (GT_ALIGN - (uintptr_t)rmem % GT_ALIGN) % GT_ALIGN);
+    const int64_t n = w->cols;
+    const size_t ad_off = (size_t)n;
+    const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
+    const size_t a_off = g->mins ? gemm_q8_K_signed_off(n) : 0;
+    if (n_tok <= 0) return;
+    const int64_t n_seg = (n + SEG - 1) / SEG;
+    const int64_t n_pairs = (r1 - r0 + 2 * GT_GR - 1) / (2 * GT_GR);
+    const int64_t n_steps = n_pairs * n_seg;
+    const int64_t n_tiles = (n_tok + TT2 - 1) / TT2;
+    const int64_t n_chunks = GG_MAX(1, 8 / n_tiles);
+    pf_cursor pf[2];
+    int64_t i_step = 0;
+    for (int64_t rb = r0; rb < r1; rb += 2 * GT_GR) {
+        const int nr0 = (int)GG_MIN(GT_GR, r1 - rb),
+                  nr1 = (int)GG_MAX(0, GG_MIN(GT_GR, r1 - rb - GT_GR));
+        for (int64_t k0 = 0; k0 < n; k0 += SEG, i_step++) {
+            const int64_t m = GG_MIN(SEG, n - k0);
+            if (i_step == 0) {
+                for (int h = 0; h < 2; h++) {
+                    pf_start(&pf[h], w, GG_MIN(r1, rb + h * GT_GR), r1, k0, m);
+                    pf_step(&pf[h], pf_lines(&pf[h]));
+                }
+            }
+            build_panel(g, w, rb, nr0, k0, m, rw, &pp[0]);
+            if (nr1 > 0) build_panel(g, w, rb + GT_GR, nr1, k0, m, rw, &pp[1]);
+            else memset(&pp[1], 0, sizeof(panel));
+            const int64_t ip = i_step + 1, kp = ip % n_seg * SEG, rp = r0 + ip / n_seg * 2 * GT_GR;
+            for (int h = 0; h < 2; h++) {
+                if (ip < n_steps && rp + h * GT_GR < r1)
+                    pf_start(&pf[h], w, rp + h * GT_GR, r1, kp, GG_MIN(SEG, n - kp));
+                else pf_start(&pf[h], w, r1, r1, 0, 0);
+            }
+            const int64_t nb = m / g->sb, nb_chunk = (nb + n_chunks - 1) / n_chunks;
+            const int64_t n_slices = n_tiles * ((nb + nb_chunk - 1) / nb_chunk);
+            const int64_t per0 = (pf_lines(&pf[0]) + n_slices - 1) / n_slices;
+            const int64_t per1 = (pf_lines(&pf[1]) + n_slices - 1) / n_slices;
+            /* tiles of even sizes: 13 tokens as 5 + 4 + 4, not 6 + 6 + 1 */
+            for (int t0 = 0, ti = 0, nt; t0 < n_tok; t0 += nt, ti++) {
+                nt = (int)((n_tok - t0 + (n_tiles - ti) - 1) / (n_tiles - ti));
+                const uint8_t *a = (const uint8_t *)act + (size_t)t0 * stride + k0 + a_off;
+                const ptrdiff_t ado = (ptrdiff_t)(ad_off - (size_t)k0 + 4 * (size_t)(k0 / g->sb)) -
+                                      (ptrdiff_t)a_off;
+                const ptrdiff_t bso = (ptrdiff_t)(bs_off - (size_t)k0 + 4 * (size_t)(k0 / g->sub)) -
+                                      (ptrdiff_t)a_off;
+                float out[2][GT_TT * GT_GR];
+                for (int64_t b0 = 0; b0 < nb; b0 += nb_chunk) {
+                    micro2(nt, &pp[0], &pp[1], b0, GG_MIN(nb, b0 + nb_chunk), a, stride, ado, bso,
+                           out[0], out[1]);
+                    pf_step(&pf[0], per0);
+                    pf_step(&pf[1], per1);
+                }
+                for (int h = 0; h < 2; h++) {
+                    const int nr = h ? nr1 : nr0;
+                    if (nr <= 0) continue;
+                    const gt_mask keep = gt_keep(nr);
+                    for (int t = 0; t < nt; t++) {
+                        float *yt = y + (int64_t)(t0 + t) * ldy + rb + h * GT_GR;
+                        gt_vf v = gt_loadf(out[h] + GT_GR * t);
+                        if (k0 > 0) v = gt_addf(gt_maskloadf(yt, keep), v);
+                        gt_maskstoref(yt, keep, v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#endif
+
 /* clang-format off */
 /* The tile made constant in its shape by a switch on the token count. */
 #define GT_CASE(tilefn, SB, S, MINS, N)                                                  \
@@ -413,6 +564,25 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
 #error "GT_TT must be 4 or 8"
 #endif
 
+#ifdef GT_TWO_PANELS
+#define GT_RUN(name, g, ...) gemm_run2(g, name##_micro2, __VA_ARGS__)
+#define GT_MICRO2(name, ATTR, SB, S, MINS)                                                           \
+    ATTR static void name##_micro2(int nt, const panel *p0, const panel *p1, int64_t b0, int64_t b1, \
+                                   const uint8_t *a, size_t st, ptrdiff_t ado, ptrdiff_t bso,        \
+                                   float *o0, float *o1) {                                           \
+        switch (nt) {                                                                                \
+        case 6: tile2p(SB, S, MINS, 6, p0, p1, b0, b1, a, st, ado, bso, o0, o1); break;              \
+        case 5: tile2p(SB, S, MINS, 5, p0, p1, b0, b1, a, st, ado, bso, o0, o1); break;              \
+        case 4: tile2p(SB, S, MINS, 4, p0, p1, b0, b1, a, st, ado, bso, o0, o1); break;              \
+        case 3: tile2p(SB, S, MINS, 3, p0, p1, b0, b1, a, st, ado, bso, o0, o1); break;              \
+        case 2: tile2p(SB, S, MINS, 2, p0, p1, b0, b1, a, st, ado, bso, o0, o1); break;              \
+        default: tile2p(SB, S, MINS, 1, p0, p1, b0, b1, a, st, ado, bso, o0, o1); break;             \
+        }                                                                                            \
+    }
+#else
+#define GT_RUN(name, g, ...) gemm_run(g, __VA_ARGS__)
+#define GT_MICRO2(name, ATTR, SB, S, MINS)
+#endif
 /* One product name(...) (gg_gemm_rows' signature) per weight type and
  * tile: SB values per activation scale, S per weight scale, MINS whether
  * the type has mins; panel_q and panel_sc as in gdesc (NULL: none). */
@@ -424,8 +594,9 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
         default: tilefn(SB, S, MINS, 1, p, b0, b1, a, st, ado, bso, out); break;                    \
         }                                                                                           \
     }                                                                                               \
+    GT_MICRO2(name, ATTR, SB, S, MINS)                                                              \
     static void name(const gg_matrix *w, const void *act, size_t stride, int n_tok, float *y,       \
                      int64_t ldy, int64_t r0, int64_t r1) {                                         \
         static const gdesc g = {SB, S, MINS, unpack_fn, panel_q, panel_sc, name##_micro};           \
-        gemm_run(&g, w, act, stride, n_tok, y, ldy, r0, r1);                                        \
+        GT_RUN(name, &g, w, act, stride, n_tok, y, ldy, r0, r1);                                    \
     }
