@@ -329,7 +329,6 @@ static inline gt_vi bcast4(const uint8_t *p) {
         for (int t = 0; t < NT; t++) gt_storef(out + GT_GR * t, tot[t]);                        \
     }
 
-#ifndef GT_TWO_PANELS
 static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t stride, int n_tok,
                      float *y, int64_t ldy, int64_t r0, int64_t r1) {
     /* aligned by hand: the stack of a mingw thread is not. */
@@ -394,7 +393,7 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
     }
 }
 
-#else
+#ifdef GT_TWO_PANELS
 /* The includer may define GT_TWO_PANELS (gemm_avx512.c does): the products
  * then run over two panels at once, rows rb..rb+GT_GR-1 and the GT_GR
  * after them, with a tile of up to TT2 tokens (GT_TILE2P) that gives each
@@ -480,6 +479,13 @@ static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w, cons
     const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
     const size_t a_off = g->mins ? gemm_q8_K_signed_off(n) : 0;
     if (n_tok <= 0) return;
+    /* a lone last row group goes alone (a pair would compute 2 panels for it) */
+    const int64_t n_groups = (r1 - r0 + GT_GR - 1) / GT_GR;
+    if (n_groups % 2) {
+        const int64_t rl = r0 + (n_groups - 1) * GT_GR;
+        gemm_run(g, w, act, stride, n_tok, y, ldy, rl, r1);
+        r1 = rl;
+    }
     const int64_t n_seg = (n + SEG - 1) / SEG;
     const int64_t n_pairs = (r1 - r0 + 2 * GT_GR - 1) / (2 * GT_GR);
     const int64_t n_steps = n_pairs * n_seg;
@@ -488,8 +494,7 @@ static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w, cons
     pf_cursor pf[2];
     int64_t i_step = 0;
     for (int64_t rb = r0; rb < r1; rb += 2 * GT_GR) {
-        const int nr0 = (int)GG_MIN(GT_GR, r1 - rb),
-                  nr1 = (int)GG_MAX(0, GG_MIN(GT_GR, r1 - rb - GT_GR));
+        const int nr0 = (int)GG_MIN(GT_GR, r1 - rb), nr1 = (int)GG_MIN(GT_GR, r1 - rb - GT_GR);
         for (int64_t k0 = 0; k0 < n; k0 += SEG, i_step++) {
             const int64_t m = GG_MIN(SEG, n - k0);
             if (i_step == 0) {
@@ -499,8 +504,7 @@ static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w, cons
                 }
             }
             build_panel(g, w, rb, nr0, k0, m, rw, &pp[0]);
-            if (nr1 > 0) build_panel(g, w, rb + GT_GR, nr1, k0, m, rw, &pp[1]);
-            else memset(&pp[1], 0, sizeof(panel));
+            build_panel(g, w, rb + GT_GR, nr1, k0, m, rw, &pp[1]); /* nr1 >= 1: pairs only */
             const int64_t ip = i_step + 1, kp = ip % n_seg * SEG, rp = r0 + ip / n_seg * 2 * GT_GR;
             for (int h = 0; h < 2; h++) {
                 if (ip < n_steps && rp + h * GT_GR < r1)
@@ -527,9 +531,7 @@ static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w, cons
                     pf_step(&pf[1], per1);
                 }
                 for (int h = 0; h < 2; h++) {
-                    const int nr = h ? nr1 : nr0;
-                    if (nr <= 0) continue;
-                    const gt_mask keep = gt_keep(nr);
+                    const gt_mask keep = gt_keep(h ? nr1 : nr0);
                     for (int t = 0; t < nt; t++) {
                         float *yt = y + (int64_t)(t0 + t) * ldy + rb + h * GT_GR;
                         gt_vf v = gt_loadf(out[h] + GT_GR * t);
