@@ -401,11 +401,12 @@ static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t
  * tokens by one panel it has half the broadcasts a dot and 12 sums in
  * flight instead of 8 (what its 32 registers allow with f: the running
  * sums tot go through out[] once a block). On an Intel Xeon (see GT_TILE:
- * a broadcast per dot left the dots 73-78%, 8 sums 74-81%) the 7B's
- * 4096-column Q4_K shapes gained 4-20% at 64 and 256 tokens (bench_gemm
- * --cold, three pairs, load 3.7-4.6). Each row and token is a lane going
- * through GT_TILE's operations in GT_TILE's order, so the results are its
- * bits. */
+ * a broadcast per dot left the dots 73-78%, 8 sums 74-81%), bench_gemm
+ * --cold at 64 tokens, three alternating pairs (load 1.5-3.4): 7B q,o
+ * 41-43% -> 45%, down Q6_K 37-39% -> 39-41%, qwen2-7B q,o 42-44% -> 45-49%
+ * and down Q6_K 32-38% -> 38-40% of the peak; 7B gate,up unchanged (39-43%
+ * -> 40-43%). Each row and token is a lane going through GT_TILE's
+ * operations in GT_TILE's order, so the results are its bits. */
 #define GT_TILE2P(name, ATTR, DOT)                                                                  \
     ATTR ALWAYS_INLINE void name(int SB, int S, int MINS, int NT, const panel *p0, const panel *p1, \
                                  int64_t b0, int64_t b1, const uint8_t *a, size_t stride,           \
