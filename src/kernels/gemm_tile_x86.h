@@ -329,8 +329,10 @@ static inline gt_vi bcast4(const uint8_t *p) {
         for (int t = 0; t < NT; t++) gt_storef(out + GT_GR * t, tot[t]);                        \
     }
 
-static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act, size_t stride, int n_tok,
-                     float *y, int64_t ldy, int64_t r0, int64_t r1) {
+/* not inlined: see gemm_run2 */
+__attribute__((noinline)) static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act,
+                                               size_t stride, int n_tok, float *y, int64_t ldy,
+                                               int64_t r0, int64_t r1) {
     /* aligned by hand: the stack of a mingw thread is not. */
     unsigned char pmem[sizeof(panel) + GT_ALIGN], rmem[sizeof(rows_buf) + GT_ALIGN];
     panel *p = (panel *)(void *)(pmem + (GT_ALIGN - (uintptr_t)pmem % GT_ALIGN) % GT_ALIGN);
@@ -467,11 +469,14 @@ typedef void (*micro2_fn)(int nt, const panel *p0, const panel *p1, int64_t b0, 
                           float *out0, float *out1);
 enum { TT2 = 6 };
 
-/* gemm_run over pairs of panels: the same products, bit for bit. The
- * pair after this one is prefetched while this one computes (as gemm_run
- * prefetches 2 panels on). */
-static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w, const void *act,
-                      size_t stride, int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+/* gemm_run over pairs of panels (rows [r0, r1) an even number of row
+ * groups): the same products, bit for bit. The pair after this one is
+ * prefetched while this one computes (as gemm_run prefetches 2 panels
+ * on). Not inlined: its two panels and gemm_run's one are never on a
+ * thread's stack at once (gemm_runs below). */
+__attribute__((noinline)) static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w,
+                                                const void *act, size_t stride, int n_tok, float *y,
+                                                int64_t ldy, int64_t r0, int64_t r1) {
     unsigned char pmem[2 * sizeof(panel) + GT_ALIGN], rmem[sizeof(rows_buf) + GT_ALIGN];
     panel *pp = (panel *)(void *)(pmem + (GT_ALIGN - (uintptr_t)pmem % GT_ALIGN) % GT_ALIGN);
     rows_buf *rw = (rows_buf *)(void *)(rmem + (GT_ALIGN - (uintptr_t)rmem % GT_ALIGN) % GT_ALIGN);
@@ -480,21 +485,6 @@ static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w, cons
     const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
     const size_t a_off = g->mins ? gemm_q8_K_signed_off(n) : 0;
     if (n_tok <= 0) return;
-    /* one sub-block a block (Q8_0, Q4_0, Q5_0): GT_TILE2P's running sums
-     * would go through out[] every 32 values; GT_TILE keeps them in
-     * registers, and measured faster there (nomic Q8_0 at 256 tokens: 50-55%
-     * of the peak against 44-52%, three pairs) */
-    if (g->sb == g->sub) {
-        gemm_run(g, w, act, stride, n_tok, y, ldy, r0, r1);
-        return;
-    }
-    /* a lone last row group goes alone (a pair would compute 2 panels for it) */
-    const int64_t n_groups = (r1 - r0 + GT_GR - 1) / GT_GR;
-    if (n_groups % 2) {
-        const int64_t rl = r0 + (n_groups - 1) * GT_GR;
-        gemm_run(g, w, act, stride, n_tok, y, ldy, rl, r1);
-        r1 = rl;
-    }
     const int64_t n_seg = (n + SEG - 1) / SEG;
     const int64_t n_pairs = (r1 - r0 + 2 * GT_GR - 1) / (2 * GT_GR);
     const int64_t n_steps = n_pairs * n_seg;
@@ -553,6 +543,21 @@ static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w, cons
     }
 }
 
+
+/* The products of rows [r0, r1): pairs of row groups through gemm_run2,
+ * a lone last group through gemm_run (a pair would compute 2 panels for
+ * it), and types of one sub-block a block (Q8_0, Q4_0, Q5_0) all through
+ * gemm_run: GT_TILE2P's running sums would go through out[] every 32
+ * values there, and GT_TILE, which keeps them in registers, measured
+ * faster (nomic Q8_0 at 256 tokens: 50-55% of the peak against 44-52%,
+ * three pairs). */
+static void gemm_runs(const gdesc *g, micro2_fn micro2, const gg_matrix *w, const void *act,
+                      size_t stride, int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t n_groups = (r1 - r0 + GT_GR - 1) / GT_GR;
+    const int64_t r2 = g->sb == g->sub ? r0 : r0 + n_groups / 2 * 2 * GT_GR;
+    if (r2 > r0) gemm_run2(g, micro2, w, act, stride, n_tok, y, ldy, r0, r2);
+    if (r1 > r2) gemm_run(g, w, act, stride, n_tok, y, ldy, r2, r1);
+}
 #endif
 
 /* clang-format off */
@@ -576,7 +581,7 @@ static void gemm_run2(const gdesc *g, micro2_fn micro2, const gg_matrix *w, cons
 #endif
 
 #ifdef GT_TWO_PANELS
-#define GT_RUN(name, g, ...) gemm_run2(g, name##_micro2, __VA_ARGS__)
+#define GT_RUN(name, g, ...) gemm_runs(g, name##_micro2, __VA_ARGS__)
 #define GT_MICRO2(name, ATTR, SB, S, MINS)                                                           \
     ATTR static void name##_micro2(int nt, const panel *p0, const panel *p1, int64_t b0, int64_t b1, \
                                    const uint8_t *a, size_t st, ptrdiff_t ado, ptrdiff_t bso,        \
