@@ -329,19 +329,38 @@ static inline gt_vi bcast4(const uint8_t *p) {
         for (int t = 0; t < NT; t++) gt_storef(out + GT_GR * t, tot[t]);                        \
     }
 
+/* A buffer on the stack aligned by hand: the stack of a mingw thread is
+ * not aligned for vectors. mem has GT_ALIGN bytes to spare. */
+static inline void *gt_align_up(unsigned char *mem) {
+    return mem + (GT_ALIGN - (uintptr_t)mem % GT_ALIGN) % GT_ALIGN;
+}
+
+/* Where a row of n quantized activations keeps what the tile reads
+ * (gemm_q8_K's layout): its blocks' scales at ad_off, its sub-blocks'
+ * sums at bs_off, and its values at a_off: the signed ones for a type
+ * with mins. */
+typedef struct {
+    size_t ad_off, bs_off, a_off;
+} act_layout;
+
+static inline act_layout act_layout_of(const gdesc *g, int64_t n) {
+    act_layout L;
+    L.ad_off = (size_t)n;
+    L.bs_off = L.ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
+    L.a_off = g->mins ? gemm_q8_K_signed_off(n) : 0;
+    return L;
+}
+
 /* not inlined: see gemm_run2 */
 __attribute__((noinline)) static void gemm_run(const gdesc *g, const gg_matrix *w, const void *act,
                                                size_t stride, int n_tok, float *y, int64_t ldy,
                                                int64_t r0, int64_t r1) {
-    /* aligned by hand: the stack of a mingw thread is not. */
     unsigned char pmem[sizeof(panel) + GT_ALIGN], rmem[sizeof(rows_buf) + GT_ALIGN];
-    panel *p = (panel *)(void *)(pmem + (GT_ALIGN - (uintptr_t)pmem % GT_ALIGN) % GT_ALIGN);
-    rows_buf *rw = (rows_buf *)(void *)(rmem + (GT_ALIGN - (uintptr_t)rmem % GT_ALIGN) % GT_ALIGN);
+    panel *p = (panel *)gt_align_up(pmem);
+    rows_buf *rw = (rows_buf *)gt_align_up(rmem);
     const int64_t n = w->cols;
-    const size_t ad_off = (size_t)n;
-    const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
-    /* the values the tile reads: the signed ones for a type with mins */
-    const size_t a_off = g->mins ? gemm_q8_K_signed_off(n) : 0;
+    const act_layout L = act_layout_of(g, n);
+    const size_t ad_off = L.ad_off, bs_off = L.bs_off, a_off = L.a_off;
     /* the prefetches of the panel PF_AHEAD panels on (panels in the order
      * they are built) go out in PF_SLICES shares, one after each tile
      * call; with fewer tile calls than that, each runs on a part of the
@@ -478,12 +497,11 @@ __attribute__((noinline)) static void gemm_run2(const gdesc *g, micro2_fn micro2
                                                 const void *act, size_t stride, int n_tok, float *y,
                                                 int64_t ldy, int64_t r0, int64_t r1) {
     unsigned char pmem[2 * sizeof(panel) + GT_ALIGN], rmem[sizeof(rows_buf) + GT_ALIGN];
-    panel *pp = (panel *)(void *)(pmem + (GT_ALIGN - (uintptr_t)pmem % GT_ALIGN) % GT_ALIGN);
-    rows_buf *rw = (rows_buf *)(void *)(rmem + (GT_ALIGN - (uintptr_t)rmem % GT_ALIGN) % GT_ALIGN);
+    panel *pp = (panel *)gt_align_up(pmem);
+    rows_buf *rw = (rows_buf *)gt_align_up(rmem);
     const int64_t n = w->cols;
-    const size_t ad_off = (size_t)n;
-    const size_t bs_off = ad_off + 4 * (size_t)(n / g->sb) + (g->sub == 32 ? 4 * (size_t)(n / 16) : 0);
-    const size_t a_off = g->mins ? gemm_q8_K_signed_off(n) : 0;
+    const act_layout L = act_layout_of(g, n);
+    const size_t ad_off = L.ad_off, bs_off = L.bs_off, a_off = L.a_off;
     if (n_tok <= 0) return;
     const int64_t n_seg = (n + SEG - 1) / SEG;
     const int64_t n_pairs = (r1 - r0 + 2 * GT_GR - 1) / (2 * GT_GR);
