@@ -572,7 +572,8 @@ __attribute__((noinline)) static void gemm_run2(const gdesc *g, micro2_fn micro2
 static void gemm_runs(const gdesc *g, micro2_fn micro2, const gg_matrix *w, const void *act,
                       size_t stride, int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t n_groups = (r1 - r0 + GT_GR - 1) / GT_GR;
-    const int64_t r2 = g->sb == g->sub ? r0 : r0 + n_groups / 2 * 2 * GT_GR;
+    /* the pairs end at r1 when the range's last group is short and even */
+    const int64_t r2 = g->sb == g->sub ? r0 : GG_MIN(r1, r0 + n_groups / 2 * 2 * GT_GR);
     if (r2 > r0) gemm_run2(g, micro2, w, act, stride, n_tok, y, ldy, r0, r2);
     if (r1 > r2) gemm_run(g, w, act, stride, n_tok, y, ldy, r2, r1);
 }
