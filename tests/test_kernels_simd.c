@@ -185,9 +185,16 @@ static void test_matmul(const char *lv, gg_type t, int n_tok) {
 static const int64_t gemm_cols[] = {320, 768, 2304};
 #define N_GCOLS 3
 static int gemm_tested;
-static float *gemm_out[GG_SIMD_AVX512 + 1][GG_TYPE_COUNT][N_GCOLS];
+/* slots: one per level, then the AVX-512 level with its panels built
+ * without GFNI (GEMM_NO_GFNI) */
+#define GEMM_NO_GFNI (GG_SIMD_AVX512 + 1)
+static float *gemm_out[GEMM_NO_GFNI + 1][GG_TYPE_COUNT][N_GCOLS];
 
-static void test_gemm(gg_simd lvl, const char *lv, gg_type t, int ci) {
+static const char *slot_name(int slot) {
+    return slot == GEMM_NO_GFNI ? "avx512 without GFNI" : gg_simd_name((gg_simd)slot);
+}
+
+static void test_gemm(int lvl, const char *lv, gg_type t, int ci) {
     const int64_t cols = gemm_cols[ci], rows = G_ROWS;
     const int n_tok = N_TOK;
     if (cols % gg_type_info(t)->block_size != 0) return;
@@ -251,7 +258,7 @@ static void test_gemm(gg_simd lvl, const char *lv, gg_type t, int ci) {
  * products and the 512-bit ones, whose panels some types build another
  * way, give the same bits (on the same weights and activations: the
  * generator is reseeded per level). */
-static void test_gemm_same(gg_simd l1, gg_simd l2) {
+static void test_gemm_same(int l1, int l2) {
     int compared = 0;
     for (int t = 0; t < GG_TYPE_COUNT; t++)
         for (int ci = 0; ci < N_GCOLS; ci++) {
@@ -260,9 +267,9 @@ static void test_gemm_same(gg_simd l1, gg_simd l2) {
             compared++;
             CHECKF(memcmp(u, v, sizeof(float) * (size_t)((G_ROWS + 1) * N_TOK)) == 0,
                    "gemm %s cols=%lld: %s and %s differ", gg_type_name((gg_type)t),
-                   (long long)gemm_cols[ci], gg_simd_name(l1), gg_simd_name(l2));
+                   (long long)gemm_cols[ci], slot_name(l1), slot_name(l2));
         }
-    CHECKF(compared > 0, "no products compared between %s and %s", gg_simd_name(l1), gg_simd_name(l2));
+    CHECKF(compared > 0, "no products compared between %s and %s", slot_name(l1), slot_name(l2));
 }
 
 static bool is_k_quant(gg_type t) {
@@ -651,6 +658,20 @@ int main(void) {
             test_attn_alone(lv, (gg_attn_form)form);
         }
         test_elementwise(lv);
+#if defined(GG_HAVE_X86_KERNELS)
+        /* the panels some types build with GFNI where the CPU has it, built
+         * the other way (as on AVX-512 CPUs without GFNI): the same bits */
+        if (lvl == GG_SIMD_AVX512 && !gg_cpu_get()->gfni)
+            printf("no GFNI here: the AVX-512 panels' GFNI way is not tested\n");
+        if (lvl == GG_SIMD_AVX512 && gg_cpu_get()->gfni) {
+            gg_gemm_avx512_gfni(0);
+            for (size_t i = 0; i < GG_ARRAY_LEN(dot_types); i++)
+                for (int ci = 0; ci < N_GCOLS; ci++)
+                    test_gemm(GEMM_NO_GFNI, "avx512 without GFNI", dot_types[i], ci);
+            gg_gemm_avx512_gfni(-1);
+            test_gemm_same(GG_SIMD_AVX512, GEMM_NO_GFNI);
+        }
+#endif
     }
     if (gemm_out[GG_SIMD_AVX2][GG_TYPE_Q4_K][1] && gemm_out[GG_SIMD_AVXVNNI][GG_TYPE_Q4_K][1])
         test_gemm_same(GG_SIMD_AVX2, GG_SIMD_AVXVNNI);
@@ -659,7 +680,7 @@ int main(void) {
         test_gemm_same(GG_SIMD_AVX2, GG_SIMD_AVX512);
     if (gemm_out[GG_SIMD_AVXVNNI][GG_TYPE_Q4_K][1] && gemm_out[GG_SIMD_AVX512][GG_TYPE_Q4_K][1])
         test_gemm_same(GG_SIMD_AVXVNNI, GG_SIMD_AVX512);
-    for (int l = 0; l <= GG_SIMD_AVX512; l++)
+    for (int l = 0; l <= GEMM_NO_GFNI; l++)
         for (int t = 0; t < GG_TYPE_COUNT; t++)
             for (int ci = 0; ci < N_GCOLS; ci++) free(gemm_out[l][t][ci]);
     printf("levels tested: %d, packed products tested: %d\n", tested, gemm_tested);

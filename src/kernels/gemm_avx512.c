@@ -31,6 +31,7 @@
 #include "../platform/platform.h"
 
 #include <immintrin.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -108,83 +109,191 @@ typedef __mmask16 gt_mask;
 
 #include "gemm_tile_x86.h"
 
-/* Q4_K values straight from 16 rows' packed bytes (no row-major copy):
- * the 64 bytes of chunks 2h and 2h+1 of a super-block (32 bytes each;
- * byte l holds value l of the chunk in its low nibble and value 32 + l in
- * its high one) transposed as 16 dwords give, for dword d < 8 of a chunk,
- * the panel vector of values 4d..4d+3 (low nibbles) and of 32+4d..
- * (high nibbles). */
-static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    const gg_block_q4_K *rows[GT_GR];
-    for (int r = 0; r < GT_GR; r++)
-        rows[r] = r < nr ? (const gg_block_q4_K *)(const void *)((const uint8_t *)w->data +
-                                                                 (size_t)(rb + r) * w->row_bytes) +
-                               k0 / GG_QK_K
-                         : NULL;
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    for (int64_t b = 0; b < m / GG_QK_K; b++)
-        for (int h = 0; h < 2; h++) {
-            __m512i v[16];
-            for (int r = 0; r < GT_GR; r++)
-                v[r] = rows[r] ? _mm512_loadu_si512(rows[r][b].qs + 64 * h) : _mm512_setzero_si512();
-            transpose(v);
-            for (int cc = 0; cc < 2; cc++) {
-                int8_t(*q)[64] = p->q + 16 * (4 * b + 2 * h + cc);
-                for (int d = 0; d < 8; d++) {
-                    const __m512i x = v[8 * cc + d];
-                    _mm512_storeu_si512(q[d], _mm512_and_si512(x, m4));
-                    _mm512_storeu_si512(q[8 + d], _mm512_and_si512(_mm512_srli_epi16(x, 4), m4));
-                }
-            }
-        }
+/* ---- panels straight from the rows' packed bytes ----
+ * A panel vector is one dword of each of 16 rows. Gathering 16 rows'
+ * 32-byte pieces into panel order is a transpose of 16 x 8 dwords; the
+ * row loads do its first step: each register takes two rows' pieces (a
+ * 256-bit load and a 256-bit insert from memory, which issue on the load
+ * ports and either vector ALU), so three steps of two-source permutes are
+ * left (24 vpermt2d for 8 vectors) where transpose() takes four on
+ * vectors of one row (32 shuffles for the same 8 vectors' worth). On an
+ * Intel Xeon every 512-bit shuffle issues on one port, which made them
+ * the bound of the panel build. */
+
+/* Dword indices of the three steps, as functions of the result's lane
+ * pos; see pair_transpose. */
+#define PT1(s, pos) ((((pos) >> 1) & 1) * 16 + ((pos)&1) * 8 + 4 * (s) + ((pos) >> 2))
+#define PT2(c, pos) ((((pos) >> 2) & 1) * 16 + 4 * (2 * (c) + ((pos) >> 3)) + ((pos)&3))
+#define PT3(e, pos) (((pos) >> 3) * 16 + 8 * (e) + ((pos)&7))
+#define PT_IDX(F, a)                                                                                   \
+    _mm512_setr_epi32(F(a, 0), F(a, 1), F(a, 2), F(a, 3), F(a, 4), F(a, 5), F(a, 6), F(a, 7), F(a, 8), \
+                      F(a, 9), F(a, 10), F(a, 11), F(a, 12), F(a, 13), F(a, 14), F(a, 15))
+
+/* o[j] lane r = dword j of the 32 bytes at src[r] + off (r < 16, j < 8).
+ * v[p] holds rows 2p (low half) and 2p + 1 (high half): lane 8e + j is
+ * row 2p + e's dword j. Step 1 makes x[a][s], lane 4jj + 2q + e = row
+ * 4a + 2q + e's dword 4s + jj, from v[2a] and v[2a + 1]; step 2 y[b][c],
+ * lane 8e + rr = row 8b + rr's dword 2c + e, from x[2b][c / 2] and
+ * x[2b + 1][c / 2]; step 3 o[2c + e], lane 8b + rr = row 8b + rr's dword
+ * 2c + e, from y[0][c] and y[1][c]. */
+static inline void pair_transpose(const uint8_t *const src[GT_GR], size_t off, __m512i o[8]) {
+    __m512i v[8], x[4][2], y[2][4];
+    for (int p = 0; p < 8; p++)
+        v[p] =
+            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(
+                                   (const __m256i *)(const void *)(src[2 * p] + off))),
+                               _mm256_loadu_si256((const __m256i *)(const void *)(src[2 * p + 1] + off)),
+                               1);
+    const __m512i i10 = PT_IDX(PT1, 0), i11 = PT_IDX(PT1, 1);
+    for (int a = 0; a < 4; a++) {
+        x[a][0] = _mm512_permutex2var_epi32(v[2 * a], i10, v[2 * a + 1]);
+        x[a][1] = _mm512_permutex2var_epi32(v[2 * a], i11, v[2 * a + 1]);
+    }
+    const __m512i i20 = PT_IDX(PT2, 0), i21 = PT_IDX(PT2, 1);
+    for (int b = 0; b < 2; b++)
+        for (int c = 0; c < 4; c++)
+            y[b][c] = _mm512_permutex2var_epi32(x[2 * b][c / 2], c % 2 ? i21 : i20, x[2 * b + 1][c / 2]);
+    const __m512i i30 = PT_IDX(PT3, 0), i31 = PT_IDX(PT3, 1);
+    for (int c = 0; c < 4; c++) {
+        o[2 * c] = _mm512_permutex2var_epi32(y[0][c], i30, y[1][c]);
+        o[2 * c + 1] = _mm512_permutex2var_epi32(y[0][c], i31, y[1][c]);
+    }
 }
 
-/* Q6_K values straight from 16 rows' packed bytes. Half h of a
- * super-block (values 128h..128h+127): ql bytes 64h + l (l < 64) and qh
- * bytes 32h + l (l < 32) give value 128h + l from the low nibble of ql
- * byte l and bits 0-1 of qh byte l, 128h + 32 + l from ql byte 32 + l and
- * bits 2-3, 128h + 64 + l from the high nibble of ql byte l and bits 4-5,
- * 128h + 96 + l from ql byte 32 + l's high nibble and bits 6-7. The 64 ql
- * bytes of a half and the 64 qh bytes of the super-block, each transposed
- * as 16 dwords, line those up per dword: panel vector by vector, a few
- * shifts and masks, as unpack_q6_K does row by row. A missing row reads
- * ql 0 and qh 0xaa, whose values are 32 - 32 = 0. */
-static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    const gg_block_q6_K *rows[GT_GR];
+/* GFNI's affine byte map (vgf2p8affineqb) does in one instruction what
+ * takes a shift and a mask or more: output bit i of each byte is the XOR
+ * of the input bits that row i of an 8 x 8 bit matrix selects, then XOR
+ * bit i of a constant. GF_BIT(i, j): output bit i takes input bit j (the
+ * matrix's byte 7 - i is output bit i's row). Not every AVX-512 CPU has
+ * GFNI (Skylake-SP and Cascade Lake, with VNNI, do not): each panel that
+ * uses it has a twin without, chosen at run time (panel_gfni). */
+#define GF_BIT(i, j) ((long long)((1ull << (j)) << (8 * (7 - (i)))))
+#define GFNI_TARGET __attribute__((target("gfni")))
+
+/* 0: never; else where the CPU has it (gg_gemm_avx512_gfni) */
+static atomic_int gfni_mode = -1;
+
+void gg_gemm_avx512_gfni(int mode) { atomic_store_explicit(&gfni_mode, mode, memory_order_relaxed); }
+
+static bool panel_gfni(void) {
+    return atomic_load_explicit(&gfni_mode, memory_order_relaxed) != 0 && gg_cpu_get()->gfni;
+}
+
+/* The 16 rows' first blocks from row rb + k0 / bs on; a missing row
+ * (r >= nr) reads `blank` instead, SEG / 256 blocks whose values are 0. */
+static void panel_rows(const gg_matrix *w, int64_t rb, int nr, int64_t k0, size_t block_bytes,
+                       const void *blank, const uint8_t *rows[GT_GR]) {
     for (int r = 0; r < GT_GR; r++)
-        rows[r] = r < nr ? (const gg_block_q6_K *)(const void *)((const uint8_t *)w->data +
-                                                                 (size_t)(rb + r) * w->row_bytes) +
-                               k0 / GG_QK_K
-                         : NULL;
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x30), off = _mm512_set1_epi8(32),
-                  no_qh = _mm512_set1_epi8((char)0xaa);
-    for (int64_t b = 0; b < m / GG_QK_K; b++) {
-        __m512i hv[16];
-        for (int r = 0; r < GT_GR; r++) hv[r] = rows[r] ? _mm512_loadu_si512(rows[r][b].qh) : no_qh;
-        transpose(hv);
-        for (int h = 0; h < 2; h++) {
-            __m512i lv[16];
-            for (int r = 0; r < GT_GR; r++)
-                lv[r] = rows[r] ? _mm512_loadu_si512(rows[r][b].ql + 64 * h) : _mm512_setzero_si512();
-            transpose(lv);
-            int8_t(*q)[64] = p->q + 64 * b + 32 * h;
-            for (int d = 0; d < 8; d++) {
-                const __m512i l0 = lv[d], l1 = lv[8 + d], hi = hv[8 * h + d];
-                const __m512i a0 = _mm512_or_si512(_mm512_and_si512(l0, m4),
-                                                   _mm512_and_si512(_mm512_slli_epi16(hi, 4), m3));
-                const __m512i a1 = _mm512_or_si512(_mm512_and_si512(l1, m4),
-                                                   _mm512_and_si512(_mm512_slli_epi16(hi, 2), m3));
-                const __m512i a2 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4),
-                                                   _mm512_and_si512(hi, m3));
-                const __m512i a3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
-                                                   _mm512_and_si512(_mm512_srli_epi16(hi, 2), m3));
-                _mm512_storeu_si512(q[d], _mm512_sub_epi8(a0, off));
-                _mm512_storeu_si512(q[8 + d], _mm512_sub_epi8(a1, off));
-                _mm512_storeu_si512(q[16 + d], _mm512_sub_epi8(a2, off));
-                _mm512_storeu_si512(q[24 + d], _mm512_sub_epi8(a3, off));
-            }
-        }
+        rows[r] = r < nr ? (const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes +
+                               (size_t)(k0 / GG_QK_K) * block_bytes
+                         : (const uint8_t *)blank;
+}
+
+static const gg_block_q4_K q4_K_blank[SEG / GG_QK_K];
+
+/* Q4_K values: chunk c of a super-block is 32 bytes whose byte l holds
+ * value 64c + l in its low nibble and 64c + 32 + l in its high one, so
+ * dword d of the chunk, transposed over the rows, is the panel vector of
+ * values 64c + 4d.. (low nibbles) and 64c + 32 + 4d.. (high nibbles).
+ * HI(x): x's high nibbles, as bytes. */
+#define PANEL_Q_Q4_K(name, ATTR, HI)                                                                   \
+    ATTR static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {   \
+        const uint8_t *rows[GT_GR];                                                                    \
+        panel_rows(w, rb, nr, k0, sizeof(gg_block_q4_K), q4_K_blank, rows);                            \
+        const __m512i m4 = _mm512_set1_epi8(0x0f);                                                     \
+        for (int64_t b = 0; b < m / GG_QK_K; b++)                                                      \
+            for (int c = 0; c < 4; c++) {                                                              \
+                __m512i o[8];                                                                          \
+                pair_transpose(rows, b * sizeof(gg_block_q4_K) + offsetof(gg_block_q4_K, qs) + 32 * c, \
+                               o);                                                                     \
+                int8_t(*q)[64] = p->q + 16 * (4 * b + c);                                              \
+                for (int d = 0; d < 8; d++) {                                                          \
+                    _mm512_storeu_si512(q[d], _mm512_and_si512(o[d], m4));                             \
+                    _mm512_storeu_si512(q[8 + d], HI(o[d]));                                           \
+                }                                                                                      \
+            }                                                                                          \
     }
+
+static inline __m512i hi_nibbles(__m512i x) {
+    return _mm512_and_si512(_mm512_srli_epi16(x, 4), _mm512_set1_epi8(0x0f));
+}
+GFNI_TARGET static inline __m512i hi_nibbles_gf(__m512i x) {
+    const long long mat = GF_BIT(0, 4) | GF_BIT(1, 5) | GF_BIT(2, 6) | GF_BIT(3, 7);
+    return _mm512_gf2p8affine_epi64_epi8(x, _mm512_set1_epi64(mat), 0);
+}
+PANEL_Q_Q4_K(panel_q_q4_K_plain, , hi_nibbles)
+PANEL_Q_Q4_K(panel_q_q4_K_gf, GFNI_TARGET, hi_nibbles_gf)
+
+static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
+    if (panel_gfni()) panel_q_q4_K_gf(w, rb, nr, k0, m, p);
+    else panel_q_q4_K_plain(w, rb, nr, k0, m, p);
+}
+
+/* A missing Q6_K row: ql 0 and qh 0xaa (each 2-bit field 2), values
+ * 32 - 32 = 0. */
+#define AA8 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa
+#define Q6_BLANK                                         \
+    {                                                    \
+        .qh = { AA8, AA8, AA8, AA8, AA8, AA8, AA8, AA8 } \
+    }
+static const gg_block_q6_K q6_K_blank[] = {Q6_BLANK, Q6_BLANK, Q6_BLANK, Q6_BLANK};
+_Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a segment's blocks");
+
+/* Q6_K values. Half h of a super-block (values 128h..128h+127): value
+ * 128h + 32i + l (i < 4, l < 32) has its low 4 bits in ql byte 64h + l
+ * (i = 0, 2: low and high nibble) or 64h + 32 + l (i = 1, 3), and its top
+ * 2 in bits 2i, 2i + 1 of qh byte 32h + l. The ql and qh pieces
+ * transposed over the rows line those bytes up dword by dword; Q6(i, lo,
+ * hi) makes the panel vector of value - 32 from the transposed ql bytes
+ * lo (their low nibble for even i, the high for odd: here i's ql nibble)
+ * and qh bytes hi. */
+#define PANEL_Q_Q6_K(name, ATTR, Q6)                                                                 \
+    ATTR static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) { \
+        const uint8_t *rows[GT_GR];                                                                  \
+        panel_rows(w, rb, nr, k0, sizeof(gg_block_q6_K), q6_K_blank, rows);                          \
+        for (int64_t b = 0; b < m / GG_QK_K; b++)                                                    \
+            for (int h = 0; h < 2; h++) {                                                            \
+                const size_t o = b * sizeof(gg_block_q6_K);                                          \
+                __m512i hv[8], l0[8], l1[8];                                                         \
+                pair_transpose(rows, o + offsetof(gg_block_q6_K, qh) + 32 * h, hv);                  \
+                pair_transpose(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h, l0);                  \
+                pair_transpose(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h + 32, l1);             \
+                int8_t(*q)[64] = p->q + 64 * b + 32 * h;                                             \
+                for (int d = 0; d < 8; d++) {                                                        \
+                    _mm512_storeu_si512(q[d], Q6(0, l0[d], hv[d]));                                  \
+                    _mm512_storeu_si512(q[8 + d], Q6(1, l1[d], hv[d]));                              \
+                    _mm512_storeu_si512(q[16 + d], Q6(2, _mm512_srli_epi16(l0[d], 4), hv[d]));       \
+                    _mm512_storeu_si512(q[24 + d], Q6(3, _mm512_srli_epi16(l1[d], 4), hv[d]));       \
+                }                                                                                    \
+            }                                                                                        \
+    }
+
+/* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
+static inline __m512i q6_value(int i, __m512i lo, __m512i hi) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x30);
+    const __m512i top = i == 0   ? _mm512_slli_epi16(hi, 4)
+                        : i == 1 ? _mm512_slli_epi16(hi, 2)
+                        : i == 2 ? hi
+                                 : _mm512_srli_epi16(hi, 2);
+    /* (lo & m4) | (top & m3) */
+    const __m512i v = _mm512_ternarylogic_epi32(lo, _mm512_and_si512(top, m3), m4, 0xec);
+    return _mm512_sub_epi8(v, _mm512_set1_epi8(32));
+}
+/* The same by one affine map of hi: (2 bits h << 4) - 32 is h0 at bit 4
+ * and NOT h1 at bits 5-7 (h = 0..3 give 0xe0, 0xf0, 0x00, 0x10), which
+ * is then or'ed under lo's low nibble. */
+GFNI_TARGET static inline __m512i q6_value_gf(int i, __m512i lo, __m512i hi) {
+    const long long mat = GF_BIT(4, 2 * i) | GF_BIT(5, 2 * i + 1) | GF_BIT(6, 2 * i + 1) |
+                          GF_BIT(7, 2 * i + 1);
+    const __m512i top = _mm512_gf2p8affine_epi64_epi8(hi, _mm512_set1_epi64(mat), 0xe0);
+    return _mm512_ternarylogic_epi32(lo, top, _mm512_set1_epi8(0x0f), 0xec); /* (lo & m4) | top */
+}
+PANEL_Q_Q6_K(panel_q_q6_K_plain, , q6_value)
+PANEL_Q_Q6_K(panel_q_q6_K_gf, GFNI_TARGET, q6_value_gf)
+
+static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
+    if (panel_gfni()) panel_q_q6_K_gf(w, rb, nr, k0, m, p);
+    else panel_q_q6_K_plain(w, rb, nr, k0, m, p);
 }
 
 /* Lane r: row rb + r's byte offset from row rb (r < 16; the gathers'

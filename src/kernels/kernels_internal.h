@@ -58,6 +58,10 @@ void gg_gemm_few_fill_avx2(gg_kernel_table *t);
 /* Whether the compiler could build the AVX-VNNI products. */
 bool gg_gemm_avxvnni_compiled(void);
 void gg_gemm_fill_avx512(gg_kernel_table *t, bool ext);
+/* Whether the AVX-512 products build their panels with GFNI: 0 never,
+ * anything else where the CPU has it (the default). For tests, which
+ * compare both ways bit for bit; not for use while products run. */
+void gg_gemm_avx512_gfni(int mode);
 void gg_attn_fill_avx512(gg_kernel_table *t, bool ext);
 /* Blocked attention on 256-bit registers (attn_avx2.c): form F32; at the
  * AVX-VNNI level (attn_avxvnni_avx2.c) forms I8F and I8V too. */

@@ -44,6 +44,7 @@ static void detect(gg_cpu_features *f) {
     __cpuid_count(7, 0, a, b, c, d);
     unsigned max_sub7 = a;
     f->avx2 = bit(b, 5);
+    f->gfni = bit(c, 8);
     if (os_avx512) {
         f->avx512f = bit(b, 16);
         f->avx512dq = bit(b, 17) && f->avx512f;

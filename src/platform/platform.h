@@ -112,6 +112,7 @@ typedef struct gg_cpu_features {
     bool avx2, fma, f16c;
     bool avx512f, avx512bw, avx512vl, avx512dq;
     bool avx512vnni, avx512bf16, avxvnni;
+    bool gfni; /* the GF(2^8) affine byte maps (any width the level allows) */
 } gg_cpu_features;
 
 const gg_cpu_features *gg_cpu_get(void);
