@@ -18,6 +18,7 @@
 #include "../platform/platform.h"
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 /* The compilers that know AVX-VNNI as a function target. */
@@ -102,20 +103,126 @@ AVXVNNI_TARGET ALWAYS_INLINE __m256i dot_vnni(__m256i acc, __m256i u, __m256i s)
 
 #include "gemm_tile_x86.h"
 
+/* ---- panels straight from the rows' packed bytes ----
+ * A panel vector is one dword of each of 8 rows. The row loads do the
+ * lane step of the transpose: register p takes rows p and 4 + p's
+ * 16-byte pieces (a load and an insert from memory), so that two steps of
+ * in-lane unpacks (8 for 4 vectors) finish it, where build_panel stores
+ * each unpacked row, loads it back and transposes it in three steps. */
+
+/* o[j] lane r = dword j of the 32 bytes at src[r] + off (r, j < 8). */
+static inline void pair_transpose8(const uint8_t *const src[GT_GR], size_t off, __m256i o[8]) {
+    for (int h = 0; h < 2; h++) {
+        __m256i v[4];
+        for (int p = 0; p < 4; p++)
+            v[p] = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(
+                    _mm_loadu_si128((const __m128i *)(const void *)(src[p] + off + 16 * h))),
+                _mm_loadu_si128((const __m128i *)(const void *)(src[4 + p] + off + 16 * h)), 1);
+        /* lane e of v[p]: row 4e + p's dwords 4h..4h+3 */
+        const __m256i lo01 = _mm256_unpacklo_epi32(v[0], v[1]), hi01 = _mm256_unpackhi_epi32(v[0], v[1]);
+        const __m256i lo23 = _mm256_unpacklo_epi32(v[2], v[3]), hi23 = _mm256_unpackhi_epi32(v[2], v[3]);
+        o[4 * h] = _mm256_unpacklo_epi64(lo01, lo23);
+        o[4 * h + 1] = _mm256_unpackhi_epi64(lo01, lo23);
+        o[4 * h + 2] = _mm256_unpacklo_epi64(hi01, hi23);
+        o[4 * h + 3] = _mm256_unpackhi_epi64(hi01, hi23);
+    }
+}
+
+/* The GT_GR rows' first blocks from row rb + k0 / 256 on; a missing row
+ * (r >= nr) reads `blank` instead, SEG / 256 blocks whose values are 0. */
+static void panel_rows(const gg_matrix *w, int64_t rb, int nr, int64_t k0, size_t block_bytes,
+                       const void *blank, const uint8_t *rows[GT_GR]) {
+    for (int r = 0; r < GT_GR; r++)
+        rows[r] = r < nr ? (const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes +
+                               (size_t)(k0 / GG_QK_K) * block_bytes
+                         : (const uint8_t *)blank;
+}
+
+static const gg_block_q4_K q4_K_blank[SEG / GG_QK_K];
+
+/* Q4_K values: dword d of a super-block's chunk c (32 bytes: value
+ * 64c + l in byte l's low nibble, 64c + 32 + l in its high one),
+ * transposed over the rows, is the panel vector of values 64c + 4d..
+ * (low nibbles) and 64c + 32 + 4d.. (high nibbles). */
+static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
+    const uint8_t *rows[GT_GR];
+    panel_rows(w, rb, nr, k0, sizeof(gg_block_q4_K), q4_K_blank, rows);
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int64_t b = 0; b < m / GG_QK_K; b++)
+        for (int c = 0; c < 4; c++) {
+            __m256i o[8];
+            pair_transpose8(rows, b * sizeof(gg_block_q4_K) + offsetof(gg_block_q4_K, qs) + 32 * c, o);
+            int8_t(*q)[32] = p->q + 16 * (4 * b + c);
+            for (int d = 0; d < 8; d++) {
+                _mm256_storeu_si256((__m256i *)(void *)q[d], _mm256_and_si256(o[d], m4));
+                _mm256_storeu_si256((__m256i *)(void *)q[8 + d],
+                                    _mm256_and_si256(_mm256_srli_epi16(o[d], 4), m4));
+            }
+        }
+}
+
+/* A missing Q6_K row: ql 0 and qh 0xaa (each 2-bit field 2), values
+ * 32 - 32 = 0. */
+#define AA8 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa
+#define Q6_BLANK                                         \
+    {                                                    \
+        .qh = { AA8, AA8, AA8, AA8, AA8, AA8, AA8, AA8 } \
+    }
+static const gg_block_q6_K q6_K_blank[] = {Q6_BLANK, Q6_BLANK, Q6_BLANK, Q6_BLANK};
+_Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a segment's blocks");
+
+/* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
+static inline __m256i q6_value(int i, __m256i lo, __m256i hi) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x30);
+    const __m256i top = i == 0   ? _mm256_slli_epi16(hi, 4)
+                        : i == 1 ? _mm256_slli_epi16(hi, 2)
+                        : i == 2 ? hi
+                                 : _mm256_srli_epi16(hi, 2);
+    const __m256i v = _mm256_or_si256(_mm256_and_si256(lo, m4), _mm256_and_si256(top, m3));
+    return _mm256_sub_epi8(v, _mm256_set1_epi8(32));
+}
+
+/* Q6_K values, as gemm_avx512.c's panel_q_q6_K lays out half h of a
+ * super-block: value 128h + 32i + l has its low 4 bits in ql byte
+ * 64h + l (i = 0: low nibble, 2: high) or 64h + 32 + l (i = 1, 3), its
+ * top 2 in bits 2i, 2i + 1 of qh byte 32h + l. */
+static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
+    const uint8_t *rows[GT_GR];
+    panel_rows(w, rb, nr, k0, sizeof(gg_block_q6_K), q6_K_blank, rows);
+    for (int64_t b = 0; b < m / GG_QK_K; b++)
+        for (int h = 0; h < 2; h++) {
+            const size_t o = b * sizeof(gg_block_q6_K);
+            __m256i hv[8], l0[8], l1[8];
+            pair_transpose8(rows, o + offsetof(gg_block_q6_K, qh) + 32 * h, hv);
+            pair_transpose8(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h, l0);
+            pair_transpose8(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h + 32, l1);
+            int8_t(*q)[32] = p->q + 64 * b + 32 * h;
+            for (int d = 0; d < 8; d++) {
+                _mm256_storeu_si256((__m256i *)(void *)q[d], q6_value(0, l0[d], hv[d]));
+                _mm256_storeu_si256((__m256i *)(void *)q[8 + d], q6_value(1, l1[d], hv[d]));
+                _mm256_storeu_si256((__m256i *)(void *)q[16 + d],
+                                    q6_value(2, _mm256_srli_epi16(l0[d], 4), hv[d]));
+                _mm256_storeu_si256((__m256i *)(void *)q[24 + d],
+                                    q6_value(3, _mm256_srli_epi16(l1[d], 4), hv[d]));
+            }
+        }
+}
+
 GT_TILE(tile_maddubs, , dot_maddubs)
 #ifdef GG_HAVE_AVXVNNI
 GT_TILE(tile_vnni, AVXVNNI_TARGET, dot_vnni)
 #endif
 
 /* Every type, for one instruction (Q8_0 apart: see the top). */
-#define GEMM_TYPES(sfx, ATTR, tilefn)                                               \
-    GT_GEMM(gemm_q4_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q4_0, NULL, NULL)  \
-    GT_GEMM(gemm_q5_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q5_0, NULL, NULL)  \
-    GT_GEMM(gemm_q2_K_##sfx, ATTR, tilefn, 256, 16, 1, unpack_row_q2_K, NULL, NULL) \
-    GT_GEMM(gemm_q3_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q3_K, NULL, NULL) \
-    GT_GEMM(gemm_q4_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q4_K, NULL, NULL) \
-    GT_GEMM(gemm_q5_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q5_K, NULL, NULL) \
-    GT_GEMM(gemm_q6_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q6_K, NULL, NULL)
+#define GEMM_TYPES(sfx, ATTR, tilefn)                                                       \
+    GT_GEMM(gemm_q4_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q4_0, NULL, NULL)          \
+    GT_GEMM(gemm_q5_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q5_0, NULL, NULL)          \
+    GT_GEMM(gemm_q2_K_##sfx, ATTR, tilefn, 256, 16, 1, unpack_row_q2_K, NULL, NULL)         \
+    GT_GEMM(gemm_q3_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q3_K, NULL, NULL)         \
+    GT_GEMM(gemm_q4_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, NULL) \
+    GT_GEMM(gemm_q5_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q5_K, NULL, NULL)         \
+    GT_GEMM(gemm_q6_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q6_K, panel_q_q6_K, NULL)
 
 GEMM_TYPES(maddubs, , tile_maddubs)
 #ifdef GG_HAVE_AVXVNNI
