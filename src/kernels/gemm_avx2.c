@@ -129,17 +129,6 @@ static inline void pair_transpose8(const uint8_t *const src[GT_GR], size_t off, 
     }
 }
 
-/* The GT_GR rows' first blocks from row rb + k0 / 256 on; a missing row
- * (r >= nr) reads `blank` instead, SEG / 256 blocks whose values are 0. */
-static void panel_rows(const gg_matrix *w, int64_t rb, int nr, int64_t k0, size_t block_bytes,
-                       const void *blank, const uint8_t *rows[GT_GR]) {
-    for (int r = 0; r < GT_GR; r++)
-        rows[r] = r < nr ? (const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes +
-                               (size_t)(k0 / GG_QK_K) * block_bytes
-                         : (const uint8_t *)blank;
-}
-
-static const gg_block_q4_K q4_K_blank[SEG / GG_QK_K];
 
 /* Q4_K values: dword d of a super-block's chunk c (32 bytes: value
  * 64c + l in byte l's low nibble, 64c + 32 + l in its high one),
@@ -162,15 +151,6 @@ static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
         }
 }
 
-/* A missing Q6_K row: ql 0 and qh 0xaa (each 2-bit field 2), values
- * 32 - 32 = 0. */
-#define AA8 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa
-#define Q6_BLANK                                         \
-    {                                                    \
-        .qh = { AA8, AA8, AA8, AA8, AA8, AA8, AA8, AA8 } \
-    }
-static const gg_block_q6_K q6_K_blank[] = {Q6_BLANK, Q6_BLANK, Q6_BLANK, Q6_BLANK};
-_Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a segment's blocks");
 
 /* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
 static inline __m256i q6_value(int i, __m256i lo, __m256i hi) {

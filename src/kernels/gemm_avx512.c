@@ -179,17 +179,6 @@ static bool panel_gfni(void) {
     return atomic_load_explicit(&gfni_mode, memory_order_relaxed) != 0 && gg_cpu_get()->gfni;
 }
 
-/* The 16 rows' first blocks from row rb + k0 / bs on; a missing row
- * (r >= nr) reads `blank` instead, SEG / 256 blocks whose values are 0. */
-static void panel_rows(const gg_matrix *w, int64_t rb, int nr, int64_t k0, size_t block_bytes,
-                       const void *blank, const uint8_t *rows[GT_GR]) {
-    for (int r = 0; r < GT_GR; r++)
-        rows[r] = r < nr ? (const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes +
-                               (size_t)(k0 / GG_QK_K) * block_bytes
-                         : (const uint8_t *)blank;
-}
-
-static const gg_block_q4_K q4_K_blank[SEG / GG_QK_K];
 
 /* Q4_K values: chunk c of a super-block is 32 bytes whose byte l holds
  * value 64c + l in its low nibble and 64c + 32 + l in its high one, so
@@ -229,15 +218,6 @@ static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
     else panel_q_q4_K_plain(w, rb, nr, k0, m, p);
 }
 
-/* A missing Q6_K row: ql 0 and qh 0xaa (each 2-bit field 2), values
- * 32 - 32 = 0. */
-#define AA8 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa
-#define Q6_BLANK                                         \
-    {                                                    \
-        .qh = { AA8, AA8, AA8, AA8, AA8, AA8, AA8, AA8 } \
-    }
-static const gg_block_q6_K q6_K_blank[] = {Q6_BLANK, Q6_BLANK, Q6_BLANK, Q6_BLANK};
-_Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a segment's blocks");
 
 /* Q6_K values. Half h of a super-block (values 128h..128h+127): value
  * 128h + 32i + l (i < 4, l < 32) has its low 4 bits in ql byte 64h + l

@@ -164,6 +164,28 @@ static void transpose_cols(const float (*src)[MAX_SUB], int n, float (*dst)[GT_G
     }
 }
 
+/* The GT_GR rows' first blocks from row rb + k0 / 256 on, for the
+ * panel_q that read them straight; a missing row (r >= nr) reads `blank`
+ * instead: SEG / 256 blocks whose values are 0 (q4_K_blank, q6_K_blank). */
+static void panel_rows(const gg_matrix *w, int64_t rb, int nr, int64_t k0, size_t block_bytes,
+                       const void *blank, const uint8_t *rows[GT_GR]) {
+    for (int r = 0; r < GT_GR; r++)
+        rows[r] = r < nr ? (const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes +
+                               (size_t)(k0 / GG_QK_K) * block_bytes
+                         : (const uint8_t *)blank;
+}
+
+static const gg_block_q4_K q4_K_blank[SEG / GG_QK_K];
+
+/* Q6_K: ql 0 and qh 0xaa (each 2-bit field 2), values 32 - 32 = 0. */
+#define AA8 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa
+#define Q6_BLANK                                         \
+    {                                                    \
+        .qh = { AA8, AA8, AA8, AA8, AA8, AA8, AA8, AA8 } \
+    }
+static const gg_block_q6_K q6_K_blank[] = {Q6_BLANK, Q6_BLANK, Q6_BLANK, Q6_BLANK};
+_Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a segment's blocks");
+
 typedef struct gdesc {
     int sb;  /* values per activation scale */
     int sub; /* values per weight scale */
