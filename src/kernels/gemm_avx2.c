@@ -136,7 +136,7 @@ static inline void pair_transpose8(const uint8_t *const src[GT_GR], size_t off, 
  * (low nibbles) and 64c + 32 + 4d.. (high nibbles). */
 static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
     const uint8_t *rows[GT_GR];
-    panel_rows(w, rb, nr, k0, sizeof(gg_block_q4_K), q4_K_blank, rows);
+    panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q4_K), q4_K_blank, rows);
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (int64_t b = 0; b < m / GG_QK_K; b++)
         for (int c = 0; c < 4; c++) {
@@ -169,7 +169,7 @@ static inline __m256i q6_value(int i, __m256i lo, __m256i hi) {
  * top 2 in bits 2i, 2i + 1 of qh byte 32h + l. */
 static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
     const uint8_t *rows[GT_GR];
-    panel_rows(w, rb, nr, k0, sizeof(gg_block_q6_K), q6_K_blank, rows);
+    panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q6_K), q6_K_blank, rows);
     for (int64_t b = 0; b < m / GG_QK_K; b++)
         for (int h = 0; h < 2; h++) {
             const size_t o = b * sizeof(gg_block_q6_K);

@@ -188,7 +188,7 @@ static bool panel_gfni(void) {
 #define PANEL_Q_Q4_K(name, ATTR, HI)                                                                   \
     ATTR static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {   \
         const uint8_t *rows[GT_GR];                                                                    \
-        panel_rows(w, rb, nr, k0, sizeof(gg_block_q4_K), q4_K_blank, rows);                            \
+        panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q4_K), q4_K_blank, rows);                  \
         const __m512i m4 = _mm512_set1_epi8(0x0f);                                                     \
         for (int64_t b = 0; b < m / GG_QK_K; b++)                                                      \
             for (int c = 0; c < 4; c++) {                                                              \
@@ -230,7 +230,7 @@ static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
 #define PANEL_Q_Q6_K(name, ATTR, Q6)                                                                 \
     ATTR static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) { \
         const uint8_t *rows[GT_GR];                                                                  \
-        panel_rows(w, rb, nr, k0, sizeof(gg_block_q6_K), q6_K_blank, rows);                          \
+        panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q6_K), q6_K_blank, rows);                \
         for (int64_t b = 0; b < m / GG_QK_K; b++)                                                    \
             for (int h = 0; h < 2; h++) {                                                            \
                 const size_t o = b * sizeof(gg_block_q6_K);                                          \
@@ -283,28 +283,17 @@ static inline __m512i row_offsets(const gg_matrix *w) {
     return _mm512_mullo_epi32(iota, _mm512_set1_epi32((int)w->row_bytes));
 }
 
-/* Q8_0 values straight from 16 rows' blocks: a pair of blocks of each row
- * (64 values) in one vector, transposed as 16 dwords, is the panel's 16
- * vectors of those values, as build_panel makes them from unpacked rows. */
+static const gg_block_q8_0 q8_0_blank[SEG / 32];
+
+/* Q8_0 values straight from 16 rows' blocks: dword j of a block's 32
+ * values, transposed over the rows, is the panel vector of values 4j.. */
 static void panel_q_q8_0(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    const gg_block_q8_0 *rows[GT_GR];
-    for (int r = 0; r < GT_GR; r++)
-        rows[r] = r < nr ? (const gg_block_q8_0 *)(const void *)((const uint8_t *)w->data +
-                                                                 (size_t)(rb + r) * w->row_bytes) +
-                               k0 / 32
-                         : NULL;
-    for (int64_t c = 0; c < m / 64; c++) {
-        __m512i v[16];
-        for (int r = 0; r < GT_GR; r++)
-            v[r] = rows[r]
-                       ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(
-                                                (const __m256i *)(const void *)rows[r][2 * c].qs)),
-                                            _mm256_loadu_si256(
-                                                (const __m256i *)(const void *)rows[r][2 * c + 1].qs),
-                                            1)
-                       : _mm512_setzero_si512();
-        transpose(v);
-        for (int j = 0; j < 16; j++) _mm512_storeu_si512(p->q[16 * c + j], v[j]);
+    const uint8_t *rows[GT_GR];
+    panel_rows(w, rb, nr, k0 / 32, sizeof(gg_block_q8_0), q8_0_blank, rows);
+    for (int64_t b = 0; b < m / 32; b++) {
+        __m512i o[8];
+        pair_transpose(rows, b * sizeof(gg_block_q8_0) + offsetof(gg_block_q8_0, qs), o);
+        for (int j = 0; j < 8; j++) _mm512_storeu_si512(p->q[8 * b + j], o[j]);
     }
 }
 

@@ -164,14 +164,14 @@ static void transpose_cols(const float (*src)[MAX_SUB], int n, float (*dst)[GT_G
     }
 }
 
-/* The GT_GR rows' first blocks from row rb + k0 / 256 on, for the
- * panel_q that read them straight; a missing row (r >= nr) reads `blank`
- * instead: SEG / 256 blocks whose values are 0 (q4_K_blank, q6_K_blank). */
-static void panel_rows(const gg_matrix *w, int64_t rb, int nr, int64_t k0, size_t block_bytes,
+/* Block b0 of rows rb..rb + GT_GR - 1, for the panel_q that read them
+ * straight; a missing row (r >= nr) reads `blank` instead: a segment's
+ * blocks whose values are 0 (q4_K_blank, q6_K_blank). */
+static void panel_rows(const gg_matrix *w, int64_t rb, int nr, int64_t b0, size_t block_bytes,
                        const void *blank, const uint8_t *rows[GT_GR]) {
     for (int r = 0; r < GT_GR; r++)
         rows[r] = r < nr ? (const uint8_t *)w->data + (size_t)(rb + r) * w->row_bytes +
-                               (size_t)(k0 / GG_QK_K) * block_bytes
+                               (size_t)b0 * block_bytes
                          : (const uint8_t *)blank;
 }
 
