@@ -90,6 +90,10 @@ typedef __m256i gt_mask;
 #define gt_unpack_q3_K(b, v) unpack_q3_K_256(b, v)
 #define gt_unpack_2bit(qs, v) unpack_2bit_256(qs, v)
 #define gt_row_store(q, v, off) store8(q, v, off)
+#define gt_set1b(x) _mm256_set1_epi8(x)
+#define gt_andi(a, b) _mm256_and_si256(a, b)
+#define gt_srli16(a, n) _mm256_srli_epi16(a, n)
+#define gt_pair_transpose(src, off, o) pair_transpose8(src, off, o)
 
 /* acc + the sums of four u8 x s8 products per lane. */
 ALWAYS_INLINE __m256i dot_maddubs(__m256i acc, __m256i u, __m256i s) {
@@ -129,28 +133,10 @@ static inline void pair_transpose8(const uint8_t *const src[GT_GR], size_t off, 
     }
 }
 
-
-/* Q4_K values: dword d of a super-block's chunk c (32 bytes: value
- * 64c + l in byte l's low nibble, 64c + 32 + l in its high one),
- * transposed over the rows, is the panel vector of values 64c + 4d..
- * (low nibbles) and 64c + 32 + 4d.. (high nibbles). */
-static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    const uint8_t *rows[GT_GR];
-    panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q4_K), q4_K_blank, rows);
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    for (int64_t b = 0; b < m / GG_QK_K; b++)
-        for (int c = 0; c < 4; c++) {
-            __m256i o[8];
-            pair_transpose8(rows, b * sizeof(gg_block_q4_K) + offsetof(gg_block_q4_K, qs) + 32 * c, o);
-            int8_t(*q)[32] = p->q + 16 * (4 * b + c);
-            for (int d = 0; d < 8; d++) {
-                _mm256_storeu_si256((__m256i *)(void *)q[d], _mm256_and_si256(o[d], m4));
-                _mm256_storeu_si256((__m256i *)(void *)q[8 + d],
-                                    _mm256_and_si256(_mm256_srli_epi16(o[d], 4), m4));
-            }
-        }
+static inline __m256i hi_nibbles(__m256i x) {
+    return _mm256_and_si256(_mm256_srli_epi16(x, 4), _mm256_set1_epi8(0x0f));
 }
-
+GT_PANEL_Q4_K(panel_q_q4_K, , hi_nibbles)
 
 /* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
 static inline __m256i q6_value(int i, __m256i lo, __m256i hi) {
@@ -163,31 +149,7 @@ static inline __m256i q6_value(int i, __m256i lo, __m256i hi) {
     return _mm256_sub_epi8(v, _mm256_set1_epi8(32));
 }
 
-/* Q6_K values, as gemm_avx512.c's panel_q_q6_K lays out half h of a
- * super-block: value 128h + 32i + l has its low 4 bits in ql byte
- * 64h + l (i = 0: low nibble, 2: high) or 64h + 32 + l (i = 1, 3), its
- * top 2 in bits 2i, 2i + 1 of qh byte 32h + l. */
-static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    const uint8_t *rows[GT_GR];
-    panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q6_K), q6_K_blank, rows);
-    for (int64_t b = 0; b < m / GG_QK_K; b++)
-        for (int h = 0; h < 2; h++) {
-            const size_t o = b * sizeof(gg_block_q6_K);
-            __m256i hv[8], l0[8], l1[8];
-            pair_transpose8(rows, o + offsetof(gg_block_q6_K, qh) + 32 * h, hv);
-            pair_transpose8(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h, l0);
-            pair_transpose8(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h + 32, l1);
-            int8_t(*q)[32] = p->q + 64 * b + 32 * h;
-            for (int d = 0; d < 8; d++) {
-                _mm256_storeu_si256((__m256i *)(void *)q[d], q6_value(0, l0[d], hv[d]));
-                _mm256_storeu_si256((__m256i *)(void *)q[8 + d], q6_value(1, l1[d], hv[d]));
-                _mm256_storeu_si256((__m256i *)(void *)q[16 + d],
-                                    q6_value(2, _mm256_srli_epi16(l0[d], 4), hv[d]));
-                _mm256_storeu_si256((__m256i *)(void *)q[24 + d],
-                                    q6_value(3, _mm256_srli_epi16(l1[d], 4), hv[d]));
-            }
-        }
-}
+GT_PANEL_Q6_K(panel_q_q6_K, , q6_value)
 
 GT_TILE(tile_maddubs, , dot_maddubs)
 #ifdef GG_HAVE_AVXVNNI

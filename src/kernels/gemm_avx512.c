@@ -106,6 +106,10 @@ typedef __mmask16 gt_mask;
 #define gt_unpack_q3_K(b, v) unpack_q3_K(b, v)
 #define gt_unpack_2bit(qs, v) unpack_2bit(qs, v)
 #define gt_row_store(q, v, off) store4(q, v, off)
+#define gt_set1b(x) _mm512_set1_epi8(x)
+#define gt_andi(a, b) _mm512_and_si512(a, b)
+#define gt_srli16(a, n) _mm512_srli_epi16(a, n)
+#define gt_pair_transpose(src, off, o) pair_transpose(src, off, o)
 
 #include "gemm_tile_x86.h"
 
@@ -179,30 +183,11 @@ static bool panel_gfni(void) {
     return atomic_load_explicit(&gfni_mode, memory_order_relaxed) != 0 && gg_cpu_get()->gfni;
 }
 
-
 /* Q4_K values: chunk c of a super-block is 32 bytes whose byte l holds
  * value 64c + l in its low nibble and 64c + 32 + l in its high one, so
  * dword d of the chunk, transposed over the rows, is the panel vector of
  * values 64c + 4d.. (low nibbles) and 64c + 32 + 4d.. (high nibbles).
  * HI(x): x's high nibbles, as bytes. */
-#define PANEL_Q_Q4_K(name, ATTR, HI)                                                                   \
-    ATTR static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {   \
-        const uint8_t *rows[GT_GR];                                                                    \
-        panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q4_K), q4_K_blank, rows);                  \
-        const __m512i m4 = _mm512_set1_epi8(0x0f);                                                     \
-        for (int64_t b = 0; b < m / GG_QK_K; b++)                                                      \
-            for (int c = 0; c < 4; c++) {                                                              \
-                __m512i o[8];                                                                          \
-                pair_transpose(rows, b * sizeof(gg_block_q4_K) + offsetof(gg_block_q4_K, qs) + 32 * c, \
-                               o);                                                                     \
-                int8_t(*q)[64] = p->q + 16 * (4 * b + c);                                              \
-                for (int d = 0; d < 8; d++) {                                                          \
-                    _mm512_storeu_si512(q[d], _mm512_and_si512(o[d], m4));                             \
-                    _mm512_storeu_si512(q[8 + d], HI(o[d]));                                           \
-                }                                                                                      \
-            }                                                                                          \
-    }
-
 static inline __m512i hi_nibbles(__m512i x) {
     return _mm512_and_si512(_mm512_srli_epi16(x, 4), _mm512_set1_epi8(0x0f));
 }
@@ -210,43 +195,13 @@ GFNI_TARGET static inline __m512i hi_nibbles_gf(__m512i x) {
     const long long mat = GF_BIT(0, 4) | GF_BIT(1, 5) | GF_BIT(2, 6) | GF_BIT(3, 7);
     return _mm512_gf2p8affine_epi64_epi8(x, _mm512_set1_epi64(mat), 0);
 }
-PANEL_Q_Q4_K(panel_q_q4_K_plain, , hi_nibbles)
-PANEL_Q_Q4_K(panel_q_q4_K_gf, GFNI_TARGET, hi_nibbles_gf)
+GT_PANEL_Q4_K(panel_q_q4_K_plain, , hi_nibbles)
+GT_PANEL_Q4_K(panel_q_q4_K_gf, GFNI_TARGET, hi_nibbles_gf)
 
 static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
     if (panel_gfni()) panel_q_q4_K_gf(w, rb, nr, k0, m, p);
     else panel_q_q4_K_plain(w, rb, nr, k0, m, p);
 }
-
-
-/* Q6_K values. Half h of a super-block (values 128h..128h+127): value
- * 128h + 32i + l (i < 4, l < 32) has its low 4 bits in ql byte 64h + l
- * (i = 0, 2: low and high nibble) or 64h + 32 + l (i = 1, 3), and its top
- * 2 in bits 2i, 2i + 1 of qh byte 32h + l. The ql and qh pieces
- * transposed over the rows line those bytes up dword by dword; Q6(i, lo,
- * hi) makes the panel vector of value - 32 from the transposed ql bytes
- * lo (their low nibble for even i, the high for odd: here i's ql nibble)
- * and qh bytes hi. */
-#define PANEL_Q_Q6_K(name, ATTR, Q6)                                                                 \
-    ATTR static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) { \
-        const uint8_t *rows[GT_GR];                                                                  \
-        panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q6_K), q6_K_blank, rows);                \
-        for (int64_t b = 0; b < m / GG_QK_K; b++)                                                    \
-            for (int h = 0; h < 2; h++) {                                                            \
-                const size_t o = b * sizeof(gg_block_q6_K);                                          \
-                __m512i hv[8], l0[8], l1[8];                                                         \
-                pair_transpose(rows, o + offsetof(gg_block_q6_K, qh) + 32 * h, hv);                  \
-                pair_transpose(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h, l0);                  \
-                pair_transpose(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h + 32, l1);             \
-                int8_t(*q)[64] = p->q + 64 * b + 32 * h;                                             \
-                for (int d = 0; d < 8; d++) {                                                        \
-                    _mm512_storeu_si512(q[d], Q6(0, l0[d], hv[d]));                                  \
-                    _mm512_storeu_si512(q[8 + d], Q6(1, l1[d], hv[d]));                              \
-                    _mm512_storeu_si512(q[16 + d], Q6(2, _mm512_srli_epi16(l0[d], 4), hv[d]));       \
-                    _mm512_storeu_si512(q[24 + d], Q6(3, _mm512_srli_epi16(l1[d], 4), hv[d]));       \
-                }                                                                                    \
-            }                                                                                        \
-    }
 
 /* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
 static inline __m512i q6_value(int i, __m512i lo, __m512i hi) {
@@ -268,8 +223,8 @@ GFNI_TARGET static inline __m512i q6_value_gf(int i, __m512i lo, __m512i hi) {
     const __m512i top = _mm512_gf2p8affine_epi64_epi8(hi, _mm512_set1_epi64(mat), 0xe0);
     return _mm512_ternarylogic_epi32(lo, top, _mm512_set1_epi8(0x0f), 0xec); /* (lo & m4) | top */
 }
-PANEL_Q_Q6_K(panel_q_q6_K_plain, , q6_value)
-PANEL_Q_Q6_K(panel_q_q6_K_gf, GFNI_TARGET, q6_value_gf)
+GT_PANEL_Q6_K(panel_q_q6_K_plain, , q6_value)
+GT_PANEL_Q6_K(panel_q_q6_K_gf, GFNI_TARGET, q6_value_gf)
 
 static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
     if (panel_gfni()) panel_q_q6_K_gf(w, rb, nr, k0, m, p);

@@ -53,6 +53,9 @@
  *   gt_unpack_2bit(qs, v)    a super-block's values into v[GT_ROW_VECS]
  *   gt_row_store(q, v, off)  those 256 values less off, stored at q
  *   put_scales16(dst, s8, d) 16 signed bytes times half d, as floats
+ *   gt_set1b(x) gt_andi(a, b) gt_srli16(a, n)   bytes, and, 16-bit shifts
+ *   gt_pair_transpose(src, off, o)   o[j] lane r = dword j of the 32 bytes
+ *                            at src[r] + off (j < 8; GT_PANEL_Q4_K/Q6_K)
  * and then instantiates tiles with GT_TILE and products with GT_GEMM.
  */
 
@@ -185,6 +188,59 @@ static const gg_block_q4_K q4_K_blank[SEG / GG_QK_K];
     }
 static const gg_block_q6_K q6_K_blank[] = {Q6_BLANK, Q6_BLANK, Q6_BLANK, Q6_BLANK};
 _Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a segment's blocks");
+
+/* Q4_K values straight from the rows' packed bytes (a panel_q): chunk c
+ * of a super-block is 32 bytes whose byte l holds value 64c + l in its
+ * low nibble and 64c + 32 + l in its high one, so dword d of the chunk,
+ * transposed over the rows, is the panel vector of values 64c + 4d..
+ * (low nibbles) and 64c + 32 + 4d.. (high nibbles). HI(x): x's high
+ * nibbles, as bytes. */
+#define GT_PANEL_Q4_K(name, ATTR, HI)                                                                   \
+    ATTR static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {    \
+        const uint8_t *rows[GT_GR];                                                                     \
+        panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q4_K), q4_K_blank, rows);                   \
+        const gt_vi m4 = gt_set1b(0x0f);                                                                \
+        for (int64_t b = 0; b < m / GG_QK_K; b++)                                                       \
+            for (int c = 0; c < 4; c++) {                                                               \
+                gt_vi o[8];                                                                             \
+                gt_pair_transpose(rows,                                                                 \
+                                  b * sizeof(gg_block_q4_K) + offsetof(gg_block_q4_K, qs) + 32 * c, o); \
+                int8_t(*q)[4 * GT_GR] = p->q + 16 * (4 * b + c);                                        \
+                for (int d = 0; d < 8; d++) {                                                           \
+                    gt_storei(q[d], gt_andi(o[d], m4));                                                 \
+                    gt_storei(q[8 + d], HI(o[d]));                                                      \
+                }                                                                                       \
+            }                                                                                           \
+    }
+
+/* Q6_K values likewise. Half h of a super-block (values 128h..128h+127):
+ * value 128h + 32i + l (i < 4, l < 32) has its low 4 bits in ql byte
+ * 64h + l (i = 0, 2: low and high nibble) or 64h + 32 + l (i = 1, 3), and
+ * its top 2 in bits 2i, 2i + 1 of qh byte 32h + l. The ql and qh pieces
+ * transposed over the rows line those bytes up dword by dword; Q6(i, lo,
+ * hi) makes the panel vector of value - 32 from the transposed ql bytes
+ * lo (i's nibble moved to the low one, the high bits left as they are)
+ * and qh bytes hi. */
+#define GT_PANEL_Q6_K(name, ATTR, Q6)                                                                \
+    ATTR static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) { \
+        const uint8_t *rows[GT_GR];                                                                  \
+        panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q6_K), q6_K_blank, rows);                \
+        for (int64_t b = 0; b < m / GG_QK_K; b++)                                                    \
+            for (int h = 0; h < 2; h++) {                                                            \
+                const size_t o = b * sizeof(gg_block_q6_K);                                          \
+                gt_vi hv[8], l0[8], l1[8];                                                           \
+                gt_pair_transpose(rows, o + offsetof(gg_block_q6_K, qh) + 32 * h, hv);               \
+                gt_pair_transpose(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h, l0);               \
+                gt_pair_transpose(rows, o + offsetof(gg_block_q6_K, ql) + 64 * h + 32, l1);          \
+                int8_t(*q)[4 * GT_GR] = p->q + 64 * b + 32 * h;                                      \
+                for (int d = 0; d < 8; d++) {                                                        \
+                    gt_storei(q[d], Q6(0, l0[d], hv[d]));                                            \
+                    gt_storei(q[8 + d], Q6(1, l1[d], hv[d]));                                        \
+                    gt_storei(q[16 + d], Q6(2, gt_srli16(l0[d], 4), hv[d]));                         \
+                    gt_storei(q[24 + d], Q6(3, gt_srli16(l1[d], 4), hv[d]));                         \
+                }                                                                                    \
+            }                                                                                        \
+    }
 
 typedef struct gdesc {
     int sb;  /* values per activation scale */
@@ -582,7 +638,6 @@ __attribute__((noinline)) static void gemm_run2(const gdesc *g, micro2_fn micro2
         }
     }
 }
-
 
 /* The products of rows [r0, r1): pairs of row groups through gemm_run2,
  * a lone last group through gemm_run (a pair would compute 2 panels for
