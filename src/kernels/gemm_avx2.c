@@ -138,6 +138,16 @@ static inline __m256i hi_nibbles(__m256i x) {
 }
 GT_PANEL_Q4_K(panel_q_q4_K, , hi_nibbles)
 
+/* (lo & 0x0f) | (bit k of hv) << 4; a 16-bit shift by at most 4 keeps
+ * each byte's bit 4 its own */
+static inline __m256i q5_value(__m256i lo, __m256i hv, int k) {
+    const __m256i b4 = _mm256_and_si256(k < 4 ? _mm256_slli_epi16(hv, 4 - k)
+                                              : _mm256_srli_epi16(hv, k - 4),
+                                        _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(_mm256_and_si256(lo, _mm256_set1_epi8(0x0f)), b4);
+}
+GT_PANEL_Q5_K(panel_q_q5_K, , q5_value)
+
 /* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
 static inline __m256i q6_value(int i, __m256i lo, __m256i hi) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x30);
@@ -163,7 +173,7 @@ GT_TILE(tile_vnni, AVXVNNI_TARGET, dot_vnni)
     GT_GEMM(gemm_q2_K_##sfx, ATTR, tilefn, 256, 16, 1, unpack_row_q2_K, NULL, NULL)         \
     GT_GEMM(gemm_q3_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q3_K, NULL, NULL)         \
     GT_GEMM(gemm_q4_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, NULL) \
-    GT_GEMM(gemm_q5_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q5_K, NULL, NULL)         \
+    GT_GEMM(gemm_q5_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q5_K, panel_q_q5_K, NULL) \
     GT_GEMM(gemm_q6_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q6_K, panel_q_q6_K, NULL)
 
 GEMM_TYPES(maddubs, , tile_maddubs)

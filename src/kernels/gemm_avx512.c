@@ -203,6 +203,26 @@ static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int
     else panel_q_q4_K_plain(w, rb, nr, k0, m, p);
 }
 
+/* (lo & 0x0f) | (bit k of hv) << 4 */
+static inline __m512i q5_value(__m512i lo, __m512i hv, int k) {
+    /* a 16-bit shift by at most 4 keeps each byte's bit 4 its own */
+    const __m512i b4 = _mm512_and_si512(k < 4 ? _mm512_slli_epi16(hv, 4 - k)
+                                              : _mm512_srli_epi16(hv, k - 4),
+                                        _mm512_set1_epi8(0x10));
+    return _mm512_ternarylogic_epi32(lo, b4, _mm512_set1_epi8(0x0f), 0xec); /* (lo & m4) | b4 */
+}
+GFNI_TARGET static inline __m512i q5_value_gf(__m512i lo, __m512i hv, int k) {
+    const __m512i b4 = _mm512_gf2p8affine_epi64_epi8(hv, _mm512_set1_epi64(GF_BIT(4, k)), 0);
+    return _mm512_ternarylogic_epi32(lo, b4, _mm512_set1_epi8(0x0f), 0xec);
+}
+GT_PANEL_Q5_K(panel_q_q5_K_plain, , q5_value)
+GT_PANEL_Q5_K(panel_q_q5_K_gf, GFNI_TARGET, q5_value_gf)
+
+static void panel_q_q5_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
+    if (panel_gfni()) panel_q_q5_K_gf(w, rb, nr, k0, m, p);
+    else panel_q_q5_K_plain(w, rb, nr, k0, m, p);
+}
+
 /* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
 static inline __m512i q6_value(int i, __m512i lo, __m512i hi) {
     const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x30);
@@ -338,7 +358,7 @@ GT_GEMM(gemm_q5_0, , tile, 32, 32, 0, unpack_row_q5_0, NULL, NULL)
 GT_GEMM(gemm_q2_K, , tile, 256, 16, 1, unpack_row_q2_K, NULL, NULL)
 GT_GEMM(gemm_q3_K, , tile, 256, 16, 0, unpack_row_q3_K, NULL, NULL)
 GT_GEMM(gemm_q4_K, , tile, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, panel_sc_k45)
-GT_GEMM(gemm_q5_K, , tile, 256, 32, 1, unpack_row_q5_K, NULL, panel_sc_k45)
+GT_GEMM(gemm_q5_K, , tile, 256, 32, 1, unpack_row_q5_K, panel_q_q5_K, panel_sc_k45)
 GT_GEMM(gemm_q6_K, , tile, 256, 16, 0, unpack_row_q6_K, panel_q_q6_K, panel_sc_q6_K)
 
 /* ---- activations ----

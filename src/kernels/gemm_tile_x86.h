@@ -169,7 +169,7 @@ static void transpose_cols(const float (*src)[MAX_SUB], int n, float (*dst)[GT_G
 
 /* Block b0 of rows rb..rb + GT_GR - 1, for the panel_q that read them
  * straight; a missing row (r >= nr) reads `blank` instead: a segment's
- * blocks whose values are 0 (q4_K_blank, q6_K_blank). */
+ * blocks whose values are 0 (q4_K_blank, q5_K_blank, q6_K_blank). */
 static void panel_rows(const gg_matrix *w, int64_t rb, int nr, int64_t b0, size_t block_bytes,
                        const void *blank, const uint8_t *rows[GT_GR]) {
     for (int r = 0; r < GT_GR; r++)
@@ -179,6 +179,7 @@ static void panel_rows(const gg_matrix *w, int64_t rb, int nr, int64_t b0, size_
 }
 
 static const gg_block_q4_K q4_K_blank[SEG / GG_QK_K];
+static const gg_block_q5_K q5_K_blank[SEG / GG_QK_K];
 
 /* Q6_K: ql 0 and qh 0xaa (each 2-bit field 2), values 32 - 32 = 0. */
 #define AA8 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa
@@ -211,6 +212,30 @@ _Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a seg
                     gt_storei(q[8 + d], HI(o[d]));                                                      \
                 }                                                                                       \
             }                                                                                           \
+    }
+
+/* Q5_K values likewise: Q4_K's nibbles, bit 4 from qh, whose byte l
+ * holds value 64c + l's at bit 2c and 64c + 32 + l's at bit 2c + 1; the
+ * 32 qh bytes transposed over the rows line up with every chunk's.
+ * Q5(lo, hv, k): (lo & 0x0f) | (bit k of hv) << 4. */
+#define GT_PANEL_Q5_K(name, ATTR, Q5)                                                                   \
+    ATTR static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {    \
+        const uint8_t *rows[GT_GR];                                                                     \
+        panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q5_K), q5_K_blank, rows);                   \
+        for (int64_t b = 0; b < m / GG_QK_K; b++) {                                                     \
+            gt_vi hv[8];                                                                                \
+            gt_pair_transpose(rows, b * sizeof(gg_block_q5_K) + offsetof(gg_block_q5_K, qh), hv);       \
+            for (int c = 0; c < 4; c++) {                                                               \
+                gt_vi o[8];                                                                             \
+                gt_pair_transpose(rows,                                                                 \
+                                  b * sizeof(gg_block_q5_K) + offsetof(gg_block_q5_K, qs) + 32 * c, o); \
+                int8_t(*q)[4 * GT_GR] = p->q + 16 * (4 * b + c);                                        \
+                for (int d = 0; d < 8; d++) {                                                           \
+                    gt_storei(q[d], Q5(o[d], hv[d], 2 * c));                                            \
+                    gt_storei(q[8 + d], Q5(gt_srli16(o[d], 4), hv[d], 2 * c + 1));                      \
+                }                                                                                       \
+            }                                                                                           \
+        }                                                                                               \
     }
 
 /* Q6_K values likewise. Half h of a super-block (values 128h..128h+127):
