@@ -94,6 +94,11 @@ typedef __m256i gt_mask;
 #define gt_andi(a, b) _mm256_and_si256(a, b)
 #define gt_srli16(a, n) _mm256_srli_epi16(a, n)
 #define gt_pair_transpose(src, off, o) pair_transpose8(src, off, o)
+#define gt_head_transpose(src, off, o) head_transpose8(src, off, o)
+#define gt_srli32(a, n) _mm256_srli_epi32(a, n)
+#define gt_ori(a, b) _mm256_or_si256(a, b)
+#define gt_halves_lo(v) halves_lo(v)
+#define gt_halves_hi(v) halves_lo(_mm256_srli_epi32(v, 16))
 
 /* acc + the sums of four u8 x s8 products per lane. */
 ALWAYS_INLINE __m256i dot_maddubs(__m256i acc, __m256i u, __m256i s) {
@@ -133,10 +138,34 @@ static inline void pair_transpose8(const uint8_t *const src[GT_GR], size_t off, 
     }
 }
 
+/* o[k] lane r = dword k of the 16 bytes at src[r] + off (r < 8, k < 4):
+ * pair_transpose8's steps on one 16-byte piece. */
+static inline void head_transpose8(const uint8_t *const src[GT_GR], size_t off, __m256i o[4]) {
+    __m256i v[4];
+    for (int p = 0; p < 4; p++)
+        v[p] = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(src[p] + off))),
+            _mm_loadu_si128((const __m128i *)(const void *)(src[4 + p] + off)), 1);
+    const __m256i lo01 = _mm256_unpacklo_epi32(v[0], v[1]), hi01 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i lo23 = _mm256_unpacklo_epi32(v[2], v[3]), hi23 = _mm256_unpackhi_epi32(v[2], v[3]);
+    o[0] = _mm256_unpacklo_epi64(lo01, lo23);
+    o[1] = _mm256_unpackhi_epi64(lo01, lo23);
+    o[2] = _mm256_unpacklo_epi64(hi01, hi23);
+    o[3] = _mm256_unpackhi_epi64(hi01, hi23);
+}
+
+/* The half floats in the low 16 bits of each lane, as floats. */
+static inline __m256 halves_lo(__m256i v) {
+    const __m256i lo = _mm256_and_si256(v, _mm256_set1_epi32(0xffff));
+    return _mm256_cvtph_ps(
+        _mm_packus_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)));
+}
+
 static inline __m256i hi_nibbles(__m256i x) {
     return _mm256_and_si256(_mm256_srli_epi16(x, 4), _mm256_set1_epi8(0x0f));
 }
 GT_PANEL_Q4_K(panel_q_q4_K, , hi_nibbles)
+GT_PANEL_SC_K45(panel_sc_k45)
 
 /* (lo & 0x0f) | (bit k of hv) << 4; a 16-bit shift by at most 4 keeps
  * each byte's bit 4 its own */
@@ -167,13 +196,13 @@ GT_TILE(tile_vnni, AVXVNNI_TARGET, dot_vnni)
 #endif
 
 /* Every type, for one instruction (Q8_0 apart: see the top). */
-#define GEMM_TYPES(sfx, ATTR, tilefn)                                                       \
-    GT_GEMM(gemm_q4_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q4_0, NULL, NULL)          \
-    GT_GEMM(gemm_q5_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q5_0, NULL, NULL)          \
-    GT_GEMM(gemm_q2_K_##sfx, ATTR, tilefn, 256, 16, 1, unpack_row_q2_K, NULL, NULL)         \
-    GT_GEMM(gemm_q3_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q3_K, NULL, NULL)         \
-    GT_GEMM(gemm_q4_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, NULL) \
-    GT_GEMM(gemm_q5_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q5_K, panel_q_q5_K, NULL) \
+#define GEMM_TYPES(sfx, ATTR, tilefn)                                                               \
+    GT_GEMM(gemm_q4_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q4_0, NULL, NULL)                  \
+    GT_GEMM(gemm_q5_0_##sfx, ATTR, tilefn, 32, 32, 0, unpack_row_q5_0, NULL, NULL)                  \
+    GT_GEMM(gemm_q2_K_##sfx, ATTR, tilefn, 256, 16, 1, unpack_row_q2_K, NULL, NULL)                 \
+    GT_GEMM(gemm_q3_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q3_K, NULL, NULL)                 \
+    GT_GEMM(gemm_q4_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, panel_sc_k45) \
+    GT_GEMM(gemm_q5_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q5_K, panel_q_q5_K, panel_sc_k45) \
     GT_GEMM(gemm_q6_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q6_K, panel_q_q6_K, NULL)
 
 GEMM_TYPES(maddubs, , tile_maddubs)

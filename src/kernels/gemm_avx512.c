@@ -110,6 +110,11 @@ typedef __mmask16 gt_mask;
 #define gt_andi(a, b) _mm512_and_si512(a, b)
 #define gt_srli16(a, n) _mm512_srli_epi16(a, n)
 #define gt_pair_transpose(src, off, o) pair_transpose(src, off, o)
+#define gt_head_transpose(src, off, o) head_transpose(src, off, o)
+#define gt_srli32(a, n) _mm512_srli_epi32(a, n)
+#define gt_ori(a, b) _mm512_or_si512(a, b)
+#define gt_halves_lo(v) _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v))
+#define gt_halves_hi(v) _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)))
 
 #include "gemm_tile_x86.h"
 
@@ -161,6 +166,36 @@ static inline void pair_transpose(const uint8_t *const src[GT_GR], size_t off, _
     for (int c = 0; c < 4; c++) {
         o[2 * c] = _mm512_permutex2var_epi32(y[0][c], i30, y[1][c]);
         o[2 * c + 1] = _mm512_permutex2var_epi32(y[0][c], i31, y[1][c]);
+    }
+}
+
+/* o[k] lane r = dword k of the 16 bytes at src[r] + off (r < 16, k < 4):
+ * a block's leading fields over the rows, for the panel's scales. v[g]'s
+ * 128-bit lane L is row 4g + L's 16 bytes (a load and three inserts from
+ * memory); step 1 makes a[h][t], lane 8e + rr = row 8h + rr's dword
+ * 2t + e, from v[2h] and v[2h + 1]; step 2 is pair_transpose's last.
+ * (4 gathers of 16 dwords measured the same here.) */
+#define HD1(t, pos) (16 * (((pos)&7) >> 2) + 4 * ((pos)&3) + 2 * (t) + ((pos) >> 3))
+static inline void head_transpose(const uint8_t *const src[GT_GR], size_t off, __m512i o[4]) {
+    __m512i v[4], a[2][2];
+    for (int g = 0; g < 4; g++) {
+        v[g] = _mm512_castsi128_si512(
+            _mm_loadu_si128((const __m128i *)(const void *)(src[4 * g] + off)));
+#define HD_ROW(l) _mm_loadu_si128((const __m128i *)(const void *)(src[4 * g + (l)] + off))
+        v[g] = _mm512_inserti32x4(v[g], HD_ROW(1), 1); /* immediates even unoptimized */
+        v[g] = _mm512_inserti32x4(v[g], HD_ROW(2), 2);
+        v[g] = _mm512_inserti32x4(v[g], HD_ROW(3), 3);
+#undef HD_ROW
+    }
+    const __m512i i10 = PT_IDX(HD1, 0), i11 = PT_IDX(HD1, 1);
+    for (int h = 0; h < 2; h++) {
+        a[h][0] = _mm512_permutex2var_epi32(v[2 * h], i10, v[2 * h + 1]);
+        a[h][1] = _mm512_permutex2var_epi32(v[2 * h], i11, v[2 * h + 1]);
+    }
+    const __m512i i30 = PT_IDX(PT3, 0), i31 = PT_IDX(PT3, 1);
+    for (int t = 0; t < 2; t++) {
+        o[2 * t] = _mm512_permutex2var_epi32(a[0][t], i30, a[1][t]);
+        o[2 * t + 1] = _mm512_permutex2var_epi32(a[0][t], i31, a[1][t]);
     }
 }
 
@@ -312,41 +347,7 @@ static void panel_sc_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, in
     }
 }
 
-/* Q4_K/Q5_K scales and mins of 16 rows at once: the first 16 bytes of a
- * super-block (d, dmin, then the 12 bytes kscales reads) gathered as four
- * dwords per row, one row per lane, and the 6-bit fields cut out there. */
-static void panel_sc_k45(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    const size_t bb = gg_type_info(w->type)->type_size;
-    const __mmask16 live = (__mmask16)((1u << nr) - 1);
-    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i idx = _mm512_mullo_epi32(iota, _mm512_set1_epi32((int)w->row_bytes));
-    const __m512i lo6 = _mm512_set1_epi32(63), lo4 = _mm512_set1_epi32(15),
-                  top2 = _mm512_set1_epi32(0x30);
-    const uint8_t *base = (const uint8_t *)w->data + (size_t)rb * w->row_bytes +
-                          (size_t)(k0 / GG_QK_K) * bb;
-    for (int64_t b = 0; b < m / GG_QK_K; b++) {
-        const uint8_t *blk = base + (size_t)b * bb;
-        const __m512i z = _mm512_setzero_si512();
-        __m512i dd = _mm512_mask_i32gather_epi32(z, live, idx, blk, 1);
-        __m512i u0 = _mm512_mask_i32gather_epi32(z, live, idx, blk + 4, 1);
-        __m512i u1 = _mm512_mask_i32gather_epi32(z, live, idx, blk + 8, 1);
-        __m512i u2 = _mm512_mask_i32gather_epi32(z, live, idx, blk + 12, 1);
-        __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
-        __m512 dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
-        for (int j = 0; j < 4; j++) {
-            __m512i s0 = _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j), lo6);
-            __m512i m0 = _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j), lo6);
-            __m512i s1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * j), lo4),
-                                         _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j + 2), top2));
-            __m512i m1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * j + 4), lo4),
-                                         _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j + 2), top2));
-            _mm512_storeu_ps(p->sc[8 * b + j], _mm512_mul_ps(_mm512_cvtepi32_ps(s0), d));
-            _mm512_storeu_ps(p->mn[8 * b + j], _mm512_mul_ps(_mm512_cvtepi32_ps(m0), dm));
-            _mm512_storeu_ps(p->sc[8 * b + 4 + j], _mm512_mul_ps(_mm512_cvtepi32_ps(s1), d));
-            _mm512_storeu_ps(p->mn[8 * b + 4 + j], _mm512_mul_ps(_mm512_cvtepi32_ps(m1), dm));
-        }
-    }
-}
+GT_PANEL_SC_K45(panel_sc_k45)
 
 #define VNNI_DOT(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
 GT_TILE(tile, , VNNI_DOT)

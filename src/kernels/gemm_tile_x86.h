@@ -54,8 +54,12 @@
  *   gt_row_store(q, v, off)  those 256 values less off, stored at q
  *   put_scales16(dst, s8, d) 16 signed bytes times half d, as floats
  *   gt_set1b(x) gt_andi(a, b) gt_srli16(a, n)   bytes, and, 16-bit shifts
+ *   gt_srli32(a, n) gt_ori(a, b)
  *   gt_pair_transpose(src, off, o)   o[j] lane r = dword j of the 32 bytes
- *                            at src[r] + off (j < 8; GT_PANEL_Q4_K/Q6_K)
+ *                            at src[r] + off (j < 8; GT_PANEL_Q4_K/Q5_K/Q6_K)
+ *   gt_head_transpose(src, off, o)   the same for 16 bytes (j < 4)
+ *   gt_halves_lo(v) gt_halves_hi(v)  the half floats in the low and high
+ *                            16 bits of each lane, as floats
  * and then instantiates tiles with GT_TILE and products with GT_GEMM.
  */
 
@@ -265,6 +269,37 @@ _Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a seg
                     gt_storei(q[24 + d], Q6(3, gt_srli16(l1[d], 4), hv[d]));                         \
                 }                                                                                    \
             }                                                                                        \
+    }
+
+/* Q4_K/Q5_K scales and mins straight from the rows (a panel_sc): a
+ * super-block's first 16 bytes (d, dmin, then the 12 bytes kscales
+ * reads) as four dwords a row, transposed over the rows
+ * (gt_head_transpose), and the 6-bit fields cut out per lane, times d or
+ * dmin, as k45_scales makes them row by row. */
+#define GT_PANEL_SC_K45(name)                                                                   \
+    static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) { \
+        const size_t bb = gg_type_info(w->type)->type_size;                                     \
+        const gt_vi lo6 = gt_set1i(63), lo4 = gt_set1i(15), top2 = gt_set1i(0x30);              \
+        const uint8_t *rows[GT_GR];                                                             \
+        panel_rows(w, rb, nr, k0 / GG_QK_K, bb, q5_K_blank, rows); /* the larger blank */       \
+        for (int64_t b = 0; b < m / GG_QK_K; b++) {                                             \
+            gt_vi h[4];                                                                         \
+            gt_head_transpose(rows, (size_t)b *bb, h);                                          \
+            const gt_vi u0 = h[1], u1 = h[2], u2 = h[3];                                        \
+            const gt_vf d = gt_halves_lo(h[0]), dm = gt_halves_hi(h[0]);                        \
+            for (int j = 0; j < 4; j++) {                                                       \
+                const gt_vi s0 = gt_andi(gt_srli32(u0, 8 * j), lo6);                            \
+                const gt_vi m0 = gt_andi(gt_srli32(u1, 8 * j), lo6);                            \
+                const gt_vi s1 = gt_ori(gt_andi(gt_srli32(u2, 8 * j), lo4),                     \
+                                        gt_andi(gt_srli32(u0, 8 * j + 2), top2));               \
+                const gt_vi m1 = gt_ori(gt_andi(gt_srli32(u2, 8 * j + 4), lo4),                 \
+                                        gt_andi(gt_srli32(u1, 8 * j + 2), top2));               \
+                gt_storef(p->sc[8 * b + j], gt_mulf(gt_cvtf(s0), d));                           \
+                gt_storef(p->mn[8 * b + j], gt_mulf(gt_cvtf(m0), dm));                          \
+                gt_storef(p->sc[8 * b + 4 + j], gt_mulf(gt_cvtf(s1), d));                       \
+                gt_storef(p->mn[8 * b + 4 + j], gt_mulf(gt_cvtf(m1), dm));                      \
+            }                                                                                   \
+        }                                                                                       \
     }
 
 typedef struct gdesc {
