@@ -96,6 +96,8 @@ typedef __m256i gt_mask;
 #define gt_pair_transpose(src, off, o) pair_transpose8(src, off, o)
 #define gt_head_transpose(src, off, o) head_transpose8(src, off, o)
 #define gt_srli32(a, n) _mm256_srli_epi32(a, n)
+#define gt_slli32(a, n) _mm256_slli_epi32(a, n)
+#define gt_srai32(a, n) _mm256_srai_epi32(a, n)
 #define gt_ori(a, b) _mm256_or_si256(a, b)
 #define gt_halves_lo(v) halves_lo(v)
 #define gt_halves_hi(v) halves_lo(_mm256_srli_epi32(v, 16))
@@ -166,6 +168,7 @@ static inline __m256i hi_nibbles(__m256i x) {
 }
 GT_PANEL_Q4_K(panel_q_q4_K, , hi_nibbles)
 GT_PANEL_SC_K45(panel_sc_k45)
+GT_PANEL_SC_Q6_K(panel_sc_q6_K)
 
 /* (lo & 0x0f) | (bit k of hv) << 4; a 16-bit shift by at most 4 keeps
  * each byte's bit 4 its own */
@@ -203,7 +206,7 @@ GT_TILE(tile_vnni, AVXVNNI_TARGET, dot_vnni)
     GT_GEMM(gemm_q3_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q3_K, NULL, NULL)                 \
     GT_GEMM(gemm_q4_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q4_K, panel_q_q4_K, panel_sc_k45) \
     GT_GEMM(gemm_q5_K_##sfx, ATTR, tilefn, 256, 32, 1, unpack_row_q5_K, panel_q_q5_K, panel_sc_k45) \
-    GT_GEMM(gemm_q6_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q6_K, panel_q_q6_K, NULL)
+    GT_GEMM(gemm_q6_K_##sfx, ATTR, tilefn, 256, 16, 0, unpack_row_q6_K, panel_q_q6_K, panel_sc_q6_K)
 
 GEMM_TYPES(maddubs, , tile_maddubs)
 #ifdef GG_HAVE_AVXVNNI

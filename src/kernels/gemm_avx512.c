@@ -112,6 +112,8 @@ typedef __mmask16 gt_mask;
 #define gt_pair_transpose(src, off, o) pair_transpose(src, off, o)
 #define gt_head_transpose(src, off, o) head_transpose(src, off, o)
 #define gt_srli32(a, n) _mm512_srli_epi32(a, n)
+#define gt_slli32(a, n) _mm512_slli_epi32(a, n)
+#define gt_srai32(a, n) _mm512_srai_epi32(a, n)
 #define gt_ori(a, b) _mm512_or_si512(a, b)
 #define gt_halves_lo(v) _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v))
 #define gt_halves_hi(v) _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)))
@@ -321,32 +323,7 @@ static void panel_sc_q8_0(const gg_matrix *w, int64_t rb, int nr, int64_t k0, in
     }
 }
 
-/* Q6_K scales of 16 rows at once: per super-block the dwords of its 16
- * int8 scales and the one that ends with d (bytes 206-209: the block's
- * last, so no gather reads past it) gathered, one row a lane; each scale
- * sign-extended from its byte and times d, as put_scales16 makes it. */
-static void panel_sc_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    const __mmask16 live = (__mmask16)((1u << nr) - 1);
-    const __m512i idx = row_offsets(w), z = _mm512_setzero_si512();
-    const uint8_t *base = (const uint8_t *)w->data + (size_t)rb * w->row_bytes +
-                          (size_t)(k0 / GG_QK_K) * sizeof(gg_block_q6_K);
-    for (int64_t b = 0; b < m / GG_QK_K; b++) {
-        const uint8_t *blk = base + (size_t)b * sizeof(gg_block_q6_K);
-        const __m512i dw = _mm512_mask_i32gather_epi32(z, live, idx,
-                                                       blk + offsetof(gg_block_q6_K, d) - 2, 1);
-        const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dw, 16)));
-        for (int j = 0; j < 4; j++) {
-            const __m512i s4 = _mm512_mask_i32gather_epi32(z, live, idx,
-                                                           blk + offsetof(gg_block_q6_K, scales) + 4 * j,
-                                                           1);
-            for (int k = 0; k < 4; k++) {
-                const __m512i sk = _mm512_srai_epi32(_mm512_slli_epi32(s4, 24 - 8 * k), 24);
-                _mm512_storeu_ps(p->sc[16 * b + 4 * j + k], _mm512_mul_ps(_mm512_cvtepi32_ps(sk), d));
-            }
-        }
-    }
-}
-
+GT_PANEL_SC_Q6_K(panel_sc_q6_K)
 GT_PANEL_SC_K45(panel_sc_k45)
 
 #define VNNI_DOT(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)

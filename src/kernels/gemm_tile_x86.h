@@ -54,7 +54,7 @@
  *   gt_row_store(q, v, off)  those 256 values less off, stored at q
  *   put_scales16(dst, s8, d) 16 signed bytes times half d, as floats
  *   gt_set1b(x) gt_andi(a, b) gt_srli16(a, n)   bytes, and, 16-bit shifts
- *   gt_srli32(a, n) gt_ori(a, b)
+ *   gt_srli32(a, n) gt_slli32(a, n) gt_srai32(a, n) gt_ori(a, b)
  *   gt_pair_transpose(src, off, o)   o[j] lane r = dword j of the 32 bytes
  *                            at src[r] + off (j < 8; GT_PANEL_Q4_K/Q5_K/Q6_K)
  *   gt_head_transpose(src, off, o)   the same for 16 bytes (j < 4)
@@ -193,6 +193,7 @@ static const gg_block_q5_K q5_K_blank[SEG / GG_QK_K];
     }
 static const gg_block_q6_K q6_K_blank[] = {Q6_BLANK, Q6_BLANK, Q6_BLANK, Q6_BLANK};
 _Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a segment's blocks");
+_Static_assert(offsetof(gg_block_q6_K, d) + 2 == sizeof(gg_block_q6_K), "d ends the block");
 
 /* Q4_K values straight from the rows' packed bytes (a panel_q): chunk c
  * of a super-block is 32 bytes whose byte l holds value 64c + l in its
@@ -299,6 +300,29 @@ _Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a seg
                 gt_storef(p->sc[8 * b + 4 + j], gt_mulf(gt_cvtf(s1), d));                       \
                 gt_storef(p->mn[8 * b + 4 + j], gt_mulf(gt_cvtf(m1), dm));                      \
             }                                                                                   \
+        }                                                                                       \
+    }
+
+/* Q6_K scales straight from the rows (a panel_sc): a super-block's 16
+ * int8 scales and the 16 bytes that end with d (the block's last, so no
+ * load reads past it: d is the high half of their dword 3), transposed
+ * over the rows; each scale sign-extended from its byte and times d, as
+ * put_scales16 makes them row by row. */
+#define GT_PANEL_SC_Q6_K(name)                                                                  \
+    static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) { \
+        const uint8_t *rows[GT_GR];                                                             \
+        panel_rows(w, rb, nr, k0 / GG_QK_K, sizeof(gg_block_q6_K), q6_K_blank, rows);           \
+        for (int64_t b = 0; b < m / GG_QK_K; b++) {                                             \
+            const size_t o = (size_t)b * sizeof(gg_block_q6_K);                                 \
+            gt_vi s4[4], t[4];                                                                  \
+            gt_head_transpose(rows, o + offsetof(gg_block_q6_K, scales), s4);                   \
+            gt_head_transpose(rows, o + offsetof(gg_block_q6_K, d) + 2 - 16, t);                \
+            const gt_vf d = gt_halves_hi(t[3]);                                                 \
+            for (int j = 0; j < 4; j++)                                                         \
+                for (int k = 0; k < 4; k++) {                                                   \
+                    const gt_vi sk = gt_srai32(gt_slli32(s4[j], 24 - 8 * k), 24);               \
+                    gt_storef(p->sc[16 * b + 4 * j + k], gt_mulf(gt_cvtf(sk), d));              \
+                }                                                                               \
         }                                                                                       \
     }
 
