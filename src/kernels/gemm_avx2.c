@@ -4,7 +4,9 @@
  * AVX2 (vpmaddubsw + vpmaddwd) and with AVX-VNNI (vpdpbusd on ymm): the
  * panel and tile of gemm_tile_x86.h at 8 rows a panel and 4 tokens a
  * tile, the tile instantiated once per instruction. The row unpackers
- * here are this width's; the activation packers serve every width.
+ * and the transposes that build Q4_K, Q5_K and Q6_K panels straight from
+ * the packed rows (GT_PANEL_* in gemm_tile_x86.h) are this width's; the
+ * activation packers serve every width.
  *
  * vpmaddubsw adds two u8 x s8 products into an int16 with saturation: with
  * activations up to 255 that is exact only for weights within +-64, so
