@@ -27,8 +27,13 @@
  * `done` complete, i.e. after the claimer's increment: no race.
  *
  * Both waits (workers for a job, the caller for `done`) spin for a
- * bounded time, yielding the CPU every few dozen turns, and then sleep on
- * a condition variable. A sleeper announces itself with a seq_cst counter
+ * bounded time and then sleep on a condition variable. They never yield:
+ * under Linux's EEVDF scheduler a sched_yield() charges the yielder the
+ * rest of its slice whenever another task shares its core (a thread that
+ * works 100 us and then yields, beside a busy loop on its core, gets 7%
+ * of that core instead of 50%), so waiters that yielded every few
+ * microseconds gave a busy process beside the pass most of their cores.
+ * Sleeping runs up no such debt. A sleeper announces itself with a seq_cst counter
  * or flag before its last look at the shared state; the other side
  * changes that state (seq_cst) before reading the announcement. One of the
  * two must see the other's write, so either the sleeper sees the change
@@ -47,10 +52,16 @@
 #include <stdlib.h>
 
 #define POOL_MAX_THREADS 1024
-/* How long an idle thread spins before sleeping: long enough to bridge
- * the gap between two operations of a forward pass, short enough that an
- * idle pool costs nothing noticeable. */
-#define SPIN_NS 200000
+/* How long a waiting thread spins before sleeping: about what a sleep and
+ * a wake-up cost, and longer than 93-97% of the waits of a 2-thread pass
+ * with the cores to itself (most gaps between two operations of a forward
+ * pass are a few microseconds). Spinning longer made a pass beside a busy
+ * process slower (19-20 texts/s at 10 us, 17-18 at 50 us, 15 at 1 ms):
+ * spinning counts against a thread's share of its core as work does. A
+ * pool with more threads than CPUs barely spins: there the thread being
+ * waited for is likely queued behind the spinner. */
+#define SPIN_NS 10000
+#define SPIN_NS_OVERSUBSCRIBED 2000
 
 /* The ticket: generation (24 bits, wrapping) | task count (20) | next
  * task (20). A run's claims number at most its count plus one per
@@ -78,6 +89,7 @@ typedef struct job {
 
 struct gg_pool {
     int n_threads;
+    int64_t spin_ns; /* how long a wait spins before it sleeps */
     worker *workers; /* n_threads - 1 of them; the caller is thread 0 */
 
     job jobs[2];  /* generation g's in jobs[g & 1]; written by the caller */
@@ -124,10 +136,7 @@ static void wait_for_job(gg_pool *p, unsigned seen) {
     int64_t start = gg_now_ns();
     for (int i = 1; !job_ready(p, seen); i++) {
         gg_cpu_relax();
-        if (i % 64 == 0) {
-            if (gg_now_ns() - start > SPIN_NS) break;
-            gg_thread_yield();
-        }
+        if (i % 64 == 0 && gg_now_ns() - start > p->spin_ns) break;
     }
     if (job_ready(p, seen)) return;
     gg_mutex_lock(p->mu);
@@ -174,6 +183,7 @@ gg_pool *gg_pool_new(int n_threads, gg_err *e) {
     gg_pool *p = calloc(1, sizeof *p);
     if (!p) goto oom;
     p->n_threads = n_threads;
+    p->spin_ns = n_threads > gg_cpu_count() ? SPIN_NS_OVERSUBSCRIBED : SPIN_NS;
     p->workers = calloc((size_t)n_threads, sizeof *p->workers);
     p->mu = gg_mutex_new();
     p->job_cv = gg_cond_new();
@@ -218,10 +228,7 @@ static void wait_for_done(gg_pool *p, int n) {
     int64_t start = gg_now_ns();
     for (int i = 1; atomic_load(&p->done) < n; i++) {
         gg_cpu_relax();
-        if (i % 64 == 0) {
-            if (gg_now_ns() - start > SPIN_NS) break;
-            gg_thread_yield();
-        }
+        if (i % 64 == 0 && gg_now_ns() - start > p->spin_ns) break;
     }
     if (atomic_load(&p->done) >= n) return;
     gg_mutex_lock(p->mu);

@@ -213,8 +213,8 @@ static void test_stalled_thread(int n_threads) {
  * that core. Process CPU time over 0.5 s of waiting must stay below 20 ms:
  * the spins are bounded (SPIN_NS, a fraction of a millisecond; the whole
  * wait costs well under 1 ms here), a spinning waiter uses up to the whole
- * 0.5 s per thread on an idle machine and, yielding as it spins, still tens
- * of ms on one where twenty other processes want the cores. */
+ * 0.5 s per thread on an idle machine and still tens of ms on one where
+ * twenty other processes want the cores. */
 typedef struct long_run {
     atomic_int started;
     atomic_int worker_holds;
