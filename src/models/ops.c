@@ -233,6 +233,28 @@ void gg_op_rmsnorm_heads(float *x, int n_tok, int ld, int n_head, int d, const f
         }
 }
 
+/* ---------------- per-token work ---------------- */
+
+typedef struct tokens_job {
+    gg_tokens_fn fn;
+    void *ctx;
+    int n_tok, span;
+} tokens_job;
+
+static void tokens_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const tokens_job *j = ctx;
+    const int t0 = task * j->span;
+    j->fn(j->ctx, t0, GG_MIN(t0 + j->span, j->n_tok));
+}
+
+void gg_op_tokens(gg_exec *ex, const char *name, int n_tok, int span, gg_tokens_fn fn, void *ctx) {
+    int64_t pt = GG_PROF_START();
+    tokens_job j = {.fn = fn, .ctx = ctx, .n_tok = n_tok, .span = span};
+    gg_pool_run(ex->pool, (n_tok + span - 1) / span, tokens_task, &j);
+    GG_PROF_STOP(pt, name, NULL, ex->n_threads);
+}
+
 /* ---------------- element-wise ---------------- */
 
 /* GELU goes through a table indexed by the input rounded to half

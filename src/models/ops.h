@@ -47,6 +47,14 @@ typedef struct gg_mm_dst {
 } gg_mm_dst;
 void gg_op_matmul_n(gg_exec *ex, int n, const gg_mm_dst *d, const float *in, int ld_in, int n_tok);
 
+/* fn(ctx, t0, t1) over token ranges covering [0, n_tok), at most `span`
+ * tokens each, spread over the pool; each call may write only its own
+ * tokens' rows. For the per-token work between products (rotary
+ * positions, copies), which would otherwise run on one thread while the
+ * others wait. `name` is the op profile's row. */
+typedef void (*gg_tokens_fn)(void *ctx, int t0, int t1);
+void gg_op_tokens(gg_exec *ex, const char *name, int n_tok, int span, gg_tokens_fn fn, void *ctx);
+
 /* Layer norm over each row: (x - mean) / sqrt(var + eps) * g + b. */
 void gg_op_layernorm(gg_exec *ex, float *x, int n_tok, int width, const float *g, const float *b,
                      float eps);

@@ -72,19 +72,6 @@ static const float *attn_input(const gg_model *m, const gg_layer *l, gg_exec *ex
     return w->tmp;
 }
 
-/* Norms (of whole rows, or per head) and rotary positions of n rows of q
- * or k (n_head heads). */
-static void shape_heads(const gg_model *m, const gg_layer *l, gg_exec *ex, float *x, int n, int n_head,
-                        const float *g, const float *g_row, const float *b_row, const int32_t *pos) {
-    const gg_hparams *hp = &m->hp;
-    const int D = hp->head_dim, W = n_head * D;
-    if (g_row) gg_op_norm(ex, false, x, x, n, W, g_row, b_row, hp->norm_eps);
-    if (g) gg_op_rmsnorm_heads(x, n, W, n_head, D, g, hp->norm_eps);
-    const gg_pos_kind p = m->desc->pos;
-    if (p == GG_POS_ROPE || p == GG_POS_ROPE_NEOX)
-        gg_op_rope(x, n, W, n_head, D, pos, l->swa ? &hp->rope_swa : &hp->rope);
-}
-
 /* Rows [c0, c0 + c) of stage ([c][KV], heads side by side) into the
  * head-by-head layout of w->k or w->v ([n_head_kv][max_tok][D]), where
  * each head's keys are one contiguous run for attention to stream. */
@@ -97,6 +84,61 @@ static void scatter_heads(const gg_hparams *hp, const gg_work *w, const float *s
                    stage + (size_t)t * KV + (size_t)h * D, sizeof(float) * (size_t)D);
 }
 
+/* Tokens a task of the per-token work takes (gg_op_tokens): rotary
+ * positions cost a few microseconds a token. */
+#define SHAPE_SPAN 4
+
+/* The per-token rest of shaping n rows of q or k (after any whole-row
+ * norm): per-head norms and rotary positions, and for keys the rounding
+ * of keys and values to half and their copy into w->k, w->v. */
+typedef struct shape_job {
+    const gg_model *m;
+    const gg_layer *l;
+    const gg_work *w;
+    float *x; /* [n][n_head * D] */
+    int n_head;
+    const float *g;     /* per-head norm, or NULL */
+    const int32_t *pos; /* of row 0 */
+    float *vs;          /* keys: their values ([n][KV]) to round and copy too; queries: NULL */
+    int c0;             /* keys: the batch token of row 0 */
+} shape_job;
+
+static void shape_rows(void *ctx, int t0, int t1) {
+    const shape_job *j = ctx;
+    const gg_hparams *hp = &j->m->hp;
+    const int D = hp->head_dim, W = j->n_head * D, n = t1 - t0;
+    float *x = j->x + (size_t)t0 * W;
+    if (j->g) gg_op_rmsnorm_heads(x, n, W, j->n_head, D, j->g, hp->norm_eps);
+    const gg_pos_kind p = j->m->desc->pos;
+    if (p == GG_POS_ROPE || p == GG_POS_ROPE_NEOX)
+        gg_op_rope(x, n, W, j->n_head, D, j->pos + t0, j->l->swa ? &hp->rope_swa : &hp->rope);
+    if (!j->vs) return;
+    float *v = j->vs + (size_t)t0 * W;
+    if (j->m->desc->kv_half) {
+        gg_round_half(x, (int64_t)n * W);
+        gg_round_half(v, (int64_t)n * W);
+    }
+    scatter_heads(hp, j->w, x, j->w->k, j->c0 + t0, n);
+    scatter_heads(hp, j->w, v, j->w->v, j->c0 + t0, n);
+}
+
+/* Norms (of whole rows, or per head) and rotary positions of n rows of q
+ * or k (n_head heads); for keys (vs not NULL: the values made with them)
+ * also the rounding and the copy into w->k and w->v of both, c0 being
+ * the batch token of row 0. All but the whole-row norm go token by token
+ * through the pool in one run. */
+static void shape_heads(const gg_model *m, const gg_layer *l, gg_exec *ex, const gg_work *w, float *x,
+                        int n, int n_head, const float *g, const float *g_row, const float *b_row,
+                        const int32_t *pos, float *vs, int c0) {
+    const gg_hparams *hp = &m->hp;
+    if (g_row) gg_op_norm(ex, false, x, x, n, n_head * hp->head_dim, g_row, b_row, hp->norm_eps);
+    const gg_pos_kind p = m->desc->pos;
+    if (!g && p != GG_POS_ROPE && p != GG_POS_ROPE_NEOX && !vs) return; /* nothing per token */
+    shape_job j = {
+        .m = m, .l = l, .w = w, .x = x, .n_head = n_head, .g = g, .pos = pos, .vs = vs, .c0 = c0};
+    gg_op_tokens(ex, vs ? "keys" : "queries", n, SHAPE_SPAN, shape_rows, &j);
+}
+
 /* Keys and values of tokens [c0, c0 + c) (c <= w->chunk) into w->k,
  * w->v, made in w->q and w->attn ([c][KV] each: they are free until the
  * layer's queries and attention). */
@@ -107,13 +149,8 @@ static void project_kv(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_wor
     const float *h = attn_input(m, l, ex, w, c0, c);
     const gg_mm_dst kv[] = {{&l->wk, l->bk, ks, KV}, {&l->wv, l->bv, vs, KV}};
     gg_op_matmul_n(ex, 2, kv, h, E, c);
-    shape_heads(m, l, ex, ks, c, hp->n_head_kv, l->k_norm, l->k_norm_row, l->k_norm_row_b, w->pos + c0);
-    if (m->desc->kv_half) {
-        gg_round_half(ks, (int64_t)c * KV);
-        gg_round_half(vs, (int64_t)c * KV);
-    }
-    scatter_heads(hp, w, ks, w->k, c0, c);
-    scatter_heads(hp, w, vs, w->v, c0, c);
+    shape_heads(m, l, ex, w, ks, c, hp->n_head_kv, l->k_norm, l->k_norm_row, l->k_norm_row_b,
+                w->pos + c0, vs, c0);
 }
 
 /* The FFN of h into out. [c][E] -> [c][F] -> [c][E] */
@@ -220,7 +257,8 @@ static void make_queries(const gg_model *m, const gg_layer *l, gg_exec *ex, gg_w
     const int E = hp->n_embd, QW = hp->head_dim * hp->n_head;
     const float *h = h_in_tmp ? w->tmp : attn_input(m, l, ex, w, c0, c); /* [c][E] */
     gg_op_matmul(ex, &l->wq, l->bq, h, E, c, q, QW);
-    shape_heads(m, l, ex, q, c, hp->n_head, l->q_norm, l->q_norm_row, l->q_norm_row_b, w->pos + c0);
+    shape_heads(m, l, ex, w, q, c, hp->n_head, l->q_norm, l->q_norm_row, l->q_norm_row_b, w->pos + c0,
+                NULL, 0);
 }
 
 /* The rest of the layer for tokens [c0, c0 + c) from their attention
