@@ -54,17 +54,19 @@
 
 #define POOL_MAX_THREADS 1024
 /* How long a waiting thread spins before sleeping: about what a sleep and
- * a wake-up cost, and longer than 93-97% of the waits of a 2-thread pass
+ * a wake-up cost, and longer than 95-99% of the waits of a 2-thread pass
  * with the cores to itself (most gaps between two operations of a forward
  * pass are a few microseconds). Spinning longer made a pass beside a busy
- * process slower (19-20 texts/s at 10 us, 17-18 at 50 us, 15 at 1 ms):
- * spinning counts against a thread's share of its core as work does.
+ * process slower (texts/s: 16.4-18.7 at 20 us, 14.7-17.6 at 50 us, 15 at
+ * 1 ms), as spinning counts against a thread's share of its core as work
+ * does; shorter spins (10 us) did no better there and cost quiet passes
+ * 1-3% in wake-ups.
  * A pool with more threads than CPUs instead spins for up to 200 us and
  * yields every 64 turns: its threads share cores, and the thread being
  * waited for is likely queued behind the waiter, which a yield lets run
  * (4 threads on 2 cores: 26 texts/s without yields, 30 with them, as many
  * as 2 threads). */
-#define SPIN_NS 10000
+#define SPIN_NS 20000
 #define SPIN_NS_OVERSUBSCRIBED 200000
 
 /* The ticket: generation (24 bits, wrapping) | task count (20) | next
