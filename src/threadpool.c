@@ -32,9 +32,11 @@
  * under Linux's EEVDF scheduler a sched_yield() charges the yielder the
  * rest of its slice whenever another task shares its core (a thread that
  * works 100 us and then yields, beside a busy loop on its core, gets 7%
- * of that core instead of 50%), so waiters that yielded every few
- * microseconds gave a busy process beside the pass most of their cores.
- * Sleeping runs up no such debt. A sleeper announces itself with a seq_cst counter
+ * of that core instead of 50%), so a waiter that yielded every few
+ * microseconds gave a busy process sharing its core most of that core (a
+ * worker beside a busy loop ran 17% of a pass, the loop 87%). Sleeping
+ * runs up no such debt. How long a wait spins, and whether it yields, is
+ * set before the workers start. A sleeper announces itself with a seq_cst counter
  * or flag before its last look at the shared state; the other side
  * changes that state (seq_cst) before reading the announcement. One of the
  * two must see the other's write, so either the sleeper sees the change
