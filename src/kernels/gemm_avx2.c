@@ -95,6 +95,8 @@ typedef __m256i gt_mask;
 #define gt_set1b(x) _mm256_set1_epi8(x)
 #define gt_andi(a, b) _mm256_and_si256(a, b)
 #define gt_srli16(a, n) _mm256_srli_epi16(a, n)
+#define gt_slli16(a, n) _mm256_slli_epi16(a, n)
+#define gt_subb(a, b) _mm256_sub_epi8(a, b)
 #define gt_pair_transpose(src, off, o) pair_transpose8(src, off, o)
 #define gt_head_transpose(src, off, o) head_transpose8(src, off, o)
 #define gt_srli32(a, n) _mm256_srli_epi32(a, n)
@@ -165,35 +167,11 @@ static inline __m256 halves_lo(__m256i v) {
         _mm_packus_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)));
 }
 
-static inline __m256i hi_nibbles(__m256i x) {
-    return _mm256_and_si256(_mm256_srli_epi16(x, 4), _mm256_set1_epi8(0x0f));
-}
-GT_PANEL_Q4_K(panel_q_q4_K, , hi_nibbles)
+GT_PANEL_Q4_K(panel_q_q4_K, , gt_hi_nibbles)
+GT_PANEL_Q5_K(panel_q_q5_K, , gt_q5_value)
+GT_PANEL_Q6_K(panel_q_q6_K, , gt_q6_value)
 GT_PANEL_SC_K45(panel_sc_k45)
 GT_PANEL_SC_Q6_K(panel_sc_q6_K)
-
-/* (lo & 0x0f) | (bit k of hv) << 4; a 16-bit shift by at most 4 keeps
- * each byte's bit 4 its own */
-static inline __m256i q5_value(__m256i lo, __m256i hv, int k) {
-    const __m256i b4 = _mm256_and_si256(k < 4 ? _mm256_slli_epi16(hv, 4 - k)
-                                              : _mm256_srli_epi16(hv, k - 4),
-                                        _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(_mm256_and_si256(lo, _mm256_set1_epi8(0x0f)), b4);
-}
-GT_PANEL_Q5_K(panel_q_q5_K, , q5_value)
-
-/* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
-static inline __m256i q6_value(int i, __m256i lo, __m256i hi) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x30);
-    const __m256i top = i == 0   ? _mm256_slli_epi16(hi, 4)
-                        : i == 1 ? _mm256_slli_epi16(hi, 2)
-                        : i == 2 ? hi
-                                 : _mm256_srli_epi16(hi, 2);
-    const __m256i v = _mm256_or_si256(_mm256_and_si256(lo, m4), _mm256_and_si256(top, m3));
-    return _mm256_sub_epi8(v, _mm256_set1_epi8(32));
-}
-
-GT_PANEL_Q6_K(panel_q_q6_K, , q6_value)
 
 GT_TILE(tile_maddubs, , dot_maddubs)
 #ifdef GG_HAVE_AVXVNNI

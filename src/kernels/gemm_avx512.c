@@ -109,6 +109,8 @@ typedef __mmask16 gt_mask;
 #define gt_set1b(x) _mm512_set1_epi8(x)
 #define gt_andi(a, b) _mm512_and_si512(a, b)
 #define gt_srli16(a, n) _mm512_srli_epi16(a, n)
+#define gt_slli16(a, n) _mm512_slli_epi16(a, n)
+#define gt_subb(a, b) _mm512_sub_epi8(a, b)
 #define gt_pair_transpose(src, off, o) pair_transpose(src, off, o)
 #define gt_head_transpose(src, off, o) head_transpose(src, off, o)
 #define gt_srli32(a, n) _mm512_srli_epi32(a, n)
@@ -220,57 +222,34 @@ static bool panel_gfni(void) {
     return atomic_load_explicit(&gfni_mode, memory_order_relaxed) != 0 && gg_cpu_get()->gfni;
 }
 
+/* name(): name_gf where the CPU has GFNI, else name_plain. */
+#define GFNI_TWIN(name)                                                                         \
+    static void name(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) { \
+        if (panel_gfni()) name##_gf(w, rb, nr, k0, m, p);                                       \
+        else name##_plain(w, rb, nr, k0, m, p);                                                 \
+    }
+
 /* Q4_K values: chunk c of a super-block is 32 bytes whose byte l holds
  * value 64c + l in its low nibble and 64c + 32 + l in its high one, so
  * dword d of the chunk, transposed over the rows, is the panel vector of
  * values 64c + 4d.. (low nibbles) and 64c + 32 + 4d.. (high nibbles).
- * HI(x): x's high nibbles, as bytes. */
-static inline __m512i hi_nibbles(__m512i x) {
-    return _mm512_and_si512(_mm512_srli_epi16(x, 4), _mm512_set1_epi8(0x0f));
-}
+ * The GFNI twins of gemm_tile_x86.h's value steps follow. */
 GFNI_TARGET static inline __m512i hi_nibbles_gf(__m512i x) {
     const long long mat = GF_BIT(0, 4) | GF_BIT(1, 5) | GF_BIT(2, 6) | GF_BIT(3, 7);
     return _mm512_gf2p8affine_epi64_epi8(x, _mm512_set1_epi64(mat), 0);
 }
-GT_PANEL_Q4_K(panel_q_q4_K_plain, , hi_nibbles)
+GT_PANEL_Q4_K(panel_q_q4_K_plain, , gt_hi_nibbles)
 GT_PANEL_Q4_K(panel_q_q4_K_gf, GFNI_TARGET, hi_nibbles_gf)
+GFNI_TWIN(panel_q_q4_K)
 
-static void panel_q_q4_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    if (panel_gfni()) panel_q_q4_K_gf(w, rb, nr, k0, m, p);
-    else panel_q_q4_K_plain(w, rb, nr, k0, m, p);
-}
-
-/* (lo & 0x0f) | (bit k of hv) << 4 */
-static inline __m512i q5_value(__m512i lo, __m512i hv, int k) {
-    /* a 16-bit shift by at most 4 keeps each byte's bit 4 its own */
-    const __m512i b4 = _mm512_and_si512(k < 4 ? _mm512_slli_epi16(hv, 4 - k)
-                                              : _mm512_srli_epi16(hv, k - 4),
-                                        _mm512_set1_epi8(0x10));
-    return _mm512_ternarylogic_epi32(lo, b4, _mm512_set1_epi8(0x0f), 0xec); /* (lo & m4) | b4 */
-}
 GFNI_TARGET static inline __m512i q5_value_gf(__m512i lo, __m512i hv, int k) {
     const __m512i b4 = _mm512_gf2p8affine_epi64_epi8(hv, _mm512_set1_epi64(GF_BIT(4, k)), 0);
     return _mm512_ternarylogic_epi32(lo, b4, _mm512_set1_epi8(0x0f), 0xec);
 }
-GT_PANEL_Q5_K(panel_q_q5_K_plain, , q5_value)
+GT_PANEL_Q5_K(panel_q_q5_K_plain, , gt_q5_value)
 GT_PANEL_Q5_K(panel_q_q5_K_gf, GFNI_TARGET, q5_value_gf)
+GFNI_TWIN(panel_q_q5_K)
 
-static void panel_q_q5_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    if (panel_gfni()) panel_q_q5_K_gf(w, rb, nr, k0, m, p);
-    else panel_q_q5_K_plain(w, rb, nr, k0, m, p);
-}
-
-/* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
-static inline __m512i q6_value(int i, __m512i lo, __m512i hi) {
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x30);
-    const __m512i top = i == 0   ? _mm512_slli_epi16(hi, 4)
-                        : i == 1 ? _mm512_slli_epi16(hi, 2)
-                        : i == 2 ? hi
-                                 : _mm512_srli_epi16(hi, 2);
-    /* (lo & m4) | (top & m3) */
-    const __m512i v = _mm512_ternarylogic_epi32(lo, _mm512_and_si512(top, m3), m4, 0xec);
-    return _mm512_sub_epi8(v, _mm512_set1_epi8(32));
-}
 /* The same by one affine map of hi: (2 bits h << 4) - 32 is h0 at bit 4
  * and NOT h1 at bits 5-7 (h = 0..3 give 0xe0, 0xf0, 0x00, 0x10), which
  * is then or'ed under lo's low nibble. */
@@ -280,13 +259,9 @@ GFNI_TARGET static inline __m512i q6_value_gf(int i, __m512i lo, __m512i hi) {
     const __m512i top = _mm512_gf2p8affine_epi64_epi8(hi, _mm512_set1_epi64(mat), 0xe0);
     return _mm512_ternarylogic_epi32(lo, top, _mm512_set1_epi8(0x0f), 0xec); /* (lo & m4) | top */
 }
-GT_PANEL_Q6_K(panel_q_q6_K_plain, , q6_value)
+GT_PANEL_Q6_K(panel_q_q6_K_plain, , gt_q6_value)
 GT_PANEL_Q6_K(panel_q_q6_K_gf, GFNI_TARGET, q6_value_gf)
-
-static void panel_q_q6_K(const gg_matrix *w, int64_t rb, int nr, int64_t k0, int64_t m, panel *p) {
-    if (panel_gfni()) panel_q_q6_K_gf(w, rb, nr, k0, m, p);
-    else panel_q_q6_K_plain(w, rb, nr, k0, m, p);
-}
+GFNI_TWIN(panel_q_q6_K)
 
 /* Lane r: row rb + r's byte offset from row rb (r < 16; the gathers'
  * index, so 15 rows must span less than 2 GiB). */

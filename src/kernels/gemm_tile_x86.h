@@ -53,7 +53,8 @@
  *   gt_unpack_2bit(qs, v)    a super-block's values into v[GT_ROW_VECS]
  *   gt_row_store(q, v, off)  those 256 values less off, stored at q
  *   put_scales16(dst, s8, d) 16 signed bytes times half d, as floats
- *   gt_set1b(x) gt_andi(a, b) gt_srli16(a, n)   bytes, and, 16-bit shifts
+ *   gt_set1b(x) gt_andi(a, b) gt_srli16(a, n) gt_slli16(a, n) gt_subb(a, b)
+ *                            bytes, and, 16-bit shifts, bytes' difference
  *   gt_srli32(a, n) gt_slli32(a, n) gt_srai32(a, n) gt_ori(a, b)
  *   gt_pair_transpose(src, off, o)   o[j] lane r = dword j of the 32 bytes
  *                            at src[r] + off (j < 8; GT_PANEL_Q4_K/Q5_K/Q6_K)
@@ -194,6 +195,28 @@ static const gg_block_q5_K q5_K_blank[SEG / GG_QK_K];
 static const gg_block_q6_K q6_K_blank[] = {Q6_BLANK, Q6_BLANK, Q6_BLANK, Q6_BLANK};
 _Static_assert(sizeof q6_K_blank / sizeof q6_K_blank[0] == SEG / GG_QK_K, "a segment's blocks");
 _Static_assert(offsetof(gg_block_q6_K, d) + 2 == sizeof(gg_block_q6_K), "d ends the block");
+
+/* The panels' value steps on the width's plain operations, for the
+ * GT_PANEL_* below (the AVX-512 file adds GFNI twins of them).
+ * gt_hi_nibbles(x): x's high nibbles, as bytes. */
+static inline gt_vi gt_hi_nibbles(gt_vi x) { return gt_andi(gt_srli16(x, 4), gt_set1b(0x0f)); }
+
+/* (lo & 0x0f) | (bit k of hv) << 4; a 16-bit shift by at most 4 keeps
+ * each byte's bit 4 its own */
+static inline gt_vi gt_q5_value(gt_vi lo, gt_vi hv, int k) {
+    const gt_vi b4 = gt_andi(k < 4 ? gt_slli16(hv, 4 - k) : gt_srli16(hv, k - 4), gt_set1b(0x10));
+    return gt_ori(gt_andi(lo, gt_set1b(0x0f)), b4);
+}
+
+/* (lo & 0x0f) | (bits 2i, 2i + 1 of hi) << 4, less 32 */
+static inline gt_vi gt_q6_value(int i, gt_vi lo, gt_vi hi) {
+    const gt_vi top = i == 0   ? gt_slli16(hi, 4)
+                      : i == 1 ? gt_slli16(hi, 2)
+                      : i == 2 ? hi
+                               : gt_srli16(hi, 2);
+    const gt_vi v = gt_ori(gt_andi(lo, gt_set1b(0x0f)), gt_andi(top, gt_set1b(0x30)));
+    return gt_subb(v, gt_set1b(32));
+}
 
 /* Q4_K values straight from the rows' packed bytes (a panel_q): chunk c
  * of a super-block is 32 bytes whose byte l holds value 64c + l in its
